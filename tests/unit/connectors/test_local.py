@@ -1,0 +1,95 @@
+"""Local-disk specifics of `LocalConnector` beyond the shared contract (modes, pids, parents, FIFOs)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Expected
+from connectors.local import TEMP_PREFIX, LocalConnector, is_pid_alive
+from models.errors import AccessDeniedError, UnreachableError
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    laptop = tmp_path / "laptop"
+    (laptop / "Users/ana/.claude/sessions").mkdir(parents=True)
+    return laptop
+
+
+def test_replace_keeps_mode_and_mtime(root: Path) -> None:
+    """replace keeps the file's permission bits and modification time."""
+    target = root / "Users/ana/notes.md"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    os.utime(target, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    conn = LocalConnector("l", root)
+    item = conn.stat("/Users/ana/notes.md")
+    new = conn.replace(item, [b"new content"], Expected(item.size, item.version))
+    st = target.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert st.st_mtime_ns == 1_600_000_000_000_000_000
+    assert new.size == 11
+    assert not [n for n in os.listdir(target.parent) if n.startswith(TEMP_PREFIX)]
+
+
+def test_symlinked_parent_out_of_root_refused(root: Path, tmp_path: Path) -> None:
+    """stat, open and replace refuse a path whose parent directory is a symlink leading out of the root."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_bytes(b"x")
+    (root / "Users/ana/link").symlink_to(outside)
+    conn = LocalConnector("l", root)
+    with pytest.raises(AccessDeniedError):
+        conn.stat("/Users/ana/link/f.txt")
+    with pytest.raises(AccessDeniedError):
+        conn.delete_tree("/Users/ana/link")
+    assert (outside / "f.txt").read_bytes() == b"x"
+
+
+def test_open_refuses_fifo_without_blocking(root: Path) -> None:
+    """open on a FIFO path is refused after a non-blocking open (no reader hangs)."""
+    os.mkfifo(root / "Users/ana/pipe")
+    conn = LocalConnector("l", root)
+    real = root / "Users/ana/real.txt"
+    real.write_bytes(b"r")
+    item = conn.stat("/Users/ana/real.txt")
+    fifo_item = type(item)(item.location, "/Users/ana/pipe", 0, item.modified_at, "v")
+    with pytest.raises(AccessDeniedError):
+        conn.open(fifo_item)
+
+
+def test_activity_live_and_dead_pids(root: Path) -> None:
+    """A sessions/<pid>.json of a live local pid marks the endpoint busy; a dead pid does not."""
+    sessions = root / "Users/ana/.claude/sessions"
+    dead = 2**22 + 12345
+    assert not is_pid_alive(dead)
+    (sessions / f"{dead}.json").write_text("{}")
+    conn = LocalConnector("l", root)
+    assert conn.activity().agent_running is False
+    (sessions / f"{os.getpid()}.json").write_text("{}")
+    activity = conn.activity()
+    assert activity.agent_running is True
+    assert activity.evidence == (f"/Users/ana/.claude/sessions/{os.getpid()}.json",)
+
+
+def test_pid_zero_is_not_alive() -> None:
+    """pid 0 and negative pids are never probed (they would signal process groups)."""
+    assert is_pid_alive(0) is False
+    assert is_pid_alive(-1) is False
+
+
+def test_missing_root_is_unreachable(tmp_path: Path) -> None:
+    """A root that is not a directory makes the endpoint unreachable."""
+    conn = LocalConnector("l", tmp_path / "absent")
+    with pytest.raises(UnreachableError):
+        list(conn.iter_items("/"))
+
+
+def test_delete_tree_refuses_root(root: Path) -> None:
+    """Deleting the whole endpoint root is refused."""
+    with pytest.raises(AccessDeniedError):
+        LocalConnector("l", root).delete_tree("/")
