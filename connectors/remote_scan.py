@@ -1,0 +1,339 @@
+"""Stdlib-only tree walker and candidate-line finder: runs on the laptop (sent over SSH stdin) and locally.
+
+Owns the candidate rule shared by the remote scanner and the SFTP fallback. Must import nothing outside the
+standard library, write no files, and keep Python 3.7 syntax: this very source is what laptops execute.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
+
+# Each name below must stay valid on a laptop's stock python3 (3.7+): no walrus, no match, no 3.9+ APIs.
+
+BLOCK_SIZE = 1 << 20
+PROTOCOL_VERSION = 1
+HEARTBEAT_SECONDS = 5.0
+
+# Record types of the framed stream (one compact JSON object per line on stdout).
+RECORD_HELLO = "hello"
+RECORD_ITEM = "i"
+RECORD_HIT = "h"
+RECORD_SKIPPED = "k"
+RECORD_HEARTBEAT = "."
+RECORD_END = "end"
+
+
+def usable_literals(literals: Iterable[bytes]) -> list[bytes]:
+    """Literals that can match a line: empty ones and ones containing a newline are dropped.
+
+    Args:
+        literals: the detection Matcher's prefilter literals.
+
+    Returns:
+        The distinct usable literals in their given order.
+    """
+    seen: list[bytes] = []
+    for lit in literals:
+        if lit and b"\n" not in lit and lit not in seen:
+            seen.append(lit)
+    return seen
+
+
+def _candidates_in_region(
+    region: bytes, literals: Sequence[bytes], first_line: int, base_offset: int
+) -> Iterator[tuple[int, int, bytes]]:
+    """Candidates among the complete lines of `region` (lines joined by b"\\n", no trailing newline)."""
+    lowered = region.lower()  # bytes.lower(): ASCII-only, so byte positions are unchanged
+    starts: dict[int, int] = {}
+    for lit in literals:
+        pos = lowered.find(lit)
+        while pos >= 0:
+            start = lowered.rfind(b"\n", 0, pos) + 1
+            end = lowered.find(b"\n", pos)
+            if end < 0:
+                end = len(lowered)
+            starts[start] = end
+            pos = lowered.find(lit, end)
+    line = first_line
+    previous = 0
+    for start in sorted(starts):
+        line += region.count(b"\n", previous, start)
+        previous = start
+        yield (line, base_offset + start, region[start : starts[start]])
+
+
+def iter_candidate_lines(
+    read: Callable[[int], bytes], literals: Sequence[bytes], block_size: int = BLOCK_SIZE
+) -> Iterator[tuple[int, int, bytes]]:
+    """Yield `(line, offset, data)` for each raw line where `any(lit in line.lower() for lit in literals)`.
+
+    Lines are split on b"\\n" and numbered from 1; `offset` is the byte offset of the line start; `data` is
+    the raw line without its newline. This is exactly the detection Matcher's prefilter rule.
+
+    Args:
+        read: a `read(n)` callable returning at most n bytes, b"" at the end.
+        literals: the prefilter literals (bytes, matched against the ASCII-lowercased line).
+        block_size: bytes per read.
+
+    Yields:
+        Candidate lines in file order.
+    """
+    lits = usable_literals(literals)
+    carry = bytearray()
+    line = 1
+    offset = 0
+    while True:
+        chunk = read(block_size)
+        if not chunk:
+            break
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry += chunk
+            continue
+        region = bytes(carry) + chunk[:cut]
+        carry = bytearray(chunk[cut + 1 :])
+        if lits:
+            yield from _candidates_in_region(region, lits, line, offset)
+        line += region.count(b"\n") + 1
+        offset += len(region) + 1
+    if carry and lits:
+        yield from _candidates_in_region(bytes(carry), lits, line, offset)
+
+
+def laptop_path(rel: str) -> str:
+    """The laptop view of a path relative to the root: "/" plus the relative path."""
+    return "/" + rel if rel else "/"
+
+
+def is_under(path: str, base: str) -> bool:
+    """Whether POSIX `path` is `base` or below it."""
+    return base in ("/", path) or path.startswith(base.rstrip("/") + "/")
+
+
+# --- laptop side -------------------------------------------------------------------------------------------
+
+
+class _Emitter:
+    """Writes framed records to stdout and a heartbeat when nothing was written for a while."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._last = time.monotonic()
+
+    def emit(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=True).encode("ascii") + b"\n"
+        self._out.write(line)
+        now = time.monotonic()
+        if now - self._last > 0.2:
+            self._out.flush()
+            self._last = now
+
+    def heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last > HEARTBEAT_SECONDS:
+            self.emit({"t": RECORD_HEARTBEAT})
+            self._out.flush()
+            self._last = now
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def _decode_name(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _scan_file(emitter: _Emitter, real: bytes, path: str, literals: Sequence[bytes], block_size: int) -> None:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(real, flags)
+    except FileNotFoundError:
+        emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "vanished"})
+        return
+    except OSError:
+        emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file"})
+            return
+
+        def read(n: int) -> bytes:
+            emitter.heartbeat()
+            return os.read(fd, n)
+
+        for line, offset, data in iter_candidate_lines(read, literals, block_size):
+            emitter.emit(
+                {
+                    "t": RECORD_HIT,
+                    "p": path,
+                    "l": line,
+                    "o": offset,
+                    "d": base64.b64encode(data).decode("ascii"),
+                }
+            )
+    finally:
+        os.close(fd)
+
+
+class _Walker:
+    """Depth-first walk with LocalConnector's symlink rules (canonical paths, in-root links followed once)."""
+
+    def __init__(
+        self, emitter: _Emitter, root: bytes, literals: Sequence[bytes], block_size: int, *, scan: bool
+    ) -> None:
+        self.emitter = emitter
+        self.root = root  # "" stands for "/"
+        self.root_real = os.path.realpath(root or b"/")
+        self.literals = literals
+        self.block_size = block_size
+        self.scan = scan
+        self.covered: list[bytes] = []
+
+    def real(self, path: str) -> bytes:
+        encoded = path.encode("utf-8")
+        return encoded if not self.root else (self.root + encoded if path != "/" else self.root)
+
+    def laptop_of_real(self, real: bytes) -> str:
+        rel = real[len(self.root_real) :].decode("utf-8", "surrogateescape")
+        return rel if rel.startswith("/") else "/" + rel
+
+    def start(self, prefix: str) -> None:
+        real = self.real(prefix)
+        self.covered.append(os.path.realpath(real))
+        self.visit(prefix, real)
+
+    def visit(self, path: str, real: bytes) -> None:
+        emit = self.emitter.emit
+        try:
+            st = os.lstat(real)
+        except FileNotFoundError:
+            return
+        except OSError:
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
+            return
+        mode = st.st_mode
+        if stat.S_ISLNK(mode):
+            self.follow(path, real)
+        elif stat.S_ISREG(mode):
+            self.file(path, real, st)
+        elif stat.S_ISDIR(mode):
+            self.directory(path, real)
+        else:
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file"})
+
+    def file(self, path: str, real: bytes, st: os.stat_result) -> None:
+        self.emitter.emit({"t": RECORD_ITEM, "p": path, "s": st.st_size, "m": int(st.st_mtime), "n": st.st_nlink})
+        if self.scan:
+            _scan_file(self.emitter, real, path, self.literals, self.block_size)
+
+    def directory(self, path: str, real: bytes) -> None:
+        try:
+            names = sorted(os.listdir(real))
+        except FileNotFoundError:
+            self.emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "vanished"})
+            return
+        except OSError:
+            self.emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
+            return
+        for raw in names:
+            name = _decode_name(raw)
+            child = path.rstrip("/") + "/"
+            if name is None:
+                shown = child + raw.decode("utf-8", "replace")
+                self.emitter.emit({"t": RECORD_SKIPPED, "p": shown, "r": "unreadable_name"})
+                continue
+            self.visit(child + name, real.rstrip(b"/") + b"/" + raw)
+
+    def follow(self, path: str, link: bytes) -> None:
+        """Follow one symlink at most once, never out of the root (see `connectors.local.LocalConnector`)."""
+        emit = self.emitter.emit
+        try:
+            raw_target = os.readlink(link).decode("utf-8", "surrogateescape")
+        except OSError:
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "vanished"})
+            return
+        real = os.path.realpath(link)
+        if not is_under(real.decode("utf-8", "surrogateescape"), self.root_real.decode("utf-8", "surrogateescape")):
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "symlink_out_of_scope", "g": raw_target})
+            return
+        target = self.laptop_of_real(real)
+        try:
+            st = os.stat(link)
+        except OSError as exc:
+            reason = "symlink_loop" if exc.errno == errno.ELOOP else "vanished"
+            emit({"t": RECORD_SKIPPED, "p": path, "r": reason, "g": raw_target})
+            return
+        covered = any(
+            is_under(real.decode("utf-8", "surrogateescape"), c.decode("utf-8", "surrogateescape"))
+            for c in self.covered
+        )
+        if stat.S_ISREG(st.st_mode):
+            if not covered:
+                self.file(target, real, os.lstat(real))
+        elif stat.S_ISDIR(st.st_mode):
+            parent = os.path.realpath(os.path.dirname(link)).decode("utf-8", "surrogateescape")
+            if is_under(parent, real.decode("utf-8", "surrogateescape")):
+                emit({"t": RECORD_SKIPPED, "p": path, "r": "symlink_loop", "g": target})
+            elif not covered:
+                self.covered.append(real)
+                self.directory(target, real)
+        else:
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file", "g": target})
+
+
+def encode_payload(root: str, prefix: str, literals: Sequence[bytes], *, scan: bool = True) -> str:
+    """Hex-encode the scanner's input (root, prefix, literals) so it travels on stdin only.
+
+    Args:
+        root: the real directory on the laptop that stands for the laptop's `/` ("" for `/` itself).
+        prefix: the laptop path to walk.
+        literals: the prefilter literals.
+        scan: False to stream the inventory only.
+
+    Returns:
+        A hex string.
+    """
+    header = {
+        "v": PROTOCOL_VERSION,
+        "root": root,
+        "prefix": prefix,
+        "literals": [binascii.hexlify(lit).decode("ascii") for lit in literals],
+        "scan": scan,
+    }
+    return binascii.hexlify(json.dumps(header).encode("utf-8")).decode("ascii")
+
+
+def remote_main(payload: str) -> int:
+    """Entry point on the laptop: walk the tree and stream the framed records to stdout.
+
+    Args:
+        payload: the hex string made by `encode_payload`.
+
+    Returns:
+        The process exit code.
+    """
+    header = json.loads(binascii.unhexlify(payload).decode("utf-8"))
+    literals = [binascii.unhexlify(h) for h in header["literals"]]
+    root = header["root"].rstrip("/").encode("utf-8")
+    prefix = header["prefix"].strip("/")
+    emitter = _Emitter(sys.stdout.buffer)
+    emitter.emit({"t": RECORD_HELLO, "v": PROTOCOL_VERSION})
+    emitter.flush()
+    walker = _Walker(emitter, root, usable_literals(literals), BLOCK_SIZE, scan=bool(header.get("scan", True)))
+    walker.start(laptop_path(prefix))
+    emitter.emit({"t": RECORD_END})
+    emitter.flush()
+    return 0

@@ -1,0 +1,980 @@
+"""The `ssh://` connector: laptops over paramiko (strict host keys, key auth, SFTP, remote-side scanning).
+
+Owns connection, SFTP listing/reading/changes, the remote scanner channel and the error-to-status mapping.
+Decides nothing (no policy, no confirmation of matches) and never puts identifiers on a command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import io
+import json
+import posixpath
+import secrets
+import stat
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, NoReturn, Self, TypeAlias
+from urllib.parse import unquote, urlsplit
+
+import paramiko
+
+from connectors import remote_scan
+from connectors.base import Activity, Expected, Item, Skipped, sha256_of
+from connectors.memory import normalize_path
+from models.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    BusyError,
+    ConfigError,
+    ConnectorError,
+    DsrError,
+    HostKeyError,
+    HostKeyMismatchError,
+    HostKeyUnknownError,
+    ItemNotFoundError,
+    TransferError,
+    UnreachableError,
+    VersionConflictError,
+)
+from models.types import LocationStatus
+
+SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
+# Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
+REMOTE_PYTHON_COMMAND = "python3 -"
+REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
+AGENT_PROCESS_NAMES = frozenset({"Claude", "claude", "Claude.exe", "claude.exe", "Claude Helper"})
+_EXIT_COMMAND_NOT_FOUND = 127
+_READ_REQUEST = 32768
+_POLL_SECONDS = 0.005
+_MAX_LINK_HOPS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteHit:
+    """A candidate line found on the laptop (or by the SFTP fallback): confirmation is detection's job.
+
+    Attributes:
+        location: the endpoint name.
+        path: the file's laptop path.
+        line: 1-based raw line number (split on b"\\n").
+        offset: byte offset of the line start.
+        data: the raw line without its newline.
+    """
+
+    location: str
+    path: str
+    line: int
+    offset: int
+    data: bytes
+
+
+RemoteInventoryEntry: TypeAlias = Item
+"""Inventory records of a remote scan are the same `Item`s that `iter_items` yields."""
+
+
+@dataclass(slots=True)
+class _WalkState:
+    root_real: str
+    covered: list[str]
+
+
+class _UnknownHostKeyError(paramiko.SSHException):
+    """Raised by `_RejectUnknownPolicy` so an unknown host is told apart from other SSH failures."""
+
+
+class _RejectUnknownPolicy(paramiko.RejectPolicy):
+    """paramiko's RejectPolicy (never auto-add), raising a distinguishable exception."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
+        raise _UnknownHostKeyError(f"host {hostname} not in known_hosts")
+
+
+def _mtime_of(attrs: paramiko.SFTPAttributes) -> int:
+    return int(attrs.st_mtime or 0)
+
+
+def _nlink_from_longname(longname: str | None) -> int | None:
+    """OpenSSH's readdir long name is `ls -l` output: its second field is the link count."""
+    if not longname:
+        return None
+    fields = longname.split(None, 2)
+    if len(fields) >= 2 and fields[1].isdigit():
+        return int(fields[1])
+    return None
+
+
+def _translate_io(exc: OSError, path: str) -> ConnectorError:
+    """Map an SFTP-side OSError to the connector error family (message: path only)."""
+    if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
+        return ItemNotFoundError(f"not found: {path}", path=path)
+    if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:
+        return AccessDeniedError(f"permission denied: {path}", path=path)
+    return TransferError(f"sftp operation failed on {path}: {type(exc).__name__}", path=path)
+
+
+class _SFTPReader(io.RawIOBase):
+    """Sequential streaming reader over an SFTP file: one 32 KiB request at a time, no prefetch thread.
+
+    paramiko's prefetch sends a request for every block of the file at once and is known to stall or hold
+    whole files in memory; sequential requests keep memory bounded and fail with the channel timeout.
+    """
+
+    def __init__(self, handle: paramiko.SFTPFile, path: str) -> None:
+        super().__init__()
+        self._handle = handle
+        self._path = path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._handle.read(min(len(view), _READ_REQUEST))
+        except OSError as exc:
+            raise _translate_io(exc, self._path) from exc
+        except (paramiko.SSHException, EOFError) as exc:
+            raise TransferError(f"sftp read broke off: {self._path}", path=self._path) from exc
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            # Closing a handle of a dead channel: nothing left to release.
+            with contextlib.suppress(OSError, paramiko.SSHException, EOFError):
+                self._handle.close()
+        super().close()
+
+
+@dataclass(frozen=True, slots=True)
+class SSHTarget:
+    """What an `ssh://user@host:port/root` URL names."""
+
+    user: str
+    host: str
+    port: int
+    root: str
+
+    @classmethod
+    def parse(cls, url: str) -> SSHTarget:
+        """Parse an ssh URL; the optional path is the real directory that stands for the laptop's `/`.
+
+        Raises:
+            ConfigError: not an ssh URL, or no user or host.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "ssh" or not parts.hostname or not parts.username:
+            raise ConfigError(f"not an ssh://user@host[:port][/root] URL: {parts.scheme}://{parts.hostname}")
+        root = unquote(parts.path).rstrip("/")
+        if root and not root.startswith("/"):
+            raise ConfigError("ssh root must be an absolute path")
+        return cls(user=unquote(parts.username), host=parts.hostname, port=parts.port or 22, root=root)
+
+
+def check_key_file(key_file: Path) -> None:
+    """Refuse a missing key file or one readable by group or others (as OpenSSH does).
+
+    Raises:
+        ConfigError: naming the path and the fix (`chmod 600`).
+    """
+    try:
+        mode = key_file.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"ssh key file {key_file} cannot be read", path=str(key_file)) from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"ssh key file {key_file} is accessible by group or others (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {key_file}",
+            path=str(key_file),
+        )
+
+
+class SSHConnector:
+    """A laptop reached over SSH: SFTP for listing, reading and changes; `python3 -` for remote scanning.
+
+    Paths are laptop paths (`/Users/ana/...`). When the URL carries a root (`ssh://u@h:p/srv/tree`), that
+    directory stands for the laptop's `/`, as a `file://` endpoint's root does.
+
+    The connection is opened on first use (or by `connect()`); every socket operation has a timeout, so a
+    mute or blackholed laptop fails in seconds. Not thread-safe: one connector per task.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        key_file: Path,
+        known_hosts: Path,
+        connect_timeout: float = 5,
+        banner_timeout: float = 5,
+        auth_timeout: float = 5,
+        channel_timeout: float = 30,
+        remote_python: bool = True,
+    ) -> None:
+        """Configure (without connecting).
+
+        Args:
+            name: endpoint name (`Item.location`).
+            url: `ssh://user@host[:port][/root]`.
+            key_file: private key for public-key authentication (mode 600).
+            known_hosts: the only trusted host keys (OpenSSH format); unknown hosts are refused.
+            connect_timeout: TCP connect timeout, seconds.
+            banner_timeout: wait for the server's SSH banner, seconds.
+            auth_timeout: wait for the authentication answer, seconds.
+            channel_timeout: opening a channel and waiting for data on it, seconds.
+            remote_python: False to never run `python3` on the laptop (scan via SFTP streaming).
+        """
+        self.name = name
+        self.url = url
+        self.target = SSHTarget.parse(url)
+        self.key_file = Path(key_file)
+        self.known_hosts = Path(known_hosts)
+        self.connect_timeout = connect_timeout
+        self.banner_timeout = banner_timeout
+        self.auth_timeout = auth_timeout
+        self.channel_timeout = channel_timeout
+        self.remote_python = remote_python
+        self.last_scan_mode: str | None = None
+        self._client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._root_real_cache: str | None = None
+
+    # --- connection ----------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the SSH connection (host key checked before authentication; nothing is read before both).
+
+        Raises:
+            ConfigError: bad key file.
+            UnreachableError: closed port, no route, timeout, mute server.
+            HostKeyUnknownError: host absent from known_hosts.
+            HostKeyMismatchError: host presented a different key.
+            AuthenticationError: the key was refused.
+        """
+        if self._client is not None:
+            return
+        check_key_file(self.key_file)
+        try:
+            pkey = paramiko.PKey.from_path(self.key_file)
+        except (paramiko.SSHException, OSError, ValueError) as exc:
+            raise ConfigError(f"ssh key file {self.key_file} is not a usable private key") from exc
+        client = paramiko.SSHClient()
+        try:
+            # HostKeys.load, not SSHClient.load_host_keys: the latter remembers the file to save into.
+            client.get_host_keys().load(str(self.known_hosts))
+        except OSError as exc:
+            raise ConfigError(f"known_hosts file {self.known_hosts} cannot be read") from exc
+        client.set_missing_host_key_policy(_RejectUnknownPolicy())
+        where = f"{self.name} ({self.target.host}:{self.target.port})"
+        try:
+            client.connect(
+                self.target.host,
+                port=self.target.port,
+                username=self.target.user,
+                pkey=pkey,
+                timeout=self.connect_timeout,
+                banner_timeout=self.banner_timeout,
+                auth_timeout=self.auth_timeout,
+                channel_timeout=self.channel_timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except _UnknownHostKeyError as exc:
+            client.close()
+            raise HostKeyUnknownError(f"host key of {where} is not in {self.known_hosts}") from exc
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyMismatchError(
+                f"host key of {where} differs from {self.known_hosts}: got {exc.key.fingerprint}"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise AuthenticationError(f"{where} refused key {self.key_file}") from exc
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            # Closed port, no route, connect timeout, banner timeout (a listener that never speaks).
+            client.close()
+            raise UnreachableError(f"{where} unreachable: {type(exc).__name__}") from exc
+        self._client = client
+
+    def check(self) -> None:
+        """Connect, start SFTP and stat the endpoint's root: the connection test of this backend.
+
+        Raises:
+            the errors of `connect()`, plus `ItemNotFoundError` when the root is missing.
+        """
+        self.connect()
+        self._lstat("/")
+
+    def _transport(self) -> paramiko.Transport:
+        self.connect()
+        assert self._client is not None  # noqa: S101 - connect() sets it or raises
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise UnreachableError(f"{self.name}: connection lost")
+        return transport
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        if self._sftp is None:
+            transport = self._transport()
+            try:
+                sftp = paramiko.SFTPClient.from_transport(transport, window_size=None)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise TransferError(f"{self.name}: sftp subsystem unavailable") from exc
+            if sftp is None:
+                raise TransferError(f"{self.name}: sftp subsystem unavailable")
+            sftp.get_channel().settimeout(self.channel_timeout)  # type: ignore[union-attr]
+            self._sftp = sftp
+        return self._sftp
+
+    def close(self) -> None:
+        """Close SFTP and the SSH connection (idempotent)."""
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- paths ---------------------------------------------------------------------------------------------
+
+    def _real(self, path: str) -> str:
+        """Map a laptop path to the server's path; refuse relative paths and `..` components."""
+        norm = normalize_path(path)
+        if norm == "/":
+            return self.target.root or "/"
+        return self.target.root + norm
+
+    def _root_real(self) -> str:
+        if self._root_real_cache is None:
+            try:
+                self._root_real_cache = self._sftp_client().normalize(self.target.root or "/")
+            except OSError as exc:
+                raise _translate_io(exc, "/") from exc
+        return self._root_real_cache
+
+    def _check_parent(self, path: str) -> None:
+        """Refuse a path whose parent directory resolves (through symlinks) outside the root."""
+        norm = normalize_path(path)
+        if norm == "/":
+            return
+        try:
+            parent = self._sftp_client().normalize(posixpath.dirname(self._real(norm)))
+        except FileNotFoundError:
+            raise ItemNotFoundError(f"not found: {norm}", path=norm) from None
+        except OSError as exc:
+            raise AccessDeniedError(f"parent of {norm} cannot be resolved", path=norm) from exc
+        if not remote_scan.is_under(parent, self._root_real()):
+            raise AccessDeniedError(f"path resolves outside the endpoint root: {norm}", path=norm)
+
+    def _item(self, path: str, attrs: paramiko.SFTPAttributes, nlink: int | None) -> Item:
+        size = int(attrs.st_size or 0)
+        mtime = _mtime_of(attrs)
+        return Item(
+            location=self.name,
+            path=path,
+            size=size,
+            modified_at=datetime.fromtimestamp(mtime, UTC),
+            version=f"{size}:{mtime}",
+            nlink=nlink,
+        )
+
+    def _lstat(self, path: str) -> paramiko.SFTPAttributes:
+        sftp = self._sftp_client()
+        self._check_parent(path)
+        try:
+            return sftp.lstat(self._real(path))
+        except OSError as exc:
+            raise _translate_io(exc, path) from exc
+        except (TimeoutError, paramiko.SSHException, EOFError) as exc:
+            raise TransferError(f"sftp stat broke off: {path}", path=path) from exc
+
+    def _nlink(self, path: str) -> int | None:
+        """Link count of a file, read from its directory's long listing (SFTP v3 attrs carry none)."""
+        sftp = self._sftp_client()
+        parent, base = posixpath.split(self._real(path))
+        try:
+            for attrs in sftp.listdir_attr(parent or "/"):
+                if attrs.filename == base:
+                    return _nlink_from_longname(attrs.longname)
+        except (OSError, paramiko.SSHException, EOFError):
+            return None
+        return None
+
+    # --- listing -------------------------------------------------------------------------------------------
+
+    def iter_items(self, prefix: str = "/") -> Iterator[Item | Skipped]:
+        """Yield an `Item` per regular file under `prefix` and a `Skipped` per entry refused.
+
+        Same rules as `LocalConnector` and the remote scanner: canonical paths; a symlink inside the root to
+        a target outside the listed prefix is followed once and the target reported under its own path; a
+        link whose target is already listed adds nothing; a link to an ancestor is `symlink_loop`; a link
+        leading out of the root is `symlink_out_of_scope`; FIFOs, sockets and devices are `special_file`.
+        Order: depth first, names sorted by their bytes (the remote scanner's order).
+        """
+        sftp = self._sftp_client()
+        norm = normalize_path(prefix)
+        real = self._real(norm)
+        try:
+            self._check_parent(norm)
+        except ItemNotFoundError:
+            return
+        except AccessDeniedError:
+            yield Skipped(self.name, norm, "symlink_out_of_scope")
+            return
+        try:
+            attrs = sftp.lstat(real)
+            root_real = self._root_real()
+            covered = [sftp.normalize(real)]
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise _translate_io(exc, norm) from exc
+        nlink = self._nlink(norm) if stat.S_ISREG(attrs.st_mode or 0) else None
+        yield from self._visit(norm, real, attrs, nlink, _WalkState(root_real, covered))
+
+    def _visit(
+        self, path: str, real: str, attrs: paramiko.SFTPAttributes, nlink: int | None, state: _WalkState
+    ) -> Iterator[Item | Skipped]:
+        mode = attrs.st_mode or 0
+        if stat.S_ISLNK(mode):
+            yield from self._follow(path, real, state)
+        elif stat.S_ISREG(mode):
+            yield self._item(path, attrs, nlink)
+        elif stat.S_ISDIR(mode):
+            yield from self._directory(path, real, state)
+        else:
+            yield Skipped(self.name, path, "special_file")
+
+    def _directory(self, path: str, real: str, state: _WalkState) -> Iterator[Item | Skipped]:
+        try:
+            entries = self._sftp_client().listdir_attr(real)
+        except FileNotFoundError:
+            yield Skipped(self.name, path, "vanished")
+            return
+        except PermissionError:
+            yield Skipped(self.name, path, "permission_denied")
+            return
+        except UnicodeDecodeError:
+            yield Skipped(self.name, path, "unreadable_name")
+            return
+        except OSError as exc:
+            raise _translate_io(exc, path) from exc
+        entries.sort(key=lambda a: a.filename.encode("utf-8", "surrogateescape"))
+        for child in entries:
+            child_path = path.rstrip("/") + "/" + child.filename
+            child_real = real.rstrip("/") + "/" + child.filename
+            yield from self._visit(child_path, child_real, child, _nlink_from_longname(child.longname), state)
+
+    def _broken_link_reason(self, link: str) -> str:
+        """`symlink_loop` if following `link` comes back to a link already seen (or never ends), else `vanished`."""
+        sftp = self._sftp_client()
+        seen: set[str] = set()
+        current = link
+        for _hop in range(_MAX_LINK_HOPS):
+            if current in seen:
+                return "symlink_loop"
+            seen.add(current)
+            try:
+                if not stat.S_ISLNK(sftp.lstat(current).st_mode or 0):
+                    return "vanished"
+                target = sftp.readlink(current) or ""
+            except OSError:
+                return "vanished"
+            current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+        return "symlink_loop"
+
+    def _follow(self, path: str, link: str, state: _WalkState) -> Iterator[Item | Skipped]:
+        """Follow one symlink at most once, never out of the root (server-side realpath, no local guess)."""
+        sftp = self._sftp_client()
+        try:
+            raw_target = sftp.readlink(link) or ""
+        except OSError:
+            yield Skipped(self.name, path, "vanished")
+            return
+        try:
+            real = sftp.normalize(link)
+        except OSError:
+            # OpenSSH reports ELOOP as "no such file": walk the chain to tell a loop from a dangling link.
+            yield Skipped(self.name, path, self._broken_link_reason(link), raw_target)
+            return
+        if not remote_scan.is_under(real, state.root_real):
+            yield Skipped(self.name, path, "symlink_out_of_scope", raw_target)
+            return
+        try:
+            target_attrs = sftp.stat(link)
+        except OSError:
+            yield Skipped(self.name, path, self._broken_link_reason(link), raw_target)
+            return
+        rel = real[len(state.root_real) :] if state.root_real != "/" else real
+        target = rel if rel.startswith("/") else "/" + rel
+        covered = any(remote_scan.is_under(real, base) for base in state.covered)
+        mode = target_attrs.st_mode or 0
+        if stat.S_ISREG(mode):
+            if not covered:
+                yield self._item(target, sftp.lstat(real), self._nlink(target))
+        elif stat.S_ISDIR(mode):
+            parent = sftp.normalize(posixpath.dirname(link))
+            if remote_scan.is_under(parent, real):
+                yield Skipped(self.name, path, "symlink_loop", target)
+            elif not covered:
+                state.covered.append(real)
+                yield from self._directory(target, real, state)
+        else:
+            yield Skipped(self.name, path, "special_file", target)
+
+    def stat(self, path: str) -> Item:
+        """The current `Item` for `path` (never following a final symlink).
+
+        Raises:
+            ItemNotFoundError: nothing there.
+            AccessDeniedError: a symlink, not a regular file, or out of scope.
+        """
+        attrs = self._lstat(path)
+        if not stat.S_ISREG(attrs.st_mode or 0):
+            raise AccessDeniedError(f"not a regular file: {path}", path=path)
+        return self._item(normalize_path(path), attrs, self._nlink(path))
+
+    def verify(self, item: Item) -> Item | None:
+        """Re-stat the item on the laptop: its current `Item`, or None if it is gone."""
+        try:
+            return self.stat(item.path)
+        except ItemNotFoundError:
+            return None
+
+    def open(self, item: Item) -> BinaryIO:
+        """Stream the item's bytes (sequential SFTP reads; never follows a symlink at the final name).
+
+        Raises:
+            ItemNotFoundError, AccessDeniedError, TransferError.
+        """
+        attrs = self._lstat(item.path)
+        if not stat.S_ISREG(attrs.st_mode or 0):
+            raise AccessDeniedError(f"not a regular file: {item.path}", path=item.path)
+        sftp = self._sftp_client()
+        try:
+            handle = sftp.open(self._real(item.path), "rb")
+        except OSError as exc:
+            raise _translate_io(exc, item.path) from exc
+        return io.BufferedReader(_SFTPReader(handle, item.path), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
+
+    def _hash(self, path: str) -> str:
+        with self.open(self.stat(path)) as stream:
+            return sha256_of(iter(lambda: stream.read(1 << 20), b""))
+
+    # --- changes -------------------------------------------------------------------------------------------
+
+    def _check_expected(self, path: str, expected: Expected) -> paramiko.SFTPAttributes:
+        attrs = self._lstat(path)
+        if not stat.S_ISREG(attrs.st_mode or 0):
+            raise AccessDeniedError(f"not a regular file: {path}", path=path)
+        size = int(attrs.st_size or 0)
+        version = f"{size}:{_mtime_of(attrs)}"
+        if size != expected.size or version != expected.version:
+            raise VersionConflictError(f"{path} changed since it was read", path=path)
+        return attrs
+
+    def _ensure_idle(self) -> None:
+        activity = self.activity()
+        if activity.agent_running:
+            raise BusyError(f"{self.name}: agent app running ({', '.join(activity.evidence)})")
+
+    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item:
+        """Atomically replace the file: temp file in the same directory, then `posix_rename`.
+
+        Mode (and owner, where permitted) and mtime are set on the temp file before the rename; the mtime is
+        max(now, old + 1 s) so the whole-second version token always changes. The rename replaces the
+        directory entry only, so other hard-link names keep the old content. Compare-and-swap: size and
+        version, and the sha256 when `expected.sha256` is given, are re-checked just before the rename; a
+        writer inside that window (one round trip) is not detected.
+
+        Raises:
+            BusyError, VersionConflictError, ItemNotFoundError, AccessDeniedError, TransferError.
+        """
+        self._ensure_idle()
+        path = normalize_path(item.path)
+        old = self._check_expected(path, expected)
+        sftp = self._sftp_client()
+        real = self._real(path)
+        directory, base = posixpath.split(real)
+        temp = posixpath.join(directory, f".{base}.dsr-{secrets.token_hex(6)}.tmp")
+        try:
+            with sftp.open(temp, "wbx") as handle:
+                handle.set_pipelined(True)
+                for chunk in chunks:
+                    handle.write(chunk)
+            sftp.chmod(temp, stat.S_IMODE(old.st_mode or 0o600))
+            if old.st_uid is not None and old.st_gid is not None:
+                # A non-root login cannot give files away; the temp file then keeps our owner.
+                with contextlib.suppress(PermissionError):
+                    sftp.chown(temp, old.st_uid, old.st_gid)
+            new_mtime = max(int(time.time()), _mtime_of(old) + 1)
+            sftp.utime(temp, (new_mtime, new_mtime))
+            if expected.sha256 is not None and self._hash(path) != expected.sha256:
+                raise VersionConflictError(f"{path} content changed since it was read", path=path)
+            self._check_expected(path, expected)
+            sftp.posix_rename(temp, real)
+        except BaseException as exc:
+            self._remove_quietly(temp)
+            if isinstance(exc, DsrError):
+                raise
+            if isinstance(exc, OSError):
+                raise _translate_io(exc, path) from exc
+            if isinstance(exc, paramiko.SSHException | EOFError):
+                raise TransferError(f"sftp write broke off: {path}", path=path) from exc
+            raise
+        return self.stat(path)
+
+    def _remove_quietly(self, real: str) -> None:
+        if self._sftp is None:
+            return
+        # Already gone, or the channel died: nothing more can be done from here.
+        with contextlib.suppress(OSError, paramiko.SSHException, EOFError):
+            self._sftp.remove(real)
+
+    def delete(self, item: Item, expected: Expected | None = None) -> bool:
+        """Remove the file (the entry only: a symlink is never followed) if it still matches.
+
+        Returns:
+            False when it was already gone.
+
+        Raises:
+            BusyError, VersionConflictError, AccessDeniedError, TransferError.
+        """
+        self._ensure_idle()
+        path = normalize_path(item.path)
+        want = expected or Expected(size=item.size, version=item.version)
+        try:
+            self._check_expected(path, want)
+            if want.sha256 is not None and self._hash(path) != want.sha256:
+                raise VersionConflictError(f"{path} content changed since it was read", path=path)
+            self._sftp_client().remove(self._real(path))
+        except ItemNotFoundError:
+            return False
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _translate_io(exc, path) from exc
+        return True
+
+    def delete_tree(self, path: str) -> int:
+        """Remove a directory tree without following symlinks (links are removed as entries).
+
+        Returns:
+            The number of non-directory entries removed; 0 if the tree was already gone.
+
+        Raises:
+            BusyError, AccessDeniedError (the path itself is a symlink or not a directory), TransferError.
+        """
+        self._ensure_idle()
+        norm = normalize_path(path)
+        if norm == "/":
+            raise AccessDeniedError("refusing to delete the endpoint root", path=path)
+        try:
+            attrs = self._lstat(norm)
+        except ItemNotFoundError:
+            return 0
+        if not stat.S_ISDIR(attrs.st_mode or 0):
+            raise AccessDeniedError(f"not a directory: {norm}", path=norm)
+        try:
+            return self._remove_tree(self._real(norm))
+        except OSError as exc:
+            raise _translate_io(exc, norm) from exc
+
+    def _remove_tree(self, real: str) -> int:
+        sftp = self._sftp_client()
+        removed = 0
+        for attrs in sftp.listdir_attr(real):
+            child = posixpath.join(real, attrs.filename)
+            if stat.S_ISDIR(attrs.st_mode or 0):
+                removed += self._remove_tree(child)
+            else:
+                sftp.remove(child)
+                removed += 1
+        sftp.rmdir(real)
+        return removed
+
+    # --- activity ------------------------------------------------------------------------------------------
+
+    def _run(self, command: str) -> tuple[int, bytes]:
+        """Run one FIXED command string, draining stdout and stderr together; returns (status, stdout)."""
+        channel = self._open_exec(command)
+        out = bytearray()
+        try:
+            for kind, data in self._drain(channel):
+                if kind == "out":
+                    out += data
+            return channel.recv_exit_status(), bytes(out)
+        finally:
+            channel.close()
+
+    def activity(self) -> Activity:
+        """Whether the agent app is running: simulated-busy marker, live `~/.claude/sessions/<pid>.json`, or a
+        Desktop/CLI process name in `ps`.
+
+        For a rooted endpoint (a simulated laptop tree) only the `<root>/.dsr-simulated-busy` marker counts:
+        pids in its session files do not belong to the server's process table.
+        """
+        evidence: list[str] = []
+        try:
+            self._lstat(f"/{SIMULATED_BUSY_MARKER}")
+            evidence.append("simulated_busy_marker")
+        except ItemNotFoundError:
+            pass
+        if not self.target.root:
+            pids, names = self._processes()
+            for session_file in self._session_files():
+                stem = posixpath.basename(session_file).removesuffix(".json")
+                if stem.isdigit() and int(stem) in pids:
+                    evidence.append(f"session_pid:{stem}")
+            evidence.extend(f"process:{name}" for name in sorted(names & AGENT_PROCESS_NAMES))
+        return Activity(agent_running=bool(evidence), evidence=tuple(evidence))
+
+    def _processes(self) -> tuple[set[int], set[str]]:
+        try:
+            status, out = self._run(REMOTE_PS_COMMAND)
+        except ConnectorError:
+            return set(), set()
+        if status != 0:
+            return set(), set()
+        pids: set[int] = set()
+        names: set[str] = set()
+        for raw in out.decode("utf-8", "replace").splitlines():
+            fields = raw.strip().split(None, 1)
+            if len(fields) == 2 and fields[0].isdigit():
+                pids.add(int(fields[0]))
+                names.add(posixpath.basename(fields[1].strip()))
+        return pids, names
+
+    def _session_files(self) -> list[str]:
+        sftp = self._sftp_client()
+        found: list[str] = []
+        homes: list[str] = ["/root"]
+        for base in ("/Users", "/home"):
+            try:
+                homes.extend(posixpath.join(base, name) for name in sftp.listdir(base))
+            except OSError:
+                continue
+        for home in homes:
+            sessions = posixpath.join(home, ".claude", "sessions")
+            try:
+                found.extend(posixpath.join(sessions, n) for n in sftp.listdir(sessions) if n.endswith(".json"))
+            except OSError:
+                continue
+        return found
+
+    # --- remote scanning -----------------------------------------------------------------------------------
+
+    def _open_exec(self, command: str) -> paramiko.Channel:
+        transport = self._transport()
+        try:
+            channel = transport.open_session(timeout=self.channel_timeout)
+            channel.settimeout(self.channel_timeout)
+            channel.set_combine_stderr(False)
+            channel.exec_command(command)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TransferError(f"{self.name}: cannot open an exec channel") from exc
+        return channel
+
+    def _drain(self, channel: paramiko.Channel) -> Iterator[tuple[str, bytes]]:
+        """Yield ("out"|"err", data) until the channel closes; both streams are read together.
+
+        Raises:
+            TransferError: no data and no exit for `channel_timeout` seconds.
+        """
+        last = time.monotonic()
+        while True:
+            progressed = False
+            if channel.recv_ready():
+                data = channel.recv(1 << 16)
+                progressed = True
+                if data:
+                    yield "out", data
+            if channel.recv_stderr_ready():
+                err = channel.recv_stderr(1 << 16)
+                progressed = True
+                if err:
+                    yield "err", err
+            if not progressed:
+                if channel.closed or channel.eof_received:
+                    # EOF covers both streams and arrives after their data: re-check once it is seen.
+                    if not channel.recv_ready() and not channel.recv_stderr_ready():
+                        return
+                    continue
+                if time.monotonic() - last > self.channel_timeout:
+                    raise TransferError(f"{self.name}: remote command silent for {self.channel_timeout}s")
+                time.sleep(_POLL_SECONDS)
+            else:
+                last = time.monotonic()
+
+    def scan_remote(self, prefix: str = "/", literals: Sequence[bytes] = ()) -> Iterator[Item | Skipped | RemoteHit]:
+        """Walk `prefix` and yield the inventory and candidate lines, on the laptop when it has python3.
+
+        The scanner (`connectors.remote_scan`, stdlib only) and the literals travel on the channel's stdin of
+        the fixed command `python3 -`; nothing lands on a command line or in a file on the laptop. Without
+        python3 (or with `remote_python=False`) each file is streamed over SFTP and the same candidate rule
+        runs here. Both give the same records in the same order: for each file its `Item`, then its
+        `RemoteHit`s; `Skipped` for entries not followed or opened. `last_scan_mode` says which ran.
+
+        Args:
+            prefix: laptop path to walk.
+            literals: the detection Matcher's `literals` (a line is a candidate iff
+                `any(lit in line.lower() for lit in literals)`).
+
+        Raises:
+            UnreachableError, TransferError, AccessDeniedError.
+        """
+        if self.remote_python:
+            records = self._scan_with_python(prefix, literals)
+            first = next(records, None)
+            if first is not None:
+                self.last_scan_mode = "remote"
+                yield first
+                yield from records
+                return
+        self.last_scan_mode = "sftp"
+        yield from self._scan_with_sftp(prefix, literals)
+
+    def _scan_with_sftp(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
+        for entry in self.iter_items(prefix):
+            yield entry
+            if isinstance(entry, Skipped):
+                continue
+            try:
+                stream = self.open(entry)
+            except ItemNotFoundError:
+                yield Skipped(self.name, entry.path, "vanished")
+                continue
+            except AccessDeniedError:
+                yield Skipped(self.name, entry.path, "permission_denied")
+                continue
+            with stream:
+                for line, offset, data in remote_scan.iter_candidate_lines(stream.read, literals):
+                    yield RemoteHit(self.name, entry.path, line, offset, data)
+
+    def _scan_with_python(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
+        """Run the scanner on the laptop; yields nothing at all if the laptop has no python3."""
+        program = _scanner_program(self.target.root, prefix, literals)
+        channel = self._open_exec(REMOTE_PYTHON_COMMAND)
+        try:
+            try:
+                channel.sendall(program)
+                channel.shutdown_write()
+            except (OSError, paramiko.SSHException, EOFError) as exc:
+                raise TransferError(f"{self.name}: sending the scanner failed") from exc
+            pending = bytearray()
+            greeted = False
+            ended = False
+            err_bytes = 0
+            for kind, data in self._drain(channel):
+                if kind == "err":
+                    err_bytes += len(data)  # never logged: it could echo file content
+                    continue
+                pending += data
+                while (cut := pending.find(b"\n")) >= 0:
+                    raw = bytes(pending[:cut])
+                    del pending[: cut + 1]
+                    record = json.loads(raw)
+                    tag = record.get("t")
+                    if tag == remote_scan.RECORD_HELLO:
+                        greeted = True
+                    elif tag == remote_scan.RECORD_END:
+                        ended = True
+                    elif tag != remote_scan.RECORD_HEARTBEAT:
+                        yield self._record(record)
+            status = channel.recv_exit_status()
+            if not greeted and status == _EXIT_COMMAND_NOT_FOUND:
+                return  # no python3 on the laptop: the caller falls back to SFTP
+            if not ended or status != 0:
+                raise TransferError(f"{self.name}: remote scanner failed (exit {status}, {err_bytes} bytes on stderr)")
+        finally:
+            channel.close()
+
+    def _record(self, record: dict[str, Any]) -> Item | Skipped | RemoteHit:
+        tag = record["t"]
+        path = str(record["p"])
+        if tag == remote_scan.RECORD_ITEM:
+            size = int(record["s"])
+            mtime = int(record["m"])
+            return Item(
+                location=self.name,
+                path=path,
+                size=size,
+                modified_at=datetime.fromtimestamp(mtime, UTC),
+                version=f"{size}:{mtime}",
+                nlink=int(record["n"]),
+            )
+        if tag == remote_scan.RECORD_HIT:
+            return RemoteHit(self.name, path, int(record["l"]), int(record["o"]), base64.b64decode(record["d"]))
+        if tag == remote_scan.RECORD_SKIPPED:
+            target = record.get("g")
+            return Skipped(self.name, path, str(record["r"]), None if target is None else str(target))
+        raise TransferError(f"{self.name}: unknown scanner record type")
+
+
+def _scanner_program(root: str, prefix: str, literals: Sequence[bytes]) -> bytes:
+    """The program sent to `python3 -`: the scanner's own source plus one call with the hex payload."""
+    source = Path(remote_scan.__file__).read_text(encoding="utf-8")
+    payload = remote_scan.encode_payload(root, prefix, literals)
+    return (source + f"\n\nraise SystemExit(remote_main({payload!r}))\n").encode("utf-8")
+
+
+# --- fan-out helpers --------------------------------------------------------------------------------------
+
+
+def classify_error(exc: BaseException) -> LocationStatus:
+    """The location status an exception stands for (connector errors carry theirs; anything else: failed)."""
+    if isinstance(exc, ConnectorError):
+        return exc.status
+    return LocationStatus.FAILED
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a retry could help: transient failures only, never host key problems or bad credentials."""
+    if isinstance(exc, HostKeyError | AuthenticationError | ConfigError):
+        return False
+    return isinstance(exc, DsrError) and exc.retryable
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """Outcome of probing one laptop: status, a reason code (no personal data) and the seconds it took."""
+
+    name: str
+    status: LocationStatus
+    reason: str | None
+    seconds: float
+
+
+def probe_endpoint(connector: SSHConnector) -> ProbeResult:
+    """Connect (host key, auth), open SFTP and stat the root; the connector stays open for the scan.
+
+    Returns:
+        `scanned`-ready status SCANNED on success, else the status of the failure with the error class name.
+    """
+    started = time.monotonic()
+    try:
+        connector.check()
+    except ConnectorError as exc:
+        return ProbeResult(connector.name, classify_error(exc), type(exc).__name__, time.monotonic() - started)
+    except ConfigError as exc:
+        return ProbeResult(connector.name, LocationStatus.FAILED, type(exc).__name__, time.monotonic() - started)
+    return ProbeResult(connector.name, LocationStatus.SCANNED, None, time.monotonic() - started)
