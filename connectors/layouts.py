@@ -1,9 +1,129 @@
-"""Agent-history layouts: the only module that knows where Claude apps keep histories on a laptop.
+"""Agent-history layouts: the only module that knows where Claude apps keep histories on a laptop and how.
 
-Placeholder while being written.
+Owns the path tables of /work/shared/docs/endpoint-histories.md sections 1-3 and 6 (roots per OS, the Cowork
+session store, `~/.claude`, outputs, logs, residual stores), artifact kinds, formats and ages. Decides
+nothing about policy and never opens audit keys or residual stores.
+
+Discovery walks every home base (`/Users/<u>`, `/C:/Users/<u>`, `/home/<u>`, `/root`) and
+`/C:/ProgramData/Claude` through `Connector.iter_items` and classifies each path with the tables below, so
+Store package families and slug directories are matched by pattern, never constructed. To add a layout,
+add one entry to the relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`,
+`COWORK_STORE_RULES`, `SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...).
 """
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from connectors.base import Connector, Item, Skipped
+from connectors.records import RecordFormat, decode_json, iter_records
+
+__all__ = [
+    "ACTIVITY_MARKER_GLOBS",
+    "Artifact",
+    "ArtifactKind",
+    "RecordFormat",
+    "SessionRecord",
+    "artifact_age",
+    "artifact_last_activity_at",
+    "classify_path",
+    "iter_artifacts",
+    "read_session_record",
+    "session_age",
+    "session_last_activity_at",
+]
+
+
+class ArtifactKind(StrEnum):
+    """What an artifact is; the values are the `kind` strings of reports."""
+
+    SESSION_RECORD = "session_record"
+    TRANSCRIPT = "transcript"
+    SUBAGENT = "subagent"
+    SUBAGENT_META = "subagent_meta"
+    TOOL_RESULT = "tool_result"
+    TASK = "task"
+    AUDIT_LOG = "audit_log"
+    AUDIT_KEY = "audit_key"
+    UPLOAD = "upload"
+    OUTPUT = "output"
+    MEMORY = "memory"
+    ORG_FILE = "org_file"
+    CODE_SESSION_RECORD = "code_session_record"
+    PROMPT_HISTORY = "prompt_history"
+    PASTE_CACHE = "paste_cache"
+    FILE_HISTORY = "file_history"
+    PLAN = "plan"
+    TODO = "todo"
+    SHELL_SNAPSHOT = "shell_snapshot"
+    PROJECT_MEMORY = "project_memory"
+    CLAUDE_JSON = "claude_json"
+    USER_OUTPUT = "user_output"
+    LOG = "log"
+    RESIDUAL = "residual"
+    OTHER = "other"
+
+
+K = ArtifactKind
+F = RecordFormat
+
+COWORK = "cowork"
+CLAUDE_CODE = "claude-code"
+DESKTOP = "claude-desktop"
+SYSTEM_USER = "SYSTEM"  # owner of machine-wide files such as the Windows coworkd service logs
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """One file of an agent history, classified.
+
+    Attributes:
+        item: the file as the connector listed it (`item.path` is the path as the laptop sees it).
+        kind: what the file is.
+        fmt: how to read it (`NONE`: never opened).
+        os: "macos" | "windows" | "linux".
+        os_user: the owning OS user (home directory name; `SYSTEM` for machine-wide files).
+        app: "cowork" | "claude-code" | "claude-desktop".
+        root: the application or store root it was found under (laptop path).
+        session_id: Cowork `local_<uuid>` for everything inside a Cowork session; the transcript stem for
+            `~/.claude/projects/*/<id>.jsonl` and files under `<id>/`; None elsewhere.
+        cli_session_id: the engine (CLI) session id where the path names one.
+    """
+
+    item: Item
+    kind: ArtifactKind
+    fmt: RecordFormat
+    os: str
+    os_user: str
+    app: str
+    root: str
+    session_id: str | None
+    cli_session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """The typed fields of a Cowork or Code-tab session record that discovery and retention need."""
+
+    session_id: str
+    cli_session_id: str | None
+    email_address: str | None
+    account_id: str | None
+    title_present: bool
+    created_at: datetime | None
+    last_activity_at: datetime | None
+    session_type: str | None
+    path: str
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables. Regexes match laptop paths relative to the anchor named in each table.
+# ---------------------------------------------------------------------------------------------------------
 
 ACTIVITY_MARKER_GLOBS: tuple[str, ...] = (
     "Users/*/.claude/sessions/*.json",
@@ -11,3 +131,618 @@ ACTIVITY_MARKER_GLOBS: tuple[str, ...] = (
     "root/.claude/sessions/*.json",
     "C:/Users/*/.claude/sessions/*.json",
 )
+"""Globs (relative to a laptop's `/`) of Claude Code's `~/.claude/sessions/<pid>.json` running markers."""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeBase:
+    """Where an OS keeps home directories; `single_user` for a base that is itself one home (`/root`)."""
+
+    os: str
+    base: str
+    single_user: str | None = None
+
+
+HOME_BASES: tuple[HomeBase, ...] = (
+    HomeBase("macos", "/Users"),
+    HomeBase("windows", "/C:/Users"),
+    HomeBase("linux", "/home"),
+    HomeBase("linux", "/root", single_user="root"),
+)
+
+_CLAUDE_DATA_KNOWN = (
+    "local-agent-mode-sessions|claude-code-sessions|logs|vm_bundles|IndexedDB|Local Storage|Session Storage"
+)
+APP_ROOTS: dict[str, tuple[str, ...]] = {
+    "macos": (r"Library/Application Support/Claude(?:-3p)?",),
+    "windows": (
+        r"AppData/Roaming/Claude(?:-3p)?",
+        r"AppData/Local/Claude(?:-3p)?",
+        rf"AppData/Local/Claude-Data(?:/(?!(?:{_CLAUDE_DATA_KNOWN})(?:/|$))[^/]+)?",
+        r"AppData/Local/Packages/[^/]*Claude_[^/]*/LocalCache/Roaming/Claude(?:-3p)?",
+        r"AppData/Local/Packages/[^/]*Claude_[^/]*/LocalCache/Local/Claude(?:-3p)?",
+    ),
+    "linux": (r"\.config/Claude(?:-3p)?",),
+}
+"""Application-data roots relative to a home, per OS (doc section 1). Every one is probed."""
+
+LOG_ROOTS: dict[str, tuple[str, ...]] = {
+    "macos": (r"Library/Logs/Claude[^/]*",),
+    "windows": (),
+    "linux": (),
+}
+"""Log directories outside the app root, relative to a home."""
+
+SYSTEM_ROOTS: tuple[tuple[str, str, ArtifactKind, str], ...] = (
+    ("windows", "/C:/ProgramData/Claude/Logs/coworkd", K.LOG, COWORK),
+)
+"""Machine-wide roots: (os, laptop path, kind, app). Owned by `SYSTEM_USER`."""
+
+SYSTEM_WALK_BASES: tuple[str, ...] = ("/C:/ProgramData/Claude",)
+
+USER_OUTPUT_ROOTS: tuple[str, ...] = ("Claude", "Documents/Claude")
+"""User-visible output folders relative to a home (`~/Claude/`, legacy `~/Documents/Claude/`)."""
+
+TRASH_ROOTS: dict[str, tuple[str, ...]] = {
+    "macos": (".Trash",),
+    "windows": (),
+    "linux": (".local/share/Trash/files",),
+}
+"""Trash folders relative to a home; only entries whose names look like agent histories are reported."""
+_TRASH_CANDIDATE = re.compile(r"(?i)(?:^|/)(?:claude[^/]*|\.claude[^/]*|local_[0-9a-f][^/]*|[^/]+\.jsonl)(?:/|$)")
+
+CLAUDE_JSON_NAME = re.compile(r"\.claude\.json(?:\.backup[^/]*)?")
+"""`~/.claude.json` and its backups, relative to a home."""
+
+RESIDUAL_DIRS: tuple[str, ...] = (
+    "vm_bundles",
+    "IndexedDB",
+    "Local Storage",
+    "Session Storage",
+    "blob_storage",
+    "WebStorage",
+    "Service Worker",
+    "Partitions",
+    "Cache",
+    "Code Cache",
+    "GPUCache",
+    "DawnCache",
+    "DawnGraphiteCache",
+    "DawnWebGPUCache",
+    "Crashpad",
+    "Network",
+    "Shared Dictionary",
+    "shared_proto_db",
+)
+"""App-root subdirectories that are opaque stores: reported as residual, never opened or edited."""
+
+_ID = r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{8})"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+APP_ROOT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"(?P<store>local-agent-mode-sessions/{_ID}/{_ID})/(?P<rest>.+)"), "cowork_store"),
+    (re.compile(r"local-agent-mode-sessions/.+"), "skip"),
+    (re.compile(rf"claude-code-sessions/{_ID}/{_ID}/(?P<sid>local_[^/]+)\.json"), "code_record"),
+    (re.compile(r"(?:" + "|".join(re.escape(d) for d in RESIDUAL_DIRS) + r")/.+"), "residual"),
+    (re.compile(r"logs/.+"), "log"),
+)
+"""Paths relative to an app root (doc section 2); anything else under the root is `OTHER`."""
+
+COWORK_STORE_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
+    (re.compile(r"(?P<sid>local_[^/]+)\.json"), K.SESSION_RECORD, F.JSON),
+    (re.compile(r"agent/(?P<sid>local_(?!ditto_)[^/]+)\.json"), K.SESSION_RECORD, F.JSON),
+    (re.compile(r"agent/(?P<ditto>local_ditto_[^/]+)/(?P<inner>.+)"), "session_dir", None),
+    (re.compile(r"memory/.+"), K.MEMORY, None),
+    (re.compile(r"spaces/[^/]+/memory/.+"), K.MEMORY, None),
+    (re.compile(r"(?:spaces|artifacts|scheduled-tasks|cowork_account_settings)\.json"), K.ORG_FILE, F.JSON),
+    (re.compile(r"(?P<sdir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)"), "session_dir", None),
+)
+"""Paths relative to `local-agent-mode-sessions/<A>/<B>/`; unmatched files are `OTHER`."""
+
+SESSION_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
+    (re.compile(r"\.claude/(?P<rel>.+)"), "claude_dir", None),
+    (re.compile(r"audit\.jsonl"), K.AUDIT_LOG, F.JSONL),
+    (re.compile(r"\.audit-key"), K.AUDIT_KEY, F.NONE),
+    (re.compile(r"uploads/.+"), K.UPLOAD, None),
+    (re.compile(r"outputs/.+"), K.OUTPUT, None),
+)
+"""Paths relative to a Cowork session directory (or a dispatch generation); unmatched are `OTHER`."""
+
+CLAUDE_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind, RecordFormat | None], ...] = (
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+?)\.orphaned-[^/]*\.jsonl"), K.TRANSCRIPT, F.JSONL),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)\.jsonl(?:\.superseded-[^/]*)?"), K.TRANSCRIPT, F.JSONL),
+    (re.compile(r"projects/[^/]+/memory/.+"), K.PROJECT_MEMORY, None),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.meta\.json"), K.SUBAGENT_META, F.JSON),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.jsonl"), K.SUBAGENT, F.JSONL),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/tool-results/.+"), K.TOOL_RESULT, None),
+    (re.compile(r"history\.jsonl"), K.PROMPT_HISTORY, F.JSONL),
+    (re.compile(r"paste-cache/.+"), K.PASTE_CACHE, None),
+    (re.compile(r"file-history/(?P<cli>[^/]+)/.+"), K.FILE_HISTORY, None),
+    (re.compile(r"plans/.+"), K.PLAN, None),
+    (re.compile(rf"todos/(?P<cli>{_UUID})?[^/]*"), K.TODO, F.JSON),
+    (re.compile(r"todos/.+"), K.TODO, None),
+    (re.compile(r"tasks/(?P<cli>[^/]+)/.+"), K.TASK, None),
+    (re.compile(r"shell-snapshots/.+"), K.SHELL_SNAPSHOT, None),
+    (re.compile(r"CLAUDE\.md"), K.MEMORY, F.TEXT),
+)
+"""Paths relative to a `.claude` directory (`~/.claude`, `$CLAUDE_CONFIG_DIR`, or inside a Cowork session)."""
+
+_TEXT_EXTENSIONS = [
+    ".txt",
+    ".md",
+    ".markdown",
+    ".log",
+    ".csv",
+    ".tsv",
+    ".py",
+    ".js",
+    ".ts",
+    ".tsx",
+    ".jsx",
+    ".html",
+    ".htm",
+    ".xml",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".ini",
+    ".cfg",
+    ".conf",
+    ".sh",
+    ".zsh",
+    ".bash",
+    ".ps1",
+    ".sql",
+    ".css",
+    ".rs",
+    ".go",
+    ".java",
+    ".c",
+    ".h",
+    ".cpp",
+    ".rb",
+    ".eml",
+    ".ics",
+    ".vcf",
+    ".rtf",
+    ".svg",
+    ".env",
+    ".diff",
+    ".patch",
+    ".tex",
+    ".r",
+    ".swift",
+    ".kt",
+]
+EXTENSION_FORMATS: dict[str, RecordFormat] = {".jsonl": F.JSONL, ".json": F.JSON} | dict.fromkeys(
+    _TEXT_EXTENSIONS, F.TEXT
+)
+"""Formats by file extension; a name without a known extension is text for text-like kinds, else binary."""
+
+TEXT_LIKE_KINDS = frozenset(
+    {K.LOG, K.PASTE_CACHE, K.FILE_HISTORY, K.TOOL_RESULT, K.PLAN, K.MEMORY, K.PROJECT_MEMORY, K.SHELL_SNAPSHOT}
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Classification (pure: path in, classification out)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a laptop path is, before it is tied to an `Item`.
+
+    `session_hint` names a session that must be resolved from records seen in the same store:
+    `("short", store, hex8)` for an 8-hex short session directory, `("ditto", store, "")` for a dispatch
+    generation (it belongs to the store's single agent record).
+    """
+
+    kind: ArtifactKind
+    fmt: RecordFormat
+    os: str
+    os_user: str
+    app: str
+    root: str
+    session_id: str | None = None
+    cli_session_id: str | None = None
+    session_hint: tuple[str, str, str] | None = None
+
+
+def _fmt(name: str, kind: ArtifactKind, fixed: RecordFormat | None) -> RecordFormat:
+    if fixed is not None:
+        return fixed
+    if kind is K.RESIDUAL or kind is K.AUDIT_KEY:
+        return F.NONE
+    base = name.rsplit("/", 1)[-1].lower()
+    dot = base.rfind(".")
+    ext = base[dot:] if dot > 0 else ""
+    if ext in EXTENSION_FORMATS:
+        return EXTENSION_FORMATS[ext]
+    return F.TEXT if kind in TEXT_LIKE_KINDS else F.BINARY
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    os: str
+    os_user: str
+
+
+def _classify_claude_dir(
+    rel: str, ctx: _Ctx, root: str, app: str, *, session_id: str | None, hint: tuple[str, str, str] | None = None
+) -> Classification:
+    """Classify a path relative to a `.claude` directory rooted at `root`."""
+    for pattern, kind, fixed in CLAUDE_DIR_RULES:
+        match = pattern.fullmatch(rel)
+        if match:
+            cli = match.groupdict().get("cli")
+            return Classification(
+                kind,
+                _fmt(rel, kind, fixed),
+                ctx.os,
+                ctx.os_user,
+                app,
+                root,
+                session_id if app == COWORK else cli,
+                cli,
+                hint,
+            )
+    return Classification(K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, app, root, session_id, None, hint)
+
+
+def _classify_session_dir(
+    inner: str, ctx: _Ctx, root: str, *, session_id: str | None, hint: tuple[str, str, str] | None
+) -> Classification:
+    for pattern, target, fixed in SESSION_DIR_RULES:
+        match = pattern.fullmatch(inner)
+        if not match:
+            continue
+        if target == "claude_dir":
+            return _classify_claude_dir(match["rel"], ctx, root, COWORK, session_id=session_id, hint=hint)
+        kind = ArtifactKind(target)
+        return Classification(kind, _fmt(inner, kind, fixed), ctx.os, ctx.os_user, COWORK, root, session_id, None, hint)
+    return Classification(
+        K.OTHER, _fmt(inner, K.OTHER, None), ctx.os, ctx.os_user, COWORK, root, session_id, None, hint
+    )
+
+
+_FULL_SESSION = re.compile(rf"local_{_UUID}")
+
+
+def _classify_cowork_store(rest: str, store: str, ctx: _Ctx, root: str) -> Classification:
+    for pattern, target, fixed in COWORK_STORE_RULES:
+        match = pattern.fullmatch(rest)
+        if not match:
+            continue
+        groups = match.groupdict()
+        if target == "session_dir":
+            if groups.get("ditto"):
+                return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("ditto", store, ""))
+            sdir = match["sdir"]
+            if _FULL_SESSION.fullmatch(sdir):
+                return _classify_session_dir(match["inner"], ctx, root, session_id=sdir.lower(), hint=None)
+            short = sdir.removeprefix("local_")[:8].lower()
+            return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("short", store, short))
+        kind = ArtifactKind(target)
+        sid = groups.get("sid")
+        return Classification(kind, _fmt(rest, kind, fixed), ctx.os, ctx.os_user, COWORK, root, sid, None)
+    return Classification(K.OTHER, _fmt(rest, K.OTHER, None), ctx.os, ctx.os_user, COWORK, root)
+
+
+def _classify_app_root(rel: str, ctx: _Ctx, root: str) -> Classification | None:
+    for pattern, action in APP_ROOT_RULES:
+        match = pattern.fullmatch(rel)
+        if not match:
+            continue
+        if action == "cowork_store":
+            return _classify_cowork_store(match["rest"], f"{root}/{match['store']}", ctx, root)
+        if action == "skip":
+            return None
+        if action == "code_record":
+            return Classification(
+                K.CODE_SESSION_RECORD, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, root, match["sid"], None
+            )
+        if action == "residual":
+            return Classification(K.RESIDUAL, F.NONE, ctx.os, ctx.os_user, DESKTOP, root)
+        if action == "log":
+            return Classification(K.LOG, _fmt(rel, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)
+    return Classification(K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, root)
+
+
+def _home_of(path: str) -> tuple[HomeBase, str, str, str] | None:
+    """(base, user, home path, rest) for a path under a home directory."""
+    for base in HOME_BASES:
+        prefix = base.base + "/"
+        if not path.startswith(prefix):
+            continue
+        if base.single_user is not None:
+            return base, base.single_user, base.base, path[len(prefix) :]
+        user, _, rest = path[len(prefix) :].partition("/")
+        if user and rest:
+            return base, user, prefix + user, rest
+    return None
+
+
+def _os_of_path(path: str) -> str:
+    home = _home_of(path)
+    if home is not None:
+        return home[0].os
+    return "windows" if path.startswith("/C:/") else "linux"
+
+
+def _under(path: str, base: str) -> str | None:
+    base = base.rstrip("/")
+    return path[len(base) + 1 :] if path.startswith(base + "/") else None
+
+
+def classify_path(
+    path: str, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+) -> Classification | None:
+    """Classify a laptop path against the layout tables; None if it is not part of an agent history.
+
+    Args:
+        path: absolute laptop path (`/Users/ana/...`, `/C:/Users/...`).
+        user_data_dirs: extra app roots (`$CLAUDE_USER_DATA_DIR`), laptop paths.
+        config_dirs: extra `.claude` directories (`$CLAUDE_CONFIG_DIR`), laptop paths.
+    """
+    home = _home_of(path)
+    ctx = _Ctx(home[0].os, home[1]) if home else _Ctx(_os_of_path(path), SYSTEM_USER)
+    for extra in user_data_dirs:
+        rel = _under(path, extra)
+        if rel is not None:
+            return _classify_app_root(rel, ctx, extra.rstrip("/"))
+    for extra in config_dirs:
+        rel = _under(path, extra)
+        if rel is not None:
+            return _classify_claude_dir(rel, ctx, extra.rstrip("/"), CLAUDE_CODE, session_id=None)
+    for os_name, root, kind, app in SYSTEM_ROOTS:
+        rel = _under(path, root)
+        if rel is not None:
+            return Classification(kind, _fmt(rel, kind, None), os_name, SYSTEM_USER, app, root)
+    if home is None:
+        return None
+    base, _user, home_path, rest = home
+    if CLAUDE_JSON_NAME.fullmatch(rest):
+        return Classification(K.CLAUDE_JSON, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, path)
+    if rest.startswith(".claude/"):
+        return _classify_claude_dir(rest[len(".claude/") :], ctx, f"{home_path}/.claude", CLAUDE_CODE, session_id=None)
+    for root_re in APP_ROOTS[base.os]:
+        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", rest)
+        if match:
+            return _classify_app_root(match["rel"], ctx, f"{home_path}/{match['root']}")
+    for log_re in LOG_ROOTS[base.os]:
+        match = re.fullmatch(rf"(?P<root>{log_re})/(?P<rel>.+)", rest)
+        if match:
+            root = f"{home_path}/{match['root']}"
+            return Classification(K.LOG, _fmt(rest, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)
+    for out in USER_OUTPUT_ROOTS:
+        rel = _under(rest, out)
+        if rel is not None:
+            kind = K.USER_OUTPUT
+            return Classification(kind, _fmt(rel, kind, None), ctx.os, ctx.os_user, COWORK, f"{home_path}/{out}")
+    for trash in TRASH_ROOTS[base.os]:
+        rel = _under(rest, trash)
+        if rel is not None and _TRASH_CANDIDATE.search(rel):
+            return Classification(
+                K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, f"{home_path}/{trash}"
+            )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Discovery
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _walk_bases(user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
+    bases = [base.base for base in HOME_BASES] + list(SYSTEM_WALK_BASES)
+    for extra in (*user_data_dirs, *config_dirs):
+        if not any(_under(extra, base) is not None or extra == base for base in bases):
+            bases.append(extra.rstrip("/"))
+    return bases
+
+
+def iter_artifacts(
+    connector: Connector, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+) -> Iterator[Artifact | Skipped]:
+    """Discover every agent-history artifact of every OS user on the endpoint.
+
+    Walks each home base and machine-wide root once and classifies every file; entries the connector
+    skipped are passed on when their path belongs to a history. Files of 8-hex short session directories
+    and dispatch generations get the session id of the matching record in the same store (when exactly
+    one matches); they are held back only until that record has been seen.
+
+    Args:
+        connector: the endpoint.
+        user_data_dirs: `$CLAUDE_USER_DATA_DIR` values to probe as extra app roots (laptop paths).
+        config_dirs: `$CLAUDE_CONFIG_DIR` values to probe as extra `.claude` directories (laptop paths).
+
+    Yields:
+        `Artifact` per history file and `Skipped` per refused entry inside a history location.
+    """
+    records: dict[str, list[str]] = {}  # store -> session ids of records directly in it
+    agents: dict[str, list[str]] = {}  # store -> session ids of agent/ records
+    held: list[tuple[Artifact, tuple[str, str, str]]] = []
+
+    def resolve(hint: tuple[str, str, str]) -> str | None:
+        what, store, short = hint
+        if what == "ditto":
+            candidates = agents.get(store, [])
+        else:
+            candidates = [sid for sid in records.get(store, []) if sid.lower().startswith(f"local_{short}")]
+        return candidates[0] if len(candidates) == 1 else None
+
+    for base in _walk_bases(user_data_dirs, config_dirs):
+        for entry in connector.iter_items(base):
+            found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+            if found is None:
+                continue
+            if isinstance(entry, Skipped):
+                yield entry
+                continue
+            artifact = Artifact(
+                entry,
+                found.kind,
+                found.fmt,
+                found.os,
+                found.os_user,
+                found.app,
+                found.root,
+                found.session_id,
+                found.cli_session_id,
+            )
+            if found.kind is K.SESSION_RECORD and found.session_id:
+                store = entry.path.rsplit("/", 1)[0]
+                if store.endswith("/agent"):
+                    agents.setdefault(store[: -len("/agent")], []).append(found.session_id)
+                else:
+                    records.setdefault(store, []).append(found.session_id)
+            if found.session_hint is not None:
+                sid = resolve(found.session_hint)
+                if sid is None:
+                    held.append((artifact, found.session_hint))
+                    continue
+                artifact = dataclasses.replace(artifact, session_id=sid)
+            yield artifact
+    for artifact, hint in held:
+        yield dataclasses.replace(artifact, session_id=resolve(hint))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Records and ages (doc section 6)
+# ---------------------------------------------------------------------------------------------------------
+
+MAX_RECORD_BYTES = 16 << 20
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime from epoch milliseconds/seconds or an ISO string; None if unusable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > 1e11 else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None
+
+
+def read_session_record(connector: Connector, artifact: Artifact) -> SessionRecord | None:
+    """Read the typed fields of a Cowork or Code-tab session record.
+
+    Returns:
+        The record, or None when the file is not a JSON object (or larger than 16 MiB). The session id is
+        the record's string `sessionId`, else the file name stem.
+    """
+    with connector.open(artifact.item) as stream:
+        data = stream.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        return None
+    try:
+        doc = decode_json(data.removeprefix(b"\xef\xbb\xbf"))
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+
+    def text(*keys: str) -> str | None:
+        for key in keys:
+            value = doc.get(key)
+            if isinstance(value, str):
+                return value
+        return None
+
+    stem = artifact.item.path.rsplit("/", 1)[-1].removesuffix(".json")
+    return SessionRecord(
+        session_id=text("sessionId") or stem,
+        cli_session_id=text("cliSessionId"),
+        email_address=text("emailAddress"),
+        account_id=text("accountId", "accountUuid"),
+        title_present=bool(text("title")),
+        created_at=parse_timestamp(doc.get("createdAt")),
+        last_activity_at=parse_timestamp(doc.get("lastActivityAt")),
+        session_type=text("sessionType"),
+        path=artifact.item.path,
+    )
+
+
+_LINE_TIME_FIELDS: dict[ArtifactKind, str] = {
+    K.TRANSCRIPT: "timestamp",
+    K.SUBAGENT: "timestamp",
+    K.AUDIT_LOG: "_audit_timestamp",
+    K.PROMPT_HISTORY: "timestamp",
+}
+"""Per kind, the line field whose maximum is the artifact's last activity (doc section 6)."""
+
+
+def _last_line_time(connector: Connector, artifact: Artifact, field: str) -> datetime | None:
+    latest: datetime | None = None
+    with connector.open(artifact.item) as stream:
+        for record in iter_records(stream, artifact.fmt):
+            if isinstance(record.value, dict):
+                stamp = parse_timestamp(record.value.get(field))
+                if stamp is not None and (latest is None or stamp > latest):
+                    latest = stamp
+    return latest
+
+
+def artifact_last_activity_at(connector: Connector, artifact: Artifact) -> datetime:
+    """When the artifact last saw activity: record `lastActivityAt`, the latest line timestamp
+    (`timestamp`, `_audit_timestamp`) for line-based histories, the file mtime as a last resort.
+    """
+    if artifact.kind in (K.SESSION_RECORD, K.CODE_SESSION_RECORD):
+        record = read_session_record(connector, artifact)
+        if record is not None and (record.last_activity_at or record.created_at):
+            return record.last_activity_at or record.created_at or artifact.item.modified_at
+    field = _LINE_TIME_FIELDS.get(artifact.kind)
+    if field is not None:
+        latest = _last_line_time(connector, artifact, field)
+        if latest is not None:
+            return latest
+    return artifact.item.modified_at
+
+
+def artifact_age(connector: Connector, artifact: Artifact, *, now: datetime | None = None) -> timedelta:
+    """Age of one artifact per doc section 6 (`now` defaults to the current UTC time)."""
+    return (now or datetime.now(tz=UTC)) - artifact_last_activity_at(connector, artifact)
+
+
+_SESSION_TIME_KINDS = frozenset({K.SESSION_RECORD, K.CODE_SESSION_RECORD, K.TRANSCRIPT, K.SUBAGENT, K.AUDIT_LOG})
+
+
+def session_last_activity_at(connector: Connector, artifacts: Iterable[Artifact]) -> datetime | None:
+    """Last activity of one session from its artifacts.
+
+    max(record `lastActivityAt`, last transcript `timestamp`, last `_audit_timestamp`); the newest mtime of
+    the session's files only when none of those exists (appends refresh mtimes). None for no artifacts.
+    """
+    stamps: list[datetime] = []
+    mtimes: list[datetime] = []
+    for artifact in artifacts:
+        mtimes.append(artifact.item.modified_at)
+        if artifact.kind is K.SESSION_RECORD or artifact.kind is K.CODE_SESSION_RECORD:
+            record = read_session_record(connector, artifact)
+            if record is not None and record.last_activity_at is not None:
+                stamps.append(record.last_activity_at)
+        elif artifact.kind in _SESSION_TIME_KINDS:
+            latest = _last_line_time(connector, artifact, _LINE_TIME_FIELDS[artifact.kind])
+            if latest is not None:
+                stamps.append(latest)
+    if stamps:
+        return max(stamps)
+    return max(mtimes) if mtimes else None
+
+
+def session_age(
+    connector: Connector, artifacts: Iterable[Artifact], *, now: datetime | None = None
+) -> timedelta | None:
+    """Age of one session (its artifacts given) per doc section 6; None when there are no artifacts."""
+    last = session_last_activity_at(connector, artifacts)
+    return None if last is None else (now or datetime.now(tz=UTC)) - last
