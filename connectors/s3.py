@@ -31,7 +31,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from connectors.base import CHUNK_SIZE, Activity, Expected, Item, Skipped
+from connectors.base import CHUNK_SIZE, Activity, Expected, Item, Skipped, iter_chunks, sha256_of
 from models.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -400,8 +400,11 @@ class S3Connector:
             raise self._translate(exc, op, target, key, version_id) from exc
 
     def _in_scope(self, key: str) -> str:
-        key = key.lstrip("/")
-        if not key.startswith(self.prefix):
+        """The key itself (verbatim: S3 keys may start with `/`), if it lies under the configured prefix.
+
+        A `..` segment is refused, never resolved: it would mean a different thing to every consumer.
+        """
+        if ".." in key.split("/") or not key.startswith(self.prefix):
             raise AccessDeniedError(
                 f"s3 key {key} is outside the store prefix s3://{self.bucket}/{self.prefix}",
                 store=self.name,
@@ -425,7 +428,8 @@ class S3Connector:
             location=self.name,
             path=key,
             size=size,
-            modified_at=_utc(modified_at) or modified_at,
+            # Whole seconds: listings give milliseconds, HEAD's Last-Modified header only seconds.
+            modified_at=(_utc(modified_at) or modified_at).replace(microsecond=0),
             version=_version_token(etag, vid),
             version_id=vid,
             is_latest=latest,
@@ -449,12 +453,15 @@ class S3Connector:
         bucket every object is one current version with `version_id=None`.
 
         Args:
-            prefix: a key prefix (a leading `/` is ignored); `/` means the configured prefix.
+            prefix: a key "folder" taken verbatim (`a/b` lists `a/b/...`, not `a/bc`); `""` or `/` means
+                the configured prefix (the whole bucket when none is configured).
 
         Raises:
             AccessDeniedError: the prefix lies outside the configured prefix.
         """
-        key_prefix = self.prefix if prefix in ("", "/") else self._in_scope(prefix)
+        key_prefix = self.prefix
+        if prefix not in ("", "/"):
+            key_prefix = self._in_scope(prefix if prefix.endswith("/") else prefix + "/")
         if self.is_versioned():
             yield from self._iter_versions(key_prefix)
         else:
@@ -642,6 +649,8 @@ class S3Connector:
                 f"s3 replace s3://{self.bucket}/{key}: item is not the current version read", store=self.name, key=key
             )
         current = self._current_head(key, item)
+        if expected.sha256 is not None:
+            self._check_sha256(key, current, expected.sha256, "replace")
         if compress is None:
             compress = key.lower().endswith(".gz") or "gzip" in str(current.get("ContentEncoding", "")).lower()
         if current.get("SSECustomerAlgorithm"):
@@ -682,6 +691,26 @@ class S3Connector:
             raw_vid=head.get("VersionId"),
             latest=True,
         )
+
+    def _check_sha256(self, key: str, head: dict[str, Any], sha256: str, op: str) -> None:
+        """Stream the version `head` describes and refuse when its sha256 is not the expected one."""
+        vid = _version_id(head.get("VersionId"))
+        probe = self._item(
+            key,
+            head.get("ContentLength", 0),
+            head["LastModified"],
+            head.get("ETag", ""),
+            raw_vid=vid,
+            latest=vid is None,
+        )
+        with self.open(probe) as stream:
+            actual = sha256_of(iter_chunks(stream))
+        if actual != sha256:
+            raise VersionConflictError(
+                f"s3 {op} s3://{self.bucket}/{key}: content sha256 {actual} differs from the expected one",
+                store=self.name,
+                key=key,
+            )
 
     def _current_head(self, key: str, item: Item) -> dict[str, Any]:
         try:
@@ -752,7 +781,8 @@ class S3Connector:
         """Permanently delete the version `item` names (on an unversioned bucket: the object).
 
         Never adds a delete marker on a versioned bucket. With `expected`, the version must still carry
-        the expected token (on unversioned buckets this guards against a rewrite since listing).
+        the expected token and (when given) sha256; for a current item (`is_latest`) the key's current
+        version must still be that one, so a rewrite since the read refuses the deletion.
 
         Returns:
             False when the version was already gone.
@@ -767,13 +797,23 @@ class S3Connector:
         except ItemNotFoundError:
             return False
         if expected is not None:
-            token = _version_token(head.get("ETag", ""), _version_id(head.get("VersionId")) or item.version_id)
+            checked = head
+            if item.is_latest and item.version_id is not None:
+                # The caller read the current object: it must still be current and unchanged.
+                try:
+                    with self._border("head_object", key):
+                        checked = cast("dict[str, Any]", self.client.head_object(Bucket=self.bucket, Key=key))
+                except ItemNotFoundError:
+                    checked = head
+            token = _version_token(checked.get("ETag", ""), _version_id(checked.get("VersionId")) or item.version_id)
             if token != expected.version:
                 raise VersionConflictError(
                     f"s3 delete s3://{self.bucket}/{key}: version {token} differs from {expected.version}",
                     store=self.name,
                     key=key,
                 )
+            if expected.sha256 is not None:
+                self._check_sha256(key, head, expected.sha256, "delete")
         lock = self._lock_from_head(head)
         if lock.is_locked():
             raise self._locked_error(key, item.version_id, lock)
@@ -903,10 +943,11 @@ class S3Connector:
         return count
 
     def verify(self, item: Item) -> Item | None:
-        """List the key's versions again: the version `item` names as it is now, or None when it is gone.
+        """List the key's versions again (no cache): for a current item the key's current version, for a
+        non-current item that same version; None when there is none (deleted, or a delete marker on top).
 
-        On an unversioned bucket the current object is returned (compare its `version` to detect a
-        rewrite). `iter_versions(key)` lists what remains of the whole key, delete markers included.
+        Callers compare `version` to detect a rewrite. `iter_versions(key)` lists what remains of the
+        whole key, delete markers included.
         """
         key = self._in_scope(item.path)
         if not self.is_versioned():
@@ -915,7 +956,9 @@ class S3Connector:
             except ItemNotFoundError:
                 return None
         for entry in self._iter_versions(key, exact=key):
-            if isinstance(entry, Item) and entry.version_id == item.version_id:
+            if not isinstance(entry, Item):
+                continue
+            if (item.is_latest and entry.is_latest) or (not item.is_latest and entry.version_id == item.version_id):
                 return entry
         return None
 

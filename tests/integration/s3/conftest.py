@@ -1,3 +1,8 @@
-"""Fixtures for the S3 connector's integration tests: real S3 server processes from `tests.fixtures.s3server`."""
+"""Fixtures for the S3 connector's integration tests: real S3 server processes from `tests.fixtures.s3server`.
 
-pytest_plugins = ["tests.fixtures.s3server"]
+Re-exported by import because pytest refuses `pytest_plugins` outside the top-level conftest.
+"""
+
+from tests.fixtures.s3server import moto_s3, moto_server, seaweed_server, unique_bucket
+
+__all__ = ["moto_s3", "moto_server", "seaweed_server", "unique_bucket"]
