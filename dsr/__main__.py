@@ -1,0 +1,5 @@
+"""`python -m dsr` runs the command line."""
+
+from dsr.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""`dsr request ...`: intake and lifecycle commands over the case database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dsr.context import err, out, print_json, state
+from models import cases
+from models.errors import InputError
+from models.identifiers import Identifier, validate_identifier
+from models.types import IdentifierKind, RequestKind, RequestStatus
+
+app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _parse_instant(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-01T09:30:00+00:00") from None
+    if parsed.tzinfo is None:
+        raise InputError(f"{option} {value!r} has no timezone offset; add one, e.g. +00:00 or Z")
+    return parsed
+
+
+def _parse_kind(kind: str) -> RequestKind:
+    try:
+        return RequestKind(kind.strip().lower())
+    except ValueError:
+        allowed = ", ".join(k.value for k in RequestKind)
+        raise InputError(f"--kind {kind!r} is not a request kind; use one of: {allowed}") from None
+
+
+@app.command()
+def submit(
+    kind: Annotated[str, typer.Option("--kind", help="access, erasure, portability, rectification, ...")],
+    email: Annotated[list[str] | None, typer.Option("--email", help="E-mail address (repeatable).")] = None,
+    name: Annotated[list[str] | None, typer.Option("--name", help="Full name (repeatable).")] = None,
+    phone: Annotated[list[str] | None, typer.Option("--phone", help="Phone number (repeatable).")] = None,
+    user_id: Annotated[list[str] | None, typer.Option("--user-id", help="User or account id (repeatable).")] = None,
+    received: Annotated[
+        str | None, typer.Option("--received", help="When it arrived, ISO date-time with offset (default now).")
+    ] = None,
+    channel: Annotated[str, typer.Option("--channel", help="How it arrived: email, web-form, post, ...")] = "email",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a new request with the person's identifiers; prints the new id. Validates everything first."""
+    request_kind = _parse_kind(kind)
+    received_at = _parse_instant(received, "--received")
+    region = state.settings.controller.phone_region
+    identifiers: list[Identifier] = []
+    for ident_kind, values in (
+        (IdentifierKind.EMAIL, email),
+        (IdentifierKind.NAME, name),
+        (IdentifierKind.PHONE, phone),
+        (IdentifierKind.USER_ID, user_id),
+    ):
+        identifiers.extend(validate_identifier(ident_kind, v, region=region) for v in values or [])
+    for ident in identifiers:
+        if ident.warning:
+            err.print(f"warning: {ident.warning}", markup=False)
+    key = state.hmac_key()
+    with state.db() as session:
+        request = cases.submit_request(
+            session,
+            state.settings,
+            kind=request_kind,
+            identifiers=identifiers,
+            hmac_key=key,
+            received_at=received_at,
+            channel=channel,
+        )
+        request_id, due = request.id, request.due_on
+    if as_json:
+        print_json({"id": request_id})
+    else:
+        out.print(request_id)
+        err.print(f"recorded {request_kind.value} request {request_id}; due {due:%a %d %b %Y}")
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option("--status", help="Only requests in this status.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open requests past their deadline.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List requests, newest first."""
+    wanted: RequestStatus | None = None
+    if status is not None:
+        try:
+            wanted = RequestStatus(status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in RequestStatus)
+            raise InputError(f"--status {status!r} is not a status; use one of: {allowed}") from None
+    today = state.today()
+    with state.db() as session:
+        rows = [cases.request_summary(r, today) for r in cases.list_requests(session, status=wanted)]
+    if overdue:
+        rows = [r for r in rows if r["overdue"]]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "kind", "status", "received", "due", "days left")
+    for r in rows:
+        days = f"[red]{r['days_left']} (overdue)[/red]" if r["overdue"] else str(r["days_left"])
+        table.add_row(r["id"], r["kind"], r["status"], r["received_at"][:10], r["extended_due"] or r["due"], days)
+    out.print(table if rows else "no requests")
+
+
+@app.command()
+def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
+    """One request: status, kind, dates, days left, locations and their statuses."""
+    today = state.today()
+    with state.db() as session:
+        detail = cases.request_detail(session, cases.get_request(session, request_id), today)
+    if as_json:
+        print_json(detail)
+        return
+    out.print(f"[bold]{detail['id']}[/bold]  {detail['kind']}  {detail['status']}")
+    out.print(f"received {detail['received_at']}  via {detail['channel']}")
+    out.print(f"due {detail['due']} (target {detail['target']})  extended due {detail['extended_due'] or '-'}")
+    out.print(f"days left {detail['days_left']}{'  OVERDUE' if detail['overdue'] else ''}")
+    if detail["locations"]:
+        table = Table("location", "phase", "status", "reason", "attempts", "findings")
+        for loc in detail["locations"]:
+            table.add_row(
+                loc["name"],
+                loc["phase"],
+                loc["status"],
+                loc["reason"] or "",
+                str(loc["attempts"]),
+                str(loc["findings"]),
+            )
+        out.print(table)
+    for label in ("report", "certificate"):
+        if detail[label]:
+            out.print(f"{label}: {detail[label]}")
+
+
+@app.command()
+def extend(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why more time is needed (told to the person).")],
+    notified_at: Annotated[
+        str | None, typer.Option("--notified-at", help="When the person was told, ISO date-time (default now).")
+    ] = None,
+) -> None:
+    """Extend by two further months (Art. 12(3)); refused once the first deadline has passed."""
+    when = _parse_instant(notified_at, "--notified-at")
+    with state.db() as session:
+        request = cases.extend_request(session, state.settings, request_id, reason=reason, notified_at=when)
+        new_due = request.extended_due_on
+    err.print(f"{request_id} extended; new due date {new_due}")
+
+
+@app.command()
+def refuse(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    ground: Annotated[str, typer.Option("--ground", help=", ".join(cases.REFUSAL_GROUNDS))],
+    reason: Annotated[str, typer.Option("--reason", help="The facts behind the refusal.")],
+) -> None:
+    """Refuse to act (Art. 12(4)/(5)); the notice must tell the person of their remedies."""
+    with state.db() as session:
+        cases.refuse_request(session, request_id, ground=ground, reason=reason)
+    err.print(f"{request_id} refused ({ground})")
+
+
+@app.command()
+def withdraw(request_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Record that the person withdrew the request."""
+    with state.db() as session:
+        cases.withdraw_request(session, request_id)
+    err.print(f"{request_id} withdrawn")

@@ -1,0 +1,368 @@
+"""Request lifecycle on the case database: intake, status transitions, extensions, refusals, audit events.
+
+Plain functions over a SQLModel session. Every state change writes an audit event in the same
+transaction; an illegal change raises a domain error and leaves the row unchanged.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.deadline import ALGORITHM_VERSION, compute_deadlines
+from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
+from models.identifiers import Identifier, keyed_hash
+from models.settings import Settings
+from models.tables import AuditEvent, Location, LocationScan, Request, SubjectIdentifier, utcnow
+from models.types import IdentifierKind, RequestKind, RequestStatus
+
+S = RequestStatus
+
+#: The lifecycle: which status may follow which. Terminal states have no successors.
+TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    S.RECEIVED: frozenset({S.IDENTITY_PENDING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
+    S.IDENTITY_PENDING: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
+    S.IN_PROGRESS: frozenset({S.AWAITING_APPROVAL, S.COMPLETED, S.REFUSED, S.WITHDRAWN}),
+    S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
+    S.EXECUTING: frozenset({S.COMPLETED, S.IN_PROGRESS}),
+    S.COMPLETED: frozenset(),
+    S.REFUSED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+}
+OPEN_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if nxt)
+
+#: Art. 12(5) grounds for refusing to act.
+REFUSAL_GROUNDS = ("manifestly_unfounded", "excessive", "identity_not_established", "art17_3_exception")
+
+
+def current_actor() -> str:
+    """The acting identity recorded on audit events: `$DSR_ACTOR`, else the OS user."""
+    return os.environ.get("DSR_ACTOR") or getpass.getuser()
+
+
+def record_event(
+    session: Session,
+    action: str,
+    *,
+    request_id: str | None = None,
+    outcome: str = "success",
+    actor: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the session (committed with the change it records). No personal data in details."""
+    event = AuditEvent(
+        actor=actor or current_actor(),
+        action=action,
+        request_id=request_id,
+        outcome=outcome,
+        details=json.dumps(details, sort_keys=True, default=str),
+    )
+    session.add(event)
+    return event
+
+
+def get_request(session: Session, request_id: str) -> Request:
+    """The request with this id.
+
+    Raises:
+        RequestNotFoundError: no such request.
+    """
+    request = session.get(Request, request_id)
+    if request is None:
+        raise RequestNotFoundError(f"no request with id {request_id!r}", request_id=request_id)
+    return request
+
+
+def next_request_id(session: Session, year: int) -> str:
+    """`DSR-<year>-NNNN`, one more than the highest of that year."""
+    prefix = f"DSR-{year}-"
+    ids = session.exec(select(Request.id).where(col(Request.id).startswith(prefix))).all()
+    highest = max((int(i.removeprefix(prefix)) for i in ids if i.removeprefix(prefix).isdigit()), default=0)
+    return f"{prefix}{highest + 1:04d}"
+
+
+def local_date(at: datetime, settings: Settings) -> date:
+    """The calendar date of an instant in the controller's establishment."""
+    return at.astimezone(settings.controller.tz).date()
+
+
+def submit_request(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: RequestKind,
+    identifiers: Sequence[Identifier],
+    hmac_key: bytes,
+    received_at: datetime | None = None,
+    channel: str = "email",
+    representative: str | None = None,
+    representative_authority: str | None = None,
+) -> Request:
+    """Record a new request with its identifiers and legal dates (Art. 12(3)).
+
+    Raises:
+        InputError: no identifiers, or a naive `received_at`.
+    """
+    if not identifiers:
+        raise InputError("give at least one identifier (--email, --name, --phone or --user-id)")
+    received_at = received_at or utcnow()
+    if received_at.tzinfo is None:
+        raise InputError("--received needs a timezone offset, for example 2026-03-01T09:30:00+00:00")
+    received_at = received_at.astimezone(UTC)
+    deadlines = compute_deadlines(local_date(received_at, settings), settings.controller.calendar)
+    request = Request(
+        id=next_request_id(session, local_date(received_at, settings).year),
+        kind=kind.value,
+        status=RequestStatus.RECEIVED.value,
+        received_at=received_at,
+        channel=channel,
+        calendar=deadlines.calendar,
+        algorithm_version=ALGORITHM_VERSION,
+        due_on=deadlines.due,
+        target_on=deadlines.target,
+        representative=representative,
+        representative_authority=representative_authority,
+    )
+    session.add(request)
+    session.flush()
+    for ident in identifiers:
+        session.add(
+            SubjectIdentifier(
+                request_id=request.id,
+                kind=ident.kind.value,
+                value=ident.value,
+                normalized=ident.normalized,
+                keyed_hash=keyed_hash(hmac_key, ident.kind, ident.normalized),
+            )
+        )
+    record_event(
+        session,
+        "request.submitted",
+        request_id=request.id,
+        kind=kind.value,
+        channel=channel,
+        identifier_kinds=sorted({i.kind.value for i in identifiers}),
+        due=deadlines.due.isoformat(),
+    )
+    return request
+
+
+def transition(session: Session, request: Request, to: RequestStatus, *, action: str, **details: Any) -> None:
+    """Move a request to status `to`, or raise without touching the row.
+
+    Raises:
+        InvalidTransitionError: the lifecycle does not allow it (the message names both statuses).
+    """
+    current = RequestStatus(request.status)
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the request is closed)"
+        raise InvalidTransitionError(
+            f"request {request.id} cannot go from {current} to {to}; allowed next: {allowed}",
+            request_id=request.id,
+        )
+    request.status = to.value
+    request.updated_at = utcnow()
+    if not TRANSITIONS[to]:
+        request.closed_at = request.updated_at
+    session.add(request)
+    record_event(session, action, request_id=request.id, status_from=current.value, status_to=to.value, **details)
+
+
+def effective_due(request: Request) -> date:
+    """The extended due date when an extension was validly recorded, else the due date."""
+    return request.extended_due_on or request.due_on
+
+
+def is_overdue(request: Request, today: date) -> bool:
+    """Open and past the end of its (possibly extended) due date."""
+    return RequestStatus(request.status) in OPEN_STATUSES and today > effective_due(request)
+
+
+def extend_request(
+    session: Session,
+    settings: Settings,
+    request_id: str,
+    *,
+    reason: str,
+    notified_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Request:
+    """Record an extension by two further months (Art. 12(3)): only within the first month, with reasons.
+
+    Raises:
+        DeadlinePassedError: today or the notification is after the first due date (the request is overdue).
+        InvalidTransitionError: the request is closed or already extended.
+        InputError: empty reason or naive notification time.
+    """
+    request = get_request(session, request_id)
+    now = now or utcnow()
+    notified_at = notified_at or now
+    if notified_at.tzinfo is None:
+        raise InputError("--notified-at needs a timezone offset, for example 2026-03-10T12:00:00+00:00")
+    if not reason.strip():
+        raise InputError("--reason must say why the extension is needed (the person is told the reasons)")
+    if RequestStatus(request.status) not in OPEN_STATUSES:
+        raise InvalidTransitionError(f"request {request.id} is {request.status}; it cannot be extended")
+    if request.extended_due_on is not None:
+        raise InvalidTransitionError(f"request {request.id} is already extended to {request.extended_due_on}")
+    for label, instant in (("today", now), ("the notification", notified_at)):
+        if local_date(instant, settings) > request.due_on:
+            raise DeadlinePassedError(
+                f"request {request.id}: {label} is after the first deadline {request.due_on}; an extension "
+                "must be notified within the first month (Art. 12(3)); the request is overdue",
+                request_id=request.id,
+            )
+    deadlines = compute_deadlines(
+        local_date(request.received_at, settings), request.calendar, paused_days=paused_days(request)
+    )
+    request.extended_due_on = deadlines.extended_due
+    request.extension_notified_at = notified_at.astimezone(UTC)
+    request.extension_reasons = reason.strip()
+    request.updated_at = utcnow()
+    session.add(request)
+    record_event(session, "request.extended", request_id=request.id, extended_due=deadlines.extended_due.isoformat())
+    return request
+
+
+def paused_days(request: Request) -> int:
+    """Days the clock stood still waiting for reasonably requested identity information (Art. 12(6))."""
+    if request.identity_requested_at and request.identity_received_at:
+        return max(0, (request.identity_received_at.date() - request.identity_requested_at.date()).days)
+    return 0
+
+
+def refuse_request(session: Session, request_id: str, *, ground: str, reason: str) -> Request:
+    """Refuse to act (Art. 12(4)/(5)): records the ground and reasons; the notice tells of remedies.
+
+    Raises:
+        InputError: unknown ground or empty reason.
+        InvalidTransitionError: the request is closed.
+    """
+    if ground not in REFUSAL_GROUNDS:
+        raise InputError(f"--ground {ground!r} is not one of: {', '.join(REFUSAL_GROUNDS)}")
+    if not reason.strip():
+        raise InputError("--reason must state the facts behind the refusal")
+    request = get_request(session, request_id)
+    transition(session, request, RequestStatus.REFUSED, action="request.refused", ground=ground)
+    request.refusal_ground = ground
+    request.refusal_reason = reason.strip()
+    return request
+
+
+def withdraw_request(session: Session, request_id: str) -> Request:
+    """The person withdrew the request."""
+    request = get_request(session, request_id)
+    transition(session, request, RequestStatus.WITHDRAWN, action="request.withdrawn")
+    return request
+
+
+def list_requests(session: Session, *, status: RequestStatus | None = None) -> list[Request]:
+    """Requests, newest first."""
+    query = select(Request).order_by(col(Request.received_at).desc())
+    if status is not None:
+        query = query.where(Request.status == status.value)
+    return list(session.exec(query).all())
+
+
+def location_scans(session: Session, request_id: str) -> list[LocationScan]:
+    """Location statuses of a request."""
+    query = select(LocationScan).where(LocationScan.request_id == request_id).order_by(col(LocationScan.location))
+    return list(session.exec(query).all())
+
+
+def identifiers_of(session: Session, request_id: str) -> list[SubjectIdentifier]:
+    """The subject identifiers of a request (personal data: never hand them to Prefect or logs)."""
+    return list(session.exec(select(SubjectIdentifier).where(SubjectIdentifier.request_id == request_id)).all())
+
+
+def sync_locations(session: Session, settings: Settings) -> None:
+    """Make the `locations` table mirror the configuration's endpoints and stores."""
+    wanted: dict[str, Location] = {}
+    for ep in settings.endpoints:
+        wanted[ep.name] = Location(name=ep.name, kind="endpoint", url=ep.url, os=ep.os, group=ep.group)
+    for st in settings.stores:
+        wanted[st.name] = Location(name=st.name, kind="store", url=st.url)
+    for existing in session.exec(select(Location)).all():
+        if existing.name not in wanted:
+            existing.active = False
+            session.add(existing)
+    for name, loc in wanted.items():
+        current = session.get(Location, name)
+        if current is None:
+            session.add(loc)
+        else:
+            current.kind, current.url, current.os, current.group = loc.kind, loc.url, loc.os, loc.group
+            current.active, current.synced_at = True, utcnow()
+            session.add(current)
+
+
+def request_summary(request: Request, today: date) -> dict[str, Any]:
+    """The JSON summary of a request used by `dsr request list --json` (no identifiers)."""
+    due = effective_due(request)
+    return {
+        "id": request.id,
+        "kind": request.kind,
+        "status": request.status,
+        "received_at": request.received_at.astimezone(UTC).isoformat(),
+        "due": request.due_on.isoformat(),
+        "target": request.target_on.isoformat(),
+        "extended_due": request.extended_due_on.isoformat() if request.extended_due_on else None,
+        "days_left": (due - today).days,
+        "overdue": is_overdue(request, today),
+    }
+
+
+def request_detail(session: Session, request: Request, today: date) -> dict[str, Any]:
+    """The JSON object of `dsr request show --json` (no identifiers, only their kinds)."""
+    detail = request_summary(request, today)
+    detail.update(
+        {
+            "channel": request.channel,
+            "calendar": request.calendar,
+            "algorithm_version": request.algorithm_version,
+            "extension_notified_at": _iso(request.extension_notified_at),
+            "extension_reasons": request.extension_reasons,
+            "identity": {"method": request.identity_method, "outcome": request.identity_outcome},
+            "refusal": {"ground": request.refusal_ground, "reason": request.refusal_reason}
+            if request.refusal_ground
+            else None,
+            "identifier_kinds": sorted({i.kind for i in identifiers_of(session, request.id)}),
+            "locations": [
+                {
+                    "name": s.location,
+                    "phase": s.phase,
+                    "status": s.status,
+                    "reason": s.reason,
+                    "attempts": s.attempts,
+                    "findings": s.findings,
+                    "last_attempt_at": _iso(s.last_attempt_at),
+                }
+                for s in location_scans(session, request.id)
+            ],
+            "report": request.report_path,
+            "package_sha256": request.package_sha256,
+            "certificate": request.certificate_path,
+            "closed_at": _iso(request.closed_at),
+        }
+    )
+    return detail
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def overdue_cutoff(today: date, days: int) -> date:
+    """The due date at or before which a request is `days` or fewer days from its deadline."""
+    return today + timedelta(days=days)
+
+
+def identifier_kinds() -> list[str]:
+    """Identifier kinds accepted at intake."""
+    return [k.value for k in IdentifierKind]

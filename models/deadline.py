@@ -1,0 +1,129 @@
+"""The one deadline function: Art. 12(3) GDPR periods counted under Regulation 1182/71.
+
+Pure date arithmetic over a holiday calendar from the `holidays` package. No I/O, no clock:
+callers pass the dates.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+from models.errors import InputError
+
+#: Recorded on every request so that its dates can be recomputed and explained later.
+ALGORITHM_VERSION = "art12-3/reg1182-71/v1"
+
+#: Internal target shown beside the legal date (house rule, not law).
+INTERNAL_TARGET = timedelta(days=28)
+
+_CALENDAR_RE = re.compile(r"^(?P<country>[A-Z]{2})(?:-(?P<subdiv>[A-Z0-9]{1,4}))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Dates for one request: all ISO calendar dates in the controller's establishment."""
+
+    received: date
+    due: date
+    target: date
+    extended_due: date
+    calendar: str
+    paused_days: int = 0
+
+    def as_json(self) -> dict[str, str | int]:
+        """The `dsr deadline --json` document."""
+        return {
+            "received": self.received.isoformat(),
+            "due": self.due.isoformat(),
+            "target": self.target.isoformat(),
+            "extended_due": self.extended_due.isoformat(),
+            "calendar": self.calendar,
+        }
+
+
+def parse_calendar(code: str) -> tuple[str, str | None]:
+    """Split a calendar code such as `GB-ENG` or `DE` into country and optional subdivision.
+
+    Raises:
+        InputError: the code is not a supported country (and subdivision) of the `holidays` package.
+    """
+    match = _CALENDAR_RE.match(code.strip().upper())
+    supported = holidays.list_supported_countries()
+    if not match or match["country"] not in supported:
+        raise InputError(
+            f"unknown holiday calendar {code!r}: use an ISO 3166 country code with an optional subdivision "
+            "supported by the 'holidays' package, for example GB-ENG, GB-SCT, DE, DE-BY, FR, IE",
+            value=code,
+        )
+    country, subdiv = match["country"], match["subdiv"]
+    if subdiv is not None and subdiv not in supported[country]:
+        allowed = ", ".join(f"{country}-{s}" for s in supported[country][:12])
+        raise InputError(
+            f"unknown subdivision in holiday calendar {code!r}: allowed for {country} are {allowed} ...",
+            value=code,
+        )
+    return country, subdiv
+
+
+@lru_cache(maxsize=64)
+def _holiday_calendar(code: str) -> holidays.HolidayBase:
+    country, subdiv = parse_calendar(code)
+    return holidays.country_holidays(country, subdiv=subdiv)
+
+
+def is_working_day(day: date, calendar: str) -> bool:
+    """Whether `day` is neither a Saturday, a Sunday nor a public holiday of `calendar`."""
+    return day.weekday() < 5 and day not in _holiday_calendar(calendar)
+
+
+def add_months_clamped(day: date, months: int) -> date:
+    """The same calendar date `months` later, or the last day of that month if it does not exist.
+
+    Reg. 1182/71 Art. 3(2)(c): 31 Jan + 1 month is 28 (29) Feb, never 3 March.
+    """
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
+
+
+def roll_forward(day: date, calendar: str) -> date:
+    """The day itself if it is a working day, else the next working day (Reg. 1182/71 Art. 3(4))."""
+    while not is_working_day(day, calendar):
+        day += timedelta(days=1)
+    return day
+
+
+def compute_deadlines(received: date, calendar: str, *, paused_days: int = 0) -> Deadlines:
+    """Legal dates for a request received on `received` (the day of receipt anchors the period).
+
+    Args:
+        received: the calendar date of receipt in the controller's timezone, working day or not.
+        calendar: holiday calendar code, for example `GB-ENG` or `DE`.
+        paused_days: days the clock stood still while reasonably requested identity information was
+            outstanding (Art. 12(6)); the period is counted from `received + paused_days`.
+
+    Returns:
+        Due date (one month, clamped, then rolled to a working day only if the final day is not one),
+        the internal 28-day target (never after the due date), and the extended due date (three months
+        from receipt, Art. 12(3) second sentence, same clamp and roll).
+    """
+    if paused_days < 0:
+        raise InputError(f"paused_days must be >= 0, got {paused_days}", value=paused_days)
+    anchor = received + timedelta(days=paused_days)
+    due = roll_forward(add_months_clamped(anchor, 1), calendar)
+    extended = roll_forward(add_months_clamped(anchor, 3), calendar)
+    target = min(anchor + INTERNAL_TARGET, due)
+    return Deadlines(
+        received=received,
+        due=due,
+        target=target,
+        extended_due=extended,
+        calendar=calendar.strip().upper(),
+        paused_days=paused_days,
+    )

@@ -1,0 +1,46 @@
+"""Local secret material the case database needs: the HMAC key for identifier hashes.
+
+Read from `DSR_HMAC_KEY` (hex) or a key file beside the database, created with mode 0600 on first use.
+A key file readable by group or others is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from models.errors import ConfigError
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"key file {path} is readable by group or others (mode {stat.S_IMODE(mode):o}); run chmod 600 {path}",
+            key="keys",
+        )
+
+
+def load_or_create_key(path: Path, env_var: str, *, size: int = 32) -> bytes:
+    """A secret key from `env_var` (hex) or `path`, creating `path` (0600) with a random key if absent.
+
+    Raises:
+        ConfigError: the environment value is not hex, or the key file is not private or unreadable.
+    """
+    env = os.environ.get(env_var)
+    if env:
+        try:
+            return bytes.fromhex(env)
+        except ValueError:
+            raise ConfigError(f"{env_var} must be a hex string (e.g. from `openssl rand -hex 32`)") from None
+    if path.exists():
+        _check_private(path)
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_bytes(size)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex())
+    return key

@@ -1,0 +1,343 @@
+"""The configuration schema (one TOML file, validated with pydantic) and its loader.
+
+Owns the shape of `dsr.toml`, its defaults and its error messages. Reads the file and the environment
+(`DSR_CONFIG`, `DSR_DATABASE_URL`); does nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.deadline import parse_calendar
+from models.errors import ConfigError, InputError
+
+DEFAULT_CONFIG_PATH = Path("dsr.toml")
+DEFAULT_DATABASE_URL = "sqlite:///.dsr/dsr.db"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+Name = Annotated[str, Field(description="Short name: letters, digits, dot, underscore or dash; at most 64.")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AuthoritySettings(_Section):
+    """The supervisory authority the person may complain to (Art. 15(1)(f))."""
+
+    name: str = "the data protection supervisory authority"
+    contact: str = "see your national data protection authority's website"
+
+
+class ControllerSettings(_Section):
+    """Who answers the requests and where (deadlines use this establishment's calendar)."""
+
+    name: str = "Example Controller"
+    contact: str = "privacy@example.invalid"
+    timezone: str = "UTC"
+    calendar: str = "GB-ENG"
+    region: str | None = Field(default=None, description="Default phone region (ISO 3166); from calendar.")
+    dpo_contact: str | None = None
+    authority: AuthoritySettings = AuthoritySettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("an IANA timezone name such as Europe/London, Europe/Berlin or UTC") from exc
+        return value
+
+    @field_validator("calendar")
+    @classmethod
+    def _check_calendar(cls, value: str) -> str:
+        try:
+            parse_calendar(value)
+        except InputError as exc:
+            raise ValueError(
+                "a holiday calendar such as GB-ENG, GB-SCT, DE, DE-BY, FR or IE (ISO 3166 country with an "
+                "optional subdivision, as supported by the 'holidays' package)"
+            ) from exc
+        return value.strip().upper()
+
+    @property
+    def phone_region(self) -> str:
+        """Default region for phone numbers without a country code."""
+        return (self.region or self.calendar.split("-")[0]).upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The establishment's timezone."""
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(_Section):
+    """The case database (SQLite by default; PostgreSQL via a `postgresql+psycopg://` URL)."""
+
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("a SQLAlchemy URL starting with sqlite:/// or postgresql+psycopg://")
+        return value
+
+
+class EndpointSettings(_Section):
+    """One laptop: `file:///path` (a local tree standing for the laptop's `/`) or `ssh://user@host:port`."""
+
+    name: Name
+    url: str
+    os: Literal["macos", "windows", "linux"] | None = None
+    owner: str | None = Field(default=None, description="Identifier (e-mail) of the person who uses it.")
+    group: str | None = None
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "file":
+            if not parts.path.startswith("/"):
+                raise ValueError("file:///absolute/path")
+        elif parts.scheme == "ssh":
+            if not parts.hostname or not parts.username:
+                raise ValueError("ssh://user@host[:port][/root]")
+        else:
+            raise ValueError("file:///absolute/path or ssh://user@host[:port]")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        """`file` or `ssh`."""
+        return urlsplit(self.url).scheme
+
+
+class StoreSettings(_Section):
+    """One central store: `s3://bucket/prefix`."""
+
+    name: Name
+    url: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError("s3://bucket/optional/prefix")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return EndpointSettings._check_name(value)
+
+
+class RegisterCategory(_Section):
+    """One data category of the processing register: the Art. 15(1)(a)-(h) answers for it."""
+
+    title: str
+    purposes: list[str]
+    legal_basis: str
+    recipients: list[str] = []
+    retention: str
+    source: str = "collected from you"
+    transfers: str | None = Field(default=None, description="Art. 15(2) safeguards for third countries.")
+
+
+class RegisterSettings(_Section):
+    """The controller's processing register, keyed by category code (`contact`, `identifiers`, ...)."""
+
+    categories: dict[str, RegisterCategory] = {}
+    automated_decisions: str = "No decisions based solely on automated processing are made about you."
+    transfers: str = "Your data are not transferred outside the UK and the EEA."
+
+
+class SSHSettings(_Section):
+    """Defaults for `ssh://` endpoints."""
+
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout: float = Field(default=5.0, gt=0)
+    max_workers: int = Field(default=8, ge=1, le=256)
+
+
+class AccessSettings(_Section):
+    """Access requests: the sweep over pending locations and when a package is issued with gaps."""
+
+    sweep_cron: str = "0 * * * *"
+    issue_with_gaps_days_before_deadline: int = Field(default=3, ge=0)
+    max_workers: int = Field(default=8, ge=1, le=256)
+    package_dir: Path = Path(".dsr/packages")
+
+
+class RetentionPolicy(_Section):
+    """One retention policy (filled by the retention issue)."""
+
+    name: Name
+    kinds: list[str]
+    period_days: int = Field(ge=0)
+    trigger: Literal["last_activity", "creation", "file_age", "end_of_year"] = "last_activity"
+    action: Literal["delete", "redact"] = "delete"
+    version: str = "1"
+    endpoint_group: str | None = None
+
+
+class HoldSettings(_Section):
+    """One legal hold (filled by the retention issue)."""
+
+    id: Name
+    reason: str
+    case_reference: str
+    approver: str
+    review_date: date
+    subjects: list[str] = []
+    endpoints: list[str] = []
+    paths: list[str] = []
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+class Settings(_Section):
+    """The whole `dsr.toml`."""
+
+    controller: ControllerSettings = ControllerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    endpoints: list[EndpointSettings] = []
+    stores: list[StoreSettings] = []
+    processing_register: RegisterSettings = Field(default=RegisterSettings(), alias="register")
+    ssh: SSHSettings = SSHSettings()
+    access: AccessSettings = AccessSettings()
+    retention: list[RetentionPolicy] = []
+    holds: list[HoldSettings] = []
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        names = [ep.name for ep in self.endpoints] + [st.name for st in self.stores]
+        for name in names:
+            if name in seen:
+                raise ValueError(f"location name {name!r} is used twice; names must be unique")
+            seen.add(name)
+        return self
+
+    def endpoint(self, name: str) -> EndpointSettings:
+        """The endpoint called `name`."""
+        for ep in self.endpoints:
+            if ep.name == name:
+                return ep
+        raise ConfigError(f"no endpoint named {name!r} in the configuration", key="endpoints", value=name)
+
+    @property
+    def record_keeping(self) -> timedelta:
+        """How long closed requests keep their identifiers before pseudonymisation (house default)."""
+        return timedelta(days=365)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def format_validation_error(exc: ValidationError, data: dict[str, Any], source: str) -> str:
+    """One line per problem: the key, the bad value and what is allowed."""
+    lines = [f"invalid configuration in {source}:"]
+    for err in exc.errors():
+        key = _key_path(tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key; remove it or check its spelling (see dsr.example.toml)")
+            continue
+        if err["type"] == "missing":
+            lines.append(f"  {key}: missing; this key is required")
+            continue
+        bad = _lookup(data, tuple(err["loc"]))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {key} = {bad!r}: expected {msg}")
+    return "\n".join(lines)
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "<config>") -> Settings:
+    """Validate a parsed TOML document."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, data, source), key="config") from None
+
+
+def resolve_config_path(path: Path | None) -> tuple[Path, bool]:
+    """The configuration path to use and whether the user named it (flag or `DSR_CONFIG`)."""
+    if path is not None:
+        return path, True
+    env = os.environ.get("DSR_CONFIG")
+    if env:
+        return Path(env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load and validate the configuration.
+
+    The file is `path`, else `$DSR_CONFIG`, else `./dsr.toml`. When the default file does not exist the
+    embedded defaults apply (SQLite under `.dsr/`, no endpoints). `DSR_DATABASE_URL` overrides
+    `[database].url`. Relative SQLite paths are resolved against the directory of the config file.
+
+    Raises:
+        ConfigError: the named file is missing or unreadable, not TOML, or invalid (one line per problem).
+    """
+    config_path, named = resolve_config_path(path)
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}", key="config") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc.__class__.__name__}", key="config") from None
+    elif named:
+        raise ConfigError(
+            f"configuration file {config_path} does not exist; pass --config PATH or set DSR_CONFIG, "
+            "or copy dsr.example.toml to dsr.toml",
+            key="config",
+        )
+    env_url = os.environ.get("DSR_DATABASE_URL")
+    if env_url:
+        data = {**data, "database": {**data.get("database", {}), "url": env_url}}
+    settings = settings_from_dict(data, str(config_path))
+    base = config_path.resolve().parent if config_path.exists() else Path.cwd()
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
+    return settings.model_copy(update={"database": DatabaseSettings(url=url), "source": config_path})

@@ -1,0 +1,53 @@
+"""Shared fixtures: the case database on SQLite and (when DSR_TEST_DATABASE_URL is set) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from models.db import dispose_engines, get_engine
+
+PG_URL = os.environ.get("DSR_TEST_DATABASE_URL")
+
+pytest_plugins: list[str] = []
+
+
+def _clean(url: str) -> None:
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        for table in ("findings", "location_scans", "subject_identifiers", "audit_events", "requests", "locations"):
+            conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.service),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty case database: a SQLite file, or the PostgreSQL database of DSR_TEST_DATABASE_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'dsr.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip("DSR_TEST_DATABASE_URL is not set (.ci/run sets it to a fresh PostgreSQL database)")
+        url = PG_URL
+        _clean(url)
+    yield url
+    if request.param == "sqlite":
+        dispose_engines()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """With DSR_REQUIRE_SERVICES=1 (set by .ci/run) a skipped service-backed test is a failure, not a skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DSR_REQUIRE_SERVICES") == "1" and item.get_closest_marker("service"):
+        report.outcome = "failed"
+        report.longrepr = f"service-backed test skipped in CI (DSR_REQUIRE_SERVICES=1): {report.longrepr}"

@@ -1,0 +1,99 @@
+"""The `dsr` command line as scripts use it: exit codes, one JSON document on stdout, nothing written on errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DSR = [sys.executable, "-m", "dsr"]
+
+
+@pytest.fixture
+def run(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    """Run `dsr` in an empty directory against the test database."""
+    env = {**os.environ, "DSR_DATABASE_URL": database_url, "DSR_HMAC_KEY": "00" * 32}
+    env.pop("DSR_CONFIG", None)
+
+    def _run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*DSR, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+
+    return _run
+
+
+def test_deadline_json_matches_the_doc(run) -> None:  # type: ignore[no-untyped-def]
+    """`dsr deadline 2025-01-31 --calendar GB-ENG --json` gives due 2025-02-28 and extended_due 2025-04-30."""
+    result = run("deadline", "2025-01-31", "--calendar", "GB-ENG", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "received": "2025-01-31",
+        "due": "2025-02-28",
+        "target": "2025-02-28",
+        "extended_due": "2025-04-30",
+        "calendar": "GB-ENG",
+    }
+
+
+def test_submit_list_show_roundtrip(run) -> None:  # type: ignore[no-untyped-def]
+    """A submitted request appears in list and show; show never prints the identifiers."""
+    sub = run(
+        "request", "submit", "--kind", "access", "--email", "zoe.angstrom@example.invalid",
+        "--phone", "+44 1632 960123", "--name", "Zoë Ångström", "--received", "2026-11-02T10:00:00+00:00", "--json",
+    )  # fmt: skip
+    assert sub.returncode == 0, sub.stderr
+    rid = json.loads(sub.stdout)["id"]
+    assert rid == "DSR-2026-0001"
+    listed = json.loads(run("request", "list", "--json").stdout)
+    assert [r["id"] for r in listed] == [rid]
+    shown = run("request", "show", rid, "--json")
+    detail = json.loads(shown.stdout)
+    assert (detail["status"], detail["due"]) == ("received", "2026-12-02")
+    assert "angstrom" not in shown.stdout.lower() and "1632" not in shown.stdout
+    assert detail["identifier_kinds"] == ["email", "name", "phone"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--kind", "access", "--email", "not-an-email"], "--email", id="bad-email"),
+        pytest.param(["--kind", "access", "--phone", "12"], "--phone", id="bad-phone"),
+        pytest.param(["--kind", "acces", "--email", "a@example.invalid"], "--kind 'acces'", id="unknown-kind"),
+        pytest.param(["--kind", "access"], "at least one identifier", id="no-identifier"),
+        pytest.param(["--kind", "access", "--email", "a@example.invalid", "--received", "2026-01-01"], "timezone",
+                     id="naive-received"),
+    ],
+)  # fmt: skip
+def test_bad_intake_is_refused_and_nothing_written(run, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    """Each bad input exits non-zero with a clear one-line error and records nothing."""
+    result = run("request", "submit", *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "not-an-email" not in result.stderr
+    assert json.loads(run("request", "list", "--json").stdout) == []
+
+
+def test_unknown_id_exits_2(run) -> None:  # type: ignore[no-untyped-def]
+    """Unknown ids exit with code 2 and a one-line message."""
+    for cmd in (["show", "DSR-2020-0042"], ["withdraw", "DSR-2020-0042"], ["extend", "DSR-2020-0042", "--reason", "x"]):
+        result = run("request", *cmd)
+        assert result.returncode == 2
+        assert result.stderr.strip().count("\n") == 0 and "DSR-2020-0042" in result.stderr
+
+
+def test_extension_after_deadline_and_illegal_transition(run) -> None:  # type: ignore[no-untyped-def]
+    """A late extension and a second withdrawal are refused with exit 1; show has no extended date."""
+    rid = json.loads(
+        run("request", "submit", "--kind", "erasure", "--user-id", "E-48213", "--received",
+            "2025-01-31T12:00:00+00:00", "--json").stdout
+    )["id"]  # fmt: skip
+    late = run("request", "extend", rid, "--reason", "complex")
+    assert late.returncode == 1 and "overdue" in late.stderr
+    assert json.loads(run("request", "show", rid, "--json").stdout)["extended_due"] is None
+    assert json.loads(run("request", "list", "--overdue", "--json").stdout)[0]["id"] == rid
+    assert run("request", "withdraw", rid).returncode == 0
+    again = run("request", "withdraw", rid)
+    assert again.returncode == 1 and "withdrawn to withdrawn" in again.stderr

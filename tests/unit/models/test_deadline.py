@@ -1,0 +1,86 @@
+"""The deadline engine: every worked example of gdpr-rules.md section 1 and properties over many dates."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models.deadline import add_months_clamped, compute_deadlines, is_working_day, parse_calendar
+from models.errors import InputError
+
+WORKED = [
+    pytest.param(date(2025, 9, 3), "GB-ENG", date(2025, 10, 3), None, id="wed-3-sep-2025"),
+    pytest.param(date(2025, 1, 31), "GB-ENG", date(2025, 2, 28), date(2025, 4, 30), id="31-jan-clamps-to-feb"),
+    pytest.param(date(2024, 11, 25), "GB-ENG", date(2024, 12, 27), None, id="christmas-boxing-day-roll"),
+    pytest.param(date(2026, 1, 30), "GB-ENG", date(2026, 3, 2), None, id="28-feb-saturday-rolls-to-monday"),
+    pytest.param(date(2025, 3, 1), "GB-ENG", date(2025, 4, 1), None, id="saturday-receipt-counts"),
+    pytest.param(date(2024, 1, 31), "DE", date(2024, 2, 29), date(2024, 4, 30), id="leap-year-clamp"),
+    pytest.param(date(2025, 4, 18), "GB-ENG", date(2025, 5, 19), None, id="good-friday-receipt-sunday-due"),
+    pytest.param(date(2025, 3, 29), "DE", date(2025, 4, 29), None, id="de-national-calendar"),
+]
+
+
+@pytest.mark.parametrize(("received", "calendar", "due", "extended"), WORKED)
+def test_worked_examples(received: date, calendar: str, due: date, extended: date | None) -> None:
+    """Each worked example of the rules doc gives exactly the documented due (and extended) date."""
+    dates = compute_deadlines(received, calendar)
+    assert dates.due == due
+    if extended is not None:
+        assert dates.extended_due == extended
+
+
+def test_target_is_28_days_and_never_after_due() -> None:
+    """The internal target is receipt + 28 days, capped at the legal due date."""
+    assert compute_deadlines(date(2025, 9, 3), "GB-ENG").target == date(2025, 10, 1)
+    assert compute_deadlines(date(2025, 1, 31), "GB-ENG").target == date(2025, 2, 28)
+
+
+def test_identity_pause_shifts_the_period() -> None:
+    """Days waiting for reasonably requested identity information shift the anchor."""
+    assert compute_deadlines(date(2025, 9, 3), "GB-ENG", paused_days=7).due == date(2025, 10, 10)
+
+
+@pytest.mark.parametrize("code", ["XX", "GB-XYZ", "", "gb-eng-x"])
+def test_unknown_calendar_is_refused(code: str) -> None:
+    """An unknown calendar code is an input error naming the code and examples of valid ones."""
+    with pytest.raises(InputError, match="GB-ENG"):
+        parse_calendar(code)
+
+
+days = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
+
+
+@given(days)
+def test_due_is_a_working_day_after_receipt(received: date) -> None:
+    """Due is a working day, after receipt, never more than a month and a few roll days later."""
+    dates = compute_deadlines(received, "GB-ENG")
+    assert is_working_day(dates.due, "GB-ENG")
+    assert received < dates.due <= add_months_clamped(received, 1) + timedelta(days=6)
+    assert dates.due < dates.extended_due
+    assert dates.target <= dates.due
+
+
+@given(days)
+def test_due_is_the_clamped_date_when_that_is_a_working_day(received: date) -> None:
+    """If the same date next month (clamped) is a working day it is the due date; else due is the next one."""
+    raw = add_months_clamped(received, 1)
+    dates = compute_deadlines(received, "DE")
+    if is_working_day(raw, "DE"):
+        assert dates.due == raw
+    else:
+        assert dates.due > raw
+        day = raw + timedelta(days=1)
+        while day < dates.due:
+            assert not is_working_day(day, "DE")
+            day += timedelta(days=1)
+
+
+@given(days, st.integers(min_value=1, max_value=36))
+def test_month_addition_never_overflows(received: date, months: int) -> None:
+    """Adding months keeps the day or clamps to the month's last day; it never spills into the next month."""
+    result = add_months_clamped(received, months)
+    assert (result.year * 12 + result.month) - (received.year * 12 + received.month) == months
+    assert result.day == received.day or (result.day < received.day and (result + timedelta(days=1)).day == 1)

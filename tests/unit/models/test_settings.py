@@ -1,0 +1,70 @@
+"""Configuration loading: defaults, validation errors that name key, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.errors import ConfigError
+from models.settings import load_settings, settings_from_dict
+
+EXAMPLE = Path(__file__).parents[3] / "dsr.example.toml"
+
+
+def test_example_config_is_valid() -> None:
+    """The shipped dsr.example.toml loads and has every documented section."""
+    settings = load_settings(EXAMPLE)
+    assert settings.controller.calendar == "GB-ENG"
+    assert settings.endpoints and settings.stores and settings.processing_register.categories
+    assert settings.retention and settings.holds
+
+
+def test_minimal_config_works(tmp_path: Path) -> None:
+    """Only [controller], [database] and [[endpoints]] are needed; relative SQLite paths resolve beside the file."""
+    cfg = tmp_path / "dsr.toml"
+    cfg.write_text(
+        '[controller]\nname = "X"\n[database]\nurl = "sqlite:///.dsr/x.db"\n'
+        '[[endpoints]]\nname = "lap-1"\nurl = "file:///srv/lap-1"\n'
+    )
+    settings = load_settings(cfg)
+    assert settings.database.url == f"sqlite:///{tmp_path}/.dsr/x.db"
+    assert settings.endpoints[0].scheme == "file"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param({"controller": {"calendar": "XX"}}, "controller.calendar = 'XX': expected a holiday", id="cal"),
+        pytest.param({"controller": {"timezone": "Mars/Base"}}, "controller.timezone = 'Mars/Base'", id="tz"),
+        pytest.param(
+            {"endpoints": [{"name": "a", "url": "http://h"}]}, "endpoints[0].url = 'http://h': expected file:", id="url"
+        ),
+        pytest.param({"stores": [{"name": "s", "url": "bucket"}]}, "stores[0].url = 'bucket': expected s3://", id="s3"),
+        pytest.param({"databse": {}}, "databse: unknown key", id="typo"),
+        pytest.param({"endpoints": [{"url": "file:///x"}]}, "endpoints[0].name: missing", id="missing"),
+        pytest.param(
+            {"endpoints": [{"name": "a", "url": "file:///x"}, {"name": "a", "url": "file:///y"}]},
+            "used twice",
+            id="dup",
+        ),
+    ],
+)
+def test_invalid_values_are_named(data: dict[str, object], expected: str) -> None:
+    """Each error line names the key, the bad value and what is allowed."""
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data, "t.toml")
+    assert expected in str(info.value)
+
+
+def test_named_missing_file_is_an_error(tmp_path: Path) -> None:
+    """A config file named explicitly but absent is an error with the fix."""
+    with pytest.raises(ConfigError, match="DSR_CONFIG"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_env_database_url_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DSR_DATABASE_URL overrides [database].url."""
+    monkeypatch.setenv("DSR_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/db")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().database.url == "postgresql+psycopg://u@127.0.0.1/db"
