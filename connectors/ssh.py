@@ -15,7 +15,8 @@ import posixpath
 import secrets
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -955,26 +956,59 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeResult:
-    """Outcome of probing one laptop: status, a reason code (no personal data) and the seconds it took."""
+class EndpointOutcome:
+    """What happened on one laptop: status, a reason code (an error class name, no personal data), the
+    seconds it took, and the work's return value when it succeeded."""
 
     name: str
     status: LocationStatus
     reason: str | None
     seconds: float
+    value: Any = None
 
 
-def probe_endpoint(connector: SSHConnector) -> ProbeResult:
-    """Connect (host key, auth), open SFTP and stat the root; the connector stays open for the scan.
+def run_endpoint(connector: SSHConnector, work: Callable[[SSHConnector], Any]) -> EndpointOutcome:
+    """Connect, run `work(connector)`, close; map any connector failure to its status (never raises them).
+
+    Args:
+        connector: the laptop's connector (closed afterwards).
+        work: what to do once connected (e.g. a scan); its return value lands in `value`.
 
     Returns:
-        `scanned`-ready status SCANNED on success, else the status of the failure with the error class name.
+        `scanned` with the value, or the failure's status and error class name.
     """
     started = time.monotonic()
     try:
-        connector.check()
-    except ConnectorError as exc:
-        return ProbeResult(connector.name, classify_error(exc), type(exc).__name__, time.monotonic() - started)
-    except ConfigError as exc:
-        return ProbeResult(connector.name, LocationStatus.FAILED, type(exc).__name__, time.monotonic() - started)
-    return ProbeResult(connector.name, LocationStatus.SCANNED, None, time.monotonic() - started)
+        with connector:
+            connector.check()
+            value = work(connector)
+    except (ConnectorError, ConfigError) as exc:
+        return EndpointOutcome(connector.name, classify_error(exc), type(exc).__name__, time.monotonic() - started)
+    return EndpointOutcome(connector.name, LocationStatus.SCANNED, None, time.monotonic() - started, value)
+
+
+def probe_endpoint(connector: SSHConnector) -> EndpointOutcome:
+    """Connection test: host key, authentication, SFTP and the root's presence; no file is read."""
+    return run_endpoint(connector, lambda _c: None)
+
+
+def fan_out(
+    connectors: Sequence[SSHConnector], work: Callable[[SSHConnector], Any], *, max_workers: int = 8
+) -> list[EndpointOutcome]:
+    """Run `work` on every laptop with bounded concurrency; a dead laptop costs its timeouts, not the run.
+
+    Plain threads (no Prefect): the flow layer wraps `run_endpoint` in one task per laptop instead.
+
+    Returns:
+        One outcome per connector, in the given order.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="ssh-fanout") as pool:
+        return list(pool.map(lambda c: run_endpoint(c, work), connectors))
+
+
+def summarize(outcomes: Iterable[EndpointOutcome]) -> dict[str, int]:
+    """Count of laptops per status (for the run's summary artifact)."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+    return counts
