@@ -480,3 +480,49 @@ def test_wrong_secret_is_authentication_error(seaweed_server: S3Server, unique_b
     )
     with pytest.raises(AuthenticationError):
         list(conn.iter_items())
+
+
+def test_rewrite_race_detected_when_server_ignores_if_match(connector: S3Connector, store: dict[str, Any]) -> None:
+    """Where a server ignores IfMatch, a racing version under ours is detected and our version withdrawn."""
+    client, history = store["client"], store["history"]
+
+    def drop_if_match(request: Any, **_: Any) -> None:
+        del request.headers["If-Match"]  # behave like a server without conditional writes
+
+    connector.client.meta.events.register("before-sign.s3.PutObject", drop_if_match)
+    read = connector.stat(history)
+    newer: dict[str, str] = {}
+
+    def racing_chunks() -> Iterator[bytes]:
+        newer["VersionId"] = client.put_object(Bucket=BUCKET, Key=history, Body=line(OTHER, "raced"))["VersionId"]
+        yield b"ours\n"
+
+    with pytest.raises(VersionConflictError) as info:
+        connector.replace(read, racing_chunks(), Expected(size=read.size, version=read.version))
+    assert "withdrawn" in str(info.value)  # refused by the post-put check, not by IfMatch
+    versions = client.list_object_versions(Bucket=BUCKET, Prefix=history)["Versions"]
+    latest = [v["VersionId"] for v in versions if v["IsLatest"]]
+    assert latest == [newer["VersionId"]]
+    assert len(versions) == len(store["puts"][history]) + 1  # ours was written, then withdrawn
+
+
+def test_open_reads_large_versions_in_bounded_memory(connector: S3Connector, store: dict[str, Any]) -> None:
+    """Reading a 24 MiB object (plain and gzip) through open/open_content never holds it whole in memory."""
+    import tracemalloc
+
+    payload = line(OTHER, "x" * 200) * (24 * 1024 * 1024 // 230)
+    store["client"].put_object(Bucket=BUCKET, Key="laptops/big.jsonl", Body=payload)
+    store["client"].put_object(Bucket=BUCKET, Key="laptops/big.jsonl.gz", Body=gzip.compress(payload))
+    for key in ("laptops/big.jsonl", "laptops/big.jsonl.gz"):
+        item = connector.stat(key)
+        tracemalloc.start()
+        try:
+            total = 0
+            with connector.open_content(item) as stream:
+                while chunk := stream.read(1 << 20):
+                    total += len(chunk)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert total == len(payload)
+        assert peak < 8 << 20, (key, peak)
