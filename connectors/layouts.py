@@ -420,7 +420,7 @@ def _classify_cowork_store(rest: str, store: str, ctx: _Ctx, root: str) -> Class
                 return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("ditto", store, ""))
             sdir = match["sdir"]
             if _FULL_SESSION.fullmatch(sdir):
-                return _classify_session_dir(match["inner"], ctx, root, session_id=sdir.lower(), hint=None)
+                return _classify_session_dir(match["inner"], ctx, root, session_id=sdir, hint=None)
             short = sdir.removeprefix("local_")[:8].lower()
             return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("short", store, short))
         kind = ArtifactKind(target)

@@ -140,7 +140,8 @@ class LocalConnector:
         except PermissionError:
             yield Skipped(self.name, lp, "permission_denied")
             return
-        covered = [os.path.realpath(fs_path)]
+        # A prefix that is itself a symlink is followed like any other link (it covers nothing yet).
+        covered = [] if stat_mod.S_ISLNK(st.st_mode) else [os.path.realpath(fs_path)]
         stack: list[str] = []
         if stat_mod.S_ISDIR(st.st_mode):
             stack.append(fs_path)

@@ -38,6 +38,7 @@ class _Node:
     data: bytes
     ino: int
     mtime_ns: int
+    links: int = 1
 
 
 class MemoryConnector:
@@ -74,7 +75,7 @@ class MemoryConnector:
     def write_file(self, path: str, data: bytes, *, modified_at: datetime | None = None) -> None:
         """Create or overwrite `path` out of band (a new inode, as an editor's save would)."""
         mtime = int(modified_at.timestamp() * 1e9) if modified_at else self._tick()
-        self._files[normalize_path(path)] = _Node(bytes(data), next(self._inodes), mtime)
+        self._set(normalize_path(path), _Node(bytes(data), next(self._inodes), mtime))
 
     def append(self, path: str, data: bytes) -> None:
         """Append to `path` in place, as an app writing its log would (same inode, new size and mtime)."""
@@ -84,13 +85,25 @@ class MemoryConnector:
 
     def link(self, existing: str, new: str) -> None:
         """Make `new` a hard link to `existing`."""
-        self._files[normalize_path(new)] = self._node(normalize_path(existing))
+        node = self._node(normalize_path(existing))
+        node.links += 1
+        self._set(normalize_path(new), node)
 
     def snapshot(self) -> dict[str, bytes]:
         """Every path and its bytes."""
         return {path: node.data for path, node in sorted(self._files.items())}
 
     # -- protocol --------------------------------------------------------------------------------------
+
+    def _set(self, path: str, node: _Node) -> None:
+        """Point `path` at `node`, dropping the name's previous link (the node's count is the caller's)."""
+        old = self._files.get(path)
+        if old is not None:
+            old.links -= 1
+        self._files[path] = node
+
+    def _drop(self, path: str) -> None:
+        self._files.pop(path).links -= 1
 
     def _node(self, path: str) -> _Node:
         try:
@@ -99,14 +112,13 @@ class MemoryConnector:
             raise ItemNotFoundError("no such item", path=path) from None
 
     def _item(self, path: str, node: _Node) -> Item:
-        nlink = sum(1 for other in self._files.values() if other is node)
         return Item(
             location=self.name,
             path=path,
             size=len(node.data),
             modified_at=datetime.fromtimestamp(node.mtime_ns / 1e9, tz=UTC),
             version=f"{node.ino}:{len(node.data)}:{node.mtime_ns}",
-            nlink=nlink,
+            nlink=node.links,
         )
 
     def _check(self, path: str, node: _Node, expected: Expected) -> None:
@@ -149,7 +161,7 @@ class MemoryConnector:
             raise VersionConflictError("item vanished since it was read", path=path)
         self._check(path, node, expected)
         new = _Node(data, next(self._inodes), node.mtime_ns)
-        self._files[path] = new
+        self._set(path, new)
         return self._item(path, new)
 
     def delete(self, item: Item, expected: Expected | None = None) -> bool:
@@ -164,7 +176,7 @@ class MemoryConnector:
             return False
         if expected is not None:
             self._check(path, node, expected)
-        del self._files[path]
+        self._drop(path)
         return True
 
     def delete_tree(self, path: str) -> int:
@@ -177,7 +189,7 @@ class MemoryConnector:
         base = path + "/"
         doomed = [name for name in self._files if name.startswith(base)]
         for name in doomed:
-            del self._files[name]
+            self._drop(name)
         return len(doomed)
 
     def verify(self, item: Item) -> Item | None:

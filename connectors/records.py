@@ -151,8 +151,13 @@ def decode_json(data: bytes) -> object:
         return json.loads(text)  # accepts "\ud800" escapes orjson rejects
 
 
+def _oversized(raw: _RawLine) -> Record:
+    return Record(raw.line, raw.offset, None, None, None, "oversized")
+
+
 def _jsonl_record(raw: _RawLine) -> Record:
-    assert raw.data is not None  # noqa: S101 - oversized lines are handled by the caller
+    if raw.data is None:
+        return _oversized(raw)
     data = _clean(raw.data, raw.line == 1)
     try:
         value = decode_json(data)
@@ -174,17 +179,14 @@ def _jsonl_record(raw: _RawLine) -> Record:
 
 
 def _text_record(raw: _RawLine) -> Record:
-    assert raw.data is not None  # noqa: S101 - oversized lines are handled by the caller
+    if raw.data is None:
+        return _oversized(raw)
     data = _clean(raw.data, raw.line == 1)
     try:
         return Record(raw.line, raw.offset, raw.data, None, data.decode("utf-8"), None)
     except UnicodeDecodeError:
         text = data.decode("utf-8", errors="replace")
         return Record(raw.line, raw.offset, raw.data, None, text, "invalid_utf8")
-
-
-def _oversized(raw: _RawLine) -> Record:
-    return Record(raw.line, raw.offset, None, None, None, "oversized")
 
 
 class _Readable(Protocol):

@@ -93,3 +93,25 @@ def test_delete_tree_refuses_root(root: Path) -> None:
     """Deleting the whole endpoint root is refused."""
     with pytest.raises(AccessDeniedError):
         LocalConnector("l", root).delete_tree("/")
+
+
+def test_prefix_that_is_a_symlink_is_followed(root: Path) -> None:
+    """Listing a prefix that is itself an in-root symlink to a directory lists the target's files."""
+    data = root / "Volumes/data/claude"
+    data.mkdir(parents=True)
+    (data / "history.jsonl").write_bytes(b"{}\n")
+    (root / "Users/ana/.claude/link").symlink_to(data)
+    items = [e.path for e in LocalConnector("l", root).iter_items("/Users/ana/.claude/link")]
+    assert items == ["/Volumes/data/claude/history.jsonl"]
+
+
+def test_symlinked_directory_inside_root_listed_canonically(root: Path) -> None:
+    """A directory symlink to an in-root directory outside the prefix is walked under the target's paths."""
+    data = root / "Volumes/data"
+    data.mkdir(parents=True)
+    (data / "a.txt").write_bytes(b"a")
+    (root / "Users/ana/data").symlink_to(data)
+    conn = LocalConnector("l", root)
+    paths = [e.path for e in conn.iter_items("/Users/ana")]
+    assert paths == ["/Volumes/data/a.txt"]
+    assert conn.stat("/Volumes/data/a.txt").size == 1
