@@ -526,3 +526,51 @@ def test_open_reads_large_versions_in_bounded_memory(connector: S3Connector, sto
             tracemalloc.stop()
         assert total == len(payload)
         assert peak < 8 << 20, (key, peak)
+
+
+def test_null_version_from_before_versioning_is_listed_read_and_erased(moto_s3: S3Server) -> None:
+    """An object written before versioning was enabled (version "null") is listed, read and erasable."""
+    client = moto_s3.client()
+    client.create_bucket(Bucket="late-versioning")
+    key = "laptops/old.jsonl"
+    client.put_object(Bucket="late-versioning", Key=key, Body=line(SUBJECT, "before versioning"))
+    client.put_bucket_versioning(Bucket="late-versioning", VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket="late-versioning", Key=key, Body=line(OTHER, "after"))
+    with make_connector(moto_s3, "late-versioning") as conn:
+        listed = items(conn)
+        old = next(i for i in listed if not i.is_latest)
+        assert old.version_id is None and old.version.endswith(":null")
+        assert holds_subject(conn, old)
+        outcome = conn.delete_versions(key, ["null"])
+        assert outcome.deleted == ("null",)
+        assert [i.is_latest for i in items(conn)] == [True]
+
+
+def test_erase_on_unversioned_bucket_and_delete_tree(moto_s3: S3Server) -> None:
+    """On an unversioned bucket erase_object deletes the object; delete_tree counts what it removed."""
+    client = moto_s3.client()
+    client.create_bucket(Bucket="plain-erase")
+    for name in ("a.jsonl", "sub/b.jsonl", "sub/c.md"):
+        client.put_object(Bucket="plain-erase", Key=f"laptops/s1/{name}", Body=b"x")
+    client.put_object(Bucket="plain-erase", Key="laptops/keep.jsonl", Body=b"k")
+    with make_connector(moto_s3, "plain-erase") as conn:
+        assert conn.erase_object("laptops/s1/a.jsonl").deleted == ("null",)
+        assert conn.erase_object("laptops/s1/a.jsonl").deleted == ()
+        assert conn.delete_tree("laptops/s1") == 2
+        assert [i.path for i in items(conn)] == ["laptops/keep.jsonl"]
+
+
+def test_delete_tree_reports_locked_versions(seaweed_server: S3Server, lock_bucket: str) -> None:
+    """delete_tree erases what it can and raises AccessDeniedError listing the versions under lock."""
+    client = seaweed_server.client()
+    held = client.put_object(
+        Bucket=lock_bucket, Key="laptops/s/held.jsonl", Body=b"h\n", ObjectLockLegalHoldStatus="ON"
+    )["VersionId"]
+    client.put_object(Bucket=lock_bucket, Key="laptops/s/free.jsonl", Body=b"f\n")
+    with make_connector(seaweed_server, lock_bucket) as conn:
+        with pytest.raises(AccessDeniedError) as info:
+            conn.delete_tree("laptops/s")
+        assert [r.version_id for r in info.value.fields["retained"]] == [held]
+        assert [i.path for i in items(conn)] == ["laptops/s/held.jsonl"]
+        with pytest.raises(ConfigError):
+            conn.upload_evidence(lock_bucket, "k", Path("/nonexistent"), retain_until=datetime(2030, 1, 1))  # noqa: DTZ001  # naive on purpose
