@@ -4,29 +4,35 @@ Owns the path tables of /work/shared/docs/endpoint-histories.md sections 1-3 and
 session store, `~/.claude`, outputs, logs, residual stores), artifact kinds, formats and ages. Decides
 nothing about policy and never opens audit keys or residual stores.
 
-Discovery walks every home base (`/Users/<u>`, `/C:/Users/<u>`, `/home/<u>`, `/root`) and
-`/C:/ProgramData/Claude` through `Connector.iter_items` and classifies each path with the tables below, so
-Store package families and slug directories are matched by pattern, never constructed. To add a layout,
-add one entry to the relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`,
-`COWORK_STORE_RULES`, `SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...).
+Discovery lists only the candidate locations of `HOME_PROBES` in every home (`/Users/<u>`, `/C:/Users/<u>`,
+`/home/<u>`, `/root`) plus `/C:/ProgramData/Claude` when the connector can list directory names
+(`NameLister`), else it walks the home bases whole; either way each path is classified with the tables below,
+so Store package families and slug directories are matched by pattern, never constructed. To add a layout,
+add its pattern to the relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`,
+`COWORK_STORE_RULES`, `SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...) and, for a new location, to `HOME_PROBES`
+(a unit test checks that probing finds what a full walk finds).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from connectors.base import Connector, Item, Skipped
 from connectors.records import RecordFormat, decode_json, iter_records
+from models.errors import AccessDeniedError
 
 __all__ = [
     "ACTIVITY_MARKER_GLOBS",
     "Artifact",
     "ArtifactKind",
+    "NameLister",
     "RecordFormat",
     "SessionRecord",
     "artifact_age",
@@ -149,6 +155,41 @@ HOME_BASES: tuple[HomeBase, ...] = (
     HomeBase("linux", "/home"),
     HomeBase("linux", "/root", single_user="root"),
 )
+
+HOME_PROBES: dict[str, tuple[str, ...]] = {
+    "macos": (
+        ".claude",
+        ".claude.json*",
+        "Claude",
+        "Documents/Claude",
+        "Library/Application Support/Claude",
+        "Library/Application Support/Claude-3p",
+        "Library/Logs/Claude*",
+        ".Trash",
+    ),
+    "windows": (
+        ".claude",
+        ".claude.json*",
+        "Claude",
+        "Documents/Claude",
+        "AppData/Roaming/Claude",
+        "AppData/Roaming/Claude-3p",
+        "AppData/Local/Claude",
+        "AppData/Local/Claude-3p",
+        "AppData/Local/Claude-Data",
+        "AppData/Local/Packages/*Claude_*/LocalCache",
+    ),
+    "linux": (
+        ".claude",
+        ".claude.json*",
+        "Claude",
+        "Documents/Claude",
+        ".config/Claude",
+        ".config/Claude-3p",
+        ".local/share/Trash/files",
+    ),
+}
+"""Locations listed per home (glob components matched against directory names); must cover every table."""
 
 _CLAUDE_DATA_KNOWN = (
     "local-agent-mode-sessions|claude-code-sessions|logs|vm_bundles|IndexedDB|Local Storage|Session Storage"
@@ -534,20 +575,80 @@ def classify_path(
 # ---------------------------------------------------------------------------------------------------------
 
 
+@runtime_checkable
+class NameLister(Protocol):
+    """Optional connector capability: names in a directory, so discovery lists only candidate locations.
+
+    `list_names(path)` returns the entry names of the directory `path` (sorted; empty if it does not exist
+    or is not a directory) and raises `AccessDeniedError` if it may not be listed or leads out of the root.
+    """
+
+    def list_names(self, path: str) -> list[str]: ...
+
+
+def _add_base(bases: list[str], path: str) -> None:
+    path = path.rstrip("/") or "/"
+    if not any(path == base or _under(path, base) is not None for base in bases):
+        bases.append(path)
+
+
 def _walk_bases(user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
-    bases = [base.base for base in HOME_BASES] + list(SYSTEM_WALK_BASES)
-    for extra in (*user_data_dirs, *config_dirs):
-        if not any(_under(extra, base) is not None or extra == base for base in bases):
-            bases.append(extra.rstrip("/"))
+    bases: list[str] = []
+    for path in (*(base.base for base in HOME_BASES), *SYSTEM_WALK_BASES, *user_data_dirs, *config_dirs):
+        _add_base(bases, path)
+    return bases
+
+
+def _expand(lister: NameLister, path: str, parts: Sequence[str]) -> Iterator[str]:
+    """Expand glob components of `parts` below `path` with directory listings."""
+    if not parts:
+        yield path
+        return
+    head, rest = parts[0], parts[1:]
+    if not any(ch in head for ch in "*?["):
+        yield from _expand(lister, f"{path}/{head}", rest)
+        return
+    try:
+        names = lister.list_names(path)
+    except AccessDeniedError:
+        yield path  # listing it reports the refusal as a Skipped entry
+        return
+    for name in names:
+        if fnmatch.fnmatchcase(name, head):
+            yield from _expand(lister, f"{path}/{name}", rest)
+
+
+def _probe_bases(lister: NameLister, user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
+    bases: list[str] = []
+    for home_base in HOME_BASES:
+        if home_base.single_user is not None:
+            homes = [home_base.base]
+        else:
+            try:
+                homes = [f"{home_base.base}/{name}" for name in lister.list_names(home_base.base)]
+            except AccessDeniedError:
+                _add_base(bases, home_base.base)
+                continue
+        for home in homes:
+            for probe in HOME_PROBES[home_base.os]:
+                for path in _expand(lister, home, probe.split("/")):
+                    _add_base(bases, path)
+    for path in (*SYSTEM_WALK_BASES, *user_data_dirs, *config_dirs):
+        _add_base(bases, path)
     return bases
 
 
 def iter_artifacts(
-    connector: Connector, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+    connector: Connector,
+    *,
+    user_data_dirs: Sequence[str] = (),
+    config_dirs: Sequence[str] = (),
+    full_walk: bool = False,
 ) -> Iterator[Artifact | Skipped]:
     """Discover every agent-history artifact of every OS user on the endpoint.
 
-    Walks each home base and machine-wide root once and classifies every file; entries the connector
+    Lists the candidate locations of every home (or, for a connector without `list_names`, walks the home
+    bases whole) and the machine-wide roots, and classifies every file; entries the connector
     skipped are passed on when their path belongs to a history. Files of 8-hex short session directories
     and dispatch generations get the session id of the matching record in the same store (when exactly
     one matches); they are held back only until that record has been seen.
@@ -556,6 +657,7 @@ def iter_artifacts(
         connector: the endpoint.
         user_data_dirs: `$CLAUDE_USER_DATA_DIR` values to probe as extra app roots (laptop paths).
         config_dirs: `$CLAUDE_CONFIG_DIR` values to probe as extra `.claude` directories (laptop paths).
+        full_walk: walk the home bases whole even if the connector can list names (for checks).
 
     Yields:
         `Artifact` per history file and `Skipped` per refused entry inside a history location.
@@ -572,7 +674,11 @@ def iter_artifacts(
             candidates = [sid for sid in records.get(store, []) if sid.lower().startswith(f"local_{short}")]
         return candidates[0] if len(candidates) == 1 else None
 
-    for base in _walk_bases(user_data_dirs, config_dirs):
+    if isinstance(connector, NameLister) and not full_walk:
+        bases = _probe_bases(connector, user_data_dirs, config_dirs)
+    else:
+        bases = _walk_bases(user_data_dirs, config_dirs)
+    for base in bases:
         for entry in connector.iter_items(base):
             found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
             if found is None:

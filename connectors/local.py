@@ -230,6 +230,26 @@ class LocalConnector:
         else:
             yield Skipped(self.name, lp, "special_file", target=target_lp)
 
+    def list_names(self, path: str) -> list[str]:
+        """Sorted entry names of the directory `path` (the `NameLister` capability used by discovery).
+
+        Returns [] when the path does not exist or is not a directory. A directory reached through a
+        symlink is listed only if it resolves inside the root.
+
+        Raises:
+            AccessDeniedError: the directory may not be read or resolves outside the root.
+        """
+        norm = normalize_path(path)
+        fs_path = self._checked(norm)
+        if not _is_under(os.path.realpath(fs_path), self.root):
+            raise AccessDeniedError("path resolves outside the endpoint root", path=norm)
+        try:
+            return sorted(os.listdir(fs_path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except PermissionError as exc:
+            raise AccessDeniedError("permission denied", path=norm) from exc
+
     # -- single items ----------------------------------------------------------------------------------------
 
     def stat(self, path: str) -> Item:

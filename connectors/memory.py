@@ -139,6 +139,11 @@ class MemoryConnector:
             if path.startswith(base) and path in self._files:
                 yield self._item(path, self._files[path])
 
+    def list_names(self, path: str) -> list[str]:
+        """Sorted names directly below the directory `path` ([] if nothing is there)."""
+        base = normalize_path(path).rstrip("/") + "/"
+        return sorted({name[len(base) :].split("/", 1)[0] for name in self._files if name.startswith(base)})
+
     def stat(self, path: str) -> Item:
         """Return the current `Item` for `path`; `ItemNotFoundError` if absent."""
         path = normalize_path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -222,3 +223,30 @@ def test_local_tree_with_symlinks(tmp_path: Path) -> None:
     assert {p: a.kind for p, a in artifacts.items()} == expected
     store = f"{APP_ROOTS['macos']}/local-agent-mode-sessions/{A}/{B}"
     assert artifacts[f"{store}/{U_SHORT[:8]}/audit.jsonl"].session_id == f"local_{U_SHORT}"
+
+
+@pytest.mark.parametrize("os_name", OSES)
+def test_probing_finds_what_a_full_walk_finds(os_name: str) -> None:
+    """Listing only the probed locations discovers exactly what walking the whole homes discovers."""
+    conn = memory_laptop(os_name)
+    conn.write_file(f"{HOMES[os_name]}/.claude.json.backup.1767", b"{}")
+    probed = [a for a in iter_artifacts(conn) if isinstance(a, Artifact)]
+    walked = [a for a in iter_artifacts(conn, full_walk=True) if isinstance(a, Artifact)]
+    assert sorted(probed, key=lambda a: a.item.path) == sorted(walked, key=lambda a: a.item.path)
+    assert len(probed) == sum(1 for _d, k in laptop_files(os_name).values() if k is not None) + 1
+
+
+def test_probing_never_lists_unrelated_folders() -> None:
+    """With name listing, discovery never walks a home's unrelated folders such as Documents."""
+    prefixes: list[str] = []
+
+    class Spy(MemoryConnector):
+        def iter_items(self, prefix: str = "/") -> Iterator[Item | Skipped]:
+            prefixes.append(prefix)
+            return super().iter_items(prefix)
+
+    spy = Spy("spy", {path: data for path, (data, _k) in laptop_files("windows").items()})
+    assert len([a for a in iter_artifacts(spy) if isinstance(a, Artifact)]) > 40
+    assert "/C:/Users/ana/AppData/Local/Packages/AnthropicPBC.Claude_pzs8sxrjxfjjc/LocalCache" in prefixes
+    assert "/C:/Users/ana/Documents/Claude" in prefixes
+    assert not [p for p in prefixes if p in ("/C:/Users", "/C:/Users/ana", "/C:/Users/ana/Documents")]

@@ -115,3 +115,14 @@ def test_symlinked_directory_inside_root_listed_canonically(root: Path) -> None:
     paths = [e.path for e in conn.iter_items("/Users/ana")]
     assert paths == ["/Volumes/data/a.txt"]
     assert conn.stat("/Volumes/data/a.txt").size == 1
+
+
+def test_list_names_refuses_out_of_root(root: Path, tmp_path: Path) -> None:
+    """list_names lists in-root directories and refuses one reached through a symlink out of the root."""
+    (tmp_path / "outside").mkdir()
+    (root / "Users/ana/out").symlink_to(tmp_path / "outside")
+    conn = LocalConnector("l", root)
+    assert conn.list_names("/Users/ana") == [".claude", "out"]
+    assert conn.list_names("/Users/nobody") == []
+    with pytest.raises(AccessDeniedError):
+        conn.list_names("/Users/ana/out")
