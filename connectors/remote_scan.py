@@ -294,12 +294,12 @@ class _Walker:
             emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file", "g": target})
 
 
-def encode_payload(root: str, prefix: str, literals: Sequence[bytes], *, scan: bool = True) -> str:
-    """Hex-encode the scanner's input (root, prefix, literals) so it travels on stdin only.
+def encode_payload(root: str, prefixes: Sequence[str], literals: Sequence[bytes], *, scan: bool = True) -> str:
+    """Hex-encode the scanner's input (root, prefixes, literals) so it travels on stdin only.
 
     Args:
         root: the real directory on the laptop that stands for the laptop's `/` ("" for `/` itself).
-        prefix: the laptop path to walk.
+        prefixes: the laptop paths to walk, in order (each a directory or a file).
         literals: the prefilter literals.
         scan: False to stream the inventory only.
 
@@ -309,7 +309,7 @@ def encode_payload(root: str, prefix: str, literals: Sequence[bytes], *, scan: b
     header = {
         "v": PROTOCOL_VERSION,
         "root": root,
-        "prefix": prefix,
+        "prefixes": list(prefixes),
         "literals": [binascii.hexlify(lit).decode("ascii") for lit in literals],
         "scan": scan,
     }
@@ -328,12 +328,13 @@ def remote_main(payload: str) -> int:
     header = json.loads(binascii.unhexlify(payload).decode("utf-8"))
     literals = [binascii.unhexlify(h) for h in header["literals"]]
     root = header["root"].rstrip("/").encode("utf-8")
-    prefix = header["prefix"].strip("/")
     emitter = _Emitter(sys.stdout.buffer)
     emitter.emit({"t": RECORD_HELLO, "v": PROTOCOL_VERSION})
     emitter.flush()
-    walker = _Walker(emitter, root, usable_literals(literals), BLOCK_SIZE, scan=bool(header.get("scan", True)))
-    walker.start(laptop_path(prefix))
+    for prefix in header["prefixes"]:
+        # One walker per prefix: each has its own "already listed" set, as one iter_items call would.
+        walker = _Walker(emitter, root, usable_literals(literals), BLOCK_SIZE, scan=bool(header.get("scan", True)))
+        walker.start(laptop_path(prefix.strip("/")))
     emitter.emit({"t": RECORD_END})
     emitter.flush()
     return 0

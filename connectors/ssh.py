@@ -51,10 +51,12 @@ SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 REMOTE_PYTHON_COMMAND = "python3 -"
 REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
 AGENT_PROCESS_NAMES = frozenset({"Claude", "claude", "Claude.exe", "claude.exe", "Claude Helper"})
-_EXIT_COMMAND_NOT_FOUND = 127
 _READ_REQUEST = 32768
+_READ_WINDOW = 1 << 21
+_READ_INFLIGHT = 64
 _POLL_SECONDS = 0.005
 _MAX_LINK_HOPS = 40
+_KEEPALIVE_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,30 +123,50 @@ def _translate_io(exc: OSError, path: str) -> ConnectorError:
 
 
 class _SFTPReader(io.RawIOBase):
-    """Sequential streaming reader over an SFTP file: one 32 KiB request at a time, no prefetch thread.
+    """Streaming reader over an SFTP file with a bounded read-ahead window.
 
-    paramiko's prefetch sends a request for every block of the file at once and is known to stall or hold
-    whole files in memory; sequential requests keep memory bounded and fail with the channel timeout.
+    paramiko's whole-file prefetch keeps every answered block in memory until it is consumed and is known
+    to stall; here each window (`_READ_WINDOW` bytes as 32 KiB requests, at most `_READ_INFLIGHT` in flight)
+    is requested only when the previous one was consumed, so memory stays bounded. Reads stop at the size
+    the file had when it was opened (a consistent prefix of an appended transcript).
     """
 
-    def __init__(self, handle: paramiko.SFTPFile, path: str) -> None:
+    def __init__(self, handle: paramiko.SFTPFile, path: str, size: int) -> None:
         super().__init__()
         self._handle = handle
         self._path = path
+        self._size = size
+        self._pos = 0
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
+    def _fill(self) -> None:
+        window = min(self._size - self._pos, _READ_WINDOW)
+        if window <= 0:
+            return
         try:
-            data = self._handle.read(min(len(view), _READ_REQUEST))
+            data = b"".join(self._handle.readv([(self._pos, window)], max_concurrent_prefetch_requests=_READ_INFLIGHT))
+        except EOFError:
+            data = b""  # the file shrank since it was opened: end here (compare-and-swap catches the change)
         except OSError as exc:
             raise _translate_io(exc, self._path) from exc
-        except (paramiko.SSHException, EOFError) as exc:
+        except paramiko.SSHException as exc:
             raise TransferError(f"sftp read broke off: {self._path}", path=self._path) from exc
-        view[: len(data)] = data
-        return len(data)
+        if not data:
+            self._size = self._pos
+        self._pos += len(data)
+        self._pending = memoryview(data)
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            self._fill()
+        view = memoryview(buffer).cast("B")
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
 
     def close(self) -> None:
         if not self.closed:
@@ -303,6 +325,9 @@ class SSHConnector:
             # Closed port, no route, connect timeout, banner timeout (a listener that never speaks).
             client.close()
             raise UnreachableError(f"{where} unreachable: {type(exc).__name__}") from exc
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(_KEEPALIVE_SECONDS)  # notice a laptop that fell asleep mid-scan
         self._client = client
 
     def check(self) -> None:
@@ -562,7 +587,7 @@ class SSHConnector:
             return None
 
     def open(self, item: Item) -> BinaryIO:
-        """Stream the item's bytes (sequential SFTP reads; never follows a symlink at the final name).
+        """Stream the item's bytes up to its size at open (windowed SFTP reads; final symlinks refused).
 
         Raises:
             ItemNotFoundError, AccessDeniedError, TransferError.
@@ -573,9 +598,10 @@ class SSHConnector:
         sftp = self._sftp_client()
         try:
             handle = sftp.open(self._real(item.path), "rb")
+            size = int(handle.stat().st_size or 0)
         except OSError as exc:
             raise _translate_io(exc, item.path) from exc
-        return io.BufferedReader(_SFTPReader(handle, item.path), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
+        return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
 
     def _hash(self, path: str) -> str:
         with self.open(self.stat(path)) as stream:
@@ -826,25 +852,29 @@ class SSHConnector:
             else:
                 last = time.monotonic()
 
-    def scan_remote(self, prefix: str = "/", literals: Sequence[bytes] = ()) -> Iterator[Item | Skipped | RemoteHit]:
-        """Walk `prefix` and yield the inventory and candidate lines, on the laptop when it has python3.
+    def scan_remote(
+        self, prefix: str | Sequence[str] = "/", literals: Sequence[bytes] = ()
+    ) -> Iterator[Item | Skipped | RemoteHit]:
+        """Walk `prefix` (or several) and yield inventory and candidate lines, on the laptop when it has python3.
 
         The scanner (`connectors.remote_scan`, stdlib only) and the literals travel on the channel's stdin of
         the fixed command `python3 -`; nothing lands on a command line or in a file on the laptop. Without
-        python3 (or with `remote_python=False`) each file is streamed over SFTP and the same candidate rule
-        runs here. Both give the same records in the same order: for each file its `Item`, then its
-        `RemoteHit`s; `Skipped` for entries not followed or opened. `last_scan_mode` says which ran.
+        python3 (or with `remote_python=False`, or when the laptop's python3 cannot run the scanner) each
+        file is streamed over SFTP and the same candidate rule runs here. Both give the same records in the
+        same order: for each file its `Item`, then its `RemoteHit`s; `Skipped` for entries not followed or
+        opened. `last_scan_mode` says which ran ("remote" or "sftp").
 
         Args:
-            prefix: laptop path to walk.
+            prefix: laptop path to walk, or a sequence of them (each listed as by one `iter_items` call).
             literals: the detection Matcher's `literals` (a line is a candidate iff
-                `any(lit in line.lower() for lit in literals)`).
+                `any(lit in line.lower() for lit in literals)`). Lines are sent whole, however long.
 
         Raises:
-            UnreachableError, TransferError, AccessDeniedError.
+            UnreachableError, TransferError, AccessDeniedError (a prefix with `..` or not absolute).
         """
+        prefixes = [normalize_path(p) for p in ([prefix] if isinstance(prefix, str) else prefix)]
         if self.remote_python:
-            records = self._scan_with_python(prefix, literals)
+            records = self._scan_with_python(prefixes, literals)
             first = next(records, None)
             if first is not None:
                 self.last_scan_mode = "remote"
@@ -852,7 +882,8 @@ class SSHConnector:
                 yield from records
                 return
         self.last_scan_mode = "sftp"
-        yield from self._scan_with_sftp(prefix, literals)
+        for one in prefixes:
+            yield from self._scan_with_sftp(one, literals)
 
     def _scan_with_sftp(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
         for entry in self.iter_items(prefix):
@@ -871,9 +902,11 @@ class SSHConnector:
                 for line, offset, data in remote_scan.iter_candidate_lines(stream.read, literals):
                     yield RemoteHit(self.name, entry.path, line, offset, data)
 
-    def _scan_with_python(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
-        """Run the scanner on the laptop; yields nothing at all if the laptop has no python3."""
-        program = _scanner_program(self.target.root, prefix, literals)
+    def _scan_with_python(
+        self, prefixes: Sequence[str], literals: Sequence[bytes]
+    ) -> Iterator[Item | Skipped | RemoteHit]:
+        """Run the scanner on the laptop; yields nothing at all if python3 is missing or cannot start it."""
+        program = _scanner_program(self.target.root, prefixes, literals)
         channel = self._open_exec(REMOTE_PYTHON_COMMAND)
         try:
             try:
@@ -902,8 +935,9 @@ class SSHConnector:
                     elif tag != remote_scan.RECORD_HEARTBEAT:
                         yield self._record(record)
             status = channel.recv_exit_status()
-            if not greeted and status == _EXIT_COMMAND_NOT_FOUND:
-                return  # no python3 on the laptop: the caller falls back to SFTP
+            if not greeted:
+                # No python3 (exit 127), or one too old for the scanner: the caller falls back to SFTP.
+                return
             if not ended or status != 0:
                 raise TransferError(f"{self.name}: remote scanner failed (exit {status}, {err_bytes} bytes on stderr)")
         finally:
@@ -931,10 +965,10 @@ class SSHConnector:
         raise TransferError(f"{self.name}: unknown scanner record type")
 
 
-def _scanner_program(root: str, prefix: str, literals: Sequence[bytes]) -> bytes:
+def _scanner_program(root: str, prefixes: Sequence[str], literals: Sequence[bytes]) -> bytes:
     """The program sent to `python3 -`: the scanner's own source plus one call with the hex payload."""
     source = Path(remote_scan.__file__).read_text(encoding="utf-8")
-    payload = remote_scan.encode_payload(root, prefix, literals)
+    payload = remote_scan.encode_payload(root, prefixes, literals)
     return (source + f"\n\nraise SystemExit(remote_main({payload!r}))\n").encode("utf-8")
 
 

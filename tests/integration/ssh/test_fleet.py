@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -148,3 +150,25 @@ def test_busy_laptop_refuses_changes(ssh_fleet: SSHFleet, tmp_path: Path) -> Non
         assert classify_error(caught.value) is LocationStatus.BUSY
         assert is_retryable(caught.value)
     assert (tree / path.lstrip("/")).read_bytes() == before
+
+
+def test_activity_sees_agent_process_by_name(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """On an unrooted endpoint, a running process named `claude` (found with a fixed `ps` command) is busy."""
+    if shutil.which("ps") is None:
+        pytest.skip("ps (procps) is not installed")
+    empty = tmp_path / "e"
+    empty.mkdir()
+    laptop = ssh_fleet.start_laptop("procs", empty)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "kh", [laptop.known_hosts_line()])
+    fake = tmp_path / "claude"
+    shutil.copy("/bin/sleep", fake)
+    proc = subprocess.Popen([str(fake), "60"])
+    try:
+        url = f"ssh://root@{laptop.host}:{laptop.port}"
+        with SSHConnector("procs", url, key_file=ssh_fleet.client_key, known_hosts=known_hosts) as conn:
+            activity = conn.activity()
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+    assert activity.agent_running
+    assert "process:claude" in activity.evidence

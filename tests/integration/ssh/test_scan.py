@@ -175,3 +175,15 @@ def test_build_tree_reference_is_nontrivial(tmp_path: Path) -> None:
     for path, line, offset, data in _local_candidates(tmp_path / "t"):
         raw = (tmp_path / "t" / path.lstrip("/")).read_bytes()
         assert (line, offset, data) in list(iter_candidate_lines(io.BytesIO(raw).read, LITERALS, 4096))
+
+
+def test_several_prefixes_in_one_scan(tree_laptop: SSHLaptop) -> None:
+    """A scan over several prefixes equals the concatenation of one scan per prefix, on both paths."""
+    prefixes = [f"{HOME}/.claude", f"{HOME}/Documents/cv.txt"]
+    for options in ({}, {"remote_python": False}):
+        with tree_laptop.connector(**options) as connector:
+            together = list(connector.scan_remote(prefixes, LITERALS))
+            one_by_one = [r for p in prefixes for r in connector.scan_remote(p, LITERALS)]
+        assert together == one_by_one
+        assert {r.path for r in together if isinstance(r, Item)} >= {f"{HOME}/Documents/cv.txt"}
+        assert not any(r.path.startswith(f"{HOME}/Library") for r in together)
