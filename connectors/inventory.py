@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector, Skipped
-from connectors.layouts import Artifact, classify_path, iter_artifacts
+from connectors.layouts import Artifact, classify_location, iter_artifacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ def build_inventory(
         if isinstance(entry, Artifact):
             users.setdefault((entry.os, entry.os_user), _Acc()).add(entry)
             continue
-        where = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+        where = classify_location(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
         if where is None:
             orphans.append(entry)
         else:

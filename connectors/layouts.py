@@ -37,6 +37,7 @@ __all__ = [
     "SessionRecord",
     "artifact_age",
     "artifact_last_activity_at",
+    "classify_location",
     "classify_path",
     "iter_artifacts",
     "read_session_record",
@@ -570,6 +571,18 @@ def classify_path(
     return None
 
 
+def classify_location(
+    path: str, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+) -> Classification | None:
+    """Like `classify_path`, but a directory (or a link to one) counts if a file directly in it would.
+
+    Used to decide whether a skipped entry (a symlinked or unreadable directory) lies in a history location.
+    """
+    return classify_path(path, user_data_dirs=user_data_dirs, config_dirs=config_dirs) or classify_path(
+        path.rstrip("/") + "/_", user_data_dirs=user_data_dirs, config_dirs=config_dirs
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Discovery
 # ---------------------------------------------------------------------------------------------------------
@@ -680,11 +693,13 @@ def iter_artifacts(
         bases = _walk_bases(user_data_dirs, config_dirs)
     for base in bases:
         for entry in connector.iter_items(base):
+            if isinstance(entry, Skipped):
+                where = classify_location(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+                if where is not None or entry.path == base:
+                    yield entry
+                continue
             found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
             if found is None:
-                continue
-            if isinstance(entry, Skipped):
-                yield entry
                 continue
             artifact = Artifact(
                 entry,

@@ -250,3 +250,19 @@ def test_probing_never_lists_unrelated_folders() -> None:
     assert "/C:/Users/ana/AppData/Local/Packages/AnthropicPBC.Claude_pzs8sxrjxfjjc/LocalCache" in prefixes
     assert "/C:/Users/ana/Documents/Claude" in prefixes
     assert not [p for p in prefixes if p in ("/C:/Users", "/C:/Users/ana", "/C:/Users/ana/Documents")]
+
+
+def test_symlinked_app_root_out_of_scope_reported(tmp_path: Path) -> None:
+    """An app root or ~/.claude that is itself a symlink out of the root is reported as skipped."""
+    root = tmp_path / "laptop"
+    support = root / "Users/ana/Library/Application Support"
+    support.mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", support / "Claude")
+    os.symlink(tmp_path / "elsewhere", root / "Users/ana/.claude")
+    for full_walk in (False, True):
+        found = list(iter_artifacts(LocalConnector("mac-1", root), full_walk=full_walk))
+        assert sorted((s.path, s.reason) for s in found if isinstance(s, Skipped)) == [
+            ("/Users/ana/.claude", "symlink_out_of_scope"),
+            ("/Users/ana/Library/Application Support/Claude", "symlink_out_of_scope"),
+        ]
