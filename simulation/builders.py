@@ -1012,7 +1012,7 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
 
 
 def logs_and_residue(lap: Laptop, user: OSUser, root: str, *, account: Account, mtime: int) -> None:
-    """main.log (local time without zone) and residual stores (VM image, IndexedDB, Local Storage)."""
+    """main.log (local time without zone) and residual stores (VM image, IndexedDB, Local/Session Storage)."""
     rng = lap.rng
     log_path = f"{user.home}/Library/Logs/Claude/main.log" if user.os == "macos" else f"{root}/logs/main.log"
     c = lap.ctx(text=True)
@@ -1040,3 +1040,23 @@ def logs_and_residue(lap: Laptop, user: OSUser, root: str, *, account: Account, 
         None,
     )
     lap.add(f"{root}/Local Storage/leveldb/000003.log", rng.randbytes(4 * 1024), mtime, "residual", None)
+    lap.add(f"{root}/Session Storage/000003.log", rng.randbytes(2 * 1024), mtime, "residual", None)
+
+
+def service_log(lap: Laptop, users: Sequence[OSUser], mtime: int) -> None:
+    """Windows `C:\\ProgramData\\Claude\\Logs\\coworkd\\coworkd.log`: the machine-wide service log."""
+    c = lap.ctx(text=True)
+    zone = ZoneInfo(_LOG_ZONES["windows"])
+    lines = []
+    start = mtime - DAY_MS
+    for i in range(lap.rng.randint(15, 40)):
+        local = datetime.fromtimestamp((start + i * 97_531) / 1000, tz=zone)
+        stamp = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        user = users[i % len(users)]
+        lines.append(f"{stamp} INFO coworkd: vm ready for session of {user.name} ({lap.rng.randint(2, 40)} s)")
+    s = lap.subject()
+    local = datetime.fromtimestamp((start + 5_000) / 1000, tz=zone)
+    stamp = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    lines.insert(2, f"{stamp} WARN coworkd: mount denied for shared folder of {c.use(s, 'email')}")
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    lap.add("/C:/ProgramData/Claude/Logs/coworkd/coworkd.log", data, mtime, "log", None, ctxs=[c])

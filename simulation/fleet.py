@@ -24,6 +24,7 @@ from simulation.builders import (
     cowork_session,
     logs_and_residue,
     org_files,
+    service_log,
     trap_note,
 )
 from simulation.identity import DEFAULT_SUBJECTS, THIRD_PARTIES, Subject, subject_forms, subject_traps
@@ -138,7 +139,6 @@ def _build_laptop(
     lap: Laptop, index: int, total: int, target: int, owner: Account | None, visitor: Account | None
 ) -> None:
     rng = lap.rng
-    first_subject = lap.subjects[0]
     accounts: list[tuple[str, Account]] = []
     if owner is not None:
         accounts.append((_OWNER_USER, owner))
@@ -186,7 +186,8 @@ def _build_laptop(
             cowork_session(lap, user, stale, account=account, org=org, variant="full", min_age=400, max_age=3 * 365)
             old = [str(s["session_id"]) for s in lap.sessions if s["root"] == stale]
             org_files(lap, user, stale, account=account, org=org, sessions=old, mtime=REF_MS - 400 * DAY_MS)
-    del first_subject
+    if lap.os == "windows":
+        service_log(lap, lap.users, max(u.active_ms for u in lap.users))
     turn = 0
     while lap.bytes_written < target:
         user = lap.users[turn % len(lap.users)]

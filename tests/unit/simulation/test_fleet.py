@@ -248,6 +248,7 @@ _COMMON = {
     "vm": r"/vm_bundles/.+/sessiondata\.img$",
     "indexeddb": r"/IndexedDB/.+",
     "local_storage": r"/Local Storage/.+",
+    "session_storage": r"/Session Storage/.+",
     "documents": r"/Documents/[^/]+\.txt$",
 }
 _ROOTS = {
@@ -271,6 +272,8 @@ def test_every_artifact_kind_exists_on_every_os(fleet: tuple[Path, dict[str, Any
         assert any(p.endswith("/Library/Logs/Claude/main.log") for p in paths)
     if variant == "windows-store":
         assert any(re.match(_ROOTS["windows"] + "local-agent-mode-sessions/", p) for p in paths)
+    if variant.startswith("windows"):
+        assert "/C:/ProgramData/Claude/Logs/coworkd/coworkd.log" in paths
 
 
 def test_failed_record_has_no_cli_session(fleet: tuple[Path, dict[str, Any]]) -> None:
