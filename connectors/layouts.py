@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from connectors.base import Connector, Item, Skipped
-from connectors.records import RecordFormat, decode_json, iter_records
+from connectors.records import RecordFormat, decode_json, iter_records, read_up_to
 from models.errors import AccessDeniedError
 
 __all__ = [
@@ -763,7 +763,7 @@ def read_session_record(connector: Connector, artifact: Artifact) -> SessionReco
         the record's string `sessionId`, else the file name stem.
     """
     with connector.open(artifact.item) as stream:
-        data = stream.read(MAX_RECORD_BYTES + 1)
+        data = read_up_to(stream, MAX_RECORD_BYTES + 1)
     if len(data) > MAX_RECORD_BYTES:
         return None
     try:

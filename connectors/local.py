@@ -219,7 +219,10 @@ class LocalConnector:
             return
         if stat_mod.S_ISREG(tst.st_mode):
             if not any(_is_under(real, base) for base in covered):
-                yield self._item(target_lp, os.lstat(real))
+                try:
+                    yield self._item(target_lp, os.lstat(real))
+                except OSError:
+                    yield Skipped(self.name, lp, "vanished", target=target_lp)
         elif stat_mod.S_ISDIR(tst.st_mode):
             link_parent = os.path.realpath(os.path.dirname(link))
             if _is_under(link_parent, real):

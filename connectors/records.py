@@ -204,8 +204,21 @@ class _Prepended:
         return self._head.read(size) or self._stream.read(size)
 
 
+def read_up_to(stream: BinaryIO, limit: int) -> bytes:
+    """Read until `limit` bytes or end of stream (streams may return short reads before EOF)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = stream.read(min(READ_CHUNK, limit - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
 def _iter_json_document(stream: BinaryIO, max_line_bytes: int) -> Iterator[Record]:
-    head = stream.read(max_line_bytes + 1)
+    head = read_up_to(stream, max_line_bytes + 1)
     if len(head) > max_line_bytes:
         for raw in _iter_raw_lines(_Prepended(head, stream), max_line_bytes):
             if raw.data is None:

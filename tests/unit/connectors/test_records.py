@@ -183,3 +183,24 @@ def test_50mb_single_line_bounded_memory(tmp_path: Path) -> None:
     assert (count, code) == (1, "oversized")
     # bound: max_line_bytes (8 MiB) held before the line is declared oversized, plus one read chunk and slack
     assert growth < 20 << 20 < size // 2
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that returns at most 3 bytes per read, like a network body."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(3, size) if size >= 0 else 3)
+
+
+def test_short_reads_do_not_break_json_documents() -> None:
+    """A JSON document read from a stream with short reads still decodes whole on line 1."""
+    data = json.dumps({"sessionId": "local_1", "n": list(range(50))}, indent=1).encode()
+    records = list(iter_records(_Trickle(data), RecordFormat.JSON))  # type: ignore[arg-type]
+    assert records[0].value == json.loads(data)
+    assert records == read(data, RecordFormat.JSON)
