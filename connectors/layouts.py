@@ -651,6 +651,20 @@ def _probe_bases(lister: NameLister, user_data_dirs: Sequence[str], config_dirs:
     return bases
 
 
+def _reached_by_link(
+    path: str, base: str, user_data_dirs: Sequence[str], config_dirs: Sequence[str]
+) -> Classification | None:
+    """A file listed under its own path because a symlink in the history location `base` led to it.
+
+    Its own path is not a history location, so it is reported as `OTHER` of the location the link is in
+    (and scanned by its extension's format) rather than dropped.
+    """
+    where = classify_location(base, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+    if where is None:
+        return None
+    return Classification(K.OTHER, _fmt(path, K.OTHER, None), where.os, where.os_user, where.app, where.root)
+
+
 def iter_artifacts(
     connector: Connector,
     *,
@@ -699,6 +713,8 @@ def iter_artifacts(
                     yield entry
                 continue
             found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+            if found is None and _under(entry.path, base) is None and entry.path != base:
+                found = _reached_by_link(entry.path, base, user_data_dirs, config_dirs)
             if found is None:
                 continue
             artifact = Artifact(

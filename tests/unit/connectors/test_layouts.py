@@ -266,3 +266,17 @@ def test_symlinked_app_root_out_of_scope_reported(tmp_path: Path) -> None:
             ("/Users/ana/.claude", "symlink_out_of_scope"),
             ("/Users/ana/Library/Application Support/Claude", "symlink_out_of_scope"),
         ]
+
+
+def test_in_root_symlink_target_reported_as_other(tmp_path: Path) -> None:
+    """Files reached through an in-root symlink from ~/.claude are reported (as OTHER), not dropped."""
+    root = tmp_path / "laptop"
+    target = root / "Volumes/data/projects/-p"
+    target.mkdir(parents=True)
+    (target / "s.jsonl").write_bytes(b"{}\n")
+    (root / "Users/ana/.claude").mkdir(parents=True)
+    os.symlink(root / "Volumes/data/projects", root / "Users/ana/.claude/projects")
+    [artifact] = [a for a in iter_artifacts(LocalConnector("m", root)) if isinstance(a, Artifact)]
+    assert artifact.item.path == "/Volumes/data/projects/-p/s.jsonl"
+    assert (artifact.kind, artifact.fmt, artifact.os_user) == (ArtifactKind.OTHER, RecordFormat.JSONL, "ana")
+    assert artifact.root == "/Users/ana/.claude"
