@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.base import Connector, Item, Skipped
 from connectors.layouts import (
@@ -280,3 +282,46 @@ def test_in_root_symlink_target_reported_as_other(tmp_path: Path) -> None:
     assert artifact.item.path == "/Volumes/data/projects/-p/s.jsonl"
     assert (artifact.kind, artifact.fmt, artifact.os_user) == (ArtifactKind.OTHER, RecordFormat.JSONL, "ana")
     assert artifact.root == "/Users/ana/.claude"
+
+
+_SEGMENTS = st.sampled_from(
+    [
+        "Users",
+        "home",
+        "C:",
+        "ana",
+        ".claude",
+        "projects",
+        "local-agent-mode-sessions",
+        "a1b2c3d4",
+        "agent",
+        "local_ditto_1",
+        "x.jsonl",
+        "Library",
+        "Application Support",
+        "Claude",
+        "AppData",
+        "Local",
+        "Packages",
+        "memory",
+        "spaces",
+        "uploads",
+        ".audit-key",
+        "logs",
+        "vm_bundles",
+        "tasks",
+        "subagents",
+        "a.meta.json",
+    ]
+)
+
+
+@given(st.lists(_SEGMENTS, min_size=1, max_size=10))
+def test_classify_path_total_and_consistent(segments: list[str]) -> None:
+    """classify_path never raises, and a classified home path belongs to that home's user."""
+    path = "/" + "/".join(segments)
+    found = classify_path(path)
+    if found is not None and found.os_user != "SYSTEM":
+        home = {"macos": "/Users/", "windows": "/C:/Users/", "linux": "/home/"}[found.os]
+        assert path.startswith(home + found.os_user + "/") or path.startswith("/root/")
+        assert found.fmt in RecordFormat
