@@ -13,7 +13,15 @@ from models.db import dispose_engines, get_engine
 
 PG_URL = os.environ.get("DSR_TEST_DATABASE_URL")
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures.s3server", "tests.fixtures.sshd", "tests.fixtures.prefect"]
+
+
+SERVICE_UNAVAILABLE = "service unavailable:"
+
+
+def skip_service(reason: str) -> None:
+    """Skip because a server this test needs is missing; under DSR_REQUIRE_SERVICES=1 (CI) that is a failure."""
+    pytest.skip(f"{SERVICE_UNAVAILABLE} {reason}")
 
 
 def _clean(url: str) -> None:
@@ -35,7 +43,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         url = f"sqlite:///{tmp_path / 'dsr.db'}"
     else:
         if not PG_URL:
-            pytest.skip("DSR_TEST_DATABASE_URL is not set (.ci/run sets it to a fresh PostgreSQL database)")
+            skip_service("DSR_TEST_DATABASE_URL is not set (.ci/run sets it to a fresh PostgreSQL database)")
         url = PG_URL
         _clean(url)
     yield url
@@ -45,9 +53,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """With DSR_REQUIRE_SERVICES=1 (set by .ci/run) a skipped service-backed test is a failure, not a skip."""
+    """With DSR_REQUIRE_SERVICES=1 (set by .ci/run) a test skipped for a missing server fails instead.
+
+    Only skips made with `skip_service` count: a contract case that does not apply to a backend stays a skip.
+    """
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("DSR_REQUIRE_SERVICES") == "1" and item.get_closest_marker("service"):
+    if report.skipped and os.environ.get("DSR_REQUIRE_SERVICES") == "1" and SERVICE_UNAVAILABLE in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"service-backed test skipped in CI (DSR_REQUIRE_SERVICES=1): {report.longrepr}"
