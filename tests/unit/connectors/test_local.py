@@ -126,3 +126,14 @@ def test_list_names_refuses_out_of_root(root: Path, tmp_path: Path) -> None:
     assert conn.list_names("/Users/nobody") == []
     with pytest.raises(AccessDeniedError):
         conn.list_names("/Users/ana/out")
+
+
+def test_socket_is_special_file(root: Path) -> None:
+    """A Unix socket in the tree is skipped as `special_file`, never opened."""
+    import socket
+
+    path = root / "Users/ana/.claude/ide.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.bind(str(path))
+        entries = list(LocalConnector("l", root).iter_items("/Users/ana/.claude"))
+    assert [(e.path, getattr(e, "reason", None)) for e in entries] == [("/Users/ana/.claude/ide.sock", "special_file")]
