@@ -168,7 +168,8 @@ def _build_laptop(
         cowork_session(lap, user, root, account=account, org=org, variant="agent")
         cowork_session(lap, user, root, account=account, org=org, variant="failed")
         if index == total - 1 and user_index == 0:
-            cowork_session(lap, user, root, account=account, org=org, variant="trap")
+            if len(lap.subjects) > 1:  # the trap session mentions only the other subjects
+                cowork_session(lap, user, root, account=account, org=org, variant="trap")
             trap_note(lap, root, org, user.active_ms)
         if user_index == 0 and visitor is not None:
             # the first subject signed in on someone else's laptop: her own account directory

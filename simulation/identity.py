@@ -7,6 +7,7 @@ used to detect anything: detection derives its own variants independently, the s
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -237,14 +238,14 @@ def phone_forms(e164: str) -> list[Form]:
     number = phonenumbers.parse(e164)
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     intl = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    head, _, tail = national.partition(" ")
+    groups = re.findall(r"\d+", national)
     values = [
         ("phone_e164", e164),
         ("phone_international", intl),
         ("phone_national", national),
-        ("phone_dots", national.replace(" ", ".")),
-        ("phone_dashes", national.replace(" ", "-")),
-        ("phone_brackets", f"({head}) {tail}"),
+        ("phone_dots", ".".join(groups)),
+        ("phone_dashes", "-".join(groups)),
+        ("phone_brackets", f"({groups[0]}) {' '.join(groups[1:])}"),
     ]
     if national.startswith("0"):
         cc = str(number.country_code)

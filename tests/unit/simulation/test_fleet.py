@@ -369,3 +369,50 @@ def test_filler_never_names_a_subject(tmp_path: Path) -> None:
     for subject in DEFAULT_SUBJECTS:
         for token in strip_diacritics(subject.name).lower().replace("-", " ").split():
             assert token not in text, token
+
+
+def test_custom_single_subject_matches_plain_search(tmp_path: Path) -> None:
+    """A configured ASCII-named subject alone is planted, trapped and listed exactly as a search finds it."""
+    from simulation.identity import Subject
+
+    subject = Subject(
+        key="c1",
+        name="Sam Lee",
+        emails=("sam.lee@example.invalid",),
+        phones=("+12025550123",),
+        user_ids=("U-7001",),
+        account_uuid="0f0e0d0c-0b0a-4909-8807-060504030201",
+    )
+    out = tmp_path / "f"
+    simulate_fleet(out, endpoints=2, size_mb=0, seed=9, subjects=[subject])
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    assert {f["form"] for f in truth["subjects"][0]["forms"]} >= {"name", "name_upper", "phone_brackets"}
+    assert "name_json_escape" not in {f["form"] for f in truth["subjects"][0]["forms"]}
+    listed = {(e["endpoint"], e["path"], e["line"]) for e in truth["locations"]}
+    traps = {(e["endpoint"], e["path"], e["line"]) for e in truth["traps"]}
+    assert traps
+    literals = [f["literal"].encode("utf-8") for f in truth["subjects"][0]["forms"]]
+    found = set()
+    for endpoint in truth["endpoints"]:
+        for path, full in _files(out, endpoint["name"]):
+            for number, line in enumerate(full.read_bytes().split(b"\n"), start=1):
+                if any(lit in line for lit in literals):
+                    found.add((endpoint["name"], path, number))
+    assert found - traps == listed
+
+
+def test_progress_reports_each_laptop(tmp_path: Path) -> None:
+    """The progress callback sees 0 of N first and N of N last, once per laptop in between."""
+    calls: list[tuple[int, int]] = []
+    simulate_fleet(tmp_path / "f", endpoints=3, size_mb=0, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_filler_generation_is_fast(tmp_path: Path) -> None:
+    """40 MiB of fleet are written in well under the 300-MB-per-minute budget (here: 20 s)."""
+    import time
+
+    started = time.perf_counter()
+    result = simulate_fleet(tmp_path / "f", endpoints=2, size_mb=20, seed=1)
+    assert time.perf_counter() - started < 20
+    assert result.bytes_written >= 40 * MB
