@@ -20,15 +20,15 @@ from simulation.laptop import (
     Account,
     Laptop,
     OSUser,
-    _assistant,
-    _hex,
-    _tool_id,
-    _user,
+    assistant_body,
+    hex_id,
     native_path,
     noise_audit,
     noise_turn,
     slug_for,
     subject_lines,
+    tool_use_id,
+    user_body,
     write_audit,
 )
 from simulation.tree import Ctx, Event, compact, iso_ms, new_uuid, render_json, render_transcript
@@ -164,7 +164,7 @@ def _planted_events(
         f"Please draft a reply to {c1.use(s, 'name')} about the {rng.choice(pool.titles).lower()} "
         f"and copy {party.name} <{party.email}>."
     )
-    events.append(Event(_user(prompt), c1))
+    events.append(Event(user_body(prompt), c1))
     audit.append(
         Event(
             {
@@ -189,7 +189,7 @@ def _planted_events(
     }
     events.append(
         Event(
-            _assistant(
+            assistant_body(
                 rng,
                 [
                     {
@@ -206,12 +206,12 @@ def _planted_events(
     # tool_use with input.command + tool_result + toolUseResult copy (one ctx: same text on both lines)
     c3 = lap.ctx()
     s3 = lap.subject(exclude)
-    tid = _tool_id(rng)
+    tid = tool_use_id(rng)
     needle = c3.use(s3, "email")
     command = f"grep -rin '{needle}' ~/Documents/crm/contacts.csv"
     events.append(
         Event(
-            _assistant(
+            assistant_body(
                 rng,
                 [
                     {
@@ -226,7 +226,7 @@ def _planted_events(
         )
     )
     stdout = f"contacts.csv:{rng.randint(2, 900)}:" + subject_lines(lap, c3, s3, lap.party()).replace("\n", " | ")
-    result_body = _user(
+    result_body = user_body(
         [{"type": "tool_result", "tool_use_id": tid, "content": stdout, "is_error": False}],
         {"stdout": stdout, "stderr": "", "interrupted": False, "isImage": False},
     )
@@ -237,7 +237,7 @@ def _planted_events(
     s4 = lap.subject(exclude)
     events.append(
         Event(
-            _user(
+            user_body(
                 [
                     {"type": "text", "text": f"Staff id is {c4.use(s4, 'user_id')}, see the scan below."},
                     {
@@ -261,7 +261,7 @@ def _planted_events(
     preview = rng.choice(pool.outputs)[:400]
     events.append(
         Event(
-            _assistant(
+            assistant_body(
                 rng,
                 [
                     {
@@ -280,7 +280,7 @@ def _planted_events(
     )
     events.append(
         Event(
-            _user(
+            user_body(
                 [{"type": "tool_result", "tool_use_id": spill_id, "content": spilled}],
                 {"stdout": spilled, "stderr": "", "interrupted": False, "isImage": False},
             )
@@ -336,7 +336,7 @@ def _planted_events(
     events.append(
         Event({"type": "queue-operation", "operation": "enqueue", "content": last_prompt}, c8, envelope=False)
     )
-    events.append(Event(_user(last_prompt), c8))
+    events.append(Event(user_body(last_prompt), c8))
     audit.append(
         Event(
             {
@@ -348,7 +348,7 @@ def _planted_events(
             c8,
         )
     )
-    events.append(Event(_assistant(rng, [{"type": "text", "text": rng.choice(pool.answers)}])))
+    events.append(Event(assistant_body(rng, [{"type": "text", "text": rng.choice(pool.answers)}])))
     audit.append(
         Event(
             {
@@ -362,7 +362,7 @@ def _planted_events(
         )
     )
     for trap in traps:
-        events.append(Event(_user(f"Not the same person: {trap.literal} (see {party.name}'s list)")))
+        events.append(Event(user_body(f"Not the same person: {trap.literal} (see {party.name}'s list)")))
     c9 = lap.ctx()
     s9 = lap.subject(exclude)
     events.append(Event({"type": "last-prompt", "lastPrompt": last_prompt}, c8, envelope=False))
@@ -376,7 +376,7 @@ def _planted_events(
                 "snapshot": {
                     "trackedFileBackups": {
                         "notes/contacts.md": {
-                            "backupFileName": f"{_hex(rng, 16)}@v1",
+                            "backupFileName": f"{hex_id(rng, 16)}@v1",
                             "version": 1,
                             "backupTime": iso_ms(end_ms),
                         }
@@ -447,7 +447,8 @@ def cowork_session(
         _agent_session(lap, user, root, base, sid=sid, process=process, account=account, created=created, last=last)
         return
     cli = new_uuid(rng)
-    sdir = f"{base}/{sid}"
+    # resumed sessions use the 8-hex short directory name some builds write
+    sdir = f"{base}/{sid.removeprefix('local_')[:8]}" if variant == "resumed" else f"{base}/{sid}"
     proj = f"{sdir}/.claude/projects/{slug}"
     start = created
     cli_ids = [cli]
@@ -461,7 +462,7 @@ def cowork_session(
             ctx = lap.ctx()
             s = lap.subject(exclude)
             events = [
-                Event(_user(f"Continue the notes for {ctx.use(s, 'name')} ({ctx.use(s, 'email')})"), ctx),
+                Event(user_body(f"Continue the notes for {ctx.use(s, 'name')} ({ctx.use(s, 'email')})"), ctx),
                 *noise_turn(lap),
             ]
             data, _ = render_transcript(
@@ -470,7 +471,7 @@ def cowork_session(
             name = (
                 f"{old}.jsonl.superseded-{hi}"
                 if suffix == "superseded"
-                else f"{old}.orphaned-{hi}-{_hex(rng, 6)}.jsonl"
+                else f"{old}.orphaned-{hi}-{hex_id(rng, 6)}.jsonl"
             )
             lap.add(f"{proj}/{name}", data, hi, "transcript", sid, ctxs=[ctx])
     data, rctx = _record(
@@ -487,7 +488,7 @@ def cowork_session(
         exclude=exclude,
     )
     lap.add(f"{base}/{sid}.json", data, last, "session_record", sid, ctxs=[rctx])
-    spill_id = _tool_id(rng)
+    spill_id = tool_use_id(rng)
     spill_path = f"{proj}/{cli}/tool-results/{spill_id}.txt"
     events, audit = _planted_events(
         lap,
@@ -508,11 +509,11 @@ def cowork_session(
     data, sctx = _spill_file(lap, exclude, traps)
     lap.add(spill_path, data, last, "tool_result", sid, ctxs=[sctx], traps=traps)
     # subagent transcript + meta
-    agent_id = _hex(rng, 8)
+    agent_id = hex_id(rng, 8)
     actx = lap.ctx()
     s = lap.subject(exclude)
     sub_events = [
-        Event(_user(f"Find every invoice that mentions {actx.use(s, 'name')} or {actx.use(s, 'phone')}"), actx),
+        Event(user_body(f"Find every invoice that mentions {actx.use(s, 'name')} or {actx.use(s, 'phone')}"), actx),
         *noise_turn(lap),
     ]
     data, _ = render_transcript(
@@ -553,12 +554,17 @@ def cowork_session(
     s = lap.subject(exclude)
     upload = "Attendees\n" + subject_lines(lap, uctx, s, lap.party()) + rng.choice(lap.pool.outputs) + "\n"
     if variant == "full" and user.full_sessions == 0:
-        doc = f"{user.home}/Documents/contacts-{_hex(rng, 4)}.txt"
+        doc = f"{user.home}/Documents/contacts-{hex_id(rng, 4)}.txt"
         lap.add(doc, upload.encode("utf-8"), created, "other", None, ctxs=[uctx], in_agent_store=False)
         lap.link(doc, f"{sdir}/uploads/{doc.rsplit('/', 1)[1]}", sid)
     else:
         lap.add(
-            f"{sdir}/uploads/attendees-{_hex(rng, 4)}.txt", upload.encode("utf-8"), created, "upload", sid, ctxs=[uctx]
+            f"{sdir}/uploads/attendees-{hex_id(rng, 4)}.txt",
+            upload.encode("utf-8"),
+            created,
+            "upload",
+            sid,
+            ctxs=[uctx],
         )
     if variant == "full":
         user.full_sessions += 1
@@ -594,11 +600,11 @@ def _agent_session(
         cli = new_uuid(rng)
         cli_ids.append(cli)
         lo, hi = created + span * generation, created + span * (generation + 1)
-        gdir = f"{base}/agent/local_ditto_{_hex(rng, 8)}"
+        gdir = f"{base}/agent/local_ditto_{hex_id(rng, 8)}"
         ctx = lap.ctx()
         s = lap.subject()
         prompt = f"Every morning, summarise new mail from {ctx.use(s, 'email')} and {ctx.use(s, 'name')}"
-        events = [Event(_user(prompt), ctx), *noise_turn(lap)]
+        events = [Event(user_body(prompt), ctx), *noise_turn(lap)]
         data, _ = render_transcript(
             events, rng=rng, session_id=cli, cwd=cwd, entrypoint="local-agent", start_ms=lo, end_ms=hi
         )
@@ -843,7 +849,7 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     tc = lap.ctx()
     s = lap.subject()
     prompt = f"The export for {tc.use(s, 'name')} is missing the phone column ({tc.use(s, 'phone')})"
-    events = [Event(_user(prompt), tc), *noise_turn(lap), *noise_turn(lap)]
+    events = [Event(user_body(prompt), tc), *noise_turn(lap), *noise_turn(lap)]
     data, _ = render_transcript(
         events, rng=rng, session_id=cli, cwd=cwd_native, entrypoint="claude-desktop", start_ms=created, end_ms=last
     )
@@ -866,7 +872,7 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     tc = lap.ctx()
     s = lap.subject()
     prompt = f"rename the field for {tc.use(s, 'user_id')} and keep {tc.use(s, 'email')} as contact"
-    events = [Event(_user(prompt), tc), *noise_turn(lap)]
+    events = [Event(user_body(prompt), tc), *noise_turn(lap)]
     data, _ = render_transcript(
         events, rng=rng, session_id=cli2, cwd=cwd_native, entrypoint="cli", start_ms=created, end_ms=last
     )
@@ -937,7 +943,12 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     s = lap.subject()
     before = f"# Contacts\n\n| name | email |\n|---|---|\n| {c.use(s, 'name')} | {c.use(s, 'email')} |\n"
     lap.add(
-        f"{claude}/file-history/{cli2}/{_hex(rng, 16)}@v1", before.encode("utf-8"), last, "file_history", cli2, ctxs=[c]
+        f"{claude}/file-history/{cli2}/{hex_id(rng, 16)}@v1",
+        before.encode("utf-8"),
+        last,
+        "file_history",
+        cli2,
+        ctxs=[c],
     )
     c = lap.ctx(text=True)
     s = lap.subject()
@@ -960,7 +971,7 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
         f"export SUPPORT_CONTACT='{c.use(s, 'email')}'\nalias gs='git status'\n"
     )
     lap.add(
-        f"{claude}/shell-snapshots/snapshot-zsh-{last}-{_hex(rng, 6)}.sh",
+        f"{claude}/shell-snapshots/snapshot-zsh-{last}-{hex_id(rng, 6)}.sh",
         snapshot.encode("utf-8"),
         last,
         "shell_snapshot",
@@ -979,7 +990,7 @@ def code_tab_and_cli(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     claude_json = {
         "numStartups": rng.randint(3, 400),
         "installMethod": "native",
-        "userID": _hex(rng, 64),
+        "userID": hex_id(rng, 64),
         "oauthAccount": {
             "accountUuid": uuid_text,
             "emailAddress": email,

@@ -204,7 +204,8 @@ def _session_paths(lap: Laptop) -> None:
         if sim.session_id is not None:
             by_id.setdefault(sim.session_id, []).append(path)
     for session in lap.sessions:
-        ids = {str(session["session_id"]), *[str(c) for c in session["cli_session_ids"]]}  # type: ignore[attr-defined]
+        cli_ids = session["cli_session_ids"]
+        ids = {str(session["session_id"]), *(str(c) for c in cli_ids)} if isinstance(cli_ids, list) else set()
         paths = sorted({p for sid in ids for p in by_id.get(sid, [])})
         session["paths"] = paths
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from simulation.identity import THIRD_PARTIES, Form, Subject, ThirdParty, Trap
+from simulation.identity import THIRD_PARTIES, Subject, ThirdParty, Trap
 from simulation.noise import NoisePool
 from simulation.tree import (
     AUDIT_GENESIS,
@@ -265,21 +265,21 @@ def native_path(os_name: str, path: str) -> str:
     return path
 
 
-def _hex(rng: random.Random, n: int) -> str:
+def hex_id(rng: random.Random, n: int) -> str:
     return f"{rng.getrandbits(4 * n):0{n}x}"
 
 
-def _tool_id(rng: random.Random) -> str:
+def tool_use_id(rng: random.Random) -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789"
     return "toolu_01" + "".join(rng.choice(alphabet) for _ in range(22))
 
 
-def _assistant(rng: random.Random, blocks: list[dict[str, object]]) -> dict[str, object]:
+def assistant_body(rng: random.Random, blocks: list[dict[str, object]]) -> dict[str, object]:
     return {
         "type": "assistant",
-        "requestId": "req_011C" + _hex(rng, 20),
+        "requestId": "req_011C" + hex_id(rng, 20),
         "message": {
-            "id": "msg_01" + _hex(rng, 22),
+            "id": "msg_01" + hex_id(rng, 22),
             "type": "message",
             "role": "assistant",
             "model": MODEL,
@@ -290,7 +290,7 @@ def _assistant(rng: random.Random, blocks: list[dict[str, object]]) -> dict[str,
     }
 
 
-def _user(content: object, tool_result: dict[str, object] | None = None) -> dict[str, object]:
+def user_body(content: object, tool_result: dict[str, object] | None = None) -> dict[str, object]:
     body: dict[str, object] = {"type": "user", "message": {"role": "user", "content": content}}
     if tool_result is not None:
         body["toolUseResult"] = tool_result
@@ -300,12 +300,12 @@ def _user(content: object, tool_result: dict[str, object] | None = None) -> dict
 def noise_turn(lap: Laptop) -> list[Event]:
     """One ordinary prompt / tool call / answer exchange with no subject in it."""
     rng, pool = lap.rng, lap.pool
-    tid = _tool_id(rng)
+    tid = tool_use_id(rng)
     out = rng.choice(pool.outputs)
     return [
-        Event(_user(rng.choice(pool.prompts))),
+        Event(user_body(rng.choice(pool.prompts))),
         Event(
-            _assistant(
+            assistant_body(
                 rng,
                 [
                     {
@@ -318,12 +318,12 @@ def noise_turn(lap: Laptop) -> list[Event]:
             )
         ),
         Event(
-            _user(
+            user_body(
                 [{"type": "tool_result", "tool_use_id": tid, "content": out, "is_error": False}],
                 {"stdout": out, "stderr": "", "interrupted": False, "isImage": False},
             )
         ),
-        Event(_assistant(rng, [{"type": "text", "text": rng.choice(pool.answers)}])),
+        Event(assistant_body(rng, [{"type": "text", "text": rng.choice(pool.answers)}])),
     ]
 
 
@@ -364,10 +364,6 @@ def subject_lines(lap: Laptop, ctx: Ctx, subject: Subject, party: ThirdParty) ->
         f"staff id: {ctx.use(subject, 'user_id')}   payout IBAN (third party): {party.iban}\n"
         f"last login from {party.ip}; card on file {party.card}\n"
     )
-
-
-def _forms_text(forms: list[tuple[Subject, Form]]) -> str:
-    return ",".join(f.form for _, f in forms)
 
 
 def write_audit(

@@ -185,7 +185,8 @@ def render_transcript(
             obj = {**body, "leafUuid": parent}
         elif kind == "file-history-snapshot":
             mid = new_uuid(rng)
-            snap = dict(body["snapshot"])  # type: ignore[call-overload]
+            snapshot = body["snapshot"]
+            snap = dict(snapshot) if isinstance(snapshot, dict) else {}
             snap["messageId"] = mid
             snap["timestamp"] = iso_ms(ts)
             obj = {"type": kind, "messageId": mid, "snapshot": snap, "isSnapshotUpdate": False}
