@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, NoReturn, Self, TypeAlias
@@ -28,6 +29,7 @@ import paramiko
 
 from connectors import remote_scan
 from connectors.base import Activity, Expected, Item, Skipped, sha256_of
+from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from models.errors import (
     AccessDeniedError,
@@ -47,6 +49,7 @@ from models.errors import (
 from models.types import LocationStatus
 
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
+TEMP_PREFIX = ".dsr-tmp-"  # same prefix as connectors.local: leftovers of a crash are recognisable
 # Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
 REMOTE_PYTHON_COMMAND = "python3 -"
 REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
@@ -234,8 +237,9 @@ class SSHConnector:
         name: str,
         url: str,
         *,
-        key_file: Path,
+        key_file: Path | None = None,
         known_hosts: Path,
+        key_text: str | None = None,
         connect_timeout: float = 5,
         banner_timeout: float = 5,
         auth_timeout: float = 5,
@@ -247,7 +251,8 @@ class SSHConnector:
         Args:
             name: endpoint name (`Item.location`).
             url: `ssh://user@host[:port][/root]`.
-            key_file: private key for public-key authentication (mode 600).
+            key_file: private key file for public-key authentication (mode 600, checked).
+            key_text: the private key itself (e.g. from a Prefect Secret block), instead of `key_file`.
             known_hosts: the only trusted host keys (OpenSSH format); unknown hosts are refused.
             connect_timeout: TCP connect timeout, seconds.
             banner_timeout: wait for the server's SSH banner, seconds.
@@ -258,7 +263,10 @@ class SSHConnector:
         self.name = name
         self.url = url
         self.target = SSHTarget.parse(url)
-        self.key_file = Path(key_file)
+        if (key_file is None) == (key_text is None):
+            raise ConfigError(f"endpoint {name}: give exactly one of key_file and key_text")
+        self.key_file = None if key_file is None else Path(key_file)
+        self._key_text = key_text
         self.known_hosts = Path(known_hosts)
         self.connect_timeout = connect_timeout
         self.banner_timeout = banner_timeout
@@ -284,11 +292,7 @@ class SSHConnector:
         """
         if self._client is not None:
             return
-        check_key_file(self.key_file)
-        try:
-            pkey = paramiko.PKey.from_path(self.key_file)
-        except (paramiko.SSHException, OSError, ValueError) as exc:
-            raise ConfigError(f"ssh key file {self.key_file} is not a usable private key") from exc
+        pkey = self._load_key()
         client = paramiko.SSHClient()
         try:
             # HostKeys.load, not SSHClient.load_host_keys: the latter remembers the file to save into.
@@ -312,19 +316,22 @@ class SSHConnector:
             )
         except _UnknownHostKeyError as exc:
             client.close()
-            raise HostKeyUnknownError(f"host key of {where} is not in {self.known_hosts}") from exc
+            raise HostKeyUnknownError(f"host key of {where} is not in {self.known_hosts}", endpoint=self.name) from exc
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise HostKeyMismatchError(
-                f"host key of {where} differs from {self.known_hosts}: got {exc.key.fingerprint}"
+                f"host key of {where} differs from {self.known_hosts}: got {exc.key.fingerprint}",
+                endpoint=self.name,
             ) from exc
         except paramiko.AuthenticationException as exc:
             client.close()
-            raise AuthenticationError(f"{where} refused key {self.key_file}") from exc
+            raise AuthenticationError(
+                f"{where} refused key {self.key_file or '(key_text)'}", endpoint=self.name
+            ) from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             # Closed port, no route, connect timeout, banner timeout (a listener that never speaks).
             client.close()
-            raise UnreachableError(f"{where} unreachable: {type(exc).__name__}") from exc
+            raise UnreachableError(f"{where} unreachable: {type(exc).__name__}", endpoint=self.name) from exc
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(_KEEPALIVE_SECONDS)  # notice a laptop that fell asleep mid-scan
@@ -338,6 +345,20 @@ class SSHConnector:
         """
         self.connect()
         self._lstat("/")
+
+    def _load_key(self) -> paramiko.PKey:
+        if self.key_file is not None:
+            check_key_file(self.key_file)
+            try:
+                return paramiko.PKey.from_path(self.key_file)
+            except (paramiko.SSHException, OSError, ValueError) as exc:
+                raise ConfigError(f"ssh key file {self.key_file} is not a usable private key") from exc
+        for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+            try:
+                return key_class.from_private_key(io.StringIO(self._key_text or ""))
+            except (paramiko.SSHException, ValueError):
+                continue
+        raise ConfigError(f"endpoint {self.name}: key_text is not a usable unencrypted private key")
 
     def _transport(self) -> paramiko.Transport:
         self.connect()
@@ -604,7 +625,9 @@ class SSHConnector:
         return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
 
     def _hash(self, path: str) -> str:
-        with self.open(self.stat(path)) as stream:
+        attrs = self._lstat(path)
+        probe = self._item(path, attrs, None)
+        with self.open(probe) as stream:
             return sha256_of(iter(lambda: stream.read(1 << 20), b""))
 
     # --- changes -------------------------------------------------------------------------------------------
@@ -641,8 +664,8 @@ class SSHConnector:
         old = self._check_expected(path, expected)
         sftp = self._sftp_client()
         real = self._real(path)
-        directory, base = posixpath.split(real)
-        temp = posixpath.join(directory, f".{base}.dsr-{secrets.token_hex(6)}.tmp")
+        directory = posixpath.dirname(real)
+        temp = posixpath.join(directory, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
         try:
             with sftp.open(temp, "wbx") as handle:
                 handle.set_pipelined(True)
@@ -754,11 +777,13 @@ class SSHConnector:
             channel.close()
 
     def activity(self) -> Activity:
-        """Whether the agent app is running: simulated-busy marker, live `~/.claude/sessions/<pid>.json`, or a
-        Desktop/CLI process name in `ps`.
+        """Whether the agent app is running (changes must then wait).
 
-        For a rooted endpoint (a simulated laptop tree) only the `<root>/.dsr-simulated-busy` marker counts:
-        pids in its session files do not belong to the server's process table.
+        Evidence: the `/.dsr-simulated-busy` marker (simulated laptops); a `~/.claude/sessions/<pid>.json`
+        (globs from `connectors.layouts.ACTIVITY_MARKER_GLOBS`) whose pid is alive in `ps`; on an unrooted
+        endpoint also a Desktop/CLI process name in `ps`. Rooted endpoints (a tree standing for a laptop)
+        skip the name check: the server's own processes are not the laptop's. If `ps` cannot run while
+        session files exist, the endpoint counts as busy (unverifiable is not idle).
         """
         evidence: list[str] = []
         try:
@@ -766,22 +791,29 @@ class SSHConnector:
             evidence.append("simulated_busy_marker")
         except ItemNotFoundError:
             pass
-        if not self.target.root:
-            pids, names = self._processes()
-            for session_file in self._session_files():
-                stem = posixpath.basename(session_file).removesuffix(".json")
-                if stem.isdigit() and int(stem) in pids:
-                    evidence.append(f"session_pid:{stem}")
-            evidence.extend(f"process:{name}" for name in sorted(names & AGENT_PROCESS_NAMES))
+        session_pids = [
+            int(stem)
+            for stem in (posixpath.basename(p).removesuffix(".json") for p in self._session_files())
+            if stem.isdigit()
+        ]
+        processes = self._processes()
+        if processes is None:
+            evidence.extend(f"session_unverified:{pid}" for pid in session_pids)
+        else:
+            pids, names = processes
+            evidence.extend(f"session_pid:{pid}" for pid in session_pids if pid in pids)
+            if not self.target.root:
+                evidence.extend(f"process:{name}" for name in sorted(names & AGENT_PROCESS_NAMES))
         return Activity(agent_running=bool(evidence), evidence=tuple(evidence))
 
-    def _processes(self) -> tuple[set[int], set[str]]:
+    def _processes(self) -> tuple[set[int], set[str]] | None:
+        """Pids and process base names from the fixed `ps` command; None if it cannot run."""
         try:
             status, out = self._run(REMOTE_PS_COMMAND)
-        except ConnectorError:
-            return set(), set()
+        except TransferError:
+            return None
         if status != 0:
-            return set(), set()
+            return None
         pids: set[int] = set()
         names: set[str] = set()
         for raw in out.decode("utf-8", "replace").splitlines():
@@ -792,20 +824,29 @@ class SSHConnector:
         return pids, names
 
     def _session_files(self) -> list[str]:
+        """Laptop paths matching the session-marker globs (expanded one segment at a time over SFTP)."""
         sftp = self._sftp_client()
         found: list[str] = []
-        homes: list[str] = ["/root"]
-        for base in ("/Users", "/home"):
-            try:
-                homes.extend(posixpath.join(base, name) for name in sftp.listdir(base))
-            except OSError:
-                continue
-        for home in homes:
-            sessions = posixpath.join(home, ".claude", "sessions")
-            try:
-                found.extend(posixpath.join(sessions, n) for n in sftp.listdir(sessions) if n.endswith(".json"))
-            except OSError:
-                continue
+        for pattern in ACTIVITY_MARKER_GLOBS:
+            current = ["/"]
+            for segment in pattern.split("/"):
+                following: list[str] = []
+                for directory in current:
+                    if not any(ch in segment for ch in "*?["):
+                        following.append(posixpath.join(directory, segment))
+                        continue
+                    try:
+                        names = sftp.listdir(self._real(directory))
+                    except (OSError, AccessDeniedError):
+                        continue
+                    following.extend(posixpath.join(directory, n) for n in sorted(names) if fnmatch(n, segment))
+                current = following
+            for path in current:
+                try:
+                    if stat.S_ISREG(self._lstat(path).st_mode or 0):
+                        found.append(path)
+                except (ItemNotFoundError, AccessDeniedError):
+                    continue
         return found
 
     # --- remote scanning -----------------------------------------------------------------------------------

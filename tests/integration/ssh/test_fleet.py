@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -172,3 +173,21 @@ def test_activity_sees_agent_process_by_name(ssh_fleet: SSHFleet, tmp_path: Path
         proc.wait(timeout=5)
     assert activity.agent_running
     assert "process:claude" in activity.evidence
+
+
+def test_session_file_with_live_pid_is_busy(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """A `~/.claude/sessions/<pid>.json` marks the laptop busy only while that pid is alive (checked via ps)."""
+    tree = tmp_path / "sess"
+    sessions = tree / "Users" / "ana" / ".claude" / "sessions"
+    sessions.mkdir(parents=True)
+    laptop = ssh_fleet.start_laptop("sessions", tree)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "kh", [laptop.known_hosts_line()])
+    finished = subprocess.Popen(["true"])
+    finished.wait(timeout=5)
+    (sessions / f"{finished.pid}.json").write_text("{}")
+    with SSHConnector("sessions", laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts) as conn:
+        assert conn.activity().agent_running is False
+        (sessions / f"{os.getpid()}.json").write_text("{}")
+        activity = conn.activity()
+    assert activity.agent_running is True
+    assert activity.evidence == (f"session_pid:{os.getpid()}",)
