@@ -1,0 +1,369 @@
+"""Classification of confirmed records with presidio-analyzer: Art. 15(1)(b) categories and third parties.
+
+Owns the offline analyzer (pattern recognizers only unless a configured spaCy model is installed), the
+subject recognizer and the third-party findings that redaction uses. Runs on confirmed records only; never
+downloads anything, never logs text or findings.
+
+Offline by construction: the analyzer gets presidio's `NoOpNlpEngine` (no spaCy model is loaded) and an
+explicit registry; e-mail validation uses a `tldextract.TLDExtract` with `suffix_list_urls=()` (the bundled
+snapshot, no fetch) plus internal suffixes (`.local`, `.internal`, `.example`, `.invalid`, `.test`, ...).
+Left out on purpose because they misfire on code and file names: URL (`setup.py`), date, crypto, UUID, and
+the country-specific number recognizers (German PLZ on any five digits, etc.).
+
+Third-party names without NER are found conservatively: the known third-party names passed in (deny list),
+a display name right before an address in angle brackets (`Anna Nowak <anna@corp.example>`), and two or
+three capitalised words right after a salutation or header (`Dear`, `Hi`, `Hello`, `From:`, `To:`, `Cc:`).
+A free-standing "Firstname Lastname" elsewhere is not flagged: in code and paths that heuristic is wrong too
+often. When `spacy_model` names an installed model, spaCy NER adds PERSON findings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import tldextract
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NoOpNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+)
+
+from detection.matcher import Matcher, Span, iter_strings
+from models.errors import ConfigError
+from models.types import IdentifierKind
+
+INTERNAL_SUFFIXES = ("local", "internal", "corp", "lan", "home", "localhost", "example", "invalid", "test")
+# Strings longer than this without whitespace are blobs (base64 images, hashes): not analyzed.
+_BLOB_MIN = 512
+_JOIN = "\n\n"
+_SCORE_THRESHOLD = 0.3
+
+
+class DataCategory(StrEnum):
+    """Categories of personal data for Art. 15(1)(b)."""
+
+    CONTACT_DETAILS = "contact_details"
+    IDENTIFIERS = "identifiers"
+    FINANCIAL = "financial"
+    LOCATION = "location"
+    HEALTH = "health"
+    FREE_TEXT_MENTIONS = "free_text_mentions"
+
+
+class ThirdPartyEntity(StrEnum):
+    """Kinds of third parties' personal data that redaction replaces (Art. 15(4))."""
+
+    EMAIL = "EMAIL_ADDRESS"
+    PHONE = "PHONE_NUMBER"
+    PERSON = "PERSON"
+    IBAN = "IBAN_CODE"
+    CARD = "CREDIT_CARD"
+    IP = "IP_ADDRESS"
+
+
+@dataclass(frozen=True)
+class ThirdPartyFinding:
+    """Another person's data inside a confirmed record.
+
+    Attributes:
+        pointer: JSON pointer of the string (`""` for text records).
+        in_key: the string is an object key, not a value.
+        start: start offset in that string.
+        end: end offset in that string.
+        entity: the kind (a `ThirdPartyEntity` value).
+        text: the data itself (kept in memory for stable placeholders; never logged, not in repr).
+    """
+
+    pointer: str
+    in_key: bool
+    start: int
+    end: int
+    entity: str
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a confirmed record holds.
+
+    Attributes:
+        categories: the Art. 15(1)(b) categories present (sorted `DataCategory` values).
+        third_parties: other people's data found in the record.
+    """
+
+    categories: tuple[str, ...]
+    third_parties: tuple[ThirdPartyFinding, ...]
+
+
+HEALTH_TERMS = (
+    "diagnosis", "diagnosed", "sick leave", "sick note", "illness", "medication", "prescription",
+    "therapy", "therapist", "surgery", "hospital", "pregnant", "pregnancy", "disability", "disabled",
+    "allergy", "allergic", "diabetes", "depression", "anxiety", "cancer", "chemotherapy", "migraine",
+    "burnout", "medical leave", "doctor's note", "gp appointment", "mental health", "blood pressure",
+    "krankmeldung", "arbeitsunfähig", "krankheit",
+)  # fmt: skip
+
+
+class _OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    """presidio's e-mail recognizer with an offline suffix list and internal domains accepted."""
+
+    def __init__(self, extractor: tldextract.TLDExtract) -> None:
+        super().__init__()
+        self._extractor = extractor
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return bool(self._extractor(pattern_text.rpartition("@")[2]).suffix)
+
+
+class _GatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
+    """presidio's phone recognizer, skipped on texts without a run of seven digits (it is the slow one)."""
+
+    _DIGITS = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        if not self._DIGITS.search(text):
+            return []
+        return list(super().analyze(text, entities, nlp_artifacts))
+
+
+class _SubjectRecognizer(EntityRecognizer):  # type: ignore[misc]
+    """Ad-hoc recognizer of the subject's own identifiers, with the matcher's boundary rules.
+
+    A presidio deny list (`PatternRecognizer(deny_list=...)`) would ignore the boundary rules (`%40`, phone
+    groupings, `E-482130` for `E-48213`), so the subject's spans come from the matcher itself.
+    """
+
+    ENTITIES = ("SUBJECT_EMAIL", "SUBJECT_PHONE", "SUBJECT_NAME", "SUBJECT_ID")
+
+    def __init__(self, matcher: Matcher) -> None:
+        super().__init__(supported_entities=list(self.ENTITIES), name="subject", supported_language="en")
+        self._matcher = matcher
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(_SUBJECT_ENTITY[span.kind], span.start, span.end, 1.0) for span in self._matcher.find(text)
+        ]
+
+
+_SUBJECT_ENTITY = {
+    IdentifierKind.EMAIL: "SUBJECT_EMAIL",
+    IdentifierKind.PHONE: "SUBJECT_PHONE",
+    IdentifierKind.NAME: "SUBJECT_NAME",
+    IdentifierKind.USER_ID: "SUBJECT_ID",
+}
+
+_CATEGORY_OF = {
+    "SUBJECT_EMAIL": DataCategory.CONTACT_DETAILS,
+    "SUBJECT_PHONE": DataCategory.CONTACT_DETAILS,
+    "SUBJECT_NAME": DataCategory.IDENTIFIERS,
+    "SUBJECT_ID": DataCategory.IDENTIFIERS,
+    "IP_ADDRESS": DataCategory.IDENTIFIERS,
+    "IBAN_CODE": DataCategory.FINANCIAL,
+    "CREDIT_CARD": DataCategory.FINANCIAL,
+    "UK_POSTCODE": DataCategory.LOCATION,
+    "STREET_ADDRESS": DataCategory.LOCATION,
+    "COORDINATES": DataCategory.LOCATION,
+    "HEALTH_TERM": DataCategory.HEALTH,
+}
+
+_NAME_WORD = r"[A-Z][a-zà-öø-ÿ'’]+(?:-[A-Z][a-zà-öø-ÿ'’]+)?"
+_PERSON_PATTERNS = [
+    Pattern("display name", rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,2}}(?=\s*<[^<>\s@]+@[^<>\s]+>)", 0.7),
+    Pattern(
+        "salutation",
+        rf"(?<=\b(?:Dear|Hi|Hello|From:|To:|Cc:|CC:|Bcc:) ){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}",
+        0.6,
+    ),
+]
+_LOCATION_PATTERNS = [
+    Pattern(
+        "street",
+        r"\b\d{1,4}[A-Za-z]? (?:[A-Z][a-z]+ ){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Close"
+        r"|Court|Place|Square|Gardens|Crescent|Terrace)\b",
+        0.6,
+    ),
+    Pattern("strasse", r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b", 0.6),
+]
+_COORDINATE_PATTERNS = [Pattern("lat,lon", r"(?<![\d.])-?\d{1,2}\.\d{4,},\s?-?\d{1,3}\.\d{4,}(?![\d.])", 0.6)]
+# presidio's UK postcode recognizer scores 0.1 without NLP context words; this one is case-sensitive instead.
+_UK_POSTCODE = [Pattern("uk postcode", r"\b(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR) ?[0-9][A-Z]{2}\b", 0.5)]
+_PCT_EMAIL = [Pattern("percent-encoded e-mail", r"\b[\w.+\-]+%40[\w\-]+(?:\.[\w\-]+)+\b", 0.6)]
+
+
+def _is_blob(text: str) -> bool:
+    return len(text) >= _BLOB_MIN and not any(c.isspace() for c in text[:_BLOB_MIN])
+
+
+class Classifier:
+    """Presidio-based classifier of confirmed records; build once per request and reuse."""
+
+    def __init__(
+        self,
+        *,
+        default_region: str = "GB",
+        spacy_model: str | None = None,
+        third_party_names: Sequence[str] = (),
+        internal_suffixes: Sequence[str] = INTERNAL_SUFFIXES,
+    ) -> None:
+        """Build the offline analyzer.
+
+        Args:
+            default_region: the controller's region, for national phone formats of third parties.
+            spacy_model: an installed spaCy model to use for PERSON (never downloaded), else None.
+            third_party_names: known names of other people (deny list).
+            internal_suffixes: domain suffixes accepted for e-mail addresses besides the public suffix list.
+
+        Raises:
+            ConfigError: `spacy_model` is not installed.
+        """
+        extractor = tldextract.TLDExtract(
+            cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True, extra_suffixes=tuple(internal_suffixes)
+        )
+        recognizers: list[EntityRecognizer] = [
+            _OfflineEmailRecognizer(extractor),
+            PatternRecognizer(supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
+            _GatedPhoneRecognizer(supported_regions=(default_region.upper(),)),
+            IbanRecognizer(),
+            CreditCardRecognizer(),
+            IpRecognizer(),
+            PatternRecognizer(
+                supported_entity="UK_POSTCODE", name="UkPostcode", patterns=_UK_POSTCODE, global_regex_flags=re.M
+            ),
+            PatternRecognizer(supported_entity="HEALTH_TERM", name="HealthTerms", deny_list=list(HEALTH_TERMS)),
+            PatternRecognizer(supported_entity="STREET_ADDRESS", name="Street", patterns=_LOCATION_PATTERNS),
+            PatternRecognizer(supported_entity="COORDINATES", name="Coordinates", patterns=_COORDINATE_PATTERNS),
+            PatternRecognizer(supported_entity="PERSON", name="PersonHeuristics", patterns=_PERSON_PATTERNS),
+        ]
+        names = [n.strip() for n in third_party_names if n.strip()]
+        if names:
+            recognizers.append(PatternRecognizer(supported_entity="PERSON", name="KnownPeople", deny_list=names))
+        nlp_engine: Any
+        if spacy_model:
+            nlp_engine = _spacy_engine(spacy_model)
+        else:
+            nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+        if spacy_model:
+            registry.add_nlp_recognizer(nlp_engine=nlp_engine)
+        self.spacy_model = spacy_model
+        self._analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+    def analyze_text(self, text: str, matcher: Matcher) -> list[RecognizerResult]:
+        """Raw presidio results (subject entities included) on one text; for benchmarks and tests."""
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=text,
+            language="en",
+            ad_hoc_recognizers=[_SubjectRecognizer(matcher)],
+            score_threshold=_SCORE_THRESHOLD,
+        )
+        return results
+
+    def classify(self, value: object, matcher: Matcher) -> Classification:
+        """Categories and third parties of one confirmed record (a decoded JSON value or a text).
+
+        Every string and object key is analyzed (blobs such as base64 images excepted); subject spans
+        come from the matcher, and a finding overlapping a subject span is the subject's, not a third
+        party's.
+        """
+        pieces: list[tuple[str, bool, str]] = [
+            (pointer, is_key, text)
+            for pointer, text, is_key in iter_strings(value)
+            if text and not _is_blob(text) and not text.isdigit()
+        ]
+        if not pieces:
+            return Classification((), ())
+        starts: list[int] = []
+        position = 0
+        for _, _, text in pieces:
+            starts.append(position)
+            position += len(text) + len(_JOIN)
+        joined = _JOIN.join(text for _, _, text in pieces)
+        results = self.analyze_text(joined, matcher)
+        subject = [r for r in results if r.entity_type.startswith("SUBJECT_")]
+        categories: set[str] = set()
+        third: list[ThirdPartyFinding] = []
+        for result in results:
+            category = _CATEGORY_OF.get(result.entity_type)
+            if category is not None:
+                categories.add(category)
+        for result in subject:
+            index = bisect.bisect_right(starts, result.start) - 1
+            text = pieces[index][2]
+            if _is_free_text(text, result.end - result.start):
+                categories.add(DataCategory.FREE_TEXT_MENTIONS)
+        entities = {e.value for e in ThirdPartyEntity}
+        for result in sorted(results, key=lambda r: (r.start, -r.end)):
+            if result.entity_type not in entities:
+                continue
+            if any(s.start < result.end and result.start < s.end for s in subject):
+                continue
+            index = bisect.bisect_right(starts, result.start) - 1
+            pointer, is_key, text = pieces[index]
+            start = result.start - starts[index]
+            end = min(result.end - starts[index], len(text))
+            if start < 0 or start >= end:
+                continue
+            third.append(ThirdPartyFinding(pointer, is_key, start, end, result.entity_type, text[start:end]))
+        return Classification(tuple(sorted(str(c) for c in categories)), tuple(_drop_nested(third)))
+
+
+def _is_free_text(text: str, span_length: int) -> bool:
+    """A mention inside prose (several words around it), not a field that is just the identifier."""
+    return len(text) > span_length + 10 and len(text.split()) >= 4
+
+
+def _drop_nested(findings: Iterable[ThirdPartyFinding]) -> list[ThirdPartyFinding]:
+    """Keep the longest finding where findings in the same string overlap."""
+    kept: list[ThirdPartyFinding] = []
+    for finding in sorted(findings, key=lambda f: (f.pointer, f.in_key, f.start, -f.end)):
+        last = kept[-1] if kept else None
+        if last and (last.pointer, last.in_key) == (finding.pointer, finding.in_key) and finding.start < last.end:
+            if finding.end > last.end:
+                kept[-1] = ThirdPartyFinding(
+                    last.pointer,
+                    last.in_key,
+                    last.start,
+                    finding.end,
+                    last.entity,
+                    last.text + finding.text[last.end - finding.start :],
+                )
+            continue
+        kept.append(finding)
+    return kept
+
+
+def _spacy_engine(model: str) -> Any:
+    import spacy  # noqa: PLC0415 - only when a model is configured
+
+    if not spacy.util.is_package(model):
+        raise ConfigError("configured spaCy model is not installed (it is never downloaded)", model=model)
+    from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: PLC0415
+
+    provider = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    )
+    return provider.create_engine()
+
+
+def subject_spans(value: object, matcher: Matcher) -> list[tuple[str, Span]]:
+    """(pointer, span) of every subject occurrence in a decoded record (convenience for callers)."""
+    return list(matcher.iter_matches(value))

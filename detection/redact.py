@@ -1,0 +1,196 @@
+"""Redaction of records: third parties' data for the access copy (Art. 15(4)), the subject's for erasure.
+
+Owns placeholders, reason codes and the leak sweep. Works on decoded values only (no I/O); must not log the
+text it replaces.
+
+Third-party redaction replaces each finding with a placeholder stable for the whole request (`[email 1]`,
+`[person 2]`, one `PlaceholderBook` per request) and keeps the subject's own data intact. A leak sweep then
+replaces every further occurrence of a redacted value in the record (any case, percent-encoded `@`, and for
+people each name part of four or more letters as a whole word), so no half address or lone surname is left
+where the detector saw only one copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from detection.classify import ThirdPartyEntity, ThirdPartyFinding
+from detection.matcher import Matcher, map_strings
+
+REDACTED = "[redacted]"
+REASON_PREFIX = "art15_4_third_party_"
+
+_LABEL = {
+    ThirdPartyEntity.EMAIL.value: "email",
+    ThirdPartyEntity.PHONE.value: "phone",
+    ThirdPartyEntity.PERSON.value: "person",
+    ThirdPartyEntity.IBAN.value: "iban",
+    ThirdPartyEntity.CARD.value: "card",
+    ThirdPartyEntity.IP.value: "ip",
+}
+
+
+def reason_code(entity: str) -> str:
+    """The reason code recorded for redacting one kind of third-party data (`art15_4_third_party_email`)."""
+    return REASON_PREFIX + _LABEL.get(entity, "data")
+
+
+@dataclass(frozen=True)
+class RedactionResult:
+    """A redacted copy of a record.
+
+    Attributes:
+        value: the redacted value (same structure and types as the input).
+        counts: replacements per reason code.
+        reason_codes: the reason codes used, sorted.
+    """
+
+    value: object
+    counts: Mapping[str, int]
+    reason_codes: tuple[str, ...]
+
+
+def _normal(entity: str, text: str) -> str:
+    text = text.strip().lower()
+    if entity == ThirdPartyEntity.EMAIL.value:
+        return text.replace("%40", "@")
+    if entity in (ThirdPartyEntity.PHONE.value, ThirdPartyEntity.CARD.value, ThirdPartyEntity.IBAN.value):
+        return re.sub(r"[^0-9a-z+]", "", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class PlaceholderBook:
+    """Stable placeholders for one request: the same value always gets the same `[kind n]`."""
+
+    _numbers: dict[tuple[str, str], str] = field(default_factory=dict)
+    _next: dict[str, int] = field(default_factory=dict)
+
+    def placeholder(self, entity: str, text: str) -> str:
+        """The placeholder of a value, assigning the next number of its kind on first sight."""
+        key = (entity, _normal(entity, text))
+        found = self._numbers.get(key)
+        if found is None:
+            label = _LABEL.get(entity, "data")
+            number = self._next.get(label, 0) + 1
+            self._next[label] = number
+            found = f"[{label} {number}]"
+            self._numbers[key] = found
+        return found
+
+
+def _sweep_patterns(entity: str, text: str) -> list[str]:
+    """Regex sources that find further copies of a redacted value."""
+    text = text.strip()
+    if entity == ThirdPartyEntity.EMAIL.value:
+        address = text.replace("%40", "@")
+        local, _, domain = address.partition("@")
+        return [re.escape(local) + r"(?:@|%40)" + re.escape(domain)]
+    if entity == ThirdPartyEntity.PERSON.value:
+        parts = [p for p in re.split(r"[\s\-]+", text) if len(p) >= 4]
+        return [r"(?<!\w)" + re.escape(text) + r"(?!\w)"] + [r"(?<!\w)" + re.escape(p) + r"(?!\w)" for p in parts]
+    if entity == ThirdPartyEntity.PHONE.value:
+        digits = re.sub(r"\D", "", text)
+        if len(digits) < 7:
+            return [re.escape(text)]
+        return [r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)"]
+    return [re.escape(text)]
+
+
+def redact_record(
+    value: object,
+    subject_matcher: Matcher,
+    third_party_findings: Iterable[ThirdPartyFinding],
+    *,
+    book: PlaceholderBook | None = None,
+) -> RedactionResult:
+    """Replace third parties' data in a record by placeholders; keep the subject's own data intact.
+
+    Args:
+        value: the decoded record (JSON value or text).
+        subject_matcher: the subject's matcher; spans it confirms are never replaced.
+        third_party_findings: from `Classifier.classify` on the same value.
+        book: the request's placeholder book (a new one if None: numbers then restart per record).
+
+    Returns:
+        The redacted copy, counts per reason code and the reason codes.
+    """
+    book = book if book is not None else PlaceholderBook()
+    findings: dict[tuple[str, bool], list[ThirdPartyFinding]] = {}
+    sweeps: list[tuple[re.Pattern[str], str, str]] = []
+    for finding in third_party_findings:
+        findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
+        placeholder = book.placeholder(finding.entity, finding.text)
+        for source in _sweep_patterns(finding.entity, finding.text):
+            sweeps.append((re.compile(source, re.IGNORECASE), placeholder, finding.entity))
+    sweeps.sort(key=lambda item: -len(item[0].pattern))
+    counts: dict[str, int] = {}
+
+    def replace(pointer: str, text: str, is_key: bool) -> str:
+        own = [(s.start, s.end) for s in subject_matcher.find(text)]
+        cuts: list[tuple[int, int, str, str]] = []
+        for finding in findings.get((pointer, is_key), []):
+            if finding.end <= len(text) and text[finding.start : finding.end] == finding.text:
+                cuts.append(
+                    (finding.start, finding.end, book.placeholder(finding.entity, finding.text), finding.entity)
+                )
+        for pattern, placeholder, entity in sweeps:
+            cuts.extend((m.start(), m.end(), placeholder, entity) for m in pattern.finditer(text))
+        chosen: list[tuple[int, int, str, str]] = []
+        for start, end, placeholder, entity in sorted(cuts, key=lambda c: (c[0], -c[1])):
+            if any(s < end and start < e for s, e in own):
+                continue  # the subject's own data stays
+            if chosen and start < chosen[-1][1]:
+                if end > chosen[-1][1]:
+                    last = chosen[-1]
+                    chosen[-1] = (last[0], end, last[2], last[3])
+                continue
+            chosen.append((start, end, placeholder, entity))
+        if not chosen:
+            return text
+        out = []
+        position = 0
+        for start, end, placeholder, entity in chosen:
+            out.append(text[position:start])
+            out.append(placeholder)
+            position = end
+            code = reason_code(entity)
+            counts[code] = counts.get(code, 0) + 1
+        out.append(text[position:])
+        return "".join(out)
+
+    redacted = map_strings(value, replace) if findings or sweeps else value
+    return RedactionResult(redacted, dict(counts), tuple(sorted(counts)))
+
+
+def erase_subject(value: object, matcher: Matcher) -> tuple[object, int]:
+    """Replace every occurrence of the subject's identifiers in every string and key by `[redacted]`.
+
+    Types are kept: numbers, booleans and nulls are never changed (so `createdAt` stays numeric and
+    `sessionId` stays a string); only the matched characters of a string are replaced.
+
+    Returns:
+        The erased copy and the number of replacements.
+    """
+    count = 0
+
+    def replace(_pointer: str, text: str, _is_key: bool) -> str:
+        nonlocal count
+        spans = matcher.find(text)
+        if not spans:
+            return text
+        out = []
+        position = 0
+        for span in spans:
+            if span.start < position:
+                continue
+            out.append(text[position : span.start])
+            out.append(REDACTED)
+            position = span.end
+            count += 1
+        out.append(text[position:])
+        return "".join(out)
+
+    return map_strings(value, replace), count

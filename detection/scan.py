@@ -1,0 +1,272 @@
+"""Scan one endpoint for one subject: discover artifacts, prefilter, confirm, apply ownership, classify.
+
+Owns the finding items of `dsr scan` and the access package (`location`, `kind`, `session_id`, `timestamp`,
+`categories`, `content`). Plain Python over a connector: no Prefect, no database; never logs content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import Connector, Skipped
+from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
+from connectors.records import RecordFormat, iter_records
+from detection.classify import Classifier
+from detection.matcher import CHUNK_BYTES, Confirmation, Matcher
+from detection.ownership import Ownership, decide_ownership
+from models.errors import ConnectorError
+
+IDENTIFIER_MATCH = "identifier_match"
+OWNED_SESSION = "owned_session"
+_MIN_CHUNK = 64 << 10
+_TIME_FIELDS = ("timestamp", "_audit_timestamp", "lastActivityAt", "createdAt")
+_RECORD_KINDS = (ArtifactKind.SESSION_RECORD, ArtifactKind.CODE_SESSION_RECORD)
+# Whole-file items of owned sessions carry at most this much content (larger files are named, not copied).
+MAX_WHOLE_FILE_CONTENT = 32 << 20
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan found on one endpoint.
+
+    Attributes:
+        items: finding items (dicts in the schema of docs/interfaces.md, plus `reason`, `pointers`,
+            `forms`, `malformed`).
+        skipped: entries not read, with reasons.
+        owned_sessions: session ids whose every record is in scope, with the ownership reason.
+        files_scanned: artifacts read.
+        bytes_scanned: their total size.
+    """
+
+    items: tuple[dict[str, Any], ...]
+    skipped: tuple[Skipped, ...]
+    owned_sessions: tuple[tuple[str, str], ...]
+    files_scanned: int
+    bytes_scanned: int
+
+
+def record_timestamp(value: object) -> str | None:
+    """The record's own time as ISO 8601 UTC (`timestamp`, `_audit_timestamp`, record times), if any."""
+    if not isinstance(value, dict):
+        return None
+    for key in _TIME_FIELDS:
+        stamp = parse_timestamp(value.get(key))
+        if stamp is not None:
+            return stamp.isoformat().replace("+00:00", "Z")
+    return None
+
+
+def _content(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Classify:
+    """Classification with a cache: the same text recurs in transcript, audit log and tool results."""
+
+    def __init__(self, classifier: Classifier | None, matcher: Matcher) -> None:
+        self._classifier = classifier
+        self._matcher = matcher
+        self._cache: dict[bytes, list[str]] = {}
+
+    def __call__(self, value: object, content: str | None) -> list[str]:
+        if self._classifier is None or value is None:
+            return []
+        key = hashlib.blake2b((content or "").encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        found = self._cache.get(key)
+        if found is None:
+            found = list(self._classifier.classify(value, self._matcher).categories)
+            self._cache[key] = found
+        return found
+
+
+def _item(
+    endpoint: str,
+    artifact: Artifact,
+    line: int | None,
+    value: object,
+    categories: list[str],
+    *,
+    reason: str,
+    pointers: Sequence[str] = (),
+    forms: Sequence[str] = (),
+    malformed: str | None = None,
+    content: str | None = None,
+) -> dict[str, Any]:
+    session_id = artifact.session_id
+    if session_id is None and isinstance(value, dict) and isinstance(value.get("sessionId"), str):
+        session_id = value["sessionId"]
+    return {
+        "location": {"endpoint": endpoint, "path": artifact.item.path, "line": line},
+        "kind": artifact.kind.value,
+        "session_id": session_id,
+        "timestamp": record_timestamp(value),
+        "categories": categories,
+        "content": content if content is not None else _content(value),
+        "reason": reason,
+        "pointers": list(pointers),
+        "forms": list(forms),
+        "malformed": malformed,
+    }
+
+
+def _decide_sessions(
+    connector: Connector, artifacts: Sequence[Artifact], matcher: Matcher, owner_ids: Sequence[str]
+) -> tuple[dict[str, Ownership], list[Skipped]]:
+    decisions: dict[str, Ownership] = {}
+    skipped: list[Skipped] = []
+    for artifact in artifacts:
+        if artifact.kind not in _RECORD_KINDS:
+            continue
+        try:
+            record = read_session_record(connector, artifact)
+        except ConnectorError as exc:
+            skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
+            continue
+        if record is None:
+            continue
+        decision = decide_ownership(
+            matcher, email_address=record.email_address, account_id=record.account_id, endpoint_owners=owner_ids
+        )
+        for sid in {record.session_id, artifact.session_id}:
+            if sid and (sid not in decisions or decision.owned):
+                decisions[sid] = decision
+    return decisions, skipped
+
+
+def _confirmations(matcher: Matcher, connector: Connector, artifact: Artifact) -> Iterator[Confirmation]:
+    chunk = max(_MIN_CHUNK, min(CHUNK_BYTES, artifact.item.size + 1))
+    with connector.open(artifact.item) as stream:
+        for candidate in matcher.iter_candidates(stream, chunk_bytes=chunk):
+            confirmation = matcher.confirm(candidate, artifact.fmt)
+            if confirmation is not None:
+                yield confirmation
+
+
+def _owned_items(
+    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify
+) -> Iterator[dict[str, Any]]:
+    """Every record of an artifact of an owned session (Art. 15(1): all data relating to the person)."""
+    if artifact.fmt is RecordFormat.JSONL:
+        with connector.open(artifact.item) as stream:
+            for record in iter_records(stream, artifact.fmt):
+                value = record.value if record.value is not None else record.text
+                pointers: list[str] = []
+                forms: set[str] = set()
+                for pointer, span in matcher.iter_matches(value):
+                    if pointer not in pointers:
+                        pointers.append(pointer)
+                    forms.add(span.label)
+                content = _content(value)
+                yield _item(
+                    endpoint, artifact, record.line, value, classify(value, content), reason=OWNED_SESSION,
+                    pointers=pointers, forms=sorted(forms), malformed=record.malformed, content=content,
+                )  # fmt: skip
+        return
+    if artifact.fmt is RecordFormat.BINARY or artifact.item.size > MAX_WHOLE_FILE_CONTENT:
+        yield _item(endpoint, artifact, None, None, [], reason=OWNED_SESSION)
+        return
+    with connector.open(artifact.item) as stream:
+        data = stream.read(MAX_WHOLE_FILE_CONTENT + 1)
+    text = data.decode("utf-8", errors="replace")
+    document: object = text
+    if artifact.fmt is RecordFormat.JSON:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = text
+    found = list(dict.fromkeys(pointer for pointer, _ in matcher.iter_matches(document)))
+    yield _item(
+        endpoint, artifact, None, document, classify(document, text), reason=OWNED_SESSION, pointers=found, content=text
+    )
+
+
+def scan_endpoint(
+    connector: Connector,
+    endpoint_name: str,
+    matcher: Matcher,
+    *,
+    owner_ids: Sequence[str] = (),
+    classify: bool = True,
+    classifier: Classifier | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan every agent-history artifact of one endpoint for the subject.
+
+    Args:
+        connector: the endpoint.
+        endpoint_name: its configured name (the `location.endpoint` of items).
+        matcher: the subject's matcher.
+        owner_ids: the endpoint's configured owner identifier(s), for the ownership rule.
+        classify: whether to classify confirmed records (categories); False leaves `categories` empty.
+        classifier: a prepared classifier (one is built with the matcher's region if None).
+        progress: called with (files done, bytes done) after each artifact.
+
+    Returns:
+        Items in discovery order (an owned session's records all appear, each once), skipped entries,
+        owned sessions and counters.
+    """
+    artifacts: list[Artifact] = []
+    skipped: list[Skipped] = []
+    for entry in iter_artifacts(connector):
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+        else:
+            artifacts.append(entry)
+    decisions, record_skips = _decide_sessions(connector, artifacts, matcher, owner_ids)
+    skipped += record_skips
+    endpoint_owned = any(matcher.is_identifier(owner) for owner in owner_ids if owner)
+    if classify and classifier is None:
+        classifier = Classifier(default_region=matcher.default_region)
+    classify_fn = _Classify(classifier if classify else None, matcher)
+    items: list[dict[str, Any]] = []
+    files = 0
+    size = 0
+    for artifact in artifacts:
+        if artifact.fmt is RecordFormat.NONE:
+            continue
+        decision = decisions.get(artifact.session_id or "")
+        owned = decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
+        try:
+            if owned:
+                items.extend(_owned_items(endpoint_name, connector, artifact, matcher, classify_fn))
+            else:
+                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
+        except ConnectorError as exc:
+            skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
+            continue
+        files += 1
+        size += artifact.item.size
+        if progress is not None:
+            progress(files, size)
+    owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
+    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size)
+
+
+def _matched_items(
+    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify
+) -> Iterator[dict[str, Any]]:
+    """Items of confirmed records; windows of one oversized line are merged into one item."""
+    last: dict[str, Any] | None = None
+    for confirmation in _confirmations(matcher, connector, artifact):
+        line = None if artifact.fmt is RecordFormat.BINARY else confirmation.line
+        if last is not None and last["location"]["line"] == line:
+            last["forms"] = sorted(set(last["forms"]) | set(confirmation.forms))
+            continue
+        if last is not None:
+            yield last
+        content = _content(confirmation.value)
+        last = _item(
+            endpoint, artifact, line, confirmation.value, classify(confirmation.value, content),
+            reason=IDENTIFIER_MATCH, pointers=confirmation.pointers, forms=confirmation.forms,
+            malformed=confirmation.malformed, content=content,
+        )  # fmt: skip
+    if last is not None:
+        yield last

@@ -1,0 +1,98 @@
+"""Scan one S3 store for one subject: every object version under the prefix, gzip transparently.
+
+Produces finding items in the same schema as `detection.scan` with `location = {"store", "path", "line",
+"version_id"}`. Plain Python over the S3 connector: no Prefect, no database; never logs content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from connectors.base import Skipped
+from connectors.records import RecordFormat
+from connectors.s3 import S3Connector, scannable_format
+from detection.classify import Classifier
+from detection.matcher import Matcher
+from detection.scan import IDENTIFIER_MATCH, ScanResult, record_timestamp
+from models.errors import ConnectorError
+
+_FORMATS = {"json": RecordFormat.JSON, "jsonl": RecordFormat.JSONL, "text": RecordFormat.TEXT}
+
+
+def _fmt(key: str) -> RecordFormat | None:
+    name = scannable_format(key)
+    if name is None:
+        return None
+    return _FORMATS.get(name, RecordFormat.TEXT)
+
+
+def scan_store(
+    connector: S3Connector,
+    matcher: Matcher,
+    *,
+    classify: bool = True,
+    classifier: Classifier | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Scan every version of every scannable object under the store's prefix.
+
+    Non-current versions are data too: each finding names its `version_id`. Delete markers and objects
+    that are not JSON, JSONL, text or Markdown are reported as skipped.
+    """
+    if classify and classifier is None:
+        classifier = Classifier(default_region=matcher.default_region)
+    items: list[dict[str, Any]] = []
+    skipped: list[Skipped] = []
+    files = 0
+    size = 0
+    for entry in connector.iter_items():
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+            continue
+        fmt = _fmt(entry.path)
+        if fmt is None:
+            skipped.append(Skipped(connector.name, entry.path, "not_scannable"))
+            continue
+        try:
+            with connector.open_content(entry) as stream:
+                for confirmation in matcher.scan(stream, fmt):
+                    value = confirmation.value
+                    categories: list[str] = []
+                    if classifier is not None and value is not None:
+                        categories = list(classifier.classify(value, matcher).categories)
+                    items.append(
+                        {
+                            "location": {
+                                "store": connector.name,
+                                "path": entry.path,
+                                "line": confirmation.line,
+                                "version_id": entry.version_id,
+                            },
+                            "kind": "s3_object",
+                            "session_id": value.get("sessionId") if isinstance(value, dict) else None,
+                            "timestamp": record_timestamp(value),
+                            "categories": categories,
+                            "content": _content(value),
+                            "reason": IDENTIFIER_MATCH,
+                            "pointers": list(confirmation.pointers),
+                            "forms": list(confirmation.forms),
+                            "malformed": confirmation.malformed,
+                            "is_latest": entry.is_latest,
+                        }
+                    )
+        except ConnectorError as exc:
+            skipped.append(Skipped(connector.name, entry.path, exc.status.value))
+            continue
+        files += 1
+        size += entry.size
+        if progress is not None:
+            progress(files, size)
+    return ScanResult(tuple(items), tuple(skipped), (), files, size)
+
+
+def _content(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

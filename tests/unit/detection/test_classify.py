@@ -1,0 +1,110 @@
+"""Tests for detection.classify: Art. 15(1)(b) categories and third parties, offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from detection.classify import Classifier, DataCategory, ThirdPartyEntity
+from detection.matcher import Matcher
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    """An offline classifier with one known third-party name."""
+    return Classifier(default_region="GB", third_party_names=("Bruno Keller",))
+
+
+def _record(text: str) -> dict[str, object]:
+    return {"type": "user", "message": {"content": [{"type": "text", "text": text}]}}
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("my address is zoe.angstrom@x.invalid", DataCategory.CONTACT_DETAILS),
+        ("call me on 07700 900123", DataCategory.CONTACT_DETAILS),
+        ("ticket E-48213", DataCategory.IDENTIFIERS),
+        ("E-48213 paid with IBAN GB33BUKB20201555555555", DataCategory.FINANCIAL),
+        ("E-48213 card 4111 1111 1111 1111", DataCategory.FINANCIAL),
+        ("E-48213 lives at 221 Baker Street", DataCategory.LOCATION),
+        ("E-48213 postcode SW1A 1AA", DataCategory.LOCATION),
+        ("E-48213 is on sick leave after surgery", DataCategory.HEALTH),
+        ("please ask Zoë Ångström to review the plan today", DataCategory.FREE_TEXT_MENTIONS),
+        ("E-48213 logged in from 192.168.10.20", DataCategory.IDENTIFIERS),
+    ],
+    ids=["email", "phone", "user-id", "iban", "card", "street", "postcode", "health", "free-text", "ip"],
+)
+def test_category_is_detected(classifier: Classifier, matcher: Matcher, text: str, category: str) -> None:
+    """Each Art. 15(1)(b) category is detected on a confirmed record."""
+    assert category in classifier.classify(_record(text), matcher).categories
+
+
+def test_identifier_field_alone_is_not_a_free_text_mention(classifier: Classifier, matcher: Matcher) -> None:
+    """A field that only holds the identifier is contact data, not a free-text mention."""
+    result = classifier.classify({"emailAddress": "zoe.angstrom@x.invalid"}, matcher)
+    assert result.categories == (DataCategory.CONTACT_DETAILS,)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "found"),
+    [
+        ("cc anna.nowak@corp.example please", ThirdPartyEntity.EMAIL, "anna.nowak@corp.example"),
+        ("cc bob@build.local please", ThirdPartyEntity.EMAIL, "bob@build.local"),
+        ("cc ops@team.internal please", ThirdPartyEntity.EMAIL, "ops@team.internal"),
+        ("link ?to=anna.nowak%40corp.example", ThirdPartyEntity.EMAIL, "anna.nowak%40corp.example"),
+        ("ring +44 20 7946 0958 later", ThirdPartyEntity.PHONE, "+44 20 7946 0958"),
+        ("pay GB33BUKB20201555555555 now", ThirdPartyEntity.IBAN, "GB33BUKB20201555555555"),
+        ("card 4111 1111 1111 1111 ok", ThirdPartyEntity.CARD, "4111 1111 1111 1111"),
+        ("host 10.1.2.3 down", ThirdPartyEntity.IP, "10.1.2.3"),
+        ("Bruno Keller approved", ThirdPartyEntity.PERSON, "Bruno Keller"),
+        ("Dear Anna Nowak, thanks", ThirdPartyEntity.PERSON, "Anna Nowak"),
+        ("Anna Nowak <anna@corp.example> wrote", ThirdPartyEntity.PERSON, "Anna Nowak"),
+    ],
+    ids=["email", "email-local", "email-internal", "email-percent", "phone", "iban", "card", "ip",
+         "known-name", "salutation", "display-name"],
+)  # fmt: skip
+def test_third_party_is_found(classifier: Classifier, matcher: Matcher, text: str, entity: str, found: str) -> None:
+    """Third parties' e-mails (also internal domains), phones, IBANs, cards, IPs and names are found."""
+    result = classifier.classify(_record(f"Zoë Ångström: {text}"), matcher)
+    assert (entity, found) in {(f.entity, f.text) for f in result.third_parties}
+    assert all(f.pointer == "/message/content/0/text" for f in result.third_parties)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["python setup.py install", "see README.md and main.py", "Zoë Ångström: run pytest tests/unit -q", "v1.2.3"],
+    ids=["setup-py", "file-names", "command", "version"],
+)
+def test_code_and_file_names_are_not_third_parties(classifier: Classifier, matcher: Matcher, text: str) -> None:
+    """Recognizers that misfire on code and file names (URL on setup.py) are not used."""
+    assert classifier.classify(_record(text), matcher).third_parties == ()
+
+
+def test_subject_data_is_not_a_third_party(classifier: Classifier, matcher: Matcher) -> None:
+    """The subject's own e-mail and phone are never reported as third-party data."""
+    result = classifier.classify(_record("reach zoe.angstrom@x.invalid or +44 7700 900123"), matcher)
+    assert result.third_parties == ()
+
+
+def test_findings_in_keys_and_nested_values_have_pointers(classifier: Classifier, matcher: Matcher) -> None:
+    """Findings carry the pointer of their string and whether it is an object key."""
+    value = {"Zoë Ångström": {"cc": ["x", "anna.nowak@corp.example"]}, "anna@corp.example": 1}
+    result = classifier.classify(value, matcher)
+    assert {(f.pointer, f.in_key, f.start, f.end) for f in result.third_parties} == {
+        ("/Zo\u00eb \u00c5ngstr\u00f6m/cc/1", False, 0, 23),
+        ("/anna@corp.example", True, 0, 17),
+    }
+
+
+def test_finding_text_is_not_in_repr(classifier: Classifier, matcher: Matcher) -> None:
+    """A finding's repr does not show the third party's data (safe if it ever reaches a log)."""
+    result = classifier.classify(_record("Zoë Ångström cc anna.nowak@corp.example"), matcher)
+    assert "anna" not in repr(result)
+
+
+def test_missing_spacy_model_is_a_config_error() -> None:
+    """A configured spaCy model that is not installed is a configuration error, never a download."""
+    from models.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        Classifier(spacy_model="xx_not_installed_model")

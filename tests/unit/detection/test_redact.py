@@ -1,0 +1,109 @@
+"""Tests for detection.redact: third-party placeholders without partial leaks; subject erasure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detection.classify import Classifier
+from detection.matcher import Matcher
+from detection.redact import PlaceholderBook, erase_subject, redact_record
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    """An offline classifier."""
+    return Classifier(default_region="GB", third_party_names=("Bruno Keller",))
+
+
+def _redact(value: object, matcher: Matcher, classifier: Classifier, book: PlaceholderBook | None = None) -> object:
+    findings = classifier.classify(value, matcher).third_parties
+    return redact_record(value, matcher, findings, book=book)
+
+
+RECORD = {
+    "type": "user",
+    "sessionId": "local_0b4c1e2a-0000-4000-8000-000000000001",
+    "createdAt": 1767225600000,
+    "message": {
+        "content": [
+            {
+                "type": "text",
+                "text": "Dear Anna Nowak, Zoë Ångström (zoe.angstrom@x.invalid) asked anna.nowak@corp.example",
+            },
+            {"type": "tool_use", "input": {"command": "mail -c anna.nowak%40corp.example +44 20 7946 0958"}},
+        ]
+    },
+    "toolUseResult": {"stdout": "Nowak said ANNA.NOWAK@CORP.EXAMPLE and 020 7946 0958; Bruno Keller agreed"},
+}
+
+
+def test_third_parties_are_replaced_and_subject_kept(matcher: Matcher, classifier: Classifier) -> None:
+    """Third parties' data become placeholders; the subject's own name and e-mail stay."""
+    result = _redact(RECORD, matcher, classifier)
+    text = json.dumps(result.value, ensure_ascii=False)
+    assert "Zoë Ångström" in text and "zoe.angstrom@x.invalid" in text
+    assert "[person 1]" in text and "[email 1]" in text and "[phone 1]" in text
+    assert result.counts["art15_4_third_party_email"] >= 3
+    assert result.reason_codes == tuple(sorted(result.counts))
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    ["anna", "nowak", "corp.example", "7946", "0958", "bruno", "keller"],
+    ids=["first-name", "surname", "domain", "phone-middle", "phone-end", "known-first", "known-last"],
+)
+def test_no_partial_leak(matcher: Matcher, classifier: Classifier, fragment: str) -> None:
+    """No fragment of a redacted third party's e-mail, phone or name is left anywhere in the record."""
+    result = _redact(RECORD, matcher, classifier)
+    assert fragment not in json.dumps(result.value, ensure_ascii=False).lower()
+
+
+def test_types_are_kept(matcher: Matcher, classifier: Classifier) -> None:
+    """Typed fields keep their types (sessionId string, createdAt number)."""
+    value = _redact(RECORD, matcher, classifier).value
+    assert isinstance(value, dict)
+    assert value["createdAt"] == RECORD["createdAt"]
+    assert value["sessionId"] == RECORD["sessionId"]
+
+
+def test_placeholders_are_stable_per_request(matcher: Matcher, classifier: Classifier) -> None:
+    """The same third party gets the same placeholder across records of one request."""
+    book = PlaceholderBook()
+    first = _redact({"t": "Zoë Ångström cc bob@team.local and anna@corp.example"}, matcher, classifier, book)
+    second = _redact({"t": "Zoë Ångström cc anna@corp.example"}, matcher, classifier, book)
+    assert first.value == {"t": "Zoë Ångström cc [email 1] and [email 2]"}
+    assert second.value == {"t": "Zoë Ångström cc [email 2]"}
+
+
+def test_record_without_third_parties_is_unchanged(matcher: Matcher, classifier: Classifier) -> None:
+    """A record with only the subject's data comes back unchanged with no reason codes."""
+    value = {"t": "Zoë Ångström wrote from zoe.angstrom@x.invalid"}
+    result = _redact(value, matcher, classifier)
+    assert (result.value, result.reason_codes) == (value, ())
+
+
+def test_erase_subject_replaces_every_form_and_keeps_types(matcher: Matcher) -> None:
+    """Erasure replaces each subject form in strings and keys with [redacted]; numbers stay numbers."""
+    value = {
+        "emailAddress": "ZOE.ANGSTROM@X.INVALID",
+        "createdAt": 1767225600000,
+        "title": "Call Zoe Angstrom on 07700 900123 about E-48213",
+        "zoe.angstrom@x.invalid": True,
+        "other": "anna@corp.example",
+    }
+    erased, count = erase_subject(value, matcher)
+    assert erased == {
+        "emailAddress": "[redacted]",
+        "createdAt": 1767225600000,
+        "title": "Call [redacted] on [redacted] about [redacted]",
+        "[redacted]": True,
+        "other": "anna@corp.example",
+    }
+    assert count == 5
+
+
+def test_erase_subject_on_text(matcher: Matcher) -> None:
+    """Erasure works on a plain text record too."""
+    assert erase_subject("hi Ångström, Zoë!", matcher) == ("hi [redacted]!", 1)

@@ -1,0 +1,95 @@
+"""Tests for detection.scan and `dsr scan`: items over a synthetic laptop tree, ownership, CLI output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from connectors.local import LocalConnector
+from detection.matcher import Matcher
+from detection.scan import scan_endpoint
+from dsr.cli_scan import scan
+
+STORE = "Users/zoe/Library/Application Support/Claude/local-agent-mode-sessions/aaaaaaaa/bbbbbbbb"
+OWNED = "local_11111111-2222-4333-8444-555555555555"
+OTHER = "local_99999999-2222-4333-8444-555555555555"
+CLI_DIR = "Users/zoe/.claude/projects/-Users-zoe-code"
+
+
+def _line(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True) + "\n"
+
+
+@pytest.fixture
+def laptop(tmp_path: Path) -> Path:
+    """A laptop tree: one Cowork session owned by the subject, one of a colleague naming her, one CLI transcript."""
+    for sid, email in ((OWNED, "zoe.angstrom@x.invalid"), (OTHER, "anna@corp.example")):
+        record = {"sessionId": sid, "cliSessionId": "c-" + sid[-4:], "emailAddress": email, "createdAt": 1767225600000,
+                  "lastActivityAt": 1767225600000, "title": "t"}  # fmt: skip
+        (tmp_path / STORE).mkdir(parents=True, exist_ok=True)
+        (tmp_path / STORE / f"{sid}.json").write_text(json.dumps(record))
+        transcript = tmp_path / STORE / sid / ".claude/projects/session" / f"c-{sid[-4:]}.jsonl"
+        transcript.parent.mkdir(parents=True)
+        transcript.write_text(
+            _line({"type": "user", "timestamp": "2026-01-02T03:04:05Z", "message": {"content": "plan the offsite"}})
+            + _line({"type": "user", "message": {"content": [{"type": "text", "text": "ask Zoë Ångström"}]}})
+        )
+    cli = tmp_path / CLI_DIR / "abc.jsonl"
+    cli.parent.mkdir(parents=True)
+    cli.write_text(
+        _line({"type": "user", "sessionId": "abc", "message": {"content": "nothing"}})
+        + _line({"type": "user", "sessionId": "abc", "message": {"content": "E-48213 is on sick leave"}})
+    )
+    return tmp_path
+
+
+def test_scan_endpoint_items(laptop: Path, matcher: Matcher) -> None:
+    """Owned sessions yield every record; others only confirmed records, with laptop paths and lines."""
+    with LocalConnector("lap", laptop) as connector:
+        result = scan_endpoint(connector, "lap", matcher)
+    found = {(i["location"]["path"], i["location"]["line"], i["reason"]) for i in result.items}
+    owned_transcript = f"/{STORE}/{OWNED}/.claude/projects/session/c-5555.jsonl"
+    other_transcript = f"/{STORE}/{OTHER}/.claude/projects/session/c-5555.jsonl"
+    assert (owned_transcript, 1, "owned_session") in found
+    assert (owned_transcript, 2, "owned_session") in found
+    assert (other_transcript, 2, "identifier_match") in found
+    assert (other_transcript, 1, "identifier_match") not in found
+    assert (f"/{CLI_DIR}/abc.jsonl", 2, "identifier_match") in found
+    assert dict(result.owned_sessions) == {OWNED: "session_email"}
+    cli_item = next(i for i in result.items if i["location"]["path"].endswith("abc.jsonl"))
+    assert cli_item["kind"] == "transcript"
+    assert cli_item["session_id"] == "abc"
+    assert "health" in cli_item["categories"]
+    assert "E-48213 is on sick leave" in cli_item["content"]
+    owned_first = next(
+        i for i in result.items if i["location"] == {"endpoint": "lap", "path": owned_transcript, "line": 1}
+    )
+    assert owned_first["timestamp"] == "2026-01-02T03:04:05Z"
+    assert owned_first["session_id"] == OWNED
+
+
+def test_endpoint_owner_makes_sessions_owned(laptop: Path, matcher: Matcher) -> None:
+    """With the endpoint's configured owner being the subject, every session's records are in scope."""
+    with LocalConnector("lap", laptop) as connector:
+        result = scan_endpoint(connector, "lap", matcher, owner_ids=("zoe.angstrom@x.invalid",), classify=False)
+    lines = {(i["location"]["path"], i["location"]["line"]) for i in result.items}
+    assert (f"/{CLI_DIR}/abc.jsonl", 1) in lines
+    assert all(i["categories"] == [] for i in result.items)
+
+
+def test_cli_scan_json(laptop: Path) -> None:
+    """`dsr scan --json` prints one JSON document with the finding items."""
+    app = typer.Typer()
+    app.command()(scan)
+    app.command("other")(lambda: None)
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["scan", str(laptop), "--endpoint-name", "lap", "--user-id", "E-48213", "--name", "Nobody Here", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [(i["location"]["path"], i["location"]["line"]) for i in document["items"]] == [(f"/{CLI_DIR}/abc.jsonl", 2)]
