@@ -44,7 +44,7 @@ def simulate(
 
             result = simulate_fleet(out, endpoints=endpoints, size_mb=size_mb, seed=seed, progress=report)
     except DsrError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     console = Console()
     console.print(

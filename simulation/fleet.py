@@ -99,7 +99,7 @@ def prepare_output(out: Path) -> None:
         if not is_previous_simulation(out):
             raise InputError(
                 f"{out} is not empty and holds no previous simulation (no truth.json from {GENERATOR}); "
-                "choose an empty or new directory, or remove its contents",
+                "choose an empty or new directory (or one written by `dsr fleet simulate`)",
                 path=str(out),
             )
         old = json.loads((out / "truth.json").read_text(encoding="utf-8"))
