@@ -189,7 +189,7 @@ def _scan_file(emitter: _Emitter, real: bytes, path: str, literals: Sequence[byt
 
 
 class _Walker:
-    """Depth-first walk with LocalConnector's symlink rules (canonical paths, in-root links followed once)."""
+    """LocalConnector's walk: same order and symlink rules (canonical paths, in-root links followed once)."""
 
     def __init__(
         self, emitter: _Emitter, root: bytes, literals: Sequence[bytes], block_size: int, *, scan: bool
@@ -211,53 +211,73 @@ class _Walker:
         return rel if rel.startswith("/") else "/" + rel
 
     def start(self, prefix: str) -> None:
-        real = self.real(prefix)
-        self.covered.append(os.path.realpath(real))
-        self.visit(prefix, real)
-
-    def visit(self, path: str, real: bytes) -> None:
+        """List one prefix: LocalConnector's order (a directory's files first, then its subdirectories)."""
         emit = self.emitter.emit
+        real = self.real(prefix)
         try:
             st = os.lstat(real)
         except FileNotFoundError:
             return
         except OSError:
-            emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
+            emit({"t": RECORD_SKIPPED, "p": prefix, "r": "permission_denied"})
             return
-        mode = st.st_mode
-        if stat.S_ISLNK(mode):
-            self.follow(path, real)
-        elif stat.S_ISREG(mode):
-            self.file(path, real, st)
-        elif stat.S_ISDIR(mode):
-            self.directory(path, real)
+        self.covered.append(os.path.realpath(real))
+        stack: list[tuple[str, bytes]] = []
+        if stat.S_ISDIR(st.st_mode):
+            stack.append((prefix, real))
+        elif stat.S_ISREG(st.st_mode):
+            self.file(prefix, real, st)
+        elif stat.S_ISLNK(st.st_mode):
+            self.follow(prefix, real, stack)
         else:
-            emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file"})
+            emit({"t": RECORD_SKIPPED, "p": prefix, "r": "special_file"})
+        while stack:
+            path, directory = stack.pop()
+            subdirs: list[tuple[str, bytes]] = []
+            self.directory(path, directory, subdirs)
+            stack.extend(reversed(subdirs))
 
     def file(self, path: str, real: bytes, st: os.stat_result) -> None:
         self.emitter.emit({"t": RECORD_ITEM, "p": path, "s": st.st_size, "m": int(st.st_mtime), "n": st.st_nlink})
         if self.scan:
             _scan_file(self.emitter, real, path, self.literals, self.block_size)
 
-    def directory(self, path: str, real: bytes) -> None:
+    def directory(self, path: str, real: bytes, subdirs: list[tuple[str, bytes]]) -> None:
+        emit = self.emitter.emit
         try:
             names = sorted(os.listdir(real))
         except FileNotFoundError:
-            self.emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "vanished"})
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "vanished"})
             return
         except OSError:
-            self.emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
+            emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
             return
         for raw in names:
             name = _decode_name(raw)
-            child = path.rstrip("/") + "/"
+            prefix = path.rstrip("/") + "/"
             if name is None:
-                shown = child + raw.decode("utf-8", "replace")
-                self.emitter.emit({"t": RECORD_SKIPPED, "p": shown, "r": "unreadable_name"})
+                shown = prefix.encode("utf-8") + raw
+                emit({"t": RECORD_SKIPPED, "p": shown.decode("utf-8", "backslashreplace"), "r": "unreadable_name"})
                 continue
-            self.visit(child + name, real.rstrip(b"/") + b"/" + raw)
+            child, child_real = prefix + name, real.rstrip(b"/") + b"/" + raw
+            try:
+                st = os.lstat(child_real)
+            except FileNotFoundError:
+                emit({"t": RECORD_SKIPPED, "p": child, "r": "vanished"})
+                continue
+            except OSError:
+                emit({"t": RECORD_SKIPPED, "p": child, "r": "permission_denied"})
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                subdirs.append((child, child_real))
+            elif stat.S_ISREG(st.st_mode):
+                self.file(child, child_real, st)
+            elif stat.S_ISLNK(st.st_mode):
+                self.follow(child, child_real, subdirs)
+            else:
+                emit({"t": RECORD_SKIPPED, "p": child, "r": "special_file"})
 
-    def follow(self, path: str, link: bytes) -> None:
+    def follow(self, path: str, link: bytes, subdirs: list[tuple[str, bytes]]) -> None:
         """Follow one symlink at most once, never out of the root (see `connectors.local.LocalConnector`)."""
         emit = self.emitter.emit
         try:
@@ -289,7 +309,7 @@ class _Walker:
                 emit({"t": RECORD_SKIPPED, "p": path, "r": "symlink_loop", "g": target})
             elif not covered:
                 self.covered.append(real)
-                self.directory(target, real)
+                subdirs.append((target, real))
         else:
             emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file", "g": target})
 

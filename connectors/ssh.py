@@ -475,7 +475,8 @@ class SSHConnector:
         a target outside the listed prefix is followed once and the target reported under its own path; a
         link whose target is already listed adds nothing; a link to an ancestor is `symlink_loop`; a link
         leading out of the root is `symlink_out_of_scope`; FIFOs, sockets and devices are `special_file`.
-        Order: depth first, names sorted by their bytes (the remote scanner's order).
+        Order as `LocalConnector`'s and the remote scanner's: a directory's files (names sorted) first, then
+        its subdirectories in name order, depth first.
         """
         sftp = self._sftp_client()
         norm = normalize_path(prefix)
@@ -493,25 +494,32 @@ class SSHConnector:
             covered = [sftp.normalize(real)]
         except FileNotFoundError:
             return
+        except PermissionError:
+            yield Skipped(self.name, norm, "permission_denied")
+            return
         except OSError as exc:
             raise _translate_io(exc, norm) from exc
-        nlink = self._nlink(norm) if stat.S_ISREG(attrs.st_mode or 0) else None
-        yield from self._visit(norm, real, attrs, nlink, _WalkState(root_real, covered))
-
-    def _visit(
-        self, path: str, real: str, attrs: paramiko.SFTPAttributes, nlink: int | None, state: _WalkState
-    ) -> Iterator[Item | Skipped]:
+        state = _WalkState(root_real, covered)
+        stack: list[tuple[str, str]] = []
         mode = attrs.st_mode or 0
-        if stat.S_ISLNK(mode):
-            yield from self._follow(path, real, state)
+        if stat.S_ISDIR(mode):
+            stack.append((norm, real))
         elif stat.S_ISREG(mode):
-            yield self._item(path, attrs, nlink)
-        elif stat.S_ISDIR(mode):
-            yield from self._directory(path, real, state)
+            yield self._item(norm, attrs, self._nlink(norm))
+        elif stat.S_ISLNK(mode):
+            yield from self._follow(norm, real, state, stack)
         else:
-            yield Skipped(self.name, path, "special_file")
+            yield Skipped(self.name, norm, "special_file")
+        while stack:
+            path, directory = stack.pop()
+            subdirs: list[tuple[str, str]] = []
+            yield from self._directory(path, directory, state, subdirs)
+            stack.extend(reversed(subdirs))
 
-    def _directory(self, path: str, real: str, state: _WalkState) -> Iterator[Item | Skipped]:
+    def _directory(
+        self, path: str, real: str, state: _WalkState, subdirs: list[tuple[str, str]]
+    ) -> Iterator[Item | Skipped]:
+        """One directory's files, links and special entries; its subdirectories go to `subdirs` (walked later)."""
         try:
             entries = self._sftp_client().listdir_attr(real)
         except FileNotFoundError:
@@ -529,7 +537,54 @@ class SSHConnector:
         for child in entries:
             child_path = path.rstrip("/") + "/" + child.filename
             child_real = real.rstrip("/") + "/" + child.filename
-            yield from self._visit(child_path, child_real, child, _nlink_from_longname(child.longname), state)
+            mode = child.st_mode or 0
+            if stat.S_ISDIR(mode):
+                subdirs.append((child_path, child_real))
+            elif stat.S_ISREG(mode):
+                yield self._item(child_path, child, _nlink_from_longname(child.longname))
+            elif stat.S_ISLNK(mode):
+                yield from self._follow(child_path, child_real, state, subdirs)
+            else:
+                yield Skipped(self.name, child_path, "special_file")
+
+    def list_names(self, path: str) -> list[str]:
+        """Sorted entry names of the directory `path` (the `NameLister` capability used by discovery).
+
+        Returns [] when the path does not exist or is not a directory. A directory reached through a
+        symlink is listed only if it resolves inside the root.
+
+        Raises:
+            AccessDeniedError: the directory may not be read or resolves outside the root.
+        """
+        norm = normalize_path(path)
+        sftp = self._sftp_client()
+        try:
+            self._check_parent(norm)
+        except ItemNotFoundError:
+            return []
+        real = self._real(norm)
+        try:
+            resolved = sftp.normalize(real)
+            attrs = sftp.stat(real)
+        except FileNotFoundError:
+            return []
+        except PermissionError as exc:
+            raise AccessDeniedError(f"permission denied: {norm}", path=norm) from exc
+        except OSError as exc:
+            raise _translate_io(exc, norm) from exc
+        if not remote_scan.is_under(resolved, self._root_real()):
+            raise AccessDeniedError(f"path resolves outside the endpoint root: {norm}", path=norm)
+        if not stat.S_ISDIR(attrs.st_mode or 0):
+            return []
+        try:
+            names = sftp.listdir(real)
+        except FileNotFoundError:
+            return []
+        except PermissionError as exc:
+            raise AccessDeniedError(f"permission denied: {norm}", path=norm) from exc
+        except OSError as exc:
+            raise _translate_io(exc, norm) from exc
+        return sorted(names)
 
     def _broken_link_reason(self, link: str) -> str:
         """`symlink_loop` if following `link` comes back to a link already seen (or never ends), else `vanished`."""
@@ -549,7 +604,9 @@ class SSHConnector:
             current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
         return "symlink_loop"
 
-    def _follow(self, path: str, link: str, state: _WalkState) -> Iterator[Item | Skipped]:
+    def _follow(
+        self, path: str, link: str, state: _WalkState, subdirs: list[tuple[str, str]]
+    ) -> Iterator[Item | Skipped]:
         """Follow one symlink at most once, never out of the root (server-side realpath, no local guess)."""
         sftp = self._sftp_client()
         try:
@@ -584,7 +641,7 @@ class SSHConnector:
                 yield Skipped(self.name, path, "symlink_loop", target)
             elif not covered:
                 state.covered.append(real)
-                yield from self._directory(target, real, state)
+                subdirs.append((target, real))
         else:
             yield Skipped(self.name, path, "special_file", target)
 
