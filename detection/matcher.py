@@ -45,8 +45,6 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 8 << 20
 MAX_LINE_BYTES = 8 << 20
 WINDOW_BYTES = 64 << 10
-# Strings shorter than this are checked for literals with the stdlib rule (cheaper than an engine call).
-_SHORT_STRING = 4096
 _BOM = b"\xef\xbb\xbf"
 
 # -- prefilter engines ------------------------------------------------------------------------------------
@@ -418,9 +416,6 @@ class Matcher:
 
     def has_literal(self, data: bytes) -> bool:
         """The candidate rule on one byte string: whether any prefilter literal occurs (ASCII-insensitive)."""
-        if len(data) < _SHORT_STRING:
-            lowered = data.lower()
-            return any(lit in lowered for lit in self.literals)
         return self._engine.any(data)
 
     def find(self, text: str) -> list[Span]:

@@ -151,25 +151,41 @@ def _confirmations(matcher: Matcher, connector: Connector, artifact: Artifact) -
 
 
 def _owned_items(
-    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify
+    endpoint: str,
+    connector: Connector,
+    artifact: Artifact,
+    matcher: Matcher,
+    classify: _Classify,
+    *,
+    classify_all: bool,
 ) -> Iterator[dict[str, Any]]:
-    """Every record of an artifact of an owned session (Art. 15(1): all data relating to the person)."""
+    """Every record of an artifact of an owned session (Art. 15(1): all data relating to the person).
+
+    Records that name the subject are classified; the others only when `classify_all` (presidio on every
+    record of a large owned session costs about 2 ms a record).
+    """
     if artifact.fmt is RecordFormat.JSONL:
         with connector.open(artifact.item) as stream:
             for record in iter_records(stream, artifact.fmt):
                 value = record.value if record.value is not None else record.text
                 pointers: list[str] = []
                 forms: set[str] = set()
-                for pointer, span in matcher.iter_matches(value):
-                    if pointer not in pointers:
-                        pointers.append(pointer)
-                    forms.add(span.label)
-                content = _content(value)
+                raw = record.raw
+                if raw is None or matcher.has_literal(raw):
+                    for pointer, span in matcher.iter_matches(value):
+                        if pointer not in pointers:
+                            pointers.append(pointer)
+                        forms.add(span.label)
+                content = raw.decode("utf-8", errors="replace") if raw is not None else record.text
+                categories = classify(value, content) if (pointers or classify_all) else []
                 yield _item(
-                    endpoint, artifact, record.line, value, classify(value, content), reason=OWNED_SESSION,
+                    endpoint, artifact, record.line, value, categories, reason=OWNED_SESSION,
                     pointers=pointers, forms=sorted(forms), malformed=record.malformed, content=content,
                 )  # fmt: skip
         return
+    # Text, JSON documents and binaries are one whole-file item; lines that name the subject are also
+    # listed with their line numbers (needed to redact or erase in place).
+    yield from _matched_items(endpoint, connector, artifact, matcher, classify)
     if artifact.fmt is RecordFormat.BINARY or artifact.item.size > MAX_WHOLE_FILE_CONTENT:
         yield _item(endpoint, artifact, None, None, [], reason=OWNED_SESSION)
         return
@@ -196,6 +212,7 @@ def scan_endpoint(
     owner_ids: Sequence[str] = (),
     classify: bool = True,
     classifier: Classifier | None = None,
+    classify_owned: bool = False,
     progress: Progress | None = None,
 ) -> ScanResult:
     """Scan every agent-history artifact of one endpoint for the subject.
@@ -207,6 +224,8 @@ def scan_endpoint(
         owner_ids: the endpoint's configured owner identifier(s), for the ownership rule.
         classify: whether to classify confirmed records (categories); False leaves `categories` empty.
         classifier: a prepared classifier (one is built with the matcher's region if None).
+        classify_owned: also classify records of owned sessions that do not name the subject (slow on
+            large sessions; by default they are listed with empty `categories`).
         progress: called with (files done, bytes done) after each artifact.
 
     Returns:
@@ -236,7 +255,9 @@ def scan_endpoint(
         owned = decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
         try:
             if owned:
-                items.extend(_owned_items(endpoint_name, connector, artifact, matcher, classify_fn))
+                items.extend(
+                    _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
+                )
             else:
                 items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
         except ConnectorError as exc:
