@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from connectors.base import Item, Skipped
 from connectors.local import LocalConnector
 from connectors.remote_scan import iter_candidate_lines
 from connectors.ssh import RemoteHit
+from models.errors import TransferError
 from tests.fixtures.sshd import SSHFleet
 from tests.integration.ssh.conftest import LITERALS, SUBJECT_EMAIL, SSHLaptop, build_tree, start_tree_laptop
 
@@ -187,3 +190,49 @@ def test_several_prefixes_in_one_scan(tree_laptop: SSHLaptop) -> None:
         assert together == one_by_one
         assert {r.path for r in together if isinstance(r, Item)} >= {f"{HOME}/Documents/cv.txt"}
         assert not any(r.path.startswith(f"{HOME}/Library") for r in together)
+
+
+def _scanner_processes(parent_pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(parent_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if child.cmdline()[-1:] == ["-"] and "python" in child.cmdline()[0]:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.timeout(60)
+def test_stalled_laptop_fails_with_channel_timeout(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """A laptop that stops answering mid-scan ends the scan with TransferError after channel_timeout, no hang."""
+    laptop = start_tree_laptop(ssh_fleet, tmp_path, "stall")
+    bulk = laptop.tree / "Users" / "ana" / "bulk"
+    bulk.mkdir()
+    for index in range(60):
+        (bulk / f"f{index:02}.log").write_bytes(b"filler line without the subject\n" * 60000)
+    assert laptop.laptop.proc is not None
+    with laptop.connector(channel_timeout=2) as connector:
+        records = connector.scan_remote("/", LITERALS)
+        next(records)
+        deadline = time.monotonic() + 10
+        stalled: list[psutil.Process] = []
+        while not stalled and time.monotonic() < deadline:
+            stalled = _scanner_processes(laptop.laptop.proc.pid)
+        assert stalled, "remote scanner process not found"
+        for process in stalled:
+            process.suspend()
+        try:
+            started = time.monotonic()
+            with pytest.raises(TransferError):
+                for _ in records:
+                    pass
+            assert time.monotonic() - started < 15
+        finally:
+            for process in stalled:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
