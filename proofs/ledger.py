@@ -1,0 +1,242 @@
+"""The proof ledger: append proof entries, seal them with signed checkpoints, export and verify them.
+
+Records what was done (ids, locations, hashes, counts, grounds, verification), never the erased content
+(Art. 5(2); gdpr-rules.md sections 4 and 8). Storage is a `LedgerStore`; signing is a `LedgerSigner`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from models.errors import ConfigError, LedgerError
+from models.tables import utcnow
+from proofs.entry import FORMAT, Checkpoint, LedgerAction, LedgerEntry, ProofRecord, format_at
+from proofs.signing import LedgerSigner, load_public_key
+from proofs.store import LedgerStore
+from proofs.verify import VerifyResult, verify_documents
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "DEFAULT_KEY_FILENAME",
+    "ExportSummary",
+    "Ledger",
+    "LedgerAction",
+    "ProofRecord",
+]
+
+DEFAULT_CHECKPOINT_EVERY = 100
+"""Entries between automatic checkpoints."""
+
+DEFAULT_KEY_FILENAME = "ledger-signing.pem"
+"""The signing key's file name under the state directory (`.dsr/`)."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote."""
+
+    path: Path
+    entries: int
+    checkpoints: int
+    head_hash: str | None
+    sealed_to: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The ledger range of one request's entries and the checkpoint that seals the last of them."""
+
+    seq_first: int
+    seq_last: int
+    checkpoint: Checkpoint | None
+
+
+def _line(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii")
+
+
+class Ledger:
+    """Append-only, hash-chained proof entries with periodic Ed25519-signed checkpoints.
+
+    Every `checkpoint_every` entries (and on `seal()`), the entries since the last checkpoint are sealed.
+    Appends with an `idempotency_key` are exactly-once: a rerun after a crash gets the stored entry back.
+    """
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        signer: LedgerSigner | None = None,
+        checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """A ledger over `store`.
+
+        Args:
+            store: where entries and checkpoints live.
+            signer: signs checkpoints; without it the ledger can append and verify but not seal.
+            checkpoint_every: seal automatically after this many unsealed entries (None: only on `seal()`).
+            clock: the aware UTC clock (tests pass a fixed one).
+        """
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ConfigError("checkpoint_every must be a positive number of entries", key="ledger.checkpoint_every")
+        self.store = store
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self._clock = clock
+
+    def append(self, record: ProofRecord, *, idempotency_key: str | None = None) -> LedgerEntry:
+        """Append `record` as the next entry (or return the entry already stored under `idempotency_key`).
+
+        Seals automatically when `checkpoint_every` entries are unsealed and a signer is set.
+
+        Args:
+            record: what was done; validated on construction, never content.
+            idempotency_key: a stable key of the action (e.g. `"<request>:<action>:<location>:<path>:<sha256>"`).
+
+        Raises:
+            LedgerError: the store cannot be written.
+        """
+        result = self.store.append(record, at=self._clock(), idempotency_key=idempotency_key)
+        if result.created and self.signer is not None and self.checkpoint_every is not None:
+            last = self.store.last_checkpoint()
+            if result.entry.seq - (last.seq_to if last else 0) >= self.checkpoint_every:
+                self.seal()
+        return result.entry
+
+    def seal(self) -> Checkpoint | None:
+        """Sign a checkpoint over the entries since the last one; None when there are none.
+
+        Raises:
+            LedgerError: no signer is configured, or the store cannot be written.
+        """
+        signer = self.signer
+        if signer is None:
+            raise LedgerError("cannot seal the ledger: no signing key configured", key="ledger.signing_key")
+        at = self._clock()
+        return self.store.add_checkpoint(
+            lambda seq_from, seq_to, head_hash: signer.sign_checkpoint(
+                seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=at
+            )
+        )
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every entry in seq order."""
+        for document in self.store.iter_entry_documents():
+            yield LedgerEntry.from_dict(document)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint in seq order."""
+        return [Checkpoint.from_dict(d) for d in self.store.iter_checkpoint_documents()]
+
+    def coverage(self, request_id: str) -> Coverage | None:
+        """The seq range of `request_id`'s entries and the first checkpoint sealing all of them (certificates)."""
+        seqs = [e.seq for e in self.entries() if e.record.request_id == request_id]
+        if not seqs:
+            return None
+        sealing = next((c for c in self.checkpoints() if c.seq_to >= seqs[-1]), None)
+        return Coverage(seq_first=seqs[0], seq_last=seqs[-1], checkpoint=sealing)
+
+    def export_public_key(self, path: Path) -> Path:
+        """Write the signer's public key (PEM) to `path`.
+
+        Raises:
+            LedgerError: no signer is configured.
+        """
+        if self.signer is None:
+            raise LedgerError("no signing key configured: no public key to export", key="ledger.signing_key")
+        return self.signer.export_public_key(path)
+
+    def _iter_stream(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Entries and checkpoints in export order, numbered from line 2 (line 1 is the header)."""
+        head = self.store.head()
+        checkpoints = [c for c in self.store.iter_checkpoint_documents() if c["seq_to"] <= head.seq]
+        by_end: dict[int, list[dict[str, Any]]] = {}
+        for checkpoint in checkpoints:
+            by_end.setdefault(checkpoint["seq_to"], []).append(checkpoint)
+        line = 1
+        for document in self.store.iter_entry_documents(upto=head.seq):
+            line += 1
+            yield line, {"type": "entry", **document}
+            for checkpoint in by_end.pop(document["seq"], []):
+                line += 1
+                yield line, {"type": "checkpoint", **checkpoint}
+        for rest in by_end.values():  # checkpoints whose entry is absent: let verification say so
+            for checkpoint in rest:
+                line += 1
+                yield line, {"type": "checkpoint", **checkpoint}
+
+    def export_jsonl(self, path: Path, *, seal: bool = True) -> ExportSummary:
+        """Write the ledger as JSONL: a header, then entries with each checkpoint after the entry it seals.
+
+        The header carries the format, the entry count and the public key, so the file verifies on its own
+        (`verify_export`); trust in the key still comes from the published copy. Written to a temporary file,
+        fsynced and renamed into place.
+
+        Args:
+            path: the destination file.
+            seal: seal unsealed entries first (needs a signer), so every exported entry is covered.
+
+        Raises:
+            LedgerError: the file cannot be written, or `seal` is asked without a signer.
+        """
+        if seal and self.signer is not None:
+            self.seal()
+        head = self.store.head()
+        body = list(self._iter_stream())
+        entries = sum(1 for _, d in body if d["type"] == "entry")
+        checkpoints = [d for _, d in body if d["type"] == "checkpoint"]
+        header: dict[str, Any] = {
+            "type": "header",
+            "format": FORMAT,
+            "exported_at": format_at(self._clock()),
+            "entries": entries,
+            "checkpoints": len(checkpoints),
+            "head_seq": head.seq,
+            "head_hash": head.entry_hash if head.seq else None,
+            "public_key": self.signer.public_key_pem().decode("ascii") if self.signer else None,
+            "key_id": self.signer.key_id if self.signer else None,
+            "hash": "sha256 over canonical JSON (sorted keys, compact, ASCII) of an entry without entry_hash/type",
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as fh:
+                fh.write(_line(header))
+                for _, document in body:
+                    fh.write(_line(document))
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            raise LedgerError(f"cannot write ledger export {path}: {exc.strerror}", path=str(path)) from exc
+        return ExportSummary(
+            path=path,
+            entries=entries,
+            checkpoints=len(checkpoints),
+            head_hash=head.entry_hash if head.seq else None,
+            sealed_to=max((c["seq_to"] for c in checkpoints), default=0),
+        )
+
+    def verify(self, public_key_pem: bytes | None = None) -> VerifyResult:
+        """Verify the stored ledger: chain, sequence and checkpoint signatures.
+
+        Args:
+            public_key_pem: the published public key; None uses the signer's own public key.
+
+        Raises:
+            ConfigError: `public_key_pem` is not an Ed25519 public key.
+        """
+        if public_key_pem is not None:
+            key, source = load_public_key(public_key_pem), "given"
+        elif self.signer is not None:
+            key, source = self.signer.public_key, "local"
+        else:
+            key, source = None, "none"
+        return verify_documents(self._iter_stream(), key, key_source=source)

@@ -1,0 +1,234 @@
+"""The proof ledger in the case database (tables `ledger_entries`, `ledger_checkpoints`).
+
+Appends are serialised by `BEGIN IMMEDIATE` on SQLite and a transaction-scoped advisory lock on
+PostgreSQL, with a unique `seq` as the backstop. Never updates or deletes a row.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import Session, col, select
+
+from models.errors import LedgerError
+from proofs._tables_proposed import LedgerCheckpoint as CheckpointRow
+from proofs._tables_proposed import LedgerEntry as EntryRow
+from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry, format_at
+from proofs.store import AppendResult, Head, SignCallback
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+"""A fresh session per call, committed when the block ends normally (e.g. `models.db.session_scope(url)`)."""
+
+_PG_LOCK_KEY = 0x4C454447  # "LEDG": the advisory lock id of ledger appends
+_RETRIES = 3
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes for DateTime(timezone=True); they were stored as UTC.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _entry_document(row: EntryRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "request_id": row.request_id,
+        "run_id": row.run_id,
+        "action": row.action,
+        "location": row.location,
+        "path": row.path,
+        "version_id": row.version_id,
+        "sha256_before": row.sha256_before,
+        "sha256_after": row.sha256_after,
+        "counts": json.loads(row.counts),
+        "exception_ground": row.exception_ground,
+        "verification": row.verification,
+        "outcome": row.outcome,
+        "actor": row.actor,
+        "policy_version": row.policy_version,
+        "details": json.loads(row.details),
+        "idempotency_key": row.idempotency_key,
+        "at": format_at(_aware(row.at)),
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+    }
+
+
+def _entry_row(entry: LedgerEntry) -> EntryRow:
+    doc = entry.to_dict()
+    return EntryRow(
+        **{k: v for k, v in doc.items() if k not in ("counts", "details", "at")},
+        counts=json.dumps(doc["counts"], sort_keys=True, ensure_ascii=True),
+        details=json.dumps(doc["details"], sort_keys=True, ensure_ascii=True),
+        at=entry.at,
+    )
+
+
+def _checkpoint(row: CheckpointRow) -> Checkpoint:
+    return Checkpoint(
+        seq_from=row.seq_from,
+        seq_to=row.seq_to,
+        head_hash=row.head_hash,
+        at=_aware(row.at),
+        key_id=row.key_id,
+        signature=row.signature,
+    )
+
+
+class SQLLedgerStore:
+    """`LedgerStore` over the case database (SQLite or PostgreSQL) through `session_factory`."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        """Use sessions from `session_factory`; each operation runs in its own transaction."""
+        self._sessions = session_factory
+        self._thread_lock = threading.Lock()
+
+    def _lock(self, session: Session) -> None:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            # Must be the transaction's first statement: takes the write lock before anything is read.
+            session.execute(text("BEGIN IMMEDIATE"))
+        elif dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+    def _run(self, action: Callable[[Session], Any], *, write: bool) -> Any:
+        for attempt in range(_RETRIES):
+            try:
+                with self._thread_lock, self._sessions() as session:
+                    if write:
+                        self._lock(session)
+                    return action(session)
+            except IntegrityError as exc:
+                # Another writer without our lock (a different tool) won the same seq: chain again.
+                if attempt + 1 == _RETRIES:
+                    raise LedgerError(
+                        "ledger append kept colliding with other writers", table="ledger_entries"
+                    ) from exc
+            except (OperationalError, ProgrammingError) as exc:
+                raise LedgerError(
+                    f"the case database's ledger tables are unusable ({exc.__class__.__name__}); "
+                    "apply the ledger migration (tables ledger_entries, ledger_checkpoints)",
+                    table="ledger_entries",
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _head(session: Session) -> Head:
+        row = session.exec(select(EntryRow).order_by(col(EntryRow.seq).desc()).limit(1)).first()
+        return Head(0, GENESIS_HASH) if row is None else Head(row.seq, row.entry_hash)
+
+    @staticmethod
+    def _last_checkpoint(session: Session) -> CheckpointRow | None:
+        return session.exec(select(CheckpointRow).order_by(col(CheckpointRow.seq_to).desc()).limit(1)).first()
+
+    @staticmethod
+    def _find(session: Session, key: str) -> LedgerEntry | None:
+        row = session.exec(select(EntryRow).where(EntryRow.idempotency_key == key)).first()
+        return None if row is None else LedgerEntry.from_dict(_entry_document(row))
+
+    def append(self, record: ProofRecord, *, at: datetime, idempotency_key: str | None = None) -> AppendResult:
+        """Chain `record` after the head, or return the entry already stored under `idempotency_key`.
+
+        Raises:
+            LedgerError: the tables are missing or the database refuses the write.
+        """
+
+        def action(session: Session) -> AppendResult:
+            if idempotency_key is not None:
+                existing = self._find(session, idempotency_key)
+                if existing is not None:
+                    return AppendResult(existing, created=False)
+            head = self._head(session)
+            entry = chain_entry(
+                record, seq=head.seq + 1, prev_hash=head.entry_hash, at=at, idempotency_key=idempotency_key
+            )
+            session.add(_entry_row(entry))
+            session.flush()
+            return AppendResult(entry, created=True)
+
+        result: AppendResult = self._run(action, write=True)
+        return result
+
+    def add_checkpoint(self, sign: SignCallback) -> Checkpoint | None:
+        """Seal the entries after the last checkpoint (None if there are none).
+
+        Raises:
+            LedgerError: the tables are missing or the database refuses the write.
+        """
+
+        def action(session: Session) -> Checkpoint | None:
+            last = self._last_checkpoint(session)
+            sealed = last.seq_to if last is not None else 0
+            head = self._head(session)
+            if head.seq <= sealed:
+                return None
+            checkpoint = sign(sealed + 1, head.seq, head.entry_hash)
+            session.add(
+                CheckpointRow(
+                    seq_from=checkpoint.seq_from,
+                    seq_to=checkpoint.seq_to,
+                    head_hash=checkpoint.head_hash,
+                    at=checkpoint.at,
+                    key_id=checkpoint.key_id,
+                    signature=checkpoint.signature,
+                )
+            )
+            session.flush()
+            return checkpoint
+
+        result: Checkpoint | None = self._run(action, write=True)
+        return result
+
+    def find(self, idempotency_key: str) -> LedgerEntry | None:
+        """The entry stored under `idempotency_key`, if any."""
+        result: LedgerEntry | None = self._run(lambda s: self._find(s, idempotency_key), write=False)
+        return result
+
+    def head(self) -> Head:
+        """The last entry's seq and hash."""
+        result: Head = self._run(self._head, write=False)
+        return result
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint, if any."""
+
+        def action(session: Session) -> Checkpoint | None:
+            row = self._last_checkpoint(session)
+            return None if row is None else _checkpoint(row)
+
+        result: Checkpoint | None = self._run(action, write=False)
+        return result
+
+    def iter_entry_documents(self, *, upto: int | None = None, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every entry row as its JSON object, in seq order (read in batches of `batch`)."""
+        after = 0
+        while True:
+
+            def action(session: Session, after: int = after) -> list[dict[str, Any]]:
+                query = select(EntryRow).where(EntryRow.seq > after)
+                if upto is not None:
+                    query = query.where(EntryRow.seq <= upto)
+                rows = session.exec(query.order_by(col(EntryRow.seq)).limit(batch)).all()
+                return [_entry_document(row) for row in rows]
+
+            documents: list[dict[str, Any]] = self._run(action, write=False)
+            yield from documents
+            if len(documents) < batch:
+                return
+            after = documents[-1]["seq"]
+
+    def iter_checkpoint_documents(self) -> Iterator[dict[str, Any]]:
+        """Every checkpoint row as its JSON object, in seq order."""
+
+        def action(session: Session) -> list[dict[str, Any]]:
+            rows = session.exec(select(CheckpointRow).order_by(col(CheckpointRow.seq_to))).all()
+            return [_checkpoint(row).to_dict() for row in rows]
+
+        documents: list[dict[str, Any]] = self._run(action, write=False)
+        yield from documents
