@@ -1,0 +1,227 @@
+"""Package plumbing shared by every report: safe file names, atomic directories, manifests, zips, PDF printing.
+
+Owns how a package reaches the disk (temp directory beside the target, then rename; nothing half-written).
+Must not know what a report says; never logs file contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from models.errors import InputError
+
+_SAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_PACKAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+MAX_NAME = 80
+CHROMIUM_CANDIDATES = (Path("/usr/bin/chromium"), Path("/usr/bin/chromium-browser"), Path("/usr/bin/google-chrome"))
+PDF_TIMEOUT_S = 120.0
+MANIFEST = "manifest.json"
+
+
+def safe_name(raw: str, fallback: str = "item") -> str:
+    """A file name made from an untrusted string (laptop names, session ids, paths).
+
+    Keeps ASCII letters, digits, dot, underscore and dash; folds everything else to `_`; never starts with a
+    dot, never is empty, `.`/`..` or a Windows device name; at most `MAX_NAME` characters. When the result
+    differs from the input a short hash of the input is appended, so two different hostile names never map to
+    the same file.
+
+    Args:
+        raw: the untrusted string.
+        fallback: used when nothing usable is left.
+
+    Returns:
+        A single path component safe on POSIX and Windows.
+    """
+    folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode("ascii")
+    cleaned = _SAFE_CHARS.sub("_", folded).strip("._-")
+    if not cleaned:
+        cleaned = fallback
+    stem, dot, rest = cleaned.partition(".")
+    if stem.lower() in _WINDOWS_RESERVED:
+        cleaned = f"{stem}_{dot}{rest}"
+    cleaned = cleaned[:MAX_NAME]
+    if cleaned != raw:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned[: MAX_NAME - 9]}-{digest}"
+    return cleaned
+
+
+@dataclass
+class NameBook:
+    """Unique safe names within one directory, also on case-insensitive file systems (zip opened on a Mac)."""
+
+    _by_raw: dict[str, str] = field(default_factory=dict)
+    _taken: set[str] = field(default_factory=set)
+
+    def name(self, raw: str, fallback: str = "item", suffix: str = "") -> str:
+        """The file name for `raw` (the same raw string always gets the same name)."""
+        found = self._by_raw.get(raw)
+        if found is not None:
+            return found
+        base = safe_name(raw, fallback)
+        candidate = base + suffix
+        counter = 1
+        while candidate.lower() in self._taken:
+            counter += 1
+            candidate = f"{base}-{counter}{suffix}"
+        self._taken.add(candidate.lower())
+        self._by_raw[raw] = candidate
+        return candidate
+
+
+def check_package_id(request_id: str) -> str:
+    """The request id as a directory name; request ids are ours, so anything unusual is refused.
+
+    Raises:
+        InputError: the id is not a plain name.
+    """
+    if not _PACKAGE_ID.match(request_id) or request_id in {".", ".."}:
+        raise InputError(f"request id {request_id!r} cannot name a package directory", key="request_id")
+    return request_id
+
+
+def write_json(path: Path, value: object) -> None:
+    """Write `value` as indented UTF-8 JSON (keys in insertion order) with a trailing newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(root: Path, header: dict[str, object]) -> str:
+    """Write `manifest.json` (sha256 and size of every other file) and return the manifest's own sha256.
+
+    The manifest's hash is the package hash recorded on the request: it fixes every file's content.
+    """
+    files = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel == MANIFEST:
+            continue
+        files.append({"path": rel, "sha256": sha256_file(path), "size": path.stat().st_size})
+    manifest = {**header, "algorithm": "sha256", "files": files}
+    write_json(root / MANIFEST, manifest)
+    return sha256_file(root / MANIFEST)
+
+
+def zip_directory(root: Path, target: Path, arc_root: str, when: datetime) -> None:
+    """Zip `root` into `target` (entries under `arc_root/`, sorted, fixed timestamps: reproducible bytes)."""
+    stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"{arc_root}/{path.relative_to(root).as_posix()}", date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+
+
+@contextmanager
+def atomic_package(out_dir: Path, name: str, zip_time: datetime) -> Iterator[Path]:
+    """Build a package directory atomically: yield a temp directory beside `out_dir/name`, then rename it.
+
+    After the caller's block the temp directory is zipped (entries under `name/`), then it becomes
+    `out_dir/name` (an older package of that name is replaced) and the zip `out_dir/name.zip`. On any failure
+    nothing is left: neither the temp directory nor a partial zip; an older package stays as it was.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_package_id(name)
+    temp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=out_dir))
+    temp_zip = temp.with_name(temp.name + ".zip")
+    final, final_zip = out_dir / name, out_dir / f"{name}.zip"
+    old = out_dir / f".{name}.old-{temp.name.rsplit('-', 1)[-1]}"
+    try:
+        yield temp
+        zip_directory(temp, temp_zip, name, zip_time)
+        if final.exists():
+            final.rename(old)
+        temp.rename(final)
+        if temp_zip.exists():
+            os.replace(temp_zip, final_zip)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        temp_zip.unlink(missing_ok=True)
+        if old.exists() and not final.exists():
+            old.rename(final)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def find_pdf_engine() -> Path | None:
+    """The headless Chromium used to print HTML to PDF, or None when none is installed."""
+    for candidate in CHROMIUM_CANDIDATES:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def print_pdf(html_path: Path, pdf_path: Path, engine: Path | None = None) -> str:
+    """Print an HTML file to PDF with headless Chromium.
+
+    Args:
+        html_path: the page (opened as a `file://` URL; it needs no network).
+        pdf_path: where the PDF goes.
+        engine: the browser binary; found with `find_pdf_engine` when None.
+
+    Returns:
+        `written`, `skipped: no PDF engine installed`, or `failed: <reason>` (the package is valid without PDF).
+    """
+    engine = engine or find_pdf_engine()
+    if engine is None:
+        return "skipped: no PDF engine installed"
+    with tempfile.TemporaryDirectory(prefix="dsr-chromium-") as profile:
+        argv = [
+            str(engine),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf_path}",
+            html_path.resolve().as_uri(),
+        ]
+        try:
+            subprocess.run(  # noqa: S603 - fixed argv, the binary is a known absolute path, no shell
+                argv,
+                check=True,
+                capture_output=True,
+                timeout=PDF_TIMEOUT_S,
+                env={**os.environ, "HOME": profile},
+            )
+        except subprocess.TimeoutExpired:
+            pdf_path.unlink(missing_ok=True)
+            return "failed: PDF engine timed out"
+        except (subprocess.CalledProcessError, OSError) as exc:
+            pdf_path.unlink(missing_ok=True)
+            return f"failed: PDF engine error ({exc.__class__.__name__})"
+    if not pdf_path.is_file() or pdf_path.stat().st_size == 0:
+        pdf_path.unlink(missing_ok=True)
+        return "failed: PDF engine wrote nothing"
+    return "written"

@@ -1,0 +1,81 @@
+"""report.html in a real headless Chromium: the Art. 15 sections and the copy render; the PDF prints."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from reports.access_package import build_access_package
+from reports.packaging import find_pdf_engine
+from tests.unit.reports.samples import package_input
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "reports"
+HEADINGS = (
+    "1. Summary",
+    "2. What we do with your data (Article 15)",
+    "(a) Why we use your data (purposes and legal basis)",
+    "(b) The kinds of personal data we hold about you",
+    "(c) Who receives your data (recipients)",
+    "(d) How long we keep it",
+    "(e) Your rights",
+    "(f) Your right to complain",
+    "(g) Where your data came from",
+    "(h) Automated decision-making",
+    "Transfers outside the UK and the EEA (Article 15(2))",
+    "3. When your data was processed",
+    "4. Copy of your data (Article 15(3))",
+    "5. Systems we searched",
+)
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium with a throwaway profile and no background network."""
+    engine = find_pdf_engine()
+    assert engine is not None
+    with tempfile.TemporaryDirectory(prefix="dsr-test-chromium-") as profile:
+        return subprocess.run(
+            [
+                str(engine),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.mark.service
+def test_report_opens_in_chromium_with_every_section(tmp_path: Path) -> None:
+    """Chromium renders report.html offline: the DOM has the Art. 15 headings and the copy; a screenshot is kept."""
+    if find_pdf_engine() is None:
+        pytest.skip("chromium is not installed")
+    result = build_access_package(package_input(), tmp_path / "out", pdf=True)
+    url = (result.path / "report.html").resolve().as_uri()
+    dom = chromium("--dump-dom", url).stdout
+    for heading in HEADINGS:
+        assert heading.replace("'", "&#x27;") in dom, heading
+    assert "ran command: grep -r mira.okafor@customer.invalid crm/" in dom
+    assert "<circle" in dom
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "access-report.png"
+    shot.unlink(missing_ok=True)
+    chromium(f"--screenshot={shot}", "--window-size=1280,2000", url)
+    assert shot.stat().st_size > 10_000
+    assert result.pdf == "written"
+    pdf = (result.path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    shutil.copy(result.path / "report.pdf", ARTIFACTS / "access-report.pdf")
