@@ -166,13 +166,18 @@ def _scan_file(emitter: _Emitter, real: bytes, path: str, literals: Sequence[byt
         emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "permission_denied"})
         return
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             emitter.emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file"})
             return
+        # Read up to the size at open, as the SFTP fallback does: a consistent prefix of an appended file.
+        remaining = [st.st_size]
 
         def read(n: int) -> bytes:
             emitter.heartbeat()
-            return os.read(fd, n)
+            data = os.read(fd, min(n, remaining[0])) if remaining[0] > 0 else b""
+            remaining[0] -= len(data)
+            return data
 
         for line, offset, data in iter_candidate_lines(read, literals, block_size):
             emitter.emit(
