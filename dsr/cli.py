@@ -10,6 +10,10 @@ from typing import Annotated
 import typer
 
 from dsr import cli_request
+from dsr.cli_fleet import app as fleet_app
+from dsr.cli_inventory import inventory
+from dsr.cli_scan import scan
+from dsr.cli_server import app as server_app
 from dsr.context import err, out, print_json, state
 from models.deadline import compute_deadlines
 from models.errors import DsrError, InputError, RequestNotFoundError
@@ -22,6 +26,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(cli_request.app, name="request")
+fleet_app.command("inventory")(inventory)
+app.add_typer(fleet_app, name="fleet")
+app.command("scan")(scan)
+app.add_typer(server_app, name="server")
 
 
 @app.callback()

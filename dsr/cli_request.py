@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dsr import cli_run
 from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
@@ -15,6 +16,8 @@ from models.identifiers import Identifier, validate_identifier
 from models.types import IdentifierKind, RequestKind, RequestStatus
 
 app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_help=True)
+app.command("run")(cli_run.run)
+app.command("report")(cli_run.report)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 

@@ -192,6 +192,61 @@ class AccessSettings(_Section):
     package_dir: Path = Path(".dsr/packages")
 
 
+class Art17Exception(_Section):
+    """An Art. 17(3) ground that keeps matching items out of erasure (per item, never the whole request)."""
+
+    ground: Literal["freedom_of_expression", "legal_obligation", "public_interest_health", "archiving", "legal_claims"]
+    reason: str
+    endpoints: list[str] = []
+    paths: list[str] = Field(default=[], description="Glob patterns over laptop paths or S3 keys.")
+    kinds: list[str] = Field(default=[], description="Artifact kinds, e.g. audit_log.")
+
+
+class ErasureSettings(_Section):
+    """How erasure decides and proves."""
+
+    mainly_about_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A session whose share of records naming the person is at least this is deleted whole.",
+    )
+    exceptions: list[Art17Exception] = []
+    signing_key: Path | None = Field(default=None, description="Ed25519 PEM for ledger checkpoints (mode 600).")
+    checkpoint_every: int = Field(default=100, ge=1)
+
+
+class EvidenceSettings(_Section):
+    """Optional evidence bucket for packages and certificates."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    sse: str = "AES256"
+    retention_days: int = Field(default=0, ge=0, description="Object Lock retention; 0 for none.")
+    link_expiry_hours: int = Field(default=72, ge=1, le=168)
+
+
+class PrefectSettings(_Section):
+    """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4200, ge=1, le=65535)
+    home: Path = Field(default=Path(".dsr/prefect"), description="PREFECT_HOME for the server and flows.")
+    database_url: str | None = Field(
+        default=None, description="Prefect's own database (postgresql+asyncpg://...); default SQLite in home."
+    )
+    serve_limit: int = Field(default=8, ge=1, description="Flow runs the serve process runs at once.")
+    flow_run_retention_days: int = Field(
+        default=30, ge=0, description="Days after a request closes before its Prefect flow runs are deleted."
+    )
+
+    @property
+    def api_url(self) -> str:
+        """The API URL flows and the CLI use."""
+        return f"http://{self.host}:{self.port}/api"
+
+
 class RetentionPolicy(_Section):
     """One retention policy (filled by the retention issue)."""
 
@@ -229,6 +284,9 @@ class Settings(_Section):
     processing_register: RegisterSettings = Field(default=RegisterSettings(), alias="register")
     ssh: SSHSettings = SSHSettings()
     access: AccessSettings = AccessSettings()
+    erasure: ErasureSettings = ErasureSettings()
+    evidence: EvidenceSettings | None = None
+    prefect: PrefectSettings = PrefectSettings()
     retention: list[RetentionPolicy] = []
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)

@@ -1,0 +1,47 @@
+"""`dsr fleet inventory`: artifacts per configured endpoint, OS user and kind (no content, no identifiers)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from connectors.inventory import build_inventory
+from connectors.registry import open_endpoint
+from dsr.context import err, out, print_json, state
+from models.errors import ConnectorError
+
+
+def inventory(
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Only this endpoint.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """List, per endpoint and OS user, artifact counts and bytes by kind, oldest and newest, and content roots."""
+    settings = state.settings
+    endpoints = [settings.endpoint(endpoint)] if endpoint else list(settings.endpoints)
+    documents: list[dict[str, object]] = []
+    for ep in endpoints:
+        err.print(f"inventory of {ep.name} ...", highlight=False)
+        try:
+            with open_endpoint(ep, settings) as connector:
+                documents.append({"status": "scanned", **build_inventory(connector).to_dict()})
+        except ConnectorError as exc:
+            documents.append({"endpoint": ep.name, "status": exc.status.value, "reason": str(exc), "users": []})
+    if as_json:
+        print_json({"endpoints": documents})
+        return
+    for doc in documents:
+        out.rule(f"{doc['endpoint']} ({doc['status']})")
+        users = doc.get("users") or []
+        assert isinstance(users, list)  # noqa: S101 - shape guaranteed by Inventory.to_dict
+        for user in users:
+            table = Table("kind", "files", "bytes", title=f"{user['os']} user {user['os_user']}")
+            for kind, totals in sorted(user["kinds"].items()):
+                table.add_row(kind, str(totals["count"]), f"{totals['bytes']:,}")
+            out.print(table)
+            out.print(f"oldest {user['oldest_at']}  newest {user['newest_at']}")
+            for root in user["roots"]:
+                out.print(f"  root: {root}", highlight=False, markup=False)
+        if doc.get("reason"):
+            out.print(f"  {doc['reason']}", markup=False)

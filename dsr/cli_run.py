@@ -1,0 +1,111 @@
+"""`dsr request run ID` and `dsr request report ID`: run a request's flow with a progress bar; find its package.
+
+Runs the flow in this process (Prefect's local ephemeral API) unless `PREFECT_API_URL` is set, in which case
+the served deployment runs it and this command follows its progress in the case database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dsr.context import err, out, print_json, state
+from models import cases
+from models.errors import InputError
+from models.types import RequestKind
+
+ACCESS_DEPLOYMENT = "access-request/access-request"
+
+
+def _progress_counts(request_id: str) -> tuple[int, int, str]:
+    from flows.access_steps import access_progress  # noqa: PLC0415 - flows import Prefect: load on demand
+
+    progress = access_progress(state.settings, request_id)
+    return progress.done, progress.total, progress.status
+
+
+def _follow(request_id: str, finished: threading.Event) -> None:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(f"{request_id} locations", total=None)
+        while True:
+            done, total, status = _progress_counts(request_id)
+            bar.update(task, completed=done, total=max(total, 1), description=f"{request_id} {status}")
+            if finished.wait(0.5):
+                done, total, status = _progress_counts(request_id)
+                bar.update(task, completed=done, total=max(total, 1), description=f"{request_id} {status}")
+                return
+
+
+def _run_access(request_id: str) -> dict[str, Any]:
+    if os.environ.get("PREFECT_API_URL"):
+        from prefect.deployments import run_deployment  # noqa: PLC0415
+
+        finished = threading.Event()
+        follower = threading.Thread(target=_follow, args=(request_id, finished), daemon=True)
+        follower.start()
+        try:
+            flow_run = run_deployment(ACCESS_DEPLOYMENT, parameters={"request_id": request_id}, timeout=None)
+        finally:
+            finished.set()
+            follower.join()
+        state_name = flow_run.state.name if flow_run.state else "unknown"  # type: ignore[union-attr]
+        return {"request_id": request_id, "flow_run": str(flow_run.id), "state": state_name}  # type: ignore[union-attr]
+    from flows.access import access_request  # noqa: PLC0415
+
+    finished = threading.Event()
+    follower = threading.Thread(target=_follow, args=(request_id, finished), daemon=True)
+    follower.start()
+    try:
+        result: dict[str, Any] = access_request(request_id)
+    finally:
+        finished.set()
+        follower.join()
+    return result
+
+
+def run(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON document.")] = False,
+) -> None:
+    """Run the request's flow (locally, or on the Prefect server in PREFECT_API_URL) with a progress bar."""
+    with state.db() as session:
+        kind = RequestKind(cases.get_request(session, request_id).kind)
+    started = time.monotonic()
+    if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
+        outcome = _run_access(request_id)
+    else:
+        raise InputError(f"request {request_id} is a {kind.value} request: its flow is not available yet")
+    outcome["seconds"] = round(time.monotonic() - started, 1)
+    if as_json:
+        print_json(outcome)
+        return
+    with state.db() as session:
+        detail = cases.request_detail(session, cases.get_request(session, request_id), state.today())
+    out.print(f"{request_id}: {detail['status']}")
+    pending = [loc["name"] for loc in detail["locations"] if loc["status"] in ("pending", "unreachable", "busy")]
+    if pending:
+        out.print(f"pending locations (the sweep retries them): {', '.join(pending)}")
+    if detail["report"]:
+        out.print(f"package: {detail['report']}")
+
+
+def report(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Print the path of the request's access package (exit 1 if it has not been issued yet)."""
+    with state.db() as session:
+        request = cases.get_request(session, request_id)
+        path, digest = request.report_path, request.package_sha256
+    if path is None:
+        raise InputError(f"request {request_id} has no package yet; run `dsr request run {request_id}`")
+    if as_json:
+        print_json({"id": request_id, "report": path, "package_sha256": digest})
+    else:
+        out.print(path, markup=False, highlight=False)

@@ -1,0 +1,166 @@
+"""`dsr server start|stop`: a local Prefect server (UI at http://127.0.0.1:4200) serving every deployment.
+
+Processes are started detached and stopped by the pids recorded in `.dsr/server.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dsr.context import err, out, state
+from models.errors import ConfigError
+
+app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
+
+
+def _state_file() -> Path:
+    return state.state_dir() / "server.json"
+
+
+def _abs(path: Path) -> Path:
+    source = state.settings.source
+    base = source.resolve().parent if source is not None and source.exists() else Path.cwd()
+    return path if path.is_absolute() else base / path
+
+
+def server_env() -> dict[str, str]:
+    """Environment for the server, the serve process and CLI runs against it."""
+    prefect = state.settings.prefect
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_HOME": str(_abs(prefect.home)),
+            "PREFECT_API_URL": prefect.api_url,
+            "PREFECT_SERVER_API_HOST": prefect.host,
+            "PREFECT_SERVER_API_PORT": str(prefect.port),
+            "PREFECT_UI_API_URL": prefect.api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LOG_PRINTS": "false",
+        }
+    )
+    if prefect.database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = prefect.database_url
+    if state.settings.source is not None:
+        env["DSR_CONFIG"] = str(state.settings.source.resolve())
+    return env
+
+
+def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether the Prefect API answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:  # noqa: S310 - loopback URL from config
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv: our interpreter and module names
+            argv, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+        )
+    return proc.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@app.command()
+def start(
+    wait: Annotated[int, typer.Option("--wait", help="Seconds to wait for the API to come up.")] = 90,
+) -> None:
+    """Start the Prefect server and serve every deployment; prints the UI address."""
+    prefect = state.settings.prefect
+    existing = _read_state()
+    if existing and any(_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
+        out.print(f"already running: UI at http://{prefect.host}:{prefect.port}")
+        return
+    if is_healthy(prefect.api_url):
+        raise ConfigError(
+            f"something else already answers on {prefect.api_url}; stop it or set [prefect].port",
+            key="prefect.port",
+        )
+    env = server_env()
+    logs = state.state_dir() / "logs"
+    server_pid = _spawn(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", prefect.host, "--port", str(prefect.port)],
+        logs / "prefect-server.log",
+        env,
+    )
+    pids = [server_pid]
+    _write_state({"pids": pids, "api_url": prefect.api_url})
+    deadline = time.monotonic() + wait
+    while not is_healthy(prefect.api_url):
+        if time.monotonic() > deadline or not _alive(server_pid):
+            _stop_pids(pids)
+            raise ConfigError(f"the Prefect server did not come up; see {logs / 'prefect-server.log'}", key="prefect")
+        time.sleep(1)
+    pids.append(_spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env))
+    _write_state({"pids": pids, "api_url": prefect.api_url})
+    err.print(f"Prefect server and deployments started (pids {', '.join(map(str, pids))}); logs in {logs}")
+    out.print(f"UI: http://{prefect.host}:{prefect.port}")
+
+
+def _read_state() -> dict[str, list[int]] | None:
+    path = _state_file()
+    if not path.exists():
+        return None
+    data: dict[str, list[int]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _write_state(data: dict[str, object]) -> None:
+    path = _state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _stop_pids(pids: list[int]) -> list[int]:
+    stopped = []
+    for pid in reversed(pids):
+        if not _alive(pid):
+            continue
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        stopped.append(pid)
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in stopped) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for pid in stopped:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    return stopped
+
+
+@app.command()
+def stop() -> None:
+    """Stop what `dsr server start` started (by pid)."""
+    data = _read_state()
+    if not data:
+        out.print("nothing to stop")
+        return
+    stopped = _stop_pids(list(data.get("pids", [])))
+    _state_file().unlink(missing_ok=True)
+    out.print(f"stopped {len(stopped)} process(es)" if stopped else "nothing was running")

@@ -1,0 +1,127 @@
+"""The access (and portability) request flow: fan out over every location, then issue the Art. 15 package.
+
+Takes a request id only; run names carry the id, never identifiers. Domain work is in `flows.access_steps`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import access_steps as steps
+from flows.common import TransientLocationError, artifact_key, flow_settings, retry_transient
+
+SCAN_RETRIES = 2
+
+
+@task(
+    name="scan-location",
+    task_run_name="{request_id}-scan-{location}",
+    retries=SCAN_RETRIES,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
+def scan_location(request_id: str, location: str) -> dict[str, Any]:
+    """Scan one endpoint or store; a sleeping or busy laptop is retried, then left pending."""
+    outcome = steps.scan_location(flow_settings(), request_id, location)
+    ctx = TaskRunContext.get()
+    attempt = ctx.task_run.run_count if ctx is not None else SCAN_RETRIES + 1
+    if outcome.transient and attempt <= SCAN_RETRIES:
+        raise TransientLocationError(f"{request_id}: location {location} is {outcome.status}; retrying")
+    get_run_logger().info(
+        "%s: %s %s (%d artifacts, %d findings)",
+        request_id,
+        location,
+        outcome.status,
+        outcome.artifacts,
+        outcome.findings,
+    )
+    return {"location": location, "status": outcome.status, "findings": outcome.findings}
+
+
+def publish_status(progress: steps.AccessProgress) -> None:
+    """Table and markdown artifacts for the request (statuses and counts only)."""
+    rid = progress.request_id
+    create_table_artifact(
+        key=artifact_key(rid, "locations"),
+        table=[dict(r) for r in progress.rows],
+        description=f"{rid}: status and counts per location",
+    )
+    pending = ", ".join(progress.pending) or "none"
+    lines = [
+        f"# {rid}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| status | {progress.status} |",
+        f"| due | {progress.due.isoformat()} |",
+        f"| days left | {progress.days_left} |",
+        f"| locations done | {progress.done} / {progress.total} |",
+        f"| pending | {pending} |",
+    ]
+    if progress.report:
+        lines.append("| package | issued |")
+    create_markdown_artifact(key=artifact_key(rid, "summary"), markdown="\n".join(lines), description=f"{rid}: summary")
+
+
+@flow(
+    name="access-request",
+    flow_run_name="{request_id}-access",
+    log_prints=False,
+    persist_result=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+)
+def access_request(request_id: str) -> dict[str, Any]:
+    """Scan every location for the request's subject and issue the package once all are accounted for."""
+    settings = flow_settings()
+    logger = get_run_logger()
+    todo = steps.begin_access(settings, request_id)
+    progress = steps.access_progress(settings, request_id)
+    progress_id = cast(
+        "UUID",
+        create_progress_artifact(
+            progress=100.0 * progress.done / max(progress.total, 1),
+            key=artifact_key(request_id, "progress"),
+            description=f"{request_id}: locations accounted for",
+        ),
+    )
+    futures = [scan_location.submit(request_id, location) for location in todo]
+    for _ in as_completed(futures):
+        progress = steps.access_progress(settings, request_id)
+        update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
+    for future in futures:
+        future.wait()
+    progress = steps.access_progress(settings, request_id)
+    issued = False
+    if progress.complete or steps.must_issue_with_gaps(settings, progress):
+        steps.assemble_package(settings, request_id, gaps=not progress.complete)
+        issued = True
+        progress = steps.access_progress(settings, request_id)
+    else:
+        logger.info("%s: %d location(s) pending; the sweep retries them", request_id, len(progress.pending))
+    update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
+    publish_status(progress)
+    return {"request_id": request_id, "status": progress.status, "issued": issued, "pending": list(progress.pending)}
+
+
+@flow(name="access-sweep", flow_run_name="access-sweep", log_prints=False, persist_result=False)
+def access_sweep() -> dict[str, Any]:
+    """Retry pending locations of every open access request; issue packages that became complete or due."""
+    settings = flow_settings()
+    results = {rid: access_request(rid) for rid in steps.open_access_requests(settings)}
+    return {"requests": len(results), "issued": sum(1 for r in results.values() if r["issued"])}

@@ -1,0 +1,466 @@
+"""The access request's steps as plain functions: start, scan one location, progress, assemble the package.
+
+Thin flows call these (principle 2); tests call them without Prefect. They read identifiers from the case
+database themselves: nothing personal crosses a function boundary that Prefect could record. Copies of
+data are written only to the request's private staging directory and then into the access package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from connectors.registry import open_location
+from connectors.s3 import S3Connector
+from detection.classify import Classifier
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.redact import PlaceholderBook, redact_record
+from detection.scan import ScanResult, scan_endpoint
+from detection.scan_store import scan_store
+from models import cases
+from models.db import session_scope
+from models.errors import ConnectorError, DsrError, InputError
+from models.settings import Settings
+from models.tables import Finding, LocationScan, Request, utcnow
+from models.types import LocationStatus, RequestKind, RequestStatus
+from reports.access_package import (
+    PackageInput,
+    PackageItem,
+    PackageResult,
+    SearchedLocation,
+    build_access_package,
+)
+from reports.portability import PortabilityResult, build_portability_export
+
+DISCOVERY = "discovery"
+ACCESS_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
+VENDOR_NOTE = (
+    "Copies held by the AI vendor (cloud sessions, enterprise compliance captures) are not on our systems: "
+    "they are listed here and requested from the vendor separately."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """What scanning one location for one request gave: ids, counts and a status (no personal data)."""
+
+    location: str
+    status: str
+    reason: str | None = None
+    artifacts: int = 0
+    bytes_scanned: int = 0
+    findings: int = 0
+    skipped: int = 0
+
+    @property
+    def transient(self) -> bool:
+        """Whether another attempt could succeed (asleep or busy laptop)."""
+        return self.status in {LocationStatus.UNREACHABLE, LocationStatus.BUSY}
+
+
+@dataclass(frozen=True, slots=True)
+class AccessProgress:
+    """Where an access request stands (for artifacts and the CLI)."""
+
+    request_id: str
+    status: str
+    total: int
+    done: int
+    pending: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...]
+    due: date
+    days_left: int
+    report: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every location is accounted for."""
+        return not self.pending
+
+
+def staging_dir(settings: Settings, request_id: str) -> Path:
+    """The request's private directory for copies awaiting packaging (mode 0700)."""
+    path = settings.access.package_dir / "staging" / request_id
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _package_root(settings: Settings) -> Path:
+    base = settings.access.package_dir
+    if not base.is_absolute() and settings.source is not None:
+        base = settings.source.resolve().parent / base
+    return base
+
+
+def _settings_with_abs_packages(settings: Settings) -> Settings:
+    access = settings.access.model_copy(update={"package_dir": _package_root(settings)})
+    return settings.model_copy(update={"access": access})
+
+
+def subject_identifiers(session: Session, request_id: str) -> SubjectIdentifiers:
+    """The subject's identifiers of a request, for the matcher (personal data: keep it in this process)."""
+    rows = cases.identifiers_of(session, request_id)
+
+    def values(kind: str) -> tuple[str, ...]:
+        return tuple(r.value for r in rows if r.kind == kind and r.value)
+
+    return SubjectIdentifiers(
+        emails=values("email"), names=values("name"), phones=values("phone"), user_ids=values("user_id")
+    )
+
+
+def build_matcher(settings: Settings, request_id: str) -> Matcher:
+    """The subject's matcher for a request."""
+    with session_scope(settings.database.url) as session:
+        ids = subject_identifiers(session, request_id)
+    if not (ids.emails or ids.names or ids.phones or ids.user_ids):
+        raise InputError(f"request {request_id} has no identifiers left (pseudonymised?); it cannot be scanned")
+    return Matcher.from_identifiers(ids, default_region=settings.controller.phone_region)
+
+
+def location_names(settings: Settings) -> list[str]:
+    """Every configured endpoint and store, in configuration order."""
+    return [e.name for e in settings.endpoints] + [s.name for s in settings.stores]
+
+
+def begin_access(settings: Settings, request_id: str) -> list[str]:
+    """Move the request to in_progress and make sure every location has a status row; returns those to scan.
+
+    Raises:
+        InvalidTransitionError: the request is closed or is not an access or portability request.
+    """
+    with session_scope(settings.database.url) as session:
+        cases.sync_locations(session, settings)
+        request = cases.get_request(session, request_id)
+        if RequestKind(request.kind) not in ACCESS_KINDS:
+            raise InputError(f"request {request_id} is a {request.kind} request, not access or portability")
+        if RequestStatus(request.status) is not RequestStatus.IN_PROGRESS:
+            cases.transition(session, request, RequestStatus.IN_PROGRESS, action="access.started")
+        existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
+        todo: list[str] = []
+        for name in location_names(settings):
+            scan = existing.get(name)
+            if scan is None:
+                scan = LocationScan(request_id=request_id, location=name, phase=DISCOVERY, status="pending")
+                session.add(scan)
+            if not LocationStatus(scan.status).is_final:
+                todo.append(name)
+        return todo
+
+
+def _store_findings(session: Session, request_id: str, location: str, items: tuple[dict[str, Any], ...]) -> None:
+    session.exec(delete(Finding).where(col(Finding.request_id) == request_id, col(Finding.location) == location))
+    for item in items:
+        loc = item["location"]
+        content = item.get("content") or ""
+        stamp = item.get("timestamp")
+        session.add(
+            Finding(
+                request_id=request_id,
+                location=location,
+                path=loc["path"],
+                line=loc.get("line"),
+                version_id=loc.get("version_id"),
+                kind=item["kind"],
+                session_id=item.get("session_id"),
+                pointers=json.dumps(item.get("pointers", [])),
+                content_sha256=hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
+                categories=json.dumps(item.get("categories", [])),
+                record_at=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
+                reason=str(item.get("reason", "match"))[:16],
+            )
+        )
+
+
+def _write_staging(path: Path, items: tuple[dict[str, Any], ...]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for item in items:
+                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
+    connector = open_location(location, settings)
+    with connector:
+        if isinstance(connector, S3Connector):
+            return scan_store(connector, matcher)
+        owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
+        return scan_endpoint(connector, location, matcher, owner_ids=owners)
+
+
+def scan_location(settings: Settings, request_id: str, location: str) -> ScanOutcome:
+    """Scan one location for the request's subject and record the outcome; never raises connector errors.
+
+    Findings go to the case database as locations, pointers and hashes; the copies go to the request's
+    private staging directory. A failed location keeps its previous findings and gets its status and reason.
+    """
+    settings = _settings_with_abs_packages(settings)
+    now = utcnow()
+    try:
+        matcher = build_matcher(settings, request_id)
+        result = _scan(settings, location, matcher)
+    except ConnectorError as exc:
+        outcome = ScanOutcome(location, exc.status.value, f"{type(exc).__name__}: {exc}")
+    except DsrError as exc:
+        outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}")
+    else:
+        _write_staging(staging_dir(settings, request_id) / f"{location}.jsonl", result.items)
+        outcome = ScanOutcome(
+            location,
+            LocationStatus.SCANNED.value,
+            None,
+            result.files_scanned,
+            result.bytes_scanned,
+            len(result.items),
+            len(result.skipped),
+        )
+    with session_scope(settings.database.url) as session:
+        scan = session.exec(
+            select(LocationScan).where(
+                LocationScan.request_id == request_id,
+                LocationScan.location == location,
+                LocationScan.phase == DISCOVERY,
+            )
+        ).first() or LocationScan(request_id=request_id, location=location, phase=DISCOVERY, status="pending")
+        scan.attempts += 1
+        scan.first_attempt_at = scan.first_attempt_at or now
+        scan.last_attempt_at = now
+        if outcome.status == LocationStatus.SCANNED:
+            scan.status, scan.reason, scan.completed_at = outcome.status, None, utcnow()
+            scan.artifacts, scan.bytes_scanned, scan.findings = (
+                outcome.artifacts,
+                outcome.bytes_scanned,
+                outcome.findings,
+            )
+            _store_findings(session, request_id, location, result.items)
+        elif scan.status != LocationStatus.SCANNED:
+            scan.status, scan.reason = outcome.status, outcome.reason
+        session.add(scan)
+        cases.record_event(
+            session,
+            "access.location_scanned",
+            request_id=request_id,
+            outcome=outcome.status,
+            location=location,
+            findings=outcome.findings,
+        )
+    return outcome
+
+
+def access_progress(settings: Settings, request_id: str, *, today: date | None = None) -> AccessProgress:
+    """Counts and statuses per location (no personal data)."""
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
+        today = today or utcnow().astimezone(settings.controller.tz).date()
+        rows = tuple(
+            {
+                "location": s.location,
+                "status": s.status,
+                "reason": s.reason or "",
+                "attempts": s.attempts,
+                "artifacts": s.artifacts,
+                "findings": s.findings,
+            }
+            for s in scans
+        )
+        pending = tuple(s.location for s in scans if not LocationStatus(s.status).is_final)
+        due = cases.effective_due(request)
+        return AccessProgress(
+            request_id=request_id,
+            status=request.status,
+            total=len(scans),
+            done=len(scans) - len(pending),
+            pending=pending,
+            rows=rows,
+            due=due,
+            days_left=(due - today).days,
+            report=request.report_path,
+        )
+
+
+def must_issue_with_gaps(settings: Settings, progress: AccessProgress) -> bool:
+    """Whether the deadline is close enough that the package goes out with its gaps documented."""
+    return progress.days_left <= settings.access.issue_with_gaps_days_before_deadline
+
+
+def _iter_staged(root: Path) -> Iterator[dict[str, Any]]:
+    for path in sorted(root.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+
+
+def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier, book: PlaceholderBook) -> PackageItem:
+    content = item.get("content")
+    value: object = content
+    if isinstance(content, str):
+        try:
+            value = json.loads(content)
+        except ValueError:
+            value = content
+    redactions: dict[str, int] = {}
+    record: object | None = None
+    if value is not None:
+        third = classifier.classify(value, matcher).third_parties
+        result = redact_record(value, matcher, third, book=book)
+        value = result.value
+        redactions = dict(result.counts)
+        record = value if not isinstance(value, str) else None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
+    stamp = item.get("timestamp")
+    return PackageItem(
+        location=dict(item["location"]),
+        kind=item["kind"],
+        app=item.get("app"),
+        session_id=item.get("session_id"),
+        timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
+        categories=tuple(item.get("categories", [])),
+        content=text,
+        record=record,
+        context=(),
+        reason=item.get("reason", "match"),
+        redactions=redactions,
+    )
+
+
+def assemble_package(settings: Settings, request_id: str, *, gaps: bool = False) -> PackageResult | PortabilityResult:
+    """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request."""
+    settings = _settings_with_abs_packages(settings)
+    matcher = build_matcher(settings, request_id)
+    classifier = Classifier(default_region=matcher.default_region)
+    book = PlaceholderBook()
+    root = staging_dir(settings, request_id)
+    items = tuple(_package_item(item, matcher, classifier, book) for item in _iter_staged(root))
+    with session_scope(settings.database.url) as session:
+        request: Request = cases.get_request(session, request_id)
+        scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
+        kinds = {e.name: "endpoint" for e in settings.endpoints} | {s.name: "store" for s in settings.stores}
+        searched = [
+            SearchedLocation(
+                name=s.location,
+                type=kinds.get(s.location, "endpoint"),
+                status=s.status if LocationStatus(s.status) is not LocationStatus.PENDING else "not_searched",
+                reason=s.reason,
+                since=s.first_attempt_at if s.status != LocationStatus.SCANNED else None,
+                attempts=s.attempts,
+                artifacts=s.artifacts,
+                findings=s.findings,
+            )
+            for s in scans
+        ]
+        searched.append(
+            SearchedLocation(
+                name="AI vendor (cloud copies)",
+                type="vendor",
+                status="not_searched",
+                reason=VENDOR_NOTE,
+                since=None,
+                attempts=0,
+                artifacts=0,
+                findings=0,
+            )
+        )
+        open_gaps = [s for s in scans if not LocationStatus(s.status).is_final]
+        gaps_note = None
+        if open_gaps:
+            gaps_note = "Issued before every system could be searched: " + "; ".join(
+                f"{s.location} {s.status} since {s.first_attempt_at:%Y-%m-%d %H:%M} UTC, tried {s.attempts} times"
+                if s.first_attempt_at
+                else f"{s.location} never reached"
+                for s in open_gaps
+            )
+        package_input = PackageInput(
+            request_id=request.id,
+            kind=request.kind,
+            generated_at=utcnow(),
+            received_at=request.received_at,
+            due=cases.effective_due(request),
+            controller=settings.controller,
+            register=settings.processing_register,
+            items=items,
+            searched=tuple(searched),
+            gaps_note=gaps_note,
+        )
+    out_dir = _package_root(settings)
+    result: PackageResult | PortabilityResult
+    if RequestKind(request.kind) is RequestKind.PORTABILITY:
+        result = build_portability_export(package_input, out_dir)
+    else:
+        result = build_access_package(package_input, out_dir)
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        request.report_path = str(result.path)
+        request.package_sha256 = result.manifest_sha256
+        cases.transition(
+            session,
+            request,
+            RequestStatus.COMPLETED,
+            action="access.package_issued",
+            package_sha256=result.manifest_sha256,
+            items=len(items),
+            gaps=len(open_gaps),
+        )
+    shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def open_access_requests(settings: Settings) -> list[str]:
+    """Ids of access and portability requests in progress (for the sweep)."""
+    with session_scope(settings.database.url) as session:
+        rows = session.exec(
+            select(Request.id).where(
+                col(Request.kind).in_([k.value for k in ACCESS_KINDS]),
+                Request.status == RequestStatus.IN_PROGRESS.value,
+            )
+        ).all()
+        return list(rows)
+
+
+def progress_dict(progress: AccessProgress) -> dict[str, Any]:
+    """JSON-ready progress."""
+    data = asdict(progress)
+    data["due"] = progress.due.isoformat()
+    return data
+
+
+def freeze_applies(settings: Settings, subject_hashes: set[str]) -> bool:
+    """Whether an open access request covers any of these keyed identifier hashes (Art. 15 access freeze).
+
+    Retention purges call this (through `frozen_subject_hashes`) and skip the subject's data while it holds.
+    """
+    return bool(subject_hashes & frozen_subject_hashes(settings))
+
+
+def frozen_subject_hashes(settings: Settings) -> set[str]:
+    """Keyed hashes of identifiers of every subject with an open access or portability request."""
+    from models.tables import SubjectIdentifier  # noqa: PLC0415 - local to keep the import list short
+
+    open_states = [s.value for s in cases.OPEN_STATUSES]
+    with session_scope(settings.database.url) as session:
+        rows = session.exec(
+            select(SubjectIdentifier.keyed_hash)
+            .join(Request, col(Request.id) == col(SubjectIdentifier.request_id))
+            .where(col(Request.kind).in_([k.value for k in ACCESS_KINDS]), col(Request.status).in_(open_states))
+        ).all()
+        return set(rows)

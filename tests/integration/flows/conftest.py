@@ -1,0 +1,76 @@
+"""A simulated fleet with a ready configuration for flow tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.db import session_scope
+from models.identifiers import validate_identifier
+from models.keys import load_or_create_key
+from models.settings import load_settings
+from models.types import IdentifierKind, RequestKind
+from simulation.fleet import simulate_fleet
+
+REGISTER = """
+[register]
+automated_decisions = "No decisions based solely on automated processing are made about you."
+[register.categories.contact_details]
+title = "Contact details"
+purposes = ["Working with you"]
+legal_basis = "Legitimate interests (Art. 6(1)(f))"
+recipients = ["Anthropic PBC (processor)"]
+retention = "18 months after the conversation's last activity"
+[register.categories.free_text_mentions]
+title = "Mentions in AI assistant conversations"
+purposes = ["Staff productivity"]
+legal_basis = "Legitimate interests (Art. 6(1)(f))"
+retention = "18 months after the conversation's last activity"
+"""
+
+
+@dataclass
+class Fleet:
+    """A simulated fleet on disk with its configuration and truth."""
+
+    root: Path
+    config: Path
+    truth: dict[str, Any]
+
+    def submit(self, kind: RequestKind, subject: str = "s1") -> str:
+        """Record a request for a planted subject; returns its id."""
+        from models import cases
+
+        settings = load_settings(self.config)
+        person = next(s for s in self.truth["subjects"] if s["key"] == subject)
+        region = settings.controller.phone_region
+        idents = [validate_identifier(IdentifierKind.EMAIL, e, region=region) for e in person["emails"]]
+        idents += [validate_identifier(IdentifierKind.NAME, person["name"], region=region)]
+        idents += [validate_identifier(IdentifierKind.PHONE, p, region=region) for p in person["phones"]]
+        idents += [validate_identifier(IdentifierKind.USER_ID, u, region=region) for u in person["user_ids"]]
+        key = load_or_create_key(self.config.parent / ".dsr" / "hmac.key", "DSR_HMAC_KEY")
+        with session_scope(settings.database.url) as session:
+            return cases.submit_request(session, settings, kind=kind, identifiers=idents, hmac_key=key).id
+
+
+def make_fleet(root: Path, endpoints: int, *, seed: int = 7, extra: str = "") -> Fleet:
+    """Simulate `endpoints` laptops under `root` and write a config with a register and private package dir."""
+    simulate_fleet(root / "fleet", endpoints=endpoints, size_mb=0.05, seed=seed, extra_toml=REGISTER + extra)
+    config = root / "fleet" / "dsr.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("[database]", f'[access]\npackage_dir = "{root / "packages"}"\n\n[database]', 1)
+    config.write_text(text, encoding="utf-8")
+    return Fleet(root / "fleet", config, json.loads((root / "fleet" / "truth.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """A 10-laptop simulated fleet; DSR_CONFIG points at its configuration."""
+    made = make_fleet(tmp_path, 10)
+    monkeypatch.setenv("DSR_CONFIG", str(made.config))
+    yield made

@@ -1,0 +1,64 @@
+"""The access flow end to end on a simulated fleet, under Prefect's test harness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.access import access_request
+from models import cases
+from models.db import session_scope
+from models.settings import load_settings
+from models.types import RequestKind
+from tests.integration.flows.conftest import Fleet
+
+pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
+
+
+def _key(loc: dict[str, object]) -> tuple[object, object, object]:
+    return (loc.get("endpoint"), loc.get("path"), loc.get("line"))
+
+
+def test_access_package_covers_every_planted_location(fleet: Fleet) -> None:
+    """Every planted location of the subject is in report.json with endpoint, path and line; no trap matches."""
+    rid = fleet.submit(RequestKind.ACCESS)
+    result = access_request(rid)
+    assert result["issued"] is True and result["status"] == "completed"
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, rid)
+        package = Path(request.report_path or "")
+        assert request.package_sha256
+    report = json.loads((package / "report.json").read_text(encoding="utf-8"))
+    assert report["request_id"] == rid and report["confirmation"] is True
+    found = {_key(item["location"]) for item in report["items"]}
+    matched = {_key(i["location"]) for i in report["items"] if i.get("reason") != "owned_session"}
+    planted = {
+        (loc["endpoint"], loc["path"], loc["line"])
+        for loc in fleet.truth["locations"]
+        if loc["subject"] == "s1" and loc.get("in_agent_store", True)
+    }
+    # A whole-file item (line null) of an owned session covers every planted line of that file.
+    missing = {p for p in planted if p not in found and (p[0], p[1], None) not in found}
+    assert not missing, f"{len(missing)} planted locations missing, e.g. {sorted(missing, key=str)[:3]}"
+    traps = {(t["endpoint"], t["path"], t["line"]) for t in fleet.truth["traps"]}
+    assert not (traps & matched - planted)
+    searched = {s["location"] if "location" in s else s["name"]: s for s in report["searched"]}
+    assert all(searched[name]["status"] == "scanned" for name in (f"laptop-{i:02d}" for i in range(1, 11)))
+
+
+def test_third_parties_are_redacted_in_the_copy(fleet: Fleet) -> None:
+    """Other people's e-mails and phones in the subject's lines do not appear in data/, report.json or report.html."""
+    rid = fleet.submit(RequestKind.ACCESS)
+    access_request(rid)
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        package = Path(cases.get_request(session, rid).report_path or "")
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in package.rglob("*") if p.is_file()]
+    blob = "\n".join(texts).lower()
+    for person in fleet.truth["third_parties"]:
+        assert person["email"].lower() not in blob
+    assert "[email 1]" in blob or "[email" in blob
+    assert "zoe.angstrom@example.invalid" in blob
