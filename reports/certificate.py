@@ -1,0 +1,586 @@
+"""The deletion certificate of an erasure request (Arts 17, 19; Art. 5(2)): certificate.html and certificate.json.
+
+Owns what the certificate says and how it looks. Takes ids, locations, counts, hashes, grounds and ledger
+references from the erasure flow (never erased content); imports models and reports only, not proofs.
+
+`CertificateInput` (built by the erasure flow from its plan, execution results, re-scan and the proof ledger):
+
+    request_id, generated_at, received_at, completed_at, due    the request and its dates
+    controller, register                                         who answers; the register gives the recipients
+    approved_by, approved_at, approval_note                      the human approval of the plan
+    erased_categories                                            category codes of the erased data (for Art. 19)
+    erased:        ErasedEntry per action (location, path, action, items, sha256 before/after, version, ledger seq)
+    kept:          KeptEntry per exception (ground code, article, explanation, hold reference, review date)
+    unreached:     UnreachedLocation per location that could not be erased (status, reason, since, attempts)
+    residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
+    verification:  VerificationResult per location re-scanned after execution (remaining findings)
+    ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
+    notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
+
+`certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`) holds the same sections as lists of
+objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`complete` when every location
+was reached and verified clean or clean except recorded exceptions, else `partial`), `totals` (items erased,
+kept, locations unreached) and `recipients` (the register's recipients of the erased categories, each with its
+notification record or `pending`). certificate.html shows the SHA-256 of certificate.json, so the two can be
+matched. Both files are written atomically (temp file beside the target, then rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from models.settings import ControllerSettings, RegisterSettings
+from reports.access_html import CSS, STATUS_TEXT, TYPE_TEXT, esc, fmt_time
+from reports.access_package import resolve_category
+from reports.packaging import check_package_id
+
+SCHEMA_ID = "dsr-orchestrator/deletion-certificate/1"
+CLEAN_STATUSES = frozenset({"clean", "exceptions_only"})
+ACTION_TEXT = {
+    "delete_session": "Whole conversation deleted",
+    "delete_file": "File deleted",
+    "redact_in_place": "Your data removed from a shared record",
+    "delete_version": "Stored object version deleted",
+    "delete_object": "Stored object deleted",
+}
+VERIFY_TEXT = {
+    "clean": "Verified: nothing about you remains",
+    "exceptions_only": "Verified: only the kept records listed above remain",
+    "findings_remain": "Data about you still found: erasure will be repeated",
+    "not_verified": "Not verified yet",
+}
+
+
+@dataclass(frozen=True)
+class ErasedEntry:
+    """One completed erasure action.
+
+    Attributes:
+        location: endpoint or store name.
+        location_type: `endpoint` or `store`.
+        path: the file or object key as that system sees it.
+        action: `delete_session`, `delete_file`, `redact_in_place`, `delete_version` or `delete_object`.
+        items: records about the person removed by this action.
+        sha256_before: hash of the file or object before the action.
+        sha256_after: hash after (None when deleted).
+        version_id: the S3 version deleted, if any.
+        ledger_seq: the proof-ledger entry recording it.
+        at: when it was done.
+    """
+
+    location: str
+    location_type: str
+    path: str
+    action: str
+    items: int
+    sha256_before: str | None
+    sha256_after: str | None
+    version_id: str | None
+    ledger_seq: int | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeptEntry:
+    """Records kept under an exception, with its ground (Art. 17(3)), per item, never for the whole request.
+
+    Attributes:
+        location: endpoint or store name.
+        location_type: `endpoint` or `store`.
+        path: the file or object key.
+        items: records about the person kept.
+        ground: short code (`legal_hold`, `legal_obligation`, `legal_claims`, `object_lock`, ...).
+        article: the legal provision (`Art. 17(3)(e)`).
+        explanation: plain-language reason, without personal data.
+        reference: hold id or case reference, if any.
+        review_date: when the exception is reviewed or ends.
+        sha256: hash of the kept file, if recorded.
+    """
+
+    location: str
+    location_type: str
+    path: str
+    items: int
+    ground: str
+    article: str
+    explanation: str
+    reference: str | None = None
+    review_date: date | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class UnreachedLocation:
+    """A location where erasure could not be done (yet).
+
+    Attributes:
+        name: endpoint or store name.
+        type: `endpoint` or `store`.
+        status: the location status (`unreachable`, `busy`, `refused`, ...).
+        reason: short reason without personal data.
+        since: since when.
+        attempts: tries so far.
+        next_step: what happens next (e.g. retried at the next sweep).
+    """
+
+    name: str
+    type: str
+    status: str
+    reason: str | None
+    since: datetime | None
+    attempts: int
+    next_step: str | None = None
+
+
+@dataclass(frozen=True)
+class ResidualCopy:
+    """A copy that cannot be erased record by record, and what is done about it.
+
+    Attributes:
+        name: the store (VM disk image, backup set, vendor service).
+        type: `residual`, `backup` or `vendor`.
+        description: what it is.
+        handling: what happens to it (put beyond use, overwritten on a date, replay list, vendor request).
+    """
+
+    name: str
+    type: str
+    description: str
+    handling: str
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The re-scan of one location after execution.
+
+    Attributes:
+        location: endpoint or store name.
+        status: `clean`, `exceptions_only`, `findings_remain` or `not_verified`.
+        remaining: findings left outside the recorded exceptions.
+        verified_at: when the re-scan ran.
+        ledger_seq: the ledger entry recording the verification.
+    """
+
+    location: str
+    status: str
+    remaining: int
+    verified_at: datetime | None
+    ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class LedgerCoverage:
+    """The proof-ledger range of the request and the signed checkpoint sealing it (from `proofs`).
+
+    Attributes:
+        seq_first: first entry of the request.
+        seq_last: last entry of the request.
+        checkpoint_seq_from: first entry the checkpoint covers (None when not sealed yet).
+        checkpoint_seq_to: last entry it covers.
+        head_hash: hash of entry `checkpoint_seq_to`.
+        checkpoint_at: when it was signed.
+        key_id: the signing key's id.
+        signature: Ed25519 signature (hex).
+    """
+
+    seq_first: int
+    seq_last: int
+    checkpoint_seq_from: int | None = None
+    checkpoint_seq_to: int | None = None
+    head_hash: str | None = None
+    checkpoint_at: datetime | None = None
+    key_id: str | None = None
+    signature: str | None = None
+
+    @property
+    def is_sealed(self) -> bool:
+        """Whether a signed checkpoint covers the request's last entry."""
+        return (
+            self.signature is not None
+            and self.checkpoint_seq_to is not None
+            and self.checkpoint_seq_to >= self.seq_last
+            and (self.checkpoint_seq_from or 1) <= self.seq_first
+        )
+
+
+@dataclass(frozen=True)
+class RecipientNotice:
+    """One Art. 19 notification of a recipient.
+
+    Attributes:
+        recipient: the recipient's name as in the register.
+        notified_at: when it was told.
+        channel: how (e-mail, portal, letter, API).
+        reply: its answer, if any.
+    """
+
+    recipient: str
+    notified_at: datetime | None
+    channel: str | None
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificateInput:
+    """Everything a deletion certificate states; see the module docstring."""
+
+    request_id: str
+    generated_at: datetime
+    received_at: datetime
+    due: date
+    controller: ControllerSettings
+    register: RegisterSettings
+    erased_categories: tuple[str, ...]
+    erased: tuple[ErasedEntry, ...]
+    kept: tuple[KeptEntry, ...]
+    unreached: tuple[UnreachedLocation, ...]
+    residual: tuple[ResidualCopy, ...]
+    verification: tuple[VerificationResult, ...]
+    ledger: LedgerCoverage | None
+    notifications: tuple[RecipientNotice, ...] = ()
+    completed_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    approval_note: str | None = None
+
+
+def _plain(value: object) -> object:
+    """Dataclass values as JSON-ready values (datetimes and dates ISO 8601)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def recipients(inp: CertificateInput) -> list[dict[str, object]]:
+    """The register's recipients of the erased categories, each with its notification record (Art. 19).
+
+    A notice for a recipient the register does not list is kept too (a processor added by hand).
+    """
+    by_name: dict[str, list[str]] = {}
+    for code in dict.fromkeys(inp.erased_categories):
+        answer = resolve_category(inp.register, code, inp.controller)
+        for name in answer.entry.recipients:
+            by_name.setdefault(name, []).append(answer.entry.title)
+    notices = {n.recipient: n for n in inp.notifications}
+    for name in notices:
+        by_name.setdefault(name, [])
+    out: list[dict[str, object]] = []
+    for name, titles in by_name.items():
+        notice = notices.get(name)
+        out.append(
+            {
+                "recipient": name,
+                "categories": titles,
+                "status": "notified" if notice and notice.notified_at else "pending",
+                "notified_at": _plain(notice.notified_at) if notice else None,
+                "channel": notice.channel if notice else None,
+                "reply": notice.reply if notice else None,
+            }
+        )
+    return out
+
+
+def outcome(inp: CertificateInput) -> str:
+    """`complete` when every location was reached and verified clean (or clean but for exceptions)."""
+    verified = bool(inp.verification) and all(v.status in CLEAN_STATUSES for v in inp.verification)
+    return "complete" if verified and not inp.unreached else "partial"
+
+
+def _ledger_document(ledger: LedgerCoverage | None) -> dict[str, object] | None:
+    if ledger is None:
+        return None
+    document = {key: _plain(value) for key, value in asdict(ledger).items()}
+    document["sealed"] = ledger.is_sealed
+    return document
+
+
+def certificate_document(inp: CertificateInput) -> dict[str, object]:
+    """The certificate.json document."""
+    return {
+        "schema": SCHEMA_ID,
+        "request_id": inp.request_id,
+        "generated_at": _plain(inp.generated_at),
+        "received_at": _plain(inp.received_at),
+        "due": _plain(inp.due),
+        "completed_at": _plain(inp.completed_at),
+        "controller": {"name": inp.controller.name, "contact": inp.controller.contact},
+        "approval": {
+            "approved_by": inp.approved_by,
+            "approved_at": _plain(inp.approved_at),
+            "note": inp.approval_note,
+        },
+        "outcome": outcome(inp),
+        "totals": {
+            "items_erased": sum(e.items for e in inp.erased),
+            "actions": len(inp.erased),
+            "items_kept": sum(k.items for k in inp.kept),
+            "locations_unreached": len(inp.unreached),
+            "residual_copies": len(inp.residual),
+        },
+        "erased_categories": list(inp.erased_categories),
+        "erased": [_plain(asdict(e)) for e in inp.erased],
+        "kept": [_plain(asdict(k)) for k in inp.kept],
+        "unreached": [_plain(asdict(u)) for u in inp.unreached],
+        "residual": [_plain(asdict(r)) for r in inp.residual],
+        "verification": [_plain(asdict(v)) for v in inp.verification],
+        "ledger": _ledger_document(inp.ledger),
+        "recipients": recipients(inp),
+    }
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{esc(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _short(digest: str | None) -> str:
+    return f'<code title="{esc(digest)}">{esc(digest[:12])}…</code>' if digest else "—"
+
+
+def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
+    """The certificate page: self-contained, no script, every value escaped.
+
+    Args:
+        inp: the certificate input.
+        json_sha256: sha256 of certificate.json, printed so the two files can be matched.
+
+    Returns:
+        The HTML document.
+    """
+    tz = inp.controller.tz
+    doc = certificate_document(inp)
+    totals = doc["totals"]
+    assert isinstance(totals, dict)  # noqa: S101 - built just above
+    state = outcome(inp)
+    box = (
+        '<div class="box yes"><strong class="big">Your data has been erased.</strong>'
+        f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you in "
+        f"{totals['actions']} action{'s' if totals['actions'] != 1 else ''} and checked every place again afterwards."
+        "</div>"
+        if state == "complete"
+        else '<div class="box warn"><strong class="big">Erasure is not yet complete everywhere.</strong>'
+        f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you. Some "
+        "places could not be reached or still need checking; they are listed below and we will finish the job.</div>"
+    )
+    sections: list[tuple[str, str]] = []
+    sections.append(
+        (
+            "1. What we erased",
+            _table(
+                ["System", "Where", "What we did", "Records", "Fingerprint before", "Fingerprint after", "Proof entry"],
+                [
+                    [
+                        esc(e.location),
+                        esc(e.path) + (f"<br>version {esc(e.version_id)}" if e.version_id else ""),
+                        esc(ACTION_TEXT.get(e.action, e.action)),
+                        str(e.items),
+                        _short(e.sha256_before),
+                        _short(e.sha256_after) if e.sha256_after else "deleted",
+                        esc(e.ledger_seq) if e.ledger_seq is not None else "—",
+                    ]
+                    for e in inp.erased
+                ],
+            )
+            if inp.erased
+            else "<p>Nothing needed erasing: no records about you were found.</p>",
+        )
+    )
+    sections.append(
+        (
+            "2. What we kept, and why",
+            (
+                "<p>We may keep specific records where the law allows it (Article 17(3)). Each exception covers only "
+                "the records listed here.</p>"
+                + _table(
+                    ["System", "Where", "Records", "Ground", "Explanation", "Reference", "Review date"],
+                    [
+                        [
+                            esc(k.location),
+                            esc(k.path),
+                            str(k.items),
+                            f"{esc(k.article)}<br><code>{esc(k.ground)}</code>",
+                            esc(k.explanation),
+                            esc(k.reference or "—"),
+                            esc(k.review_date.isoformat() if k.review_date else "—"),
+                        ]
+                        for k in inp.kept
+                    ],
+                )
+            )
+            if inp.kept
+            else "<p>We kept nothing: no exception applied.</p>",
+        )
+    )
+    sections.append(
+        (
+            "3. Places we could not reach",
+            _table(
+                ["System", "Type", "Status", "Details", "Next step"],
+                [
+                    [
+                        esc(u.name),
+                        esc(TYPE_TEXT.get(u.type, u.type)),
+                        esc(STATUS_TEXT.get(u.status, u.status)),
+                        esc(u.reason or "")
+                        + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
+                        + (f"; tried {u.attempts} times" if u.attempts else ""),
+                        esc(u.next_step or "—"),
+                    ]
+                    for u in inp.unreached
+                ],
+            )
+            if inp.unreached
+            else "<p>None: every laptop and store in scope was reached.</p>",
+        )
+    )
+    sections.append(
+        (
+            "4. Other copies you should know about",
+            _table(
+                ["Where", "Type", "What it is", "What happens to it"],
+                [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
+            )
+            if inp.residual
+            else "<p>None known.</p>",
+        )
+    )
+    sections.append(
+        (
+            "5. Checks after erasure",
+            _table(
+                ["System", "Result", "Records still found", "Checked at"],
+                [
+                    [
+                        esc(v.location),
+                        f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
+                        f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
+                        str(v.remaining),
+                        esc(fmt_time(v.verified_at, tz)),
+                    ]
+                    for v in inp.verification
+                ],
+            )
+            if inp.verification
+            else "<p>No checks have run yet.</p>",
+        )
+    )
+    notices = {n.recipient: n for n in inp.notifications}
+    rec_rows = [
+        [
+            esc(r["recipient"]),
+            esc(", ".join(r["categories"])) if isinstance(r["categories"], list) else "",
+            f'<span class="{"status-ok" if r["status"] == "notified" else "status-gap"}">'
+            f"{'Notified' if r['status'] == 'notified' else 'Not yet notified'}</span>",
+            esc(fmt_time(notices[str(r["recipient"])].notified_at, tz) if r["notified_at"] else "—"),
+            esc(r["channel"] or "—"),
+            esc(r["reply"] or "—"),
+        ]
+        for r in recipients(inp)
+    ]
+    sections.append(
+        (
+            "6. Who we told (Article 19)",
+            "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
+            "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Reply"], rec_rows)
+            if rec_rows
+            else "<p>Your data was not disclosed to anyone outside our organisation.</p>",
+        )
+    )
+    ledger = inp.ledger
+    if ledger:
+        rows = [("Proof log entries", f"{ledger.seq_first} to {ledger.seq_last}")]
+        if ledger.is_sealed:
+            rows += [
+                ("Sealed by checkpoint", f"entries {ledger.checkpoint_seq_from} to {ledger.checkpoint_seq_to}"),
+                ("Signed", fmt_time(ledger.checkpoint_at, tz)),
+                ("Signing key", ledger.key_id or ""),
+                ("Head hash", ledger.head_hash or ""),
+                ("Signature (Ed25519)", ledger.signature or ""),
+            ]
+        else:
+            rows.append(("Seal", "not yet sealed by a signed checkpoint (the next seal will cover it)"))
+        fields = "".join(f'<dt>{esc(k)}</dt><dd><code class="sig">{esc(v)}</code></dd>' for k, v in rows)
+        proof = (
+            "<p>Every action above is recorded in our tamper-evident proof log. The log keeps what was done and "
+            "fingerprints of the records, never their content. An auditor can check it with "
+            f'<code>dsr ledger verify</code> and our public key.</p><dl class="fields">{fields}</dl>'
+        )
+    else:
+        proof = "<p>No proof-log entries are recorded for this request yet.</p>"
+    sections.append(("7. Proof", proof))
+    body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
+    approval = (
+        f"<dt>Plan approved by</dt><dd>{esc(inp.approved_by)}, {esc(fmt_time(inp.approved_at, tz))}</dd>"
+        if inp.approved_by
+        else ""
+    )
+    meta = (
+        f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
+        f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"
+        f"<dt>Due by</dt><dd>{esc(f'{inp.due.day} {inp.due:%b %Y}')}</dd>"
+        f"<dt>Completed</dt><dd>{esc(fmt_time(inp.completed_at, tz) if inp.completed_at else 'not yet')}</dd>"
+        f"{approval}<dt>Issued</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
+        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
+        f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
+        f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
+        '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '
+        "Regulation). This certificate records what we erased, what we kept and why, and how it can be checked.</p>"
+        f"{box}{body}"
+        f'<footer class="end">Questions: {esc(inp.controller.contact)}. Machine-readable twin: certificate.json, '
+        f"SHA-256 <code>{esc(json_sha256)}</code>.</footer></main></body></html>\n"
+    )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]:
+    """Write `<request_id>-certificate.html` and `<request_id>-certificate.json` into `out_dir`, atomically.
+
+    Args:
+        inp: the certificate input (ids, counts, hashes, grounds, ledger references; no erased content).
+        out_dir: where the certificates go.
+
+    Returns:
+        (html path, json path).
+
+    Raises:
+        InputError: the request id cannot name a file.
+        OSError: the disk refused; no partial file is left.
+    """
+    check_package_id(inp.request_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(certificate_document(inp), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    html = render_certificate_html(inp, hashlib.sha256(document).hexdigest()).encode("utf-8")
+    json_path = out_dir / f"{inp.request_id}-certificate.json"
+    html_path = out_dir / f"{inp.request_id}-certificate.html"
+    _write_atomic(json_path, document)
+    _write_atomic(html_path, html)
+    return html_path, json_path
