@@ -125,8 +125,9 @@ def is_under(path: str, base: str) -> bool:
 class _Emitter:
     """Writes framed records to stdout and a heartbeat when nothing was written for a while."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self._out = out
+        self._heartbeat = heartbeat
         self._last = time.monotonic()
 
     def emit(self, record: dict[str, Any]) -> None:
@@ -139,7 +140,7 @@ class _Emitter:
 
     def heartbeat(self) -> None:
         now = time.monotonic()
-        if now - self._last > HEARTBEAT_SECONDS:
+        if now - self._last > self._heartbeat:
             self.emit({"t": RECORD_HEARTBEAT})
             self._out.flush()
             self._last = now
@@ -319,7 +320,14 @@ class _Walker:
             emit({"t": RECORD_SKIPPED, "p": path, "r": "special_file", "g": target})
 
 
-def encode_payload(root: str, prefixes: Sequence[str], literals: Sequence[bytes], *, scan: bool = True) -> str:
+def encode_payload(
+    root: str,
+    prefixes: Sequence[str],
+    literals: Sequence[bytes],
+    *,
+    scan: bool = True,
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> str:
     """Hex-encode the scanner's input (root, prefixes, literals) so it travels on stdin only.
 
     Args:
@@ -327,6 +335,7 @@ def encode_payload(root: str, prefixes: Sequence[str], literals: Sequence[bytes]
         prefixes: the laptop paths to walk, in order (each a directory or a file).
         literals: the prefilter literals.
         scan: False to stream the inventory only.
+        heartbeat: seconds of silence after which the scanner sends a keep-alive record.
 
     Returns:
         A hex string.
@@ -337,6 +346,7 @@ def encode_payload(root: str, prefixes: Sequence[str], literals: Sequence[bytes]
         "prefixes": list(prefixes),
         "literals": [binascii.hexlify(lit).decode("ascii") for lit in literals],
         "scan": scan,
+        "hb": heartbeat,
     }
     return binascii.hexlify(json.dumps(header).encode("utf-8")).decode("ascii")
 
@@ -353,7 +363,7 @@ def remote_main(payload: str) -> int:
     header = json.loads(binascii.unhexlify(payload).decode("utf-8"))
     literals = [binascii.unhexlify(h) for h in header["literals"]]
     root = header["root"].rstrip("/").encode("utf-8")
-    emitter = _Emitter(sys.stdout.buffer)
+    emitter = _Emitter(sys.stdout.buffer, float(header.get("hb", HEARTBEAT_SECONDS)))
     emitter.emit({"t": RECORD_HELLO, "v": PROTOCOL_VERSION})
     emitter.flush()
     for prefix in header["prefixes"]:

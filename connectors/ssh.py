@@ -1004,7 +1004,9 @@ class SSHConnector:
         self, prefixes: Sequence[str], literals: Sequence[bytes]
     ) -> Iterator[Item | Skipped | RemoteHit]:
         """Run the scanner on the laptop; yields nothing at all if python3 is missing or cannot start it."""
-        program = _scanner_program(self.target.root, prefixes, literals)
+        # Heartbeats well inside channel_timeout, so a slow but healthy scan is never taken for a stall.
+        heartbeat = max(0.2, min(remote_scan.HEARTBEAT_SECONDS, self.channel_timeout / 3))
+        program = _scanner_program(self.target.root, prefixes, literals, heartbeat)
         channel = self._open_exec(REMOTE_PYTHON_COMMAND)
         try:
             try:
@@ -1063,10 +1065,10 @@ class SSHConnector:
         raise TransferError(f"{self.name}: unknown scanner record type")
 
 
-def _scanner_program(root: str, prefixes: Sequence[str], literals: Sequence[bytes]) -> bytes:
+def _scanner_program(root: str, prefixes: Sequence[str], literals: Sequence[bytes], heartbeat: float) -> bytes:
     """The program sent to `python3 -`: the scanner's own source plus one call with the hex payload."""
     source = Path(remote_scan.__file__).read_text(encoding="utf-8")
-    payload = remote_scan.encode_payload(root, prefixes, literals)
+    payload = remote_scan.encode_payload(root, prefixes, literals, heartbeat=heartbeat)
     return (source + f"\n\nraise SystemExit(remote_main({payload!r}))\n").encode("utf-8")
 
 
