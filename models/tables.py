@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -134,3 +134,123 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, index=True, max_length=32)
     outcome: str = Field(default="success", max_length=32)
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One proof-ledger entry (append-only; `entry_hash` = sha256 over the canonical JSON of the other fields)."""
+
+    __tablename__ = "ledger_entries"
+
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    request_id: str | None = Field(default=None, max_length=200, index=True)
+    run_id: str | None = Field(default=None, max_length=200)
+    action: str = Field(max_length=32, index=True)
+    location: str | None = Field(default=None, max_length=200)
+    path: str | None = Field(default=None, sa_column=Column(Text))
+    version_id: str | None = Field(default=None, max_length=1024)
+    sha256_before: str | None = Field(default=None, max_length=64)
+    sha256_after: str | None = Field(default=None, max_length=64)
+    counts: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    exception_ground: str | None = Field(default=None, max_length=200)
+    verification: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(default="done", max_length=64)
+    actor: str | None = Field(default=None, max_length=200)
+    policy_version: str | None = Field(default=None, max_length=200)
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(512), unique=True))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64, unique=True)
+
+
+class LedgerCheckpoint(SQLModel, table=True):
+    """A signed seal over ledger entries `seq_from..seq_to` (Ed25519 over the canonical checkpoint JSON)."""
+
+    __tablename__ = "ledger_checkpoints"
+    __table_args__ = (UniqueConstraint("seq_to", name="uq_ledger_checkpoints_seq_to"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq_from: int
+    seq_to: int
+    head_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    key_id: str = Field(max_length=64)
+    signature: str = Field(max_length=256)
+
+
+class ErasurePlanRecord(SQLModel, table=True):
+    """An erasure plan (no personal data: locations, paths, lines, hashes) and the human decision on it."""
+
+    __tablename__ = "erasure_plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    digest: str = Field(max_length=64, index=True)
+    plan_json: str = Field(sa_column=Column(Text, nullable=False))
+    summary_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    decision: str = Field(default="pending", max_length=16)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(default=None, sa_column=_ts())
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    executed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class LegalHold(SQLModel, table=True):
+    """A legal hold: blocks purge and erasure within its scope until released (Art. 17(3)(e))."""
+
+    __tablename__ = "legal_holds"
+
+    id: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    case_reference: str = Field(max_length=200)
+    approver: str = Field(max_length=200)
+    review_date: date
+    subjects: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    endpoints: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    paths: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    date_from: date | None = None
+    date_to: date | None = None
+    source: str = Field(default="cli", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    released_at: datetime | None = Field(default=None, sa_column=_ts())
+    released_by: str | None = Field(default=None, max_length=200)
+
+
+class RequestKey(SQLModel, table=True):
+    """A request's data key, wrapped (AES-GCM) under the master key; destroyed with the package."""
+
+    __tablename__ = "request_keys"
+
+    request_id: str = Field(primary_key=True, foreign_key="requests.id", max_length=32)
+    wrapped_key: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    destroyed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class RecipientNotice(SQLModel, table=True):
+    """Art. 19: a recipient told of an erasure (date, channel, reply)."""
+
+    __tablename__ = "recipient_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=32)
+    recipient: str = Field(max_length=200)
+    channel: str = Field(max_length=80)
+    notified_at: datetime = Field(sa_column=_ts(nullable=False))
+    reply: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RetentionRun(SQLModel, table=True):
+    """One retention purge (dry or real): counts per category and system, policy versions, run id."""
+
+    __tablename__ = "retention_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=64, index=True)
+    dry_run: bool = True
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    policies: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    counts: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    outcome: str = Field(default="running", max_length=32)
