@@ -356,10 +356,13 @@ def render_record(item: PackageItem) -> str:
     return f"<pre>{mark_redactions(abbreviate(item.content, FALLBACK_CHARS))}</pre>"
 
 
-def _where(item: PackageItem, tz: ZoneInfo) -> str:
+def _where(item: PackageItem, tz: ZoneInfo, show_path: bool) -> str:
     line = item.location.get("line")
     version = item.location.get("version_id")
-    where = item_path(item) + (f", line {line}" if isinstance(line, int) else "")
+    where = item_path(item) if show_path else ""
+    if isinstance(line, int):
+        where += f", line {line}" if where else f"line {line}"
+    where = where or "whole file"
     where += f", version {version}" if version else ""
     chips = "".join(f'<span class="chip">{esc(c)}</span>' for c in item.categories)
     reason = "whole session is yours" if item.reason == "owned_session" else "mentions you"
@@ -369,9 +372,12 @@ def _where(item: PackageItem, tz: ZoneInfo) -> str:
     )
 
 
-def render_item(item: PackageItem, tz: ZoneInfo) -> str:
-    """One item: where and when, the context lines, the record, the subject's images, its redaction notes."""
-    parts = [f'<div class="item">{_where(item, tz)}']
+def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True) -> str:
+    """One item: where and when, the context lines, the record, the subject's images, its redaction notes.
+
+    `show_path` is False when the session header already names the item's only file.
+    """
+    parts = [f'<div class="item">{_where(item, tz, show_path)}']
     if item.context:
         lines = "".join(f"<div>{mark_redactions(abbreviate(c, FIELD_CHARS))}</div>" for c in item.context)
         parts.append(f'<div class="context"><span class="label">Conversation context</span>{lines}</div>')
@@ -419,7 +425,7 @@ def render_copy(inp: PackageInput, tz: ZoneInfo) -> str:
                     f'<article class="session"><header><b>{label} {esc(key)}</b> · {span} · '
                     f"{len(items)} item{'s' if len(items) != 1 else ''}<br>{esc(files)}</header>"
                 )
-                out.extend(render_item(i, tz) for i in items)
+                out.extend(render_item(i, tz, show_path=len(paths) > 1) for i in items)
                 out.append("</article>")
         out.append("</div>")
     return "".join(out)

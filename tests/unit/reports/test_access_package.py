@@ -11,10 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from models.errors import InputError
 from reports import access_package
+from reports.access_html import mark_redactions
 from reports.access_package import PackageResult, SearchedLocation, build_access_package
+from reports.packaging import safe_name
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -364,3 +368,22 @@ def test_same_session_on_two_laptops_stays_apart(tmp_path: Path) -> None:
     result = build(tmp_path, items=(a, b))
     assert (result.path / f"data/laptop-01/{SESSION_A}.jsonl").is_file()
     assert (result.path / f"data/laptop-02/{SESSION_A}.jsonl").is_file()
+
+
+@given(st.text(max_size=300))
+def test_safe_name_is_always_one_safe_component(raw: str) -> None:
+    """Any string becomes a short single path component of safe characters that is never '.' or '..'."""
+    name = safe_name(raw)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
+    assert len(name) <= 80
+    assert name not in {".", ".."}
+    if name != raw:
+        assert name.endswith(hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8])
+
+
+@given(st.text(max_size=200))
+def test_mark_redactions_never_lets_markup_through(text: str) -> None:
+    """Escaped text only ever contains the <mark> tags the renderer adds itself."""
+    rendered = mark_redactions(text)
+    stripped = re.sub(r'<mark class="redaction" title="[^"<>]*">|</mark>', "", rendered)
+    assert "<" not in stripped and ">" not in stripped
