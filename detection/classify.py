@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import phonenumbers
 import tldextract
 from presidio_analyzer import (
     AnalyzerEngine,
@@ -35,6 +36,7 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -132,14 +134,38 @@ class _OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
 
 
 class _GatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
-    """presidio's phone recognizer, skipped on texts without a run of seven digits (it is the slow one)."""
+    """presidio's phone recognizer, skipped on texts without anything phone-like (it is the slow one).
 
-    _DIGITS = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
+    In regions whose national numbers start with the trunk prefix 0 (most of Europe), a number is either
+    international (`+`) or starts with 0; dates, times, versions and UUIDs then do not wake the recognizer.
+    """
+
+    _ANY = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
+    _TRUNK_ZERO = re.compile(r"(?:\+|(?<![\d.:\-])0)\(?\d(?:[\s().\-/]{0,3}\d){5}")
+
+    def __init__(self, region: str) -> None:
+        super().__init__(supported_regions=(region,))
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        trunk_zero = metadata is not None and metadata.national_prefix == "0"
+        self._gate = self._TRUNK_ZERO if trunk_zero else self._ANY
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
-        if not self._DIGITS.search(text):
+        if not self._gate.search(text):
             return []
         return list(super().analyze(text, entities, nlp_artifacts))
+
+
+class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]
+    """Without NLP artifacts there is no context to use; presidio's default deep-copies every result."""
+
+    def __init__(self) -> None:
+        super().__init__(context_similarity_factor=0.0, min_score_with_context_similarity=0.0, context_prefix_count=0,
+                         context_suffix_count=0)  # fmt: skip
+
+    def enhance_using_context(
+        self, text: str, raw_results: list[RecognizerResult], nlp_artifacts: Any, recognizers: Any, context: Any = None
+    ) -> list[RecognizerResult]:
+        return raw_results
 
 
 class _SubjectRecognizer(EntityRecognizer):  # type: ignore[misc]
@@ -241,7 +267,7 @@ class Classifier:
         recognizers: list[EntityRecognizer] = [
             _OfflineEmailRecognizer(extractor),
             PatternRecognizer(supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
-            _GatedPhoneRecognizer(supported_regions=(default_region.upper(),)),
+            _GatedPhoneRecognizer(default_region.upper()),
             IbanRecognizer(),
             CreditCardRecognizer(),
             IpRecognizer(),
@@ -265,14 +291,25 @@ class Classifier:
         if spacy_model:
             registry.add_nlp_recognizer(nlp_engine=nlp_engine)
         self.spacy_model = spacy_model
-        self._analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+        self._analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=nlp_engine,
+            supported_languages=["en"],
+            context_aware_enhancer=None if spacy_model else _NoContextEnhancer(),
+        )
+        self._subject: tuple[Matcher, _SubjectRecognizer] | None = None
+
+    def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
+        if self._subject is None or self._subject[0] is not matcher:
+            self._subject = (matcher, _SubjectRecognizer(matcher))
+        return self._subject[1]
 
     def analyze_text(self, text: str, matcher: Matcher) -> list[RecognizerResult]:
         """Raw presidio results (subject entities included) on one text; for benchmarks and tests."""
         results: list[RecognizerResult] = self._analyzer.analyze(
             text=text,
             language="en",
-            ad_hoc_recognizers=[_SubjectRecognizer(matcher)],
+            ad_hoc_recognizers=[self._subject_recognizer(matcher)],
             score_threshold=_SCORE_THRESHOLD,
         )
         return results

@@ -418,6 +418,10 @@ class Matcher:
         """The candidate rule on one byte string: whether any prefilter literal occurs (ASCII-insensitive)."""
         return self._engine.any(data)
 
+    def hit_ends(self, data: bytes) -> list[int]:
+        """Sorted end offsets of every prefilter literal occurrence in `data` (the engine's raw hits)."""
+        return self._engine.ends(data)
+
     def find(self, text: str) -> list[Span]:
         """Every confirmed occurrence of an identifier in one decoded string, in text order.
 
@@ -489,7 +493,8 @@ class Matcher:
         """Yield candidate lines of a stream in file order (see the module docstring for oversized lines)."""
         carry = b""
         offset = 0  # absolute offset of buf[0]
-        newlines = 0  # newlines before buf[0]
+        newlines = 0  # newlines before buf[0], once `pending` is counted
+        pending: tuple[bytes, int] | None = None  # last region, counted only if another one follows
         eof = False
         while not eof:
             chunk = stream.read(chunk_bytes)
@@ -497,6 +502,9 @@ class Matcher:
             buf = carry + chunk if carry else chunk
             if not buf:
                 break
+            if pending is not None:
+                newlines += pending[0].count(b"\n", 0, pending[1])
+                pending = None
             if eof:
                 cut = len(buf)
             else:
@@ -514,10 +522,12 @@ class Matcher:
                     continue
                 cut = newline + 1
             yield from self._candidates_in(buf, cut, offset, newlines, max_line_bytes)
-            newlines += buf.count(b"\n", 0, cut)
+            pending = (buf, cut)
             offset += cut
             carry = buf[cut:]
         if carry:  # only reachable when the stream ended right after an oversized line's newline
+            if pending is not None:
+                newlines += pending[0].count(b"\n", 0, pending[1])
             yield from self._candidates_in(carry, len(carry), offset, newlines, max_line_bytes)
 
     def _candidates_in(

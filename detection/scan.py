@@ -8,27 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from connectors.base import Connector, Skipped
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
-from connectors.records import RecordFormat, iter_records
+from connectors.records import RecordFormat
 from detection.classify import Classifier
-from detection.matcher import CHUNK_BYTES, Confirmation, Matcher
+from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
 
 IDENTIFIER_MATCH = "identifier_match"
 OWNED_SESSION = "owned_session"
 _MIN_CHUNK = 64 << 10
+_BOM = b"\xef\xbb\xbf"
 _TIME_FIELDS = ("timestamp", "_audit_timestamp", "lastActivityAt", "createdAt")
 _RECORD_KINDS = (ArtifactKind.SESSION_RECORD, ArtifactKind.CODE_SESSION_RECORD)
 # Whole-file items of owned sessions carry at most this much content (larger files are named, not copied).
 MAX_WHOLE_FILE_CONTENT = 32 << 20
 
 Progress = Callable[[int, int], None]
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z")
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,10 @@ def record_timestamp(value: object) -> str | None:
     if not isinstance(value, dict):
         return None
     for key in _TIME_FIELDS:
-        stamp = parse_timestamp(value.get(key))
+        raw = value.get(key)
+        if isinstance(raw, str) and _ISO_Z.fullmatch(raw):
+            return raw  # already ISO 8601 UTC as the agents write it (fast path)
+        stamp = parse_timestamp(raw)
         if stamp is not None:
             return stamp.isoformat().replace("+00:00", "Z")
     return None
@@ -166,21 +174,29 @@ def _owned_items(
     """
     if artifact.fmt is RecordFormat.JSONL:
         with connector.open(artifact.item) as stream:
-            for record in iter_records(stream, artifact.fmt):
-                value = record.value if record.value is not None else record.text
+            for line, raw, hit in _iter_jsonl_lines(stream, matcher):
+                if raw is None:
+                    yield _item(endpoint, artifact, line, None, [], reason=OWNED_SESSION, malformed="oversized")
+                    continue
+                content = raw.decode("utf-8", errors="replace")
+                malformed: str | None = None
+                try:
+                    value: object = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    value, malformed = decode_line(raw)
+                    if value is None:
+                        value = content
                 pointers: list[str] = []
                 forms: set[str] = set()
-                raw = record.raw
-                if raw is None or matcher.has_literal(raw):
+                if hit:
                     for pointer, span in matcher.iter_matches(value):
                         if pointer not in pointers:
                             pointers.append(pointer)
                         forms.add(span.label)
-                content = raw.decode("utf-8", errors="replace") if raw is not None else record.text
                 categories = classify(value, content) if (pointers or classify_all) else []
                 yield _item(
-                    endpoint, artifact, record.line, value, categories, reason=OWNED_SESSION,
-                    pointers=pointers, forms=sorted(forms), malformed=record.malformed, content=content,
+                    endpoint, artifact, line, value, categories, reason=OWNED_SESSION,
+                    pointers=pointers, forms=sorted(forms), malformed=malformed, content=content,
                 )  # fmt: skip
         return
     # Text, JSON documents and binaries are one whole-file item; lines that name the subject are also
@@ -202,6 +218,59 @@ def _owned_items(
     yield _item(
         endpoint, artifact, None, document, classify(document, text), reason=OWNED_SESSION, pointers=found, content=text
     )
+
+
+def _iter_jsonl_lines(stream: BinaryIO, matcher: Matcher) -> Iterator[tuple[int, bytes | None, bool]]:
+    """Yield (line number, raw line or None when oversized, has a prefilter literal) for non-blank lines.
+
+    One prefilter pass per read buffer instead of one per line; lines longer than `MAX_LINE_BYTES` that do not
+    fit one buffer are skipped through (yielded as None) without being held.
+    """
+    carry = b""
+    line_no = 0
+    eof = False
+    while not eof:
+        chunk = stream.read(CHUNK_BYTES)
+        eof = not chunk
+        buf = carry + chunk if carry else chunk
+        if not buf:
+            break
+        cut = len(buf) if eof else buf.rfind(b"\n") + 1
+        if cut == 0:
+            if len(buf) <= MAX_LINE_BYTES:
+                carry = buf
+                continue
+            line_no += 1
+            yield line_no, None, True
+            carry = b""
+            while True:
+                chunk = stream.read(CHUNK_BYTES)
+                if not chunk:
+                    eof = True
+                    break
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    carry = chunk[newline + 1 :]
+                    break
+            continue
+        hits = matcher.hit_ends(buf)
+        index = 0
+        pos = 0
+        while pos < cut:
+            newline = buf.find(b"\n", pos, cut)
+            end = newline if newline >= 0 else cut
+            line_no += 1
+            while index < len(hits) and hits[index] <= pos:
+                index += 1
+            raw = buf[pos:end]
+            if line_no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if raw.strip():
+                yield line_no, raw, index < len(hits) and hits[index] <= end
+            pos = end + 1
+        carry = buf[cut:]
 
 
 def scan_endpoint(

@@ -53,6 +53,7 @@ def test_identifier_field_alone_is_not_a_free_text_mention(classifier: Classifie
         ("cc ops@team.internal please", ThirdPartyEntity.EMAIL, "ops@team.internal"),
         ("link ?to=anna.nowak%40corp.example", ThirdPartyEntity.EMAIL, "anna.nowak%40corp.example"),
         ("ring +44 20 7946 0958 later", ThirdPartyEntity.PHONE, "+44 20 7946 0958"),
+        ("ring (020) 7946 0958 later", ThirdPartyEntity.PHONE, "(020) 7946 0958"),
         ("pay GB33BUKB20201555555555 now", ThirdPartyEntity.IBAN, "GB33BUKB20201555555555"),
         ("card 4111 1111 1111 1111 ok", ThirdPartyEntity.CARD, "4111 1111 1111 1111"),
         ("host 10.1.2.3 down", ThirdPartyEntity.IP, "10.1.2.3"),
@@ -60,7 +61,7 @@ def test_identifier_field_alone_is_not_a_free_text_mention(classifier: Classifie
         ("Dear Anna Nowak, thanks", ThirdPartyEntity.PERSON, "Anna Nowak"),
         ("Anna Nowak <anna@corp.example> wrote", ThirdPartyEntity.PERSON, "Anna Nowak"),
     ],
-    ids=["email", "email-local", "email-internal", "email-percent", "phone", "iban", "card", "ip",
+    ids=["email", "email-local", "email-internal", "email-percent", "phone", "phone-national", "iban", "card", "ip",
          "known-name", "salutation", "display-name"],
 )  # fmt: skip
 def test_third_party_is_found(classifier: Classifier, matcher: Matcher, text: str, entity: str, found: str) -> None:
