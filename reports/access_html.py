@@ -183,7 +183,7 @@ footer.end { margin-top: 3rem; font-size: .82rem; color: var(--muted); border-to
   header.cover { background: #fff; color: var(--ink); border-bottom: 3px solid var(--accent); padding-top: 0; }
   nav.toc { break-after: page; }
   section.major { break-before: page; }
-  section.major:first-of-type { break-before: auto; }
+  section.major:first-of-type, section#timeline { break-before: auto; }
   .session, .item, table, svg.timeline, .box { break-inside: avoid; }
   h2, h3, h4 { break-after: avoid; }
   a { color: inherit; text-decoration: none; }

@@ -126,6 +126,38 @@ def write_manifest(root: Path, header: dict[str, object]) -> str:
     return sha256_file(root / MANIFEST)
 
 
+def verify_manifest(root: Path) -> list[str]:
+    """Check a package against its manifest.json.
+
+    Args:
+        root: the package directory.
+
+    Returns:
+        Problems as `<relative path>: missing|modified|size differs|not in manifest` (empty when intact).
+    """
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"{MANIFEST}: missing or unreadable"]
+    problems: list[str] = []
+    listed: set[str] = set()
+    for entry in manifest.get("files", []):
+        rel = str(entry.get("path", ""))
+        listed.add(rel)
+        path = root / rel
+        if not path.resolve().is_relative_to(root.resolve()) or not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif path.stat().st_size != entry.get("size"):
+            problems.append(f"{rel}: size differs")
+        elif sha256_file(path) != entry.get("sha256"):
+            problems.append(f"{rel}: modified")
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel != MANIFEST and rel not in listed:
+            problems.append(f"{rel}: not in manifest")
+    return problems
+
+
 def zip_directory(root: Path, target: Path, arc_root: str, when: datetime) -> None:
     """Zip `root` into `target` (entries under `arc_root/`, sorted, fixed timestamps: reproducible bytes)."""
     stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))

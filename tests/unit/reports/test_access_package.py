@@ -18,7 +18,7 @@ from models.errors import InputError
 from reports import access_package
 from reports.access_html import mark_redactions
 from reports.access_package import PackageResult, SearchedLocation, build_access_package
-from reports.packaging import safe_name
+from reports.packaging import safe_name, verify_manifest
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -387,3 +387,21 @@ def test_mark_redactions_never_lets_markup_through(text: str) -> None:
     rendered = mark_redactions(text)
     stripped = re.sub(r'<mark class="redaction" title="[^"<>]*">|</mark>', "", rendered)
     assert "<" not in stripped and ">" not in stripped
+
+
+def test_verify_manifest_detects_edits_additions_and_removals(tmp_path: Path) -> None:
+    """A fresh package verifies; resized, same-size edited, removed and added files are each named."""
+    result = build(tmp_path)
+    assert verify_manifest(result.path) == []
+    (result.path / "report.html").write_text("changed", encoding="utf-8")
+    jsonl = next((result.path / "data").rglob("*.jsonl"))
+    jsonl.unlink()
+    (result.path / "data" / "extra.txt").write_text("x", encoding="utf-8")
+    report_json = result.path / "report.json"
+    report_json.write_bytes(b" " + report_json.read_bytes()[1:])
+    problems = verify_manifest(result.path)
+    assert "report.html: size differs" in problems
+    assert f"{jsonl.relative_to(result.path).as_posix()}: missing" in problems
+    assert "data/extra.txt: not in manifest" in problems
+    assert "report.json: modified" in problems
+    assert len(problems) == 4
