@@ -17,7 +17,8 @@ references from the erasure flow (never erased content); imports models and repo
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
     notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
 
-`certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`) holds the same sections as lists of
+`certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`, JSON Schema in
+reports/certificate_schema.json) holds the same sections as lists of
 objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`complete` when every location
 was reached and verified clean or clean except recorded exceptions, else `partial`), `totals` (items erased,
 kept, locations unreached) and `recipients` (the register's recipients of the erased categories, each with its
@@ -41,6 +42,7 @@ from reports.access_package import resolve_category
 from reports.packaging import check_package_id
 
 SCHEMA_ID = "dsr-orchestrator/deletion-certificate/1"
+SCHEMA_PATH = Path(__file__).with_name("certificate_schema.json")
 CLEAN_STATUSES = frozenset({"clean", "exceptions_only"})
 ACTION_TEXT = {
     "delete_session": "Whole conversation deleted",

@@ -12,6 +12,7 @@ import pytest
 
 from models.errors import InputError
 from reports.certificate import (
+    SCHEMA_PATH,
     CertificateInput,
     ErasedEntry,
     KeptEntry,
@@ -187,3 +188,17 @@ def test_certificate_escapes_values_and_refuses_bad_ids(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         build_certificate(certificate_input(request_id="../evil"), tmp_path / "x")
     assert not (tmp_path / "evil-certificate.json").exists()
+
+
+def test_certificate_json_validates_against_its_schema(tmp_path: Path) -> None:
+    """certificate.json of a complete and of a partial, unsealed certificate validates; a bad outcome does not."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    _, complete = build(tmp_path / "a")
+    offline = (UnreachedLocation("laptop-09", "endpoint", "unreachable", "offline", AT, 7),)
+    _, partial = build(tmp_path / "b", unreached=offline, ledger=None, approved_by=None, approved_at=None)
+    assert list(validator.iter_errors(complete)) == []
+    assert list(validator.iter_errors(partial)) == []
+    assert list(validator.iter_errors({**complete, "outcome": "done"})) != []
