@@ -282,6 +282,7 @@ def scan_endpoint(
     classify: bool = True,
     classifier: Classifier | None = None,
     classify_owned: bool = False,
+    expand_owned: bool = True,
     progress: Progress | None = None,
 ) -> ScanResult:
     """Scan every agent-history artifact of one endpoint for the subject.
@@ -293,6 +294,9 @@ def scan_endpoint(
         owner_ids: the endpoint's configured owner identifier(s), for the ownership rule.
         classify: whether to classify confirmed records (categories); False leaves `categories` empty.
         classifier: a prepared classifier (one is built with the matcher's region if None).
+        expand_owned: list every record of an owned session as its own item (True), or each file of an owned
+            session as one whole-file item (`line` null, `content` null: the caller reads the file) plus the
+            lines that name the subject (False, as fast as a plain scan).
         classify_owned: also classify records of owned sessions that do not name the subject (slow on
             large sessions; by default they are listed with empty `categories`).
         progress: called with (files done, bytes done) after each artifact.
@@ -323,10 +327,13 @@ def scan_endpoint(
         decision = decisions.get(artifact.session_id or "")
         owned = decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
         try:
-            if owned:
+            if owned and expand_owned:
                 items.extend(
                     _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
                 )
+            elif owned:
+                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
+                items.append(_item(endpoint_name, artifact, None, None, [], reason=OWNED_SESSION))
             else:
                 items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
         except ConnectorError as exc:

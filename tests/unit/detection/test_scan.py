@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,27 @@ def test_cli_scan_json(laptop: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert [(i["location"]["path"], i["location"]["line"]) for i in document["items"]] == [(f"/{CLI_DIR}/abc.jsonl", 2)]
+
+
+def test_owned_files_as_whole_file_items(laptop: Path, matcher: Matcher) -> None:
+    """With expand_owned=False an owned file is one whole-file item plus its lines that name the subject."""
+    with LocalConnector("lap", laptop) as connector:
+        result = scan_endpoint(connector, "lap", matcher, classify=False, expand_owned=False)
+    owned_transcript = f"/{STORE}/{OWNED}/.claude/projects/session/c-5555.jsonl"
+    rows = [(i["location"]["line"], i["reason"], i["content"] is None) for i in result.items
+            if i["location"]["path"] == owned_transcript]  # fmt: skip
+    assert rows == [(2, "identifier_match", False), (None, "owned_session", True)]
+
+
+def test_unreadable_file_is_skipped_with_reason(laptop: Path, matcher: Matcher) -> None:
+    """A file that cannot be opened is reported as skipped, not silently dropped."""
+    target = laptop / CLI_DIR / "abc.jsonl"
+    target.chmod(0)
+    try:
+        if os.access(target, os.R_OK):
+            pytest.skip("running as a user that ignores file modes (root)")
+        with LocalConnector("lap", laptop) as connector:
+            result = scan_endpoint(connector, "lap", matcher, classify=False)
+        assert [(s.path, s.reason) for s in result.skipped] == [(f"/{CLI_DIR}/abc.jsonl", "refused")]
+    finally:
+        target.chmod(0o644)
