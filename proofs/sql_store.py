@@ -18,15 +18,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, col, select
 
 from models.errors import LedgerError
-from proofs._tables_proposed import LedgerCheckpoint as CheckpointRow
-from proofs._tables_proposed import LedgerEntry as EntryRow
+from models.tables import LedgerCheckpoint as CheckpointRow
+from models.tables import LedgerEntry as EntryRow
 from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry, format_at
 from proofs.store import AppendResult, Head, SignCallback
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 """A fresh session per call, committed when the block ends normally (e.g. `models.db.session_scope(url)`)."""
 
-_PG_LOCK_KEY = 0x4C454447  # "LEDG": the advisory lock id of ledger appends
+ADVISORY_LOCK_KEY = 0x4C454447
+"""PostgreSQL advisory lock id ("LEDG") held for the length of every ledger write transaction."""
 _RETRIES = 3
 
 
@@ -95,7 +96,7 @@ class SQLLedgerStore:
             # Must be the transaction's first statement: takes the write lock before anything is read.
             session.execute(text("BEGIN IMMEDIATE"))
         elif dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
     def _run(self, action: Callable[[Session], Any], *, write: bool) -> Any:
         for attempt in range(_RETRIES):

@@ -123,13 +123,13 @@ def test_unreadable_inputs_exit_2(workdir: Path) -> None:
     assert DEFAULT_KEY_FILENAME in no_key.stderr
 
 
-def test_database_without_ledger_tables_exits_2(workdir: Path, tmp_path: Path) -> None:
-    """A case database without the ledger tables exits 2 and names the missing table."""
+def test_unreachable_database_exits_2(workdir: Path) -> None:
+    """A case database that cannot be opened exits 2 (could not verify), naming the URL without password."""
     runner.invoke(app, ["public-key", "pub.pem"])
-    bare = f"sqlite:///{tmp_path / 'bare.db'}"
-    result = runner.invoke(app, ["verify", "--database-url", bare, "--public-key", "pub.pem"])
+    closed = "postgresql+psycopg://ledger:secret@127.0.0.1:1/none"
+    result = runner.invoke(app, ["verify", "--database-url", closed, "--public-key", "pub.pem"])
     assert result.exit_code == 2
-    assert "ledger_entries" in result.stderr
+    assert "127.0.0.1:1" in result.stderr and "secret" not in result.stderr
 
 
 def test_public_key_creates_a_private_signing_key(workdir: Path) -> None:

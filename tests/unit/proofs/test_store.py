@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
 
 from models.db import get_engine, session_scope
 from models.errors import LedgerError
 from proofs.entry import Checkpoint, LedgerAction, ProofRecord
 from proofs.ledger import Ledger
 from proofs.signing import LedgerSigner
-from proofs.sql_store import SQLLedgerStore
+from proofs.sql_store import ADVISORY_LOCK_KEY, SQLLedgerStore
 from proofs.store import JsonlLedgerStore
 from proofs.verify import Problem, verify_export
 from tests.unit.proofs._helpers import TickingClock, fill, sample_record
@@ -118,7 +120,7 @@ from pathlib import Path
 from models.db import session_scope
 from proofs.entry import Checkpoint, LedgerAction, ProofRecord
 from proofs.ledger import Ledger
-from proofs.sql_store import SQLLedgerStore
+from proofs.sql_store import ADVISORY_LOCK_KEY, SQLLedgerStore
 from proofs.store import JsonlLedgerStore
 kind, target, name, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = JsonlLedgerStore(Path(target)) if kind == "jsonl" else SQLLedgerStore(lambda: session_scope(target))
@@ -129,10 +131,7 @@ for i in range(count):
 """
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "sql"])
-def test_concurrent_writers_stay_gapless(kind: str, tmp_path: Path, sqlite_url: str) -> None:
-    """Three processes appending at once leave seqs 1..N, one entry per key, and an intact chain."""
-    target = str(tmp_path / "shared.jsonl") if kind == "jsonl" else sqlite_url
+def _run_writers(kind: str, target: str) -> None:
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, kind, target, f"w{n}", "15"], cwd=REPO, stderr=subprocess.PIPE)
         for n in range(3)
@@ -146,29 +145,41 @@ def test_concurrent_writers_stay_gapless(kind: str, tmp_path: Path, sqlite_url: 
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
-    store = JsonlLedgerStore(Path(target)) if kind == "jsonl" else SQLLedgerStore(lambda: session_scope(sqlite_url))
-    ledger = Ledger(store)
+
+
+def _assert_gapless(ledger: Ledger) -> None:
     entries = list(ledger.entries())
     assert [e.seq for e in entries] == list(range(1, 46))
     assert len({e.idempotency_key for e in entries}) == 45
-    result = ledger.verify()
-    assert result.first_error is None
+    assert ledger.verify().first_error is None
 
 
-def test_database_verify_names_a_modified_row(sql_ledger: Ledger, sqlite_url: str) -> None:
+def test_concurrent_jsonl_writers_stay_gapless(tmp_path: Path) -> None:
+    """Three processes appending to one file leave seqs 1..N, one entry per key, and an intact chain."""
+    _run_writers("jsonl", str(tmp_path / "shared.jsonl"))
+    _assert_gapless(Ledger(JsonlLedgerStore(tmp_path / "shared.jsonl")))
+
+
+def test_concurrent_database_writers_stay_gapless(ledger_db_url: str) -> None:
+    """Three processes appending to one database leave seqs 1..N, one entry per key, and an intact chain."""
+    _run_writers("sql", ledger_db_url)
+    _assert_gapless(Ledger(SQLLedgerStore(lambda: session_scope(ledger_db_url))))
+
+
+def test_database_verify_names_a_modified_row(sql_ledger: Ledger, ledger_db_url: str) -> None:
     """An UPDATE behind the ledger's back (a row's path) fails database verification, naming that seq."""
     fill(sql_ledger, 4)
-    with get_engine(sqlite_url).begin() as conn:
+    with get_engine(ledger_db_url).begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET path = '/moved.jsonl' WHERE seq = 3"))
     result = sql_ledger.verify()
     assert result.first_error is not None
     assert (result.first_error.problem, result.first_error.seq) == (Problem.MODIFIED, 3)
 
 
-def test_database_verify_names_a_deleted_row(sql_ledger: Ledger, sqlite_url: str) -> None:
+def test_database_verify_names_a_deleted_row(sql_ledger: Ledger, ledger_db_url: str) -> None:
     """A DELETE of one row fails database verification as `missing` with that seq."""
     fill(sql_ledger, 4)
-    with get_engine(sqlite_url).begin() as conn:
+    with get_engine(ledger_db_url).begin() as conn:
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
     result = sql_ledger.verify()
     assert result.first_error is not None
@@ -176,9 +187,9 @@ def test_database_verify_names_a_deleted_row(sql_ledger: Ledger, sqlite_url: str
 
 
 def test_database_without_ledger_tables_is_a_ledger_error(tmp_path: Path) -> None:
-    """A case database not yet migrated for the ledger gives a LedgerError naming the tables."""
-    url = f"sqlite:///{tmp_path / 'bare.db'}"
-    ledger = Ledger(SQLLedgerStore(lambda: session_scope(url)), signer=LedgerSigner(Ed25519PrivateKey.generate()))
+    """A database without the ledger tables (not migrated) gives a LedgerError naming the tables."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'bare.db'}", poolclass=NullPool)
+    ledger = Ledger(SQLLedgerStore(lambda: Session(engine)), signer=LedgerSigner(Ed25519PrivateKey.generate()))
     with pytest.raises(LedgerError, match="ledger_entries"):
         ledger.append(ProofRecord(action=LedgerAction.PURGE))
 
@@ -193,27 +204,40 @@ def test_export_holds_no_content_fields(any_ledger: Ledger, tmp_path: Path) -> N
     assert not keys & {"content", "text", "value", "body", "message", "prompt"}
 
 
-def test_sql_store_holds_the_write_lock_while_sealing(sql_ledger: Ledger, sqlite_url: str) -> None:
-    """While the store signs a checkpoint, no other connection can start a write (BEGIN IMMEDIATE)."""
-    fill(sql_ledger, 1)
-    database = sqlite_url.removeprefix("sqlite:///")
-    signer = sql_ledger.signer
-    assert signer is not None
-    outcomes: list[str] = []
-
-    def sign(seq_from: int, seq_to: int, head_hash: str) -> Checkpoint:
-        other = sqlite3.connect(database, timeout=0.05)
+def _other_writer_blocked(url: str) -> bool:
+    """Whether another connection is kept from writing the ledger right now (SQLite or PostgreSQL)."""
+    if url.startswith("sqlite:///"):
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0.05)
         try:
             other.execute("BEGIN IMMEDIATE")
-            outcomes.append("other writer got in")
         except sqlite3.OperationalError:
-            outcomes.append("locked")
+            return True
         finally:
             other.close()
+        return False
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+    finally:
+        engine.dispose()
+    return not got
+
+
+def test_sql_store_holds_the_write_lock_while_sealing(sql_ledger: Ledger, ledger_db_url: str) -> None:
+    """While the store signs a checkpoint, no other connection can take the ledger's write lock."""
+    fill(sql_ledger, 1)
+    signer = sql_ledger.signer
+    assert signer is not None
+    outcomes: list[bool] = []
+
+    def sign(seq_from: int, seq_to: int, head_hash: str) -> Checkpoint:
+        outcomes.append(_other_writer_blocked(ledger_db_url))
         return signer.sign_checkpoint(seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=datetime.now(UTC))
 
     assert sql_ledger.store.add_checkpoint(sign) is not None
-    assert outcomes == ["locked"]
+    assert outcomes == [True]
+    assert not _other_writer_blocked(ledger_db_url)
 
 
 def test_jsonl_store_holds_the_file_lock_while_sealing(jsonl_ledger: Ledger, tmp_path: Path) -> None:
