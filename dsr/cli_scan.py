@@ -38,6 +38,13 @@ def scan(
         list[str] | None, typer.Option("--owner", help="The endpoint's configured owner identifier (repeatable).")
     ] = None,
     no_classify: Annotated[bool, typer.Option("--no-classify", help="Skip presidio classification.")] = False,
+    expand_owned: Annotated[
+        bool,
+        typer.Option(
+            "--expand-owned/--whole-owned-files",
+            help="List every record of the subject's own sessions, or each of their files once.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help='Print one JSON document {"items": [...]}.')] = False,
 ) -> None:
     """Scan ROOT as one laptop for the subject's identifiers and print the findings."""
@@ -59,7 +66,7 @@ def scan(
     with LocalConnector(endpoint_name, root) as connector:
         result = scan_endpoint(
             connector, endpoint_name, matcher, owner_ids=tuple(owner or ()), classify=not no_classify,
-            progress=progress,
+            expand_owned=expand_owned, progress=progress,
         )  # fmt: skip
     elapsed = time.monotonic() - started
     _err.print(
