@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         **summary("scan"),
         "items": len(items),
         "peak_rss_mb_process": _peak_rss_mb(),
-        "note": "walk, read, prefilter, confirm, ownership, classify; no owner_ids",
+        "note": "walk, read, prefilter, confirm, ownership, classify confirmed records; owned-session files "
+        "as whole-file items (expand_owned=False); no configured owner_ids",
     }
     results["scan_without_classification"] = summary("scan_plain")
     results["scan_end_to_end_expanded"] = {
