@@ -1,0 +1,187 @@
+"""What erasure planning needs to know about one location: scan findings plus the artifacts' identities.
+
+Owns `LocationDiscovery` and `ArtifactInfo` and the helpers that build them from `detection.scan` and
+`detection.scan_store`. Finding items carry content in memory only; nothing here logs or persists it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
+from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
+from connectors.records import RecordFormat
+from connectors.s3 import S3Connector, scannable_format
+from detection.matcher import Matcher
+from detection.scan import scan_endpoint
+from detection.scan_store import scan_store
+from models.errors import ConnectorError
+
+LocationType = Literal["endpoint", "store"]
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """Identity of one file or S3 object version as seen at discovery (the compare-and-swap baseline).
+
+    Attributes:
+        path: laptop path or S3 key.
+        kind: `ArtifactKind` value (`s3_object` for stores).
+        fmt: `RecordFormat` value (`none`: never opened, e.g. audit keys and residual stores).
+        session_id: the artifact's session (path-derived), if any.
+        size: bytes.
+        version: the connector's opaque version token.
+        sha256: hex content hash where it was read, else None.
+        lines: number of raw lines (`data.split(b"\\n")`) where it was read, else None.
+        version_id: S3 version id (None on laptops and unversioned buckets).
+        is_latest: False for a non-current S3 version.
+        locked: S3 Object Lock (retention not expired, or legal hold) protects the version.
+        lock_mode: `COMPLIANCE` / `GOVERNANCE` / None.
+        legal_hold: S3 legal hold status.
+    """
+
+    path: str
+    kind: str
+    fmt: str
+    session_id: str | None
+    size: int
+    version: str
+    sha256: str | None = None
+    lines: int | None = None
+    version_id: str | None = None
+    is_latest: bool = True
+    locked: bool = False
+    lock_mode: str | None = None
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True)
+class LocationDiscovery:
+    """One location's scan for one subject, as the planner consumes it.
+
+    Attributes:
+        name: endpoint or store name.
+        type: `endpoint` or `store`.
+        items: finding items as `detection.scan` produces them (content in memory only).
+        owned_sessions: session ids the subject owns (with the ownership reason).
+        artifacts: identities of every artifact the plan may touch (files with findings, every file of a
+            session with findings, residual stores).
+        skipped: entries the scan could not read, with reasons.
+    """
+
+    name: str
+    type: LocationType
+    items: tuple[dict[str, Any], ...]
+    owned_sessions: tuple[tuple[str, str], ...] = ()
+    artifacts: tuple[ArtifactInfo, ...] = ()
+    skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+
+
+def _hash_and_lines(stream_chunks: Iterable[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    newlines = 0
+    for chunk in stream_chunks:
+        digest.update(chunk)
+        newlines += chunk.count(b"\n")
+    return digest.hexdigest(), newlines + 1
+
+
+def _read_identity(connector: Connector, item: Item) -> tuple[str, int] | None:
+    try:
+        with connector.open(item) as stream:
+            return _hash_and_lines(iter(lambda: stream.read(CHUNK_SIZE), b""))
+    except ConnectorError:
+        return None
+
+
+def _info(artifact: Artifact, identity: tuple[str, int] | None) -> ArtifactInfo:
+    item = artifact.item
+    return ArtifactInfo(
+        path=item.path,
+        kind=artifact.kind.value,
+        fmt=artifact.fmt.value,
+        session_id=artifact.session_id,
+        size=item.size,
+        version=item.version,
+        sha256=identity[0] if identity else None,
+        lines=identity[1] if identity else None,
+    )
+
+
+def discover_endpoint(
+    connector: Connector,
+    name: str,
+    matcher: Matcher,
+    *,
+    owner_ids: Sequence[str] = (),
+    classify: bool = False,
+) -> LocationDiscovery:
+    """Scan one endpoint and record the identity (size, version, sha256, line count) of what erasure may touch.
+
+    Files are hashed only when they have findings or belong to a session with findings; residual stores
+    and never-opened files (`fmt == none`) are listed without a hash.
+
+    Args:
+        connector: the endpoint.
+        name: its configured name.
+        matcher: the subject's matcher.
+        owner_ids: the endpoint's configured owner identifier(s) (ownership rule).
+        classify: whether the scan classifies categories (not needed for erasure).
+    """
+    result = scan_endpoint(connector, name, matcher, owner_ids=owner_ids, classify=classify)
+    paths = {item["location"]["path"] for item in result.items}
+    sessions = {item["session_id"] for item in result.items if item.get("session_id")}
+    sessions |= {sid for sid, _ in result.owned_sessions}
+    infos: list[ArtifactInfo] = []
+    for entry in iter_artifacts(connector):
+        if isinstance(entry, Skipped):
+            continue
+        relevant = entry.item.path in paths or (entry.session_id is not None and entry.session_id in sessions)
+        if entry.kind is ArtifactKind.RESIDUAL:
+            infos.append(_info(entry, None))
+        elif relevant:
+            identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
+            infos.append(_info(entry, identity))
+    return LocationDiscovery(name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped)
+
+
+def discover_store(connector: S3Connector, matcher: Matcher) -> LocationDiscovery:
+    """Scan every version of an S3 store and record each version's identity and Object Lock state.
+
+    The sha256 and line count are of the decoded content (`open_content`: gunzipped), the form the
+    executor rewrites; the version token pins the stored bytes.
+    """
+    result = scan_store(connector, matcher, classify=False)
+    keys = {item["location"]["path"] for item in result.items}
+    infos: list[ArtifactInfo] = []
+    for entry in connector.iter_items():
+        if isinstance(entry, Skipped) or entry.path not in keys:
+            continue
+        identity: tuple[str, int] | None
+        try:
+            with connector.open_content(entry) as stream:
+                identity = _hash_and_lines(iter(lambda: stream.read(CHUNK_SIZE), b""))
+            lock = connector.lock_status(entry)
+        except ConnectorError:
+            identity, lock = None, None
+        infos.append(
+            ArtifactInfo(
+                path=entry.path,
+                kind="s3_object",
+                fmt=scannable_format(entry.path) or "none",
+                session_id=None,
+                size=entry.size,
+                version=entry.version,
+                sha256=identity[0] if identity else None,
+                lines=identity[1] if identity else None,
+                version_id=entry.version_id,
+                is_latest=entry.is_latest,
+                locked=bool(lock and lock.is_locked()),
+                lock_mode=lock.mode if lock else None,
+                legal_hold=bool(lock and lock.legal_hold),
+            )
+        )
+    return LocationDiscovery(connector.name, "store", result.items, (), tuple(infos), result.skipped)

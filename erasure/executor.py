@@ -1,0 +1,644 @@
+"""Execute an approved erasure plan: compare-and-swap rewrites and deletions, one proof entry per action.
+
+Owns crash safety (a rerun converges; the ledger's idempotency keys make every entry exactly-once) and
+the busy/conflict outcomes. Never changes a store while its agent app runs, never re-signs audit logs,
+never records or logs content: proof entries carry hashes, counts, line numbers and original MACs only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped
+from connectors.layouts import NameLister
+from connectors.local import TEMP_PREFIX
+from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
+from detection.matcher import Matcher
+from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.rewrite import Rewrite, drop_lines, lines_clean, redact_lines, split_lines
+from models.errors import (
+    BusyError,
+    ConnectorError,
+    ItemNotFoundError,
+    UnsupportedOperationError,
+    VersionConflictError,
+)
+from proofs.entry import JSONValue
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
+
+POLICY_VERSION = "erasure-1"
+STEPS = (
+    "before_activity",
+    "before_cleanup",
+    "before_read",
+    "before_replace",
+    "after_replace",
+    "before_delete",
+    "after_delete",
+    "before_ledger",
+    "after_ledger",
+)
+"""Every step `kill_hook` is called with, in the order they occur within an action."""
+
+KillHook = Callable[[str], None]
+
+
+class ActionStatus(StrEnum):
+    """Outcome of one action in one run."""
+
+    DONE = "done"  # done in this run (or found done after a crash) and recorded
+    ALREADY_DONE = "already_done"  # the ledger already holds its entry
+    RECORDED = "recorded"  # an exception was recorded in the ledger
+    RETAINED = "retained"  # part of it is protected by Object Lock (recorded as exceptions)
+    BUSY = "busy"  # the agent app runs: nothing touched, retry later
+    CONFLICT = "conflict"  # the item changed since planning: nothing touched, re-plan and retry
+    FAILED = "failed"  # the connector failed: see `error`
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What one planned action came to.
+
+    Attributes:
+        action_id: the planned action.
+        kind: its kind.
+        location: endpoint or store.
+        path: file, key or session record path.
+        status: the outcome.
+        ledger_seq: the proof entry's sequence number, when recorded.
+        counts: lines_redacted, files_deleted, versions_deleted, ...
+        error: an error status code (no content) for busy/conflict/failed.
+        retained: S3 versions kept by Object Lock (key, version id).
+    """
+
+    action_id: str
+    kind: ActionKind
+    location: str
+    path: str | None
+    status: ActionStatus
+    ledger_seq: int | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+    retained: tuple[tuple[str, str], ...] = ()
+
+
+_FINISHED = frozenset({ActionStatus.DONE, ActionStatus.ALREADY_DONE, ActionStatus.RECORDED, ActionStatus.RETAINED})
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    """One run of the executor over a plan.
+
+    Attributes:
+        request_id: the request.
+        plan_digest: the digest of the executed plan.
+        run_id: the run.
+        outcomes: one per planned action, in plan order.
+    """
+
+    request_id: str
+    plan_digest: str
+    run_id: str
+    outcomes: tuple[ActionOutcome, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every action finished (done, recorded or retained)."""
+        return all(o.status in _FINISHED for o in self.outcomes)
+
+    @property
+    def pending(self) -> tuple[ActionOutcome, ...]:
+        """Actions to retry (busy, conflict, failed)."""
+        return tuple(o for o in self.outcomes if o.status not in _FINISHED)
+
+    @property
+    def retained(self) -> tuple[tuple[str, str, str], ...]:
+        """(location, key, version id) of every Object-Locked version found at execution."""
+        return tuple((o.location, key, vid) for o in self.outcomes for key, vid in o.retained)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Counts per location and status (for the flow's table artifact)."""
+        rows: dict[tuple[str, str], int] = {}
+        for outcome in self.outcomes:
+            rows[(outcome.location, outcome.status.value)] = rows.get((outcome.location, outcome.status.value), 0) + 1
+        return [{"location": loc, "status": status, "count": n} for (loc, status), n in sorted(rows.items())]
+
+
+def idempotency_key(
+    request_id: str, action: str, location: str, path: str | None, version_id: str | None, sha256_before: str | None
+) -> str:
+    """The stable ledger key of one action: the same action of the same request always gets the same key."""
+    body = json.dumps([request_id, action, location, path, version_id, sha256_before], separators=(",", ":"))
+    return "erasure:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read(connector: Connector, item: Item) -> bytes:
+    with connector.open(item) as stream:
+        return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+
+
+def _session_digest(files: Sequence[FileRef]) -> str:
+    body = json.dumps(sorted([f.path, f.sha256, f.size] for f in files), separators=(",", ":"))
+    return _sha(body.encode("utf-8"))
+
+
+def _audit_macs(data: bytes, lines: Iterable[int]) -> list[str]:
+    """The `_audit_hmac` values of the named lines (hex), in line order; lines without one are skipped."""
+    parts = split_lines(data)
+    macs: list[str] = []
+    for number in sorted(lines):
+        if not 1 <= number <= len(parts):
+            continue
+        try:
+            value = json.loads(parts[number - 1])
+        except ValueError:
+            continue
+        mac = value.get("_audit_hmac") if isinstance(value, dict) else None
+        if isinstance(mac, str) and len(mac) <= 128 and mac.isalnum():
+            macs.append(mac)
+    return macs
+
+
+class _Run:
+    """State of one run: the plan, the connectors, the ledger and the kill hook."""
+
+    def __init__(
+        self,
+        plan: ErasurePlan,
+        connectors: Callable[[str], Connector],
+        matcher: Matcher,
+        ledger: Ledger,
+        run_id: str,
+        actor: str,
+        kill_hook: KillHook | None,
+    ) -> None:
+        self.plan = plan
+        self.connectors = connectors
+        self.matcher = matcher
+        self.ledger = ledger
+        self.run_id = run_id
+        self.actor = actor
+        self.hook = kill_hook or (lambda _step: None)
+
+    # -- ledger ----------------------------------------------------------------------------------------
+
+    def record(self, key: str, record: ProofRecord) -> int:
+        self.hook("before_ledger")
+        entry = self.ledger.append(record, idempotency_key=key)
+        self.hook("after_ledger")
+        return entry.seq
+
+    def proof(self, action: LedgerAction, planned: PlannedAction, **fields: Any) -> ProofRecord:
+        return ProofRecord(
+            action=action,
+            request_id=self.plan.request_id,
+            run_id=self.run_id,
+            location=planned.location,
+            path=planned.path,
+            actor=self.actor,
+            policy_version=POLICY_VERSION,
+            **fields,
+        )
+
+    def done_before(self, key: str) -> int | None:
+        entry = self.ledger.store.find(key)
+        return entry.seq if entry is not None else None
+
+    # -- exceptions --------------------------------------------------------------------------------------
+
+    def exception(self, action: PlannedAction) -> ActionOutcome:
+        vid = action.version_ids[0] if action.version_ids else None
+        key = idempotency_key(
+            self.plan.request_id, "exception:" + (action.ground or ""), action.location, action.path, vid, None
+        )
+        details: dict[str, JSONValue] = {"reason": action.reason}
+        if action.lines:
+            details["lines"] = list(action.lines)
+        if action.hold_id:
+            details["hold_id"] = action.hold_id
+        if action.session_id:
+            details["session_id"] = action.session_id
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        record = self.proof(
+            LedgerAction.EXCEPTION,
+            action,
+            version_id=vid,
+            exception_ground=action.ground,
+            outcome="kept",
+            details=details,
+        )
+        return self.outcome(action, ActionStatus.RECORDED, self.record(key, record))
+
+    def retained_versions(self, action: PlannedAction, retained: Sequence[RetainedVersion]) -> None:
+        for version in retained:
+            key = idempotency_key(
+                self.plan.request_id, "exception:object_lock", action.location, version.key, version.version_id, None
+            )
+            details: dict[str, JSONValue] = {"legal_hold": version.legal_hold}
+            if version.mode:
+                details["lock_mode"] = version.mode
+            if version.retain_until:
+                details["retain_until"] = version.retain_until.isoformat()
+            record = ProofRecord(
+                action=LedgerAction.EXCEPTION,
+                request_id=self.plan.request_id,
+                run_id=self.run_id,
+                location=action.location,
+                path=version.key,
+                version_id=version.version_id,
+                exception_ground="object_lock",
+                outcome="kept",
+                actor=self.actor,
+                policy_version=POLICY_VERSION,
+                details=details,
+            )
+            self.record(key, record)
+
+    @staticmethod
+    def outcome(
+        action: PlannedAction,
+        status: ActionStatus,
+        seq: int | None = None,
+        counts: Mapping[str, int] | None = None,
+        error: str | None = None,
+        retained: tuple[tuple[str, str], ...] = (),
+    ) -> ActionOutcome:
+        return ActionOutcome(
+            action.action_id,
+            action.kind,
+            action.location,
+            action.path,
+            status,
+            seq,
+            dict(counts or {}),
+            error,
+            retained,
+        )
+
+    # -- endpoints ---------------------------------------------------------------------------------------
+
+    def redact(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        target = action.target
+        assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
+        key = idempotency_key(self.plan.request_id, action.kind, action.location, target.path, None, target.sha256)
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        self.hook("before_read")
+        try:
+            current = connector.stat(target.path)
+        except ItemNotFoundError:
+            record = self.proof(
+                LedgerAction.REDACT_LINES, action, sha256_before=target.sha256, outcome="already_absent"
+            )
+            return self.outcome(action, ActionStatus.DONE, self.record(key, record))
+        data = _read(connector, current)
+        sha = _sha(data)
+        details: dict[str, JSONValue] = {"lines": list(action.lines)}
+        if action.session_id:
+            details["session_id"] = action.session_id
+        if target.kind == "audit_log":
+            # endpoint-histories.md section 4 policy 2: redacted in place, never re-signed; the break is documented.
+            details["audit_break"] = True
+            details["original_macs"] = list(_audit_macs(data, action.lines))
+        if sha == target.sha256:
+            rewrite = redact_lines(data, action.lines, target.fmt, self.matcher)
+            self.hook("before_replace")
+            if rewrite.data != data:
+                connector.replace(current, [rewrite.data], Expected(current.size, current.version, sha))
+            self.hook("after_replace")
+            after = _sha(rewrite.data)
+            counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
+        elif len(split_lines(data)) == target.lines and lines_clean(data, action.lines, self.matcher):
+            # Replaced by a run that died before its proof entry: the rewrite is deterministic, so this is it.
+            after = sha
+            counts = {"lines_redacted": len(action.lines)}
+            details["recovered"] = True
+        else:
+            raise VersionConflictError("file changed since the erasure plan was made", path=target.path)
+        record = self.proof(
+            LedgerAction.REDACT_LINES,
+            action,
+            sha256_before=target.sha256,
+            sha256_after=after,
+            counts=counts,
+            details=details,
+        )
+        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def _unchanged(self, connector: Connector, ref: FileRef) -> Item | None:
+        """The current item if it is still what was planned; None if gone; conflict if it changed."""
+        try:
+            current = connector.stat(ref.path)
+        except ItemNotFoundError:
+            return None
+        if current.size == ref.size and current.version == ref.version:
+            return current
+        if ref.sha256 is not None and current.size == ref.size and _sha(_read(connector, current)) == ref.sha256:
+            return current
+        raise VersionConflictError("file changed since the erasure plan was made", path=ref.path)
+
+    def delete_file(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        target = action.target
+        assert target is not None  # noqa: S101 -- plan invariant: delete_file actions always carry their target
+        key = idempotency_key(self.plan.request_id, action.kind, action.location, target.path, None, target.sha256)
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        self.hook("before_read")
+        current = self._unchanged(connector, target)
+        self.hook("before_delete")
+        if current is not None:
+            connector.delete(current, Expected(current.size, current.version, target.sha256))
+        self.hook("after_delete")
+        counts = {"files_deleted": 1}
+        record = self.proof(LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts)
+        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def delete_session(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        digest = _session_digest(action.files)
+        key = idempotency_key(self.plan.request_id, action.kind, action.location, action.path, None, digest)
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        self.hook("before_read")
+        present = [(ref, item) for ref in action.files if (item := self._unchanged(connector, ref)) is not None]
+        self.hook("before_delete")
+        for ref, item in present:
+            connector.delete(item, Expected(item.size, item.version, ref.sha256))
+        for directory in action.dirs:
+            connector.delete_tree(directory)
+        self.hook("after_delete")
+        counts = {"files_deleted": len(action.files), "directories_removed": len(action.dirs)}
+        details: dict[str, JSONValue] = {"session_id": action.session_id, "files_sha256": digest}
+        record = self.proof(LedgerAction.DELETE_SESSION, action, counts=counts, details=details)
+        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    # -- S3 ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _s3(connector: Connector) -> S3Connector:
+        if not isinstance(connector, S3Connector):
+            raise UnsupportedOperationError("S3 action on a location that is not an S3 store")
+        return connector
+
+    def _finish_versions(
+        self,
+        action: PlannedAction,
+        key: str,
+        outcome: DeletionOutcome,
+        extra: Mapping[str, int],
+        details: dict[str, JSONValue],
+        *,
+        before: str | None,
+        after: str | None,
+        ledger_action: LedgerAction,
+    ) -> ActionOutcome:
+        self.retained_versions(action, outcome.retained)
+        retained = tuple((v.key, v.version_id) for v in outcome.retained)
+        kept = {v for _, v in retained}
+        counts = {**extra, "versions_deleted": len([v for v in action.version_ids if v not in kept])}
+        details["version_ids"] = [v for v in action.version_ids if v not in kept]
+        record = self.proof(
+            ledger_action,
+            action,
+            sha256_before=before,
+            sha256_after=after,
+            counts=counts,
+            details=details,
+        )
+        status = ActionStatus.RETAINED if retained else ActionStatus.DONE
+        return self.outcome(action, status, self.record(key, record), counts, retained=retained)
+
+    def s3_delete_versions(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        s3 = self._s3(connector)
+        key = idempotency_key(
+            self.plan.request_id, action.kind, action.location, action.path, ",".join(action.version_ids), None
+        )
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        assert action.path is not None  # noqa: S101 -- plan invariant: S3 actions name their key
+        self.hook("before_delete")
+        outcome = s3.delete_versions(action.path, action.version_ids)
+        self.hook("after_delete")
+        return self._finish_versions(
+            action, key, outcome, {}, {}, before=None, after=None, ledger_action=LedgerAction.DELETE_S3_VERSION
+        )
+
+    def s3_erase_object(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        s3 = self._s3(connector)
+        target = action.target
+        assert target is not None and action.path is not None  # noqa: S101 -- plan invariant
+        key = idempotency_key(
+            self.plan.request_id, action.kind, action.location, target.path, target.version_id, target.sha256
+        )
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        self.hook("before_read")
+        try:
+            current = s3.stat(action.path)
+        except ItemNotFoundError:
+            current = None
+        # A current version that is neither the planned one nor one of the planned (older) versions was
+        # written after planning: refuse. (A partial earlier run may have promoted an older planned version.)
+        if current is not None and current.version != target.version and current.version_id not in action.version_ids:
+            raise VersionConflictError("object changed since the erasure plan was made", path=action.path)
+        self.hook("before_delete")
+        if target.version_id is None:
+            outcome = s3.erase_object(action.path)
+        else:
+            markers = [e.target for e in s3.iter_versions(action.path) if isinstance(e, Skipped) and e.target]
+            outcome = s3.delete_versions(action.path, [*action.version_ids, *markers])
+        self.hook("after_delete")
+        return self._finish_versions(
+            action, key, outcome, {}, {}, before=target.sha256, after=None, ledger_action=LedgerAction.DELETE_S3_VERSION
+        )
+
+    def _rewrite(self, data: bytes, action: PlannedAction, fmt: str) -> Rewrite:
+        if fmt in ("jsonl", "text", "markdown"):
+            return drop_lines(data, action.lines)  # the object without the subject's records
+        return redact_lines(data, action.lines, "json", self.matcher)
+
+    def _content(self, s3: S3Connector, item: Item) -> bytes:
+        with s3.open_content(item) as stream:
+            return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+
+    def _clean(self, data: bytes) -> bool:
+        return lines_clean(data, range(1, len(split_lines(data)) + 1), self.matcher)
+
+    def s3_rewrite(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        s3 = self._s3(connector)
+        target = action.target
+        assert target is not None and action.path is not None  # noqa: S101 -- plan invariant
+        key = idempotency_key(
+            self.plan.request_id, action.kind, action.location, target.path, target.version_id, target.sha256
+        )
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.ALREADY_DONE, seq)
+        self.hook("before_read")
+        current = s3.stat(action.path)
+        details: dict[str, JSONValue] = {"lines_removed": list(action.lines)}
+        if current.version == target.version:
+            data = self._content(s3, current)
+            if _sha(data) != target.sha256:
+                raise VersionConflictError("object changed since the erasure plan was made", path=action.path)
+            rewrite = self._rewrite(data, action, target.fmt)
+            self.hook("before_replace")
+            new_item = s3.replace_content(current, [rewrite.data], Expected(current.size, current.version))
+            self.hook("after_replace")
+            after = _sha(rewrite.data)
+            details["new_version_id"] = new_item.version_id
+        else:
+            # Rewritten by a run that died before its proof entry? The planned version (immutable) must
+            # rewrite to exactly the current content, or (if it is already deleted) the current must be clean.
+            planned = Item(
+                s3.name,
+                target.path,
+                target.size,
+                current.modified_at,
+                target.version,
+                version_id=target.version_id,
+                is_latest=False,
+            )
+            try:
+                expected = self._rewrite(self._content(s3, planned), action, target.fmt).data
+            except ItemNotFoundError:
+                expected = None
+            data = self._content(s3, current)
+            if (expected is not None and data != expected) or (expected is None and not self._clean(data)):
+                raise VersionConflictError("object changed since the erasure plan was made", path=action.path)
+            after = _sha(data)
+            details["new_version_id"] = current.version_id
+            details["recovered"] = True
+        self.hook("before_delete")
+        outcome = (
+            s3.delete_versions(action.path, action.version_ids) if action.version_ids else DeletionOutcome(action.path)
+        )
+        self.hook("after_delete")
+        return self._finish_versions(
+            action,
+            key,
+            outcome,
+            {"lines_removed": len(action.lines)},
+            details,
+            before=target.sha256,
+            after=after,
+            ledger_action=LedgerAction.REDACT_LINES,
+        )
+
+    # -- per location ----------------------------------------------------------------------------------
+
+    def cleanup_temp_files(self, connector: Connector, actions: Sequence[PlannedAction]) -> None:
+        """Remove `.dsr-tmp-*` files a killed earlier run left beside files it was replacing."""
+        if not isinstance(connector, NameLister):
+            return
+        directories = {a.target.path.rsplit("/", 1)[0] for a in actions if a.target is not None}
+        self.hook("before_cleanup")
+        for directory in sorted(directories):
+            try:
+                names = connector.list_names(directory or "/")
+            except ConnectorError:
+                continue
+            for name in names:
+                if name.startswith(TEMP_PREFIX):
+                    try:
+                        connector.delete(connector.stat(f"{directory}/{name}"))
+                    except ItemNotFoundError:
+                        continue
+
+    def location(self, name: str, actions: Sequence[PlannedAction]) -> list[ActionOutcome]:
+        try:
+            connector = self.connectors(name)
+        except ConnectorError as exc:
+            return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
+        with connector:
+            self.hook("before_activity")
+            try:
+                busy = connector.activity().agent_running
+            except ConnectorError as exc:
+                return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
+            if busy:
+                # endpoint-histories.md section 5: never change a store while the app runs; retry later.
+                return [self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions]
+            try:
+                self.cleanup_temp_files(connector, actions)
+            except ConnectorError as exc:
+                return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
+            return [self.one(connector, a) for a in actions]
+
+    def one(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
+        handlers: dict[ActionKind, Callable[[Connector, PlannedAction], ActionOutcome]] = {
+            ActionKind.REDACT: self.redact,
+            ActionKind.DELETE_FILE: self.delete_file,
+            ActionKind.DELETE_SESSION: self.delete_session,
+            ActionKind.S3_DELETE_VERSIONS: self.s3_delete_versions,
+            ActionKind.S3_ERASE_OBJECT: self.s3_erase_object,
+            ActionKind.S3_REWRITE: self.s3_rewrite,
+        }
+        try:
+            return handlers[action.kind](connector, action)
+        except VersionConflictError:
+            return self.outcome(action, ActionStatus.CONFLICT, error="conflict")
+        except BusyError:
+            return self.outcome(action, ActionStatus.BUSY, error="busy")
+        except ConnectorError as exc:
+            return self.outcome(action, ActionStatus.FAILED, error=exc.status.value)
+
+
+def execute_plan(
+    plan: ErasurePlan,
+    *,
+    connectors: Callable[[str], Connector],
+    matcher: Matcher,
+    ledger: Ledger,
+    run_id: str,
+    actor: str,
+    kill_hook: KillHook | None = None,
+) -> ExecutionReport:
+    """Carry out an (approved) plan, location by location, and record one proof entry per completed action.
+
+    Per location: `activity()` first (busy: nothing touched, retry later), leftover temp files of a killed
+    run removed, then each action with compare-and-swap against the plan (changed since planning:
+    `conflict`, nothing touched, re-plan). Exceptions are recorded as ledger entries, never acted on.
+    Safe to rerun after a crash at any point: an action whose entry is in the ledger is skipped; one whose
+    effect is visible (file rewritten to the deterministic result, or gone) is recognised and recorded once.
+
+    Args:
+        plan: the approved plan.
+        connectors: opens the connector of a location name (the executor closes it).
+        matcher: the subject's matcher (redaction).
+        ledger: the proof ledger.
+        run_id: the flow or CLI run.
+        actor: the acting identity recorded in entries.
+        kill_hook: called with each step name of `STEPS` (tests raise from it to simulate a crash).
+
+    Returns:
+        Outcomes per action; `complete` when nothing is left to retry.
+    """
+    run = _Run(plan, connectors, matcher, ledger, run_id, actor, kill_hook)
+    by_location: dict[str, list[PlannedAction]] = {}
+    outcomes: dict[str, ActionOutcome] = {}
+    for action in plan.actions:
+        if action.kind is ActionKind.EXCEPTION:
+            outcomes[action.action_id] = run.exception(action)
+        else:
+            by_location.setdefault(action.location, []).append(action)
+    for name, actions in by_location.items():
+        for outcome in run.location(name, actions):
+            outcomes[outcome.action_id] = outcome
+    ordered = tuple(outcomes[a.action_id] for a in plan.actions)
+    return ExecutionReport(plan.request_id, plan.digest, run_id, ordered)

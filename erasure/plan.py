@@ -1,0 +1,663 @@
+"""The erasure plan: what to delete, redact, rewrite or keep, per item, decided from the discovery results.
+
+Owns the decision rules (gdpr-rules.md sections 3 and 5; endpoint-histories.md section 4) and the plan's
+JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations, paths, line numbers,
+hashes, version tokens, action kinds, reasons and grounds only (never finding content).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from erasure.discovery import ArtifactInfo, LocationDiscovery
+from models.errors import InputError
+from models.settings import Art17Exception, ErasureSettings, HoldSettings
+
+PLAN_FORMAT = "dsr-erasure-plan/1"
+VENDOR_LOCATION = "vendor"
+
+# Kinds whose JSONL lines are the session's conversation records (the denominator of "mainly about").
+_RECORD_KINDS = frozenset({"transcript"})
+_SESSION_RECORD_KINDS = frozenset({"session_record", "code_session_record"})
+
+
+class ActionKind(StrEnum):
+    """What an action does."""
+
+    DELETE_SESSION = "delete_session"  # record, session files, session directories (policy 1)
+    DELETE_FILE = "delete_file"  # a whole file that cannot be redacted line by line (binary)
+    REDACT = "redact"  # redact named lines in place (policy 2), audit logs never re-signed
+    S3_ERASE_OBJECT = "s3_erase_object"  # every version of a key mainly about the subject
+    S3_REWRITE = "s3_rewrite"  # new current version without the subject's records, then delete old versions
+    S3_DELETE_VERSIONS = "s3_delete_versions"  # non-current versions holding the subject
+    EXCEPTION = "exception"  # kept: legal hold, Art. 17(3) ground, Object Lock, residual store, vendor copy
+
+
+class Reason(StrEnum):
+    """Why an action was planned."""
+
+    OWNED_SESSION = "owned_session"
+    MAINLY_ABOUT = "mainly_about"
+    THIRD_PARTY_SESSION = "third_party_session"
+    NO_SESSION = "no_session"
+    UNREDACTABLE = "unredactable"
+    OBJECT_MAINLY_ABOUT = "object_mainly_about"
+    OBJECT_PARTLY_ABOUT = "object_partly_about"
+    OLD_VERSIONS = "old_versions"
+    LEGAL_HOLD = "legal_hold"
+    ART17_3 = "art17_3"
+    OBJECT_LOCK = "object_lock"
+    RESIDUAL_STORE = "residual_store"
+    VENDOR_SIDE_COPY = "vendor_side_copy"
+    NOT_IDENTIFIED = "not_identified"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file or S3 version as planned: the compare-and-swap baseline.
+
+    Attributes:
+        path: laptop path or S3 key.
+        size: bytes at discovery.
+        version: connector version token at discovery.
+        sha256: content hash at discovery (None when never read, e.g. audit keys).
+        lines: raw line count at discovery, where read.
+        kind: artifact kind value.
+        fmt: record format value.
+        version_id: S3 version id, if any.
+    """
+
+    path: str
+    size: int
+    version: str
+    sha256: str | None
+    lines: int | None
+    kind: str
+    fmt: str
+    version_id: str | None = None
+
+    @classmethod
+    def of(cls, info: ArtifactInfo) -> FileRef:
+        """The reference of a discovered artifact."""
+        return cls(info.path, info.size, info.version, info.sha256, info.lines, info.kind, info.fmt, info.version_id)
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One thing the executor does (or, for exceptions, records) at one location.
+
+    Attributes:
+        action_id: stable id (hash of the action's defining fields).
+        kind: what it does.
+        location: endpoint or store name (`vendor` for vendor-side copies).
+        location_type: `endpoint`, `store` or `vendor`.
+        reason: why (`Reason` value).
+        path: the file, key, or session record path the action is about.
+        session_id: the session, where there is one.
+        lines: 1-based line numbers concerned (redacted, dropped, or kept as an exception).
+        target: the file or current S3 version to rewrite (redact, s3_rewrite, delete_file).
+        files: every file a session deletion removes.
+        dirs: session directories removed after their files (only when nothing else lives there).
+        version_ids: S3 versions to delete.
+        ground: exception ground (`legal_claims`, `legal_obligation`, ..., `object_lock`, `residual_store`).
+        hold_id: the legal hold, for hold exceptions.
+        note: the configured reason text of an Art. 17(3) exception or hold (no personal data by config rule).
+    """
+
+    action_id: str
+    kind: ActionKind
+    location: str
+    location_type: str
+    reason: str
+    path: str | None = None
+    session_id: str | None = None
+    lines: tuple[int, ...] = ()
+    target: FileRef | None = None
+    files: tuple[FileRef, ...] = ()
+    dirs: tuple[str, ...] = ()
+    version_ids: tuple[str, ...] = ()
+    ground: str | None = None
+    hold_id: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        document = asdict(self)
+        document["kind"] = self.kind.value
+        document["lines"] = list(self.lines)
+        document["files"] = [asdict(f) for f in self.files]
+        document["dirs"] = list(self.dirs)
+        document["version_ids"] = list(self.version_ids)
+        return document
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> PlannedAction:
+        """Inverse of `to_dict`."""
+        target = document.get("target")
+        return cls(
+            action_id=document["action_id"],
+            kind=ActionKind(document["kind"]),
+            location=document["location"],
+            location_type=document["location_type"],
+            reason=document["reason"],
+            path=document.get("path"),
+            session_id=document.get("session_id"),
+            lines=tuple(document.get("lines", ())),
+            target=FileRef(**target) if target else None,
+            files=tuple(FileRef(**f) for f in document.get("files", ())),
+            dirs=tuple(document.get("dirs", ())),
+            version_ids=tuple(document.get("version_ids", ())),
+            ground=document.get("ground"),
+            hold_id=document.get("hold_id"),
+            note=document.get("note"),
+        )
+
+
+def _canonical(document: object) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _action(kind: ActionKind, location: str, location_type: str, reason: str, **fields: Any) -> PlannedAction:
+    probe = PlannedAction("", kind, location, location_type, reason, **fields)
+    body = probe.to_dict()
+    body.pop("action_id")
+    action_id = hashlib.sha256(_canonical(body)).hexdigest()[:24]
+    return PlannedAction(action_id, kind, location, location_type, reason, **fields)
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    """Everything erasure will do for one request, and what it keeps and why.
+
+    Attributes:
+        request_id: the request.
+        created_at: when the plan was made (aware UTC).
+        mainly_about_share: the configured threshold that decided whole-session deletions.
+        actions: every planned action, exceptions included, in a stable order.
+    """
+
+    request_id: str
+    created_at: datetime
+    mainly_about_share: float
+    actions: tuple[PlannedAction, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (no personal data)."""
+        return {
+            "format": PLAN_FORMAT,
+            "request_id": self.request_id,
+            "created_at": self.created_at.isoformat(),
+            "mainly_about_share": self.mainly_about_share,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys, compact): what `digest` hashes and what an approval names."""
+        return _canonical(self.to_dict()).decode("ascii")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ErasurePlan:
+        """Parse `to_json` output.
+
+        Raises:
+            InputError: not an erasure plan of this format.
+        """
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise InputError("erasure plan is not valid JSON", field="plan") from None
+        if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
+            raise InputError(f"erasure plan format must be {PLAN_FORMAT}", field="plan")
+        return cls(
+            request_id=document["request_id"],
+            created_at=datetime.fromisoformat(document["created_at"]),
+            mainly_about_share=float(document["mainly_about_share"]),
+            actions=tuple(PlannedAction.from_dict(a) for a in document["actions"]),
+        )
+
+    @property
+    def digest(self) -> str:
+        """sha256 hex of the canonical JSON: an approval names exactly this plan."""
+        return hashlib.sha256(self.to_json().encode("ascii")).hexdigest()
+
+    @property
+    def exceptions(self) -> tuple[PlannedAction, ...]:
+        """The exception actions (what is kept and why)."""
+        return tuple(a for a in self.actions if a.kind is ActionKind.EXCEPTION)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Counts per location and action kind (rows for the plan table): location, action, count, files, lines."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for action in self.actions:
+            row = rows.setdefault(
+                (action.location, action.kind.value),
+                {"location": action.location, "action": action.kind.value, "count": 0, "files": 0, "lines": 0},
+            )
+            row["count"] += 1
+            row["files"] += len(action.files) if action.files else (1 if action.path else 0)
+            row["lines"] += len(action.lines)
+        return [rows[key] for key in sorted(rows)]
+
+
+# -- scope rules -------------------------------------------------------------------------------------------
+
+
+def _matches_globs(path: str, globs: Sequence[str]) -> bool:
+    return not globs or any(fnmatch.fnmatchcase(path, g) for g in globs)
+
+
+def _item_date(item: Mapping[str, Any]) -> date | None:
+    stamp = item.get("timestamp")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def hold_covers(hold: HoldSettings, subject_keys: set[str], location: str, path: str, when: date | None) -> bool:
+    """Whether a legal hold's scope covers one item (gdpr-rules.md section 5: only within its scope).
+
+    Scope: `subjects` (empty = every subject; else any entry equal, case-insensitively, to one of
+    `subject_keys`), `endpoints` (location names; empty = all), `paths` (globs; empty = all) and the date
+    range. An item without a known date is inside a date range: a hold errs on keeping.
+    """
+    if hold.subjects and not {s.lower() for s in hold.subjects} & {k.lower() for k in subject_keys}:
+        return False
+    if hold.endpoints and location not in hold.endpoints:
+        return False
+    if not _matches_globs(path, hold.paths):
+        return False
+    if when is not None:
+        if hold.date_from is not None and when < hold.date_from:
+            return False
+        if hold.date_to is not None and when > hold.date_to:
+            return False
+    return True
+
+
+def exception_covers(exception: Art17Exception, location: str, path: str, kind: str) -> bool:
+    """Whether a configured Art. 17(3) exception covers one item (endpoints, path globs, kinds; empty = all)."""
+    if exception.endpoints and location not in exception.endpoints:
+        return False
+    if exception.kinds and kind not in exception.kinds:
+        return False
+    return _matches_globs(path, exception.paths)
+
+
+@dataclass(frozen=True)
+class _Keep:
+    reason: Reason
+    ground: str
+    hold_id: str | None
+    note: str | None
+
+
+class _Scope:
+    def __init__(self, settings: ErasureSettings, holds: Sequence[HoldSettings], subject_keys: set[str]) -> None:
+        self.settings = settings
+        self.holds = holds
+        self.subject_keys = subject_keys
+
+    def keep(self, location: str, path: str, kind: str, when: date | None) -> _Keep | None:
+        for hold in self.holds:
+            if hold_covers(hold, self.subject_keys, location, path, when):
+                # Held items are retained under Art. 17(3)(e) until release (gdpr-rules.md section 5).
+                return _Keep(Reason.LEGAL_HOLD, "legal_claims", hold.id, hold.case_reference)
+        for exception in self.settings.exceptions:
+            if exception_covers(exception, location, path, kind):
+                return _Keep(Reason.ART17_3, exception.ground, None, exception.reason)
+        return None
+
+
+# -- endpoints ---------------------------------------------------------------------------------------------
+
+
+def _session_dirs(session_id: str, files: Iterable[ArtifactInfo], others: Sequence[ArtifactInfo]) -> list[str]:
+    """Directories that belong to the session alone: the first path component equal to the session id, its
+    8-hex short form or a dispatch generation (`local_ditto_*`), kept only when no other artifact lives there."""
+    short = session_id.removeprefix("local_")[:8]
+    dirs: set[str] = set()
+    for info in files:
+        parts = info.path.split("/")
+        for index, part in enumerate(parts[:-1]):
+            if part in (session_id, short) or part.startswith("local_ditto_"):
+                dirs.add("/".join(parts[: index + 1]))
+                break
+    return sorted(d for d in dirs if not any(o.path.startswith(d + "/") for o in others))
+
+
+def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
+    name = discovery.name
+    infos = {info.path: info for info in discovery.artifacts}
+    actions: list[PlannedAction] = []
+    # Sessions: owned, or mainly about the subject (share of conversation records naming them).
+    delete: dict[str, str] = {sid: Reason.OWNED_SESSION.value for sid, _ in discovery.owned_sessions}
+    for item in discovery.items:
+        owner_info = infos.get(item["location"]["path"])
+        if item.get("reason") == "owned_session" and owner_info is not None and owner_info.session_id:
+            # Owned through the endpoint's configured owner (no session record names them).
+            delete.setdefault(owner_info.session_id, Reason.OWNED_SESSION.value)
+    named: Counter[str] = Counter()
+    for item in discovery.items:
+        info = infos.get(item["location"]["path"])
+        if info is not None and info.kind in _RECORD_KINDS and info.session_id and item.get("pointers"):
+            named[info.session_id] += 1
+    totals: Counter[str] = Counter()
+    for info in discovery.artifacts:
+        if info.kind in _RECORD_KINDS and info.session_id and info.lines:
+            # A trailing newline gives one empty last "line" that is no record.
+            totals[info.session_id] += max(info.lines - 1, 1)
+    for sid, count in named.items():
+        if sid not in delete and totals[sid] and share > 0 and count / totals[sid] >= share:
+            delete[sid] = Reason.MAINLY_ABOUT.value
+    # Items per file, split into kept (exception) and erased.
+    kept: dict[tuple[str, _Keep], set[int]] = defaultdict(set)
+    kept_whole: dict[tuple[str, _Keep], bool] = {}
+    erase: dict[str, set[int]] = defaultdict(set)
+    whole: set[str] = set()
+    unidentified: set[str] = set()
+    session_dates: dict[str, date] = {}
+    for item in discovery.items:
+        path = item["location"]["path"]
+        line = item["location"].get("line")
+        when = _item_date(item)
+        item_sid = item.get("session_id")
+        if isinstance(item_sid, str) and when is not None and when > session_dates.get(item_sid, date.min):
+            session_dates[item_sid] = when
+        keep = scope.keep(name, path, item.get("kind") or "", when)
+        if keep is not None:
+            if line is not None:
+                kept[(path, keep)].add(line)
+            kept_whole[(path, keep)] = kept_whole.get((path, keep), False) or line is None
+            continue
+        if item.get("reason") == "owned_session":
+            continue  # the whole session goes (below), unless part of it is kept
+        if path not in infos:
+            unidentified.add(path)
+        elif line is None:
+            whole.add(path)
+        else:
+            erase[path].add(line)
+    kept_paths = {path for path, _ in kept}
+    # Whole sessions.
+    by_session: dict[str, list[ArtifactInfo]] = defaultdict(list)
+    for info in discovery.artifacts:
+        if info.session_id in delete and info.kind != "residual":
+            by_session[info.session_id].append(info)
+    deleted_paths: set[str] = set()
+    for sid in sorted(by_session):
+        files = []
+        for info in sorted(by_session[sid], key=lambda i: i.path):
+            when = session_dates.get(sid)
+            keep = None if info.path in kept_paths else scope.keep(name, info.path, info.kind, when)
+            if keep is not None:
+                if info.path not in kept_paths:
+                    kept_whole[(info.path, keep)] = True
+                    kept[(info.path, keep)] = set()
+                continue
+            files.append(info)
+        if not files:
+            continue
+        others = [o for o in discovery.artifacts if o.session_id != sid or o.path in kept_paths]
+        record = next((f.path for f in files if f.kind in _SESSION_RECORD_KINDS), files[0].path)
+        actions.append(
+            _action(
+                ActionKind.DELETE_SESSION,
+                name,
+                "endpoint",
+                delete[sid],
+                path=record,
+                session_id=sid,
+                files=tuple(FileRef.of(f) for f in files),
+                dirs=tuple(_session_dirs(sid, files, others)),
+            )
+        )
+        deleted_paths |= {f.path for f in files}
+    # Files outside deleted sessions.
+    for path in sorted((set(erase) | whole) - deleted_paths - kept_paths):
+        info = infos[path]
+        unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
+        if path in whole and (unredactable or not erase.get(path)):
+            if info.sha256 is None and info.fmt != "none":
+                unidentified.add(path)
+                continue
+            actions.append(
+                _action(
+                    ActionKind.DELETE_FILE,
+                    name,
+                    "endpoint",
+                    Reason.UNREDACTABLE.value,
+                    path=path,
+                    session_id=info.session_id,
+                    target=FileRef.of(info),
+                )
+            )
+            continue
+        if info.sha256 is None:
+            unidentified.add(path)
+            continue
+        reason = Reason.THIRD_PARTY_SESSION if info.session_id else Reason.NO_SESSION
+        actions.append(
+            _action(
+                ActionKind.REDACT,
+                name,
+                "endpoint",
+                reason.value,
+                path=path,
+                session_id=info.session_id,
+                lines=tuple(sorted(erase[path])),
+                target=FileRef.of(info),
+            )
+        )
+    # Kept items: one exception per file and ground; erased lines of the same file are redacted above only
+    # when the file itself is not kept.
+    for (path, keep), lines in sorted(kept.items(), key=lambda kv: (kv[0][0], kv[0][1].ground)):
+        info = infos.get(path)
+        actions.append(
+            _action(
+                ActionKind.EXCEPTION,
+                name,
+                "endpoint",
+                keep.reason.value,
+                path=path,
+                session_id=info.session_id if info else None,
+                lines=() if kept_whole.get((path, keep)) else tuple(sorted(lines)),
+                ground=keep.ground,
+                hold_id=keep.hold_id,
+                note=keep.note,
+            )
+        )
+    for path in sorted(unidentified):
+        actions.append(
+            _action(ActionKind.EXCEPTION, name, "endpoint", Reason.NOT_IDENTIFIED.value, path=path, ground="not_read")
+        )
+    # Residual stores: reported, never edited (one entry per store directory).
+    residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
+    for root in residual_roots:
+        actions.append(
+            _action(
+                ActionKind.EXCEPTION, name, "endpoint", Reason.RESIDUAL_STORE.value, path=root, ground="residual_store"
+            )
+        )
+    return actions
+
+
+_RESIDUAL_DEPTH_MARKERS = ("vm_bundles", "IndexedDB", "Local Storage", "Session Storage")
+
+
+def _residual_root(path: str) -> str:
+    """The residual store directory a file belongs to (the app-root subdirectory), for one entry per store."""
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        if part in _RESIDUAL_DEPTH_MARKERS:
+            return "/".join(parts[: index + 1])
+    return "/".join(parts[:-1]) or path
+
+
+# -- stores ------------------------------------------------------------------------------------------------
+
+
+def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
+    name = discovery.name
+    actions: list[PlannedAction] = []
+    versions: dict[tuple[str, str | None], ArtifactInfo] = {(i.path, i.version_id): i for i in discovery.artifacts}
+    lines: dict[tuple[str, str | None], set[int]] = defaultdict(set)
+    kept: dict[tuple[str, str | None], _Keep] = {}
+    for item in discovery.items:
+        where = item["location"]
+        key = (where["path"], where.get("version_id"))
+        keep = scope.keep(name, where["path"], "s3_object", _item_date(item))
+        if keep is not None:
+            kept.setdefault(key, keep)
+        found_lines = lines.setdefault(key, set())
+        if where.get("line") is not None:
+            found_lines.add(where["line"])
+    for path in sorted({p for p, _ in lines}):
+        found = {vid: lines[(p, vid)] for p, vid in lines if p == path}
+        current = next((v for (p, vid), v in versions.items() if p == path and v.is_latest), None)
+        to_delete: list[str] = []
+        for vid in sorted(found, key=lambda v: v or ""):
+            info = versions.get((path, vid))
+            keep = kept.get((path, vid))
+            if info is None or info.sha256 is None:
+                keep = keep or _Keep(Reason.NOT_IDENTIFIED, "not_read", None, None)
+            elif info.locked and keep is None:
+                keep = _Keep(Reason.OBJECT_LOCK, "object_lock", None, info.lock_mode)
+            if keep is not None:
+                actions.append(
+                    _action(
+                        ActionKind.EXCEPTION,
+                        name,
+                        "store",
+                        keep.reason.value,
+                        path=path,
+                        version_ids=(vid,) if vid else (),
+                        lines=tuple(sorted(found[vid])),
+                        ground=keep.ground,
+                        hold_id=keep.hold_id,
+                        note=keep.note,
+                    )
+                )
+                continue
+            if info is not None and info.is_latest:
+                continue
+            if vid is not None:
+                to_delete.append(vid)
+        current_pending = (
+            current is not None
+            and current.version_id in found
+            and (path, current.version_id) not in kept
+            and not current.locked
+        )
+        if current_pending and current is not None and current.sha256 is not None:
+            named = len(found[current.version_id])
+            records = max((current.lines or 1) - 1, 1)
+            if share > 0 and named / records >= share:
+                all_vids = tuple(
+                    sorted(
+                        v.version_id or "null"
+                        for (p, _), v in versions.items()
+                        if p == path and not v.locked and (p, v.version_id) not in kept
+                    )
+                )
+                actions.append(
+                    _action(
+                        ActionKind.S3_ERASE_OBJECT,
+                        name,
+                        "store",
+                        Reason.OBJECT_MAINLY_ABOUT.value,
+                        path=path,
+                        target=FileRef.of(current),
+                        version_ids=all_vids,
+                    )
+                )
+                continue
+            old = tuple(sorted(set(to_delete) | ({current.version_id} if current.version_id else set())))
+            actions.append(
+                _action(
+                    ActionKind.S3_REWRITE,
+                    name,
+                    "store",
+                    Reason.OBJECT_PARTLY_ABOUT.value,
+                    path=path,
+                    target=FileRef.of(current),
+                    lines=tuple(sorted(found[current.version_id])),
+                    version_ids=old,
+                )
+            )
+        elif to_delete:
+            actions.append(
+                _action(
+                    ActionKind.S3_DELETE_VERSIONS,
+                    name,
+                    "store",
+                    Reason.OLD_VERSIONS.value,
+                    path=path,
+                    version_ids=tuple(sorted(to_delete)),
+                )
+            )
+    return actions
+
+
+# -- entry point -------------------------------------------------------------------------------------------
+
+
+def plan_erasure(
+    request_id: str,
+    discoveries: Sequence[LocationDiscovery],
+    *,
+    settings: ErasureSettings,
+    holds: Sequence[HoldSettings],
+    subject_hashes: set[str],
+    now: datetime,
+) -> ErasurePlan:
+    """Decide per item what erasure does, and what it keeps and why.
+
+    Rules: a session the subject owns (scan reason `owned_session`) or that is mainly about them (share of
+    its transcript records naming them >= `settings.mainly_about_share`) is deleted whole (record, files,
+    session directories, dispatch generations); elsewhere the lines naming them are redacted in place
+    (audit lines included, never re-signed); binary files naming them are deleted; S3 objects mainly about
+    them are erased with every version, others rewritten without their records and the old versions
+    holding them deleted. Kept as exceptions: items in a legal hold's scope (Art. 17(3)(e)), items an
+    Art. 17(3) exception from the settings covers, Object-Locked versions, residual stores (reported, never
+    edited), and vendor-side copies (always listed).
+
+    Args:
+        request_id: the request.
+        discoveries: one per location (endpoints and stores).
+        settings: the erasure settings (threshold, Art. 17(3) exceptions).
+        holds: the configured legal holds.
+        subject_hashes: keys that identify the subject in holds' `subjects` lists: the keyed hashes of the
+            subject's identifiers, plus any plain identifiers (lower case) if holds list plain ids.
+        now: aware UTC time of planning.
+
+    Returns:
+        The plan; exceptions included, no personal data.
+    """
+    if now.tzinfo is None:
+        raise InputError("plan time must be an aware datetime", field="now")
+    scope = _Scope(settings, holds, subject_hashes)
+    share = settings.mainly_about_share
+    actions: list[PlannedAction] = []
+    for discovery in sorted(discoveries, key=lambda d: d.name):
+        if discovery.type == "store":
+            actions.extend(_plan_store(discovery, scope, share))
+        else:
+            actions.extend(_plan_endpoint(discovery, scope, share))
+    # Copies at the vendor (enterprise compliance captures, cloud sessions) are beyond local erasure.
+    actions.append(
+        _action(
+            ActionKind.EXCEPTION, VENDOR_LOCATION, "vendor", Reason.VENDOR_SIDE_COPY.value, ground="vendor_side_copy"
+        )
+    )
+    return ErasurePlan(request_id, now, share, tuple(actions))

@@ -1,0 +1,145 @@
+"""Deterministic new content for erasure: redact the subject on named lines, or drop named lines.
+
+Pure functions over bytes (no I/O); the same input always gives the same output, which is what lets a
+rerun after a crash recognise work already done. Never logs the text it changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from detection.matcher import Matcher
+from detection.redact import REDACTED, erase_subject
+
+_STYLES: tuple[tuple[bool, tuple[str, str]], ...] = (
+    (False, (",", ":")),
+    (True, (",", ":")),
+    (False, (", ", ": ")),
+    (True, (", ", ": ")),
+)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The outcome of a rewrite.
+
+    Attributes:
+        data: the new bytes.
+        lines_changed: named lines whose bytes changed (or that were dropped).
+        replacements: identifier occurrences replaced.
+    """
+
+    data: bytes
+    lines_changed: int
+    replacements: int
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Raw lines by the house rule (split on `\\n`; a trailing newline gives a last empty line)."""
+    return data.split(b"\n")
+
+
+def _redact_text(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
+    """Replace identifier spans in the raw text itself (undecodable bytes are kept as they were)."""
+    text = raw.decode("utf-8", "surrogateescape")
+    spans = matcher.find(text)
+    if not spans:
+        return raw, 0
+    out: list[str] = []
+    position = 0
+    count = 0
+    for span in spans:
+        if span.start < position:
+            continue
+        out.append(text[position : span.start])
+        out.append(REDACTED)
+        position = span.end
+        count += 1
+    out.append(text[position:])
+    return "".join(out).encode("utf-8", "surrogateescape"), count
+
+
+def _dump_like(value: object, raw: bytes) -> tuple[bool, tuple[str, str]]:
+    """The json.dumps style that reproduces `raw` for its own decoded value (compact, no escapes if none)."""
+    decoded = json.loads(raw)
+    for ensure_ascii, separators in _STYLES:
+        if json.dumps(decoded, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8") == raw:
+            return ensure_ascii, separators
+    return (raw.isascii(), (",", ":"))
+
+
+def redact_json_line(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
+    """Erase the subject from one JSONL record, keeping types (numbers, ids) and the line's JSON style.
+
+    A line that does not decode as JSON, or whose style cannot be reproduced exactly, gets the identifier
+    spans replaced at the text level instead (so nothing else on the line changes).
+    """
+    body, cr = (raw[:-1], b"\r") if raw.endswith(b"\r") else (raw, b"")
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        new, count = _redact_text(body, matcher)
+        return new + cr, count
+    ensure_ascii, separators = _dump_like(value, body)
+    if json.dumps(value, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8") != body:
+        new, count = _redact_text(body, matcher)
+        return new + cr, count
+    erased, count = erase_subject(value, matcher)
+    new = json.dumps(erased, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8")
+    # Identifiers that only appear in the raw text (e.g. escaped in a way decoding hides) go too.
+    new, extra = _redact_text(new, matcher)
+    return new + cr, count + extra
+
+
+def redact_lines(data: bytes, lines: Collection[int], fmt: str, matcher: Matcher) -> Rewrite:
+    """Redact the subject on the named 1-based lines; every other byte stays as it was.
+
+    Args:
+        data: the file's bytes.
+        lines: 1-based raw line numbers to redact (numbers beyond the file are ignored).
+        fmt: `RecordFormat` value: `jsonl` lines are decoded and re-encoded in their own style; other
+            formats (pretty JSON, text) are redacted at the text level, which keeps JSON documents valid
+            because the placeholder contains no quote or backslash.
+        matcher: the subject's matcher.
+    """
+    parts = split_lines(data)
+    changed = 0
+    replacements = 0
+    for number in sorted(set(lines)):
+        if not 1 <= number <= len(parts):
+            continue
+        raw = parts[number - 1]
+        new, count = redact_json_line(raw, matcher) if fmt == "jsonl" else _redact_text(raw, matcher)
+        if new != raw:
+            changed += 1
+            replacements += count
+            parts[number - 1] = new
+    return Rewrite(b"\n".join(parts), changed, replacements)
+
+
+def drop_lines(data: bytes, lines: Collection[int]) -> Rewrite:
+    """Remove the named 1-based lines (records) entirely, keeping every other line byte for byte."""
+    drop = set(lines)
+    parts = split_lines(data)
+    kept = [part for number, part in enumerate(parts, start=1) if number not in drop]
+    return Rewrite(b"\n".join(kept), len(parts) - len(kept), 0)
+
+
+def lines_clean(data: bytes, lines: Collection[int], matcher: Matcher) -> bool:
+    """Whether none of the named lines still holds an identifier of the subject (text level)."""
+    parts = split_lines(data)
+    for number in lines:
+        if not 1 <= number <= len(parts):
+            continue
+        raw = parts[number - 1]
+        if matcher.find(raw.decode("utf-8", "surrogateescape")):
+            return False
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if next(matcher.iter_matches(value), None) is not None:
+            return False
+    return True
