@@ -6,18 +6,16 @@ database unusable).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
 from dsr.context import err, out, print_json, state
 from models.db import session_scope
 from models.errors import DsrError
-from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger
-from proofs.signing import LedgerSigner, load_signing_key
+from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_signing_key
 from proofs.sql_store import SQLLedgerStore
 from proofs.verify import VerifyResult, verify_export
 
@@ -34,29 +32,36 @@ SigningKeyOpt = Annotated[
     Path | None,
     typer.Option(
         "--signing-key",
-        help=f"Ed25519 signing key PEM (default: DSR_LEDGER_SIGNING_KEY or .dsr/{DEFAULT_KEY_FILENAME}).",
+        help=(
+            "Ed25519 signing key PEM (default: DSR_LEDGER_SIGNING_KEY, [erasure].signing_key, "
+            f".dsr/{DEFAULT_KEY_FILENAME})."
+        ),
     ),
 ]
 
 
 def _signing_key_path(explicit: Path | None) -> Path:
-    return explicit if explicit is not None else state.state_dir() / DEFAULT_KEY_FILENAME
+    """--signing-key, else `[erasure].signing_key` (relative to the config file), else `.dsr/ledger-signing.pem`."""
+    if explicit is not None:
+        return explicit
+    configured = state.settings.erasure.signing_key
+    if configured is None:
+        return state.state_dir() / DEFAULT_KEY_FILENAME
+    source = state.settings.source
+    if not configured.is_absolute() and source is not None and source.exists():
+        return source.resolve().parent / configured
+    return configured
 
 
-def _signer(explicit: Path | None, *, create: bool) -> LedgerSigner:
-    key = load_signing_key(
-        _signing_key_path(explicit), env_var=None if explicit else "DSR_LEDGER_SIGNING_KEY", create=create
+def _database_ledger(database_url: str | None, signing_key: Path | None, *, create_key: bool) -> Ledger:
+    """The database ledger; an explicit --signing-key wins over DSR_LEDGER_SIGNING_KEY."""
+    return open_database_ledger(
+        database_url or state.settings.database.url,
+        signing_key=_signing_key_path(signing_key),
+        env_var=None if signing_key is not None else SIGNING_KEY_ENV,
+        create_key=create_key,
+        checkpoint_every=None,
     )
-    return LedgerSigner(key)
-
-
-def _database_ledger(database_url: str | None, signer: LedgerSigner | None) -> Ledger:
-    url = database_url or state.settings.database.url
-
-    def sessions() -> AbstractContextManager[Session]:
-        return session_scope(url)
-
-    return Ledger(SQLLedgerStore(sessions), signer=signer, checkpoint_every=None)
 
 
 def _report(result: VerifyResult, as_json: bool) -> None:
@@ -93,9 +98,11 @@ def verify(
         pem = public_key.read_bytes() if public_key is not None else None
         if export is not None:
             result = verify_export(export, pem)
+        elif pem is not None:
+            url = database_url or state.settings.database.url
+            result = Ledger(SQLLedgerStore(lambda: session_scope(url)), checkpoint_every=None).verify(pem)
         else:
-            signer = None if pem is not None else _signer(signing_key, create=False)
-            result = _database_ledger(database_url, signer).verify(pem)
+            result = _database_ledger(database_url, signing_key, create_key=False).verify()
     except OSError as exc:
         err.print(f"error: cannot read {exc.filename}: {exc.strerror}", markup=False, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE) from None
@@ -117,8 +124,8 @@ def export(
 ) -> None:
     """Export the database ledger as JSONL (sealing unsealed entries first); verify it with `verify --export`."""
     try:
-        signer = _signer(signing_key, create=not no_seal)
-        summary = _database_ledger(database_url, signer).export_jsonl(file, seal=not no_seal)
+        ledger = _database_ledger(database_url, signing_key, create_key=not no_seal)
+        summary = ledger.export_jsonl(file, seal=not no_seal)
     except DsrError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None
@@ -148,7 +155,8 @@ def public_key_cmd(
 ) -> None:
     """Write the ledger's public key (PEM) for third parties; creates the signing key on first use."""
     try:
-        signer = _signer(signing_key, create=True)
+        env_var = None if signing_key is not None else SIGNING_KEY_ENV
+        signer = LedgerSigner(load_signing_key(_signing_key_path(signing_key), env_var=env_var, create=True))
         signer.export_public_key(file)
     except (DsrError, OSError) as exc:
         message = str(exc) if isinstance(exc, DsrError) else f"cannot write {file}: {exc.strerror}"

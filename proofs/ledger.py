@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
+from models.db import session_scope
 from models.errors import ConfigError, LedgerError
 from models.tables import utcnow
 from proofs.entry import FORMAT, Checkpoint, LedgerAction, LedgerEntry, ProofRecord, format_at
-from proofs.signing import LedgerSigner, load_public_key
+from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_public_key, load_signing_key, signing_key_from_text
+from proofs.sql_store import SQLLedgerStore
 from proofs.store import LedgerStore
 from proofs.verify import VerifyResult, verify_documents
 
@@ -28,6 +33,7 @@ __all__ = [
     "Ledger",
     "LedgerAction",
     "ProofRecord",
+    "open_database_ledger",
 ]
 
 DEFAULT_CHECKPOINT_EVERY = 100
@@ -239,4 +245,37 @@ class Ledger:
             key, source = self.signer.public_key, "local"
         else:
             key, source = None, "none"
-        return verify_documents(self._iter_stream(), key, key_source=source)
+        result = verify_documents(self._iter_stream(), key, key_source=source)
+        if result.first_error is not None:  # positions in a database stream are not lines of any file
+            result = replace(result, first_error=replace(result.first_error, line=None))
+        return result
+
+
+def open_database_ledger(
+    database_url: str,
+    *,
+    signing_key: Path | None,
+    key_text: str | None = None,
+    env_var: str | None = SIGNING_KEY_ENV,
+    create_key: bool = True,
+    checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
+) -> Ledger:
+    """The case database's ledger with its signer.
+
+    The key is taken from `key_text` (e.g. a Prefect Secret block's value), else `env_var`
+    (`DSR_LEDGER_SIGNING_KEY`; None to ignore it), else the PEM file `signing_key` (created 0600 on first use
+    when `create_key`).
+
+    Raises:
+        ConfigError: no usable key (a file readable by group or others, bad material, or absent without
+            `create_key`).
+    """
+    if key_text is not None:
+        key = signing_key_from_text(key_text, source="the secret handed to the ledger")
+    else:
+        key = load_signing_key(signing_key, env_var=env_var, create=create_key)
+
+    def sessions() -> AbstractContextManager[Session]:
+        return session_scope(database_url)
+
+    return Ledger(SQLLedgerStore(sessions), signer=LedgerSigner(key), checkpoint_every=checkpoint_every)

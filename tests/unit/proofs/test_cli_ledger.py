@@ -138,3 +138,31 @@ def test_public_key_creates_a_private_signing_key(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (workdir / ".dsr" / DEFAULT_KEY_FILENAME).stat().st_mode & 0o077 == 0
     assert (workdir / "pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_configured_signing_key_path_is_used(workdir: Path) -> None:
+    """`[erasure].signing_key` (relative to the config file) is where `public-key` creates and reads the key."""
+    config = workdir / "conf" / "dsr.toml"
+    config.parent.mkdir()
+    config.write_text('[controller]\nname = "X"\n[erasure]\nsigning_key = "keys/ledger.pem"\n')
+    state.config, state._settings = config, None
+    result = runner.invoke(app, ["public-key", "pub.pem"])
+    assert result.exit_code == 0, result.output
+    key_file = workdir / "conf" / "keys" / "ledger.pem"
+    assert key_file.exists()
+    assert not (workdir / ".dsr" / DEFAULT_KEY_FILENAME).exists()
+    expected = LedgerSigner(load_signing_key(key_file, env_var=None)).public_key_pem()
+    assert (workdir / "pub.pem").read_bytes() == expected
+
+
+def test_explicit_signing_key_wins_over_environment(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--signing-key FILE is used even when DSR_LEDGER_SIGNING_KEY is set; without it the variable wins."""
+    monkeypatch.setenv(SIGNING_KEY_ENV, "11" * 32)
+    env_pub = LedgerSigner(load_signing_key(None)).public_key_pem()
+    assert runner.invoke(app, ["public-key", "env.pem"]).exit_code == 0
+    assert (workdir / "env.pem").read_bytes() == env_pub
+    assert runner.invoke(app, ["public-key", "file.pem", "--signing-key", "mine.pem"]).exit_code == 0
+    assert (workdir / "file.pem").read_bytes() != env_pub
+    assert (workdir / "file.pem").read_bytes() == LedgerSigner(
+        load_signing_key(workdir / "mine.pem", env_var=None)
+    ).public_key_pem()

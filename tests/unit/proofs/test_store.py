@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -21,8 +22,8 @@ from sqlmodel import Session
 from models.db import get_engine, session_scope
 from models.errors import LedgerError
 from proofs.entry import Checkpoint, LedgerAction, ProofRecord
-from proofs.ledger import Ledger
-from proofs.signing import LedgerSigner
+from proofs.ledger import Ledger, open_database_ledger
+from proofs.signing import LedgerSigner, key_id_of, public_key_pem
 from proofs.sql_store import ADVISORY_LOCK_KEY, SQLLedgerStore
 from proofs.store import JsonlLedgerStore
 from proofs.verify import Problem, verify_export
@@ -119,7 +120,7 @@ import sys
 from pathlib import Path
 from models.db import session_scope
 from proofs.entry import Checkpoint, LedgerAction, ProofRecord
-from proofs.ledger import Ledger
+from proofs.ledger import Ledger, open_database_ledger
 from proofs.sql_store import ADVISORY_LOCK_KEY, SQLLedgerStore
 from proofs.store import JsonlLedgerStore
 kind, target, name, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -260,3 +261,18 @@ def test_jsonl_store_holds_the_file_lock_while_sealing(jsonl_ledger: Ledger, tmp
 
     assert jsonl_ledger.store.add_checkpoint(sign) is not None
     assert outcomes == ["locked"]
+
+
+def test_open_database_ledger_takes_a_secret_value(ledger_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key handed over as text (a Prefect Secret block's value) signs, ahead of the environment and files."""
+    monkeypatch.setenv("DSR_LEDGER_SIGNING_KEY", "22" * 32)
+    secret = Ed25519PrivateKey.generate()
+    ledger = open_database_ledger(ledger_db_url, signing_key=None, key_text=_hex_seed(secret), checkpoint_every=1)
+    ledger.append(ProofRecord(action=LedgerAction.PURGE))
+    assert ledger.signer is not None and ledger.signer.key_id == key_id_of(secret.public_key())
+    assert ledger.verify(public_key_pem(secret.public_key())).sealed_to == 1
+
+
+def _hex_seed(key: Ed25519PrivateKey) -> str:
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return raw.hex()
