@@ -398,12 +398,12 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     for sid in sorted(by_session):
         files = []
         for info in sorted(by_session[sid], key=lambda i: i.path):
-            when = session_dates.get(sid)
-            keep = None if info.path in kept_paths else scope.keep(name, info.path, info.kind, when)
+            if info.path in kept_paths:
+                continue  # items of this file are kept (exception below)
+            keep = scope.keep(name, info.path, info.kind, session_dates.get(sid))
             if keep is not None:
-                if info.path not in kept_paths:
-                    kept_whole[(info.path, keep)] = True
-                    kept[(info.path, keep)] = set()
+                kept_whole[(info.path, keep)] = True
+                kept[(info.path, keep)] = set()
                 continue
             files.append(info)
         if not files:

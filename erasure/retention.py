@@ -1,0 +1,724 @@
+"""Retention purges: which sessions and files are past their policy's period, and their execution.
+
+Owns the age rule (endpoint-histories.md section 6), the policy match, the hold and access-freeze skips and the
+purge plan's counts (no personal data). Execution reuses the erasure executor (same safety rules and ledger).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
+from connectors.layouts import (
+    Artifact,
+    ArtifactKind,
+    RecordFormat,
+    SessionRecord,
+    artifact_last_activity_at,
+    iter_artifacts,
+    read_session_record,
+    session_last_activity_at,
+)
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from erasure.executor import ExecutionReport, KillHook, execute_plan
+from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from models.errors import ConnectorError, InputError
+from models.holds import Hold, hold_covers, hold_from_settings
+from models.settings import EndpointSettings, RetentionPolicy, Settings
+from proofs.entry import LedgerEntry
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
+
+RETENTION_REQUEST_ID = "retention"
+"""The pseudo request id of purge plans: keeps the executor's idempotency keys stable across purge runs."""
+
+S3_OBJECT_KIND = "s3_object"
+HOLD_GROUND = "legal_claims"  # Art. 17(3)(e): establishment, exercise or defence of legal claims
+FREEZE_GROUND = "access_freeze"
+
+_K = ArtifactKind
+_ANCHORS = (_K.SESSION_RECORD, _K.CODE_SESSION_RECORD, _K.TRANSCRIPT)
+_RECORD_KINDS = frozenset({_K.SESSION_RECORD, _K.CODE_SESSION_RECORD})
+_NEVER = frozenset({_K.RESIDUAL})  # residual stores are reported, never edited (erasure plan rule)
+
+
+class PurgeStatus(StrEnum):
+    """What the purge does with a candidate past its period."""
+
+    PURGE = "purge"  # deleted by a real run
+    RETAINED = "retained"  # a legal hold covers it (Art. 17(3)(e))
+    FROZEN = "frozen"  # its subject has an open access or portability request
+
+
+@dataclass(frozen=True)
+class SubjectProbe:
+    """How to tell whether an item concerns a hold's subject.
+
+    Attributes:
+        hashes: the keyed identifier hashes of one subject (as holds store them).
+        matcher: the subject's matcher; None when the identifiers are no longer known (then every item
+            counts as concerning the subject: a hold errs on keeping).
+    """
+
+    hashes: frozenset[str]
+    matcher: Matcher | None
+
+
+@dataclass(frozen=True)
+class PurgeCandidate:
+    """One session or file past its retention period.
+
+    Attributes:
+        location: endpoint or store name.
+        location_type: `endpoint` or `store`.
+        policy: the retention policy's name.
+        policy_version: the policy's version.
+        unit: `session` (deleted whole) or `file`.
+        path: the session's record (or transcript) path, or the file path / S3 key.
+        session_id: the session, where there is one.
+        files: every file the deletion removes (compare-and-swap baselines; sha256 for purges only).
+        dirs: session directories removed after their files.
+        reference_at: the instant the period runs from (per the policy's trigger).
+        status: purge, retained or frozen.
+        hold_id: the covering hold (retained).
+        frozen_by: the open request that freezes it (frozen).
+        version_ids: S3 versions to delete.
+    """
+
+    location: str
+    location_type: str
+    policy: str
+    policy_version: str
+    unit: str
+    path: str
+    session_id: str | None
+    files: tuple[FileRef, ...]
+    dirs: tuple[str, ...]
+    reference_at: datetime
+    status: PurgeStatus
+    hold_id: str | None = None
+    frozen_by: str | None = None
+    version_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PurgePlan:
+    """Everything a purge run would delete, and what it keeps and why (no personal data).
+
+    Attributes:
+        created_at: the `now` the plan was made for (aware UTC).
+        policies: (name, version) of every policy applied.
+        candidates: sessions and files past their period, in a stable order.
+        unreached: (location, status) of locations that could not be read.
+    """
+
+    created_at: datetime
+    policies: tuple[tuple[str, str], ...]
+    candidates: tuple[PurgeCandidate, ...]
+    unreached: tuple[tuple[str, str], ...] = ()
+
+    def with_status(self, status: PurgeStatus) -> tuple[PurgeCandidate, ...]:
+        """The candidates with this status."""
+        return tuple(c for c in self.candidates if c.status is status)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Counts per policy, location, kind and status: files and bytes (the dry run's table)."""
+        table: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        for cand in self.candidates:
+            for ref in cand.files:
+                key = (cand.policy, cand.location, ref.kind, cand.status.value)
+                row = table.setdefault(
+                    key,
+                    {"policy": key[0], "location": key[1], "kind": key[2], "status": key[3], "files": 0, "bytes": 0},
+                )
+                row["files"] += 1
+                row["bytes"] += ref.size
+        return [table[k] for k in sorted(table)]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per status: sessions, files and bytes."""
+        out = {s.value: {"sessions": 0, "files": 0, "bytes": 0} for s in PurgeStatus}
+        for cand in self.candidates:
+            row = out[cand.status.value]
+            row["sessions"] += cand.unit == "session"
+            row["files"] += len(cand.files)
+            row["bytes"] += sum(f.size for f in cand.files)
+        return out
+
+    def counts(self) -> dict[str, Any]:
+        """Counts per category (kind) and system (location) and policy, with totals (for `RetentionRun`)."""
+        by: dict[str, dict[str, dict[str, int]]] = {"kind": {}, "location": {}, "policy": {}}
+        for row in self.rows():
+            for dim, table in by.items():
+                cell = table.setdefault(row[dim], {})
+                cell[row["status"]] = cell.get(row["status"], 0) + row["files"]
+        return {
+            "by_kind": by["kind"],
+            "by_location": by["location"],
+            "by_policy": by["policy"],
+            "totals": self.totals(),
+            "unreached": [list(u) for u in self.unreached],
+        }
+
+    def to_erasure_plan(self) -> ErasurePlan:
+        """The plan in the erasure executor's terms: deletions plus recorded exceptions (held, frozen)."""
+        actions = [_to_action(c) for c in self.candidates]
+        return ErasurePlan(RETENTION_REQUEST_ID, self.created_at, 0.0, tuple(actions))
+
+
+def _to_action(cand: PurgeCandidate) -> PlannedAction:
+    fields: dict[str, Any] = {"path": cand.path, "session_id": cand.session_id}
+    if cand.status is PurgeStatus.RETAINED:
+        kind = ActionKind.EXCEPTION
+        reason, fields["ground"], fields["hold_id"] = "legal_hold", HOLD_GROUND, cand.hold_id
+    elif cand.status is PurgeStatus.FROZEN:
+        kind, reason, fields["ground"] = ActionKind.EXCEPTION, FREEZE_GROUND, FREEZE_GROUND
+    elif cand.location_type == "store":
+        kind, reason = ActionKind.S3_ERASE_OBJECT, "retention"
+        fields["target"], fields["version_ids"] = cand.files[0], cand.version_ids
+    elif cand.unit == "session":
+        kind, reason = ActionKind.DELETE_SESSION, "retention"
+        fields["files"], fields["dirs"] = cand.files, cand.dirs
+    else:
+        kind, reason, fields["target"] = ActionKind.DELETE_FILE, "retention", cand.files[0]
+    probe = PlannedAction("", kind, cand.location, cand.location_type, reason, **fields)
+    body = probe.to_dict()
+    body.pop("action_id")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
+    return dataclasses.replace(probe, action_id=digest)
+
+
+# -- policies --------------------------------------------------------------------------------------------
+
+
+def select_policies(settings: Settings, policy: str | None = None) -> list[RetentionPolicy]:
+    """The policies a run applies: all configured ones, or the one named.
+
+    Raises:
+        InputError: `policy` names no configured policy.
+    """
+    if policy is None:
+        return list(settings.retention)
+    chosen = [p for p in settings.retention if p.name == policy]
+    if not chosen:
+        known = ", ".join(p.name for p in settings.retention) or "none configured"
+        raise InputError(f"no retention policy named {policy!r} (known: {known})", policy=policy)
+    return chosen
+
+
+def _policy_table(policies: Sequence[RetentionPolicy], group: str | None) -> dict[str, RetentionPolicy]:
+    """Kind -> the policy that governs it at a location of `group` (group-specific policies first)."""
+    table: dict[str, RetentionPolicy] = {}
+    specific = [p for p in policies if p.endpoint_group is not None and p.endpoint_group == group]
+    general = [p for p in policies if p.endpoint_group is None]
+    for pol in [*specific, *general]:
+        for kind in pol.kinds:
+            table.setdefault(kind, pol)
+    return table
+
+
+def is_expired(policy: RetentionPolicy, reference_at: datetime, now: datetime) -> bool:
+    """Whether `period_days` have passed since `reference_at` (for `end_of_year`: since the end of its year)."""
+    if policy.trigger == "end_of_year":
+        reference_at = datetime(reference_at.astimezone(UTC).year + 1, 1, 1, tzinfo=UTC)
+    return reference_at + timedelta(days=policy.period_days) <= now
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+
+def _sha256(connector: Connector, item: Item) -> str:
+    digest = hashlib.sha256()
+    with connector.open(item) as stream:
+        for chunk in iter(lambda: stream.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
+    item = artifact.item
+    sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
+    return FileRef(item.path, item.size, item.version, sha, None, artifact.kind.value, artifact.fmt.value)
+
+
+def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
+    if artifact.fmt is RecordFormat.NONE:
+        return False
+    with connector.open(artifact.item) as stream:
+        return any(True for _ in matcher.scan(stream, artifact.fmt))
+
+
+def _session_dirs(session_id: str, files: Iterable[Artifact], others: Sequence[Artifact]) -> list[str]:
+    """Directories that belong to the session alone (first path component equal to the session id, its
+    8-hex short form or a dispatch generation), kept only when no other artifact lives under them."""
+    short = session_id.removeprefix("local_")[:8]
+    dirs: set[str] = set()
+    for art in files:
+        parts = art.item.path.split("/")
+        for index, part in enumerate(parts[:-1]):
+            if part in (session_id, short) or part.startswith("local_ditto_"):
+                dirs.add("/".join(parts[: index + 1]))
+                break
+    return sorted(d for d in dirs if not any(o.item.path.startswith(d + "/") for o in others))
+
+
+@dataclass
+class _Session:
+    session_id: str
+    artifacts: list[Artifact]
+    record: SessionRecord | None = None
+
+    @property
+    def anchor(self) -> Artifact | None:
+        for kind in _ANCHORS:
+            found = sorted((a for a in self.artifacts if a.kind is kind), key=lambda a: a.item.path)
+            if found:
+                return found[0]
+        return None
+
+
+# -- planning --------------------------------------------------------------------------------------------
+
+
+class _Planner:
+    def __init__(
+        self,
+        settings: Settings,
+        now: datetime,
+        holds: Sequence[Hold],
+        frozen: Mapping[str, Matcher],
+        probes: Sequence[SubjectProbe],
+    ) -> None:
+        self.settings = settings
+        self.now = now
+        self.holds = [h for h in holds if h.active]
+        self.frozen = frozen
+        self.probes = probes
+        self.probe_universe = {h for p in probes for h in p.hashes}
+
+    # -- the skips ---------------------------------------------------------------------------------------
+
+    def _subject_hashes(
+        self, connector: Connector, arts: Sequence[Artifact], owner: str | None, record: SessionRecord | None
+    ) -> set[str]:
+        found: set[str] = set()
+        for probe in self.probes:
+            if probe.matcher is None or self._concerns(connector, arts, probe.matcher, owner, record):
+                found |= probe.hashes
+        return found
+
+    @staticmethod
+    def _concerns(
+        connector: Connector,
+        arts: Sequence[Artifact],
+        matcher: Matcher,
+        owner: str | None,
+        record: SessionRecord | None,
+    ) -> bool:
+        """Whether the subject owns the item (endpoint owner, record account) or is named in its files."""
+        if owner and matcher.is_identifier(owner):
+            return True
+        if record is not None and any(
+            v and matcher.is_identifier(v) for v in (record.email_address, record.account_id)
+        ):
+            return True
+        return any(_mentions(connector, a, matcher) for a in arts)
+
+    def hold_for(
+        self,
+        connector: Connector,
+        location: str,
+        arts: Sequence[Artifact],
+        dates: tuple[date, date] | None,
+        owner: str | None,
+        record: SessionRecord | None,
+    ) -> str | None:
+        hashes: set[str] | None = None
+        for hold in self.holds:
+            subjects: set[str] | None = None
+            if hold.subjects:
+                if {s.lower() for s in hold.subjects} - self.probe_universe:
+                    subjects = None  # a subject we cannot recognise: the hold errs on keeping
+                else:
+                    if hashes is None:
+                        hashes = self._subject_hashes(connector, arts, owner, record)
+                    subjects = hashes
+            for art in arts:
+                if hold_covers(
+                    hold, endpoint=location, path=art.item.path, session_dates=dates, subject_hashes=subjects
+                ):
+                    return hold.id
+        return None
+
+    def frozen_by(
+        self, connector: Connector, arts: Sequence[Artifact], owner: str | None, record: SessionRecord | None
+    ) -> str | None:
+        for request_id in sorted(self.frozen):
+            if self._concerns(connector, arts, self.frozen[request_id], owner, record):
+                return request_id
+        return None
+
+    # -- one candidate -----------------------------------------------------------------------------------
+
+    def candidate(
+        self,
+        connector: Connector,
+        location: str,
+        policy: RetentionPolicy,
+        unit: str,
+        arts: Sequence[Artifact],
+        reference_at: datetime,
+        first_at: datetime,
+        *,
+        owner: str | None,
+        record: SessionRecord | None = None,
+        session_id: str | None = None,
+        path: str | None = None,
+        others: Sequence[Artifact] = (),
+    ) -> PurgeCandidate:
+        arts = sorted(arts, key=lambda a: a.item.path)
+        dates = (first_at.astimezone(UTC).date(), reference_at.astimezone(UTC).date())
+        dates = (min(dates), max(dates))
+        hold_id = self.hold_for(connector, location, arts, dates, owner, record)
+        frozen_by = None if hold_id else self.frozen_by(connector, arts, owner, record)
+        status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
+        hashed = status is PurgeStatus.PURGE
+        dirs: tuple[str, ...] = ()
+        if unit == "session" and session_id and hashed:
+            dirs = tuple(_session_dirs(session_id, arts, others))
+        return PurgeCandidate(
+            location=location,
+            location_type="endpoint",
+            policy=policy.name,
+            policy_version=policy.version,
+            unit=unit,
+            path=path or arts[0].item.path,
+            session_id=session_id,
+            files=tuple(_ref(connector, a, hashed=hashed) for a in arts),
+            dirs=dirs,
+            reference_at=reference_at,
+            status=status,
+            hold_id=hold_id,
+            frozen_by=frozen_by,
+        )
+
+    # -- endpoints ---------------------------------------------------------------------------------------
+
+    def endpoint(
+        self, connector: Connector, endpoint: EndpointSettings, policies: Sequence[RetentionPolicy]
+    ) -> list[PurgeCandidate]:
+        table = _policy_table(policies, endpoint.group)
+        if not table:
+            return []
+        arts = [a for a in iter_artifacts(connector) if not isinstance(a, Skipped) and a.kind not in _NEVER]
+        sessions = self._sessions(connector, arts)
+        out: list[PurgeCandidate] = []
+        grouped = {id(a) for s in sessions for a in s.artifacts}
+        for sess in sessions:
+            out.extend(self._session(connector, endpoint, table, sess, arts))
+        for art in arts:
+            if id(art) in grouped:
+                continue
+            pol = table.get(art.kind.value)
+            if pol is None:
+                continue
+            last = artifact_last_activity_at(connector, art)
+            mtime = art.item.modified_at
+            # No creation time outside sessions: the file's mtime stands in (memory notes: mtime, doc section 6).
+            ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
+            if is_expired(pol, ref, self.now):
+                out.append(
+                    self.candidate(connector, endpoint.name, pol, "file", [art], ref, mtime, owner=endpoint.owner)
+                )
+        return out
+
+    @staticmethod
+    def _sessions(connector: Connector, arts: Sequence[Artifact]) -> list[_Session]:
+        by_id: dict[str, _Session] = {}
+        for art in arts:
+            if art.session_id:
+                by_id.setdefault(art.session_id, _Session(art.session_id, [])).artifacts.append(art)
+        for sess in list(by_id.values()):
+            record_art = next((a for a in sess.artifacts if a.kind in _RECORD_KINDS), None)
+            if record_art is None:
+                continue
+            sess.record = read_session_record(connector, record_art)
+            cli = sess.record.cli_session_id if sess.record else None
+            # A Code-tab record's transcript lives in ~/.claude/projects/ under the CLI session id: one session.
+            if record_art.kind is _K.CODE_SESSION_RECORD and cli and cli in by_id and cli != sess.session_id:
+                other = by_id[cli]
+                if not any(a.kind in _RECORD_KINDS for a in other.artifacts):
+                    sess.artifacts.extend(other.artifacts)
+                    del by_id[cli]
+        return [by_id[k] for k in sorted(by_id)]
+
+    def _session(
+        self,
+        connector: Connector,
+        endpoint: EndpointSettings,
+        table: Mapping[str, RetentionPolicy],
+        sess: _Session,
+        every: Sequence[Artifact],
+    ) -> list[PurgeCandidate]:
+        last = session_last_activity_at(connector, sess.artifacts)
+        if last is None:
+            return []
+        created = (sess.record.created_at if sess.record else None) or last
+        newest_mtime = max(a.item.modified_at for a in sess.artifacts)
+
+        def reference(pol: RetentionPolicy, art: Artifact | None) -> datetime:
+            if pol.trigger == "creation":
+                # Without a record's createdAt the last activity stands in (later, so it errs on keeping).
+                return created
+            if pol.trigger == "file_age":
+                return art.item.modified_at if art is not None else newest_mtime
+            return last
+
+        anchor = sess.anchor
+        pol = table.get(anchor.kind.value) if anchor is not None else None
+        if anchor is not None and pol is not None and is_expired(pol, reference(pol, None), self.now):
+            mine = {id(a) for a in sess.artifacts}
+            others = [a for a in every if id(a) not in mine]
+            return [
+                self.candidate(
+                    connector,
+                    endpoint.name,
+                    pol,
+                    "session",
+                    sess.artifacts,
+                    reference(pol, None),
+                    created,
+                    owner=endpoint.owner,
+                    record=sess.record,
+                    session_id=sess.session_id,
+                    path=anchor.item.path,
+                    others=others,
+                )
+            ]
+        out = []
+        for art in sess.artifacts:
+            file_pol = table.get(art.kind.value)
+            if file_pol is None or art is anchor:
+                continue
+            ref = reference(file_pol, art)
+            if is_expired(file_pol, ref, self.now):
+                out.append(
+                    self.candidate(
+                        connector,
+                        endpoint.name,
+                        file_pol,
+                        "file",
+                        [art],
+                        ref,
+                        created,
+                        owner=endpoint.owner,
+                        record=sess.record,
+                        session_id=sess.session_id,
+                    )
+                )
+        return out
+
+    # -- stores ------------------------------------------------------------------------------------------
+
+    def store(self, connector: Connector, name: str, policy: RetentionPolicy) -> list[PurgeCandidate]:
+        versions: dict[str, list[Item]] = defaultdict(list)
+        for entry in connector.iter_items(""):
+            if isinstance(entry, Item):
+                versions[entry.path].append(entry)
+        out = []
+        for key in sorted(versions):
+            items = versions[key]
+            newest = max(items, key=lambda i: i.modified_at)
+            current = next((i for i in items if i.is_latest), None)
+            if current is None or not is_expired(policy, newest.modified_at, self.now):
+                continue
+            hold_id = next(
+                (
+                    h.id
+                    for h in self.holds
+                    if hold_covers(
+                        h,
+                        endpoint=name,
+                        path=key,
+                        session_dates=(newest.modified_at.date(), newest.modified_at.date()),
+                        subject_hashes=None if h.subjects else set(),
+                    )
+                ),
+                None,
+            )
+            status = PurgeStatus.RETAINED if hold_id else PurgeStatus.PURGE
+            ref = FileRef(
+                key,
+                current.size,
+                current.version,
+                _sha256(connector, current) if not hold_id else None,
+                None,
+                S3_OBJECT_KIND,
+                RecordFormat.BINARY.value,
+                current.version_id,
+            )
+            out.append(
+                PurgeCandidate(
+                    location=name,
+                    location_type="store",
+                    policy=policy.name,
+                    policy_version=policy.version,
+                    unit="file",
+                    path=key,
+                    session_id=None,
+                    files=(ref,),
+                    dirs=(),
+                    reference_at=newest.modified_at,
+                    status=status,
+                    hold_id=hold_id,
+                    version_ids=tuple(sorted(i.version_id for i in items if i.version_id)),
+                )
+            )
+        return out
+
+
+def plan_purge(
+    settings: Settings,
+    connectors: Callable[[str], Connector],
+    *,
+    now: datetime,
+    frozen_matchers: Mapping[str, Matcher] | None = None,
+    holds: Sequence[Hold] | None = None,
+    subject_probes: Sequence[SubjectProbe] = (),
+    policy: str | None = None,
+) -> PurgePlan:
+    """Select the sessions and files past their retention period, and what holds and freezes keep.
+
+    A session's age runs from max(record `lastActivityAt`, last transcript `timestamp`, last
+    `_audit_timestamp`), file mtimes only as a last resort (endpoint-histories.md section 6); files outside
+    sessions use their own last line timestamp, else mtime (memory notes: mtime). Per trigger the period
+    runs from the last activity, the record's `createdAt`, the file mtime, or the end of the calendar year
+    of the last activity. A policy that lists a session's anchor kind (`session_record`,
+    `code_session_record`, or `transcript` for CLI sessions) deletes the whole session (record, files,
+    session directories); other listed kinds go file by file. Residual stores are never purged.
+    Everything a hold covers is retained (Art. 17(3)(e)); everything concerning a subject with an open
+    access request is frozen. Idempotent: what a real run deleted is not found again.
+
+    Args:
+        settings: the configuration (policies, endpoints and their groups and owners, stores).
+        connectors: opens the connector of a location name (closed here).
+        now: the aware UTC instant ages are measured at (tests pass the simulator's reference date).
+        frozen_matchers: request id -> matcher of every open access or portability request.
+        holds: the active holds; None uses the configured ones as they are.
+        subject_probes: matchers of hold subjects (hold subjects without a probe are treated as present).
+        policy: apply only the policy of this name.
+
+    Raises:
+        InputError: `now` is naive, or `policy` names no configured policy.
+    """
+    if now.tzinfo is None:
+        raise InputError("purge time must be an aware datetime", field="now")
+    policies = select_policies(settings, policy)
+    planner = _Planner(
+        settings,
+        now,
+        [hold_from_settings(h) for h in settings.holds] if holds is None else holds,
+        frozen_matchers or {},
+        subject_probes,
+    )
+    candidates: list[PurgeCandidate] = []
+    unreached: list[tuple[str, str]] = []
+    if policies:
+        for endpoint in settings.endpoints:
+            try:
+                with connectors(endpoint.name) as connector:
+                    candidates.extend(planner.endpoint(connector, endpoint, policies))
+            except ConnectorError as exc:
+                unreached.append((endpoint.name, exc.status.value))
+        store_policy = _policy_table(policies, None).get(S3_OBJECT_KIND)
+        for store in settings.stores if store_policy is not None else ():
+            assert store_policy is not None  # noqa: S101 -- narrowed by the loop condition
+            try:
+                with connectors(store.name) as connector:
+                    candidates.extend(planner.store(connector, store.name, store_policy))
+            except ConnectorError as exc:
+                unreached.append((store.name, exc.status.value))
+    candidates.sort(key=lambda c: (c.location, c.path, c.unit))
+    return PurgePlan(
+        created_at=now.astimezone(UTC),
+        policies=tuple((p.name, p.version) for p in policies),
+        candidates=tuple(candidates),
+        unreached=tuple(unreached),
+    )
+
+
+# -- execution -------------------------------------------------------------------------------------------
+
+_DELETIONS = frozenset({LedgerAction.DELETE_SESSION, LedgerAction.DELETE_FILE, LedgerAction.DELETE_S3_VERSION})
+
+
+class _PurgeLedger(Ledger):
+    """The erasure executor's ledger, re-labelled for purges: no request id, action `purge` with the
+    executor's operation in `details.operation`, and the retention policy's name and version."""
+
+    def __init__(self, inner: Ledger, plan: PurgePlan) -> None:
+        super().__init__(inner.store, signer=None, checkpoint_every=None)
+        self._inner = inner
+        self._policy = {(c.location, c.path): (c.policy, c.policy_version) for c in plan.candidates}
+
+    def append(self, record: ProofRecord, *, idempotency_key: str | None = None) -> LedgerEntry:
+        policy = self._policy.get((record.location or "", record.path or ""))
+        details = dict(record.details)
+        if policy is not None:
+            details["policy"] = policy[0]
+        action = record.action
+        if action in _DELETIONS:
+            details["operation"] = action.value
+            action = LedgerAction.PURGE
+        relabelled = dataclasses.replace(
+            record,
+            action=action,
+            request_id=None,
+            policy_version=f"retention:{policy[0]}@{policy[1]}" if policy else "retention",
+            details=details,
+        )
+        return self._inner.append(relabelled, idempotency_key=idempotency_key)
+
+
+def _no_subject_matcher() -> Matcher:
+    """The executor wants a matcher for redactions; purge plans never redact, so a never-matching one."""
+    return Matcher.from_identifiers(SubjectIdentifiers(user_ids=("dsr-retention-purge-has-no-subject",)))
+
+
+def execute_purge(
+    plan: PurgePlan,
+    *,
+    connectors: Callable[[str], Connector],
+    ledger: Ledger,
+    run_id: str,
+    actor: str,
+    kill_hook: KillHook | None = None,
+) -> ExecutionReport:
+    """Carry out a purge plan with the erasure executor: busy check per endpoint, compare-and-swap per file,
+    crash-safe reruns, one ledger entry per deletion (action `purge`) and per kept item (`exception`).
+
+    Args:
+        plan: the purge plan.
+        connectors: opens the connector of a location name.
+        ledger: the proof ledger.
+        run_id: the flow run.
+        actor: the acting identity.
+        kill_hook: passed to the executor (tests simulate crashes with it).
+    """
+    return execute_plan(
+        plan.to_erasure_plan(),
+        connectors=connectors,
+        matcher=_no_subject_matcher(),
+        ledger=_PurgeLedger(ledger, plan),
+        run_id=run_id,
+        actor=actor,
+        kill_hook=kill_hook,
+    )

@@ -1,0 +1,236 @@
+"""Tests for erasure.plan: decision rules, scopes of holds and exceptions, JSON form, digest, summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from erasure.discovery import ArtifactInfo, LocationDiscovery
+from erasure.plan import ActionKind, ErasurePlan, hold_covers, plan_erasure
+from erasure.verify import verify_erasure
+from models.settings import Art17Exception, ErasureSettings, HoldSettings
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+STORE = "/Users/ana/Library/Application Support/Claude/local-agent-mode-sessions/a/b"
+OWNED = "local_11111111-2222-4333-8444-555555555555"
+OTHER = "local_99999999-2222-4333-8444-555555555555"
+SECRET = "Zoë Ångström"
+HEX = "ab" * 32
+
+
+def _item(
+    path: str,
+    line: int | None,
+    *,
+    kind: str,
+    sid: str | None,
+    reason: str = "identifier_match",
+    when: str | None = "2026-01-02T00:00:00Z",
+    named: bool = True,
+) -> dict[str, Any]:
+    return {
+        "location": {"endpoint": "lap", "path": path, "line": line},
+        "kind": kind,
+        "session_id": sid,
+        "timestamp": when,
+        "categories": [],
+        "content": f"CONTENT-MARKER {SECRET}",
+        "reason": reason,
+        "pointers": ["/text"] if named else [],
+        "forms": ["name"],
+        "malformed": None,
+    }
+
+
+def _info(path: str, kind: str, sid: str | None, *, lines: int = 11, fmt: str = "jsonl") -> ArtifactInfo:
+    return ArtifactInfo(path, kind, fmt, sid, 100, f"1:100:{len(path)}", HEX, lines)
+
+
+def _laptop(owned_share: int = 1) -> LocationDiscovery:
+    """One owned session, one colleague's session naming the subject on `owned_share` of 10 lines, memory."""
+    own_t = f"{STORE}/{OWNED}/.claude/projects/p/c1.jsonl"
+    other_t = f"{STORE}/{OTHER}/.claude/projects/p/c2.jsonl"
+    memory = f"{STORE}/memory/notes.md"
+    items = [_item(own_t, n, kind="transcript", sid=OWNED, reason="owned_session", named=n == 1) for n in range(1, 11)]
+    items += [_item(other_t, n, kind="transcript", sid=OTHER) for n in range(1, owned_share + 1)]
+    items.append(_item(memory, 3, kind="memory", sid=None, when=None))
+    artifacts = (
+        _info(f"{STORE}/{OWNED}.json", "session_record", OWNED, fmt="json"),
+        _info(own_t, "transcript", OWNED),
+        _info(f"{STORE}/{OWNED}/.audit-key", "audit_key", OWNED, fmt="none"),
+        _info(f"{STORE}/{OTHER}.json", "session_record", OTHER, fmt="json"),
+        _info(other_t, "transcript", OTHER),
+        _info(memory, "memory", None, fmt="text"),
+        _info("/Users/ana/Library/Application Support/Claude/vm_bundles/disk.img", "residual", None, fmt="none"),
+    )
+    return LocationDiscovery("lap", "endpoint", tuple(items), ((OWNED, "session_email"),), artifacts)
+
+
+def _plan(*discoveries: LocationDiscovery, **kwargs: Any) -> ErasurePlan:
+    settings = kwargs.pop("settings", ErasureSettings())
+    return plan_erasure(
+        "req-1",
+        discoveries,
+        settings=settings,
+        holds=kwargs.pop("holds", ()),
+        subject_hashes=kwargs.pop("keys", set()),
+        now=NOW,
+    )
+
+
+def _kinds(plan: ErasurePlan) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for action in plan.actions:
+        found.setdefault(action.kind.value, set()).add(action.path or "")
+    return found
+
+
+def test_owned_session_deleted_whole_others_redacted() -> None:
+    """The owned session (record, files, directory) goes; the colleague's lines and the memory note are redacted."""
+    plan = _plan(_laptop())
+    session = next(a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION)
+    assert session.session_id == OWNED and session.path == f"{STORE}/{OWNED}.json"
+    assert {f.path for f in session.files} >= {f"{STORE}/{OWNED}.json", f"{STORE}/{OWNED}/.audit-key"}
+    assert session.dirs == (f"{STORE}/{OWNED}",)
+    redacts = {a.path: a.lines for a in plan.actions if a.kind is ActionKind.REDACT}
+    assert redacts == {f"{STORE}/{OTHER}/.claude/projects/p/c2.jsonl": (1,), f"{STORE}/memory/notes.md": (3,)}
+    grounds = {a.ground for a in plan.exceptions}
+    assert grounds == {"residual_store", "vendor_side_copy"}
+
+
+@pytest.mark.parametrize(("named", "share", "whole"), [(5, 0.5, True), (4, 0.5, False), (1, 0.1, True)])
+def test_mainly_about_share_decides_whole_session(named: int, share: float, whole: bool) -> None:
+    """A colleague's session is deleted whole when the share of its records naming the subject reaches the rule."""
+    plan = _plan(_laptop(named), settings=ErasureSettings(mainly_about_share=share))
+    sessions = {a.session_id: a.reason for a in plan.actions if a.kind is ActionKind.DELETE_SESSION}
+    assert (sessions.get(OTHER) == "mainly_about") is whole
+
+
+def test_plan_holds_no_personal_data_and_roundtrips() -> None:
+    """The plan JSON names no content; from_json(to_json) is identical and the digest stable."""
+    plan = _plan(_laptop())
+    text = plan.to_json()
+    assert SECRET not in text and "CONTENT-MARKER" not in text
+    again = ErasurePlan.from_json(text)
+    assert again == plan and again.digest == plan.digest
+    other = _plan(_laptop(2))
+    assert other.digest != plan.digest
+
+
+def test_summary_counts_per_location_and_action() -> None:
+    """The summary gives one row per location and action with counts of actions, files and lines."""
+    rows = {(r["location"], r["action"]): r for r in _plan(_laptop()).summary()}
+    assert rows[("lap", "redact")]["count"] == 2 and rows[("lap", "redact")]["lines"] == 2
+    assert rows[("lap", "delete_session")]["files"] == 3
+    assert rows[("vendor", "exception")]["count"] == 1
+
+
+def _hold(**kwargs: Any) -> HoldSettings:
+    base: dict[str, Any] = {
+        "id": "h1",
+        "reason": "r",
+        "case_reference": "C-1",
+        "approver": "a@corp.example",
+        "review_date": date(2027, 1, 1),
+    }
+    return HoldSettings(**(base | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("hold", "location", "path", "when", "covered"),
+    [
+        (_hold(), "lap", "/x", None, True),
+        (_hold(subjects=["k1"]), "lap", "/x", None, True),
+        (_hold(subjects=["other"]), "lap", "/x", None, False),
+        (_hold(endpoints=["lap2"]), "lap", "/x", None, False),
+        (_hold(paths=["/Users/*/memory/*"]), "lap", "/Users/ana/memory/n.md", None, True),
+        (_hold(paths=["/Users/*/memory/*"]), "lap", "/Users/ana/x.md", None, False),
+        (_hold(date_from=date(2026, 1, 1)), "lap", "/x", date(2025, 12, 31), False),
+        (_hold(date_to=date(2026, 1, 1)), "lap", "/x", date(2026, 1, 1), True),
+        (_hold(date_from=date(2026, 1, 1)), "lap", "/x", None, True),
+    ],
+    ids=[
+        "all",
+        "subject-key",
+        "other-subject",
+        "other-endpoint",
+        "path-in",
+        "path-out",
+        "before",
+        "to-edge",
+        "no-date-kept",
+    ],
+)
+def test_hold_scope(hold: HoldSettings, location: str, path: str, when: date | None, covered: bool) -> None:
+    """A hold covers an item only within its subjects, endpoints, path globs and dates."""
+    assert hold_covers(hold, {"K1"}, location, path, when) is covered
+
+
+def test_held_session_is_kept_and_verification_accepts_it() -> None:
+    """A hold on the owned session's path keeps its files as exceptions; a re-scan of them still verifies."""
+    hold = _hold(paths=[f"{STORE}/{OWNED}*"])
+    laptop = _laptop()
+    plan = _plan(laptop, holds=[hold])
+    assert not [a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION]
+    held = {a.path for a in plan.exceptions if a.hold_id == "h1"}
+    assert f"{STORE}/{OWNED}/.claude/projects/p/c1.jsonl" in held
+    remaining = LocationDiscovery("lap", "endpoint", tuple(i for i in laptop.items if OWNED in i["location"]["path"]))
+    assert verify_erasure(plan, [remaining]).clean
+    leftover = LocationDiscovery("lap", "endpoint", laptop.items)
+    result = verify_erasure(plan, [leftover])
+    assert not result.clean and {r.path for r in result.remaining} == {
+        f"{STORE}/{OTHER}/.claude/projects/p/c2.jsonl",
+        f"{STORE}/memory/notes.md",
+    }
+
+
+def test_art17_exception_by_kind() -> None:
+    """An Art. 17(3) exception for memory notes keeps them with their ground and reason."""
+    exception = Art17Exception(ground="legal_obligation", reason="records duty", kinds=["memory"])
+    plan = _plan(_laptop(), settings=ErasureSettings(exceptions=[exception]))
+    kept = [a for a in plan.exceptions if a.ground == "legal_obligation"]
+    assert [(a.path, a.lines, a.note) for a in kept] == [(f"{STORE}/memory/notes.md", (3,), "records duty")]
+    assert f"{STORE}/memory/notes.md" not in _kinds(plan)["redact"]
+
+
+def _version(key: str, vid: str, *, latest: bool, lines: int = 5, locked: bool = False) -> ArtifactInfo:
+    return ArtifactInfo(key, "s3_object", "jsonl", None, 10, f"etag{vid}:{vid}", HEX, lines, vid, latest, locked)
+
+
+def _s3_item(key: str, vid: str, line: int) -> dict[str, Any]:
+    return {
+        "location": {"store": "s3", "path": key, "line": line, "version_id": vid},
+        "kind": "s3_object",
+        "session_id": None,
+        "timestamp": None,
+        "content": SECRET,
+        "reason": "identifier_match",
+        "pointers": [],
+    }
+
+
+def test_store_decisions() -> None:
+    """Mainly-about objects are erased whole, others rewritten then old versions deleted; locks are exceptions."""
+    artifacts = (
+        _version("a.jsonl", "a2", latest=True),
+        _version("a.jsonl", "a1", latest=False),
+        _version("b.jsonl", "b2", latest=True),
+        _version("b.jsonl", "b1", latest=False),
+        _version("c.jsonl", "c2", latest=True),
+        _version("c.jsonl", "c1", latest=False, locked=True),
+        _version("d.jsonl", "d2", latest=True),
+        _version("d.jsonl", "d1", latest=False),
+    )
+    items = [_s3_item("a.jsonl", "a2", n) for n in (1, 2, 3)] + [_s3_item("a.jsonl", "a1", 1)]
+    items += [_s3_item("b.jsonl", "b2", 2), _s3_item("b.jsonl", "b1", 2)]
+    items += [_s3_item("c.jsonl", "c1", 1), _s3_item("d.jsonl", "d1", 4)]
+    plan = _plan(LocationDiscovery("s3", "store", tuple(items), (), artifacts))
+    by_key = {(a.path, a.kind): a for a in plan.actions if a.location == "s3"}
+    assert by_key[("a.jsonl", ActionKind.S3_ERASE_OBJECT)].version_ids == ("a1", "a2")
+    rewrite = by_key[("b.jsonl", ActionKind.S3_REWRITE)]
+    assert rewrite.lines == (2,) and rewrite.version_ids == ("b1", "b2")
+    assert by_key[("c.jsonl", ActionKind.EXCEPTION)].ground == "object_lock"
+    assert by_key[("d.jsonl", ActionKind.S3_DELETE_VERSIONS)].version_ids == ("d1",)
+    assert ("c.jsonl", ActionKind.S3_DELETE_VERSIONS) not in by_key
