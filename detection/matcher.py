@@ -582,7 +582,7 @@ class Matcher:
             newline = buf.find(b"\n")
             stop = newline if newline >= 0 else len(buf)
             final = newline >= 0 or eof
-            limit = stop if final else max(0, len(buf) - keep)
+            limit = stop if final else max(0, len(buf) - WINDOW_BYTES)  # later hits keep their whole literal
             hits = [e for e in self._engine.ends(buf[:stop]) if e <= limit and offset + base + e > covered]
             for candidate in self._windows(buf, 0, stop, hits, offset + base, line):
                 covered = candidate.offset + len(candidate.data)

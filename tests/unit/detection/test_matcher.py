@@ -6,12 +6,14 @@ import io
 import json
 import pickle
 import unicodedata
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.records import RecordFormat
+from detection import matcher as matcher_module
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import ENGINE, Candidate, Matcher
 from tests.unit.detection.conftest import SUBJECT, jsonl
@@ -74,6 +76,7 @@ TRAPS = [
     ("phone-national-last-digit", "07700 900124"),
     ("phone-foreign-cc", "+33 07700 900123"),
     ("phone-foreign-cc-compact", "+3307700900123"),
+    ("phone-foreign-region-nsn", "+49 7700 900123"),
     ("phone-prefixed-digit", "107700900123"),
     ("user-id-longer", "E-482130"),
     ("user-id-prefixed", "XE-48213"),
@@ -303,3 +306,33 @@ def test_short_names_use_whole_name_literals() -> None:
     assert b"li na" in matcher.literals
     assert list(matcher.scan(io.BytesIO(b'{"t": "Na, Li wrote"}\n'), RecordFormat.JSONL))
     assert not list(matcher.scan(io.BytesIO(b'{"t": "Linda"}\n'), RecordFormat.JSONL))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    positions=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=4),
+    chunk=st.sampled_from([7, 64, 500, 4096]),
+    trailing_newline=st.booleans(),
+)
+def test_oversized_windows_cover_every_hit(positions: list[int], chunk: int, trailing_newline: bool) -> None:
+    """Every literal occurrence in an oversized line lies inside a window; later lines keep their numbers."""
+    matcher = _ENGINES["stdlib"]
+    literal = b"E-48213"
+    body = bytearray(b"." * 5000)
+    for position in sorted(positions):
+        body[position : position + len(literal)] = literal
+    big = bytes(body[:5000])
+    tail = b"\n" + b'{"x": "E-48213"}' + (b"\n" if trailing_newline else b"")
+    data = b'{"a": 1}\n' + big + tail
+    with patch.object(matcher_module, "WINDOW_BYTES", 50):  # small windows: hits near window and read borders
+        candidates = list(matcher.iter_candidates(io.BytesIO(data), chunk_bytes=chunk, max_line_bytes=300))
+    windows = [c for c in candidates if c.oversized]
+    assert all(len(w.data) <= 2 * 50 + matcher.max_literal for w in windows)
+    assert all(c.line == 2 for c in windows)
+    start = len(b'{"a": 1}\n')
+    hit = big.find(literal)
+    while hit >= 0:
+        absolute = start + hit
+        assert any(w.offset <= absolute and absolute + len(literal) <= w.offset + len(w.data) for w in windows)
+        hit = big.find(literal, hit + 1)
+    assert [(c.line, c.data) for c in candidates if not c.oversized] == [(3, b'{"x": "E-48213"}')]
