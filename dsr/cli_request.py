@@ -18,6 +18,7 @@ from models.types import IdentifierKind, RequestKind, RequestStatus
 app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_help=True)
 app.command("run")(cli_run.run)
 app.command("report")(cli_run.report)
+app.command("export")(cli_run.export)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -70,14 +71,15 @@ def submit(
     for ident in identifiers:
         if ident.warning:
             err.print(f"warning: {ident.warning}", markup=False)
-    key = state.hmac_key()
+    hkey, mkey = state.hmac_key(), state.master_key()
     with state.db() as session:
         request = cases.submit_request(
             session,
             state.settings,
             kind=request_kind,
             identifiers=identifiers,
-            hmac_key=key,
+            hmac_key=hkey,
+            master_key=mkey,
             received_at=received_at,
             channel=channel,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -109,3 +110,21 @@ def report(
         print_json({"id": request_id, "report": path, "package_sha256": digest})
     else:
         out.print(path, markup=False, highlight=False)
+
+
+def export(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to unpack the decrypted package into.")],
+) -> None:
+    """Decrypt the request's sealed package into DIR/<ID>/ for delivery to the person (mode 0700)."""
+    from flows.access_steps import open_package, request_key  # noqa: PLC0415 - flows import Prefect
+
+    with state.db() as session:
+        path = cases.get_request(session, request_id).report_path
+    if path is None:
+        raise InputError(f"request {request_id} has no package yet; run `dsr request run {request_id}`")
+    sealed = Path(path)
+    if not sealed.exists():
+        raise InputError(f"the package of {request_id} is gone ({sealed.name}); it was deleted after delivery")
+    target = open_package(sealed, request_key(state.settings, request_id), request_id, out_dir)
+    out.print(str(target / "report.html"), markup=False, highlight=False)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from models.cases import sync_locations
 from models.db import session_scope
-from models.keys import load_or_create_key
+from models.keys import hmac_key, master_key
 from models.settings import Settings, load_settings
 from models.tables import utcnow
 
@@ -40,13 +40,15 @@ class CLIState:
 
     def state_dir(self) -> Path:
         """`.dsr/` beside the configuration file (or the working directory)."""
-        source = self.settings.source
-        base = source.resolve().parent if source is not None and source.exists() else Path.cwd()
-        return base / ".dsr"
+        return self.settings.state_dir
 
     def hmac_key(self) -> bytes:
         """The key for identifiers' keyed hashes (`DSR_HMAC_KEY` or `.dsr/hmac.key`)."""
-        return load_or_create_key(self.state_dir() / "hmac.key", "DSR_HMAC_KEY")
+        return hmac_key(self.state_dir())
+
+    def master_key(self) -> bytes:
+        """The master key wrapping request keys (`DSR_MASTER_KEY` or `.dsr/master.key`)."""
+        return master_key(self.state_dir())
 
     def today(self) -> date:
         """Today in the controller's establishment."""

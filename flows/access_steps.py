@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -28,8 +29,10 @@ from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
 from models import cases
+from models.crypto import decrypt_file, encrypt_file, seal, unseal
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
+from models.keys import master_key
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -108,12 +111,12 @@ def _settings_with_abs_packages(settings: Settings) -> Settings:
     return settings.model_copy(update={"access": access})
 
 
-def subject_identifiers(session: Session, request_id: str) -> SubjectIdentifiers:
+def subject_identifiers(session: Session, request_id: str, key: bytes) -> SubjectIdentifiers:
     """The subject's identifiers of a request, for the matcher (personal data: keep it in this process)."""
-    rows = cases.identifiers_of(session, request_id)
+    rows = cases.decrypted_identifiers(session, request_id, key)
 
     def values(kind: str) -> tuple[str, ...]:
-        return tuple(r.value for r in rows if r.kind == kind and r.value)
+        return tuple(value for k, value in rows if k == kind)
 
     return SubjectIdentifiers(
         emails=values("email"), names=values("name"), phones=values("phone"), user_ids=values("user_id")
@@ -122,8 +125,9 @@ def subject_identifiers(session: Session, request_id: str) -> SubjectIdentifiers
 
 def build_matcher(settings: Settings, request_id: str) -> Matcher:
     """The subject's matcher for a request."""
+    key = master_key(settings.state_dir)
     with session_scope(settings.database.url) as session:
-        ids = subject_identifiers(session, request_id)
+        ids = subject_identifiers(session, request_id, key)
     if not (ids.emails or ids.names or ids.phones or ids.user_ids):
         raise InputError(f"request {request_id} has no identifiers left (pseudonymised?); it cannot be scanned")
     return Matcher.from_identifiers(ids, default_region=settings.controller.phone_region)
@@ -183,13 +187,20 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
         )
 
 
-def _write_staging(path: Path, items: tuple[dict[str, Any], ...]) -> None:
+def request_key(settings: Settings, request_id: str) -> bytes:
+    """The request's data key (copies in staging and the package are encrypted with it)."""
+    with session_scope(settings.database.url) as session:
+        return cases.request_data_key(session, request_id, master_key(settings.state_dir))
+
+
+def _write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
+    """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
+    plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for item in items:
-                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(seal(key, plain, path.name.encode()))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -223,7 +234,8 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
     except DsrError as exc:
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}")
     else:
-        _write_staging(staging_dir(settings, request_id) / f"{location}.jsonl", result.items)
+        key = request_key(settings, request_id)
+        _write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
             LocationStatus.SCANNED.value,
@@ -303,12 +315,42 @@ def must_issue_with_gaps(settings: Settings, progress: AccessProgress) -> bool:
     return progress.days_left <= settings.access.issue_with_gaps_days_before_deadline
 
 
-def _iter_staged(root: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(root.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+def _iter_staged(root: Path, key: bytes) -> Iterator[dict[str, Any]]:
+    for path in sorted(root.glob("*.jsonl.enc")):
+        plain = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
+        for line in plain.decode("utf-8").splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
+    """Encrypt the package's zip under the request key, then remove every plaintext copy.
+
+    Returns the encrypted file `<request id>.zip.enc` (decrypt with `dsr request export ID --out DIR`).
+    """
+    sealed = zip_path.with_name(f"{request_id}.zip.enc")
+    encrypt_file(zip_path, sealed, key, request_id.encode())
+    zip_path.unlink(missing_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return sealed
+
+
+def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Path:
+    """Decrypt and unpack a sealed package into `out_dir/<request id>/`; returns that directory."""
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    plain_zip = out_dir / f".{request_id}.zip"
+    try:
+        decrypt_file(sealed, plain_zip, key, request_id.encode())
+        target = out_dir / request_id
+        with zipfile.ZipFile(plain_zip) as archive:
+            for member in archive.namelist():
+                resolved = (out_dir / member).resolve()
+                if not resolved.is_relative_to(out_dir.resolve()):
+                    raise InputError(f"package member {member!r} would escape {out_dir}")
+            archive.extractall(out_dir)
+    finally:
+        plain_zip.unlink(missing_ok=True)
+    return target
 
 
 def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier, book: PlaceholderBook) -> PackageItem:
@@ -351,7 +393,8 @@ def assemble_package(settings: Settings, request_id: str, *, gaps: bool = False)
     classifier = Classifier(default_region=matcher.default_region)
     book = PlaceholderBook()
     root = staging_dir(settings, request_id)
-    items = tuple(_package_item(item, matcher, classifier, book) for item in _iter_staged(root))
+    key = request_key(settings, request_id)
+    items = tuple(_package_item(item, matcher, classifier, book) for item in _iter_staged(root, key))
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
         scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
@@ -408,9 +451,10 @@ def assemble_package(settings: Settings, request_id: str, *, gaps: bool = False)
         result = build_portability_export(package_input, out_dir)
     else:
         result = build_access_package(package_input, out_dir)
+    sealed = seal_package(result.path, result.zip_path, key, request_id)
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
-        request.report_path = str(result.path)
+        request.report_path = str(sealed)
         request.package_sha256 = result.manifest_sha256
         cases.transition(
             session,

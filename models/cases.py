@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import Identifier, keyed_hash
 from models.settings import Settings
-from models.tables import AuditEvent, Location, LocationScan, Request, SubjectIdentifier, utcnow
+from models.tables import AuditEvent, Location, LocationScan, Request, RequestKey, SubjectIdentifier, utcnow
 from models.types import IdentifierKind, RequestKind, RequestStatus
 
 S = RequestStatus
@@ -99,6 +100,7 @@ def submit_request(
     kind: RequestKind,
     identifiers: Sequence[Identifier],
     hmac_key: bytes,
+    master_key: bytes,
     received_at: datetime | None = None,
     channel: str = "email",
     representative: str | None = None,
@@ -131,13 +133,16 @@ def submit_request(
     )
     session.add(request)
     session.flush()
+    data_key = new_key()
+    session.add(RequestKey(request_id=request.id, wrapped_key=seal(master_key, data_key, request.id.encode())))
     for ident in identifiers:
+        aad = f"{request.id}:{ident.kind.value}".encode()
         session.add(
             SubjectIdentifier(
                 request_id=request.id,
                 kind=ident.kind.value,
-                value=ident.value,
-                normalized=ident.normalized,
+                value=seal(data_key, ident.value.encode("utf-8"), aad),
+                normalized=seal(data_key, ident.normalized.encode("utf-8"), aad),
                 keyed_hash=keyed_hash(hmac_key, ident.kind, ident.normalized),
             )
         )
@@ -277,8 +282,61 @@ def location_scans(session: Session, request_id: str) -> list[LocationScan]:
 
 
 def identifiers_of(session: Session, request_id: str) -> list[SubjectIdentifier]:
-    """The subject identifiers of a request (personal data: never hand them to Prefect or logs)."""
+    """The subject identifier rows of a request (values encrypted under the request key)."""
     return list(session.exec(select(SubjectIdentifier).where(SubjectIdentifier.request_id == request_id)).all())
+
+
+def request_data_key(session: Session, request_id: str, master_key: bytes) -> bytes:
+    """The request's data key, unwrapped with the master key.
+
+    Raises:
+        RequestNotFoundError: the request has no key (unknown, or destroyed after its record-keeping period).
+    """
+    row = session.get(RequestKey, request_id)
+    if row is None or row.destroyed_at is not None:
+        raise RequestNotFoundError(
+            f"request {request_id} has no data key (destroyed or unknown)", request_id=request_id
+        )
+    return unseal(master_key, row.wrapped_key, request_id.encode())
+
+
+def decrypted_identifiers(session: Session, request_id: str, master_key: bytes) -> list[tuple[str, str]]:
+    """(kind, value) of the request's subject identifiers, decrypted in memory (personal data: never hand them
+    to Prefect, logs or exceptions). Identifiers already pseudonymised are left out."""
+    key = request_data_key(session, request_id, master_key)
+    out: list[tuple[str, str]] = []
+    for row in identifiers_of(session, request_id):
+        if row.value is None:
+            continue
+        aad = f"{request_id}:{row.kind}".encode()
+        out.append((row.kind, unseal(key, row.value, aad).decode("utf-8")))
+    return out
+
+
+def pseudonymise_closed_requests(session: Session, settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """After the record-keeping period, drop identifier values (keep keyed hashes) and destroy the data key."""
+    now = now or utcnow()
+    cutoff = now - settings.record_keeping
+    done: list[str] = []
+    closed = session.exec(select(Request).where(col(Request.closed_at).is_not(None))).all()
+    for request in closed:
+        if request.closed_at is None or request.closed_at > cutoff:
+            continue
+        changed = False
+        for row in identifiers_of(session, request.id):
+            if row.value is not None:
+                row.value, row.normalized, row.pseudonymised_at = None, None, now
+                session.add(row)
+                changed = True
+        key = session.get(RequestKey, request.id)
+        if key is not None and key.destroyed_at is None:
+            key.wrapped_key, key.destroyed_at = "destroyed", now
+            session.add(key)
+            changed = True
+        if changed:
+            record_event(session, "request.pseudonymised", request_id=request.id)
+            done.append(request.id)
+    return done
 
 
 def sync_locations(session: Session, settings: Settings) -> None:

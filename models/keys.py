@@ -44,3 +44,16 @@ def load_or_create_key(path: Path, env_var: str, *, size: int = 32) -> bytes:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key.hex())
     return key
+
+
+def master_key(state_dir: Path) -> bytes:
+    """The master key that wraps per-request keys: `DSR_MASTER_KEY` (hex), else `<state_dir>/master.key` (0600)."""
+    key = load_or_create_key(state_dir / "master.key", "DSR_MASTER_KEY")
+    if len(key) != 32:
+        raise ConfigError("the master key must be 32 bytes (64 hex characters)", key="DSR_MASTER_KEY")
+    return key
+
+
+def hmac_key(state_dir: Path) -> bytes:
+    """The key of identifiers' keyed hashes: `DSR_HMAC_KEY` (hex), else `<state_dir>/hmac.key` (0600)."""
+    return load_or_create_key(state_dir / "hmac.key", "DSR_HMAC_KEY")

@@ -309,6 +309,12 @@ class Settings(_Section):
         raise ConfigError(f"no endpoint named {name!r} in the configuration", key="endpoints", value=name)
 
     @property
+    def state_dir(self) -> Path:
+        """`.dsr/` beside the configuration file (or in the working directory): keys, logs, server state."""
+        base = self.source.resolve().parent if self.source is not None and self.source.exists() else Path.cwd()
+        return base / ".dsr"
+
+    @property
     def record_keeping(self) -> timedelta:
         """How long closed requests keep their identifiers before pseudonymisation (house default)."""
         return timedelta(days=365)

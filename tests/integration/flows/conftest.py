@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from models import cases
 from models.db import session_scope
 from models.identifiers import validate_identifier
-from models.keys import load_or_create_key
+from models.keys import hmac_key, master_key
 from models.settings import load_settings
 from models.types import IdentifierKind, RequestKind
 from simulation.fleet import simulate_fleet
@@ -44,8 +45,6 @@ class Fleet:
 
     def submit(self, kind: RequestKind, subject: str = "s1") -> str:
         """Record a request for a planted subject; returns its id."""
-        from models import cases
-
         settings = load_settings(self.config)
         person = next(s for s in self.truth["subjects"] if s["key"] == subject)
         region = settings.controller.phone_region
@@ -53,9 +52,25 @@ class Fleet:
         idents += [validate_identifier(IdentifierKind.NAME, person["name"], region=region)]
         idents += [validate_identifier(IdentifierKind.PHONE, p, region=region) for p in person["phones"]]
         idents += [validate_identifier(IdentifierKind.USER_ID, u, region=region) for u in person["user_ids"]]
-        key = load_or_create_key(self.config.parent / ".dsr" / "hmac.key", "DSR_HMAC_KEY")
         with session_scope(settings.database.url) as session:
-            return cases.submit_request(session, settings, kind=kind, identifiers=idents, hmac_key=key).id
+            return cases.submit_request(
+                session,
+                settings,
+                kind=kind,
+                identifiers=idents,
+                hmac_key=hmac_key(settings.state_dir),
+                master_key=master_key(settings.state_dir),
+            ).id
+
+    def package(self, request_id: str, out: Path) -> Path:
+        """Decrypt the request's sealed package into `out`; returns the package directory."""
+        from flows.access_steps import open_package, request_key
+
+        settings = load_settings(self.config)
+        with session_scope(settings.database.url) as session:
+            sealed = Path(cases.get_request(session, request_id).report_path or "")
+        assert sealed.name.endswith(".zip.enc"), "the package must be sealed"
+        return open_package(sealed, request_key(settings, request_id), request_id, out)
 
 
 def make_fleet(root: Path, endpoints: int, *, seed: int = 7, extra: str = "") -> Fleet:

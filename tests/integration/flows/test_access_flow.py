@@ -21,16 +21,15 @@ def _key(loc: dict[str, object]) -> tuple[object, object, object]:
     return (loc.get("endpoint"), loc.get("path"), loc.get("line"))
 
 
-def test_access_package_covers_every_planted_location(fleet: Fleet) -> None:
+def test_access_package_covers_every_planted_location(fleet: Fleet, tmp_path: Path) -> None:
     """Every planted location of the subject is in report.json with endpoint, path and line; no trap matches."""
     rid = fleet.submit(RequestKind.ACCESS)
     result = access_request(rid)
     assert result["issued"] is True and result["status"] == "completed"
     settings = load_settings(fleet.config)
     with session_scope(settings.database.url) as session:
-        request = cases.get_request(session, rid)
-        package = Path(request.report_path or "")
-        assert request.package_sha256
+        assert cases.get_request(session, rid).package_sha256
+    package = fleet.package(rid, tmp_path / "delivered")
     report = json.loads((package / "report.json").read_text(encoding="utf-8"))
     assert report["request_id"] == rid and report["confirmation"] is True
     found = {_key(item["location"]) for item in report["items"]}
@@ -49,16 +48,24 @@ def test_access_package_covers_every_planted_location(fleet: Fleet) -> None:
     assert all(searched[name]["status"] == "scanned" for name in (f"laptop-{i:02d}" for i in range(1, 11)))
 
 
-def test_third_parties_are_redacted_in_the_copy(fleet: Fleet) -> None:
+def test_third_parties_are_redacted_in_the_copy(fleet: Fleet, tmp_path: Path) -> None:
     """Other people's e-mails and phones in the subject's lines do not appear in data/, report.json or report.html."""
     rid = fleet.submit(RequestKind.ACCESS)
     access_request(rid)
-    settings = load_settings(fleet.config)
-    with session_scope(settings.database.url) as session:
-        package = Path(cases.get_request(session, rid).report_path or "")
+    package = fleet.package(rid, tmp_path / "delivered")
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in package.rglob("*") if p.is_file()]
     blob = "\n".join(texts).lower()
     for person in fleet.truth["third_parties"]:
         assert person["email"].lower() not in blob
     assert "[email 1]" in blob or "[email" in blob
     assert "zoe.angstrom@example.invalid" in blob
+
+
+def test_no_plaintext_copy_is_left_on_disk(fleet: Fleet) -> None:
+    """After issue, the package exists only sealed: no plaintext report, zip or staging copy remains."""
+    rid = fleet.submit(RequestKind.ACCESS)
+    access_request(rid)
+    packages = load_settings(fleet.config).access.package_dir
+    names = sorted(p.name for p in packages.rglob("*") if p.is_file())
+    assert names == [f"{rid}.zip.enc"]
+    assert b"angstrom" not in (packages / f"{rid}.zip.enc").read_bytes().lower()

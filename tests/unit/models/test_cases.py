@@ -16,6 +16,7 @@ from models.tables import AuditEvent, Request, SubjectIdentifier
 from models.types import IdentifierKind, RequestKind, RequestStatus
 
 KEY = b"k" * 32
+MKEY = b"m" * 32
 SETTINGS = Settings()
 
 
@@ -26,7 +27,13 @@ def _submit(url: str, received: datetime) -> str:
             validate_identifier(IdentifierKind.PHONE, "+44 1632 960123"),
         ]
         request = cases.submit_request(
-            session, SETTINGS, kind=RequestKind.ACCESS, identifiers=ids, hmac_key=KEY, received_at=received
+            session,
+            SETTINGS,
+            kind=RequestKind.ACCESS,
+            identifiers=ids,
+            hmac_key=KEY,
+            master_key=MKEY,
+            received_at=received,
         )
         return request.id
 
@@ -40,8 +47,9 @@ def test_submit_records_dates_identifiers_and_audit(database_url: str) -> None:
         request = cases.get_request(session, first)
         assert (request.due_on, request.status) == (date(2025, 2, 28), "received")
         idents = {i.kind: i for i in cases.identifiers_of(session, first)}
-        assert idents["email"].normalized == "zoe.angstrom@example.invalid"
-        assert idents["phone"].normalized == "+441632960123"
+        assert "zoe" not in (idents["email"].value or "") and "angstrom" not in (idents["email"].normalized or "")
+        plain = dict(cases.decrypted_identifiers(session, first, MKEY))
+        assert plain == {"email": "Zoe.Angstrom@Example.invalid", "phone": "+44 1632 960123"}
         assert len(idents["email"].keyed_hash) == 64 and "zoe" not in idents["email"].keyed_hash
         events = session.exec(select(AuditEvent).where(AuditEvent.request_id == first)).all()
         assert [e.action for e in events] == ["request.submitted"]
@@ -119,7 +127,7 @@ def test_unknown_request(database_url: str) -> None:
 def test_submit_without_identifiers_writes_nothing(database_url: str) -> None:
     """A request without identifiers is refused and no row is written."""
     with pytest.raises(InputError), session_scope(database_url) as s:
-        cases.submit_request(s, SETTINGS, kind=RequestKind.ACCESS, identifiers=[], hmac_key=KEY)
+        cases.submit_request(s, SETTINGS, kind=RequestKind.ACCESS, identifiers=[], hmac_key=KEY, master_key=MKEY)
     with session_scope(database_url) as s:
         assert s.exec(select(Request)).all() == []
         assert s.exec(select(SubjectIdentifier)).all() == []

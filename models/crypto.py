@@ -1,0 +1,128 @@
+"""Encryption at rest: AES-256-GCM for small values (identifiers, wrapped keys) and chunked for files.
+
+Per-request data keys are random and stored wrapped under the master key (`RequestKey`); destroying a
+request key makes its identifiers and package unreadable (crypto-shredding). No key ever leaves memory
+unwrapped, and nothing here logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from models.errors import DsrError
+
+KEY_BYTES = 32
+_NONCE = 12
+_PREFIX = "v1:"
+_FILE_MAGIC = b"DSRENC1\n"
+_FILE_CHUNK = 1 << 20
+
+
+class DecryptionError(DsrError):
+    """Ciphertext is corrupt, truncated, or the key is wrong."""
+
+
+def new_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes = b"") -> str:
+    """Encrypt a small value; returns `v1:<base64(nonce || ciphertext)>`."""
+    nonce = os.urandom(_NONCE)
+    return _PREFIX + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode("ascii")
+
+
+def unseal(key: bytes, token: str, aad: bytes = b"") -> bytes:
+    """Decrypt a value made by `seal`.
+
+    Raises:
+        DecryptionError: wrong key, wrong context (`aad`) or a modified token.
+    """
+    if not token.startswith(_PREFIX):
+        raise DecryptionError("not an encrypted value (missing v1: prefix)")
+    raw = base64.b64decode(token[len(_PREFIX) :])
+    try:
+        return AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad)
+    except InvalidTag:
+        raise DecryptionError("decryption failed: wrong key or modified data") from None
+
+
+def is_sealed(value: str | None) -> bool:
+    """Whether a stored value is ciphertext made by `seal`."""
+    return bool(value) and str(value).startswith(_PREFIX)
+
+
+def encrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
+    """Encrypt a file in 1 MiB chunks (each sealed with its index and a last-chunk flag against reordering
+    and truncation) to `dst`, written atomically with mode 0600."""
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    aead = AESGCM(key)
+    prefix = os.urandom(8)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+            out.write(_FILE_MAGIC + prefix)
+            index = 0
+            chunk = inp.read(_FILE_CHUNK)
+            while True:
+                following = inp.read(_FILE_CHUNK)
+                last = not following
+                nonce = prefix + struct.pack(">I", index)
+                sealed = aead.encrypt(nonce, chunk, aad + struct.pack(">I?", index, last))
+                out.write(struct.pack(">I", len(sealed)) + sealed)
+                if last:
+                    break
+                chunk, index = following, index + 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
+    """Decrypt a file made by `encrypt_file` to `dst` (mode 0600).
+
+    Raises:
+        DecryptionError: wrong key, modified, reordered or truncated ciphertext.
+    """
+    aead = AESGCM(key)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+            header = inp.read(len(_FILE_MAGIC) + 8)
+            if not header.startswith(_FILE_MAGIC):
+                raise DecryptionError(f"{src.name} is not a dsr encrypted file")
+            prefix = header[len(_FILE_MAGIC) :]
+            index, done = 0, False
+            while not done:
+                size_raw = inp.read(4)
+                if len(size_raw) < 4:
+                    raise DecryptionError(f"{src.name} is truncated")
+                sealed = inp.read(struct.unpack(">I", size_raw)[0])
+                nonce = prefix + struct.pack(">I", index)
+                for last in (False, True):
+                    try:
+                        out.write(aead.decrypt(nonce, sealed, aad + struct.pack(">I?", index, last)))
+                    except InvalidTag:
+                        continue
+                    done = last
+                    break
+                else:
+                    raise DecryptionError(f"{src.name}: chunk {index} failed to decrypt (wrong key or modified)")
+                index += 1
+            if inp.read(1):
+                raise DecryptionError(f"{src.name} has data after its last chunk")
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
