@@ -112,9 +112,11 @@ class SQLLedgerStore:
                         "ledger append kept colliding with other writers", table="ledger_entries"
                     ) from exc
             except (OperationalError, ProgrammingError) as exc:
+                # Class names only: the driver's message can quote bound values (paths).
+                cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
                 raise LedgerError(
-                    f"the case database's ledger tables are unusable ({exc.__class__.__name__}); "
-                    "apply the ledger migration (tables ledger_entries, ledger_checkpoints)",
+                    f"the case database refused a ledger operation ({cause}); check that it is reachable and "
+                    "migrated (tables ledger_entries, ledger_checkpoints)",
                     table="ledger_entries",
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover

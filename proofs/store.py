@@ -252,10 +252,18 @@ class JsonlLedgerStore:
         if not self.path.exists():
             return
         with self.path.open("rb") as fh:
-            for raw in fh:
+            for number, raw in enumerate(fh, start=1):
                 if not raw.endswith(b"\n"):
                     return  # a torn write in progress or left by a crash: not part of the ledger
-                yield json.loads(raw)
+                try:
+                    document = json.loads(raw)
+                except ValueError:
+                    document = None
+                if not isinstance(document, dict):
+                    raise LedgerError(
+                        f"ledger file {self.path} line {number} is not a JSON object", path=str(self.path)
+                    )
+                yield document
 
     def iter_entry_documents(self, *, upto: int | None = None) -> Iterator[dict[str, Any]]:
         """Every entry line as its JSON object (without `type`), in file (= seq) order."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proofs.entry import ENTRY_FIELDS, hash_entry_fields
 from proofs.ledger import Ledger
@@ -264,3 +267,38 @@ def test_entry_hash_is_reproducible_by_a_third_party(exported: tuple[list[str], 
         assert document["entry_hash"] == digest
         assert document["prev_hash"] == previous
         previous = digest
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.integers(min_value=2, max_value=9),
+    every=st.integers(min_value=1, max_value=4),
+    operation=st.sampled_from(["edit", "delete", "swap"]),
+    data=st.data(),
+)
+def test_any_single_tamper_on_any_ledger_is_named(size: int, every: int, operation: str, data: st.DataObject) -> None:
+    """For random ledger sizes and seal intervals, one edit, deletion or swap is found and names its entry."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        signer = LedgerSigner(Ed25519PrivateKey.generate())
+        ledger = Ledger(JsonlLedgerStore(root / "l.jsonl"), signer=signer, checkpoint_every=every, clock=TickingClock())
+        fill(ledger, size)
+        ledger.export_jsonl(root / "e.jsonl")
+        lines = (root / "e.jsonl").read_text(encoding="ascii").splitlines()
+        seq = data.draw(st.integers(min_value=1, max_value=size - 1 if operation == "swap" else size), label="seq")
+        index = _index_of(lines, "entry", seq)
+        tampered = list(lines)
+        if operation == "edit":
+            document = json.loads(lines[index])
+            name = data.draw(st.sampled_from(EDITABLE), label="field")
+            document[name] = _mutate(document[name])
+            tampered[index] = _dump(document)
+            expected: tuple[Problem, set[int]] = (Problem.MODIFIED, {seq})
+        elif operation == "delete":
+            del tampered[index]
+            expected = (Problem.MISSING, {seq})
+        else:
+            other = _index_of(lines, "entry", seq + 1)
+            tampered[index], tampered[other] = lines[other], lines[index]
+            expected = (Problem.REORDERED, {seq, seq + 1})
+        _check(verify_export(_write(root, tampered), signer.public_key_pem()), expected[0], expected[1], None)
