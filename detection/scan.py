@@ -41,8 +41,8 @@ class ScanResult:
     """What a scan found on one endpoint.
 
     Attributes:
-        items: finding items (dicts in the schema of docs/interfaces.md, plus `reason`, `pointers`,
-            `forms`, `malformed`).
+        items: finding items (dicts in the schema of docs/interfaces.md, plus `app`, `reason`
+            (`identifier_match` or `owned_session`), `pointers`, `forms`, `malformed`).
         skipped: entries not read, with reasons.
         owned_sessions: session ids whose every record is in scope, with the ownership reason.
         files_scanned: artifacts read.
@@ -114,6 +114,7 @@ def _item(
     return {
         "location": {"endpoint": endpoint, "path": artifact.item.path, "line": line},
         "kind": artifact.kind.value,
+        "app": artifact.app,
         "session_id": session_id,
         "timestamp": record_timestamp(value),
         "categories": categories,
