@@ -203,9 +203,9 @@ class ProofRecord:
                 raise _fail(f"counts.{key}", "must be a non-negative integer")
         _check_line("exception_ground", self.exception_ground, 200)
         _check_code("verification", self.verification)
-        _check_code("outcome", self.outcome)
         if self.outcome is None:
             raise _fail("outcome", "must be set")
+        _check_code("outcome", self.outcome)
         _check_line("actor", self.actor, 200)
         _check_token("policy_version", self.policy_version)
         if not isinstance(self.details, Mapping):

@@ -187,10 +187,11 @@ class Ledger:
 
         Args:
             path: the destination file.
-            seal: seal unsealed entries first (needs a signer), so every exported entry is covered.
+            seal: when a signer is set, seal unsealed entries first so every exported entry is covered
+                (without a signer the tail stays unsealed and `verify_export` warns `unsealed_tail`).
 
         Raises:
-            LedgerError: the file cannot be written, or `seal` is asked without a signer.
+            LedgerError: the file cannot be written.
         """
         if seal and self.signer is not None:
             self.seal()
