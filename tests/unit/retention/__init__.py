@@ -1,0 +1,1 @@
+"""Unit tests of retention purges and legal holds."""
