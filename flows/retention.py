@@ -1,0 +1,251 @@
+"""The retention purge flow: a dry run lists what would go (counts only), a real run deletes it with proofs.
+
+Thin glue over `erasure.retention` (the plan and the executor) and `models.holds`. Hands Prefect counts per
+kind, location and policy, never paths of personal files, identifiers or content; identifiers stay in-process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+from sqlmodel import col, select
+
+from connectors.base import Connector
+from connectors.registry import open_location
+from detection.matcher import Matcher
+from erasure.executor import ExecutionReport
+from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge, select_policies
+from flows.access_steps import ACCESS_KINDS, build_matcher
+from flows.common import flow_settings
+from models.cases import OPEN_STATUSES, record_event
+from models.db import session_scope
+from models.errors import InputError
+from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
+from models.settings import Settings
+from models.tables import Request, RetentionRun, utcnow
+from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+
+ACTOR = "retention-purge"
+"""The acting identity of purge ledger entries and audit events."""
+
+
+def run_name(dry_run: bool, on: datetime) -> str:
+    """`purge-<date>` or `purge-dry-run-<date>`."""
+    day = on.astimezone(UTC).date().isoformat()
+    return f"purge-dry-run-{day}" if dry_run else f"purge-{day}"
+
+
+def _flow_run_name() -> str:
+    params = flow_run.parameters
+    as_of = params.get("as_of")
+    on = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    return run_name(bool(params.get("dry_run", True)), on if isinstance(on, datetime) else utcnow())
+
+
+def ledger_for(settings: Settings) -> Ledger:
+    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
+    configured = settings.erasure.signing_key
+    if configured is None:
+        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
+    elif configured.is_absolute() or settings.source is None:
+        key_path = configured
+    else:
+        key_path = settings.source.resolve().parent / configured
+    return open_database_ledger(
+        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
+    )
+
+
+def freeze_matchers(settings: Settings) -> tuple[dict[str, Matcher], list[str]]:
+    """Matchers of every open access or portability request (the access freeze), and ids without identifiers."""
+    with session_scope(settings.database.url) as session:
+        ids = session.exec(
+            select(Request.id).where(
+                col(Request.kind).in_([k.value for k in ACCESS_KINDS]),
+                col(Request.status).in_([s.value for s in OPEN_STATUSES]),
+            )
+        ).all()
+    matchers: dict[str, Matcher] = {}
+    missing: list[str] = []
+    for request_id in sorted(ids):
+        try:
+            matchers[request_id] = build_matcher(settings, request_id)
+        except InputError:
+            missing.append(request_id)
+    return matchers, missing
+
+
+def hold_inputs(settings: Settings) -> tuple[list[Hold], list[SubjectProbe]]:
+    """Active holds (configured and added) and matchers of the subjects they name, by request."""
+    with session_scope(settings.database.url) as session:
+        holds = active_holds(session, settings)
+        wanted = {s.lower() for h in holds for s in h.subjects}
+        requests = {rid: set(subject_hashes_of_request(session, rid)) for rid in requests_with_hashes(session, wanted)}
+    probes: list[SubjectProbe] = []
+    for request_id, hashes in sorted(requests.items()):
+        try:
+            matcher: Matcher | None = build_matcher(settings, request_id)
+        except InputError:
+            matcher = None  # identifiers pseudonymised: the hold keeps everything in its other scope dimensions
+        probes.append(SubjectProbe(frozenset(hashes), matcher))
+    return holds, probes
+
+
+def _execution_counts(report: ExecutionReport | None) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter[str]] = {}
+    for outcome in report.outcomes if report is not None else ():
+        table.setdefault(outcome.location, Counter())[outcome.status.value] += 1
+    return {loc: dict(c) for loc, c in sorted(table.items())}
+
+
+def record_run(
+    settings: Settings,
+    *,
+    run_id: str,
+    dry_run: bool,
+    plan: PurgePlan,
+    report: ExecutionReport | None,
+    started_at: datetime,
+) -> str:
+    """Store a `RetentionRun` row (counts per category and system, policy versions) and an audit event.
+
+    Returns:
+        The run's outcome: `dry_run`, `complete` or `partial` (something busy, changed or failed: the next
+        run picks it up).
+    """
+    if dry_run:
+        outcome = "dry_run"
+    else:
+        outcome = "complete" if report is not None and report.complete and not plan.unreached else "partial"
+    counts = {**plan.counts(), "execution": _execution_counts(report)}
+    with session_scope(settings.database.url) as session:
+        session.add(
+            RetentionRun(
+                run_id=run_id,
+                dry_run=dry_run,
+                started_at=started_at,
+                finished_at=utcnow(),
+                policies=json.dumps(dict(plan.policies), sort_keys=True),
+                counts=json.dumps(counts, sort_keys=True),
+                outcome=outcome,
+            )
+        )
+        record_event(
+            session,
+            "retention.dry_run" if dry_run else "retention.purge",
+            actor=ACTOR,
+            outcome=outcome,
+            run_id=run_id,
+            policies=dict(plan.policies),
+            totals=plan.totals(),
+        )
+    return outcome
+
+
+def run_purge(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    policy: str | None,
+    now: datetime,
+    run_id: str,
+) -> dict[str, Any]:
+    """Plan the purge and, unless `dry_run`, execute it and seal the ledger; record the run.
+
+    Returns:
+        A summary of counts and ids only: run id, outcome, policies, totals, rows, unreached locations.
+
+    Raises:
+        InputError: `policy` names no configured policy, or `now` is naive.
+    """
+    started_at = utcnow()
+    select_policies(settings, policy)  # fail fast on an unknown name
+
+    def connectors(name: str) -> Connector:
+        return open_location(name, settings)
+
+    frozen, unmatched = freeze_matchers(settings)
+    holds, probes = hold_inputs(settings)
+    plan = plan_purge(
+        settings, connectors, now=now, frozen_matchers=frozen, holds=holds, subject_probes=probes, policy=policy
+    )
+    report: ExecutionReport | None = None
+    if not dry_run:
+        ledger = ledger_for(settings)
+        report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
+        if ledger.signer is not None:
+            ledger.seal()
+    outcome = record_run(settings, run_id=run_id, dry_run=dry_run, plan=plan, report=report, started_at=started_at)
+    return {
+        "run_id": run_id,
+        "dry_run": dry_run,
+        "outcome": outcome,
+        "policies": dict(plan.policies),
+        "totals": plan.totals(),
+        "rows": plan.rows(),
+        "unreached": [list(u) for u in plan.unreached],
+        "frozen_requests_without_identifiers": unmatched,
+        "execution": _execution_counts(report),
+    }
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    totals = summary["totals"]
+    verb = "would delete" if summary["dry_run"] else "deleted"
+    lines = [
+        f"# Retention purge {'(dry run)' if summary['dry_run'] else ''}".rstrip(),
+        "",
+        "| | sessions | files | bytes |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['bytes']} |"
+            for key, label in (("purge", verb), ("retained", "retained (legal hold)"), ("frozen", "frozen (access)"))
+        ),
+        "",
+        f"Outcome: {summary['outcome']}. Policies: "
+        + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"),
+    ]
+    if summary["unreached"]:
+        lines.append("Unreached: " + ", ".join(f"{loc} ({status})" for loc, status in summary["unreached"]))
+    return "\n".join(lines)
+
+
+@flow(name="retention-purge", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
+def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None) -> dict[str, Any]:
+    """Purge what is past its retention period (a dry run by default: lists counts, deletes nothing).
+
+    Args:
+        dry_run: list what would go without deleting anything.
+        policy: apply only the retention policy of this name.
+        as_of: measure ages at this instant instead of now (checks and tests).
+    """
+    settings = flow_settings()
+    logger = get_run_logger()
+    now = (as_of or utcnow()).astimezone(UTC)
+    run_id = flow_run.id or run_name(dry_run, now)
+    summary = run_purge(settings, dry_run=dry_run, policy=policy, now=now, run_id=str(run_id))
+    what = "dry-run" if dry_run else "purge"
+    create_table_artifact(
+        key=f"retention-{what}",
+        table=summary["rows"] or [{"policy": "-", "location": "-", "kind": "-", "status": "none", "files": 0}],
+        description=f"retention {what}: files per policy, location, kind and status",
+    )
+    create_markdown_artifact(key=f"retention-{what}-summary", markdown=_markdown(summary))
+    totals = summary["totals"]
+    logger.info(
+        "retention %s: %d session(s) and %d file(s) %s, %d retained by holds, %d frozen; outcome %s",
+        what,
+        totals["purge"]["sessions"],
+        totals["purge"]["files"],
+        "would go" if dry_run else "deleted",
+        totals["retained"]["files"],
+        totals["frozen"]["files"],
+        summary["outcome"],
+    )
+    return summary

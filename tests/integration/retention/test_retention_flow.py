@@ -1,0 +1,92 @@
+"""The retention purge flow end to end on a simulated fleet, under Prefect's test harness."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from flows.retention import ledger_for, retention_purge
+from models.db import session_scope
+from models.holds import add_hold
+from models.tables import LedgerEntry, RetentionRun
+from models.types import RequestKind
+from proofs.entry import LedgerAction
+from tests.integration.retention.conftest import REFERENCE, Fleet
+
+pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
+
+
+def _subject_sessions(fleet: Fleet) -> set[tuple[str, str]]:
+    """Sessions the planted subject owns or is named in (by the generator's truth)."""
+    alias = {(s["endpoint"], cid): s["session_id"] for s in fleet.truth["sessions"] for cid in s["cli_session_ids"]}
+    owned_laptops = {e["name"] for e in fleet.truth["endpoints"] if e["owner_subject"] == "s1"}
+    out = {
+        (s["endpoint"], s["session_id"])
+        for s in fleet.truth["sessions"]
+        if s["owner_subject"] == "s1" or s["endpoint"] in owned_laptops
+    }
+    for loc in fleet.truth["locations"]:
+        if loc["subject"] == "s1" and loc["session_id"] and loc["kind"] != "prompt_history":
+            key = (loc["endpoint"], loc["session_id"])
+            out.add((key[0], alias.get(key, key[1])))
+    return out
+
+
+def test_dry_run_real_run_and_rerun(fleet: Fleet) -> None:
+    """Dry run deletes nothing; the real run deletes exactly the expired sessions except held and frozen ones;
+    a second run deletes nothing; the ledger verifies and every run is recorded with its policy version."""
+    expired = fleet.expired()
+    frozen = expired & _subject_sessions(fleet)
+    free = sorted(expired - frozen)
+    assert frozen and len(free) > 1, "the fleet must have expired sessions of both sorts"
+    held_endpoint, held_session = free[0]
+    settings = fleet.settings
+    with session_scope(settings.database.url) as session:
+        add_hold(
+            session,
+            settings,
+            hold_id="LH-1",
+            reason="pending litigation",
+            case_reference="CASE-1",
+            approver="general counsel",
+            review_date=date(2027, 5, 1),
+            endpoints=[held_endpoint],
+            paths=[f"*{held_session}*"],
+        )
+    request_id = fleet.submit(RequestKind.ACCESS, received_at=REFERENCE - timedelta(days=3))
+
+    dry = retention_purge(dry_run=True, as_of=REFERENCE)
+    assert dry["outcome"] == "dry_run"
+    assert dry["totals"]["purge"]["sessions"] == len(expired) - len(frozen) - 1
+    assert dry["totals"]["retained"]["sessions"] == 1
+    assert dry["totals"]["frozen"]["sessions"] == len(frozen)
+    assert all(all(fleet.present(*key)) for key in expired)
+
+    real = retention_purge(dry_run=False, as_of=REFERENCE)
+    assert real["outcome"] == "complete", real["execution"]
+    for session in fleet.truth["sessions"]:
+        key = (session["endpoint"], session["session_id"])
+        should_go = key in expired and key not in frozen and key != (held_endpoint, held_session)
+        assert fleet.present(*key) == [not should_go] * len(session["paths"]), key
+
+    again = retention_purge(dry_run=False, as_of=REFERENCE)
+    assert again["totals"]["purge"] == {"sessions": 0, "files": 0, "bytes": 0}
+
+    ledger = ledger_for(settings)
+    assert ledger.verify().ok
+    with session_scope(settings.database.url) as session:
+        purges = session.exec(select(LedgerEntry).where(LedgerEntry.action == LedgerAction.PURGE.value)).all()
+        assert len(purges) == len(free) - 1
+        assert {p.policy_version for p in purges} == {"retention:agent-history@2026-1"}
+        assert all(p.request_id is None for p in purges)
+        runs = session.exec(select(RetentionRun).order_by(col(RetentionRun.id))).all()
+        assert [(r.dry_run, r.outcome) for r in runs] == [(True, "dry_run"), (False, "complete"), (False, "complete")]
+        assert json.loads(runs[1].policies) == {"agent-history": "2026-1"}
+        counts = json.loads(runs[1].counts)
+        assert counts["by_kind"]["session_record"]["purge"] > 0
+        assert set(counts["by_location"]) <= {f"laptop-0{i}" for i in range(1, 5)}
+        text = " ".join(r.counts for r in runs).lower()
+        assert "angstrom" not in text and request_id not in text
