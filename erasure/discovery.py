@@ -21,6 +21,7 @@ from detection.scan_store import scan_store
 from models.errors import ConnectorError
 
 LocationType = Literal["endpoint", "store"]
+_MAX_ORG_FILE = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ArtifactInfo:
         locked: S3 Object Lock (retention not expired, or legal hold) protects the version.
         lock_mode: `COMPLIANCE` / `GOVERNANCE` / None.
         legal_hold: S3 legal hold status.
+        session_refs: (session id, line) of lines in per-org files (`artifacts.json`, `scheduled-tasks.json`)
+            that reference a session with findings, so a whole-session deletion can drop the references.
     """
 
     path: str
@@ -56,6 +59,7 @@ class ArtifactInfo:
     locked: bool = False
     lock_mode: str | None = None
     legal_hold: bool = False
+    session_refs: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,23 @@ def _read_identity(connector: Connector, item: Item) -> tuple[str, int] | None:
         return None
 
 
-def _info(artifact: Artifact, identity: tuple[str, int] | None) -> ArtifactInfo:
+def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple[tuple[str, int], ...]:
+    """(session id, line) for every line of a small JSON file that holds one of `sessions` as a JSON string."""
+    try:
+        with connector.open(item) as stream:
+            data = stream.read(_MAX_ORG_FILE + 1)
+    except ConnectorError:
+        return ()
+    if len(data) > _MAX_ORG_FILE:
+        return ()
+    refs: list[tuple[str, int]] = []
+    quoted = {sid: b'"' + sid.encode("utf-8") + b'"' for sid in sessions}
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        refs.extend((sid, number) for sid, needle in quoted.items() if needle in line)
+    return tuple(sorted(refs))
+
+
+def _info(artifact: Artifact, identity: tuple[str, int] | None, refs: tuple[tuple[str, int], ...] = ()) -> ArtifactInfo:
     item = artifact.item
     return ArtifactInfo(
         path=item.path,
@@ -108,6 +128,7 @@ def _info(artifact: Artifact, identity: tuple[str, int] | None) -> ArtifactInfo:
         version=item.version,
         sha256=identity[0] if identity else None,
         lines=identity[1] if identity else None,
+        session_refs=refs,
     )
 
 
@@ -140,11 +161,14 @@ def discover_endpoint(
         if isinstance(entry, Skipped):
             continue
         relevant = entry.item.path in paths or (entry.session_id is not None and entry.session_id in sessions)
+        refs: tuple[tuple[str, int], ...] = ()
+        if entry.kind is ArtifactKind.ORG_FILE and entry.fmt is RecordFormat.JSON and sessions:
+            refs = _session_refs(connector, entry.item, sessions)
         if entry.kind is ArtifactKind.RESIDUAL:
             infos.append(_info(entry, None))
-        elif relevant:
+        elif relevant or refs:
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
-            infos.append(_info(entry, identity))
+            infos.append(_info(entry, identity, refs))
     return LocationDiscovery(name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped)
 
 

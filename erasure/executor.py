@@ -20,7 +20,15 @@ from connectors.local import TEMP_PREFIX
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from detection.matcher import Matcher
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
-from erasure.rewrite import Rewrite, drop_lines, lines_clean, redact_lines, split_lines
+from erasure.rewrite import (
+    Rewrite,
+    drop_lines,
+    has_references,
+    lines_clean,
+    null_references,
+    redact_lines,
+    split_lines,
+)
 from models.errors import (
     BusyError,
     ConnectorError,
@@ -314,13 +322,21 @@ class _Run:
             details["original_macs"] = list(_audit_macs(data, action.lines))
         if sha == target.sha256:
             rewrite = redact_lines(data, action.lines, target.fmt, self.matcher)
+            if action.session_ids:
+                refs = null_references(rewrite.data, action.lines, action.session_ids)
+                rewrite = Rewrite(refs.data, rewrite.lines_changed, rewrite.replacements)
+                details["references_removed"] = refs.replacements
             self.hook("before_replace")
             if rewrite.data != data:
                 connector.replace(current, [rewrite.data], Expected(current.size, current.version, sha))
             self.hook("after_replace")
             after = _sha(rewrite.data)
             counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
-        elif len(split_lines(data)) == target.lines and lines_clean(data, action.lines, self.matcher):
+        elif (
+            len(split_lines(data)) == target.lines
+            and lines_clean(data, action.lines, self.matcher)
+            and not has_references(data, action.lines, action.session_ids)
+        ):
             # Replaced by a run that died before its proof entry: the rewrite is deterministic, so this is it.
             after = sha
             counts = {"lines_redacted": len(action.lines)}

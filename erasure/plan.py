@@ -110,6 +110,8 @@ class PlannedAction:
         ground: exception ground (`legal_claims`, `legal_obligation`, ..., `object_lock`, `residual_store`).
         hold_id: the legal hold, for hold exceptions.
         note: the configured reason text of an Art. 17(3) exception or hold (no personal data by config rule).
+        session_ids: for a redaction of a per-org file, deleted sessions whose references on the named lines
+            become `null` (endpoint-histories.md section 4 policy 1).
     """
 
     action_id: str
@@ -127,6 +129,7 @@ class PlannedAction:
     ground: str | None = None
     hold_id: str | None = None
     note: str | None = None
+    session_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -136,6 +139,7 @@ class PlannedAction:
         document["files"] = [asdict(f) for f in self.files]
         document["dirs"] = list(self.dirs)
         document["version_ids"] = list(self.version_ids)
+        document["session_ids"] = list(self.session_ids)
         return document
 
     @classmethod
@@ -158,6 +162,7 @@ class PlannedAction:
             ground=document.get("ground"),
             hold_id=document.get("hold_id"),
             note=document.get("note"),
+            session_ids=tuple(document.get("session_ids", ())),
         )
 
 
@@ -423,8 +428,17 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             )
         )
         deleted_paths |= {f.path for f in files}
-    # Files outside deleted sessions.
-    for path in sorted((set(erase) | whole) - deleted_paths - kept_paths):
+    # References to deleted sessions in per-org files (policy 1): the session id becomes null on its line.
+    refs: dict[str, set[str]] = defaultdict(set)
+    for info in discovery.artifacts:
+        for sid, line in info.session_refs:
+            if sid in delete and any(f.session_id == sid for f in by_session.get(sid, ())):
+                erase[info.path].add(line)
+                refs[info.path].add(sid)
+    # Files outside deleted sessions; a file kept whole is never touched, one with kept lines is redacted
+    # on its other lines only.
+    kept_whole_paths = {path for (path, _), is_whole in kept_whole.items() if is_whole}
+    for path in sorted((set(erase) | whole) - deleted_paths - kept_whole_paths):
         info = infos[path]
         unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
@@ -457,6 +471,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 session_id=info.session_id,
                 lines=tuple(sorted(erase[path])),
                 target=FileRef.of(info),
+                session_ids=tuple(sorted(refs.get(path, ()))),
             )
         )
     # Kept items: one exception per file and ground; erased lines of the same file are redacted above only

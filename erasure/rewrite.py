@@ -143,3 +143,32 @@ def lines_clean(data: bytes, lines: Collection[int], matcher: Matcher) -> bool:
         if next(matcher.iter_matches(value), None) is not None:
             return False
     return True
+
+
+def null_references(data: bytes, lines: Collection[int], session_ids: Collection[str]) -> Rewrite:
+    """Replace the JSON strings `"<session id>"` on the named lines by `null` (references to deleted sessions).
+
+    Text-level, so the document keeps its layout and line numbers and stays valid JSON.
+    """
+    quoted = [b'"' + sid.encode("utf-8") + b'"' for sid in sorted(session_ids)]
+    parts = split_lines(data)
+    changed = 0
+    count = 0
+    for number in sorted(set(lines)):
+        if not 1 <= number <= len(parts):
+            continue
+        raw = parts[number - 1]
+        for needle in quoted:
+            count += raw.count(needle)
+            raw = raw.replace(needle, b"null")
+        if raw != parts[number - 1]:
+            changed += 1
+            parts[number - 1] = raw
+    return Rewrite(b"\n".join(parts), changed, count)
+
+
+def has_references(data: bytes, lines: Collection[int], session_ids: Collection[str]) -> bool:
+    """Whether any named line still holds one of the session ids as a JSON string."""
+    parts = split_lines(data)
+    quoted = [b'"' + sid.encode("utf-8") + b'"' for sid in session_ids]
+    return any(needle in parts[n - 1] for n in lines if 1 <= n <= len(parts) for needle in quoted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -231,3 +232,19 @@ fleet.execute(plan, new_ledger(Path({str(ledger_path)!r})))
     entries = list(ledger.entries())
     assert len(entries) == len(plan.actions) == len({e.idempotency_key for e in entries})
     assert ledger.verify().ok
+
+
+def test_deleted_sessions_leave_no_reference_and_json_stays_valid(fleet: Fleet, tmp_path: Path) -> None:
+    """Per-org files no longer name deleted sessions (their ids become null) and every JSON file still parses."""
+    plan = fleet.plan()
+    deleted = {a.session_id for a in plan.actions if a.kind is ActionKind.DELETE_SESSION and a.session_id}
+    assert deleted
+    referencing = [a for a in plan.actions if a.session_ids]
+    assert referencing and all(set(a.session_ids) <= deleted for a in referencing)
+    assert fleet.execute(plan, new_ledger(tmp_path / "ledger.jsonl")).complete
+    for (endpoint, path), full in fleet.files().items():
+        data = full.read_bytes()
+        if path.endswith(".json") and ("local-agent-mode-sessions" in path or "/.claude" in path):
+            json.loads(data)
+        if path.endswith(("artifacts.json", "scheduled-tasks.json")):
+            assert not any(sid.encode() in data for sid in deleted), (endpoint, path)
