@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -71,7 +72,7 @@ class Hold:
         """Whether the review date has come (active holds only)."""
         return self.active and today >= self.review_date
 
-    def summary(self, today: date) -> dict[str, object]:
+    def summary(self, today: date) -> dict[str, Any]:
         """JSON-ready description (ids, counts and dates; subjects only as a count)."""
         return {
             "id": self.id,

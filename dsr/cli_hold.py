@@ -1,0 +1,137 @@
+"""`dsr hold add|list|release`: legal holds in the case database, listed with the configured ones.
+
+Subjects are named by request id and stored as that request's keyed identifier hashes, never as identifiers.
+Every change is an audit event (through `models.holds`). Unknown hold ids exit with code 2.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dsr.context import err, out, print_json, state
+from models.errors import InputError
+from models.holds import add_hold, find_hold, list_holds, release_hold, subject_hashes_of_request
+
+app = typer.Typer(help="Legal holds: keep data out of purges and erasure within a scope.", no_args_is_help=True)
+
+EXIT_UNKNOWN = 2
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not an ISO date; use YYYY-MM-DD, e.g. 2027-03-31") from None
+
+
+@app.command()
+def add(
+    hold_id: Annotated[str, typer.Option("--id", help="Short id of the hold, e.g. LH-2026-01.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the data must be kept (no personal data).")],
+    case_reference: Annotated[str, typer.Option("--case-reference", help="The legal case or matter.")],
+    approver: Annotated[str, typer.Option("--approver", help="Who approved the hold.")],
+    review_date: Annotated[str, typer.Option("--review-date", help="When to review it, YYYY-MM-DD.")],
+    endpoint: Annotated[
+        list[str] | None, typer.Option("--endpoint", help="Endpoint or store in scope (repeatable; default all).")
+    ] = None,
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Glob over laptop paths in scope (repeatable; default all).")
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day of session activity in scope, YYYY-MM-DD.")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day of session activity in scope.")] = None,
+    subject_request: Annotated[
+        list[str] | None,
+        typer.Option("--subject-request", help="A request whose subject is in scope (repeatable; default all)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a legal hold; it blocks purge and erasure within its scope until released."""
+    review = _date(review_date, "--review-date")
+    assert review is not None  # noqa: S101 -- a required option always gives a value
+    start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    with state.db() as session:
+        subjects: list[str] = []
+        for request_id in subject_request or []:
+            subjects.extend(subject_hashes_of_request(session, request_id))
+        hold = add_hold(
+            session,
+            state.settings,
+            hold_id=hold_id,
+            reason=reason,
+            case_reference=case_reference,
+            approver=approver,
+            review_date=review,
+            subjects=subjects,
+            endpoints=endpoint or [],
+            paths=path or [],
+            date_from=start,
+            date_to=end,
+        )
+        summary = hold.summary(state.today())
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(hold_id)
+        err.print(f"legal hold {hold_id} added; review by {review.isoformat()}")
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """Configured and added holds with their status (active/released) and whether review is due."""
+    today = state.today()
+    with state.db() as session:
+        rows = [h.summary(today) for h in list_holds(session, state.settings)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no legal holds")
+        return
+    table = Table("id", "source", "status", "case", "review", "scope")
+    for row in rows:
+        scope = []
+        if row["endpoints"]:
+            scope.append("endpoints " + ",".join(str(e) for e in row["endpoints"]))
+        if row["paths"]:
+            scope.append(f"{len(row['paths'])} path glob(s)")
+        if row["subjects"]:
+            scope.append(f"{row['subjects']} subject hash(es)")
+        if row["date_from"] or row["date_to"]:
+            scope.append(f"{row['date_from'] or '...'} to {row['date_to'] or '...'}")
+        review = f"[red]{row['review_date']} (due)[/red]" if row["review_due"] else str(row["review_date"])
+        table.add_row(
+            str(row["id"]),
+            str(row["source"]),
+            str(row["status"]),
+            str(row["case_reference"]),
+            review,
+            "; ".join(scope) or "everything",
+        )
+    out.print(table)
+
+
+@app.command()
+def release(
+    hold_id: Annotated[str, typer.Argument(metavar="ID")],
+    by: Annotated[str, typer.Option("--by", help="Who releases the hold.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Release a hold: its items are processed by the next purge or erasure run."""
+    with state.db() as session:
+        if find_hold(session, state.settings, hold_id) is None:
+            err.print(f"error: no legal hold with id {hold_id!r}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_UNKNOWN)
+        summary = release_hold(session, state.settings, hold_id, by=by).summary(state.today())
+    if as_json:
+        print_json(summary)
+    else:
+        err.print(f"legal hold {hold_id} released by {summary['released_by']}")
