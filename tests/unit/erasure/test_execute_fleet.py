@@ -44,6 +44,16 @@ def test_erasure_removes_every_form_and_keeps_third_parties(fleet: Fleet, tmp_pa
     assert verification.clean, verification.remaining[:5]
 
 
+def test_look_alikes_are_not_erased(fleet: Fleet, tmp_path: Path) -> None:
+    """Trap lines (look-alikes of the subject's identifiers) keep their text: no over-erasure."""
+    traps = [t for t in fleet.truth["traps"] if t["subject"] == "s1"]
+    assert traps
+    assert fleet.execute(fleet.plan(), new_ledger(tmp_path / "ledger.jsonl")).complete
+    for trap in traps:
+        lines = (fleet.root(trap["endpoint"]) / trap["path"].lstrip("/")).read_bytes().split(b"\n")
+        assert trap["literal"].encode("utf-8") in lines[trap["line"] - 1], (trap["path"], trap["line"])
+
+
 def test_ledger_has_one_verified_entry_per_action_and_rerun_adds_none(fleet: Fleet, tmp_path: Path) -> None:
     """Every finished action has exactly one entry; the ledger verifies; a rerun is a no-op."""
     plan = fleet.plan()

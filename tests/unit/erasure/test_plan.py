@@ -234,3 +234,20 @@ def test_store_decisions() -> None:
     assert by_key[("c.jsonl", ActionKind.EXCEPTION)].ground == "object_lock"
     assert by_key[("d.jsonl", ActionKind.S3_DELETE_VERSIONS)].version_ids == ("d1",)
     assert ("c.jsonl", ActionKind.S3_DELETE_VERSIONS) not in by_key
+
+
+def test_partly_held_file_is_redacted_on_its_other_lines() -> None:
+    """A hold whose dates cover one line of a file keeps that line; the file's other lines are still redacted."""
+    laptop = _laptop(3)
+    other_t = f"{STORE}/{OTHER}/.claude/projects/p/c2.jsonl"
+    items = tuple(
+        {**i, "timestamp": "2025-06-01T00:00:00Z"}
+        if i["location"]["path"] == other_t and i["location"]["line"] == 2
+        else i
+        for i in laptop.items
+    )
+    hold = _hold(endpoints=["lap"], paths=[other_t], date_to=date(2025, 12, 31))
+    plan = _plan(LocationDiscovery("lap", "endpoint", items, laptop.owned_sessions, laptop.artifacts), holds=[hold])
+    redact = next(a for a in plan.actions if a.kind is ActionKind.REDACT and a.path == other_t)
+    kept = next(a for a in plan.exceptions if a.path == other_t)
+    assert (redact.lines, kept.lines, kept.hold_id) == ((1, 3), (2,), "h1")
