@@ -1,7 +1,7 @@
 """Verification of an erasure: a re-scan after execution must find nothing outside the recorded exceptions.
 
-Owns the completion rule of issue 8 point 4. Pure over discovery results; the remaining findings it
-reports are locations only (location, path, line, version id, kind), never content.
+Owns the completion rule of issue 8 point 4 and its proof entries. Decides over discovery results; the
+remaining findings it reports and records are locations and counts only, never content.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from erasure.discovery import LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, PlannedAction
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,34 @@ def verify_erasure(
         excepted=excepted,
         checked_locations=tuple(sorted(d.name for d in discoveries_after)),
     )
+
+
+def record_verification(
+    ledger: Ledger, plan: ErasurePlan, result: VerificationResult, *, run_id: str, actor: str
+) -> list[int]:
+    """Append one VERIFY proof entry per re-scanned location (counts of remaining and excepted findings).
+
+    Idempotent per run: a rerun of the same run id returns the entries already stored.
+
+    Returns:
+        The entries' sequence numbers, in location order.
+    """
+    remaining: dict[str, int] = {}
+    for finding in result.remaining:
+        remaining[finding.location] = remaining.get(finding.location, 0) + 1
+    seqs: list[int] = []
+    for location in result.checked_locations:
+        count = remaining.get(location, 0)
+        record = ProofRecord(
+            action=LedgerAction.VERIFY,
+            request_id=plan.request_id,
+            run_id=run_id,
+            location=location,
+            actor=actor,
+            verification="clean" if count == 0 else "findings_remain",
+            counts={"findings_remaining": count},
+            details={"plan_digest": plan.digest},
+        )
+        key = f"erasure-verify:{plan.request_id}:{run_id}:{location}"
+        seqs.append(ledger.append(record, idempotency_key=key).seq)
+    return seqs

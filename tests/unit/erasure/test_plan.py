@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, hold_covers, plan_erasure
-from erasure.verify import verify_erasure
+from erasure.verify import record_verification, verify_erasure
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
+from proofs.ledger import Ledger
+from proofs.store import JsonlLedgerStore
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 STORE = "/Users/ana/Library/Application Support/Claude/local-agent-mode-sessions/a/b"
@@ -251,3 +255,17 @@ def test_partly_held_file_is_redacted_on_its_other_lines() -> None:
     redact = next(a for a in plan.actions if a.kind is ActionKind.REDACT and a.path == other_t)
     kept = next(a for a in plan.exceptions if a.path == other_t)
     assert (redact.lines, kept.lines, kept.hold_id) == ((1, 3), (2,), "h1")
+
+
+def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
+    """One VERIFY entry per location with the remaining count; recording the same run twice adds nothing."""
+    laptop = _laptop()
+    plan = _plan(laptop)
+    result = verify_erasure(plan, [laptop, LocationDiscovery("lap2", "endpoint", ())])
+    ledger = Ledger(JsonlLedgerStore(tmp_path / "ledger.jsonl"))
+    first = record_verification(ledger, plan, result, run_id="run-1", actor="tester")
+    assert record_verification(ledger, plan, result, run_id="run-1", actor="tester") == first
+    entries = {e.record.location: e.record for e in ledger.entries()}
+    assert entries["lap"].verification == "findings_remain" and entries["lap"].counts["findings_remaining"] > 0
+    assert entries["lap2"].verification == "clean"
+    assert result.to_json()["clean"] is False and SECRET not in json.dumps(result.to_json())
