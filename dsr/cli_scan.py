@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
@@ -81,7 +81,7 @@ def scan(
         }
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
-    table = Table("path", "line", "kind", "session", "categories", "forms")
+    table = Table(Column("path", overflow="fold"), "line", "kind", "session", "categories", "forms")
     for item in result.items:
         location = item["location"]
         table.add_row(

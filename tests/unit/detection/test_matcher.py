@@ -336,3 +336,21 @@ def test_oversized_windows_cover_every_hit(positions: list[int], chunk: int, tra
         assert any(w.offset <= absolute and absolute + len(literal) <= w.offset + len(w.data) for w in windows)
         hit = big.find(literal, hit + 1)
     assert [(c.line, c.data) for c in candidates if not c.oversized] == [(3, b'{"x": "E-48213"}')]
+
+
+def test_no_identifier_is_an_input_error() -> None:
+    """A matcher needs at least one identifier."""
+    from models.errors import InputError
+
+    with pytest.raises(InputError):
+        Matcher.from_identifiers(SubjectIdentifiers())
+
+
+def test_crlf_lines_are_confirmed(matcher: Matcher) -> None:
+    """Windows line endings do not break decoding or boundaries."""
+    data = b'{"a": "E-48213"}\r\nE-48213\r\n'
+    assert [(c.line, c.malformed) for c in matcher.scan(io.BytesIO(data), RecordFormat.JSONL)] == [
+        (1, None),
+        (2, "invalid_json"),
+    ]
+    assert [c.line for c in matcher.scan(io.BytesIO(data), RecordFormat.TEXT)] == [1, 2]

@@ -118,3 +118,38 @@ def test_unreadable_file_is_skipped_with_reason(laptop: Path, matcher: Matcher) 
         assert [(s.path, s.reason) for s in result.skipped] == [(f"/{CLI_DIR}/abc.jsonl", "refused")]
     finally:
         target.chmod(0o644)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--endpoint-name", "lap"], "give at least one"),
+        (["--endpoint-name", "lap", "--email", "not-an-address"], "not an address"),
+        (["--endpoint-name", "lap", "--phone", "12"], "phone identifier"),
+    ],
+    ids=["no-identifier", "bad-email", "bad-phone"],
+)
+def test_cli_scan_rejects_bad_input_without_echoing_it(laptop: Path, args: list[str], message: str) -> None:
+    """Bad identifiers are input errors whose message does not repeat the value."""
+    from models.errors import InputError
+
+    app = typer.Typer()
+    app.command()(scan)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["scan", str(laptop), *args])
+    assert isinstance(result.exception, InputError)
+    assert message in str(result.exception)
+    assert "not-an-address" not in str(result.exception)
+
+
+def test_cli_scan_table_lists_items(laptop: Path) -> None:
+    """Without --json the findings are printed as a table on stdout."""
+    app = typer.Typer()
+    app.command()(scan)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(
+        app, ["scan", str(laptop), "--endpoint-name", "lap", "--user-id", "E-48213"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0
+    assert "abc.jsonl" in result.stdout
+    assert "transcript" in result.stdout
