@@ -136,3 +136,19 @@ def test_every_spelling_contains_a_prefilter_literal(token: str) -> None:
     for _, spelling in token_spellings(token):
         for raw in (spelling.encode(), json_escape(spelling).encode()):
             assert any(lit in raw.lower() for lit in literals)
+
+
+_NUMBERS = st.sampled_from(["+441632960123", "+442079460958", "+4930901820", "+12025550100", "+33612345678"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(number=_NUMBERS, ascii_only=st.booleans())
+def test_every_phone_form_is_found_and_a_changed_digit_is_not(number: str, ascii_only: bool) -> None:
+    """Each generated phone form is confirmed in a JSONL line; the same form with the last digit changed is not."""
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(phones=(number,)), default_region="GB")
+    for form in phone_forms(number, "GB"):
+        line = json.dumps({"t": f"call {form} today"}, ensure_ascii=ascii_only).encode()
+        assert [c.pointers for c in matcher.scan(io.BytesIO(line), RecordFormat.JSONL)] == [("/t",)], form.label
+        changed = form.text[:-1] + str((int(form.text[-1]) + 1) % 10)
+        line = json.dumps({"t": f"call {changed} today"}, ensure_ascii=ascii_only).encode()
+        assert list(matcher.scan(io.BytesIO(line), RecordFormat.JSONL)) == [], form.label
