@@ -1,0 +1,145 @@
+"""The daily deadline watch: marks overdue requests, warns before deadlines, retries pending locations.
+
+Hands Prefect request ids, kinds, statuses and dates only (never identifiers). The retry is the access
+sweep, run as a subflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
+from sqlmodel import col, select
+
+from flows.access import access_sweep
+from flows.common import flow_settings
+from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
+from models.db import session_scope
+from models.settings import Settings
+from models.tables import AuditEvent, Request, utcnow
+
+WARN_DAYS = 7
+"""Warn this many days (or fewer) before a request's (possibly extended) deadline."""
+
+OVERDUE_EVENT = "request.overdue"
+WATCH_ACTOR = "deadline-watch"
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    """One open request that is overdue or close to its deadline (no identifiers).
+
+    Attributes:
+        request_id: the request.
+        kind: access, erasure, ...
+        status: its lifecycle status.
+        due: the (possibly extended) due date.
+        days_left: days from today to the due date (negative when overdue).
+        state: `overdue` or `due_soon`.
+        newly_marked: the overdue audit event was written by this check.
+    """
+
+    request_id: str
+    kind: str
+    status: str
+    due: date
+    days_left: int
+    state: str
+    newly_marked: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready row."""
+        return {
+            "request_id": self.request_id,
+            "kind": self.kind,
+            "status": self.status,
+            "due": self.due.isoformat(),
+            "days_left": self.days_left,
+            "state": self.state,
+            "newly_marked": self.newly_marked,
+        }
+
+
+def check_deadlines(settings: Settings, *, today: date, warn_days: int = WARN_DAYS) -> list[DeadlineRow]:
+    """Mark overdue open requests (one `request.overdue` audit event per request, ever) and list those due soon.
+
+    Args:
+        settings: the configuration (case database).
+        today: today in the controller's establishment.
+        warn_days: list open requests due within this many days.
+
+    Returns:
+        Overdue and due-soon requests, most urgent first.
+    """
+    rows: list[DeadlineRow] = []
+    with session_scope(settings.database.url) as session:
+        requests = session.exec(select(Request).where(col(Request.status).in_([s.value for s in OPEN_STATUSES]))).all()
+        marked = set(session.exec(select(AuditEvent.request_id).where(AuditEvent.action == OVERDUE_EVENT)).all())
+        for request in requests:
+            due = effective_due(request)
+            days_left = (due - today).days
+            if is_overdue(request, today):
+                new = request.id not in marked
+                if new:
+                    # Art. 12(3): the deadline has passed without an answer; recorded once for the register.
+                    record_event(
+                        session,
+                        OVERDUE_EVENT,
+                        request_id=request.id,
+                        actor=WATCH_ACTOR,
+                        outcome="overdue",
+                        due=due.isoformat(),
+                        status=request.status,
+                    )
+                rows.append(DeadlineRow(request.id, request.kind, request.status, due, days_left, "overdue", new))
+            elif days_left <= warn_days:
+                rows.append(DeadlineRow(request.id, request.kind, request.status, due, days_left, "due_soon"))
+    rows.sort(key=lambda r: (r.days_left, r.request_id))
+    return rows
+
+
+def _today(settings: Settings) -> date:
+    return local_date(utcnow(), settings)
+
+
+def _run_name() -> str:
+    today = flow_run.parameters.get("today")
+    return f"deadline-watch-{today or utcnow().date()}"
+
+
+@flow(name="deadline-watch", flow_run_name=_run_name, log_prints=False, persist_result=False)
+def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, Any]:
+    """Mark overdue requests, warn before deadlines and retry pending locations (the access sweep).
+
+    Args:
+        today: the day to check as (default: today in the controller's timezone).
+        sweep: run the access sweep as a subflow afterwards.
+    """
+    settings = flow_settings()
+    logger = get_run_logger()
+    day = today or _today(settings)
+    rows = check_deadlines(settings, today=day)
+    for row in rows:
+        if row.state == "overdue":
+            logger.warning(
+                "%s (%s) is overdue: due %s, %d day(s) ago", row.request_id, row.kind, row.due, -row.days_left
+            )
+        else:
+            logger.warning("%s (%s) is due %s: %d day(s) left", row.request_id, row.kind, row.due, row.days_left)
+    create_table_artifact(
+        key="deadline-watch",
+        table=[r.as_dict() for r in rows] or [{"request_id": "-", "state": "nothing due", "due": day.isoformat()}],
+        description=f"open requests overdue or due within {WARN_DAYS} days, as of {day.isoformat()}",
+    )
+    swept: dict[str, Any] | None = access_sweep() if sweep else None
+    return {
+        "today": day.isoformat(),
+        "overdue": [r.request_id for r in rows if r.state == "overdue"],
+        "newly_overdue": [r.request_id for r in rows if r.newly_marked],
+        "due_soon": [r.request_id for r in rows if r.state == "due_soon"],
+        "sweep": swept,
+    }

@@ -1,0 +1,57 @@
+"""The deadline check: overdue requests marked once, requests due within N days listed, closed ones ignored."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+from sqlmodel import col, select
+
+from flows.deadline_watch import OVERDUE_EVENT, WARN_DAYS, check_deadlines
+from models import cases
+from models.db import session_scope
+from models.identifiers import validate_identifier
+from models.settings import DatabaseSettings, Settings
+from models.tables import AuditEvent
+from models.types import IdentifierKind, RequestKind
+
+TODAY = date(2026, 11, 2)
+
+
+def _submit(settings: Settings, received: datetime) -> str:
+    with session_scope(settings.database.url) as session:
+        return cases.submit_request(
+            session,
+            settings,
+            kind=RequestKind.ACCESS,
+            identifiers=[validate_identifier(IdentifierKind.EMAIL, "mia.berg@mail.invalid")],
+            hmac_key=b"h" * 32,
+            master_key=b"m" * 32,
+            received_at=received,
+        ).id
+
+
+def test_overdue_marked_once_and_due_soon_listed(database_url: str) -> None:
+    """Overdue gets one audit event across runs; a request due within the window is listed; others are not."""
+    settings = Settings(database=DatabaseSettings(url=database_url))
+    overdue = _submit(settings, datetime(2026, 9, 1, 10, tzinfo=UTC))
+    soon = _submit(settings, datetime(2026, 10, 6, 10, tzinfo=UTC))
+    later = _submit(settings, datetime(2026, 10, 30, 10, tzinfo=UTC))
+    withdrawn = _submit(settings, datetime(2026, 8, 1, 10, tzinfo=UTC))
+    with session_scope(database_url) as session:
+        cases.withdraw_request(session, withdrawn)
+
+    first = check_deadlines(settings, today=TODAY)
+    assert [(r.request_id, r.state, r.newly_marked) for r in first] == [
+        (overdue, "overdue", True),
+        (soon, "due_soon", False),
+    ]
+    assert 0 <= first[1].days_left <= WARN_DAYS and first[0].days_left < 0
+    second = check_deadlines(settings, today=TODAY)
+    assert [(r.request_id, r.newly_marked) for r in second] == [(overdue, False), (soon, False)]
+    assert later not in {r.request_id for r in second}
+
+    with session_scope(database_url) as session:
+        events = session.exec(select(AuditEvent).where(col(AuditEvent.action) == OVERDUE_EVENT)).all()
+    assert [e.request_id for e in events] == [overdue]
+    assert "mia" not in events[0].details and json.loads(events[0].details)["due"] == first[0].due.isoformat()
