@@ -225,9 +225,8 @@ class _Run:
 
     def exception(self, action: PlannedAction) -> ActionOutcome:
         vid = action.version_ids[0] if action.version_ids else None
-        key = idempotency_key(
-            self.plan.request_id, "exception:" + (action.ground or ""), action.location, action.path, vid, None
-        )
+        what = f"exception:{action.ground}:{action.reason}:{action.hold_id or ''}"
+        key = idempotency_key(self.plan.request_id, what, action.location, action.path, vid, None)
         details: dict[str, JSONValue] = {"reason": action.reason}
         if action.lines:
             details["lines"] = list(action.lines)

@@ -58,6 +58,7 @@ class Reason(StrEnum):
     RESIDUAL_STORE = "residual_store"
     VENDOR_SIDE_COPY = "vendor_side_copy"
     NOT_IDENTIFIED = "not_identified"
+    NOT_REACHED = "not_reached"
 
 
 @dataclass(frozen=True)
@@ -496,6 +497,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
         actions.append(
             _action(ActionKind.EXCEPTION, name, "endpoint", Reason.NOT_IDENTIFIED.value, path=path, ground="not_read")
         )
+    actions.extend(_not_reached(discovery, "endpoint"))
     # Residual stores: reported, never edited (one entry per store directory).
     residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
     for root in residual_roots:
@@ -517,6 +519,18 @@ def _residual_root(path: str) -> str:
         if part in _RESIDUAL_DEPTH_MARKERS:
             return "/".join(parts[: index + 1])
     return "/".join(parts[:-1]) or path
+
+
+def _not_reached(discovery: LocationDiscovery, location_type: str) -> list[PlannedAction]:
+    """Entries the scan could not read (permission denied, symlink out of scope, ...): listed, never touched."""
+    reasons: dict[str, str] = {}
+    for skipped in discovery.skipped:
+        if skipped.reason != "delete_marker":
+            reasons.setdefault(skipped.path, skipped.reason)
+    return [
+        _action(ActionKind.EXCEPTION, discovery.name, location_type, Reason.NOT_REACHED.value, path=path, ground=reason)
+        for path, reason in sorted(reasons.items())
+    ]
 
 
 # -- stores ------------------------------------------------------------------------------------------------
@@ -621,6 +635,7 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
                     version_ids=tuple(sorted(to_delete)),
                 )
             )
+    actions.extend(_not_reached(discovery, "store"))
     return actions
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
+from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped
 from connectors.layouts import (
     Artifact,
     ArtifactKind,
@@ -24,14 +25,17 @@ from connectors.layouts import (
     SessionRecord,
     artifact_last_activity_at,
     iter_artifacts,
+    parse_timestamp,
     read_session_record,
     session_last_activity_at,
 )
+from connectors.records import iter_records
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
-from erasure.executor import ExecutionReport, KillHook, execute_plan
+from erasure.executor import ActionOutcome, ActionStatus, ExecutionReport, KillHook, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
-from models.errors import ConnectorError, InputError
+from erasure.rewrite import drop_lines
+from models.errors import BusyError, ConnectorError, InputError, ItemNotFoundError, VersionConflictError
 from models.holds import Hold, hold_covers, hold_from_settings
 from models.settings import EndpointSettings, RetentionPolicy, Settings
 from proofs.entry import LedgerEntry
@@ -48,6 +52,8 @@ _K = ArtifactKind
 _ANCHORS = (_K.SESSION_RECORD, _K.CODE_SESSION_RECORD, _K.TRANSCRIPT)
 _RECORD_KINDS = frozenset({_K.SESSION_RECORD, _K.CODE_SESSION_RECORD})
 _NEVER = frozenset({_K.RESIDUAL})  # residual stores are reported, never edited (erasure plan rule)
+_LINE_TIMES = {_K.PROMPT_HISTORY: "timestamp"}
+"""Kinds outside sessions whose records carry their own time: `redact` policies drop their expired lines."""
 
 
 class PurgeStatus(StrEnum):
@@ -91,6 +97,8 @@ class PurgeCandidate:
         hold_id: the covering hold (retained).
         frozen_by: the open request that freezes it (frozen).
         version_ids: S3 versions to delete.
+        lines: for unit `lines`: the 1-based expired lines a `redact` policy drops.
+        sha256_after: for unit `lines`: the file's hash once they are dropped (recognises a crashed rerun).
     """
 
     location: str
@@ -107,6 +115,8 @@ class PurgeCandidate:
     hold_id: str | None = None
     frozen_by: str | None = None
     version_ids: tuple[str, ...] = ()
+    lines: tuple[int, ...] = ()
+    sha256_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,36 +140,50 @@ class PurgePlan:
         return tuple(c for c in self.candidates if c.status is status)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Counts per policy, location, kind and status: files and bytes (the dry run's table)."""
+        """Counts per policy, location, kind and status: whole files, dropped lines and bytes (the dry run's table)."""
         table: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for cand in self.candidates:
             for ref in cand.files:
                 key = (cand.policy, cand.location, ref.kind, cand.status.value)
                 row = table.setdefault(
                     key,
-                    {"policy": key[0], "location": key[1], "kind": key[2], "status": key[3], "files": 0, "bytes": 0},
+                    {
+                        "policy": key[0],
+                        "location": key[1],
+                        "kind": key[2],
+                        "status": key[3],
+                        "files": 0,
+                        "lines": 0,
+                        "bytes": 0,
+                    },
                 )
-                row["files"] += 1
-                row["bytes"] += ref.size
+                if cand.unit == "lines":
+                    row["lines"] += len(cand.lines)
+                else:
+                    row["files"] += 1
+                    row["bytes"] += ref.size
         return [table[k] for k in sorted(table)]
 
     def totals(self) -> dict[str, dict[str, int]]:
-        """Per status: sessions, files and bytes."""
-        out = {s.value: {"sessions": 0, "files": 0, "bytes": 0} for s in PurgeStatus}
+        """Per status: sessions, whole files, dropped lines and bytes of whole files."""
+        out = {s.value: {"sessions": 0, "files": 0, "lines": 0, "bytes": 0} for s in PurgeStatus}
         for cand in self.candidates:
             row = out[cand.status.value]
             row["sessions"] += cand.unit == "session"
+            if cand.unit == "lines":
+                row["lines"] += len(cand.lines)
+                continue
             row["files"] += len(cand.files)
             row["bytes"] += sum(f.size for f in cand.files)
         return out
 
     def counts(self) -> dict[str, Any]:
-        """Counts per category (kind) and system (location) and policy, with totals (for `RetentionRun`)."""
+        """Files (or dropped lines) per category (kind), system (location) and policy, with totals (`RetentionRun`)."""
         by: dict[str, dict[str, dict[str, int]]] = {"kind": {}, "location": {}, "policy": {}}
         for row in self.rows():
             for dim, table in by.items():
                 cell = table.setdefault(row[dim], {})
-                cell[row["status"]] = cell.get(row["status"], 0) + row["files"]
+                cell[row["status"]] = cell.get(row["status"], 0) + row["files"] + row["lines"]
         return {
             "by_kind": by["kind"],
             "by_location": by["location"],
@@ -169,14 +193,24 @@ class PurgePlan:
         }
 
     def to_erasure_plan(self) -> ErasurePlan:
-        """The plan in the erasure executor's terms: deletions plus recorded exceptions (held, frozen)."""
-        actions = [_to_action(c) for c in self.candidates]
+        """The plan in the erasure executor's terms: deletions plus recorded exceptions (held, frozen).
+
+        Dropping expired lines (unit `lines`) is not an executor action: `execute_purge` does it itself.
+        """
+        actions = [_to_action(c) for c in self.candidates if not _drops_lines(c)]
         return ErasurePlan(RETENTION_REQUEST_ID, self.created_at, 0.0, tuple(actions))
+
+
+def _drops_lines(cand: PurgeCandidate) -> bool:
+    return cand.unit == "lines" and cand.status is PurgeStatus.PURGE
 
 
 def _to_action(cand: PurgeCandidate) -> PlannedAction:
     fields: dict[str, Any] = {"path": cand.path, "session_id": cand.session_id}
-    if cand.status is PurgeStatus.RETAINED:
+    if _drops_lines(cand):
+        kind, reason = ActionKind.REDACT, "retention"
+        fields["target"], fields["lines"] = cand.files[0], cand.lines
+    elif cand.status is PurgeStatus.RETAINED:
         kind = ActionKind.EXCEPTION
         reason, fields["ground"], fields["hold_id"] = "legal_hold", HOLD_GROUND, cand.hold_id
     elif cand.status is PurgeStatus.FROZEN:

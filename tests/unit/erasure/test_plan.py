@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connectors.base import Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, hold_covers, plan_erasure
 from erasure.verify import record_verification, verify_erasure
@@ -269,3 +270,12 @@ def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
     assert entries["lap"].verification == "findings_remain" and entries["lap"].counts["findings_remaining"] > 0
     assert entries["lap2"].verification == "clean"
     assert result.to_json()["clean"] is False and SECRET not in json.dumps(result.to_json())
+
+
+def test_unreadable_entries_are_listed_not_touched() -> None:
+    """Entries the scan skipped appear as not-reached exceptions with the skip reason; delete markers do not."""
+    laptop = _laptop()
+    skipped = (Skipped("lap", "/Users/ana/.claude/locked", "permission_denied"), Skipped("lap", "/k", "delete_marker"))
+    plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, laptop.artifacts, skipped))
+    reached = [(a.path, a.ground) for a in plan.exceptions if a.reason == "not_reached"]
+    assert reached == [("/Users/ana/.claude/locked", "permission_denied")]
