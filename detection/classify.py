@@ -22,8 +22,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import phonenumbers
@@ -46,71 +44,26 @@ from presidio_analyzer.predefined_recognizers import (
     PhoneRecognizer,
 )
 
+from detection.findings import Classification, DataCategory, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher, Span, iter_strings
 from models.errors import ConfigError
 from models.types import IdentifierKind
+
+__all__ = [
+    "INTERNAL_SUFFIXES",
+    "Classification",
+    "Classifier",
+    "DataCategory",
+    "ThirdPartyEntity",
+    "ThirdPartyFinding",
+    "subject_spans",
+]
 
 INTERNAL_SUFFIXES = ("local", "internal", "corp", "lan", "home", "localhost", "example", "invalid", "test")
 # Strings longer than this without whitespace are blobs (base64 images, hashes): not analyzed.
 _BLOB_MIN = 512
 _JOIN = "\n\n"
 _SCORE_THRESHOLD = 0.3
-
-
-class DataCategory(StrEnum):
-    """Categories of personal data for Art. 15(1)(b)."""
-
-    CONTACT_DETAILS = "contact_details"
-    IDENTIFIERS = "identifiers"
-    FINANCIAL = "financial"
-    LOCATION = "location"
-    HEALTH = "health"
-    FREE_TEXT_MENTIONS = "free_text_mentions"
-
-
-class ThirdPartyEntity(StrEnum):
-    """Kinds of third parties' personal data that redaction replaces (Art. 15(4))."""
-
-    EMAIL = "EMAIL_ADDRESS"
-    PHONE = "PHONE_NUMBER"
-    PERSON = "PERSON"
-    IBAN = "IBAN_CODE"
-    CARD = "CREDIT_CARD"
-    IP = "IP_ADDRESS"
-
-
-@dataclass(frozen=True)
-class ThirdPartyFinding:
-    """Another person's data inside a confirmed record.
-
-    Attributes:
-        pointer: JSON pointer of the string (`""` for text records).
-        in_key: the string is an object key, not a value.
-        start: start offset in that string.
-        end: end offset in that string.
-        entity: the kind (a `ThirdPartyEntity` value).
-        text: the data itself (kept in memory for stable placeholders; never logged, not in repr).
-    """
-
-    pointer: str
-    in_key: bool
-    start: int
-    end: int
-    entity: str
-    text: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Classification:
-    """What a confirmed record holds.
-
-    Attributes:
-        categories: the Art. 15(1)(b) categories present (sorted `DataCategory` values).
-        third_parties: other people's data found in the record.
-    """
-
-    categories: tuple[str, ...]
-    third_parties: tuple[ThirdPartyFinding, ...]
 
 
 HEALTH_TERMS = (

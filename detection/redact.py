@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from detection.classify import ThirdPartyEntity, ThirdPartyFinding
+from detection.findings import ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher, map_strings
 
 REDACTED = "[redacted]"

@@ -11,17 +11,19 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from connectors.base import Connector, Skipped
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
 from connectors.records import RecordFormat
-from detection.classify import Classifier
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
+
+if TYPE_CHECKING:  # presidio (and spaCy) take seconds to import: only loaded when classifying
+    from detection.classify import Classifier
 
 IDENTIFIER_MATCH = "identifier_match"
 OWNED_SESSION = "owned_session"
@@ -317,6 +319,8 @@ def scan_endpoint(
     skipped += record_skips
     endpoint_owned = any(matcher.is_identifier(owner) for owner in owner_ids if owner)
     if classify and classifier is None:
+        from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         classifier = Classifier(default_region=matcher.default_region)
     classify_fn = _Classify(classifier if classify else None, matcher)
     items: list[dict[str, Any]] = []
