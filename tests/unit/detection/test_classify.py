@@ -109,3 +109,17 @@ def test_missing_spacy_model_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         Classifier(spacy_model="xx_not_installed_model")
+
+
+def test_classifier_is_offline(matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building and running the classifier opens no network connection (no suffix-list or model download)."""
+    import socket
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    classifier = Classifier(default_region="GB")
+    result = classifier.classify({"t": "Zoë Ångström cc someone@newdomain.example.org"}, matcher)
+    assert [f.text for f in result.third_parties] == ["someone@newdomain.example.org"]
