@@ -7,6 +7,7 @@ from typing import cast
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.access import access_request, access_sweep
+from flows.erasure import erasure_request
 from models.settings import Settings
 
 TAGS = ["dsr"]
@@ -19,6 +20,12 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             name="access-request",
             description="Scan every laptop and store for one request's subject and issue the Art. 15 package "
             "(also Art. 20 exports for portability requests). Parameter: the request id only.",
+            tags=TAGS,
+        ),
+        erasure_request.to_deployment(
+            name="erasure-request",
+            description="Find one request's subject everywhere, plan the erasure, pause for a named reviewer's "
+            "approval (form in this UI), then erase, verify and certify. Parameter: the request id only.",
             tags=TAGS,
         ),
         access_sweep.to_deployment(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dsr import cli_request
+from dsr import cli_ledger, cli_request
 from dsr.cli_fleet import app as fleet_app
 from dsr.cli_inventory import inventory
 from dsr.cli_scan import scan
@@ -30,6 +30,7 @@ fleet_app.command("inventory")(inventory)
 app.add_typer(fleet_app, name="fleet")
 app.command("scan")(scan)
 app.add_typer(server_app, name="server")
+app.add_typer(cli_ledger.app, name="ledger")
 
 
 @app.callback()

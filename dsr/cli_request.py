@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dsr import cli_run
+from dsr import cli_erasure, cli_run
 from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
@@ -19,6 +19,9 @@ app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_he
 app.command("run")(cli_run.run)
 app.command("report")(cli_run.report)
 app.command("export")(cli_run.export)
+app.command("plan")(cli_erasure.plan)
+app.command("approve")(cli_erasure.approve)
+app.command("notify")(cli_erasure.notify)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 

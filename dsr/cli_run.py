@@ -21,6 +21,7 @@ from models.errors import InputError
 from models.types import RequestKind
 
 ACCESS_DEPLOYMENT = "access-request/access-request"
+ERASURE_DEPLOYMENT = "erasure-request/erasure-request"
 
 
 def _progress_counts(request_id: str) -> tuple[int, int, str]:
@@ -70,6 +71,22 @@ def _run_access(request_id: str) -> dict[str, Any]:
     return result
 
 
+def _run_erasure(request_id: str) -> dict[str, Any]:
+    if os.environ.get("PREFECT_API_URL"):
+        from prefect.deployments import run_deployment  # noqa: PLC0415
+
+        flow_run = run_deployment(ERASURE_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
+        err.print(
+            f"started {request_id}-erasure on the Prefect server; it pauses for approval in the UI "
+            f"(or `dsr request approve {request_id} --by NAME`)"
+        )
+        return {"request_id": request_id, "flow_run": str(flow_run.id), "state": "scheduled"}  # type: ignore[union-attr]
+    from flows.erasure import erasure_request  # noqa: PLC0415
+
+    result: dict[str, Any] = erasure_request(request_id, wait_for_approval=False)
+    return result
+
+
 def run(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON document.")] = False,
@@ -80,8 +97,14 @@ def run(
     started = time.monotonic()
     if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
         outcome = _run_access(request_id)
+    elif kind is RequestKind.ERASURE:
+        outcome = _run_erasure(request_id)
     else:
-        raise InputError(f"request {request_id} is a {kind.value} request: its flow is not available yet")
+        raise InputError(
+            f"request {request_id} is a {kind.value} request: it is handled by hand (record the outcome with "
+            "`dsr request refuse` or complete it in the case database); only access, portability and erasure "
+            "have flows"
+        )
     outcome["seconds"] = round(time.monotonic() - started, 1)
     if as_json:
         print_json(outcome)

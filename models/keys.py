@@ -40,9 +40,20 @@ def load_or_create_key(path: Path, env_var: str, *, size: int = 32) -> bytes:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(size)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key.hex())
+    # Publish the complete file atomically; if another process won the race, use its key.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key.hex())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

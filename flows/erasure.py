@@ -1,0 +1,166 @@
+"""The erasure request flow: discover, plan, pause for a named reviewer's approval, execute, verify, certify.
+
+Takes a request id only; run names carry the id. Destructive work happens only after an approval recorded
+on the exact plan digest; a rejection touches nothing. Domain work is in `flows.erasure_steps`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
+
+from erasure.executor import ExecutionReport
+from flows import erasure_steps as steps
+from flows.common import TransientLocationError, artifact_key, flow_settings, retry_transient
+from models.types import LocationStatus
+
+RETRIES = 2
+APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+
+class ErasureApproval(RunInput):
+    """The approval form shown in the Prefect UI on the paused erasure run."""
+
+    approved: bool = Field(default=False, description="Approve this erasure plan (leave unticked to reject).")
+    reviewer: str = Field(default="", description="Your name: recorded in the audit trail with this decision.")
+    note: str = Field(default="", description="Optional note for the audit trail (no personal data).")
+
+
+def _attempt() -> int:
+    ctx = TaskRunContext.get()
+    return ctx.task_run.run_count if ctx is not None else RETRIES + 1
+
+
+@task(
+    name="discover-location",
+    task_run_name="{request_id}-discover-{location}",
+    retries=RETRIES,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def discover_location(request_id: str, location: str) -> str:
+    """Find the subject at one location (copies stay encrypted in staging); returns the status."""
+    status = steps.discover_location(flow_settings(), request_id, location)
+    if status in (LocationStatus.UNREACHABLE, LocationStatus.BUSY) and _attempt() <= RETRIES:
+        raise TransientLocationError(f"{request_id}: location {location} is {status}; retrying")
+    return status
+
+
+@task(
+    name="erase-location",
+    task_run_name="{request_id}-erase-{location}",
+    retries=RETRIES,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def erase_location(request_id: str, location: str, run_id: str) -> ExecutionReport:
+    """Carry out the approved plan at one location; busy laptops and changed files are retried."""
+    report = steps.execute_location(flow_settings(), request_id, location, run_id=run_id)
+    if report.pending and _attempt() <= RETRIES:
+        raise TransientLocationError(f"{request_id}: {len(report.pending)} action(s) at {location} must wait; retrying")
+    return report
+
+
+def publish_plan(state: steps.PlanState) -> None:
+    """The plan as a table artifact: counts per location and action, no personal data."""
+    create_table_artifact(
+        key=artifact_key(state.request_id, "erasure-plan"),
+        table=[dict(r) for r in state.summary],
+        description=f"{state.request_id}: erasure plan {state.digest[:12] if state.digest else ''} "
+        f"({state.decision or 'no plan'})",
+    )
+
+
+def publish_summary(request_id: str, lines: list[str]) -> None:
+    """Markdown summary of the erasure run (statuses and counts only)."""
+    create_markdown_artifact(
+        key=artifact_key(request_id, "erasure-summary"),
+        markdown="\n".join([f"# {request_id}: erasure", "", *lines]),
+        description=f"{request_id}: erasure summary",
+    )
+
+
+@flow(
+    name="erasure-request",
+    flow_run_name="{request_id}-erasure",
+    log_prints=False,
+    persist_result=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+)
+def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str, Any]:
+    """Erase one person after a named reviewer approves the plan; verify and certify.
+
+    With `wait_for_approval` the run pauses on an approval form in the Prefect UI (or `dsr request approve`);
+    without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
+    """
+    settings = flow_settings()
+    logger = get_run_logger()
+    state = steps.plan_state(settings, request_id)
+    if state.decision != "approved" or state.executed:
+        if state.decision != "pending":
+            locations = steps.begin_erasure(settings, request_id)
+            discovering = [discover_location.submit(request_id, loc) for loc in locations]
+            for future in discovering:
+                future.wait()
+            pending = steps.pending_locations(settings, request_id)
+            if pending:
+                logger.info("%s: %d location(s) not reached yet; planning with the rest", request_id, len(pending))
+            state = steps.make_plan(settings, request_id)
+        publish_plan(state)
+        if not wait_for_approval:
+            publish_summary(request_id, ["status: awaiting_approval", f"plan: {state.digest}"])
+            return {"request_id": request_id, "status": "awaiting_approval", "plan": state.digest}
+        logger.info("%s: waiting for a reviewer to approve plan %s", request_id, (state.digest or "")[:12])
+        answer = pause_flow_run(
+            wait_for_input=ErasureApproval.with_initial_data(
+                description=f"Approve erasure plan {state.digest} for {request_id}? "
+                "See the erasure-plan artifact for what it deletes, redacts and keeps.",
+                approved=False,
+            ),
+            timeout=APPROVAL_TIMEOUT_SECONDS,
+            key=artifact_key(request_id, "approval"),
+        )
+        if steps.plan_state(settings, request_id).decision == "pending":
+            steps.decide(
+                settings, request_id, approved=answer.approved, reviewer=answer.reviewer or "unknown", note=answer.note
+            )
+        state = steps.plan_state(settings, request_id)
+        publish_plan(state)
+        if state.decision != "approved":
+            publish_summary(request_id, ["status: rejected, nothing was touched"])
+            return {"request_id": request_id, "status": "rejected", "plan": state.digest}
+    run_id = str(flow_run.get_id() or "local")
+    erasing = [erase_location.submit(request_id, loc, run_id) for loc in steps.plan_locations(settings, request_id)]
+    reports = [f.result() for f in erasing]
+    retained = tuple(r for report in reports for r in report.retained)
+    verification = steps.verify(settings, request_id, retained)
+    certificate = steps.certify(settings, request_id, reports, verification)
+    waiting = sum(len(r.pending) for r in reports)
+    publish_summary(
+        request_id,
+        [
+            f"- verification: {verification.verification}",
+            f"- findings left outside exceptions: {len(verification.remaining)}",
+            f"- actions waiting (busy or changed): {waiting}",
+            "- certificate: issued",
+        ],
+    )
+    return {
+        "request_id": request_id,
+        "status": "completed" if verification.clean and not waiting else "incomplete",
+        "plan": state.digest,
+        "certificate": certificate.name,
+    }

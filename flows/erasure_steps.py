@@ -1,0 +1,541 @@
+"""The erasure request's steps as plain functions: discover, plan, decide, execute, verify, certify.
+
+Flows call these; tests call them without Prefect. Discoveries (which carry copies of the subject's records)
+are kept only encrypted in the request's private staging directory; the plan, the ledger and everything
+returned to a flow hold locations, line numbers, hashes and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from connectors.base import Connector
+from connectors.registry import open_location
+from connectors.s3 import S3Connector
+from detection.matcher import Matcher
+from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
+from erasure.executor import ExecutionReport, execute_plan
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction, plan_erasure
+from erasure.verify import VerificationResult, verify_erasure
+from flows.access_steps import build_matcher, request_key, staging_dir
+from models import cases
+from models.crypto import seal, unseal
+from models.db import session_scope
+from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
+from models.settings import Settings
+from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
+from models.types import LocationStatus, RequestKind, RequestStatus
+from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+from reports.certificate import (
+    CertificateInput,
+    ErasedEntry,
+    KeptEntry,
+    LedgerCoverage,
+    ResidualCopy,
+    UnreachedLocation,
+    build_certificate,
+)
+from reports.certificate import RecipientNotice as CertificateNotice
+from reports.certificate import VerificationResult as CertificateVerification
+
+DISCOVERY = "erasure"
+VERIFY = "verify"
+_ACTION_TEXT = {
+    ActionKind.DELETE_SESSION: "delete_session",
+    ActionKind.DELETE_FILE: "delete_file",
+    ActionKind.REDACT: "redact_in_place",
+    ActionKind.S3_ERASE_OBJECT: "delete_object",
+    ActionKind.S3_REWRITE: "redact_in_place",
+    ActionKind.S3_DELETE_VERSIONS: "delete_version",
+}
+_ARTICLE = {
+    "legal_hold": "Art. 17(3)(e)",
+    "legal_claims": "Art. 17(3)(e)",
+    "legal_obligation": "Art. 17(3)(b)",
+    "public_interest_health": "Art. 17(3)(c)",
+    "archiving": "Art. 17(3)(d)",
+    "freedom_of_expression": "Art. 17(3)(a)",
+    "object_lock": "Art. 17(3)(b)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    """Where the request's erasure plan stands (no personal data)."""
+
+    request_id: str
+    digest: str | None
+    decision: str | None
+    summary: tuple[dict[str, Any], ...]
+    executed: bool
+
+
+def ledger_for(settings: Settings) -> Ledger:
+    """The case database's proof ledger with its signing key (`[erasure].signing_key` or `.dsr/`)."""
+    configured = settings.erasure.signing_key
+    if configured is None:
+        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
+    elif configured.is_absolute() or settings.source is None:
+        key_path = configured
+    else:
+        key_path = settings.source.resolve().parent / configured
+    return open_database_ledger(
+        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
+    )
+
+
+def begin_erasure(settings: Settings, request_id: str) -> list[str]:
+    """Move the request to in_progress (if new) and give every location a status row; returns those to scan."""
+    with session_scope(settings.database.url) as session:
+        cases.sync_locations(session, settings)
+        request = cases.get_request(session, request_id)
+        if RequestKind(request.kind) is not RequestKind.ERASURE:
+            raise InputError(f"request {request_id} is a {request.kind} request, not erasure")
+        if RequestStatus(request.status) in (RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING):
+            cases.transition(session, request, RequestStatus.IN_PROGRESS, action="erasure.started")
+        existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
+        names = [e.name for e in settings.endpoints] + [s.name for s in settings.stores]
+        for name in names:
+            if name not in existing:
+                session.add(LocationScan(request_id=request_id, location=name, phase=DISCOVERY, status="pending"))
+        return names
+
+
+def _staging_file(settings: Settings, request_id: str, phase: str, location: str) -> Path:
+    return staging_dir(settings, request_id) / f"{phase}-{location}.bin"
+
+
+def _save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
+    # pickle is safe here: the blob is our own, authenticated with AES-GCM under the request key.
+    blob = seal(key, pickle.dumps(discovery), path.name.encode())
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(blob)
+    os.replace(tmp, path)
+
+
+def _load_discovery(path: Path, key: bytes) -> LocationDiscovery:
+    data = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
+    discovery: LocationDiscovery = pickle.loads(data)  # noqa: S301 - authenticated blob we wrote (see _save)
+    return discovery
+
+
+def _discover(settings: Settings, location: str, matcher: Matcher) -> LocationDiscovery:
+    with open_location(location, settings) as connector:
+        if isinstance(connector, S3Connector):
+            return discover_store(connector, matcher)
+        owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
+        return discover_endpoint(connector, location, matcher, owner_ids=owners, classify=True)
+
+
+def discover_location(settings: Settings, request_id: str, location: str, *, phase: str = DISCOVERY) -> str:
+    """Scan one location for the erasure (or its verification) and record its status; returns the status."""
+    now = utcnow()
+    reason: str | None
+    try:
+        matcher = build_matcher(settings, request_id)
+        discovery = _discover(settings, location, matcher)
+    except ConnectorError as exc:
+        status, reason, findings = exc.status.value, f"{type(exc).__name__}: {exc}", 0
+    except DsrError as exc:
+        status, reason, findings = LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}", 0
+    else:
+        _save_discovery(
+            _staging_file(settings, request_id, phase, location), discovery, request_key(settings, request_id)
+        )
+        status, reason, findings = LocationStatus.SCANNED.value, None, len(discovery.items)
+    with session_scope(settings.database.url) as session:
+        scan = session.exec(
+            select(LocationScan).where(
+                LocationScan.request_id == request_id, LocationScan.location == location, LocationScan.phase == phase
+            )
+        ).first() or LocationScan(request_id=request_id, location=location, phase=phase, status="pending")
+        scan.attempts += 1
+        scan.first_attempt_at = scan.first_attempt_at or now
+        scan.last_attempt_at = now
+        scan.status, scan.reason, scan.findings = status, reason, findings
+        if status == LocationStatus.SCANNED:
+            scan.completed_at = utcnow()
+        session.add(scan)
+        cases.record_event(
+            session, f"erasure.{phase}_scanned", request_id=request_id, outcome=status, location=location
+        )
+    return status
+
+
+def _discoveries(settings: Settings, request_id: str, phase: str) -> list[LocationDiscovery]:
+    key = request_key(settings, request_id)
+    root = staging_dir(settings, request_id)
+    return [_load_discovery(path, key) for path in sorted(root.glob(f"{phase}-*.bin"))]
+
+
+def _subject_hashes(settings: Settings, request_id: str) -> set[str]:
+    with session_scope(settings.database.url) as session:
+        return {row.keyed_hash for row in cases.identifiers_of(session, request_id)} | {request_id}
+
+
+def pending_locations(settings: Settings, request_id: str, phase: str = DISCOVERY) -> list[str]:
+    """Locations of the phase that are not accounted for yet (asleep or busy laptops)."""
+    with session_scope(settings.database.url) as session:
+        return [
+            s.location
+            for s in cases.location_scans(session, request_id)
+            if s.phase == phase and not LocationStatus(s.status).is_final
+        ]
+
+
+def make_plan(settings: Settings, request_id: str, *, now: datetime | None = None) -> PlanState:
+    """Plan the erasure from the staged discoveries, store it (no personal data) and await approval."""
+    plan = plan_erasure(
+        request_id,
+        _discoveries(settings, request_id, DISCOVERY),
+        settings=settings.erasure,
+        holds=settings.holds,
+        subject_hashes=_subject_hashes(settings, request_id),
+        now=now or utcnow(),
+    )
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        session.add(
+            ErasurePlanRecord(
+                request_id=request_id,
+                digest=plan.digest,
+                plan_json=plan.to_json(),
+                summary_json=json.dumps(plan.summary()),
+            )
+        )
+        if RequestStatus(request.status) is RequestStatus.IN_PROGRESS:
+            cases.transition(
+                session, request, RequestStatus.AWAITING_APPROVAL, action="erasure.planned", plan_digest=plan.digest
+            )
+    return plan_state(settings, request_id)
+
+
+def latest_plan(settings: Settings, request_id: str) -> ErasurePlanRecord | None:
+    """The newest stored plan of a request."""
+    with session_scope(settings.database.url) as session:
+        return session.exec(
+            select(ErasurePlanRecord)
+            .where(ErasurePlanRecord.request_id == request_id)
+            .order_by(col(ErasurePlanRecord.id).desc())
+            .limit(1)
+        ).first()
+
+
+def plan_state(settings: Settings, request_id: str) -> PlanState:
+    """The newest plan's digest, decision and summary."""
+    record = latest_plan(settings, request_id)
+    if record is None:
+        return PlanState(request_id, None, None, (), False)
+    return PlanState(
+        request_id,
+        record.digest,
+        record.decision,
+        tuple(json.loads(record.summary_json)),
+        record.executed_at is not None,
+    )
+
+
+def decide(settings: Settings, request_id: str, *, approved: bool, reviewer: str, note: str | None = None) -> PlanState:
+    """Record a named reviewer's decision on the newest pending plan (audit trail: who, when, note).
+
+    A rejection touches nothing and returns the request to in_progress.
+
+    Raises:
+        ApprovalRequiredError: there is no plan waiting for a decision.
+        InputError: no reviewer name.
+    """
+    if not reviewer.strip():
+        raise InputError("--by must name the reviewer who decides on the plan")
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        record = session.exec(
+            select(ErasurePlanRecord)
+            .where(ErasurePlanRecord.request_id == request_id)
+            .order_by(col(ErasurePlanRecord.id).desc())
+            .limit(1)
+        ).first()
+        if record is None or record.decision != "pending":
+            raise ApprovalRequiredError(
+                f"request {request_id} has no erasure plan awaiting a decision; run `dsr request run {request_id}`",
+                request_id=request_id,
+            )
+        record.decision = "approved" if approved else "rejected"
+        record.decided_by, record.decided_at, record.note = reviewer.strip(), utcnow(), note
+        session.add(record)
+        if approved:
+            cases.transition(
+                session,
+                request,
+                RequestStatus.EXECUTING,
+                action="erasure.approved",
+                actor=reviewer.strip(),
+                plan_digest=record.digest,
+            )
+        else:
+            cases.transition(
+                session,
+                request,
+                RequestStatus.IN_PROGRESS,
+                action="erasure.rejected",
+                actor=reviewer.strip(),
+                plan_digest=record.digest,
+            )
+    return plan_state(settings, request_id)
+
+
+def approved_plan(settings: Settings, request_id: str) -> ErasurePlan:
+    """The approved, not yet executed plan.
+
+    Raises:
+        ApprovalRequiredError: the newest plan is not approved (nothing may be touched).
+    """
+    record = latest_plan(settings, request_id)
+    if record is None or record.decision != "approved":
+        raise ApprovalRequiredError(
+            f"request {request_id}: erasure needs an approved plan (dsr request approve {request_id} --by NAME)",
+            request_id=request_id,
+        )
+    return ErasurePlan.from_json(record.plan_json)
+
+
+def _connectors(settings: Settings) -> Callable[[str], Connector]:
+    return lambda name: open_location(name, settings)
+
+
+def execute_location(
+    settings: Settings, request_id: str, location: str, *, run_id: str, kill_hook: Callable[[str], None] | None = None
+) -> ExecutionReport:
+    """Carry out the approved plan's actions at one location (compare-and-swap, busy check, proofs)."""
+    plan = approved_plan(settings, request_id)
+    record = latest_plan(settings, request_id)
+    actor = record.decided_by if record and record.decided_by else cases.current_actor()
+    part = ErasurePlan(
+        request_id=plan.request_id,
+        created_at=plan.created_at,
+        mainly_about_share=plan.mainly_about_share,
+        actions=tuple(a for a in plan.actions if a.location == location),
+    )
+    return execute_plan(
+        part,
+        connectors=_connectors(settings),
+        matcher=build_matcher(settings, request_id),
+        ledger=ledger_for(settings),
+        run_id=run_id,
+        actor=actor,
+        kill_hook=kill_hook,
+    )
+
+
+def plan_locations(settings: Settings, request_id: str) -> list[str]:
+    """Locations the approved plan acts on (vendor-side copies excluded)."""
+    plan = approved_plan(settings, request_id)
+    names = {e.name for e in settings.endpoints} | {s.name for s in settings.stores}
+    return sorted({a.location for a in plan.actions if a.location in names})
+
+
+def verify(settings: Settings, request_id: str, retained: tuple[tuple[str, str, str], ...] = ()) -> VerificationResult:
+    """Re-scan every location the plan touched and check nothing remains outside the exceptions."""
+    plan = approved_plan(settings, request_id)
+    for location in plan_locations(settings, request_id):
+        discover_location(settings, request_id, location, phase=VERIFY)
+    return verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
+
+
+def _kept(action: PlannedAction, settings: Settings) -> KeptEntry:
+    hold = next((h for h in settings.holds if h.id == action.hold_id), None)
+    ground = action.ground or action.reason
+    explanation = action.note or {
+        "residual_store": "A disk image or browser storage of the AI app: never edited; removed when the app's "
+        "storage is reset or the laptop is re-imaged.",
+        "object_lock": "The stored version is under an Object Lock retention or legal hold and cannot be deleted "
+        "before its date.",
+        "vendor_side_copy": "Copies held by the AI vendor (cloud sessions, compliance captures): requested from "
+        "the vendor separately.",
+    }.get(ground, "Kept under an Art. 17(3) exception.")
+    return KeptEntry(
+        location=action.location,
+        location_type=action.location_type,
+        path=action.path or "",
+        items=max(1, len(action.lines)),
+        ground=ground,
+        article=_ARTICLE.get(ground, "Art. 17(3)"),
+        explanation=explanation,
+        reference=(hold.case_reference if hold else action.hold_id),
+        review_date=hold.review_date if hold else None,
+    )
+
+
+def certify(
+    settings: Settings,
+    request_id: str,
+    reports: list[ExecutionReport],
+    verification: VerificationResult,
+) -> Path:
+    """Write the deletion certificate (HTML and JSON) and complete the request when verification is clean."""
+    plan = approved_plan(settings, request_id)
+    record = latest_plan(settings, request_id)
+    ledger = ledger_for(settings)
+    ledger.seal()
+    coverage = ledger.coverage(request_id)
+    outcomes = {o.action_id: o for r in reports for o in r.outcomes}
+    erased = []
+    for action in plan.actions:
+        if action.kind is ActionKind.EXCEPTION:
+            continue
+        outcome = outcomes.get(action.action_id)
+        target = action.target
+        erased.append(
+            ErasedEntry(
+                location=action.location,
+                location_type=action.location_type,
+                path=action.path or "",
+                action=_ACTION_TEXT.get(action.kind, action.kind.value),
+                items=max(1, len(action.lines) or len(action.files) or len(action.version_ids)),
+                sha256_before=target.sha256 if target else None,
+                sha256_after=None,
+                version_id=action.version_ids[0] if action.version_ids else None,
+                ledger_seq=outcome.ledger_seq if outcome else None,
+                at=utcnow(),
+            )
+        )
+    kept = [_kept(a, settings) for a in plan.exceptions if a.location_type != "vendor" and a.ground != "residual_store"]
+    residual = [
+        ResidualCopy(
+            name=f"{a.location}: {a.path or 'AI vendor'}"
+            if a.location_type != "vendor"
+            else "AI vendor (cloud copies)",
+            type="vendor" if a.location_type == "vendor" else "residual",
+            description=_kept(a, settings).explanation,
+            handling="Requested from the vendor separately"
+            if a.location_type == "vendor"
+            else "Never edited; removed at the next storage reset or re-image",
+        )
+        for a in plan.exceptions
+        if a.location_type == "vendor" or a.ground == "residual_store"
+    ]
+    with session_scope(settings.database.url) as session:
+        request: Request = cases.get_request(session, request_id)
+        scans = cases.location_scans(session, request_id)
+        unreached = [
+            UnreachedLocation(
+                name=s.location,
+                type="store" if s.location in {st.name for st in settings.stores} else "endpoint",
+                status=s.status,
+                reason=s.reason,
+                since=s.first_attempt_at,
+                attempts=s.attempts,
+                next_step="retried at the next sweep",
+            )
+            for s in scans
+            if s.phase == DISCOVERY and not LocationStatus(s.status).is_final
+        ]
+        notices = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
+        checked = set(verification.checked_locations)
+        remaining: dict[str, int] = {}
+        for finding in verification.remaining:
+            remaining[finding.location] = remaining.get(finding.location, 0) + 1
+        verifications = [
+            CertificateVerification(
+                location=name,
+                status="findings_remain" if remaining.get(name) else "clean",
+                remaining=remaining.get(name, 0),
+                verified_at=utcnow(),
+            )
+            for name in sorted(checked)
+        ]
+        checkpoint = coverage.checkpoint if coverage else None
+        certificate_input = CertificateInput(
+            request_id=request_id,
+            generated_at=utcnow(),
+            received_at=request.received_at,
+            due=cases.effective_due(request),
+            controller=settings.controller,
+            register=settings.processing_register,
+            erased_categories=tuple(sorted(settings.processing_register.categories)),
+            erased=tuple(erased),
+            kept=tuple(kept),
+            unreached=tuple(unreached),
+            residual=tuple(residual),
+            verification=tuple(verifications),
+            ledger=LedgerCoverage(
+                seq_first=coverage.seq_first,
+                seq_last=coverage.seq_last,
+                checkpoint_seq_from=checkpoint.seq_from if checkpoint else None,
+                checkpoint_seq_to=checkpoint.seq_to if checkpoint else None,
+                head_hash=checkpoint.head_hash if checkpoint else None,
+                checkpoint_at=checkpoint.at if checkpoint else None,
+                key_id=checkpoint.key_id if checkpoint else None,
+                signature=checkpoint.signature if checkpoint else None,
+            )
+            if coverage
+            else None,
+            notifications=tuple(
+                CertificateNotice(recipient=n.recipient, notified_at=n.notified_at, channel=n.channel, reply=n.reply)
+                for n in notices
+            ),
+            completed_at=utcnow() if verification.clean else None,
+            approved_by=record.decided_by if record else None,
+            approved_at=record.decided_at if record else None,
+            approval_note=record.note if record else None,
+        )
+    out_dir = settings.access.package_dir
+    if not out_dir.is_absolute() and settings.source is not None:
+        out_dir = settings.source.resolve().parent / out_dir
+    html_path, _json_path = build_certificate(certificate_input, out_dir / "certificates")
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        request.certificate_path = str(html_path)
+        plan_row = session.get(ErasurePlanRecord, record.id) if record else None
+        if plan_row is not None:
+            plan_row.executed_at = utcnow()
+            session.add(plan_row)
+        if verification.clean and not unreached:
+            cases.transition(
+                session,
+                request,
+                RequestStatus.COMPLETED,
+                action="erasure.completed",
+                plan_digest=plan.digest,
+                remaining=0,
+            )
+        else:
+            cases.transition(
+                session,
+                request,
+                RequestStatus.IN_PROGRESS,
+                action="erasure.incomplete",
+                plan_digest=plan.digest,
+                remaining=len(verification.remaining),
+                unreached=len(unreached),
+            )
+    if verification.clean and not unreached:
+        shutil.rmtree(staging_dir(settings, request_id), ignore_errors=True)
+    return html_path
+
+
+def notify_recipient(
+    settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
+) -> None:
+    """Record that a recipient was told of the erasure (Art. 19)."""
+    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients}
+    if recipient not in recipients:
+        allowed = "; ".join(sorted(recipients)) or "none in [register]"
+        raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")
+    with session_scope(settings.database.url) as session:
+        cases.get_request(session, request_id)
+        session.add(
+            RecipientNotice(request_id=request_id, recipient=recipient, channel=channel, notified_at=at or utcnow())
+        )
+        cases.record_event(session, "erasure.recipient_notified", request_id=request_id, channel=channel)

@@ -1,0 +1,139 @@
+"""The erasure flow end to end on a simulated fleet: plan, approval gate, execution, verification, certificate."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from flows import erasure_steps as steps
+from flows.erasure import erasure_request
+from models import cases
+from models.db import session_scope
+from models.settings import load_settings
+from models.tables import AuditEvent
+from models.types import RequestKind
+from tests.integration.flows.conftest import Fleet, make_fleet
+
+pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture
+def small_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+    """A 4-laptop fleet (erasure rewrites trees: keep it small)."""
+    made = make_fleet(tmp_path, 4, seed=11)
+    monkeypatch.setenv("DSR_CONFIG", str(made.config))
+    return made
+
+
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".dsr" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _subject_literals(fleet: Fleet) -> list[bytes]:
+    subject = fleet.truth["subjects"][0]
+    return sorted({f["literal"].encode("utf-8").lower() for f in subject["forms"]}, key=len, reverse=True)
+
+
+def _hits(fleet: Fleet) -> set[tuple[str, str]]:
+    literals = _subject_literals(fleet)
+    traps = {t["literal"].encode("utf-8").lower() for t in fleet.truth["subjects"][0]["trap_forms"]}
+    found = set()
+    for laptop in (fleet.root / f"laptop-{i:02d}" for i in range(1, 5)):
+        for path in laptop.rglob("*"):
+            if not path.is_file() or path.is_symlink():
+                continue
+            for raw in path.read_bytes().lower().split(b"\n"):
+                line = raw
+                for trap in traps:
+                    line = line.replace(trap, b"")
+                if any(lit in line for lit in literals):
+                    found.add((laptop.name, "/" + str(path.relative_to(laptop))))
+    return found
+
+
+def _status(fleet: Fleet, rid: str) -> str:
+    with session_scope(load_settings(fleet.config).database.url) as session:
+        return cases.get_request(session, rid).status
+
+
+def test_nothing_is_touched_before_approval_and_after_rejection(small_fleet: Fleet) -> None:
+    """The run stops at awaiting_approval with the trees unchanged; a rejected plan touches nothing."""
+    before = _tree_digest(small_fleet.root)
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    result = erasure_request(rid, wait_for_approval=False)
+    assert result["status"] == "awaiting_approval"
+    assert _status(small_fleet, rid) == "awaiting_approval"
+    assert _tree_digest(small_fleet.root) == before
+    settings = load_settings(small_fleet.config)
+    steps.decide(settings, rid, approved=False, reviewer="Dana Reviewer", note="scope unclear")
+    assert _status(small_fleet, rid) == "in_progress"
+    with pytest.raises(Exception, match="approved plan"):
+        steps.approved_plan(settings, rid)
+    assert _tree_digest(small_fleet.root) == before
+
+
+def test_approved_erasure_leaves_nothing_outside_exceptions(small_fleet: Fleet) -> None:
+    """After approval the second run erases, verifies clean, certifies, and the ledger verifies."""
+    hits_before = _hits(small_fleet)
+    assert hits_before
+    third_party = small_fleet.truth["third_parties"][0]["email"].encode()
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    assert erasure_request(rid, wait_for_approval=False)["status"] == "awaiting_approval"
+    settings = load_settings(small_fleet.config)
+    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", note="checked the plan")
+    result = erasure_request(rid, wait_for_approval=False)
+    assert result["status"] == "completed", result
+    plan = steps.approved_plan(settings, rid)
+    excepted = {(a.location, a.path) for a in plan.exceptions}
+    # The user's own documents outside the agent stores (hard-linked originals of uploads) are out of scope.
+    outside = {
+        (loc["endpoint"], loc["path"])
+        for loc in small_fleet.truth["locations"]
+        if not loc["in_agent_store"] and loc["subject"] == "s1"
+    }
+    left = {h for h in _hits(small_fleet) if h not in excepted and h not in outside}
+    assert not left, sorted(left)[:5]
+    for original in outside:
+        assert original in hits_before and original in _hits(small_fleet), "hard-linked original was changed"
+    assert any(third_party in p.read_bytes() for p in small_fleet.root.rglob("*.jsonl") if p.is_file())
+    assert steps.ledger_for(settings).verify().ok
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, rid)
+        assert request.status == "completed" and request.certificate_path
+        assert Path(request.certificate_path).exists()
+
+
+def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
+    """With wait_for_approval the run pauses; resuming it with the form's input approves and completes it."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.flow_runs import resume_flow_run
+
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    outcome: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: outcome.update(erasure_request(rid)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 240
+    paused = None
+    while time.monotonic() < deadline and paused is None:
+        time.sleep(2)
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-erasure"])))
+        paused = next((r for r in runs if r.state and r.state.is_paused()), None)
+    assert paused is not None, "the erasure run never paused for approval"
+    assert _status(small_fleet, rid) == "awaiting_approval"
+    resume_flow_run(paused.id, run_input={"approved": True, "reviewer": "Dana Reviewer", "note": "ok"})
+    runner.join(timeout=300)
+    assert outcome.get("status") == "completed", outcome
+    with session_scope(load_settings(small_fleet.config).database.url) as session:
+        events = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()]
+    assert "erasure.approved" in events
