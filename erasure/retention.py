@@ -35,7 +35,7 @@ from detection.matcher import Matcher
 from erasure.executor import ActionOutcome, ActionStatus, ExecutionReport, KillHook, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
 from erasure.rewrite import drop_lines
-from models.errors import BusyError, ConnectorError, InputError, ItemNotFoundError, VersionConflictError
+from models.errors import BusyError, ConfigError, ConnectorError, InputError, ItemNotFoundError, VersionConflictError
 from models.holds import Hold, hold_covers, hold_from_settings
 from models.settings import EndpointSettings, RetentionPolicy, Settings
 from proofs.entry import LedgerEntry
@@ -238,7 +238,16 @@ def select_policies(settings: Settings, policy: str | None = None) -> list[Reten
 
     Raises:
         InputError: `policy` names no configured policy.
+        ConfigError: a `redact` policy lists kinds whose records carry no time of their own.
     """
+    for pol in settings.retention:
+        unsupported = sorted(k for k in pol.kinds if k not in {t.value for t in _LINE_TIMES})
+        if pol.action == "redact" and unsupported:
+            raise ConfigError(
+                f"retention policy {pol.name!r}: action 'redact' drops expired records and applies only to "
+                f"{', '.join(sorted(t.value for t in _LINE_TIMES))}; use action 'delete' for {', '.join(unsupported)}",
+                key="retention",
+            )
     if policy is None:
         return list(settings.retention)
     chosen = [p for p in settings.retention if p.name == policy]
@@ -464,6 +473,11 @@ class _Planner:
             pol = table.get(art.kind.value)
             if pol is None:
                 continue
+            if pol.action == "redact":
+                found = self.expired_lines(connector, endpoint, pol, art)
+                if found is not None:
+                    out.append(found)
+                continue
             last = artifact_last_activity_at(connector, art)
             mtime = art.item.modified_at
             # No creation time outside sessions: the file's mtime stands in (memory notes: mtime, doc section 6).
@@ -473,6 +487,37 @@ class _Planner:
                     self.candidate(connector, endpoint.name, pol, "file", [art], ref, mtime, owner=endpoint.owner)
                 )
         return out
+
+    def expired_lines(
+        self, connector: Connector, endpoint: EndpointSettings, pol: RetentionPolicy, art: Artifact
+    ) -> PurgeCandidate | None:
+        """A `redact` policy over a file of timestamped records: drop the records past the period (each by
+        its own time); the whole file when every record is; records without a time are kept."""
+        with connector.open(art.item) as stream:
+            data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+        field = _LINE_TIMES[art.kind]
+        expired: list[int] = []
+        stamps: list[datetime] = []
+        total = 0
+        for record in iter_records(io.BytesIO(data), art.fmt):
+            total += 1
+            stamp = parse_timestamp(record.value.get(field)) if isinstance(record.value, dict) else None
+            if stamp is not None and is_expired(pol, stamp, self.now):
+                expired.append(record.line)
+                stamps.append(stamp)
+        if not expired:
+            return None
+        unit = "file" if len(expired) == total else "lines"
+        cand = self.candidate(
+            connector, endpoint.name, pol, unit, [art], max(stamps), min(stamps), owner=endpoint.owner
+        )
+        if unit == "file":
+            return cand
+        if cand.status is not PurgeStatus.PURGE:
+            return dataclasses.replace(cand, lines=tuple(expired))
+        ref = dataclasses.replace(cand.files[0], sha256=hashlib.sha256(data).hexdigest())
+        after = hashlib.sha256(drop_lines(data, expired).data).hexdigest()
+        return dataclasses.replace(cand, files=(ref,), lines=tuple(expired), sha256_after=after)
 
     @staticmethod
     def _sessions(connector: Connector, arts: Sequence[Artifact]) -> list[_Session]:
@@ -637,7 +682,9 @@ def plan_purge(
     runs from the last activity, the record's `createdAt`, the file mtime, or the end of the calendar year
     of the last activity. A policy that lists a session's anchor kind (`session_record`,
     `code_session_record`, or `transcript` for CLI sessions) deletes the whole session (record, files,
-    session directories); other listed kinds go file by file. Residual stores are never purged.
+    session directories); other listed kinds go file by file. A `redact` policy (prompt history only)
+    drops the records whose own timestamp is past the period, keeping the rest. Residual stores are never
+    purged.
     Everything a hold covers is retained (Art. 17(3)(e)); everything concerning a subject with an open
     access request is frozen. Idempotent: what a real run deleted is not found again.
 
@@ -739,6 +786,9 @@ def execute_purge(
     """Carry out a purge plan with the erasure executor: busy check per endpoint, compare-and-swap per file,
     crash-safe reruns, one ledger entry per deletion (action `purge`) and per kept item (`exception`).
 
+    Expired records of `redact` policies are dropped here with the same rules (busy check, compare-and-swap
+    on the planned hash, atomic replace, a rerun after a crash recognised by the planned result hash).
+
     Args:
         plan: the purge plan.
         connectors: opens the connector of a location name.
@@ -747,8 +797,9 @@ def execute_purge(
         actor: the acting identity.
         kill_hook: passed to the executor (tests simulate crashes with it).
     """
-    return execute_plan(
-        plan.to_erasure_plan(),
+    erasure_plan = plan.to_erasure_plan()
+    report = execute_plan(
+        erasure_plan,
         connectors=connectors,
         matcher=_no_subject_matcher(),
         ledger=_PurgeLedger(ledger, plan),
@@ -756,3 +807,93 @@ def execute_purge(
         actor=actor,
         kill_hook=kill_hook,
     )
+    dropped = _drop_expired_lines(plan, connectors, ledger, run_id, actor)
+    return ExecutionReport(report.request_id, report.plan_digest, run_id, report.outcomes + tuple(dropped))
+
+
+def _drop_key(cand: PurgeCandidate) -> str:
+    body = json.dumps([cand.location, cand.path, cand.files[0].sha256, list(cand.lines)], separators=(",", ":"))
+    return "retention:drop_lines:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _outcome(cand: PurgeCandidate, status: ActionStatus, **fields: Any) -> ActionOutcome:
+    return ActionOutcome(_to_action(cand).action_id, ActionKind.REDACT, cand.location, cand.path, status, **fields)
+
+
+def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id: str, actor: str) -> ActionOutcome:
+    """Drop one file's expired records: compare-and-swap on the planned hash, atomic replace, one proof entry."""
+    key = _drop_key(cand)
+    done = ledger.store.find(key)
+    if done is not None:
+        return _outcome(cand, ActionStatus.ALREADY_DONE, ledger_seq=done.seq)
+    ref = cand.files[0]
+    details: dict[str, Any] = {"operation": "drop_lines", "policy": cand.policy, "lines": list(cand.lines)}
+    try:
+        current = connector.stat(cand.path)
+    except ItemNotFoundError:
+        after, outcome = None, "already_absent"
+    else:
+        outcome = "done"
+        with connector.open(current) as stream:
+            data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+        sha = hashlib.sha256(data).hexdigest()
+        if sha == ref.sha256:
+            new = drop_lines(data, cand.lines).data
+            connector.replace(current, [new], Expected(current.size, current.version, sha))
+            after = hashlib.sha256(new).hexdigest()
+        elif sha == cand.sha256_after:
+            after = sha  # replaced by a run that died before its proof entry
+            details["recovered"] = True
+        else:
+            raise VersionConflictError("file changed since the purge plan was made", path=cand.path)
+    record = ProofRecord(
+        action=LedgerAction.PURGE,
+        run_id=run_id,
+        location=cand.location,
+        path=cand.path,
+        sha256_before=ref.sha256,
+        sha256_after=after,
+        counts={"lines_removed": len(cand.lines)},
+        outcome=outcome,
+        actor=actor,
+        policy_version=f"retention:{cand.policy}@{cand.policy_version}",
+        details=details,
+    )
+    entry = ledger.append(record, idempotency_key=key)
+    return _outcome(cand, ActionStatus.DONE, ledger_seq=entry.seq, counts={"lines_removed": len(cand.lines)})
+
+
+def _drop_expired_lines(
+    plan: PurgePlan, connectors: Callable[[str], Connector], ledger: Ledger, run_id: str, actor: str
+) -> list[ActionOutcome]:
+    by_location: dict[str, list[PurgeCandidate]] = defaultdict(list)
+    for cand in plan.candidates:
+        if _drops_lines(cand):
+            by_location[cand.location].append(cand)
+    outcomes: list[ActionOutcome] = []
+    for location, cands in sorted(by_location.items()):
+        try:
+            connector = connectors(location)
+        except ConnectorError as exc:
+            outcomes.extend(_outcome(c, ActionStatus.FAILED, error=exc.status.value) for c in cands)
+            continue
+        with connector:
+            try:
+                busy = connector.activity().agent_running
+            except ConnectorError as exc:
+                outcomes.extend(_outcome(c, ActionStatus.FAILED, error=exc.status.value) for c in cands)
+                continue
+            for cand in cands:
+                if busy:
+                    # endpoint-histories.md section 5: never change a store while the app runs.
+                    outcomes.append(_outcome(cand, ActionStatus.BUSY, error="busy"))
+                    continue
+                try:
+                    outcomes.append(_drop_one(connector, cand, ledger, run_id, actor))
+                except VersionConflictError:
+                    outcomes.append(_outcome(cand, ActionStatus.CONFLICT, error="conflict"))
+                except BusyError:
+                    outcomes.append(_outcome(cand, ActionStatus.BUSY, error="busy"))
+                except ConnectorError as exc:
+                    outcomes.append(_outcome(cand, ActionStatus.FAILED, error=exc.status.value))
+    return outcomes

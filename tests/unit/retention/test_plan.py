@@ -14,7 +14,7 @@ from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionStatus
 from erasure.retention import PurgeCandidate, PurgeStatus, SubjectProbe, execute_purge, is_expired, plan_purge
-from models.errors import InputError
+from models.errors import ConfigError, InputError
 from models.holds import Hold
 from models.settings import RetentionPolicy
 from proofs.ledger import Ledger, LedgerAction
@@ -263,3 +263,72 @@ def test_unknown_policy_and_naive_time_are_refused(fleet: Fleet) -> None:
         plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE, policy="nope")
     with pytest.raises(InputError):
         plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE.replace(tzinfo=None))
+
+
+def _history_stamps(path: Path) -> list[tuple[int, datetime | None]]:
+    out: list[tuple[int, datetime | None]] = []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if raw.strip():
+            value = json.loads(raw)
+            out.append((number, datetime.fromtimestamp(value["timestamp"] / 1000, tz=UTC)))
+    return out
+
+
+def test_redact_policy_drops_only_expired_history_records(fleet: Fleet, tmp_path: Path) -> None:
+    """A redact policy over prompt history drops exactly the records past the period (the whole file when all
+    are); a rerun finds nothing."""
+    days = 500
+    policy = RetentionPolicy(name="prompts", kinds=["prompt_history"], period_days=days, action="redact")
+    settings = with_policies(fleet.settings, policy)
+    files = sorted(fleet.root.glob("laptop-*/**/.claude/history.jsonl"))
+    before = {f: _history_stamps(f) for f in files}
+    expected = {
+        f: [n for n, at in stamps if at is not None and at + timedelta(days=days) <= REFERENCE]
+        for f, stamps in before.items()
+    }
+    partial = [f for f in files if expected[f] and len(expected[f]) < len(before[f])]
+    whole = [f for f in files if expected[f] and len(expected[f]) == len(before[f])]
+    assert partial and whole, "the fleet must have history files with old and recent records, and only old ones"
+    plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
+    by_path = {fleet.root / c.location / c.path.lstrip("/"): c for c in plan.candidates}
+    assert set(by_path) == set(partial) | set(whole)
+    for f in partial:
+        assert by_path[f].unit == "lines" and list(by_path[f].lines) == expected[f]
+    assert {by_path[f].unit for f in whole} == {"file"}
+    assert plan.totals()["purge"]["lines"] == sum(len(expected[f]) for f in partial)
+
+    ledger = _ledger(tmp_path)
+    report = execute_purge(plan, connectors=fleet.connectors(), ledger=ledger, run_id="purge-l", actor="t")
+    assert report.complete
+    for f in partial:
+        kept = [at for _, at in _history_stamps(f)]
+        assert len(kept) == len(before[f]) - len(expected[f])
+        assert all(at is not None and at + timedelta(days=days) > REFERENCE for at in kept)
+    assert not any(f.exists() for f in whole)
+    operations = sorted(str(e.record.details["operation"]) for e in ledger.entries())
+    assert operations == sorted(["drop_lines"] * len(partial) + ["delete_file"] * len(whole))
+    assert ledger.verify().ok
+    again = plan_purge(settings, fleet.connectors(), now=REFERENCE)
+    assert again.candidates == ()
+
+
+def test_redact_policy_on_session_kinds_is_a_config_error(fleet: Fleet) -> None:
+    """Redact applies to timestamped records only: a redact policy over transcripts is refused."""
+    policy = RetentionPolicy(name="bad", kinds=["transcript"], period_days=30, action="redact")
+    with pytest.raises(ConfigError, match="redact"):
+        plan_purge(with_policies(fleet.settings, policy), fleet.connectors(), now=REFERENCE)
+
+
+def test_changed_history_file_is_a_conflict(fleet: Fleet, tmp_path: Path) -> None:
+    """A history file appended to after planning is left alone (conflict), and the next plan picks it up."""
+    policy = RetentionPolicy(name="prompts", kinds=["prompt_history"], period_days=500, action="redact")
+    settings = with_policies(fleet.settings, policy)
+    plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
+    target = next(c for c in plan.candidates if c.unit == "lines")
+    path = fleet.root / target.location / target.path.lstrip("/")
+    with path.open("ab") as fh:
+        fh.write(b'{"display":"later","timestamp":1790000000000}\n')
+    snapshot = path.read_bytes()
+    report = execute_purge(plan, connectors=fleet.connectors(), ledger=_ledger(tmp_path), run_id="p", actor="t")
+    assert {o.status for o in report.outcomes if o.path == target.path} == {ActionStatus.CONFLICT}
+    assert path.read_bytes() == snapshot
