@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
@@ -80,3 +82,30 @@ def test_drop_lines_removes_records(matcher: Matcher) -> None:
 def test_lines_clean_sees_escaped_forms(matcher: Matcher, line: bytes, clean: bool) -> None:
     """lines_clean decodes JSON too, so an escaped name is not mistaken for a finished redaction."""
     assert lines_clean(line, [1], matcher) is clean
+
+
+FORMS = ["zoe.angstrom@x.invalid", "Zoë Ångström", "E-48213", "+44 7700 900123", "ZOE.ANGSTROM@X.INVALID"]
+_words = st.sampled_from(["plan", "the", "offsite", "Léa", "call", "42", "ok", "E-4821", "x.invalid", *FORMS])
+_text = st.lists(_words, max_size=8).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_text, min_size=1, max_size=6), as_json=st.booleans(), ascii_only=st.booleans())
+def test_redaction_touches_only_named_lines_and_cleans_them(
+    matcher: Matcher, texts: list[str], as_json: bool, ascii_only: bool
+) -> None:
+    """Named lines end clean, other lines stay byte for byte, the line count never changes, reruns are no-ops."""
+    if as_json:
+        lines = [json.dumps({"n": i, "text": t}, ensure_ascii=ascii_only).encode() for i, t in enumerate(texts)]
+    else:
+        lines = [t.encode() for t in texts]
+    data = b"\n".join(lines) + b"\n"
+    named = [n for n, line in enumerate(lines, 1) if not lines_clean(line, [1], matcher)]
+    rewrite = redact_lines(data, named, "jsonl" if as_json else "text", matcher)
+    out = rewrite.data.split(b"\n")
+    assert len(out) == len(lines) + 1
+    assert all(out[n - 1] == lines[n - 1] for n in range(1, len(lines) + 1) if n not in named)
+    assert lines_clean(rewrite.data, named, matcher)
+    assert redact_lines(rewrite.data, named, "jsonl" if as_json else "text", matcher).data == rewrite.data
+    if as_json:
+        assert [json.loads(line)["n"] for line in out[:-1]] == list(range(len(lines)))
