@@ -30,6 +30,7 @@ from erasure.rewrite import (
     split_lines,
 )
 from models.errors import (
+    ApprovalRequiredError,
     BusyError,
     ConnectorError,
     ItemNotFoundError,
@@ -623,6 +624,7 @@ def execute_plan(
     run_id: str,
     actor: str,
     kill_hook: KillHook | None = None,
+    approved_digest: str | None = None,
 ) -> ExecutionReport:
     """Carry out an (approved) plan, location by location, and record one proof entry per completed action.
 
@@ -640,10 +642,21 @@ def execute_plan(
         run_id: the flow or CLI run.
         actor: the acting identity recorded in entries.
         kill_hook: called with each step name of `STEPS` (tests raise from it to simulate a crash).
+        approved_digest: the digest the approval named; when given, a different plan is refused before
+            anything is touched.
 
     Returns:
         Outcomes per action; `complete` when nothing is left to retry.
+
+    Raises:
+        ApprovalRequiredError: `approved_digest` is given and is not this plan's digest.
+        LedgerError: the ledger cannot be written (the run stops; a rerun resumes).
     """
+    if approved_digest is not None and approved_digest != plan.digest:
+        raise ApprovalRequiredError(
+            f"erasure plan {plan.digest} of request {plan.request_id} is not the approved plan {approved_digest}",
+            request_id=plan.request_id,
+        )
     run = _Run(plan, connectors, matcher, ledger, run_id, actor, kill_hook)
     by_location: dict[str, list[PlannedAction]] = {}
     outcomes: dict[str, ActionOutcome] = {}

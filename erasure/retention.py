@@ -44,6 +44,7 @@ from proofs.ledger import Ledger, LedgerAction, ProofRecord
 RETENTION_REQUEST_ID = "retention"
 """The pseudo request id of purge plans: keeps the executor's idempotency keys stable across purge runs."""
 
+PLAN_FORMAT = "dsr-purge-plan/1"
 S3_OBJECT_KIND = "s3_object"
 HOLD_GROUND = "legal_claims"  # Art. 17(3)(e): establishment, exercise or defence of legal claims
 FREEZE_GROUND = "access_freeze"
@@ -191,6 +192,58 @@ class PurgePlan:
             "totals": self.totals(),
             "unreached": [list(u) for u in self.unreached],
         }
+
+    def to_json(self) -> str:
+        """JSON text of the plan (paths, hashes, ids and counts only), for resuming a crashed real run."""
+        candidates = []
+        for cand in self.candidates:
+            body = dataclasses.asdict(cand)
+            body["status"] = cand.status.value
+            body["reference_at"] = cand.reference_at.isoformat()
+            candidates.append(body)
+        document = {
+            "format": PLAN_FORMAT,
+            "created_at": self.created_at.isoformat(),
+            "policies": [list(p) for p in self.policies],
+            "unreached": [list(u) for u in self.unreached],
+            "candidates": candidates,
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PurgePlan:
+        """Parse `to_json` output.
+
+        Raises:
+            InputError: not a purge plan of this format.
+        """
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise InputError("purge plan is not valid JSON", field="plan") from None
+        if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
+            raise InputError(f"purge plan format must be {PLAN_FORMAT}", field="plan")
+        candidates = []
+        for body in document["candidates"]:
+            candidates.append(
+                PurgeCandidate(
+                    **{
+                        **body,
+                        "files": tuple(FileRef(**f) for f in body["files"]),
+                        "dirs": tuple(body["dirs"]),
+                        "version_ids": tuple(body["version_ids"]),
+                        "lines": tuple(body["lines"]),
+                        "status": PurgeStatus(body["status"]),
+                        "reference_at": datetime.fromisoformat(body["reference_at"]),
+                    }
+                )
+            )
+        return cls(
+            created_at=datetime.fromisoformat(document["created_at"]),
+            policies=tuple((str(n), str(v)) for n, v in document["policies"]),
+            candidates=tuple(candidates),
+            unreached=tuple((str(n), str(st)) for n, st in document["unreached"]),
+        )
 
     def to_erasure_plan(self) -> ErasurePlan:
         """The plan in the erasure executor's terms: deletions plus recorded exceptions (held, frozen).

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from erasure.executor import STEPS, ActionStatus
+from erasure.executor import STEPS, ActionStatus, execute_plan
 from erasure.plan import ActionKind, ErasurePlan
 from erasure.verify import verify_erasure
+from models.errors import ApprovalRequiredError
 from models.settings import HoldSettings
 from tests.unit.erasure.fleet import Fleet, SimulatedKill, kill_at, make_fleet, new_ledger
 
@@ -258,3 +259,31 @@ def test_deleted_sessions_leave_no_reference_and_json_stays_valid(fleet: Fleet, 
             json.loads(data)
         if path.endswith(("artifacts.json", "scheduled-tasks.json")):
             assert not any(sid.encode() in data for sid in deleted), (endpoint, path)
+
+
+def test_plan_other_than_the_approved_one_touches_nothing(fleet: Fleet, tmp_path: Path) -> None:
+    """With an approval naming another digest, execution is refused before any change or ledger entry."""
+    plan = fleet.plan()
+    before = fleet.digests()
+    ledger = new_ledger(tmp_path / "ledger.jsonl")
+    with pytest.raises(ApprovalRequiredError):
+        execute_plan(
+            plan,
+            connectors=fleet.connector,
+            matcher=fleet.matcher,
+            ledger=ledger,
+            run_id="r",
+            actor="t",
+            approved_digest="0" * 64,
+        )
+    assert fleet.digests() == before and list(ledger.entries()) == []
+    report = execute_plan(
+        plan,
+        connectors=fleet.connector,
+        matcher=fleet.matcher,
+        ledger=ledger,
+        run_id="r",
+        actor="t",
+        approved_digest=plan.digest,
+    )
+    assert report.complete and report.plan_digest == plan.digest
