@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
@@ -82,6 +82,14 @@ class LocationDiscovery:
     owned_sessions: tuple[tuple[str, str], ...] = ()
     artifacts: tuple[ArtifactInfo, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+
+    def without_content(self) -> LocationDiscovery:
+        """A copy whose items carry no `content` (planning and verification never read it).
+
+        Use it before a discovery crosses a task boundary or is persisted (Prefect results).
+        """
+        items = tuple({k: v for k, v in item.items() if k != "content"} for item in self.items)
+        return replace(self, items=items)
 
 
 def _hash_and_lines(stream_chunks: Iterable[bytes]) -> tuple[str, int]:

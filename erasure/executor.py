@@ -130,6 +130,29 @@ class ExecutionReport:
         """(location, key, version id) of every Object-Locked version found at execution."""
         return tuple((o.location, key, vid) for o in self.outcomes for key, vid in o.retained)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form: ids, statuses, counts, error codes and retained versions (no content)."""
+        return {
+            "request_id": self.request_id,
+            "plan_digest": self.plan_digest,
+            "run_id": self.run_id,
+            "complete": self.complete,
+            "outcomes": [
+                {
+                    "action_id": o.action_id,
+                    "kind": o.kind.value,
+                    "location": o.location,
+                    "path": o.path,
+                    "status": o.status.value,
+                    "ledger_seq": o.ledger_seq,
+                    "counts": dict(o.counts),
+                    "error": o.error,
+                    "retained": [list(r) for r in o.retained],
+                }
+                for o in self.outcomes
+            ],
+        }
+
     def summary(self) -> list[dict[str, Any]]:
         """Counts per location and status (for the flow's table artifact)."""
         rows: dict[tuple[str, str], int] = {}

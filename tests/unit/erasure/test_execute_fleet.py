@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from erasure.executor import STEPS, ActionStatus, execute_plan
-from erasure.plan import ActionKind, ErasurePlan
+from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import verify_erasure
 from models.errors import ApprovalRequiredError
-from models.settings import HoldSettings
-from tests.unit.erasure.fleet import Fleet, SimulatedKill, kill_at, make_fleet, new_ledger
+from models.settings import ErasureSettings, HoldSettings
+from tests.unit.erasure.fleet import NOW, REQUEST, Fleet, SimulatedKill, kill_at, make_fleet, new_ledger
 
 
 @pytest.fixture
@@ -72,11 +72,20 @@ def test_ledger_has_one_verified_entry_per_action_and_rerun_adds_none(fleet: Fle
 
 
 def test_proof_entries_hold_no_content(fleet: Fleet, tmp_path: Path) -> None:
-    """The ledger file and the plan JSON contain none of the subject's literal forms."""
-    plan = fleet.plan()
+    """Ledger, plan JSON and report JSON hold none of the subject's forms; planning needs no content."""
+    discoveries = fleet.discover()
+    plan = plan_erasure(REQUEST, discoveries, settings=ErasureSettings(), holds=[], subject_hashes=set(), now=NOW)
+    stripped = [d.without_content() for d in discoveries]
+    assert all("content" not in item for d in stripped for item in d.items)
+    stripped_plan = plan_erasure(REQUEST, stripped, settings=ErasureSettings(), holds=[], subject_hashes=set(), now=NOW)
+    assert stripped_plan == plan
     ledger_path = tmp_path / "ledger.jsonl"
-    fleet.execute(plan, new_ledger(ledger_path))
-    texts = [ledger_path.read_text(encoding="utf-8").lower(), plan.to_json().lower()]
+    report = fleet.execute(plan, new_ledger(ledger_path))
+    texts = [
+        ledger_path.read_text(encoding="utf-8").lower(),
+        plan.to_json().lower(),
+        json.dumps(report.to_json()).lower(),
+    ]
     for form in fleet.truth["subjects"][0]["forms"]:
         assert all(form["literal"].lower() not in text for text in texts), form["type"]
 
@@ -208,7 +217,7 @@ import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})
 from pathlib import Path
 from erasure.plan import ErasurePlan
-from tests.unit.erasure.fleet import Fleet, make_fleet, new_ledger
+from tests.unit.erasure.fleet import NOW, REQUEST, Fleet, make_fleet, new_ledger
 import json
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
