@@ -150,8 +150,9 @@ def discover_endpoint(
 ) -> LocationDiscovery:
     """Scan one endpoint and record the identity (size, version, sha256, line count) of what erasure may touch.
 
-    Files are hashed only when they have findings or belong to a session with findings; residual stores
-    and never-opened files (`fmt == none`) are listed without a hash.
+    Files are hashed only when they have findings, belong to a session with findings, reference such a
+    session (per-org files) or are user outputs (`~/Claude/`); residual stores and never-opened files
+    (`fmt == none`) are listed without a hash.
 
     Args:
         connector: the endpoint.
@@ -174,7 +175,8 @@ def discover_endpoint(
             refs = _session_refs(connector, entry.item, sessions)
         if entry.kind is ArtifactKind.RESIDUAL:
             infos.append(_info(entry, None))
-        elif relevant or refs:
+        elif relevant or refs or entry.kind is ArtifactKind.USER_OUTPUT:
+            # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
     return LocationDiscovery(name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped)

@@ -400,6 +400,15 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     for info in discovery.artifacts:
         if info.session_id in delete and info.kind != "residual":
             by_session[info.session_id].append(info)
+    # Copies of a deleted session's outputs in the user's `~/Claude/` folder (same content) go with it.
+    user_outputs: dict[str, list[ArtifactInfo]] = defaultdict(list)
+    for info in discovery.artifacts:
+        if info.kind == "user_output" and info.sha256 is not None:
+            user_outputs[info.sha256].append(info)
+    for session_files in by_session.values():
+        digests = {f.sha256 for f in session_files if f.kind == "output" and f.sha256}
+        copies = [u for digest in sorted(digests) for u in user_outputs.get(digest, ())]
+        session_files.extend(c for c in copies if c not in session_files)
     deleted_paths: set[str] = set()
     for sid in sorted(by_session):
         files = []

@@ -279,3 +279,17 @@ def test_unreadable_entries_are_listed_not_touched() -> None:
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, laptop.artifacts, skipped))
     reached = [(a.path, a.ground) for a in plan.exceptions if a.reason == "not_reached"]
     assert reached == [("/Users/ana/.claude/locked", "permission_denied")]
+
+
+def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
+    """A `~/Claude/` file with the same content as a deleted session's output is deleted with the session."""
+    laptop = _laptop()
+    output = ArtifactInfo(f"{STORE}/{OWNED}/outputs/draft.md", "output", "text", OWNED, 9, "v1", "cd" * 32, 2)
+    copy = ArtifactInfo("/Users/ana/Claude/draft.md", "user_output", "text", None, 9, "v2", "cd" * 32, 2)
+    unrelated = ArtifactInfo("/Users/ana/Claude/other.md", "user_output", "text", None, 9, "v3", "ef" * 32, 2)
+    artifacts = (*laptop.artifacts, output, copy, unrelated)
+    plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, artifacts))
+    session = next(a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION)
+    paths = {f.path for f in session.files}
+    assert copy.path in paths and output.path in paths and unrelated.path not in paths
+    assert all(not d.startswith("/Users/ana/Claude") for d in session.dirs)
