@@ -34,6 +34,7 @@ from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionOutcome, ActionStatus, ExecutionReport, KillHook, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import drop_lines
 from models.errors import BusyError, ConfigError, ConnectorError, InputError, ItemNotFoundError, VersionConflictError
 from models.holds import Hold, hold_covers, hold_from_settings
@@ -899,11 +900,13 @@ def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id
             details["recovered"] = True
         else:
             raise VersionConflictError("file changed since the purge plan was made", path=cand.path)
+    if proof_path(cand.path) != cand.path:
+        details["path_sha256"] = path_digest(cand.path)  # a hostile file name, escaped for the ledger
     record = ProofRecord(
         action=LedgerAction.PURGE,
         run_id=run_id,
         location=cand.location,
-        path=cand.path,
+        path=proof_path(cand.path),
         sha256_before=ref.sha256,
         sha256_after=after,
         counts={"lines_removed": len(cand.lines)},

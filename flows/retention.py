@@ -7,8 +7,12 @@ kind, location and policy, never paths of personal files, identifiers or content
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -97,6 +101,49 @@ def hold_inputs(settings: Settings) -> tuple[list[Hold], list[SubjectProbe]]:
     return holds, probes
 
 
+def pending_dir(settings: Settings) -> Path:
+    """Where a real run keeps its plan while it executes (`.dsr/retention/`)."""
+    return settings.state_dir / "retention"
+
+
+def save_pending(settings: Settings, plan: PurgePlan, run_id: str) -> Path:
+    """Write the plan of a real run before it executes (0600), so a crashed run is finished by the next one."""
+    directory = pending_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / (re.sub(r"[^A-Za-z0-9._-]", "-", run_id) + ".json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(plan.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def resume_pending(
+    settings: Settings, connectors: Callable[[str], Connector], *, run_id: str
+) -> dict[str, dict[str, int]]:
+    """Execute once more the plans of real runs that died before finishing, then drop them.
+
+    A deletion done just before a crash is recognised and recorded (the executor's rerun rule); whatever is
+    still left (busy, changed) is planned afresh by this run.
+
+    Returns:
+        Outcome counts per location of the resumed actions.
+    """
+    directory = pending_dir(settings)
+    if not directory.is_dir():
+        return {}
+    ledger = ledger_for(settings)
+    table: dict[str, Counter[str]] = {}
+    for path in sorted(directory.glob("*.json")):
+        plan = PurgePlan.from_json(path.read_text(encoding="utf-8"))
+        report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
+        for outcome in report.outcomes:
+            table.setdefault(outcome.location, Counter())[outcome.status.value] += 1
+        path.unlink()
+    return {loc: dict(c) for loc, c in sorted(table.items())}
+
+
 def _execution_counts(report: ExecutionReport | None) -> dict[str, dict[str, int]]:
     table: dict[str, Counter[str]] = {}
     for outcome in report.outcomes if report is not None else ():
@@ -158,6 +205,9 @@ def run_purge(
 ) -> dict[str, Any]:
     """Plan the purge and, unless `dry_run`, execute it and seal the ledger; record the run.
 
+    A real run first finishes the saved plans of real runs that crashed (`resume_pending`), then saves its
+    own plan until its execution returns.
+
     Returns:
         A summary of counts and ids only: run id, outcome, policies, totals, rows, unreached locations.
 
@@ -170,6 +220,7 @@ def run_purge(
     def connectors(name: str) -> Connector:
         return open_location(name, settings)
 
+    resumed = {} if dry_run else resume_pending(settings, connectors, run_id=run_id)
     frozen, unmatched = freeze_matchers(settings)
     holds, probes = hold_inputs(settings)
     plan = plan_purge(
@@ -178,7 +229,9 @@ def run_purge(
     report: ExecutionReport | None = None
     if not dry_run:
         ledger = ledger_for(settings)
+        saved = save_pending(settings, plan, run_id)
         report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
+        saved.unlink()
         if ledger.signer is not None:
             ledger.seal()
     outcome = record_run(settings, run_id=run_id, dry_run=dry_run, plan=plan, report=report, started_at=started_at)
@@ -192,6 +245,7 @@ def run_purge(
         "unreached": [list(u) for u in plan.unreached],
         "frozen_requests_without_identifiers": unmatched,
         "execution": _execution_counts(report),
+        "resumed": resumed,
     }
 
 

@@ -73,7 +73,7 @@ def test_dry_run_real_run_and_rerun(fleet: Fleet) -> None:
         assert fleet.present(*key) == [not should_go] * len(session["paths"]), key
 
     again = retention_purge(dry_run=False, as_of=REFERENCE)
-    assert again["totals"]["purge"] == {"sessions": 0, "files": 0, "bytes": 0}
+    assert again["totals"]["purge"] == {"sessions": 0, "files": 0, "lines": 0, "bytes": 0}
 
     ledger = ledger_for(settings)
     assert ledger.verify().ok

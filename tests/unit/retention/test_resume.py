@@ -1,0 +1,57 @@
+"""Crash safety of real purge runs: the saved plan of a run that died is finished and recorded by the next."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from erasure.retention import PurgePlan, execute_purge, plan_purge
+from flows.retention import ledger_for, pending_dir, run_purge, save_pending
+from models.db import session_scope
+from models.settings import DatabaseSettings
+from models.tables import LedgerEntry, RetentionRun
+from proofs.entry import LedgerAction
+from tests.unit.retention.conftest import REFERENCE, Fleet
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+def test_plan_json_roundtrip(fleet: Fleet) -> None:
+    """A purge plan survives its JSON form unchanged (what a crashed run leaves behind)."""
+    plan = plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE)
+    assert plan.candidates
+    assert PurgePlan.from_json(plan.to_json()) == plan
+
+
+def test_run_after_crash_records_the_deletion(fleet: Fleet, database_url: str) -> None:
+    """A session deleted just before the crash (no proof entry yet) gets its entry from the next real run."""
+    settings = fleet.settings.model_copy(update={"database": DatabaseSettings(url=database_url)})
+    plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
+    saved = save_pending(settings, plan, "purge-crashed")
+    ledger = ledger_for(settings)
+
+    def die(step: str) -> None:
+        if step == "before_ledger":
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        execute_purge(
+            plan, connectors=fleet.connectors(), ledger=ledger, run_id="purge-crashed", actor="t", kill_hook=die
+        )
+    first = next(c for c in plan.candidates if c.unit == "session")
+    assert not any((fleet.root / first.location / f.path.lstrip("/")).exists() for f in first.files)
+    assert list(ledger.entries()) == []
+    assert saved.exists()
+
+    summary = run_purge(settings, dry_run=False, policy=None, now=REFERENCE, run_id="purge-next")
+    assert summary["resumed"] and summary["outcome"] == "complete"
+    assert summary["totals"]["purge"]["sessions"] == 0
+    assert not list(pending_dir(settings).glob("*.json"))
+    with session_scope(database_url) as session:
+        purges = session.exec(select(LedgerEntry).where(LedgerEntry.action == LedgerAction.PURGE.value)).all()
+        assert len(purges) == len(fleet.expired(365))
+        assert first.path in {p.path for p in purges}
+        assert [r.dry_run for r in session.exec(select(RetentionRun)).all()] == [False]
+    assert ledger_for(settings).verify().ok
