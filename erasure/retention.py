@@ -30,6 +30,7 @@ from connectors.layouts import (
     session_last_activity_at,
 )
 from connectors.records import iter_records
+from connectors.s3 import S3Connector, scannable_format
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionOutcome, ActionStatus, ExecutionReport, KillHook, execute_plan
@@ -54,6 +55,12 @@ _K = ArtifactKind
 _ANCHORS = (_K.SESSION_RECORD, _K.CODE_SESSION_RECORD, _K.TRANSCRIPT)
 _RECORD_KINDS = frozenset({_K.SESSION_RECORD, _K.CODE_SESSION_RECORD})
 _NEVER = frozenset({_K.RESIDUAL})  # residual stores are reported, never edited (erasure plan rule)
+_STORE_FORMATS = {
+    "json": RecordFormat.JSON,
+    "jsonl": RecordFormat.JSONL,
+    "text": RecordFormat.TEXT,
+    "markdown": RecordFormat.TEXT,
+}
 _LINE_TIMES = {_K.PROMPT_HISTORY: "timestamp"}
 """Kinds outside sessions whose records carry their own time: `redact` policies drop their expired lines."""
 
@@ -661,6 +668,23 @@ class _Planner:
 
     # -- stores ------------------------------------------------------------------------------------------
 
+    def store_frozen_by(self, connector: Connector, key: str, versions: Sequence[Item]) -> str | None:
+        """The open access request whose subject any version of the object names; an object that cannot be
+        scanned is frozen while any access request is open (the freeze errs on keeping)."""
+        if not self.frozen:
+            return None
+        fmt = _STORE_FORMATS.get(scannable_format(key) or "")
+        if fmt is None:
+            return min(self.frozen)
+        for request_id in sorted(self.frozen):
+            matcher = self.frozen[request_id]
+            for item in versions:
+                stream = connector.open_content(item) if isinstance(connector, S3Connector) else connector.open(item)
+                with stream:
+                    if any(True for _ in matcher.scan(stream, fmt)):
+                        return request_id
+        return None
+
     def store(self, connector: Connector, name: str, policy: RetentionPolicy) -> list[PurgeCandidate]:
         versions: dict[str, list[Item]] = defaultdict(list)
         for entry in connector.iter_items(""):
@@ -687,12 +711,13 @@ class _Planner:
                 ),
                 None,
             )
-            status = PurgeStatus.RETAINED if hold_id else PurgeStatus.PURGE
+            frozen_by = None if hold_id else self.store_frozen_by(connector, key, items)
+            status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
             ref = FileRef(
                 key,
                 current.size,
                 current.version,
-                _sha256(connector, current) if not hold_id else None,
+                _sha256(connector, current) if status is PurgeStatus.PURGE else None,
                 None,
                 S3_OBJECT_KIND,
                 RecordFormat.BINARY.value,
@@ -712,6 +737,7 @@ class _Planner:
                     reference_at=newest.modified_at,
                     status=status,
                     hold_id=hold_id,
+                    frozen_by=frozen_by,
                     version_ids=tuple(sorted(i.version_id for i in items if i.version_id)),
                 )
             )

@@ -9,6 +9,8 @@ import pytest
 
 from connectors.base import Connector
 from connectors.s3 import S3Connector
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
 from erasure.executor import ActionStatus
 from erasure.retention import PurgeStatus, execute_purge, plan_purge
 from models.holds import Hold
@@ -68,3 +70,32 @@ def test_expired_objects_are_erased_with_every_version_and_held_ones_kept(moto_s
     assert ledger.verify().ok
     again = plan_purge(settings, connectors, now=later, holds=[hold])
     assert [c.status for c in again.candidates] == [PurgeStatus.RETAINED]
+
+
+def test_objects_naming_a_frozen_subject_are_kept(moto_s3: S3Server) -> None:
+    """With an open access request, objects (any version) naming its subject and unscannable objects stay."""
+    client = moto_s3.client()
+    client.create_bucket(Bucket="frozen")
+    client.put_bucket_versioning(Bucket="frozen", VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket="frozen", Key="t/named.jsonl", Body=b'{"to":"lena.frost@mail.invalid"}\n')
+    client.put_object(Bucket="frozen", Key="t/named.jsonl", Body=b'{"to":"someone"}\n')
+    client.put_object(Bucket="frozen", Key="t/other.jsonl", Body=b'{"to":"someone"}\n')
+    client.put_object(Bucket="frozen", Key="t/blob.bin", Body=b"\x00\x01")
+    settings = Settings(
+        stores=[StoreSettings(name="store", url="s3://frozen", endpoint_url=moto_s3.endpoint_url)],
+        retention=[RetentionPolicy(name="objects", kinds=["s3_object"], period_days=30)],
+    )
+
+    def connectors(name: str) -> Connector:
+        return S3Connector(name, "s3://frozen", endpoint_url=moto_s3.endpoint_url, credentials=moto_s3.credentials)
+
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("lena.frost@mail.invalid",)))
+    later = utcnow() + timedelta(days=31)
+    plan = plan_purge(settings, connectors, now=later, frozen_matchers={"DSR-2026-0042": matcher})
+    assert {(c.path, c.status, c.frozen_by) for c in plan.candidates} == {
+        ("t/named.jsonl", PurgeStatus.FROZEN, "DSR-2026-0042"),
+        ("t/blob.bin", PurgeStatus.FROZEN, "DSR-2026-0042"),
+        ("t/other.jsonl", PurgeStatus.PURGE, None),
+    }
+    unfrozen = plan_purge(settings, connectors, now=later)
+    assert {c.status for c in unfrozen.candidates} == {PurgeStatus.PURGE}
