@@ -21,7 +21,10 @@ from detection.scan_store import scan_store
 from models.errors import ConnectorError
 
 LocationType = Literal["endpoint", "store"]
-_MAX_ORG_FILE = 16 << 20
+_MAX_ORG_FILE = 64 << 20
+# Files whose lines reference sessions by id: per-org files (artifacts.json, scheduled-tasks.json) and the
+# prompt history (history.jsonl lines carry their sessionId).
+_REFERRING_KINDS = frozenset({ArtifactKind.ORG_FILE, ArtifactKind.PROMPT_HISTORY})
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class ArtifactInfo:
         lock_mode: `COMPLIANCE` / `GOVERNANCE` / None.
         legal_hold: S3 legal hold status.
         session_refs: (session id, line) of lines in per-org files (`artifacts.json`, `scheduled-tasks.json`)
-            that reference a session with findings, so a whole-session deletion can drop the references.
+            and the prompt history that reference a session with findings, so a whole-session deletion can
+            remove the references (org files) or the prompt lines (history).
     """
 
     path: str
@@ -171,7 +175,7 @@ def discover_endpoint(
             continue
         relevant = entry.item.path in paths or (entry.session_id is not None and entry.session_id in sessions)
         refs: tuple[tuple[str, int], ...] = ()
-        if entry.kind is ArtifactKind.ORG_FILE and entry.fmt is RecordFormat.JSON and sessions:
+        if entry.kind in _REFERRING_KINDS and sessions:
             refs = _session_refs(connector, entry.item, sessions)
         if entry.kind is ArtifactKind.RESIDUAL:
             infos.append(_info(entry, None))

@@ -20,6 +20,7 @@ from connectors.local import TEMP_PREFIX
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from detection.matcher import Matcher
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import (
     Rewrite,
     drop_lines,
@@ -183,6 +184,12 @@ def _session_digest(files: Sequence[FileRef]) -> str:
     return _sha(body.encode("utf-8"))
 
 
+def _after_drops(lines: Iterable[int], drops: Sequence[int]) -> list[int]:
+    """Where the named lines sit once the lines `drops` have been removed."""
+    removed = sorted(drops)
+    return [n - sum(1 for d in removed if d < n) for n in lines if n not in removed]
+
+
 def _audit_macs(data: bytes, lines: Iterable[int]) -> list[str]:
     """The `_audit_hmac` values of the named lines (hex), in line order; lines without one are skipped."""
     parts = split_lines(data)
@@ -230,12 +237,21 @@ class _Run:
         return entry.seq
 
     def proof(self, action: LedgerAction, planned: PlannedAction, **fields: Any) -> ProofRecord:
+        path = proof_path(planned.path)
+        details = dict(fields.get("details", {}))
+        if planned.path is not None and path != planned.path:
+            # A hostile file name (line break, huge): escaped for the ledger, identified by its digest.
+            details["path_sha256"] = path_digest(planned.path)
+        session_id = details.get("session_id")
+        if isinstance(session_id, str):
+            details["session_id"] = proof_path(session_id)  # session ids of transcripts come from file names
+        fields["details"] = details
         return ProofRecord(
             action=action,
             request_id=self.plan.request_id,
             run_id=self.run_id,
             location=planned.location,
-            path=planned.path,
+            path=path,
             actor=self.actor,
             policy_version=POLICY_VERSION,
             **fields,
@@ -277,6 +293,8 @@ class _Run:
                 self.plan.request_id, "exception:object_lock", action.location, version.key, version.version_id, None
             )
             details: dict[str, JSONValue] = {"legal_hold": version.legal_hold}
+            if proof_path(version.key) != version.key:
+                details["path_sha256"] = path_digest(version.key)
             if version.mode:
                 details["lock_mode"] = version.mode
             if version.retain_until:
@@ -286,7 +304,7 @@ class _Run:
                 request_id=self.plan.request_id,
                 run_id=self.run_id,
                 location=action.location,
-                path=version.key,
+                path=proof_path(version.key),
                 version_id=version.version_id,
                 exception_ground="object_lock",
                 outcome="kept",
@@ -349,6 +367,11 @@ class _Run:
                 refs = null_references(rewrite.data, action.lines, action.session_ids)
                 rewrite = Rewrite(refs.data, rewrite.lines_changed, rewrite.replacements)
                 details["references_removed"] = refs.replacements
+            if action.drop_lines:
+                # Prompts of deleted sessions (history.jsonl): removed after redaction of the other lines.
+                dropped = drop_lines(rewrite.data, action.drop_lines)
+                rewrite = Rewrite(dropped.data, rewrite.lines_changed, rewrite.replacements)
+                details["lines_removed"] = list(action.drop_lines)
             self.hook("before_replace")
             if rewrite.data != data:
                 connector.replace(current, [rewrite.data], Expected(current.size, current.version, sha))
@@ -356,16 +379,21 @@ class _Run:
             after = _sha(rewrite.data)
             counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
         elif (
-            len(split_lines(data)) == target.lines
-            and lines_clean(data, action.lines, self.matcher)
-            and not has_references(data, action.lines, action.session_ids)
+            target.lines is not None
+            and len(split_lines(data)) == target.lines - len(action.drop_lines)
+            and lines_clean(data, moved := _after_drops(action.lines, action.drop_lines), self.matcher)
+            and not has_references(data, moved, action.session_ids)
         ):
             # Replaced by a run that died before its proof entry: the rewrite is deterministic, so this is it.
             after = sha
             counts = {"lines_redacted": len(action.lines)}
             details["recovered"] = True
+            if action.drop_lines:
+                details["lines_removed"] = list(action.drop_lines)
         else:
             raise VersionConflictError("file changed since the erasure plan was made", path=target.path)
+        if action.drop_lines:
+            counts["lines_removed"] = len(action.drop_lines)
         record = self.proof(
             LedgerAction.REDACT_LINES,
             action,

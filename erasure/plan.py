@@ -113,6 +113,8 @@ class PlannedAction:
         note: the configured reason text of an Art. 17(3) exception or hold (no personal data by config rule).
         session_ids: for a redaction of a per-org file, deleted sessions whose references on the named lines
             become `null` (endpoint-histories.md section 4 policy 1).
+        drop_lines: for a redaction of the prompt history, lines (prompts of deleted sessions) removed
+            after the redaction; `lines` never includes them.
     """
 
     action_id: str
@@ -131,6 +133,7 @@ class PlannedAction:
     hold_id: str | None = None
     note: str | None = None
     session_ids: tuple[str, ...] = ()
+    drop_lines: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -141,6 +144,7 @@ class PlannedAction:
         document["dirs"] = list(self.dirs)
         document["version_ids"] = list(self.version_ids)
         document["session_ids"] = list(self.session_ids)
+        document["drop_lines"] = list(self.drop_lines)
         return document
 
     @classmethod
@@ -164,6 +168,7 @@ class PlannedAction:
             hold_id=document.get("hold_id"),
             note=document.get("note"),
             session_ids=tuple(document.get("session_ids", ())),
+            drop_lines=tuple(document.get("drop_lines", ())),
         )
 
 
@@ -249,7 +254,7 @@ class ErasurePlan:
             )
             row["count"] += 1
             row["files"] += len(action.files) if action.files else (1 if action.path else 0)
-            row["lines"] += len(action.lines)
+            row["lines"] += len(action.lines) + len(action.drop_lines)
         return [rows[key] for key in sorted(rows)]
 
 
@@ -439,16 +444,27 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
         )
         deleted_paths |= {f.path for f in files}
     # References to deleted sessions in per-org files (policy 1): the session id becomes null on its line.
+    # Prompt-history lines of a deleted session are that session's prompts: they are removed.
     refs: dict[str, set[str]] = defaultdict(set)
+    drops: dict[str, set[int]] = defaultdict(set)
     for info in discovery.artifacts:
         for sid, line in info.session_refs:
-            if sid in delete and any(f.session_id == sid for f in by_session.get(sid, ())):
+            if sid not in delete or not any(f.session_id == sid for f in by_session.get(sid, ())):
+                continue
+            if info.kind == "prompt_history":
+                drops[info.path].add(line)
+            else:
                 erase[info.path].add(line)
                 refs[info.path].add(sid)
+    for path, dropped in drops.items():
+        erase[path] -= dropped
     # Files outside deleted sessions; a file kept whole is never touched, one with kept lines is redacted
     # on its other lines only.
     kept_whole_paths = {path for (path, _), is_whole in kept_whole.items() if is_whole}
-    for path in sorted((set(erase) | whole) - deleted_paths - kept_whole_paths):
+    kept_lines: dict[str, set[int]] = defaultdict(set)
+    for (path, _), held in kept.items():
+        kept_lines[path] |= held
+    for path in sorted((set(erase) | whole | set(drops)) - deleted_paths - kept_whole_paths):
         info = infos[path]
         unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
@@ -482,6 +498,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 lines=tuple(sorted(erase[path])),
                 target=FileRef.of(info),
                 session_ids=tuple(sorted(refs.get(path, ()))),
+                drop_lines=tuple(sorted(drops.get(path, set()) - kept_lines.get(path, set()))),
             )
         )
     # Kept items: one exception per file and ground; erased lines of the same file are redacted above only

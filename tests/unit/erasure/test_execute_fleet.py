@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -218,6 +220,8 @@ sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})
 from pathlib import Path
 from erasure.plan import ErasurePlan
 from tests.unit.erasure.fleet import NOW, REQUEST, Fleet, make_fleet, new_ledger
+import dataclasses
+import hashlib
 import json
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
@@ -255,8 +259,9 @@ fleet.execute(plan, new_ledger(Path({str(ledger_path)!r})))
 
 
 def test_deleted_sessions_leave_no_reference_and_json_stays_valid(fleet: Fleet, tmp_path: Path) -> None:
-    """Per-org files no longer name deleted sessions (their ids become null) and every JSON file still parses."""
+    """Per-org files and prompt history no longer name deleted sessions; every JSON file still parses."""
     plan = fleet.plan()
+    assert [a for a in plan.actions if a.drop_lines], "the owner's prompt history lines are planned for removal"
     deleted = {a.session_id for a in plan.actions if a.kind is ActionKind.DELETE_SESSION and a.session_id}
     assert deleted
     referencing = [a for a in plan.actions if a.session_ids]
@@ -266,7 +271,7 @@ def test_deleted_sessions_leave_no_reference_and_json_stays_valid(fleet: Fleet, 
         data = full.read_bytes()
         if path.endswith(".json") and ("local-agent-mode-sessions" in path or "/.claude" in path):
             json.loads(data)
-        if path.endswith(("artifacts.json", "scheduled-tasks.json")):
+        if path.endswith(("artifacts.json", "scheduled-tasks.json", "/.claude/history.jsonl")):
             assert not any(sid.encode() in data for sid in deleted), (endpoint, path)
 
 
@@ -296,3 +301,30 @@ def test_plan_other_than_the_approved_one_touches_nothing(fleet: Fleet, tmp_path
         approved_digest=plan.digest,
     )
     assert report.complete and report.plan_digest == plan.digest
+
+
+@pytest.mark.parametrize("kind", ["prompt_history", "org_file", "audit_log"])
+def test_kill_after_replace_is_recognised_as_done(fleet: Fleet, tmp_path: Path, kind: str) -> None:
+    """A rewrite that landed before the run died is recognised on rerun (not redone, not a conflict)."""
+    full = fleet.plan()
+    action = next(
+        a
+        for a in full.actions
+        if a.kind is ActionKind.REDACT
+        and a.target
+        and a.target.kind == kind
+        and (a.drop_lines or kind != "prompt_history")
+    )
+    assert action.target is not None
+    plan = dataclasses.replace(full, actions=(action,))
+    ledger = new_ledger(tmp_path / "ledger.jsonl")
+    with pytest.raises(SimulatedKill):
+        fleet.execute(plan, ledger, kill=kill_at("after_replace", 1))
+    path = fleet.root(action.location) / action.target.path.lstrip("/")
+    rewritten = path.read_bytes()
+    report = fleet.execute(plan, ledger, run_id="run-2")
+    assert [o.status for o in report.outcomes] == [ActionStatus.DONE]
+    assert path.read_bytes() == rewritten
+    (entry,) = list(ledger.entries())
+    assert entry.record.details.get("recovered") is True
+    assert entry.record.sha256_after == hashlib.sha256(rewritten).hexdigest()
