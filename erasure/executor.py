@@ -581,10 +581,12 @@ class _Run:
                 version_id=target.version_id,
                 is_latest=False,
             )
-            try:
-                expected = self._rewrite(self._content(s3, planned), action, target.fmt).data
-            except ItemNotFoundError:
-                expected = None
+            expected: bytes | None = None
+            if target.version_id is not None:  # on an unversioned bucket the planned bytes are gone
+                try:
+                    expected = self._rewrite(self._content(s3, planned), action, target.fmt).data
+                except ItemNotFoundError:
+                    expected = None
             data = self._content(s3, current)
             if (expected is not None and data != expected) or (expected is None and not self._clean(data)):
                 raise VersionConflictError("object changed since the erasure plan was made", path=action.path)

@@ -229,3 +229,34 @@ def test_lock_applied_after_planning_is_reported_retained(
         assert verify_erasure(plan, [after], retained=report.retained).clean
     finally:
         client.put_object_legal_hold(Bucket=lock_bucket, Key=key, VersionId=old, LegalHold={"Status": "OFF"})
+
+
+@pytest.mark.parametrize("kill_step", [None, "after_replace", "after_delete"])
+def test_unversioned_bucket_rewrite_and_delete(moto_s3: S3Server, tmp_path: Path, kill_step: str | None) -> None:
+    """Without versioning: partial objects are rewritten, mainly-about ones deleted; a killed run converges."""
+    client = moto_s3.client()
+    client.create_bucket(Bucket=BUCKET)
+    mixed = "laptops/ana/mixed.jsonl"
+    mine = "laptops/ana/mine.jsonl"
+    client.put_object(Bucket=BUCKET, Key=mixed, Body=line(OTHER, "a") + line(SUBJECT, "b") + line(OTHER, "c"))
+    client.put_object(Bucket=BUCKET, Key=mine, Body=line(SUBJECT, "only me"))
+    plan = plan_store(moto_s3)
+    assert {(a.path, a.kind) for a in plan.actions if a.location == "backups"} == {
+        (mixed, ActionKind.S3_REWRITE),
+        (mine, ActionKind.S3_ERASE_OBJECT),
+    }
+    ledger = Ledger(JsonlLedgerStore(tmp_path / "ledger.jsonl"))
+    if kill_step is not None:
+
+        def kill(name: str) -> None:
+            if name == kill_step:
+                raise SimulatedKill(name)
+
+        with pytest.raises(SimulatedKill):
+            run(moto_s3, plan, ledger, kill=kill)
+    report = run(moto_s3, plan, ledger)
+    assert report.complete, report.pending
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert keys == [mixed]
+    assert client.get_object(Bucket=BUCKET, Key=mixed)["Body"].read() == line(OTHER, "a") + line(OTHER, "c")
+    assert len(list(ledger.entries())) == len(plan.actions)
