@@ -328,3 +328,20 @@ def test_kill_after_replace_is_recognised_as_done(fleet: Fleet, tmp_path: Path, 
     (entry,) = list(ledger.entries())
     assert entry.record.details.get("recovered") is True
     assert entry.record.sha256_after == hashlib.sha256(rewritten).hexdigest()
+
+
+def test_file_swapped_for_a_symlink_is_never_written_through(fleet: Fleet, tmp_path: Path) -> None:
+    """A planned file replaced by a symlink to a file outside the tree: refused, the outside file untouched."""
+    plan = fleet.plan()
+    action = next(a for a in plan.actions if a.kind is ActionKind.REDACT and a.target and a.target.fmt == "jsonl")
+    assert action.target is not None
+    planned = fleet.root(action.location) / action.target.path.lstrip("/")
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes(planned.read_bytes())
+    planned.unlink()
+    planned.symlink_to(outside)
+    report = fleet.execute(plan, new_ledger(tmp_path / "ledger.jsonl"))
+    outcome = next(o for o in report.outcomes if o.action_id == action.action_id)
+    assert outcome.status in (ActionStatus.CONFLICT, ActionStatus.FAILED) and outcome.ledger_seq is None
+    assert planned.is_symlink() and outside.read_bytes() == planned.read_bytes()
+    assert hashlib.sha256(outside.read_bytes()).hexdigest() == action.target.sha256
