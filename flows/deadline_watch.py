@@ -19,6 +19,7 @@ from flows.access import access_sweep
 from flows.common import flow_settings
 from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
 from models.db import session_scope
+from models.holds import active_holds
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 
@@ -102,6 +103,13 @@ def check_deadlines(settings: Settings, *, today: date, warn_days: int = WARN_DA
     return rows
 
 
+def holds_due_for_review(settings: Settings, *, today: date) -> list[tuple[str, date]]:
+    """(id, review date) of active legal holds whose review date has come (gdpr-rules.md section 5)."""
+    with session_scope(settings.database.url) as session:
+        holds = active_holds(session, settings)
+    return sorted((h.id, h.review_date) for h in holds if h.is_review_due(today))
+
+
 def _today(settings: Settings) -> date:
     return local_date(utcnow(), settings)
 
@@ -113,7 +121,7 @@ def _run_name() -> str:
 
 @flow(name="deadline-watch", flow_run_name=_run_name, log_prints=False, persist_result=False)
 def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, Any]:
-    """Mark overdue requests, warn before deadlines and retry pending locations (the access sweep).
+    """Mark overdue requests, warn before deadlines and hold reviews, and retry pending locations (the sweep).
 
     Args:
         today: the day to check as (default: today in the controller's timezone).
@@ -130,6 +138,9 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
             )
         else:
             logger.warning("%s (%s) is due %s: %d day(s) left", row.request_id, row.kind, row.due, row.days_left)
+    reviews = holds_due_for_review(settings, today=day)
+    for hold_id, review in reviews:
+        logger.warning("legal hold %s: review was due on %s", hold_id, review)
     create_table_artifact(
         key="deadline-watch",
         table=[r.as_dict() for r in rows] or [{"request_id": "-", "state": "nothing due", "due": day.isoformat()}],
@@ -141,5 +152,6 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
         "overdue": [r.request_id for r in rows if r.state == "overdue"],
         "newly_overdue": [r.request_id for r in rows if r.newly_marked],
         "due_soon": [r.request_id for r in rows if r.state == "due_soon"],
+        "holds_review_due": [hold_id for hold_id, _ in reviews],
         "sweep": swept,
     }

@@ -116,6 +116,22 @@ def hold_from_settings(hold: HoldSettings, subjects: Sequence[str] | None = None
     )
 
 
+def as_settings(hold: Hold) -> HoldSettings:
+    """The hold in the configuration's shape (what `erasure.plan.plan_erasure` takes as `holds`)."""
+    return HoldSettings(
+        id=hold.id,
+        reason=hold.reason,
+        case_reference=hold.case_reference,
+        approver=hold.approver,
+        review_date=hold.review_date,
+        subjects=list(hold.subjects),
+        endpoints=list(hold.endpoints),
+        paths=list(hold.paths),
+        date_from=hold.date_from,
+        date_to=hold.date_to,
+    )
+
+
 def hold_from_row(row: LegalHold) -> Hold:
     """The `Hold` of a `legal_holds` row."""
     return Hold(

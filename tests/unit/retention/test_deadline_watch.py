@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 
-from flows.deadline_watch import OVERDUE_EVENT, WARN_DAYS, check_deadlines
+from flows.deadline_watch import OVERDUE_EVENT, WARN_DAYS, check_deadlines, holds_due_for_review
 from models import cases
 from models.db import session_scope
+from models.holds import add_hold, release_hold
 from models.identifiers import validate_identifier
 from models.settings import DatabaseSettings, Settings
 from models.tables import AuditEvent
@@ -55,3 +56,15 @@ def test_overdue_marked_once_and_due_soon_listed(database_url: str) -> None:
         events = session.exec(select(AuditEvent).where(col(AuditEvent.action) == OVERDUE_EVENT)).all()
     assert [e.request_id for e in events] == [overdue]
     assert "mia" not in events[0].details and json.loads(events[0].details)["due"] == first[0].due.isoformat()
+
+
+def test_holds_due_for_review_are_listed(database_url: str) -> None:
+    """Active holds whose review date has come are listed; future and released ones are not."""
+    settings = Settings(database=DatabaseSettings(url=database_url))
+    common = {"reason": "r", "case_reference": "c", "approver": "a"}
+    with session_scope(database_url) as session:
+        add_hold(session, settings, hold_id="DUE", review_date=date(2026, 11, 2), **common)  # type: ignore[arg-type]
+        add_hold(session, settings, hold_id="LATER", review_date=date(2026, 12, 1), **common)  # type: ignore[arg-type]
+        add_hold(session, settings, hold_id="GONE", review_date=date(2026, 1, 1), **common)  # type: ignore[arg-type]
+        release_hold(session, settings, "GONE", by="counsel")
+    assert holds_due_for_review(settings, today=TODAY) == [("DUE", date(2026, 11, 2))]

@@ -168,3 +168,15 @@ def test_invalid_changes_are_refused(database_url: str) -> None:
             release_hold(session, SETTINGS, "nope", by="x")
         with pytest.raises(RequestNotFoundError):
             subject_hashes_of_request(session, "DSR-2026-9999")
+
+
+def test_as_settings_feeds_the_erasure_planner_rule() -> None:
+    """A database hold converted with `as_settings` scopes erasure like the hold itself does."""
+    from erasure.plan import hold_covers as erasure_hold_covers
+    from models.holds import as_settings
+
+    hold = Hold(**{**BASE.__dict__, "endpoints": ("laptop-01",), "paths": ("/Users/*",), "subjects": ("ab" * 32,)})  # type: ignore[arg-type]
+    config = as_settings(hold)
+    assert erasure_hold_covers(config, {"ab" * 32}, "laptop-01", "/Users/za/x.json", date(2025, 3, 5))
+    assert not erasure_hold_covers(config, {"cd" * 32}, "laptop-01", "/Users/za/x.json", date(2025, 3, 5))
+    assert not erasure_hold_covers(config, {"ab" * 32}, "laptop-02", "/Users/za/x.json", date(2025, 3, 5))
