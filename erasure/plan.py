@@ -17,6 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from connectors.layouts import RESIDUAL_DIRS
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
@@ -535,14 +536,11 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     return actions
 
 
-_RESIDUAL_DEPTH_MARKERS = ("vm_bundles", "IndexedDB", "Local Storage", "Session Storage")
-
-
 def _residual_root(path: str) -> str:
     """The residual store directory a file belongs to (the app-root subdirectory), for one entry per store."""
     parts = path.split("/")
     for index, part in enumerate(parts):
-        if part in _RESIDUAL_DEPTH_MARKERS:
+        if part in RESIDUAL_DIRS:
             return "/".join(parts[: index + 1])
     return "/".join(parts[:-1]) or path
 
