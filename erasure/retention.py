@@ -522,12 +522,14 @@ class _Planner:
         table = _policy_table(policies, endpoint.group)
         if not table:
             return []
-        arts = [a for a in iter_artifacts(connector) if not isinstance(a, Skipped) and a.kind not in _NEVER]
+        listed = [a for a in iter_artifacts(connector) if not isinstance(a, Skipped)]
+        arts = [a for a in listed if a.kind not in _NEVER]
         sessions = self._sessions(connector, arts)
         out: list[PurgeCandidate] = []
         grouped = {id(a) for s in sessions for a in s.artifacts}
         for sess in sessions:
-            out.extend(self._session(connector, endpoint, table, sess, arts))
+            # Residual files count as "other" artifacts: no session directory holding one is removed.
+            out.extend(self._session(connector, endpoint, table, sess, listed))
         for art in arts:
             if id(art) in grouped:
                 continue
@@ -799,6 +801,8 @@ def plan_purge(
                     candidates.extend(planner.endpoint(connector, endpoint, policies))
             except ConnectorError as exc:
                 unreached.append((endpoint.name, exc.status.value))
+            except ConfigError:
+                unreached.append((endpoint.name, "config_error"))  # e.g. an ssh:// endpoint without a key
         store_policy = _policy_table(policies, None).get(S3_OBJECT_KIND)
         for store in settings.stores if store_policy is not None else ():
             assert store_policy is not None  # noqa: S101 -- narrowed by the loop condition

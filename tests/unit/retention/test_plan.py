@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from connectors.registry import open_location
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionStatus
 from erasure.retention import PurgeCandidate, PurgeStatus, SubjectProbe, execute_purge, is_expired, plan_purge
 from models.errors import ConfigError, InputError
 from models.holds import Hold
-from models.settings import RetentionPolicy
+from models.settings import EndpointSettings, RetentionPolicy
 from proofs.ledger import Ledger, LedgerAction
 from proofs.store import JsonlLedgerStore
 from tests.unit.retention.conftest import REFERENCE, Fleet, make_fleet, parse, with_policies
@@ -332,3 +333,13 @@ def test_changed_history_file_is_a_conflict(fleet: Fleet, tmp_path: Path) -> Non
     report = execute_purge(plan, connectors=fleet.connectors(), ledger=_ledger(tmp_path), run_id="p", actor="t")
     assert {o.status for o in report.outcomes if o.path == target.path} == {ActionStatus.CONFLICT}
     assert path.read_bytes() == snapshot
+
+
+def test_unusable_endpoint_is_reported_unreached(fleet: Fleet) -> None:
+    """An endpoint that cannot be opened is listed as unreached; the others are still planned."""
+    broken = EndpointSettings(name="laptop-ssh", url="ssh://ana@127.0.0.1:1")
+    settings = fleet.settings.model_copy(update={"endpoints": [*fleet.settings.endpoints, broken]})
+    plan = plan_purge(settings, lambda name: open_location(name, settings), now=REFERENCE)
+    assert plan.unreached == (("laptop-ssh", "config_error"),)
+    assert _sessions(plan.candidates, PurgeStatus.PURGE) == fleet.expired(365)
+    assert plan.counts()["unreached"] == [["laptop-ssh", "config_error"]]
