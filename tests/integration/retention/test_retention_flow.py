@@ -90,3 +90,29 @@ def test_dry_run_real_run_and_rerun(fleet: Fleet) -> None:
         assert set(counts["by_location"]) <= {f"laptop-0{i}" for i in range(1, 5)}
         text = " ".join(r.counts for r in runs).lower()
         assert "angstrom" not in text and request_id not in text
+
+
+def test_run_names_and_artifacts_carry_counts_only(fleet: Fleet) -> None:
+    """Runs are named purge-dry-run-<date> / purge-<date>; the table artifact holds counts, no paths or ids."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterName
+
+    fleet.submit(RequestKind.ACCESS, received_at=REFERENCE - timedelta(days=1))
+    retention_purge(dry_run=True, as_of=REFERENCE)
+    retention_purge(dry_run=False, policy="agent-history", as_of=REFERENCE)
+    names = ["purge-dry-run-2026-11-01", "purge-2026-11-01"]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=names)))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retention-dry-run", "retention-purge"]))
+        )
+    assert {r.name for r in runs} == set(names)
+    with session_scope(fleet.settings.database.url) as session:
+        run_ids = {r.run_id for r in session.exec(select(RetentionRun)).all()}
+    assert run_ids <= {str(r.id) for r in runs} and len(run_ids) == 2
+    assert artifacts
+    text = json.dumps([a.data for a in artifacts], default=str).lower()
+    subject = fleet.truth["subjects"][0]
+    for needle in ["/users/", "/home/", "local_", subject["emails"][0], subject["name"].lower()]:
+        assert needle not in text
+    assert "session_record" in text and "frozen" in text
