@@ -647,7 +647,21 @@ class _Run:
                 self.cleanup_temp_files(connector, actions)
             except ConnectorError as exc:
                 return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
-            return [self.one(connector, a) for a in actions]
+            outcomes: list[ActionOutcome] = []
+            for index, action in enumerate(actions):
+                if index and self.is_busy(connector):
+                    # The app started during the run: stop here, the rest waits for the next run.
+                    outcomes.extend(self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions[index:])
+                    break
+                outcomes.append(self.one(connector, action))
+            return outcomes
+
+    def is_busy(self, connector: Connector) -> bool:
+        """Re-check activity between actions (an unreachable check counts as busy: nothing more is changed)."""
+        try:
+            return connector.activity().agent_running
+        except ConnectorError:
+            return True
 
     def one(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
         handlers: dict[ActionKind, Callable[[Connector, PlannedAction], ActionOutcome]] = {
@@ -681,9 +695,10 @@ def execute_plan(
 ) -> ExecutionReport:
     """Carry out an (approved) plan, location by location, and record one proof entry per completed action.
 
-    Per location: `activity()` first (busy: nothing touched, retry later), leftover temp files of a killed
-    run removed, then each action with compare-and-swap against the plan (changed since planning:
-    `conflict`, nothing touched, re-plan). Exceptions are recorded as ledger entries, never acted on.
+    Per location: `activity()` first and again before every further action (busy: nothing more is
+    touched, retry later), leftover temp files of a killed run removed, then each action with
+    compare-and-swap against the plan (changed since planning: `conflict`, nothing touched, re-plan).
+    Exceptions are recorded as ledger entries, never acted on.
     Safe to rerun after a crash at any point: an action whose entry is in the ledger is skipped; one whose
     effect is visible (file rewritten to the deterministic result, or gone) is recognised and recorded once.
 

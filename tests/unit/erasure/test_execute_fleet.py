@@ -345,3 +345,26 @@ def test_file_swapped_for_a_symlink_is_never_written_through(fleet: Fleet, tmp_p
     assert outcome.status in (ActionStatus.CONFLICT, ActionStatus.FAILED) and outcome.ledger_seq is None
     assert planned.is_symlink() and outside.read_bytes() == planned.read_bytes()
     assert hashlib.sha256(outside.read_bytes()).hexdigest() == action.target.sha256
+
+
+def test_app_starting_mid_run_stops_further_changes(fleet: Fleet, tmp_path: Path) -> None:
+    """When the app starts between two actions, the remaining actions of that endpoint are busy and untouched."""
+    plan = fleet.plan()
+    name = fleet.endpoints[1]["name"]
+    mine = [a for a in plan.actions if a.location == name and a.kind is not ActionKind.EXCEPTION]
+    assert len(mine) > 2
+    first = fleet.endpoints[0]["name"]
+    # Entries before the first action of `name` is recorded: all exceptions, then every action of `first`.
+    target = len(plan.exceptions) + len([a for a in plan.actions if a.location == first and a not in plan.exceptions])
+    calls = {"n": 0}
+
+    def start_app(step: str) -> None:
+        if step == "after_ledger":
+            calls["n"] += 1
+            if calls["n"] == target + 1:
+                (fleet.root(name) / ".dsr-simulated-busy").write_text("1")
+
+    report = fleet.execute(plan, new_ledger(tmp_path / "ledger.jsonl"), kill=start_app)
+    statuses = [o.status for o in report.outcomes if o.location == name and o.kind is not ActionKind.EXCEPTION]
+    assert statuses[0] is ActionStatus.DONE
+    assert set(statuses[1:]) == {ActionStatus.BUSY}
