@@ -74,7 +74,8 @@ def redact_json_line(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
     """Erase the subject from one JSONL record, keeping types (numbers, ids) and the line's JSON style.
 
     A line that does not decode as JSON, or whose style cannot be reproduced exactly, gets the identifier
-    spans replaced at the text level instead (so nothing else on the line changes).
+    spans replaced at the text level instead (so nothing else on the line changes); if its decoded value
+    still names the subject after that, it is re-encoded compactly from the erased value.
     """
     body, cr = (raw[:-1], b"\r") if raw.endswith(b"\r") else (raw, b"")
     try:
@@ -85,7 +86,14 @@ def redact_json_line(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
     ensure_ascii, separators = _dump_like(value, body)
     if json.dumps(value, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8") != body:
         new, count = _redact_text(body, matcher)
-        return new + cr, count
+        try:
+            still = next(matcher.iter_matches(json.loads(new)), None) is not None
+        except ValueError:
+            still = False
+        if not still:
+            return new + cr, count
+        # The text level missed a form that only decoding reveals (e.g. `\u00C5`): erasure wins over the
+        # line's original layout, which is then re-encoded compactly.
     erased, count = erase_subject(value, matcher)
     new = json.dumps(erased, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8")
     # Identifiers that only appear in the raw text (e.g. escaped in a way decoding hides) go too.

@@ -109,3 +109,12 @@ def test_redaction_touches_only_named_lines_and_cleans_them(
     assert redact_lines(rewrite.data, named, "jsonl" if as_json else "text", matcher).data == rewrite.data
     if as_json:
         assert [json.loads(line)["n"] for line in out[:-1]] == list(range(len(lines)))
+
+
+def test_unreproducible_style_with_hidden_form_is_reencoded(matcher: Matcher) -> None:
+    """A line with `\\/` and an escaped `@` (style not reproducible, text level blind) still loses the address."""
+    raw = b'{"url":"a\\/b","who":"zoe.angstrom\\u0040x.invalid"}'
+    new, count = redact_json_line(raw, matcher)
+    assert count == 1
+    assert json.loads(new) == {"url": "a/b", "who": "[redacted]"}
+    assert lines_clean(new, [1], matcher)
