@@ -6,11 +6,13 @@ kind, location and policy, never paths of personal files, identifiers or content
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,17 +108,25 @@ def pending_dir(settings: Settings) -> Path:
     return settings.state_dir / "retention"
 
 
-def save_pending(settings: Settings, plan: PurgePlan, run_id: str) -> Path:
-    """Write the plan of a real run before it executes (0600), so a crashed run is finished by the next one."""
+@contextmanager
+def pending_plan(settings: Settings, plan: PurgePlan, run_id: str) -> Iterator[Path]:
+    """Keep the plan of a real run on disk (0600, locked) while it executes; removed when the block ends
+    normally. A run that dies leaves it behind, unlocked, for `resume_pending` of the next real run."""
     directory = pending_dir(settings)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / (re.sub(r"[^A-Za-z0-9._-]", "-", run_id) + ".json")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(plan.to_json())
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # Locked before it gets its visible name: a concurrent run never resumes a plan still executing.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, plan.to_json().encode("utf-8"))
+        os.fsync(fd)
+        tmp.replace(path)
+        yield path
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def resume_pending(
@@ -125,7 +135,8 @@ def resume_pending(
     """Execute once more the plans of real runs that died before finishing, then drop them.
 
     A deletion done just before a crash is recognised and recorded (the executor's rerun rule); whatever is
-    still left (busy, changed) is planned afresh by this run.
+    still left (busy, changed) is planned afresh by this run. Plans of runs still executing (locked) are
+    left alone.
 
     Returns:
         Outcome counts per location of the resumed actions.
@@ -136,11 +147,24 @@ def resume_pending(
     ledger = ledger_for(settings)
     table: dict[str, Counter[str]] = {}
     for path in sorted(directory.glob("*.json")):
-        plan = PurgePlan.from_json(path.read_text(encoding="utf-8"))
-        report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
-        for outcome in report.outcomes:
-            table.setdefault(outcome.location, Counter())[outcome.status.value] += 1
-        path.unlink()
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # finished meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            if not path.exists():
+                continue
+            plan = PurgePlan.from_json(path.read_text(encoding="utf-8"))
+            report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
+            for outcome in report.outcomes:
+                table.setdefault(outcome.location, Counter())[outcome.status.value] += 1
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
     return {loc: dict(c) for loc, c in sorted(table.items())}
 
 
@@ -229,9 +253,8 @@ def run_purge(
     report: ExecutionReport | None = None
     if not dry_run:
         ledger = ledger_for(settings)
-        saved = save_pending(settings, plan, run_id)
-        report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
-        saved.unlink()
+        with pending_plan(settings, plan, run_id):
+            report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
         if ledger.signer is not None:
             ledger.seal()
     outcome = record_run(settings, run_id=run_id, dry_run=dry_run, plan=plan, report=report, started_at=started_at)

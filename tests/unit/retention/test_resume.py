@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from erasure.retention import PurgePlan, execute_purge, plan_purge
-from flows.retention import ledger_for, pending_dir, run_purge, save_pending
+from flows.retention import ledger_for, pending_dir, pending_plan, resume_pending, run_purge
 from models.db import session_scope
 from models.settings import DatabaseSettings
 from models.tables import LedgerEntry, RetentionRun
@@ -29,14 +29,13 @@ def test_run_after_crash_records_the_deletion(fleet: Fleet, database_url: str) -
     """A session deleted just before the crash (no proof entry yet) gets its entry from the next real run."""
     settings = fleet.settings.model_copy(update={"database": DatabaseSettings(url=database_url)})
     plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
-    saved = save_pending(settings, plan, "purge-crashed")
     ledger = ledger_for(settings)
 
     def die(step: str) -> None:
         if step == "before_ledger":
             raise Crash(step)
 
-    with pytest.raises(Crash):
+    with pytest.raises(Crash), pending_plan(settings, plan, "purge-crashed") as saved:
         execute_purge(
             plan, connectors=fleet.connectors(), ledger=ledger, run_id="purge-crashed", actor="t", kill_hook=die
         )
@@ -55,3 +54,15 @@ def test_run_after_crash_records_the_deletion(fleet: Fleet, database_url: str) -
         assert first.path in {p.path for p in purges}
         assert [r.dry_run for r in session.exec(select(RetentionRun)).all()] == [False]
     assert ledger_for(settings).verify().ok
+
+
+def test_plan_of_a_running_run_is_not_resumed(fleet: Fleet, database_url: str) -> None:
+    """While a real run holds its saved plan, another run leaves it alone; a finished run removes it."""
+    settings = fleet.settings.model_copy(update={"database": DatabaseSettings(url=database_url)})
+    plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
+    with pending_plan(settings, plan, "purge-running") as saved:
+        assert saved.exists() and saved.stat().st_mode & 0o077 == 0
+        assert resume_pending(settings, fleet.connectors(), run_id="other") == {}
+        assert saved.exists()
+    assert not saved.exists()
+    assert list(ledger_for(settings).entries()) == []
