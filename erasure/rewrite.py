@@ -124,7 +124,36 @@ def redact_lines(data: bytes, lines: Collection[int], fmt: str, matcher: Matcher
             changed += 1
             replacements += count
             parts[number - 1] = new
-    return Rewrite(b"\n".join(parts), changed, replacements)
+    data_out = b"\n".join(parts)
+    if fmt == "json" and lines:
+        fallback = _json_document_fallback(data, data_out, matcher)
+        if fallback != data_out:
+            changed = max(changed, 1)
+            data_out = fallback
+    return Rewrite(data_out, changed, replacements)
+
+
+def _json_document_fallback(original: bytes, redacted: bytes, matcher: Matcher) -> bytes:
+    """If a JSON document still names the subject once decoded (an escape the text level cannot see), erase
+    it from the decoded document and re-encode it in the original's indentation (erasure wins over layout)."""
+    try:
+        document = json.loads(redacted)
+    except ValueError:
+        return redacted
+    if next(matcher.iter_matches(document), None) is None:
+        return redacted
+    erased, _ = erase_subject(document, matcher)
+    indent = _indent_of(original)
+    text = json.dumps(erased, indent=indent, ensure_ascii=original.isascii())
+    return text.encode("utf-8") + (b"\n" if original.endswith(b"\n") else b"")
+
+
+def _indent_of(data: bytes) -> int | None:
+    for line in data.split(b"\n")[1:]:
+        stripped = line.lstrip(b" ")
+        if stripped:
+            return len(line) - len(stripped) or None
+    return None
 
 
 def drop_lines(data: bytes, lines: Collection[int]) -> Rewrite:

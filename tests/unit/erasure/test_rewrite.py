@@ -118,3 +118,11 @@ def test_unreproducible_style_with_hidden_form_is_reencoded(matcher: Matcher) ->
     assert count == 1
     assert json.loads(new) == {"url": "a/b", "who": "[redacted]"}
     assert lines_clean(new, [1], matcher)
+
+
+def test_pretty_json_with_hidden_form_is_reencoded(matcher: Matcher) -> None:
+    """A pretty JSON record whose address hides an escaped `@` is erased from the decoded document."""
+    data = b'{\n  "sessionId": "local_1",\n  "emailAddress": "zoe.angstrom\\u0040x.invalid",\n  "createdAt": 5\n}\n'
+    rewrite = redact_lines(data, [3], "json", matcher)
+    assert json.loads(rewrite.data) == {"sessionId": "local_1", "emailAddress": "[redacted]", "createdAt": 5}
+    assert rewrite.data.count(b"\n") == data.count(b"\n") and rewrite.data.startswith(b'{\n  "sessionId"')
