@@ -17,6 +17,7 @@ from typing import Any
 from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped
 from connectors.layouts import NameLister
 from connectors.local import TEMP_PREFIX
+from connectors.records import decode_json
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from detection.matcher import Matcher
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
@@ -198,7 +199,7 @@ def _audit_macs(data: bytes, lines: Iterable[int]) -> list[str]:
         if not 1 <= number <= len(parts):
             continue
         try:
-            value = json.loads(parts[number - 1])
+            value = decode_json(parts[number - 1])
         except ValueError:
             continue
         mac = value.get("_audit_hmac") if isinstance(value, dict) else None

@@ -228,12 +228,15 @@ class ErasurePlan:
             raise InputError("erasure plan is not valid JSON", field="plan") from None
         if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
             raise InputError(f"erasure plan format must be {PLAN_FORMAT}", field="plan")
-        return cls(
-            request_id=document["request_id"],
-            created_at=datetime.fromisoformat(document["created_at"]),
-            mainly_about_share=float(document["mainly_about_share"]),
-            actions=tuple(PlannedAction.from_dict(a) for a in document["actions"]),
-        )
+        try:
+            return cls(
+                request_id=document["request_id"],
+                created_at=datetime.fromisoformat(document["created_at"]),
+                mainly_about_share=float(document["mainly_about_share"]),
+                actions=tuple(PlannedAction.from_dict(a) for a in document["actions"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"erasure plan is incomplete or malformed ({type(exc).__name__})", field="plan") from None
 
     @property
     def digest(self) -> str:

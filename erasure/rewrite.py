@@ -10,6 +10,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from connectors.records import decode_json
 from detection.matcher import Matcher
 from detection.redact import REDACTED, erase_subject
 
@@ -63,7 +64,7 @@ def _redact_text(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
 
 def _dump_like(value: object, raw: bytes) -> tuple[bool, tuple[str, str]]:
     """The json.dumps style that reproduces `raw` for its own decoded value (compact, no escapes if none)."""
-    decoded = json.loads(raw)
+    decoded = decode_json(raw)
     for ensure_ascii, separators in _STYLES:
         if json.dumps(decoded, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8") == raw:
             return ensure_ascii, separators
@@ -79,7 +80,7 @@ def redact_json_line(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
     """
     body, cr = (raw[:-1], b"\r") if raw.endswith(b"\r") else (raw, b"")
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = decode_json(body)
     except (UnicodeDecodeError, ValueError):
         new, count = _redact_text(body, matcher)
         return new + cr, count
@@ -87,7 +88,7 @@ def redact_json_line(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
     if json.dumps(value, ensure_ascii=ensure_ascii, separators=separators).encode("utf-8") != body:
         new, count = _redact_text(body, matcher)
         try:
-            still = next(matcher.iter_matches(json.loads(new)), None) is not None
+            still = next(matcher.iter_matches(decode_json(new)), None) is not None
         except ValueError:
             still = False
         if not still:
@@ -137,7 +138,7 @@ def _json_document_fallback(original: bytes, redacted: bytes, matcher: Matcher) 
     """If a JSON document still names the subject once decoded (an escape the text level cannot see), erase
     it from the decoded document and re-encode it in the original's indentation (erasure wins over layout)."""
     try:
-        document = json.loads(redacted)
+        document = decode_json(redacted)
     except ValueError:
         return redacted
     if next(matcher.iter_matches(document), None) is None:
@@ -174,7 +175,7 @@ def lines_clean(data: bytes, lines: Collection[int], matcher: Matcher) -> bool:
         if matcher.find(raw.decode("utf-8", "surrogateescape")):
             return False
         try:
-            value = json.loads(raw)
+            value = decode_json(raw)
         except ValueError:
             continue
         if next(matcher.iter_matches(value), None) is not None:

@@ -13,6 +13,7 @@ from connectors.base import Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, hold_covers, plan_erasure
 from erasure.verify import record_verification, verify_erasure
+from models.errors import InputError
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
 from proofs.ledger import Ledger
 from proofs.store import JsonlLedgerStore
@@ -122,6 +123,11 @@ def test_plan_holds_no_personal_data_and_roundtrips() -> None:
     assert again == plan and again.digest == plan.digest
     other = _plan(_laptop(2))
     assert other.digest != plan.digest
+    broken = json.loads(text)
+    del broken["actions"][0]["kind"]
+    for bad in ("{", '{"format": "other"}', json.dumps(broken)):
+        with pytest.raises(InputError):
+            ErasurePlan.from_json(bad)
 
 
 def test_summary_counts_per_location_and_action() -> None:
