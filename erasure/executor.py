@@ -703,6 +703,15 @@ def execute_plan(
     Safe to rerun after a crash at any point: an action whose entry is in the ledger is skipped; one whose
     effect is visible (file rewritten to the deterministic result, or gone) is recognised and recorded once.
 
+    Recovery rules (what a rerun accepts as "already done" when the ledger has no entry yet):
+    - redact: the file has the planned line count (minus dropped history lines) and none of the planned
+      lines names the subject or a deleted session any more;
+    - delete file / session: every planned file is gone or still exactly as planned (then deleted now);
+    - S3 rewrite: the current object equals the deterministic rewrite of the planned version (or, once that
+      version is deleted or on an unversioned bucket, holds no identifier); then the old versions go;
+    - S3 erase / version deletion: versions already gone count as deleted (`missing`).
+    Anything else is a conflict (nothing touched; re-plan). Leftover `.dsr-tmp-*` files are removed first.
+
     Args:
         plan: the approved plan.
         connectors: opens the connector of a location name (the executor closes it).
