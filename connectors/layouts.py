@@ -231,9 +231,11 @@ TRASH_ROOTS: dict[str, tuple[str, ...]] = {
     "linux": (".local/share/Trash/files",),
 }
 """Trash folders relative to a home; only entries whose names look like agent histories are reported."""
-_TRASH_CANDIDATE = re.compile(r"(?i)(?:^|/)(?:claude[^/]*|\.claude[^/]*|local_[0-9a-f][^/]*|[^/]+\.jsonl)(?:/|$)")
+_TRASH_CANDIDATE = re.compile(
+    r"(?i)(?:^|/)(?:claude[^/]*|\.claude[^/]*|local_[0-9a-f][^/]*|[^/]+\.jsonl)(?:/|$)", re.DOTALL
+)
 
-CLAUDE_JSON_NAME = re.compile(r"\.claude\.json(?:\.backup[^/]*)?")
+CLAUDE_JSON_NAME = re.compile(r"\.claude\.json(?:\.backup[^/]*)?", re.DOTALL)
 """`~/.claude.json` and its backups, relative to a home."""
 
 RESIDUAL_DIRS: tuple[str, ...] = (
@@ -262,50 +264,50 @@ _ID = r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 APP_ROOT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"(?P<store>local-agent-mode-sessions/{_ID}/{_ID})/(?P<rest>.+)"), "cowork_store"),
-    (re.compile(r"local-agent-mode-sessions/.+"), "skip"),
-    (re.compile(rf"claude-code-sessions/{_ID}/{_ID}/(?P<sid>local_[^/]+)\.json"), "code_record"),
-    (re.compile(r"(?:" + "|".join(re.escape(d) for d in RESIDUAL_DIRS) + r")/.+"), "residual"),
-    (re.compile(r"logs/.+"), "log"),
+    (re.compile(rf"(?P<store>local-agent-mode-sessions/{_ID}/{_ID})/(?P<rest>.+)", re.DOTALL), "cowork_store"),
+    (re.compile(r"local-agent-mode-sessions/.+", re.DOTALL), "skip"),
+    (re.compile(rf"claude-code-sessions/{_ID}/{_ID}/(?P<sid>local_[^/]+)\.json", re.DOTALL), "code_record"),
+    (re.compile(r"(?:" + "|".join(re.escape(d) for d in RESIDUAL_DIRS) + r")/.+", re.DOTALL), "residual"),
+    (re.compile(r"logs/.+", re.DOTALL), "log"),
 )
 """Paths relative to an app root (doc section 2); anything else under the root is `OTHER`."""
 
 COWORK_STORE_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
-    (re.compile(r"(?P<sid>local_[^/]+)\.json"), K.SESSION_RECORD, F.JSON),
-    (re.compile(r"agent/(?P<sid>local_(?!ditto_)[^/]+)\.json"), K.SESSION_RECORD, F.JSON),
-    (re.compile(r"agent/(?P<ditto>local_ditto_[^/]+)/(?P<inner>.+)"), "session_dir", None),
-    (re.compile(r"memory/.+"), K.MEMORY, None),
-    (re.compile(r"spaces/[^/]+/memory/.+"), K.MEMORY, None),
-    (re.compile(r"(?:spaces|artifacts|scheduled-tasks|cowork_account_settings)\.json"), K.ORG_FILE, F.JSON),
-    (re.compile(r"(?P<sdir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)"), "session_dir", None),
+    (re.compile(r"(?P<sid>local_[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
+    (re.compile(r"agent/(?P<sid>local_(?!ditto_)[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
+    (re.compile(r"agent/(?P<ditto>local_ditto_[^/]+)/(?P<inner>.+)", re.DOTALL), "session_dir", None),
+    (re.compile(r"memory/.+", re.DOTALL), K.MEMORY, None),
+    (re.compile(r"spaces/[^/]+/memory/.+", re.DOTALL), K.MEMORY, None),
+    (re.compile(r"(?:spaces|artifacts|scheduled-tasks|cowork_account_settings)\.json", re.DOTALL), K.ORG_FILE, F.JSON),
+    (re.compile(r"(?P<sdir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)", re.DOTALL), "session_dir", None),
 )
 """Paths relative to `local-agent-mode-sessions/<A>/<B>/`; unmatched files are `OTHER`."""
 
 SESSION_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
-    (re.compile(r"\.claude/(?P<rel>.+)"), "claude_dir", None),
-    (re.compile(r"audit\.jsonl"), K.AUDIT_LOG, F.JSONL),
-    (re.compile(r"\.audit-key"), K.AUDIT_KEY, F.NONE),
-    (re.compile(r"uploads/.+"), K.UPLOAD, None),
-    (re.compile(r"outputs/.+"), K.OUTPUT, None),
+    (re.compile(r"\.claude/(?P<rel>.+)", re.DOTALL), "claude_dir", None),
+    (re.compile(r"audit\.jsonl", re.DOTALL), K.AUDIT_LOG, F.JSONL),
+    (re.compile(r"\.audit-key", re.DOTALL), K.AUDIT_KEY, F.NONE),
+    (re.compile(r"uploads/.+", re.DOTALL), K.UPLOAD, None),
+    (re.compile(r"outputs/.+", re.DOTALL), K.OUTPUT, None),
 )
 """Paths relative to a Cowork session directory (or a dispatch generation); unmatched are `OTHER`."""
 
 CLAUDE_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind, RecordFormat | None], ...] = (
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+?)\.orphaned-[^/]*\.jsonl"), K.TRANSCRIPT, F.JSONL),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)\.jsonl(?:\.superseded-[^/]*)?"), K.TRANSCRIPT, F.JSONL),
-    (re.compile(r"projects/[^/]+/memory/.+"), K.PROJECT_MEMORY, None),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.meta\.json"), K.SUBAGENT_META, F.JSON),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.jsonl"), K.SUBAGENT, F.JSONL),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/tool-results/.+"), K.TOOL_RESULT, None),
-    (re.compile(r"history\.jsonl"), K.PROMPT_HISTORY, F.JSONL),
-    (re.compile(r"paste-cache/.+"), K.PASTE_CACHE, None),
-    (re.compile(r"file-history/(?P<cli>[^/]+)/.+"), K.FILE_HISTORY, None),
-    (re.compile(r"plans/.+"), K.PLAN, None),
-    (re.compile(rf"todos/(?P<cli>{_UUID})?[^/]*"), K.TODO, F.JSON),
-    (re.compile(r"todos/.+"), K.TODO, None),
-    (re.compile(r"tasks/(?P<cli>[^/]+)/.+"), K.TASK, None),
-    (re.compile(r"shell-snapshots/.+"), K.SHELL_SNAPSHOT, None),
-    (re.compile(r"CLAUDE\.md"), K.MEMORY, F.TEXT),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+?)\.orphaned-[^/]*\.jsonl", re.DOTALL), K.TRANSCRIPT, F.JSONL),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)\.jsonl(?:\.superseded-[^/]*)?", re.DOTALL), K.TRANSCRIPT, F.JSONL),
+    (re.compile(r"projects/[^/]+/memory/.+", re.DOTALL), K.PROJECT_MEMORY, None),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.meta\.json", re.DOTALL), K.SUBAGENT_META, F.JSON),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.jsonl", re.DOTALL), K.SUBAGENT, F.JSONL),
+    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/tool-results/.+", re.DOTALL), K.TOOL_RESULT, None),
+    (re.compile(r"history\.jsonl", re.DOTALL), K.PROMPT_HISTORY, F.JSONL),
+    (re.compile(r"paste-cache/.+", re.DOTALL), K.PASTE_CACHE, None),
+    (re.compile(r"file-history/(?P<cli>[^/]+)/.+", re.DOTALL), K.FILE_HISTORY, None),
+    (re.compile(r"plans/.+", re.DOTALL), K.PLAN, None),
+    (re.compile(rf"todos/(?P<cli>{_UUID})?[^/]*", re.DOTALL), K.TODO, F.JSON),
+    (re.compile(r"todos/.+", re.DOTALL), K.TODO, None),
+    (re.compile(r"tasks/(?P<cli>[^/]+)/.+", re.DOTALL), K.TASK, None),
+    (re.compile(r"shell-snapshots/.+", re.DOTALL), K.SHELL_SNAPSHOT, None),
+    (re.compile(r"CLAUDE\.md", re.DOTALL), K.MEMORY, F.TEXT),
 )
 """Paths relative to a `.claude` directory (`~/.claude`, `$CLAUDE_CONFIG_DIR`, or inside a Cowork session)."""
 
@@ -448,7 +450,7 @@ def _classify_session_dir(
     )
 
 
-_FULL_SESSION = re.compile(rf"local_{_UUID}")
+_FULL_SESSION = re.compile(rf"local_{_UUID}", re.DOTALL)
 
 
 def _classify_cowork_store(rest: str, store: str, ctx: _Ctx, root: str) -> Classification:
@@ -549,11 +551,11 @@ def classify_path(
     if rest.startswith(".claude/"):
         return _classify_claude_dir(rest[len(".claude/") :], ctx, f"{home_path}/.claude", CLAUDE_CODE, session_id=None)
     for root_re in APP_ROOTS[base.os]:
-        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", rest)
+        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", rest, re.DOTALL)
         if match:
             return _classify_app_root(match["rel"], ctx, f"{home_path}/{match['root']}")
     for log_re in LOG_ROOTS[base.os]:
-        match = re.fullmatch(rf"(?P<root>{log_re})/(?P<rel>.+)", rest)
+        match = re.fullmatch(rf"(?P<root>{log_re})/(?P<rel>.+)", rest, re.DOTALL)
         if match:
             root = f"{home_path}/{match['root']}"
             return Classification(K.LOG, _fmt(rest, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import stat as stat_mod
 import tempfile
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 from connectors.base import CHUNK_SIZE, Activity, Expected, Item, Skipped
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
@@ -49,8 +50,53 @@ def is_pid_alive(pid: int) -> bool:
     return True
 
 
+class _SizeBoundReader(io.RawIOBase):
+    """A local file read no further than the size it had when opened (seekable, like the plain file)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__()
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._size - self._file.tell()
+        if remaining <= 0:
+            return 0
+        view = memoryview(buffer).cast("B")
+        return self._file.readinto(view[: min(len(view), remaining)]) or 0
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
+
+
 def _version(st: os.stat_result) -> str:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _os_error_reason(exc: OSError) -> str:
+    """The `Skipped` reason of an unexpected OS error while listing (a hostile tree must not end the walk)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return "path_too_long"
+    if exc.errno == errno.ELOOP:
+        return "symlink_loop"
+    return "unreadable"
 
 
 def _is_under(path: str, base: str) -> bool:
@@ -117,6 +163,8 @@ class LocalConnector:
             raise ItemNotFoundError("no such item", path=path) from None
         except PermissionError as exc:
             raise AccessDeniedError("permission denied", path=path) from exc
+        except OSError as exc:
+            raise TransferError(f"stat failed ({_os_error_reason(exc)})", path=path) from exc
         if stat_mod.S_ISLNK(st.st_mode):
             raise AccessDeniedError("path is a symlink", path=path)
         if not stat_mod.S_ISREG(st.st_mode):
@@ -139,6 +187,9 @@ class LocalConnector:
             return
         except PermissionError:
             yield Skipped(self.name, lp, "permission_denied")
+            return
+        except OSError as exc:
+            yield Skipped(self.name, lp, _os_error_reason(exc))
             return
         # A prefix that is itself a symlink is followed like any other link (it covers nothing yet).
         covered = [] if stat_mod.S_ISLNK(st.st_mode) else [os.path.realpath(fs_path)]
@@ -172,6 +223,9 @@ class LocalConnector:
             except PermissionError:
                 yield Skipped(self.name, dir_lp, "permission_denied")
                 continue
+            except OSError as exc:  # a hostile tree: paths beyond PATH_MAX, I/O errors
+                yield Skipped(self.name, dir_lp, _os_error_reason(exc))
+                continue
             subdirs: list[str] = []
             for entry in entries:
                 lp = self._laptop_path(entry.path)
@@ -188,6 +242,9 @@ class LocalConnector:
                     continue
                 except PermissionError:
                     yield Skipped(self.name, lp, "permission_denied")
+                    continue
+                except OSError as exc:
+                    yield Skipped(self.name, lp, _os_error_reason(exc))
                     continue
                 if stat_mod.S_ISDIR(st.st_mode):
                     subdirs.append(entry.path)
@@ -274,20 +331,24 @@ class LocalConnector:
             if exc.errno in (errno.EACCES, errno.EPERM):
                 raise AccessDeniedError("permission denied", path=path) from exc
             raise TransferError("open failed", path=path) from exc
-        if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
             os.close(fd)
             raise AccessDeniedError("not a regular file", path=path)
-        return os.fdopen(fd, "rb")
+        # Bounded by the size at open: a writer appending without end cannot keep a reader busy forever.
+        return io.BufferedReader(_SizeBoundReader(fd, st.st_size), buffer_size=CHUNK_SIZE)  # type: ignore[return-value]
 
-    def _sha256(self, fs_path: str, path: str) -> str:
+    def _sha256(self, fs_path: str, path: str, limit: int) -> str:
+        """sha256 of at most `limit` bytes (more than expected already means a different hash)."""
         digest = hashlib.sha256()
         try:
             fd = os.open(fs_path, _OPEN_FLAGS)
         except FileNotFoundError:
             raise VersionConflictError("item vanished since it was read", path=path) from None
         with os.fdopen(fd, "rb") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
+            while limit > 0 and (chunk := stream.read(min(CHUNK_SIZE, limit))):
                 digest.update(chunk)
+                limit -= len(chunk)
         return digest.hexdigest()
 
     def _check_expected(self, fs_path: str, path: str, expected: Expected, *, rehash: bool) -> None:
@@ -299,7 +360,7 @@ class LocalConnector:
             raise VersionConflictError("item is no longer a regular file", path=path)
         if st.st_size != expected.size or _version(st) != expected.version:
             raise VersionConflictError("item changed since it was read", path=path)
-        if rehash and expected.sha256 is not None and self._sha256(fs_path, path) != expected.sha256:
+        if rehash and expected.sha256 is not None and self._sha256(fs_path, path, expected.size + 1) != expected.sha256:
             raise VersionConflictError("item content changed since it was read", path=path)
 
     @staticmethod

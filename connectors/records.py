@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO, Protocol
@@ -138,17 +138,45 @@ def _clean(data: bytes, first: bool) -> bytes:
     return data[:-1] if data.endswith(b"\r") else data
 
 
+MAX_JSON_DEPTH = 200
+"""Deepest nesting decoded as a JSON value; deeper (hostile) documents are handled as text, so no recursive
+encoder, decoder or rewrite can overflow the stack."""
+
+
+def is_shallow(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a decoded JSON value nests at most `limit` arrays/objects deep (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 def decode_json(data: bytes) -> object:
     """Decode JSON bytes with orjson, falling back to `json` for lone surrogate escapes.
 
     Raises:
-        ValueError: the bytes are not valid JSON (or not valid UTF-8).
+        ValueError: the bytes are not valid JSON (or not valid UTF-8), or nest deeper than `MAX_JSON_DEPTH`.
     """
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        text = data.decode("utf-8")  # raises UnicodeDecodeError (a ValueError) on invalid UTF-8
-        return json.loads(text)  # accepts "\ud800" escapes orjson rejects
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            text = data.decode("utf-8")  # raises UnicodeDecodeError (a ValueError) on invalid UTF-8
+            value = json.loads(text)  # accepts "\ud800" escapes orjson rejects
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if not is_shallow(value):
+        raise ValueError("JSON nested too deeply")
+    return value
 
 
 def _oversized(raw: _RawLine) -> Record:
@@ -170,7 +198,7 @@ def _jsonl_record(raw: _RawLine) -> Record:
     except UnicodeDecodeError:
         text = data.decode("utf-8", errors="replace")
         try:
-            replaced: object | None = json.loads(text)
+            replaced: object | None = decode_json(text.encode("utf-8", "surrogatepass"))
         except ValueError:
             replaced = None
         return Record(raw.line, raw.offset, raw.data, replaced, text, "invalid_utf8")

@@ -24,9 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import orjson
-
-from connectors.records import RecordFormat
+from connectors.records import RecordFormat, decode_json
 from detection.identifiers import (
     Form,
     NameVariants,
@@ -657,17 +655,14 @@ def decode_line(data: bytes) -> tuple[object | None, str | None]:
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     try:
-        return orjson.loads(data), None
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        text = data.decode("utf-8")
+        return decode_json(data), None  # orjson, then `json` for lone surrogate escapes that orjson rejects
     except UnicodeDecodeError:
         return None, "invalid_utf8"
-    try:
-        return json.loads(text), None  # accepts lone surrogate escapes that orjson rejects
     except json.JSONDecodeError as exc:
+        text = data.decode("utf-8")
         return None, ("truncated" if exc.pos >= len(text.rstrip()) else "invalid_json")
+    except ValueError:
+        return None, "invalid_json"  # nested deeper than MAX_JSON_DEPTH: confirmed as text
 
 
 def iter_strings(value: object) -> Iterator[tuple[str, str, bool]]:

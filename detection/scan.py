@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import orjson
-
 from connectors.base import Connector, Skipped
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
-from connectors.records import RecordFormat
+from connectors.records import RecordFormat, decode_json
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
@@ -182,13 +180,9 @@ def _owned_items(
                     yield _item(endpoint, artifact, line, None, [], reason=OWNED_SESSION, malformed="oversized")
                     continue
                 content = raw.decode("utf-8", errors="replace")
-                malformed: str | None = None
-                try:
-                    value: object = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    value, malformed = decode_line(raw)
-                    if value is None:
-                        value = content
+                value, malformed = decode_line(raw)
+                if value is None:
+                    value = content
                 pointers: list[str] = []
                 forms: set[str] = set()
                 if hit:
@@ -214,7 +208,7 @@ def _owned_items(
     document: object = text
     if artifact.fmt is RecordFormat.JSON:
         try:
-            document = json.loads(text)
+            document = decode_json(text.encode("utf-8"))
         except ValueError:
             document = text
     found = list(dict.fromkeys(pointer for pointer, _ in matcher.iter_matches(document)))
