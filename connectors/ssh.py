@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, NoReturn, Self, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import paramiko
+from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
 from connectors.base import Activity, Expected, Item, Skipped, sha256_of
@@ -220,6 +221,55 @@ def check_key_file(key_file: Path) -> None:
             f"run: chmod 600 {key_file}",
             path=str(key_file),
         )
+
+
+_ATTRIBUTES: Any = paramiko.SFTPAttributes
+
+
+def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
+    """`listdir_attr` that survives names that are not UTF-8.
+
+    paramiko decodes names strictly, so one hostile name (`\\xff...`) fails the whole directory and hides
+    every file in it. Here such names come back with surrogate escapes (`surrogateescape`); callers report
+    them as `unreadable_name` (`_is_text_name`) and never put them into a request.
+    """
+    client: Any = sftp  # paramiko's request layer (no public raw-name listing exists)
+    kind, msg = client._request(sftp_proto.CMD_OPENDIR, path)
+    if kind != sftp_proto.CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle = msg.get_binary()
+    entries: list[paramiko.SFTPAttributes] = []
+    try:
+        while True:
+            try:
+                kind, msg = client._request(sftp_proto.CMD_READDIR, handle)
+            except EOFError:
+                break
+            if kind != sftp_proto.CMD_NAME:
+                raise paramiko.SFTPError("Expected name response")
+            for _ in range(msg.get_int()):
+                filename = msg.get_string().decode("utf-8", "surrogateescape")
+                longname = msg.get_string().decode("utf-8", "replace")
+                attrs = _ATTRIBUTES._from_msg(msg, filename, longname)
+                if filename not in (".", ".."):
+                    entries.append(attrs)
+    finally:
+        client._request(sftp_proto.CMD_CLOSE, handle)
+    return entries
+
+
+def _is_text_name(name: str) -> bool:
+    """Whether a listed name is valid UTF-8 (no surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_name(name: str) -> str:
+    """A printable form of a name that is not UTF-8 (`\\xff` escapes), for `Skipped` paths."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class SSHConnector:
@@ -459,7 +509,7 @@ class SSHConnector:
         sftp = self._sftp_client()
         parent, base = posixpath.split(self._real(path))
         try:
-            for attrs in sftp.listdir_attr(parent or "/"):
+            for attrs in _listdir_raw(sftp, parent or "/"):
                 if attrs.filename == base:
                     return _nlink_from_longname(attrs.longname)
         except (OSError, paramiko.SSHException, EOFError):
@@ -521,7 +571,7 @@ class SSHConnector:
     ) -> Iterator[Item | Skipped]:
         """One directory's files, links and special entries; its subdirectories go to `subdirs` (walked later)."""
         try:
-            entries = self._sftp_client().listdir_attr(real)
+            entries = _listdir_raw(self._sftp_client(), real)
         except FileNotFoundError:
             yield Skipped(self.name, path, "vanished")
             return
@@ -535,6 +585,9 @@ class SSHConnector:
             raise _translate_io(exc, path) from exc
         entries.sort(key=lambda a: a.filename.encode("utf-8", "surrogateescape"))
         for child in entries:
+            if not _is_text_name(child.filename):
+                yield Skipped(self.name, path.rstrip("/") + "/" + _shown_name(child.filename), "unreadable_name")
+                continue
             child_path = path.rstrip("/") + "/" + child.filename
             child_real = real.rstrip("/") + "/" + child.filename
             mode = child.st_mode or 0
@@ -577,7 +630,8 @@ class SSHConnector:
         if not stat.S_ISDIR(attrs.st_mode or 0):
             return []
         try:
-            names = sftp.listdir(real)
+            # Names that are not UTF-8 cannot be probed (nor named in a request): a walk reports them.
+            names = [a.filename for a in _listdir_raw(sftp, real) if _is_text_name(a.filename)]
         except FileNotFoundError:
             return []
         except PermissionError as exc:
@@ -809,7 +863,9 @@ class SSHConnector:
     def _remove_tree(self, real: str) -> int:
         sftp = self._sftp_client()
         removed = 0
-        for attrs in sftp.listdir_attr(real):
+        for attrs in _listdir_raw(sftp, real):
+            if not _is_text_name(attrs.filename):
+                raise AccessDeniedError("directory holds a name that is not UTF-8", path=real)
             child = posixpath.join(real, attrs.filename)
             if stat.S_ISDIR(attrs.st_mode or 0):
                 removed += self._remove_tree(child)
