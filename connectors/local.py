@@ -309,6 +309,8 @@ class LocalConnector:
             return []
         except PermissionError as exc:
             raise AccessDeniedError("permission denied", path=norm) from exc
+        except OSError as exc:  # a symlink loop or an over-long path: listing the path reports it
+            raise AccessDeniedError(f"cannot list ({_os_error_reason(exc)})", path=norm) from exc
 
     # -- single items ----------------------------------------------------------------------------------------
 

@@ -541,7 +541,8 @@ class SSHConnector:
         try:
             attrs = sftp.lstat(real)
             root_real = self._root_real()
-            covered = [sftp.normalize(real)]
+            # A prefix that is itself a symlink covers nothing yet (as locally): normalizing a loop would fail.
+            covered = [] if stat.S_ISLNK(attrs.st_mode or 0) else [sftp.normalize(real)]
         except FileNotFoundError:
             return
         except PermissionError:
@@ -620,10 +621,15 @@ class SSHConnector:
             resolved = sftp.normalize(real)
             attrs = sftp.stat(real)
         except FileNotFoundError:
+            if self._is_link(real):
+                # A dangling link or a loop: listing the path itself reports it (`symlink_loop`, `vanished`).
+                raise AccessDeniedError(f"symlink cannot be followed: {norm}", path=norm) from None
             return []
         except PermissionError as exc:
             raise AccessDeniedError(f"permission denied: {norm}", path=norm) from exc
         except OSError as exc:
+            if self._is_link(real):
+                raise AccessDeniedError(f"symlink cannot be followed: {norm}", path=norm) from exc
             raise _translate_io(exc, norm) from exc
         if not remote_scan.is_under(resolved, self._root_real()):
             raise AccessDeniedError(f"path resolves outside the endpoint root: {norm}", path=norm)
@@ -639,6 +645,13 @@ class SSHConnector:
         except OSError as exc:
             raise _translate_io(exc, norm) from exc
         return sorted(names)
+
+    def _is_link(self, real: str) -> bool:
+        """Whether the server path is itself a symlink (lstat; False if it cannot be stated)."""
+        try:
+            return stat.S_ISLNK(self._sftp_client().lstat(real).st_mode or 0)
+        except OSError:
+            return False
 
     def _broken_link_reason(self, link: str) -> str:
         """`symlink_loop` if following `link` comes back to a link already seen (or never ends), else `vanished`."""

@@ -24,6 +24,7 @@ from tests.security.hostile import (
     run_pipeline,
     transcript,
 )
+from tests.security.test_symlinks import assert_loops_reported, make_probed_loops
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(120)]
 
@@ -107,6 +108,20 @@ def test_hostile_symlinks_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_p
     assert SUBJECT_EMAIL.encode() not in shared.read_bytes()
     assert (project / "linked.jsonl").is_symlink()
     assert run.report.complete, run.report.pending
+
+
+def test_loops_where_discovery_lists_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """Over SFTP a loop at a probed directory is a skip, not a failed laptop; the transcript is still erased."""
+    laptop = make_laptop(tmp_path)
+    # The `.config` loop (a plain path component, not a listed directory) hides nothing; over SFTP it is
+    # not reported, so only the listed locations are checked here.
+    paths = [p for p in make_probed_loops(laptop) if not p.endswith("/.config")]
+    connect = _serve(ssh_fleet, laptop, "probe-loops", True)
+    before = laptop.outside_snapshot()
+    run = run_pipeline(laptop, connect=connect)
+    assert_contained(laptop, run, before)
+    assert_loops_reported(run.reasons(), paths)
+    assert run.outcome(f"/{PROJECT}/{CLI}.jsonl").status is ActionStatus.DONE
 
 
 def test_file_swapped_for_symlink_over_ssh_is_refused(ssh_fleet: SSHFleet, tmp_path: Path) -> None:

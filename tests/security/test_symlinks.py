@@ -129,3 +129,37 @@ def test_hard_link_to_a_file_outside_is_never_written_through(laptop: Laptop) ->
     assert run.outcome(f"/{PROJECT}/hard.jsonl").status is ActionStatus.DONE
     assert SUBJECT_EMAIL.encode() not in laptop.path(f"{PROJECT}/hard.jsonl").read_bytes()
     assert os.stat(shared).st_nlink == 1, "the names are separate files now"
+
+
+PROBED_LOOPS = [
+    ("Users/ana/Library/Logs", "Logs"),
+    ("home/bob", "bob"),
+    ("C:/Users/eve/AppData/Local/Packages", "Packages"),
+    ("home/ana/.config", "../ana/.config"),
+]
+
+
+def make_probed_loops(laptop: Laptop) -> list[str]:
+    """Symlink loops at directories discovery lists by name (home bases, glob parents); their laptop paths."""
+    for rel, target in PROBED_LOOPS:
+        path = laptop.path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, path)
+    return [f"/{rel}" for rel, _ in PROBED_LOOPS]
+
+
+def assert_loops_reported(reasons: dict[str, str], paths: list[str]) -> None:
+    """Each loop is reported as `symlink_loop` at its own path or at a probed path beneath it."""
+    for loop in paths:
+        found = {r for p, r in reasons.items() if p == loop or p.startswith(loop + "/")}
+        assert found == {"symlink_loop"}, (loop, reasons)
+
+
+def test_loops_where_discovery_lists_names_are_reported_not_fatal(laptop: Laptop) -> None:
+    """A loop at a probed directory (`Library/Logs`, a home, `Packages`) is a skip; the laptop is still erased."""
+    paths = make_probed_loops(laptop)
+    before = laptop.outside_snapshot()
+    run = run_pipeline(laptop)
+    assert_contained(laptop, run, before)
+    assert_loops_reported(run.reasons(), paths)
+    assert run.outcome(f"/{PROJECT}/9a9a9a9a-0000-4000-8000-000000000002.jsonl").status is ActionStatus.DONE
