@@ -1,5 +1,5 @@
-"""The symlink, file-name and swap cases over real sshd laptops (SFTP listing, remote `python3 -` scan or
-SFTP streaming): never outside the root, never a command built from a name, every refusal reported."""
+"""The symlink, file-name and swap cases over real sshd laptops (discovery, scan and erasure over SFTP):
+never outside the root, never a command built from a name, every refusal reported."""
 
 from __future__ import annotations
 
@@ -47,31 +47,23 @@ ESCAPES = {
 LOOPS = {"self.jsonl": "self.jsonl", "up": "..", "a.jsonl": "b.jsonl", "b.jsonl": "a.jsonl"}
 
 
-@pytest.fixture(params=[True, False], ids=["remote_python", "sftp_streaming"])
-def remote_python(request: pytest.FixtureRequest) -> bool:
-    """Scan with the remote `python3 -` scanner, or by streaming every file over SFTP."""
-    return bool(request.param)
-
-
-def _serve(ssh_fleet: SSHFleet, laptop: Laptop, name: str, remote_python: bool) -> Callable[[str], Connector]:
+def _serve(ssh_fleet: SSHFleet, laptop: Laptop, name: str) -> Callable[[str], Connector]:
     served = ssh_fleet.start_laptop(name, laptop.root)
     known_hosts = ssh_fleet.write_known_hosts(laptop.base / "known_hosts", [served.known_hosts_line()])
 
     def connect(endpoint: str) -> Connector:
-        return SSHConnector(
-            endpoint, served.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts, remote_python=remote_python
-        )
+        return SSHConnector(endpoint, served.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
 
     return connect
 
 
-def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_python: bool) -> None:
+def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
     """Over SSH every hostile name is found and redacted by its exact name; no name runs; invalid UTF-8 is reported."""
     laptop = make_laptop(tmp_path)
     targets = [laptop.write(f"{PROJECT}/{name}", transcript()) for name in NAMES]
     with open(os.path.join(os.fsencode(laptop.path(PROJECT)), b"\xff\xfe-bad.jsonl"), "wb") as fh:
         fh.write(transcript())
-    connect = _serve(ssh_fleet, laptop, f"names-{remote_python}", remote_python)
+    connect = _serve(ssh_fleet, laptop, "names")
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop, connect=connect)
     assert_contained(laptop, run, before)
@@ -86,7 +78,7 @@ def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_pyth
     assert all(o.status is not ActionStatus.FAILED for o in run.report.outcomes)
 
 
-def test_hostile_symlinks_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_python: bool) -> None:
+def test_hostile_symlinks_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
     """Over SSH links out of the root are refused and reported, loops end, an in-root link is erased at its target."""
     laptop = make_laptop(tmp_path)
     project = laptop.path(PROJECT)
@@ -96,7 +88,7 @@ def test_hostile_symlinks_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_p
         os.symlink(target, project / name)
     shared = laptop.write("home/ana/notes/shared.jsonl", transcript())
     os.symlink("../../../notes/shared.jsonl", project / "linked.jsonl")
-    connect = _serve(ssh_fleet, laptop, f"links-{remote_python}", remote_python)
+    connect = _serve(ssh_fleet, laptop, "links")
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop, connect=connect)
     assert_contained(laptop, run, before)
@@ -116,7 +108,7 @@ def test_loops_where_discovery_lists_names_over_ssh(ssh_fleet: SSHFleet, tmp_pat
     # The `.config` loop (a plain path component, not a listed directory) hides nothing; over SFTP it is
     # not reported, so only the listed locations are checked here.
     paths = [p for p in make_probed_loops(laptop) if not p.endswith("/.config")]
-    connect = _serve(ssh_fleet, laptop, "probe-loops", True)
+    connect = _serve(ssh_fleet, laptop, "probe-loops")
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop, connect=connect)
     assert_contained(laptop, run, before)
@@ -128,7 +120,7 @@ def test_file_swapped_for_symlink_over_ssh_is_refused(ssh_fleet: SSHFleet, tmp_p
     """Over SFTP, a planned file replaced by a link to an identical file outside is refused; the outside copy stays."""
     laptop = make_laptop(tmp_path)
     path = laptop.path(f"{PROJECT}/{CLI}.jsonl")
-    connect = _serve(ssh_fleet, laptop, "swap", True)
+    connect = _serve(ssh_fleet, laptop, "swap")
     snapshots: list[object] = []
 
     def between(_plan: ErasurePlan) -> None:
@@ -149,7 +141,7 @@ def test_directory_swapped_for_symlink_over_ssh_is_refused(ssh_fleet: SSHFleet, 
     """Over SFTP, the project directory moved out of the root and linked back: the redaction is refused."""
     laptop = make_laptop(tmp_path)
     project = laptop.path(PROJECT)
-    connect = _serve(ssh_fleet, laptop, "dirswap", True)
+    connect = _serve(ssh_fleet, laptop, "dirswap")
     snapshots: list[object] = []
 
     def between(_plan: ErasurePlan) -> None:
