@@ -7,7 +7,7 @@ from typing import cast
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.access import access_request, access_sweep
-from flows.erasure import erasure_request
+from flows.erasure_request import erasure_request
 from models.settings import Settings
 
 TAGS = ["dsr"]

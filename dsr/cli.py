@@ -11,6 +11,7 @@ import typer
 
 from dsr import cli_ledger, cli_request
 from dsr.cli_fleet import app as fleet_app
+from dsr.cli_hold import app as hold_app
 from dsr.cli_inventory import inventory
 from dsr.cli_scan import scan
 from dsr.cli_server import app as server_app
@@ -31,6 +32,7 @@ app.add_typer(fleet_app, name="fleet")
 app.command("scan")(scan)
 app.add_typer(server_app, name="server")
 app.add_typer(cli_ledger.app, name="ledger")
+app.add_typer(hold_app, name="hold")
 
 
 @app.callback()

@@ -81,7 +81,7 @@ def _run_erasure(request_id: str) -> dict[str, Any]:
             f"(or `dsr request approve {request_id} --by NAME`)"
         )
         return {"request_id": request_id, "flow_run": str(flow_run.id), "state": "scheduled"}  # type: ignore[union-attr]
-    from flows.erasure import erasure_request  # noqa: PLC0415
+    from flows.erasure_request import erasure_request  # noqa: PLC0415
 
     result: dict[str, Any] = erasure_request(request_id, wait_for_approval=False)
     return result

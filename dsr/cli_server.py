@@ -22,6 +22,7 @@ from dsr.context import err, out, state
 from models.errors import ConfigError
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
+EXPECTED_DEPLOYMENTS = 3
 
 
 def _state_file() -> Path:
@@ -63,6 +64,18 @@ def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def deployment_names(api_url: str) -> list[str]:
+    """Names of the deployments the server knows (empty if it does not answer)."""
+    request = urllib.request.Request(  # noqa: S310 - loopback URL from config
+        f"{api_url}/deployments/filter", data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL from config
+            return [str(d["name"]) for d in json.loads(response.read())]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
@@ -114,8 +127,14 @@ def start(
             _stop_pids(pids)
             raise ConfigError(f"the Prefect server did not come up; see {logs / 'prefect-server.log'}", key="prefect")
         time.sleep(1)
-    pids.append(_spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env))
+    serve_pid = _spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env)
+    pids.append(serve_pid)
     _write_state({"pids": pids, "api_url": prefect.api_url})
+    while len(deployment_names(prefect.api_url)) < EXPECTED_DEPLOYMENTS:
+        if time.monotonic() > deadline + wait or not _alive(serve_pid):
+            _stop_pids(pids)
+            raise ConfigError(f"the deployments were not served; see {logs / 'serve.log'}", key="prefect")
+        time.sleep(1)
     err.print(f"Prefect server and deployments started (pids {', '.join(map(str, pids))}); logs in {logs}")
     out.print(f"UI: http://{prefect.host}:{prefect.port}")
 

@@ -1,24 +1,130 @@
-"""`make demo`: the guided walk-through on embedded defaults (SQLite, local Prefect, simulated fleet).
+"""`make demo`: the whole product on embedded defaults, left running for the privacy team to explore.
 
-Until the flows land this runs the parts that exist: deadlines and intake against a throwaway case database.
+Generates a simulated fleet (some laptops as local trees, some behind real sshd when OpenSSH is installed,
+one S3 backup store on a local moto server), starts the Prefect server with every deployment, submits an
+access and an erasure request for a planted person, follows them, and leaves the UI at
+http://127.0.0.1:4200 with the access package issued and the erasure paused at its approval form.
+`make demo-stop` (`python -m dsr.demo --stop`) ends every process it started, by pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 
-console = Console()
-DEMO_DIR = Path(".dsr/demo")
+from models import cases
+from models.db import session_scope
+from models.identifiers import validate_identifier
+from models.keys import hmac_key, master_key
+from models.settings import load_settings
+from models.types import IdentifierKind, RequestKind
+from simulation.fleet import simulate_fleet
+from simulation.services import (
+    seed_backup_bucket,
+    sshd_available,
+    start_s3_server,
+    start_sshd_laptops,
+    stop_pids,
+    write_state,
+)
+
+console = Console(stderr=True)
+DEMO_DIR = Path(os.environ.get("DSR_DEMO_DIR", ".dsr/demo")).resolve()
+DEMO_PORT = int(os.environ.get("DSR_DEMO_PORT", "4200"))
+STATE = DEMO_DIR / "demo.json"
+LAPTOPS = 6
+SSH_LAPTOPS = 2
+BUCKET = "corp-agent-backups"
+PREFIX = "laptops/"
+REGISTER = """
+[register]
+automated_decisions = "No decisions based solely on automated processing, including profiling, are made about you."
+transfers = "Conversation histories stay on company laptops and in our backup bucket in the UK."
+
+[register.categories.contact_details]
+title = "Contact details"
+purposes = ["Answering your enquiries", "Working with you on joint projects"]
+legal_basis = "Legitimate interests (Art. 6(1)(f)): running our business with customers and partners"
+recipients = ["Anthropic PBC (AI assistant provider, processor)", "Example Backup Ltd (backup hosting, processor)"]
+retention = "Kept with the conversation: 18 months after its last activity"
+source = "You, or colleagues who wrote to you or about you"
+
+[register.categories.identifiers]
+title = "Identifiers (user ids, account numbers)"
+purposes = ["Support and account administration"]
+legal_basis = "Contract (Art. 6(1)(b))"
+recipients = ["Anthropic PBC (AI assistant provider, processor)"]
+retention = "18 months after the conversation's last activity"
+source = "Our customer systems"
+
+[register.categories.financial]
+title = "Financial details"
+purposes = ["Invoicing and payments"]
+legal_basis = "Legal obligation (Art. 6(1)(c)): accounting records"
+recipients = ["Our accountants"]
+retention = "Six years after the end of the financial year"
+source = "You, or our finance systems"
+
+[register.categories.free_text_mentions]
+title = "Mentions in conversations with AI assistants"
+purposes = ["Staff productivity: drafting, analysis and coding with AI assistants"]
+legal_basis = "Legitimate interests (Art. 6(1)(f))"
+recipients = ["Anthropic PBC (AI assistant provider, processor)"]
+retention = "18 months after the conversation's last activity"
+source = "Our staff, from documents and e-mails they worked on"
+"""
 
 
-def _dsr(*args: str) -> str:
-    env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
+def _config(fleet: Path, truth: dict[str, object], ssh: dict[str, str], key: Path | None, known: Path | None,
+            s3_url: str) -> str:  # fmt: skip
+    lines = [
+        "# Written by `make demo`: a simulated fleet on this machine.",
+        "[controller]",
+        'name = "Example Corp Ltd"',
+        'contact = "privacy@corp.example"',
+        'timezone = "Europe/London"',
+        'calendar = "GB-ENG"',
+        'region = "GB"',
+        "[controller.authority]",
+        'name = "Information Commissioner\'s Office (ICO)"',
+        'contact = "https://ico.org.uk/make-a-complaint/ , 0303 123 1113"',
+        "[database]",
+        f'url = "sqlite:///{DEMO_DIR / "dsr.db"}"',
+        "[access]",
+        f'package_dir = "{DEMO_DIR / "packages"}"',
+        "issue_with_gaps_days_before_deadline = 3",
+        "[prefect]",
+        f'home = "{DEMO_DIR / "prefect"}"',
+        f"port = {DEMO_PORT}",
+    ]
+    if key is not None and known is not None:
+        lines += ["[ssh]", f'key_file = "{key}"', f'known_hosts = "{known}"']
+    endpoints = truth["endpoints"]
+    assert isinstance(endpoints, list)  # noqa: S101 - truth.json written by the simulator
+    for endpoint in endpoints:
+        name = endpoint["name"]
+        url = ssh.get(name) or f"file://{fleet / name}"
+        lines += ["[[endpoints]]", f'name = "{name}"', f'url = "{url}"', f'os = "{endpoint["os"]}"']
+        if endpoint.get("owner"):
+            lines.append(f'owner = "{endpoint["owner"]}"')
+    lines += [
+        "[[stores]]",
+        'name = "history-backups"',
+        f'url = "s3://{BUCKET}/{PREFIX}"',
+        f'endpoint_url = "{s3_url}"',
+    ]
+    return "\n".join(lines) + "\n" + REGISTER
+
+
+def _dsr(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
         [sys.executable, "-m", "dsr", *args], env=env, capture_output=True, text=True, check=False
     )
@@ -28,34 +134,162 @@ def _dsr(*args: str) -> str:
     return result.stdout
 
 
+def stop() -> None:
+    """Stop the Prefect server, the serve process, sshd laptops and the S3 server started by the demo."""
+    if (DEMO_DIR / "dsr.toml").exists():
+        env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
+        subprocess.run([sys.executable, "-m", "dsr", "server", "stop"], env=env, check=False)
+    if STATE.exists():
+        pids = json.loads(STATE.read_text(encoding="utf-8")).get("pids", [])
+        console.print(f"stopped {stop_pids(pids)} demo service process(es)")
+        STATE.unlink()
+
+
+def _submit(kind: RequestKind, person: dict[str, object]) -> str:
+    settings = load_settings(DEMO_DIR / "dsr.toml")
+    region = settings.controller.phone_region
+    emails, phones, user_ids = person["emails"], person["phones"], person["user_ids"]
+    assert isinstance(emails, list) and isinstance(phones, list) and isinstance(user_ids, list)  # noqa: S101
+    idents = [validate_identifier(IdentifierKind.EMAIL, str(e), region=region) for e in emails]
+    idents.append(validate_identifier(IdentifierKind.NAME, str(person["name"]), region=region))
+    idents += [validate_identifier(IdentifierKind.PHONE, str(p), region=region) for p in phones]
+    idents += [validate_identifier(IdentifierKind.USER_ID, str(u), region=region) for u in user_ids]
+    with session_scope(settings.database.url) as session:
+        request = cases.submit_request(
+            session,
+            settings,
+            kind=kind,
+            identifiers=idents,
+            hmac_key=hmac_key(settings.state_dir),
+            master_key=master_key(settings.state_dir),
+            channel="web-form",
+        )
+        return request.id
+
+
+def _wait_for(request_id: str, statuses: set[str], timeout: float) -> str:
+    settings = load_settings(DEMO_DIR / "dsr.toml")
+    deadline = time.monotonic() + timeout
+    status = "?"
+    with console.status(f"{request_id}: waiting for {' or '.join(sorted(statuses))} ...") as spinner:
+        while time.monotonic() < deadline:
+            with session_scope(settings.database.url) as session:
+                request = cases.get_request(session, request_id)
+                status = request.status
+                scans = cases.location_scans(session, request_id)
+            done = sum(1 for s in scans if s.status not in ("pending",))
+            spinner.update(f"{request_id}: {status}, locations {done}/{len(scans)} ...")
+            if status in statuses:
+                return status
+            time.sleep(1.5)
+    return status
+
+
 def main() -> None:
     """Run the demo (or stop it with --stop)."""
-    parser = argparse.ArgumentParser(prog="python -m dsr.demo")
-    parser.add_argument("--stop", action="store_true", help="stop what the demo started")
+    parser = argparse.ArgumentParser(prog="python -m dsr.demo", description=__doc__)
+    parser.add_argument("--stop", action="store_true", help="stop everything the demo started")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for the runs (for tests)")
     args = parser.parse_args()
     if args.stop:
-        console.print("nothing to stop: this demo starts no servers yet")
+        stop()
         return
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    (DEMO_DIR / "dsr.toml").write_text(
-        '[controller]\nname = "Example Corp Ltd"\ntimezone = "Europe/London"\ncalendar = "GB-ENG"\n'
-        '[database]\nurl = "sqlite:///demo.db"\n',
-        encoding="utf-8",
-    )
+    stop()
+    if DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    DEMO_DIR.mkdir(parents=True, mode=0o700)
     console.rule("dsr-orchestrator demo")
-    console.print("1. Legal deadline for a request received on Fri 31 Jan 2025 (GB-ENG calendar):")
-    console.print(_dsr("deadline", "2025-01-31"))
-    console.print("2. Recording an access request for a synthetic person:")
-    rid = _dsr(
-        "request", "submit", "--kind", "access", "--email", "zoe.angstrom@example.invalid",
-        "--name", "Zoë Ångström", "--phone", "+44 1632 960123",
-    ).strip()  # fmt: skip
-    console.print(f"   new request id: [bold]{rid}[/bold]")
-    console.print(_dsr("request", "show", rid))
-    console.print("3. All requests:")
-    console.print(_dsr("request", "list"))
+    console.print(f"1/6  Simulating {LAPTOPS} laptops with Claude Cowork and Claude Code histories ...")
+    fleet = DEMO_DIR / "fleet"
+    simulate_fleet(fleet, endpoints=LAPTOPS, size_mb=0.5, seed=2026)
+    truth = json.loads((fleet / "truth.json").read_text(encoding="utf-8"))
+    pids: list[int] = []
+    ssh_urls: dict[str, str] = {}
+    key = known = None
+    try:
+        if sshd_available():
+            names = [f"laptop-{i:02d}" for i in range(LAPTOPS - SSH_LAPTOPS + 1, LAPTOPS + 1)]
+            console.print(f"2/6  Starting real OpenSSH laptops for {', '.join(names)} on loopback ...")
+            laptops, key, known = start_sshd_laptops({n: fleet / n for n in names}, DEMO_DIR / "ssh")
+            pids += [lap.pid for lap in laptops]
+            ssh_urls = {lap.name: lap.url for lap in laptops}
+        else:
+            console.print("2/6  OpenSSH server not installed (or not root): every laptop is a local tree")
+        console.print("3/6  Starting a local S3 server with a versioned bucket of history backups ...")
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        s3_url, s3_pid = start_s3_server(DEMO_DIR / "s3")
+        pids.append(s3_pid)
+        sources = {
+            f"laptop-01/{path.name}": path
+            for path in sorted((fleet / "laptop-01").rglob("*.jsonl"))[:4]
+            if "zoe" in path.read_text(errors="replace").lower()
+        }
+        sources[f"laptop-02/{(fleet / 'laptop-02').name}-notes.md"] = next((fleet / "laptop-02").rglob("*.md"))
+        seed_backup_bucket(s3_url, BUCKET, PREFIX, sources)
+        write_state(STATE, {"pids": pids})
+        (DEMO_DIR / "dsr.toml").write_text(_config(fleet, truth, ssh_urls, key, known, s3_url), encoding="utf-8")
+        env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
+        console.print("4/6  Starting the Prefect server and serving every deployment ...")
+        console.print(_dsr("server", "start", env=env).strip())
+        person = truth["subjects"][0]
+        console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
+        access_id = _submit(RequestKind.ACCESS, person)
+        erasure_id = _submit(RequestKind.ERASURE, person)
+        api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
+        for rid, deployment in (
+            (access_id, "access-request/access-request"),
+            (erasure_id, "erasure-request/erasure-request"),
+        ):
+            _trigger(deployment, rid, api_env)
+        if not args.no_wait:
+            console.print("6/6  Following the runs (the UI shows them too) ...")
+            access_status = _wait_for(access_id, {"completed"}, 600)
+            erasure_status = _wait_for(erasure_id, {"awaiting_approval"}, 600)
+            console.print(f"     {access_id}: {access_status}   {erasure_id}: {erasure_status}")
+    except BaseException:
+        console.print("[red]the demo failed; stopping what it started[/red]")
+        stop()
+        raise
+    _explain(access_id, erasure_id)
+
+
+def _trigger(deployment: str, request_id: str, env: dict[str, str]) -> None:
+    code = (
+        "import sys; from prefect.deployments import run_deployment; "
+        "run_deployment(sys.argv[1], parameters={'request_id': sys.argv[2]}, timeout=0)"
+    )
+    subprocess.run([sys.executable, "-c", code, deployment, request_id], env=env, check=True)  # noqa: S603
+
+
+def _explain(access_id: str, erasure_id: str) -> None:
+    settings = load_settings(DEMO_DIR / "dsr.toml")
+    ui = f"http://{settings.prefect.host}:{settings.prefect.port}"
+    config = DEMO_DIR / "dsr.toml"
+    console.rule("the demo is running")
     console.print(
-        f"Case database: {DEMO_DIR / 'demo.db'}. Scanning, packages and the Prefect UI arrive with later issues."
+        f"""
+[bold]Prefect UI:[/bold] {ui}
+
+  * Runs -> [bold]{access_id}-access[/bold]: the access request, finished. Its Artifacts tab has the progress,
+    the per-laptop table and the summary (statuses and counts only; no personal data ever reaches Prefect).
+  * Runs -> [bold]{erasure_id}-erasure[/bold]: paused. Open it, read the [italic]erasure-plan[/italic] artifact,
+    then click [bold]Resume[/bold]: the form asks for approval, your name and a note. Tick approved and submit:
+    the run erases, re-scans to verify, and writes the deletion certificate.
+  * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
+
+[bold]From the command line[/bold] (export DSR_CONFIG={config}):
+  .venv/bin/dsr request list
+  .venv/bin/dsr request show {access_id}
+  .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package
+  .venv/bin/dsr request plan {erasure_id}
+  .venv/bin/dsr request approve {erasure_id} --by "Your Name"            # same as the UI form
+  .venv/bin/dsr ledger verify
+
+The access package is sealed (AES-GCM) at {DEMO_DIR / "packages"}/{access_id}.zip.enc.
+Stop everything with: [bold]make demo-stop[/bold]
+"""
     )
 
 

@@ -32,6 +32,7 @@ from models import cases
 from models.crypto import seal, unseal
 from models.db import session_scope
 from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
+from models.holds import active_holds, as_settings
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -152,7 +153,9 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
         status, reason, findings = LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}", 0
     else:
         _save_discovery(
-            _staging_file(settings, request_id, phase, location), discovery, request_key(settings, request_id)
+            _staging_file(settings, request_id, phase, location),
+            discovery.without_content(),
+            request_key(settings, request_id),
         )
         status, reason, findings = LocationStatus.SCANNED.value, None, len(discovery.items)
     with session_scope(settings.database.url) as session:
@@ -197,11 +200,13 @@ def pending_locations(settings: Settings, request_id: str, phase: str = DISCOVER
 
 def make_plan(settings: Settings, request_id: str, *, now: datetime | None = None) -> PlanState:
     """Plan the erasure from the staged discoveries, store it (no personal data) and await approval."""
+    with session_scope(settings.database.url) as session:
+        holds = [as_settings(h) for h in active_holds(session, settings)]
     plan = plan_erasure(
         request_id,
         _discoveries(settings, request_id, DISCOVERY),
         settings=settings.erasure,
-        holds=settings.holds,
+        holds=holds,
         subject_hashes=_subject_hashes(settings, request_id),
         now=now or utcnow(),
     )
@@ -339,9 +344,9 @@ def execute_location(
 
 
 def plan_locations(settings: Settings, request_id: str) -> list[str]:
-    """Locations the approved plan acts on (vendor-side copies excluded)."""
+    """Locations the approved plan acts on, plus `vendor` when it lists vendor-side copies (recorded only)."""
     plan = approved_plan(settings, request_id)
-    names = {e.name for e in settings.endpoints} | {s.name for s in settings.stores}
+    names = {e.name for e in settings.endpoints} | {s.name for s in settings.stores} | {"vendor"}
     return sorted({a.location for a in plan.actions if a.location in names})
 
 
@@ -349,7 +354,8 @@ def verify(settings: Settings, request_id: str, retained: tuple[tuple[str, str, 
     """Re-scan every location the plan touched and check nothing remains outside the exceptions."""
     plan = approved_plan(settings, request_id)
     for location in plan_locations(settings, request_id):
-        discover_location(settings, request_id, location, phase=VERIFY)
+        if location != "vendor":
+            discover_location(settings, request_id, location, phase=VERIFY)
     return verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
 
 

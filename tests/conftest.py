@@ -27,7 +27,21 @@ def skip_service(reason: str) -> None:
 def _clean(url: str) -> None:
     engine = get_engine(url)
     with engine.begin() as conn:
-        for table in ("findings", "location_scans", "subject_identifiers", "erasure_plans", "request_keys", "recipient_notices", "audit_events", "requests", "locations", "ledger_entries", "ledger_checkpoints", "legal_holds", "retention_runs"):
+        for table in (
+            "findings",
+            "location_scans",
+            "subject_identifiers",
+            "erasure_plans",
+            "request_keys",
+            "recipient_notices",
+            "audit_events",
+            "requests",
+            "locations",
+            "ledger_entries",
+            "ledger_checkpoints",
+            "legal_holds",
+            "retention_runs",
+        ):
             conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
 
 

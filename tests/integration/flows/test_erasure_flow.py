@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from flows import erasure_steps as steps
-from flows.erasure import erasure_request
+from flows.erasure_request import erasure_request
 from models import cases
 from models.db import session_scope
 from models.settings import load_settings
