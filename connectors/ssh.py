@@ -10,7 +10,6 @@ import base64
 import contextlib
 import errno
 import io
-import json
 import posixpath
 import secrets
 import stat
@@ -32,6 +31,7 @@ from connectors import remote_scan
 from connectors.base import Activity, Expected, Item, Skipped, sha256_of
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
+from connectors.records import decode_json
 from models.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -60,6 +60,7 @@ _READ_WINDOW = 1 << 21
 _READ_INFLIGHT = 64
 _POLL_SECONDS = 0.005
 _MAX_LINK_HOPS = 40
+_MAX_RECORD_BYTES = 64 << 20  # one line of the remote scanner's output (hits carry lines up to 8 MiB, base64)
 _KEEPALIVE_SECONDS = 10
 
 
@@ -1095,14 +1096,22 @@ class SSHConnector:
                 while (cut := pending.find(b"\n")) >= 0:
                     raw = bytes(pending[:cut])
                     del pending[: cut + 1]
-                    record = json.loads(raw)
-                    tag = record.get("t")
+                    record = self._parse_record(raw, greeted=greeted)
+                    tag = None if record is None else record.get("t")
+                    if record is None:
+                        continue  # output before the scanner's greeting (a login banner)
                     if tag == remote_scan.RECORD_HELLO:
                         greeted = True
                     elif tag == remote_scan.RECORD_END:
                         ended = True
                     elif tag != remote_scan.RECORD_HEARTBEAT:
-                        yield self._record(record)
+                        try:
+                            entry = self._record(record)
+                        except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:
+                            raise TransferError(f"{self.name}: remote scanner sent a malformed record") from exc
+                        yield entry
+                if len(pending) > _MAX_RECORD_BYTES:
+                    raise TransferError(f"{self.name}: remote scanner sent a record over {_MAX_RECORD_BYTES} bytes")
             status = channel.recv_exit_status()
             if not greeted:
                 # No python3 (exit 127), or one too old for the scanner: the caller falls back to SFTP.
@@ -1111,6 +1120,24 @@ class SSHConnector:
                 raise TransferError(f"{self.name}: remote scanner failed (exit {status}, {err_bytes} bytes on stderr)")
         finally:
             channel.close()
+
+    def _parse_record(self, raw: bytes, *, greeted: bool) -> dict[str, Any] | None:
+        """One output line of the remote scanner, parsed as untrusted (the laptop controls `python3`).
+
+        Returns None for unparsable lines before the greeting (login banners on stdout).
+
+        Raises:
+            TransferError: an unparsable or non-object line after the greeting.
+        """
+        try:
+            record = decode_json(raw)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            return record
+        if not greeted:
+            return None
+        raise TransferError(f"{self.name}: remote scanner sent an unreadable record")
 
     def _record(self, record: dict[str, Any]) -> Item | Skipped | RemoteHit:
         tag = record["t"]
