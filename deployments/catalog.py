@@ -7,14 +7,18 @@ from typing import cast
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.access import access_request, access_sweep
+from flows.deadline_watch import deadline_watch
 from flows.erasure_request import erasure_request
+from flows.retention import retention_purge
+from flows.submit_request import submit_request
 from models.settings import Settings
 
 TAGS = ["dsr"]
 
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
-    """The deployments to serve: access (and portability), the pending-location sweep, ... ."""
+    """Every deployment: access (and portability), erasure, the sweep, purge (dry and real), deadline watch,
+    and intake."""
     deployments = [
         access_request.to_deployment(
             name="access-request",
@@ -32,6 +36,35 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             name="access-sweep",
             cron=settings.access.sweep_cron,
             description="Retry pending (offline or busy) locations of open access requests.",
+            tags=TAGS,
+        ),
+    ]
+    schedules = settings.schedules
+    deployments += [
+        retention_purge.to_deployment(
+            name="retention-purge-dry-run",
+            cron=schedules.retention_dry_run,
+            parameters={"dry_run": True},
+            description="List what the retention policies would delete (counts per kind, endpoint and policy).",
+            tags=TAGS,
+        ),
+        retention_purge.to_deployment(
+            name="retention-purge",
+            cron=schedules.retention_purge,
+            parameters={"dry_run": False},
+            description="Delete what is past its retention period, except legal holds and open requests.",
+            tags=TAGS,
+        ),
+        deadline_watch.to_deployment(
+            name="deadline-watch",
+            cron=schedules.deadline_watch,
+            description="Daily: mark overdue requests, warn before deadlines, retry pending locations.",
+            tags=TAGS,
+        ),
+        submit_request.to_deployment(
+            name="submit-request",
+            description="Record a new request from this form and start its flow; this run then deletes itself "
+            "so the identifiers do not stay in Prefect.",
             tags=TAGS,
         ),
     ]

@@ -22,7 +22,6 @@ from dsr.context import err, out, state
 from models.errors import ConfigError
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
-EXPECTED_DEPLOYMENTS = 3
 
 
 def _state_file() -> Path:
@@ -130,7 +129,10 @@ def start(
     serve_pid = _spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env)
     pids.append(serve_pid)
     _write_state({"pids": pids, "api_url": prefect.api_url})
-    while len(deployment_names(prefect.api_url)) < EXPECTED_DEPLOYMENTS:
+    from deployments.catalog import build_deployments  # noqa: PLC0415 - imports every flow: only here
+
+    expected = {d.name for d in build_deployments(state.settings)}
+    while not expected <= set(deployment_names(prefect.api_url)):
         if time.monotonic() > deadline + wait or not _alive(serve_pid):
             _stop_pids(pids)
             raise ConfigError(f"the deployments were not served; see {logs / 'serve.log'}", key="prefect")

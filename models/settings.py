@@ -227,6 +227,15 @@ class EvidenceSettings(_Section):
     link_expiry_hours: int = Field(default=72, ge=1, le=168)
 
 
+class ScheduleSettings(_Section):
+    """Cron schedules of the scheduled deployments (controller's timezone)."""
+
+    deadline_watch: str = Field(default="0 7 * * *", description="Daily: overdue marks, warnings, the sweep.")
+    retention_dry_run: str = Field(default="0 6 * * 1", description="Weekly dry run of the purge.")
+    retention_purge: str | None = Field(default=None, description="Real purge; off until set (e.g. '0 2 * * *').")
+    warn_days_before_deadline: int = Field(default=7, ge=0)
+
+
 class PrefectSettings(_Section):
     """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
 
@@ -287,6 +296,7 @@ class Settings(_Section):
     erasure: ErasureSettings = ErasureSettings()
     evidence: EvidenceSettings | None = None
     prefect: PrefectSettings = PrefectSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
     retention: list[RetentionPolicy] = []
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)

@@ -1,0 +1,102 @@
+"""Intake from the Prefect UI: a run form that records a request and starts its flow, then deletes itself.
+
+The form's fields are the person's identifiers, so this run is the one place they touch Prefect: the run
+validates them exactly as `dsr request submit` does, records the request in the case database, starts the
+request's own flow by id, and then deletes its own flow run (parameters included) from Prefect's database.
+Prefect's event log keeps state-change events (no parameters) for PREFECT_EVENTS_RETENTION_PERIOD.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from prefect import Flow, flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from pydantic import BaseModel, Field
+
+from flows.common import flow_settings
+from models import cases
+from models.db import session_scope
+from models.identifiers import validate_identifier
+from models.keys import hmac_key, master_key
+from models.types import IdentifierKind, RequestKind
+
+FLOW_OF_KIND = {
+    "access": "access-request/access-request",
+    "portability": "access-request/access-request",
+    "erasure": "erasure-request/erasure-request",
+}
+
+
+class RequestForm(BaseModel):
+    """The intake form (shown by the Prefect UI for the submit-request deployment)."""
+
+    kind: Literal["access", "erasure", "portability", "rectification", "restriction", "objection"] = Field(
+        description="The right the person exercises."
+    )
+    emails: list[str] = Field(default=[], description="The person's e-mail addresses.")
+    names: list[str] = Field(default=[], description="Full names as the person gave them.")
+    phones: list[str] = Field(default=[], description="Phone numbers (international form preferred).")
+    user_ids: list[str] = Field(default=[], description="User or account ids.")
+    received_at: datetime | None = Field(default=None, description="When the request arrived (with timezone).")
+    channel: str = Field(default="web-form", description="How it arrived: email, web-form, post, ...")
+
+
+def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """State hook: delete this run (and its parameters) from Prefect's database, success or failure."""
+    with get_client(sync_client=True) as client:
+        client.delete_flow_run(flow_run.id)
+
+
+@flow(
+    name="submit-request",
+    flow_run_name="submit-request",
+    log_prints=False,
+    persist_result=False,
+    on_completion=[_delete_own_run],
+    on_failure=[_delete_own_run],
+    on_crashed=[_delete_own_run],
+)
+def submit_request(form: RequestForm) -> dict[str, Any]:
+    """Record a request from the UI form, start its flow by id, then remove this run from Prefect."""
+    settings = flow_settings()
+    region = settings.controller.phone_region
+    identifiers = [
+        validate_identifier(kind, value, region=region)
+        for kind, values in (
+            (IdentifierKind.EMAIL, form.emails),
+            (IdentifierKind.NAME, form.names),
+            (IdentifierKind.PHONE, form.phones),
+            (IdentifierKind.USER_ID, form.user_ids),
+        )
+        for value in values
+    ]
+    with session_scope(settings.database.url) as session:
+        request = cases.submit_request(
+            session,
+            settings,
+            kind=RequestKind(form.kind),
+            identifiers=identifiers,
+            hmac_key=hmac_key(settings.state_dir),
+            master_key=master_key(settings.state_dir),
+            received_at=form.received_at,
+            channel=form.channel,
+        )
+        request_id = request.id
+    started = None
+    if form.kind in FLOW_OF_KIND:
+        try:
+            run = run_deployment(FLOW_OF_KIND[form.kind], parameters={"request_id": request_id}, timeout=0)
+            started = str(run.id)  # type: ignore[union-attr]
+        except ObjectNotFound:
+            get_run_logger().warning(
+                "%s recorded; deployment %s is not served: start it with `dsr request run %s`",
+                request_id,
+                FLOW_OF_KIND[form.kind],
+                request_id,
+            )
+    return {"request_id": request_id, "flow_run": started}

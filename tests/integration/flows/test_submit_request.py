@@ -1,0 +1,40 @@
+"""Intake from the UI form: the request is recorded, and the submit run removes itself from Prefect."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+from flows.submit_request import RequestForm, submit_request
+from models import cases
+from models.db import session_scope
+from models.settings import load_settings
+from tests.integration.flows.conftest import Fleet
+
+pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
+
+
+def test_form_records_request_and_deletes_its_own_run(fleet: Fleet) -> None:
+    """The form's identifiers land encrypted in the case database; no submit-request run remains in Prefect."""
+    form = RequestForm(kind="access", emails=["zoe.angstrom@example.invalid"], names=["Zoë Ångström"])
+    result = submit_request(form)
+    rid = result["request_id"]
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        assert cases.get_request(session, rid).kind == "access"
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["submit-request"])))
+    assert runs == []
+
+
+def test_invalid_form_records_nothing(fleet: Fleet) -> None:
+    """A bad e-mail fails the run with the CLI's message, writes nothing, and the run is still removed."""
+    with pytest.raises(Exception, match="--email"):
+        submit_request(RequestForm(kind="access", emails=["not-an-email"]))
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        assert cases.list_requests(session) == []
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["submit-request"])))
+    assert runs == []
