@@ -347,6 +347,11 @@ class LocalConnector:
             fd = os.open(fs_path, _OPEN_FLAGS)
         except FileNotFoundError:
             raise VersionConflictError("item vanished since it was read", path=path) from None
+        except OSError as exc:  # swapped for a symlink (ELOOP) or a FIFO since the lstat: never read it
+            raise VersionConflictError("item is no longer a regular file", path=path) from exc
+        if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise VersionConflictError("item is no longer a regular file", path=path)
         with os.fdopen(fd, "rb") as stream:
             while limit > 0 and (chunk := stream.read(min(CHUNK_SIZE, limit))):
                 digest.update(chunk)
@@ -358,6 +363,8 @@ class LocalConnector:
             st = os.lstat(fs_path)
         except FileNotFoundError:
             raise VersionConflictError("item vanished since it was read", path=path) from None
+        except OSError as exc:
+            raise TransferError(f"stat failed ({_os_error_reason(exc)})", path=path) from exc
         if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISREG(st.st_mode):
             raise VersionConflictError("item is no longer a regular file", path=path)
         if st.st_size != expected.size or _version(st) != expected.version:
@@ -437,7 +444,12 @@ class LocalConnector:
             return False
         except PermissionError as exc:
             raise AccessDeniedError("permission denied", path=path) from exc
-        self._fsync_dir(os.path.dirname(fs_path))
+        except OSError as exc:  # e.g. swapped for a directory since the check
+            raise TransferError("unlink failed", path=path) from exc
+        try:
+            self._fsync_dir(os.path.dirname(fs_path))
+        except OSError as exc:
+            raise TransferError("directory sync failed after unlink", path=path) from exc
         return True
 
     def delete_tree(self, path: str) -> int:

@@ -8,12 +8,15 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from connectors.base import Expected
 from erasure.executor import ActionStatus
 from erasure.plan import ActionKind, ErasurePlan
+from models.errors import VersionConflictError
 from tests.security.hostile import (
     CLI,
     HOME,
@@ -204,3 +207,26 @@ def test_parent_directory_swapped_for_symlink_inside_the_root_stays_inside(lapto
     assert Path(os.readlink(project)) == laptop.path(f"{HOME}/elsewhere")
     assert run.outcome(f"/{PROJECT}/{CLI}.jsonl").status in (ActionStatus.DONE, *REFUSED)
     assert os.path.exists(os.path.dirname(project))
+
+
+def test_file_swapped_for_symlink_during_the_write_is_refused(laptop: Laptop) -> None:
+    """The swap lands while the new content is being written: the re-check before the rename refuses it."""
+    laptop_path = f"/{PROJECT}/{CLI}.jsonl"
+    path = laptop.path(laptop_path)
+    outside = laptop.outside / "copy.jsonl"
+    outside.write_bytes(path.read_bytes())
+    before = laptop.outside_snapshot()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"new content\n"
+        path.unlink()
+        os.symlink(outside, path)
+        yield b"more\n"
+
+    with laptop.connector() as conn:
+        item = conn.stat(laptop_path)
+        with pytest.raises(VersionConflictError):
+            conn.replace(item, chunks(), Expected(item.size, item.version))
+    assert laptop.outside_snapshot() == before
+    assert path.is_symlink()
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".dsr-tmp-")], "no temp file left"
