@@ -149,7 +149,7 @@ def _submit(kind: RequestKind, person: dict[str, object]) -> str:
     settings = load_settings(DEMO_DIR / "dsr.toml")
     region = settings.controller.phone_region
     emails, phones, user_ids = person["emails"], person["phones"], person["user_ids"]
-    assert isinstance(emails, list) and isinstance(phones, list) and isinstance(user_ids, list)  # noqa: S101
+    assert isinstance(emails, list) and isinstance(phones, list) and isinstance(user_ids, list)  # noqa: S101 - truth.json written by the simulator
     idents = [validate_identifier(IdentifierKind.EMAIL, str(e), region=region) for e in emails]
     idents.append(validate_identifier(IdentifierKind.NAME, str(person["name"]), region=region))
     idents += [validate_identifier(IdentifierKind.PHONE, str(p), region=region) for p in phones]
@@ -260,7 +260,7 @@ def _trigger(deployment: str, request_id: str, env: dict[str, str]) -> None:
         "import sys; from prefect.deployments import run_deployment; "
         "run_deployment(sys.argv[1], parameters={'request_id': sys.argv[2]}, timeout=0)"
     )
-    subprocess.run([sys.executable, "-c", code, deployment, request_id], env=env, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-c", code, deployment, request_id], env=env, check=True)  # noqa: S603 - our interpreter, constant code; ids as argv items, no shell
 
 
 def _explain(access_id: str, erasure_id: str) -> None:
