@@ -21,7 +21,15 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import access_steps as steps
-from flows.common import TransientLocationError, artifact_key, flow_settings, retry_transient
+from flows.common import (
+    TransientLocationError,
+    artifact_key,
+    flow_settings,
+    guarded,
+    request_log_redaction,
+    retry_delays,
+    retry_transient,
+)
 
 SCAN_RETRIES = 2
 
@@ -30,7 +38,7 @@ SCAN_RETRIES = 2
     name="scan-location",
     task_run_name="{request_id}-scan-{location}",
     retries=SCAN_RETRIES,
-    retry_delay_seconds=[5, 30],
+    retry_delay_seconds=retry_delays(),
     retry_condition_fn=retry_transient,
     persist_result=False,
     cache_policy=NO_CACHE,
@@ -38,7 +46,8 @@ SCAN_RETRIES = 2
 )
 def scan_location(request_id: str, location: str) -> dict[str, Any]:
     """Scan one endpoint or store; a sleeping or busy laptop is retried, then left pending."""
-    outcome = steps.scan_location(flow_settings(), request_id, location)
+    with guarded(request_id, location), request_log_redaction(request_id):
+        outcome = steps.scan_location(flow_settings(), request_id, location)
     ctx = TaskRunContext.get()
     attempt = ctx.task_run.run_count if ctx is not None else SCAN_RETRIES + 1
     if outcome.transient and attempt <= SCAN_RETRIES:
@@ -88,6 +97,11 @@ def publish_status(progress: steps.AccessProgress) -> None:
 )
 def access_request(request_id: str) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for."""
+    with request_log_redaction(request_id):
+        return _access_request(request_id)
+
+
+def _access_request(request_id: str) -> dict[str, Any]:
     settings = flow_settings()
     logger = get_run_logger()
     todo = steps.begin_access(settings, request_id)

@@ -233,6 +233,8 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         outcome = ScanOutcome(location, exc.status.value, f"{type(exc).__name__}: {exc}")
     except DsrError as exc:
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = request_key(settings, request_id)
         _write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
 
-from models.errors import is_retryable
+from models.errors import DsrError, is_retryable
 from models.settings import Settings, load_settings
 
 
@@ -32,6 +35,48 @@ def retry_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
     return False
 
 
+def retry_delays() -> list[float]:
+    """Backoff between task retries: `DSR_RETRY_DELAYS` (comma-separated seconds), default 5 then 30."""
+    raw = os.environ.get("DSR_RETRY_DELAYS", "5,30")
+    try:
+        return [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise DsrError(f"DSR_RETRY_DELAYS={raw!r} must be comma-separated seconds, e.g. 5,30") from None
+
+
 def artifact_key(request_id: str, what: str) -> str:
     """A Prefect artifact key for a request (lower case letters, digits and dashes only)."""
     return re.sub(r"[^a-z0-9-]", "-", f"{request_id}-{what}".lower())
+
+
+class TaskFailedError(DsrError):
+    """An unexpected error inside a task, re-raised without its message (which could quote data)."""
+
+
+@contextmanager
+def guarded(request_id: str, location: str) -> Iterator[None]:
+    """Let domain errors through (their messages carry ids only); replace any other exception by a
+    `TaskFailedError` naming only its type, so no message that could quote data reaches Prefect."""
+    try:
+        yield
+    except (DsrError, TransientLocationError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - every unexpected error is sanitised before Prefect stores it
+        raise TaskFailedError(
+            f"{request_id}: {location}: unexpected {type(exc).__name__}; details withheld (they could quote data)"
+        ) from None
+
+
+@contextmanager
+def request_log_redaction(request_id: str) -> Iterator[None]:
+    """While a request's flow runs, redact its subject's identifiers from every log record (safety net)."""
+    from detection.logfilter import redacting_logs  # noqa: PLC0415 - keeps flows.common light
+    from flows.access_steps import build_matcher  # noqa: PLC0415 - avoids an import cycle
+
+    try:
+        matcher = build_matcher(flow_settings(), request_id)
+    except DsrError:
+        yield
+        return
+    with redacting_logs(matcher):
+        yield

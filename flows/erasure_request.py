@@ -20,7 +20,15 @@ from pydantic import Field
 
 from erasure.executor import ExecutionReport
 from flows import erasure_steps as steps
-from flows.common import TransientLocationError, artifact_key, flow_settings, retry_transient
+from flows.common import (
+    TransientLocationError,
+    artifact_key,
+    flow_settings,
+    guarded,
+    request_log_redaction,
+    retry_delays,
+    retry_transient,
+)
 from models.types import LocationStatus
 
 RETRIES = 2
@@ -44,14 +52,15 @@ def _attempt() -> int:
     name="discover-location",
     task_run_name="{request_id}-discover-{location}",
     retries=RETRIES,
-    retry_delay_seconds=[5, 30],
+    retry_delay_seconds=retry_delays(),
     retry_condition_fn=retry_transient,
     persist_result=False,
     cache_policy=NO_CACHE,
 )
 def discover_location(request_id: str, location: str) -> str:
     """Find the subject at one location (copies stay encrypted in staging); returns the status."""
-    status = steps.discover_location(flow_settings(), request_id, location)
+    with guarded(request_id, location), request_log_redaction(request_id):
+        status = steps.discover_location(flow_settings(), request_id, location)
     if status in (LocationStatus.UNREACHABLE, LocationStatus.BUSY) and _attempt() <= RETRIES:
         raise TransientLocationError(f"{request_id}: location {location} is {status}; retrying")
     return status
@@ -61,14 +70,15 @@ def discover_location(request_id: str, location: str) -> str:
     name="erase-location",
     task_run_name="{request_id}-erase-{location}",
     retries=RETRIES,
-    retry_delay_seconds=[10, 60],
+    retry_delay_seconds=retry_delays(),
     retry_condition_fn=retry_transient,
     persist_result=False,
     cache_policy=NO_CACHE,
 )
 def erase_location(request_id: str, location: str, run_id: str) -> ExecutionReport:
     """Carry out the approved plan at one location; busy laptops and changed files are retried."""
-    report = steps.execute_location(flow_settings(), request_id, location, run_id=run_id)
+    with guarded(request_id, location), request_log_redaction(request_id):
+        report = steps.execute_location(flow_settings(), request_id, location, run_id=run_id)
     if report.pending and _attempt() <= RETRIES:
         raise TransientLocationError(f"{request_id}: {len(report.pending)} action(s) at {location} must wait; retrying")
     return report
@@ -106,6 +116,11 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     With `wait_for_approval` the run pauses on an approval form in the Prefect UI (or `dsr request approve`);
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
+    with request_log_redaction(request_id):
+        return _erasure_request(request_id, wait_for_approval)
+
+
+def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]:
     settings = flow_settings()
     logger = get_run_logger()
     state = steps.plan_state(settings, request_id)

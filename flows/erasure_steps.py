@@ -151,6 +151,8 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
         status, reason, findings = exc.status.value, f"{type(exc).__name__}: {exc}", 0
     except DsrError as exc:
         status, reason, findings = LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}", 0
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        status, reason, findings = LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}", 0
     else:
         _save_discovery(
             _staging_file(settings, request_id, phase, location),
