@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from flows.access import access_sweep
 from flows.common import flow_settings
+from flows.housekeeping import delete_closed_request_runs
 from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
 from models.db import session_scope
 from models.holds import active_holds
@@ -146,6 +147,13 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
         table=[r.as_dict() for r in rows] or [{"request_id": "-", "state": "nothing due", "due": day.isoformat()}],
         description=f"open requests overdue or due within {WARN_DAYS} days, as of {day.isoformat()}",
     )
+    removed = delete_closed_request_runs(settings)
+    if removed:
+        logger.info(
+            "deleted %d flow run(s) of requests closed over %d days ago",
+            removed,
+            settings.prefect.flow_run_retention_days,
+        )
     swept: dict[str, Any] | None = access_sweep() if sweep else None
     return {
         "today": day.isoformat(),

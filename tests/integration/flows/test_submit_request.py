@@ -38,3 +38,25 @@ def test_invalid_form_records_nothing(fleet: Fleet) -> None:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["submit-request"])))
     assert runs == []
+
+
+def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
+    """Housekeeping deletes `<id>-access` runs once the request has been closed for the retention period."""
+    from datetime import timedelta
+
+    from flows.access import access_request
+    from flows.housekeeping import delete_closed_request_runs
+    from models.tables import utcnow
+    from models.types import RequestKind
+
+    rid = fleet.submit(RequestKind.ACCESS)
+    access_request(rid)
+    settings = load_settings(fleet.config)
+    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-access"]))
+    with get_client(sync_client=True) as client:
+        assert len(client.read_flow_runs(flow_run_filter=by_name)) == 1
+    assert delete_closed_request_runs(settings) == 0
+    later = utcnow() + timedelta(days=settings.prefect.flow_run_retention_days + 1)
+    assert delete_closed_request_runs(settings, now=later) == 1
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_runs(flow_run_filter=by_name) == []
