@@ -6,23 +6,58 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from dsr.cli import main
+from dsr.context import state
+
 DSR = [sys.executable, "-m", "dsr"]
 
 
-@pytest.fixture
-def run(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    """Run `dsr` in an empty directory against the test database."""
-    env = {**os.environ, "DSR_DATABASE_URL": database_url, "DSR_HMAC_KEY": "00" * 32}
-    env.pop("DSR_CONFIG", None)
+@dataclass
+class Result:
+    """What one `dsr` invocation returned."""
 
-    def _run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*DSR, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `dsr` in-process (the console script's `main`, exit codes included) in an empty directory."""
+    monkeypatch.setenv("DSR_DATABASE_URL", database_url)
+    monkeypatch.setenv("DSR_HMAC_KEY", "00" * 32)
+    monkeypatch.setenv("DSR_MASTER_KEY", "11" * 32)
+    monkeypatch.delenv("DSR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def _run(*args: str) -> Result:
+        state.config, state._settings = None, None
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["dsr", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
 
     return _run
+
+
+def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
+    """The installed entry point works as a separate process too (exit code 2 for an unknown id)."""
+    env = {**os.environ, "DSR_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "DSR_HMAC_KEY": "00" * 32}
+    env.pop("DSR_CONFIG", None)
+    result = subprocess.run(
+        [*DSR, "request", "show", "DSR-2020-0001"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2 and "DSR-2020-0001" in result.stderr
 
 
 def test_deadline_json_matches_the_doc(run) -> None:  # type: ignore[no-untyped-def]
