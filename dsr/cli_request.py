@@ -12,8 +12,8 @@ from dsr import cli_erasure, cli_run
 from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
-from models.identifiers import Identifier, validate_identifier
-from models.types import IdentifierKind, RequestKind, RequestStatus
+from models.identifiers import validate_all
+from models.types import RequestKind, RequestStatus
 
 app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_help=True)
 app.command("run")(cli_run.run)
@@ -63,14 +63,9 @@ def submit(
     request_kind = _parse_kind(kind)
     received_at = _parse_instant(received, "--received")
     region = state.settings.controller.phone_region
-    identifiers: list[Identifier] = []
-    for ident_kind, values in (
-        (IdentifierKind.EMAIL, email),
-        (IdentifierKind.NAME, name),
-        (IdentifierKind.PHONE, phone),
-        (IdentifierKind.USER_ID, user_id),
-    ):
-        identifiers.extend(validate_identifier(ident_kind, v, region=region) for v in values or [])
+    identifiers = validate_all(
+        emails=email or [], names=name or [], phones=phone or [], user_ids=user_id or [], region=region
+    )
     for ident in identifiers:
         if ident.warning:
             err.print(f"warning: {ident.warning}", markup=False)

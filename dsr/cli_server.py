@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from connectors.local import is_pid_alive
 from dsr.context import err, out, state
 from models.errors import ConfigError
 
@@ -86,16 +87,6 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
     return proc.pid
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @app.command()
 def start(
     wait: Annotated[int, typer.Option("--wait", help="Seconds to wait for the API to come up.")] = 90,
@@ -103,7 +94,7 @@ def start(
     """Start the Prefect server and serve every deployment; prints the UI address."""
     prefect = state.settings.prefect
     existing = _read_state()
-    if existing and any(_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
+    if existing and any(is_pid_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
         out.print(f"already running: UI at http://{prefect.host}:{prefect.port}")
         return
     if is_healthy(prefect.api_url):
@@ -122,7 +113,7 @@ def start(
     _write_state({"pids": pids, "api_url": prefect.api_url})
     deadline = time.monotonic() + wait
     while not is_healthy(prefect.api_url):
-        if time.monotonic() > deadline or not _alive(server_pid):
+        if time.monotonic() > deadline or not is_pid_alive(server_pid):
             _stop_pids(pids)
             raise ConfigError(f"the Prefect server did not come up; see {logs / 'prefect-server.log'}", key="prefect")
         time.sleep(1)
@@ -133,7 +124,7 @@ def start(
 
     expected = {d.name for d in build_deployments(state.settings)}
     while not expected <= set(deployment_names(prefect.api_url)):
-        if time.monotonic() > deadline + wait or not _alive(serve_pid):
+        if time.monotonic() > deadline + wait or not is_pid_alive(serve_pid):
             _stop_pids(pids)
             raise ConfigError(f"the deployments were not served; see {logs / 'serve.log'}", key="prefect")
         time.sleep(1)
@@ -158,7 +149,7 @@ def _write_state(data: dict[str, object]) -> None:
 def _stop_pids(pids: list[int]) -> list[int]:
     stopped = []
     for pid in reversed(pids):
-        if not _alive(pid):
+        if not is_pid_alive(pid):
             continue
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -166,10 +157,10 @@ def _stop_pids(pids: list[int]) -> list[int]:
             continue
         stopped.append(pid)
     deadline = time.monotonic() + 15
-    while any(_alive(p) for p in stopped) and time.monotonic() < deadline:
+    while any(is_pid_alive(p) for p in stopped) and time.monotonic() < deadline:
         time.sleep(0.3)
     for pid in stopped:
-        if _alive(pid):
+        if is_pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
     return stopped

@@ -22,10 +22,10 @@ from rich.console import Console
 
 from models import cases
 from models.db import session_scope
-from models.identifiers import validate_identifier
+from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
 from models.settings import load_settings
-from models.types import IdentifierKind, RequestKind
+from models.types import RequestKind
 from simulation.fleet import simulate_fleet
 from simulation.services import (
     seed_backup_bucket,
@@ -150,10 +150,10 @@ def _submit(kind: RequestKind, person: dict[str, object]) -> str:
     region = settings.controller.phone_region
     emails, phones, user_ids = person["emails"], person["phones"], person["user_ids"]
     assert isinstance(emails, list) and isinstance(phones, list) and isinstance(user_ids, list)  # noqa: S101 - truth.json written by the simulator
-    idents = [validate_identifier(IdentifierKind.EMAIL, str(e), region=region) for e in emails]
-    idents.append(validate_identifier(IdentifierKind.NAME, str(person["name"]), region=region))
-    idents += [validate_identifier(IdentifierKind.PHONE, str(p), region=region) for p in phones]
-    idents += [validate_identifier(IdentifierKind.USER_ID, str(u), region=region) for u in user_ids]
+    idents = validate_all(
+        emails=map(str, emails), names=[str(person["name"])], phones=map(str, phones), user_ids=map(str, user_ids),
+        region=region,
+    )  # fmt: skip
     with session_scope(settings.database.url) as session:
         request = cases.submit_request(
             session,

@@ -13,6 +13,7 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from models.errors import DsrError, is_retryable
 from models.settings import Settings, load_settings
+from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
 
 
 class TransientLocationError(Exception):
@@ -80,3 +81,17 @@ def request_log_redaction(request_id: str) -> Iterator[None]:
         return
     with redacting_logs(matcher):
         yield
+
+
+def ledger_for(settings: Settings) -> Ledger:
+    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
+    configured = settings.erasure.signing_key
+    if configured is None:
+        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
+    elif configured.is_absolute() or settings.source is None:
+        key_path = configured
+    else:
+        key_path = settings.source.resolve().parent / configured
+    return open_database_ledger(
+        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
+    )

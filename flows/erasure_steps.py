@@ -28,6 +28,7 @@ from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, PlannedAction, plan_erasure
 from erasure.verify import VerificationResult, verify_erasure
 from flows.access_steps import build_matcher, request_key, staging_dir
+from flows.common import ledger_for
 from models import cases
 from models.crypto import seal, unseal
 from models.db import session_scope
@@ -36,7 +37,6 @@ from models.holds import active_holds, as_settings
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
-from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
 from reports.certificate import (
     CertificateInput,
     ErasedEntry,
@@ -79,20 +79,6 @@ class PlanState:
     decision: str | None
     summary: tuple[dict[str, Any], ...]
     executed: bool
-
-
-def ledger_for(settings: Settings) -> Ledger:
-    """The case database's proof ledger with its signing key (`[erasure].signing_key` or `.dsr/`)."""
-    configured = settings.erasure.signing_key
-    if configured is None:
-        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
-    elif configured.is_absolute() or settings.source is None:
-        key_path = configured
-    else:
-        key_path = settings.source.resolve().parent / configured
-    return open_database_ledger(
-        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
-    )
 
 
 def begin_erasure(settings: Settings, request_id: str) -> list[str]:

@@ -28,14 +28,13 @@ from detection.matcher import Matcher
 from erasure.executor import ExecutionReport
 from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge, select_policies
 from flows.access_steps import ACCESS_KINDS, build_matcher
-from flows.common import flow_settings
+from flows.common import flow_settings, ledger_for
 from models.cases import OPEN_STATUSES, record_event
 from models.db import session_scope
 from models.errors import InputError
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
-from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
 
 ACTOR = "retention-purge"
 """The acting identity of purge ledger entries and audit events."""
@@ -52,20 +51,6 @@ def _flow_run_name() -> str:
     as_of = params.get("as_of")
     on = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     return run_name(bool(params.get("dry_run", True)), on if isinstance(on, datetime) else utcnow())
-
-
-def ledger_for(settings: Settings) -> Ledger:
-    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
-    configured = settings.erasure.signing_key
-    if configured is None:
-        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
-    elif configured.is_absolute() or settings.source is None:
-        key_path = configured
-    else:
-        key_path = settings.source.resolve().parent / configured
-    return open_database_ledger(
-        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
-    )
 
 
 def freeze_matchers(settings: Settings) -> tuple[dict[str, Matcher], list[str]]:

@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from flows.common import flow_settings
 from models import cases
 from models.db import session_scope
-from models.identifiers import validate_identifier
+from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
-from models.types import IdentifierKind, RequestKind
+from models.types import RequestKind
 
 FLOW_OF_KIND = {
     "access": "access-request/access-request",
@@ -65,16 +65,9 @@ def submit_request(form: RequestForm) -> dict[str, Any]:
     """Record a request from the UI form, start its flow by id, then remove this run from Prefect."""
     settings = flow_settings()
     region = settings.controller.phone_region
-    identifiers = [
-        validate_identifier(kind, value, region=region)
-        for kind, values in (
-            (IdentifierKind.EMAIL, form.emails),
-            (IdentifierKind.NAME, form.names),
-            (IdentifierKind.PHONE, form.phones),
-            (IdentifierKind.USER_ID, form.user_ids),
-        )
-        for value in values
-    ]
+    identifiers = validate_all(
+        emails=form.emails, names=form.names, phones=form.phones, user_ids=form.user_ids, region=region
+    )
     with session_scope(settings.database.url) as session:
         request = cases.submit_request(
             session,

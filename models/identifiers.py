@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -90,3 +91,25 @@ def validate_identifier(kind: IdentifierKind, value: str, *, region: str = "GB")
 def keyed_hash(key: bytes, kind: IdentifierKind | str, normalized: str) -> str:
     """HMAC-SHA256 of an identifier's normal form, domain-separated by kind (pseudonymous link value)."""
     return hmac.new(key, f"{kind}\x00{normalized}".encode(), hashlib.sha256).hexdigest()
+
+
+def validate_all(
+    *,
+    emails: Iterable[str] = (),
+    names: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    user_ids: Iterable[str] = (),
+    region: str = "GB",
+) -> list[Identifier]:
+    """Validate every identifier given at intake (CLI, UI form, demo), in a stable kind order.
+
+    Raises:
+        InputError: the first invalid value (its option is named, the value is not repeated).
+    """
+    groups = (
+        (IdentifierKind.EMAIL, emails),
+        (IdentifierKind.NAME, names),
+        (IdentifierKind.PHONE, phones),
+        (IdentifierKind.USER_ID, user_ids),
+    )
+    return [validate_identifier(kind, value, region=region) for kind, values in groups for value in values]

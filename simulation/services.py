@@ -23,6 +23,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from connectors.local import is_pid_alive
+
 SSHD = Path("/usr/sbin/sshd")
 SSH_PORT = 2222
 
@@ -192,22 +194,12 @@ def stop_pids(pids: list[int]) -> int:
             os.killpg(pid, signal.SIGTERM)
             running.append(pid)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in running):
+    while time.monotonic() < deadline and any(is_pid_alive(p) for p in running):
         time.sleep(0.2)
     for pid in running:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
     return len(running)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_state(path: Path, data: dict[str, object]) -> None:

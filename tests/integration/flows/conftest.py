@@ -12,10 +12,10 @@ import pytest
 
 from models import cases
 from models.db import session_scope
-from models.identifiers import validate_identifier
+from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
 from models.settings import load_settings
-from models.types import IdentifierKind, RequestKind
+from models.types import RequestKind
 from simulation.fleet import simulate_fleet
 
 REGISTER = """
@@ -48,10 +48,13 @@ class Fleet:
         settings = load_settings(self.config)
         person = next(s for s in self.truth["subjects"] if s["key"] == subject)
         region = settings.controller.phone_region
-        idents = [validate_identifier(IdentifierKind.EMAIL, e, region=region) for e in person["emails"]]
-        idents += [validate_identifier(IdentifierKind.NAME, person["name"], region=region)]
-        idents += [validate_identifier(IdentifierKind.PHONE, p, region=region) for p in person["phones"]]
-        idents += [validate_identifier(IdentifierKind.USER_ID, u, region=region) for u in person["user_ids"]]
+        idents = validate_all(
+            emails=person["emails"],
+            names=[person["name"]],
+            phones=person["phones"],
+            user_ids=person["user_ids"],
+            region=region,
+        )
         with session_scope(settings.database.url) as session:
             return cases.submit_request(
                 session,
