@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from flows.access import access_sweep
 from flows.common import flow_settings
-from flows.housekeeping import delete_closed_request_runs
+from flows.housekeeping import delete_closed_request_runs, delete_expired_packages, pseudonymise
 from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
 from models.db import session_scope
 from models.holds import active_holds
@@ -147,6 +147,12 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
         table=[r.as_dict() for r in rows] or [{"request_id": "-", "state": "nothing due", "due": day.isoformat()}],
         description=f"open requests overdue or due within {WARN_DAYS} days, as of {day.isoformat()}",
     )
+    expired = delete_expired_packages(settings)
+    pseudonymised = pseudonymise(settings)
+    if expired or pseudonymised:
+        logger.info(
+            "deleted %d expired package(s); pseudonymised %d closed request(s)", len(expired), len(pseudonymised)
+        )
     removed = delete_closed_request_runs(settings)
     if removed:
         logger.info(

@@ -1,17 +1,23 @@
-"""Prefect housekeeping: delete the flow runs of requests closed longer than `[prefect].flow_run_retention_days`.
+"""Housekeeping run by the daily deadline watch: keep personal data only as long as it must be kept.
 
-Run names start with the request id (`<id>-access`, `<id>-erasure`), so a closed request's runs are found by
-name. Called by the daily deadline watch.
+- Prefect flow runs of requests closed longer than `[prefect].flow_run_retention_days` are deleted (run names
+  start with the request id: `<id>-access`, `<id>-erasure`).
+- Sealed access packages are deleted `[access].delivery_window_days` after issue; the request keeps the
+  package's manifest hash.
+- Identifiers of requests closed longer than the record-keeping period are dropped (keyed hashes stay) and
+  their request keys destroyed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from sqlmodel import col, select
 
+from models import cases
 from models.db import session_scope
 from models.settings import Settings
 from models.tables import Request, utcnow
@@ -41,3 +47,30 @@ def delete_closed_request_runs(settings: Settings, *, now: datetime | None = Non
             client.delete_flow_run(run.id)
             deleted += 1
     return deleted
+
+
+def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """Delete sealed packages issued more than the delivery window ago; returns their request ids."""
+    cutoff = (now or utcnow()) - timedelta(days=settings.access.delivery_window_days)
+    removed: list[str] = []
+    with session_scope(settings.database.url) as session:
+        rows = session.exec(select(Request).where(col(Request.report_path).is_not(None))).all()
+        for request in rows:
+            path = Path(request.report_path or "")
+            issued = request.closed_at or request.updated_at
+            if issued > cutoff or not path.name.endswith(".zip.enc"):
+                continue
+            path.unlink(missing_ok=True)
+            request.report_path = None
+            session.add(request)
+            cases.record_event(
+                session, "access.package_deleted", request_id=request.id, package_sha256=request.package_sha256
+            )
+            removed.append(request.id)
+    return removed
+
+
+def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """Drop identifier values of requests closed longer than the record-keeping period (keyed hashes stay)."""
+    with session_scope(settings.database.url) as session:
+        return cases.pseudonymise_closed_requests(session, settings, now=now)

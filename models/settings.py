@@ -190,6 +190,9 @@ class AccessSettings(_Section):
     issue_with_gaps_days_before_deadline: int = Field(default=3, ge=0)
     max_workers: int = Field(default=8, ge=1, le=256)
     package_dir: Path = Path(".dsr/packages")
+    delivery_window_days: int = Field(
+        default=30, ge=1, description="Days a sealed package is kept after issue; then only its hash remains."
+    )
 
 
 class Art17Exception(_Section):

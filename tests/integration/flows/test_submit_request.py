@@ -62,3 +62,35 @@ def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
     assert delete_closed_request_runs(settings, now=later) >= existing
     with get_client(sync_client=True) as client:
         assert client.read_flow_runs(flow_run_filter=by_name) == []
+
+
+def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet) -> None:
+    """After the delivery window the sealed package goes (its hash stays); after record keeping, identifiers go."""
+    from datetime import timedelta
+
+    from flows.access import access_request
+    from flows.housekeeping import delete_expired_packages, pseudonymise
+    from models.tables import utcnow
+    from models.types import RequestKind
+
+    rid = fleet.submit(RequestKind.ACCESS)
+    access_request(rid)
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, rid)
+        sealed, digest = request.report_path, request.package_sha256
+    assert sealed and digest
+    assert delete_expired_packages(settings) == []
+    later = utcnow() + timedelta(days=settings.access.delivery_window_days + 1)
+    assert delete_expired_packages(settings, now=later) == [rid]
+    from pathlib import Path
+
+    assert not Path(sealed).exists()
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, rid)
+        assert request.report_path is None and request.package_sha256 == digest
+    assert pseudonymise(settings, now=later) == []
+    assert pseudonymise(settings, now=utcnow() + settings.record_keeping + timedelta(days=1)) == [rid]
+    with session_scope(settings.database.url) as session:
+        rows = cases.identifiers_of(session, rid)
+        assert rows and all(r.value is None and r.keyed_hash for r in rows)
