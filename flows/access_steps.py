@@ -28,6 +28,7 @@ from detection.matcher import Matcher
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
+from flows.common import publish_evidence
 from models import cases
 from models.crypto import decrypt_file, encrypt_file, seal, unseal
 from models.db import session_scope
@@ -454,6 +455,7 @@ def assemble_package(settings: Settings, request_id: str, *, gaps: bool = False)
     else:
         result = build_access_package(package_input, out_dir)
     sealed = seal_package(result.path, result.zip_path, key, request_id)
+    publish_evidence(settings, request_id, sealed, "package")
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         request.report_path = str(sealed)

@@ -28,7 +28,7 @@ from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, PlannedAction, plan_erasure
 from erasure.verify import VerificationResult, verify_erasure
 from flows.access_steps import build_matcher, request_key, staging_dir
-from flows.common import ledger_for
+from flows.common import ledger_for, publish_evidence
 from models import cases
 from models.crypto import seal, unseal
 from models.db import session_scope
@@ -487,7 +487,9 @@ def certify(
     out_dir = settings.access.package_dir
     if not out_dir.is_absolute() and settings.source is not None:
         out_dir = settings.source.resolve().parent / out_dir
-    html_path, _json_path = build_certificate(certificate_input, out_dir / "certificates")
+    html_path, json_path = build_certificate(certificate_input, out_dir / "certificates")
+    publish_evidence(settings, request_id, html_path, "certificate")
+    publish_evidence(settings, request_id, json_path, "certificate")
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         request.certificate_path = str(html_path)

@@ -23,7 +23,8 @@ BUCKET = "agent-backups"
 def test_every_planted_location_on_file_ssh_and_s3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ssh_fleet: SSHFleet, moto_s3: S3Server
 ) -> None:
-    """Every truth location (file:// and sshd laptops) and every S3 version line naming the person is reported."""
+    """Every truth location (file:// and sshd laptops) and every S3 version line naming the person is reported;
+    the sealed package lands in the evidence bucket encrypted and under Object Lock."""
     fleet = make_fleet(tmp_path, 10, seed=13)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_s3.credentials.secret_access_key)
@@ -41,7 +42,9 @@ def test_every_planted_location_on_file_ssh_and_s3(
         if b"zoe.angstrom@example.invalid" in p.read_bytes().lower()
     }
     seed_backup_bucket(moto_s3.endpoint_url, BUCKET, "nightly/", dict(list(sources.items())[:3]))
+    moto_s3.client().create_bucket(Bucket="evidence", ObjectLockEnabledForBucket=True)
     text += (
+        f'\n[evidence]\nbucket = "evidence"\nendpoint_url = "{moto_s3.endpoint_url}"\nretention_days = 1\n'
         f'\n[ssh]\nkey_file = "{ssh_fleet.client_key}"\nknown_hosts = "{known_hosts}"\n'
         f'\n[[stores]]\nname = "backups"\nurl = "s3://{BUCKET}/nightly/"\nendpoint_url = "{moto_s3.endpoint_url}"\n'
     )
@@ -65,6 +68,9 @@ def test_every_planted_location_on_file_ssh_and_s3(
     assert any(p[0] in SSH_LAPTOPS for p in planted)
 
     client = moto_s3.client()
+    stored = client.head_object(Bucket="evidence", Key=f"{rid}/package/{rid}.zip.enc")
+    assert stored["ServerSideEncryption"] == "AES256"
+    assert stored.get("ObjectLockMode") == "COMPLIANCE"
     expected = set()
     for version in client.list_object_versions(Bucket=BUCKET)["Versions"]:
         body = client.get_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
