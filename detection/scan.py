@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from connectors.base import Connector, Skipped
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
 from connectors.records import RecordFormat, decode_json
-from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Confirmation, Matcher, decode_line
+from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
 
@@ -150,7 +150,38 @@ def _decide_sessions(
     return decisions, skipped
 
 
-def _confirmations(matcher: Matcher, connector: Connector, artifact: Artifact) -> Iterator[Confirmation]:
+RemoteCandidates = dict[str, list[Candidate]]
+
+
+def _remote_candidates(
+    connector: Connector, matcher: Matcher, artifacts: Sequence[Artifact]
+) -> RemoteCandidates | None:
+    """Candidate lines found on the laptop itself, when the connector can scan remotely (SSH with python3).
+
+    One `scan_remote` call covers every artifact: the scanner and the literals travel on the channel's stdin,
+    and only candidate lines come back, so the rest of each file never leaves the laptop. None when the
+    connector cannot scan remotely (the caller then reads the files).
+    """
+    scan_remote = getattr(connector, "scan_remote", None)
+    if not callable(scan_remote) or not artifacts:
+        return None
+    hits: RemoteCandidates = {a.item.path: [] for a in artifacts}
+    for entry in scan_remote([a.item.path for a in artifacts], matcher.literals):
+        path, line, offset, data = (getattr(entry, f, None) for f in ("path", "line", "offset", "data"))
+        if isinstance(data, bytes) and isinstance(path, str) and path in hits:
+            hits[path].append(Candidate(int(line or 0), int(offset or 0), data))
+    return hits
+
+
+def _confirmations(
+    matcher: Matcher, connector: Connector, artifact: Artifact, remote: RemoteCandidates | None = None
+) -> Iterator[Confirmation]:
+    if remote is not None and artifact.item.path in remote:
+        for candidate in remote[artifact.item.path]:
+            confirmation = matcher.confirm(candidate, artifact.fmt)
+            if confirmation is not None:
+                yield confirmation
+        return
     chunk = max(_MIN_CHUNK, min(CHUNK_BYTES, artifact.item.size + 1))
     with connector.open(artifact.item) as stream:
         for candidate in matcher.iter_candidates(stream, chunk_bytes=chunk):
@@ -317,24 +348,33 @@ def scan_endpoint(
 
         classifier = Classifier(default_region=matcher.default_region)
     classify_fn = _Classify(classifier if classify else None, matcher)
+
+    def is_owned(artifact: Artifact) -> bool:
+        decision = decisions.get(artifact.session_id or "")
+        return decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
+
+    remote = _remote_candidates(
+        connector,
+        matcher,
+        [a for a in artifacts if a.fmt is not RecordFormat.NONE and not (is_owned(a) and expand_owned)],
+    )
     items: list[dict[str, Any]] = []
     files = 0
     size = 0
     for artifact in artifacts:
         if artifact.fmt is RecordFormat.NONE:
             continue
-        decision = decisions.get(artifact.session_id or "")
-        owned = decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
+        owned = is_owned(artifact)
         try:
             if owned and expand_owned:
                 items.extend(
                     _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
                 )
             elif owned:
-                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
+                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn, remote))
                 items.append(_item(endpoint_name, artifact, None, None, [], reason=OWNED_SESSION))
             else:
-                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn))
+                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn, remote))
         except ConnectorError as exc:
             skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
             continue
@@ -347,11 +387,16 @@ def scan_endpoint(
 
 
 def _matched_items(
-    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify
+    endpoint: str,
+    connector: Connector,
+    artifact: Artifact,
+    matcher: Matcher,
+    classify: _Classify,
+    remote: RemoteCandidates | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Items of confirmed records; windows of one oversized line are merged into one item."""
     last: dict[str, Any] | None = None
-    for confirmation in _confirmations(matcher, connector, artifact):
+    for confirmation in _confirmations(matcher, connector, artifact, remote):
         line = None if artifact.fmt is RecordFormat.BINARY else confirmation.line
         if last is not None and last["location"]["line"] == line:
             last["forms"] = sorted(set(last["forms"]) | set(confirmation.forms))
