@@ -16,6 +16,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from models.cases import record_event
 from models.db import session_scope
 from models.errors import DsrError, is_retryable
+from models.secret_source import resolve_secret
 from models.settings import Settings, load_settings
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
 
@@ -24,9 +25,36 @@ class TransientLocationError(Exception):
     """Raised by a task so that Prefect retries a location that was asleep or busy (ids only in the message)."""
 
 
+SECRET_ENV = {
+    "master_key": "DSR_MASTER_KEY",
+    "hmac_key": "DSR_HMAC_KEY",
+    "ledger_signing_key": "DSR_LEDGER_SIGNING_KEY",
+}
+
+
 def flow_settings() -> Settings:
-    """The configuration inside a flow run (`DSR_CONFIG`, else ./dsr.toml, else defaults)."""
-    return load_settings(None)
+    """The configuration inside a flow run (`DSR_CONFIG`, else ./dsr.toml, else defaults); keys named as
+    Prefect Secret blocks in `[secrets]` are loaded into this process's environment once."""
+    settings = load_settings(None)
+    load_secret_blocks(settings)
+    return settings
+
+
+def load_secret_blocks(settings: Settings) -> None:
+    """For each key with a `[secrets]` block and no environment value, read the block (never logged)."""
+    for field, env_var in SECRET_ENV.items():
+        block = getattr(settings.secrets, field)
+        if block and not os.environ.get(env_var):
+            value = resolve_secret(env_var, None, block, _load_block)
+            if value:
+                os.environ[env_var] = value
+
+
+def _load_block(name: str) -> str:
+    from prefect.blocks.system import Secret  # noqa: PLC0415 - only when a block is configured
+
+    value = Secret.load(name).get()  # type: ignore[union-attr]
+    return str(value)
 
 
 def retry_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:

@@ -230,6 +230,14 @@ class EvidenceSettings(_Section):
     link_expiry_hours: int = Field(default=72, ge=1, le=168)
 
 
+class SecretBlockSettings(_Section):
+    """Prefect Secret blocks holding keys (used when the matching environment variable is not set)."""
+
+    master_key: str | None = Field(default=None, description="Block with DSR_MASTER_KEY (hex).")
+    hmac_key: str | None = Field(default=None, description="Block with DSR_HMAC_KEY (hex).")
+    ledger_signing_key: str | None = Field(default=None, description="Block with the ledger key (PEM or hex).")
+
+
 class ScheduleSettings(_Section):
     """Cron schedules of the scheduled deployments (controller's timezone)."""
 
@@ -300,6 +308,7 @@ class Settings(_Section):
     evidence: EvidenceSettings | None = None
     prefect: PrefectSettings = PrefectSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
