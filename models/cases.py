@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.crypto import new_key, seal, unseal
@@ -350,11 +352,13 @@ def sync_locations(session: Session, settings: Settings) -> None:
         if existing.name not in wanted:
             existing.active = False
             session.add(existing)
+    # Insert missing rows with ON CONFLICT DO NOTHING: several flows start at once and sync concurrently.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for name, loc in wanted.items():
+        row = {"name": name, "kind": loc.kind, "url": loc.url, "os": loc.os, "group": loc.group}
+        session.execute(insert(Location).values(active=True, synced_at=utcnow(), **row).on_conflict_do_nothing())
         current = session.get(Location, name)
-        if current is None:
-            session.add(loc)
-        else:
+        if current is not None:
             current.kind, current.url, current.os, current.group = loc.kind, loc.url, loc.os, loc.group
             current.active, current.synced_at = True, utcnow()
             session.add(current)

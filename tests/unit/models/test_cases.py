@@ -131,3 +131,24 @@ def test_submit_without_identifiers_writes_nothing(database_url: str) -> None:
     with session_scope(database_url) as s:
         assert s.exec(select(Request)).all() == []
         assert s.exec(select(SubjectIdentifier)).all() == []
+
+
+def test_concurrent_location_sync_does_not_collide(database_url: str) -> None:
+    """Flows starting at once sync the same locations concurrently: no unique-constraint error, one row each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models.settings import settings_from_dict
+    from models.tables import Location
+
+    settings = settings_from_dict(
+        {"endpoints": [{"name": f"laptop-{i}", "url": f"file:///srv/laptop-{i}"} for i in range(20)]}
+    )
+
+    def sync(_: int) -> None:
+        with session_scope(database_url) as session:
+            cases.sync_locations(session, settings)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(sync, range(12)))
+    with session_scope(database_url) as session:
+        assert len(session.exec(select(Location)).all()) == 20
