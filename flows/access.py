@@ -97,7 +97,7 @@ def publish_status(progress: steps.AccessProgress) -> None:
 )
 def access_request(request_id: str) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for."""
-    with request_log_redaction(request_id):
+    with request_log_redaction(request_id), guarded(request_id, "access-request"):
         return _access_request(request_id)
 
 
@@ -123,7 +123,7 @@ def _access_request(request_id: str) -> dict[str, Any]:
     progress = steps.access_progress(settings, request_id)
     issued = False
     if progress.complete or steps.must_issue_with_gaps(settings, progress):
-        steps.assemble_package(settings, request_id, gaps=not progress.complete)
+        steps.assemble_package(settings, request_id)
         issued = True
         progress = steps.access_progress(settings, request_id)
     else:

@@ -13,7 +13,7 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -389,7 +389,7 @@ def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier
     )
 
 
-def assemble_package(settings: Settings, request_id: str, *, gaps: bool = False) -> PackageResult | PortabilityResult:
+def assemble_package(settings: Settings, request_id: str) -> PackageResult | PortabilityResult:
     """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request."""
     settings = _settings_with_abs_packages(settings)
     matcher = build_matcher(settings, request_id)
@@ -483,32 +483,3 @@ def open_access_requests(settings: Settings) -> list[str]:
             )
         ).all()
         return list(rows)
-
-
-def progress_dict(progress: AccessProgress) -> dict[str, Any]:
-    """JSON-ready progress."""
-    data = asdict(progress)
-    data["due"] = progress.due.isoformat()
-    return data
-
-
-def freeze_applies(settings: Settings, subject_hashes: set[str]) -> bool:
-    """Whether an open access request covers any of these keyed identifier hashes (Art. 15 access freeze).
-
-    Retention purges call this (through `frozen_subject_hashes`) and skip the subject's data while it holds.
-    """
-    return bool(subject_hashes & frozen_subject_hashes(settings))
-
-
-def frozen_subject_hashes(settings: Settings) -> set[str]:
-    """Keyed hashes of identifiers of every subject with an open access or portability request."""
-    from models.tables import SubjectIdentifier  # noqa: PLC0415 - local to keep the import list short
-
-    open_states = [s.value for s in cases.OPEN_STATUSES]
-    with session_scope(settings.database.url) as session:
-        rows = session.exec(
-            select(SubjectIdentifier.keyed_hash)
-            .join(Request, col(Request.id) == col(SubjectIdentifier.request_id))
-            .where(col(Request.kind).in_([k.value for k in ACCESS_KINDS]), col(Request.status).in_(open_states))
-        ).all()
-        return set(rows)

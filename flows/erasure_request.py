@@ -116,7 +116,7 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     With `wait_for_approval` the run pauses on an approval form in the Prefect UI (or `dsr request approve`);
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
-    with request_log_redaction(request_id):
+    with request_log_redaction(request_id), guarded(request_id, "erasure-request"):
         return _erasure_request(request_id, wait_for_approval)
 
 
