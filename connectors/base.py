@@ -15,6 +15,27 @@ from typing import BinaryIO, Protocol, Self, runtime_checkable
 
 CHUNK_SIZE = 1 << 20
 
+TEMP_PREFIX = ".dsr-tmp-"
+"""Every temporary file this product writes beside a file it replaces starts with this prefix."""
+
+
+def temp_name(tag: str, path: str) -> str:
+    """The one temporary file name a replace of `path` may use under `tag` (a digest of the run's plan).
+
+    The name is derived, never listed or guessed: cleanup after a killed run removes exactly the names
+    derived for the plan's own targets, so a user's file that merely starts with `.dsr-tmp-` is never
+    touched, and the name cannot be predicted without the plan.
+    """
+    digest = hashlib.sha256(f"{tag}\0{path}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return f"{TEMP_PREFIX}{digest}"
+
+
+def check_temp_name(name: str) -> str:
+    """Return `name` if it is a bare temporary file name of ours (prefix, no separator); else ValueError."""
+    if not name.startswith(TEMP_PREFIX) or "/" in name or "\\" in name or name in {".", ".."} or "\0" in name:
+        raise ValueError(f"not a temporary file name of ours: {name!r}")
+    return name
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -103,11 +124,14 @@ class Connector(Protocol):
       `ItemNotFoundError` if it does not exist and `AccessDeniedError` if it is a symlink or out of scope.
     - `open(item)` returns a binary stream of the item's bytes (the whole object version on S3). Callers read
       it in chunks; the connector never loads a whole file into memory.
-    - `replace(item, chunks, expected)` writes new content atomically (readers see the old or the new file,
-      never a mix) and only if the item still matches `expected` (size, version and, when given, sha256);
-      otherwise it raises `VersionConflictError` and writes nothing. It keeps mode and mtime semantics of the
-      backend, never writes through a hard link (a file with `nlink > 1` is unlinked and recreated so other
-      names keep the old content), never follows a symlink, and leaves no temporary file on failure.
+    - `replace(item, chunks, expected, temp_name=None)` writes new content atomically (readers see the old
+      or the new file, never a mix) and only if the item still matches `expected` (size, version and, when
+      given, sha256); otherwise it raises `VersionConflictError` and writes nothing. Backends that write a
+      temporary file beside the target use exactly `temp_name` when given (created exclusively, never
+      through an existing name or link: an existing entry of that name is a `VersionConflictError`). It
+      keeps mode and mtime semantics of the backend, never writes through a hard link (a file with
+      `nlink > 1` is unlinked and recreated so other names keep the old content), never follows a symlink,
+      and leaves no temporary file on failure.
       Local disks and SFTP have no true compare-and-swap: the check happens just before the rename, and a
       writer that changes the file inside that window (microseconds locally, one round trip over SFTP) is not
       detected. Returns the new `Item` (evidence).
@@ -129,7 +153,9 @@ class Connector(Protocol):
 
     def open(self, item: Item) -> BinaryIO: ...
 
-    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item: ...
+    def replace(
+        self, item: Item, chunks: Iterable[bytes], expected: Expected, *, temp_name: str | None = None
+    ) -> Item: ...
 
     def delete(self, item: Item, expected: Expected | None = None) -> bool: ...
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Self
 
-from connectors.base import CHUNK_SIZE, Activity, Expected, Item, Skipped
+from connectors.base import CHUNK_SIZE, TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from models.errors import (
@@ -30,9 +30,9 @@ from models.errors import (
     VersionConflictError,
 )
 
-TEMP_PREFIX = ".dsr-tmp-"
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def is_pid_alive(pid: int) -> bool:
@@ -380,13 +380,14 @@ class LocalConnector:
         finally:
             os.close(fd)
 
-    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item:
+    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected, *, temp_name: str | None = None) -> Item:
         """Atomically swap in new content if the file still matches `expected`.
 
-        Writes a `.dsr-tmp-*` file beside the target, fsyncs it, copies mode, ownership and mtime, re-checks
-        size, version and (if given) sha256 just before `os.replace`, then fsyncs the directory. The rename
-        replaces the directory entry, so other hard links keep the old content. Remaining race window: a
-        writer between the re-check and the rename (microseconds) is not detected.
+        Writes a `.dsr-tmp-*` file beside the target (exactly `temp_name` when given, created exclusively and
+        never through a link; an existing entry of that name is a conflict), fsyncs it, copies mode, ownership
+        and mtime, re-checks size, version and (if given) sha256 just before `os.replace`, then fsyncs the
+        directory. The rename replaces the directory entry, so other hard links keep the old content.
+        Remaining race window: a writer between the re-check and the rename (microseconds) is not detected.
 
         Raises:
             VersionConflictError: the file changed since it was read; nothing was written.
@@ -401,9 +402,16 @@ class LocalConnector:
         tmp: str | None = None
         try:
             try:
-                fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+                if temp_name is None:
+                    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+                else:
+                    named = os.path.join(directory, check_temp_name(temp_name))
+                    fd = os.open(named, _CREATE_FLAGS, 0o600)
+                    tmp = named
             except PermissionError as exc:
                 raise AccessDeniedError("directory not writable", path=path) from exc
+            except FileExistsError as exc:
+                raise VersionConflictError("a temporary file of that name is in the way", path=path) from exc
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)

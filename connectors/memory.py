@@ -154,8 +154,10 @@ class MemoryConnector:
         path = normalize_path(item.path)
         return io.BytesIO(self._node(path).data)
 
-    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item:
-        """Swap in new content if `expected` still holds; a new inode, so hard links keep the old bytes."""
+    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected, *, temp_name: str | None = None) -> Item:
+        """Swap in new content if `expected` still holds; a new inode, so hard links keep the old bytes.
+
+        Writes no temporary file, so `temp_name` is not used."""
         path = normalize_path(item.path)
         self._check(path, self._node(path), expected)
         data = b"".join(chunks)

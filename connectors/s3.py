@@ -615,8 +615,10 @@ class S3Connector:
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item:
+    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected, *, temp_name: str | None = None) -> Item:
         """Rewrite the current object with `chunks`, only if it is still the version the caller read.
+
+        A PUT writes no temporary object, so `temp_name` is not used.
 
         Content type, user metadata, content encoding/disposition/language, cache control and server-side
         encryption (SSE-S3 / SSE-KMS with its key id) are carried over. Older versions are left alone:

@@ -28,7 +28,7 @@ import paramiko
 from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
-from connectors.base import Activity, Expected, Item, Skipped, sha256_of
+from connectors.base import TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name, sha256_of
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from connectors.records import decode_json
@@ -50,7 +50,6 @@ from models.errors import (
 from models.types import LocationStatus
 
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
-TEMP_PREFIX = ".dsr-tmp-"  # same prefix as connectors.local: leftovers of a crash are recognisable
 # Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
 REMOTE_PYTHON_COMMAND = "python3 -"
 REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
@@ -772,8 +771,9 @@ class SSHConnector:
         if activity.agent_running:
             raise BusyError(f"{self.name}: agent app running ({', '.join(activity.evidence)})")
 
-    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item:
-        """Atomically replace the file: temp file in the same directory, then `posix_rename`.
+    def replace(self, item: Item, chunks: Iterable[bytes], expected: Expected, *, temp_name: str | None = None) -> Item:
+        """Atomically replace the file: temp file in the same directory (exactly `temp_name` when given,
+        created exclusively; an existing entry of that name is a conflict), then `posix_rename`.
 
         Mode (and owner, where permitted) and mtime are set on the temp file before the rename; the mtime is
         max(now, old + 1 s) so the whole-second version token always changes. The rename replaces the
@@ -790,9 +790,22 @@ class SSHConnector:
         sftp = self._sftp_client()
         real = self._real(path)
         directory = posixpath.dirname(real)
-        temp = posixpath.join(directory, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        name = check_temp_name(temp_name) if temp_name is not None else f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        temp = posixpath.join(directory, name)
+        if temp_name is not None:  # a derived name may be a leftover cleanup could not remove: never reuse it
+            try:
+                sftp.lstat(temp)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise _translate_io(exc, path) from exc
+            else:
+                raise VersionConflictError(f"{path}: a temporary file of that name is in the way", path=path)
+        created = False
         try:
-            with sftp.open(temp, "wbx") as handle:
+            handle = sftp.open(temp, "wbx")
+            created = True
+            with handle:
                 handle.set_pipelined(True)
                 for chunk in chunks:
                     handle.write(chunk)
@@ -808,7 +821,8 @@ class SSHConnector:
             self._check_expected(path, expected)
             sftp.posix_rename(temp, real)
         except BaseException as exc:
-            self._remove_quietly(temp)
+            if created:
+                self._remove_quietly(temp)
             if isinstance(exc, DsrError):
                 raise
             if isinstance(exc, OSError):

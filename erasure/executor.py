@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped
-from connectors.layouts import NameLister
-from connectors.local import TEMP_PREFIX
+from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
 from connectors.records import decode_json
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from detection.matcher import Matcher
@@ -208,6 +206,43 @@ def _audit_macs(data: bytes, lines: Iterable[int]) -> list[str]:
     return macs
 
 
+def temp_tag(request_id: str | None, plan_digest: str) -> str:
+    """The tag from which the temporary file names of one plan's replaces are derived (`temp_name`).
+
+    Stable across reruns of the same plan (a rerun finds what a killed run left) and unknown on the laptop.
+    """
+    return _sha(f"dsr-temp\0{request_id or ''}\0{plan_digest}".encode())
+
+
+@dataclass(frozen=True)
+class TempRemoval:
+    """A temporary file of ours, left by a killed run beside `for_path`, that cleanup removed."""
+
+    path: str
+    for_path: str
+    size: int
+    sha256: str
+
+
+def remove_own_temp_file(connector: Connector, path: str, tag: str) -> TempRemoval | None:
+    """Remove the one temporary file a replace of `path` under `tag` may have left (a killed run's leftover).
+
+    Only that derived name is looked at: nothing is listed, so no other file is touched whatever its name.
+    It is removed only when it is a regular file (a link or special file of that name is left alone, never
+    followed) and is still what was read when removed. Never raises a connector error: a leftover that
+    cannot be checked or removed stays, and the replace that needs the name then reports a conflict.
+    """
+    directory = path.rsplit("/", 1)[0]
+    leftover = f"{directory}/{temp_name(tag, path)}"
+    try:
+        item = connector.stat(leftover)
+        sha = _sha(_read(connector, item))
+        removed = connector.delete(item, Expected(item.size, item.version, sha))
+    except ConnectorError:
+        return None
+    return TempRemoval(leftover, path, item.size, sha) if removed else None
+
+
 class _Run:
     """State of one run: the plan, the connectors, the ledger and the kill hook."""
 
@@ -228,6 +263,7 @@ class _Run:
         self.run_id = run_id
         self.actor = actor
         self.hook = kill_hook or (lambda _step: None)
+        self.temp_tag = temp_tag(plan.request_id, plan.digest)
 
     # -- ledger ----------------------------------------------------------------------------------------
 
@@ -375,7 +411,12 @@ class _Run:
                 details["lines_removed"] = list(action.drop_lines)
             self.hook("before_replace")
             if rewrite.data != data:
-                connector.replace(current, [rewrite.data], Expected(current.size, current.version, sha))
+                connector.replace(
+                    current,
+                    [rewrite.data],
+                    Expected(current.size, current.version, sha),
+                    temp_name=temp_name(self.temp_tag, target.path),
+                )
             self.hook("after_replace")
             after = _sha(rewrite.data)
             counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
@@ -613,22 +654,39 @@ class _Run:
     # -- per location ----------------------------------------------------------------------------------
 
     def cleanup_temp_files(self, connector: Connector, actions: Sequence[PlannedAction]) -> None:
-        """Remove `.dsr-tmp-*` files a killed earlier run left beside files it was replacing."""
-        if not isinstance(connector, NameLister):
-            return
-        directories = {a.target.path.rsplit("/", 1)[0] for a in actions if a.target is not None}
+        """Remove the temporary files a killed earlier run of this plan left beside the files it rewrites.
+
+        Only the names derived for this plan's own redaction targets are removed (see
+        `remove_own_temp_file`); each removal is a ledger entry. Nothing here fails the location.
+        """
         self.hook("before_cleanup")
-        for directory in sorted(directories):
-            try:
-                names = connector.list_names(directory or "/")
-            except ConnectorError:
+        for action in actions:
+            target = action.target
+            if action.kind is not ActionKind.REDACT or target is None:
                 continue
-            for name in names:
-                if name.startswith(TEMP_PREFIX):
-                    try:
-                        connector.delete(connector.stat(f"{directory}/{name}"))
-                    except ItemNotFoundError:
-                        continue
+            removal = remove_own_temp_file(connector, target.path, self.temp_tag)
+            if removal is not None:
+                self.record_temp_removal(action.location, removal)
+
+    def record_temp_removal(self, location: str, removal: TempRemoval) -> int:
+        """The ledger entry of one removed leftover (`remove_temp`): where, its hash, the file it stood for."""
+        details: dict[str, JSONValue] = {"for_path": proof_path(removal.for_path)}
+        if proof_path(removal.path) != removal.path:
+            details["path_sha256"] = path_digest(removal.path)
+        record = ProofRecord(
+            action=LedgerAction.REMOVE_TEMP,
+            request_id=self.plan.request_id,
+            run_id=self.run_id,
+            location=location,
+            path=proof_path(removal.path),
+            sha256_before=removal.sha256,
+            counts={"files_deleted": 1, "bytes": removal.size},
+            actor=self.actor,
+            policy_version=POLICY_VERSION,
+            details=details,
+        )
+        key = idempotency_key(self.plan.request_id, "remove_temp", location, removal.path, self.run_id, removal.sha256)
+        return self.record(key, record)
 
     def location(self, name: str, actions: Sequence[PlannedAction]) -> list[ActionOutcome]:
         try:
@@ -644,10 +702,7 @@ class _Run:
             if busy:
                 # endpoint-histories.md section 5: never change a store while the app runs; retry later.
                 return [self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions]
-            try:
-                self.cleanup_temp_files(connector, actions)
-            except ConnectorError as exc:
-                return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
+            self.cleanup_temp_files(connector, actions)
             outcomes: list[ActionOutcome] = []
             for index, action in enumerate(actions):
                 if index and self.is_busy(connector):
@@ -710,7 +765,8 @@ def execute_plan(
     - S3 rewrite: the current object equals the deterministic rewrite of the planned version (or, once that
       version is deleted or on an unversioned bucket, holds no identifier); then the old versions go;
     - S3 erase / version deletion: versions already gone count as deleted (`missing`).
-    Anything else is a conflict (nothing touched; re-plan). Leftover `.dsr-tmp-*` files are removed first.
+    Anything else is a conflict (nothing touched; re-plan). Temporary files a killed run of this plan left
+    beside its redaction targets are removed first, each with a ledger entry; no other file is looked at.
 
     Args:
         plan: the approved plan.

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped
+from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
 from connectors.layouts import (
     Artifact,
     ArtifactKind,
@@ -33,7 +33,15 @@ from connectors.records import iter_records
 from connectors.s3 import S3Connector, scannable_format
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
-from erasure.executor import ActionOutcome, ActionStatus, ExecutionReport, KillHook, execute_plan
+from erasure.executor import (
+    ActionOutcome,
+    ActionStatus,
+    ExecutionReport,
+    KillHook,
+    execute_plan,
+    remove_own_temp_file,
+    temp_tag,
+)
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
 from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import drop_lines
@@ -912,6 +920,23 @@ def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id
         return _outcome(cand, ActionStatus.ALREADY_DONE, ledger_seq=done.seq)
     ref = cand.files[0]
     details: dict[str, Any] = {"operation": "drop_lines", "policy": cand.policy, "lines": list(cand.lines)}
+    tag = temp_tag(None, key)
+    leftover = remove_own_temp_file(connector, cand.path, tag)
+    if leftover is not None:
+        ledger.append(
+            ProofRecord(
+                action=LedgerAction.REMOVE_TEMP,
+                run_id=run_id,
+                location=cand.location,
+                path=proof_path(leftover.path),
+                sha256_before=leftover.sha256,
+                counts={"files_deleted": 1, "bytes": leftover.size},
+                actor=actor,
+                policy_version=f"retention:{cand.policy}@{cand.policy_version}",
+                details={"for_path": proof_path(cand.path)},
+            ),
+            idempotency_key=f"{key}:remove_temp:{run_id}:{leftover.sha256}",
+        )
     try:
         current = connector.stat(cand.path)
     except ItemNotFoundError:
@@ -923,7 +948,9 @@ def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id
         sha = hashlib.sha256(data).hexdigest()
         if sha == ref.sha256:
             new = drop_lines(data, cand.lines).data
-            connector.replace(current, [new], Expected(current.size, current.version, sha))
+            connector.replace(
+                current, [new], Expected(current.size, current.version, sha), temp_name=temp_name(tag, cand.path)
+            )
             after = hashlib.sha256(new).hexdigest()
         elif sha == cand.sha256_after:
             after = sha  # replaced by a run that died before its proof entry

@@ -68,6 +68,7 @@ class LedgerAction(StrEnum):
     PURGE = "purge"
     APPROVE = "approve"
     REJECT = "reject"
+    REMOVE_TEMP = "remove_temp"
 
 
 def _fail(name: str, why: str) -> InputError:

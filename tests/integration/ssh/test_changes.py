@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Expected
-from connectors.ssh import TEMP_PREFIX
+from connectors.base import TEMP_PREFIX, Expected, temp_name
 from models.errors import VersionConflictError
 from tests.fixtures.sshd import SSHFleet
 from tests.integration.ssh.conftest import SSHLaptop, start_tree_laptop
@@ -98,3 +97,21 @@ def test_delete_tree_removes_directories(laptop: SSHLaptop) -> None:
         assert conn.delete_tree("/Users/ana/.claude/projects") == 0
     assert removed == 1
     assert not session.exists()
+
+
+def test_named_temp_file_in_the_way_is_a_conflict_and_left_alone(laptop: SSHLaptop) -> None:
+    """With `temp_name`, a symlink already of that name is never written through nor removed: a conflict."""
+    local = laptop.tree / HISTORY.lstrip("/")
+    before = local.read_bytes()
+    name = temp_name("tag", HISTORY)
+    (local.parent / name).symlink_to(local)
+    with laptop.connector() as conn:
+        item = conn.stat(HISTORY)
+        with pytest.raises(VersionConflictError):
+            conn.replace(item, [b"{}\n"], _expected(local, item.size, item.version), temp_name=name)
+        assert local.read_bytes() == before
+        assert (local.parent / name).is_symlink()
+        (local.parent / name).unlink()
+        conn.replace(item, [b"{}\n"], _expected(local, item.size, item.version), temp_name=name)
+    assert local.read_bytes() == b"{}\n"
+    assert not [n for n in os.listdir(local.parent) if n.startswith(TEMP_PREFIX)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from connectors.base import Expected
-from connectors.local import TEMP_PREFIX, LocalConnector, is_pid_alive
-from models.errors import AccessDeniedError, UnreachableError
+from connectors.base import TEMP_PREFIX, Expected, temp_name
+from connectors.local import LocalConnector, is_pid_alive
+from models.errors import AccessDeniedError, UnreachableError, VersionConflictError
 
 
 @pytest.fixture
@@ -137,3 +138,48 @@ def test_socket_is_special_file(root: Path) -> None:
         sock.bind(str(path))
         entries = list(LocalConnector("l", root).iter_items("/Users/ana/.claude"))
     assert [(e.path, getattr(e, "reason", None)) for e in entries] == [("/Users/ana/.claude/ide.sock", "special_file")]
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_replace_with_a_named_temp_file_never_reuses_an_existing_entry(root: Path, kind: str) -> None:
+    """With `temp_name`, an entry already of that name (a user's file or a link) is a conflict, left as it was."""
+    target = root / "Users/ana/notes.md"
+    target.write_bytes(b"old")
+    name = temp_name("tag", "/Users/ana/notes.md")
+    in_the_way = target.parent / name
+    if kind == "file":
+        in_the_way.write_bytes(b"the user's own bytes")
+    else:
+        in_the_way.symlink_to(target)
+    conn = LocalConnector("l", root)
+    item = conn.stat("/Users/ana/notes.md")
+    with pytest.raises(VersionConflictError):
+        conn.replace(item, [b"new"], Expected(item.size, item.version), temp_name=name)
+    assert target.read_bytes() == b"old"
+    if kind == "file":
+        assert in_the_way.read_bytes() == b"the user's own bytes"
+    else:
+        assert in_the_way.is_symlink() and os.readlink(in_the_way) == str(target)
+
+
+def test_replace_uses_exactly_the_named_temp_file(root: Path) -> None:
+    """`temp_name` is the only temporary name used; none is left afterwards; a bad name is refused."""
+    target = root / "Users/ana/notes.md"
+    target.write_bytes(b"old")
+    conn = LocalConnector("l", root)
+    item = conn.stat("/Users/ana/notes.md")
+    seen: list[str] = []
+
+    def chunks() -> Iterator[bytes]:
+        seen.extend(n for n in os.listdir(target.parent) if n.startswith(TEMP_PREFIX))
+        yield b"new"
+
+    name = temp_name("tag", "/Users/ana/notes.md")
+    conn.replace(item, chunks(), Expected(item.size, item.version), temp_name=name)
+    assert seen == [name]
+    assert target.read_bytes() == b"new"
+    assert not [n for n in os.listdir(target.parent) if n.startswith(TEMP_PREFIX)]
+    again = conn.stat("/Users/ana/notes.md")
+    with pytest.raises(ValueError, match="temporary file name"):
+        conn.replace(again, [b"x"], Expected(again.size, again.version), temp_name="../escape")
+    assert target.read_bytes() == b"new"

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.local import TEMP_PREFIX, LocalConnector
+from connectors.base import TEMP_PREFIX
+from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from connectors.base import TEMP_PREFIX
 from erasure.executor import STEPS, ActionStatus, execute_plan
 from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import verify_erasure
 from models.errors import ApprovalRequiredError
 from models.settings import ErasureSettings, HoldSettings
+from proofs.ledger import LedgerAction
 from tests.unit.erasure.fleet import NOW, REQUEST, Fleet, SimulatedKill, kill_at, make_fleet, new_ledger
 
 
@@ -249,12 +251,16 @@ fleet.execute(plan, new_ledger(Path({str(ledger_path)!r})))
     ledger = new_ledger(ledger_path)
     done_before = len(list(ledger.entries()))
     assert 0 < done_before < len(plan.actions)
+    leftovers = fleet.temp_files()
     report = fleet.execute(plan, ledger, run_id="run-2")
     assert report.complete, report.pending
     assert fleet.temp_files() == []
     assert fleet.subject_hits(plan) == []
     entries = list(ledger.entries())
-    assert len(entries) == len(plan.actions) == len({e.idempotency_key for e in entries})
+    removals = [e for e in entries if e.record.action is LedgerAction.REMOVE_TEMP]
+    actions = [e for e in entries if e.record.action is not LedgerAction.REMOVE_TEMP]
+    assert len(actions) == len(plan.actions) == len({e.idempotency_key for e in actions})
+    assert sorted(str(e.record.path).rsplit("/", 1)[1] for e in removals) == sorted(p.name for p in leftovers)
     assert ledger.verify().ok
 
 
@@ -368,3 +374,31 @@ def test_app_starting_mid_run_stops_further_changes(fleet: Fleet, tmp_path: Path
     statuses = [o.status for o in report.outcomes if o.location == name and o.kind is not ActionKind.EXCEPTION]
     assert statuses[0] is ActionStatus.DONE
     assert set(statuses[1:]) == {ActionStatus.BUSY}
+
+
+def test_files_named_like_temp_files_are_not_ours_and_never_touched(fleet: Fleet, tmp_path: Path) -> None:
+    """A user's `.dsr-tmp-*` file and a `.dsr-tmp-*` symlink beside every rewritten file survive the erasure,
+    with no ledger entry, and the erasure still completes."""
+    plan = fleet.plan()
+    targets = {(a.location, a.target.path) for a in plan.actions if a.kind is ActionKind.REDACT and a.target}
+    assert targets
+    planted: list[Path] = []
+    for location, path in sorted(targets):
+        directory = fleet.root(location) / path.lstrip("/").rsplit("/", 1)[0]
+        own = directory / f"{TEMP_PREFIX}notes"
+        if not own.exists():
+            own.write_bytes(b"my own notes\n")
+            link = directory / f"{TEMP_PREFIX}link"
+            link.symlink_to(directory / path.rsplit("/", 1)[1])
+            planted += [own, link]
+    ledger = new_ledger(tmp_path / "ledger.jsonl")
+    report = fleet.execute(plan, ledger)
+    assert report.complete, report.pending
+    for path in planted:
+        if path.name.endswith("link"):
+            assert path.is_symlink(), path
+        else:
+            assert path.read_bytes() == b"my own notes\n", path
+    recorded = [str(e.record.path) for e in ledger.entries()]
+    assert not [p for p in recorded if f"/{TEMP_PREFIX}" in p]
+    assert len(recorded) == len(plan.actions)
