@@ -9,7 +9,7 @@ from prefect.deployments.runner import RunnerDeployment
 from flows.access import access_request, access_sweep
 from flows.deadline_watch import deadline_watch
 from flows.erasure_request import erasure_request
-from flows.retention import retention_purge
+from flows.retention_purge import retention_purge
 from flows.submit_request import submit_request
 from models.settings import Settings
 

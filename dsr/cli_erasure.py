@@ -18,7 +18,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show the newest erasure plan: counts per location and action, its digest and the decision on it."""
-    from flows.erasure_steps import plan_state  # noqa: PLC0415 - flows import Prefect
+    from services.erasure import plan_state  # noqa: PLC0415 - loads the erasure modules on demand
 
     current = plan_state(state.settings, request_id)
     if current.digest is None:
@@ -69,7 +69,7 @@ def approve(
     reject: Annotated[bool, typer.Option("--reject", help="Reject the plan instead: nothing is touched.")] = False,
 ) -> None:
     """Approve (or --reject) the newest erasure plan: the approval gate outside the Prefect UI."""
-    from flows.erasure_steps import decide, plan_state  # noqa: PLC0415
+    from services.erasure import decide, plan_state  # noqa: PLC0415 - loads the erasure modules on demand
 
     current = plan_state(state.settings, request_id)
     if current.decision != "pending":
@@ -94,7 +94,7 @@ def notify(
     at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
 ) -> None:
     """Record that a recipient was told of the erasure (Art. 19); listed on the deletion certificate."""
-    from flows.erasure_steps import notify_recipient  # noqa: PLC0415
+    from services.erasure import notify_recipient  # noqa: PLC0415 - loads the erasure modules on demand
 
     when = None
     if at is not None:

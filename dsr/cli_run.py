@@ -25,7 +25,7 @@ ERASURE_DEPLOYMENT = "erasure-request/erasure-request"
 
 
 def _progress_counts(request_id: str) -> tuple[int, int, str]:
-    from flows.access_steps import access_progress  # noqa: PLC0415 - flows import Prefect: load on demand
+    from services.access import access_progress  # noqa: PLC0415 - loads detection and reports on demand
 
     progress = access_progress(state.settings, request_id)
     return progress.done, progress.total, progress.status
@@ -140,7 +140,8 @@ def export(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to unpack the decrypted package into.")],
 ) -> None:
     """Decrypt the request's sealed package into DIR/<ID>/ for delivery to the person (mode 0700)."""
-    from flows.access_steps import open_package, request_key  # noqa: PLC0415 - flows import Prefect
+    from services.staging import open_package  # noqa: PLC0415 - loads crypto on demand
+    from services.subject import request_key  # noqa: PLC0415
 
     with state.db() as session:
         path = cases.get_request(session, request_id).report_path

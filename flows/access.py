@@ -1,6 +1,6 @@
 """The access (and portability) request flow: fan out over every location, then issue the Art. 15 package.
 
-Takes a request id only; run names carry the id, never identifiers. Domain work is in `flows.access_steps`.
+Takes a request id only; run names carry the id, never identifiers. Domain work is in `services.access`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from prefect.context import TaskRunContext
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import access_steps as steps
 from flows.common import (
     TransientLocationError,
     artifact_key,
@@ -30,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from services import access as steps
 
 SCAN_RETRIES = 2
 

@@ -1,4 +1,5 @@
-"""Shared pieces of the Prefect flows: settings inside a run, retry conditions, artifact keys."""
+"""Shared pieces of the Prefect flows: settings and secret blocks inside a run, retry conditions, artifact keys,
+sanitised task errors and log redaction."""
 
 from __future__ import annotations
 
@@ -6,19 +7,15 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
 
-from models.cases import record_event
-from models.db import session_scope
 from models.errors import DsrError, is_retryable
 from models.secret_source import resolve_secret
 from models.settings import Settings, load_settings
-from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+from services.subject import log_redaction
 
 
 class TransientLocationError(Exception):
@@ -103,59 +100,10 @@ def guarded(request_id: str, location: str) -> Iterator[None]:
 @contextmanager
 def request_log_redaction(request_id: str) -> Iterator[None]:
     """While a request's flow runs, redact its subject's identifiers from every log record (safety net)."""
-    from detection.logfilter import redacting_logs  # noqa: PLC0415 - keeps flows.common light
-    from flows.access_steps import build_matcher  # noqa: PLC0415 - avoids an import cycle
-
     try:
-        matcher = build_matcher(flow_settings(), request_id)
+        settings = flow_settings()
     except DsrError:
         yield
         return
-    with redacting_logs(matcher):
+    with log_redaction(settings, request_id):
         yield
-
-
-def ledger_for(settings: Settings) -> Ledger:
-    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
-    configured = settings.erasure.signing_key
-    if configured is None:
-        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
-    elif configured.is_absolute() or settings.source is None:
-        key_path = configured
-    else:
-        key_path = settings.source.resolve().parent / configured
-    return open_database_ledger(
-        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
-    )
-
-
-def publish_evidence(settings: Settings, request_id: str, path: Path, what: str) -> str | None:
-    """Upload a sealed package or a certificate to the evidence bucket (SSE, Object Lock where the bucket has
-    it) when `[evidence]` is configured; returns a presigned link valid for `link_expiry_hours`, else None.
-
-    The link is handed to whoever delivers the package and is never logged or stored.
-    """
-    evidence = settings.evidence
-    if evidence is None:
-        return None
-    from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 only when an evidence bucket is configured
-
-    connector = S3Connector(
-        "evidence", f"s3://{evidence.bucket}/", endpoint_url=evidence.endpoint_url, region=evidence.region
-    )
-    key = f"{request_id}/{what}/{path.name}"
-    retain_until = datetime.now(UTC) + timedelta(days=evidence.retention_days) if evidence.retention_days > 0 else None
-    with connector:
-        stored = connector.upload_evidence(evidence.bucket, key, path, sse=evidence.sse, retain_until=retain_until)
-        link = connector.presign(evidence.bucket, key, timedelta(hours=evidence.link_expiry_hours))
-    with session_scope(settings.database.url) as session:
-        record_event(
-            session,
-            "evidence.uploaded",
-            request_id=request_id,
-            what=what,
-            key=key,
-            version_id=stored.version_id,
-            retained_until=stored.retain_until.isoformat() if stored.retain_until else None,
-        )
-    return link

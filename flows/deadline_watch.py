@@ -1,118 +1,39 @@
 """The daily deadline watch: marks overdue requests, warns before deadlines, retries pending locations.
 
 Hands Prefect request ids, kinds, statuses and dates only (never identifiers). The retry is the access
-sweep, run as a subflow.
+sweep, run as a subflow. Domain work is in `services.deadlines` and `services.housekeeping`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_client, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.runtime import flow_run
-from sqlmodel import col, select
 
 from flows.access import access_sweep
 from flows.common import flow_settings
-from flows.housekeeping import delete_closed_request_runs, delete_expired_packages, pseudonymise
-from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
-from models.db import session_scope
-from models.holds import active_holds
 from models.settings import Settings
-from models.tables import AuditEvent, Request, utcnow
-
-WARN_DAYS = 7
-"""Warn this many days (or fewer) before a request's (possibly extended) deadline."""
-
-OVERDUE_EVENT = "request.overdue"
-WATCH_ACTOR = "deadline-watch"
+from models.tables import utcnow
+from services.deadlines import WARN_DAYS, check_deadlines, holds_due_for_review, today_of
+from services.housekeeping import closed_request_run_names, delete_expired_packages, pseudonymise
 
 
-@dataclass(frozen=True)
-class DeadlineRow:
-    """One open request that is overdue or close to its deadline (no identifiers).
-
-    Attributes:
-        request_id: the request.
-        kind: access, erasure, ...
-        status: its lifecycle status.
-        due: the (possibly extended) due date.
-        days_left: days from today to the due date (negative when overdue).
-        state: `overdue` or `due_soon`.
-        newly_marked: the overdue audit event was written by this check.
-    """
-
-    request_id: str
-    kind: str
-    status: str
-    due: date
-    days_left: int
-    state: str
-    newly_marked: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready row."""
-        return {
-            "request_id": self.request_id,
-            "kind": self.kind,
-            "status": self.status,
-            "due": self.due.isoformat(),
-            "days_left": self.days_left,
-            "state": self.state,
-            "newly_marked": self.newly_marked,
-        }
-
-
-def check_deadlines(settings: Settings, *, today: date, warn_days: int = WARN_DAYS) -> list[DeadlineRow]:
-    """Mark overdue open requests (one `request.overdue` audit event per request, ever) and list those due soon.
-
-    Args:
-        settings: the configuration (case database).
-        today: today in the controller's establishment.
-        warn_days: list open requests due within this many days.
-
-    Returns:
-        Overdue and due-soon requests, most urgent first.
-    """
-    rows: list[DeadlineRow] = []
-    with session_scope(settings.database.url) as session:
-        requests = session.exec(select(Request).where(col(Request.status).in_([s.value for s in OPEN_STATUSES]))).all()
-        marked = set(session.exec(select(AuditEvent.request_id).where(AuditEvent.action == OVERDUE_EVENT)).all())
-        for request in requests:
-            due = effective_due(request)
-            days_left = (due - today).days
-            if is_overdue(request, today):
-                new = request.id not in marked
-                if new:
-                    # Art. 12(3): the deadline has passed without an answer; recorded once for the register.
-                    record_event(
-                        session,
-                        OVERDUE_EVENT,
-                        request_id=request.id,
-                        actor=WATCH_ACTOR,
-                        outcome="overdue",
-                        due=due.isoformat(),
-                        status=request.status,
-                    )
-                rows.append(DeadlineRow(request.id, request.kind, request.status, due, days_left, "overdue", new))
-            elif days_left <= warn_days:
-                rows.append(DeadlineRow(request.id, request.kind, request.status, due, days_left, "due_soon"))
-    rows.sort(key=lambda r: (r.days_left, r.request_id))
-    return rows
-
-
-def holds_due_for_review(settings: Settings, *, today: date) -> list[tuple[str, date]]:
-    """(id, review date) of active legal holds whose review date has come (gdpr-rules.md section 5)."""
-    with session_scope(settings.database.url) as session:
-        holds = active_holds(session, settings)
-    return sorted((h.id, h.review_date) for h in holds if h.is_review_due(today))
-
-
-def _today(settings: Settings) -> date:
-    return local_date(utcnow(), settings)
+def delete_closed_request_runs(settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete the Prefect flow runs of long-closed requests; returns how many were deleted."""
+    names = closed_request_run_names(settings, now=now)
+    if not names:
+        return 0
+    deleted = 0
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=names)))
+        for run in runs:
+            client.delete_flow_run(run.id)
+            deleted += 1
+    return deleted
 
 
 def _run_name() -> str:
@@ -130,7 +51,7 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
     """
     settings = flow_settings()
     logger = get_run_logger()
-    day = today or _today(settings)
+    day = today or today_of(settings)
     rows = check_deadlines(settings, today=day)
     for row in rows:
         if row.state == "overdue":

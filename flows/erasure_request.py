@@ -1,7 +1,8 @@
 """The erasure request flow: discover, plan, pause for a named reviewer's approval, execute, verify, certify.
 
 Takes a request id only; run names carry the id. Destructive work happens only after an approval recorded
-on the exact plan digest; a rejection touches nothing. Domain work is in `flows.erasure_steps`.
+on the exact plan digest; a rejection touches nothing. Domain work is in `services.erasure` and
+`services.certificates`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from erasure.executor import ExecutionReport
-from flows import erasure_steps as steps
 from flows.common import (
     TransientLocationError,
     artifact_key,
@@ -30,6 +30,8 @@ from flows.common import (
     retry_transient,
 )
 from models.types import LocationStatus
+from services import erasure as steps
+from services.certificates import certify
 
 RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -162,7 +164,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     reports = [f.result() for f in erasing]
     retained = tuple(r for report in reports for r in report.retained)
     verification = steps.verify(settings, request_id, retained)
-    certificate = steps.certify(settings, request_id, reports, verification)
+    certificate = certify(settings, request_id, reports, verification)
     waiting = sum(len(r.pending) for r in reports)
     publish_summary(
         request_id,

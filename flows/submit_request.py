@@ -1,8 +1,9 @@
 """Intake from the Prefect UI: a run form that records a request and starts its flow, then deletes itself.
 
 The form's fields are the person's identifiers, so this run is the one place they touch Prefect: the run
-validates them exactly as `dsr request submit` does, records the request in the case database, starts the
-request's own flow by id, and then deletes its own flow run (parameters included) from Prefect's database.
+validates them exactly as `dsr request submit` does and records the request in the case database
+(`services.intake`), starts the request's own flow by id, and then deletes its own flow run (parameters
+included) from Prefect's database.
 Prefect's event log keeps state-change events (no parameters) for PREFECT_EVENTS_RETENTION_PERIOD.
 """
 
@@ -19,11 +20,8 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
 from flows.common import flow_settings
-from models import cases
-from models.db import session_scope
-from models.identifiers import validate_all
-from models.keys import hmac_key, master_key
 from models.types import RequestKind
+from services.intake import record_request
 
 FLOW_OF_KIND = {
     "access": "access-request/access-request",
@@ -63,23 +61,16 @@ def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) 
 )
 def submit_request(form: RequestForm) -> dict[str, Any]:
     """Record a request from the UI form, start its flow by id, then remove this run from Prefect."""
-    settings = flow_settings()
-    region = settings.controller.phone_region
-    identifiers = validate_all(
-        emails=form.emails, names=form.names, phones=form.phones, user_ids=form.user_ids, region=region
+    request_id = record_request(
+        flow_settings(),
+        kind=RequestKind(form.kind),
+        emails=form.emails,
+        names=form.names,
+        phones=form.phones,
+        user_ids=form.user_ids,
+        received_at=form.received_at,
+        channel=form.channel,
     )
-    with session_scope(settings.database.url) as session:
-        request = cases.submit_request(
-            session,
-            settings,
-            kind=RequestKind(form.kind),
-            identifiers=identifiers,
-            hmac_key=hmac_key(settings.state_dir),
-            master_key=master_key(settings.state_dir),
-            received_at=form.received_at,
-            channel=form.channel,
-        )
-        request_id = request.id
     started = None
     if form.kind in FLOW_OF_KIND:
         try:

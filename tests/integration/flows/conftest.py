@@ -67,7 +67,8 @@ class Fleet:
 
     def package(self, request_id: str, out: Path) -> Path:
         """Decrypt the request's sealed package into `out`; returns the package directory."""
-        from flows.access_steps import open_package, request_key
+        from services.staging import open_package
+        from services.subject import request_key
 
         settings = load_settings(self.config)
         with session_scope(settings.database.url) as session:

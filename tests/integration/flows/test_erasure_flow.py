@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from flows import erasure_steps as steps
 from flows.erasure_request import erasure_request
 from models import cases
 from models.db import session_scope
 from models.settings import load_settings
 from models.tables import AuditEvent
 from models.types import RequestKind
+from services import erasure as steps
+from services.evidence import ledger_for
 from tests.integration.flows.conftest import Fleet, make_fleet
 
 pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
@@ -105,7 +106,7 @@ def test_approved_erasure_leaves_nothing_outside_exceptions(small_fleet: Fleet) 
     for original in outside:
         assert original in hits_before and original in _hits(small_fleet), "hard-linked original was changed"
     assert any(third_party in p.read_bytes() for p in small_fleet.root.rglob("*.jsonl") if p.is_file())
-    assert steps.ledger_for(settings).verify().ok
+    assert ledger_for(settings).verify().ok
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, rid)
         assert request.status == "completed" and request.certificate_path

@@ -14,13 +14,15 @@ from prefect.settings import get_current_settings
 from sqlalchemy.engine import make_url
 
 from flows import access as access_flow
-from flows import access_steps
 from flows import erasure_request as erasure_flow
-from flows import erasure_steps as steps
 from flows.access import access_request
 from flows.erasure_request import erasure_request
 from models.settings import load_settings
 from models.types import RequestKind
+from services import access as access_steps
+from services import erasure as steps
+from services.staging import open_package
+from services.subject import request_key
 from tests.integration.flows.conftest import Fleet, make_fleet
 
 pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(900)]
@@ -103,9 +105,7 @@ def test_identifiers_live_only_in_the_sealed_package(
 
     sealed = sorted(settings.access.package_dir.glob("*.zip.enc"))
     assert [p.name for p in sealed] == [f"{access_id}.zip.enc"]
-    package = access_steps.open_package(
-        sealed[0], access_steps.request_key(settings, access_id), access_id, tmp_path / "out"
-    )
+    package = open_package(sealed[0], request_key(settings, access_id), access_id, tmp_path / "out")
     report = json.loads((package / "report.json").read_text(encoding="utf-8"))
     assert subject_email in json.dumps(report)
     statuses = {s.get("name", s.get("location")): s["status"] for s in report["searched"]}

@@ -45,7 +45,7 @@ def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
     from datetime import timedelta
 
     from flows.access import access_request
-    from flows.housekeeping import delete_closed_request_runs
+    from flows.deadline_watch import delete_closed_request_runs
     from models.tables import utcnow
     from models.types import RequestKind
 
@@ -69,9 +69,9 @@ def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet) -> None
     from datetime import timedelta
 
     from flows.access import access_request
-    from flows.housekeeping import delete_expired_packages, pseudonymise
     from models.tables import utcnow
     from models.types import RequestKind
+    from services.housekeeping import delete_expired_packages, pseudonymise
 
     rid = fleet.submit(RequestKind.ACCESS)
     access_request(rid)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows import access_steps
 from flows.deadline_watch import deadline_watch
 from models import cases
 from models.db import session_scope
 from models.tables import utcnow
 from models.types import RequestKind, RequestStatus
+from services import access as access_steps
 from tests.integration.retention.conftest import Fleet
 
 pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]

@@ -8,12 +8,13 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import col, select
 
-from flows.retention import ledger_for, retention_purge
+from flows.retention_purge import retention_purge
 from models.db import session_scope
 from models.holds import add_hold
 from models.tables import LedgerEntry, RetentionRun
 from models.types import RequestKind
 from proofs.entry import LedgerAction
+from services.evidence import ledger_for
 from tests.integration.retention.conftest import REFERENCE, Fleet
 
 pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]

@@ -1,7 +1,7 @@
 """Housekeeping run by the daily deadline watch: keep personal data only as long as it must be kept.
 
-- Prefect flow runs of requests closed longer than `[prefect].flow_run_retention_days` are deleted (run names
-  start with the request id: `<id>-access`, `<id>-erasure`).
+- Requests closed longer than `[prefect].flow_run_retention_days` are listed so that the flow deletes their
+  Prefect flow runs (run names start with the request id: `<id>-access`, `<id>-erasure`).
 - Sealed access packages are deleted `[access].delivery_window_days` after issue; the request keeps the
   package's manifest hash.
 - Identifiers of requests closed longer than the record-keeping period are dropped (keyed hashes stay) and
@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from sqlmodel import col, select
 
 from models import cases
@@ -23,6 +21,7 @@ from models.settings import Settings
 from models.tables import Request, utcnow
 
 RUN_SUFFIXES = ("access", "erasure")
+"""Suffixes of a request's flow run names (`<id>-access`, `<id>-erasure`)."""
 
 
 def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
@@ -33,20 +32,6 @@ def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
             select(Request.id).where(col(Request.closed_at).is_not(None), col(Request.closed_at) <= cutoff)
         ).all()
         return list(rows)
-
-
-def delete_closed_request_runs(settings: Settings, *, now: datetime | None = None) -> int:
-    """Delete the Prefect flow runs of long-closed requests; returns how many were deleted."""
-    names = [f"{rid}-{suffix}" for rid in closed_request_ids(settings, now=now or utcnow()) for suffix in RUN_SUFFIXES]
-    if not names:
-        return 0
-    deleted = 0
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=names)))
-        for run in runs:
-            client.delete_flow_run(run.id)
-            deleted += 1
-    return deleted
 
 
 def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
@@ -68,6 +53,11 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
             )
             removed.append(request.id)
     return removed
+
+
+def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """Flow run names of requests closed longer than `[prefect].flow_run_retention_days`."""
+    return [f"{rid}-{suffix}" for rid in closed_request_ids(settings, now=now or utcnow()) for suffix in RUN_SUFFIXES]
 
 
 def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str]:

@@ -1,6 +1,7 @@
-"""The erasure request's steps as plain functions: discover, plan, decide, execute, verify, certify.
+"""The erasure request as plain functions: discover, plan, decide, execute, verify (the certificate is in
+`services.certificates`).
 
-Flows call these; tests call them without Prefect. Discoveries (which carry copies of the subject's records)
+Flows and the CLI call these; tests call them without Prefect. Discoveries (which carry copies of the subject's records)
 are kept only encrypted in the request's private staging directory; the plan, the ledger and everything
 returned to a flow hold locations, line numbers, hashes and counts only.
 """
@@ -8,9 +9,6 @@ returned to a flow hold locations, line numbers, hashes and counts only.
 from __future__ import annotations
 
 import json
-import os
-import pickle
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,49 +23,21 @@ from connectors.s3 import S3Connector
 from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
 from erasure.executor import ExecutionReport, execute_plan
-from erasure.plan import ActionKind, ErasurePlan, PlannedAction, plan_erasure
+from erasure.plan import ErasurePlan, plan_erasure
 from erasure.verify import VerificationResult, verify_erasure
-from flows.access_steps import build_matcher, request_key, staging_dir
-from flows.common import ledger_for, publish_evidence
 from models import cases
-from models.crypto import seal, unseal
 from models.db import session_scope
 from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
 from models.holds import active_holds, as_settings
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
+from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
-from reports.certificate import (
-    CertificateInput,
-    ErasedEntry,
-    KeptEntry,
-    LedgerCoverage,
-    ResidualCopy,
-    UnreachedLocation,
-    build_certificate,
-)
-from reports.certificate import RecipientNotice as CertificateNotice
-from reports.certificate import VerificationResult as CertificateVerification
+from services.evidence import ledger_for
+from services.staging import load_discovery, save_discovery, staging_dir
+from services.subject import build_matcher, request_key
 
 DISCOVERY = "erasure"
 VERIFY = "verify"
-_ACTION_TEXT = {
-    ActionKind.DELETE_SESSION: "delete_session",
-    ActionKind.DELETE_FILE: "delete_file",
-    ActionKind.REDACT: "redact_in_place",
-    ActionKind.S3_ERASE_OBJECT: "delete_object",
-    ActionKind.S3_REWRITE: "redact_in_place",
-    ActionKind.S3_DELETE_VERSIONS: "delete_version",
-}
-_ARTICLE = {
-    "legal_hold": "Art. 17(3)(e)",
-    "legal_claims": "Art. 17(3)(e)",
-    "legal_obligation": "Art. 17(3)(b)",
-    "public_interest_health": "Art. 17(3)(c)",
-    "archiving": "Art. 17(3)(d)",
-    "freedom_of_expression": "Art. 17(3)(a)",
-    "object_lock": "Art. 17(3)(b)",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +72,6 @@ def _staging_file(settings: Settings, request_id: str, phase: str, location: str
     return staging_dir(settings, request_id) / f"{phase}-{location}.bin"
 
 
-def _save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
-    # pickle is safe here: the blob is our own, authenticated with AES-GCM under the request key.
-    blob = seal(key, pickle.dumps(discovery), path.name.encode())
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
-
-
-def _load_discovery(path: Path, key: bytes) -> LocationDiscovery:
-    data = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
-    discovery: LocationDiscovery = pickle.loads(data)  # noqa: S301 - authenticated blob we wrote (see _save)
-    return discovery
-
-
 def _discover(settings: Settings, location: str, matcher: Matcher) -> LocationDiscovery:
     with open_location(location, settings) as connector:
         if isinstance(connector, S3Connector):
@@ -140,7 +94,7 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
     except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
         status, reason, findings = LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}", 0
     else:
-        _save_discovery(
+        save_discovery(
             _staging_file(settings, request_id, phase, location),
             discovery.without_content(),
             request_key(settings, request_id),
@@ -168,7 +122,7 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
 def _discoveries(settings: Settings, request_id: str, phase: str) -> list[LocationDiscovery]:
     key = request_key(settings, request_id)
     root = staging_dir(settings, request_id)
-    return [_load_discovery(path, key) for path in sorted(root.glob(f"{phase}-*.bin"))]
+    return [load_discovery(path, key) for path in sorted(root.glob(f"{phase}-*.bin"))]
 
 
 def _subject_hashes(settings: Settings, request_id: str) -> set[str]:
@@ -345,180 +299,6 @@ def verify(settings: Settings, request_id: str, retained: tuple[tuple[str, str, 
         if location != "vendor":
             discover_location(settings, request_id, location, phase=VERIFY)
     return verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
-
-
-def _kept(action: PlannedAction, settings: Settings) -> KeptEntry:
-    hold = next((h for h in settings.holds if h.id == action.hold_id), None)
-    ground = action.ground or action.reason
-    explanation = action.note or {
-        "residual_store": "A disk image or browser storage of the AI app: never edited; removed when the app's "
-        "storage is reset or the laptop is re-imaged.",
-        "object_lock": "The stored version is under an Object Lock retention or legal hold and cannot be deleted "
-        "before its date.",
-        "vendor_side_copy": "Copies held by the AI vendor (cloud sessions, compliance captures): requested from "
-        "the vendor separately.",
-    }.get(ground, "Kept under an Art. 17(3) exception.")
-    return KeptEntry(
-        location=action.location,
-        location_type=action.location_type,
-        path=action.path or "",
-        items=max(1, len(action.lines)),
-        ground=ground,
-        article=_ARTICLE.get(ground, "Art. 17(3)"),
-        explanation=explanation,
-        reference=(hold.case_reference if hold else action.hold_id),
-        review_date=hold.review_date if hold else None,
-    )
-
-
-def certify(
-    settings: Settings,
-    request_id: str,
-    reports: list[ExecutionReport],
-    verification: VerificationResult,
-) -> Path:
-    """Write the deletion certificate (HTML and JSON) and complete the request when verification is clean."""
-    plan = approved_plan(settings, request_id)
-    record = latest_plan(settings, request_id)
-    ledger = ledger_for(settings)
-    ledger.seal()
-    coverage = ledger.coverage(request_id)
-    outcomes = {o.action_id: o for r in reports for o in r.outcomes}
-    erased = []
-    for action in plan.actions:
-        if action.kind is ActionKind.EXCEPTION:
-            continue
-        outcome = outcomes.get(action.action_id)
-        target = action.target
-        erased.append(
-            ErasedEntry(
-                location=action.location,
-                location_type=action.location_type,
-                path=action.path or "",
-                action=_ACTION_TEXT.get(action.kind, action.kind.value),
-                items=max(1, len(action.lines) or len(action.files) or len(action.version_ids)),
-                sha256_before=target.sha256 if target else None,
-                sha256_after=None,
-                version_id=action.version_ids[0] if action.version_ids else None,
-                ledger_seq=outcome.ledger_seq if outcome else None,
-                at=utcnow(),
-            )
-        )
-    kept = [_kept(a, settings) for a in plan.exceptions if a.location_type != "vendor" and a.ground != "residual_store"]
-    residual = [
-        ResidualCopy(
-            name=f"{a.location}: {a.path or 'AI vendor'}"
-            if a.location_type != "vendor"
-            else "AI vendor (cloud copies)",
-            type="vendor" if a.location_type == "vendor" else "residual",
-            description=_kept(a, settings).explanation,
-            handling="Requested from the vendor separately"
-            if a.location_type == "vendor"
-            else "Never edited; removed at the next storage reset or re-image",
-        )
-        for a in plan.exceptions
-        if a.location_type == "vendor" or a.ground == "residual_store"
-    ]
-    with session_scope(settings.database.url) as session:
-        request: Request = cases.get_request(session, request_id)
-        scans = cases.location_scans(session, request_id)
-        unreached = [
-            UnreachedLocation(
-                name=s.location,
-                type="store" if s.location in {st.name for st in settings.stores} else "endpoint",
-                status=s.status,
-                reason=s.reason,
-                since=s.first_attempt_at,
-                attempts=s.attempts,
-                next_step="retried at the next sweep",
-            )
-            for s in scans
-            if s.phase == DISCOVERY and not LocationStatus(s.status).is_final
-        ]
-        notices = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
-        checked = set(verification.checked_locations)
-        remaining: dict[str, int] = {}
-        for finding in verification.remaining:
-            remaining[finding.location] = remaining.get(finding.location, 0) + 1
-        verifications = [
-            CertificateVerification(
-                location=name,
-                status="findings_remain" if remaining.get(name) else "clean",
-                remaining=remaining.get(name, 0),
-                verified_at=utcnow(),
-            )
-            for name in sorted(checked)
-        ]
-        checkpoint = coverage.checkpoint if coverage else None
-        certificate_input = CertificateInput(
-            request_id=request_id,
-            generated_at=utcnow(),
-            received_at=request.received_at,
-            due=cases.effective_due(request),
-            controller=settings.controller,
-            register=settings.processing_register,
-            erased_categories=tuple(sorted(settings.processing_register.categories)),
-            erased=tuple(erased),
-            kept=tuple(kept),
-            unreached=tuple(unreached),
-            residual=tuple(residual),
-            verification=tuple(verifications),
-            ledger=LedgerCoverage(
-                seq_first=coverage.seq_first,
-                seq_last=coverage.seq_last,
-                checkpoint_seq_from=checkpoint.seq_from if checkpoint else None,
-                checkpoint_seq_to=checkpoint.seq_to if checkpoint else None,
-                head_hash=checkpoint.head_hash if checkpoint else None,
-                checkpoint_at=checkpoint.at if checkpoint else None,
-                key_id=checkpoint.key_id if checkpoint else None,
-                signature=checkpoint.signature if checkpoint else None,
-            )
-            if coverage
-            else None,
-            notifications=tuple(
-                CertificateNotice(recipient=n.recipient, notified_at=n.notified_at, channel=n.channel, reply=n.reply)
-                for n in notices
-            ),
-            completed_at=utcnow() if verification.clean else None,
-            approved_by=record.decided_by if record else None,
-            approved_at=record.decided_at if record else None,
-            approval_note=record.note if record else None,
-        )
-    out_dir = settings.access.package_dir
-    if not out_dir.is_absolute() and settings.source is not None:
-        out_dir = settings.source.resolve().parent / out_dir
-    html_path, json_path = build_certificate(certificate_input, out_dir / "certificates")
-    publish_evidence(settings, request_id, html_path, "certificate")
-    publish_evidence(settings, request_id, json_path, "certificate")
-    with session_scope(settings.database.url) as session:
-        request = cases.get_request(session, request_id)
-        request.certificate_path = str(html_path)
-        plan_row = session.get(ErasurePlanRecord, record.id) if record else None
-        if plan_row is not None:
-            plan_row.executed_at = utcnow()
-            session.add(plan_row)
-        if verification.clean and not unreached:
-            cases.transition(
-                session,
-                request,
-                RequestStatus.COMPLETED,
-                action="erasure.completed",
-                plan_digest=plan.digest,
-                remaining=0,
-            )
-        else:
-            cases.transition(
-                session,
-                request,
-                RequestStatus.IN_PROGRESS,
-                action="erasure.incomplete",
-                plan_digest=plan.digest,
-                remaining=len(verification.remaining),
-                unreached=len(unreached),
-            )
-    if verification.clean and not unreached:
-        shutil.rmtree(staging_dir(settings, request_id), ignore_errors=True)
-    return html_path
 
 
 def notify_recipient(

@@ -1,6 +1,6 @@
-"""The access request's steps as plain functions: start, scan one location, progress, assemble the package.
+"""The access request as plain functions: start, scan one location, progress, assemble the package.
 
-Thin flows call these (principle 2); tests call them without Prefect. They read identifiers from the case
+Flows and the CLI call these; tests call them without Prefect. They read identifiers from the case
 database themselves: nothing personal crosses a function boundary that Prefect could record. Copies of
 data are written only to the request's private staging directory and then into the access package.
 """
@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -23,17 +19,13 @@ from sqlmodel import Session, col, delete, select
 from connectors.registry import open_location
 from connectors.s3 import S3Connector
 from detection.classify import Classifier
-from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
-from flows.common import publish_evidence
 from models import cases
-from models.crypto import decrypt_file, encrypt_file, seal, unseal
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
-from models.keys import master_key
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -45,6 +37,16 @@ from reports.access_package import (
     build_access_package,
 )
 from reports.portability import PortabilityResult, build_portability_export
+from services.evidence import publish_evidence
+from services.staging import (
+    iter_staged,
+    package_root,
+    seal_package,
+    staging_dir,
+    with_absolute_package_dir,
+    write_staging,
+)
+from services.subject import build_matcher, request_key
 
 DISCOVERY = "discovery"
 ACCESS_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
@@ -90,48 +92,6 @@ class AccessProgress:
     def complete(self) -> bool:
         """Every location is accounted for."""
         return not self.pending
-
-
-def staging_dir(settings: Settings, request_id: str) -> Path:
-    """The request's private directory for copies awaiting packaging (mode 0700)."""
-    path = settings.access.package_dir / "staging" / request_id
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
-def _package_root(settings: Settings) -> Path:
-    base = settings.access.package_dir
-    if not base.is_absolute() and settings.source is not None:
-        base = settings.source.resolve().parent / base
-    return base
-
-
-def _settings_with_abs_packages(settings: Settings) -> Settings:
-    access = settings.access.model_copy(update={"package_dir": _package_root(settings)})
-    return settings.model_copy(update={"access": access})
-
-
-def subject_identifiers(session: Session, request_id: str, key: bytes) -> SubjectIdentifiers:
-    """The subject's identifiers of a request, for the matcher (personal data: keep it in this process)."""
-    rows = cases.decrypted_identifiers(session, request_id, key)
-
-    def values(kind: str) -> tuple[str, ...]:
-        return tuple(value for k, value in rows if k == kind)
-
-    return SubjectIdentifiers(
-        emails=values("email"), names=values("name"), phones=values("phone"), user_ids=values("user_id")
-    )
-
-
-def build_matcher(settings: Settings, request_id: str) -> Matcher:
-    """The subject's matcher for a request."""
-    key = master_key(settings.state_dir)
-    with session_scope(settings.database.url) as session:
-        ids = subject_identifiers(session, request_id, key)
-    if not (ids.emails or ids.names or ids.phones or ids.user_ids):
-        raise InputError(f"request {request_id} has no identifiers left (pseudonymised?); it cannot be scanned")
-    return Matcher.from_identifiers(ids, default_region=settings.controller.phone_region)
 
 
 def location_names(settings: Settings) -> list[str]:
@@ -188,28 +148,6 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
         )
 
 
-def request_key(settings: Settings, request_id: str) -> bytes:
-    """The request's data key (copies in staging and the package are encrypted with it)."""
-    with session_scope(settings.database.url) as session:
-        return cases.request_data_key(session, request_id, master_key(settings.state_dir))
-
-
-def _write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
-    """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
-    plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(seal(key, plain, path.name.encode()))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
     connector = open_location(location, settings)
     with connector:
@@ -225,7 +163,7 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
     Findings go to the case database as locations, pointers and hashes; the copies go to the request's
     private staging directory. A failed location keeps its previous findings and gets its status and reason.
     """
-    settings = _settings_with_abs_packages(settings)
+    settings = with_absolute_package_dir(settings)
     now = utcnow()
     try:
         matcher = build_matcher(settings, request_id)
@@ -238,7 +176,7 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = request_key(settings, request_id)
-        _write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
+        write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
             LocationStatus.SCANNED.value,
@@ -318,44 +256,6 @@ def must_issue_with_gaps(settings: Settings, progress: AccessProgress) -> bool:
     return progress.days_left <= settings.access.issue_with_gaps_days_before_deadline
 
 
-def _iter_staged(root: Path, key: bytes) -> Iterator[dict[str, Any]]:
-    for path in sorted(root.glob("*.jsonl.enc")):
-        plain = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
-        for line in plain.decode("utf-8").splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
-    """Encrypt the package's zip under the request key, then remove every plaintext copy.
-
-    Returns the encrypted file `<request id>.zip.enc` (decrypt with `dsr request export ID --out DIR`).
-    """
-    sealed = zip_path.with_name(f"{request_id}.zip.enc")
-    encrypt_file(zip_path, sealed, key, request_id.encode())
-    zip_path.unlink(missing_ok=True)
-    shutil.rmtree(directory, ignore_errors=True)
-    return sealed
-
-
-def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Path:
-    """Decrypt and unpack a sealed package into `out_dir/<request id>/`; returns that directory."""
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    plain_zip = out_dir / f".{request_id}.zip"
-    try:
-        decrypt_file(sealed, plain_zip, key, request_id.encode())
-        target = out_dir / request_id
-        with zipfile.ZipFile(plain_zip) as archive:
-            for member in archive.namelist():
-                resolved = (out_dir / member).resolve()
-                if not resolved.is_relative_to(out_dir.resolve()):
-                    raise InputError(f"package member {member!r} would escape {out_dir}")
-            archive.extractall(out_dir)
-    finally:
-        plain_zip.unlink(missing_ok=True)
-    return target
-
-
 def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier, book: PlaceholderBook) -> PackageItem:
     content = item.get("content")
     value: object = content
@@ -391,13 +291,13 @@ def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier
 
 def assemble_package(settings: Settings, request_id: str) -> PackageResult | PortabilityResult:
     """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request."""
-    settings = _settings_with_abs_packages(settings)
+    settings = with_absolute_package_dir(settings)
     matcher = build_matcher(settings, request_id)
     classifier = Classifier(default_region=matcher.default_region)
     book = PlaceholderBook()
     root = staging_dir(settings, request_id)
     key = request_key(settings, request_id)
-    items = tuple(_package_item(item, matcher, classifier, book) for item in _iter_staged(root, key))
+    items = tuple(_package_item(item, matcher, classifier, book) for item in iter_staged(root, key))
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
         scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
@@ -448,7 +348,7 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
             searched=tuple(searched),
             gaps_note=gaps_note,
         )
-    out_dir = _package_root(settings)
+    out_dir = package_root(settings)
     result: PackageResult | PortabilityResult
     if RequestKind(request.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)

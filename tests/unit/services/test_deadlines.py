@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 
-from flows.deadline_watch import OVERDUE_EVENT, WARN_DAYS, check_deadlines, holds_due_for_review
 from models import cases
 from models.db import session_scope
 from models.holds import add_hold, release_hold
@@ -15,6 +14,7 @@ from models.identifiers import validate_identifier
 from models.settings import DatabaseSettings, Settings
 from models.tables import AuditEvent
 from models.types import IdentifierKind, RequestKind
+from services.deadlines import OVERDUE_EVENT, WARN_DAYS, check_deadlines, holds_due_for_review
 
 TODAY = date(2026, 11, 2)
 

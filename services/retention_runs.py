@@ -1,7 +1,8 @@
-"""The retention purge flow: a dry run lists what would go (counts only), a real run deletes it with proofs.
+"""Retention purge runs: a dry run lists what would go (counts only), a real run deletes it with proofs.
 
-Thin glue over `erasure.retention` (the plan and the executor) and `models.holds`. Hands Prefect counts per
-kind, location and policy, never paths of personal files, identifiers or content; identifiers stay in-process.
+Plain Python over `erasure.retention` (the plan and the executor) and `models.holds`: pending plans of real
+runs, resuming runs that died, run records. Returns counts per kind, location and policy, never paths of
+personal files, identifiers or content; identifiers stay in-process.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.runtime import flow_run
 from sqlmodel import col, select
 
 from connectors.base import Connector
@@ -27,14 +25,15 @@ from connectors.registry import open_location
 from detection.matcher import Matcher
 from erasure.executor import ExecutionReport
 from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge, select_policies
-from flows.access_steps import ACCESS_KINDS, build_matcher
-from flows.common import flow_settings, ledger_for
 from models.cases import OPEN_STATUSES, record_event
 from models.db import session_scope
 from models.errors import InputError
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
+from services.access import ACCESS_KINDS
+from services.evidence import ledger_for
+from services.subject import build_matcher
 
 ACTOR = "retention-purge"
 """The acting identity of purge ledger entries and audit events."""
@@ -44,13 +43,6 @@ def run_name(dry_run: bool, on: datetime) -> str:
     """`purge-<date>` or `purge-dry-run-<date>`."""
     day = on.astimezone(UTC).date().isoformat()
     return f"purge-dry-run-{day}" if dry_run else f"purge-{day}"
-
-
-def _flow_run_name() -> str:
-    params = flow_run.parameters
-    as_of = params.get("as_of")
-    on = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    return run_name(bool(params.get("dry_run", True)), on if isinstance(on, datetime) else utcnow())
 
 
 def freeze_matchers(settings: Settings) -> tuple[dict[str, Matcher], list[str]]:
@@ -255,59 +247,3 @@ def run_purge(
         "execution": _execution_counts(report),
         "resumed": resumed,
     }
-
-
-def _markdown(summary: dict[str, Any]) -> str:
-    totals = summary["totals"]
-    verb = "would delete" if summary["dry_run"] else "deleted"
-    lines = [
-        f"# Retention purge {'(dry run)' if summary['dry_run'] else ''}".rstrip(),
-        "",
-        "| | sessions | files | bytes |",
-        "|---|---|---|---|",
-        *(
-            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['bytes']} |"
-            for key, label in (("purge", verb), ("retained", "retained (legal hold)"), ("frozen", "frozen (access)"))
-        ),
-        "",
-        f"Outcome: {summary['outcome']}. Policies: "
-        + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"),
-    ]
-    if summary["unreached"]:
-        lines.append("Unreached: " + ", ".join(f"{loc} ({status})" for loc, status in summary["unreached"]))
-    return "\n".join(lines)
-
-
-@flow(name="retention-purge", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
-def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None) -> dict[str, Any]:
-    """Purge what is past its retention period (a dry run by default: lists counts, deletes nothing).
-
-    Args:
-        dry_run: list what would go without deleting anything.
-        policy: apply only the retention policy of this name.
-        as_of: measure ages at this instant instead of now (checks and tests).
-    """
-    settings = flow_settings()
-    logger = get_run_logger()
-    now = (as_of or utcnow()).astimezone(UTC)
-    run_id = flow_run.id or run_name(dry_run, now)
-    summary = run_purge(settings, dry_run=dry_run, policy=policy, now=now, run_id=str(run_id))
-    what = "dry-run" if dry_run else "purge"
-    create_table_artifact(
-        key=f"retention-{what}",
-        table=summary["rows"] or [{"policy": "-", "location": "-", "kind": "-", "status": "none", "files": 0}],
-        description=f"retention {what}: files per policy, location, kind and status",
-    )
-    create_markdown_artifact(key=f"retention-{what}-summary", markdown=_markdown(summary))
-    totals = summary["totals"]
-    logger.info(
-        "retention %s: %d session(s) and %d file(s) %s, %d retained by holds, %d frozen; outcome %s",
-        what,
-        totals["purge"]["sessions"],
-        totals["purge"]["files"],
-        "would go" if dry_run else "deleted",
-        totals["retained"]["files"],
-        totals["frozen"]["files"],
-        summary["outcome"],
-    )
-    return summary

@@ -1,0 +1,116 @@
+"""A request's private staging directory: encrypted copies awaiting packaging, and the sealed package.
+
+Copies of a subject's data exist only here (AES-GCM under the request key, mode 0600 in a 0700 directory)
+and inside the sealed package; the plaintext exists only in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from erasure.discovery import LocationDiscovery
+from models.crypto import decrypt_file, encrypt_file, seal, unseal
+from models.errors import InputError
+from models.settings import Settings
+
+
+def package_root(settings: Settings) -> Path:
+    """`[access].package_dir`: where packages, certificates and staging live."""
+    base = settings.access.package_dir
+    if not base.is_absolute() and settings.source is not None:
+        base = settings.source.resolve().parent / base
+    return base
+
+
+def with_absolute_package_dir(settings: Settings) -> Settings:
+    """The settings with `[access].package_dir` made absolute against the configuration file."""
+    access = settings.access.model_copy(update={"package_dir": package_root(settings)})
+    return settings.model_copy(update={"access": access})
+
+
+def staging_dir(settings: Settings, request_id: str) -> Path:
+    """The request's private directory for copies awaiting packaging (mode 0700)."""
+    path = settings.access.package_dir / "staging" / request_id
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
+    """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
+    plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(seal(key, plain, path.name.encode()))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def iter_staged(root: Path, key: bytes) -> Iterator[dict[str, Any]]:
+    """The staged copies of every location, decrypted one file at a time."""
+    for path in sorted(root.glob("*.jsonl.enc")):
+        plain = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
+        for line in plain.decode("utf-8").splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
+    """Encrypt the package's zip under the request key, then remove every plaintext copy.
+
+    Returns the encrypted file `<request id>.zip.enc` (decrypt with `dsr request export ID --out DIR`).
+    """
+    sealed = zip_path.with_name(f"{request_id}.zip.enc")
+    encrypt_file(zip_path, sealed, key, request_id.encode())
+    zip_path.unlink(missing_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return sealed
+
+
+def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Path:
+    """Decrypt and unpack a sealed package into `out_dir/<request id>/`; returns that directory."""
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    plain_zip = out_dir / f".{request_id}.zip"
+    try:
+        decrypt_file(sealed, plain_zip, key, request_id.encode())
+        target = out_dir / request_id
+        with zipfile.ZipFile(plain_zip) as archive:
+            for member in archive.namelist():
+                resolved = (out_dir / member).resolve()
+                if not resolved.is_relative_to(out_dir.resolve()):
+                    raise InputError(f"package member {member!r} would escape {out_dir}")
+            archive.extractall(out_dir)
+    finally:
+        plain_zip.unlink(missing_ok=True)
+    return target
+
+
+def save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
+    """Stage one location's discovery, encrypted under the request key."""
+    # pickle is safe here: the blob is our own, authenticated with AES-GCM under the request key.
+    blob = seal(key, pickle.dumps(discovery), path.name.encode())
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(blob)
+    os.replace(tmp, path)
+
+
+def load_discovery(path: Path, key: bytes) -> LocationDiscovery:
+    """A staged discovery (authenticated: a tampered file is refused)."""
+    data = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
+    discovery: LocationDiscovery = pickle.loads(data)  # noqa: S301 - authenticated blob we wrote (see save_discovery)
+    return discovery
