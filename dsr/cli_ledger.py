@@ -44,13 +44,7 @@ def _signing_key_path(explicit: Path | None) -> Path:
     """--signing-key, else `[erasure].signing_key` (relative to the config file), else `.dsr/ledger-signing.pem`."""
     if explicit is not None:
         return explicit
-    configured = state.settings.erasure.signing_key
-    if configured is None:
-        return state.state_dir() / DEFAULT_KEY_FILENAME
-    source = state.settings.source
-    if not configured.is_absolute() and source is not None and source.exists():
-        return source.resolve().parent / configured
-    return configured
+    return state.settings.erasure.signing_key or state.state_dir() / DEFAULT_KEY_FILENAME
 
 
 def _database_ledger(database_url: str | None, signing_key: Path | None, *, create_key: bool) -> Ledger:

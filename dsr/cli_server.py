@@ -29,19 +29,13 @@ def _state_file() -> Path:
     return state.state_dir() / "server.json"
 
 
-def _abs(path: Path) -> Path:
-    source = state.settings.source
-    base = source.resolve().parent if source is not None and source.exists() else Path.cwd()
-    return path if path.is_absolute() else base / path
-
-
 def server_env() -> dict[str, str]:
     """Environment for the server, the serve process and CLI runs against it."""
     prefect = state.settings.prefect
     env = dict(os.environ)
     env.update(
         {
-            "PREFECT_HOME": str(_abs(prefect.home)),
+            "PREFECT_HOME": str(prefect.home),
             "PREFECT_API_URL": prefect.api_url,
             "PREFECT_SERVER_API_HOST": prefect.host,
             "PREFECT_SERVER_API_PORT": str(prefect.port),

@@ -1,7 +1,8 @@
 """The configuration schema (one TOML file, validated with pydantic) and its loader.
 
 Owns the shape of `dsr.toml`, its defaults and its error messages. Reads the file and the environment
-(`DSR_CONFIG`, `DSR_DATABASE_URL`); does nothing else.
+(`DSR_CONFIG`, `DSR_DATABASE_URL`); does nothing else. Relative paths in the file are resolved here, once,
+against the file's directory: no other module resolves a path against the working directory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +30,9 @@ Name = Annotated[str, Field(description="Short name: letters, digits, dot, under
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_SectionT = TypeVar("_SectionT", bound=_Section)
 
 
 class AuthoritySettings(_Section):
@@ -312,6 +316,9 @@ class Settings(_Section):
     retention: list[RetentionPolicy] = []
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
+    base_dir: Path | None = Field(
+        default=None, exclude=True, description="The directory relative paths were resolved against (load_settings)."
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -332,9 +339,37 @@ class Settings(_Section):
 
     @property
     def state_dir(self) -> Path:
-        """`.dsr/` beside the configuration file (or in the working directory): keys, logs, server state."""
-        base = self.source.resolve().parent if self.source is not None and self.source.exists() else Path.cwd()
-        return base / ".dsr"
+        """`.dsr/` beside the configuration file (or in the working directory when there is no file): keys,
+        logs, server state, pending purge plans."""
+        return (self.base_dir if self.base_dir is not None else Path.cwd()) / ".dsr"
+
+    def resolve_paths(self, base: Path) -> Settings:
+        """These settings with every relative path made absolute against `base` (the configuration file's
+        directory): the SQLite database, `[access].package_dir`, `[erasure].signing_key`, `[prefect].home`,
+        and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
+
+        def update(section: _SectionT, *names: str) -> _SectionT:
+            changes: dict[str, Path] = {}
+            for name in names:
+                path: Path | None = getattr(section, name)
+                if path is not None and not path.is_absolute():
+                    changes[name] = base / path
+            return section.model_copy(update=changes)
+
+        url = self.database.url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+            url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
+        return self.model_copy(
+            update={
+                "base_dir": base,
+                "database": self.database.model_copy(update={"url": url}),
+                "access": update(self.access, "package_dir"),
+                "erasure": update(self.erasure, "signing_key"),
+                "prefect": update(self.prefect, "home"),
+                "ssh": update(self.ssh, "key_file", "known_hosts"),
+                "endpoints": [update(e, "key_file", "known_hosts") for e in self.endpoints],
+            }
+        )
 
     @property
     def record_keeping(self) -> timedelta:
@@ -398,7 +433,9 @@ def load_settings(path: Path | None = None) -> Settings:
 
     The file is `path`, else `$DSR_CONFIG`, else `./dsr.toml`. When the default file does not exist the
     embedded defaults apply (SQLite under `.dsr/`, no endpoints). `DSR_DATABASE_URL` overrides
-    `[database].url`. Relative SQLite paths are resolved against the directory of the config file.
+    `[database].url`. Relative paths (the SQLite file, package directory, signing key, Prefect home, SSH key
+    and known_hosts files) are resolved against the directory of the config file (without a file: the
+    working directory at load time); `state_dir` is `.dsr/` there.
 
     Raises:
         ConfigError: the named file is missing or unreadable, not TOML, or invalid (one line per problem).
@@ -422,8 +459,5 @@ def load_settings(path: Path | None = None) -> Settings:
     if env_url:
         data = {**data, "database": {**data.get("database", {}), "url": env_url}}
     settings = settings_from_dict(data, str(config_path))
-    base = config_path.resolve().parent if config_path.exists() else Path.cwd()
-    url = settings.database.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-        url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
-    return settings.model_copy(update={"database": DatabaseSettings(url=url), "source": config_path})
+    base = config_path.resolve().parent if config_path.exists() else Path.cwd().resolve()
+    return settings.resolve_paths(base).model_copy(update={"source": config_path})

@@ -40,10 +40,8 @@ from reports.portability import PortabilityResult, build_portability_export
 from services.evidence import publish_evidence
 from services.staging import (
     iter_staged,
-    package_root,
     seal_package,
     staging_dir,
-    with_absolute_package_dir,
     write_staging,
 )
 from services.subject import build_matcher, request_key
@@ -163,7 +161,6 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
     Findings go to the case database as locations, pointers and hashes; the copies go to the request's
     private staging directory. A failed location keeps its previous findings and gets its status and reason.
     """
-    settings = with_absolute_package_dir(settings)
     now = utcnow()
     try:
         matcher = build_matcher(settings, request_id)
@@ -291,7 +288,6 @@ def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier
 
 def assemble_package(settings: Settings, request_id: str) -> PackageResult | PortabilityResult:
     """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request."""
-    settings = with_absolute_package_dir(settings)
     matcher = build_matcher(settings, request_id)
     classifier = Classifier(default_region=matcher.default_region)
     book = PlaceholderBook()
@@ -348,7 +344,7 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
             searched=tuple(searched),
             gaps_note=gaps_note,
         )
-    out_dir = package_root(settings)
+    out_dir = settings.access.package_dir
     result: PackageResult | PortabilityResult
     if RequestKind(request.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)

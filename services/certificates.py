@@ -190,10 +190,7 @@ def certify(
             approved_at=record.decided_at if record else None,
             approval_note=record.note if record else None,
         )
-    out_dir = settings.access.package_dir
-    if not out_dir.is_absolute() and settings.source is not None:
-        out_dir = settings.source.resolve().parent / out_dir
-    html_path, json_path = build_certificate(certificate_input, out_dir / "certificates")
+    html_path, json_path = build_certificate(certificate_input, settings.access.package_dir / "certificates")
     publish_evidence(settings, request_id, html_path, "certificate")
     publish_evidence(settings, request_id, json_path, "certificate")
     with session_scope(settings.database.url) as session:

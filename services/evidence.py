@@ -16,13 +16,7 @@ from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
 
 def ledger_for(settings: Settings) -> Ledger:
     """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
-    configured = settings.erasure.signing_key
-    if configured is None:
-        key_path = settings.state_dir / DEFAULT_KEY_FILENAME
-    elif configured.is_absolute() or settings.source is None:
-        key_path = configured
-    else:
-        key_path = settings.source.resolve().parent / configured
+    key_path = settings.erasure.signing_key or settings.state_dir / DEFAULT_KEY_FILENAME
     return open_database_ledger(
         settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
     )

@@ -21,20 +21,6 @@ from models.errors import InputError
 from models.settings import Settings
 
 
-def package_root(settings: Settings) -> Path:
-    """`[access].package_dir`: where packages, certificates and staging live."""
-    base = settings.access.package_dir
-    if not base.is_absolute() and settings.source is not None:
-        base = settings.source.resolve().parent / base
-    return base
-
-
-def with_absolute_package_dir(settings: Settings) -> Settings:
-    """The settings with `[access].package_dir` made absolute against the configuration file."""
-    access = settings.access.model_copy(update={"package_dir": package_root(settings)})
-    return settings.model_copy(update={"access": access})
-
-
 def staging_dir(settings: Settings, request_id: str) -> Path:
     """The request's private directory for copies awaiting packaging (mode 0700)."""
     path = settings.access.package_dir / "staging" / request_id

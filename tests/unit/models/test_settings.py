@@ -32,6 +32,31 @@ def test_minimal_config_works(tmp_path: Path) -> None:
     assert settings.endpoints[0].scheme == "file"
 
 
+def test_relative_paths_resolve_beside_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every relative path of the file is made absolute against the file's directory at load time (not the
+    working directory); absolute paths stay as written; the state directory is `.dsr/` beside the file."""
+    home = tmp_path / "conf"
+    home.mkdir()
+    cfg = home / "dsr.toml"
+    cfg.write_text(
+        '[access]\npackage_dir = "out/packages"\n[erasure]\nsigning_key = "keys/ledger.pem"\n'
+        '[prefect]\nhome = "pf"\n[ssh]\nkey_file = "ssh/id"\nknown_hosts = "/etc/ssh/known"\n'
+        '[[endpoints]]\nname = "lap-1"\nurl = "ssh://u@h"\nkey_file = "ssh/lap-1"\nknown_hosts = "ssh/kh"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(Path("conf/dsr.toml"))
+    monkeypatch.chdir("/")
+    assert settings.access.package_dir == home / "out" / "packages"
+    assert settings.erasure.signing_key == home / "keys" / "ledger.pem"
+    assert settings.prefect.home == home / "pf"
+    assert settings.ssh.key_file == home / "ssh" / "id"
+    assert settings.ssh.known_hosts == Path("/etc/ssh/known")
+    assert settings.endpoints[0].key_file == home / "ssh" / "lap-1"
+    assert settings.endpoints[0].known_hosts == home / "ssh" / "kh"
+    assert settings.database.url == f"sqlite:///{home}/.dsr/dsr.db"
+    assert settings.state_dir == home / ".dsr"
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
