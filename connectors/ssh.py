@@ -47,6 +47,7 @@ from models.errors import (
     UnreachableError,
     VersionConflictError,
 )
+from models.files import check_private
 from models.types import LocationStatus
 
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
@@ -211,16 +212,7 @@ def check_key_file(key_file: Path) -> None:
     Raises:
         ConfigError: naming the path and the fix (`chmod 600`).
     """
-    try:
-        mode = key_file.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"ssh key file {key_file} cannot be read", path=str(key_file)) from exc
-    if mode & 0o077:
-        raise ConfigError(
-            f"ssh key file {key_file} is accessible by group or others (mode {stat.S_IMODE(mode):o}); "
-            f"run: chmod 600 {key_file}",
-            path=str(key_file),
-        )
+    check_private(key_file, "ssh key file")
 
 
 _ATTRIBUTES: Any = paramiko.SFTPAttributes

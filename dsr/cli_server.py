@@ -21,6 +21,7 @@ import typer
 from connectors.local import is_pid_alive
 from dsr.context import err, out, state
 from models.errors import ConfigError
+from models.files import atomic_write
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
 
@@ -137,7 +138,7 @@ def _read_state() -> dict[str, list[int]] | None:
 def _write_state(data: dict[str, object]) -> None:
     path = _state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
+    atomic_write(path, json.dumps(data), mode=0o600)
 
 
 def _stop_pids(pids: list[int]) -> list[int]:

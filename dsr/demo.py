@@ -22,6 +22,7 @@ from rich.console import Console
 
 from models import cases
 from models.db import session_scope
+from models.files import atomic_write
 from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
 from models.settings import load_settings
@@ -229,7 +230,7 @@ def main() -> None:
         sources[f"laptop-02/{(fleet / 'laptop-02').name}-notes.md"] = next((fleet / "laptop-02").rglob("*.md"))
         seed_backup_bucket(s3_url, BUCKET, PREFIX, sources)
         write_state(STATE, {"pids": pids})
-        (DEMO_DIR / "dsr.toml").write_text(_config(fleet, truth, ssh_urls, key, known, s3_url), encoding="utf-8")
+        atomic_write(DEMO_DIR / "dsr.toml", _config(fleet, truth, ssh_urls, key, known, s3_url), mode=0o644)
         env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
         console.print("4/6  Starting the Prefect server and serving every deployment ...")
         console.print(_dsr("server", "start", env=env).strip())

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from models.errors import DsrError
+from models.files import atomic_writer
 
 KEY_BYTES = 32
 _NONCE = 12
@@ -62,30 +63,21 @@ def is_sealed(value: str | None) -> bool:
 def encrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
     """Encrypt a file in 1 MiB chunks (each sealed with its index and a last-chunk flag against reordering
     and truncation) to `dst`, written atomically with mode 0600."""
-    tmp = dst.with_name(f".{dst.name}.tmp")
     aead = AESGCM(key)
     prefix = os.urandom(8)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
-            out.write(_FILE_MAGIC + prefix)
-            index = 0
-            chunk = inp.read(_FILE_CHUNK)
-            while True:
-                following = inp.read(_FILE_CHUNK)
-                last = not following
-                nonce = prefix + struct.pack(">I", index)
-                sealed = aead.encrypt(nonce, chunk, aad + struct.pack(">I?", index, last))
-                out.write(struct.pack(">I", len(sealed)) + sealed)
-                if last:
-                    break
-                chunk, index = following, index + 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(dst) as out, src.open("rb") as inp:
+        out.write(_FILE_MAGIC + prefix)
+        index = 0
+        chunk = inp.read(_FILE_CHUNK)
+        while True:
+            following = inp.read(_FILE_CHUNK)
+            last = not following
+            nonce = prefix + struct.pack(">I", index)
+            sealed = aead.encrypt(nonce, chunk, aad + struct.pack(">I?", index, last))
+            out.write(struct.pack(">I", len(sealed)) + sealed)
+            if last:
+                break
+            chunk, index = following, index + 1
 
 
 def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
@@ -95,34 +87,27 @@ def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
         DecryptionError: wrong key, modified, reordered or truncated ciphertext.
     """
     aead = AESGCM(key)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
-            header = inp.read(len(_FILE_MAGIC) + 8)
-            if not header.startswith(_FILE_MAGIC):
-                raise DecryptionError(f"{src.name} is not a dsr encrypted file")
-            prefix = header[len(_FILE_MAGIC) :]
-            index, done = 0, False
-            while not done:
-                size_raw = inp.read(4)
-                if len(size_raw) < 4:
-                    raise DecryptionError(f"{src.name} is truncated")
-                sealed = inp.read(struct.unpack(">I", size_raw)[0])
-                nonce = prefix + struct.pack(">I", index)
-                for last in (False, True):
-                    try:
-                        out.write(aead.decrypt(nonce, sealed, aad + struct.pack(">I?", index, last)))
-                    except InvalidTag:
-                        continue
-                    done = last
-                    break
-                else:
-                    raise DecryptionError(f"{src.name}: chunk {index} failed to decrypt (wrong key or modified)")
-                index += 1
-            if inp.read(1):
-                raise DecryptionError(f"{src.name} has data after its last chunk")
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(dst) as out, src.open("rb") as inp:
+        header = inp.read(len(_FILE_MAGIC) + 8)
+        if not header.startswith(_FILE_MAGIC):
+            raise DecryptionError(f"{src.name} is not a dsr encrypted file")
+        prefix = header[len(_FILE_MAGIC) :]
+        index, done = 0, False
+        while not done:
+            size_raw = inp.read(4)
+            if len(size_raw) < 4:
+                raise DecryptionError(f"{src.name} is truncated")
+            sealed = inp.read(struct.unpack(">I", size_raw)[0])
+            nonce = prefix + struct.pack(">I", index)
+            for last in (False, True):
+                try:
+                    out.write(aead.decrypt(nonce, sealed, aad + struct.pack(">I?", index, last)))
+                except InvalidTag:
+                    continue
+                done = last
+                break
+            else:
+                raise DecryptionError(f"{src.name}: chunk {index} failed to decrypt (wrong key or modified)")
+            index += 1
+        if inp.read(1):
+            raise DecryptionError(f"{src.name} has data after its last chunk")

@@ -8,19 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from models.errors import ConfigError
-
-
-def _check_private(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"key file {path} is readable by group or others (mode {stat.S_IMODE(mode):o}); run chmod 600 {path}",
-            key="keys",
-        )
+from models.files import atomic_write, check_private
 
 
 def load_or_create_key(path: Path, env_var: str, *, size: int = 32) -> bytes:
@@ -36,24 +27,15 @@ def load_or_create_key(path: Path, env_var: str, *, size: int = 32) -> bytes:
         except ValueError:
             raise ConfigError(f"{env_var} must be a hex string (e.g. from `openssl rand -hex 32`)") from None
     if path.exists():
-        _check_private(path)
+        check_private(path, "key file", key="keys")
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(size)
     # Publish the complete file atomically; if another process won the race, use its key.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(key.hex())
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write(path, key.hex(), mode=0o600, exclusive=True)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
     return key
 
 

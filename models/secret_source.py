@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.errors import ConfigError
+from models.files import check_private
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 MAX_SECRET_BYTES = 1 << 20
@@ -36,12 +37,7 @@ def read_private_file(path: Path) -> str:
         os.close(fd)
         raise ConfigError(f"secret file {path} is not a regular file", path=str(path))
     with os.fdopen(fd, "rb") as fh:
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"secret file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
-                f"run: chmod 600 {path}",
-                path=str(path),
-            )
+        check_private(path, "secret file", mode=st.st_mode)
         data = fh.read(MAX_SECRET_BYTES + 1)
     if len(data) > MAX_SECRET_BYTES:
         raise ConfigError(f"secret file {path} is larger than {MAX_SECRET_BYTES} bytes", path=str(path))

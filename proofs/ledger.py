@@ -7,7 +7,6 @@ Records what was done (ids, locations, hashes, counts, grounds, verification), n
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from sqlmodel import Session
 
 from models.db import session_scope
 from models.errors import ConfigError, LedgerError
+from models.files import atomic_writer
 from models.tables import utcnow
 from proofs.entry import FORMAT, Checkpoint, LedgerAction, LedgerEntry, ProofRecord, format_at
 from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_public_key, load_signing_key, signing_key_from_text
@@ -211,16 +211,12 @@ class Ledger:
             "key_id": self.signer.key_id if self.signer else None,
             "hash": "sha256 over canonical JSON (sorted keys, compact, ASCII) of an entry without entry_hash/type",
         }
-        tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as fh:
+            with atomic_writer(path, mode=0o644) as fh:
                 fh.write(_line(header))
                 for _, document in body:
                     fh.write(_line(document))
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
         except OSError as exc:
             raise LedgerError(f"cannot write ledger export {path}: {exc.strerror}", path=str(path)) from exc
         return ExportSummary(

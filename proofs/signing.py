@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from models.errors import ConfigError
+from models.files import atomic_write, check_private
 from proofs.entry import Checkpoint, canonical_json, checkpoint_payload
 
 SIGNING_KEY_ENV = "DSR_LEDGER_SIGNING_KEY"
@@ -82,16 +82,6 @@ def signing_key_from_text(text: str, *, source: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-def _check_private(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"ledger signing key file {path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
-            f"run chmod 600 {path}",
-            key="ledger.signing_key",
-        )
-
-
 def load_signing_key(
     path: Path | None, *, env_var: str | None = SIGNING_KEY_ENV, create: bool = True
 ) -> Ed25519PrivateKey:
@@ -112,27 +102,18 @@ def load_signing_key(
     if path is None:
         raise ConfigError(f"no ledger signing key: set {SIGNING_KEY_ENV} or give a key file", key="ledger.signing_key")
     if path.exists():
-        _check_private(path)
+        check_private(path, "ledger signing key file", key="ledger.signing_key")
         return signing_key_from_text(path.read_text(encoding="ascii"), source=str(path))
     if not create:
         raise ConfigError(f"no ledger signing key at {path} (nor in {SIGNING_KEY_ENV})", key="ledger.signing_key")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Publish the complete file atomically (link fails if another process won the race: use its key).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(key)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Publish the complete file atomically (the link fails if another process won the race: use its key).
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return signing_key_from_text(path.read_text(encoding="ascii"), source=str(path))
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write(path, pem, mode=0o600, exclusive=True)
+    except FileExistsError:
+        return signing_key_from_text(path.read_text(encoding="ascii"), source=str(path))
     return key
 
 
@@ -159,8 +140,7 @@ class LedgerSigner:
     def export_public_key(self, path: Path) -> Path:
         """Write the public key as PEM to `path` (mode 0644) and return `path`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(self.public_key_pem())
-        return path
+        return atomic_write(path, self.public_key_pem(), mode=0o644)
 
     def sign_checkpoint(self, *, seq_from: int, seq_to: int, head_hash: str, at: datetime) -> Checkpoint:
         """A checkpoint over `seq_from..seq_to` whose last entry hash is `head_hash`."""

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from models.files import atomic_write
 from models.settings import ControllerSettings, RegisterSettings
 from reports.access_html import CSS, STATUS_TEXT, TYPE_TEXT, esc, fmt_time
 from reports.access_package import resolve_category
@@ -550,19 +549,6 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     )
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]:
     """Write `<request_id>-certificate.html` and `<request_id>-certificate.json` into `out_dir`, atomically.
 
@@ -583,6 +569,6 @@ def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]
     html = render_certificate_html(inp, hashlib.sha256(document).hexdigest()).encode("utf-8")
     json_path = out_dir / f"{inp.request_id}-certificate.json"
     html_path = out_dir / f"{inp.request_id}-certificate.html"
-    _write_atomic(json_path, document)
-    _write_atomic(html_path, html)
+    atomic_write(json_path, document)
+    atomic_write(html_path, html)
     return html_path, json_path

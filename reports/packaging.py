@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from models.errors import InputError
+from models.files import atomic_writer
 
 _SAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _PACKAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -158,7 +160,7 @@ def verify_manifest(root: Path) -> list[str]:
     return problems
 
 
-def zip_directory(root: Path, target: Path, arc_root: str, when: datetime) -> None:
+def zip_directory(root: Path, target: Path | BinaryIO, arc_root: str, when: datetime) -> None:
     """Zip `root` into `target` (entries under `arc_root/`, sorted, fixed timestamps: reproducible bytes)."""
     stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -180,20 +182,18 @@ def atomic_package(out_dir: Path, name: str, zip_time: datetime) -> Iterator[Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     check_package_id(name)
     temp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=out_dir))
-    temp_zip = temp.with_name(temp.name + ".zip")
     final, final_zip = out_dir / name, out_dir / f"{name}.zip"
     old = out_dir / f".{name}.old-{temp.name.rsplit('-', 1)[-1]}"
     try:
         yield temp
-        zip_directory(temp, temp_zip, name, zip_time)
-        if final.exists():
-            final.rename(old)
-        temp.rename(final)
-        if temp_zip.exists():
-            os.replace(temp_zip, final_zip)
+        # The zip is published (atomic_writer) only after the directory took its final name.
+        with atomic_writer(final_zip) as zip_file:
+            zip_directory(temp, zip_file, name, zip_time)
+            if final.exists():
+                final.rename(old)
+            temp.rename(final)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
-        temp_zip.unlink(missing_ok=True)
         if old.exists() and not final.exists():
             old.rename(final)
         raise

@@ -28,6 +28,7 @@ from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge
 from models.cases import OPEN_STATUSES, record_event
 from models.db import session_scope
 from models.errors import InputError
+from models.files import atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
@@ -92,18 +93,19 @@ def pending_plan(settings: Settings, plan: PurgePlan, run_id: str) -> Iterator[P
     directory = pending_dir(settings)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / (re.sub(r"[^A-Za-z0-9._-]", "-", run_id) + ".json")
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    lock_fd: int | None = None
     try:
-        # Locked before it gets its visible name: a concurrent run never resumes a plan still executing.
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, plan.to_json().encode("utf-8"))
-        os.fsync(fd)
-        tmp.replace(path)
+        with atomic_writer(path, mode=0o600) as fh:
+            # Locked before it gets its visible name: a concurrent run never resumes a plan still executing.
+            # The duplicate descriptor keeps the lock (it belongs to the open file) after the writer closes.
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            lock_fd = os.dup(fh.fileno())
+            fh.write(plan.to_json().encode("utf-8"))
         yield path
         path.unlink(missing_ok=True)
     finally:
-        os.close(fd)
+        if lock_fd is not None:
+            os.close(lock_fd)
 
 
 def resume_pending(

@@ -18,6 +18,7 @@ from typing import Any
 from erasure.discovery import LocationDiscovery
 from models.crypto import decrypt_file, encrypt_file, seal, unseal
 from models.errors import InputError
+from models.files import atomic_write
 from models.settings import Settings
 
 
@@ -32,17 +33,7 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
 def write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
     """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
     plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(seal(key, plain, path.name.encode()))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 
 def iter_staged(root: Path, key: bytes) -> Iterator[dict[str, Any]]:
@@ -87,12 +78,7 @@ def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Pa
 def save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
     """Stage one location's discovery, encrypted under the request key."""
     # pickle is safe here: the blob is our own, authenticated with AES-GCM under the request key.
-    blob = seal(key, pickle.dumps(discovery), path.name.encode())
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    atomic_write(path, seal(key, pickle.dumps(discovery), path.name.encode()), mode=0o600)
 
 
 def load_discovery(path: Path, key: bytes) -> LocationDiscovery:
