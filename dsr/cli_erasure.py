@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dsr.context import err, out, print_json, state
 from models.errors import InputError
+from models.flow_names import ERASURE_RUN
 
 
 def plan(
@@ -53,7 +54,7 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, note: 
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{request_id}-erasure"]))
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
         )
     paused = [r for r in runs if r.state is not None and r.state.is_paused()]
     if not paused:

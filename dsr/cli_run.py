@@ -18,10 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
+from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
 from models.types import RequestKind
-
-ACCESS_DEPLOYMENT = "access-request/access-request"
-ERASURE_DEPLOYMENT = "erasure-request/erasure-request"
 
 
 def _progress_counts(request_id: str) -> tuple[int, int, str]:
@@ -76,8 +74,9 @@ def _run_erasure(request_id: str) -> dict[str, Any]:
         from prefect.deployments import run_deployment  # noqa: PLC0415
 
         flow_run = run_deployment(ERASURE_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
+        run_name = ERASURE_RUN.format(request_id=request_id)
         err.print(
-            f"started {request_id}-erasure on the Prefect server; it pauses for approval in the UI "
+            f"started {run_name} on the Prefect server; it pauses for approval in the UI "
             f"(or `dsr request approve {request_id} --by NAME`)"
         )
         return {"request_id": request_id, "flow_run": str(flow_run.id), "state": "scheduled"}  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from connectors.local import is_pid_alive
 from dsr.context import err, out, state
 from models.errors import ConfigError
 from models.files import atomic_write
+from models.flow_names import DEPLOYMENT_NAMES
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
 
@@ -115,9 +116,7 @@ def start(
     serve_pid = _spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env)
     pids.append(serve_pid)
     _write_state({"pids": pids, "api_url": prefect.api_url})
-    from deployments.catalog import build_deployments  # noqa: PLC0415 - imports every flow: only here
-
-    expected = {d.name for d in build_deployments(state.settings)}
+    expected = set(DEPLOYMENT_NAMES)
     while not expected <= set(deployment_names(prefect.api_url)):
         if time.monotonic() > deadline + wait or not is_pid_alive(serve_pid):
             _stop_pids(pids)

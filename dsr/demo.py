@@ -23,6 +23,7 @@ from rich.console import Console
 from models import cases
 from models.db import session_scope
 from models.files import atomic_write
+from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT
 from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
 from models.settings import load_settings
@@ -240,8 +241,8 @@ def main() -> None:
         erasure_id = _submit(RequestKind.ERASURE, person)
         api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
         for rid, deployment in (
-            (access_id, "access-request/access-request"),
-            (erasure_id, "erasure-request/erasure-request"),
+            (access_id, ACCESS_DEPLOYMENT),
+            (erasure_id, ERASURE_DEPLOYMENT),
         ):
             _trigger(deployment, rid, api_env)
         if not args.no_wait:

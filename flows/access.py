@@ -29,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from models import flow_names as names
 from services import access as steps
 
 SCAN_RETRIES = 2
@@ -89,15 +90,15 @@ def publish_status(progress: steps.AccessProgress) -> None:
 
 
 @flow(
-    name="access-request",
-    flow_run_name="{request_id}-access",
+    name=names.ACCESS_REQUEST,
+    flow_run_name=names.ACCESS_RUN,
     log_prints=False,
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
 )
 def access_request(request_id: str) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for."""
-    with request_log_redaction(request_id), guarded(request_id, "access-request"):
+    with request_log_redaction(request_id), guarded(request_id, names.ACCESS_REQUEST):
         return _access_request(request_id)
 
 
@@ -133,7 +134,7 @@ def _access_request(request_id: str) -> dict[str, Any]:
     return {"request_id": request_id, "status": progress.status, "issued": issued, "pending": list(progress.pending)}
 
 
-@flow(name="access-sweep", flow_run_name="access-sweep", log_prints=False, persist_result=False)
+@flow(name=names.ACCESS_SWEEP, flow_run_name=names.ACCESS_SWEEP, log_prints=False, persist_result=False)
 def access_sweep() -> dict[str, Any]:
     """Retry pending locations of every open access request; issue packages that became complete or due."""
     settings = flow_settings()

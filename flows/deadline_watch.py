@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 
 from flows.access import access_sweep
 from flows.common import flow_settings
+from models.flow_names import DEADLINE_WATCH
 from models.settings import Settings
 from models.tables import utcnow
 from services.deadlines import WARN_DAYS, check_deadlines, holds_due_for_review, today_of
@@ -38,10 +39,10 @@ def delete_closed_request_runs(settings: Settings, *, now: datetime | None = Non
 
 def _run_name() -> str:
     today = flow_run.parameters.get("today")
-    return f"deadline-watch-{today or utcnow().date()}"
+    return f"{DEADLINE_WATCH}-{today or utcnow().date()}"
 
 
-@flow(name="deadline-watch", flow_run_name=_run_name, log_prints=False, persist_result=False)
+@flow(name=DEADLINE_WATCH, flow_run_name=_run_name, log_prints=False, persist_result=False)
 def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, Any]:
     """Mark overdue requests, warn before deadlines and hold reviews, and retry pending locations (the sweep).
 

@@ -29,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from models import flow_names as names
 from models.types import LocationStatus
 from services import erasure as steps
 from services.certificates import certify
@@ -106,8 +107,8 @@ def publish_summary(request_id: str, lines: list[str]) -> None:
 
 
 @flow(
-    name="erasure-request",
-    flow_run_name="{request_id}-erasure",
+    name=names.ERASURE_REQUEST,
+    flow_run_name=names.ERASURE_RUN,
     log_prints=False,
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
@@ -118,7 +119,7 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     With `wait_for_approval` the run pauses on an approval form in the Prefect UI (or `dsr request approve`);
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
-    with request_log_redaction(request_id), guarded(request_id, "erasure-request"):
+    with request_log_redaction(request_id), guarded(request_id, names.ERASURE_REQUEST):
         return _erasure_request(request_id, wait_for_approval)
 
 

@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from flows.common import flow_settings
+from models.flow_names import RETENTION_PURGE
 from models.tables import utcnow
 from services.retention_runs import run_name, run_purge
 
@@ -46,7 +47,7 @@ def _markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="retention-purge", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
+@flow(name=RETENTION_PURGE, flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
 def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None) -> dict[str, Any]:
     """Purge what is past its retention period (a dry run by default: lists counts, deletes nothing).
 

@@ -20,14 +20,9 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
 from flows.common import flow_settings
+from models.flow_names import DEPLOYMENT_OF_KIND, SUBMIT_REQUEST
 from models.types import RequestKind
 from services.intake import record_request
-
-FLOW_OF_KIND = {
-    "access": "access-request/access-request",
-    "portability": "access-request/access-request",
-    "erasure": "erasure-request/erasure-request",
-}
 
 
 class RequestForm(BaseModel):
@@ -51,8 +46,8 @@ def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) 
 
 
 @flow(
-    name="submit-request",
-    flow_run_name="submit-request",
+    name=SUBMIT_REQUEST,
+    flow_run_name=SUBMIT_REQUEST,
     log_prints=False,
     persist_result=False,
     on_completion=[_delete_own_run],
@@ -72,15 +67,15 @@ def submit_request(form: RequestForm) -> dict[str, Any]:
         channel=form.channel,
     )
     started = None
-    if form.kind in FLOW_OF_KIND:
+    if form.kind in DEPLOYMENT_OF_KIND:
         try:
-            run = run_deployment(FLOW_OF_KIND[form.kind], parameters={"request_id": request_id}, timeout=0)
+            run = run_deployment(DEPLOYMENT_OF_KIND[form.kind], parameters={"request_id": request_id}, timeout=0)
             started = str(run.id)  # type: ignore[union-attr]
         except ObjectNotFound:
             get_run_logger().warning(
                 "%s recorded; deployment %s is not served: start it with `dsr request run %s`",
                 request_id,
-                FLOW_OF_KIND[form.kind],
+                DEPLOYMENT_OF_KIND[form.kind],
                 request_id,
             )
     return {"request_id": request_id, "flow_run": started}

@@ -17,11 +17,9 @@ from sqlmodel import col, select
 
 from models import cases
 from models.db import session_scope
+from models.flow_names import request_run_names
 from models.settings import Settings
 from models.tables import Request, utcnow
-
-RUN_SUFFIXES = ("access", "erasure")
-"""Suffixes of a request's flow run names (`<id>-access`, `<id>-erasure`)."""
 
 
 def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
@@ -57,7 +55,7 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Flow run names of requests closed longer than `[prefect].flow_run_retention_days`."""
-    return [f"{rid}-{suffix}" for rid in closed_request_ids(settings, now=now or utcnow()) for suffix in RUN_SUFFIXES]
+    return [name for rid in closed_request_ids(settings, now=now or utcnow()) for name in request_run_names(rid)]
 
 
 def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str]:

@@ -9,6 +9,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from flows.submit_request import RequestForm, submit_request
 from models import cases
 from models.db import session_scope
+from models.flow_names import ACCESS_RUN, SUBMIT_REQUEST
 from models.settings import load_settings
 from tests.integration.flows.conftest import Fleet
 
@@ -24,7 +25,7 @@ def test_form_records_request_and_deletes_its_own_run(fleet: Fleet) -> None:
     with session_scope(settings.database.url) as session:
         assert cases.get_request(session, rid).kind == "access"
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["submit-request"])))
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[SUBMIT_REQUEST])))
     assert runs == []
 
 
@@ -36,7 +37,7 @@ def test_invalid_form_records_nothing(fleet: Fleet) -> None:
     with session_scope(settings.database.url) as session:
         assert cases.list_requests(session) == []
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["submit-request"])))
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[SUBMIT_REQUEST])))
     assert runs == []
 
 
@@ -52,7 +53,7 @@ def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
     rid = fleet.submit(RequestKind.ACCESS)
     access_request(rid)
     settings = load_settings(fleet.config)
-    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-access"]))
+    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[ACCESS_RUN.format(request_id=rid)]))
     with get_client(sync_client=True) as client:
         # The test harness is shared by the session: earlier tests' runs may carry the same request id.
         existing = len(client.read_flow_runs(flow_run_filter=by_name))

@@ -46,11 +46,13 @@ DEPLOY = """
 import json, sys
 from prefect import flow
 from prefect.deployments import run_deployment
+from models.flow_names import ACCESS_REQUEST, deployment_path
 repo, pool, config, *ids = sys.argv[1:]
 flow.from_source(source=repo, entrypoint="flows/access.py:access_request").deploy(
     name="scaleout", work_pool_name=pool, job_variables={"env": {"DSR_CONFIG": config}}, build=False, push=False
 )
-runs = [run_deployment("access-request/scaleout", parameters={"request_id": r}, timeout=0) for r in ids]
+target = deployment_path(ACCESS_REQUEST, "scaleout")
+runs = [run_deployment(target, parameters={"request_id": r}, timeout=0) for r in ids]
 print(json.dumps([str(r.id) for r in runs]))
 """
 

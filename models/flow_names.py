@@ -1,0 +1,48 @@
+"""The names Prefect shows: flows, deployments and request run names, in one place.
+
+Flows, the deployment catalog, the CLI, the demo and the tests use these constants; a name changed here
+changes everywhere. Plain strings, no Prefect import.
+"""
+
+from __future__ import annotations
+
+ACCESS_REQUEST = "access-request"
+ERASURE_REQUEST = "erasure-request"
+ACCESS_SWEEP = "access-sweep"
+RETENTION_PURGE = "retention-purge"
+RETENTION_PURGE_DRY_RUN = "retention-purge-dry-run"
+DEADLINE_WATCH = "deadline-watch"
+SUBMIT_REQUEST = "submit-request"
+
+DEPLOYMENT_NAMES = (
+    ACCESS_REQUEST,
+    ERASURE_REQUEST,
+    ACCESS_SWEEP,
+    RETENTION_PURGE_DRY_RUN,
+    RETENTION_PURGE,
+    DEADLINE_WATCH,
+    SUBMIT_REQUEST,
+)
+"""Every deployment `dsr server start` serves (each deployment of a flow is named like the flow, except the
+purge's dry run, a second deployment of the `retention-purge` flow)."""
+
+
+def deployment_path(flow: str, deployment: str | None = None) -> str:
+    """`<flow>/<deployment>`, the form `run_deployment` takes (the deployment defaults to the flow's name)."""
+    return f"{flow}/{deployment or flow}"
+
+
+ACCESS_DEPLOYMENT = deployment_path(ACCESS_REQUEST)
+ERASURE_DEPLOYMENT = deployment_path(ERASURE_REQUEST)
+DEPLOYMENT_OF_KIND = {"access": ACCESS_DEPLOYMENT, "portability": ACCESS_DEPLOYMENT, "erasure": ERASURE_DEPLOYMENT}
+"""The deployment that handles a request of each kind with a flow (the other kinds are handled by hand)."""
+
+ACCESS_RUN = "{request_id}-access"
+ERASURE_RUN = "{request_id}-erasure"
+"""Run names of a request's flows (Prefect templates): they start with the request id, never an identifier."""
+REQUEST_RUNS = (ACCESS_RUN, ERASURE_RUN)
+
+
+def request_run_names(request_id: str) -> list[str]:
+    """The names of a request's flow runs (`<id>-access`, `<id>-erasure`)."""
+    return [template.format(request_id=request_id) for template in REQUEST_RUNS]
