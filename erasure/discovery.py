@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
@@ -65,6 +65,17 @@ class ArtifactInfo:
     legal_hold: bool = False
     session_refs: tuple[tuple[str, int], ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists); `from_dict` gives the same value back."""
+        data = asdict(self)
+        data["session_refs"] = [list(ref) for ref in self.session_refs]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactInfo:
+        """The artifact identity `to_dict` wrote."""
+        return cls(**{**data, "session_refs": tuple((str(sid), int(line)) for sid, line in data["session_refs"])})
+
 
 @dataclass(frozen=True)
 class LocationDiscovery:
@@ -94,6 +105,29 @@ class LocationDiscovery:
         """
         items = tuple({k: v for k, v in item.items() if k != "content"} for item in self.items)
         return replace(self, items=items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (finding items are JSON values already; tuples become lists)."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "items": list(self.items),
+            "owned_sessions": [list(pair) for pair in self.owned_sessions],
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "skipped": [asdict(s) for s in self.skipped],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocationDiscovery:
+        """The discovery `to_dict` wrote (equal to the original)."""
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            items=tuple(data["items"]),
+            owned_sessions=tuple((str(sid), str(reason)) for sid, reason in data["owned_sessions"]),
+            artifacts=tuple(ArtifactInfo.from_dict(a) for a in data["artifacts"]),
+            skipped=tuple(Skipped(**s) for s in data["skipped"]),
+        )
 
 
 def _hash_and_lines(stream_chunks: Iterable[bytes]) -> tuple[str, int]:

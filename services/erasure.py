@@ -69,7 +69,7 @@ def begin_erasure(settings: Settings, request_id: str) -> list[str]:
 
 
 def _staging_file(settings: Settings, request_id: str, phase: str, location: str) -> Path:
-    return staging_dir(settings, request_id) / f"{phase}-{location}.bin"
+    return staging_dir(settings, request_id) / f"{phase}-{location}.json.enc"
 
 
 def _discover(settings: Settings, location: str, matcher: Matcher) -> LocationDiscovery:
@@ -122,7 +122,7 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
 def _discoveries(settings: Settings, request_id: str, phase: str) -> list[LocationDiscovery]:
     key = request_key(settings, request_id)
     root = staging_dir(settings, request_id)
-    return [load_discovery(path, key) for path in sorted(root.glob(f"{phase}-*.bin"))]
+    return [load_discovery(path, key) for path in sorted(root.glob(f"{phase}-*.json.enc"))]
 
 
 def _subject_hashes(settings: Settings, request_id: str) -> set[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -77,12 +76,11 @@ def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Pa
 
 def save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
     """Stage one location's discovery, encrypted under the request key."""
-    # pickle is safe here: the blob is our own, authenticated with AES-GCM under the request key.
-    atomic_write(path, seal(key, pickle.dumps(discovery), path.name.encode()), mode=0o600)
+    plain = json.dumps(discovery.to_dict(), ensure_ascii=False).encode("utf-8")
+    atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 
 def load_discovery(path: Path, key: bytes) -> LocationDiscovery:
     """A staged discovery (authenticated: a tampered file is refused)."""
     data = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
-    discovery: LocationDiscovery = pickle.loads(data)  # noqa: S301 - authenticated blob we wrote (see save_discovery)
-    return discovery
+    return LocationDiscovery.from_dict(json.loads(data))

@@ -1,0 +1,48 @@
+"""Erasure discoveries are staged as encrypted JSON (never pickle) and refused when tampered with."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Skipped
+from erasure.discovery import ArtifactInfo, LocationDiscovery
+from models.crypto import DecryptionError, unseal
+from services.staging import load_discovery, save_discovery
+
+KEY = bytes(range(32))
+DISCOVERY = LocationDiscovery(
+    "lap-01",
+    "endpoint",
+    ({"location": {"endpoint": "lap-01", "path": "/h/a.jsonl", "line": 3}, "kind": "transcript"},),
+    (("sess-1", "session_email"),),
+    (ArtifactInfo("/h/a.jsonl", "transcript", "jsonl", "sess-1", 10, "1:10:5", "ab" * 32, 4),),
+    (Skipped("lap-01", "/h/locked", "permission_denied"),),
+)
+
+
+def test_discovery_is_staged_as_encrypted_json(tmp_path: Path) -> None:
+    """The staged file is private, decrypts (request key, bound to its name) to JSON, and loads back equal."""
+    path = tmp_path / "erasure-lap-01.json.enc"
+    save_discovery(path, DISCOVERY, KEY)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert b"sess-1" not in path.read_bytes()
+    plain = json.loads(unseal(KEY, path.read_text(encoding="ascii"), path.name.encode()))
+    assert plain == DISCOVERY.to_dict()
+    assert load_discovery(path, KEY) == DISCOVERY
+
+
+def test_a_staged_discovery_moved_or_altered_is_refused(tmp_path: Path) -> None:
+    """The ciphertext is bound to its file name: renamed (another location) or edited, it does not load."""
+    path = tmp_path / "erasure-lap-01.json.enc"
+    save_discovery(path, DISCOVERY, KEY)
+    moved = path.rename(tmp_path / "erasure-lap-02.json.enc")
+    with pytest.raises(DecryptionError):
+        load_discovery(moved, KEY)
+    text = moved.read_text(encoding="ascii")
+    path.write_text(text[:-8] + ("A" if text[-8] != "A" else "B") + text[-7:], encoding="ascii")
+    with pytest.raises(DecryptionError):
+        load_discovery(path, KEY)
