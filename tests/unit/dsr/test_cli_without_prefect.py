@@ -1,0 +1,93 @@
+"""`dsr request plan` and `dsr request approve` run without importing Prefect: the approval gate works where
+no Prefect is installed or reachable, and the CLI stays fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.settings import load_settings
+from models.types import RequestKind, RequestStatus
+from services import erasure
+from services.intake import record_request
+from simulation.fleet import simulate_fleet
+
+MARK = "PREFECT-LOADED:"
+CALL_MAIN = f"""
+import sys
+from dsr.cli import main
+sys.argv = ["dsr", *sys.argv[1:]]
+try:
+    main()
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+print("{MARK}", "prefect" in sys.modules, code)
+"""
+
+
+def _dsr_in_fresh_interpreter(config: Path, *args: str, prelude: str = "") -> tuple[bool, str, str]:
+    """Run the CLI's `main` in-process in a new interpreter; whether Prefect got imported, the exit code, stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DSR_"))}
+    env["DSR_CONFIG"] = str(config)
+    result = subprocess.run(
+        [sys.executable, "-c", prelude + CALL_MAIN, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(MARK), result.stderr
+    _, loaded, code = last.split()
+    return loaded == "True", code, result.stdout.removesuffix(last + "\n")
+
+
+@pytest.fixture
+def planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A one-laptop fleet with an erasure request whose plan awaits a decision (made by the services)."""
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_MASTER_KEY", "DSR_HMAC_KEY", "DSR_LEDGER_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    simulate_fleet(tmp_path / "fleet", endpoints=1, size_mb=0.02, seed=5)
+    config = tmp_path / "fleet" / "dsr.toml"
+    settings = load_settings(config)
+    person = json.loads((tmp_path / "fleet" / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
+    rid = record_request(settings, kind=RequestKind.ERASURE, emails=person["emails"], channel="email")
+    for location in erasure.begin_erasure(settings, rid):
+        erasure.discover_location(settings, rid, location)
+    assert erasure.make_plan(settings, rid).decision == "pending"
+    return config, rid
+
+
+def test_plan_and_approve_do_not_import_prefect(planned: tuple[Path, str]) -> None:
+    """`dsr request plan --json` prints the plan and `dsr request approve --by` records the decision in the
+    case database, and neither imports the `prefect` package."""
+    config, rid = planned
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json")
+    assert (loaded, code) == (False, "0")
+    assert json.loads(out)["decision"] == "pending"
+
+    loaded, code, _ = _dsr_in_fresh_interpreter(config, "request", "approve", rid, "--by", "Dana Reviewer")
+    assert (loaded, code) == (False, "0")
+    settings = load_settings(config)
+    state = erasure.plan_state(settings, rid)
+    assert state.decision == "approved"
+    assert erasure.latest_plan(settings, rid).decided_by == "Dana Reviewer"  # type: ignore[union-attr]
+    from models import cases
+    from models.db import session_scope
+
+    with session_scope(settings.database.url) as session:
+        assert cases.get_request(session, rid).status == RequestStatus.EXECUTING.value
+
+
+def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path, str]) -> None:
+    """The check can fail: once a flow module is loaded (as `dsr request run` does), the probe reports Prefect."""
+    config, rid = planned
+    loaded, code, _ = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json", prelude="import flows.access")
+    assert (loaded, code) == (True, "0")
