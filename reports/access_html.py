@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from reports.access_package import (
+from reports.access_input import (
     PackageInput,
     PackageItem,
     SearchedLocation,

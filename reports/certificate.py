@@ -37,7 +37,7 @@ from pathlib import Path
 from models.files import atomic_write
 from models.settings import ControllerSettings, RegisterSettings
 from reports.access_html import CSS, STATUS_TEXT, TYPE_TEXT, esc, fmt_time
-from reports.access_package import resolve_category
+from reports.access_input import resolve_category
 from reports.packaging import check_package_id
 
 SCHEMA_ID = "dsr-orchestrator/deletion-certificate/1"

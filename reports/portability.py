@@ -32,15 +32,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reports.access_package import (
-    PackageInput,
-    PackageItem,
-    image_extension,
-    item_path,
-    location_name,
-    location_type,
-    ordered_items,
-)
+from reports.access_input import PackageInput, PackageItem, image_extension, item_path, location_name, location_type
+from reports.access_package import ordered_items
 from reports.packaging import atomic_package, write_json, write_manifest
 
 SCHEMA_ID = "dsr-orchestrator/portability-export/1"

@@ -29,13 +29,8 @@ from models.errors import ConnectorError, DsrError, InputError
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
-from reports.access_package import (
-    PackageInput,
-    PackageItem,
-    PackageResult,
-    SearchedLocation,
-    build_access_package,
-)
+from reports.access_input import PackageInput, PackageItem, SearchedLocation
+from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services.evidence import publish_evidence
 from services.staging import (

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from models.settings import AuthoritySettings, ControllerSettings, RegisterCategory, RegisterSettings
-from reports.access_package import PackageInput, PackageItem, SearchedLocation
+from reports.access_input import PackageInput, PackageItem, SearchedLocation
 
 SUBJECT_EMAIL = "mira.okafor@customer.invalid"
 SESSION_A = "local_11111111-2222-4333-8444-555555555555"

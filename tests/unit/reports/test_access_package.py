@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from models.errors import InputError
 from reports import access_package
 from reports.access_html import mark_redactions
-from reports.access_package import PackageResult, SearchedLocation, build_access_package
+from reports.access_input import SearchedLocation
+from reports.access_package import PackageResult, build_access_package
 from reports.packaging import safe_name, verify_manifest
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
