@@ -26,6 +26,7 @@ PACKAGES = (
     "dsr",
     "simulation",
     "erasure",
+    "services",
 )
 FORBIDDEN = {
     ("os", "system"), ("os", "popen"), ("os", "execv"), ("os", "execve"), ("os", "execvp"), ("os", "execvpe"),
