@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector, Skipped
-from connectors.layouts import Artifact, classify_location, iter_artifacts
+from connectors.layouts import Artifact, CoverageGap, classify_location, find_gaps, iter_artifacts, os_hints_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ class UserInventory:
         newest_at: latest file modification time.
         roots: the application/store roots that held content, sorted.
         skipped: entries in this user's history locations the connector refused (symlinks, FIFOs, ...).
+        agents: per agent (app), its totals: artifacts, bytes and sessions.
     """
 
     os: str
@@ -46,6 +47,7 @@ class UserInventory:
     newest_at: datetime | None
     roots: tuple[str, ...]
     skipped: tuple[Skipped, ...] = ()
+    agents: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def artifacts(self) -> int:
@@ -65,6 +67,12 @@ class Inventory:
     endpoint: str
     users: tuple[UserInventory, ...]
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+    gaps: tuple[CoverageGap, ...] = field(default_factory=tuple)
+
+    @property
+    def status(self) -> str:
+        """`scanned`, or `scanned_with_gaps` when an agent-like store was found that no layout reads."""
+        return "scanned_with_gaps" if self.gaps else "scanned"
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (ISO timestamps, kinds as their report strings)."""
@@ -86,10 +94,12 @@ class Inventory:
                     "newest_at": user.newest_at.isoformat() if user.newest_at else None,
                     "roots": list(user.roots),
                     "skipped": skipped(user.skipped),
+                    "agents": user.agents,
                 }
                 for user in self.users
             ],
             "skipped": skipped(self.skipped),
+            "gaps": [gap.to_dict() for gap in self.gaps],
         }
 
     def to_json(self) -> str:
@@ -105,11 +115,20 @@ class _Acc:
     oldest_at: datetime | None = None
     newest_at: datetime | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    agents: dict[str, dict[str, int]] = field(default_factory=dict)
+    agent_sessions: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, artifact: Artifact) -> None:
         totals = self.kinds.setdefault(artifact.kind.value, [0, 0])
         totals[0] += 1
         totals[1] += artifact.item.size
+        agent = self.agents.setdefault(artifact.app, {"artifacts": 0, "bytes": 0, "sessions": 0})
+        agent["artifacts"] += 1
+        agent["bytes"] += artifact.item.size
+        if artifact.session_id:
+            sessions = self.agent_sessions.setdefault(artifact.app, set())
+            sessions.add(artifact.session_id)
+            agent["sessions"] = len(sessions)
         if artifact.session_id:
             self.sessions.add(artifact.session_id)
         self.roots.add(artifact.root)
@@ -135,11 +154,12 @@ def build_inventory(
     """
     users: dict[tuple[str, str], _Acc] = {}
     orphans: list[Skipped] = []
+    hints = os_hints_for(connector)
     for entry in iter_artifacts(connector, user_data_dirs=user_data_dirs, config_dirs=config_dirs):
         if isinstance(entry, Artifact):
             users.setdefault((entry.os, entry.os_user), _Acc()).add(entry)
             continue
-        where = classify_location(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+        where = classify_location(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=hints)
         if where is None:
             orphans.append(entry)
         else:
@@ -156,8 +176,10 @@ def build_inventory(
                 newest_at=acc.newest_at,
                 roots=tuple(sorted(acc.roots)),
                 skipped=tuple(acc.skipped),
+                agents=dict(sorted(acc.agents.items())),
             )
             for (os_name, os_user), acc in sorted(users.items())
         ),
         skipped=tuple(orphans),
+        gaps=tuple(find_gaps(connector)),
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,6 +32,7 @@ __all__ = [
     "ACTIVITY_MARKER_GLOBS",
     "Artifact",
     "ArtifactKind",
+    "CoverageGap",
     "NameLister",
     "RecordFormat",
     "SessionRecord",
@@ -39,7 +40,9 @@ __all__ = [
     "artifact_last_activity_at",
     "classify_location",
     "classify_path",
+    "find_gaps",
     "iter_artifacts",
+    "list_homes",
     "read_session_record",
     "session_age",
     "session_last_activity_at",
@@ -151,7 +154,7 @@ class HomeBase:
 
 
 HOME_BASES: tuple[HomeBase, ...] = (
-    HomeBase("macos", "/Users"),
+    HomeBase("macos", "/Users"),  # or a Windows disk with `Users` at the root: `list_homes` looks inside
     HomeBase("windows", "/C:/Users"),
     HomeBase("linux", "/home"),
     HomeBase("linux", "/root", single_user="root"),
@@ -216,11 +219,12 @@ LOG_ROOTS: dict[str, tuple[str, ...]] = {
 """Log directories outside the app root, relative to a home."""
 
 SYSTEM_ROOTS: tuple[tuple[str, str, ArtifactKind, str], ...] = (
-    ("windows", "/C:/ProgramData/Claude/Logs/coworkd", K.LOG, COWORK),
+    ("windows", r"(?:/[A-Za-z]:)?/ProgramData/Claude/Logs/coworkd", K.LOG, COWORK),
 )
-"""Machine-wide roots: (os, laptop path, kind, app). Owned by `SYSTEM_USER`."""
+"""Machine-wide roots: (os, laptop path regex, kind, app), with or without the drive letter. Owned by
+`SYSTEM_USER`."""
 
-SYSTEM_WALK_BASES: tuple[str, ...] = ("/C:/ProgramData/Claude",)
+SYSTEM_WALK_BASES: tuple[str, ...] = ("/C:/ProgramData/Claude", "/ProgramData/Claude")
 
 USER_OUTPUT_ROOTS: tuple[str, ...] = ("Claude", "Documents/Claude")
 """User-visible output folders relative to a home (`~/Claude/`, legacy `~/Documents/Claude/`)."""
@@ -493,25 +497,63 @@ def _classify_app_root(rel: str, ctx: _Ctx, root: str) -> Classification | None:
     return Classification(K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, root)
 
 
-def _home_of(path: str) -> tuple[HomeBase, str, str, str] | None:
-    """(base, user, home path, rest) for a path under a home directory."""
-    for base in HOME_BASES:
-        prefix = base.base + "/"
-        if not path.startswith(prefix):
-            continue
-        if base.single_user is not None:
-            return base, base.single_user, base.base, path[len(prefix) :]
-        user, _, rest = path[len(prefix) :].partition("/")
-        if user and rest:
-            return base, user, prefix + user, rest
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A home directory on the laptop: its OS (by content or override), owner and path, and the rest of a path."""
+
+    os: str
+    user: str
+    path: str
+    rest: str
+
+
+_HOME_RE = re.compile(
+    r"(?P<home>(?P<drive>/[A-Za-z]:)?/Users/(?P<user>[^/]+)|/home/(?P<luser>[^/]+)|/root)/(?P<rest>.+)", re.DOTALL
+)
+"""Homes as a tree holds them: `/Users/<u>` (macOS, or a Windows disk mounted or restored at the root),
+`/<drive>:/Users/<u>` (a Windows disk as OpenSSH's SFTP shows it), `/home/<u>` and `/root` (Linux)."""
+
+OS_MARKERS: tuple[tuple[str, str], ...] = (("AppData", "windows"), ("Library", "macos"))
+"""Directory names in a home that tell its OS: `AppData` only exists on Windows, `Library` on macOS."""
+
+
+def home_os_by_content(names: Iterable[str]) -> str | None:
+    """The OS a home belongs to from the names directly in it (`AppData`: Windows, `Library`: macOS)."""
+    present = set(names)
+    for marker, os_name in OS_MARKERS:
+        if marker in present:
+            return os_name
     return None
 
 
-def _os_of_path(path: str) -> str:
-    home = _home_of(path)
+def _home_of(path: str, hints: Mapping[str, str] | None = None) -> Home | None:
+    """The home a laptop path lies in, with the home's OS.
+
+    The OS comes from `hints` (home path -> OS, from the home's content or the endpoint's configured `os`);
+    without a hint a drive letter means Windows, `/home` and `/root` Linux, and `/Users/<u>` Windows when
+    the path runs through `AppData`, else macOS.
+    """
+    match = _HOME_RE.fullmatch(path)
+    if match is None:
+        return None
+    home, rest = match["home"], match["rest"]
+    user = match["user"] or match["luser"] or "root"
+    os_name = (hints or {}).get(home)
+    if os_name is None:
+        if match["drive"]:
+            os_name = "windows"
+        elif match["user"] is None:
+            os_name = "linux"
+        else:
+            os_name = "windows" if rest.split("/", 1)[0] == "AppData" else "macos"
+    return Home(os_name, user, home, rest)
+
+
+def _os_of_path(path: str, hints: Mapping[str, str] | None = None) -> str:
+    home = _home_of(path, hints)
     if home is not None:
-        return home[0].os
-    return "windows" if path.startswith("/C:/") else "linux"
+        return home.os
+    return "windows" if re.match(r"/(?:[A-Za-z]:/|ProgramData/)", path) else "linux"
 
 
 def _under(path: str, base: str) -> str | None:
@@ -520,7 +562,11 @@ def _under(path: str, base: str) -> str | None:
 
 
 def classify_path(
-    path: str, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+    path: str,
+    *,
+    user_data_dirs: Sequence[str] = (),
+    config_dirs: Sequence[str] = (),
+    os_hints: Mapping[str, str] | None = None,
 ) -> Classification | None:
     """Classify a laptop path against the layout tables; None if it is not part of an agent history.
 
@@ -528,9 +574,10 @@ def classify_path(
         path: absolute laptop path (`/Users/ana/...`, `/C:/Users/...`).
         user_data_dirs: extra app roots (`$CLAUDE_USER_DATA_DIR`), laptop paths.
         config_dirs: extra `.claude` directories (`$CLAUDE_CONFIG_DIR`), laptop paths.
+        os_hints: home path -> OS (from the home's content or the endpoint's `os`); see `_home_of`.
     """
-    home = _home_of(path)
-    ctx = _Ctx(home[0].os, home[1]) if home else _Ctx(_os_of_path(path), SYSTEM_USER)
+    home = _home_of(path, os_hints)
+    ctx = _Ctx(home.os, home.user) if home else _Ctx(_os_of_path(path, os_hints), SYSTEM_USER)
     for extra in user_data_dirs:
         rel = _under(path, extra)
         if rel is not None:
@@ -539,22 +586,22 @@ def classify_path(
         rel = _under(path, extra)
         if rel is not None:
             return _classify_claude_dir(rel, ctx, extra.rstrip("/"), CLAUDE_CODE, session_id=None)
-    for os_name, root, kind, app in SYSTEM_ROOTS:
-        rel = _under(path, root)
-        if rel is not None:
-            return Classification(kind, _fmt(rel, kind, None), os_name, SYSTEM_USER, app, root)
+    for os_name, root_re, kind, app in SYSTEM_ROOTS:
+        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", path, re.DOTALL)
+        if match:
+            return Classification(kind, _fmt(match["rel"], kind, None), os_name, SYSTEM_USER, app, match["root"])
     if home is None:
         return None
-    base, _user, home_path, rest = home
+    home_os, home_path, rest = home.os, home.path, home.rest
     if CLAUDE_JSON_NAME.fullmatch(rest):
         return Classification(K.CLAUDE_JSON, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, path)
     if rest.startswith(".claude/"):
         return _classify_claude_dir(rest[len(".claude/") :], ctx, f"{home_path}/.claude", CLAUDE_CODE, session_id=None)
-    for root_re in APP_ROOTS[base.os]:
+    for root_re in APP_ROOTS[home_os]:
         match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", rest, re.DOTALL)
         if match:
             return _classify_app_root(match["rel"], ctx, f"{home_path}/{match['root']}")
-    for log_re in LOG_ROOTS[base.os]:
+    for log_re in LOG_ROOTS[home_os]:
         match = re.fullmatch(rf"(?P<root>{log_re})/(?P<rel>.+)", rest, re.DOTALL)
         if match:
             root = f"{home_path}/{match['root']}"
@@ -564,7 +611,7 @@ def classify_path(
         if rel is not None:
             kind = K.USER_OUTPUT
             return Classification(kind, _fmt(rel, kind, None), ctx.os, ctx.os_user, COWORK, f"{home_path}/{out}")
-    for trash in TRASH_ROOTS[base.os]:
+    for trash in TRASH_ROOTS[home_os]:
         rel = _under(rest, trash)
         if rel is not None and _TRASH_CANDIDATE.search(rel):
             return Classification(
@@ -574,14 +621,20 @@ def classify_path(
 
 
 def classify_location(
-    path: str, *, user_data_dirs: Sequence[str] = (), config_dirs: Sequence[str] = ()
+    path: str,
+    *,
+    user_data_dirs: Sequence[str] = (),
+    config_dirs: Sequence[str] = (),
+    os_hints: Mapping[str, str] | None = None,
 ) -> Classification | None:
     """Like `classify_path`, but a directory (or a link to one) counts if a file directly in it would.
 
     Used to decide whether a skipped entry (a symlinked or unreadable directory) lies in a history location.
     """
-    return classify_path(path, user_data_dirs=user_data_dirs, config_dirs=config_dirs) or classify_path(
-        path.rstrip("/") + "/_", user_data_dirs=user_data_dirs, config_dirs=config_dirs
+    return classify_path(
+        path, user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=os_hints
+    ) or classify_path(
+        path.rstrip("/") + "/_", user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=os_hints
     )
 
 
@@ -614,6 +667,82 @@ def _walk_bases(user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> li
     return bases
 
 
+def endpoint_os(connector: object) -> str | None:
+    """The OS configured for the endpoint behind `connector` (`[[endpoints]] os`), if any."""
+    value = getattr(connector, "os_override", None)
+    return value if value in ("macos", "windows", "linux") else None
+
+
+def _home_bases(lister: NameLister) -> list[HomeBase]:
+    """`HOME_BASES` plus `/<drive>:/Users` for every drive-letter directory at the laptop's root; a
+    single-user base (`/root`) only when the root lists it."""
+    try:
+        names: list[str] | None = lister.list_names("/")
+    except AccessDeniedError:
+        names = None
+    bases = [b for b in HOME_BASES if b.single_user is None or names is None or b.base[1:] in names]
+    for name in names or ():
+        if re.fullmatch(r"[A-Za-z]:", name) and not any(b.base == f"/{name}/Users" for b in bases):
+            bases.append(HomeBase("windows", f"/{name}/Users"))
+    return bases
+
+
+@dataclass(frozen=True, slots=True)
+class HomeDir:
+    """One home directory found on the laptop; `os` None when neither its place nor its content tells."""
+
+    path: str
+    os: str | None
+
+
+def list_homes(lister: NameLister, os_override: str | None = None) -> tuple[list[HomeDir], list[str]]:
+    """Every home directory on the laptop, with its OS recognised from what the tree holds.
+
+    A home under a drive letter is Windows, under `/home` (or `/root`) Linux; a home under `/Users` is
+    Windows when it holds `AppData` (a Windows disk mounted, imaged or restored with `Users` at its root),
+    macOS when it holds `Library`. `os_override` (the endpoint's configured `os`) wins over all of that.
+
+    Returns:
+        (homes, home bases that could not be listed).
+    """
+    homes: list[HomeDir] = []
+    refused: list[str] = []
+    for home_base in _home_bases(lister):
+        if home_base.single_user is not None:
+            paths = [home_base.base]
+        else:
+            try:
+                paths = [f"{home_base.base}/{name}" for name in lister.list_names(home_base.base)]
+            except AccessDeniedError:
+                refused.append(home_base.base)
+                continue
+        for path in paths:
+            if os_override is not None:
+                homes.append(HomeDir(path, os_override))
+                continue
+            if home_base.base != "/Users":
+                homes.append(HomeDir(path, home_base.os))
+                continue
+            try:
+                found = home_os_by_content(lister.list_names(path))
+            except AccessDeniedError:
+                found = None
+            homes.append(HomeDir(path, found))
+    return homes, refused
+
+
+def os_hints_for(connector: Connector, os_override: str | None = None) -> dict[str, str]:
+    """Home path -> OS for every home whose OS is known (see `list_homes`); empty without `list_names`."""
+    os_override = os_override or endpoint_os(connector)
+    if not isinstance(connector, NameLister):
+        return {}
+    try:
+        homes, _refused = list_homes(connector, os_override)
+    except AccessDeniedError:
+        return {}
+    return {home.path: home.os for home in homes if home.os is not None}
+
+
 def _expand(lister: NameLister, path: str, parts: Sequence[str]) -> Iterator[str]:
     """Expand glob components of `parts` below `path` with directory listings."""
     if not parts:
@@ -633,35 +762,129 @@ def _expand(lister: NameLister, path: str, parts: Sequence[str]) -> Iterator[str
             yield from _expand(lister, f"{path}/{name}", rest)
 
 
-def _probe_bases(lister: NameLister, user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
+def _probe_bases(
+    lister: NameLister, user_data_dirs: Sequence[str], config_dirs: Sequence[str], os_override: str | None
+) -> tuple[list[str], dict[str, str]]:
     bases: list[str] = []
-    for home_base in HOME_BASES:
-        if home_base.single_user is not None:
-            homes = [home_base.base]
-        else:
-            try:
-                homes = [f"{home_base.base}/{name}" for name in lister.list_names(home_base.base)]
-            except AccessDeniedError:
-                _add_base(bases, home_base.base)
-                continue
-        for home in homes:
-            for probe in HOME_PROBES[home_base.os]:
-                for path in _expand(lister, home, probe.split("/")):
-                    _add_base(bases, path)
+    homes, refused = list_homes(lister, os_override)
+    for base in refused:
+        _add_base(bases, base)
+    for home in homes:
+        # A home whose OS neither its place nor its content tells is probed for both `/Users` systems.
+        probes = HOME_PROBES[home.os] if home.os else (*HOME_PROBES["macos"], *HOME_PROBES["windows"])
+        for probe in dict.fromkeys(probes):
+            for path in _expand(lister, home.path, probe.split("/")):
+                _add_base(bases, path)
     for path in (*SYSTEM_WALK_BASES, *user_data_dirs, *config_dirs):
         _add_base(bases, path)
-    return bases
+    return bases, {home.path: home.os for home in homes if home.os is not None}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Coverage gaps: agent-like stores that no layout claims
+# ---------------------------------------------------------------------------------------------------------
+
+GAP_CONTAINERS: tuple[str, ...] = (
+    "",
+    "Documents",
+    ".config",
+    ".local/share",
+    ".local/state",
+    "Library/Application Support",
+    "Library/Logs",
+    "AppData/Roaming",
+    "AppData/Local",
+    "AppData/Local/Packages",
+)
+"""Directories (relative to a home, `""` the home itself) where agents keep their stores; every entry in
+them whose name looks like an agent's is either claimed by a layout or reported as a coverage gap."""
+
+AGENT_LIKE_NAME = re.compile(
+    r"(?i)claude|anthropic|codex|openai|chatgpt|gemini|copilot|cline|windsurf|codeium|opencode|kilo-?code"
+    r"|^\.?(?:cursor|continue|pearai|zed|aider)(?:$|[^a-z])",
+)
+"""Names of files or directories that look like an AI agent's store."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """A place that looks like an agent store but that no layout reads: reported, never called scanned.
+
+    Attributes:
+        path: laptop path of the directory or file.
+        os: the home's OS.
+        os_user: the home's owner.
+        relative: the path relative to the home (no user name), for statuses and reasons.
+        reason: why it is a gap (`unrecognised_agent_store`).
+    """
+
+    path: str
+    os: str
+    os_user: str
+    relative: str
+    reason: str = "unrecognised_agent_store"
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form."""
+        return {"path": self.path, "os": self.os, "os_user": self.os_user, "relative": self.relative,
+                "reason": self.reason}  # fmt: skip
+
+
+def find_gaps(connector: Connector, *, os_override: str | None = None) -> list[CoverageGap]:
+    """Agent-like entries in every home's usual store folders (`GAP_CONTAINERS`) that no layout claims.
+
+    An unknown app version or an unexpected root (`Library/Application Support/Claude-Nightly`,
+    `AppData/Roaming/Claude` on a home recognised as macOS) must not make a laptop look fully scanned.
+    Needs `list_names`; a connector without it reports no gaps (it walks the home bases whole).
+    """
+    if not isinstance(connector, NameLister):
+        return []
+    os_override = os_override or endpoint_os(connector)
+    try:
+        homes, _refused = list_homes(connector, os_override)
+    except AccessDeniedError:
+        return []
+    gaps: list[CoverageGap] = []
+    for home in homes:
+        located = _home_of(f"{home.path}/_", {home.path: home.os} if home.os else None)
+        if located is None:
+            continue
+        for container in GAP_CONTAINERS:
+            base = f"{home.path}/{container}" if container else home.path
+            try:
+                names = connector.list_names(base)
+            except AccessDeniedError:
+                continue
+            for name in names:
+                rel = f"{container}/{name}" if container else name
+                if not AGENT_LIKE_NAME.search(name) or _claimed_for(rel, home.os):
+                    continue
+                gaps.append(CoverageGap(f"{base}/{name}", located.os, located.user, rel))
+    return gaps
+
+
+def _claimed_for(rel: str, os_name: str | None) -> bool:
+    """Whether a layout probe of the home's OS (of every OS when unknown) reaches `rel` (relative to the
+    home): it lies on or under a probed location."""
+    parts = rel.split("/")
+    probes = HOME_PROBES[os_name] if os_name else tuple(p for ps in HOME_PROBES.values() for p in ps)
+    for probe in probes:
+        globs = probe.split("/")
+        n = min(len(globs), len(parts))
+        if all(fnmatch.fnmatchcase(parts[i], globs[i]) for i in range(n)):
+            return True
+    return False
 
 
 def _reached_by_link(
-    path: str, base: str, user_data_dirs: Sequence[str], config_dirs: Sequence[str]
+    path: str, base: str, user_data_dirs: Sequence[str], config_dirs: Sequence[str], hints: Mapping[str, str]
 ) -> Classification | None:
     """A file listed under its own path because a symlink in the history location `base` led to it.
 
     Its own path is not a history location, so it is reported as `OTHER` of the location the link is in
     (and scanned by its extension's format) rather than dropped.
     """
-    where = classify_location(base, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+    where = classify_location(base, user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=hints)
     if where is None:
         return None
     return Classification(K.OTHER, _fmt(path, K.OTHER, None), where.os, where.os_user, where.app, where.root)
@@ -673,6 +896,7 @@ def iter_artifacts(
     user_data_dirs: Sequence[str] = (),
     config_dirs: Sequence[str] = (),
     full_walk: bool = False,
+    os_override: str | None = None,
 ) -> Iterator[Artifact | Skipped]:
     """Discover every agent-history artifact of every OS user on the endpoint.
 
@@ -687,6 +911,8 @@ def iter_artifacts(
         user_data_dirs: `$CLAUDE_USER_DATA_DIR` values to probe as extra app roots (laptop paths).
         config_dirs: `$CLAUDE_CONFIG_DIR` values to probe as extra `.claude` directories (laptop paths).
         full_walk: walk the home bases whole even if the connector can list names (for checks).
+        os_override: the endpoint's configured OS; when None, the connector's `os_override` attribute if
+            it has one; when both are None each home's OS is recognised from its content (`list_homes`).
 
     Yields:
         `Artifact` per history file and `Skipped` per refused entry inside a history location.
@@ -703,20 +929,23 @@ def iter_artifacts(
             candidates = [sid for sid in records.get(store, []) if sid.lower().startswith(f"local_{short}")]
         return candidates[0] if len(candidates) == 1 else None
 
+    os_override = os_override or endpoint_os(connector)
     if isinstance(connector, NameLister) and not full_walk:
-        bases = _probe_bases(connector, user_data_dirs, config_dirs)
+        bases, hints = _probe_bases(connector, user_data_dirs, config_dirs, os_override)
     else:
-        bases = _walk_bases(user_data_dirs, config_dirs)
+        bases, hints = _walk_bases(user_data_dirs, config_dirs), os_hints_for(connector, os_override)
     for base in bases:
         for entry in connector.iter_items(base):
             if isinstance(entry, Skipped):
-                where = classify_location(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+                where = classify_location(
+                    entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=hints
+                )
                 if where is not None or entry.path == base:
                     yield entry
                 continue
-            found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs)
+            found = classify_path(entry.path, user_data_dirs=user_data_dirs, config_dirs=config_dirs, os_hints=hints)
             if found is None and _under(entry.path, base) is None and entry.path != base:
-                found = _reached_by_link(entry.path, base, user_data_dirs, config_dirs)
+                found = _reached_by_link(entry.path, base, user_data_dirs, config_dirs, hints)
             if found is None:
                 continue
             artifact = Artifact(

@@ -117,9 +117,10 @@ class LocalConnector:
         root: the directory that stands for the laptop's `/`.
     """
 
-    def __init__(self, name: str, root: Path | str) -> None:
+    def __init__(self, name: str, root: Path | str, *, os_override: str | None = None) -> None:
         self.name = name
         self.root = os.path.realpath(root)
+        self.os_override = os_override  # the endpoint's configured OS; None: recognised from the tree
 
     # -- paths -------------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ def open_endpoint(endpoint: EndpointSettings, settings: Settings) -> Connector:
     if parts.scheme == "file":
         from connectors.local import LocalConnector  # noqa: PLC0415 - backends load on demand
 
-        return LocalConnector(endpoint.name, Path(unquote(parts.path)))
+        return LocalConnector(endpoint.name, Path(unquote(parts.path)), os_override=endpoint.os)
     from connectors.ssh import SSHConnector  # noqa: PLC0415 - paramiko loads only when needed
 
     key_file = endpoint.key_file or settings.ssh.key_file
@@ -39,6 +39,7 @@ def open_endpoint(endpoint: EndpointSettings, settings: Settings) -> Connector:
         connect_timeout=timeout,
         banner_timeout=timeout,
         auth_timeout=timeout,
+        os_override=endpoint.os,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import errno
 import json
 import os
@@ -109,6 +110,59 @@ def iter_candidate_lines(
         yield from _candidates_in_region(bytes(carry), lits, line, offset)
 
 
+_BOM_CODECS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM is its prefix
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def utf8_reader(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """`read` as UTF-8: a file with a UTF-16/32 byte-order mark is decoded incrementally (line numbers are
+    unchanged: every encoding ends a line at U+000A); any other file is returned byte for byte.
+
+    Mirrors `connectors.encoding.utf8_view` with the standard library only (this source runs on laptops).
+    """
+    head = b""
+    while len(head) < 4:
+        more = read(4 - len(head))
+        if not more:
+            break
+        head += more
+    codec = None
+    for bom, name in _BOM_CODECS:
+        if head.startswith(bom):
+            codec, head = name, head[len(bom) :]
+            break
+    pending = [head]
+    if codec is None:
+
+        def plain(n: int) -> bytes:
+            if pending[0]:
+                data, pending[0] = pending[0], b""
+                return data
+            return read(n)
+
+        return plain
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    state = [decoder.decode(head, False).encode("utf-8", "surrogatepass"), False]
+
+    def decoded(n: int) -> bytes:
+        buf = state[0]
+        while not buf and not state[1]:
+            chunk = read(n)
+            if not chunk:
+                buf = decoder.decode(b"", True).encode("utf-8", "surrogatepass")
+                state[1] = True
+            else:
+                buf = decoder.decode(chunk, False).encode("utf-8", "surrogatepass")
+        state[0] = b""
+        return buf  # type: ignore[return-value]
+
+    return decoded
+
+
 def laptop_path(rel: str) -> str:
     """The laptop view of a path relative to the root: "/" plus the relative path."""
     return "/" + rel if rel else "/"
@@ -180,7 +234,7 @@ def _scan_file(emitter: _Emitter, real: bytes, path: str, literals: Sequence[byt
             remaining[0] -= len(data)
             return data
 
-        for line, offset, data in iter_candidate_lines(read, literals, block_size):
+        for line, offset, data in iter_candidate_lines(utf8_reader(read), literals, block_size):
             emitter.emit(
                 {
                     "t": RECORD_HIT,

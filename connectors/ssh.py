@@ -287,6 +287,7 @@ class SSHConnector:
         auth_timeout: float = 5,
         channel_timeout: float = 30,
         remote_python: bool = True,
+        os_override: str | None = None,
     ) -> None:
         """Configure (without connecting).
 
@@ -301,6 +302,7 @@ class SSHConnector:
             auth_timeout: wait for the authentication answer, seconds.
             channel_timeout: opening a channel and waiting for data on it, seconds.
             remote_python: False to never run `python3` on the laptop (scan via SFTP streaming).
+            os_override: the endpoint's configured OS; None: each home's OS is recognised from the tree.
         """
         self.name = name
         self.url = url
@@ -315,6 +317,7 @@ class SSHConnector:
         self.auth_timeout = auth_timeout
         self.channel_timeout = channel_timeout
         self.remote_python = remote_python
+        self.os_override = os_override
         self.last_scan_mode: str | None = None
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
@@ -1073,7 +1076,9 @@ class SSHConnector:
                 yield Skipped(self.name, entry.path, "permission_denied")
                 continue
             with stream:
-                for line, offset, data in remote_scan.iter_candidate_lines(stream.read, literals):
+                for line, offset, data in remote_scan.iter_candidate_lines(
+                    remote_scan.utf8_reader(stream.read), literals
+                ):
                     yield RemoteHit(self.name, entry.path, line, offset, data)
 
     def _scan_with_python(

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from connectors.base import Connector, Skipped
-from connectors.layouts import Artifact, ArtifactKind, iter_artifacts, parse_timestamp, read_session_record
+from connectors.encoding import utf8_view
+from connectors.layouts import (
+    Artifact,
+    ArtifactKind,
+    CoverageGap,
+    find_gaps,
+    iter_artifacts,
+    parse_timestamp,
+    read_session_record,
+)
 from connectors.records import RecordFormat, decode_json
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
@@ -47,6 +56,8 @@ class ScanResult:
         owned_sessions: session ids whose every record is in scope, with the ownership reason.
         files_scanned: artifacts read.
         bytes_scanned: their total size.
+        gaps: agent-like stores found on the endpoint that no layout reads (the endpoint is then not fully
+            scanned: its status says so and the package's scope lists them).
     """
 
     items: tuple[dict[str, Any], ...]
@@ -54,6 +65,7 @@ class ScanResult:
     owned_sessions: tuple[tuple[str, str], ...]
     files_scanned: int
     bytes_scanned: int
+    gaps: tuple[CoverageGap, ...] = ()
 
 
 def record_timestamp(value: object) -> str | None:
@@ -173,6 +185,14 @@ def _remote_candidates(
     return hits
 
 
+def _open_text(connector: Connector, artifact: Artifact) -> BinaryIO:
+    """The artifact's bytes as UTF-8: files with a UTF-16/32 byte-order mark are transcoded (same line
+    numbers), UTF-8 files and binaries are read as they are."""
+    stream = connector.open(artifact.item)
+    view, _encoding = utf8_view(stream)
+    return view
+
+
 def _confirmations(
     matcher: Matcher, connector: Connector, artifact: Artifact, remote: RemoteCandidates | None = None
 ) -> Iterator[Confirmation]:
@@ -183,7 +203,7 @@ def _confirmations(
                 yield confirmation
         return
     chunk = max(_MIN_CHUNK, min(CHUNK_BYTES, artifact.item.size + 1))
-    with connector.open(artifact.item) as stream:
+    with _open_text(connector, artifact) as stream:
         for candidate in matcher.iter_candidates(stream, chunk_bytes=chunk):
             confirmation = matcher.confirm(candidate, artifact.fmt)
             if confirmation is not None:
@@ -205,7 +225,7 @@ def _owned_items(
     record of a large owned session costs about 2 ms a record).
     """
     if artifact.fmt is RecordFormat.JSONL:
-        with connector.open(artifact.item) as stream:
+        with _open_text(connector, artifact) as stream:
             for line, raw, hit in _iter_jsonl_lines(stream, matcher):
                 if raw is None:
                     yield _item(endpoint, artifact, line, None, [], reason=OWNED_SESSION, malformed="oversized")
@@ -233,7 +253,7 @@ def _owned_items(
     if artifact.fmt is RecordFormat.BINARY or artifact.item.size > MAX_WHOLE_FILE_CONTENT:
         yield _item(endpoint, artifact, None, None, [], reason=OWNED_SESSION)
         return
-    with connector.open(artifact.item) as stream:
+    with _open_text(connector, artifact) as stream:
         data = stream.read(MAX_WHOLE_FILE_CONTENT + 1)
     text = data.decode("utf-8", errors="replace")
     document: object = text
@@ -312,6 +332,7 @@ def scan_endpoint(
     classify_owned: bool = False,
     expand_owned: bool = True,
     progress: Progress | None = None,
+    os_override: str | None = None,
 ) -> ScanResult:
     """Scan every agent-history artifact of one endpoint for the subject.
 
@@ -328,6 +349,7 @@ def scan_endpoint(
         classify_owned: also classify records of owned sessions that do not name the subject (slow on
             large sessions; by default they are listed with empty `categories`).
         progress: called with (files done, bytes done) after each artifact.
+        os_override: the endpoint's configured OS (default: the connector's, else recognised per home).
 
     Returns:
         Items in discovery order (an owned session's records all appear, each once), skipped entries,
@@ -335,11 +357,12 @@ def scan_endpoint(
     """
     artifacts: list[Artifact] = []
     skipped: list[Skipped] = []
-    for entry in iter_artifacts(connector):
+    for entry in iter_artifacts(connector, os_override=os_override):
         if isinstance(entry, Skipped):
             skipped.append(entry)
         else:
             artifacts.append(entry)
+    gaps = tuple(find_gaps(connector, os_override=os_override))
     decisions, record_skips = _decide_sessions(connector, artifacts, matcher, owner_ids)
     skipped += record_skips
     endpoint_owned = any(matcher.is_identifier(owner) for owner in owner_ids if owner)
@@ -383,7 +406,7 @@ def scan_endpoint(
         if progress is not None:
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
-    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size)
+    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps)
 
 
 def _matched_items(

@@ -25,7 +25,8 @@ def inventory(
         err.print(f"inventory of {ep.name} ...", highlight=False)
         try:
             with open_endpoint(ep, settings) as connector:
-                documents.append({"status": "scanned", **build_inventory(connector).to_dict()})
+                found = build_inventory(connector)
+                documents.append({"status": found.status, **found.to_dict()})
         except ConnectorError as exc:
             documents.append({"endpoint": ep.name, "status": exc.status.value, "reason": str(exc), "users": []})
     if as_json:
@@ -41,7 +42,21 @@ def inventory(
                 table.add_row(kind, str(totals["count"]), f"{totals['bytes']:,}")
             out.print(table)
             out.print(f"oldest {user['oldest_at']}  newest {user['newest_at']}")
+            agents = user.get("agents") or {}
+            assert isinstance(agents, dict)  # noqa: S101 - shape guaranteed by Inventory.to_dict
+            for agent, totals in agents.items():
+                out.print(
+                    f"  agent {agent}: {totals['artifacts']} files, {totals['sessions']} sessions, "
+                    f"{totals['bytes']:,} bytes",
+                    highlight=False,
+                    markup=False,
+                )
             for root in user["roots"]:
                 out.print(f"  root: {root}", highlight=False, markup=False)
+        gaps = doc.get("gaps") or []
+        assert isinstance(gaps, list)  # noqa: S101 - shape guaranteed by Inventory.to_dict
+        for gap in gaps:
+            assert isinstance(gap, dict)  # noqa: S101 - shape guaranteed by Inventory.to_dict
+            out.print(f"  coverage gap (not read): {gap['path']}", highlight=False, markup=False)
         if doc.get("reason"):
             out.print(f"  {doc['reason']}", markup=False)

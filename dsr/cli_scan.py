@@ -45,11 +45,17 @@ def scan(
             help="List every record of the subject's own sessions, or each of their files once.",
         ),
     ] = True,
+    os_name: Annotated[
+        str | None,
+        typer.Option("--os", help="The laptop's OS (macos, windows, linux); default: recognised from the tree."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help='Print one JSON document {"items": [...]}.')] = False,
 ) -> None:
     """Scan ROOT as one laptop for the subject's identifiers and print the findings."""
     if not root.is_dir():
         raise InputError("ROOT is not a directory", path=str(root))
+    if os_name is not None and os_name not in ("macos", "windows", "linux"):
+        raise InputError("--os must be one of macos, windows, linux", value=os_name)
     ids = SubjectIdentifiers(tuple(email or ()), tuple(name or ()), tuple(phone or ()), tuple(user_id or ()))
     if ids.is_empty():
         raise InputError("give at least one of --email, --name, --phone, --user-id")
@@ -63,7 +69,7 @@ def scan(
             last_report[0] = now
             _err.print(f"scanned {files} files, {size / 1e6:.1f} MB", highlight=False)
 
-    with LocalConnector(endpoint_name, root) as connector:
+    with LocalConnector(endpoint_name, root, os_override=os_name) as connector:
         result = scan_endpoint(
             connector, endpoint_name, matcher, owner_ids=tuple(owner or ()), classify=not no_classify,
             expand_owned=expand_owned, progress=progress,
@@ -71,13 +77,16 @@ def scan(
     elapsed = time.monotonic() - started
     _err.print(
         f"engine {ENGINE}: {result.files_scanned} files, {result.bytes_scanned / 1e6:.1f} MB in {elapsed:.2f}s; "
-        f"{len(result.items)} items, {len(result.skipped)} skipped",
+        f"{len(result.items)} items, {len(result.skipped)} skipped, {len(result.gaps)} coverage gaps",
         highlight=False,
     )
+    for gap in result.gaps:
+        _err.print(f"coverage gap: {gap.path} ({gap.reason})", highlight=False, markup=False)
     if as_json:
         document = {
             "items": list(result.items),
             "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+            "gaps": [gap.to_dict() for gap in result.gaps],
         }
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return

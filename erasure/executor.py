@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
+from connectors.encoding import detect_encoding, from_utf8, to_utf8
 from connectors.records import decode_json
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from detection.matcher import Matcher
@@ -389,9 +390,14 @@ class _Run:
                 LedgerAction.REDACT_LINES, action, sha256_before=target.sha256, outcome="already_absent"
             )
             return self.outcome(action, ActionStatus.DONE, self.record(key, record))
-        data = _read(connector, current)
-        sha = _sha(data)
+        raw = _read(connector, current)
+        sha = _sha(raw)
+        # UTF-16/32 files are redacted as UTF-8 text and written back in their own encoding (same lines).
+        encoding = detect_encoding(raw[:4])
+        data = raw if encoding is None else to_utf8(raw, encoding)
         details: dict[str, JSONValue] = {"lines": list(action.lines)}
+        if encoding is not None:
+            details["encoding"] = encoding.name
         if action.session_id:
             details["session_id"] = action.session_id
         if target.kind == "audit_log":
@@ -409,16 +415,17 @@ class _Run:
                 dropped = drop_lines(rewrite.data, action.drop_lines)
                 rewrite = Rewrite(dropped.data, rewrite.lines_changed, rewrite.replacements)
                 details["lines_removed"] = list(action.drop_lines)
+            new = rewrite.data if encoding is None else from_utf8(rewrite.data, encoding)
             self.hook("before_replace")
-            if rewrite.data != data:
+            if new != raw:
                 connector.replace(
                     current,
-                    [rewrite.data],
+                    [new],
                     Expected(current.size, current.version, sha),
                     temp_name=temp_name(self.temp_tag, target.path),
                 )
             self.hook("after_replace")
-            after = _sha(rewrite.data)
+            after = _sha(new)
             counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
         elif (
             target.lines is not None

@@ -46,6 +46,7 @@ class LocationStatus(StrEnum):
 
     PENDING = "pending"
     SCANNED = "scanned"
+    SCANNED_WITH_GAPS = "scanned_with_gaps"
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth_failed"
     HOST_KEY_UNKNOWN = "host_key_unknown"
@@ -53,6 +54,11 @@ class LocationStatus(StrEnum):
     BUSY = "busy"
     REFUSED = "refused"
     FAILED = "failed"
+
+    @property
+    def was_read(self) -> bool:
+        """Whether the location's histories were read (fully, or with coverage gaps named in the reason)."""
+        return self in {LocationStatus.SCANNED, LocationStatus.SCANNED_WITH_GAPS}
 
     @property
     def is_final(self) -> bool:

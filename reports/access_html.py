@@ -47,6 +47,7 @@ PLACEHOLDER_MEANING = {
 }
 STATUS_TEXT = {
     "scanned": "Searched",
+    "scanned_with_gaps": "Searched, except agent stores we could not recognise (named in the details)",
     "unreachable": "Could not be reached (switched off or offline)",
     "busy": "Not searched: the app was in use and could not be read safely",
     "refused": "Access was refused",
@@ -533,9 +534,10 @@ def _searched_rows(locations: Iterable[SearchedLocation], tz: ZoneInfo) -> list[
 def render_systems(inp: PackageInput, tz: ZoneInfo) -> str:
     """Section 5: every system searched, and every one not searched, with the reason."""
     head = ["System", "Type", "Result", "Details", "Files examined", "Records about you"]
-    searched = [s for s in inp.searched if s.status == "scanned"]
-    missing = [s for s in inp.searched if s.status != "scanned" and s.type in ("endpoint", "store")]
-    elsewhere = [s for s in inp.searched if s.status != "scanned" and s.type not in ("endpoint", "store")]
+    read = ("scanned", "scanned_with_gaps")
+    searched = [s for s in inp.searched if s.status in read]
+    missing = [s for s in inp.searched if s.status not in read and s.type in ("endpoint", "store")]
+    elsewhere = [s for s in inp.searched if s.status not in read and s.type not in ("endpoint", "store")]
     out = [f"<h3>Searched ({len(searched)})</h3>"]
     out.append(_table(head, _searched_rows(searched, tz), (4, 5)) if searched else "<p>None.</p>")
     out.append(f"<h3>Not searched ({len(missing)})</h3>")

@@ -275,7 +275,7 @@ def build_access_package(inp: PackageInput, out_dir: Path, *, pdf: bool = True) 
             {"package": "access", "request_id": inp.request_id, "generated_at": _iso(inp.generated_at)},
         )
     totals = redaction_totals(ordered.items)
-    searched = [s for s in ordered.searched if s.status == "scanned"]
+    searched = [s for s in ordered.searched if s.status in ("scanned", "scanned_with_gaps")]
     counts: dict[str, object] = {
         "items": len(ordered.items),
         "sessions": len({(location_name(i), group_key(i)) for i in ordered.items}),

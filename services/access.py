@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from connectors.layouts import CoverageGap
 from connectors.registry import open_location
 from connectors.s3 import S3Connector
 from detection.classify import Classifier
@@ -150,6 +152,16 @@ def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
         return scan_endpoint(connector, location, matcher, owner_ids=owners)
 
 
+def gaps_reason(gaps: Sequence[CoverageGap]) -> str | None:
+    """The status reason of a location scanned with coverage gaps: the stores not read, relative to their
+    home (no user names), or None without gaps."""
+    if not gaps:
+        return None
+    names = sorted({gap.relative for gap in gaps})
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"{len(gaps)} agent store(s) not recognised, so not read: {shown}"
+
+
 def scan_location(settings: Settings, request_id: str, location: str) -> ScanOutcome:
     """Scan one location for the request's subject and record the outcome; never raises connector errors.
 
@@ -171,8 +183,8 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
-            LocationStatus.SCANNED.value,
-            None,
+            (LocationStatus.SCANNED_WITH_GAPS if result.gaps else LocationStatus.SCANNED).value,
+            gaps_reason(result.gaps),
             result.files_scanned,
             result.bytes_scanned,
             len(result.items),
@@ -189,15 +201,15 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         scan.attempts += 1
         scan.first_attempt_at = scan.first_attempt_at or now
         scan.last_attempt_at = now
-        if outcome.status == LocationStatus.SCANNED:
-            scan.status, scan.reason, scan.completed_at = outcome.status, None, utcnow()
+        if LocationStatus(outcome.status).was_read:
+            scan.status, scan.reason, scan.completed_at = outcome.status, outcome.reason, utcnow()
             scan.artifacts, scan.bytes_scanned, scan.findings = (
                 outcome.artifacts,
                 outcome.bytes_scanned,
                 outcome.findings,
             )
             _store_findings(session, request_id, location, result.items)
-        elif scan.status != LocationStatus.SCANNED:
+        elif not LocationStatus(scan.status).was_read:
             scan.status, scan.reason = outcome.status, outcome.reason
         session.add(scan)
         cases.record_event(
@@ -299,7 +311,7 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
                 type=kinds.get(s.location, "endpoint"),
                 status=s.status if LocationStatus(s.status) is not LocationStatus.PENDING else "not_searched",
                 reason=s.reason,
-                since=s.first_attempt_at if s.status != LocationStatus.SCANNED else None,
+                since=s.first_attempt_at if not LocationStatus(s.status).was_read else None,
                 attempts=s.attempts,
                 artifacts=s.artifacts,
                 findings=s.findings,
