@@ -94,7 +94,10 @@ def test_utf8_files_pass_through_untouched() -> None:
         view, encoding = utf8_view(io.BytesIO(data))
         assert encoding is None and view.read() == data
         read = utf8_reader(io.BytesIO(data).read)
-        assert b"".join(iter(lambda: read(3), b"")) == data
+        got = b""
+        while chunk := read(3):
+            got += chunk
+        assert got == data
 
 
 def test_round_trip_and_bomless_guess() -> None:
