@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from connectors.agents import SKIP, agent_probes, classify_agent_path
 from connectors.base import Connector, Item, Skipped
 from connectors.records import RecordFormat, decode_json, iter_records, read_up_to
 from models.errors import AccessDeniedError
@@ -77,10 +78,19 @@ class ArtifactKind(StrEnum):
     LOG = "log"
     RESIDUAL = "residual"
     OTHER = "other"
+    # Kinds of the other agents (connectors.agents)
+    SESSION_INDEX = "session_index"
+    DATABASE = "database"
+    CHECKPOINT = "checkpoint"
+    SHADOW_GIT = "shadow_git"
+    ENCRYPTED_STORE = "encrypted_store"
+    ACCOUNT = "account"
 
 
 K = ArtifactKind
 F = RecordFormat
+OTHER_AGENT_KINDS = frozenset({K.SESSION_INDEX, K.DATABASE, K.CHECKPOINT, K.SHADOW_GIT, K.ENCRYPTED_STORE, K.ACCOUNT})
+"""Kinds only the other agents' layouts (`connectors.agents`) produce."""
 
 COWORK = "cowork"
 CLAUDE_CODE = "claude-code"
@@ -193,7 +203,10 @@ HOME_PROBES: dict[str, tuple[str, ...]] = {
         ".local/share/Trash/files",
     ),
 }
-"""Locations listed per home (glob components matched against directory names); must cover every table."""
+"""Locations listed per home (glob components matched against directory names); must cover every table.
+The other agents' roots (`connectors.agents`) are added below."""
+for _os_name, _probes in list(HOME_PROBES.items()):
+    HOME_PROBES[_os_name] = tuple(dict.fromkeys((*_probes, *agent_probes(_os_name))))
 
 _CLAUDE_DATA_KNOWN = (
     "local-agent-mode-sessions|claude-code-sessions|logs|vm_bundles|IndexedDB|Local Storage|Session Storage"
@@ -617,7 +630,13 @@ def classify_path(
             return Classification(
                 K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, f"{home_path}/{trash}"
             )
-    return None
+    agent = classify_agent_path(home_os, rest)
+    if agent is None or agent.kind == SKIP:
+        return None
+    kind = ArtifactKind(agent.kind)
+    root = f"{home_path}/{agent.root}" if agent.root else home_path
+    fmt = agent.fmt if agent.fmt is not None else _fmt(rest, kind, None)
+    return Classification(kind, fmt, ctx.os, ctx.os_user, agent.app, root, agent.session_id)
 
 
 def classify_location(
@@ -743,23 +762,28 @@ def os_hints_for(connector: Connector, os_override: str | None = None) -> dict[s
     return {home.path: home.os for home in homes if home.os is not None}
 
 
-def _expand(lister: NameLister, path: str, parts: Sequence[str]) -> Iterator[str]:
-    """Expand glob components of `parts` below `path` with directory listings."""
+def _expand(lister: NameLister, path: str, parts: Sequence[str], *, report: bool = True) -> Iterator[str]:
+    """Expand glob components of `parts` below `path` with directory listings.
+
+    `report=False` for best-effort searches through the user's own folders (Aider's `*/.aider*`): a folder
+    that cannot be listed there is no history location, so it is not reported as skipped.
+    """
     if not parts:
         yield path
         return
     head, rest = parts[0], parts[1:]
     if not any(ch in head for ch in "*?["):
-        yield from _expand(lister, f"{path}/{head}", rest)
+        yield from _expand(lister, f"{path}/{head}", rest, report=report)
         return
     try:
         names = lister.list_names(path)
     except AccessDeniedError:
-        yield path  # listing it reports the refusal as a Skipped entry
+        if report:
+            yield path  # listing it reports the refusal as a Skipped entry
         return
     for name in names:
         if fnmatch.fnmatchcase(name, head):
-            yield from _expand(lister, f"{path}/{name}", rest)
+            yield from _expand(lister, f"{path}/{name}", rest, report=report)
 
 
 def _probe_bases(
@@ -773,7 +797,7 @@ def _probe_bases(
         # A home whose OS neither its place nor its content tells is probed for both `/Users` systems.
         probes = HOME_PROBES[home.os] if home.os else (*HOME_PROBES["macos"], *HOME_PROBES["windows"])
         for probe in dict.fromkeys(probes):
-            for path in _expand(lister, home.path, probe.split("/")):
+            for path in _expand(lister, home.path, probe.split("/"), report=not probe.startswith("*")):
                 _add_base(bases, path)
     for path in (*SYSTEM_WALK_BASES, *user_data_dirs, *config_dirs):
         _add_base(bases, path)
@@ -798,6 +822,9 @@ GAP_CONTAINERS: tuple[str, ...] = (
 )
 """Directories (relative to a home, `""` the home itself) where agents keep their stores; every entry in
 them whose name looks like an agent's is either claimed by a layout or reported as a coverage gap."""
+
+NOT_A_STORE = re.compile(r"(?i)^(?:AnthropicClaude|Programs)$|(?:updater|update|installer|setup|crashpad)$")
+"""Agent-like names that are installations, not stores (Squirrel install folders, updaters)."""
 
 AGENT_LIKE_NAME = re.compile(
     r"(?i)claude|anthropic|codex|openai|chatgpt|gemini|copilot|cline|windsurf|codeium|opencode|kilo-?code"
@@ -857,7 +884,7 @@ def find_gaps(connector: Connector, *, os_override: str | None = None) -> list[C
                 continue
             for name in names:
                 rel = f"{container}/{name}" if container else name
-                if not AGENT_LIKE_NAME.search(name) or _claimed_for(rel, home.os):
+                if not AGENT_LIKE_NAME.search(name) or NOT_A_STORE.search(name) or _claimed_for(rel, home.os):
                     continue
                 gaps.append(CoverageGap(f"{base}/{name}", located.os, located.user, rel))
     return gaps

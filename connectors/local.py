@@ -510,6 +510,26 @@ class LocalConnector:
         except ItemNotFoundError:
             return None
 
+    def database_path(self, item: Item) -> str:
+        """The real path of a database file, for changing it in place with SQLite (app closed).
+
+        Refuses a symlink, anything but a regular file, a hard-linked file (it would change the other
+        name too) and a path that leads out of the root.
+
+        Raises:
+            AccessDeniedError: any of the above.
+            ItemNotFoundError: the file is gone.
+        """
+        fs_path = self._fs_path(item.path)
+        try:
+            st = os.lstat(fs_path)
+        except FileNotFoundError as exc:
+            raise ItemNotFoundError("database vanished", path=item.path) from exc
+        real = os.path.realpath(fs_path)
+        if not stat_mod.S_ISREG(st.st_mode) or st.st_nlink > 1 or real != fs_path or not _is_under(real, self.root):
+            raise AccessDeniedError("database is a link or not a regular file", path=item.path)
+        return real
+
     def activity(self) -> Activity:
         """Busy if a `~/.claude/sessions/<pid>.json` names a live local pid, or the simulated-busy marker exists."""
         self._require_root()

@@ -47,6 +47,8 @@ class RecordFormat(StrEnum):
     TEXT = "text"
     BINARY = "binary"
     NONE = "none"
+    SQLITE = "sqlite"  # read row by row (connectors.sqlite_store); findings carry `record`, not `line`
+    JSONL_ZSTD = "jsonl_zst"  # zstd-compressed JSONL: lines count in the decompressed text
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +294,7 @@ def iter_records(
     Yields:
         One `Record` per non-blank raw line (see the module docstring for the rules).
     """
-    if fmt in (RecordFormat.BINARY, RecordFormat.NONE):
+    if fmt in (RecordFormat.BINARY, RecordFormat.NONE, RecordFormat.SQLITE, RecordFormat.JSONL_ZSTD):
         return
     if fmt is RecordFormat.JSON:
         yield from _iter_json_document(stream, max_line_bytes)

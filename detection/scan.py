@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import zstandard
+
 from connectors.base import Connector, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
@@ -25,6 +27,7 @@ from connectors.layouts import (
     read_session_record,
 )
 from connectors.records import RecordFormat, decode_json
+from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
@@ -32,6 +35,7 @@ from models.errors import ConnectorError
 if TYPE_CHECKING:  # presidio (and spaCy) take seconds to import: only loaded when classifying
     from detection.classify import Classifier
 
+_CLAUDE_APPS = frozenset({"cowork", "claude-code", "claude-desktop"})
 IDENTIFIER_MATCH = "identifier_match"
 OWNED_SESSION = "owned_session"
 _MIN_CHUNK = 64 << 10
@@ -189,8 +193,55 @@ def _open_text(connector: Connector, artifact: Artifact) -> BinaryIO:
     """The artifact's bytes as UTF-8: files with a UTF-16/32 byte-order mark are transcoded (same line
     numbers), UTF-8 files and binaries are read as they are."""
     stream = connector.open(artifact.item)
+    if artifact.fmt is RecordFormat.JSONL_ZSTD:
+        # Lines count in the decompressed text.
+        stream = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)  # type: ignore[assignment]
     view, _encoding = utf8_view(stream)
     return view
+
+
+def _line_format(artifact: Artifact) -> RecordFormat:
+    """The format the matcher confirms lines in (a compressed JSONL file is JSONL once decompressed)."""
+    return RecordFormat.JSONL if artifact.fmt is RecordFormat.JSONL_ZSTD else artifact.fmt
+
+
+def _is_database(connector: Connector, artifact: Artifact) -> bool:
+    """A database by its layout, or a binary that starts with SQLite's header (never by extension alone)."""
+    if artifact.fmt is RecordFormat.SQLITE:
+        return True
+    if artifact.fmt is not RecordFormat.BINARY or artifact.item.size < 100 or artifact.app in _CLAUDE_APPS:
+        return False
+    with connector.open(artifact.item) as stream:
+        return is_sqlite(stream.read(16))
+
+
+def _db_items(
+    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify, *, owned: bool
+) -> Iterator[dict[str, Any]]:
+    """One item per row naming the subject (every row when the session is owned), located by `record`.
+
+    Read from a private copy of the database and its WAL; one finding per row however many cells name
+    the subject (`location.line` null, `location.record` `<table>:<key>`).
+    """
+    with private_copy(connector, artifact.item) as copy:
+        for record in iter_db_records(copy):
+            value = record.value()
+            pointers: list[str] = []
+            forms: set[str] = set()
+            for pointer, span in matcher.iter_matches(value):
+                if pointer not in pointers:
+                    pointers.append(pointer)
+                forms.add(span.label)
+            if not pointers and not owned:
+                continue
+            content = _content(value)
+            item = _item(
+                endpoint, artifact, None, value, classify(value, content) if pointers else [],
+                reason=IDENTIFIER_MATCH if pointers else OWNED_SESSION, pointers=pointers, forms=sorted(forms),
+                content=content,
+            )  # fmt: skip
+            item["location"]["record"] = record.record
+            yield item
 
 
 def _confirmations(
@@ -198,14 +249,14 @@ def _confirmations(
 ) -> Iterator[Confirmation]:
     if remote is not None and artifact.item.path in remote:
         for candidate in remote[artifact.item.path]:
-            confirmation = matcher.confirm(candidate, artifact.fmt)
+            confirmation = matcher.confirm(candidate, _line_format(artifact))
             if confirmation is not None:
                 yield confirmation
         return
     chunk = max(_MIN_CHUNK, min(CHUNK_BYTES, artifact.item.size + 1))
     with _open_text(connector, artifact) as stream:
         for candidate in matcher.iter_candidates(stream, chunk_bytes=chunk):
-            confirmation = matcher.confirm(candidate, artifact.fmt)
+            confirmation = matcher.confirm(candidate, _line_format(artifact))
             if confirmation is not None:
                 yield confirmation
 
@@ -224,7 +275,7 @@ def _owned_items(
     Records that name the subject are classified; the others only when `classify_all` (presidio on every
     record of a large owned session costs about 2 ms a record).
     """
-    if artifact.fmt is RecordFormat.JSONL:
+    if artifact.fmt in (RecordFormat.JSONL, RecordFormat.JSONL_ZSTD):
         with _open_text(connector, artifact) as stream:
             for line, raw, hit in _iter_jsonl_lines(stream, matcher):
                 if raw is None:
@@ -379,7 +430,12 @@ def scan_endpoint(
     remote = _remote_candidates(
         connector,
         matcher,
-        [a for a in artifacts if a.fmt is not RecordFormat.NONE and not (is_owned(a) and expand_owned)],
+        [
+            a
+            for a in artifacts
+            if a.fmt not in (RecordFormat.NONE, RecordFormat.SQLITE, RecordFormat.JSONL_ZSTD)
+            and not (is_owned(a) and expand_owned)
+        ],
     )
     items: list[dict[str, Any]] = []
     files = 0
@@ -389,7 +445,9 @@ def scan_endpoint(
             continue
         owned = is_owned(artifact)
         try:
-            if owned and expand_owned:
+            if _is_database(connector, artifact):
+                items.extend(_db_items(endpoint_name, connector, artifact, matcher, classify_fn, owned=owned))
+            elif owned and expand_owned:
                 items.extend(
                     _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
                 )
@@ -400,6 +458,9 @@ def scan_endpoint(
                 items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn, remote))
         except ConnectorError as exc:
             skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
+            continue
+        except zstandard.ZstdError:
+            skipped.append(Skipped(connector.name, artifact.item.path, "corrupt_compressed_file"))
             continue
         files += 1
         size += artifact.item.size

@@ -48,6 +48,7 @@ class ArtifactInfo:
         session_refs: (session id, line) of lines in per-org files (`artifacts.json`, `scheduled-tasks.json`)
             and the prompt history that reference a session with findings, so a whole-session deletion can
             remove the references (org files) or the prompt lines (history).
+        app: the agent the file belongs to (`cowork`, `codex`, ...; None for stores).
     """
 
     path: str
@@ -64,6 +65,7 @@ class ArtifactInfo:
     lock_mode: str | None = None
     legal_hold: bool = False
     session_refs: tuple[tuple[str, int], ...] = ()
+    app: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists); `from_dict` gives the same value back."""
@@ -175,6 +177,7 @@ def _info(artifact: Artifact, identity: tuple[str, int] | None, refs: tuple[tupl
         sha256=identity[0] if identity else None,
         lines=identity[1] if identity else None,
         session_refs=refs,
+        app=artifact.app,
     )
 
 

@@ -12,13 +12,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
 from connectors.encoding import detect_encoding, from_utf8, to_utf8
-from connectors.records import decode_json
+from connectors.records import RecordFormat, decode_json
 from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
+from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
 from detection.matcher import Matcher
+from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
 from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import (
@@ -168,6 +173,13 @@ def idempotency_key(
     """The stable ledger key of one action: the same action of the same request always gets the same key."""
     body = json.dumps([request_id, action, location, path, version_id, sha256_before], separators=(",", ":"))
     return "erasure:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _decompress(data: bytes) -> bytes:
+    try:
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_CELL_BYTES)
+    except zstandard.ZstdError as exc:
+        raise UnsupportedOperationError("compressed file is corrupt") from exc
 
 
 def _sha(data: bytes) -> str:
@@ -390,11 +402,17 @@ class _Run:
                 LedgerAction.REDACT_LINES, action, sha256_before=target.sha256, outcome="already_absent"
             )
             return self.outcome(action, ActionStatus.DONE, self.record(key, record))
+        if target.fmt == RecordFormat.SQLITE.value:
+            return self.redact_database(connector, action, current, key)
         raw = _read(connector, current)
         sha = _sha(raw)
-        # UTF-16/32 files are redacted as UTF-8 text and written back in their own encoding (same lines).
-        encoding = detect_encoding(raw[:4])
-        data = raw if encoding is None else to_utf8(raw, encoding)
+        # zstd JSONL is decompressed, redacted and recompressed; UTF-16/32 files are redacted as UTF-8 text
+        # and written back in their own encoding (same lines either way).
+        compressed = target.fmt == RecordFormat.JSONL_ZSTD.value
+        plain = _decompress(raw) if compressed else raw
+        encoding = detect_encoding(plain[:4])
+        data = plain if encoding is None else to_utf8(plain, encoding)
+        fmt = RecordFormat.JSONL.value if compressed else target.fmt
         details: dict[str, JSONValue] = {"lines": list(action.lines)}
         if encoding is not None:
             details["encoding"] = encoding.name
@@ -405,7 +423,7 @@ class _Run:
             details["audit_break"] = True
             details["original_macs"] = list(_audit_macs(data, action.lines))
         if sha == target.sha256:
-            rewrite = redact_lines(data, action.lines, target.fmt, self.matcher)
+            rewrite = redact_lines(data, action.lines, fmt, self.matcher)
             if action.session_ids:
                 refs = null_references(rewrite.data, action.lines, action.session_ids)
                 rewrite = Rewrite(refs.data, rewrite.lines_changed, rewrite.replacements)
@@ -416,6 +434,8 @@ class _Run:
                 rewrite = Rewrite(dropped.data, rewrite.lines_changed, rewrite.replacements)
                 details["lines_removed"] = list(action.drop_lines)
             new = rewrite.data if encoding is None else from_utf8(rewrite.data, encoding)
+            if compressed:
+                new = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(new)
             self.hook("before_replace")
             if new != raw:
                 connector.replace(
@@ -443,6 +463,56 @@ class _Run:
             raise VersionConflictError("file changed since the erasure plan was made", path=target.path)
         if action.drop_lines:
             counts["lines_removed"] = len(action.drop_lines)
+        record = self.proof(
+            LedgerAction.REDACT_LINES,
+            action,
+            sha256_before=target.sha256,
+            sha256_after=after,
+            counts=counts,
+            details=details,
+        )
+        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def redact_database(self, connector: Connector, action: PlannedAction, current: Item, key: str) -> ActionOutcome:
+        """Redact the planned rows of a database in place (method C: app closed, one transaction,
+        secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). Needs the laptop's disk: over SSH a
+        database is report-only (a database cannot be rewritten safely through SFTP)."""
+        target = action.target
+        assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
+        local_path = getattr(connector, "database_path", None)
+        if not callable(local_path):
+            raise UnsupportedOperationError("databases are changed only on a local disk; report only", path=target.path)
+        path = local_path(current)
+        sha = _sha(_read(connector, current))
+        if sha != target.sha256:
+            raise VersionConflictError("database changed since the erasure plan was made", path=target.path)
+        wanted = set(action.records)
+
+        def edit(record: DbRecord) -> dict[str, object] | None:
+            if record.record not in wanted:
+                return None
+            updates: dict[str, object] = {}
+            for column, cell in record.cells.items():
+                if cell.value is None:
+                    continue
+                erased, count = erase_subject(cell.value, self.matcher)
+                if count:
+                    updates[column] = erased
+            return updates
+
+        self.hook("before_replace")
+        result = erase_rows(Path(path), edit)
+        self.hook("after_replace")
+        after = _sha(_read(connector, connector.stat(target.path)))
+        details: dict[str, JSONValue] = {
+            "records": list(action.records),
+            "fts_rebuilt": list(result.fts_rebuilt),
+            "vacuumed": True,
+            "wal_empty": result.wal_empty,
+        }
+        if action.app:
+            details["app"] = action.app
+        counts = {"records_redacted": result.rows_changed}
         record = self.proof(
             LedgerAction.REDACT_LINES,
             action,

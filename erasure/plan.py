@@ -116,6 +116,8 @@ class PlannedAction:
             become `null` (endpoint-histories.md section 4 policy 1).
         drop_lines: for a redaction of the prompt history, lines (prompts of deleted sessions) removed
             after the redaction; `lines` never includes them.
+        records: for a redaction inside a database, the rows (`<table>:<key>`) whose cells are redacted.
+        app: the agent whose store the action changes (`codex`, `cowork`, ...), where known.
     """
 
     action_id: str
@@ -135,6 +137,8 @@ class PlannedAction:
     note: str | None = None
     session_ids: tuple[str, ...] = ()
     drop_lines: tuple[int, ...] = ()
+    records: tuple[str, ...] = ()
+    app: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -146,6 +150,7 @@ class PlannedAction:
         document["version_ids"] = list(self.version_ids)
         document["session_ids"] = list(self.session_ids)
         document["drop_lines"] = list(self.drop_lines)
+        document["records"] = list(self.records)
         return document
 
     @classmethod
@@ -170,6 +175,8 @@ class PlannedAction:
             note=document.get("note"),
             session_ids=tuple(document.get("session_ids", ())),
             drop_lines=tuple(document.get("drop_lines", ())),
+            records=tuple(document.get("records", ())),
+            app=document.get("app"),
         )
 
 
@@ -379,6 +386,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     kept: dict[tuple[str, _Keep], set[int]] = defaultdict(set)
     kept_whole: dict[tuple[str, _Keep], bool] = {}
     erase: dict[str, set[int]] = defaultdict(set)
+    db_records: dict[str, set[str]] = defaultdict(set)
     whole: set[str] = set()
     unidentified: set[str] = set()
     session_dates: dict[str, date] = {}
@@ -394,6 +402,10 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             if line is not None:
                 kept[(path, keep)].add(line)
             kept_whole[(path, keep)] = kept_whole.get((path, keep), False) or line is None
+            continue
+        record = item["location"].get("record")
+        if isinstance(record, str) and path in infos:
+            db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
         if item.get("reason") == "owned_session":
             continue  # the whole session goes (below), unless part of it is kept
@@ -468,7 +480,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     kept_lines: dict[str, set[int]] = defaultdict(set)
     for (path, _), held in kept.items():
         kept_lines[path] |= held
-    for path in sorted((set(erase) | whole | set(drops)) - deleted_paths - kept_whole_paths):
+    for path in sorted((set(erase) | whole | set(drops) | set(db_records)) - deleted_paths - kept_whole_paths):
         info = infos[path]
         unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
@@ -503,6 +515,8 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 target=FileRef.of(info),
                 session_ids=tuple(sorted(refs.get(path, ()))),
                 drop_lines=tuple(sorted(drops.get(path, set()) - kept_lines.get(path, set()))),
+                records=tuple(sorted(db_records.get(path, ()))),
+                app=info.app,
             )
         )
     # Kept items: one exception per file and ground; erased lines of the same file are redacted above only

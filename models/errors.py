@@ -22,6 +22,7 @@ Messages carry ids, URLs, paths and hashes, never personal data (no names, e-mai
         ├── BusyError               busy         (retryable) the agent app is running
         ├── AccessDeniedError       refused      permission denied, path out of scope, symlink out of root
         ├── VersionConflictError    failed       (retryable) the item changed since it was read
+        ├── DatabaseError           failed       an agent's SQLite file is corrupt, encrypted or locked
         ├── ItemNotFoundError       failed       the item vanished (delete treats this as an outcome)
         ├── UnsupportedOperationError failed     the backend cannot do this
         └── TransferError           failed       (retryable) a read or write broke off
@@ -152,6 +153,10 @@ class VersionConflictError(ConnectorError):
     """The item changed since it was read (compare-and-swap refused)."""
 
     retryable = True
+
+
+class DatabaseError(ConnectorError):
+    """An agent's database could not be read or changed (corrupt, encrypted, locked): reported, never a crash."""
 
 
 class ItemNotFoundError(ConnectorError):

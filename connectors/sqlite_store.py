@@ -1,0 +1,337 @@
+"""SQLite stores of agent histories: read every row with its record key, and change rows the safe way.
+
+Owns the mechanics only: recognising a database by its header, a private consistent copy for reading (the
+database with its `-wal`, so scanning never checkpoints or deletes a WAL on the laptop), record keys
+(`<table>:<key>`), cell decoding (JSON text, UTF-8 blobs, zstd-compressed blobs) and the erase procedure
+(exclusive lock, `secure_delete`, one transaction, cells written back in their storage class, full-text
+indexes rebuilt, WAL checkpoint, `VACUUM`, checkpoint again). What to change is decided by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from connectors.base import Connector, Item
+from models.errors import ConnectorError, DatabaseError, ItemNotFoundError
+
+__all__ = [
+    "SQLITE_MAGIC",
+    "ZSTD_MAGIC",
+    "Cell",
+    "DatabaseError",
+    "DbRecord",
+    "EraseResult",
+    "erase_rows",
+    "is_sqlite",
+    "iter_db_records",
+    "private_copy",
+]
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_LEVEL = 3
+"""Level used to recompress an edited zstd cell or file (the level Zed writes with)."""
+MAX_CELL_BYTES = 64 << 20
+SIDECARS = ("-wal", "-journal")
+"""Files that hold database content next to the main file (`-shm` is an index, rebuilt by SQLite)."""
+_FTS_SHADOW = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat")
+
+
+def is_sqlite(head: bytes) -> bool:
+    """Whether a file's first 16 bytes are SQLite's header (recognised by content, never by extension)."""
+    return head.startswith(SQLITE_MAGIC)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell as stored and as decoded.
+
+    Attributes:
+        storage: `text`, `blob`, `integer`, `real` or `null` (SQLite's storage class).
+        value: the decoded value: a JSON value when the text parses as JSON, else the text; None for
+            numbers and undecodable blobs.
+        compressed: the blob was zstd-compressed (re-compressed on write).
+        json_style: the JSON text's (ensure_ascii, separators, indent) when `value` came from JSON text.
+    """
+
+    storage: str
+    value: object
+    compressed: bool = False
+    json_style: tuple[bool, tuple[str, str], int | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DbRecord:
+    """One row: `record` is `<table>:<key>` (see `record_key_column`)."""
+
+    table: str
+    key: str
+    rowid: int | None
+    cells: dict[str, Cell]
+    key_values: tuple[object, ...] = ()
+
+    @property
+    def record(self) -> str:
+        """The finding's `location.record`."""
+        return f"{self.table}:{self.key}"
+
+    def value(self) -> dict[str, object]:
+        """Column -> decoded value, for matching and for the access copy."""
+        return {name: cell.value for name, cell in self.cells.items() if cell.value is not None}
+
+
+def _json_style(text: str, value: object) -> tuple[bool, tuple[str, str], int | None]:
+    for indent in (None, 2, 4):
+        for ensure_ascii in (False, True):
+            for separators in ((",", ":"), (", ", ": ")) if indent is None else ((",", ": "),):
+                if json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, indent=indent) == text:
+                    return ensure_ascii, separators, indent
+    return (text.isascii(), (",", ":"), None)
+
+
+def _decode_text(text: str) -> tuple[object, tuple[bool, tuple[str, str], int | None] | None]:
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[", '"'):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text, None
+        return value, _json_style(text, value)
+    return text, None
+
+
+def decode_cell(raw: object) -> Cell:
+    """Decode one stored value (JSON text, UTF-8 or zstd blob) for matching."""
+    if raw is None:
+        return Cell("null", None)
+    if isinstance(raw, int):
+        return Cell("integer", None)
+    if isinstance(raw, float):
+        return Cell("real", None)
+    if isinstance(raw, str):
+        value, style = _decode_text(raw)
+        return Cell("text", value, json_style=style)
+    data = bytes(raw) if isinstance(raw, bytes | bytearray | memoryview) else b""
+    compressed = data.startswith(ZSTD_MAGIC)
+    if compressed:
+        try:
+            data = zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_CELL_BYTES)
+        except zstandard.ZstdError:
+            return Cell("blob", None)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Cell("blob", None, compressed)
+    value, style = _decode_text(text)
+    return Cell("blob", value, compressed, style)
+
+
+def encode_cell(cell: Cell, value: object) -> object:
+    """The stored form of a new decoded value, in the cell's storage class (and compression, JSON style)."""
+    if cell.json_style is not None:
+        ensure_ascii, separators, indent = cell.json_style
+        text = json.dumps(value, ensure_ascii=ensure_ascii, separators=separators, indent=indent)
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if cell.storage == "text":
+        return text
+    data = text.encode("utf-8")
+    if cell.compressed:
+        data = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    key_columns: tuple[str, ...]  # () means rowid
+    virtual: bool
+    without_rowid: bool
+
+
+def _tables(con: sqlite3.Connection) -> list[_Table]:
+    rows = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    virtual = {name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")}
+    shadows = {f"{v}{suffix}" for v in virtual for suffix in _FTS_SHADOW}
+    tables = []
+    for name, sql in rows:
+        if name.startswith("sqlite_") or name in shadows:
+            continue
+        info = con.execute(f'PRAGMA table_info("{_ident(name)}")').fetchall()
+        pks = tuple(col[1] for col in sorted(info, key=lambda c: c[5]) if col[5])
+        columns = {col[1] for col in info}
+        without_rowid = "WITHOUT ROWID" in (sql or "").upper()
+        if name in virtual:
+            keys: tuple[str, ...] = ()
+        elif len(pks) == 1:
+            keys = pks
+        elif "key" in columns and not without_rowid:
+            keys = ("key",)
+        elif "id" in columns and not without_rowid:
+            keys = ("id",)
+        elif without_rowid:
+            keys = pks
+        else:
+            keys = ()
+        tables.append(_Table(name, keys, name in virtual, without_rowid))
+    return tables
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _open(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
+    try:
+        con = sqlite3.connect(uri, uri=True, timeout=0.5, isolation_level=None)
+        con.execute("PRAGMA query_only = 1" if readonly else "PRAGMA query_only = 0")
+        con.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database: {type(exc).__name__}", path=path.name) from exc
+    return con
+
+
+def iter_db_records(path: Path) -> Iterator[DbRecord]:
+    """Every row of every table of the database at `path` (a private copy), FTS tables by rowid.
+
+    `sqlite_*` tables and full-text shadow tables are never reported.
+
+    Raises:
+        DatabaseError: the file is not a readable database (corrupt, encrypted, locked).
+    """
+    con = _open(path, readonly=False)  # a private copy: reading may replay its WAL
+    try:
+        for table in _tables(con):
+            yield from _rows(con, table)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot read database: {type(exc).__name__}", path=path.name) from exc
+    finally:
+        con.close()
+
+
+def _rows(con: sqlite3.Connection, table: _Table) -> Iterator[DbRecord]:
+    name = _ident(table.name)
+    rowid_sql = "" if table.without_rowid else "rowid AS __dsr_rowid, "
+    cursor = con.execute(f'SELECT {rowid_sql}* FROM "{name}"')  # noqa: S608 - identifier quoted, no user input
+    columns = [d[0] for d in cursor.description]
+    for row in cursor:
+        values = dict(zip(columns, row, strict=True))
+        rowid = values.pop("__dsr_rowid", None)
+        if table.key_columns:
+            key = ":".join("" if values.get(c) is None else str(values.get(c)) for c in table.key_columns)
+        else:
+            key = str(rowid)
+        cells = {col: decode_cell(raw) for col, raw in values.items()}
+        key_values = tuple(values.get(c) for c in table.key_columns)
+        yield DbRecord(table.name, key, rowid if isinstance(rowid, int) else None, cells, key_values)
+
+
+@contextlib.contextmanager
+def private_copy(connector: Connector, item: Item) -> Iterator[Path]:
+    """A private copy of the database `item` with its `-wal` (read through the connector), deleted after.
+
+    Reading the copy can never checkpoint, truncate or delete the laptop's WAL.
+    """
+    with tempfile.TemporaryDirectory(prefix="dsr-db-") as tmp:
+        target = Path(tmp) / "db.sqlite"
+        with connector.open(item) as stream, target.open("wb") as out:
+            _copy(stream, out)
+        try:
+            wal = connector.stat(item.path + "-wal")
+        except (ItemNotFoundError, ConnectorError):
+            wal = None
+        if wal is not None and wal.size:
+            with connector.open(wal) as stream, (Path(tmp) / "db.sqlite-wal").open("wb") as out:
+                _copy(stream, out)
+        yield target
+
+
+def _copy(stream: BinaryIO, out: BinaryIO) -> None:
+    shutil.copyfileobj(stream, out, 1 << 20)
+
+
+@dataclass(frozen=True, slots=True)
+class EraseResult:
+    """What an erase changed: rows updated or deleted, FTS tables rebuilt, and whether the WAL is empty."""
+
+    rows_changed: int
+    fts_rebuilt: tuple[str, ...]
+    wal_empty: bool
+
+
+Edit = Callable[[DbRecord], dict[str, object] | None]
+"""Given a row, the new decoded values of the cells to change (None or {} leaves the row as it is)."""
+
+
+def erase_rows(path: Path, edit: Edit) -> EraseResult:
+    """Change rows of the database at `path` in place, then remove every trace of the old values.
+
+    The app must be closed. Opens read-write with an exclusive lock and `secure_delete` on, runs every
+    UPDATE in one `BEGIN IMMEDIATE` transaction (cells keep their storage class, compression and JSON
+    style), rebuilds every full-text table touched, commits, checkpoints the WAL (TRUNCATE), `VACUUM`s
+    (freed pages would still hold deleted text) and checkpoints again. On any error the transaction is
+    rolled back: nothing is half-written.
+
+    Raises:
+        DatabaseError: not a database, corrupt, or locked by another process.
+    """
+    con = _open(path, readonly=False)
+    changed = 0
+    rebuilt: list[str] = []
+    try:
+        con.execute("PRAGMA locking_mode = EXCLUSIVE")
+        con.execute("PRAGMA secure_delete = ON")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for table in _tables(con):
+                touched = False
+                for record in list(_rows(con, table)):
+                    updates = edit(record)
+                    if not updates:
+                        continue
+                    sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)
+                    params = [encode_cell(record.cells[col], value) for col, value in updates.items()]
+                    where, key_params = _where(table, record)
+                    sql = f'UPDATE "{_ident(table.name)}" SET {sets} WHERE {where}'  # noqa: S608 - quoted idents
+                    con.execute(sql, [*params, *key_params])
+                    changed += 1
+                    touched = True
+                if touched and table.virtual:
+                    con.execute(f'INSERT INTO "{_ident(table.name)}"("{_ident(table.name)}") VALUES (\'rebuild\')')  # noqa: S608
+                    rebuilt.append(table.name)
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot change database: {type(exc).__name__}", path=path.name) from exc
+    finally:
+        con.close()
+    wal = path.with_name(path.name + "-wal")
+    return EraseResult(changed, tuple(rebuilt), not wal.exists() or wal.stat().st_size == 0)
+
+
+def vacuum(path: Path) -> EraseResult:
+    """`VACUUM` a database that once held the subject (deleted rows stay readable in free pages)."""
+    return erase_rows(path, lambda _record: None)
+
+
+def _where(table: _Table, record: DbRecord) -> tuple[str, list[object]]:
+    if table.without_rowid:
+        return " AND ".join(f'"{_ident(c)}" = ?' for c in table.key_columns), list(record.key_values)
+    return "rowid = ?", [record.rowid]
