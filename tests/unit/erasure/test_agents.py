@@ -1,0 +1,117 @@
+"""Every covered agent on one laptop: every planted mention found, no trap, and after erasure no residue in
+any file (raw bytes of databases and WAL files included) while third parties' records stay."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from connectors.inventory import build_inventory
+from connectors.local import LocalConnector
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.scan import scan_endpoint
+from erasure.discovery import discover_endpoint
+from erasure.executor import execute_plan
+from erasure.plan import plan_erasure
+from models.settings import ErasureSettings
+from simulation.agents import AgentPlant, write_agent_stores
+from tests.unit.erasure.fleet import NOW, new_ledger
+
+PLANT = AgentPlant()
+HOMES = {"macos": "/Users/ana", "windows": "/C:/Users/ana", "linux": "/home/ana"}
+
+
+def _matcher() -> Matcher:
+    ids = SubjectIdentifiers((PLANT.subject_email,), (PLANT.subject_name,), (), ())
+    return Matcher.from_identifiers(ids)
+
+
+def _where(item: dict[str, object]) -> tuple[object, ...]:
+    location = item["location"]
+    assert isinstance(location, dict)
+    return (location["path"], location.get("line"), location.get("record"))
+
+
+def _raw_files(root: Path) -> dict[str, bytes]:
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if data.startswith(b"\x28\xb5\x2f\xfd"):
+                data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 24)
+            out["/" + path.relative_to(root).as_posix()] = data
+    return out
+
+
+@pytest.mark.parametrize("os_name", ["macos", "windows", "linux"])
+def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: str) -> None:
+    """Recall 1.0 and no trap through the scan; erasure leaves no mention in any byte; third parties stay."""
+    truth = write_agent_stores(tmp_path, HOMES[os_name], os_name, PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        result = scan_endpoint(connector, "lap", _matcher(), classify=False)
+        inventory = build_inventory(connector)
+    found = {_where(item) for item in result.items}
+    expected = {(t["path"], t.get("line"), t.get("record")) for t in truth.subject}
+    assert expected - found == set(), "every planted mention is found"
+    traps = {(t["path"], t["line"], None) for t in truth.traps}
+    assert not found & traps, "look-alikes are not matches"
+    assert not result.gaps and not result.skipped
+    apps = {item["app"] for item in result.items}
+    assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
+    assert all(item["location"]["line"] is None for item in result.items if item["location"].get("record"))
+    agents = {agent for user in inventory.users for agent in user.agents}
+    assert {"windsurf"} <= agents
+    assert not any(item["location"]["path"] in truth.encrypted for item in result.items)
+
+    before = _raw_files(tmp_path)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-agents", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    assert any(a.records for a in plan.actions), "database rows are planned by record"
+    report = execute_plan(
+        plan,
+        connectors=lambda name: LocalConnector(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / f"ledger-{os_name}.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    assert report.complete, report.pending
+    after = _raw_files(tmp_path)
+    needles = [PLANT.subject_email.encode(), PLANT.subject_name.encode(), b"Keller"]
+    residue = [(path, n) for path, data in after.items() for n in needles if n.lower() in data.lower()]
+    residue = [(p, n) for p, n in residue if not (n == b"Keller" and PLANT.trap_email.encode() in after[p])]
+    assert residue == [], "no mention left in any file, databases and WAL files included"
+    kept = 0
+    for entry in truth.third_party:
+        path = str(entry["path"])
+        deleted = {f.path for a in plan.actions for f in a.files} | {
+            a.target.path for a in plan.actions if a.kind.value == "delete_file" and a.target
+        }
+        if path in deleted or PLANT.third_email.encode() not in before.get(path, b""):
+            continue  # a session mainly about the subject goes whole (plan policy)
+        assert PLANT.third_email.encode() in after[path], path
+        kept += 1
+    assert kept >= 3, "third parties' rows and lines outside deleted sessions stay"
+    for db in [p for p in after if p.endswith((".sqlite", ".db", ".vscdb", ".backup"))]:
+        con = sqlite3.connect(tmp_path / db.lstrip("/"))
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        con.close()
+    with LocalConnector("lap", tmp_path) as connector:
+        assert scan_endpoint(connector, "lap", _matcher(), classify=False).items == ()
+
+
+def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
+    """A corrupt SQLite file is listed as skipped with a reason; the scan goes on."""
+    write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    db = tmp_path / "home/ana/.local/share/opencode/opencode.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 8192)  # the header, then garbage
+    db.with_name("opencode.db-wal").unlink()
+    with LocalConnector("lap", tmp_path) as connector:
+        result = scan_endpoint(connector, "lap", _matcher(), classify=False)
+    assert [(s.path, s.reason) for s in result.skipped] == [("/home/ana/.local/share/opencode/opencode.db", "failed")]
+    assert any(item["app"] == "codex" for item in result.items)
