@@ -22,12 +22,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
-from connectors.agents import SKIP, agent_probes, classify_agent_path
+import zstandard
+
+from connectors.agents import SKIP, agent_layout, agent_probes, classify_agent_path
 from connectors.base import Connector, Item, Skipped
 from connectors.records import RecordFormat, decode_json, iter_records, read_up_to
-from models.errors import AccessDeniedError
+from models.errors import AccessDeniedError, DatabaseError
 
 __all__ = [
     "ACTIVITY_MARKER_GLOBS",
@@ -1088,10 +1090,74 @@ def _last_line_time(connector: Connector, artifact: Artifact, field: str) -> dat
     return latest
 
 
+_MAX_TIME_DEPTH = 6
+
+
+def _newest_named(value: object, fields: frozenset[str], depth: int = 0) -> datetime | None:
+    """The newest timestamp held under any of `fields`, searched a few levels into a decoded record."""
+    latest: datetime | None = None
+    if depth > _MAX_TIME_DEPTH:
+        return None
+    if isinstance(value, dict):
+        items: Iterable[tuple[object, object]] = value.items()
+    elif isinstance(value, list):
+        items = ((None, v) for v in value)
+    else:
+        return None
+    for key, child in items:
+        found = parse_timestamp(child) if key in fields else _newest_named(child, fields, depth + 1)
+        if found is not None and (latest is None or found > latest):
+            latest = found
+    return latest
+
+
+def _agent_last_activity(connector: Connector, artifact: Artifact) -> datetime | None:
+    """Another agent's artifact: the newest value of its layout's time fields in any record or row; None
+    when there is none or the file cannot be decoded (corrupt database or compressed file: mtime then)."""
+    try:
+        return _agent_times(connector, artifact)
+    except (DatabaseError, zstandard.ZstdError):
+        return None
+
+
+def _agent_times(connector: Connector, artifact: Artifact) -> datetime | None:
+    layout = agent_layout(artifact.app)
+    if layout is None or not layout.time_fields:
+        return None
+    fields = frozenset(layout.time_fields)
+    latest: datetime | None = None
+    if artifact.fmt is F.SQLITE:
+        from connectors.sqlite_store import iter_db_records, private_copy  # noqa: PLC0415 - avoids a cycle
+
+        with private_copy(connector, artifact.item) as copy:
+            for row in iter_db_records(copy):
+                found = _newest_named(
+                    {k: (c.value if c.value is not None else c.raw) for k, c in row.cells.items()}, fields
+                )
+                if found is not None and (latest is None or found > latest):
+                    latest = found
+        return latest
+    if artifact.fmt not in (F.JSONL, F.JSON, F.JSONL_ZSTD):
+        return None
+    with connector.open(artifact.item) as raw:
+        stream: BinaryIO = raw
+        fmt = artifact.fmt
+        if fmt is F.JSONL_ZSTD:
+            stream, fmt = zstandard.ZstdDecompressor().stream_reader(raw), F.JSONL  # type: ignore[assignment]
+        for record in iter_records(stream, fmt):
+            found = _newest_named(record.value, fields)
+            if found is not None and (latest is None or found > latest):
+                latest = found
+    return latest
+
+
 def artifact_last_activity_at(connector: Connector, artifact: Artifact) -> datetime:
     """When the artifact last saw activity: record `lastActivityAt`, the latest line timestamp
-    (`timestamp`, `_audit_timestamp`) for line-based histories, the file mtime as a last resort.
+    (`timestamp`, `_audit_timestamp`) for line-based histories, the newest of the agent's declared time
+    fields for the other agents (epoch seconds, epoch ms or ISO 8601), the file mtime as a last resort.
     """
+    if agent_layout(artifact.app) is not None:
+        return _agent_last_activity(connector, artifact) or artifact.item.modified_at
     if artifact.kind in (K.SESSION_RECORD, K.CODE_SESSION_RECORD):
         record = read_session_record(connector, artifact)
         if record is not None and (record.last_activity_at or record.created_at):
@@ -1122,7 +1188,11 @@ def session_last_activity_at(connector: Connector, artifacts: Iterable[Artifact]
     mtimes: list[datetime] = []
     for artifact in artifacts:
         mtimes.append(artifact.item.modified_at)
-        if artifact.kind is K.SESSION_RECORD or artifact.kind is K.CODE_SESSION_RECORD:
+        if agent_layout(artifact.app) is not None:
+            found = _agent_last_activity(connector, artifact)
+            if found is not None:
+                stamps.append(found)
+        elif artifact.kind is K.SESSION_RECORD or artifact.kind is K.CODE_SESSION_RECORD:
             record = read_session_record(connector, artifact)
             if record is not None and record.last_activity_at is not None:
                 stamps.append(record.last_activity_at)

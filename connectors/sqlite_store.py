@@ -68,6 +68,7 @@ class Cell:
     value: object
     compressed: bool = False
     json_style: tuple[bool, tuple[str, str], int | None] | None = None
+    raw: int | float | None = None  # the number of an INTEGER or REAL cell (times, ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +116,9 @@ def decode_cell(raw: object) -> Cell:
     if raw is None:
         return Cell("null", None)
     if isinstance(raw, int):
-        return Cell("integer", None)
+        return Cell("integer", None, raw=raw)
     if isinstance(raw, float):
-        return Cell("real", None)
+        return Cell("real", None, raw=raw)
     if isinstance(raw, str):
         value, style = _decode_text(raw)
         return Cell("text", value, json_style=style)

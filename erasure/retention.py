@@ -310,7 +310,9 @@ def select_policies(settings: Settings, policy: str | None = None) -> list[Reten
         ConfigError: a `redact` policy lists kinds whose records carry no time of their own.
     """
     for pol in settings.retention:
-        unsupported = sorted(k for k in pol.kinds if k not in {t.value for t in _LINE_TIMES})
+        unsupported = sorted(
+            k for k in pol.kinds if k.rsplit(":", 1)[-1] not in {t.value for t in _LINE_TIMES}
+        )
         if pol.action == "redact" and unsupported:
             raise ConfigError(
                 f"retention policy {pol.name!r}: action 'redact' drops expired records and applies only to "
@@ -335,6 +337,13 @@ def _policy_table(policies: Sequence[RetentionPolicy], group: str | None) -> dic
         for kind in pol.kinds:
             table.setdefault(kind, pol)
     return table
+
+
+def policy_for(table: Mapping[str, RetentionPolicy], art: Artifact) -> RetentionPolicy | None:
+    """The policy governing one artifact: an agent-qualified kind (`codex:transcript`), then the agent's
+    wildcard (`codex:*`), then the plain kind (which covers that kind of every agent)."""
+    kind = art.kind.value
+    return table.get(f"{art.app}:{kind}") or table.get(f"{art.app}:*") or table.get(kind)
 
 
 def is_expired(policy: RetentionPolicy, reference_at: datetime, now: datetime) -> bool:
@@ -541,7 +550,7 @@ class _Planner:
         for art in arts:
             if id(art) in grouped:
                 continue
-            pol = table.get(art.kind.value)
+            pol = policy_for(table, art)
             if pol is None:
                 continue
             if pol.action == "redact":
@@ -633,7 +642,7 @@ class _Planner:
             return last
 
         anchor = sess.anchor
-        pol = table.get(anchor.kind.value) if anchor is not None else None
+        pol = policy_for(table, anchor) if anchor is not None else None
         if anchor is not None and pol is not None and is_expired(pol, reference(pol, None), self.now):
             mine = {id(a) for a in sess.artifacts}
             others = [a for a in every if id(a) not in mine]
@@ -655,7 +664,7 @@ class _Planner:
             ]
         out = []
         for art in sess.artifacts:
-            file_pol = table.get(art.kind.value)
+            file_pol = policy_for(table, art)
             if file_pol is None or art is anchor:
                 continue
             ref = reference(file_pol, art)
