@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
+from connectors.agents import agent_layout
 from connectors.base import Connector, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
@@ -223,6 +224,7 @@ def _db_items(
     Read from a private copy of the database and its WAL; one finding per row however many cells name
     the subject (`location.line` null, `location.record` `<table>:<key>`).
     """
+    layout = agent_layout(artifact.app)
     with private_copy(connector, artifact.item) as copy:
         for record in iter_db_records(copy):
             value = record.value()
@@ -241,6 +243,9 @@ def _db_items(
                 content=content,
             )  # fmt: skip
             item["location"]["record"] = record.record
+            if item["session_id"] is None and layout is not None and layout.row_session is not None:
+                cells = value if isinstance(value, dict) else {}
+                item["session_id"] = layout.row_session(record.table, record.key, cells)
             yield item
 
 

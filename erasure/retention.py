@@ -310,9 +310,7 @@ def select_policies(settings: Settings, policy: str | None = None) -> list[Reten
         ConfigError: a `redact` policy lists kinds whose records carry no time of their own.
     """
     for pol in settings.retention:
-        unsupported = sorted(
-            k for k in pol.kinds if k.rsplit(":", 1)[-1] not in {t.value for t in _LINE_TIMES}
-        )
+        unsupported = sorted(k for k in pol.kinds if k.rsplit(":", 1)[-1] not in {t.value for t in _LINE_TIMES})
         if pol.action == "redact" and unsupported:
             raise ConfigError(
                 f"retention policy {pol.name!r}: action 'redact' drops expired records and applies only to "

@@ -44,7 +44,8 @@ class PackageItem:
         location: `{"endpoint": name, "path": str, "line": int|None}` or
             `{"store": name, "path": key, "line": int|None, "version_id": str|None}`.
         kind: artifact kind (`transcript`, `memory`, `prompt_history`, `session_record`, `s3_object`, ...).
-        app: `cowork`, `claude-code`, `claude-desktop`, or None (stores).
+        app: the agent (`cowork`, `claude-code`, `claude-desktop`, `codex`, `gemini-cli`, `cursor`, ...), or
+            None (stores).
         session_id: the session the item belongs to, if any.
         timestamp: when the record was written, if known (aware UTC).
         categories: Art. 15(1)(b) category codes found in it.

@@ -7,6 +7,7 @@ Plain data: the per-agent modules fill it in, `connectors.layouts` applies it. D
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -74,6 +75,7 @@ class AgentLayout:
         time_fields: record fields whose newest value is a session's last activity.
         encrypted: its conversations are encrypted: never opened, deleted whole, vendor request.
         notes: what the tool can do with each store, for the coverage table.
+        row_session: the conversation a database row belongs to, from its table, key and decoded cells.
     """
 
     app: str
@@ -84,6 +86,7 @@ class AgentLayout:
     time_fields: tuple[str, ...] = ("timestamp",)
     encrypted: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    row_session: Callable[[str, str, Mapping[str, object]], str | None] | None = None
 
     def probes(self, os_name: str) -> tuple[str, ...]:
         """The home-relative globs to list on a home of `os_name`."""
@@ -109,6 +112,23 @@ def family_roots(
             path = f"{user_dir}/{suffix}" if suffix else user_dir
             roots.append(Root(path, (os_name,), rules, app, claim_all=bool(suffix)))
     return tuple(roots)
+
+
+SESSION_COLUMNS = ("session_id", "thread_id", "sessionId", "conversation_id", "composerId")
+"""Columns (or JSON fields of a row) that name the conversation a row belongs to."""
+
+
+def session_of_row(tables: tuple[str, ...] = ()) -> Callable[[str, str, Mapping[str, object]], str | None]:
+    """A `row_session`: the row's session column, else its key in one of `tables` (rows that are sessions)."""
+
+    def find(table: str, key: str, cells: Mapping[str, object]) -> str | None:
+        for column in SESSION_COLUMNS:
+            value = cells.get(column)
+            if isinstance(value, str) and value:
+                return value
+        return key if table in tables else None
+
+    return find
 
 
 SQLITE_SIDECARS = rule(r".+-(?:wal|shm|journal)", SKIP, F.NONE, Erase.SQLITE)

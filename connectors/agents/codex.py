@@ -7,7 +7,7 @@ in `logs_<N>.sqlite` (the digit is a schema version).
 
 from __future__ import annotations
 
-from connectors.agents.base import SQLITE_SIDECARS, UUID, AgentLayout, Erase, Root, rule
+from connectors.agents.base import SQLITE_SIDECARS, UUID, AgentLayout, Erase, Root, rule, session_of_row
 from connectors.records import RecordFormat as F
 
 _ROLLOUT = rf"(?:sessions/\d{{4}}/\d\d/\d\d|archived_sessions)/rollout-[0-9T:-]+-(?P<sid>{UUID})"
@@ -40,4 +40,5 @@ LAYOUT = AgentLayout(
     roots=(Root(".codex", rules=RULES),),
     processes=("codex", "codex.exe", "Codex"),
     time_fields=("timestamp", "ts", "updated_at"),
+    row_session=session_of_row(("threads",)),
 )

@@ -7,6 +7,8 @@ The CLI keeps a content-addressed `store.db` per chat (deleted whole) and JSONL 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from connectors.agents.base import SQLITE_SIDECARS, AgentLayout, Erase, Root, family_roots, rule
 from connectors.records import RecordFormat as F
 
@@ -22,10 +24,22 @@ CLI_RULES = (
     rule(r"ai-tracking/[^/]+\.db", "database", F.SQLITE, Erase.SQLITE),
 )
 
+
+def _cursor_row_session(table: str, key: str, cells: Mapping[str, object]) -> str | None:
+    """`cursorDiskKV` keys name the conversation: `bubbleId:<composerId>:<bubbleId>`, `composerData:<id>`."""
+    if table == "cursorDiskKV":
+        parts = key.split(":")
+        if parts[0] in ("bubbleId", "composerData", "messageRequestContext", "checkpointId") and len(parts) > 1:
+            return parts[1]
+    value = cells.get("composerId")
+    return value if isinstance(value, str) else None
+
+
 LAYOUT = AgentLayout(
     app="cursor",
     title="Cursor",
     roots=(*family_roots(("Cursor",), "", USER_RULES), Root(".cursor", rules=CLI_RULES)),
     processes=("Cursor", "Cursor.exe", "cursor", "cursor-agent"),
     time_fields=("lastUpdatedAt", "createdAt", "unixMs"),
+    row_session=_cursor_row_session,
 )

@@ -6,7 +6,7 @@ messages and typed parts; the legacy one-file-per-object `storage/` tree stays a
 
 from __future__ import annotations
 
-from connectors.agents.base import SQLITE_SIDECARS, AgentLayout, Erase, Root, rule
+from connectors.agents.base import SQLITE_SIDECARS, AgentLayout, Erase, Root, rule, session_of_row
 from connectors.records import RecordFormat as F
 
 DATA_RULES = (
@@ -31,4 +31,5 @@ LAYOUT = AgentLayout(
     roots=(Root(".local/share/opencode", rules=DATA_RULES), Root(".local/state/opencode", rules=STATE_RULES)),
     processes=("opencode", "opencode.exe"),
     time_fields=("time_updated", "time_created"),
+    row_session=session_of_row(("session",)),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.agents.base import SQLITE_SIDECARS, AgentLayout, Erase, Root, rule
+from connectors.agents.base import SQLITE_SIDECARS, AgentLayout, Erase, Root, rule, session_of_row
 from connectors.records import RecordFormat as F
 
 DATA_RULES = (
@@ -26,4 +26,5 @@ LAYOUT = AgentLayout(
     ),
     processes=("zed", "Zed", "zed.exe", "zed-editor"),
     time_fields=("updated_at",),
+    row_session=session_of_row(("threads",)),
 )

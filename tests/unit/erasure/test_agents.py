@@ -62,7 +62,10 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     assert not result.gaps and not result.skipped
     apps = {item["app"] for item in result.items}
     assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
-    assert all(item["location"]["line"] is None for item in result.items if item["location"].get("record"))
+    rows = [item for item in result.items if item["location"].get("record")]
+    assert rows and all(item["location"]["line"] is None for item in rows)
+    conversations = [i for i in rows if not str(i["location"]["record"]).startswith("ItemTable:")]  # global lists
+    assert all(item["session_id"] for item in conversations), "database rows are grouped by the agent's conversation"
     agents = {agent for user in inventory.users for agent in user.agents}
     assert {"windsurf"} <= agents
     assert not any(item["location"]["path"] in truth.encrypted for item in result.items)
