@@ -31,6 +31,13 @@ def simulate(
     endpoints: Annotated[int, typer.Option("--endpoints", min=1, max=999, help="Number of laptops.")],
     size_mb: Annotated[float, typer.Option("--size-mb", min=0.0, help="Approximate MiB per laptop.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed; the same seed gives identical trees.")] = 0,
+    agents: Annotated[
+        bool,
+        typer.Option(
+            "--agents/--claude-only",
+            help="Also write every other covered agent's store (Codex, Gemini CLI, Cursor, Copilot, Cline, ...).",
+        ),
+    ] = False,
 ) -> None:
     """Write N laptop trees, truth.json (every planted location) and a ready dsr.toml."""
     err = Console(stderr=True)
@@ -42,7 +49,9 @@ def simulate(
             def report(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = simulate_fleet(out, endpoints=endpoints, size_mb=size_mb, seed=seed, progress=report)
+            result = simulate_fleet(
+                out, endpoints=endpoints, size_mb=size_mb, seed=seed, progress=report, agents=agents
+            )
     except DsrError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None

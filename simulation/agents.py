@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -44,8 +45,13 @@ class AgentTruth:
     encrypted: list[str] = field(default_factory=list)
 
 
+def _dumps(value: object, **options: Any) -> str:
+    """JSON as the agents write it: non-ASCII characters unescaped."""
+    return json.dumps(value, ensure_ascii=False, **options)
+
+
 def _jsonl(rows: Sequence[object]) -> bytes:
-    return b"".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in rows)
+    return b"".join(_dumps(r, separators=(",", ":")).encode() + b"\n" for r in rows)
 
 
 class _Writer:
@@ -173,7 +179,7 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
     rollout = [
         {"timestamp": "2026-03-02T09:14:09.000Z", "type": "session_meta", "payload": {"id": SID, "cwd": f"{home}/app"}},
         {"timestamp": "2026-03-02T09:14:09.400Z", "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"Find {s_name} ({s_mail}) in seed.sql"}]}},
-        {"timestamp": "2026-03-02T09:14:11.010Z", "type": "response_item", "payload": {"type": "function_call", "name": "shell", "arguments": json.dumps({"command": ["rg", "-n", s_mail]}), "call_id": "c1"}},
+        {"timestamp": "2026-03-02T09:14:11.010Z", "type": "response_item", "payload": {"type": "function_call", "name": "shell", "arguments": _dumps({"command": ["rg", "-n", s_mail]}), "call_id": "c1"}},
         {"timestamp": "2026-03-02T09:14:12.000Z", "type": "event_msg", "payload": {"type": "agent_message", "message": f"Also found {t_name} <{t_mail}>"}},
         {"timestamp": "2026-03-02T09:14:13.000Z", "type": "event_msg", "payload": {"type": "agent_message", "message": f"Unrelated: {trap}"}},
     ]  # fmt: skip
@@ -213,8 +219,8 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         "sessionId": "aa",
         "messages": [{"type": "user", "content": f"Call {s_name}"}, {"type": "user", "content": trap}],
     }
-    w.lines(".gemini/tmp/9c1e5a/chats/session-2025-11-01T10-00-aaaaaaaa.json", json.dumps(legacy, indent=2).encode())
-    w.lines(".gemini/tmp/my-app/logs.json", json.dumps([
+    w.lines(".gemini/tmp/9c1e5a/chats/session-2025-11-01T10-00-aaaaaaaa.json", _dumps(legacy, indent=2).encode())
+    w.lines(".gemini/tmp/my-app/logs.json", _dumps([
         {"sessionId": "3f2b", "messageId": 0, "timestamp": "2026-05-04T08:00:05.000Z", "type": "user", "message": f"Email {s_mail}"},
         {"sessionId": "3f2b", "messageId": 1, "timestamp": "2026-05-04T08:00:06.000Z", "type": "user", "message": f"cc {t_mail}"},
     ], indent=2).encode())  # fmt: skip
@@ -237,14 +243,14 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
             "CREATE TABLE cursorDiskKV(key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB);",
             {
                 "cursorDiskKV": [
-                    ("bubbleId:c1:b1", json.dumps(bubble, separators=(",", ":"))),
-                    ("bubbleId:c1:b2", json.dumps(other, separators=(",", ":")).encode()),
+                    ("bubbleId:c1:b1", _dumps(bubble, separators=(",", ":"))),
+                    ("bubbleId:c1:b2", _dumps(other, separators=(",", ":")).encode()),
                     (
                         "composerData:c1",
-                        json.dumps({"composerId": "c1", "name": "Login bug", "lastUpdatedAt": 1772442000000}),
+                        _dumps({"composerId": "c1", "name": "Login bug", "lastUpdatedAt": 1772442000000}),
                     ),
                 ],
-                "ItemTable": [("aiService.prompts", json.dumps([{"text": f"ask {s_name}", "commandType": 4}]))],
+                "ItemTable": [("aiService.prompts", _dumps([{"text": f"ask {s_name}", "commandType": 4}]))],
             },
             wal=False,
         )
@@ -264,9 +270,9 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
     # Cline: one-line JSON task files.
     w = _Writer(root, home, "cline", truth, plant)
     task = user_dir.format(app="Code") + "/globalStorage/saoudrizwan.claude-dev/tasks/1772442000000"
-    w.lines(f"{task}/ui_messages.json", json.dumps([
+    w.lines(f"{task}/ui_messages.json", _dumps([
         {"ts": 1772442000000, "type": "say", "say": "task", "text": f"Fix the address for {s_name}, Hauptstr. 5"},
-        {"ts": 1772442003000, "type": "say", "say": "api_req_started", "text": json.dumps({"request": f"<task>{t_name}</task>"})},
+        {"ts": 1772442003000, "type": "say", "say": "api_req_started", "text": _dumps({"request": f"<task>{t_name}</task>"})},
     ], separators=(",", ":")).encode())  # fmt: skip
 
     # Aider: Markdown history in a repository.
@@ -279,7 +285,7 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
 
     # Continue: session JSON.
     w = _Writer(root, home, "continue", truth, plant)
-    w.lines(".continue/sessions/7d100000-0000-4000-8000-000000000001.json", json.dumps({
+    w.lines(".continue/sessions/7d100000-0000-4000-8000-000000000001.json", _dumps({
         "sessionId": "7d1", "title": f"Refund for {s_name}",
         "history": [{"message": {"role": "user", "content": f"Refund {s_name}, cc {t_mail}"}, "contextItems": []}],
     }, indent=2).encode())  # fmt: skip
@@ -300,8 +306,8 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         f"{zed_data[os_name]}/threads/threads.db",
         "CREATE TABLE threads(id TEXT PRIMARY KEY, summary TEXT, updated_at TEXT, data_type TEXT, data BLOB);",
         {"threads": [
-            ("t1", "Debug payroll export", "2026-01-20T12:00:00Z", "zstd", zstandard.ZstdCompressor(level=3).compress(json.dumps(thread).encode())),
-            ("t2", "Other", "2026-01-21T12:00:00Z", "json", json.dumps(other_thread).encode()),
+            ("t1", "Debug payroll export", "2026-01-20T12:00:00Z", "zstd", zstandard.ZstdCompressor(level=3).compress(_dumps(thread).encode())),
+            ("t2", "Other", "2026-01-21T12:00:00Z", "json", _dumps(other_thread).encode()),
         ]},
         wal=False,
     )  # fmt: skip
@@ -315,8 +321,8 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         {
             "session": [("ses_01", f"Contract for {s_name}", 1772442000000, 1772442009000)],
             "part": [
-                ("prt_01", "msg_01", "ses_01", json.dumps({"type": "tool", "tool": "read", "state": {"output": f"{s_name}, salary"}})),
-                ("prt_02", "msg_02", "ses_01", json.dumps({"type": "text", "text": f"{t_name} signs too"})),
+                ("prt_01", "msg_01", "ses_01", _dumps({"type": "tool", "tool": "read", "state": {"output": f"{s_name}, salary"}})),
+                ("prt_02", "msg_02", "ses_01", _dumps({"type": "text", "text": f"{t_name} signs too"})),
             ],
         },
         wal=True,

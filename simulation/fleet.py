@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import InputError
+from simulation.agents import AgentPlant, write_agent_stores
 from simulation.builders import (
     bulk_session as _bulk_session,
 )
@@ -198,6 +199,49 @@ def _build_laptop(
     lap.finish()
 
 
+def _agent_stores(lap: Laptop, subject: Subject) -> None:
+    """The other agents' stores in the first OS user's home, with their truth (see `simulate_fleet`)."""
+    party = lap.party()
+    trap = subject_traps(subject)[0]  # `email_extra_digit`: never contains the address itself
+    plant = AgentPlant(subject.emails[0], subject.name, party.email, party.name, trap.literal)
+    before = {p for p in lap.base.rglob("*") if p.is_file()}
+    found = write_agent_stores(lap.base, lap.users[0].home, lap.os, plant)
+    ns = REF_MS * 1_000_000
+    for path in lap.base.rglob("*"):
+        if path.is_file() and path not in before:
+            os.utime(path, ns=(ns, ns))
+            lap.bytes_written += path.stat().st_size
+    for entry in found.subject:
+        lap.locations.append(
+            {
+                "subject": subject.key,
+                "endpoint": lap.name,
+                "path": entry["path"],
+                "line": entry.get("line"),
+                "record": entry.get("record"),
+                "kind": "agent_store",
+                "form": "agent_store",
+                "literal": subject.emails[0],
+                "session_id": None,
+                "in_agent_store": True,
+                "app": entry["app"],
+            }
+        )
+    for entry in found.traps:
+        lap.trap_locations.append(
+            {
+                "subject": subject.key,
+                "endpoint": lap.name,
+                "path": entry["path"],
+                "line": entry["line"],
+                "kind": "agent_store",
+                "form": trap.form,
+                "literal": trap.literal,
+                "session_id": None,
+            }
+        )
+
+
 def _session_paths(lap: Laptop) -> None:
     by_id: dict[str, list[str]] = {}
     for path, sim in lap.files.items():
@@ -258,6 +302,7 @@ def simulate_fleet(
     subjects: Sequence[Subject] = DEFAULT_SUBJECTS,
     progress: Callable[[int, int], None] | None = None,
     extra_toml: str = "",
+    agents: bool = False,
 ) -> FleetTruth:
     """Write `endpoints` laptop trees under `out`, plus `out/truth.json` and `out/dsr.toml`.
 
@@ -274,6 +319,10 @@ def simulate_fleet(
         subjects: Data subjects to plant (the first gets the traps and owns laptop-01).
         progress: Called with (laptops done, total).
         extra_toml: Appended verbatim to dsr.toml (for example a `[register]` section).
+        agents: Also write the stores of every other covered agent (Codex, Gemini CLI, Cursor, Copilot,
+            Cline, Aider, Continue, Zed, OpenCode, Windsurf, ChatGPT desktop) in the first OS user's home of
+            each laptop, with the first subject, a third party and a trap planted; their truth locations
+            carry `app` and, for database rows, `record` with `line` null.
 
     Returns:
         A summary; the full truth is in `out/truth.json`.
@@ -320,6 +369,8 @@ def simulate_fleet(
         visitor = first_account if index == 1 else None
         _build_laptop(lap, index, endpoints, target, owner, visitor)
         _session_paths(lap)
+        if agents:
+            _agent_stores(lap, first)
         configured_owner = lap.users[0].account.email if index % 2 == 0 else None
         laptops.append(
             {
@@ -344,8 +395,11 @@ def simulate_fleet(
         if progress is not None:
             progress(index + 1, endpoints)
     locations.sort(
-        key=lambda x: (str(x["endpoint"]), str(x["path"]), int(str(x["line"])), str(x["subject"]), str(x["form"]))
-    )
+        key=lambda x: (
+            str(x["endpoint"]), str(x["path"]), int(str(x["line"] or 0)), str(x.get("record") or ""),
+            str(x["subject"]), str(x["form"]),
+        )
+    )  # fmt: skip
     traps.sort(key=lambda x: (str(x["endpoint"]), str(x["path"]), int(str(x["line"])), str(x["form"])))
     truth = {
         "generator": GENERATOR,

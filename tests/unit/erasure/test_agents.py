@@ -3,8 +3,10 @@ any file (raw bytes of databases and WAL files included) while third parties' re
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -19,7 +21,8 @@ from erasure.executor import execute_plan
 from erasure.plan import plan_erasure
 from models.settings import ErasureSettings
 from simulation.agents import AgentPlant, write_agent_stores
-from tests.unit.erasure.fleet import NOW, new_ledger
+from simulation.fleet import simulate_fleet
+from tests.unit.erasure.fleet import NOW, Fleet, new_ledger
 
 PLANT = AgentPlant()
 HOMES = {"macos": "/Users/ana", "windows": "/C:/Users/ana", "linux": "/home/ana"}
@@ -118,3 +121,52 @@ def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
         result = scan_endpoint(connector, "lap", _matcher(), classify=False)
     assert [(s.path, s.reason) for s in result.skipped] == [("/home/ana/.local/share/opencode/opencode.db", "failed")]
     assert any(item["app"] == "codex" for item in result.items)
+
+
+def test_simulated_fleet_with_every_agent_scanned_and_erased(tmp_path: Path) -> None:
+    """`simulate_fleet(agents=True)`: recall 1.0 and no trap for s1 over every laptop through `scan_endpoint`;
+    after plan + execute no literal of s1 in any file (decompressed, databases and WAL included)."""
+    out = tmp_path / "fleet"
+    simulate_fleet(out, endpoints=4, size_mb=0.05, seed=11, agents=True)
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    fleet = Fleet(out, truth, _fleet_matcher(truth))
+    agent_locations = [loc for loc in truth["locations"] if loc.get("app")]
+    assert {loc["app"] for loc in agent_locations} >= {"codex", "cursor", "zed", "opencode", "gemini-cli", "cline"}
+    assert any(loc["record"] for loc in agent_locations) and any(
+        loc["path"].startswith("/C:/") for loc in agent_locations
+    )
+    found: set[tuple[object, ...]] = set()
+    for endpoint in fleet.endpoints:
+        with fleet.connector(endpoint["name"]) as connector:
+            result = scan_endpoint(connector, endpoint["name"], fleet.matcher, classify=False, expand_owned=False)
+        assert not result.gaps, result.gaps
+        found |= {(endpoint["name"], *_where(item)) for item in result.items}
+    planted = {
+        (loc["endpoint"], loc["path"], loc["line"], loc.get("record"))
+        for loc in truth["locations"]
+        if loc["subject"] == "s1" and loc["in_agent_store"]
+    }
+    whole = {(e, p) for e, p, line, rec in found if line is None and rec is None}
+    missing = {p for p in planted if p not in found and (p[0], p[1]) not in whole}
+    assert not missing, sorted(missing, key=str)[:5]
+    trap_hits = {(t["endpoint"], t["path"], t["line"], None) for t in truth["traps"]} & found
+    assert not trap_hits, sorted(trap_hits, key=str)[:3]
+
+    plan = fleet.plan()
+    report = fleet.execute(plan, new_ledger(tmp_path / "ledger.jsonl"))
+    assert report.complete, report.pending
+    assert fleet.subject_hits(plan) == [], "raw bytes of every file, databases and WAL files included"
+    subject = truth["subjects"][0]
+    needles = [subject["emails"][0].encode(), subject["name"].encode()]
+    for endpoint in fleet.endpoints:
+        for path, data in _raw_files(fleet.root(endpoint["name"])).items():
+            if path.endswith(".zst"):  # compressed: checked once decompressed
+                assert not any(n.lower() in data.lower() for n in needles), (endpoint["name"], path)
+
+
+def _fleet_matcher(truth: dict[str, Any]) -> Matcher:
+    subject = truth["subjects"][0]
+    ids = SubjectIdentifiers(
+        tuple(subject["emails"]), (subject["name"],), tuple(subject["phones"]), tuple(subject["user_ids"])
+    )
+    return Matcher.from_identifiers(ids)
