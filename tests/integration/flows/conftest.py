@@ -77,9 +77,12 @@ class Fleet:
         return open_package(sealed, request_key(settings, request_id), request_id, out)
 
 
-def make_fleet(root: Path, endpoints: int, *, seed: int = 7, extra: str = "") -> Fleet:
-    """Simulate `endpoints` laptops under `root` and write a config with a register and private package dir."""
-    simulate_fleet(root / "fleet", endpoints=endpoints, size_mb=0.05, seed=seed, extra_toml=REGISTER + extra)
+def make_fleet(root: Path, endpoints: int, *, seed: int = 7, extra: str = "", agents: bool = False) -> Fleet:
+    """Simulate `endpoints` laptops under `root` and write a config with a register and private package dir
+    (`agents`: with every other covered agent's store too)."""
+    simulate_fleet(
+        root / "fleet", endpoints=endpoints, size_mb=0.05, seed=seed, extra_toml=REGISTER + extra, agents=agents
+    )
     config = root / "fleet" / "dsr.toml"
     text = config.read_text(encoding="utf-8")
     text = text.replace("[database]", f'[access]\npackage_dir = "{root / "packages"}"\n\n[database]', 1)
