@@ -179,7 +179,7 @@ def _decompress(data: bytes) -> bytes:
     try:
         return zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_CELL_BYTES)
     except zstandard.ZstdError as exc:
-        raise UnsupportedOperationError("compressed file is corrupt") from exc
+        raise UnsupportedOperationError("compressed file is corrupt", code="corrupt_compressed_file") from exc
 
 
 def _sha(data: bytes) -> str:
@@ -481,7 +481,9 @@ class _Run:
         assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
         local_path = getattr(connector, "database_path", None)
         if not callable(local_path):
-            raise UnsupportedOperationError("databases are changed only on a local disk; report only", path=target.path)
+            raise UnsupportedOperationError(
+                "databases are changed only on a local disk; report only", path=target.path, code="database_report_only"
+            )
         path = local_path(current)
         sha = _sha(_read(connector, current))
         if sha != target.sha256:
@@ -811,6 +813,8 @@ class _Run:
             return self.outcome(action, ActionStatus.CONFLICT, error="conflict")
         except BusyError:
             return self.outcome(action, ActionStatus.BUSY, error="busy")
+        except UnsupportedOperationError as exc:
+            return self.outcome(action, ActionStatus.FAILED, error=str(exc.fields.get("code", "unsupported")))
         except ConnectorError as exc:
             return self.outcome(action, ActionStatus.FAILED, error=exc.status.value)
 

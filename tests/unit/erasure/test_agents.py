@@ -170,3 +170,30 @@ def _fleet_matcher(truth: dict[str, Any]) -> Matcher:
         tuple(subject["emails"]), (subject["name"],), tuple(subject["phones"]), tuple(subject["user_ids"])
     )
     return Matcher.from_identifiers(ids)
+
+
+def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -> None:
+    """Over a connector that cannot hand out a local path (SSH), a database action fails as report-only and
+    the database is left byte for byte; the text files of the same plan are still redacted."""
+    write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-ssh", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    databases = {a.target.path for a in plan.actions if a.records and a.target}
+    before = {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases}
+
+    class NoLocalDisk(LocalConnector):
+        database_path = None  # type: ignore[assignment]  # as over SSH: no local path to a database
+
+    report = execute_plan(
+        plan,
+        connectors=lambda name: NoLocalDisk(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-ssh.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    failed = {o.path: o.error for o in report.outcomes if o.status.value == "failed"}
+    assert set(failed) == databases and set(failed.values()) == {"database_report_only"}
+    assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases} == before
+    assert any(o.status.value == "done" for o in report.outcomes)
