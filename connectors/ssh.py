@@ -28,6 +28,7 @@ import paramiko
 from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
+from connectors.agents import AGENTS
 from connectors.base import TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name, sha256_of
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
@@ -55,6 +56,9 @@ SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 REMOTE_PYTHON_COMMAND = "python3 -"
 REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
 AGENT_PROCESS_NAMES = frozenset({"Claude", "claude", "Claude.exe", "claude.exe", "Claude Helper"})
+OTHER_AGENT_PROCESS_NAMES = frozenset(name for layout in AGENTS for name in layout.processes) - AGENT_PROCESS_NAMES
+"""Processes of the other agents: reported as `app_process:<name>` evidence; they make only that agent's
+files busy (the executor decides per action), not the whole laptop."""
 _READ_REQUEST = 32768
 _READ_WINDOW = 1 << 21
 _READ_INFLIGHT = 64
@@ -933,6 +937,7 @@ class SSHConnector:
             if stem.isdigit()
         ]
         processes = self._processes()
+        others: tuple[str, ...] = ()
         if processes is None:
             evidence.extend(f"session_unverified:{pid}" for pid in session_pids)
         else:
@@ -940,7 +945,8 @@ class SSHConnector:
             evidence.extend(f"session_pid:{pid}" for pid in session_pids if pid in pids)
             if not self.target.root:
                 evidence.extend(f"process:{name}" for name in sorted(names & AGENT_PROCESS_NAMES))
-        return Activity(agent_running=bool(evidence), evidence=tuple(evidence))
+                others = tuple(f"app_process:{name}" for name in sorted(names & OTHER_AGENT_PROCESS_NAMES))
+        return Activity(agent_running=bool(evidence), evidence=(*evidence, *others))
 
     def _processes(self) -> tuple[set[int], set[str]] | None:
         """Pids and process base names from the fixed `ps` command; None if it cannot run."""

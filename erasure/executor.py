@@ -17,6 +17,7 @@ from typing import Any
 
 import zstandard
 
+from connectors.agents import agent_layout
 from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
 from connectors.encoding import detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
@@ -788,6 +789,10 @@ class _Run:
                     # The app started during the run: stop here, the rest waits for the next run.
                     outcomes.extend(self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions[index:])
                     break
+                if self.app_busy(connector, action):
+                    # That agent's app runs (it caches its store or holds it open): its files wait.
+                    outcomes.append(self.outcome(action, ActionStatus.BUSY, error="busy"))
+                    continue
                 outcomes.append(self.one(connector, action))
             return outcomes
 
@@ -797,6 +802,18 @@ class _Run:
             return connector.activity().agent_running
         except ConnectorError:
             return True
+
+    def app_busy(self, connector: Connector, action: PlannedAction) -> bool:
+        """Whether the app of the agent whose store the action changes is running (its declared processes)."""
+        layout = agent_layout(action.app) if action.app else None
+        if layout is None or not layout.processes or action.kind is ActionKind.EXCEPTION:
+            return False
+        try:
+            evidence = connector.activity().evidence
+        except ConnectorError:
+            return True
+        names = {e.split(":", 1)[1] for e in evidence if e.startswith("app_process:")}
+        return bool(names & set(layout.processes))
 
     def one(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
         handlers: dict[ActionKind, Callable[[Connector, PlannedAction], ActionOutcome]] = {

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from connectors.base import Activity
 from connectors.inventory import build_inventory
 from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
@@ -196,4 +197,32 @@ def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -
     failed = {o.path: o.error for o in report.outcomes if o.status.value == "failed"}
     assert set(failed) == databases and set(failed.values()) == {"database_report_only"}
     assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases} == before
+    assert any(o.status.value == "done" for o in report.outcomes)
+
+
+def test_running_agent_app_makes_only_its_files_wait(tmp_path: Path) -> None:
+    """While Codex runs (its process seen), Codex files are busy and untouched; other agents' are erased."""
+    write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-busy", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    codex = {a.target.path for a in plan.actions if a.app == "codex" and a.target}
+    assert codex
+    before = {p: (tmp_path / p.lstrip("/")).read_bytes() for p in codex}
+
+    class CodexRunning(LocalConnector):
+        def activity(self) -> Activity:
+            return Activity(agent_running=False, evidence=("app_process:codex",))
+
+    report = execute_plan(
+        plan,
+        connectors=lambda name: CodexRunning(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-busy.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    busy = {o.path for o in report.outcomes if o.status.value == "busy"}
+    assert codex <= busy
+    assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in codex} == before
     assert any(o.status.value == "done" for o in report.outcomes)
