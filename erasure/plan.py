@@ -150,7 +150,12 @@ class PlannedAction:
         document["version_ids"] = list(self.version_ids)
         document["session_ids"] = list(self.session_ids)
         document["drop_lines"] = list(self.drop_lines)
+        # Written only when set, so the digest of a plan without database rows or agents is what it was.
         document["records"] = list(self.records)
+        if not self.records:
+            del document["records"]
+        if self.app is None:
+            del document["app"]
         return document
 
     @classmethod
@@ -456,6 +461,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 session_id=sid,
                 files=tuple(FileRef.of(f) for f in files),
                 dirs=tuple(_session_dirs(sid, files, others)),
+                app=next((f.app for f in files if f.app), None),
             )
         )
         deleted_paths |= {f.path for f in files}
@@ -496,6 +502,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                     path=path,
                     session_id=info.session_id,
                     target=FileRef.of(info),
+                    app=info.app,
                 )
             )
             continue

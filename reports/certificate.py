@@ -73,6 +73,7 @@ class ErasedEntry:
         version_id: the S3 version deleted, if any.
         ledger_seq: the proof-ledger entry recording it.
         at: when it was done.
+        agent: the AI agent whose store held the records (`codex`, `cowork`, ...), None for stores.
     """
 
     location: str
@@ -85,6 +86,7 @@ class ErasedEntry:
     version_id: str | None
     ledger_seq: int | None
     at: datetime | None
+    agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -383,7 +385,9 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 [
                     [
                         esc(e.location),
-                        esc(e.path) + (f"<br>version {esc(e.version_id)}" if e.version_id else ""),
+                        esc(e.path)
+                        + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
+                        + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
                         esc(ACTION_TEXT.get(e.action, e.action)),
                         str(e.items),
                         _short(e.sha256_before),

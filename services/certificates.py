@@ -102,12 +102,13 @@ def certify(
                 location_type=action.location_type,
                 path=action.path or "",
                 action=_ACTION_TEXT.get(action.kind, action.kind.value),
-                items=max(1, len(action.lines) or len(action.files) or len(action.version_ids)),
+                items=max(1, len(action.lines) or len(action.records) or len(action.files) or len(action.version_ids)),
                 sha256_before=target.sha256 if target else None,
                 sha256_after=None,
                 version_id=action.version_ids[0] if action.version_ids else None,
                 ledger_seq=outcome.ledger_seq if outcome else None,
                 at=utcnow(),
+                agent=action.app,
             )
         )
     kept = [_kept(a, settings) for a in plan.exceptions if a.location_type != "vendor" and a.ground != "residual_store"]
