@@ -363,6 +363,11 @@ def _session_dirs(session_id: str, files: Iterable[ArtifactInfo], others: Sequen
     return sorted(d for d in dirs if not any(o.path.startswith(d + "/") for o in others))
 
 
+_LINE_RECORD_FORMATS = frozenset({"jsonl"})
+"""Formats with one record per line: only there is the share of records naming the subject meaningful (a
+one-line JSON document, as Cline writes, would always be "mainly about" anyone it names once)."""
+
+
 def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
     name = discovery.name
     infos = {info.path: info for info in discovery.artifacts}
@@ -377,11 +382,17 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     named: Counter[str] = Counter()
     for item in discovery.items:
         info = infos.get(item["location"]["path"])
-        if info is not None and info.kind in _RECORD_KINDS and info.session_id and item.get("pointers"):
+        if (
+            info is not None
+            and info.kind in _RECORD_KINDS
+            and info.fmt in _LINE_RECORD_FORMATS
+            and info.session_id
+            and item.get("pointers")
+        ):
             named[info.session_id] += 1
     totals: Counter[str] = Counter()
     for info in discovery.artifacts:
-        if info.kind in _RECORD_KINDS and info.session_id and info.lines:
+        if info.kind in _RECORD_KINDS and info.fmt in _LINE_RECORD_FORMATS and info.session_id and info.lines:
             # A trailing newline gives one empty last "line" that is no record.
             totals[info.session_id] += max(info.lines - 1, 1)
     for sid, count in named.items():
