@@ -10,13 +10,21 @@ the backend cannot express (S3 has no symlinks) calls `pytest.skip("...")`. Mark
 
 from __future__ import annotations
 
+import codecs
 import pickle
+import sqlite3
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import pytest
+import zstandard
 
 from connectors.base import Connector, Expected, Item, Skipped, sha256_of
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.scan import scan_endpoint
 from models.errors import AccessDeniedError, ItemNotFoundError, VersionConflictError
 
 
@@ -303,3 +311,63 @@ class ConnectorContract:
         backend.make_symlink(f"{SESSION}/docs", f"{HOME}/Documents")
         assert connector.delete_tree(SESSION) == 2
         assert backend.read_file(f"{HOME}/Documents/keep.txt") == b"k"
+
+    # -- the other agents' stores (laptops only) --------------------------------------------------------
+
+    def _laptop_only(self, connector: Connector) -> None:
+        if not hasattr(connector, "list_names"):
+            pytest.skip("a store holds no agent histories")
+
+    def test_agent_database_read_with_its_wal_and_left_unchanged(
+        self, backend: ContractBackend, connector: Connector
+    ) -> None:
+        """A SQLite store and its `-wal` are read through a private copy: rows located by `record`, rows only
+        in the WAL included, and neither file changed by the scan."""
+        self._laptop_only(connector)
+        db, wal = _wal_database()
+        path = f"{HOME}/.local/share/opencode/opencode.db"
+        backend.write_file(path, db)
+        backend.write_file(path + "-wal", wal)
+        result = scan_endpoint(connector, connector.name, _agent_matcher(), classify=False)
+        records = {i["location"].get("record") for i in result.items if i["location"]["path"] == path}
+        assert records == {"session:ses_1", "session:ses_2"}, "the row only in the WAL is read too"
+        assert backend.read_file(path) == db and backend.read_file(path + "-wal") == wal
+
+    def test_agent_utf16_and_zstd_files_found_on_their_lines(
+        self, backend: ContractBackend, connector: Connector
+    ) -> None:
+        """A UTF-16 file and a zstd rollout are decoded for scanning; lines are those of the decoded text."""
+        self._laptop_only(connector)
+        text = "a\nb\nmail nia.obuya@example.invalid\n"
+        backend.write_file(f"{HOME}/Claude/Projects/p/people.csv", codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+        rollout = b'{"a":1}\n{"text":"nia.obuya@example.invalid"}\n'
+        name = f"{HOME}/.codex/archived_sessions/rollout-2026-01-05T10-00-00-0199ffff-1111-4222-8333-444444444444"
+        backend.write_file(name + ".jsonl.zst", zstandard.ZstdCompressor(level=3).compress(rollout))
+        backend.write_file(f"{HOME}/Library/x", b"")  # a macOS home
+        result = scan_endpoint(connector, connector.name, _agent_matcher(), classify=False)
+        found = {(i["location"]["path"], i["location"]["line"]) for i in result.items}
+        assert (f"{HOME}/Claude/Projects/p/people.csv", 3) in found
+        assert (name + ".jsonl.zst", 2) in found
+
+
+def _agent_matcher() -> Matcher:
+    return Matcher.from_identifiers(SubjectIdentifiers(("nia.obuya@example.invalid",), ("Nia Obuya",), (), ()))
+
+
+def _wal_database() -> tuple[bytes, bytes]:
+    """Bytes of a WAL-mode database whose second row exists only in its WAL (as while the app runs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "db.sqlite"
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE session(id TEXT PRIMARY KEY, title TEXT)")
+        con.execute("INSERT INTO session VALUES ('ses_1', 'Nia Obuya')")
+        con.commit()
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("PRAGMA wal_autocheckpoint=0")
+        con.execute("INSERT INTO session VALUES ('ses_2', 'for nia.obuya@example.invalid')")
+        con.commit()
+        db, wal = path.read_bytes(), Path(str(path) + "-wal").read_bytes()
+        con.close()
+    assert wal, "the second row must sit in the WAL"
+    return db, wal
