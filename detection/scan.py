@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
@@ -63,6 +64,8 @@ class ScanResult:
         bytes_scanned: their total size.
         gaps: agent-like stores found on the endpoint that no layout reads (the endpoint is then not fully
             scanned: its status says so and the package's scope lists them).
+        residual_databases: databases where the subject's identifiers remain only in free pages or a stale
+            WAL (no live row holds them): no access finding, but erasure must `VACUUM` them.
     """
 
     items: tuple[dict[str, Any], ...]
@@ -71,6 +74,7 @@ class ScanResult:
     files_scanned: int
     bytes_scanned: int
     gaps: tuple[CoverageGap, ...] = ()
+    residual_databases: tuple[str, ...] = ()
 
 
 def record_timestamp(value: object) -> str | None:
@@ -217,14 +221,24 @@ def _is_database(connector: Connector, artifact: Artifact) -> bool:
 
 
 def _db_items(
-    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher, classify: _Classify, *, owned: bool
+    endpoint: str,
+    connector: Connector,
+    artifact: Artifact,
+    matcher: Matcher,
+    classify: _Classify,
+    *,
+    owned: bool,
+    residual: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One item per row naming the subject (every row when the session is owned), located by `record`.
 
     Read from a private copy of the database and its WAL; one finding per row however many cells name
-    the subject (`location.line` null, `location.record` `<table>:<key>`).
+    the subject (`location.line` null, `location.record` `<table>:<key>`). When no row names the subject
+    but the database's bytes (file or WAL) still hold an identifier, its path goes to `residual` (deleted
+    rows linger in free pages until `VACUUM`).
     """
     layout = agent_layout(artifact.app)
+    named = False
     with private_copy(connector, artifact.item) as copy:
         for record in iter_db_records(copy):
             value = record.value()
@@ -234,6 +248,7 @@ def _db_items(
                 if pointer not in pointers:
                     pointers.append(pointer)
                 forms.add(span.label)
+            named = named or bool(pointers)
             if not pointers and not owned:
                 continue
             content = _content(value)
@@ -247,6 +262,22 @@ def _db_items(
                 cells = value if isinstance(value, dict) else {}
                 item["session_id"] = layout.row_session(record.table, record.key, cells)
             yield item
+        if not named and residual is not None and _raw_mentions(copy, matcher):
+            residual.append(artifact.item.path)
+
+
+def _raw_mentions(copy: Path, matcher: Matcher) -> bool:
+    """Whether the raw bytes of a database copy or its WAL hold a prefilter literal of the subject."""
+    for path in (copy, copy.with_name(copy.name + "-wal")):
+        if not path.exists():
+            continue
+        with path.open("rb") as stream:
+            tail = b""
+            while chunk := stream.read(CHUNK_BYTES):
+                if matcher.has_literal(tail + chunk):
+                    return True
+                tail = chunk[-256:]
+    return False
 
 
 def _confirmations(
@@ -443,6 +474,7 @@ def scan_endpoint(
         ],
     )
     items: list[dict[str, Any]] = []
+    residual: list[str] = []
     files = 0
     size = 0
     for artifact in artifacts:
@@ -451,7 +483,9 @@ def scan_endpoint(
         owned = is_owned(artifact)
         try:
             if _is_database(connector, artifact):
-                items.extend(_db_items(endpoint_name, connector, artifact, matcher, classify_fn, owned=owned))
+                items.extend(
+                    _db_items(endpoint_name, connector, artifact, matcher, classify_fn, owned=owned, residual=residual)
+                )
             elif owned and expand_owned:
                 items.extend(
                     _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
@@ -472,7 +506,7 @@ def scan_endpoint(
         if progress is not None:
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
-    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps)
+    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual))
 
 
 def _matched_items(

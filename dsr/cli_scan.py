@@ -87,6 +87,7 @@ def scan(
             "items": list(result.items),
             "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
             "gaps": [gap.to_dict() for gap in result.gaps],
+            "residual_databases": list(result.residual_databases),
         }
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return

@@ -91,6 +91,7 @@ class LocationDiscovery:
         artifacts: identities of every artifact the plan may touch (files with findings, every file of a
             session with findings, residual stores).
         skipped: entries the scan could not read, with reasons.
+        vacuum: databases where the subject remains only in free pages or a stale WAL (to be `VACUUM`ed).
     """
 
     name: str
@@ -99,6 +100,7 @@ class LocationDiscovery:
     owned_sessions: tuple[tuple[str, str], ...] = ()
     artifacts: tuple[ArtifactInfo, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+    vacuum: tuple[str, ...] = ()
 
     def without_content(self) -> LocationDiscovery:
         """A copy whose items carry no `content` (planning and verification never read it).
@@ -203,7 +205,7 @@ def discover_endpoint(
         classify: whether the scan classifies categories (not needed for erasure).
     """
     result = scan_endpoint(connector, name, matcher, owner_ids=owner_ids, classify=classify)
-    paths = {item["location"]["path"] for item in result.items}
+    paths = {item["location"]["path"] for item in result.items} | set(result.residual_databases)
     sessions = {item["session_id"] for item in result.items if item.get("session_id")}
     sessions |= {sid for sid, _ in result.owned_sessions}
     infos: list[ArtifactInfo] = []
@@ -220,7 +222,9 @@ def discover_endpoint(
             # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
-    return LocationDiscovery(name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped)
+    return LocationDiscovery(
+        name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped, result.residual_databases
+    )
 
 
 def discover_store(connector: S3Connector, matcher: Matcher) -> LocationDiscovery:

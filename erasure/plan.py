@@ -50,6 +50,7 @@ class Reason(StrEnum):
     THIRD_PARTY_SESSION = "third_party_session"
     NO_SESSION = "no_session"
     UNREDACTABLE = "unredactable"
+    FREE_PAGES = "free_pages"  # a database that holds the subject only in free pages or a stale WAL: VACUUM
     OBJECT_MAINLY_ABOUT = "object_mainly_about"
     OBJECT_PARTLY_ABOUT = "object_partly_about"
     OLD_VERSIONS = "old_versions"
@@ -431,6 +432,9 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             whole.add(path)
         else:
             erase[path].add(line)
+    for path in discovery.vacuum:
+        if path in infos:
+            db_records.setdefault(path, set())  # no row to change: the action only VACUUMs
     kept_paths = {path for path, _ in kept}
     # Whole sessions.
     by_session: dict[str, list[ArtifactInfo]] = defaultdict(list)
@@ -521,6 +525,8 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             unidentified.add(path)
             continue
         reason = Reason.THIRD_PARTY_SESSION if info.session_id else Reason.NO_SESSION
+        if path in db_records and not db_records[path] and not erase.get(path):
+            reason = Reason.FREE_PAGES
         actions.append(
             _action(
                 ActionKind.REDACT,

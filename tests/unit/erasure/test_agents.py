@@ -226,3 +226,40 @@ def test_running_agent_app_makes_only_its_files_wait(tmp_path: Path) -> None:
     assert codex <= busy
     assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in codex} == before
     assert any(o.status.value == "done" for o in report.outcomes)
+
+
+def test_row_deleted_without_vacuum_is_erased_from_free_pages(tmp_path: Path) -> None:
+    """A database whose subject row was deleted by the app (no VACUUM) is no access finding, but the bytes
+    stay in free pages: the scan reports it, the plan VACUUMs it, and no byte of the subject remains."""
+    db = tmp_path / "home/ana/.local/share/opencode/opencode.db"
+    db.parent.mkdir(parents=True)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA secure_delete=OFF")
+    con.execute("CREATE TABLE session(id TEXT PRIMARY KEY, title TEXT)")
+    con.execute("INSERT INTO session VALUES ('ses_1', ?)", (f"Contract for {PLANT.subject_name}",))
+    con.execute("INSERT INTO session VALUES ('ses_2', 'kept')")
+    con.commit()
+    con.execute("DELETE FROM session WHERE id = 'ses_1'")
+    con.commit()
+    con.close()
+    assert PLANT.subject_name.encode() in db.read_bytes(), "the deleted row lingers in a free page"
+    with LocalConnector("lap", tmp_path) as connector:
+        result = scan_endpoint(connector, "lap", _matcher(), classify=False)
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    assert result.items == () and result.residual_databases == ("/home/ana/.local/share/opencode/opencode.db",)
+    plan = plan_erasure("req-free", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    endpoint_actions = [(a.reason, a.records) for a in plan.actions if a.location_type == "endpoint"]
+    assert endpoint_actions == [("free_pages", ())]
+    report = execute_plan(
+        plan,
+        connectors=lambda name: LocalConnector(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-free.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    assert report.complete
+    assert PLANT.subject_name.encode() not in db.read_bytes()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT id FROM session").fetchall() == [("ses_2",)]
+    con.close()
