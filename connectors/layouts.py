@@ -1,16 +1,19 @@
-"""Agent-history layouts: the only module that knows where Claude apps keep histories on a laptop and how.
+"""Agent-history layouts: where Claude apps keep histories on a laptop and how, and the discovery of every
+agent's store (the other agents' layouts live in `connectors.agents`, one module each).
 
-Owns the path tables of /work/shared/docs/endpoint-histories.md sections 1-3 and 6 (roots per OS, the Cowork
-session store, `~/.claude`, outputs, logs, residual stores), artifact kinds, formats and ages. Decides
-nothing about policy and never opens audit keys or residual stores.
+Owns the Claude path tables (roots per OS, the Cowork session store, `~/.claude`, outputs, logs, residual
+stores; docs/histories.md), artifact kinds, formats and ages; recognising homes and their OS from what the
+tree holds; and coverage gaps (agent-like stores no layout claims). Decides nothing about policy and never
+opens audit keys, residual or encrypted stores.
 
-Discovery lists only the candidate locations of `HOME_PROBES` in every home (`/Users/<u>`, `/C:/Users/<u>`,
-`/home/<u>`, `/root`) plus `/C:/ProgramData/Claude` when the connector can list directory names
-(`NameLister`), else it walks the home bases whole; either way each path is classified with the tables below,
-so Store package families and slug directories are matched by pattern, never constructed. To add a layout,
-add its pattern to the relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`,
-`COWORK_STORE_RULES`, `SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...) and, for a new location, to `HOME_PROBES`
-(a unit test checks that probing finds what a full walk finds).
+Discovery lists only the candidate locations of `HOME_PROBES` in every home (`/Users/<u>`, `/<drive>:/Users/<u>`,
+`/home/<u>`, `/root`; a `/Users` home is Windows when it holds `AppData`) plus the machine-wide roots when the
+connector can list directory names (`NameLister`), else it walks the home bases whole; either way each path
+is classified with the tables below, then with the other agents' layouts, so Store package families and
+slug directories are matched by pattern, never constructed. To add a Claude layout, add its pattern to the
+relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`, `COWORK_STORE_RULES`,
+`SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...) and, for a new location, to `HOME_PROBES` (a unit test checks
+that probing finds what a full walk finds); to add another agent, add a module to `connectors.agents`.
 """
 
 from __future__ import annotations
@@ -764,6 +767,9 @@ def os_hints_for(connector: Connector, os_override: str | None = None) -> dict[s
     return {home.path: home.os for home in homes if home.os is not None}
 
 
+_NOT_PROJECT_DIRS = frozenset({"Library", "AppData", "node_modules", "Applications", "Pictures", "Music", "Movies"})
+
+
 def _expand(lister: NameLister, path: str, parts: Sequence[str], *, report: bool = True) -> Iterator[str]:
     """Expand glob components of `parts` below `path` with directory listings.
 
@@ -784,6 +790,8 @@ def _expand(lister: NameLister, path: str, parts: Sequence[str], *, report: bool
             yield path  # listing it reports the refusal as a Skipped entry
         return
     for name in names:
+        if not report and (name.startswith(".") or name in _NOT_PROJECT_DIRS) and head.startswith("*"):
+            continue  # best-effort searches go through the user's project folders only
         if fnmatch.fnmatchcase(name, head):
             yield from _expand(lister, f"{path}/{name}", rest, report=report)
 

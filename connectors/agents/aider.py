@@ -1,6 +1,6 @@
 """Aider: Markdown chat history and prompt history in each repository's git root (no central store).
 
-Found by listing the home and two folder levels below it for `.aider.*` files.
+Found by listing the home and two folder levels below it (the user's project folders) for `.aider.*` files.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ RULES = (
     rule(rf"{_DIR}\.aider\.llm\.history", "transcript", F.TEXT, Erase.TEXT_EDIT),
 )
 PLACES = (".aider*", "*/.aider*", "*/*/.aider*")
+"""Globs listed per home; hidden folders and the OS's own trees (`Library`, `AppData`) are not searched."""
 
 LAYOUT = AgentLayout(
     app="aider",
