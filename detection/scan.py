@@ -66,6 +66,7 @@ class ScanResult:
             scanned: its status says so and the package's scope lists them).
         residual_databases: databases where the subject's identifiers remain only in free pages or a stale
             WAL (no live row holds them): no access finding, but erasure must `VACUUM` them.
+        encrypted_stores: encrypted conversation files (Windsurf, ChatGPT desktop): listed, never opened.
     """
 
     items: tuple[dict[str, Any], ...]
@@ -75,6 +76,7 @@ class ScanResult:
     bytes_scanned: int
     gaps: tuple[CoverageGap, ...] = ()
     residual_databases: tuple[str, ...] = ()
+    encrypted_stores: tuple[str, ...] = ()
 
 
 def record_timestamp(value: object) -> str | None:
@@ -506,7 +508,8 @@ def scan_endpoint(
         if progress is not None:
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
-    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual))
+    encrypted = tuple(a.item.path for a in artifacts if a.kind is ArtifactKind.ENCRYPTED_STORE)
+    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted)
 
 
 def _matched_items(

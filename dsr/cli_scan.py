@@ -88,6 +88,7 @@ def scan(
             "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
             "gaps": [gap.to_dict() for gap in result.gaps],
             "residual_databases": list(result.residual_databases),
+            "encrypted_stores": list(result.encrypted_stores),
         }
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return

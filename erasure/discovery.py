@@ -216,7 +216,7 @@ def discover_endpoint(
         refs: tuple[tuple[str, int], ...] = ()
         if entry.kind in _REFERRING_KINDS and sessions:
             refs = _session_refs(connector, entry.item, sessions)
-        if entry.kind is ArtifactKind.RESIDUAL:
+        if entry.kind in (ArtifactKind.RESIDUAL, ArtifactKind.ENCRYPTED_STORE):
             infos.append(_info(entry, None))
         elif relevant or refs or entry.kind is ArtifactKind.USER_OUTPUT:
             # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.

@@ -58,6 +58,7 @@ class Reason(StrEnum):
     ART17_3 = "art17_3"
     OBJECT_LOCK = "object_lock"
     RESIDUAL_STORE = "residual_store"
+    ENCRYPTED_STORE = "encrypted_store"  # encrypted by the vendor: never opened; vendor request
     VENDOR_SIDE_COPY = "vendor_side_copy"
     NOT_IDENTIFIED = "not_identified"
     NOT_REACHED = "not_reached"
@@ -439,7 +440,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     # Whole sessions.
     by_session: dict[str, list[ArtifactInfo]] = defaultdict(list)
     for info in discovery.artifacts:
-        if info.session_id in delete and info.kind != "residual":
+        if info.session_id in delete and info.kind not in ("residual", "encrypted_store"):
             by_session[info.session_id].append(info)
     # Copies of a deleted session's outputs in the user's `~/Claude/` folder (same content) go with it.
     user_outputs: dict[str, list[ArtifactInfo]] = defaultdict(list)
@@ -572,6 +573,26 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
         actions.append(
             _action(
                 ActionKind.EXCEPTION, name, "endpoint", Reason.RESIDUAL_STORE.value, path=root, ground="residual_store"
+            )
+        )
+    # Encrypted conversation stores (Windsurf, ChatGPT desktop): never opened, so never known to be about the
+    # subject; kept as reported exceptions (one per store folder) with a vendor request for the server copy.
+    encrypted_roots = sorted(
+        {info.path.rsplit("/", 1)[0] for info in discovery.artifacts if info.kind == "encrypted_store"}
+    )
+    for root in encrypted_roots:
+        app = next(
+            (i.app for i in discovery.artifacts if i.kind == "encrypted_store" and i.path.startswith(root)), None
+        )
+        actions.append(
+            _action(
+                ActionKind.EXCEPTION,
+                name,
+                "endpoint",
+                Reason.ENCRYPTED_STORE.value,
+                path=root,
+                ground="encrypted_store",
+                app=app,
             )
         )
     return actions

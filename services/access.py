@@ -152,14 +152,20 @@ def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
         return scan_endpoint(connector, location, matcher, owner_ids=owners)
 
 
-def gaps_reason(gaps: Sequence[CoverageGap]) -> str | None:
+def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = ()) -> str | None:
     """The status reason of a location scanned with coverage gaps: the stores not read, relative to their
-    home (no user names), or None without gaps."""
-    if not gaps:
-        return None
-    names = sorted({gap.relative for gap in gaps})
-    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    return f"{len(gaps)} agent store(s) not recognised, so not read: {shown}"
+    home (no user names), and the number of encrypted conversation stores; None without either."""
+    parts = []
+    if gaps:
+        names = sorted({gap.relative for gap in gaps})
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        parts.append(f"{len(gaps)} agent store(s) not recognised, so not read: {shown}")
+    if encrypted:
+        parts.append(
+            f"{len(encrypted)} encrypted conversation file(s) (Windsurf, ChatGPT desktop) cannot be searched; "
+            "the vendor is asked for its copy"
+        )
+    return "; ".join(parts) or None
 
 
 def scan_location(settings: Settings, request_id: str, location: str) -> ScanOutcome:
@@ -183,8 +189,10 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
-            (LocationStatus.SCANNED_WITH_GAPS if result.gaps else LocationStatus.SCANNED).value,
-            gaps_reason(result.gaps),
+            (
+                LocationStatus.SCANNED_WITH_GAPS if result.gaps or result.encrypted_stores else LocationStatus.SCANNED
+            ).value,
+            gaps_reason(result.gaps, result.encrypted_stores),
             result.files_scanned,
             result.bytes_scanned,
             len(result.items),

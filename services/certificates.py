@@ -63,6 +63,8 @@ def _kept(action: PlannedAction, settings: Settings) -> KeptEntry:
         "before its date.",
         "vendor_side_copy": "Copies held by the AI vendor (cloud sessions, compliance captures): requested from "
         "the vendor separately.",
+        "encrypted_store": "Conversations the AI app stores encrypted on the laptop: they cannot be searched; they "
+        "are deleted whole only where other evidence puts them in scope, and the vendor is asked for its copy.",
     }.get(ground, "Kept under an Art. 17(3) exception.")
     return KeptEntry(
         location=action.location,
@@ -111,7 +113,11 @@ def certify(
                 agent=action.app,
             )
         )
-    kept = [_kept(a, settings) for a in plan.exceptions if a.location_type != "vendor" and a.ground != "residual_store"]
+    kept = [
+        _kept(a, settings)
+        for a in plan.exceptions
+        if a.location_type != "vendor" and a.ground not in ("residual_store", "encrypted_store")
+    ]
     residual = [
         ResidualCopy(
             name=f"{a.location}: {a.path or 'AI vendor'}"
@@ -120,11 +126,11 @@ def certify(
             type="vendor" if a.location_type == "vendor" else "residual",
             description=_kept(a, settings).explanation,
             handling="Requested from the vendor separately"
-            if a.location_type == "vendor"
+            if a.location_type == "vendor" or a.ground == "encrypted_store"
             else "Never edited; removed at the next storage reset or re-image",
         )
         for a in plan.exceptions
-        if a.location_type == "vendor" or a.ground == "residual_store"
+        if a.location_type == "vendor" or a.ground in ("residual_store", "encrypted_store")
     ]
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)

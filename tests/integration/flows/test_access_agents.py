@@ -33,8 +33,11 @@ def test_access_finds_every_agent_location_and_no_trap(
     rid = fleet.submit(RequestKind.ACCESS)
     assert access_request(rid)["issued"] is True
     report = json.loads((fleet.package(rid, tmp_path / "out") / "report.json").read_text(encoding="utf-8"))
-    statuses = {s.get("name", s.get("location")): s["status"] for s in report["searched"]}
-    assert all(statuses[f"laptop-{i:02d}"] == "scanned" for i in range(1, 5)), statuses
+    searched = {s.get("name", s.get("location")): s for s in report["searched"]}
+    for i in range(1, 5):
+        # Every laptop holds an encrypted Windsurf store: read as far as possible, never called fully scanned.
+        entry = searched[f"laptop-{i:02d}"]
+        assert entry["status"] == "scanned_with_gaps" and "encrypted" in entry["reason"], entry
 
     found = {
         (i["location"].get("endpoint"), i["location"]["path"], i["location"]["line"], i["location"].get("record"))

@@ -79,6 +79,9 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
         discovery = discover_endpoint(connector, "lap", _matcher())
     plan = plan_erasure("req-agents", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
     assert any(a.records for a in plan.actions), "database rows are planned by record"
+    assert set(result.encrypted_stores) == set(truth.encrypted)
+    kept = {(a.path, a.ground, a.app) for a in plan.exceptions if a.ground == "encrypted_store"}
+    assert (f"{HOMES[os_name]}/.codeium/windsurf/cascade", "encrypted_store", "windsurf") in kept
     report = execute_plan(
         plan,
         connectors=lambda name: LocalConnector(name, tmp_path),
