@@ -906,6 +906,9 @@ def _claimed_for(rel: str, os_name: str | None) -> bool:
     parts = rel.split("/")
     probes = HOME_PROBES[os_name] if os_name else tuple(p for ps in HOME_PROBES.values() for p in ps)
     for probe in probes:
+        if probe.startswith("*"):
+            continue  # a best-effort search through the user's folders claims no folder
+
         globs = probe.split("/")
         n = min(len(globs), len(parts))
         if all(fnmatch.fnmatchcase(parts[i], globs[i]) for i in range(n)):

@@ -111,13 +111,13 @@ def test_unknown_agent_like_folder_is_a_reported_gap(tmp_path: Path, layout: str
     files = _windows_files(layout)
     files[f"{layout}/Users/ana/AppData/Roaming/Claude-Nightly/sessions/s.json"] = b"{}"
     files[f"{layout}/Users/ana/.someagent-not-listed/x"] = b""  # not agent-like: no gap
+    files[f"{layout}/Users/ana/.gemini-nightly/chats/c.json"] = b"{}"  # an unknown root in the home itself
     _write(tmp_path, files)
     with LocalConnector("win", tmp_path) as connector:
         result = scan_endpoint(connector, "win", _matcher(), classify=False)
         inventory = build_inventory(connector)
-    assert [(g.relative, g.os, g.os_user) for g in result.gaps] == [
-        ("AppData/Roaming/Claude-Nightly", "windows", "ana")
-    ]
+    found = sorted((g.relative, g.os, g.os_user) for g in result.gaps)
+    assert found == [(".gemini-nightly", "windows", "ana"), ("AppData/Roaming/Claude-Nightly", "windows", "ana")]
     assert inventory.status == "scanned_with_gaps"
     assert inventory.to_dict()["gaps"] == [g.to_dict() for g in result.gaps]
 
