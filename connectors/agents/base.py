@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from connectors.records import RecordFormat
@@ -71,10 +71,10 @@ class AgentLayout:
         title: how reports name it.
         roots: its stores, per OS, each with its path rules.
         processes: process names that mean the app is running (no change while one runs).
-        held_open: globs (relative to a root) of files the app keeps open or caches in memory.
+        held_open: globs (relative to a root) of files the app keeps open or caches in memory: every file
+            of these agents (the default), so no change is made while one of `processes` runs.
         time_fields: record fields whose newest value is a session's last activity.
         encrypted: its conversations are encrypted: never opened, deleted whole, vendor request.
-        notes: what the tool can do with each store, for the coverage table.
         row_session: the conversation a database row belongs to, from its table, key and decoded cells.
     """
 
@@ -85,7 +85,6 @@ class AgentLayout:
     held_open: tuple[str, ...] = ("*",)
     time_fields: tuple[str, ...] = ("timestamp",)
     encrypted: bool = False
-    notes: dict[str, str] = field(default_factory=dict)
     row_session: Callable[[str, str, Mapping[str, object]], str | None] | None = None
 
     def probes(self, os_name: str) -> tuple[str, ...]:
