@@ -153,3 +153,26 @@ def test_cli_scan_table_lists_items(laptop: Path) -> None:
     assert result.exit_code == 0
     assert "abc.jsonl" in result.stdout
     assert "transcript" in result.stdout
+
+
+def test_cli_scan_json_every_agent_on_a_windows_disk_at_the_root(tmp_path: Path) -> None:
+    """`dsr scan --json` on a Windows disk mounted with `Users` at the root and every agent's store: every
+    planted mention (lines and database records), no look-alike, encrypted stores listed, no gap."""
+    from simulation.agents import AgentPlant, write_agent_stores
+
+    plant = AgentPlant()
+    truth = write_agent_stores(tmp_path, "/Users/ana", "windows", plant)
+    (tmp_path / "Users/ana/AppData/Local").mkdir(parents=True, exist_ok=True)
+    app = typer.Typer()
+    app.command()(scan)
+    app.command("other")(lambda: None)
+    args = ["scan", str(tmp_path), "--endpoint-name", "win", "--email", plant.subject_email, "--name"]
+    result = CliRunner().invoke(app, [*args, plant.subject_name, "--no-classify", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    found = {(i["location"]["path"], i["location"]["line"], i["location"].get("record")) for i in document["items"]}
+    expected = {(t["path"], t.get("line"), t.get("record")) for t in truth.subject}
+    assert expected <= found
+    assert not {(t["path"], t["line"], None) for t in truth.traps} & found
+    assert document["gaps"] == [] and set(document["encrypted_stores"]) == set(truth.encrypted)
+    assert {i["app"] for i in document["items"]} >= {"codex", "cursor", "copilot", "cline", "zed", "opencode"}
