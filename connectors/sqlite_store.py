@@ -309,7 +309,9 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
                     changed += 1
                     touched = True
                 if touched and table.virtual:
-                    con.execute(f'INSERT INTO "{_ident(table.name)}"("{_ident(table.name)}") VALUES (\'rebuild\')')  # noqa: S608
+                    quoted = _ident(table.name)
+                    rebuild = f'INSERT INTO "{quoted}"("{quoted}") VALUES (\'rebuild\')'  # noqa: S608 - quoted idents
+                    con.execute(rebuild)
                     rebuilt.append(table.name)
             con.execute("COMMIT")
         except BaseException:
