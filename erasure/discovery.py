@@ -119,6 +119,7 @@ class LocationDiscovery:
             "owned_sessions": [list(pair) for pair in self.owned_sessions],
             "artifacts": [a.to_dict() for a in self.artifacts],
             "skipped": [asdict(s) for s in self.skipped],
+            "vacuum": list(self.vacuum),
         }
 
     @classmethod
@@ -131,6 +132,7 @@ class LocationDiscovery:
             owned_sessions=tuple((str(sid), str(reason)) for sid, reason in data["owned_sessions"]),
             artifacts=tuple(ArtifactInfo.from_dict(a) for a in data["artifacts"]),
             skipped=tuple(Skipped(**s) for s in data["skipped"]),
+            vacuum=tuple(data.get("vacuum", ())),
         )
 
 

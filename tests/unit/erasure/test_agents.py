@@ -17,7 +17,7 @@ from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
-from erasure.discovery import discover_endpoint
+from erasure.discovery import LocationDiscovery, discover_endpoint
 from erasure.executor import execute_plan
 from erasure.plan import plan_erasure
 from models.settings import ErasureSettings
@@ -250,6 +250,7 @@ def test_row_deleted_without_vacuum_is_erased_from_free_pages(tmp_path: Path) ->
         result = scan_endpoint(connector, "lap", _matcher(), classify=False)
         discovery = discover_endpoint(connector, "lap", _matcher())
     assert result.items == () and result.residual_databases == ("/home/ana/.local/share/opencode/opencode.db",)
+    assert LocationDiscovery.from_dict(discovery.to_dict()) == discovery, "staged discoveries keep the VACUUM list"
     plan = plan_erasure("req-free", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
     endpoint_actions = [(a.reason, a.records) for a in plan.actions if a.location_type == "endpoint"]
     assert endpoint_actions == [("free_pages", ())]
