@@ -6,10 +6,12 @@ print or put identifier values into exception messages.
 Spelling model. Every accepted spelling is an explicit string from a finite list, so the prefilter literals
 (`ascii_lower` of each spelling and of its JSON-escaped form) cover exactly what confirmation accepts:
 
-- e-mails: as given, `%40` for `@` (and fully percent-encoded), case-insensitively (ASCII);
+- e-mails: as given, `%40` for `@` (and fully percent-encoded), case-insensitively (ASCII); internationalised
+  ones also in lower and upper case and with the domain in IDNA form (`xn--`);
 - names: per token the given spelling with every upper/lower combination of its non-ASCII letters
   (at most 2**4 combinations, beyond that lower, upper and title case only), NFD, diacritics stripped and the
-  common transliterations (ü->ue, ö->oe, ø->o/oe, å->aa/a, ß->ss, æ->ae ...), and each non-ASCII spelling
+  common transliterations (ü->ue, ö->oe, ø->o/oe, å->aa/a, ß->ss, æ->ae ...), a part with a zero-width
+  (non-)joiner also without it or with a space for it, and each non-ASCII spelling
   JSON-escaped as `json.dumps(ensure_ascii=True)` writes it (lowercase hex, surrogate pairs). Tokens are
   joined by whitespace, NBSP, hyphens or underscores (nothing for originally hyphenated parts), in given
   order, last-first (`Ångström, Zoë`) and, for three or more parts, first and last only;
@@ -52,6 +54,9 @@ TRANSLITERATIONS: dict[str, tuple[str, ...]] = {
     "đ": ("d",),
     "ı": ("i",),
 }
+
+ZWNJ, ZWJ = "\u200c", "\u200d"
+JOINERS = frozenset((ZWNJ, ZWJ))
 
 MAX_CASE_COMBINATIONS_LETTERS = 4
 MAX_ASCII_COMBINATIONS = 16
@@ -171,9 +176,23 @@ def email_forms(email: str) -> tuple[Form, ...]:
     local, sep, domain = email.rpartition("@")
     if not sep or not local or "." not in domain or any(c.isspace() for c in email):
         raise InputError("e-mail identifier is not an address", field="email")
-    pairs = [("email", email), ("email/percent", email.replace("@", "%40")), ("email/percent", quote(email, safe=""))]
+    spellings = [email]
     if not email.isascii():
-        pairs += [("email/escaped", json_escape(email)), ("email/escaped", json_escape(email).replace("@", "%40"))]
+        # Internationalised address: its case variants (ASCII-insensitive matching does not fold `Ü`) and
+        # the domain in its IDNA form (`jürgen@xn--exmple-cua.de`), as mail headers and logs often write it.
+        spellings += [email.lower(), email.upper()]
+        try:
+            spellings.append(f"{local}@{domain.encode('idna').decode('ascii')}")
+            spellings.append(f"{local.lower()}@{domain.encode('idna').decode('ascii')}")
+        except UnicodeError:
+            pass
+    pairs: list[tuple[str, str]] = []
+    for spelled in dict.fromkeys(spellings):
+        pairs += [("email", spelled), ("email/percent", spelled.replace("@", "%40")),
+                  ("email/percent", quote(spelled, safe=""))]  # fmt: skip
+        if not spelled.isascii():
+            pairs += [("email/escaped", json_escape(spelled)),
+                      ("email/escaped", json_escape(spelled).replace("@", "%40"))]  # fmt: skip
     return tuple(Form(IdentifierKind.EMAIL, text, label) for label, text in _dedupe(pairs))
 
 
@@ -297,8 +316,23 @@ def _case_spellings(token: str) -> list[str]:
 
 
 def token_spellings(token: str) -> tuple[tuple[str, str], ...]:
-    """Accepted spellings (label, spelling) of one name part; labels `exact`, `nfd`, `escaped`, `ascii`."""
+    """Accepted spellings (label, spelling) of one name part; labels `exact`, `nfd`, `escaped`, `ascii`.
+
+    A part written with a zero-width joiner or non-joiner (Persian `مهسا‌سادات`) is also accepted as
+    people type it without one: joined up, or with a space for the non-joiner.
+    """
     token = unicodedata.normalize("NFC", token)
+    variants = [token]
+    if any(c in JOINERS for c in token):
+        variants.append(token.replace(ZWNJ, "").replace(ZWJ, ""))
+        variants.append(token.replace(ZWNJ, " ").replace(ZWJ, ""))
+    pairs: list[tuple[str, str]] = []
+    for variant in dict.fromkeys(variants):
+        pairs += _token_pairs(variant)
+    return _dedupe(pairs)
+
+
+def _token_pairs(token: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     cases = _case_spellings(token)
     for spelled in cases:
@@ -317,7 +351,7 @@ def token_spellings(token: str) -> tuple[tuple[str, str], ...]:
             else:
                 pairs += [("ascii", "".join(options[0] for options in option_lists))]
                 pairs += [("ascii", "".join(options[-1] for options in option_lists))]
-    return _dedupe(pairs)
+    return pairs
 
 
 def split_name(name: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:

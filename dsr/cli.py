@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,10 @@ from dsr.cli_hold import app as hold_app
 from dsr.cli_inventory import inventory
 from dsr.cli_scan import scan
 from dsr.cli_server import app as server_app
-from dsr.context import err, out, print_json, state
+from dsr.context import out, print_json, state
+from dsr.failures import report_failure
 from models.deadline import compute_deadlines
-from models.errors import DsrError, InputError, RequestNotFoundError
+from models.identifiers import parse_day
 
 app = typer.Typer(
     name="dsr",
@@ -41,25 +43,30 @@ def main_options(
         Path | None,
         typer.Option("--config", envvar="DSR_CONFIG", help="Configuration file (default ./dsr.toml)."),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an unexpected error, append the traceback to .dsr/logs/debug.log (beside the configuration).",
+        ),
+    ] = False,
 ) -> None:
     """Global options."""
     state.config = config
+    state.debug = debug
 
 
 @app.command()
 def deadline(
-    received: Annotated[str, typer.Argument(help="Date of receipt, YYYY-MM-DD.")],
+    received: Annotated[str, typer.Argument(metavar="DATE", help="Date of receipt, YYYY-MM-DD (1970 to 2999).")],
     calendar: Annotated[
         str | None, typer.Option("--calendar", help="Holiday calendar, e.g. GB-ENG or DE (default: config).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Legal dates for a request received on DATE (Art. 12(3), Reg. 1182/71)."""
-    try:
-        received_on = date.fromisoformat(received)
-    except ValueError:
-        raise InputError(f"DATE {received!r} is not an ISO date; use YYYY-MM-DD, e.g. 2025-01-31") from None
-    code = calendar or state.settings.controller.calendar
+    received_on = parse_day("DATE", received)
+    code = state.settings.controller.calendar if calendar is None else calendar
     dates = compute_deadlines(received_on, code)
     if as_json:
         print_json(dates.as_json())
@@ -71,26 +78,22 @@ def deadline(
 
 
 def main() -> None:
-    """Console-script entry point: runs the app and turns domain errors into one-line messages."""
+    """Console-script entry point: runs the app; every failure becomes one line on stderr and an exit code.
+
+    Exit codes: 0 success, 1 invalid input or a failure, 2 an unknown id or a usage error. Files the command
+    creates are private to the user (umask 077 while it runs). An unexpected exception is shown as one line;
+    its traceback goes to the debug log only with `--debug` (see `dsr.failures`).
+    """
+    state.reset()
+    logging.raiseExceptions = False  # a failing log handler must not print a traceback either
+    old_umask = os.umask(0o077)
     try:
         code = app(standalone_mode=False)
-    except RequestNotFoundError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(2)
-    except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(1)
     except SystemExit:
         raise
-    except Exception as exc:
-        import click  # noqa: PLC0415 - only needed on this path
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    if isinstance(code, int):
+    except BaseException as exc:  # noqa: BLE001 - the one place every failure becomes a message and a code
+        code = report_failure(exc, debug=state.debug, state_dir=state.loaded_state_dir())
+    finally:
+        os.umask(old_umask)
+    if isinstance(code, int) and code != 0:
         sys.exit(code)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,6 +12,7 @@ from rich.table import Table
 from dsr.context import err, out, print_json, state
 from models.errors import InputError
 from models.flow_names import ERASURE_RUN
+from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text, parse_instant
 
 
 def plan(
@@ -19,6 +20,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show the newest erasure plan: counts per location and action, its digest and the decision on it."""
+    state.require_request(request_id)
     from services.erasure import plan_state  # noqa: PLC0415 - loads the erasure modules on demand
 
     current = plan_state(state.settings, request_id)
@@ -66,10 +68,15 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, note: 
 def approve(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     by: Annotated[str, typer.Option("--by", help="Name of the reviewer who decides (audit trail).")],
-    note: Annotated[str | None, typer.Option("--note", help="Note for the audit trail (no personal data).")] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="Note for the audit trail (no personal data; at most 2000 characters).")
+    ] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Reject the plan instead: nothing is touched.")] = False,
 ) -> None:
     """Approve (or --reject) the newest erasure plan: the approval gate outside the Prefect UI."""
+    by = check_text("--by", by)
+    note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
+    state.require_request(request_id)
     from services.erasure import decide, plan_state  # noqa: PLC0415 - loads the erasure modules on demand
 
     current = plan_state(state.settings, request_id)
@@ -95,15 +102,12 @@ def notify(
     at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
 ) -> None:
     """Record that a recipient was told of the erasure (Art. 19); listed on the deletion certificate."""
+    recipient, channel = check_text("--recipient", recipient), check_text("--channel", channel)
+    when = None if at is None else parse_instant("--at", at)
+    if when is not None and when > datetime.now(UTC) + CLOCK_SKEW:
+        raise InputError("--at is in the future; give the time the recipient was told")
+    state.require_request(request_id)
     from services.erasure import notify_recipient  # noqa: PLC0415 - loads the erasure modules on demand
 
-    when = None
-    if at is not None:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            raise InputError(f"--at {at!r} is not an ISO date-time such as 2026-03-01T09:30:00+00:00") from None
-        if when.tzinfo is None:
-            raise InputError(f"--at {at!r} has no timezone offset")
     notify_recipient(state.settings, request_id, recipient=recipient, channel=channel, at=when)
     err.print(f"{request_id}: notification to {recipient} recorded")

@@ -6,16 +6,18 @@ paths, never planted identifiers.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.errors import DsrError
-from simulation.fleet import simulate_fleet
+from dsr.context import err
+from dsr.context import out as out_console
+from dsr.failures import say
+from models.errors import DsrError, InputError
+from simulation.fleet import MAX_SIZE_MB, simulate_fleet
 
 app = typer.Typer(help="Simulated fleets of laptops with Claude Cowork / Claude Code histories.", no_args_is_help=True)
 
@@ -29,8 +31,14 @@ def fleet() -> None:
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Directory for the fleet: new, empty, or a previous fleet.")],
     endpoints: Annotated[int, typer.Option("--endpoints", min=1, max=999, help="Number of laptops.")],
-    size_mb: Annotated[float, typer.Option("--size-mb", min=0.0, help="Approximate MiB per laptop.")] = 1.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed; the same seed gives identical trees.")] = 0,
+    size_mb: Annotated[
+        float,
+        typer.Option("--size-mb", min=0.0, max=MAX_SIZE_MB, help=f"Approximate MiB per laptop (0 to {MAX_SIZE_MB})."),
+    ] = 1.0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=2**32 - 1, help="Seed (0 to 2**32-1); the same seed gives identical trees."),
+    ] = 0,
     agents: Annotated[
         bool,
         typer.Option(
@@ -40,7 +48,8 @@ def simulate(
     ] = False,
 ) -> None:
     """Write N laptop trees, truth.json (every planted location) and a ready dsr.toml."""
-    err = Console(stderr=True)
+    if not math.isfinite(size_mb):
+        raise InputError(f"--size-mb must be a number from 0 to {MAX_SIZE_MB}")
     columns = (TextColumn("simulating laptops"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=err, transient=True) as bar:
@@ -53,9 +62,9 @@ def simulate(
                 out, endpoints=endpoints, size_mb=size_mb, seed=seed, progress=report, agents=agents
             )
     except DsrError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        say(f"error: {exc}")
         raise typer.Exit(code=1) from None
-    console = Console()
+    console = out_console
     console.print(
         f"wrote {len(result.endpoints)} laptops ({result.bytes_written / (1024 * 1024):.1f} MiB), "
         f"{result.sessions} sessions, {result.locations} planted locations, {result.traps} traps",

@@ -13,8 +13,9 @@ import typer
 from rich.table import Table
 
 from dsr.context import err, out, print_json, state
-from models.errors import InputError
+from dsr.failures import say
 from models.holds import add_hold, find_hold, list_holds, release_hold, subject_hashes_of_request
+from models.identifiers import MAX_LONG_TEXT, check_text, parse_day
 
 app = typer.Typer(help="Legal holds: keep data out of purges and erasure within a scope.", no_args_is_help=True)
 
@@ -23,12 +24,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 
 def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not an ISO date; use YYYY-MM-DD, e.g. 2027-03-31") from None
+    return None if value is None else parse_day(option, value)
 
 
 @app.command()
@@ -58,6 +54,10 @@ def add(
     review = _date(review_date, "--review-date")
     assert review is not None  # noqa: S101 -- a required option always gives a value
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    reason = check_text("--reason", reason, limit=MAX_LONG_TEXT, multiline=True)
+    case_reference, approver = check_text("--case-reference", case_reference), check_text("--approver", approver)
+    endpoint = [check_text("--endpoint", value) for value in endpoint or []]
+    path = [check_text("--path", value, limit=MAX_LONG_TEXT) for value in path or []]
     with state.db() as session:
         subjects: list[str] = []
         for request_id in subject_request or []:
@@ -126,9 +126,10 @@ def release(
     as_json: JsonOpt = False,
 ) -> None:
     """Release a hold: its items are processed by the next purge or erasure run."""
+    by = check_text("--by", by)
     with state.db() as session:
         if find_hold(session, state.settings, hold_id) is None:
-            err.print(f"error: no legal hold with id {hold_id!r}", markup=False, highlight=False)
+            say(f"error: no legal hold with id {hold_id!r}; `dsr hold list` shows the ids")
             raise typer.Exit(EXIT_UNKNOWN)
         summary = release_hold(session, state.settings, hold_id, by=by).summary(state.today())
     if as_json:

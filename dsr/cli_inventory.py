@@ -19,7 +19,7 @@ def inventory(
 ) -> None:
     """List, per endpoint and OS user, artifact counts and bytes by kind, oldest and newest, and content roots."""
     settings = state.settings
-    endpoints = [settings.endpoint(endpoint)] if endpoint else list(settings.endpoints)
+    endpoints = [settings.endpoint(endpoint)] if endpoint is not None else list(settings.endpoints)
     documents: list[dict[str, object]] = []
     for ep in endpoints:
         err.print(f"inventory of {ep.name} ...", highlight=False)

@@ -10,9 +10,10 @@ from rich.table import Table
 
 from dsr import cli_erasure, cli_run
 from dsr.context import err, out, print_json, state
+from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from models import cases
 from models.errors import InputError
-from models.identifiers import validate_all
+from models.identifiers import parse_instant, validate_all
 from models.types import RequestKind, RequestStatus
 
 app = typer.Typer(help="Record and follow data-subject requests.", no_args_is_help=True)
@@ -27,15 +28,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 
 def _parse_instant(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-01T09:30:00+00:00") from None
-    if parsed.tzinfo is None:
-        raise InputError(f"{option} {value!r} has no timezone offset; add one, e.g. +00:00 or Z")
-    return parsed
+    return None if value is None else parse_instant(option, value)
 
 
 def _parse_kind(kind: str) -> RequestKind:
@@ -49,33 +42,44 @@ def _parse_kind(kind: str) -> RequestKind:
 @app.command()
 def submit(
     kind: Annotated[str, typer.Option("--kind", help="access, erasure, portability, rectification, ...")],
+    identifiers_file: IdentifiersFileOpt = None,
+    identifiers: IdentifiersStdinOpt = None,
     email: Annotated[list[str] | None, typer.Option("--email", help="E-mail address (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Full name (repeatable).")] = None,
     phone: Annotated[list[str] | None, typer.Option("--phone", help="Phone number (repeatable).")] = None,
     user_id: Annotated[list[str] | None, typer.Option("--user-id", help="User or account id (repeatable).")] = None,
     received: Annotated[
-        str | None, typer.Option("--received", help="When it arrived, ISO date-time with offset (default now).")
+        str | None,
+        typer.Option("--received", help="When it arrived, ISO date-time with offset (default now; not in the future)."),
     ] = None,
-    channel: Annotated[str, typer.Option("--channel", help="How it arrived: email, web-form, post, ...")] = "email",
+    channel: Annotated[
+        str, typer.Option("--channel", help="How it arrived: email, web-form, post, ... (at most 200 characters).")
+    ] = "email",
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a new request with the person's identifiers; prints the new id. Validates everything first."""
+    """Record a new request with the person's identifiers; prints the new id. Validates everything first.
+
+    Give identifiers in a private file (--identifiers-file) or on standard input (--identifiers -): arguments
+    such as --email can be read by other local users while the command runs.
+    """
     request_kind = _parse_kind(kind)
     received_at = _parse_instant(received, "--received")
+    given = gather(
+        identifiers_file=identifiers_file, identifiers=identifiers, emails=email, names=name, phones=phone,
+        user_ids=user_id,
+    )  # fmt: skip
     region = state.settings.controller.phone_region
-    identifiers = validate_all(
-        emails=email or [], names=name or [], phones=phone or [], user_ids=user_id or [], region=region
-    )
-    for ident in identifiers:
-        if ident.warning:
-            err.print(f"warning: {ident.warning}", markup=False)
+    validated = validate_all(
+        emails=given.emails, names=given.names, phones=given.phones, user_ids=given.user_ids, region=region,
+        received_at=received_at, channel=channel,
+    )  # fmt: skip
     hkey, mkey = state.hmac_key(), state.master_key()
     with state.db() as session:
         request = cases.submit_request(
             session,
             state.settings,
             kind=request_kind,
-            identifiers=identifiers,
+            identifiers=validated,
             hmac_key=hkey,
             master_key=mkey,
             received_at=received_at,
@@ -87,6 +91,7 @@ def submit(
     else:
         out.print(request_id)
         err.print(f"recorded {request_kind.value} request {request_id}; due {due:%a %d %b %Y}")
+    warn_about(given, validated)
 
 
 @app.command("list")
@@ -151,7 +156,9 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
 @app.command()
 def extend(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
-    reason: Annotated[str, typer.Option("--reason", help="Why more time is needed (told to the person).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why more time is needed (told to the person; at most 2000 characters).")
+    ],
     notified_at: Annotated[
         str | None, typer.Option("--notified-at", help="When the person was told, ISO date-time (default now).")
     ] = None,
@@ -168,7 +175,7 @@ def extend(
 def refuse(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     ground: Annotated[str, typer.Option("--ground", help=", ".join(cases.REFUSAL_GROUNDS))],
-    reason: Annotated[str, typer.Option("--reason", help="The facts behind the refusal.")],
+    reason: Annotated[str, typer.Option("--reason", help="The facts behind the refusal (at most 2000 characters).")],
 ) -> None:
     """Refuse to act (Art. 12(4)/(5)); the notice must tell the person of their remedies."""
     with state.db() as session:

@@ -93,6 +93,9 @@ def run(
     """Run the request's flow (locally, or on the Prefect server in PREFECT_API_URL) with a progress bar."""
     with state.db() as session:
         kind = RequestKind(cases.get_request(session, request_id).kind)
+    # A missing or unwritable key store fails here, in one line, rather than inside the flow run.
+    state.master_key()
+    state.hmac_key()
     started = time.monotonic()
     if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
         outcome = _run_access(request_id)

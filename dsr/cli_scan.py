@@ -12,23 +12,29 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import phonenumbers
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
 from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import ENGINE, Matcher
 from detection.scan import scan_endpoint
+from dsr.context import err, out
+from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from models.errors import InputError
+from models.identifiers import MAX_SHORT_TEXT, check_text, validate_all
+from models.settings import NAME_RE as _NAME_RE
+from models.types import IdentifierKind
 
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
+_err, _out = err, out
 
 
 def scan(
     root: Annotated[Path, typer.Argument(help="Directory that stands for the laptop's `/`.")],
     endpoint_name: Annotated[str, typer.Option("--endpoint-name", help="Endpoint name used in locations.")],
+    identifiers_file: IdentifiersFileOpt = None,
+    identifiers: IdentifiersStdinOpt = None,
     email: Annotated[list[str] | None, typer.Option("--email", help="Subject e-mail (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Subject full name (repeatable).")] = None,
     phone: Annotated[list[str] | None, typer.Option("--phone", help="Subject phone (repeatable).")] = None,
@@ -51,14 +57,32 @@ def scan(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help='Print one JSON document {"items": [...]}.')] = False,
 ) -> None:
-    """Scan ROOT as one laptop for the subject's identifiers and print the findings."""
+    """Scan ROOT as one laptop for the subject's identifiers and print the findings.
+
+    Give identifiers in a private file (--identifiers-file) or on standard input (--identifiers -): arguments
+    such as --email can be read by other local users while the command runs.
+    """
+    if not _NAME_RE.match(endpoint_name):
+        raise InputError("--endpoint-name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if region.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise InputError("--region: a two-letter region code known for phone numbers, such as GB, DE or FR")
+    owners = [check_text("--owner", value, limit=MAX_SHORT_TEXT) for value in owner or []]
     if not root.is_dir():
         raise InputError("ROOT is not a directory", path=str(root))
     if os_name is not None and os_name not in ("macos", "windows", "linux"):
         raise InputError("--os must be one of macos, windows, linux", value=os_name)
-    ids = SubjectIdentifiers(tuple(email or ()), tuple(name or ()), tuple(phone or ()), tuple(user_id or ()))
-    if ids.is_empty():
-        raise InputError("give at least one of --email, --name, --phone, --user-id")
+    given = gather(
+        identifiers_file=identifiers_file, identifiers=identifiers, emails=email, names=name, phones=phone,
+        user_ids=user_id,
+    )  # fmt: skip
+    validated = validate_all(
+        emails=given.emails, names=given.names, phones=given.phones, user_ids=given.user_ids, region=region
+    )
+    by_kind = {kind: tuple(i.value for i in validated if i.kind is kind) for kind in IdentifierKind}
+    ids = SubjectIdentifiers(
+        by_kind[IdentifierKind.EMAIL], by_kind[IdentifierKind.NAME], by_kind[IdentifierKind.PHONE],
+        by_kind[IdentifierKind.USER_ID],
+    )  # fmt: skip
     matcher = Matcher.from_identifiers(ids, default_region=region)
     started = time.monotonic()
     last_report = [started]
@@ -71,7 +95,7 @@ def scan(
 
     with LocalConnector(endpoint_name, root, os_override=os_name) as connector:
         result = scan_endpoint(
-            connector, endpoint_name, matcher, owner_ids=tuple(owner or ()), classify=not no_classify,
+            connector, endpoint_name, matcher, owner_ids=tuple(owners), classify=not no_classify,
             expand_owned=expand_owned, progress=progress,
         )  # fmt: skip
     elapsed = time.monotonic() - started
@@ -82,6 +106,7 @@ def scan(
     )
     for gap in result.gaps:
         _err.print(f"coverage gap: {gap.path} ({gap.reason})", highlight=False, markup=False)
+    warn_about(given, validated)
     if as_json:
         document = {
             "items": list(result.items),

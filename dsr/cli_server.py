@@ -85,7 +85,9 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
 
 @app.command()
 def start(
-    wait: Annotated[int, typer.Option("--wait", help="Seconds to wait for the API to come up.")] = 90,
+    wait: Annotated[
+        int, typer.Option("--wait", min=1, max=3600, help="Seconds to wait for the API to come up (1 to 3600).")
+    ] = 90,
 ) -> None:
     """Start the Prefect server and serve every deployment; prints the UI address."""
     prefect = state.settings.prefect
@@ -130,8 +132,18 @@ def _read_state() -> dict[str, list[int]] | None:
     path = _state_file()
     if not path.exists():
         return None
-    data: dict[str, list[int]] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    pids = data.get("pids") if isinstance(data, dict) else None
+    if not isinstance(pids, list) or not all(isinstance(pid, int) and pid > 1 for pid in pids):
+        raise ConfigError(
+            f"{path} is not a server state file written by `dsr server start`; stop any Prefect server by hand, "
+            "then delete the file",
+            key="server.json",
+        )
+    return {"pids": pids}
 
 
 def _write_state(data: dict[str, object]) -> None:

@@ -14,14 +14,57 @@ from typing import Any
 from rich.console import Console
 from sqlmodel import Session
 
-from models.cases import sync_locations
+from models.cases import get_request, sync_locations
 from models.db import session_scope
 from models.keys import hmac_key, master_key
 from models.settings import Settings, load_settings
 from models.tables import utcnow
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+class SafeStream:
+    """The current `sys.stdout` or `sys.stderr`, writing what it cannot encode as backslash escapes.
+
+    Command-line values that are not valid UTF-8 reach Python as lone surrogates; printing one must not
+    raise (nor leave a console's buffer unwritable for every later line).
+    """
+
+    def __init__(self, name: str) -> None:
+        """Follow `sys.<name>` (looked up at each write, so redirection and test capture are honoured)."""
+        self.name = name
+
+    @property
+    def stream(self) -> Any:
+        """The stream written to now."""
+        return getattr(sys, self.name)
+
+    def write(self, text: str) -> int:
+        """Write `text`, escaping what the stream's encoding cannot represent."""
+        try:
+            return int(self.stream.write(text))
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            return int(self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding)))
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal."""
+        return bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        """The stream's file descriptor."""
+        return int(self.stream.fileno())
+
+    @property
+    def encoding(self) -> str:
+        """The stream's encoding."""
+        return str(getattr(self.stream, "encoding", None) or "utf-8")
+
+
+out = Console(file=SafeStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]
+err = Console(file=SafeStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -29,7 +72,16 @@ class CLIState:
     """What the global options decided."""
 
     config: Path | None = None
+    debug: bool = False
     _settings: Settings | None = None
+
+    def reset(self) -> None:
+        """Forget the options and settings of a previous invocation (the CLI may run twice in one process)."""
+        self.config, self.debug, self._settings = None, False, None
+
+    def loaded_state_dir(self) -> Path | None:
+        """The state directory if the configuration has been loaded, else None (never loads it)."""
+        return self._settings.state_dir if self._settings is not None else None
 
     @property
     def settings(self) -> Settings:
@@ -53,6 +105,15 @@ class CLIState:
     def today(self) -> date:
         """Today in the controller's establishment."""
         return utcnow().astimezone(self.settings.controller.tz).date()
+
+    def require_request(self, request_id: str) -> None:
+        """Check that the request exists (an unknown id exits with code 2 before any other work).
+
+        Raises:
+            RequestNotFoundError: no such request.
+        """
+        with self.db() as session:
+            get_request(session, request_id)
 
     @contextmanager
     def db(self) -> Iterator[Session]:

@@ -24,8 +24,6 @@ from models import cases
 from models.db import session_scope
 from models.files import atomic_write
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT
-from models.identifiers import validate_all
-from models.keys import hmac_key, master_key
 from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
@@ -126,9 +124,9 @@ def _config(fleet: Path, truth: dict[str, object], ssh: dict[str, str], key: Pat
     return "\n".join(lines) + "\n" + REGISTER
 
 
-def _dsr(*args: str, env: dict[str, str]) -> str:
+def _dsr(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
     result = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
-        [sys.executable, "-m", "dsr", *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dsr", *args], env=env, input=stdin, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         console.print(f"[red]dsr {' '.join(args[:2])} failed:[/red] {result.stderr.strip()}")
@@ -147,26 +145,21 @@ def stop() -> None:
         STATE.unlink()
 
 
-def _submit(kind: RequestKind, person: dict[str, object]) -> str:
-    settings = load_settings(DEMO_DIR / "dsr.toml")
-    region = settings.controller.phone_region
-    emails, phones, user_ids = person["emails"], person["phones"], person["user_ids"]
-    assert isinstance(emails, list) and isinstance(phones, list) and isinstance(user_ids, list)  # noqa: S101 - truth.json written by the simulator
-    idents = validate_all(
-        emails=map(str, emails), names=[str(person["name"])], phones=map(str, phones), user_ids=map(str, user_ids),
-        region=region,
-    )  # fmt: skip
-    with session_scope(settings.database.url) as session:
-        request = cases.submit_request(
-            session,
-            settings,
-            kind=kind,
-            identifiers=idents,
-            hmac_key=hmac_key(settings.state_dir),
-            master_key=master_key(settings.state_dir),
-            channel="web-form",
-        )
-        return request.id
+def _submit(kind: RequestKind, person: dict[str, object], env: dict[str, str]) -> str:
+    """Record a request as a privacy team would: `dsr request submit --identifiers -`, identifiers on stdin.
+
+    Standard input keeps the planted person's identifiers out of the process list (arguments are readable
+    by every local user in /proc/<pid>/cmdline); `--identifiers-file FILE` (mode 0600) does the same.
+    """
+    document = {
+        "email": [str(e) for e in person["emails"]],  # type: ignore[attr-defined]
+        "name": [str(person["name"])],
+        "phone": [str(p) for p in person["phones"]],  # type: ignore[attr-defined]
+        "user_id": [str(u) for u in person["user_ids"]],  # type: ignore[attr-defined]
+    }
+    out = _dsr("request", "submit", "--kind", kind.value, "--identifiers", "-", "--channel", "web-form", "--json",
+               env=env, stdin=json.dumps(document))  # fmt: skip
+    return str(json.loads(out)["id"])
 
 
 def _wait_for(request_id: str, statuses: set[str], timeout: float) -> str:
@@ -237,8 +230,8 @@ def main() -> None:
         console.print(_dsr("server", "start", env=env).strip())
         person = truth["subjects"][0]
         console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
-        access_id = _submit(RequestKind.ACCESS, person)
-        erasure_id = _submit(RequestKind.ERASURE, person)
+        access_id = _submit(RequestKind.ACCESS, person, env)
+        erasure_id = _submit(RequestKind.ERASURE, person, env)
         api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
         for rid, deployment in (
             (access_id, ACCESS_DEPLOYMENT),
@@ -282,6 +275,7 @@ def _explain(access_id: str, erasure_id: str) -> None:
   * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
 
 [bold]From the command line[/bold] (export DSR_CONFIG={config}):
+  .venv/bin/dsr request submit --kind access --identifiers-file person.json   # chmod 600 person.json first
   .venv/bin/dsr request list
   .venv/bin/dsr request show {access_id}
   .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package

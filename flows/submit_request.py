@@ -35,12 +35,15 @@ class RequestForm(BaseModel):
     names: list[str] = Field(default=[], description="Full names as the person gave them.")
     phones: list[str] = Field(default=[], description="Phone numbers (international form preferred).")
     user_ids: list[str] = Field(default=[], description="User or account ids.")
-    received_at: datetime | None = Field(default=None, description="When the request arrived (with timezone).")
-    channel: str = Field(default="web-form", description="How it arrived: email, web-form, post, ...")
+    received_at: datetime | None = Field(
+        default=None, description="When the request arrived (with timezone; not in the future)."
+    )
+    channel: str = Field(default="web-form", description="How it arrived: email, web-form, post, ... (200 at most).")
 
 
 def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
-    """State hook: delete this run (and its parameters) from Prefect's database, success or failure."""
+    """State hook: delete this run (and its parameters) from Prefect's database: success, failure, crash or
+    cancellation."""
     with get_client(sync_client=True) as client:
         client.delete_flow_run(flow_run.id)
 
@@ -53,6 +56,7 @@ def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) 
     on_completion=[_delete_own_run],
     on_failure=[_delete_own_run],
     on_crashed=[_delete_own_run],
+    on_cancellation=[_delete_own_run],
 )
 def submit_request(form: RequestForm) -> dict[str, Any]:
     """Record a request from the UI form, start its flow by id, then remove this run from Prefect."""

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
-from models.identifiers import Identifier, keyed_hash
+from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
 from models.settings import Settings
 from models.tables import AuditEvent, Location, LocationScan, Request, RequestKey, SubjectIdentifier, utcnow
 from models.types import IdentifierKind, RequestKind, RequestStatus
@@ -39,6 +39,9 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.WITHDRAWN: frozenset(),
 }
 OPEN_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if nxt)
+
+#: Longer request ids are never looked up (ids are `DSR-<year>-NNNN`).
+MAX_REQUEST_ID = 64
 
 #: Art. 12(5) grounds for refusing to act.
 REFUSAL_GROUNDS = ("manifestly_unfounded", "excessive", "identity_not_established", "art17_3_exception")
@@ -76,9 +79,13 @@ def get_request(session: Session, request_id: str) -> Request:
     Raises:
         RequestNotFoundError: no such request.
     """
-    request = session.get(Request, request_id)
+    plausible = 0 < len(request_id) <= MAX_REQUEST_ID and request_id.isprintable() and request_id.isascii()
+    request = session.get(Request, request_id) if plausible else None
     if request is None:
-        raise RequestNotFoundError(f"no request with id {request_id!r}", request_id=request_id)
+        shown = request_id if plausible else request_id[:40] + ("..." if len(request_id) > 40 else "")
+        raise RequestNotFoundError(
+            f"no request with id {shown!r}; `dsr request list` shows the ids", request_id=request_id
+        )
     return request
 
 
@@ -111,14 +118,13 @@ def submit_request(
     """Record a new request with its identifiers and legal dates (Art. 12(3)).
 
     Raises:
-        InputError: no identifiers, or a naive `received_at`.
+        InputError: no identifiers; `received_at` naive, in the future or before the GDPR applied; `channel`
+            empty or too long.
     """
     if not identifiers:
         raise InputError("give at least one identifier (--email, --name, --phone or --user-id)")
-    received_at = received_at or utcnow()
-    if received_at.tzinfo is None:
-        raise InputError("--received needs a timezone offset, for example 2026-03-01T09:30:00+00:00")
-    received_at = received_at.astimezone(UTC)
+    received_at = check_received(received_at or utcnow()).astimezone(UTC)
+    channel = check_text("--channel", channel)
     deadlines = compute_deadlines(local_date(received_at, settings), settings.controller.calendar)
     request = Request(
         id=next_request_id(session, local_date(received_at, settings).year),
@@ -212,8 +218,13 @@ def extend_request(
     notified_at = notified_at or now
     if notified_at.tzinfo is None:
         raise InputError("--notified-at needs a timezone offset, for example 2026-03-10T12:00:00+00:00")
+    if notified_at > now + CLOCK_SKEW:
+        raise InputError("--notified-at is in the future; give the time the person was told")
+    if notified_at < request.received_at:
+        raise InputError("--notified-at is before the request was received; check the date")
     if not reason.strip():
         raise InputError("--reason must say why the extension is needed (the person is told the reasons)")
+    reason = check_text("--reason", reason, limit=MAX_LONG_TEXT, multiline=True)
     if RequestStatus(request.status) not in OPEN_STATUSES:
         raise InvalidTransitionError(f"request {request.id} is {request.status}; it cannot be extended")
     if request.extended_due_on is not None:
@@ -255,6 +266,7 @@ def refuse_request(session: Session, request_id: str, *, ground: str, reason: st
         raise InputError(f"--ground {ground!r} is not one of: {', '.join(REFUSAL_GROUNDS)}")
     if not reason.strip():
         raise InputError("--reason must state the facts behind the refusal")
+    reason = check_text("--reason", reason, limit=MAX_LONG_TEXT, multiline=True)
     request = get_request(session, request_id)
     transition(session, request, RequestStatus.REFUSED, action="request.refused", ground=ground)
     request.refusal_ground = ground

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock
@@ -45,8 +46,8 @@ def get_engine(url: str) -> Engine:
         if url in _engines:
             return _engines[url]
         parsed = make_url(url)
-        if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.drivername.startswith("sqlite"):
+            _prepare_sqlite_file(parsed.database, parsed.query)
         engine = create_engine(url, pool_pre_ping=True)
         if parsed.drivername.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -57,13 +58,48 @@ def get_engine(url: str) -> Engine:
                 command.upgrade(cfg, "head")
         except Exception as exc:
             safe = parsed.render_as_string(hide_password=True)
+            orig = getattr(exc, "orig", None) or exc
+            detail = (str(orig).splitlines() or [""])[0][:200] or type(exc).__name__
+            if parsed.drivername.startswith("sqlite"):
+                fix = (
+                    "the file and its directory must be readable and writable by this user (SQLite creates "
+                    "-wal and -shm files beside it); or set [database].url / DSR_DATABASE_URL elsewhere"
+                )
+            else:
+                fix = "check [database].url / DSR_DATABASE_URL and that the server is running"
             raise ConfigError(
-                f"cannot open or migrate the case database {safe}: {exc.__class__.__name__}; check "
-                "[database].url / DSR_DATABASE_URL and that the server is running",
-                key="database.url",
+                f"cannot open or migrate the case database {safe} ({detail}); {fix}", key="database.url"
             ) from exc
         _engines[url] = engine
         return engine
+
+
+def _prepare_sqlite_file(database: str | None, query: Mapping[str, object]) -> None:
+    """Create a new SQLite case database as an empty file of mode 0600 in a directory of mode 0700.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they are private too. URI
+    databases (`file:...?mode=ro&uri=true`) and `:memory:` are left to SQLite.
+
+    Raises:
+        ConfigError: the directory cannot be created or the file cannot be created (names the path and the fix).
+    """
+    if database in (None, "", ":memory:") or query.get("uri") or str(database).startswith("file:"):
+        return
+    path = Path(str(database))
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            os.close(fd)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the case database {path} ({exc.strerror or type(exc).__name__}); make its directory "
+            "writable by this user or set [database].url / DSR_DATABASE_URL to a writable place",
+            key="database.url",
+        ) from None
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

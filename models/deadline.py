@@ -22,6 +22,10 @@ ALGORITHM_VERSION = "art12-3/reg1182-71/v1"
 #: Internal target shown beside the legal date (house rule, not law).
 INTERNAL_TARGET = timedelta(days=28)
 
+#: The dates of receipt the calculation supports (holiday calendars and month arithmetic stay in range).
+FIRST_SUPPORTED = date(1970, 1, 1)
+LAST_SUPPORTED = date(2999, 12, 31)
+
 _CALENDAR_RE = re.compile(r"^(?P<country>[A-Z]{2})(?:-(?P<subdiv>[A-Z0-9]{1,4}))?$")
 
 
@@ -115,6 +119,11 @@ def compute_deadlines(received: date, calendar: str, *, paused_days: int = 0) ->
     """
     if paused_days < 0:
         raise InputError(f"paused_days must be >= 0, got {paused_days}", value=paused_days)
+    if not FIRST_SUPPORTED <= received <= LAST_SUPPORTED:
+        raise InputError(
+            f"the date of receipt must lie between {FIRST_SUPPORTED.isoformat()} and {LAST_SUPPORTED.isoformat()}",
+            value=received.isoformat(),
+        )
     anchor = received + timedelta(days=paused_days)
     due = roll_forward(add_months_clamped(anchor, 1), calendar)
     extended = roll_forward(add_months_clamped(anchor, 3), calendar)

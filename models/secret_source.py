@@ -19,8 +19,10 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY"
 MAX_SECRET_BYTES = 1 << 20
 
 
-def read_private_file(path: Path) -> str:
-    """The text of a secret file that only its owner may read (mode 600 or 400; symlinks are followed).
+def read_private_file(path: Path, *, label: str = "secret file") -> str:
+    """The text of a private file that only its owner may read (mode 600 or 400; symlinks are followed).
+
+    `label` names the file in messages (`secret file`, `identifiers file`).
 
     The mode is checked on the opened file (fstat), so a file swapped after the check is not read.
 
@@ -31,20 +33,20 @@ def read_private_file(path: Path) -> str:
     try:
         fd = os.open(path, _OPEN_FLAGS | os.O_NONBLOCK)
     except OSError as exc:
-        raise ConfigError(f"secret file {path} cannot be read ({exc.strerror})", path=str(path)) from None
+        raise ConfigError(f"{label} {path} cannot be read ({exc.strerror})", path=str(path)) from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise ConfigError(f"secret file {path} is not a regular file", path=str(path))
+        raise ConfigError(f"{label} {path} is not a regular file", path=str(path))
     with os.fdopen(fd, "rb") as fh:
-        check_private(path, "secret file", mode=st.st_mode)
+        check_private(path, label, mode=st.st_mode)
         data = fh.read(MAX_SECRET_BYTES + 1)
     if len(data) > MAX_SECRET_BYTES:
-        raise ConfigError(f"secret file {path} is larger than {MAX_SECRET_BYTES} bytes", path=str(path))
+        raise ConfigError(f"{label} {path} is larger than {MAX_SECRET_BYTES} bytes", path=str(path))
     try:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise ConfigError(f"secret file {path} is not UTF-8 text", path=str(path)) from None
+        raise ConfigError(f"{label} {path} is not UTF-8 text", path=str(path)) from None
 
 
 def resolve_secret(

@@ -24,6 +24,8 @@ from models.errors import ConfigError, InputError
 DEFAULT_CONFIG_PATH = Path("dsr.toml")
 DEFAULT_DATABASE_URL = "sqlite:///.dsr/dsr.db"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: What a location name may be (also checked for names given on the command line).
+NAME_RE = _NAME_RE
 
 Name = Annotated[str, Field(description="Short name: letters, digits, dot, underscore or dash; at most 64.")]
 
@@ -121,6 +123,11 @@ class EndpointSettings(_Section):
     def _check_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError(
+                    "file:///absolute/path on this machine (a host in file://host/path is not supported; "
+                    "reach other machines with ssh://user@host)"
+                )
             if not parts.path.startswith("/"):
                 raise ValueError("file:///absolute/path")
         elif parts.scheme == "ssh":
@@ -323,10 +330,11 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
         seen: set[str] = set()
-        names = [ep.name for ep in self.endpoints] + [st.name for st in self.stores]
-        for name in names:
+        names = [(f"endpoints[{i}].name", ep.name) for i, ep in enumerate(self.endpoints)]
+        names += [(f"stores[{i}].name", st.name) for i, st in enumerate(self.stores)]
+        for key, name in names:
             if name in seen:
-                raise ValueError(f"location name {name!r} is used twice; names must be unique")
+                raise ValueError(f"{key} repeats the name of an earlier location; location names must be unique")
             seen.add(name)
         return self
 
@@ -357,7 +365,8 @@ class Settings(_Section):
             return section.model_copy(update=changes)
 
         url = self.database.url
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        relative = not url.startswith(("sqlite:////", "sqlite:///file:")) and url != "sqlite:///:memory:"
+        if url.startswith("sqlite:///") and relative:
             url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
         return self.model_copy(
             update={
@@ -394,20 +403,27 @@ def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
 
 
 def format_validation_error(exc: ValidationError, data: dict[str, Any], source: str) -> str:
-    """One line per problem: the key, the bad value and what is allowed."""
-    lines = [f"invalid configuration in {source}:"]
+    """One line naming each bad key and what is allowed; never a value (it may be personal data or a secret)."""
+    problems = []
     for err in exc.errors():
-        key = _key_path(tuple(err["loc"]))
+        key = _key_path(tuple(err["loc"])) or "(top level)"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key; remove it or check its spelling (see dsr.example.toml)")
+            problems.append(f"{key}: unknown key; remove it or check its spelling (see dsr.example.toml)")
             continue
         if err["type"] == "missing":
-            lines.append(f"  {key}: missing; this key is required")
+            problems.append(f"{key}: missing; this key is required")
             continue
-        bad = _lookup(data, tuple(err["loc"]))
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {key} = {bad!r}: expected {msg}")
-    return "\n".join(lines)
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+        if err["type"] == "value_error" and not err["loc"]:
+            problems.append(msg)
+            continue
+        kind = type(_lookup(data, tuple(err["loc"]))).__name__
+        problems.append(f"{key}: invalid value (a {_TOML_TYPES.get(kind, kind)}); expected {msg}")
+    return f"invalid configuration in {source}: " + "; ".join(problems)
+
+
+_TOML_TYPES = {"str": "string", "int": "integer", "float": "float", "bool": "boolean", "list": "array",
+               "dict": "table", "NoneType": "missing value", "date": "date", "datetime": "date-time"}  # fmt: skip
 
 
 def settings_from_dict(data: dict[str, Any], source: str = "<config>") -> Settings:

@@ -556,6 +556,8 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
 def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]:
     """Write `<request_id>-certificate.html` and `<request_id>-certificate.json` into `out_dir`, atomically.
 
+    The files are mode 0600; a directory this creates is mode 0700.
+
     Args:
         inp: the certificate input (ids, counts, hashes, grounds, ledger references; no erased content).
         out_dir: where the certificates go.
@@ -568,7 +570,7 @@ def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]
         OSError: the disk refused; no partial file is left.
     """
     check_package_id(inp.request_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     document = json.dumps(certificate_document(inp), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     html = render_certificate_html(inp, hashlib.sha256(document).hexdigest()).encode("utf-8")
     json_path = out_dir / f"{inp.request_id}-certificate.json"

@@ -31,11 +31,13 @@ def record_request(
     """Validate the identifiers and record the request; returns its id.
 
     Raises:
-        InputError: an identifier is malformed or none is given (the message never quotes the value).
+        InputError: an identifier is malformed or none is given, the receipt time is in the future or before
+            the GDPR applied, or the channel is empty or too long (the message never quotes the value).
     """
     identifiers = validate_all(
-        emails=emails, names=names, phones=phones, user_ids=user_ids, region=settings.controller.phone_region
-    )
+        emails=emails, names=names, phones=phones, user_ids=user_ids, region=settings.controller.phone_region,
+        received_at=received_at, channel=channel,
+    )  # fmt: skip
     with session_scope(settings.database.url) as session:
         request = cases.submit_request(
             session,

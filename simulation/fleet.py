@@ -293,6 +293,10 @@ def render_config(out: Path, laptops: Sequence[dict[str, object]], *, seed: int,
     return text
 
 
+#: The largest simulated laptop, in MiB.
+MAX_SIZE_MB = 4096
+
+
 def simulate_fleet(
     out: Path,
     *,
@@ -332,8 +336,8 @@ def simulate_fleet(
     """
     if endpoints < 1 or endpoints > 999:
         raise InputError("endpoints must be between 1 and 999", value=endpoints)
-    if size_mb < 0:
-        raise InputError("size_mb must not be negative", value=size_mb)
+    if not 0 <= size_mb <= MAX_SIZE_MB:  # also refuses nan
+        raise InputError(f"size_mb must be a number from 0 to {MAX_SIZE_MB}", value=size_mb)
     if not subjects:
         raise InputError("at least one subject is needed")
     prepare_output(out)

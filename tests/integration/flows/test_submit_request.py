@@ -29,10 +29,20 @@ def test_form_records_request_and_deletes_its_own_run(fleet: Fleet) -> None:
     assert runs == []
 
 
-def test_invalid_form_records_nothing(fleet: Fleet) -> None:
-    """A bad e-mail fails the run with the CLI's message, writes nothing, and the run is still removed."""
-    with pytest.raises(Exception, match="--email"):
-        submit_request(RequestForm(kind="access", emails=["not-an-email"]))
+@pytest.mark.parametrize(
+    ("form", "option"),
+    [
+        pytest.param({"emails": ["not-an-email"]}, "--email", id="bad-email"),
+        pytest.param({"names": ["A"]}, "--name", id="single-letter-name"),
+        pytest.param({"emails": ["z@example.org"], "channel": "x" * 201}, "--channel", id="oversize-channel"),
+        pytest.param({"emails": ["z@example.org"], "received_at": "2999-01-01T00:00:00+00:00"}, "--received",
+                     id="future-receipt"),
+    ],
+)  # fmt: skip
+def test_invalid_form_records_nothing(fleet: Fleet, form: dict[str, object], option: str) -> None:
+    """A bad form fails the run with the CLI's message, writes nothing, and the run is still removed."""
+    with pytest.raises(Exception, match=option):
+        submit_request(RequestForm.model_validate({"kind": "access", **form}))
     settings = load_settings(fleet.config)
     with session_scope(settings.database.url) as session:
         assert cases.list_requests(session) == []

@@ -124,13 +124,14 @@ def test_unreadable_file_is_skipped_with_reason(laptop: Path, matcher: Matcher) 
     ("args", "message"),
     [
         (["--endpoint-name", "lap"], "give at least one"),
-        (["--endpoint-name", "lap", "--email", "not-an-address"], "not an address"),
-        (["--endpoint-name", "lap", "--phone", "12"], "phone identifier"),
+        (["--endpoint-name", "lap", "--email", "not-an-address"], "--email: not a valid e-mail address"),
+        (["--endpoint-name", "lap", "--phone", "12"], "--phone: not a possible phone number"),
+        (["--endpoint-name", "lap", "--name", "A"], "--name: needs at least two letters"),
     ],
-    ids=["no-identifier", "bad-email", "bad-phone"],
+    ids=["no-identifier", "bad-email", "bad-phone", "single-letter-name"],
 )
 def test_cli_scan_rejects_bad_input_without_echoing_it(laptop: Path, args: list[str], message: str) -> None:
-    """Bad identifiers are input errors whose message does not repeat the value."""
+    """Bad identifiers are input errors (the intake validation of `dsr request submit`) not repeating the value."""
     from models.errors import InputError
 
     app = typer.Typer()

@@ -1,4 +1,4 @@
-"""Configuration loading: defaults, validation errors that name key, value and what is allowed."""
+"""Configuration loading: defaults, validation errors that name the key and what is allowed, never the value."""
 
 from __future__ import annotations
 
@@ -60,26 +60,82 @@ def test_relative_paths_resolve_beside_the_file_once(tmp_path: Path, monkeypatch
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        pytest.param({"controller": {"calendar": "XX"}}, "controller.calendar = 'XX': expected a holiday", id="cal"),
-        pytest.param({"controller": {"timezone": "Mars/Base"}}, "controller.timezone = 'Mars/Base'", id="tz"),
         pytest.param(
-            {"endpoints": [{"name": "a", "url": "http://h"}]}, "endpoints[0].url = 'http://h': expected file:", id="url"
+            {"controller": {"calendar": "XX"}},
+            "controller.calendar: invalid value (a string); expected a holiday",
+            id="cal",
         ),
-        pytest.param({"stores": [{"name": "s", "url": "bucket"}]}, "stores[0].url = 'bucket': expected s3://", id="s3"),
+        pytest.param({"controller": {"timezone": "Mars/Base"}}, "controller.timezone: invalid value", id="tz"),
+        pytest.param(
+            {"endpoints": [{"name": "a", "url": "http://h"}]},
+            "endpoints[0].url: invalid value (a string); expected file:",
+            id="url",
+        ),
+        pytest.param(
+            {"stores": [{"name": "s", "url": "bucket"}]},
+            "stores[0].url: invalid value (a string); expected s3://",
+            id="s3",
+        ),
         pytest.param({"databse": {}}, "databse: unknown key", id="typo"),
         pytest.param({"endpoints": [{"url": "file:///x"}]}, "endpoints[0].name: missing", id="missing"),
         pytest.param(
             {"endpoints": [{"name": "a", "url": "file:///x"}, {"name": "a", "url": "file:///y"}]},
-            "used twice",
+            "endpoints[1].name repeats the name of an earlier location",
             id="dup",
         ),
     ],
 )
 def test_invalid_values_are_named(data: dict[str, object], expected: str) -> None:
-    """Each error line names the key, the bad value and what is allowed."""
+    """Each problem names the key and what is allowed, on one line."""
     with pytest.raises(ConfigError) as info:
         settings_from_dict(data, "t.toml")
     assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"holds": [{"id": "H", "reason": "r", "case_reference": "c", "approver": "a",
+                                 "review_date": "2027-01-01", "subjects": "zoe.secret@example.org"}]}, id="hold"),
+        pytest.param({"holds": [{"id": "H", "reason": "r", "case_reference": "c", "approver": "a",
+                                 "review_date": "2027-01-01", "subjects": ["ok@example.org", 7],
+                                 "date_from": "zoe.secret@example.org"}]}, id="hold-date"),
+        pytest.param({"controller": {"calendar": "zoe.secret@example.org"}}, id="calendar"),
+        pytest.param({"endpoints": [{"name": "zoe.secret", "url": "file:///a"},
+                                    {"name": "zoe.secret", "url": "file:///b"}]}, id="duplicate-name"),
+        pytest.param({"endpoints": [{"name": "a", "url": "ssh://zoe.secret@"}]}, id="url"),
+        pytest.param({"secrets": {"master_key": ["zoe.secret@example.org"]}}, id="secret-block"),
+    ],
+)  # fmt: skip
+def test_configuration_errors_never_print_values(data: dict[str, object]) -> None:
+    """A configuration error names the key and the problem, never the value (hold subjects were printed)."""
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data, "t.toml")
+    message = str(info.value)
+    assert "zoe.secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("file:///srv/laptops/lap-1", True),
+        ("file://localhost/srv/laptops/lap-1", True),
+        ("file://fileserver.corp/share/lap-1", False),
+        ("file://127.0.0.1/srv/lap-1", False),
+        ("file://user@host/srv/lap-1", False),
+    ],
+)
+def test_file_urls_with_a_remote_host_are_refused(url: str, ok: bool) -> None:
+    """`file://host/path` with a host other than empty or localhost is a configuration error naming the key."""
+    data = {"endpoints": [{"name": "lap-1", "url": url}]}
+    if ok:
+        assert settings_from_dict(data).endpoints[0].url == url
+        return
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data, "t.toml")
+    assert "endpoints[0].url" in str(info.value) and "ssh://" in str(info.value)
+    assert url not in str(info.value)
 
 
 def test_named_missing_file_is_an_error(tmp_path: Path) -> None:
