@@ -13,7 +13,6 @@ from pathlib import Path
 from models.errors import ConfigError
 from models.files import atomic_write, check_private
 
-
 KEY_BYTES = 32
 
 
