@@ -212,8 +212,9 @@ class Ledger:
             "hash": "sha256 over canonical JSON (sorted keys, compact, ASCII) of an entry without entry_hash/type",
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_writer(path, mode=0o644) as fh:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Private like every export: entries carry laptop paths, which can name the person.
+            with atomic_writer(path, mode=0o600) as fh:
                 fh.write(_line(header))
                 for _, document in body:
                     fh.write(_line(document))
