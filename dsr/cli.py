@@ -20,6 +20,7 @@ from dsr.context import out, print_json, state
 from dsr.failures import report_failure
 from models.deadline import compute_deadlines
 from models.identifiers import parse_day
+from models.prefect_env import quiet_prefect
 
 app = typer.Typer(
     name="dsr",
@@ -85,6 +86,7 @@ def main() -> None:
     its traceback goes to the debug log only with `--debug` (see `dsr.failures`).
     """
     state.reset()
+    quiet_prefect()  # before any command imports Prefect: no telemetry, nothing sent to the internet
     logging.raiseExceptions = False  # a failing log handler must not print a traceback either
     old_umask = os.umask(0o077)
     try:

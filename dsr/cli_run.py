@@ -1,7 +1,11 @@
 """`dsr request run ID` and `dsr request report ID`: run a request's flow with a progress bar; find its package.
 
-Runs the flow in this process (Prefect's local ephemeral API) unless `PREFECT_API_URL` is set, in which case
-the served deployment runs it and this command follows its progress in the case database.
+With `PREFECT_API_URL` set, the served deployment runs the flow and this command follows its progress in the
+case database. Otherwise the flow runs in this process against the local Prefect server of `dsr server start`
+when it answers, else against a temporary server that ends with this command (`dsr.prefect_api`).
+
+A request runs once at a time and a closed request never runs again: the command holds the request's run
+lock (`models.run_lock`) for the whole local run, and refuses at once, in one line, when another run holds it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +22,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dsr.context import err, out, print_json, state
+from dsr.prefect_api import explicit_api_url, prefect_api
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
+from models.run_lock import check_open, hold_for_run
 from models.types import RequestKind
 
 
@@ -42,8 +50,27 @@ def _follow(request_id: str, finished: threading.Event) -> None:
                 return
 
 
-def _run_access(request_id: str) -> dict[str, Any]:
-    if os.environ.get("PREFECT_API_URL"):
+@contextmanager
+def _against(api_url: str) -> Iterator[None]:
+    """Point this process's Prefect client at `api_url` (and the configuration's Prefect home) for the block."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings  # noqa: PLC0415
+
+    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_HOME")}
+    os.environ["PREFECT_API_URL"] = api_url
+    os.environ["PREFECT_HOME"] = str(state.settings.prefect.home)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: state.settings.prefect.home}):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_access(request_id: str, *, served: bool) -> dict[str, Any]:
+    if served:
         from prefect.deployments import run_deployment  # noqa: PLC0415
 
         finished = threading.Event()
@@ -69,8 +96,8 @@ def _run_access(request_id: str) -> dict[str, Any]:
     return result
 
 
-def _run_erasure(request_id: str) -> dict[str, Any]:
-    if os.environ.get("PREFECT_API_URL"):
+def _run_erasure(request_id: str, *, served: bool) -> dict[str, Any]:
+    if served:
         from prefect.deployments import run_deployment  # noqa: PLC0415
 
         flow_run = run_deployment(ERASURE_DEPLOYMENT, parameters={"request_id": request_id}, timeout=0)
@@ -90,23 +117,31 @@ def run(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON document.")] = False,
 ) -> None:
-    """Run the request's flow (locally, or on the Prefect server in PREFECT_API_URL) with a progress bar."""
+    """Run the request's flow with a progress bar (on the local Prefect server, the one in PREFECT_API_URL, or a
+    temporary one); refused at once if the request is closed or another run of it is under way."""
     with state.db() as session:
-        kind = RequestKind(cases.get_request(session, request_id).kind)
+        request = cases.get_request(session, request_id)
+        kind = RequestKind(request.kind)
+        if kind not in (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.ERASURE):
+            raise InputError(
+                f"request {request_id} is a {kind.value} request: it is handled by hand (record the outcome with "
+                "`dsr request refuse` or complete it in the case database); only access, portability and erasure "
+                "have flows"
+            )
+        check_open(request)
     # A missing or unwritable key store fails here, in one line, rather than inside the flow run.
     state.master_key()
     state.hmac_key()
     started = time.monotonic()
-    if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
-        outcome = _run_access(request_id)
-    elif kind is RequestKind.ERASURE:
-        outcome = _run_erasure(request_id)
+    runner = _run_erasure if kind is RequestKind.ERASURE else _run_access
+    database = state.settings.database.url
+    if explicit_api_url():
+        with hold_for_run(database, request_id):
+            pass  # another run under way is refused here; the served flow takes the lock for its own run
+        outcome = runner(request_id, served=True)
     else:
-        raise InputError(
-            f"request {request_id} is a {kind.value} request: it is handled by hand (record the outcome with "
-            "`dsr request refuse` or complete it in the case database); only access, portability and erasure "
-            "have flows"
-        )
+        with hold_for_run(database, request_id), prefect_api(state.settings) as api_url, _against(api_url):
+            outcome = runner(request_id, served=False)
     outcome["seconds"] = round(time.monotonic() - started, 1)
     if as_json:
         print_json(outcome)

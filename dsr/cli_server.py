@@ -23,6 +23,7 @@ from dsr.context import err, out, state
 from models.errors import ConfigError
 from models.files import atomic_write
 from models.flow_names import DEPLOYMENT_NAMES
+from models.prefect_env import quiet_prefect
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
 
@@ -42,10 +43,10 @@ def server_env() -> dict[str, str]:
             "PREFECT_SERVER_API_HOST": prefect.host,
             "PREFECT_SERVER_API_PORT": str(prefect.port),
             "PREFECT_UI_API_URL": prefect.api_url,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LOG_PRINTS": "false",
         }
     )
+    quiet_prefect(env)
     if prefect.database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = prefect.database_url
     if state.settings.source is not None:

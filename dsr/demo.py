@@ -24,6 +24,7 @@ from models import cases
 from models.db import session_scope
 from models.files import atomic_write
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT
+from models.prefect_env import quiet_prefect
 from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
@@ -232,7 +233,7 @@ def main() -> None:
         console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
         access_id = _submit(RequestKind.ACCESS, person, env)
         erasure_id = _submit(RequestKind.ERASURE, person, env)
-        api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
+        api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}))
         for rid, deployment in (
             (access_id, ACCESS_DEPLOYMENT),
             (erasure_id, ERASURE_DEPLOYMENT),

@@ -30,6 +30,8 @@ from flows.common import (
     retry_transient,
 )
 from models import flow_names as names
+from models.errors import RequestBusyError, RequestClosedError
+from models.run_lock import hold_for_run
 from services import access as steps
 
 SCAN_RETRIES = 2
@@ -98,7 +100,11 @@ def publish_status(progress: steps.AccessProgress) -> None:
 )
 def access_request(request_id: str) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for."""
-    with request_log_redaction(request_id), guarded(request_id, names.ACCESS_REQUEST):
+    with (
+        request_log_redaction(request_id),
+        guarded(request_id, names.ACCESS_REQUEST),
+        hold_for_run(flow_settings().database.url, request_id),
+    ):
         return _access_request(request_id)
 
 
@@ -138,5 +144,11 @@ def _access_request(request_id: str) -> dict[str, Any]:
 def access_sweep() -> dict[str, Any]:
     """Retry pending locations of every open access request; issue packages that became complete or due."""
     settings = flow_settings()
-    results = {rid: access_request(rid) for rid in steps.open_access_requests(settings)}
+    results: dict[str, dict[str, Any]] = {}
+    for rid in steps.open_access_requests(settings):
+        try:
+            results[rid] = access_request(rid)
+        except (RequestBusyError, RequestClosedError):
+            # Another run has it right now (or has just closed it): the next sweep looks again.
+            get_run_logger().info("%s: being run elsewhere or closed; skipped by this sweep", rid)
     return {"requests": len(results), "issued": sum(1 for r in results.values() if r["issued"])}

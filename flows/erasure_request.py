@@ -30,6 +30,7 @@ from flows.common import (
     retry_transient,
 )
 from models import flow_names as names
+from models.run_lock import hold_for_run
 from models.types import LocationStatus
 from services import erasure as steps
 from services.certificates import certify
@@ -119,7 +120,11 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     With `wait_for_approval` the run pauses on an approval form in the Prefect UI (or `dsr request approve`);
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
-    with request_log_redaction(request_id), guarded(request_id, names.ERASURE_REQUEST):
+    with (
+        request_log_redaction(request_id),
+        guarded(request_id, names.ERASURE_REQUEST),
+        hold_for_run(flow_settings().database.url, request_id),
+    ):
         return _erasure_request(request_id, wait_for_approval)
 
 

@@ -8,7 +8,9 @@ Messages carry ids, URLs, paths and hashes, never personal data (no names, e-mai
     ├── RequestError
     │   ├── RequestNotFoundError                 unknown request id (CLI exit code 2)
     │   ├── InvalidTransitionError               illegal status change; the row is left unchanged
-    │   └── DeadlinePassedError                  extension after the first deadline (Art. 12(3))
+    │   ├── DeadlinePassedError                  extension after the first deadline (Art. 12(3))
+    │   ├── RequestBusyError                     another process is running the request's flow now
+    │   └── RequestClosedError                   the request is closed; its flow is never run again
     ├── PolicyError
     │   ├── HoldInScopeError                     a legal hold covers the item
     │   └── ApprovalRequiredError                erasure without an approved plan
@@ -75,6 +77,14 @@ class RequestError(DsrError):
 
 class RequestNotFoundError(RequestError):
     """No request with this id."""
+
+
+class RequestBusyError(RequestError):
+    """Another process holds the request's run lock: its flow is running there now."""
+
+
+class RequestClosedError(RequestError):
+    """The request is closed (completed, refused, withdrawn...): its flow is not run again."""
 
 
 class InvalidTransitionError(RequestError):

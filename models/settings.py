@@ -268,6 +268,12 @@ class PrefectSettings(_Section):
         default=None, description="Prefect's own database (postgresql+asyncpg://...); default SQLite in home."
     )
     serve_limit: int = Field(default=8, ge=1, description="Flow runs the serve process runs at once.")
+    startup_timeout: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Seconds `dsr request run` waits for its temporary Prefect server to answer (1 to 3600).",
+    )
     flow_run_retention_days: int = Field(
         default=30, ge=0, description="Days after a request closes before its Prefect flow runs are deleted."
     )

@@ -28,6 +28,7 @@ from detection.scan_store import scan_store
 from models import cases
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
+from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -98,13 +99,15 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
     """Move the request to in_progress and make sure every location has a status row; returns those to scan.
 
     Raises:
-        InvalidTransitionError: the request is closed or is not an access or portability request.
+        RequestClosedError: the request is closed (it is never run again).
+        InputError: the request is not an access or portability request.
     """
     with session_scope(settings.database.url) as session:
         cases.sync_locations(session, settings)
         request = cases.get_request(session, request_id)
         if RequestKind(request.kind) not in ACCESS_KINDS:
             raise InputError(f"request {request_id} is a {request.kind} request, not access or portability")
+        check_open(request)
         if RequestStatus(request.status) is not RequestStatus.IN_PROGRESS:
             cases.transition(session, request, RequestStatus.IN_PROGRESS, action="access.started")
         existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}

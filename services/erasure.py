@@ -29,6 +29,7 @@ from models import cases
 from models.db import session_scope
 from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
 from models.holds import active_holds, as_settings
+from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -58,6 +59,7 @@ def begin_erasure(settings: Settings, request_id: str) -> list[str]:
         request = cases.get_request(session, request_id)
         if RequestKind(request.kind) is not RequestKind.ERASURE:
             raise InputError(f"request {request_id} is a {request.kind} request, not erasure")
+        check_open(request)
         if RequestStatus(request.status) in (RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING):
             cases.transition(session, request, RequestStatus.IN_PROGRESS, action="erasure.started")
         existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
