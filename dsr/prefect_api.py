@@ -24,12 +24,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: starts are not serialised
+    fcntl = None  # type: ignore[assignment]
+
 from dsr.cli_server import is_healthy
 from models.errors import DsrError
 from models.prefect_env import quiet_prefect
 from models.settings import Settings
 
 TEMP_SERVER_LOG = Path("logs") / "prefect-temp-server.log"
+START_LOCK = ".temp-server-start.lock"
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -68,11 +74,35 @@ def server_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
+def _one_starting_at_a_time(home: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the Prefect home while a server starts: servers that share its database
+    (several runs at once) never migrate or create it concurrently. Released by the kernel if we die."""
+    fd = os.open(home / START_LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def temporary_server(settings: Settings) -> Iterator[str]:
     """Start a Prefect API that ends with this process; yield its URL; stop it (and its group) afterwards."""
     log = settings.state_dir / TEMP_SERVER_LOG
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.prefect.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _one_starting_at_a_time(settings.prefect.home):
+        proc, port, write_end = _start(settings, log)
+    try:
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        stop_group(proc)
+        os.close(write_end)
+
+
+def _start(settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Spawn the server and wait until it answers; (process, port, write end of its watchdog pipe)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     read_end, write_end = os.pipe()
     proc: subprocess.Popen[bytes] | None = None
@@ -98,16 +128,17 @@ def temporary_server(settings: Settings) -> Iterator[str]:
         os.close(read_end)
         read_end = -1
         listener.close()
-        url = f"http://127.0.0.1:{port}/api"
-        _wait_until_healthy(proc, url, settings.prefect.startup_timeout, log)
-        yield url
+        _wait_until_healthy(proc, f"http://127.0.0.1:{port}/api", settings.prefect.startup_timeout, log)
+    except BaseException:
+        if proc is not None:
+            stop_group(proc)
+        os.close(write_end)
+        raise
     finally:
         if read_end >= 0:
             os.close(read_end)
         listener.close()
-        if proc is not None:
-            stop_group(proc)
-        os.close(write_end)
+    return proc, port, write_end
 
 
 def _wait_until_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
