@@ -10,6 +10,7 @@ lock (`models.run_lock`) for the whole local run, and refuses at once, in one li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -28,6 +29,9 @@ from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
 from models.run_lock import check_open, hold_for_run
 from models.types import RequestKind
+
+#: Longest wait for Prefect's log and event workers to send what they hold before the API is left.
+DRAIN_SECONDS = 30.0
 
 
 def _progress_counts(request_id: str) -> tuple[int, int, str]:
@@ -60,13 +64,27 @@ def _against(api_url: str) -> Iterator[None]:
     os.environ["PREFECT_HOME"] = str(state.settings.prefect.home)
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: state.settings.prefect.home}):
-            yield
+            try:
+                yield
+            finally:
+                _drain_prefect_workers()
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _drain_prefect_workers() -> None:
+    """Send the run's queued logs and events while the API still answers: a temporary server is stopped next,
+    and Prefect's exit handlers would otherwise retry against it for a minute."""
+    from prefect.events.worker import EventsWorker  # noqa: PLC0415
+    from prefect.logging.handlers import APILogWorker  # noqa: PLC0415
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=DRAIN_SECONDS)
 
 
 def _run_access(request_id: str, *, served: bool) -> dict[str, Any]:
