@@ -56,12 +56,14 @@ def _follow(request_id: str, finished: threading.Event) -> None:
 
 @contextmanager
 def _against(api_url: str) -> Iterator[None]:
-    """Point this process's Prefect client at `api_url` (and the configuration's Prefect home) for the block."""
+    """Point this process's Prefect client at `api_url`, and the flow at this configuration, for the block."""
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings  # noqa: PLC0415
 
-    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_HOME")}
+    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_HOME", "DSR_CONFIG")}
     os.environ["PREFECT_API_URL"] = api_url
     os.environ["PREFECT_HOME"] = str(state.settings.prefect.home)
+    if state.settings.source is not None:  # the flow reads the configuration `--config` named, not ./dsr.toml
+        os.environ["DSR_CONFIG"] = str(state.settings.source.resolve())
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: state.settings.prefect.home}):
             try:
