@@ -116,8 +116,19 @@ def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int) ->
         shutil.rmtree(fleet)
     _log(f"{name}: simulating {laptops} laptops x {size_mb:g} MiB")
     subprocess.run(
-        [*DSR, "fleet", "simulate", "--out", str(fleet), "--endpoints", str(laptops), "--size-mb", str(size_mb)]
-        + ["--seed", str(seed)],
+        [
+            *DSR,
+            "fleet",
+            "simulate",
+            "--out",
+            str(fleet),
+            "--endpoints",
+            str(laptops),
+            "--size-mb",
+            str(size_mb),
+            "--seed",
+            str(seed),
+        ],
         capture_output=True,
         check=True,
         cwd=work,
@@ -125,8 +136,9 @@ def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int) ->
     truth = json.loads((fleet / "truth.json").read_text(encoding="utf-8"))
     subject = truth["subjects"][0]
     identifiers = {"email": subject["emails"], "name": [subject["name"]], "phone": subject["phones"]}
-    submitted = _dsr(fleet, "request", "submit", "--kind", "access", "--identifiers", "-", "--json",
-                     stdin=json.dumps(identifiers))
+    submitted = _dsr(
+        fleet, "request", "submit", "--kind", "access", "--identifiers", "-", "--json", stdin=json.dumps(identifiers)
+    )
     if submitted.returncode != 0:
         return {"name": name, "laptops": laptops, "size_mb": size_mb, "failed": submitted.stderr.strip()[-300:]}
     request_id = json.loads(submitted.stdout)["id"]
@@ -195,8 +207,13 @@ def _installed(name: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the fleet table and the CLI latencies; merge them into results.json under `fleet`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fleet", action="append", default=[], metavar="LAPTOPSxMIB",
-                        help="a fleet to measure, e.g. 100x0.3 (repeatable; default: the four standard fleets)")
+    parser.add_argument(
+        "--fleet",
+        action="append",
+        default=[],
+        metavar="LAPTOPSxMIB",
+        help="a fleet to measure, e.g. 100x0.3 (repeatable; default: the four standard fleets)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cli-runs", type=int, default=5)
     parser.add_argument("--results", type=Path, default=RESULTS)
