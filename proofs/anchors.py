@@ -27,11 +27,15 @@ KEY_PREFIX = "ledger/keys/"
 class AnchorStore(Protocol):
     """Write-once storage of anchor documents, where every version ever written can be read back."""
 
-    description: str
-    """Where the anchors are, for messages (`s3://bucket/ledger/`), never credentials."""
+    @property
+    def description(self) -> str:
+        """Where the anchors are, for messages (`s3://bucket/ledger/`), never credentials."""
+        ...
 
-    locked: bool
-    """Whether writes carry a retention that nobody can shorten (Object Lock)."""
+    @property
+    def locked(self) -> bool:
+        """Whether writes carry a retention that nobody can shorten (Object Lock)."""
+        ...
 
     def put(self, name: str, data: bytes) -> None:
         """Write `data` under `name` (a new version if one exists: older versions stay readable)."""

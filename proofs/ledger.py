@@ -18,10 +18,11 @@ from typing import Any
 from sqlmodel import Session
 
 from models.db import session_scope
-from models.errors import ConfigError, DsrError, LedgerError
+from models.errors import ConfigError, DsrError, InputError, LedgerError
 from models.files import atomic_writer
 from models.tables import utcnow
 from proofs.anchors import AnchorStore, compare, publish
+from proofs.attestation import CertificateClaim
 from proofs.entry import (
     CHAINED_FORMAT,
     GENESIS_HASH,
@@ -306,6 +307,7 @@ class Ledger:
         *,
         heads: tuple[HeadCheck, ...] = (),
         anchors: bool = False,
+        certificate: CertificateClaim | None = None,
     ) -> VerifyResult:
         """Verify the stored ledger: chain, sequence, chained checkpoint signatures, and every stored checkpoint
         (one past the last entry means the ledger was cut); then signed heads filed earlier and the anchors.
@@ -314,6 +316,7 @@ class Ledger:
             public_key_pem: the published public key; None uses the signer's own public key.
             heads: signed heads taken earlier (`dsr ledger head`, beside a certificate) the ledger must contain.
             anchors: also compare the checkpoints with their anchored copies (`anchors` must be set).
+            certificate: a certificate (signature checked) whose ledger head must be in the chain.
 
         Raises:
             ConfigError: `public_key_pem` is not an Ed25519 public key.
@@ -328,7 +331,7 @@ class Ledger:
             key, source = None, "none"
         if anchors and self.anchors is None:
             raise LedgerError("no anchor store: configure [evidence] to compare with anchors", key="evidence.bucket")
-        result = verify_documents(self._iter_stream(), key, key_source=source, heads=heads)
+        result = verify_documents(self._iter_stream(), key, key_source=source, heads=heads, certificate=certificate)
         if result.first_error is not None:  # positions in a database stream are not lines of any file
             result = replace(result, first_error=replace(result.first_error, line=None))
         against: list[str] = []
@@ -339,6 +342,8 @@ class Ledger:
                 else f"the given public key {key_id_of(key)}"
             )
         against += [check.source for check in heads]
+        if certificate is not None:
+            against.append(f"certificate {certificate.source} (signature and ledger head)")
         warnings = list(result.warnings)
         if anchors and self.anchors is not None:
             against.append(f"the anchors in {self.anchors.description}")
@@ -347,13 +352,40 @@ class Ledger:
                 warnings += report.warnings
                 if report.error is not None:
                     result = replace(result, ok=False, first_error=report.error)
-        if not heads and not anchors:
+        if not heads and not anchors and certificate is None:
             warnings.append(
                 "trust: checked against the database and its key only; a cut together with its checkpoints, or a "
                 "rewrite re-signed with that key, passes this check: compare with the anchors (--anchors) or a "
                 "filed head (--head FILE)"
             )
         return replace(result, warnings=tuple(warnings), verified_against=tuple(against))
+
+
+HEAD_FILE_TYPE = "dsr-ledger-head"
+"""`type` of a filed head document (`dsr ledger head FILE`, `<request>-ledger-head.json` beside a certificate)."""
+
+
+def head_document(head: SignedHead, signer: LedgerSigner) -> bytes:
+    """A filed head: the signed head and the public key that signed it, as JSON bytes."""
+    document = {"type": HEAD_FILE_TYPE, **head.to_dict(), "public_key": signer.public_key_pem().decode("ascii")}
+    return json.dumps(document, indent=2, sort_keys=True).encode("ascii") + b"\n"
+
+
+def read_head_document(data: bytes, *, source: str) -> tuple[SignedHead, bytes | None]:
+    """The signed head and embedded public key (PEM) of a filed head document.
+
+    Raises:
+        InputError: the bytes are not a filed head.
+    """
+    try:
+        document = json.loads(data)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or document.get("type") != HEAD_FILE_TYPE:
+        raise InputError(f"{source} is not a ledger head file (dsr ledger head)", field="head")
+    pem = document.pop("public_key", None)
+    document.pop("type")
+    return SignedHead.from_dict(document), pem.encode("ascii") if isinstance(pem, str) else None
 
 
 def open_database_ledger(
