@@ -14,6 +14,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsr.context import err, out, print_json, state
+from dsr.failures import one_line
 from models.db import session_scope
 from models.errors import DsrError
 from models.files import atomic_write
@@ -152,10 +153,10 @@ def verify(
     except CertificateProblem as exc:
         result = _broken(str(exc))
     except OSError as exc:
-        err.print(f"error: cannot read {exc.filename}: {exc.strerror}", markup=False, highlight=False)
+        err.print(one_line(f"error: cannot read {exc.filename}: {exc.strerror}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE) from None
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE) from None
     _report(result, as_json)
     if not result.ok:
@@ -176,7 +177,7 @@ def export(
         ledger = _database_ledger(database_url, signing_key, create_key=not no_seal)
         summary = ledger.export_jsonl(file, seal=not no_seal)
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     if as_json:
         print_json(
@@ -216,10 +217,10 @@ def head_cmd(
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(file, document, mode=0o644)
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     except OSError as exc:
-        err.print(f"error: cannot write {file}: {exc.strerror}", markup=False, highlight=False)
+        err.print(one_line(f"error: cannot write {file}: {exc.strerror}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     if as_json:
         print_json(signed.to_dict())
@@ -250,7 +251,7 @@ def anchor_cmd(
             raise typer.Exit(1)
         written = ledger.publish_anchors()
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     out.print(f"anchored {written} checkpoints in {ledger.anchors.description}", markup=False, highlight=False)
 
@@ -267,6 +268,6 @@ def public_key_cmd(
         signer.export_public_key(file)
     except (DsrError, OSError) as exc:
         message = str(exc) if isinstance(exc, DsrError) else f"cannot write {file}: {exc.strerror}"
-        err.print(f"error: {message}", markup=False, highlight=False)
+        err.print(one_line(f"error: {message}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     out.print(f"public key {signer.key_id} written to {file}", markup=False, highlight=False)

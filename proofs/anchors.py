@@ -172,7 +172,7 @@ def compare(anchors: AnchorStore, checkpoints: Sequence[Checkpoint], head_seq: i
                 detail = (
                     f"the database's checkpoint up to seq {copy.seq_to} (entry hash {stored.head_hash[:16]}..., key "
                     f"{stored.key_id}) differs from its anchored copy (entry hash {copy.head_hash[:16]}..., key "
-                    f"{copy.key_id}): the ledger was rewritten and re-signed"
+                    f"{copy.key_id}) in {anchors.description}: the ledger was rewritten and re-signed"
                 )
                 raise _Mismatch(VerifyError(Problem.REWRITTEN, copy.seq_to, None, detail, checkpoint=True))
         for checkpoint in checkpoints:
