@@ -81,3 +81,52 @@ def test_export_from_before_signed_heads_is_refused_with_the_fix(tmp_path: Path)
     assert not result.ok and result.first_error is not None
     assert result.first_error.problem is Problem.MISSING
     assert "dsr ledger export" in result.first_error.detail
+
+
+def test_database_from_before_chaining_upgrades_and_chains_on(tmp_path: Path, signer: LedgerSigner) -> None:
+    """A case database at revision 0002 holding a ledger with old checkpoints is migrated on first use; the
+    ledger verifies, and the next checkpoint chains to the last old one."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from models.db import alembic_config, dispose_engines
+    from proofs.store import JsonlLedgerStore
+
+    old = Ledger(JsonlLedgerStore(tmp_path / "old.jsonl"), signer=signer, checkpoint_every=None, clock=TickingClock())
+    for index in range(1, 5):
+        old.append(sample_record(index), idempotency_key=f"key-{index}")
+        if index % 2 == 0:
+            old.store.add_checkpoint(lambda a, b, h, p: _legacy(signer, a, b, h, p))
+    url = f"sqlite:///{tmp_path / 'dsr.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        for document in old.store.iter_entry_documents():
+            row = {**document, "counts": json.dumps(document["counts"]), "details": json.dumps(document["details"])}
+            conn.execute(
+                text(f"INSERT INTO ledger_entries ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),  # noqa: S608 - fixed column names
+                row,
+            )
+        for document in old.store.iter_checkpoint_documents():
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_checkpoints (seq_from, seq_to, head_hash, at, key_id, signature) "
+                    "VALUES (:seq_from, :seq_to, :head_hash, :at, :key_id, :signature)"
+                ),
+                {**document, "at": AT},
+            )
+    engine.dispose()
+    try:
+        ledger = Ledger(SQLLedgerStore(lambda: session_scope(url)), signer=signer, clock=TickingClock())
+        before = ledger.verify()
+        assert before.ok, before.first_error
+        ledger.append(sample_record(5))
+        ledger.seal()
+        checkpoints = ledger.checkpoints()
+        assert checkpoints[-1].prev_checkpoint == checkpoints[-2].digest()
+        after = ledger.verify()
+        assert after.ok and after.sealed_to == 5, after.first_error
+    finally:
+        dispose_engines()
