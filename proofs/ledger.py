@@ -226,14 +226,18 @@ class Ledger:
             raise LedgerError("no signing key configured: no public key to export", key="ledger.signing_key")
         return self.signer.export_public_key(path)
 
-    def _iter_stream(self, head_seq: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _iter_stream(
+        self, head_seq: int | None = None, checkpoints: list[dict[str, Any]] | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         """Entries and checkpoints in export order, numbered from line 2 (line 1 is the header).
 
         Every stored checkpoint is part of the stream: one sealing seqs past the last entry comes last, so
         verification names the cut. Checkpoints are read before the head: a checkpoint sealed meanwhile ends
-        at or before the head read after it, so only a real cut leaves one past the head.
+        at or before the head read after it, so only a real cut leaves one past the head. A caller that read
+        the head itself passes `head_seq` and the checkpoints it read before it.
         """
-        checkpoints = list(self.store.iter_checkpoint_documents())
+        if checkpoints is None:
+            checkpoints = list(self.store.iter_checkpoint_documents())
         head = self.store.head().seq if head_seq is None else head_seq
         by_end: dict[int, list[dict[str, Any]]] = {}
         for checkpoint in checkpoints:
@@ -267,8 +271,16 @@ class Ledger:
             LedgerError: no signer is configured (every export carries a signed head), or the file cannot be
                 written.
         """
-        signed = self.signed_head(seal=seal)
-        body = list(self._iter_stream(signed.last_seq))
+        if seal and self.signer is not None:
+            self.seal()
+        before = list(self.store.iter_checkpoint_documents())
+        signed = self.signed_head(seal=False)
+        # Checkpoints sealed after the head was read (a run appending meanwhile) are not part of this export;
+        # one past the head that was already stored before it is a cut, and stays in for verification to name.
+        known = {c["seq_to"] for c in before}
+        fresh = [c for c in self.store.iter_checkpoint_documents() if c["seq_to"] not in known]
+        stream = before + [c for c in fresh if c["seq_to"] <= signed.last_seq]
+        body = list(self._iter_stream(signed.last_seq, sorted(stream, key=lambda c: c["seq_to"])))
         entries = sum(1 for _, d in body if d["type"] == "entry")
         checkpoints = [d for _, d in body if d["type"] == "checkpoint"]
         header: dict[str, Any] = {

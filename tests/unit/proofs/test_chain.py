@@ -13,6 +13,7 @@ from proofs.entry import Checkpoint, canonical_json, checkpoint_payload
 from proofs.ledger import Ledger
 from proofs.signing import LedgerSigner, is_signature_valid
 from proofs.sql_store import SQLLedgerStore
+from proofs.store import Head, JsonlLedgerStore
 from proofs.verify import Problem, verify_export
 from tests.unit.proofs._helpers import TickingClock, sample_record
 
@@ -90,7 +91,6 @@ def test_database_from_before_chaining_upgrades_and_chains_on(tmp_path: Path, si
     from sqlalchemy import create_engine
 
     from models.db import alembic_config, dispose_engines
-    from proofs.store import JsonlLedgerStore
 
     old = Ledger(JsonlLedgerStore(tmp_path / "old.jsonl"), signer=signer, checkpoint_every=None, clock=TickingClock())
     for index in range(1, 5):
@@ -130,3 +130,37 @@ def test_database_from_before_chaining_upgrades_and_chains_on(tmp_path: Path, si
         assert after.ok and after.sealed_to == 5, after.first_error
     finally:
         dispose_engines()
+
+
+class _SealsRightAfterHead:
+    """A store through which another writer appends and seals right after the export has read the head."""
+
+    def __init__(self, inner: JsonlLedgerStore, other: Ledger) -> None:
+        self._inner, self._other, self.armed = inner, other, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def head(self) -> Head:
+        head = self._inner.head()
+        if self.armed:
+            self.armed = False
+            self._other.append(sample_record(99))
+            self._other.seal()
+        return head
+
+
+def test_export_during_a_concurrent_seal_still_verifies(tmp_path: Path, signer: LedgerSigner) -> None:
+    """A checkpoint sealed by another run after the export read its head is left out, not taken for a cut."""
+    inner = JsonlLedgerStore(tmp_path / "l.jsonl")
+    other = Ledger(JsonlLedgerStore(tmp_path / "l.jsonl"), signer=signer, checkpoint_every=None, clock=TickingClock())
+    store = _SealsRightAfterHead(inner, other)
+    ledger = Ledger(store, signer=signer, checkpoint_every=None, clock=TickingClock())  # type: ignore[arg-type]
+    for index in range(1, 4):
+        ledger.append(sample_record(index))
+    store.armed = True
+    ledger.export_jsonl(tmp_path / "e.jsonl")
+    assert len(ledger.checkpoints()) == 2  # the other run's checkpoint exists, past the exported head
+    result = verify_export(tmp_path / "e.jsonl", signer.public_key_pem())
+    assert result.ok, result.first_error
+    assert result.head_seq == 3
