@@ -123,11 +123,13 @@ def verify(
     try:
         pem = public_key.read_bytes() if public_key is not None else None
         checks: list[HeadCheck] = []
+        key_label = "the given public key"
         for path in head or []:
             signed, embedded = read_head_document(path.read_bytes(), source=path.name)
             checks.append(HeadCheck(signed, f"the filed head {path.name}"))
             if pem is None and embedded is not None:
                 pem = embedded  # the filed copy's key is the trusted one, not the key beside the database
+                key_label = f"the public key in {path.name}"
         if export is not None:
             if anchors:
                 err.print("error: --anchors compares the database, not an export", markup=False, highlight=False)
@@ -149,7 +151,7 @@ def verify(
             claim: CertificateClaim | None = None
             if certificate is not None and key is not None:
                 claim = read_certificate(certificate, key)
-            result = ledger.verify(pem, heads=tuple(checks), anchors=anchors, certificate=claim)
+            result = ledger.verify(pem, heads=tuple(checks), anchors=anchors, certificate=claim, key_label=key_label)
     except CertificateProblem as exc:
         result = _broken(str(exc))
     except OSError as exc:

@@ -320,6 +320,7 @@ class Ledger:
         heads: tuple[HeadCheck, ...] = (),
         anchors: bool = False,
         certificate: CertificateClaim | None = None,
+        key_label: str = "the given public key",
     ) -> VerifyResult:
         """Verify the stored ledger: chain, sequence, chained checkpoint signatures, and every stored checkpoint
         (one past the last entry means the ledger was cut); then signed heads filed earlier and the anchors.
@@ -329,6 +330,7 @@ class Ledger:
             heads: signed heads taken earlier (`dsr ledger head`, beside a certificate) the ledger must contain.
             anchors: also compare the checkpoints with their anchored copies (`anchors` must be set).
             certificate: a certificate (signature checked) whose ledger head must be in the chain.
+            key_label: where `public_key_pem` came from, for `verified_against`.
 
         Raises:
             ConfigError: `public_key_pem` is not an Ed25519 public key.
@@ -351,7 +353,7 @@ class Ledger:
             against.append(
                 f"the signing key beside the database (key {key_id_of(key)})"
                 if source == "local"
-                else f"the given public key {key_id_of(key)}"
+                else f"{key_label} {key_id_of(key)}"
             )
         against += [check.source for check in heads]
         if certificate is not None:

@@ -193,6 +193,18 @@ def test_filed_head_names_what_the_database_hides(
     assert "the filed head" in result.verified_against
 
 
+def test_filed_head_key_names_a_ledger_re_signed_with_a_new_key(db_url: str, signer: LedgerSigner) -> None:
+    """A new key put beside the database re-signs a rewrite; the key inside the filed head does not match it."""
+    ledger = _filled(db_url, signer)
+    filed = HeadCheck(ledger.signed_head(), "the filed head")
+    forger = LedgerSigner(Ed25519PrivateKey.generate())
+    _resign_rewritten(db_url, signer, forger)
+    forged = _ledger(db_url, forger)
+    assert forged.verify().ok  # consistent against the new key beside it
+    message = _named(forged.verify(signer.public_key_pem(), heads=(filed,)), Problem.BAD_SIGNATURE, None)
+    assert f"signed by key {forger.key_id}" in message
+
+
 # -- against the anchors in the evidence bucket ------------------------------------------------------------
 
 
@@ -403,6 +415,7 @@ def test_cli_head_then_resigned_database_exits_1(workdir: Path) -> None:
     result = runner.invoke(app, ["verify", "--head", "filed-head.json"])
     assert result.exit_code == 1 and "rewritten" in result.output, result.output
     assert "the filed head filed-head.json" in result.output
+    assert "the public key in filed-head.json" in result.output
 
 
 def test_head_document_carries_key_and_entry(signer: LedgerSigner, db_url: str) -> None:
