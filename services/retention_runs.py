@@ -1,6 +1,6 @@
 """Retention purge runs: a dry run lists what would go (counts only), a real run deletes it with proofs.
 
-Plain Python over `erasure.retention` (the plan and the executor) and `models.holds`: pending plans of real
+Plain Python over the `retention` package (policies, plan, execution) and `models.holds`: pending plans of real
 runs, resuming runs that died, run records. Returns counts per kind, location and policy, never paths of
 personal files, identifiers or content; identifiers stay in-process.
 """
@@ -24,7 +24,6 @@ from connectors.base import Connector
 from connectors.registry import open_location
 from detection.matcher import Matcher
 from erasure.executor import ExecutionReport
-from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge, select_policies
 from models.cases import OPEN_STATUSES, record_event
 from models.db import session_scope
 from models.errors import InputError
@@ -32,6 +31,9 @@ from models.files import atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
+from retention.execute import execute_purge
+from retention.plan import PurgePlan, SubjectProbe, plan_purge
+from retention.policies import select_policies
 from services.access import ACCESS_KINDS
 from services.evidence import ledger_for
 from services.subject import build_matcher

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from erasure.retention import PurgePlan, execute_purge, plan_purge
 from models.db import session_scope
 from models.settings import DatabaseSettings
 from models.tables import LedgerEntry, RetentionRun
 from proofs.entry import LedgerAction
+from retention.execute import execute_purge
+from retention.plan import PurgePlan, plan_purge
 from services.evidence import ledger_for
 from services.retention_runs import pending_dir, pending_plan, resume_pending, run_purge
 from tests.unit.retention.conftest import REFERENCE, Fleet
