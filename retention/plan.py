@@ -20,6 +20,8 @@ from typing import Any
 
 from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
 from connectors.layouts import (
+    CLAUDE_CODE,
+    COWORK,
     Artifact,
     ArtifactKind,
     RecordFormat,
@@ -39,7 +41,15 @@ from erasure.rewrite import drop_lines
 from models.errors import ConfigError, ConnectorError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
 from models.settings import EndpointSettings, RetentionPolicy, Settings
-from retention.policies import LINE_TIMES, S3_OBJECT_KIND, is_expired, policy_for, policy_table, select_policies
+from retention.policies import (
+    CONVERSATION,
+    LINE_TIMES,
+    S3_OBJECT_KIND,
+    is_expired,
+    policy_for,
+    policy_table,
+    select_policies,
+)
 
 RETENTION_REQUEST_ID = "retention"
 """The pseudo request id of purge plans: keeps the executor's idempotency keys stable across purge runs."""
@@ -51,6 +61,21 @@ FREEZE_GROUND = "access_freeze"
 _K = ArtifactKind
 _ANCHORS = (_K.SESSION_RECORD, _K.CODE_SESSION_RECORD, _K.TRANSCRIPT)
 _RECORD_KINDS = frozenset({_K.SESSION_RECORD, _K.CODE_SESSION_RECORD})
+SESSION_CONTENT = frozenset(
+    {
+        _K.TRANSCRIPT,
+        _K.SUBAGENT,
+        _K.SUBAGENT_META,
+        _K.TOOL_RESULT,
+        _K.AUDIT_LOG,
+        _K.AUDIT_KEY,
+        _K.UPLOAD,
+        _K.OUTPUT,
+    }
+)
+"""Kinds that live inside one conversation's folder: a file of these kinds must be grouped with a session."""
+_SESSION_APPS = frozenset({COWORK, CLAUDE_CODE})
+"""Agents whose session content sits in per-session folders (other agents' logs need no session of their own)."""
 _NEVER = frozenset({_K.RESIDUAL})  # residual stores are reported, never edited (erasure plan rule)
 _STORE_FORMATS = {
     "json": RecordFormat.JSON,
@@ -132,12 +157,18 @@ class PurgePlan:
         policies: (name, version) of every policy applied.
         candidates: sessions and files past their period, in a stable order.
         unreached: (location, status) of locations that could not be read.
+        ungrouped: (location, path, kind) of files that look like a conversation's content but group with
+            no conversation: reported and kept, never deleted on their own.
+        partial: (location, session id, paths that stay) of conversations a policy of named kinds takes
+            only part of: exactly which of their files stay.
     """
 
     created_at: datetime
     policies: tuple[tuple[str, str], ...]
     candidates: tuple[PurgeCandidate, ...]
     unreached: tuple[tuple[str, str], ...] = ()
+    ungrouped: tuple[tuple[str, str, str], ...] = ()
+    partial: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     def with_status(self, status: PurgeStatus) -> tuple[PurgeCandidate, ...]:
         """The candidates with this status."""
@@ -194,6 +225,8 @@ class PurgePlan:
             "by_policy": by["policy"],
             "totals": self.totals(),
             "unreached": [list(u) for u in self.unreached],
+            "ungrouped": len(self.ungrouped),
+            "partial_conversations": len(self.partial),
         }
 
     def to_json(self) -> str:
@@ -209,6 +242,8 @@ class PurgePlan:
             "created_at": self.created_at.isoformat(),
             "policies": [list(p) for p in self.policies],
             "unreached": [list(u) for u in self.unreached],
+            "ungrouped": [list(u) for u in self.ungrouped],
+            "partial": [[loc, sid, list(stay)] for loc, sid, stay in self.partial],
             "candidates": candidates,
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
@@ -246,6 +281,8 @@ class PurgePlan:
             policies=tuple((str(n), str(v)) for n, v in document["policies"]),
             candidates=tuple(candidates),
             unreached=tuple((str(n), str(st)) for n, st in document["unreached"]),
+            ungrouped=tuple((str(n), str(p), str(k)) for n, p, k in document.get("ungrouped", ())),
+            partial=tuple((str(n), str(sid), tuple(stay)) for n, sid, stay in document.get("partial", ())),
         )
 
     def to_erasure_plan(self) -> ErasurePlan:
@@ -343,6 +380,8 @@ class _Planner:
         self.frozen = frozen
         self.probes = probes
         self.probe_universe = {h for p in probes for h in p.hashes}
+        self.ungrouped: list[tuple[str, str, str]] = []
+        self.partial: list[tuple[str, str, tuple[str, ...]]] = []
 
     # -- the skips ---------------------------------------------------------------------------------------
 
@@ -469,6 +508,11 @@ class _Planner:
         for art in arts:
             if id(art) in grouped:
                 continue
+            if art.session_id is None and art.app in _SESSION_APPS and art.kind in SESSION_CONTENT:
+                # Looks like a conversation's content, yet no conversation claims it: reported, never
+                # deleted on its own nor silently kept.
+                self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
+                continue
             pol = policy_for(table, art)
             if pol is None:
                 continue
@@ -561,7 +605,14 @@ class _Planner:
             return last
 
         anchor = sess.anchor
-        pol = policy_for(table, anchor) if anchor is not None else None
+        conversation = table.get(CONVERSATION)
+        if conversation is not None:
+            # A conversation policy governs every conversation of the location whole; kinds never split one.
+            if anchor is None:
+                anchor = min(sess.artifacts, key=lambda a: a.item.path)
+            pol: RetentionPolicy | None = conversation
+        else:
+            pol = policy_for(table, anchor) if anchor is not None else None
         if anchor is not None and pol is not None and is_expired(pol, reference(pol, None), self.now):
             mine = {id(a) for a in sess.artifacts}
             others = [a for a in every if id(a) not in mine]
@@ -581,7 +632,9 @@ class _Planner:
                     others=others,
                 )
             ]
-        out = []
+        out: list[PurgeCandidate] = []
+        if conversation is not None:
+            return out
         for art in sess.artifacts:
             file_pol = policy_for(table, art)
             if file_pol is None or art is anchor:
@@ -602,6 +655,11 @@ class _Planner:
                         session_id=sess.session_id,
                     )
                 )
+        if out:
+            going = {f.path for c in out for f in c.files}
+            stay = tuple(sorted(a.item.path for a in sess.artifacts if a.item.path not in going))
+            if stay:
+                self.partial.append((endpoint.name, sess.session_id, stay))
         return out
 
     # -- stores ------------------------------------------------------------------------------------------
@@ -753,4 +811,6 @@ def plan_purge(
         policies=tuple((p.name, p.version) for p in policies),
         candidates=tuple(candidates),
         unreached=tuple(unreached),
+        ungrouped=tuple(sorted(planner.ungrouped)),
+        partial=tuple(sorted(planner.partial)),
     )

@@ -14,6 +14,8 @@ from models.errors import ConfigError, InputError
 from models.settings import RetentionPolicy, Settings
 
 S3_OBJECT_KIND = "s3_object"
+CONVERSATION = "conversation"
+"""The policy table's key of a policy whose unit is the whole conversation (every file, every agent)."""
 LINE_TIMES = {ArtifactKind.PROMPT_HISTORY: "timestamp"}
 """Kinds outside sessions whose records carry their own time: `redact` policies drop their expired lines."""
 
@@ -43,11 +45,14 @@ def select_policies(settings: Settings, policy: str | None = None) -> list[Reten
 
 
 def policy_table(policies: Sequence[RetentionPolicy], group: str | None) -> dict[str, RetentionPolicy]:
-    """Kind -> the policy that governs it at a location of `group` (group-specific policies first)."""
+    """Kind -> the policy that governs it at a location of `group` (group-specific policies first); a policy
+    of whole conversations under `CONVERSATION`."""
     table: dict[str, RetentionPolicy] = {}
     specific = [p for p in policies if p.endpoint_group is not None and p.endpoint_group == group]
     general = [p for p in policies if p.endpoint_group is None]
     for pol in [*specific, *general]:
+        if pol.unit == CONVERSATION:
+            table.setdefault(CONVERSATION, pol)
         for kind in pol.kinds:
             table.setdefault(kind, pol)
     return table
