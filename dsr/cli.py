@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dsr import cli_ledger, cli_request
+from dsr import cli_ledger, cli_request, cli_retention
 from dsr.cli_fleet import app as fleet_app
 from dsr.cli_hold import app as hold_app
 from dsr.cli_inventory import inventory
@@ -35,6 +35,7 @@ app.command("scan")(scan)
 app.add_typer(server_app, name="server")
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(hold_app, name="hold")
+app.add_typer(cli_retention.app, name="retention")
 
 
 @app.callback()

@@ -315,6 +315,15 @@ class RetentionPolicy(_Section):
         return self
 
 
+class DispositionSettings(_Section):
+    """`[disposition]`: how real retention purges are signed off."""
+
+    review: bool = Field(
+        default=True,
+        description="A real purge deletes nothing until a named reviewer approves its plan's digest.",
+    )
+
+
 class HoldSettings(_Section):
     """One legal hold (filled by the retention issue)."""
 
@@ -346,6 +355,7 @@ class Settings(_Section):
     schedules: ScheduleSettings = ScheduleSettings()
     secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
+    disposition: DispositionSettings = DispositionSettings()
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
     base_dir: Path | None = Field(

@@ -30,8 +30,9 @@ from erasure.plan import ActionKind
 from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import drop_lines
 from models.errors import BusyError, ConnectorError, ItemNotFoundError, VersionConflictError
+from proofs.entry import JSONValue
 from proofs.ledger import Ledger, LedgerAction, ProofRecord
-from retention.plan import PurgeCandidate, PurgePlan, drops_lines, to_action
+from retention.plan import PurgeCandidate, PurgePlan, PurgeStatus, drops_lines, to_action
 
 # -- execution -------------------------------------------------------------------------------------------
 
@@ -42,9 +43,7 @@ def mandate(plan: PurgePlan, actor: str) -> Mandate:
     """The executor's mandate for a purge: asked by `actor` for retention, no request, deletions recorded as
     `purge`, each action labelled with its policy's name and version."""
     labels = {
-        to_action(c).action_id: EntryLabel(policy_label(c), {"policy": c.policy})
-        for c in plan.candidates
-        if not drops_lines(c)
+        to_action(c).action_id: EntryLabel(policy_label(c), _details(c)) for c in plan.candidates if not drops_lines(c)
     }
     return Mandate(
         asked_by=actor,
@@ -54,6 +53,17 @@ def mandate(plan: PurgePlan, actor: str) -> Mandate:
         action_labels=labels,
         deletions_as=LedgerAction.PURGE,
     )
+
+
+def _details(cand: PurgeCandidate) -> dict[str, JSONValue]:
+    """What a purge entry says beyond the executor's own fields: the policy, the conversation and, for a
+    deletion, each file's path and hash (never content), so that the proof of disposal is built from the ledger."""
+    details: dict[str, JSONValue] = {"policy": cand.policy}
+    if cand.session_id:
+        details["session_id"] = proof_path(cand.session_id)
+    if cand.status is PurgeStatus.PURGE:
+        details["files"] = [{"path": proof_path(f.path), "sha256": f.sha256} for f in cand.files]
+    return details
 
 
 def policy_label(cand: PurgeCandidate) -> str:

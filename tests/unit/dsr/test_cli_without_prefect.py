@@ -91,3 +91,19 @@ def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path
     config, rid = planned
     loaded, code, _ = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json", prelude="import flows.access")
     assert (loaded, code) == (True, "0")
+
+
+def test_retention_plan_and_run_do_not_import_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dsr retention plan --json` and `dsr retention run` (review on: the plan waits for a reviewer) run the
+    retention services without importing Prefect."""
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_MASTER_KEY", "DSR_HMAC_KEY", "DSR_LEDGER_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    policy = '\n[[retention]]\nname = "all"\nunit = "conversation"\nperiod_days = 30\n'
+    simulate_fleet(tmp_path / "fleet", endpoints=1, size_mb=0.02, seed=5, extra_toml=policy)
+    config = tmp_path / "fleet" / "dsr.toml"
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "plan", "--as-of", "2026-11-01", "--json")
+    assert (loaded, code) == (False, "0")
+    assert json.loads(out)["totals"]["purge"]["sessions"] > 0
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "run", "--as-of", "2026-11-01")
+    assert (loaded, code) == (False, "0")
+    assert "awaits approval" in out
