@@ -62,13 +62,17 @@ def _markdown(summary: dict[str, Any]) -> str:
 
 
 @flow(name=RETENTION_PURGE, flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
-def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None) -> dict[str, Any]:
+def retention_purge(
+    dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None, wait_for_approval: bool = True
+) -> dict[str, Any]:
     """Purge what is past its retention period (a dry run by default: lists counts, deletes nothing).
 
     Args:
         dry_run: list what would go without deleting anything.
         policy: apply only the retention policy of this name.
         as_of: measure ages at this instant instead of now (checks and tests).
+        wait_for_approval: with disposition review on, pause for the reviewer's form; False returns at
+            `awaiting_approval` (then `dsr retention approve` runs the purge).
     """
     settings = flow_settings()
     logger = get_run_logger()
@@ -77,6 +81,8 @@ def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: date
     summary = run_purge(settings, dry_run=dry_run, policy=policy, now=now, run_id=str(run_id))
     if summary["outcome"] == "awaiting_approval":
         create_markdown_artifact(key="retention-purge-review", markdown=_markdown(summary))
+        if not wait_for_approval:
+            return summary
         logger.info("retention purge: waiting for a reviewer to approve plan %s", summary["digest"][:12])
         answer = pause_flow_run(
             wait_for_input=RetentionApproval.with_initial_data(

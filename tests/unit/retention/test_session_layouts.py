@@ -126,3 +126,35 @@ def test_policy_unit_is_validated(fields: dict[str, Any], message: str) -> None:
     """The configuration says which unit a policy has, and names the other form when it is wrong."""
     with pytest.raises(ValidationError, match=message):
         RetentionPolicy(**{"name": "p", "period_days": 1, **fields})
+
+
+def _agent_sessions(root: Path, settings: Settings) -> dict[str, dict[str, set[str]]]:
+    """app -> session id -> paths, as the layouts group the other agents' files on laptop-01."""
+    from connectors.layouts import Artifact, iter_artifacts
+
+    found: dict[str, dict[str, set[str]]] = {}
+    with open_location("laptop-01", settings) as connector:
+        for art in iter_artifacts(connector):
+            if isinstance(art, Artifact) and art.session_id and art.app not in ("cowork", "claude-code"):
+                found.setdefault(art.app, {}).setdefault(art.session_id, set()).add(art.item.path)
+    return found
+
+
+@pytest.mark.parametrize("app", ["codex", "gemini-cli", "copilot", "cline", "continue", "windsurf"])
+def test_purge_takes_every_file_of_another_agents_conversation(app: str, tmp_path: Path) -> None:
+    """Per other agent's layout: a conversation policy takes every file its layout groups with a session."""
+    root = tmp_path / "fleet"
+    simulate_fleet(root, endpoints=1, size_mb=0.02, seed=3, agents=True)
+    settings = load_settings(root / "dsr.toml").model_copy(update={"retention": [WHOLE]})
+    sessions = _agent_sessions(root, settings).get(app)
+    assert sessions, f"the simulated laptop has {app} sessions"
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    plan = plan_purge(settings, lambda n: open_location(n, settings), now=later)
+    by_session = {c.session_id: {f.path for f in c.files} for c in plan.candidates if c.location == "laptop-01"}
+    for sid, paths in sessions.items():
+        assert by_session[sid] == paths, sid
+    ledger = Ledger(JsonlLedgerStore(tmp_path / "ledger.jsonl"), signer=None)
+    report = execute_purge(plan, connectors=lambda n: open_location(n, settings), ledger=ledger, run_id="r", actor="t")
+    assert not report.pending
+    for paths in sessions.values():
+        assert not [p for p in paths if _on_disk(root, "laptop-01", p).exists()]
