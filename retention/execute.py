@@ -203,7 +203,7 @@ def _drop_expired_lines(
                 continue
             for cand in cands:
                 if busy:
-                    # endpoint-histories.md section 5: never change a store while the app runs.
+                    # Never change a store while its app runs (docs/histories.md).
                     outcomes.append(_outcome(cand, ActionStatus.BUSY, error="busy"))
                     continue
                 try:

@@ -1,7 +1,7 @@
 """Retention planning: which sessions and files are past their policy's period, and what holds and freezes keep.
 
 Owns the session as the unit of disposal (every file grouped with it, wherever the store nests it), the age
-rule's inputs (endpoint histories: record, transcript and audit times, mtimes only as a last resort), the
+rule's inputs (record, transcript and audit times, mtimes only as a last resort; docs/histories.md), the
 hold and access-freeze skips and the purge plan's counts and JSON form (no personal data).
 """
 
@@ -523,7 +523,7 @@ class _Planner:
                 continue
             last = artifact_last_activity_at(connector, art)
             mtime = art.item.modified_at
-            # No creation time outside sessions: the file's mtime stands in (memory notes: mtime, doc section 6).
+            # No creation time outside sessions: the file's mtime stands in (memory notes age by mtime).
             ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
             if is_expired(pol, ref, self.now):
                 out.append(
@@ -753,7 +753,7 @@ def plan_purge(
     """Select the sessions and files past their retention period, and what holds and freezes keep.
 
     A session's age runs from max(record `lastActivityAt`, last transcript `timestamp`, last
-    `_audit_timestamp`), file mtimes only as a last resort (endpoint-histories.md section 6); files outside
+    `_audit_timestamp`), file mtimes only as a last resort (docs/histories.md); files outside
     sessions use their own last line timestamp, else mtime (memory notes: mtime). Per trigger the period
     runs from the last activity, the record's `createdAt`, the file mtime, or the end of the calendar year
     of the last activity. A policy that lists a session's anchor kind (`session_record`,
