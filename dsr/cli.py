@@ -63,6 +63,12 @@ def _hold(app: typer.Typer) -> None:
     app.add_typer(hold_app, name="hold")
 
 
+def _retention(app: typer.Typer) -> None:
+    from dsr import cli_retention  # noqa: PLC0415
+
+    app.add_typer(cli_retention.app, name="retention")
+
+
 #: Every command group or command beside `deadline`, in help order, with the function that registers it.
 #: A run registers only the one its arguments name (a command that starts no flow must answer at once:
 #: importing every group would load Prefect's neighbours, SQLAlchemy and presidio for `dsr deadline`);
@@ -74,6 +80,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "server": _server,
     "ledger": _ledger,
     "hold": _hold,
+    "retention": _retention,
 }
 _registered: set[str] = set()
 

@@ -63,6 +63,60 @@ STEPS = (
 
 KillHook = Callable[[str], None]
 
+_DELETIONS = frozenset({LedgerAction.DELETE_SESSION, LedgerAction.DELETE_FILE, LedgerAction.DELETE_S3_VERSION})
+
+
+@dataclass(frozen=True)
+class EntryLabel:
+    """How the ledger entries of one action are labelled.
+
+    Attributes:
+        policy_version: the rule set the entry was made under (`erasure-1`, `retention:<policy>@<version>`).
+        details: extra details written into each entry (ids and names only, never personal data).
+    """
+
+    policy_version: str
+    details: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """Who asked for a run, why, and how its ledger entries are labelled: the one interface through which
+    erasure and retention share this executor.
+
+    Attributes:
+        asked_by: the acting identity recorded in every entry.
+        why: the purpose (`erasure`, `retention`).
+        request_id: the request the run serves; None when no request asked (a retention purge).
+        label: the label of entries no action label names.
+        action_labels: per planned action id, its own label.
+        deletions_as: the ledger action deletions are recorded under (the executor's own operation then
+            goes to `details.operation`); None records them as themselves.
+    """
+
+    asked_by: str
+    why: str = "erasure"
+    request_id: str | None = None
+    label: EntryLabel = field(default_factory=lambda: EntryLabel(POLICY_VERSION))
+    action_labels: Mapping[str, EntryLabel] = field(default_factory=dict)
+    deletions_as: LedgerAction | None = None
+
+    def record(self, action: LedgerAction, action_id: str | None, **fields: Any) -> ProofRecord:
+        """A proof record of this mandate: its request, actor, label and deletion action."""
+        label = self.action_labels.get(action_id or "", self.label)
+        details: dict[str, JSONValue] = {**label.details, **fields.pop("details", {})}
+        if self.deletions_as is not None and action in _DELETIONS:
+            details["operation"] = action.value
+            action = self.deletions_as
+        return ProofRecord(
+            action=action,
+            request_id=self.request_id,
+            actor=self.asked_by,
+            policy_version=label.policy_version,
+            details=details,
+            **fields,
+        )
+
 
 class ActionStatus(StrEnum):
     """Outcome of one action in one run."""
@@ -264,20 +318,27 @@ class _Run:
         self,
         plan: ErasurePlan,
         connectors: Callable[[str], Connector],
-        matcher: Matcher,
+        matcher: Matcher | None,
         ledger: Ledger,
         run_id: str,
-        actor: str,
+        mandate: Mandate,
         kill_hook: KillHook | None,
     ) -> None:
         self.plan = plan
         self.connectors = connectors
-        self.matcher = matcher
+        self._matcher = matcher
         self.ledger = ledger
         self.run_id = run_id
-        self.actor = actor
+        self.mandate = mandate
         self.hook = kill_hook or (lambda _step: None)
         self.temp_tag = temp_tag(plan.request_id, plan.digest)
+
+    @property
+    def matcher(self) -> Matcher:
+        """The subject's matcher; a run without a subject (a purge) cannot redact."""
+        if self._matcher is None:
+            raise UnsupportedOperationError("a run without a subject cannot redact", code="no_subject")
+        return self._matcher
 
     # -- ledger ----------------------------------------------------------------------------------------
 
@@ -297,15 +358,8 @@ class _Run:
         if isinstance(session_id, str):
             details["session_id"] = proof_path(session_id)  # session ids of transcripts come from file names
         fields["details"] = details
-        return ProofRecord(
-            action=action,
-            request_id=self.plan.request_id,
-            run_id=self.run_id,
-            location=planned.location,
-            path=path,
-            actor=self.actor,
-            policy_version=POLICY_VERSION,
-            **fields,
+        return self.mandate.record(
+            action, planned.action_id, run_id=self.run_id, location=planned.location, path=path, **fields
         )
 
     def done_before(self, key: str) -> int | None:
@@ -350,17 +404,15 @@ class _Run:
                 details["lock_mode"] = version.mode
             if version.retain_until:
                 details["retain_until"] = version.retain_until.isoformat()
-            record = ProofRecord(
-                action=LedgerAction.EXCEPTION,
-                request_id=self.plan.request_id,
+            record = self.mandate.record(
+                LedgerAction.EXCEPTION,
+                action.action_id,
                 run_id=self.run_id,
                 location=action.location,
                 path=proof_path(version.key),
                 version_id=version.version_id,
                 exception_ground="object_lock",
                 outcome="kept",
-                actor=self.actor,
-                policy_version=POLICY_VERSION,
                 details=details,
             )
             self.record(key, record)
@@ -753,16 +805,14 @@ class _Run:
         details: dict[str, JSONValue] = {"for_path": proof_path(removal.for_path)}
         if proof_path(removal.path) != removal.path:
             details["path_sha256"] = path_digest(removal.path)
-        record = ProofRecord(
-            action=LedgerAction.REMOVE_TEMP,
-            request_id=self.plan.request_id,
+        record = self.mandate.record(
+            LedgerAction.REMOVE_TEMP,
+            None,
             run_id=self.run_id,
             location=location,
             path=proof_path(removal.path),
             sha256_before=removal.sha256,
             counts={"files_deleted": 1, "bytes": removal.size},
-            actor=self.actor,
-            policy_version=POLICY_VERSION,
             details=details,
         )
         key = idempotency_key(self.plan.request_id, "remove_temp", location, removal.path, self.run_id, removal.sha256)
@@ -840,10 +890,11 @@ def execute_plan(
     plan: ErasurePlan,
     *,
     connectors: Callable[[str], Connector],
-    matcher: Matcher,
+    matcher: Matcher | None,
     ledger: Ledger,
     run_id: str,
-    actor: str,
+    actor: str | None = None,
+    mandate: Mandate | None = None,
     kill_hook: KillHook | None = None,
     approved_digest: str | None = None,
 ) -> ExecutionReport:
@@ -869,10 +920,12 @@ def execute_plan(
     Args:
         plan: the approved plan.
         connectors: opens the connector of a location name (the executor closes it).
-        matcher: the subject's matcher (redaction).
+        matcher: the subject's matcher (redaction); None for a run without a subject (its redactions fail).
         ledger: the proof ledger.
         run_id: the flow or CLI run.
-        actor: the acting identity recorded in entries.
+        actor: the acting identity of an erasure of `plan.request_id` (when no `mandate` is given).
+        mandate: who asked, why and how entries are labelled (retention purges); default: the erasure of
+            the plan's request by `actor`.
         kill_hook: called with each step name of `STEPS` (tests raise from it to simulate a crash).
         approved_digest: the digest the approval named; when given, a different plan is refused before
             anything is touched.
@@ -889,7 +942,11 @@ def execute_plan(
             f"erasure plan {plan.digest} of request {plan.request_id} is not the approved plan {approved_digest}",
             request_id=plan.request_id,
         )
-    run = _Run(plan, connectors, matcher, ledger, run_id, actor, kill_hook)
+    if mandate is None:
+        if actor is None:
+            raise TypeError("execute_plan needs an actor or a mandate")
+        mandate = Mandate(asked_by=actor, request_id=plan.request_id)
+    run = _Run(plan, connectors, matcher, ledger, run_id, mandate, kill_hook)
     by_location: dict[str, list[PlannedAction]] = {}
     outcomes: dict[str, ActionOutcome] = {}
     for action in plan.actions:

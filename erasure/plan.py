@@ -11,15 +11,16 @@ import fnmatch
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.layouts import RESIDUAL_DIRS
+from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
+from models.holds import hold_covers, hold_from_settings
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
 
 PLAN_FORMAT = "dsr-erasure-plan/1"
@@ -293,25 +294,8 @@ def _item_date(item: Mapping[str, Any]) -> date | None:
         return None
 
 
-def hold_covers(hold: HoldSettings, subject_keys: set[str], location: str, path: str, when: date | None) -> bool:
-    """Whether a legal hold's scope covers one item (gdpr-rules.md section 5: only within its scope).
-
-    Scope: `subjects` (empty = every subject; else any entry equal, case-insensitively, to one of
-    `subject_keys`), `endpoints` (location names; empty = all), `paths` (globs; empty = all) and the date
-    range. An item without a known date is inside a date range: a hold errs on keeping.
-    """
-    if hold.subjects and not {s.lower() for s in hold.subjects} & {k.lower() for k in subject_keys}:
-        return False
-    if hold.endpoints and location not in hold.endpoints:
-        return False
-    if not _matches_globs(path, hold.paths):
-        return False
-    if when is not None:
-        if hold.date_from is not None and when < hold.date_from:
-            return False
-        if hold.date_to is not None and when > hold.date_to:
-            return False
-    return True
+def _days(when: date | None) -> tuple[date, date] | None:
+    return (when, when) if when is not None else None
 
 
 def exception_covers(exception: Art17Exception, location: str, path: str, kind: str) -> bool:
@@ -334,12 +318,15 @@ class _Keep:
 class _Scope:
     def __init__(self, settings: ErasureSettings, holds: Sequence[HoldSettings], subject_keys: set[str]) -> None:
         self.settings = settings
-        self.holds = holds
+        self.holds = [hold_from_settings(h) for h in holds]
         self.subject_keys = subject_keys
 
-    def keep(self, location: str, path: str, kind: str, when: date | None) -> _Keep | None:
+    def keep(self, location: str, path: str, kind: str, dates: tuple[date, date] | None) -> _Keep | None:
+        """Why an item is kept, if it is: a covering hold (the one scope rule of `models.holds`) or exception.
+
+        `dates` are the first and last day of the item's (or its session's) activity; None when unknown."""
         for hold in self.holds:
-            if hold_covers(hold, self.subject_keys, location, path, when):
+            if hold_covers(hold, endpoint=location, path=path, session_dates=dates, subject_hashes=self.subject_keys):
                 # Held items are retained under Art. 17(3)(e) until release (gdpr-rules.md section 5).
                 return _Keep(Reason.LEGAL_HOLD, "legal_claims", hold.id, hold.case_reference)
         for exception in self.settings.exceptions:
@@ -349,20 +336,6 @@ class _Scope:
 
 
 # -- endpoints ---------------------------------------------------------------------------------------------
-
-
-def _session_dirs(session_id: str, files: Iterable[ArtifactInfo], others: Sequence[ArtifactInfo]) -> list[str]:
-    """Directories that belong to the session alone: the first path component equal to the session id, its
-    8-hex short form or a dispatch generation (`local_ditto_*`), kept only when no other artifact lives there."""
-    short = session_id.removeprefix("local_")[:8]
-    dirs: set[str] = set()
-    for info in files:
-        parts = info.path.split("/")
-        for index, part in enumerate(parts[:-1]):
-            if part in (session_id, short) or part.startswith("local_ditto_"):
-                dirs.add("/".join(parts[: index + 1]))
-                break
-    return sorted(d for d in dirs if not any(o.path.startswith(d + "/") for o in others))
 
 
 _LINE_RECORD_FORMATS = frozenset({"jsonl"})
@@ -407,15 +380,16 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     db_records: dict[str, set[str]] = defaultdict(set)
     whole: set[str] = set()
     unidentified: set[str] = set()
-    session_dates: dict[str, date] = {}
+    session_dates: dict[str, tuple[date, date]] = {}
     for item in discovery.items:
         path = item["location"]["path"]
         line = item["location"].get("line")
         when = _item_date(item)
         item_sid = item.get("session_id")
-        if isinstance(item_sid, str) and when is not None and when > session_dates.get(item_sid, date.min):
-            session_dates[item_sid] = when
-        keep = scope.keep(name, path, item.get("kind") or "", when)
+        if isinstance(item_sid, str) and when is not None:
+            first, last = session_dates.get(item_sid, (when, when))
+            session_dates[item_sid] = (min(first, when), max(last, when))
+        keep = scope.keep(name, path, item.get("kind") or "", _days(when))
         if keep is not None:
             if line is not None:
                 kept[(path, keep)].add(line)
@@ -476,7 +450,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 path=record,
                 session_id=sid,
                 files=tuple(FileRef.of(f) for f in files),
-                dirs=tuple(_session_dirs(sid, files, others)),
+                dirs=tuple(session_dirs(sid, (f.path for f in files), (o.path for o in others))),
                 app=next((f.app for f in files if f.app), None),
             )
         )
@@ -631,7 +605,7 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
     for item in discovery.items:
         where = item["location"]
         key = (where["path"], where.get("version_id"))
-        keep = scope.keep(name, where["path"], "s3_object", _item_date(item))
+        keep = scope.keep(name, where["path"], "s3_object", _days(_item_date(item)))
         if keep is not None:
             kept.setdefault(key, keep)
         found_lines = lines.setdefault(key, set())

@@ -279,15 +279,49 @@ class PrefectSettings(_Section):
 
 
 class RetentionPolicy(_Section):
-    """One retention policy (filled by the retention issue)."""
+    """One retention policy: what it disposes of (its unit), after how long, from which trigger.
+
+    `unit = "conversation"` disposes of whole conversations: every file of each session, of every agent,
+    wherever its store nests it (it takes no `kinds`). `unit = "kinds"` (the default) names artifact kinds;
+    a kind that is a session's anchor (`session_record`, `code_session_record`, `transcript` of a CLI
+    session) still takes the whole session, other kinds go file by file and the plan lists, per
+    conversation, exactly which of its files stay.
+    """
 
     name: Name
-    kinds: list[str]
+    unit: Literal["conversation", "kinds"] = "kinds"
+    kinds: list[str] = []
     period_days: int = Field(ge=0)
     trigger: Literal["last_activity", "creation", "file_age", "end_of_year"] = "last_activity"
     action: Literal["delete", "redact"] = "delete"
     version: str = "1"
     endpoint_group: str | None = None
+
+    @model_validator(mode="after")
+    def _unit_and_kinds(self) -> RetentionPolicy:
+        if self.unit == "conversation" and self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r}: unit 'conversation' disposes of every file of each "
+                'conversation across every agent and takes no kinds; remove kinds, or set unit = "kinds" '
+                "to name artifact kinds"
+            )
+        if self.unit == "conversation" and self.action != "delete":
+            raise ValueError(f"retention policy {self.name!r}: unit 'conversation' takes action 'delete' only")
+        if self.unit == "kinds" and not self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r} names no kinds: list artifact kinds (kinds = [...]) or dispose "
+                'of whole conversations with unit = "conversation"'
+            )
+        return self
+
+
+class DispositionSettings(_Section):
+    """`[disposition]`: how real retention purges are signed off."""
+
+    review: bool = Field(
+        default=True,
+        description="A real purge deletes nothing until a named reviewer approves its plan's digest.",
+    )
 
 
 class HoldSettings(_Section):
@@ -321,6 +355,7 @@ class Settings(_Section):
     schedules: ScheduleSettings = ScheduleSettings()
     secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
+    disposition: DispositionSettings = DispositionSettings()
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
     base_dir: Path | None = Field(

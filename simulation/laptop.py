@@ -78,6 +78,7 @@ class Laptop:
     hardlinks: list[dict[str, object]] = field(default_factory=list)
     audit_keys: dict[str, str] = field(default_factory=dict)
     unsigned_audit_logs: list[str] = field(default_factory=list)
+    agent_dirs: bool = False
     bytes_written: int = 0
     _subject_turn: int = 0
 

@@ -127,3 +127,19 @@ def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, 
     assert _heavy_modules(config, "request", "list") == set()
     assert _heavy_modules(config, "request", "show", rid, "--json") == set()
     assert _heavy_modules(config, "hold", "list") == set()
+
+
+def test_retention_plan_and_run_do_not_import_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dsr retention plan --json` and `dsr retention run` (review on: the plan waits for a reviewer) run the
+    retention services without importing Prefect."""
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_MASTER_KEY", "DSR_HMAC_KEY", "DSR_LEDGER_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    policy = '\n[[retention]]\nname = "all"\nunit = "conversation"\nperiod_days = 30\n'
+    simulate_fleet(tmp_path / "fleet", endpoints=1, size_mb=0.02, seed=5, extra_toml=policy)
+    config = tmp_path / "fleet" / "dsr.toml"
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "plan", "--as-of", "2026-11-01", "--json")
+    assert (loaded, code) == (False, "0")
+    assert json.loads(out)["totals"]["purge"]["sessions"] > 0
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "run", "--as-of", "2026-11-01")
+    assert (loaded, code) == (False, "0")
+    assert "awaits approval" in out
