@@ -63,6 +63,12 @@ def _hold(app: typer.Typer) -> None:
     app.add_typer(hold_app, name="hold")
 
 
+def _stats(app: typer.Typer) -> None:
+    from dsr.cli_stats import stats  # noqa: PLC0415
+
+    app.command("stats")(stats)
+
+
 #: Every command group or command beside `deadline`, in help order, with the function that registers it.
 #: A run registers only the one its arguments name (a command that starts no flow must answer at once:
 #: importing every group would load Prefect's neighbours, SQLAlchemy and presidio for `dsr deadline`);
@@ -74,6 +80,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "server": _server,
     "ledger": _ledger,
     "hold": _hold,
+    "stats": _stats,
 }
 _registered: set[str] = set()
 
