@@ -69,6 +69,12 @@ def _stats(app: typer.Typer) -> None:
     app.command("stats")(stats)
 
 
+def _doctor(app: typer.Typer) -> None:
+    from dsr.cli_doctor import doctor  # noqa: PLC0415
+
+    app.command("doctor")(doctor)
+
+
 #: Every command group or command beside `deadline`, in help order, with the function that registers it.
 #: A run registers only the one its arguments name (a command that starts no flow must answer at once:
 #: importing every group would load Prefect's neighbours, SQLAlchemy and presidio for `dsr deadline`);
@@ -81,6 +87,7 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "ledger": _ledger,
     "hold": _hold,
     "stats": _stats,
+    "doctor": _doctor,
 }
 _registered: set[str] = set()
 
