@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from dsr.context import out, print_json, state
+from models.errors import DsrError
 from services.doctor import FAIL, INFO, report, run_doctor
 
 _MARK = {"ok": "[green]ok  [/green]", FAIL: "[red]FAIL[/red]", INFO: "[cyan]info[/cyan]"}
@@ -28,5 +29,6 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
                 markup=True,
                 highlight=False,
             )
-    if not all(c.passed for c in checks):
-        raise typer.Exit(1)
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        raise DsrError(f"{len(failed)} check(s) failed: {', '.join(failed)}; each FAIL line above names its fix")
