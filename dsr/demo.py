@@ -244,11 +244,11 @@ def main() -> None:
         env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
         console.print("4/6  Starting the Prefect server and serving every deployment ...")
         console.print(_dsr("server", "start", env=env).strip())
-        _doctor(env)
         person = truth["subjects"][0]
         console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
         access_id = _submit(RequestKind.ACCESS, person, env)
         erasure_id = _submit(RequestKind.ERASURE, person, env)
+        _doctor(env)
         api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
         for rid, deployment in (
             (access_id, ACCESS_DEPLOYMENT),
@@ -274,7 +274,7 @@ def _doctor(env: dict[str, str]) -> None:
         [sys.executable, "-m", "dsr", "doctor"], env=env, capture_output=True, text=True, check=False
     )
     for line in result.stdout.splitlines():
-        console.print(f"     {line}", markup=False, highlight=False)
+        console.print(f"     {line}", markup=False, highlight=False, soft_wrap=True)
     if result.returncode != 0:
         console.print("     [yellow]dsr doctor found a problem (above); the demo goes on[/yellow]")
 
