@@ -4,6 +4,8 @@ through a webhook receiver on loopback: once per request and threshold, never wi
 from __future__ import annotations
 
 import json
+import socketserver
+import threading
 from datetime import UTC, date, datetime
 
 from sqlmodel import select
@@ -115,3 +117,52 @@ def test_no_channel_sends_and_records_nothing(database_url: str) -> None:
     assert send_alerts(settings, dashboard_rows(settings, today=TODAY)).sent == ()
     with session_scope(database_url) as session:
         assert not [e for e in session.exec(select(AuditEvent)).all() if e.action.startswith("notification.")]
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP (RFC 5321) to take one message; the data is kept on the server."""
+
+    def handle(self) -> None:
+        received: list[bytes] = self.server.messages  # type: ignore[attr-defined]
+        self.wfile.write(b"220 loopback ESMTP\r\n")
+        while line := self.rfile.readline():
+            verb = line.strip().upper()
+            if verb.startswith((b"EHLO", b"HELO")):
+                self.wfile.write(b"250 loopback\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 go ahead\r\n")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk
+                received.append(data)
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+def test_email_alert_through_a_loopback_mail_server(database_url: str) -> None:
+    """With `smtp_host` set, the alert goes out as one e-mail with the same words and no identifier."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.messages = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mail = NotificationSettings(
+            smtp_host="127.0.0.1", smtp_port=server.server_address[1], smtp_starttls=False,
+            mail_from="dsr@corp.invalid", mail_to=["privacy@corp.invalid"],
+        )  # fmt: skip
+        settings = Settings(database=DatabaseSettings(url=database_url), notifications=mail)
+        rid = _submit(settings, RequestKind.ACCESS, datetime(2026, 10, 6, 10, tzinfo=UTC))
+        assert send_alerts(settings, dashboard_rows(settings, today=TODAY)).sent == (rid,)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    messages = server.messages  # type: ignore[attr-defined]
+    assert len(messages) == 1
+    text = messages[0].decode()
+    assert f"{rid} (access) is due 2026-11-06: 4 day(s) left" in text and "privacy@corp.invalid" in text
+    assert "mia" not in text.lower() and "berg" not in text.lower()
