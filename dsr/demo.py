@@ -311,6 +311,7 @@ def _explain(access_id: str, erasure_id: str) -> None:
   .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package
   .venv/bin/dsr request plan {erasure_id}
   .venv/bin/dsr request approve {erasure_id} --by "Your Name"            # same as the UI form
+  .venv/bin/dsr request certificate {erasure_id} --open                   # once the erasure completed
   .venv/bin/dsr ledger verify
   .venv/bin/dsr stats                                                     # accountability figures
 
