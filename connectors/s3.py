@@ -1108,3 +1108,28 @@ class S3Connector:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a store's bucket says about itself: versioning (`Enabled`, `Suspended` or `off`) and Object Lock."""
+
+    versioning: str
+    object_lock: bool
+
+
+def store_state(
+    name: str, url: str, *, endpoint_url: str | None = None, region: str = "us-east-1", timeout: float = 5
+) -> StoreState:
+    """Reach a store's bucket and read its versioning and Object Lock configuration (no object is read).
+
+    Raises:
+        ConnectorError: the bucket cannot be reached or read (unreachable, missing, access denied).
+    """
+    with S3Connector(
+        name, url, endpoint_url=endpoint_url, region=region, connect_timeout=timeout, read_timeout=timeout,
+        max_attempts=1,
+    ) as connector:  # fmt: skip
+        with connector._border("get_bucket_versioning"):
+            status = connector.client.get_bucket_versioning(Bucket=connector.bucket).get("Status") or "off"
+        return StoreState(versioning=str(status), object_lock=connector._object_lock_enabled(connector.bucket))

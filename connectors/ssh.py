@@ -1068,6 +1068,27 @@ class SSHConnector:
         for one in prefixes:
             yield from self._scan_with_sftp(one, literals)
 
+    def scanner_runs(self) -> bool:
+        """Whether the laptop's `python3` runs the remote scanner: it is sent as for a scan, over a path that
+        does not exist (no file is read, no literal is sent), and must greet and end cleanly."""
+        program = _scanner_program(self.target.root, ["/.dsr-scanner-probe"], (), 1.0)
+        channel = self._open_exec(REMOTE_PYTHON_COMMAND)
+        tags: set[object] = set()
+        try:
+            channel.sendall(program)
+            channel.shutdown_write()
+            output = b"".join(data for kind, data in self._drain(channel) if kind == "out")
+            status = channel.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError, TransferError):
+            return False
+        finally:
+            channel.close()
+        for raw in output.splitlines()[:100]:
+            record = self._parse_record(raw, greeted=False)
+            if record is not None:
+                tags.add(record.get("t"))
+        return status == 0 and {remote_scan.RECORD_HELLO, remote_scan.RECORD_END} <= tags
+
     def _scan_with_sftp(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
         for entry in self.iter_items(prefix):
             yield entry

@@ -67,6 +67,16 @@ def _retention(app: typer.Typer) -> None:
     from dsr import cli_retention  # noqa: PLC0415
 
     app.add_typer(cli_retention.app, name="retention")
+def _stats(app: typer.Typer) -> None:
+    from dsr.cli_stats import stats  # noqa: PLC0415
+
+    app.command("stats")(stats)
+
+
+def _doctor(app: typer.Typer) -> None:
+    from dsr.cli_doctor import doctor  # noqa: PLC0415
+
+    app.command("doctor")(doctor)
 
 
 #: Every command group or command beside `deadline`, in help order, with the function that registers it.
@@ -81,6 +91,8 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "ledger": _ledger,
     "hold": _hold,
     "retention": _retention,
+    "stats": _stats,
+    "doctor": _doctor,
 }
 _registered: set[str] = set()
 

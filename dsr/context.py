@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from models.settings import Settings, load_settings
+from models.settings import Settings, load_settings, resolve_config_path
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -124,13 +125,39 @@ class CLIState:
         with self.db() as session:
             get_request(session, request_id)
 
+    def fresh_default_database(self) -> Path | None:
+        """The SQLite file of the embedded defaults when there is no configuration file, no DSR_DATABASE_URL
+        and the file does not exist yet (this command creates it); else None."""
+        path, named = resolve_config_path(self.config)
+        url = self.settings.database.url
+        if named or path.exists() or os.environ.get("DSR_DATABASE_URL") or not url.startswith("sqlite:///"):
+            return None
+        database = Path(url.removeprefix("sqlite:///"))
+        return None if database.exists() else database
+
+    def announce_defaults(self, database: Path) -> None:
+        """Say once on stderr, as the default case database is created, which configuration and database
+        this is (so a first run in the wrong folder does not go unnoticed)."""
+        path, _named = resolve_config_path(self.config)
+        err.print(
+            f"note: no configuration file ({path} not found here; --config or DSR_CONFIG names one): using the "
+            f"embedded defaults; created the case database {database}, with keys and logs in {self.state_dir()}; "
+            "copy dsr.example.toml to dsr.toml to configure, `dsr doctor` checks the set-up",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
     @contextmanager
     def db(self) -> Iterator[Session]:
         """A case-database session (migrated on first use, locations synced from the config)."""
         from models.cases import sync_locations  # noqa: PLC0415 - the database layer on demand
         from models.db import session_scope  # noqa: PLC0415
 
+        fresh = self.fresh_default_database()
         with session_scope(self.settings.database.url) as session:
+            if fresh is not None:
+                self.announce_defaults(fresh)
             sync_locations(session, self.settings)
             yield session
 

@@ -29,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from services import access as steps
 
@@ -99,7 +100,9 @@ def publish_status(progress: steps.AccessProgress) -> None:
 def access_request(request_id: str) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for."""
     with request_log_redaction(request_id), guarded(request_id, names.ACCESS_REQUEST):
-        return _access_request(request_id)
+        result = _access_request(request_id)
+        publish_dashboard(flow_settings())
+    return result
 
 
 def _access_request(request_id: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.types import LocationStatus
 from services import erasure as steps
@@ -120,7 +121,9 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
     with request_log_redaction(request_id), guarded(request_id, names.ERASURE_REQUEST):
-        return _erasure_request(request_id, wait_for_approval)
+        result = _erasure_request(request_id, wait_for_approval)
+        publish_dashboard(flow_settings())
+    return result
 
 
 def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]:

@@ -117,6 +117,36 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def schema_status(url: str) -> tuple[str | None, str]:
+    """(the database's Alembic revision, the newest revision) without creating or migrating anything.
+
+    Raises:
+        ConfigError: the database does not exist yet or cannot be reached (the URL is named without password).
+    """
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - only `dsr doctor` asks
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    url = _normalise(url)
+    parsed = make_url(url)
+    safe = parsed.render_as_string(hide_password=True)
+    database = parsed.database
+    local = parsed.drivername.startswith("sqlite") and database not in (None, "", ":memory:")
+    if local and not str(database).startswith("file:") and not Path(str(database)).exists():
+        raise ConfigError(f"the case database {safe} does not exist yet", key="database.url")
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head() or ""
+    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:  # noqa: BLE001 - any driver failure is "cannot be reached", named by its first line
+        orig = getattr(exc, "orig", None) or exc
+        detail = (str(orig).splitlines() or [""])[0][:200] or type(exc).__name__
+        raise ConfigError(f"cannot reach the case database {safe} ({detail})", key="database.url") from None
+    finally:
+        engine.dispose()
+    return current, head
+
+
 def _prepare_sqlite_file(database: str | None, query: Mapping[str, object]) -> None:
     """Create a new SQLite case database as an empty file of mode 0600 in a directory of mode 0700.
 

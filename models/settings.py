@@ -258,6 +258,40 @@ class ScheduleSettings(_Section):
     warn_days_before_deadline: int = Field(default=7, ge=0)
 
 
+class NotificationSettings(_Section):
+    """Deadline alerts (warnings and overdue requests): a webhook and/or e-mail over SMTP. Off until set.
+
+    Messages carry a request id, its kind, its due date and the days left, never an identifier.
+    """
+
+    webhook_url: str | None = Field(default=None, description="POST one JSON object per alert (http or https).")
+    smtp_host: str | None = Field(default=None, description="Mail server for e-mail alerts.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = Field(default=None, description="Login; the password is read from DSR_SMTP_PASSWORD.")
+    mail_from: str | None = None
+    mail_to: list[str] = []
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> NotificationSettings:
+        if self.smtp_host and (not self.mail_from or not self.mail_to):
+            raise ValueError("[notifications] smtp_host needs mail_from and mail_to (the team's addresses)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured."""
+        return bool(self.webhook_url or self.smtp_host)
+
+
 class PrefectSettings(_Section):
     """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
 
@@ -353,6 +387,7 @@ class Settings(_Section):
     evidence: EvidenceSettings | None = None
     prefect: PrefectSettings = PrefectSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    notifications: NotificationSettings = NotificationSettings()
     secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
     disposition: DispositionSettings = DispositionSettings()
