@@ -67,6 +67,8 @@ def _retention(app: typer.Typer) -> None:
     from dsr import cli_retention  # noqa: PLC0415
 
     app.add_typer(cli_retention.app, name="retention")
+
+
 def _stats(app: typer.Typer) -> None:
     from dsr.cli_stats import stats  # noqa: PLC0415
 
