@@ -12,11 +12,14 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from models import cases
 from models.db import session_scope
 from models.settings import Settings, load_settings
+from models.tables import Finding
 from models.types import RequestKind, RequestStatus
+from services import access
 from services import erasure as steps
 from services.certificates import certify, erasure_outcome
 from services.evidence import ledger_for
@@ -119,3 +122,20 @@ def test_stay_open_keeps_a_request_with_gaps_in_progress(tmp_path: Path) -> None
     assert _status(settings, rid) == RequestStatus.IN_PROGRESS
     document = json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
     assert document["outcome"] == "complete_with_gaps" and document["completed_at"] is None
+
+
+def test_access_finds_a_transcript_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    """An access request finds the non-UTF-8 named transcript (no failed laptop), records it in the case
+    database with its escaped name, and the package is built."""
+    fleet = make_fleet(tmp_path, 2, seed=11)
+    raw = _plant(fleet, tmp_path / "outside")
+    settings = load_settings(fleet.config)
+    rid = fleet.submit(RequestKind.ACCESS)
+    for location in access.begin_access(settings, rid):
+        assert access.scan_location(settings, rid, location).status == "scanned", location
+    with session_scope(settings.database.url) as session:
+        paths = {f.path for f in session.exec(select(Finding).where(Finding.request_id == rid)).all()}
+    shown = os.fsdecode(raw).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    assert any(shown.endswith(p) for p in paths), "the transcript is found under its escaped name"
+    access.assemble_package(settings, rid)
+    assert _status(settings, rid) == RequestStatus.COMPLETED
