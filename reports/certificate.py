@@ -46,7 +46,7 @@ from reports.packaging import check_package_id
 
 SCHEMA_ID = "dsr-orchestrator/deletion-certificate/1"
 SCHEMA_PATH = Path(__file__).with_name("certificate_schema.json")
-CLEAN_STATUSES = frozenset({"clean", "exceptions_only"})
+CLEAN_STATUSES = frozenset({"clean", "exceptions_only", "gaps"})
 ACTION_TEXT = {
     "delete_session": "Whole conversation deleted",
     "delete_file": "File deleted",
@@ -57,6 +57,7 @@ ACTION_TEXT = {
 VERIFY_TEXT = {
     "clean": "Verified: nothing about you remains",
     "exceptions_only": "Verified: only the kept records listed above remain",
+    "gaps": "Verified where we could read; the items listed as not reached could not be checked",
     "findings_remain": "Data about you still found: erasure will be repeated",
     "not_verified": "Not verified yet",
 }
@@ -189,7 +190,8 @@ class VerificationResult:
 
     Attributes:
         location: endpoint or store name.
-        status: `clean`, `exceptions_only`, `findings_remain` or `not_verified`.
+        status: `clean`, `exceptions_only`, `gaps` (clean where read; items not reached there), `findings_remain`
+            or `not_verified`.
         remaining: findings left outside the recorded exceptions.
         verified_at: when the re-scan ran.
         ledger_seq: the ledger entry recording the verification.

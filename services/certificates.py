@@ -207,10 +207,11 @@ def certify(
         remaining: dict[str, int] = {}
         for finding in verification.remaining:
             remaining[finding.location] = remaining.get(finding.location, 0) + 1
+        gap_locations = {a.location for a in gaps}
         verifications = [
             CertificateVerification(
                 location=name,
-                status="findings_remain" if remaining.get(name) else "clean",
+                status="findings_remain" if remaining.get(name) else "gaps" if name in gap_locations else "clean",
                 remaining=remaining.get(name, 0),
                 verified_at=utcnow(),
             )

@@ -94,6 +94,9 @@ def test_gaps_are_not_reached_and_the_request_is_completed_with_gaps(tmp_path: P
 
     document = json.loads(html.with_suffix(".json").read_text(encoding="utf-8"))
     assert document["outcome"] == "complete_with_gaps"
+    gap_laptop = _project(fleet).relative_to(fleet.root).parts[0]
+    checks = {v["location"]: v["status"] for v in document["verification"]}
+    assert checks[gap_laptop] == "gaps", "never 'nothing about you remains' where items were not reached"
     not_reached = {n["path"].rsplit("/", 1)[-1]: n for n in document["not_reached"]}
     assert {k: n["reason"] for k, n in not_reached.items()} == gaps
     assert all(n["ledger_seq"] for n in not_reached.values())
