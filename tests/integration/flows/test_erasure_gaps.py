@@ -24,6 +24,7 @@ from services import erasure as steps
 from services.certificates import certify, erasure_outcome
 from services.evidence import ledger_for
 from tests.integration.flows.conftest import Fleet, make_fleet
+from tests.unit.dsr.conftest import invoke_main
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -73,9 +74,12 @@ def _status(settings: Settings, rid: str) -> str:
         return cases.get_request(session, rid).status
 
 
-def test_gaps_are_not_reached_and_the_request_is_completed_with_gaps(tmp_path: Path) -> None:
+def test_gaps_are_not_reached_and_the_request_is_completed_with_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Link and FIFO are `not_reached` (plan, ledger, certificate), never kept under Art. 17(3); the non-UTF-8
-    transcript is erased by its bytes; the request ends `completed_with_gaps`, not `completed`."""
+    transcript is erased by its bytes; the request ends `completed_with_gaps`, not `completed`, and
+    `dsr request list/show` say so."""
     fleet = make_fleet(tmp_path, 2, seed=11)
     raw = _plant(fleet, tmp_path / "outside")
     settings = load_settings(fleet.config)
@@ -112,6 +116,14 @@ def test_gaps_are_not_reached_and_the_request_is_completed_with_gaps(tmp_path: P
 
     assert _status(settings, rid) == RequestStatus.COMPLETED_WITH_GAPS
     assert erasure_outcome(settings, rid) == "completed_with_gaps"
+
+    monkeypatch.setenv("DSR_CONFIG", str(fleet.config))
+    listed = invoke_main(monkeypatch, capsys, "request", "list", "--status", "completed_with_gaps", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["id"] for r in json.loads(listed.stdout)] == [rid]
+    shown = invoke_main(monkeypatch, capsys, "request", "show", rid)
+    assert shown.returncode == 0, shown.stderr
+    assert "completed_with_gaps" in shown.stdout and "could not be read or changed" in shown.stdout
 
 
 def test_stay_open_keeps_a_request_with_gaps_in_progress(tmp_path: Path) -> None:
