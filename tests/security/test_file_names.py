@@ -106,6 +106,19 @@ def test_invalid_utf8_name_is_found_and_erased_by_its_bytes(laptop: Laptop) -> N
     assert run.ledger.verify().ok
 
 
+def test_invalid_utf8_name_of_an_unredactable_file_is_deleted_by_its_bytes(laptop: Laptop) -> None:
+    """A binary file whose name is not UTF-8 and that names the subject is deleted whole, by its exact name."""
+    laptop.write(f"{HOME}/Claude/keep.md", b"nothing\n")
+    raw = os.fsencode(laptop.path(f"{HOME}/Claude")) + b"/cv-\xfa.pdf"
+    with open(raw, "wb") as fh:
+        fh.write(b"%PDF-1.4 " + SUBJECT_EMAIL.encode())
+    run = run_pipeline(laptop)
+    outcome = run.outcome(os.fsdecode(raw)[len(str(laptop.root)) :])
+    assert (outcome.kind, outcome.status) == (ActionKind.DELETE_FILE, ActionStatus.DONE)
+    assert not os.path.exists(raw)
+    assert laptop.path(f"{HOME}/Claude/keep.md").exists()
+
+
 def _deep_file(start: Path, depth: int, data: bytes) -> None:
     """Create `depth` nested 200-byte directories below `start` (beyond PATH_MAX) and a file at the bottom."""
     fd = os.open(start, os.O_RDONLY)

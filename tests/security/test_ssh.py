@@ -16,6 +16,7 @@ from erasure.plan import ActionKind, ErasurePlan
 from tests.fixtures.sshd import SSHFleet
 from tests.security.hostile import (
     CLI,
+    HOME,
     PROJECT,
     SUBJECT_EMAIL,
     Laptop,
@@ -78,6 +79,10 @@ def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_pyth
     for raw in raw_targets:
         with open(raw, "wb") as fh:
             fh.write(transcript())
+    laptop.write(f"{HOME}/Claude/keep.md", b"nothing\n")
+    only_subject = os.fsencode(laptop.path(f"{HOME}/Claude")) + b"/cv-\xfa.pdf"  # unredactable: deleted whole
+    with open(only_subject, "wb") as fh:
+        fh.write(b"%PDF-1.4 " + SUBJECT_EMAIL.encode())
     connect = _serve(ssh_fleet, laptop, "names", remote_python=remote_python)
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop, connect=connect)
@@ -96,6 +101,9 @@ def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_pyth
         with open(raw, "rb") as fh:
             data = fh.read()
         assert SUBJECT_EMAIL.encode() not in data and b"weather" in data, path
+    gone = os.fsdecode(only_subject)[len(str(laptop.root)) :]
+    assert (run.outcome(gone).kind, run.outcome(gone).status) == (ActionKind.DELETE_FILE, ActionStatus.DONE)
+    assert not os.path.exists(only_subject), "deleted by its exact bytes over SFTP"
     assert not [s for s in run.skipped if s.reason == "unreadable_name"]
     assert all(o.status is not ActionStatus.FAILED for o in run.report.outcomes)
     assert run.report.complete
