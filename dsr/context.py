@@ -9,16 +9,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from sqlmodel import Session
 
-from models.cases import get_request, sync_locations
-from models.db import session_scope
-from models.keys import hmac_key, master_key
 from models.settings import Settings, load_settings
-from models.tables import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# The case database, keys and tables are imported on first use: commands that need none of them (`deadline`,
+# `--help`, `fleet simulate`) start without loading SQLAlchemy, SQLModel or the crypto stack.
 
 
 class SafeStream:
@@ -96,14 +97,20 @@ class CLIState:
 
     def hmac_key(self) -> bytes:
         """The key for identifiers' keyed hashes (`DSR_HMAC_KEY` or `.dsr/hmac.key`)."""
+        from models.keys import hmac_key  # noqa: PLC0415 - crypto on demand
+
         return hmac_key(self.state_dir())
 
     def master_key(self) -> bytes:
         """The master key wrapping request keys (`DSR_MASTER_KEY` or `.dsr/master.key`)."""
+        from models.keys import master_key  # noqa: PLC0415 - crypto on demand
+
         return master_key(self.state_dir())
 
     def today(self) -> date:
         """Today in the controller's establishment."""
+        from models.tables import utcnow  # noqa: PLC0415 - the database layer on demand
+
         return utcnow().astimezone(self.settings.controller.tz).date()
 
     def require_request(self, request_id: str) -> None:
@@ -112,12 +119,17 @@ class CLIState:
         Raises:
             RequestNotFoundError: no such request.
         """
+        from models.cases import get_request  # noqa: PLC0415 - the database layer on demand
+
         with self.db() as session:
             get_request(session, request_id)
 
     @contextmanager
     def db(self) -> Iterator[Session]:
         """A case-database session (migrated on first use, locations synced from the config)."""
+        from models.cases import sync_locations  # noqa: PLC0415 - the database layer on demand
+        from models.db import session_scope  # noqa: PLC0415
+
         with session_scope(self.settings.database.url) as session:
             sync_locations(session, self.settings)
             yield session

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -217,6 +218,8 @@ class LedgerCoverage:
         checkpoint_at: when it was signed.
         key_id: the signing key's id.
         signature: Ed25519 signature (hex).
+        head_seq: the last seq of the whole ledger when the certificate was built (its ledger head).
+        head_entry_hash: that entry's hash; with `head_seq`, what `dsr ledger verify --certificate` looks up.
     """
 
     seq_first: int
@@ -227,6 +230,8 @@ class LedgerCoverage:
     checkpoint_at: datetime | None = None
     key_id: str | None = None
     signature: str | None = None
+    head_seq: int | None = None
+    head_entry_hash: str | None = None
 
     @property
     def is_sealed(self) -> bool:
@@ -571,6 +576,8 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 ("Head hash", ledger.head_hash or ""),
                 ("Signature (Ed25519)", ledger.signature or ""),
             ]
+        if ledger.head_seq is not None:
+            rows.append(("Built from ledger head", f"entry {ledger.head_seq}, hash {ledger.head_entry_hash or ''}"))
         else:
             rows.append(("Seal", "not yet sealed by a signed checkpoint (the next seal will cover it)"))
         fields = "".join(f'<dt>{esc(k)}</dt><dd><code class="sig">{esc(v)}</code></dd>' for k, v in rows)
@@ -611,14 +618,18 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     )
 
 
-def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]:
+def build_certificate(
+    inp: CertificateInput, out_dir: Path, *, sign: Callable[[bytes], bytes] | None = None
+) -> tuple[Path, Path]:
     """Write `<request_id>-certificate.html` and `<request_id>-certificate.json` into `out_dir`, atomically.
 
-    The files are mode 0600; a directory this creates is mode 0700.
+    The files are mode 0600; a directory this creates is mode 0700. With `sign`, the JSON's detached signature
+    (`sign(json bytes)`) is written beside it as `<request_id>-certificate.json.sig`.
 
     Args:
         inp: the certificate input (ids, counts, hashes, grounds, ledger references; no erased content).
         out_dir: where the certificates go.
+        sign: makes the detached signature file's bytes from the certificate JSON's exact bytes.
 
     Returns:
         (html path, json path).
@@ -634,5 +645,7 @@ def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]
     json_path = out_dir / f"{inp.request_id}-certificate.json"
     html_path = out_dir / f"{inp.request_id}-certificate.html"
     atomic_write(json_path, document)
+    if sign is not None:
+        atomic_write(json_path.with_name(json_path.name + ".sig"), sign(document))
     atomic_write(html_path, html)
     return html_path, json_path

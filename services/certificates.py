@@ -22,9 +22,13 @@ from erasure.proof_path import proof_path
 from erasure.verify import VerificationResult
 from models import cases
 from models.db import session_scope
+from models.errors import LedgerError
+from models.files import atomic_write
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
+from proofs.attestation import SIGNATURE_SUFFIX, sign_certificate
+from proofs.ledger import head_document
 from reports.certificate import (
     CertificateInput,
     ErasedEntry,
@@ -139,7 +143,7 @@ def certify(
     plan = approved_plan(settings, request_id)
     record = latest_plan(settings, request_id)
     ledger = ledger_for(settings)
-    ledger.seal()
+    head = ledger.signed_head()  # seals first: the certificate is built from this head and signed with its key
     coverage = ledger.coverage(request_id)
     outcomes = {o.action_id: o for r in reports for o in r.outcomes}
     erased = []
@@ -240,6 +244,8 @@ def certify(
                 checkpoint_at=checkpoint.at if checkpoint else None,
                 key_id=checkpoint.key_id if checkpoint else None,
                 signature=checkpoint.signature if checkpoint else None,
+                head_seq=head.last_seq,
+                head_entry_hash=head.last_hash,
             )
             if coverage
             else None,
@@ -253,9 +259,30 @@ def certify(
             approval_note=record.note if record else None,
             not_reached=tuple(not_reached),
         )
-    html_path, json_path = build_certificate(certificate_input, settings.access.package_dir / "certificates")
-    publish_evidence(settings, request_id, html_path, "certificate")
-    publish_evidence(settings, request_id, json_path, "certificate")
+    signer = ledger.signer
+    if signer is None:  # ledger_for always opens the ledger with its key
+        raise LedgerError("cannot sign the certificate: no ledger signing key", key="ledger.signing_key")
+    out_dir = settings.access.package_dir / "certificates"
+    html_path, json_path = build_certificate(
+        certificate_input,
+        out_dir,
+        sign=(
+            lambda document: sign_certificate(
+                signer, document, request_id=request_id, head_seq=head.last_seq, head_hash=head.last_hash
+            )
+        )
+        if coverage
+        else None,
+    )
+    written = [html_path, json_path]
+    if coverage:
+        written.append(json_path.with_name(json_path.name + SIGNATURE_SUFFIX))
+    # The signed head the privacy team files with the certificate: `dsr ledger verify --head` checks against it.
+    head_path = out_dir / f"{request_id}-ledger-head.json"
+    atomic_write(head_path, head_document(head, signer))
+    written.append(head_path)
+    for path in written:
+        publish_evidence(settings, request_id, path, "certificate")
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         request.certificate_path = str(html_path)
