@@ -143,6 +143,8 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     out.print(f"received {detail['received_at']}  via {detail['channel']}")
     out.print(f"due {detail['due']} (target {detail['target']})  extended due {detail['extended_due'] or '-'}")
     out.print(f"days left {detail['days_left']}{'  OVERDUE' if detail['overdue'] else ''}")
+    if detail["status"] == RequestStatus.COMPLETED_WITH_GAPS:
+        out.print("gaps: some items could not be read or changed; the certificate lists each with its reason")
     if detail["locations"]:
         table = Table("location", "phase", "status", "reason", "attempts", "findings")
         for loc in detail["locations"]:

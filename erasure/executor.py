@@ -26,7 +26,7 @@ from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_
 from detection.matcher import Matcher
 from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
-from erasure.proof_path import path_digest, proof_path
+from erasure.proof_path import path_fields, proof_path
 from erasure.rewrite import (
     Rewrite,
     drop_lines,
@@ -125,6 +125,7 @@ class ActionStatus(StrEnum):
     ALREADY_DONE = "already_done"  # the ledger already holds its entry
     RECORDED = "recorded"  # an exception was recorded in the ledger
     RETAINED = "retained"  # part of it is protected by Object Lock (recorded as exceptions)
+    NOT_REACHED = "not_reached"  # the item could not be read or changed: recorded as a gap with its reason
     BUSY = "busy"  # the agent app runs: nothing touched, retry later
     CONFLICT = "conflict"  # the item changed since planning: nothing touched, re-plan and retry
     FAILED = "failed"  # the connector failed: see `error`
@@ -157,7 +158,15 @@ class ActionOutcome:
     retained: tuple[tuple[str, str], ...] = ()
 
 
-_FINISHED = frozenset({ActionStatus.DONE, ActionStatus.ALREADY_DONE, ActionStatus.RECORDED, ActionStatus.RETAINED})
+_FINISHED = frozenset(
+    {
+        ActionStatus.DONE,
+        ActionStatus.ALREADY_DONE,
+        ActionStatus.RECORDED,
+        ActionStatus.RETAINED,
+        ActionStatus.NOT_REACHED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,11 @@ class ExecutionReport:
     def complete(self) -> bool:
         """Whether every action finished (done, recorded or retained)."""
         return all(o.status in _FINISHED for o in self.outcomes)
+
+    @property
+    def not_reached(self) -> tuple[ActionOutcome, ...]:
+        """Items recorded as not reached (gaps: the request cannot be `completed` while one remains)."""
+        return tuple(o for o in self.outcomes if o.kind is ActionKind.NOT_REACHED)
 
     @property
     def pending(self) -> tuple[ActionOutcome, ...]:
@@ -351,9 +365,8 @@ class _Run:
     def proof(self, action: LedgerAction, planned: PlannedAction, **fields: Any) -> ProofRecord:
         path = proof_path(planned.path)
         details = dict(fields.get("details", {}))
-        if planned.path is not None and path != planned.path:
-            # A hostile file name (line break, huge): escaped for the ledger, identified by its digest.
-            details["path_sha256"] = path_digest(planned.path)
+        # A hostile file name (line break, not UTF-8, huge): escaped for the ledger, identified by its bytes.
+        details.update(path_fields(planned.path))
         session_id = details.get("session_id")
         if isinstance(session_id, str):
             details["session_id"] = proof_path(session_id)  # session ids of transcripts come from file names
@@ -392,14 +405,28 @@ class _Run:
         )
         return self.outcome(action, ActionStatus.RECORDED, self.record(key, record))
 
+    def not_reached(self, action: PlannedAction) -> ActionOutcome:
+        """Record an item the scan could not read or change: a `skip` entry with outcome `not_reached` and its
+        reason, no exception ground (it is a gap, not a kept record)."""
+        vid = action.version_ids[0] if action.version_ids else None
+        what = f"not_reached:{action.reason}"
+        key = idempotency_key(self.plan.request_id, what, action.location, action.path, vid, None)
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.NOT_REACHED, seq)
+        details: dict[str, JSONValue] = {"reason": action.reason}
+        if action.lines:
+            details["lines"] = list(action.lines)
+        record = self.proof(LedgerAction.SKIP, action, version_id=vid, outcome="not_reached", details=details)
+        return self.outcome(action, ActionStatus.NOT_REACHED, self.record(key, record))
+
     def retained_versions(self, action: PlannedAction, retained: Sequence[RetainedVersion]) -> None:
         for version in retained:
             key = idempotency_key(
                 self.plan.request_id, "exception:object_lock", action.location, version.key, version.version_id, None
             )
             details: dict[str, JSONValue] = {"legal_hold": version.legal_hold}
-            if proof_path(version.key) != version.key:
-                details["path_sha256"] = path_digest(version.key)
+            details.update(path_fields(version.key))
             if version.mode:
                 details["lock_mode"] = version.mode
             if version.retain_until:
@@ -803,8 +830,7 @@ class _Run:
     def record_temp_removal(self, location: str, removal: TempRemoval) -> int:
         """The ledger entry of one removed leftover (`remove_temp`): where, its hash, the file it stood for."""
         details: dict[str, JSONValue] = {"for_path": proof_path(removal.for_path)}
-        if proof_path(removal.path) != removal.path:
-            details["path_sha256"] = path_digest(removal.path)
+        details.update(path_fields(removal.path))
         record = self.mandate.record(
             LedgerAction.REMOVE_TEMP,
             None,
@@ -856,7 +882,7 @@ class _Run:
     def app_busy(self, connector: Connector, action: PlannedAction) -> bool:
         """Whether the app of the agent whose store the action changes is running (its declared processes)."""
         layout = agent_layout(action.app) if action.app else None
-        if layout is None or not layout.processes or action.kind is ActionKind.EXCEPTION:
+        if layout is None or not layout.processes or action.kind in (ActionKind.EXCEPTION, ActionKind.NOT_REACHED):
             return False
         try:
             evidence = connector.activity().evidence
@@ -903,7 +929,8 @@ def execute_plan(
     Per location: `activity()` first and again before every further action (busy: nothing more is
     touched, retry later), leftover temp files of a killed run removed, then each action with
     compare-and-swap against the plan (changed since planning: `conflict`, nothing touched, re-plan).
-    Exceptions are recorded as ledger entries, never acted on.
+    Exceptions are recorded as ledger entries, never acted on; so are items not reached (a `skip` entry with
+    outcome `not_reached` and the reason), which are gaps, never exceptions.
     Safe to rerun after a crash at any point: an action whose entry is in the ledger is skipped; one whose
     effect is visible (file rewritten to the deterministic result, or gone) is recognised and recorded once.
 
@@ -952,6 +979,8 @@ def execute_plan(
     for action in plan.actions:
         if action.kind is ActionKind.EXCEPTION:
             outcomes[action.action_id] = run.exception(action)
+        elif action.kind is ActionKind.NOT_REACHED:
+            outcomes[action.action_id] = run.not_reached(action)
         else:
             by_location.setdefault(action.location, []).append(action)
     for name, actions in by_location.items():

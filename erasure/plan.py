@@ -41,6 +41,7 @@ class ActionKind(StrEnum):
     S3_REWRITE = "s3_rewrite"  # new current version without the subject's records, then delete old versions
     S3_DELETE_VERSIONS = "s3_delete_versions"  # non-current versions holding the subject
     EXCEPTION = "exception"  # kept: legal hold, Art. 17(3) ground, Object Lock, residual store, vendor copy
+    NOT_REACHED = "not_reached"  # could not be read or changed (reason: the skip reason); never a legal ground
 
 
 class Reason(StrEnum):
@@ -63,6 +64,7 @@ class Reason(StrEnum):
     VENDOR_SIDE_COPY = "vendor_side_copy"
     NOT_IDENTIFIED = "not_identified"
     NOT_REACHED = "not_reached"
+    NOT_READ = "not_read"  # a file or version holding findings whose content could not be read whole
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ class PlannedAction:
         kind: what it does.
         location: endpoint or store name (`vendor` for vendor-side copies).
         location_type: `endpoint`, `store` or `vendor`.
-        reason: why (`Reason` value).
+        reason: why (`Reason` value); for `not_reached` the reason the item could not be read or changed
+            (`symlink_out_of_scope`, `special_file`, `permission_denied`, `not_read`, ...).
         path: the file, key, or session record path the action is about.
         session_id: the session, where there is one.
         lines: 1-based line numbers concerned (redacted, dropped, or kept as an exception).
@@ -260,8 +263,13 @@ class ErasurePlan:
 
     @property
     def exceptions(self) -> tuple[PlannedAction, ...]:
-        """The exception actions (what is kept and why)."""
+        """The exception actions (what is kept and why, each under a ground)."""
         return tuple(a for a in self.actions if a.kind is ActionKind.EXCEPTION)
+
+    @property
+    def not_reached(self) -> tuple[PlannedAction, ...]:
+        """Items the product could not read or change, each with its reason: gaps, never exceptions."""
+        return tuple(a for a in self.actions if a.kind is ActionKind.NOT_REACHED)
 
     def summary(self) -> list[dict[str, Any]]:
         """Counts per location and action kind (rows for the plan table): location, action, count, files, lines."""
@@ -537,9 +545,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             )
         )
     for path in sorted(unidentified):
-        actions.append(
-            _action(ActionKind.EXCEPTION, name, "endpoint", Reason.NOT_IDENTIFIED.value, path=path, ground="not_read")
-        )
+        actions.append(_action(ActionKind.NOT_REACHED, name, "endpoint", Reason.NOT_READ.value, path=path))
     actions.extend(_not_reached(discovery, "endpoint"))
     # Residual stores: reported, never edited (one entry per store directory).
     residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
@@ -582,13 +588,14 @@ def _residual_root(path: str) -> str:
 
 
 def _not_reached(discovery: LocationDiscovery, location_type: str) -> list[PlannedAction]:
-    """Entries the scan could not read (permission denied, symlink out of scope, ...): listed, never touched."""
+    """Entries the scan could not read (permission denied, symlink out of scope, special file, ...): listed as
+    not reached with that reason, never touched, never an exception."""
     reasons: dict[str, str] = {}
     for skipped in discovery.skipped:
         if skipped.reason != "delete_marker":
             reasons.setdefault(skipped.path, skipped.reason)
     return [
-        _action(ActionKind.EXCEPTION, discovery.name, location_type, Reason.NOT_REACHED.value, path=path, ground=reason)
+        _action(ActionKind.NOT_REACHED, discovery.name, location_type, reason, path=path)
         for path, reason in sorted(reasons.items())
     ]
 
@@ -618,9 +625,20 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
         for vid in sorted(found, key=lambda v: v or ""):
             info = versions.get((path, vid))
             keep = kept.get((path, vid))
-            if info is None or info.sha256 is None:
-                keep = keep or _Keep(Reason.NOT_IDENTIFIED, "not_read", None, None)
-            elif info.locked and keep is None:
+            if (info is None or info.sha256 is None) and keep is None:
+                actions.append(
+                    _action(
+                        ActionKind.NOT_REACHED,
+                        name,
+                        "store",
+                        Reason.NOT_READ.value,
+                        path=path,
+                        version_ids=(vid,) if vid else (),
+                        lines=tuple(sorted(found[vid])),
+                    )
+                )
+                continue
+            if info is not None and info.locked and keep is None:
                 keep = _Keep(Reason.OBJECT_LOCK, "object_lock", None, info.lock_mode)
             if keep is not None:
                 actions.append(
@@ -720,7 +738,9 @@ def plan_erasure(
     them are erased with every version, others rewritten without their records and the old versions
     holding them deleted. Kept as exceptions: items in a legal hold's scope (Art. 17(3)(e)), items an
     Art. 17(3) exception from the settings covers, Object-Locked versions, residual stores (reported, never
-    edited), and vendor-side copies (always listed).
+    edited), and vendor-side copies (always listed). Items that could not be read or changed (a scan's
+    skipped entries, files whose content was not read) are `not_reached` actions with their reason: gaps
+    the request reports, never exceptions.
 
     Args:
         request_id: the request.

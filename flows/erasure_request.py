@@ -33,7 +33,7 @@ from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.types import LocationStatus
 from services import erasure as steps
-from services.certificates import certify
+from services.certificates import certify, erasure_outcome
 
 RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -181,7 +181,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     )
     return {
         "request_id": request_id,
-        "status": "completed" if verification.clean and not waiting else "incomplete",
+        "status": erasure_outcome(settings, request_id),
         "plan": state.digest,
         "certificate": certificate.name,
     }

@@ -228,6 +228,11 @@ class ErasureSettings(_Section):
     exceptions: list[Art17Exception] = []
     signing_key: Path | None = Field(default=None, description="Ed25519 PEM for ledger checkpoints (mode 600).")
     checkpoint_every: int = Field(default=100, ge=1)
+    on_gaps: Literal["complete_with_gaps", "stay_open"] = Field(
+        default="complete_with_gaps",
+        description="When items could not be read or changed (not reached): close the request as "
+        "`completed_with_gaps` (gaps listed in the certificate), or keep it `in_progress` until they are dealt with.",
+    )
 
 
 class EvidenceSettings(_Section):

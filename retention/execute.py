@@ -27,7 +27,7 @@ from erasure.executor import (
     temp_tag,
 )
 from erasure.plan import ActionKind
-from erasure.proof_path import path_digest, proof_path
+from erasure.proof_path import path_fields, proof_path
 from erasure.rewrite import drop_lines
 from models.errors import BusyError, ConnectorError, ItemNotFoundError, VersionConflictError
 from proofs.entry import JSONValue
@@ -162,8 +162,7 @@ def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id
             details["recovered"] = True
         else:
             raise VersionConflictError("file changed since the purge plan was made", path=cand.path)
-    if proof_path(cand.path) != cand.path:
-        details["path_sha256"] = path_digest(cand.path)  # a hostile file name, escaped for the ledger
+    details.update(path_fields(cand.path))  # a hostile file name, escaped for the ledger
     record = ProofRecord(
         action=LedgerAction.PURGE,
         run_id=run_id,

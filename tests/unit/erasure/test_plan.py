@@ -285,12 +285,22 @@ def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
 
 
 def test_unreadable_entries_are_listed_not_touched() -> None:
-    """Entries the scan skipped appear as not-reached exceptions with the skip reason; delete markers do not."""
+    """Entries the scan skipped are `not_reached` with the skip reason (never exceptions); delete markers are not."""
     laptop = _laptop()
-    skipped = (Skipped("lap", "/Users/ana/.claude/locked", "permission_denied"), Skipped("lap", "/k", "delete_marker"))
+    skipped = (
+        Skipped("lap", "/Users/ana/.claude/locked", "permission_denied"),
+        Skipped("lap", "/Users/ana/.claude/projects/p/out.jsonl", "symlink_out_of_scope", "/etc/x"),
+        Skipped("lap", "/Users/ana/.claude/projects/p/pipe.jsonl", "special_file"),
+        Skipped("lap", "/k", "delete_marker"),
+    )
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, laptop.artifacts, skipped))
-    reached = [(a.path, a.ground) for a in plan.exceptions if a.reason == "not_reached"]
-    assert reached == [("/Users/ana/.claude/locked", "permission_denied")]
+    gaps = [(a.kind, a.path, a.reason, a.ground) for a in plan.not_reached]
+    assert gaps == [
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/locked", "permission_denied", None),
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/projects/p/out.jsonl", "symlink_out_of_scope", None),
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/projects/p/pipe.jsonl", "special_file", None),
+    ]
+    assert not [a for a in plan.exceptions if a.path in {g[1] for g in gaps}], "a gap is never an exception"
 
 
 def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
