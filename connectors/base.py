@@ -68,7 +68,7 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An entry that listing saw but did not yield as an item, with the reason (principle 5).
+    """An entry that listing saw but did not yield as an item, with the reason (every location has an honest status).
 
     Reasons: `symlink_out_of_scope`, `symlink_loop`, `special_file` (FIFO, device, socket),
     `permission_denied`, `delete_marker`, `vanished`, `path_too_long`. A name that is not UTF-8 is never a

@@ -59,7 +59,7 @@ __all__ = [
     "scannable_format",
 ]
 
-# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned (issue 6).
+# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned.
 SCANNABLE_SUFFIXES: dict[str, str] = {
     ".json": "json",
     ".jsonl": "jsonl",

@@ -499,7 +499,7 @@ class _Run:
         if action.session_id:
             details["session_id"] = action.session_id
         if target.kind == "audit_log":
-            # endpoint-histories.md section 4 policy 2: redacted in place, never re-signed; the break is documented.
+            # docs/histories.md (audit logs): redacted in place, never re-signed; the break is documented.
             details["audit_break"] = True
             details["original_macs"] = list(_audit_macs(data, action.lines))
         if sha == target.sha256:
@@ -856,7 +856,7 @@ class _Run:
             except ConnectorError as exc:
                 return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
             if busy:
-                # endpoint-histories.md section 5: never change a store while the app runs; retry later.
+                # Never change a store while the agent app runs (docs/histories.md); retry later.
                 return [self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions]
             self.cleanup_temp_files(connector, actions)
             outcomes: list[ActionOutcome] = []

@@ -1,6 +1,6 @@
 """The erasure plan: what to delete, redact, rewrite or keep, per item, decided from the discovery results.
 
-Owns the decision rules (gdpr-rules.md sections 3 and 5; endpoint-histories.md section 4) and the plan's
+Owns the decision rules (docs/legal-rules.md: erasure and holds; docs/histories.md: how each store is changed) and the plan's
 JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations, paths, line numbers,
 hashes, version tokens, action kinds, reasons and grounds only (never finding content).
 """
@@ -119,7 +119,7 @@ class PlannedAction:
         hold_id: the legal hold, for hold exceptions.
         note: the configured reason text of an Art. 17(3) exception or hold (no personal data by config rule).
         session_ids: for a redaction of a per-org file, deleted sessions whose references on the named lines
-            become `null` (endpoint-histories.md section 4 policy 1).
+            become `null` (docs/histories.md).
         drop_lines: for a redaction of the prompt history, lines (prompts of deleted sessions) removed
             after the redaction; `lines` never includes them.
         records: for a redaction inside a database, the rows (`<table>:<key>`) whose cells are redacted.
@@ -335,7 +335,7 @@ class _Scope:
         `dates` are the first and last day of the item's (or its session's) activity; None when unknown."""
         for hold in self.holds:
             if hold_covers(hold, endpoint=location, path=path, session_dates=dates, subject_hashes=self.subject_keys):
-                # Held items are retained under Art. 17(3)(e) until release (gdpr-rules.md section 5).
+                # Held items are retained under Art. 17(3)(e) until release (docs/legal-rules.md).
                 return _Keep(Reason.LEGAL_HOLD, "legal_claims", hold.id, hold.case_reference)
         for exception in self.settings.exceptions:
             if exception_covers(exception, location, path, kind):

@@ -1,6 +1,6 @@
 """Verification of an erasure: a re-scan after execution must find nothing outside the recorded exceptions.
 
-Owns the completion rule of issue 8 point 4 and its proof entries. Decides over discovery results; the
+Owns the completion rule of an erasure (verified by re-scan) and its proof entries. Decides over discovery results; the
 remaining findings it reports and records are locations and counts only, never content.
 """
 

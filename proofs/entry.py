@@ -1,7 +1,7 @@
 """Proof-ledger values: what a caller records (`ProofRecord`), chained entries, checkpoints, canonical hashing.
 
 Owns field validation. Never holds erased content: only ids, locations, hashes, counts and short codes
-(Art. 5(2) "keep what was done, not what was erased"; gdpr-rules.md section 4). No I/O.
+(Art. 5(2) "keep what was done, not what was erased"; docs/legal-rules.md). No I/O.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The proof ledger: append proof entries, seal them with signed checkpoints, export and verify them.
 
 Records what was done (ids, locations, hashes, counts, grounds, verification), never the erased content
-(Art. 5(2); gdpr-rules.md sections 4 and 8). Storage is a `LedgerStore`; signing is a `LedgerSigner`.
+(Art. 5(2); docs/legal-rules.md). Storage is a `LedgerStore`; signing is a `LedgerSigner`.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"))
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = request_key(settings, request_id)

@@ -93,7 +93,7 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
         status, reason, findings = exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
     except DsrError as exc:
         status, reason, findings = LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         status, reason, findings = LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}", 0
     else:
         save_discovery(

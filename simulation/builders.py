@@ -1055,7 +1055,7 @@ def logs_and_residue(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     messages[9] = f"share: invite to {c.use(s, 'email')} is pending"
     lines = []
     for i, message in enumerate(messages):
-        # Log lines use local time without a zone (endpoint-histories.md section 6)
+        # Log lines use local time without a zone (docs/histories.md)
         local = datetime.fromtimestamp((start + i * 61_337) / 1000, tz=zone)
         stamp = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
         level = "warn" if message.startswith("share") else "info"

@@ -1,4 +1,4 @@
-"""Builds one simulated laptop: every artifact kind of endpoint-histories.md for each OS user, with plants.
+"""Builds one simulated laptop: every artifact kind of docs/histories.md for each OS user, with plants.
 
 Owns the laptop layouts as the *simulator* writes them (connectors/layouts.py discovers them independently and
 must not be imported here). Writes files as it goes; never reads the wall clock.
