@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Built from parts so that this file does not match itself.
 OUTSIDE_DOCS = ["gdpr-" + "rules.md", "endpoint-" + "histories.md", "agent-" + "histories.md", "house-" + "style.md"]
 PATTERNS = {
-    "a document outside the repository": re.compile("|".join(re.escape(d) for d in OUTSIDE_DOCS) + r"|\.\./" + "shared"),
+    "a document outside the repository": re.compile(
+        "|".join(re.escape(d) for d in OUTSIDE_DOCS) + r"|\.\./" + "shared"
+    ),
     "an issue number": re.compile(r"\b" + "issue" + r"\s*#?\d+", re.IGNORECASE),
     "a principle number": re.compile(r"\b" + "principle" + r"\s+\d+", re.IGNORECASE),
     "a machine's absolute path": re.compile(r"(?<![\w.])/(?:" + "work" + r"|tmp/pytest-of-\w+|home/runner)/"),
