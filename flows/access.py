@@ -66,7 +66,7 @@ def scan_location(request_id: str, location: str) -> dict[str, Any]:
     return {"location": location, "status": outcome.status, "findings": outcome.findings}
 
 
-def publish_status(progress: steps.AccessProgress) -> None:
+def publish_status(progress: steps.AccessProgress, blocked: str | None = None) -> None:
     """Table and markdown artifacts for the request (statuses and counts only)."""
     rid = progress.request_id
     create_table_artifact(
@@ -88,6 +88,8 @@ def publish_status(progress: steps.AccessProgress) -> None:
     ]
     if progress.report:
         lines.append("| package | issued |")
+    elif blocked:
+        lines.append(f"| package | not issued: {blocked.replace('_', ' ')} (see `dsr request show {rid}`) |")
     create_markdown_artifact(key=artifact_key(rid, "summary"), markdown="\n".join(lines), description=f"{rid}: summary")
 
 
@@ -159,7 +161,7 @@ def _access_request(request_id: str, allow_incomplete_register: bool = False) ->
     else:
         logger.info("%s: %d location(s) pending; the sweep retries them", request_id, len(progress.pending))
     update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
-    publish_status(progress)
+    publish_status(progress, blocked)
     return {
         "request_id": request_id,
         "status": progress.status,
