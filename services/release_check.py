@@ -50,6 +50,8 @@ _DETECTED = {
 }
 _PLACEHOLDER = re.compile(r"\[(?:email|phone|person|iban|card|ip|id|data) \d+\]|\[redacted\]")
 _TAG = re.compile(r"<[^>]*>")
+# Page text is split where tags and markers were (the page inserts them between a record's pieces).
+_SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
 
 
@@ -117,12 +119,33 @@ def _strings(path: Path, rel: str) -> Iterator[tuple[str, str]]:
             yield "line 1", text
             return
         for pointer, string, _key in iter_strings(value):
-            yield pointer or "/", string
-    else:
+            record: object = None
+            if pointer.endswith("/content") and string[:1] in "{[":
+                try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
+                    record = json.loads(string)
+                except ValueError:
+                    record = None
+            if record is None:
+                yield pointer or "/", string
+                continue
+            for inner, part, _k in iter_strings(record):
+                yield f"{pointer}{inner}", part
+    elif rel.endswith(".html"):
         for number, line in enumerate(text.splitlines(), 1):
             yield f"line {number}", unescape(_TAG.sub(" ", line))
             for attr in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line):
                 yield f"line {number}", unescape(attr)
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            yield f"line {number}", line
+
+
+def _nodes(place: str, text: str, rel: str) -> list[str]:
+    """The pieces presidio analyses: a page line's text between tags and markers (so that the same text as in
+    data/ is analysed once), else the whole string."""
+    if not rel.endswith(".html"):
+        return [text]
+    return [n for n in _SPLIT.split(text) if n.strip()]
 
 
 def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
@@ -168,16 +191,17 @@ def check_package(
                 continue
             hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
             if classifier is not None:
-                key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-                detected = cache.get(key)
-                if detected is None:
-                    detected = [
-                        (_DETECTED[entity], "presidio")
-                        for start, end, entity in classifier.detect_others(text, matcher)
-                        if entity in _DETECTED and not _allowed(text, start, end, allowed)
-                    ]
-                    cache[key] = detected
-                hits += detected
+                for node in _nodes(place, text, rel):
+                    key = hashlib.blake2b(node.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                    detected = cache.get(key)
+                    if detected is None:
+                        detected = [
+                            (_DETECTED[entity], "presidio")
+                            for start, end, entity in classifier.detect_others(node, matcher)
+                            if entity in _DETECTED and not _allowed(node, start, end, allowed)
+                        ]
+                        cache[key] = detected
+                    hits += detected
             for n, (reason, source) in enumerate(hits):
                 item = ReleaseItem(_item_id(rel, place, reason, n), rel, place, reason, source)
                 if item.item not in done:
