@@ -68,10 +68,11 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An entry that listing saw but did not yield as an item, with the reason (principle 5).
+    """An entry that listing saw but did not yield as an item, with the reason (every location has an honest status).
 
     Reasons: `symlink_out_of_scope`, `symlink_loop`, `special_file` (FIFO, device, socket),
-    `permission_denied`, `delete_marker`, `unreadable_name`, `vanished`.
+    `permission_denied`, `delete_marker`, `vanished`, `path_too_long`. A name that is not UTF-8 is never a
+    reason: it is listed like any other, its bytes kept as surrogate escapes (docs/file-names.md).
     """
 
     location: str

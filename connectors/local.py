@@ -229,13 +229,8 @@ class LocalConnector:
                 continue
             subdirs: list[str] = []
             for entry in entries:
+                # A name that is not UTF-8 stays as its raw bytes (surrogate escapes, docs/file-names.md).
                 lp = self._laptop_path(entry.path)
-                try:
-                    lp.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown = lp.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    yield Skipped(self.name, shown, "unreadable_name")
-                    continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:

@@ -59,7 +59,7 @@ __all__ = [
     "scannable_format",
 ]
 
-# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned (issue 6).
+# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned.
 SCANNABLE_SUFFIXES: dict[str, str] = {
     ".json": "json",
     ".jsonl": "jsonl",
@@ -1026,6 +1026,52 @@ class S3Connector:
             lock_mode=lock[0] if lock else None,
         )
 
+    def put_evidence_bytes(
+        self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
+    ) -> EvidenceObject:
+        """Upload `data` as an evidence object (SSE; COMPLIANCE retention until `retain_until` where the bucket
+        has Object Lock). A new version is added if `key` exists; older versions stay."""
+        lock = None
+        if retain_until is not None and self._object_lock_enabled(bucket):
+            lock = ("COMPLIANCE", retain_until.astimezone(UTC))
+        kwargs: dict[str, Any] = {"ServerSideEncryption": sse, "ContentType": "application/json"}
+        if lock:
+            kwargs["ObjectLockMode"], kwargs["ObjectLockRetainUntilDate"] = lock
+        with self._border("put_object", key, bucket=bucket):
+            put = self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+        return EvidenceObject(
+            bucket=bucket,
+            key=key,
+            version_id=_version_id(put.get("VersionId")),
+            etag=_strip_etag(put.get("ETag", "")),
+            sse=put.get("ServerSideEncryption"),
+            retain_until=lock[1] if lock else None,
+            lock_mode=lock[0] if lock else None,
+        )
+
+    def evidence_object_lock(self, bucket: str) -> bool:
+        """Whether `bucket` has Object Lock enabled."""
+        return self._object_lock_enabled(bucket)
+
+    def evidence_versions(self, bucket: str, prefix: str) -> dict[str, list[str]]:
+        """Every key under `prefix` with its version ids, oldest first (delete markers left out).
+
+        S3 lists the versions of a key newest first; that order is kept (times can tie within a second)."""
+        found: dict[str, list[str]] = {}
+        paginator = self.client.get_paginator("list_object_versions")
+        with self._border("list_object_versions", prefix, bucket=bucket):
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for version in page.get("Versions", []):
+                    found.setdefault(version["Key"], []).append(str(version.get("VersionId") or "null"))
+        return {key: versions[::-1] for key, versions in found.items()}
+
+    def read_evidence(self, bucket: str, key: str, version_id: str) -> bytes:
+        """The bytes of one version of an evidence object."""
+        extra: dict[str, Any] = {} if version_id == "null" else {"VersionId": version_id}
+        with self._border("get_object", key, bucket=bucket):
+            body: bytes = self.client.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        return body
+
     def presign(self, bucket: str, key: str, expires: timedelta) -> str:
         """A presigned GET URL (Signature V4) for `bucket/key`, valid for `expires` (1 s to 7 days).
 
@@ -1062,3 +1108,28 @@ class S3Connector:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a store's bucket says about itself: versioning (`Enabled`, `Suspended` or `off`) and Object Lock."""
+
+    versioning: str
+    object_lock: bool
+
+
+def store_state(
+    name: str, url: str, *, endpoint_url: str | None = None, region: str = "us-east-1", timeout: float = 5
+) -> StoreState:
+    """Reach a store's bucket and read its versioning and Object Lock configuration (no object is read).
+
+    Raises:
+        ConnectorError: the bucket cannot be reached or read (unreachable, missing, access denied).
+    """
+    with S3Connector(
+        name, url, endpoint_url=endpoint_url, region=region, connect_timeout=timeout, read_timeout=timeout,
+        max_attempts=1,
+    ) as connector:  # fmt: skip
+        with connector._border("get_bucket_versioning"):
+            status = connector.client.get_bucket_versioning(Bucket=connector.bucket).get("Status") or "off"
+        return StoreState(versioning=str(status), object_lock=connector._object_lock_enabled(connector.bucket))

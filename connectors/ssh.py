@@ -222,15 +222,59 @@ def check_key_file(key_file: Path) -> None:
 _ATTRIBUTES: Any = paramiko.SFTPAttributes
 
 
+def _wire(path: str | bytes) -> bytes:
+    """A path as the SFTP server's bytes: surrogate escapes (names that are not UTF-8) back to their bytes."""
+    return path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
+
+
+def _unwire(raw: bytes | str) -> str:
+    """A path from the SFTP server as a `str` that round-trips its bytes (`surrogateescape`)."""
+    return raw if isinstance(raw, str) else raw.decode("utf-8", "surrogateescape")
+
+
+class _RawNameSFTPClient(paramiko.SFTPClient):
+    """paramiko's SFTP client with file names handled as raw bytes both ways.
+
+    paramiko encodes paths as strict UTF-8 and decodes `normalize`'s answer strictly, so a name that is not
+    UTF-8 could be neither named nor resolved. Here every path goes out as its bytes (`_wire`) and comes
+    back with surrogate escapes (`_unwire`): the same `str` the local connector holds for that name.
+    """
+
+    def _adjust_cwd(self, path: Any) -> bytes:
+        adjust: Any = super()._adjust_cwd  # type: ignore[misc]
+        return bytes(adjust(_wire(path)))
+
+    def normalize(self, path: Any) -> str:
+        client: Any = self
+        kind, msg = client._request(sftp_proto.CMD_REALPATH, self._adjust_cwd(path))
+        if kind != sftp_proto.CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        if msg.get_int() != 1:
+            raise paramiko.SFTPError("Realpath returned more than one result")
+        return _unwire(msg.get_string())
+
+    def readlink(self, path: Any) -> str | None:
+        client: Any = self
+        kind, msg = client._request(sftp_proto.CMD_READLINK, self._adjust_cwd(path))
+        if kind != sftp_proto.CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        count = msg.get_int()
+        if count == 0:
+            return None
+        if count != 1:
+            raise paramiko.SFTPError("Readlink returned more than one result")
+        return _unwire(msg.get_string())
+
+
 def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
     """`listdir_attr` that survives names that are not UTF-8.
 
     paramiko decodes names strictly, so one hostile name (`\\xff...`) fails the whole directory and hides
-    every file in it. Here such names come back with surrogate escapes (`surrogateescape`); callers report
-    them as `unreadable_name` (`_is_text_name`) and never put them into a request.
+    every file in it. Here such names come back with surrogate escapes (`surrogateescape`): the same `str`
+    a local listing gives, which `_wire` turns back into the exact bytes for every later SFTP call.
     """
     client: Any = sftp  # paramiko's request layer (no public raw-name listing exists)
-    kind, msg = client._request(sftp_proto.CMD_OPENDIR, path)
+    kind, msg = client._request(sftp_proto.CMD_OPENDIR, _wire(path))
     if kind != sftp_proto.CMD_HANDLE:
         raise paramiko.SFTPError("Expected handle")
     handle = msg.get_binary()
@@ -244,7 +288,7 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
             if kind != sftp_proto.CMD_NAME:
                 raise paramiko.SFTPError("Expected name response")
             for _ in range(msg.get_int()):
-                filename = msg.get_string().decode("utf-8", "surrogateescape")
+                filename = _unwire(msg.get_string())
                 longname = msg.get_string().decode("utf-8", "replace")
                 attrs = _ATTRIBUTES._from_msg(msg, filename, longname)
                 if filename not in (".", ".."):
@@ -252,20 +296,6 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
     finally:
         client._request(sftp_proto.CMD_CLOSE, handle)
     return entries
-
-
-def _is_text_name(name: str) -> bool:
-    """Whether a listed name is valid UTF-8 (no surrogate escapes)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _shown_name(name: str) -> str:
-    """A printable form of a name that is not UTF-8 (`\\xff` escapes), for `Skipped` paths."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class SSHConnector:
@@ -421,7 +451,7 @@ class SSHConnector:
         if self._sftp is None:
             transport = self._transport()
             try:
-                sftp = paramiko.SFTPClient.from_transport(transport, window_size=None)
+                sftp = _RawNameSFTPClient.from_transport(transport, window_size=None)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransferError(f"{self.name}: sftp subsystem unavailable") from exc
             if sftp is None:
@@ -578,16 +608,10 @@ class SSHConnector:
         except PermissionError:
             yield Skipped(self.name, path, "permission_denied")
             return
-        except UnicodeDecodeError:
-            yield Skipped(self.name, path, "unreadable_name")
-            return
         except OSError as exc:
             raise _translate_io(exc, path) from exc
-        entries.sort(key=lambda a: a.filename.encode("utf-8", "surrogateescape"))
+        entries.sort(key=lambda a: _wire(a.filename))
         for child in entries:
-            if not _is_text_name(child.filename):
-                yield Skipped(self.name, path.rstrip("/") + "/" + _shown_name(child.filename), "unreadable_name")
-                continue
             child_path = path.rstrip("/") + "/" + child.filename
             child_real = real.rstrip("/") + "/" + child.filename
             mode = child.st_mode or 0
@@ -635,8 +659,7 @@ class SSHConnector:
         if not stat.S_ISDIR(attrs.st_mode or 0):
             return []
         try:
-            # Names that are not UTF-8 cannot be probed (nor named in a request): a walk reports them.
-            names = [a.filename for a in _listdir_raw(sftp, real) if _is_text_name(a.filename)]
+            names = [a.filename for a in _listdir_raw(sftp, real)]
         except FileNotFoundError:
             return []
         except PermissionError as exc:
@@ -891,8 +914,6 @@ class SSHConnector:
         sftp = self._sftp_client()
         removed = 0
         for attrs in _listdir_raw(sftp, real):
-            if not _is_text_name(attrs.filename):
-                raise AccessDeniedError("directory holds a name that is not UTF-8", path=real)
             child = posixpath.join(real, attrs.filename)
             if stat.S_ISDIR(attrs.st_mode or 0):
                 removed += self._remove_tree(child)
@@ -978,8 +999,8 @@ class SSHConnector:
                         following.append(posixpath.join(directory, segment))
                         continue
                     try:
-                        names = sftp.listdir(self._real(directory))
-                    except (OSError, AccessDeniedError):
+                        names = [a.filename for a in _listdir_raw(sftp, self._real(directory))]
+                    except (OSError, AccessDeniedError, paramiko.SSHException):
                         continue
                     following.extend(posixpath.join(directory, n) for n in sorted(names) if fnmatch(n, segment))
                 current = following
@@ -1067,6 +1088,27 @@ class SSHConnector:
         self.last_scan_mode = "sftp"
         for one in prefixes:
             yield from self._scan_with_sftp(one, literals)
+
+    def scanner_runs(self) -> bool:
+        """Whether the laptop's `python3` runs the remote scanner: it is sent as for a scan, over a path that
+        does not exist (no file is read, no literal is sent), and must greet and end cleanly."""
+        program = _scanner_program(self.target.root, ["/.dsr-scanner-probe"], (), 1.0)
+        channel = self._open_exec(REMOTE_PYTHON_COMMAND)
+        tags: set[object] = set()
+        try:
+            channel.sendall(program)
+            channel.shutdown_write()
+            output = b"".join(data for kind, data in self._drain(channel) if kind == "out")
+            status = channel.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError, TransferError):
+            return False
+        finally:
+            channel.close()
+        for raw in output.splitlines()[:100]:
+            record = self._parse_record(raw, greeted=False)
+            if record is not None:
+                tags.add(record.get("t"))
+        return status == 0 and {remote_scan.RECORD_HELLO, remote_scan.RECORD_END} <= tags
 
     def _scan_with_sftp(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
         for entry in self.iter_items(prefix):

@@ -56,7 +56,7 @@ class ScanResult:
     """What a scan found on one endpoint.
 
     Attributes:
-        items: finding items (dicts in the schema of docs/interfaces.md, plus `app`, `reason`
+        items: finding items (dicts in the finding schema of `detection/findings.py`, plus `app`, `reason`
             (`identifier_match` or `owned_session`), `pointers`, `forms`, `malformed`).
         skipped: entries not read, with reasons.
         owned_sessions: session ids whose every record is in scope, with the ownership reason.

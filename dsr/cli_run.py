@@ -187,6 +187,12 @@ def report(
         print_json({"id": request_id, "report": path, "package_sha256": digest})
     else:
         out.print(path, markup=False, highlight=False)
+        err.print(
+            f"{request_id}: the access package, sealed (encrypted) for delivery; "
+            f"`dsr request export {request_id} --out DIR` decrypts it into DIR/{request_id}/ to hand over",
+            markup=False,
+            highlight=False,
+        )
 
 
 def export(

@@ -197,6 +197,7 @@ def main() -> None:
         console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
         access_id = _submit(RequestKind.ACCESS, person, env)
         erasure_id = _submit(RequestKind.ERASURE, person, env)
+        _doctor(env)
         api_env = {**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}
         for rid, deployment in (
             (access_id, ACCESS_DEPLOYMENT),
@@ -213,6 +214,18 @@ def main() -> None:
         stop()
         raise
     _explain(access_id, erasure_id)
+
+
+def _doctor(env: dict[str, str]) -> None:
+    """Show `dsr doctor` on the demo's configuration (what a team runs after setting up)."""
+    console.print("     Checking the set-up with `dsr doctor` ...")
+    result = subprocess.run(
+        [sys.executable, "-m", "dsr", "doctor"], env=env, capture_output=True, text=True, check=False
+    )
+    for line in result.stdout.splitlines():
+        console.print(f"     {line}", markup=False, highlight=False, soft_wrap=True)
+    if result.returncode != 0:
+        console.print("     [yellow]dsr doctor found a problem (above); the demo goes on[/yellow]")
 
 
 def _trigger(deployment: str, request_id: str, env: dict[str, str]) -> None:
@@ -240,13 +253,16 @@ def _explain(access_id: str, erasure_id: str) -> None:
   * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
 
 [bold]From the command line[/bold] (export DSR_CONFIG={config}):
+  .venv/bin/dsr doctor                                                    # checks the whole set-up
   .venv/bin/dsr request submit --kind access --identifiers-file person.json   # chmod 600 person.json first
   .venv/bin/dsr request list
   .venv/bin/dsr request show {access_id}
   .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package
   .venv/bin/dsr request plan {erasure_id}
   .venv/bin/dsr request approve {erasure_id} --by "Your Name"            # same as the UI form
+  .venv/bin/dsr request certificate {erasure_id} --open                   # once the erasure completed
   .venv/bin/dsr ledger verify
+  .venv/bin/dsr stats                                                     # accountability figures
 
 The access package is sealed (AES-GCM) at {DEMO_DIR / "packages"}/{access_id}.zip.enc.
 Stop everything with: [bold]make demo-stop[/bold]

@@ -163,7 +163,7 @@ def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple
     if len(data) > _MAX_ORG_FILE:
         return ()
     refs: list[tuple[str, int]] = []
-    quoted = {sid: b'"' + sid.encode("utf-8") + b'"' for sid in sessions}
+    quoted = {sid: b'"' + sid.encode("utf-8", "surrogateescape") + b'"' for sid in sessions}
     for number, line in enumerate(data.split(b"\n"), start=1):
         refs.extend((sid, number) for sid, needle in quoted.items() if needle in line)
     return tuple(sorted(refs))

@@ -29,6 +29,7 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.errors import DsrError
 from services import access as steps
@@ -122,7 +123,9 @@ def access_request(request_id: str, allow_incomplete_register: bool = False) -> 
     `blocked` set, and the reasons are in the case database (`dsr request show ID`), never in Prefect.
     """
     with request_log_redaction(request_id), guarded(request_id, names.ACCESS_REQUEST):
-        return _access_request(request_id, allow_incomplete_register)
+        result = _access_request(request_id, allow_incomplete_register)
+        publish_dashboard(flow_settings())
+    return result
 
 
 def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:

@@ -29,10 +29,11 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.types import LocationStatus
 from services import erasure as steps
-from services.certificates import certify
+from services.certificates import certify, erasure_outcome
 
 RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -120,7 +121,9 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     without it (local CLI runs) the run stops at `awaiting_approval` and a later run executes the plan.
     """
     with request_log_redaction(request_id), guarded(request_id, names.ERASURE_REQUEST):
-        return _erasure_request(request_id, wait_for_approval)
+        result = _erasure_request(request_id, wait_for_approval)
+        publish_dashboard(flow_settings())
+    return result
 
 
 def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]:
@@ -178,7 +181,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     )
     return {
         "request_id": request_id,
-        "status": "completed" if verification.clean and not waiting else "incomplete",
+        "status": erasure_outcome(settings, request_id),
         "plan": state.digest,
         "certificate": certificate.name,
     }

@@ -270,6 +270,11 @@ class ErasureSettings(_Section):
     exceptions: list[Art17Exception] = []
     signing_key: Path | None = Field(default=None, description="Ed25519 PEM for ledger checkpoints (mode 600).")
     checkpoint_every: int = Field(default=100, ge=1)
+    on_gaps: Literal["complete_with_gaps", "stay_open"] = Field(
+        default="complete_with_gaps",
+        description="When items could not be read or changed (not reached): close the request as "
+        "`completed_with_gaps` (gaps listed in the certificate), or keep it `in_progress` until they are dealt with.",
+    )
 
 
 class EvidenceSettings(_Section):
@@ -300,6 +305,40 @@ class ScheduleSettings(_Section):
     warn_days_before_deadline: int = Field(default=7, ge=0)
 
 
+class NotificationSettings(_Section):
+    """Deadline alerts (warnings and overdue requests): a webhook and/or e-mail over SMTP. Off until set.
+
+    Messages carry a request id, its kind, its due date and the days left, never an identifier.
+    """
+
+    webhook_url: str | None = Field(default=None, description="POST one JSON object per alert (http or https).")
+    smtp_host: str | None = Field(default=None, description="Mail server for e-mail alerts.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = Field(default=None, description="Login; the password is read from DSR_SMTP_PASSWORD.")
+    mail_from: str | None = None
+    mail_to: list[str] = []
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> NotificationSettings:
+        if self.smtp_host and (not self.mail_from or not self.mail_to):
+            raise ValueError("[notifications] smtp_host needs mail_from and mail_to (the team's addresses)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured."""
+        return bool(self.webhook_url or self.smtp_host)
+
+
 class PrefectSettings(_Section):
     """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
 
@@ -321,15 +360,49 @@ class PrefectSettings(_Section):
 
 
 class RetentionPolicy(_Section):
-    """One retention policy (filled by the retention issue)."""
+    """One retention policy: what it disposes of (its unit), after how long, from which trigger.
+
+    `unit = "conversation"` disposes of whole conversations: every file of each session, of every agent,
+    wherever its store nests it (it takes no `kinds`). `unit = "kinds"` (the default) names artifact kinds;
+    a kind that is a session's anchor (`session_record`, `code_session_record`, `transcript` of a CLI
+    session) still takes the whole session, other kinds go file by file and the plan lists, per
+    conversation, exactly which of its files stay.
+    """
 
     name: Name
-    kinds: list[str]
+    unit: Literal["conversation", "kinds"] = "kinds"
+    kinds: list[str] = []
     period_days: int = Field(ge=0)
     trigger: Literal["last_activity", "creation", "file_age", "end_of_year"] = "last_activity"
     action: Literal["delete", "redact"] = "delete"
     version: str = "1"
     endpoint_group: str | None = None
+
+    @model_validator(mode="after")
+    def _unit_and_kinds(self) -> RetentionPolicy:
+        if self.unit == "conversation" and self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r}: unit 'conversation' disposes of every file of each "
+                'conversation across every agent and takes no kinds; remove kinds, or set unit = "kinds" '
+                "to name artifact kinds"
+            )
+        if self.unit == "conversation" and self.action != "delete":
+            raise ValueError(f"retention policy {self.name!r}: unit 'conversation' takes action 'delete' only")
+        if self.unit == "kinds" and not self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r} names no kinds: list artifact kinds (kinds = [...]) or dispose "
+                'of whole conversations with unit = "conversation"'
+            )
+        return self
+
+
+class DispositionSettings(_Section):
+    """`[disposition]`: how real retention purges are signed off."""
+
+    review: bool = Field(
+        default=True,
+        description="A real purge deletes nothing until a named reviewer approves its plan's digest.",
+    )
 
 
 class HoldSettings(_Section):
@@ -362,8 +435,10 @@ class Settings(_Section):
     evidence: EvidenceSettings | None = None
     prefect: PrefectSettings = PrefectSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    notifications: NotificationSettings = NotificationSettings()
     secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
+    disposition: DispositionSettings = DispositionSettings()
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
     base_dir: Path | None = Field(

@@ -27,6 +27,7 @@ from detection.others import SOURCES, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
+from erasure.proof_path import proof_path
 from models import cases
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
@@ -147,11 +148,11 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
             Finding(
                 request_id=request_id,
                 location=location,
-                path=loc["path"],
+                path=proof_path(loc["path"]) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
                 line=loc.get("line"),
                 version_id=loc.get("version_id"),
                 kind=item["kind"],
-                session_id=item.get("session_id"),
+                session_id=proof_path(item.get("session_id")),
                 pointers=json.dumps(item.get("pointers", [])),
                 content_sha256=hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
                 categories=json.dumps(item.get("categories", [])),
@@ -176,7 +177,7 @@ def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), resi
     machine disks, browser storage); None without any."""
     parts = []
     if gaps:
-        names = sorted({gap.relative for gap in gaps})
+        names = sorted({proof_path(gap.relative) or "" for gap in gaps})
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         parts.append(f"{len(gaps)} agent store(s) not recognised, so not read: {shown}")
     if encrypted:
@@ -204,10 +205,10 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         matcher = build_matcher(settings, request_id)
         result = _scan(settings, location, matcher)
     except ConnectorError as exc:
-        outcome = ScanOutcome(location, exc.status.value, f"{type(exc).__name__}: {exc}")
+        outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:
-        outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        outcome = ScanOutcome(location, LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = request_key(settings, request_id)
@@ -408,11 +409,13 @@ def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, othe
         record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
     stamp = item.get("timestamp")
+    location = dict(item["location"])
+    location["path"] = proof_path(location.get("path"))  # names that are not UTF-8 shown as `\xNN`
     return PackageItem(
-        location=dict(item["location"]),
+        location=location,
         kind=item["kind"],
         app=item.get("app"),
-        session_id=item.get("session_id"),
+        session_id=proof_path(item.get("session_id")),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
         categories=tuple(item.get("categories", [])),
         content=text,

@@ -24,6 +24,7 @@ from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
 from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ErasurePlan, plan_erasure
+from erasure.proof_path import proof_path
 from erasure.verify import VerificationResult, verify_erasure
 from models import cases
 from models.db import session_scope
@@ -88,10 +89,11 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
         matcher = build_matcher(settings, request_id)
         discovery = _discover(settings, location, matcher)
     except ConnectorError as exc:
-        status, reason, findings = exc.status.value, f"{type(exc).__name__}: {exc}", 0
+        # A message may name a path that is not UTF-8: stored in its escaped form (`\xNN`).
+        status, reason, findings = exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
     except DsrError as exc:
-        status, reason, findings = LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}", 0
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        status, reason, findings = LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         status, reason, findings = LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}", 0
     else:
         save_discovery(

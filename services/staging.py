@@ -31,7 +31,8 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
 
 def write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
     """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
-    plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+    # ASCII JSON: paths whose names are not UTF-8 (surrogate escapes) round-trip as `\udcxx` escapes.
+    plain = "".join(json.dumps(item, ensure_ascii=True) + "\n" for item in items).encode("ascii")
     atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 
@@ -91,7 +92,8 @@ def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Pa
 
 def save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
     """Stage one location's discovery, encrypted under the request key."""
-    plain = json.dumps(discovery.to_dict(), ensure_ascii=False).encode("utf-8")
+    # ASCII JSON: paths whose names are not UTF-8 (surrogate escapes) round-trip as `\udcxx` escapes.
+    plain = json.dumps(discovery.to_dict(), ensure_ascii=True).encode("ascii")
     atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 

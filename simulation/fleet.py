@@ -311,6 +311,7 @@ def simulate_fleet(
     progress: Callable[[int, int], None] | None = None,
     extra_toml: str = "",
     agents: bool = False,
+    agent_session_dirs: bool = False,
 ) -> FleetTruth:
     """Write `endpoints` laptop trees under `out`, plus `out/truth.json` and `out/dsr.toml`.
 
@@ -331,6 +332,9 @@ def simulate_fleet(
             Cline, Aider, Continue, Zed, OpenCode, Windsurf, ChatGPT desktop) in the first OS user's home of
             each laptop, with the first subject, a third party and a trap planted; their truth locations
             carry `app` and, for database rows, `record` with `line` null.
+        agent_session_dirs: Give every Cowork session of the `agent` kind its own folder beside its record
+            under `agent/` (`agent/local_<id>/audit.jsonl`, `.audit-key`, a transcript under `.claude/` and an
+            output), as newer builds write, besides its dispatch generations.
 
     Returns:
         A summary; the full truth is in `out/truth.json`.
@@ -372,6 +376,7 @@ def simulate_fleet(
             pool=pool,
             planter=planter,
             subjects=subjects,
+            agent_dirs=agent_session_dirs,
         )
         owner = first_account if index == 0 else None
         visitor = first_account if index == 1 else None
