@@ -20,15 +20,17 @@ in the interfaces doc, `kind`, `app`, `session_id`, `timestamp`, `categories`, `
 `redactions`, `context`, `data_file`, `images`), `searched` (every location with `status` and `reason`),
 `redactions` (`count` and `reasons`: code -> count), `article15` (`a_purposes`, `b_categories`,
 `c_recipients`, `d_retention`, `e_rights`, `f_complaint`, `g_source`, `h_automated_decisions`,
-`art15_2_transfers`), `pdf` (written / skipped / failed).
+`art15_2_transfers` with `processors`), `pdf` (`included` / `not included`).
 
 A line of `data/...jsonl`: `{"location", "kind", "timestamp", "categories", "reason", "record"}` with the
 decoded redacted record, or `"text"` instead of `"record"` when the item is a text line.
 
 Art. 15 answers come from the processing register, tailored to the categories actually found: a category
 that was not found is not listed. Detection's codes `contact_details` and `free_text_mentions` are read as the
-register's `contact` and `free_text`; a code the register lacks gets a generic answer naming the controller's
-contact, never an error.
+register's `contact` and `free_text`. Nothing is a default: an answer the register does not give (a category it
+lacks, a key it does not set) reads "being completed, by <date>" (`pending_text`); the access service issues such
+a package only when incomplete registers are allowed. report.json also holds `scope` (where we looked and what
+was not searched, in plain words) and `being_completed` (those points, or null).
 """
 
 from __future__ import annotations
