@@ -67,6 +67,8 @@ class ScanResult:
         residual_databases: databases where the subject's identifiers remain only in free pages or a stale
             WAL (no live row holds them): no access finding, but erasure must `VACUUM` them.
         encrypted_stores: encrypted conversation files (Windsurf, ChatGPT desktop): listed, never opened.
+        residual_stores: the app's opaque stores found (VM disk images, browser storage, caches), by folder
+            name (`vm_bundles`, `IndexedDB`, ...): listed, never opened, so stated as not searched.
     """
 
     items: tuple[dict[str, Any], ...]
@@ -77,6 +79,7 @@ class ScanResult:
     gaps: tuple[CoverageGap, ...] = ()
     residual_databases: tuple[str, ...] = ()
     encrypted_stores: tuple[str, ...] = ()
+    residual_stores: tuple[str, ...] = ()
 
 
 def record_timestamp(value: object) -> str | None:
@@ -509,7 +512,14 @@ def scan_endpoint(
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
     encrypted = tuple(a.item.path for a in artifacts if a.kind is ArtifactKind.ENCRYPTED_STORE)
-    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted)
+    opaque = tuple(
+        sorted(
+            {a.item.path[len(a.root) :].lstrip("/").split("/")[0] for a in artifacts if a.kind is ArtifactKind.RESIDUAL}
+        )
+    )
+    return ScanResult(
+        tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
+    )
 
 
 def _matched_items(

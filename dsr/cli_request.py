@@ -160,6 +160,34 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     for label in ("report", "certificate"):
         if detail[label]:
             out.print(f"{label}: {detail[label]}")
+    check = detail.get("release_check")
+    if check and check["outcome"] == "blocked":
+        out.print(f"release check: blocked on {len(check['items'])} item(s) (release with `dsr request release-item`)")
+        table = Table("item", "file", "place", "reason", "source", "released")
+        for item in check["items"]:
+            table.add_row(
+                item["item"],
+                item["file"],
+                item["place"],
+                item["reason"],
+                item["source"],
+                "yes" if item["released"] else "",
+            )
+        out.print(table)
+
+
+@app.command("release-item")
+def release_item(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    item: Annotated[str, typer.Argument(metavar="ITEM", help="An item the release check blocked on (R-...).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it may be sent as it is (recorded in the audit trail; at most 2000).")
+    ],
+) -> None:
+    """Release one item the release check blocked on, with a recorded reason; run the request again to issue."""
+    with state.db() as session:
+        cases.release_item(session, request_id, item, reason=reason)
+    err.print(f"{request_id}: {item} released; run `dsr request run {request_id}` to issue the package")
 
 
 @app.command()

@@ -27,6 +27,7 @@ from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT
 from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
+from simulation.register import EXAMPLE_REGISTER
 from simulation.services import (
     seed_backup_bucket,
     sshd_available,
@@ -44,59 +45,7 @@ LAPTOPS = 6
 SSH_LAPTOPS = 2
 BUCKET = "corp-agent-backups"
 PREFIX = "laptops/"
-REGISTER = """
-[register]
-automated_decisions = "No decisions based solely on automated processing, including profiling, are made about you."
-transfers = "Conversation histories stay on company laptops and in our backup bucket in the UK."
-
-[register.categories.contact_details]
-title = "Contact details"
-purposes = ["Answering your enquiries", "Working with you on joint projects"]
-legal_basis = "Legitimate interests (Art. 6(1)(f)): running our business with customers and partners"
-recipients = ["Anthropic PBC (AI assistant provider, processor)", "Example Backup Ltd (backup hosting, processor)"]
-retention = "Kept with the conversation: 18 months after its last activity"
-source = "You, or colleagues who wrote to you or about you"
-
-[register.categories.identifiers]
-title = "Identifiers (user ids, account numbers)"
-purposes = ["Support and account administration"]
-legal_basis = "Contract (Art. 6(1)(b))"
-recipients = ["Anthropic PBC (AI assistant provider, processor)"]
-retention = "18 months after the conversation's last activity"
-source = "Our customer systems"
-
-[register.categories.financial]
-title = "Financial details"
-purposes = ["Invoicing and payments"]
-legal_basis = "Legal obligation (Art. 6(1)(c)): accounting records"
-recipients = ["Our accountants"]
-retention = "Six years after the end of the financial year"
-source = "You, or our finance systems"
-
-[register.categories.location]
-title = "Addresses and locations"
-purposes = ["Deliveries and visits"]
-legal_basis = "Contract (Art. 6(1)(b))"
-recipients = ["Anthropic PBC (AI assistant provider, processor)"]
-retention = "18 months after the conversation's last activity"
-source = "You, or colleagues who wrote to you or about you"
-
-[register.categories.health]
-title = "Health information (special category, Art. 9)"
-purposes = ["Workplace adjustments you asked for"]
-legal_basis = "Art. 6(1)(c) with Art. 9(2)(b): employment obligations"
-recipients = []
-retention = "18 months after the conversation's last activity"
-source = "You"
-
-[register.categories.free_text_mentions]
-title = "Mentions in conversations with AI assistants"
-purposes = ["Staff productivity: drafting, analysis and coding with AI assistants"]
-legal_basis = "Legitimate interests (Art. 6(1)(f))"
-recipients = ["Anthropic PBC (AI assistant provider, processor)"]
-retention = "18 months after the conversation's last activity"
-source = "Our staff, from documents and e-mails they worked on"
-"""
+REGISTER = EXAMPLE_REGISTER
 
 
 def _config(fleet: Path, truth: dict[str, object], ssh: dict[str, str], key: Path | None, known: Path | None,

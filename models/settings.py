@@ -166,23 +166,57 @@ class StoreSettings(_Section):
 
 
 class RegisterCategory(_Section):
-    """One data category of the processing register: the Art. 15(1)(a)-(h) answers for it."""
+    """One data category of the processing register: the Art. 15(1)(a)-(h) answers for it.
 
-    title: str
-    purposes: list[str]
-    legal_basis: str
-    recipients: list[str] = []
-    retention: str
-    source: str = "collected from you"
+    Nothing here has a default that states a fact: a key left out is "not set", and an access package that
+    finds the category is not issued until it is set (or is issued saying the answer is being completed).
+    """
+
+    title: str | None = None
+    purposes: list[str] | None = None
+    legal_basis: str | None = None
+    recipients: list[str] | None = Field(default=None, description="Recipients by name; [] when there are none.")
+    retention: str | None = None
+    source: str | None = None
     transfers: str | None = Field(default=None, description="Art. 15(2) safeguards for third countries.")
 
 
+class RegisterProcessor(_Section):
+    """A processor or other recipient named in the register, with where it processes and the safeguard."""
+
+    name: str
+    role: str = Field(description="What it does for the controller, e.g. 'AI assistant provider (processor)'.")
+    country: str = Field(description="Where it processes the data, e.g. 'United States'.")
+    safeguard: str | None = Field(
+        default=None, description="Art. 15(2)/46 safeguard for a third country; unset inside the UK/EEA."
+    )
+
+
 class RegisterSettings(_Section):
-    """The controller's processing register, keyed by category code (`contact`, `identifiers`, ...)."""
+    """The controller's processing register, keyed by category code (`contact`, `identifiers`, ...).
+
+    No key has a factual default: `automated_decisions`, `transfers` and `processors` unset are reported as
+    missing when an access package is issued.
+    """
 
     categories: dict[str, RegisterCategory] = {}
-    automated_decisions: str = "No decisions based solely on automated processing are made about you."
-    transfers: str = "Your data are not transferred outside the UK and the EEA."
+    automated_decisions: str | None = None
+    transfers: str | None = None
+    processors: list[RegisterProcessor] | None = None
+    complete_by: date | None = Field(
+        default=None, description="When missing register answers will be completed (said in an incomplete report)."
+    )
+
+
+class DirectorySettings(_Section):
+    """The organisation's staff directory export (CSV with a header row, or JSON: a list of objects).
+
+    Columns / keys read: `name`, `email`, `phone`, `id` (each may hold several values separated by `;`).
+    Its people are never the subject unless they match the subject's identifiers; their data are redacted.
+    """
+
+    path: Path
+    format: Literal["csv", "json"] | None = Field(default=None, description="From the file extension if unset.")
 
 
 class SSHSettings(_Section):
@@ -203,6 +237,14 @@ class AccessSettings(_Section):
     package_dir: Path = Path(".dsr/packages")
     delivery_window_days: int = Field(
         default=30, ge=1, description="Days a sealed package is kept after issue; then only its hash remains."
+    )
+    allow_incomplete_register: bool = Field(
+        default=False,
+        description="Issue packages whose register answers are incomplete (the report says what is being completed).",
+    )
+    ner_model: str = Field(
+        default="en_core_web_lg",
+        description="spaCy model for names (PERSON), used only when installed; never downloaded.",
     )
 
 
@@ -386,6 +428,7 @@ class Settings(_Section):
     endpoints: list[EndpointSettings] = []
     stores: list[StoreSettings] = []
     processing_register: RegisterSettings = Field(default=RegisterSettings(), alias="register")
+    directory: DirectorySettings | None = None
     ssh: SSHSettings = SSHSettings()
     access: AccessSettings = AccessSettings()
     erasure: ErasureSettings = ErasureSettings()
@@ -428,8 +471,8 @@ class Settings(_Section):
 
     def resolve_paths(self, base: Path) -> Settings:
         """These settings with every relative path made absolute against `base` (the configuration file's
-        directory): the SQLite database, `[access].package_dir`, `[erasure].signing_key`, `[prefect].home`,
-        and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
+        directory): the SQLite database, `[access].package_dir`, `[directory].path`, `[erasure].signing_key`,
+        `[prefect].home`, and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
 
         def update(section: _SectionT, *names: str) -> _SectionT:
             changes: dict[str, Path] = {}
@@ -448,6 +491,7 @@ class Settings(_Section):
                 "base_dir": base,
                 "database": self.database.model_copy(update={"url": url}),
                 "access": update(self.access, "package_dir"),
+                "directory": update(self.directory, "path") if self.directory is not None else None,
                 "erasure": update(self.erasure, "signing_key"),
                 "prefect": update(self.prefect, "home"),
                 "ssh": update(self.ssh, "key_file", "known_hosts"),

@@ -305,8 +305,8 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
     by_name: dict[str, list[str]] = {}
     for code in dict.fromkeys(inp.erased_categories):
         answer = resolve_category(inp.register, code, inp.controller)
-        for name in answer.entry.recipients:
-            by_name.setdefault(name, []).append(answer.entry.title)
+        for name in answer.entry.recipients or []:
+            by_name.setdefault(name, []).append(answer.entry.title or code)
     notices = {n.recipient: n for n in inp.notifications}
     for name in notices:
         by_name.setdefault(name, [])

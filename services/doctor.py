@@ -38,7 +38,7 @@ from models.files import check_private
 from models.settings import EndpointSettings, Settings, load_settings, resolve_config_path
 from models.tables import Request
 from proofs.ledger import DEFAULT_KEY_FILENAME
-from reports.access_input import resolve_category
+from reports.access_input import missing_register_keys
 
 OK, FAIL, INFO = "ok", "fail", "info"
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?LW#-]+$")
@@ -255,18 +255,15 @@ def check_stores(settings: Settings) -> list[Check]:
 
 
 def check_register(settings: Settings) -> Check:
-    """Every category the detectors can report has its Art. 15(1) answers in `[register]`."""
-    missing = [
-        c.value
-        for c in DataCategory
-        if not resolve_category(settings.processing_register, c.value, settings.controller).known
-    ]
+    """The register answers every Art. 15 point an access package needs, for every category the detectors can
+    report (the same rule that blocks issuing a package: `reports.access_input.missing_register_keys`)."""
+    missing = missing_register_keys(settings.processing_register, [c.value for c in DataCategory])
     if missing:
         return Check(
             "register",
             FAIL,
-            f"no [register.categories.*] entry for: {', '.join(missing)} (packages would say 'not yet recorded')",
-            "add those categories (title, purposes, legal_basis, retention) as in dsr.example.toml",
+            f"not set: {', '.join(missing)} (an access package that needs them is not issued)",
+            "set those keys as in dsr.example.toml (or allow incomplete registers: [access].allow_incomplete_register)",
         )
     return Check("register", OK, f"all {len(DataCategory)} detectable categories have their answers")
 

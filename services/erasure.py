@@ -307,7 +307,7 @@ def notify_recipient(
     settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
 ) -> None:
     """Record that a recipient was told of the erasure (Art. 19)."""
-    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients}
+    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients or []}
     if recipient not in recipients:
         allowed = "; ".join(sorted(recipients)) or "none in [register]"
         raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")

@@ -57,6 +57,21 @@ def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -
     return sealed
 
 
+def seal_draft(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
+    """Encrypt a package the release check blocked as `<request id>.draft.zip.enc` (for the reviewer only:
+    `dsr request export ID --draft`), then remove every plaintext copy."""
+    sealed = zip_path.with_name(f"{request_id}.draft.zip.enc")
+    encrypt_file(zip_path, sealed, key, request_id.encode())
+    zip_path.unlink(missing_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return sealed
+
+
+def draft_path(package_dir: Path, request_id: str) -> Path:
+    """Where a request's blocked draft package is kept (sealed) until it is issued."""
+    return package_dir / f"{request_id}.draft.zip.enc"
+
+
 def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Path:
     """Decrypt and unpack a sealed package into `out_dir/<request id>/`; returns that directory."""
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -31,6 +31,7 @@ from simulation.builders import (
 from simulation.identity import DEFAULT_SUBJECTS, THIRD_PARTIES, Subject, subject_forms, subject_traps
 from simulation.laptop import DAY_MS, REF_MS, REFERENCE_DATE, STORE_FAMILY, Account, Laptop, OSUser
 from simulation.noise import build_pool
+from simulation.register import EXAMPLE_REGISTER
 from simulation.tree import AUDIT_GENESIS, Planter, new_uuid
 
 GENERATOR = "dsr-fleet-simulator"
@@ -259,7 +260,8 @@ def _toml_str(value: str) -> str:
 
 
 def render_config(out: Path, laptops: Sequence[dict[str, object]], *, seed: int, extra_toml: str = "") -> str:
-    """The dsr.toml for a fleet: controller, database under `out/.dsr`, one `[[endpoints]]` per laptop."""
+    """The dsr.toml for a fleet: controller, database under `out/.dsr`, one `[[endpoints]]` per laptop, and the
+    complete example register (`simulation.register`) unless `extra_toml` brings its own `[register]`."""
     base = out.resolve()
     lines = [
         f"# Written by `dsr fleet simulate` (seed {seed}). Synthetic data only.",
@@ -288,6 +290,8 @@ def render_config(out: Path, laptops: Sequence[dict[str, object]], *, seed: int,
         if laptop.get("owner"):
             lines.append(f"owner = {_toml_str(str(laptop['owner']))}")
     text = "\n".join(lines) + "\n"
+    if "[register" not in extra_toml:
+        text += "\n" + EXAMPLE_REGISTER
     if extra_toml:
         text += "\n" + extra_toml.rstrip("\n") + "\n"
     return text
