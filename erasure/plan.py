@@ -1,8 +1,8 @@
 """The erasure plan: what to delete, redact, rewrite or keep, per item, decided from the discovery results.
 
-Owns the decision rules (docs/legal-rules.md: erasure and holds; docs/histories.md: how each store is changed) and the plan's
-JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations, paths, line numbers,
-hashes, version tokens, action kinds, reasons and grounds only (never finding content).
+Owns the decision rules (docs/legal-rules.md: erasure and holds; docs/histories.md: how each store is
+changed) and the plan's JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations,
+paths, line numbers, hashes, version tokens, action kinds, reasons and grounds only (never finding content).
 """
 
 from __future__ import annotations

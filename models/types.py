@@ -47,7 +47,10 @@ class IdentifierKind(StrEnum):
 
 
 class LocationStatus(StrEnum):
-    """The honest status of one endpoint or store for one request: "could not read" and "did not recognise" are never "scanned"."""
+    """The honest status of one endpoint or store for one request.
+
+    "Could not read" and "did not recognise" are never "scanned".
+    """
 
     PENDING = "pending"
     SCANNED = "scanned"
