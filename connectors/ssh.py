@@ -14,14 +14,12 @@ import posixpath
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, NoReturn, Self, TypeAlias
+from typing import Any, BinaryIO, NoReturn, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import paramiko
@@ -29,7 +27,17 @@ from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
 from connectors.agents import AGENTS
-from connectors.base import TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name, sha256_of
+from connectors.base import (
+    TEMP_PREFIX,
+    Activity,
+    ConnectorBase,
+    Expected,
+    Item,
+    RemoteHit,
+    Skipped,
+    check_temp_name,
+    sha256_of,
+)
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from connectors.records import decode_json
@@ -40,7 +48,6 @@ from models.errors import (
     ConfigError,
     ConnectorError,
     DsrError,
-    HostKeyError,
     HostKeyMismatchError,
     HostKeyUnknownError,
     ItemNotFoundError,
@@ -49,7 +56,6 @@ from models.errors import (
     VersionConflictError,
 )
 from models.files import check_private
-from models.types import LocationStatus
 
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 # Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
@@ -66,25 +72,6 @@ _POLL_SECONDS = 0.005
 _MAX_LINK_HOPS = 40
 _MAX_RECORD_BYTES = 64 << 20  # one line of the remote scanner's output (hits carry lines up to 8 MiB, base64)
 _KEEPALIVE_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteHit:
-    """A candidate line found on the laptop (or by the SFTP fallback): confirmation is detection's job.
-
-    Attributes:
-        location: the endpoint name.
-        path: the file's laptop path.
-        line: 1-based raw line number (split on b"\\n").
-        offset: byte offset of the line start.
-        data: the raw line without its newline.
-    """
-
-    location: str
-    path: str
-    line: int
-    offset: int
-    data: bytes
 
 
 RemoteInventoryEntry: TypeAlias = Item
@@ -298,7 +285,7 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
     return entries
 
 
-class SSHConnector:
+class SSHConnector(ConnectorBase):
     """A laptop reached over SSH: SFTP for listing, reading and changes; `python3 -` for remote scanning.
 
     Paths are laptop paths (`/Users/ana/...`). When the URL carries a root (`ssh://u@h:p/srv/tree`), that
@@ -468,17 +455,6 @@ class SSHConnector:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- paths ---------------------------------------------------------------------------------------------
 
@@ -1225,79 +1201,3 @@ def _scanner_program(root: str, prefixes: Sequence[str], literals: Sequence[byte
     source = Path(remote_scan.__file__).read_text(encoding="utf-8")
     payload = remote_scan.encode_payload(root, prefixes, literals, heartbeat=heartbeat)
     return (source + f"\n\nraise SystemExit(remote_main({payload!r}))\n").encode("utf-8")
-
-
-# --- fan-out helpers --------------------------------------------------------------------------------------
-
-
-def classify_error(exc: BaseException) -> LocationStatus:
-    """The location status an exception stands for (connector errors carry theirs; anything else: failed)."""
-    if isinstance(exc, ConnectorError):
-        return exc.status
-    return LocationStatus.FAILED
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Whether a retry could help: transient failures only, never host key problems or bad credentials."""
-    if isinstance(exc, HostKeyError | AuthenticationError | ConfigError):
-        return False
-    return isinstance(exc, DsrError) and exc.retryable
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointOutcome:
-    """What happened on one laptop: status, a reason code (an error class name, no personal data), the
-    seconds it took, and the work's return value when it succeeded."""
-
-    name: str
-    status: LocationStatus
-    reason: str | None
-    seconds: float
-    value: Any = None
-
-
-def run_endpoint(connector: SSHConnector, work: Callable[[SSHConnector], Any]) -> EndpointOutcome:
-    """Connect, run `work(connector)`, close; map any connector failure to its status (never raises them).
-
-    Args:
-        connector: the laptop's connector (closed afterwards).
-        work: what to do once connected (e.g. a scan); its return value lands in `value`.
-
-    Returns:
-        `scanned` with the value, or the failure's status and error class name.
-    """
-    started = time.monotonic()
-    try:
-        with connector:
-            connector.check()
-            value = work(connector)
-    except (ConnectorError, ConfigError) as exc:
-        return EndpointOutcome(connector.name, classify_error(exc), type(exc).__name__, time.monotonic() - started)
-    return EndpointOutcome(connector.name, LocationStatus.SCANNED, None, time.monotonic() - started, value)
-
-
-def probe_endpoint(connector: SSHConnector) -> EndpointOutcome:
-    """Connection test: host key, authentication, SFTP and the root's presence; no file is read."""
-    return run_endpoint(connector, lambda _c: None)
-
-
-def fan_out(
-    connectors: Sequence[SSHConnector], work: Callable[[SSHConnector], Any], *, max_workers: int = 8
-) -> list[EndpointOutcome]:
-    """Run `work` on every laptop with bounded concurrency; a dead laptop costs its timeouts, not the run.
-
-    Plain threads (no Prefect): the flow layer wraps `run_endpoint` in one task per laptop instead.
-
-    Returns:
-        One outcome per connector, in the given order.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="ssh-fanout") as pool:
-        return list(pool.map(lambda c: run_endpoint(c, work), connectors))
-
-
-def summarize(outcomes: Iterable[EndpointOutcome]) -> dict[str, int]:
-    """Count of laptops per status (for the run's summary artifact)."""
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-    return counts

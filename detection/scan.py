@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import zstandard
 
 from connectors.agents import agent_layout
-from connectors.base import Connector, Skipped
+from connectors.base import Connector, RemoteHit, RemoteScanner, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
     Artifact,
@@ -188,14 +188,12 @@ def _remote_candidates(
     and only candidate lines come back, so the rest of each file never leaves the laptop. None when the
     connector cannot scan remotely (the caller then reads the files).
     """
-    scan_remote = getattr(connector, "scan_remote", None)
-    if not callable(scan_remote) or not artifacts:
+    if not isinstance(connector, RemoteScanner) or not artifacts:
         return None
     hits: RemoteCandidates = {a.item.path: [] for a in artifacts}
-    for entry in scan_remote([a.item.path for a in artifacts], matcher.literals):
-        path, line, offset, data = (getattr(entry, f, None) for f in ("path", "line", "offset", "data"))
-        if isinstance(data, bytes) and isinstance(path, str) and path in hits:
-            hits[path].append(Candidate(int(line or 0), int(offset or 0), data))
+    for entry in connector.scan_remote([a.item.path for a in artifacts], matcher.literals):
+        if isinstance(entry, RemoteHit) and entry.path in hits:
+            hits[entry.path].append(Candidate(entry.line, entry.offset, entry.data))
     return hits
 
 

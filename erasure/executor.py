@@ -18,10 +18,19 @@ from typing import Any
 import zstandard
 
 from connectors.agents import agent_layout
-from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
+from connectors.base import (
+    CHUNK_SIZE,
+    Connector,
+    DeletionOutcome,
+    Expected,
+    Item,
+    RetainedVersion,
+    Skipped,
+    VersionedStore,
+    temp_name,
+)
 from connectors.encoding import detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
-from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
 from detection.matcher import Matcher
 from detection.redact import erase_subject
@@ -656,8 +665,8 @@ class _Run:
     # -- S3 ------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _s3(connector: Connector) -> S3Connector:
-        if not isinstance(connector, S3Connector):
+    def _s3(connector: Connector) -> VersionedStore:
+        if not isinstance(connector, VersionedStore):
             raise UnsupportedOperationError("S3 action on a location that is not an S3 store")
         return connector
 
@@ -740,7 +749,7 @@ class _Run:
             return drop_lines(data, action.lines)  # the object without the subject's records
         return redact_lines(data, action.lines, "json", self.matcher)
 
-    def _content(self, s3: S3Connector, item: Item) -> bytes:
+    def _content(self, s3: VersionedStore, item: Item) -> bytes:
         with s3.open_content(item) as stream:
             return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
 

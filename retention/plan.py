@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -34,7 +34,6 @@ from connectors.layouts import (
     session_last_activity_at,
 )
 from connectors.records import iter_records
-from connectors.s3 import S3Connector, scannable_format
 from detection.matcher import Matcher
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
 from erasure.rewrite import drop_lines
@@ -675,7 +674,7 @@ class _Planner:
         for request_id in sorted(self.frozen):
             matcher = self.frozen[request_id]
             for item in versions:
-                stream = connector.open_content(item) if isinstance(connector, S3Connector) else connector.open(item)
+                stream = connector.open_content(item) if isinstance(connector, VersionedStore) else connector.open(item)
                 with stream:
                     if any(True for _ in matcher.scan(stream, fmt)):
                         return request_id

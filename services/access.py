@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from connectors.base import VersionedStore
 from connectors.layouts import CoverageGap
 from connectors.registry import open_location
-from connectors.s3 import S3Connector
 from detection.classify import Classifier
 from detection.findings import ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
@@ -165,7 +165,7 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
 def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
     connector = open_location(location, settings)
     with connector:
-        if isinstance(connector, S3Connector):
+        if isinstance(connector, VersionedStore):
             return scan_store(connector, matcher)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
         return scan_endpoint(connector, location, matcher, owner_ids=owners)

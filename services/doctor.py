@@ -20,8 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlmodel import select
 
-from connectors.registry import open_endpoint
-from connectors.s3 import store_state
+from connectors.registry import evidence_state, evidence_url, open_endpoint, store_state
 from connectors.ssh import SSHConnector, SSHTarget
 from detection.findings import DataCategory
 from models.db import schema_status, session_scope
@@ -222,7 +221,7 @@ def check_stores(settings: Settings) -> list[Check]:
     for store in settings.stores:
         name = f"store {store.name}"
         try:
-            st = store_state(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region)
+            st = store_state(store)
         except (ConnectorError, ConfigError) as exc:
             checks.append(
                 Check(name, FAIL, f"{store.url}: {exc}", "check the bucket name, endpoint_url and the AWS credentials")
@@ -232,9 +231,9 @@ def check_stores(settings: Settings) -> list[Check]:
         checks.append(Check(name, OK, f"{store.url} reachable; versioning {st.versioning}; Object Lock {lock}"))
     evidence = settings.evidence
     if evidence is not None:
-        url = f"s3://{evidence.bucket}"
+        url = evidence_url(evidence)
         try:
-            st = store_state("evidence", url, endpoint_url=evidence.endpoint_url, region=evidence.region)
+            st = evidence_state(evidence)
         except (ConnectorError, ConfigError) as exc:
             checks.append(Check("store evidence", FAIL, f"{url}: {exc}", "create the bucket or fix [evidence]"))
             return checks

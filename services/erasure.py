@@ -17,9 +17,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from connectors.base import Connector
+from connectors.base import Connector, VersionedStore
 from connectors.registry import open_location
-from connectors.s3 import S3Connector
 from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
 from erasure.executor import ExecutionReport, execute_plan
@@ -75,7 +74,7 @@ def _staging_file(settings: Settings, request_id: str, phase: str, location: str
 
 def _discover(settings: Settings, location: str, matcher: Matcher) -> LocationDiscovery:
     with open_location(location, settings) as connector:
-        if isinstance(connector, S3Connector):
+        if isinstance(connector, VersionedStore):
             return discover_store(connector, matcher)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
         return discover_endpoint(connector, location, matcher, owner_ids=owners, classify=True)

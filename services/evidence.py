@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from connectors.base import EvidenceStore
+from connectors.registry import evidence_url, open_evidence_store
 from models.cases import record_event
 from models.db import session_scope
 from models.settings import EvidenceSettings, Settings
 from proofs.anchors import AnchorStore
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
-
-if TYPE_CHECKING:
-    from connectors.s3 import S3Connector
 
 ANCHOR_RETENTION_DAYS = 3650
 """Object Lock retention of ledger anchors when `[evidence].retention_days` is shorter (they outlive requests)."""
@@ -28,24 +26,19 @@ class BucketAnchors:
     def __init__(self, evidence: EvidenceSettings) -> None:
         """Anchors in `evidence.bucket`; no traffic until the first call."""
         self._evidence = evidence
-        self._connector: S3Connector | None = None
+        self._connector: EvidenceStore | None = None
         self._locked: bool | None = None
 
     @property
     def description(self) -> str:
         """Where the anchors are (no credentials)."""
-        return f"s3://{self._evidence.bucket}/ledger/"
+        return f"{evidence_url(self._evidence)}/ledger/"
 
     @property
-    def connector(self) -> S3Connector:
-        """The S3 connector of the evidence bucket, created on first use."""
+    def connector(self) -> EvidenceStore:
+        """The evidence bucket's store, created on first use."""
         if self._connector is None:
-            from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 only when an evidence bucket is set
-
-            evidence = self._evidence
-            self._connector = S3Connector(
-                "evidence", f"s3://{evidence.bucket}/", endpoint_url=evidence.endpoint_url, region=evidence.region
-            )
+            self._connector = open_evidence_store(self._evidence)
         return self._connector
 
     @property
@@ -102,11 +95,7 @@ def publish_evidence(settings: Settings, request_id: str, path: Path, what: str)
     evidence = settings.evidence
     if evidence is None:
         return None
-    from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 only when an evidence bucket is configured
-
-    connector = S3Connector(
-        "evidence", f"s3://{evidence.bucket}/", endpoint_url=evidence.endpoint_url, region=evidence.region
-    )
+    connector = open_evidence_store(evidence)
     key = f"{request_id}/{what}/{path.name}"
     retain_until = datetime.now(UTC) + timedelta(days=evidence.retention_days) if evidence.retention_days > 0 else None
     with connector:
