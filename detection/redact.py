@@ -15,6 +15,7 @@ where the detector saw only one copy.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,27 @@ def _sweep_patterns(entity: str, text: str) -> list[str]:
     return [re.escape(text)]
 
 
+class _OwnSpans:
+    """The subject's spans in one text, answering "does [start, end) overlap any?" in O(log n).
+
+    Spans sorted by start with the running maximum of their ends: the spans starting before `end` are a
+    prefix, and one of them overlaps exactly when the largest end in that prefix lies after `start`.
+    """
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._max_ends: list[int] = []
+        highest = -1
+        for _, end in ordered:
+            highest = max(highest, end)
+            self._max_ends.append(highest)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        before = bisect.bisect_left(self._starts, end)
+        return before > 0 and self._max_ends[before - 1] > start
+
+
 def redact_record(
     value: object,
     subject_matcher: Matcher,
@@ -150,10 +172,10 @@ def redact_record(
             cuts.extend((h.start, h.end, h.entity, h.canonical) for h in others(text))
         if not cuts:
             return text
-        own = [(s.start, s.end) for s in subject_matcher.find(text)]
+        own = _OwnSpans((s.start, s.end) for s in subject_matcher.find(text))
         chosen: list[tuple[int, int, str, str]] = []
         for start, end, entity, found in sorted(cuts, key=lambda c: (c[0], -c[1])):
-            if any(s < end and start < e for s, e in own):
+            if own.overlaps(start, end):
                 continue  # the subject's own data stays
             if chosen and start < chosen[-1][1]:
                 if end > chosen[-1][1]:
