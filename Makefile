@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-stop test check lint typecheck pytest bench lock clean
+.PHONY: install services demo demo-stop test check lint typecheck pytest bench lock clean
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# The system packages of the service-backed tests (the list .ci/run installs in CI); needs root (apt-get).
+services:
+	@[ "$$(id -u)" = 0 ] || { echo "make services installs system packages with apt-get: run it as root (sudo make services)"; exit 1; }
+	.ci/install-services
 
 demo: $(STAMP)
 	$(BIN)/python -m dsr.demo
@@ -40,6 +45,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.ssh_fanout
+	$(BIN)/python -m benchmarks.fleet
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

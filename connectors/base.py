@@ -1,15 +1,22 @@
 """The connector protocol: one small interface that local disks, SSH laptops and S3 stores implement.
 
-Owns the `Item` record and the contract of every backend. Decides nothing: no policy, no matching,
-no database. Errors raised are the `ConnectorError` family of `models.errors`.
+Owns the `Item` record, the contract of every backend (`Connector`), the base class that gives every backend
+its lifecycle (`ConnectorBase`), and the optional capabilities callers test with `isinstance`:
+`VersionedStore` (object versions, Object Lock, version-exact deletion), `RemoteScanner` (scanning on the
+laptop itself) and `EvidenceStore` (write-once evidence uploads and links). Code outside `connectors/`
+names these protocols, never a backend class; backends are built by `connectors.registry`.
+
+Decides nothing: no policy, no matching, no database. Errors raised are the `ConnectorError` family of
+`models.errors`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol, Self, runtime_checkable
 
@@ -68,10 +75,11 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An entry that listing saw but did not yield as an item, with the reason (principle 5).
+    """An entry that listing saw but did not yield as an item, with the reason (every location has an honest status).
 
     Reasons: `symlink_out_of_scope`, `symlink_loop`, `special_file` (FIFO, device, socket),
-    `permission_denied`, `delete_marker`, `unreadable_name`, `vanished`.
+    `permission_denied`, `delete_marker`, `vanished`, `path_too_long`. A name that is not UTF-8 is never a
+    reason: it is listed like any other, its bytes kept as surrogate escapes (docs/file-names.md).
     """
 
     location: str
@@ -95,6 +103,150 @@ class Expected:
     size: int
     version: str
     sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteHit:
+    """A candidate line found on the laptop (or by the SFTP fallback): confirmation is detection's job.
+
+    Attributes:
+        location: the endpoint name.
+        path: the file's laptop path.
+        line: 1-based raw line number (split on b"\\n").
+        offset: byte offset of the line start.
+        data: the raw line without its newline.
+    """
+
+    location: str
+    path: str
+    line: int
+    offset: int
+    data: bytes
+
+
+# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned.
+SCANNABLE_SUFFIXES: dict[str, str] = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
+
+
+def scannable_format(key: str) -> str | None:
+    """The content format of a key (`json`, `jsonl`, `text`, `markdown`), ignoring a trailing `.gz`.
+
+    Args:
+        key: an object key.
+
+    Returns:
+        The format name, or None when objects of this kind are not scanned.
+    """
+    name = key.rsplit("/", 1)[-1].lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    dot = name.rfind(".")
+    if dot <= 0:
+        return None
+    return SCANNABLE_SUFFIXES.get(name[dot:])
+
+
+def is_scannable(item: Item) -> bool:
+    """Whether an object version holds JSON, JSONL, text or Markdown (possibly gzip-compressed)."""
+    return scannable_format(item.path) is not None
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    """Object Lock state of one object version, as `head_object` reports it.
+
+    Attributes:
+        mode: `COMPLIANCE`, `GOVERNANCE` or None.
+        retain_until: aware UTC end of the retention period, or None.
+        legal_hold: whether a legal hold is ON.
+    """
+
+    mode: str | None
+    retain_until: datetime | None
+    legal_hold: bool
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        """Whether the version cannot be deleted now (a legal hold, or retention not yet expired).
+
+        GOVERNANCE retention counts as locked too: this connector never bypasses it.
+        """
+        if self.legal_hold:
+            return True
+        current = now or datetime.now(UTC)
+        return self.mode is not None and self.retain_until is not None and self.retain_until > current
+
+
+@dataclass(frozen=True)
+class RetainedVersion:
+    """A version that could not be erased because Object Lock protects it (an Art. 17(3) exception item)."""
+
+    key: str
+    version_id: str
+    mode: str | None
+    retain_until: datetime | None
+    legal_hold: bool
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    """What `delete_versions` / `erase_object` did for one key.
+
+    Attributes:
+        key: the object key.
+        deleted: version ids (object versions and delete markers) that were permanently deleted.
+        retained: versions protected by Object Lock, left in place, with their lock details.
+        missing: requested version ids that were already gone (an outcome, not an error).
+    """
+
+    key: str
+    deleted: tuple[str, ...] = ()
+    retained: tuple[RetainedVersion, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether nothing was retained."""
+        return not self.retained
+
+
+@dataclass(frozen=True)
+class EvidenceObject:
+    """An uploaded evidence file (access package, deletion certificate).
+
+    Attributes:
+        bucket: the evidence bucket.
+        key: the object key.
+        version_id: the version written, or None on an unversioned bucket.
+        etag: the ETag without quotes.
+        sse: the server-side encryption the store reported.
+        retain_until: the Object Lock retention applied, or None when the bucket does not support it.
+        lock_mode: the Object Lock mode applied, or None.
+    """
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+    sse: str | None
+    retain_until: datetime | None
+    lock_mode: str | None
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a store's bucket says about itself: versioning (`Enabled`, `Suspended` or `off`) and Object Lock."""
+
+    versioning: str
+    object_lock: bool
 
 
 def sha256_of(chunks: Iterable[bytes]) -> str:
@@ -164,6 +316,124 @@ class Connector(Protocol):
     def verify(self, item: Item) -> Item | None: ...
 
     def activity(self) -> Activity: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class ConnectorBase:
+    """The lifecycle every connector shares: `close()` releases connections (nothing by default), and a
+    connector is a context manager that closes on exit. Backends override `close` when they hold any."""
+
+    def close(self) -> None:
+        """Release connections; idempotent. Nothing to release by default."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@runtime_checkable
+class VersionedStore(Connector, Protocol):
+    """Optional capability of an object store: every version of an object, its lock, version-exact deletion.
+
+    Items of a versioned store are object versions (`Item.version_id`, `Item.is_latest`); `iter_items` yields
+    every version and a `Skipped` with reason `delete_marker` (the marker's version id in `target`) per
+    delete marker. Implemented by the S3 connector; tested with `isinstance(connector, VersionedStore)`.
+
+    - `is_versioned()`: whether versioning is (or was) enabled.
+    - `iter_versions(key)`: every version and delete marker of exactly `key`, newest first.
+    - `open_content(item)` / `replace_content(item, chunks, expected)`: like `open` / `replace`, over the
+      decoded content (a gzip object is read gunzipped and re-compressed on write).
+    - `lock_status(item)`: the version's retention and legal hold.
+    - `delete_versions(key, version_ids)`: permanently delete those versions; locked ones are retained and
+      reported, never bypassed. `erase_object(key)`: the same for every version and delete marker of `key`.
+    """
+
+    def is_versioned(self) -> bool: ...
+
+    def iter_versions(self, key: str) -> Iterator[Item | Skipped]: ...
+
+    def open_content(self, item: Item) -> BinaryIO: ...
+
+    def replace_content(self, item: Item, chunks: Iterable[bytes], expected: Expected) -> Item: ...
+
+    def lock_status(self, item: Item) -> LockStatus: ...
+
+    def delete_versions(self, key: str, version_ids: Iterable[str]) -> DeletionOutcome: ...
+
+    def erase_object(self, key: str) -> DeletionOutcome: ...
+
+
+@runtime_checkable
+class RemoteScanner(Protocol):
+    """Optional capability of a laptop connector: walk and pre-filter files on the laptop itself.
+
+    `scan_remote(prefix, literals)` yields, per file under `prefix` (a path or a sequence of them), its
+    `Item` then its `RemoteHit`s (lines containing any of `literals`, lower-cased), and a `Skipped` per entry
+    not followed or opened; only candidate lines leave the laptop. `scanner_runs()` says whether the laptop
+    can run the scanner at all (no file is read). Implemented by the SSH connector.
+    """
+
+    def scan_remote(
+        self, prefix: str | Sequence[str] = "/", literals: Sequence[bytes] = ()
+    ) -> Iterator[Item | Skipped | RemoteHit]: ...
+
+    def scanner_runs(self) -> bool: ...
+
+
+@runtime_checkable
+class EvidenceStore(Protocol):
+    """Where sealed packages, certificates and ledger anchors are kept: write-once where the bucket can.
+
+    - `upload_evidence(bucket, key, path, sse=, retain_until=)` / `put_evidence_bytes(bucket, key, data, ...)`:
+      store a file or bytes with server-side encryption and, where the bucket has Object Lock and
+      `retain_until` is given, retention until then; a new version when the key exists.
+    - `evidence_object_lock(bucket)`: whether the bucket keeps objects write-once.
+    - `evidence_versions(bucket, prefix)`: every key under `prefix` with its version ids, oldest first.
+    - `read_evidence(bucket, key, version_id)`: the bytes of one version.
+    - `presign(bucket, key, expires)`: a time-limited download link (never logged).
+    Built by `connectors.registry.open_evidence_store`; a context manager like every connector.
+    """
+
+    def upload_evidence(
+        self,
+        bucket: str,
+        key: str,
+        path: Path | str,
+        *,
+        sse: str = "AES256",
+        retain_until: datetime | None = None,
+        lock_mode: str = "COMPLIANCE",
+        content_type: str = "application/octet-stream",
+    ) -> EvidenceObject: ...
+
+    def put_evidence_bytes(
+        self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
+    ) -> EvidenceObject: ...
+
+    def evidence_object_lock(self, bucket: str) -> bool: ...
+
+    def evidence_versions(self, bucket: str, prefix: str) -> dict[str, list[str]]: ...
+
+    def read_evidence(self, bucket: str, key: str, version_id: str) -> bytes: ...
+
+    def presign(self, bucket: str, key: str, expires: timedelta) -> str: ...
 
     def close(self) -> None: ...
 

@@ -298,6 +298,7 @@ COWORK_STORE_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordForma
     (re.compile(r"(?P<sid>local_[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
     (re.compile(r"agent/(?P<sid>local_(?!ditto_)[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
     (re.compile(r"agent/(?P<ditto>local_ditto_[^/]+)/(?P<inner>.+)", re.DOTALL), "session_dir", None),
+    (re.compile(r"agent/(?P<adir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)", re.DOTALL), "session_dir", None),
     (re.compile(r"memory/.+", re.DOTALL), K.MEMORY, None),
     (re.compile(r"spaces/[^/]+/memory/.+", re.DOTALL), K.MEMORY, None),
     (re.compile(r"(?:spaces|artifacts|scheduled-tasks|cowork_account_settings)\.json", re.DOTALL), K.ORG_FILE, F.JSON),
@@ -484,11 +485,13 @@ def _classify_cowork_store(rest: str, store: str, ctx: _Ctx, root: str) -> Class
         if target == "session_dir":
             if groups.get("ditto"):
                 return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("ditto", store, ""))
-            sdir = match["sdir"]
+            # The folder of an `agent` session sits beside its record under `agent/`; others in the store.
+            sdir = groups.get("adir") or match["sdir"]
             if _FULL_SESSION.fullmatch(sdir):
                 return _classify_session_dir(match["inner"], ctx, root, session_id=sdir, hint=None)
             short = sdir.removeprefix("local_")[:8].lower()
-            return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("short", store, short))
+            what = "agent_short" if groups.get("adir") else "short"
+            return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=(what, store, short))
         kind = ArtifactKind(target)
         sid = groups.get("sid")
         return Classification(kind, _fmt(rest, kind, fixed), ctx.os, ctx.os_user, COWORK, root, sid, None)
@@ -965,6 +968,8 @@ def iter_artifacts(
         what, store, short = hint
         if what == "ditto":
             candidates = agents.get(store, [])
+        elif what == "agent_short":
+            candidates = [sid for sid in agents.get(store, []) if sid.lower().startswith(f"local_{short}")]
         else:
             candidates = [sid for sid in records.get(store, []) if sid.lower().startswith(f"local_{short}")]
         return candidates[0] if len(candidates) == 1 else None
@@ -1014,6 +1019,30 @@ def iter_artifacts(
             yield artifact
     for artifact, hint in held:
         yield dataclasses.replace(artifact, session_id=resolve(hint))
+
+
+def session_dirs(session_id: str, paths: Iterable[str], others: Iterable[str]) -> list[str]:
+    """The directories that belong to one session alone, removed after its files (erasure and retention).
+
+    A directory belongs to the session when it is the first path component equal to the session id, its
+    8-hex short form or a dispatch generation (`local_ditto_*`), wherever the store nests it (`agent/`
+    included); it is listed only when none of `others` (files of other sessions or outside any) lives under it.
+
+    Args:
+        session_id: the session.
+        paths: every file of the session.
+        others: every other file of the location.
+    """
+    short = session_id.removeprefix("local_")[:8]
+    dirs: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        for index, part in enumerate(parts[:-1]):
+            if part in (session_id, short) or part.startswith("local_ditto_"):
+                dirs.add("/".join(parts[: index + 1]))
+                break
+    rest = list(others)
+    return sorted(d for d in dirs if not any(o.startswith(d + "/") for o in rest))
 
 
 # ---------------------------------------------------------------------------------------------------------

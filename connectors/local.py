@@ -16,10 +16,18 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 
-from connectors.base import CHUNK_SIZE, TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name
+from connectors.base import (
+    CHUNK_SIZE,
+    TEMP_PREFIX,
+    Activity,
+    ConnectorBase,
+    Expected,
+    Item,
+    Skipped,
+    check_temp_name,
+)
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from models.errors import (
@@ -103,7 +111,7 @@ def _is_under(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
 
 
-class LocalConnector:
+class LocalConnector(ConnectorBase):
     """A laptop reached as a local directory (`file:///srv/laptops/ana`): root = the laptop's `/`.
 
     Listing yields canonical paths: a symlink inside the root to a file or directory outside the listed
@@ -229,13 +237,8 @@ class LocalConnector:
                 continue
             subdirs: list[str] = []
             for entry in entries:
+                # A name that is not UTF-8 stays as its raw bytes (surrogate escapes, docs/file-names.md).
                 lp = self._laptop_path(entry.path)
-                try:
-                    lp.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown = lp.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    yield Skipped(self.name, shown, "unreadable_name")
-                    continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
@@ -547,14 +550,3 @@ class LocalConnector:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

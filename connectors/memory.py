@@ -11,10 +11,9 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO
 
-from connectors.base import Activity, Expected, Item, Skipped, sha256_of
+from connectors.base import Activity, ConnectorBase, Expected, Item, Skipped, sha256_of
 from models.errors import AccessDeniedError, ItemNotFoundError, VersionConflictError
 
 SIMULATED_BUSY_MARKER = "/.dsr-simulated-busy"
@@ -41,7 +40,7 @@ class _Node:
     links: int = 1
 
 
-class MemoryConnector:
+class MemoryConnector(ConnectorBase):
     """A laptop (or store) held in a dict; implements the `Connector` protocol.
 
     Args:
@@ -216,14 +215,3 @@ class MemoryConnector:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -1,13 +1,19 @@
-"""Scheme -> connector: builds the connector for a configured endpoint or store. Decides nothing else."""
+"""Scheme -> connector: builds the connector for a configured endpoint, store or evidence bucket.
+
+The one module outside a backend that knows which backends exist: everything else asks for a `Connector`
+and tests the optional capabilities of `connectors.base` (`VersionedStore`, `RemoteScanner`,
+`EvidenceStore`) with `isinstance`. Backends are imported on demand, so boto3 and paramiko load only when
+a location needs them. Decides nothing else.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from connectors.base import Connector
+from connectors.base import Connector, EvidenceStore, StoreState
 from models.errors import ConfigError
-from models.settings import EndpointSettings, Settings, StoreSettings
+from models.settings import EndpointSettings, EvidenceSettings, Settings, StoreSettings
 
 
 def open_endpoint(endpoint: EndpointSettings, settings: Settings) -> Connector:
@@ -44,10 +50,48 @@ def open_endpoint(endpoint: EndpointSettings, settings: Settings) -> Connector:
 
 
 def open_store(store: StoreSettings) -> Connector:
-    """The connector for an S3 store."""
+    """The connector for a central store (`s3://` -> S3Connector, a `VersionedStore`)."""
     from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 loads only when needed
 
     return S3Connector(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region)
+
+
+def store_state(store: StoreSettings, *, timeout: float = 5) -> StoreState:
+    """Reach a store's bucket and read its versioning and Object Lock configuration (no object is read).
+
+    Raises:
+        ConnectorError: the bucket cannot be reached or read (unreachable, missing, access denied).
+    """
+    from connectors.s3 import store_state as s3_state  # noqa: PLC0415 - boto3 loads only when needed
+
+    return s3_state(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region, timeout=timeout)
+
+
+def evidence_url(evidence: EvidenceSettings) -> str:
+    """The evidence bucket as a URL, for messages (no credentials)."""
+    return f"s3://{evidence.bucket}"
+
+
+def open_evidence_store(evidence: EvidenceSettings) -> EvidenceStore:
+    """The evidence bucket's store (S3; no traffic until the first call)."""
+    from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 loads only when an evidence bucket is set
+
+    return S3Connector(
+        "evidence", f"{evidence_url(evidence)}/", endpoint_url=evidence.endpoint_url, region=evidence.region
+    )
+
+
+def evidence_state(evidence: EvidenceSettings, *, timeout: float = 5) -> StoreState:
+    """Reach the evidence bucket and read its versioning and Object Lock configuration.
+
+    Raises:
+        ConnectorError: the bucket cannot be reached or read.
+    """
+    from connectors.s3 import store_state as s3_state  # noqa: PLC0415 - boto3 loads only when needed
+
+    return s3_state(
+        "evidence", evidence_url(evidence), endpoint_url=evidence.endpoint_url, region=evidence.region, timeout=timeout
+    )
 
 
 def open_location(name: str, settings: Settings) -> Connector:

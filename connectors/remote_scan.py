@@ -203,11 +203,10 @@ class _Emitter:
         self._out.flush()
 
 
-def _decode_name(raw: bytes) -> str | None:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def _decode_name(raw: bytes) -> str:
+    """A listed name as `str`; bytes that are not UTF-8 become surrogate escapes, which the framed JSON
+    (ASCII, `\\udcxx` escapes) carries back unchanged, so the other side gets the exact name."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _scan_file(emitter: _Emitter, real: bytes, path: str, literals: Sequence[bytes], block_size: int) -> None:
@@ -263,7 +262,7 @@ class _Walker:
         self.covered: list[bytes] = []
 
     def real(self, path: str) -> bytes:
-        encoded = path.encode("utf-8")
+        encoded = path.encode("utf-8", "surrogateescape")
         return encoded if not self.root else (self.root + encoded if path != "/" else self.root)
 
     def laptop_of_real(self, real: bytes) -> str:
@@ -315,10 +314,6 @@ class _Walker:
         for raw in names:
             name = _decode_name(raw)
             prefix = path.rstrip("/") + "/"
-            if name is None:
-                shown = prefix.encode("utf-8") + raw
-                emit({"t": RECORD_SKIPPED, "p": shown.decode("utf-8", "backslashreplace"), "r": "unreadable_name"})
-                continue
             child, child_real = prefix + name, real.rstrip(b"/") + b"/" + raw
             try:
                 st = os.lstat(child_real)
@@ -416,7 +411,7 @@ def remote_main(payload: str) -> int:
     """
     header = json.loads(binascii.unhexlify(payload).decode("utf-8"))
     literals = [binascii.unhexlify(h) for h in header["literals"]]
-    root = header["root"].rstrip("/").encode("utf-8")
+    root = header["root"].rstrip("/").encode("utf-8", "surrogateescape")
     emitter = _Emitter(sys.stdout.buffer, float(header.get("hb", HEARTBEAT_SECONDS)))
     emitter.emit({"t": RECORD_HELLO, "v": PROTOCOL_VERSION})
     emitter.flush()

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Self, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -31,7 +30,24 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from connectors.base import CHUNK_SIZE, Activity, Expected, Item, Skipped, iter_chunks, sha256_of
+from connectors.base import (
+    CHUNK_SIZE,
+    SCANNABLE_SUFFIXES,
+    Activity,
+    ConnectorBase,
+    DeletionOutcome,
+    EvidenceObject,
+    Expected,
+    Item,
+    LockStatus,
+    RetainedVersion,
+    Skipped,
+    StoreState,
+    is_scannable,
+    iter_chunks,
+    scannable_format,
+    sha256_of,
+)
 from models.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -55,21 +71,11 @@ __all__ = [
     "RetainedVersion",
     "S3Connector",
     "S3Credentials",
+    "StoreState",
     "is_scannable",
     "scannable_format",
+    "store_state",
 ]
-
-# Suffix (after an optional `.gz`) -> format name. JSON, JSONL, text and Markdown are scanned (issue 6).
-SCANNABLE_SUFFIXES: dict[str, str] = {
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".txt": "text",
-    ".text": "text",
-    ".log": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-}
 
 # Objects above this size are spooled to disk, not memory, while a rewrite is prepared.
 _SPOOL_MEMORY = 8 << 20
@@ -110,110 +116,6 @@ class S3Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class LockStatus:
-    """Object Lock state of one object version, as `head_object` reports it.
-
-    Attributes:
-        mode: `COMPLIANCE`, `GOVERNANCE` or None.
-        retain_until: aware UTC end of the retention period, or None.
-        legal_hold: whether a legal hold is ON.
-    """
-
-    mode: str | None
-    retain_until: datetime | None
-    legal_hold: bool
-
-    def is_locked(self, now: datetime | None = None) -> bool:
-        """Whether the version cannot be deleted now (a legal hold, or retention not yet expired).
-
-        GOVERNANCE retention counts as locked too: this connector never bypasses it.
-        """
-        if self.legal_hold:
-            return True
-        current = now or datetime.now(UTC)
-        return self.mode is not None and self.retain_until is not None and self.retain_until > current
-
-
-@dataclass(frozen=True)
-class RetainedVersion:
-    """A version that could not be erased because Object Lock protects it (an Art. 17(3) exception item)."""
-
-    key: str
-    version_id: str
-    mode: str | None
-    retain_until: datetime | None
-    legal_hold: bool
-
-
-@dataclass(frozen=True)
-class DeletionOutcome:
-    """What `delete_versions` / `erase_object` did for one key.
-
-    Attributes:
-        key: the object key.
-        deleted: version ids (object versions and delete markers) that were permanently deleted.
-        retained: versions protected by Object Lock, left in place, with their lock details.
-        missing: requested version ids that were already gone (an outcome, not an error).
-    """
-
-    key: str
-    deleted: tuple[str, ...] = ()
-    retained: tuple[RetainedVersion, ...] = ()
-    missing: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        """Whether nothing was retained."""
-        return not self.retained
-
-
-@dataclass(frozen=True)
-class EvidenceObject:
-    """An uploaded evidence file (access package, deletion certificate).
-
-    Attributes:
-        bucket: the evidence bucket.
-        key: the object key.
-        version_id: the version written, or None on an unversioned bucket.
-        etag: the ETag without quotes.
-        sse: the server-side encryption the store reported.
-        retain_until: the Object Lock retention applied, or None when the bucket does not support it.
-        lock_mode: the Object Lock mode applied, or None.
-    """
-
-    bucket: str
-    key: str
-    version_id: str | None
-    etag: str
-    sse: str | None
-    retain_until: datetime | None
-    lock_mode: str | None
-
-
-def scannable_format(key: str) -> str | None:
-    """The content format of a key (`json`, `jsonl`, `text`, `markdown`), ignoring a trailing `.gz`.
-
-    Args:
-        key: an object key.
-
-    Returns:
-        The format name, or None when objects of this kind are not scanned.
-    """
-    name = key.rsplit("/", 1)[-1].lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    dot = name.rfind(".")
-    if dot <= 0:
-        return None
-    return SCANNABLE_SUFFIXES.get(name[dot:])
-
-
-def is_scannable(item: Item) -> bool:
-    """Whether an object version holds JSON, JSONL, text or Markdown (possibly gzip-compressed)."""
-    return scannable_format(item.path) is not None
 
 
 def _strip_etag(etag: str) -> str:
@@ -264,7 +166,7 @@ class _Reader(io.RawIOBase):
                 super().close()
 
 
-class S3Connector:
+class S3Connector(ConnectorBase):
     """Connector for `s3://bucket/prefix`: one `Item` per object version under the prefix.
 
     Item fields on S3: `path` is the key, `version` is `"<etag>:<version_id>"` (`null` on unversioned
@@ -1026,6 +928,52 @@ class S3Connector:
             lock_mode=lock[0] if lock else None,
         )
 
+    def put_evidence_bytes(
+        self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
+    ) -> EvidenceObject:
+        """Upload `data` as an evidence object (SSE; COMPLIANCE retention until `retain_until` where the bucket
+        has Object Lock). A new version is added if `key` exists; older versions stay."""
+        lock = None
+        if retain_until is not None and self._object_lock_enabled(bucket):
+            lock = ("COMPLIANCE", retain_until.astimezone(UTC))
+        kwargs: dict[str, Any] = {"ServerSideEncryption": sse, "ContentType": "application/json"}
+        if lock:
+            kwargs["ObjectLockMode"], kwargs["ObjectLockRetainUntilDate"] = lock
+        with self._border("put_object", key, bucket=bucket):
+            put = self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+        return EvidenceObject(
+            bucket=bucket,
+            key=key,
+            version_id=_version_id(put.get("VersionId")),
+            etag=_strip_etag(put.get("ETag", "")),
+            sse=put.get("ServerSideEncryption"),
+            retain_until=lock[1] if lock else None,
+            lock_mode=lock[0] if lock else None,
+        )
+
+    def evidence_object_lock(self, bucket: str) -> bool:
+        """Whether `bucket` has Object Lock enabled."""
+        return self._object_lock_enabled(bucket)
+
+    def evidence_versions(self, bucket: str, prefix: str) -> dict[str, list[str]]:
+        """Every key under `prefix` with its version ids, oldest first (delete markers left out).
+
+        S3 lists the versions of a key newest first; that order is kept (times can tie within a second)."""
+        found: dict[str, list[str]] = {}
+        paginator = self.client.get_paginator("list_object_versions")
+        with self._border("list_object_versions", prefix, bucket=bucket):
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for version in page.get("Versions", []):
+                    found.setdefault(version["Key"], []).append(str(version.get("VersionId") or "null"))
+        return {key: versions[::-1] for key, versions in found.items()}
+
+    def read_evidence(self, bucket: str, key: str, version_id: str) -> bytes:
+        """The bytes of one version of an evidence object."""
+        extra: dict[str, Any] = {} if version_id == "null" else {"VersionId": version_id}
+        with self._border("get_object", key, bucket=bucket):
+            body: bytes = self.client.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        return body
+
     def presign(self, bucket: str, key: str, expires: timedelta) -> str:
         """A presigned GET URL (Signature V4) for `bucket/key`, valid for `expires` (1 s to 7 days).
 
@@ -1052,13 +1000,19 @@ class S3Connector:
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+def store_state(
+    name: str, url: str, *, endpoint_url: str | None = None, region: str = "us-east-1", timeout: float = 5
+) -> StoreState:
+    """Reach a store's bucket and read its versioning and Object Lock configuration (no object is read).
+
+    Raises:
+        ConnectorError: the bucket cannot be reached or read (unreachable, missing, access denied).
+    """
+    with S3Connector(
+        name, url, endpoint_url=endpoint_url, region=region, connect_timeout=timeout, read_timeout=timeout,
+        max_attempts=1,
+    ) as connector:  # fmt: skip
+        with connector._border("get_bucket_versioning"):
+            status = connector.client.get_bucket_versioning(Bucket=connector.bucket).get("Status") or "off"
+        return StoreState(versioning=str(status), object_lock=connector._object_lock_enabled(connector.bucket))

@@ -14,14 +14,12 @@ import posixpath
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, NoReturn, Self, TypeAlias
+from typing import Any, BinaryIO, NoReturn, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import paramiko
@@ -29,7 +27,17 @@ from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
 from connectors.agents import AGENTS
-from connectors.base import TEMP_PREFIX, Activity, Expected, Item, Skipped, check_temp_name, sha256_of
+from connectors.base import (
+    TEMP_PREFIX,
+    Activity,
+    ConnectorBase,
+    Expected,
+    Item,
+    RemoteHit,
+    Skipped,
+    check_temp_name,
+    sha256_of,
+)
 from connectors.layouts import ACTIVITY_MARKER_GLOBS
 from connectors.memory import normalize_path
 from connectors.records import decode_json
@@ -40,7 +48,6 @@ from models.errors import (
     ConfigError,
     ConnectorError,
     DsrError,
-    HostKeyError,
     HostKeyMismatchError,
     HostKeyUnknownError,
     ItemNotFoundError,
@@ -49,7 +56,6 @@ from models.errors import (
     VersionConflictError,
 )
 from models.files import check_private
-from models.types import LocationStatus
 
 SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 # Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
@@ -66,25 +72,6 @@ _POLL_SECONDS = 0.005
 _MAX_LINK_HOPS = 40
 _MAX_RECORD_BYTES = 64 << 20  # one line of the remote scanner's output (hits carry lines up to 8 MiB, base64)
 _KEEPALIVE_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteHit:
-    """A candidate line found on the laptop (or by the SFTP fallback): confirmation is detection's job.
-
-    Attributes:
-        location: the endpoint name.
-        path: the file's laptop path.
-        line: 1-based raw line number (split on b"\\n").
-        offset: byte offset of the line start.
-        data: the raw line without its newline.
-    """
-
-    location: str
-    path: str
-    line: int
-    offset: int
-    data: bytes
 
 
 RemoteInventoryEntry: TypeAlias = Item
@@ -222,15 +209,59 @@ def check_key_file(key_file: Path) -> None:
 _ATTRIBUTES: Any = paramiko.SFTPAttributes
 
 
+def _wire(path: str | bytes) -> bytes:
+    """A path as the SFTP server's bytes: surrogate escapes (names that are not UTF-8) back to their bytes."""
+    return path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
+
+
+def _unwire(raw: bytes | str) -> str:
+    """A path from the SFTP server as a `str` that round-trips its bytes (`surrogateescape`)."""
+    return raw if isinstance(raw, str) else raw.decode("utf-8", "surrogateescape")
+
+
+class _RawNameSFTPClient(paramiko.SFTPClient):
+    """paramiko's SFTP client with file names handled as raw bytes both ways.
+
+    paramiko encodes paths as strict UTF-8 and decodes `normalize`'s answer strictly, so a name that is not
+    UTF-8 could be neither named nor resolved. Here every path goes out as its bytes (`_wire`) and comes
+    back with surrogate escapes (`_unwire`): the same `str` the local connector holds for that name.
+    """
+
+    def _adjust_cwd(self, path: Any) -> bytes:
+        adjust: Any = super()._adjust_cwd  # type: ignore[misc]
+        return bytes(adjust(_wire(path)))
+
+    def normalize(self, path: Any) -> str:
+        client: Any = self
+        kind, msg = client._request(sftp_proto.CMD_REALPATH, self._adjust_cwd(path))
+        if kind != sftp_proto.CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        if msg.get_int() != 1:
+            raise paramiko.SFTPError("Realpath returned more than one result")
+        return _unwire(msg.get_string())
+
+    def readlink(self, path: Any) -> str | None:
+        client: Any = self
+        kind, msg = client._request(sftp_proto.CMD_READLINK, self._adjust_cwd(path))
+        if kind != sftp_proto.CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        count = msg.get_int()
+        if count == 0:
+            return None
+        if count != 1:
+            raise paramiko.SFTPError("Readlink returned more than one result")
+        return _unwire(msg.get_string())
+
+
 def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
     """`listdir_attr` that survives names that are not UTF-8.
 
     paramiko decodes names strictly, so one hostile name (`\\xff...`) fails the whole directory and hides
-    every file in it. Here such names come back with surrogate escapes (`surrogateescape`); callers report
-    them as `unreadable_name` (`_is_text_name`) and never put them into a request.
+    every file in it. Here such names come back with surrogate escapes (`surrogateescape`): the same `str`
+    a local listing gives, which `_wire` turns back into the exact bytes for every later SFTP call.
     """
     client: Any = sftp  # paramiko's request layer (no public raw-name listing exists)
-    kind, msg = client._request(sftp_proto.CMD_OPENDIR, path)
+    kind, msg = client._request(sftp_proto.CMD_OPENDIR, _wire(path))
     if kind != sftp_proto.CMD_HANDLE:
         raise paramiko.SFTPError("Expected handle")
     handle = msg.get_binary()
@@ -244,7 +275,7 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
             if kind != sftp_proto.CMD_NAME:
                 raise paramiko.SFTPError("Expected name response")
             for _ in range(msg.get_int()):
-                filename = msg.get_string().decode("utf-8", "surrogateescape")
+                filename = _unwire(msg.get_string())
                 longname = msg.get_string().decode("utf-8", "replace")
                 attrs = _ATTRIBUTES._from_msg(msg, filename, longname)
                 if filename not in (".", ".."):
@@ -254,21 +285,7 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
     return entries
 
 
-def _is_text_name(name: str) -> bool:
-    """Whether a listed name is valid UTF-8 (no surrogate escapes)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _shown_name(name: str) -> str:
-    """A printable form of a name that is not UTF-8 (`\\xff` escapes), for `Skipped` paths."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-class SSHConnector:
+class SSHConnector(ConnectorBase):
     """A laptop reached over SSH: SFTP for listing, reading and changes; `python3 -` for remote scanning.
 
     Paths are laptop paths (`/Users/ana/...`). When the URL carries a root (`ssh://u@h:p/srv/tree`), that
@@ -421,7 +438,7 @@ class SSHConnector:
         if self._sftp is None:
             transport = self._transport()
             try:
-                sftp = paramiko.SFTPClient.from_transport(transport, window_size=None)
+                sftp = _RawNameSFTPClient.from_transport(transport, window_size=None)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransferError(f"{self.name}: sftp subsystem unavailable") from exc
             if sftp is None:
@@ -438,17 +455,6 @@ class SSHConnector:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- paths ---------------------------------------------------------------------------------------------
 
@@ -578,16 +584,10 @@ class SSHConnector:
         except PermissionError:
             yield Skipped(self.name, path, "permission_denied")
             return
-        except UnicodeDecodeError:
-            yield Skipped(self.name, path, "unreadable_name")
-            return
         except OSError as exc:
             raise _translate_io(exc, path) from exc
-        entries.sort(key=lambda a: a.filename.encode("utf-8", "surrogateescape"))
+        entries.sort(key=lambda a: _wire(a.filename))
         for child in entries:
-            if not _is_text_name(child.filename):
-                yield Skipped(self.name, path.rstrip("/") + "/" + _shown_name(child.filename), "unreadable_name")
-                continue
             child_path = path.rstrip("/") + "/" + child.filename
             child_real = real.rstrip("/") + "/" + child.filename
             mode = child.st_mode or 0
@@ -635,8 +635,7 @@ class SSHConnector:
         if not stat.S_ISDIR(attrs.st_mode or 0):
             return []
         try:
-            # Names that are not UTF-8 cannot be probed (nor named in a request): a walk reports them.
-            names = [a.filename for a in _listdir_raw(sftp, real) if _is_text_name(a.filename)]
+            names = [a.filename for a in _listdir_raw(sftp, real)]
         except FileNotFoundError:
             return []
         except PermissionError as exc:
@@ -891,8 +890,6 @@ class SSHConnector:
         sftp = self._sftp_client()
         removed = 0
         for attrs in _listdir_raw(sftp, real):
-            if not _is_text_name(attrs.filename):
-                raise AccessDeniedError("directory holds a name that is not UTF-8", path=real)
             child = posixpath.join(real, attrs.filename)
             if stat.S_ISDIR(attrs.st_mode or 0):
                 removed += self._remove_tree(child)
@@ -978,8 +975,8 @@ class SSHConnector:
                         following.append(posixpath.join(directory, segment))
                         continue
                     try:
-                        names = sftp.listdir(self._real(directory))
-                    except (OSError, AccessDeniedError):
+                        names = [a.filename for a in _listdir_raw(sftp, self._real(directory))]
+                    except (OSError, AccessDeniedError, paramiko.SSHException):
                         continue
                     following.extend(posixpath.join(directory, n) for n in sorted(names) if fnmatch(n, segment))
                 current = following
@@ -1067,6 +1064,27 @@ class SSHConnector:
         self.last_scan_mode = "sftp"
         for one in prefixes:
             yield from self._scan_with_sftp(one, literals)
+
+    def scanner_runs(self) -> bool:
+        """Whether the laptop's `python3` runs the remote scanner: it is sent as for a scan, over a path that
+        does not exist (no file is read, no literal is sent), and must greet and end cleanly."""
+        program = _scanner_program(self.target.root, ["/.dsr-scanner-probe"], (), 1.0)
+        channel = self._open_exec(REMOTE_PYTHON_COMMAND)
+        tags: set[object] = set()
+        try:
+            channel.sendall(program)
+            channel.shutdown_write()
+            output = b"".join(data for kind, data in self._drain(channel) if kind == "out")
+            status = channel.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError, TransferError):
+            return False
+        finally:
+            channel.close()
+        for raw in output.splitlines()[:100]:
+            record = self._parse_record(raw, greeted=False)
+            if record is not None:
+                tags.add(record.get("t"))
+        return status == 0 and {remote_scan.RECORD_HELLO, remote_scan.RECORD_END} <= tags
 
     def _scan_with_sftp(self, prefix: str, literals: Sequence[bytes]) -> Iterator[Item | Skipped | RemoteHit]:
         for entry in self.iter_items(prefix):
@@ -1183,79 +1201,3 @@ def _scanner_program(root: str, prefixes: Sequence[str], literals: Sequence[byte
     source = Path(remote_scan.__file__).read_text(encoding="utf-8")
     payload = remote_scan.encode_payload(root, prefixes, literals, heartbeat=heartbeat)
     return (source + f"\n\nraise SystemExit(remote_main({payload!r}))\n").encode("utf-8")
-
-
-# --- fan-out helpers --------------------------------------------------------------------------------------
-
-
-def classify_error(exc: BaseException) -> LocationStatus:
-    """The location status an exception stands for (connector errors carry theirs; anything else: failed)."""
-    if isinstance(exc, ConnectorError):
-        return exc.status
-    return LocationStatus.FAILED
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Whether a retry could help: transient failures only, never host key problems or bad credentials."""
-    if isinstance(exc, HostKeyError | AuthenticationError | ConfigError):
-        return False
-    return isinstance(exc, DsrError) and exc.retryable
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointOutcome:
-    """What happened on one laptop: status, a reason code (an error class name, no personal data), the
-    seconds it took, and the work's return value when it succeeded."""
-
-    name: str
-    status: LocationStatus
-    reason: str | None
-    seconds: float
-    value: Any = None
-
-
-def run_endpoint(connector: SSHConnector, work: Callable[[SSHConnector], Any]) -> EndpointOutcome:
-    """Connect, run `work(connector)`, close; map any connector failure to its status (never raises them).
-
-    Args:
-        connector: the laptop's connector (closed afterwards).
-        work: what to do once connected (e.g. a scan); its return value lands in `value`.
-
-    Returns:
-        `scanned` with the value, or the failure's status and error class name.
-    """
-    started = time.monotonic()
-    try:
-        with connector:
-            connector.check()
-            value = work(connector)
-    except (ConnectorError, ConfigError) as exc:
-        return EndpointOutcome(connector.name, classify_error(exc), type(exc).__name__, time.monotonic() - started)
-    return EndpointOutcome(connector.name, LocationStatus.SCANNED, None, time.monotonic() - started, value)
-
-
-def probe_endpoint(connector: SSHConnector) -> EndpointOutcome:
-    """Connection test: host key, authentication, SFTP and the root's presence; no file is read."""
-    return run_endpoint(connector, lambda _c: None)
-
-
-def fan_out(
-    connectors: Sequence[SSHConnector], work: Callable[[SSHConnector], Any], *, max_workers: int = 8
-) -> list[EndpointOutcome]:
-    """Run `work` on every laptop with bounded concurrency; a dead laptop costs its timeouts, not the run.
-
-    Plain threads (no Prefect): the flow layer wraps `run_endpoint` in one task per laptop instead.
-
-    Returns:
-        One outcome per connector, in the given order.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="ssh-fanout") as pool:
-        return list(pool.map(lambda c: run_endpoint(c, work), connectors))
-
-
-def summarize(outcomes: Iterable[EndpointOutcome]) -> dict[str, int]:
-    """Count of laptops per status (for the run's summary artifact)."""
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-    return counts

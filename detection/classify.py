@@ -164,6 +164,8 @@ _CATEGORY_OF = {
     "HEALTH_TERM": DataCategory.HEALTH,
 }
 
+_RELEASE_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "IBAN_CODE", "CREDIT_CARD")
+
 _NAME_WORD = r"[A-Z][a-zà-öø-ÿ'’]+(?:-[A-Z][a-zà-öø-ÿ'’]+)?"
 _PERSON_PATTERNS = [
     Pattern("display name", rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,2}}(?=\s*<[^<>\s@]+@[^<>\s]+>)", 0.7),
@@ -267,12 +269,27 @@ class Classifier:
         )
         return results
 
+    def detect_others(self, text: str, matcher: Matcher) -> list[tuple[int, int, str]]:
+        """(start, end, entity) of presidio's detections of people's data (e-mail, phone, name, IBAN, card)
+        in `text` that do not overlap the subject's own spans: what a release check must not let through."""
+        if not text or _is_blob(text) or text.isdigit():
+            return []
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
+        )
+        if not results:
+            return []
+        own = [(s.start, s.end) for s in matcher.find(text)]
+        return [(r.start, r.end, r.entity_type) for r in results if not any(s < r.end and r.start < e for s, e in own)]
+
     def classify(self, value: object, matcher: Matcher) -> Classification:
         """Categories and third parties of one confirmed record (a decoded JSON value or a text).
 
         Every string and object key is analyzed (blobs such as base64 images excepted); subject spans
         come from the matcher, and a finding overlapping a subject span is the subject's, not a third
-        party's.
+        party's. A category counts only from the subject's data: another person's e-mail, phone, IBAN,
+        card or IP address (the third-party findings, redacted from the copy) adds no category, even on
+        the same line as the subject.
         """
         pieces: list[tuple[str, bool, str]] = [
             (pointer, is_key, text)
@@ -291,16 +308,21 @@ class Classifier:
         subject = [r for r in results if r.entity_type.startswith("SUBJECT_")]
         categories: set[str] = set()
         third: list[ThirdPartyFinding] = []
+        entities = {e.value for e in ThirdPartyEntity}
         for result in results:
             category = _CATEGORY_OF.get(result.entity_type)
-            if category is not None:
-                categories.add(category)
+            if category is None:
+                continue
+            if result.entity_type in entities and not any(
+                s.start < result.end and result.start < s.end for s in subject
+            ):
+                continue  # another person's e-mail, phone, IBAN, card or IP: not a category of the subject's data
+            categories.add(category)
         for result in subject:
             index = bisect.bisect_right(starts, result.start) - 1
             text = pieces[index][2]
             if _is_free_text(text, result.end - result.start):
                 categories.add(DataCategory.FREE_TEXT_MENTIONS)
-        entities = {e.value for e in ThirdPartyEntity}
         for result in sorted(results, key=lambda r: (r.start, -r.end)):
             if result.entity_type not in entities:
                 continue

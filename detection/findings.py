@@ -29,6 +29,7 @@ class ThirdPartyEntity(StrEnum):
     IBAN = "IBAN_CODE"
     CARD = "CREDIT_CARD"
     IP = "IP_ADDRESS"
+    ID = "STAFF_ID"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Owns the decision and its reason code. Reads nothing itself; must not log identifier values.
 
-Rule (issue #4, point 3; Art. 15(1) covers all data relating to the person): a session is the subject's,
+Rule (Art. 15(1) covers all data relating to the person): a session is the subject's,
 and every record of it is in scope for access, when ANY of these holds:
 
 1. `session_email`: the session record's `emailAddress` is one of the subject's e-mail addresses;

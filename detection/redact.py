@@ -3,8 +3,11 @@
 Owns placeholders, reason codes and the leak sweep. Works on decoded values only (no I/O); must not log the
 text it replaces.
 
-Third-party redaction replaces each finding with a placeholder stable for the whole request (`[email 1]`,
-`[person 2]`, one `PlaceholderBook` per request) and keeps the subject's own data intact. A leak sweep then
+Third-party redaction replaces each finding with a placeholder stable within one document (`[email 1]`,
+`[person 2]`, one `PlaceholderBook` per conversation or file, never one for the whole package: a marker
+unmasked in one conversation unmasks nothing elsewhere) and keeps the subject's own data intact. Besides the
+classifier's findings, every identifier known to belong to someone else (`detection.others`: directory,
+laptop owners, other requests' subjects, what the data shows) is replaced wherever it appears. A leak sweep then
 replaces every further occurrence of a redacted value in the record (any case, percent-encoded `@`, and for
 people each name part of four or more letters as a whole word), so no half address or lone surname is left
 where the detector saw only one copy.
@@ -12,12 +15,17 @@ where the detector saw only one copy.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from detection.findings import ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher, map_strings
+
+if TYPE_CHECKING:
+    from detection.others import OtherHit
 
 REDACTED = "[redacted]"
 REASON_PREFIX = "art15_4_third_party_"
@@ -29,6 +37,7 @@ _LABEL = {
     ThirdPartyEntity.IBAN.value: "iban",
     ThirdPartyEntity.CARD.value: "card",
     ThirdPartyEntity.IP.value: "ip",
+    ThirdPartyEntity.ID.value: "id",
 }
 
 
@@ -57,13 +66,14 @@ def _normal(entity: str, text: str) -> str:
     if entity == ThirdPartyEntity.EMAIL.value:
         return text.replace("%40", "@")
     if entity in (ThirdPartyEntity.PHONE.value, ThirdPartyEntity.CARD.value, ThirdPartyEntity.IBAN.value):
-        return re.sub(r"[^0-9a-z+]", "", text)
+        return re.sub(r"[^0-9a-z]", "", text)
     return " ".join(text.split())
 
 
 @dataclass
 class PlaceholderBook:
-    """Stable placeholders for one request: the same value always gets the same `[kind n]`."""
+    """Stable placeholders for one document (a conversation or a file): the same value always gets the same
+    `[kind n]` inside it; another document starts again at 1."""
 
     _numbers: dict[tuple[str, str], str] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
@@ -99,12 +109,34 @@ def _sweep_patterns(entity: str, text: str) -> list[str]:
     return [re.escape(text)]
 
 
+class _OwnSpans:
+    """The subject's spans in one text, answering "does [start, end) overlap any?" in O(log n).
+
+    Spans sorted by start with the running maximum of their ends: the spans starting before `end` are a
+    prefix, and one of them overlaps exactly when the largest end in that prefix lies after `start`.
+    """
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._max_ends: list[int] = []
+        highest = -1
+        for _, end in ordered:
+            highest = max(highest, end)
+            self._max_ends.append(highest)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        before = bisect.bisect_left(self._starts, end)
+        return before > 0 and self._max_ends[before - 1] > start
+
+
 def redact_record(
     value: object,
     subject_matcher: Matcher,
     third_party_findings: Iterable[ThirdPartyFinding],
     *,
     book: PlaceholderBook | None = None,
+    others: Callable[[str], list[OtherHit]] | None = None,
 ) -> RedactionResult:
     """Replace third parties' data in a record by placeholders; keep the subject's own data intact.
 
@@ -112,56 +144,59 @@ def redact_record(
         value: the decoded record (JSON value or text).
         subject_matcher: the subject's matcher; spans it confirms are never replaced.
         third_party_findings: from `Classifier.classify` on the same value.
-        book: the request's placeholder book (a new one if None: numbers then restart per record).
+        book: the document's placeholder book (a new one if None: numbers then restart per record).
+        others: finds identifiers known to belong to other people in a string (`OtherPeople.finder().find`).
 
     Returns:
         The redacted copy, counts per reason code and the reason codes.
     """
     book = book if book is not None else PlaceholderBook()
     findings: dict[tuple[str, bool], list[ThirdPartyFinding]] = {}
+    # (pattern, entity, value): a marker number is given only when a cut is made (numbers have no gaps).
     sweeps: list[tuple[re.Pattern[str], str, str]] = []
     for finding in third_party_findings:
         findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
-        placeholder = book.placeholder(finding.entity, finding.text)
         for source in _sweep_patterns(finding.entity, finding.text):
-            sweeps.append((re.compile(source, re.IGNORECASE), placeholder, finding.entity))
+            sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text))
     sweeps.sort(key=lambda item: -len(item[0].pattern))
     counts: dict[str, int] = {}
 
     def replace(pointer: str, text: str, is_key: bool) -> str:
-        own = [(s.start, s.end) for s in subject_matcher.find(text)]
         cuts: list[tuple[int, int, str, str]] = []
         for finding in findings.get((pointer, is_key), []):
             if finding.end <= len(text) and text[finding.start : finding.end] == finding.text:
-                cuts.append(
-                    (finding.start, finding.end, book.placeholder(finding.entity, finding.text), finding.entity)
-                )
-        for pattern, placeholder, entity in sweeps:
-            cuts.extend((m.start(), m.end(), placeholder, entity) for m in pattern.finditer(text))
+                cuts.append((finding.start, finding.end, finding.entity, finding.text))
+        for pattern, entity, found in sweeps:
+            cuts.extend((m.start(), m.end(), entity, found) for m in pattern.finditer(text))
+        if others is not None:
+            cuts.extend((h.start, h.end, h.entity, h.canonical) for h in others(text))
+        if not cuts:
+            return text
+        own = _OwnSpans((s.start, s.end) for s in subject_matcher.find(text))
         chosen: list[tuple[int, int, str, str]] = []
-        for start, end, placeholder, entity in sorted(cuts, key=lambda c: (c[0], -c[1])):
-            if any(s < end and start < e for s, e in own):
+        for start, end, entity, found in sorted(cuts, key=lambda c: (c[0], -c[1])):
+            if own.overlaps(start, end):
                 continue  # the subject's own data stays
             if chosen and start < chosen[-1][1]:
                 if end > chosen[-1][1]:
                     last = chosen[-1]
                     chosen[-1] = (last[0], end, last[2], last[3])
                 continue
-            chosen.append((start, end, placeholder, entity))
+            chosen.append((start, end, entity, found))
         if not chosen:
             return text
         out = []
         position = 0
-        for start, end, placeholder, entity in chosen:
+        for start, end, entity, found in chosen:
             out.append(text[position:start])
-            out.append(placeholder)
+            out.append(book.placeholder(entity, found))
             position = end
             code = reason_code(entity)
             counts[code] = counts.get(code, 0) + 1
         out.append(text[position:])
         return "".join(out)
 
-    redacted = map_strings(value, replace) if findings or sweeps else value
+    redacted = map_strings(value, replace) if findings or sweeps or others is not None else value
     return RedactionResult(redacted, dict(counts), tuple(sorted(counts)))
 
 

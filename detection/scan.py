@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import zstandard
 
 from connectors.agents import agent_layout
-from connectors.base import Connector, Skipped
+from connectors.base import Connector, RemoteHit, RemoteScanner, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
     Artifact,
@@ -56,7 +56,7 @@ class ScanResult:
     """What a scan found on one endpoint.
 
     Attributes:
-        items: finding items (dicts in the schema of docs/interfaces.md, plus `app`, `reason`
+        items: finding items (dicts in the finding schema of `detection/findings.py`, plus `app`, `reason`
             (`identifier_match` or `owned_session`), `pointers`, `forms`, `malformed`).
         skipped: entries not read, with reasons.
         owned_sessions: session ids whose every record is in scope, with the ownership reason.
@@ -67,6 +67,8 @@ class ScanResult:
         residual_databases: databases where the subject's identifiers remain only in free pages or a stale
             WAL (no live row holds them): no access finding, but erasure must `VACUUM` them.
         encrypted_stores: encrypted conversation files (Windsurf, ChatGPT desktop): listed, never opened.
+        residual_stores: the app's opaque stores found (VM disk images, browser storage, caches), by folder
+            name (`vm_bundles`, `IndexedDB`, ...): listed, never opened, so stated as not searched.
     """
 
     items: tuple[dict[str, Any], ...]
@@ -77,6 +79,7 @@ class ScanResult:
     gaps: tuple[CoverageGap, ...] = ()
     residual_databases: tuple[str, ...] = ()
     encrypted_stores: tuple[str, ...] = ()
+    residual_stores: tuple[str, ...] = ()
 
 
 def record_timestamp(value: object) -> str | None:
@@ -185,14 +188,12 @@ def _remote_candidates(
     and only candidate lines come back, so the rest of each file never leaves the laptop. None when the
     connector cannot scan remotely (the caller then reads the files).
     """
-    scan_remote = getattr(connector, "scan_remote", None)
-    if not callable(scan_remote) or not artifacts:
+    if not isinstance(connector, RemoteScanner) or not artifacts:
         return None
     hits: RemoteCandidates = {a.item.path: [] for a in artifacts}
-    for entry in scan_remote([a.item.path for a in artifacts], matcher.literals):
-        path, line, offset, data = (getattr(entry, f, None) for f in ("path", "line", "offset", "data"))
-        if isinstance(data, bytes) and isinstance(path, str) and path in hits:
-            hits[path].append(Candidate(int(line or 0), int(offset or 0), data))
+    for entry in connector.scan_remote([a.item.path for a in artifacts], matcher.literals):
+        if isinstance(entry, RemoteHit) and entry.path in hits:
+            hits[entry.path].append(Candidate(entry.line, entry.offset, entry.data))
     return hits
 
 
@@ -509,7 +510,14 @@ def scan_endpoint(
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
     encrypted = tuple(a.item.path for a in artifacts if a.kind is ArtifactKind.ENCRYPTED_STORE)
-    return ScanResult(tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted)
+    opaque = tuple(
+        sorted(
+            {a.item.path[len(a.root) :].lstrip("/").split("/")[0] for a in artifacts if a.kind is ArtifactKind.RESIDUAL}
+        )
+    )
+    return ScanResult(
+        tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
+    )
 
 
 def _matched_items(

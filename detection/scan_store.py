@@ -1,7 +1,7 @@
 """Scan one S3 store for one subject: every object version under the prefix, gzip transparently.
 
 Produces finding items in the same schema as `detection.scan` with `location = {"store", "path", "line",
-"version_id"}`. Plain Python over the S3 connector: no Prefect, no database; never logs content.
+"version_id"}`. Plain Python over any `VersionedStore`: no Prefect, no database; never logs content.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import Skipped
+from connectors.base import Skipped, VersionedStore, scannable_format
 from connectors.records import RecordFormat
-from connectors.s3 import S3Connector, scannable_format
 from detection.classify import Classifier
 from detection.matcher import Matcher
 from detection.scan import IDENTIFIER_MATCH, ScanResult, record_timestamp
@@ -29,7 +28,7 @@ def _fmt(key: str) -> RecordFormat | None:
 
 
 def scan_store(
-    connector: S3Connector,
+    connector: VersionedStore,
     matcher: Matcher,
     *,
     classify: bool = True,

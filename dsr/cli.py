@@ -5,17 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dsr import cli_ledger, cli_request
-from dsr.cli_fleet import app as fleet_app
-from dsr.cli_hold import app as hold_app
-from dsr.cli_inventory import inventory
-from dsr.cli_scan import scan
-from dsr.cli_server import app as server_app
 from dsr.context import out, print_json, state
 from dsr.failures import report_failure
 from models.deadline import compute_deadlines
@@ -29,13 +24,105 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(cli_request.app, name="request")
-fleet_app.command("inventory")(inventory)
-app.add_typer(fleet_app, name="fleet")
-app.command("scan")(scan)
-app.add_typer(server_app, name="server")
-app.add_typer(cli_ledger.app, name="ledger")
-app.add_typer(hold_app, name="hold")
+
+
+def _request(app: typer.Typer) -> None:
+    from dsr import cli_request  # noqa: PLC0415 - each command group is imported only when it runs
+
+    app.add_typer(cli_request.app, name="request")
+
+
+def _fleet(app: typer.Typer) -> None:
+    from dsr.cli_fleet import app as fleet_app  # noqa: PLC0415
+    from dsr.cli_inventory import inventory  # noqa: PLC0415
+
+    fleet_app.command("inventory")(inventory)
+    app.add_typer(fleet_app, name="fleet")
+
+
+def _scan(app: typer.Typer) -> None:
+    from dsr.cli_scan import scan  # noqa: PLC0415
+
+    app.command("scan")(scan)
+
+
+def _server(app: typer.Typer) -> None:
+    from dsr.cli_server import app as server_app  # noqa: PLC0415
+
+    app.add_typer(server_app, name="server")
+
+
+def _ledger(app: typer.Typer) -> None:
+    from dsr import cli_ledger  # noqa: PLC0415
+
+    app.add_typer(cli_ledger.app, name="ledger")
+
+
+def _hold(app: typer.Typer) -> None:
+    from dsr.cli_hold import app as hold_app  # noqa: PLC0415
+
+    app.add_typer(hold_app, name="hold")
+
+
+def _retention(app: typer.Typer) -> None:
+    from dsr import cli_retention  # noqa: PLC0415
+
+    app.add_typer(cli_retention.app, name="retention")
+
+
+def _stats(app: typer.Typer) -> None:
+    from dsr.cli_stats import stats  # noqa: PLC0415
+
+    app.command("stats")(stats)
+
+
+def _doctor(app: typer.Typer) -> None:
+    from dsr.cli_doctor import doctor  # noqa: PLC0415
+
+    app.command("doctor")(doctor)
+
+
+#: Every command group or command beside `deadline`, in help order, with the function that registers it.
+#: A run registers only the one its arguments name (a command that starts no flow must answer at once:
+#: importing every group would load Prefect's neighbours, SQLAlchemy and presidio for `dsr deadline`);
+#: `dsr --help` and anything unrecognised register them all.
+COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
+    "request": _request,
+    "fleet": _fleet,
+    "scan": _scan,
+    "server": _server,
+    "ledger": _ledger,
+    "hold": _hold,
+    "retention": _retention,
+    "stats": _stats,
+    "doctor": _doctor,
+}
+_registered: set[str] = set()
+
+
+def _first_command(argv: Sequence[str]) -> str | None:
+    """The command name in `argv` (after the global options), or None."""
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word in ("--config",):
+            rest = rest[1:]
+        elif word.startswith("-"):
+            continue
+        else:
+            return word
+    return None
+
+
+def register(argv: Sequence[str] | None = None) -> typer.Typer:
+    """Register the command groups `argv` needs (all of them when `argv` is None or names none)."""
+    wanted = _first_command(argv) if argv is not None else None
+    names = [wanted] if wanted in COMMANDS else list(COMMANDS) if wanted != "deadline" else []
+    for name in names:
+        if name not in _registered:
+            COMMANDS[name](app)
+            _registered.add(name)
+    return app
 
 
 @app.callback()
@@ -90,7 +177,7 @@ def main() -> None:
     logging.raiseExceptions = False  # a failing log handler must not print a traceback either
     old_umask = os.umask(0o077)
     try:
-        code = app(standalone_mode=False)
+        code = register(sys.argv[1:])(standalone_mode=False)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - the one place every failure becomes a message and a code

@@ -80,6 +80,11 @@ def approve(
     from services.erasure import decide, plan_state  # noqa: PLC0415 - loads the erasure modules on demand
 
     current = plan_state(state.settings, request_id)
+    if current.digest is None:
+        raise InputError(
+            f"request {request_id} has no erasure plan yet; run `dsr request run {request_id}` to find the "
+            f"person's data and plan the erasure, then `dsr request plan {request_id}` to review it"
+        )
     if current.decision != "pending":
         raise InputError(
             f"request {request_id} has no erasure plan awaiting a decision (decision: {current.decision}); "

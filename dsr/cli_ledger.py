@@ -1,7 +1,8 @@
-"""`dsr ledger ...`: verify, export and publish the key of the proof ledger. Prints seqs and hashes only.
+"""`dsr ledger ...`: verify, export, sign the head of, anchor and publish the key of the proof ledger. Prints seqs
+and hashes only.
 
-Exit codes of `verify`: 0 intact, 1 broken (the first bad entry is named), 2 could not verify (file, key or
-database unusable).
+Exit codes of `verify`: 0 intact, 1 broken (the first bad entry, checkpoint, head or certificate is named), 2
+could not verify (file, key, database or bucket unusable).
 """
 
 from __future__ import annotations
@@ -10,16 +11,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsr.context import err, out, print_json, state
+from dsr.failures import one_line
 from models.db import session_scope
 from models.errors import DsrError
-from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
-from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_signing_key
+from models.files import atomic_write
+from proofs.attestation import CertificateClaim, CertificateProblem
+from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, head_document, open_database_ledger, read_head_document
+from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_public_key, load_signing_key
 from proofs.sql_store import SQLLedgerStore
-from proofs.verify import VerifyResult, verify_export
+from proofs.verify import HeadCheck, Problem, VerifyError, VerifyResult, read_certificate, verify_export
+from services.evidence import anchors_for
 
-app = typer.Typer(help="Check, export and publish the proof ledger.", no_args_is_help=True)
+app = typer.Typer(help="Check, export, sign the head of, anchor and publish the proof ledger.", no_args_is_help=True)
 
 EXIT_BROKEN = 1
 EXIT_UNUSABLE = 2
@@ -48,20 +54,23 @@ def _signing_key_path(explicit: Path | None) -> Path:
 
 
 def _database_ledger(database_url: str | None, signing_key: Path | None, *, create_key: bool) -> Ledger:
-    """The database ledger; an explicit --signing-key wins over DSR_LEDGER_SIGNING_KEY."""
+    """The database ledger (anchored in the evidence bucket when `[evidence]` is set); an explicit --signing-key
+    wins over DSR_LEDGER_SIGNING_KEY."""
     return open_database_ledger(
         database_url or state.settings.database.url,
         signing_key=_signing_key_path(signing_key),
         env_var=None if signing_key is not None else SIGNING_KEY_ENV,
         create_key=create_key,
         checkpoint_every=None,
+        anchors=anchors_for(state.settings),
     )
 
 
 def _report(result: VerifyResult, as_json: bool) -> None:
     if as_json:
         print_json(result.to_json())
-    elif result.ok:
+        return
+    if result.ok:
         out.print(
             f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints, sealed to seq "
             f"{result.sealed_to} (key {result.key_id}, {result.key_source})",
@@ -70,9 +79,16 @@ def _report(result: VerifyResult, as_json: bool) -> None:
         )
     elif result.first_error is not None:
         err.print(f"ledger BROKEN: {result.first_error.describe()}", markup=False, highlight=False)
-    if not as_json:
-        for warning in result.warnings:
-            err.print(f"warning: {warning}", markup=False, highlight=False)
+    against = "; ".join(result.verified_against) or "nothing (no key)"
+    (out if result.ok else err).print(f"verified against: {against}", markup=False, highlight=False)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+
+
+def _broken(detail: str) -> VerifyResult:
+    return VerifyResult(
+        ok=False, entries=0, checkpoints=0, first_error=VerifyError(Problem.BAD_SIGNATURE, None, None, detail)
+    )
 
 
 @app.command()
@@ -83,25 +99,66 @@ def verify(
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="The published public key (PEM) to check signatures with.")
     ] = None,
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--head", help="A signed head filed earlier (`dsr ledger head`, beside a certificate); repeatable."
+        ),
+    ] = None,
+    certificate: Annotated[
+        Path | None,
+        typer.Option(
+            "--certificate", help="A certificate JSON (its .sig beside it) whose ledger head must be in the chain."
+        ),
+    ] = None,
+    anchors: Annotated[
+        bool, typer.Option("--anchors", help="Compare the database with the checkpoints anchored in [evidence].")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     database_url: DatabaseOpt = None,
     signing_key: SigningKeyOpt = None,
 ) -> None:
-    """Check the chain, sequence and signed checkpoints; exit 0 only if intact, else name the first bad entry."""
+    """Check the chain, sequence, chained checkpoints and signed heads; exit 0 only if intact, else name the first
+    problem (modified, missing, reordered, truncated, rewritten, not_in_chain, bad_signature)."""
     try:
         pem = public_key.read_bytes() if public_key is not None else None
+        checks: list[HeadCheck] = []
+        key_label = "the given public key"
+        for path in head or []:
+            signed, embedded = read_head_document(path.read_bytes(), source=path.name)
+            checks.append(HeadCheck(signed, f"the filed head {path.name}"))
+            if pem is None and embedded is not None:
+                pem = embedded  # the filed copy's key is the trusted one, not the key beside the database
+                key_label = f"the public key in {path.name}"
         if export is not None:
-            result = verify_export(export, pem)
-        elif pem is not None:
-            url = database_url or state.settings.database.url
-            result = Ledger(SQLLedgerStore(lambda: session_scope(url)), checkpoint_every=None).verify(pem)
+            if anchors:
+                err.print("error: --anchors compares the database, not an export", markup=False, highlight=False)
+                raise typer.Exit(EXIT_UNUSABLE)
+            result = verify_export(export, pem, certificate=certificate, heads=tuple(checks))
         else:
-            result = _database_ledger(database_url, signing_key, create_key=False).verify()
+            key: Ed25519PublicKey | None
+            if pem is not None:
+                url = database_url or state.settings.database.url
+                ledger = Ledger(
+                    SQLLedgerStore(lambda: session_scope(url)),
+                    checkpoint_every=None,
+                    anchors=anchors_for(state.settings),
+                )
+                key = load_public_key(pem)
+            else:
+                ledger = _database_ledger(database_url, signing_key, create_key=False)
+                key = ledger.signer.public_key if ledger.signer else None
+            claim: CertificateClaim | None = None
+            if certificate is not None and key is not None:
+                claim = read_certificate(certificate, key)
+            result = ledger.verify(pem, heads=tuple(checks), anchors=anchors, certificate=claim, key_label=key_label)
+    except CertificateProblem as exc:
+        result = _broken(str(exc))
     except OSError as exc:
-        err.print(f"error: cannot read {exc.filename}: {exc.strerror}", markup=False, highlight=False)
+        err.print(one_line(f"error: cannot read {exc.filename}: {exc.strerror}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE) from None
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE) from None
     _report(result, as_json)
     if not result.ok:
@@ -116,12 +173,13 @@ def export(
     database_url: DatabaseOpt = None,
     signing_key: SigningKeyOpt = None,
 ) -> None:
-    """Export the database ledger as JSONL (sealing unsealed entries first); verify it with `verify --export`."""
+    """Export the database ledger as JSONL with a signed head (sealing unsealed entries first); verify it with
+    `verify --export`."""
     try:
         ledger = _database_ledger(database_url, signing_key, create_key=not no_seal)
         summary = ledger.export_jsonl(file, seal=not no_seal)
     except DsrError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     if as_json:
         print_json(
@@ -136,10 +194,68 @@ def export(
     else:
         out.print(
             f"exported {summary.entries} entries and {summary.checkpoints} checkpoints to {summary.path} "
-            f"(sealed to seq {summary.sealed_to})",
+            f"(sealed to seq {summary.sealed_to}, head signed)",
             markup=False,
             highlight=False,
         )
+
+
+@app.command("head")
+def head_cmd(
+    file: Annotated[Path, typer.Argument(help="Where to write the signed head (JSON).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the signed head on stdout as JSON.")] = False,
+    database_url: DatabaseOpt = None,
+    signing_key: SigningKeyOpt = None,
+) -> None:
+    """Seal the ledger and write its signed head (entry count, last seq and hash, last checkpoint, public key) for
+    the privacy team to file outside the database; `verify --head FILE` later names any cut or rewrite."""
+    try:
+        ledger = _database_ledger(database_url, signing_key, create_key=False)
+        signed = ledger.signed_head()
+        signer = ledger.signer
+        if signer is None:  # _database_ledger always opens the ledger with its key
+            raise typer.Exit(EXIT_UNUSABLE)
+        document = head_document(signed, signer)
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(file, document, mode=0o644)
+    except DsrError as exc:
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        err.print(one_line(f"error: cannot write {file}: {exc.strerror}"), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json(signed.to_dict())
+        return
+    out.print(
+        f"ledger head: {signed.entries} entries, last seq {signed.last_seq} hash {signed.last_hash}, checkpoint up "
+        f"to seq {signed.checkpoint_seq}, signed with key {signed.key_id}; written to {file}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("anchor")
+def anchor_cmd(
+    database_url: DatabaseOpt = None,
+    signing_key: SigningKeyOpt = None,
+) -> None:
+    """Write the public key and every checkpoint not anchored yet to the evidence bucket (Object Lock)."""
+    try:
+        ledger = _database_ledger(database_url, signing_key, create_key=False)
+        if ledger.anchors is None:
+            err.print(
+                "error: no anchor store: set [evidence] bucket in the configuration (or file heads with "
+                "`dsr ledger head FILE`)",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        written = ledger.publish_anchors()
+    except DsrError as exc:
+        err.print(one_line(f"error: {exc}"), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"anchored {written} checkpoints in {ledger.anchors.description}", markup=False, highlight=False)
 
 
 @app.command("public-key")
@@ -154,6 +270,6 @@ def public_key_cmd(
         signer.export_public_key(file)
     except (DsrError, OSError) as exc:
         message = str(exc) if isinstance(exc, DsrError) else f"cannot write {file}: {exc.strerror}"
-        err.print(f"error: {message}", markup=False, highlight=False)
+        err.print(one_line(f"error: {message}"), markup=False, highlight=False)
         raise typer.Exit(1) from None
     out.print(f"public key {signer.key_id} written to {file}", markup=False, highlight=False)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from dsr import cli_erasure, cli_run
+from dsr.cli_certificate import certificate
 from dsr.context import err, out, print_json, state
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from models import cases
@@ -23,6 +24,7 @@ app.command("export")(cli_run.export)
 app.command("plan")(cli_erasure.plan)
 app.command("approve")(cli_erasure.approve)
 app.command("notify")(cli_erasure.notify)
+app.command("certificate")(certificate)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -116,7 +118,12 @@ def list_(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "kind", "status", "received", "due", "days left")
+    # Ids are never cut: the other columns wrap or shorten in a narrow terminal.
+    widest = max((len(r["id"]) for r in rows), default=2)
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=widest)
+    for column in ("kind", "status", "received", "due", "days left"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         days = f"[red]{r['days_left']} (overdue)[/red]" if r["overdue"] else str(r["days_left"])
         table.add_row(r["id"], r["kind"], r["status"], r["received_at"][:10], r["extended_due"] or r["due"], days)
@@ -136,6 +143,8 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     out.print(f"received {detail['received_at']}  via {detail['channel']}")
     out.print(f"due {detail['due']} (target {detail['target']})  extended due {detail['extended_due'] or '-'}")
     out.print(f"days left {detail['days_left']}{'  OVERDUE' if detail['overdue'] else ''}")
+    if detail["status"] == RequestStatus.COMPLETED_WITH_GAPS:
+        out.print("gaps: some items could not be read or changed; the certificate lists each with its reason")
     if detail["locations"]:
         table = Table("location", "phase", "status", "reason", "attempts", "findings")
         for loc in detail["locations"]:
@@ -151,6 +160,34 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     for label in ("report", "certificate"):
         if detail[label]:
             out.print(f"{label}: {detail[label]}")
+    check = detail.get("release_check")
+    if check and check["outcome"] == "blocked":
+        out.print(f"release check: blocked on {len(check['items'])} item(s) (release with `dsr request release-item`)")
+        table = Table("item", "file", "place", "reason", "source", "released")
+        for item in check["items"]:
+            table.add_row(
+                item["item"],
+                item["file"],
+                item["place"],
+                item["reason"],
+                item["source"],
+                "yes" if item["released"] else "",
+            )
+        out.print(table)
+
+
+@app.command("release-item")
+def release_item(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    item: Annotated[str, typer.Argument(metavar="ITEM", help="An item the release check blocked on (R-...).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it may be sent as it is (recorded in the audit trail; at most 2000).")
+    ],
+) -> None:
+    """Release one item the release check blocked on, with a recorded reason; run the request again to issue."""
+    with state.db() as session:
+        cases.release_item(session, request_id, item, reason=reason)
+    err.print(f"{request_id}: {item} released; run `dsr request run {request_id}` to issue the package")
 
 
 @app.command()

@@ -11,11 +11,13 @@ lock (`models.run_lock`) for the whole local run, and refuses at once, in one li
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,7 +91,10 @@ def _drain_prefect_workers() -> None:
             worker.drain_all(timeout=DRAIN_SECONDS)
 
 
-def _run_access(request_id: str, *, served: bool) -> dict[str, Any]:
+def _run_access(request_id: str, *, served: bool, allow_incomplete_register: bool = False) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"request_id": request_id}
+    if allow_incomplete_register:
+        parameters["allow_incomplete_register"] = True
     if served:
         from prefect.deployments import run_deployment  # noqa: PLC0415
 
@@ -97,7 +102,7 @@ def _run_access(request_id: str, *, served: bool) -> dict[str, Any]:
         follower = threading.Thread(target=_follow, args=(request_id, finished), daemon=True)
         follower.start()
         try:
-            flow_run = run_deployment(ACCESS_DEPLOYMENT, parameters={"request_id": request_id}, timeout=None)
+            flow_run = run_deployment(ACCESS_DEPLOYMENT, parameters=parameters, timeout=None)
         finally:
             finished.set()
             follower.join()
@@ -109,7 +114,7 @@ def _run_access(request_id: str, *, served: bool) -> dict[str, Any]:
     follower = threading.Thread(target=_follow, args=(request_id, finished), daemon=True)
     follower.start()
     try:
-        result: dict[str, Any] = access_request(request_id)
+        result: dict[str, Any] = access_request(request_id, allow_incomplete_register=allow_incomplete_register)
     finally:
         finished.set()
         follower.join()
@@ -133,9 +138,51 @@ def _run_erasure(request_id: str, *, served: bool) -> dict[str, Any]:
     return result
 
 
+def _blocked_error(request_id: str, since: datetime) -> InputError | None:
+    """Why this run's attempt to issue the request's package was blocked (register or release check), if it was
+    (read from the audit trail: the reasons never go through Prefect)."""
+    with state.db() as session:
+        request = cases.get_request(session, request_id)
+        if request.report_path is not None:
+            return None
+        register, release = cases.last_issue_checks(session, request_id)
+    register = register if register is not None and _aware(register.at) >= since else None
+    release = release if release is not None and _aware(release.at) >= since else None
+    if register is not None and register.outcome == "blocked" and (release is None or release.at < register.at):
+        missing = json.loads(register.details).get("missing", [])
+        return InputError(
+            f"{request_id}: not issued: the processing register does not answer every Art. 15 point for the data "
+            f"found; set these keys: {', '.join(missing)} (see dsr.example.toml), or run again with "
+            "--allow-incomplete-register (the report then says those answers are being completed)"
+        )
+    if release is not None and release.outcome == "blocked":
+        items = json.loads(release.details).get("items", [])
+        shown = "; ".join(f"{i['item']} {i['file']} {i['place']} {i['reason']}" for i in items[:10])
+        more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+        return InputError(
+            f"{request_id}: not issued: the release check found {len(items)} place(s) that may hold other people's "
+            f"data: {shown}{more}. Read them with `dsr request export {request_id} --draft --out DIR` (or `dsr "
+            f"request show {request_id}`), then redact more ([directory]) or release an item with `dsr request "
+            f"release-item {request_id} ITEM --reason TEXT`, and run again"
+        )
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def run(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON document.")] = False,
+    allow_incomplete_register: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete-register",
+            help="Issue the access package even when the register does not answer every point; the report then "
+            "says those answers are being completed (default: [access].allow_incomplete_register).",
+        ),
+    ] = False,
 ) -> None:
     """Run the request's flow with a progress bar (on the local Prefect server, the one in PREFECT_API_URL, or a
     temporary one); refused at once if the request is closed or another run of it is under way."""
@@ -153,16 +200,26 @@ def run(
     state.master_key()
     state.hmac_key()
     started = time.monotonic()
-    runner = _run_erasure if kind is RequestKind.ERASURE else _run_access
+    started_at = datetime.now(UTC)
     database = state.settings.database.url
+
+    def runner(served: bool) -> dict[str, Any]:
+        if kind is RequestKind.ERASURE:
+            return _run_erasure(request_id, served=served)
+        return _run_access(request_id, served=served, allow_incomplete_register=allow_incomplete_register)
+
     if explicit_api_url():
         with hold_for_run(database, request_id):
             pass  # another run under way is refused here; the served flow takes the lock for its own run
-        outcome = runner(request_id, served=True)
+        outcome = runner(served=True)
     else:
         with hold_for_run(database, request_id), prefect_api(state.settings) as api_url, _against(api_url):
-            outcome = runner(request_id, served=False)
+            outcome = runner(served=False)
     outcome["seconds"] = round(time.monotonic() - started, 1)
+    if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):
+        blocked = _blocked_error(request_id, started_at)
+        if blocked is not None:
+            raise blocked
     if as_json:
         print_json(outcome)
         return
@@ -190,22 +247,40 @@ def report(
         print_json({"id": request_id, "report": path, "package_sha256": digest})
     else:
         out.print(path, markup=False, highlight=False)
+        err.print(
+            f"{request_id}: the access package, sealed (encrypted) for delivery; "
+            f"`dsr request export {request_id} --out DIR` decrypts it into DIR/{request_id}/ to hand over",
+            markup=False,
+            highlight=False,
+        )
 
 
 def export(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to unpack the decrypted package into.")],
+    draft: Annotated[
+        bool,
+        typer.Option("--draft", help="Unpack the draft the release check blocked (for the reviewer, not the person)."),
+    ] = False,
 ) -> None:
-    """Decrypt the request's sealed package into DIR/<ID>/ for delivery to the person (mode 0700)."""
-    from services.staging import open_package  # noqa: PLC0415 - loads crypto on demand
+    """Decrypt the request's sealed package into DIR/<ID>/ for delivery to the person (mode 0700); prints every
+    file written."""
+    from services.staging import draft_path, open_package  # noqa: PLC0415 - loads crypto on demand
     from services.subject import request_key  # noqa: PLC0415
 
     with state.db() as session:
         path = cases.get_request(session, request_id).report_path
-    if path is None:
-        raise InputError(f"request {request_id} has no package yet; run `dsr request run {request_id}`")
-    sealed = Path(path)
-    if not sealed.exists():
-        raise InputError(f"the package of {request_id} is gone ({sealed.name}); it was deleted after delivery")
+    if draft:
+        sealed = draft_path(state.settings.access.package_dir, request_id)
+        if not sealed.exists():
+            raise InputError(f"request {request_id} has no blocked draft; `dsr request show {request_id}` says why")
+    else:
+        if path is None:
+            raise InputError(f"request {request_id} has no package yet; run `dsr request run {request_id}`")
+        sealed = Path(path)
+        if not sealed.exists():
+            raise InputError(f"the package of {request_id} is gone ({sealed.name}); it was deleted after delivery")
     target = open_package(sealed, request_key(state.settings, request_id), request_id, out_dir)
-    out.print(str(target / "report.html"), markup=False, highlight=False)
+    for written in sorted(p for p in target.rglob("*") if p.is_file()):
+        out.print(str(written), markup=False, highlight=False)
+    err.print(f"{request_id}: {'draft for review' if draft else 'package'} unpacked into {target}")

@@ -22,6 +22,7 @@ from detection.matcher import ENGINE, Matcher
 from detection.scan import scan_endpoint
 from dsr.context import err, out
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
+from erasure.proof_path import proof_path
 from models.errors import InputError
 from models.identifiers import MAX_SHORT_TEXT, check_text, validate_all
 from models.settings import NAME_RE as _NAME_RE
@@ -107,10 +108,16 @@ def scan(
     for gap in result.gaps:
         _err.print(f"coverage gap: {gap.path} ({gap.reason})", highlight=False, markup=False)
     warn_about(given, validated)
+    # Names that are not UTF-8 are printed in their escaped form (`\xNN`), as the ledger records them.
+    items = [
+        {**item, "location": {**item["location"], "path": proof_path(item["location"]["path"])},
+         "session_id": proof_path(item.get("session_id"))}
+        for item in result.items
+    ]  # fmt: skip
     if as_json:
         document = {
-            "items": list(result.items),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+            "items": items,
+            "skipped": [{"path": proof_path(s.path), "reason": s.reason} for s in result.skipped],
             "gaps": [gap.to_dict() for gap in result.gaps],
             "residual_databases": list(result.residual_databases),
             "encrypted_stores": list(result.encrypted_stores),
@@ -118,7 +125,7 @@ def scan(
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
     table = Table(Column("path", overflow="fold"), "line", "kind", "session", "categories", "forms")
-    for item in result.items:
+    for item in items:
         location = item["location"]
         table.add_row(
             str(location["path"]),

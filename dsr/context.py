@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from sqlmodel import Session
 
-from models.cases import get_request, sync_locations
-from models.db import session_scope
-from models.keys import hmac_key, master_key
-from models.settings import Settings, load_settings
-from models.tables import utcnow
+from models.settings import Settings, load_settings, resolve_config_path
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# The case database, keys and tables are imported on first use: commands that need none of them (`deadline`,
+# `--help`, `fleet simulate`) start without loading SQLAlchemy, SQLModel or the crypto stack.
 
 
 class SafeStream:
@@ -96,14 +98,20 @@ class CLIState:
 
     def hmac_key(self) -> bytes:
         """The key for identifiers' keyed hashes (`DSR_HMAC_KEY` or `.dsr/hmac.key`)."""
+        from models.keys import hmac_key  # noqa: PLC0415 - crypto on demand
+
         return hmac_key(self.state_dir())
 
     def master_key(self) -> bytes:
         """The master key wrapping request keys (`DSR_MASTER_KEY` or `.dsr/master.key`)."""
+        from models.keys import master_key  # noqa: PLC0415 - crypto on demand
+
         return master_key(self.state_dir())
 
     def today(self) -> date:
         """Today in the controller's establishment."""
+        from models.tables import utcnow  # noqa: PLC0415 - the database layer on demand
+
         return utcnow().astimezone(self.settings.controller.tz).date()
 
     def require_request(self, request_id: str) -> None:
@@ -112,13 +120,44 @@ class CLIState:
         Raises:
             RequestNotFoundError: no such request.
         """
+        from models.cases import get_request  # noqa: PLC0415 - the database layer on demand
+
         with self.db() as session:
             get_request(session, request_id)
+
+    def fresh_default_database(self) -> Path | None:
+        """The SQLite file of the embedded defaults when there is no configuration file, no DSR_DATABASE_URL
+        and the file does not exist yet (this command creates it); else None."""
+        path, named = resolve_config_path(self.config)
+        url = self.settings.database.url
+        if named or path.exists() or os.environ.get("DSR_DATABASE_URL") or not url.startswith("sqlite:///"):
+            return None
+        database = Path(url.removeprefix("sqlite:///"))
+        return None if database.exists() else database
+
+    def announce_defaults(self, database: Path) -> None:
+        """Say once on stderr, as the default case database is created, which configuration and database
+        this is (so a first run in the wrong folder does not go unnoticed)."""
+        path, _named = resolve_config_path(self.config)
+        err.print(
+            f"note: no configuration file ({path} not found here; --config or DSR_CONFIG names one): using the "
+            f"embedded defaults; created the case database {database}, with keys and logs in {self.state_dir()}; "
+            "copy dsr.example.toml to dsr.toml to configure, `dsr doctor` checks the set-up",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
     @contextmanager
     def db(self) -> Iterator[Session]:
         """A case-database session (migrated on first use, locations synced from the config)."""
+        from models.cases import sync_locations  # noqa: PLC0415 - the database layer on demand
+        from models.db import session_scope  # noqa: PLC0415
+
+        fresh = self.fresh_default_database()
         with session_scope(self.settings.database.url) as session:
+            if fresh is not None:
+                self.announce_defaults(fresh)
             sync_locations(session, self.settings)
             yield session
 

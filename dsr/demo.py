@@ -28,6 +28,7 @@ from models.prefect_env import quiet_prefect
 from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
+from simulation.register import EXAMPLE_REGISTER
 from simulation.services import (
     seed_backup_bucket,
     sshd_available,
@@ -45,43 +46,7 @@ LAPTOPS = 6
 SSH_LAPTOPS = 2
 BUCKET = "corp-agent-backups"
 PREFIX = "laptops/"
-REGISTER = """
-[register]
-automated_decisions = "No decisions based solely on automated processing, including profiling, are made about you."
-transfers = "Conversation histories stay on company laptops and in our backup bucket in the UK."
-
-[register.categories.contact_details]
-title = "Contact details"
-purposes = ["Answering your enquiries", "Working with you on joint projects"]
-legal_basis = "Legitimate interests (Art. 6(1)(f)): running our business with customers and partners"
-recipients = ["Anthropic PBC (AI assistant provider, processor)", "Example Backup Ltd (backup hosting, processor)"]
-retention = "Kept with the conversation: 18 months after its last activity"
-source = "You, or colleagues who wrote to you or about you"
-
-[register.categories.identifiers]
-title = "Identifiers (user ids, account numbers)"
-purposes = ["Support and account administration"]
-legal_basis = "Contract (Art. 6(1)(b))"
-recipients = ["Anthropic PBC (AI assistant provider, processor)"]
-retention = "18 months after the conversation's last activity"
-source = "Our customer systems"
-
-[register.categories.financial]
-title = "Financial details"
-purposes = ["Invoicing and payments"]
-legal_basis = "Legal obligation (Art. 6(1)(c)): accounting records"
-recipients = ["Our accountants"]
-retention = "Six years after the end of the financial year"
-source = "You, or our finance systems"
-
-[register.categories.free_text_mentions]
-title = "Mentions in conversations with AI assistants"
-purposes = ["Staff productivity: drafting, analysis and coding with AI assistants"]
-legal_basis = "Legitimate interests (Art. 6(1)(f))"
-recipients = ["Anthropic PBC (AI assistant provider, processor)"]
-retention = "18 months after the conversation's last activity"
-source = "Our staff, from documents and e-mails they worked on"
-"""
+REGISTER = EXAMPLE_REGISTER
 
 
 def _config(fleet: Path, truth: dict[str, object], ssh: dict[str, str], key: Path | None, known: Path | None,
@@ -233,6 +198,7 @@ def main() -> None:
         console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
         access_id = _submit(RequestKind.ACCESS, person, env)
         erasure_id = _submit(RequestKind.ERASURE, person, env)
+        _doctor(env)
         api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}))
         for rid, deployment in (
             (access_id, ACCESS_DEPLOYMENT),
@@ -249,6 +215,18 @@ def main() -> None:
         stop()
         raise
     _explain(access_id, erasure_id)
+
+
+def _doctor(env: dict[str, str]) -> None:
+    """Show `dsr doctor` on the demo's configuration (what a team runs after setting up)."""
+    console.print("     Checking the set-up with `dsr doctor` ...")
+    result = subprocess.run(
+        [sys.executable, "-m", "dsr", "doctor"], env=env, capture_output=True, text=True, check=False
+    )
+    for line in result.stdout.splitlines():
+        console.print(f"     {line}", markup=False, highlight=False, soft_wrap=True)
+    if result.returncode != 0:
+        console.print("     [yellow]dsr doctor found a problem (above); the demo goes on[/yellow]")
 
 
 def _trigger(deployment: str, request_id: str, env: dict[str, str]) -> None:
@@ -276,13 +254,16 @@ def _explain(access_id: str, erasure_id: str) -> None:
   * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
 
 [bold]From the command line[/bold] (export DSR_CONFIG={config}):
+  .venv/bin/dsr doctor                                                    # checks the whole set-up
   .venv/bin/dsr request submit --kind access --identifiers-file person.json   # chmod 600 person.json first
   .venv/bin/dsr request list
   .venv/bin/dsr request show {access_id}
   .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package
   .venv/bin/dsr request plan {erasure_id}
   .venv/bin/dsr request approve {erasure_id} --by "Your Name"            # same as the UI form
+  .venv/bin/dsr request certificate {erasure_id} --open                   # once the erasure completed
   .venv/bin/dsr ledger verify
+  .venv/bin/dsr stats                                                     # accountability figures
 
 The access package is sealed (AES-GCM) at {DEMO_DIR / "packages"}/{access_id}.zip.enc.
 Stop everything with: [bold]make demo-stop[/bold]

@@ -11,10 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
-from connectors.s3 import S3Connector, scannable_format
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
@@ -163,7 +162,7 @@ def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple
     if len(data) > _MAX_ORG_FILE:
         return ()
     refs: list[tuple[str, int]] = []
-    quoted = {sid: b'"' + sid.encode("utf-8") + b'"' for sid in sessions}
+    quoted = {sid: b'"' + sid.encode("utf-8", "surrogateescape") + b'"' for sid in sessions}
     for number, line in enumerate(data.split(b"\n"), start=1):
         refs.extend((sid, number) for sid, needle in quoted.items() if needle in line)
     return tuple(sorted(refs))
@@ -229,7 +228,7 @@ def discover_endpoint(
     )
 
 
-def discover_store(connector: S3Connector, matcher: Matcher) -> LocationDiscovery:
+def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDiscovery:
     """Scan every version of an S3 store and record each version's identity and Object Lock state.
 
     The sha256 and line count are of the decoded content (`open_content`: gunzipped), the form the

@@ -18,15 +18,24 @@ from typing import Any
 import zstandard
 
 from connectors.agents import agent_layout
-from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
+from connectors.base import (
+    CHUNK_SIZE,
+    Connector,
+    DeletionOutcome,
+    Expected,
+    Item,
+    RetainedVersion,
+    Skipped,
+    VersionedStore,
+    temp_name,
+)
 from connectors.encoding import detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
-from connectors.s3 import DeletionOutcome, RetainedVersion, S3Connector
 from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
 from detection.matcher import Matcher
 from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
-from erasure.proof_path import path_digest, proof_path
+from erasure.proof_path import path_fields, proof_path
 from erasure.rewrite import (
     Rewrite,
     drop_lines,
@@ -63,6 +72,60 @@ STEPS = (
 
 KillHook = Callable[[str], None]
 
+_DELETIONS = frozenset({LedgerAction.DELETE_SESSION, LedgerAction.DELETE_FILE, LedgerAction.DELETE_S3_VERSION})
+
+
+@dataclass(frozen=True)
+class EntryLabel:
+    """How the ledger entries of one action are labelled.
+
+    Attributes:
+        policy_version: the rule set the entry was made under (`erasure-1`, `retention:<policy>@<version>`).
+        details: extra details written into each entry (ids and names only, never personal data).
+    """
+
+    policy_version: str
+    details: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """Who asked for a run, why, and how its ledger entries are labelled: the one interface through which
+    erasure and retention share this executor.
+
+    Attributes:
+        asked_by: the acting identity recorded in every entry.
+        why: the purpose (`erasure`, `retention`).
+        request_id: the request the run serves; None when no request asked (a retention purge).
+        label: the label of entries no action label names.
+        action_labels: per planned action id, its own label.
+        deletions_as: the ledger action deletions are recorded under (the executor's own operation then
+            goes to `details.operation`); None records them as themselves.
+    """
+
+    asked_by: str
+    why: str = "erasure"
+    request_id: str | None = None
+    label: EntryLabel = field(default_factory=lambda: EntryLabel(POLICY_VERSION))
+    action_labels: Mapping[str, EntryLabel] = field(default_factory=dict)
+    deletions_as: LedgerAction | None = None
+
+    def record(self, action: LedgerAction, action_id: str | None, **fields: Any) -> ProofRecord:
+        """A proof record of this mandate: its request, actor, label and deletion action."""
+        label = self.action_labels.get(action_id or "", self.label)
+        details: dict[str, JSONValue] = {**label.details, **fields.pop("details", {})}
+        if self.deletions_as is not None and action in _DELETIONS:
+            details["operation"] = action.value
+            action = self.deletions_as
+        return ProofRecord(
+            action=action,
+            request_id=self.request_id,
+            actor=self.asked_by,
+            policy_version=label.policy_version,
+            details=details,
+            **fields,
+        )
+
 
 class ActionStatus(StrEnum):
     """Outcome of one action in one run."""
@@ -71,6 +134,7 @@ class ActionStatus(StrEnum):
     ALREADY_DONE = "already_done"  # the ledger already holds its entry
     RECORDED = "recorded"  # an exception was recorded in the ledger
     RETAINED = "retained"  # part of it is protected by Object Lock (recorded as exceptions)
+    NOT_REACHED = "not_reached"  # the item could not be read or changed: recorded as a gap with its reason
     BUSY = "busy"  # the agent app runs: nothing touched, retry later
     CONFLICT = "conflict"  # the item changed since planning: nothing touched, re-plan and retry
     FAILED = "failed"  # the connector failed: see `error`
@@ -103,7 +167,15 @@ class ActionOutcome:
     retained: tuple[tuple[str, str], ...] = ()
 
 
-_FINISHED = frozenset({ActionStatus.DONE, ActionStatus.ALREADY_DONE, ActionStatus.RECORDED, ActionStatus.RETAINED})
+_FINISHED = frozenset(
+    {
+        ActionStatus.DONE,
+        ActionStatus.ALREADY_DONE,
+        ActionStatus.RECORDED,
+        ActionStatus.RETAINED,
+        ActionStatus.NOT_REACHED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +198,11 @@ class ExecutionReport:
     def complete(self) -> bool:
         """Whether every action finished (done, recorded or retained)."""
         return all(o.status in _FINISHED for o in self.outcomes)
+
+    @property
+    def not_reached(self) -> tuple[ActionOutcome, ...]:
+        """Items recorded as not reached (gaps: the request cannot be `completed` while one remains)."""
+        return tuple(o for o in self.outcomes if o.kind is ActionKind.NOT_REACHED)
 
     @property
     def pending(self) -> tuple[ActionOutcome, ...]:
@@ -264,20 +341,27 @@ class _Run:
         self,
         plan: ErasurePlan,
         connectors: Callable[[str], Connector],
-        matcher: Matcher,
+        matcher: Matcher | None,
         ledger: Ledger,
         run_id: str,
-        actor: str,
+        mandate: Mandate,
         kill_hook: KillHook | None,
     ) -> None:
         self.plan = plan
         self.connectors = connectors
-        self.matcher = matcher
+        self._matcher = matcher
         self.ledger = ledger
         self.run_id = run_id
-        self.actor = actor
+        self.mandate = mandate
         self.hook = kill_hook or (lambda _step: None)
         self.temp_tag = temp_tag(plan.request_id, plan.digest)
+
+    @property
+    def matcher(self) -> Matcher:
+        """The subject's matcher; a run without a subject (a purge) cannot redact."""
+        if self._matcher is None:
+            raise UnsupportedOperationError("a run without a subject cannot redact", code="no_subject")
+        return self._matcher
 
     # -- ledger ----------------------------------------------------------------------------------------
 
@@ -290,22 +374,14 @@ class _Run:
     def proof(self, action: LedgerAction, planned: PlannedAction, **fields: Any) -> ProofRecord:
         path = proof_path(planned.path)
         details = dict(fields.get("details", {}))
-        if planned.path is not None and path != planned.path:
-            # A hostile file name (line break, huge): escaped for the ledger, identified by its digest.
-            details["path_sha256"] = path_digest(planned.path)
+        # A hostile file name (line break, not UTF-8, huge): escaped for the ledger, identified by its bytes.
+        details.update(path_fields(planned.path))
         session_id = details.get("session_id")
         if isinstance(session_id, str):
             details["session_id"] = proof_path(session_id)  # session ids of transcripts come from file names
         fields["details"] = details
-        return ProofRecord(
-            action=action,
-            request_id=self.plan.request_id,
-            run_id=self.run_id,
-            location=planned.location,
-            path=path,
-            actor=self.actor,
-            policy_version=POLICY_VERSION,
-            **fields,
+        return self.mandate.record(
+            action, planned.action_id, run_id=self.run_id, location=planned.location, path=path, **fields
         )
 
     def done_before(self, key: str) -> int | None:
@@ -338,29 +414,41 @@ class _Run:
         )
         return self.outcome(action, ActionStatus.RECORDED, self.record(key, record))
 
+    def not_reached(self, action: PlannedAction) -> ActionOutcome:
+        """Record an item the scan could not read or change: a `skip` entry with outcome `not_reached` and its
+        reason, no exception ground (it is a gap, not a kept record)."""
+        vid = action.version_ids[0] if action.version_ids else None
+        what = f"not_reached:{action.reason}"
+        key = idempotency_key(self.plan.request_id, what, action.location, action.path, vid, None)
+        seq = self.done_before(key)
+        if seq is not None:
+            return self.outcome(action, ActionStatus.NOT_REACHED, seq)
+        details: dict[str, JSONValue] = {"reason": action.reason}
+        if action.lines:
+            details["lines"] = list(action.lines)
+        record = self.proof(LedgerAction.SKIP, action, version_id=vid, outcome="not_reached", details=details)
+        return self.outcome(action, ActionStatus.NOT_REACHED, self.record(key, record))
+
     def retained_versions(self, action: PlannedAction, retained: Sequence[RetainedVersion]) -> None:
         for version in retained:
             key = idempotency_key(
                 self.plan.request_id, "exception:object_lock", action.location, version.key, version.version_id, None
             )
             details: dict[str, JSONValue] = {"legal_hold": version.legal_hold}
-            if proof_path(version.key) != version.key:
-                details["path_sha256"] = path_digest(version.key)
+            details.update(path_fields(version.key))
             if version.mode:
                 details["lock_mode"] = version.mode
             if version.retain_until:
                 details["retain_until"] = version.retain_until.isoformat()
-            record = ProofRecord(
-                action=LedgerAction.EXCEPTION,
-                request_id=self.plan.request_id,
+            record = self.mandate.record(
+                LedgerAction.EXCEPTION,
+                action.action_id,
                 run_id=self.run_id,
                 location=action.location,
                 path=proof_path(version.key),
                 version_id=version.version_id,
                 exception_ground="object_lock",
                 outcome="kept",
-                actor=self.actor,
-                policy_version=POLICY_VERSION,
                 details=details,
             )
             self.record(key, record)
@@ -420,7 +508,7 @@ class _Run:
         if action.session_id:
             details["session_id"] = action.session_id
         if target.kind == "audit_log":
-            # endpoint-histories.md section 4 policy 2: redacted in place, never re-signed; the break is documented.
+            # docs/histories.md (audit logs): redacted in place, never re-signed; the break is documented.
             details["audit_break"] = True
             details["original_macs"] = list(_audit_macs(data, action.lines))
         if sha == target.sha256:
@@ -577,8 +665,8 @@ class _Run:
     # -- S3 ------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _s3(connector: Connector) -> S3Connector:
-        if not isinstance(connector, S3Connector):
+    def _s3(connector: Connector) -> VersionedStore:
+        if not isinstance(connector, VersionedStore):
             raise UnsupportedOperationError("S3 action on a location that is not an S3 store")
         return connector
 
@@ -661,7 +749,7 @@ class _Run:
             return drop_lines(data, action.lines)  # the object without the subject's records
         return redact_lines(data, action.lines, "json", self.matcher)
 
-    def _content(self, s3: S3Connector, item: Item) -> bytes:
+    def _content(self, s3: VersionedStore, item: Item) -> bytes:
         with s3.open_content(item) as stream:
             return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
 
@@ -751,18 +839,15 @@ class _Run:
     def record_temp_removal(self, location: str, removal: TempRemoval) -> int:
         """The ledger entry of one removed leftover (`remove_temp`): where, its hash, the file it stood for."""
         details: dict[str, JSONValue] = {"for_path": proof_path(removal.for_path)}
-        if proof_path(removal.path) != removal.path:
-            details["path_sha256"] = path_digest(removal.path)
-        record = ProofRecord(
-            action=LedgerAction.REMOVE_TEMP,
-            request_id=self.plan.request_id,
+        details.update(path_fields(removal.path))
+        record = self.mandate.record(
+            LedgerAction.REMOVE_TEMP,
+            None,
             run_id=self.run_id,
             location=location,
             path=proof_path(removal.path),
             sha256_before=removal.sha256,
             counts={"files_deleted": 1, "bytes": removal.size},
-            actor=self.actor,
-            policy_version=POLICY_VERSION,
             details=details,
         )
         key = idempotency_key(self.plan.request_id, "remove_temp", location, removal.path, self.run_id, removal.sha256)
@@ -780,7 +865,7 @@ class _Run:
             except ConnectorError as exc:
                 return [self.outcome(a, ActionStatus.FAILED, error=exc.status.value) for a in actions]
             if busy:
-                # endpoint-histories.md section 5: never change a store while the app runs; retry later.
+                # Never change a store while the agent app runs (docs/histories.md); retry later.
                 return [self.outcome(a, ActionStatus.BUSY, error="busy") for a in actions]
             self.cleanup_temp_files(connector, actions)
             outcomes: list[ActionOutcome] = []
@@ -806,7 +891,7 @@ class _Run:
     def app_busy(self, connector: Connector, action: PlannedAction) -> bool:
         """Whether the app of the agent whose store the action changes is running (its declared processes)."""
         layout = agent_layout(action.app) if action.app else None
-        if layout is None or not layout.processes or action.kind is ActionKind.EXCEPTION:
+        if layout is None or not layout.processes or action.kind in (ActionKind.EXCEPTION, ActionKind.NOT_REACHED):
             return False
         try:
             evidence = connector.activity().evidence
@@ -840,10 +925,11 @@ def execute_plan(
     plan: ErasurePlan,
     *,
     connectors: Callable[[str], Connector],
-    matcher: Matcher,
+    matcher: Matcher | None,
     ledger: Ledger,
     run_id: str,
-    actor: str,
+    actor: str | None = None,
+    mandate: Mandate | None = None,
     kill_hook: KillHook | None = None,
     approved_digest: str | None = None,
 ) -> ExecutionReport:
@@ -852,7 +938,8 @@ def execute_plan(
     Per location: `activity()` first and again before every further action (busy: nothing more is
     touched, retry later), leftover temp files of a killed run removed, then each action with
     compare-and-swap against the plan (changed since planning: `conflict`, nothing touched, re-plan).
-    Exceptions are recorded as ledger entries, never acted on.
+    Exceptions are recorded as ledger entries, never acted on; so are items not reached (a `skip` entry with
+    outcome `not_reached` and the reason), which are gaps, never exceptions.
     Safe to rerun after a crash at any point: an action whose entry is in the ledger is skipped; one whose
     effect is visible (file rewritten to the deterministic result, or gone) is recognised and recorded once.
 
@@ -869,10 +956,12 @@ def execute_plan(
     Args:
         plan: the approved plan.
         connectors: opens the connector of a location name (the executor closes it).
-        matcher: the subject's matcher (redaction).
+        matcher: the subject's matcher (redaction); None for a run without a subject (its redactions fail).
         ledger: the proof ledger.
         run_id: the flow or CLI run.
-        actor: the acting identity recorded in entries.
+        actor: the acting identity of an erasure of `plan.request_id` (when no `mandate` is given).
+        mandate: who asked, why and how entries are labelled (retention purges); default: the erasure of
+            the plan's request by `actor`.
         kill_hook: called with each step name of `STEPS` (tests raise from it to simulate a crash).
         approved_digest: the digest the approval named; when given, a different plan is refused before
             anything is touched.
@@ -889,12 +978,18 @@ def execute_plan(
             f"erasure plan {plan.digest} of request {plan.request_id} is not the approved plan {approved_digest}",
             request_id=plan.request_id,
         )
-    run = _Run(plan, connectors, matcher, ledger, run_id, actor, kill_hook)
+    if mandate is None:
+        if actor is None:
+            raise TypeError("execute_plan needs an actor or a mandate")
+        mandate = Mandate(asked_by=actor, request_id=plan.request_id)
+    run = _Run(plan, connectors, matcher, ledger, run_id, mandate, kill_hook)
     by_location: dict[str, list[PlannedAction]] = {}
     outcomes: dict[str, ActionOutcome] = {}
     for action in plan.actions:
         if action.kind is ActionKind.EXCEPTION:
             outcomes[action.action_id] = run.exception(action)
+        elif action.kind is ActionKind.NOT_REACHED:
+            outcomes[action.action_id] = run.not_reached(action)
         else:
             by_location.setdefault(action.location, []).append(action)
     for name, actions in by_location.items():

@@ -1,8 +1,8 @@
 """The erasure plan: what to delete, redact, rewrite or keep, per item, decided from the discovery results.
 
-Owns the decision rules (gdpr-rules.md sections 3 and 5; endpoint-histories.md section 4) and the plan's
-JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations, paths, line numbers,
-hashes, version tokens, action kinds, reasons and grounds only (never finding content).
+Owns the decision rules (docs/legal-rules.md: erasure and holds; docs/histories.md: how each store is
+changed) and the plan's JSON form. Pure: no I/O, no Prefect. The plan holds no personal data: locations,
+paths, line numbers, hashes, version tokens, action kinds, reasons and grounds only (never finding content).
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import fnmatch
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.layouts import RESIDUAL_DIRS
+from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
+from models.holds import hold_covers, hold_from_settings
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
 
 PLAN_FORMAT = "dsr-erasure-plan/1"
@@ -40,6 +41,7 @@ class ActionKind(StrEnum):
     S3_REWRITE = "s3_rewrite"  # new current version without the subject's records, then delete old versions
     S3_DELETE_VERSIONS = "s3_delete_versions"  # non-current versions holding the subject
     EXCEPTION = "exception"  # kept: legal hold, Art. 17(3) ground, Object Lock, residual store, vendor copy
+    NOT_REACHED = "not_reached"  # could not be read or changed (reason: the skip reason); never a legal ground
 
 
 class Reason(StrEnum):
@@ -62,6 +64,7 @@ class Reason(StrEnum):
     VENDOR_SIDE_COPY = "vendor_side_copy"
     NOT_IDENTIFIED = "not_identified"
     NOT_REACHED = "not_reached"
+    NOT_READ = "not_read"  # a file or version holding findings whose content could not be read whole
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class PlannedAction:
         kind: what it does.
         location: endpoint or store name (`vendor` for vendor-side copies).
         location_type: `endpoint`, `store` or `vendor`.
-        reason: why (`Reason` value).
+        reason: why (`Reason` value); for `not_reached` the reason the item could not be read or changed
+            (`symlink_out_of_scope`, `special_file`, `permission_denied`, `not_read`, ...).
         path: the file, key, or session record path the action is about.
         session_id: the session, where there is one.
         lines: 1-based line numbers concerned (redacted, dropped, or kept as an exception).
@@ -115,7 +119,7 @@ class PlannedAction:
         hold_id: the legal hold, for hold exceptions.
         note: the configured reason text of an Art. 17(3) exception or hold (no personal data by config rule).
         session_ids: for a redaction of a per-org file, deleted sessions whose references on the named lines
-            become `null` (endpoint-histories.md section 4 policy 1).
+            become `null` (docs/histories.md).
         drop_lines: for a redaction of the prompt history, lines (prompts of deleted sessions) removed
             after the redaction; `lines` never includes them.
         records: for a redaction inside a database, the rows (`<table>:<key>`) whose cells are redacted.
@@ -259,8 +263,13 @@ class ErasurePlan:
 
     @property
     def exceptions(self) -> tuple[PlannedAction, ...]:
-        """The exception actions (what is kept and why)."""
+        """The exception actions (what is kept and why, each under a ground)."""
         return tuple(a for a in self.actions if a.kind is ActionKind.EXCEPTION)
+
+    @property
+    def not_reached(self) -> tuple[PlannedAction, ...]:
+        """Items the product could not read or change, each with its reason: gaps, never exceptions."""
+        return tuple(a for a in self.actions if a.kind is ActionKind.NOT_REACHED)
 
     def summary(self) -> list[dict[str, Any]]:
         """Counts per location and action kind (rows for the plan table): location, action, count, files, lines."""
@@ -293,25 +302,8 @@ def _item_date(item: Mapping[str, Any]) -> date | None:
         return None
 
 
-def hold_covers(hold: HoldSettings, subject_keys: set[str], location: str, path: str, when: date | None) -> bool:
-    """Whether a legal hold's scope covers one item (gdpr-rules.md section 5: only within its scope).
-
-    Scope: `subjects` (empty = every subject; else any entry equal, case-insensitively, to one of
-    `subject_keys`), `endpoints` (location names; empty = all), `paths` (globs; empty = all) and the date
-    range. An item without a known date is inside a date range: a hold errs on keeping.
-    """
-    if hold.subjects and not {s.lower() for s in hold.subjects} & {k.lower() for k in subject_keys}:
-        return False
-    if hold.endpoints and location not in hold.endpoints:
-        return False
-    if not _matches_globs(path, hold.paths):
-        return False
-    if when is not None:
-        if hold.date_from is not None and when < hold.date_from:
-            return False
-        if hold.date_to is not None and when > hold.date_to:
-            return False
-    return True
+def _days(when: date | None) -> tuple[date, date] | None:
+    return (when, when) if when is not None else None
 
 
 def exception_covers(exception: Art17Exception, location: str, path: str, kind: str) -> bool:
@@ -334,13 +326,16 @@ class _Keep:
 class _Scope:
     def __init__(self, settings: ErasureSettings, holds: Sequence[HoldSettings], subject_keys: set[str]) -> None:
         self.settings = settings
-        self.holds = holds
+        self.holds = [hold_from_settings(h) for h in holds]
         self.subject_keys = subject_keys
 
-    def keep(self, location: str, path: str, kind: str, when: date | None) -> _Keep | None:
+    def keep(self, location: str, path: str, kind: str, dates: tuple[date, date] | None) -> _Keep | None:
+        """Why an item is kept, if it is: a covering hold (the one scope rule of `models.holds`) or exception.
+
+        `dates` are the first and last day of the item's (or its session's) activity; None when unknown."""
         for hold in self.holds:
-            if hold_covers(hold, self.subject_keys, location, path, when):
-                # Held items are retained under Art. 17(3)(e) until release (gdpr-rules.md section 5).
+            if hold_covers(hold, endpoint=location, path=path, session_dates=dates, subject_hashes=self.subject_keys):
+                # Held items are retained under Art. 17(3)(e) until release (docs/legal-rules.md).
                 return _Keep(Reason.LEGAL_HOLD, "legal_claims", hold.id, hold.case_reference)
         for exception in self.settings.exceptions:
             if exception_covers(exception, location, path, kind):
@@ -349,20 +344,6 @@ class _Scope:
 
 
 # -- endpoints ---------------------------------------------------------------------------------------------
-
-
-def _session_dirs(session_id: str, files: Iterable[ArtifactInfo], others: Sequence[ArtifactInfo]) -> list[str]:
-    """Directories that belong to the session alone: the first path component equal to the session id, its
-    8-hex short form or a dispatch generation (`local_ditto_*`), kept only when no other artifact lives there."""
-    short = session_id.removeprefix("local_")[:8]
-    dirs: set[str] = set()
-    for info in files:
-        parts = info.path.split("/")
-        for index, part in enumerate(parts[:-1]):
-            if part in (session_id, short) or part.startswith("local_ditto_"):
-                dirs.add("/".join(parts[: index + 1]))
-                break
-    return sorted(d for d in dirs if not any(o.path.startswith(d + "/") for o in others))
 
 
 _LINE_RECORD_FORMATS = frozenset({"jsonl"})
@@ -407,15 +388,16 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     db_records: dict[str, set[str]] = defaultdict(set)
     whole: set[str] = set()
     unidentified: set[str] = set()
-    session_dates: dict[str, date] = {}
+    session_dates: dict[str, tuple[date, date]] = {}
     for item in discovery.items:
         path = item["location"]["path"]
         line = item["location"].get("line")
         when = _item_date(item)
         item_sid = item.get("session_id")
-        if isinstance(item_sid, str) and when is not None and when > session_dates.get(item_sid, date.min):
-            session_dates[item_sid] = when
-        keep = scope.keep(name, path, item.get("kind") or "", when)
+        if isinstance(item_sid, str) and when is not None:
+            first, last = session_dates.get(item_sid, (when, when))
+            session_dates[item_sid] = (min(first, when), max(last, when))
+        keep = scope.keep(name, path, item.get("kind") or "", _days(when))
         if keep is not None:
             if line is not None:
                 kept[(path, keep)].add(line)
@@ -476,7 +458,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 path=record,
                 session_id=sid,
                 files=tuple(FileRef.of(f) for f in files),
-                dirs=tuple(_session_dirs(sid, files, others)),
+                dirs=tuple(session_dirs(sid, (f.path for f in files), (o.path for o in others))),
                 app=next((f.app for f in files if f.app), None),
             )
         )
@@ -563,9 +545,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             )
         )
     for path in sorted(unidentified):
-        actions.append(
-            _action(ActionKind.EXCEPTION, name, "endpoint", Reason.NOT_IDENTIFIED.value, path=path, ground="not_read")
-        )
+        actions.append(_action(ActionKind.NOT_REACHED, name, "endpoint", Reason.NOT_READ.value, path=path))
     actions.extend(_not_reached(discovery, "endpoint"))
     # Residual stores: reported, never edited (one entry per store directory).
     residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
@@ -608,13 +588,14 @@ def _residual_root(path: str) -> str:
 
 
 def _not_reached(discovery: LocationDiscovery, location_type: str) -> list[PlannedAction]:
-    """Entries the scan could not read (permission denied, symlink out of scope, ...): listed, never touched."""
+    """Entries the scan could not read (permission denied, symlink out of scope, special file, ...): listed as
+    not reached with that reason, never touched, never an exception."""
     reasons: dict[str, str] = {}
     for skipped in discovery.skipped:
         if skipped.reason != "delete_marker":
             reasons.setdefault(skipped.path, skipped.reason)
     return [
-        _action(ActionKind.EXCEPTION, discovery.name, location_type, Reason.NOT_REACHED.value, path=path, ground=reason)
+        _action(ActionKind.NOT_REACHED, discovery.name, location_type, reason, path=path)
         for path, reason in sorted(reasons.items())
     ]
 
@@ -631,7 +612,7 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
     for item in discovery.items:
         where = item["location"]
         key = (where["path"], where.get("version_id"))
-        keep = scope.keep(name, where["path"], "s3_object", _item_date(item))
+        keep = scope.keep(name, where["path"], "s3_object", _days(_item_date(item)))
         if keep is not None:
             kept.setdefault(key, keep)
         found_lines = lines.setdefault(key, set())
@@ -644,9 +625,20 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
         for vid in sorted(found, key=lambda v: v or ""):
             info = versions.get((path, vid))
             keep = kept.get((path, vid))
-            if info is None or info.sha256 is None:
-                keep = keep or _Keep(Reason.NOT_IDENTIFIED, "not_read", None, None)
-            elif info.locked and keep is None:
+            if (info is None or info.sha256 is None) and keep is None:
+                actions.append(
+                    _action(
+                        ActionKind.NOT_REACHED,
+                        name,
+                        "store",
+                        Reason.NOT_READ.value,
+                        path=path,
+                        version_ids=(vid,) if vid else (),
+                        lines=tuple(sorted(found[vid])),
+                    )
+                )
+                continue
+            if info is not None and info.locked and keep is None:
                 keep = _Keep(Reason.OBJECT_LOCK, "object_lock", None, info.lock_mode)
             if keep is not None:
                 actions.append(
@@ -746,7 +738,9 @@ def plan_erasure(
     them are erased with every version, others rewritten without their records and the old versions
     holding them deleted. Kept as exceptions: items in a legal hold's scope (Art. 17(3)(e)), items an
     Art. 17(3) exception from the settings covers, Object-Locked versions, residual stores (reported, never
-    edited), and vendor-side copies (always listed).
+    edited), and vendor-side copies (always listed). Items that could not be read or changed (a scan's
+    skipped entries, files whose content was not read) are `not_reached` actions with their reason: gaps
+    the request reports, never exceptions.
 
     Args:
         request_id: the request.

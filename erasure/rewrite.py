@@ -188,7 +188,7 @@ def null_references(data: bytes, lines: Collection[int], session_ids: Collection
 
     Text-level, so the document keeps its layout and line numbers and stays valid JSON.
     """
-    quoted = [b'"' + sid.encode("utf-8") + b'"' for sid in sorted(session_ids)]
+    quoted = [b'"' + sid.encode("utf-8", "surrogateescape") + b'"' for sid in sorted(session_ids)]
     parts = split_lines(data)
     changed = 0
     count = 0
@@ -208,5 +208,5 @@ def null_references(data: bytes, lines: Collection[int], session_ids: Collection
 def has_references(data: bytes, lines: Collection[int], session_ids: Collection[str]) -> bool:
     """Whether any named line still holds one of the session ids as a JSON string."""
     parts = split_lines(data)
-    quoted = [b'"' + sid.encode("utf-8") + b'"' for sid in session_ids]
+    quoted = [b'"' + sid.encode("utf-8", "surrogateescape") + b'"' for sid in session_ids]
     return any(needle in parts[n - 1] for n in lines if 1 <= n <= len(parts) for needle in quoted)

@@ -1,6 +1,6 @@
 """Verification of an erasure: a re-scan after execution must find nothing outside the recorded exceptions.
 
-Owns the completion rule of issue 8 point 4 and its proof entries. Decides over discovery results; the
+Owns the completion rule of an erasure (verified by re-scan) and its proof entries. Decides over discovery results; the
 remaining findings it reports and records are locations and counts only, never content.
 """
 
@@ -35,12 +35,15 @@ class VerificationResult:
         remaining: findings outside the exceptions, as locations.
         excepted: number of findings covered by recorded exceptions.
         checked_locations: the locations re-scanned.
+        not_reached: number of findings in items the plan lists as not reached (read only partly, never
+            changed): gaps reported with the request, not findings the erasure missed.
     """
 
     clean: bool
     remaining: tuple[RemainingFinding, ...]
     excepted: int
     checked_locations: tuple[str, ...]
+    not_reached: int = 0
 
     @property
     def verification(self) -> str:
@@ -53,6 +56,7 @@ class VerificationResult:
             "clean": self.clean,
             "verification": self.verification,
             "excepted": self.excepted,
+            "not_reached": self.not_reached,
             "checked_locations": list(self.checked_locations),
             "remaining": [
                 {"location": r.location, "path": r.path, "line": r.line, "kind": r.kind, "version_id": r.version_id}
@@ -86,15 +90,20 @@ def verify_erasure(
             (`ExecutionReport.retained`), exceptions found only at run time.
 
     Returns:
-        Clean only when every remaining finding is covered by an exception.
+        Clean only when every remaining finding is covered by an exception or lies in an item the plan lists
+        as not reached (those are counted in `not_reached`; the request then ends with gaps, not completed).
     """
     exceptions: dict[str, list[PlannedAction]] = {}
+    gaps: dict[str, list[PlannedAction]] = {}
     for action in plan.actions:
         if action.kind is ActionKind.EXCEPTION:
             exceptions.setdefault(action.location, []).append(action)
+        elif action.kind is ActionKind.NOT_REACHED:
+            gaps.setdefault(action.location, []).append(action)
     locked = set(retained)
     remaining: list[RemainingFinding] = []
     excepted = 0
+    not_reached = 0
     seen: set[tuple[str, str, int | None, str | None]] = set()
     for discovery in discoveries_after:
         for item in discovery.items:
@@ -109,12 +118,16 @@ def verify_erasure(
             ):
                 excepted += 1
                 continue
+            if any(_covers(g, path, line, vid) for g in gaps.get(discovery.name, ())):
+                not_reached += 1  # a known gap of the plan: reported with the request, never "clean"
+                continue
             remaining.append(RemainingFinding(discovery.name, path, line, item.get("kind"), vid))
     return VerificationResult(
         clean=not remaining,
         remaining=tuple(remaining),
         excepted=excepted,
         checked_locations=tuple(sorted(d.name for d in discoveries_after)),
+        not_reached=not_reached,
     )
 
 

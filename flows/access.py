@@ -29,10 +29,12 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
-from models.errors import RequestBusyError, RequestClosedError
+from models.errors import DsrError, RequestBusyError, RequestClosedError
 from models.run_lock import hold_for_run
 from services import access as steps
+from services.release_check import ReleaseBlockedError
 
 SCAN_RETRIES = 2
 
@@ -66,7 +68,7 @@ def scan_location(request_id: str, location: str) -> dict[str, Any]:
     return {"location": location, "status": outcome.status, "findings": outcome.findings}
 
 
-def publish_status(progress: steps.AccessProgress) -> None:
+def publish_status(progress: steps.AccessProgress, blocked: str | None = None) -> None:
     """Table and markdown artifacts for the request (statuses and counts only)."""
     rid = progress.request_id
     create_table_artifact(
@@ -88,27 +90,50 @@ def publish_status(progress: steps.AccessProgress) -> None:
     ]
     if progress.report:
         lines.append("| package | issued |")
+    elif blocked:
+        lines.append(f"| package | not issued: {blocked.replace('_', ' ')} (see `dsr request show {rid}`) |")
     create_markdown_artifact(key=artifact_key(rid, "summary"), markdown="\n".join(lines), description=f"{rid}: summary")
+
+
+def _access_run_name() -> str:
+    """`<id>-access`, or `<id>-portability` for a portability request (the request id is the only parameter
+    the name uses; the kind comes from the case database)."""
+    from prefect.runtime import flow_run  # noqa: PLC0415
+
+    request_id = str(flow_run.parameters["request_id"])
+    try:
+        kind = steps.request_kind(flow_settings(), request_id)
+    except DsrError:
+        kind = "access"
+    return names.access_run_name(request_id, kind)
 
 
 @flow(
     name=names.ACCESS_REQUEST,
-    flow_run_name=names.ACCESS_RUN,
+    flow_run_name=_access_run_name,
     log_prints=False,
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
 )
-def access_request(request_id: str) -> dict[str, Any]:
-    """Scan every location for the request's subject and issue the package once all are accounted for."""
+def access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:
+    """Scan every location for the request's subject and issue the package once all are accounted for.
+
+    `allow_incomplete_register` issues the package even when the register does not answer every point (the
+    report then says those answers are being completed); `[access].allow_incomplete_register` sets it for the
+    deployment. A package the register check or the release check blocks is not issued: the run completes with
+    `blocked` set, and the reasons are in the case database (`dsr request show ID`), never in Prefect.
+    """
     with (
         request_log_redaction(request_id),
         guarded(request_id, names.ACCESS_REQUEST),
         hold_for_run(flow_settings().database.url, request_id),
     ):
-        return _access_request(request_id)
+        result = _access_request(request_id, allow_incomplete_register)
+        publish_dashboard(flow_settings())
+    return result
 
 
-def _access_request(request_id: str) -> dict[str, Any]:
+def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:
     settings = flow_settings()
     logger = get_run_logger()
     todo = steps.begin_access(settings, request_id)
@@ -129,15 +154,29 @@ def _access_request(request_id: str) -> dict[str, Any]:
         future.wait()
     progress = steps.access_progress(settings, request_id)
     issued = False
+    blocked: str | None = None
     if progress.complete or steps.must_issue_with_gaps(settings, progress):
-        steps.assemble_package(settings, request_id)
-        issued = True
+        try:
+            steps.assemble_package(settings, request_id, allow_incomplete_register=allow_incomplete_register or None)
+            issued = True
+        except steps.RegisterIncompleteError as exc:
+            blocked = "register_incomplete"
+            logger.warning("%s: not issued: %d register key(s) not set", request_id, len(exc.missing))
+        except ReleaseBlockedError as exc:
+            blocked = "release_check"
+            logger.warning("%s: not issued: the release check blocked on %d item(s)", request_id, len(exc.items))
         progress = steps.access_progress(settings, request_id)
     else:
         logger.info("%s: %d location(s) pending; the sweep retries them", request_id, len(progress.pending))
     update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
-    publish_status(progress)
-    return {"request_id": request_id, "status": progress.status, "issued": issued, "pending": list(progress.pending)}
+    publish_status(progress, blocked)
+    return {
+        "request_id": request_id,
+        "status": progress.status,
+        "issued": issued,
+        "blocked": blocked,
+        "pending": list(progress.pending),
+    }
 
 
 @flow(name=names.ACCESS_SWEEP, flow_run_name=names.ACCESS_SWEEP, log_prints=False, persist_result=False)

@@ -16,10 +16,11 @@ from prefect.runtime import flow_run
 
 from flows.access import access_sweep
 from flows.common import flow_settings
+from flows.dashboard import publish_dashboard, publish_statistics
 from models.flow_names import DEADLINE_WATCH
 from models.settings import Settings
 from models.tables import utcnow
-from services.deadlines import WARN_DAYS, check_deadlines, holds_due_for_review, today_of
+from services.deadlines import check_deadlines, holds_due_for_review, today_of
 from services.housekeeping import closed_request_run_names, delete_expired_packages, pseudonymise
 
 
@@ -53,7 +54,8 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
     settings = flow_settings()
     logger = get_run_logger()
     day = today or today_of(settings)
-    rows = check_deadlines(settings, today=day)
+    warn_days = settings.schedules.warn_days_before_deadline
+    rows = check_deadlines(settings, today=day, warn_days=warn_days)
     for row in rows:
         if row.state == "overdue":
             logger.warning(
@@ -67,8 +69,10 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
     create_table_artifact(
         key="deadline-watch",
         table=[r.as_dict() for r in rows] or [{"request_id": "-", "state": "nothing due", "due": day.isoformat()}],
-        description=f"open requests overdue or due within {WARN_DAYS} days, as of {day.isoformat()}",
+        description=f"open requests overdue or due within {warn_days} days, as of {day.isoformat()}",
     )
+    _dashboard, alerts = publish_dashboard(settings, today=day)
+    publish_statistics(settings, today=day)
     expired = delete_expired_packages(settings)
     pseudonymised = pseudonymise(settings)
     if expired or pseudonymised:
@@ -89,5 +93,6 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
         "newly_overdue": [r.request_id for r in rows if r.newly_marked],
         "due_soon": [r.request_id for r in rows if r.state == "due_soon"],
         "holds_review_due": [hold_id for hold_id, _ in reviews],
+        "alerts_sent": list(alerts.sent),
         "sweep": swept,
     }

@@ -29,11 +29,12 @@ from flows.common import (
     retry_delays,
     retry_transient,
 )
+from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.run_lock import hold_for_run
 from models.types import LocationStatus
 from services import erasure as steps
-from services.certificates import certify
+from services.certificates import certify, erasure_outcome
 
 RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -125,7 +126,9 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
         guarded(request_id, names.ERASURE_REQUEST),
         hold_for_run(flow_settings().database.url, request_id),
     ):
-        return _erasure_request(request_id, wait_for_approval)
+        result = _erasure_request(request_id, wait_for_approval)
+        publish_dashboard(flow_settings())
+    return result
 
 
 def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     )
     return {
         "request_id": request_id,
-        "status": "completed" if verification.clean and not waiting else "incomplete",
+        "status": erasure_outcome(settings, request_id),
         "plan": state.digest,
         "certificate": certificate.name,
     }

@@ -11,12 +11,24 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
 from prefect.runtime import flow_run
+from pydantic import Field
 
 from flows.common import flow_settings
 from models.flow_names import RETENTION_PURGE
 from models.tables import utcnow
-from services.retention_runs import run_name, run_purge
+from services.retention_runs import approve_purge, run_name, run_purge
+
+APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+
+class RetentionApproval(RunInput):
+    """The disposition review form shown in the Prefect UI on a paused real purge."""
+
+    reviewer: str = Field(default="", description="Your name: recorded in the ledger as the approver.")
+    digest: str = Field(default="", description="The plan digest you reviewed (see the summary artifact).")
 
 
 def _flow_run_name() -> str:
@@ -39,6 +51,8 @@ def _markdown(summary: dict[str, Any]) -> str:
             for key, label in (("purge", verb), ("retained", "retained (legal hold)"), ("frozen", "frozen (access)"))
         ),
         "",
+        f"Plan digest: {summary.get('digest', '-')}.",
+        "",
         f"Outcome: {summary['outcome']}. Policies: "
         + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"),
     ]
@@ -48,19 +62,35 @@ def _markdown(summary: dict[str, Any]) -> str:
 
 
 @flow(name=RETENTION_PURGE, flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
-def retention_purge(dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None) -> dict[str, Any]:
+def retention_purge(
+    dry_run: bool = True, policy: str | None = None, as_of: datetime | None = None, wait_for_approval: bool = True
+) -> dict[str, Any]:
     """Purge what is past its retention period (a dry run by default: lists counts, deletes nothing).
 
     Args:
         dry_run: list what would go without deleting anything.
         policy: apply only the retention policy of this name.
         as_of: measure ages at this instant instead of now (checks and tests).
+        wait_for_approval: with disposition review on, pause for the reviewer's form; False returns at
+            `awaiting_approval` (then `dsr retention approve` runs the purge).
     """
     settings = flow_settings()
     logger = get_run_logger()
     now = (as_of or utcnow()).astimezone(UTC)
     run_id = flow_run.id or run_name(dry_run, now)
     summary = run_purge(settings, dry_run=dry_run, policy=policy, now=now, run_id=str(run_id))
+    if summary["outcome"] == "awaiting_approval":
+        create_markdown_artifact(key="retention-purge-review", markdown=_markdown(summary))
+        if not wait_for_approval:
+            return summary
+        logger.info("retention purge: waiting for a reviewer to approve plan %s", summary["digest"][:12])
+        answer = pause_flow_run(
+            wait_for_input=RetentionApproval.with_initial_data(
+                description=f"Approve purge plan {summary['digest']}? Enter your name and the digest you reviewed.",
+            ),
+            timeout=APPROVAL_TIMEOUT_SECONDS,
+        )
+        summary = approve_purge(settings, str(run_id), by=answer.reviewer or "unknown", digest=answer.digest)
     what = "dry-run" if dry_run else "purge"
     create_table_artifact(
         key=f"retention-{what}",

@@ -31,10 +31,11 @@ S = RequestStatus
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.RECEIVED: frozenset({S.IDENTITY_PENDING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
     S.IDENTITY_PENDING: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.IN_PROGRESS: frozenset({S.AWAITING_APPROVAL, S.COMPLETED, S.REFUSED, S.WITHDRAWN}),
+    S.IN_PROGRESS: frozenset({S.AWAITING_APPROVAL, S.COMPLETED, S.COMPLETED_WITH_GAPS, S.REFUSED, S.WITHDRAWN}),
     S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.EXECUTING: frozenset({S.COMPLETED, S.IN_PROGRESS}),
+    S.EXECUTING: frozenset({S.COMPLETED, S.COMPLETED_WITH_GAPS, S.IN_PROGRESS}),
     S.COMPLETED: frozenset(),
+    S.COMPLETED_WITH_GAPS: frozenset(),
     S.REFUSED: frozenset(),
     S.WITHDRAWN: frozenset(),
 }
@@ -327,6 +328,88 @@ def decrypted_identifiers(session: Session, request_id: str, master_key: bytes) 
     return out
 
 
+def other_subjects(session: Session, request_id: str, master_key: bytes) -> list[list[tuple[str, str]]]:
+    """Per other request (any status) whose key still exists: its subject's (kind, value) identifiers,
+    decrypted in memory with that request's key (personal data: for redaction in this process only, never
+    logged or handed to Prefect). Two queries, whatever the number of requests."""
+    keys = {
+        row.request_id: row.wrapped_key
+        for row in session.exec(
+            select(RequestKey).where(RequestKey.request_id != request_id, col(RequestKey.destroyed_at).is_(None))
+        ).all()
+    }
+    people: dict[str, list[tuple[str, str]]] = {}
+    unwrapped: dict[str, bytes] = {}
+    rows = session.exec(
+        select(SubjectIdentifier).where(
+            SubjectIdentifier.request_id != request_id, col(SubjectIdentifier.value).is_not(None)
+        )
+    ).all()
+    for row in rows:
+        wrapped = keys.get(row.request_id)
+        if wrapped is None or row.value is None:
+            continue
+        key = unwrapped.get(row.request_id)
+        if key is None:
+            key = unwrapped[row.request_id] = unseal(master_key, wrapped, row.request_id.encode())
+        value = unseal(key, row.value, f"{row.request_id}:{row.kind}".encode()).decode("utf-8")
+        people.setdefault(row.request_id, []).append((row.kind, value))
+    return list(people.values())
+
+
+RELEASE_CHECK = "access.release_check"
+REGISTER_CHECK = "access.register_check"
+ITEM_RELEASED = "access.item_released"
+
+
+def last_release_check(session: Session, request_id: str) -> AuditEvent | None:
+    """The latest release-check event of a request (its details list the items that blocked it, no content)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.request_id == request_id, AuditEvent.action == RELEASE_CHECK)
+        .order_by(col(AuditEvent.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def last_issue_checks(session: Session, request_id: str) -> tuple[AuditEvent | None, AuditEvent | None]:
+    """The latest register-check and release-check events of a request (either may be None)."""
+    register = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.request_id == request_id, AuditEvent.action == REGISTER_CHECK)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return register, last_release_check(session, request_id)
+
+
+def released_items(session: Session, request_id: str) -> dict[str, str]:
+    """Release-check items a reviewer released for the request: item id -> recorded reason (one query)."""
+    query = select(AuditEvent).where(AuditEvent.request_id == request_id, AuditEvent.action == ITEM_RELEASED)
+    out: dict[str, str] = {}
+    for event in session.exec(query).all():
+        details = json.loads(event.details)
+        out[str(details.get("item"))] = str(details.get("reason", ""))
+    return out
+
+
+def release_item(session: Session, request_id: str, item: str, *, reason: str, actor: str | None = None) -> None:
+    """Record a reviewer's release of one item the last release check blocked on, with the reason.
+
+    Raises:
+        InputError: the reason is empty or too long, or the item is not among those the last check blocked on.
+    """
+    get_request(session, request_id)
+    reason = check_text("--reason", reason, limit=MAX_LONG_TEXT)
+    event = last_release_check(session, request_id)
+    blocked = json.loads(event.details).get("items", []) if event is not None else []
+    if item not in {b.get("item") for b in blocked}:
+        raise InputError(
+            f"ITEM is not an item the last release check of {request_id} blocked on (items look like R-0123456789); "
+            f"see `dsr request show {request_id}` for the list"
+        )
+    record_event(session, ITEM_RELEASED, request_id=request_id, actor=actor, item=item, reason=reason)
+
+
 def pseudonymise_closed_requests(session: Session, settings: Settings, *, now: datetime | None = None) -> list[str]:
     """After the record-keeping period, drop identifier values (keep keyed hashes) and destroy the data key."""
     now = now or utcnow()
@@ -421,11 +504,22 @@ def request_detail(session: Session, request: Request, today: date) -> dict[str,
             ],
             "report": request.report_path,
             "package_sha256": request.package_sha256,
+            "release_check": _release_check_detail(session, request.id),
             "certificate": request.certificate_path,
             "closed_at": _iso(request.closed_at),
         }
     )
     return detail
+
+
+def _release_check_detail(session: Session, request_id: str) -> dict[str, Any] | None:
+    event = last_release_check(session, request_id)
+    if event is None:
+        return None
+    details = json.loads(event.details)
+    released = released_items(session, request_id)
+    items = [{**i, "released": i.get("item") in released} for i in details.get("items", [])]
+    return {"outcome": event.outcome, "at": _iso(event.at), "items": items, "released": len(released)}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from threading import Lock
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from models.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
@@ -23,10 +28,47 @@ _lock = Lock()
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at this package's migrations and `url`."""
+    from alembic.config import Config  # noqa: PLC0415 - Alembic loads only when a schema must change
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+_REVISION_RE = re.compile(r'^(down_)?revision\s*=\s*(?:"([^"]*)"|None)', re.MULTILINE)
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration's revision, read from the migration files (no Alembic import)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (_MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION_RE.findall(script.read_text(encoding="utf-8")):
+            if value:
+                (parents if down else revisions).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the case database migrations have {len(heads)} heads; expected one")
+    return heads.pop()
+
+
+def _is_current(conn: Connection) -> bool:
+    """Whether the database is already at the newest schema (then Alembic need not be imported at all)."""
+    try:
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).fetchall()
+    except SQLAlchemyError:
+        return False
+    return [row[0] for row in rows] == [head_revision()]
+
+
+def _upgrade(conn: Connection, url: str) -> None:
+    from alembic import command  # noqa: PLC0415 - only when the schema must change
+
+    cfg = alembic_config(url)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
 
 
 def _normalise(url: str) -> str:
@@ -52,10 +94,11 @@ def get_engine(url: str) -> Engine:
         if parsed.drivername.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
-            with engine.begin() as conn:
-                cfg = alembic_config(url)
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            with engine.connect() as conn:
+                current = _is_current(conn)
+            if not current:
+                with engine.begin() as conn:
+                    _upgrade(conn, url)
         except Exception as exc:
             safe = parsed.render_as_string(hide_password=True)
             orig = getattr(exc, "orig", None) or exc
@@ -72,6 +115,36 @@ def get_engine(url: str) -> Engine:
             ) from exc
         _engines[url] = engine
         return engine
+
+
+def schema_status(url: str) -> tuple[str | None, str]:
+    """(the database's Alembic revision, the newest revision) without creating or migrating anything.
+
+    Raises:
+        ConfigError: the database does not exist yet or cannot be reached (the URL is named without password).
+    """
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - only `dsr doctor` asks
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    url = _normalise(url)
+    parsed = make_url(url)
+    safe = parsed.render_as_string(hide_password=True)
+    database = parsed.database
+    local = parsed.drivername.startswith("sqlite") and database not in (None, "", ":memory:")
+    if local and not str(database).startswith("file:") and not Path(str(database)).exists():
+        raise ConfigError(f"the case database {safe} does not exist yet", key="database.url")
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head() or ""
+    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:  # noqa: BLE001 - any driver failure is "cannot be reached", named by its first line
+        orig = getattr(exc, "orig", None) or exc
+        detail = (str(orig).splitlines() or [""])[0][:200] or type(exc).__name__
+        raise ConfigError(f"cannot reach the case database {safe} ({detail})", key="database.url") from None
+    finally:
+        engine.dispose()
+    return current, head
 
 
 def _prepare_sqlite_file(database: str | None, query: Mapping[str, object]) -> None:

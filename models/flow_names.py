@@ -38,11 +38,18 @@ DEPLOYMENT_OF_KIND = {"access": ACCESS_DEPLOYMENT, "portability": ACCESS_DEPLOYM
 """The deployment that handles a request of each kind with a flow (the other kinds are handled by hand)."""
 
 ACCESS_RUN = "{request_id}-access"
+PORTABILITY_RUN = "{request_id}-portability"
 ERASURE_RUN = "{request_id}-erasure"
-"""Run names of a request's flows (Prefect templates): they start with the request id, never an identifier."""
-REQUEST_RUNS = (ACCESS_RUN, ERASURE_RUN)
+"""Run names of a request's flows (Prefect templates): they start with the request id, never an identifier.
+An access and a portability request run the same flow; its run is named after the request's kind."""
+REQUEST_RUNS = (ACCESS_RUN, PORTABILITY_RUN, ERASURE_RUN)
+
+
+def access_run_name(request_id: str, kind: str) -> str:
+    """The run name of the access flow for a request of `kind` (`access` or `portability`)."""
+    return (PORTABILITY_RUN if kind == "portability" else ACCESS_RUN).format(request_id=request_id)
 
 
 def request_run_names(request_id: str) -> list[str]:
-    """The names of a request's flow runs (`<id>-access`, `<id>-erasure`)."""
+    """The names of a request's flow runs (`<id>-access`, `<id>-portability`, `<id>-erasure`)."""
     return [template.format(request_id=request_id) for template in REQUEST_RUNS]

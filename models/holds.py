@@ -328,7 +328,7 @@ def hold_covers(
     session_dates: tuple[date, date] | None,
     subject_hashes: Collection[str] | None,
 ) -> bool:
-    """Whether a hold's scope covers one item (gdpr-rules.md section 5: a hold blocks only within its scope).
+    """Whether a hold's scope covers one item (docs/legal-rules.md: a hold blocks only within its scope).
 
     Every scope dimension that the hold sets must hold; an empty dimension covers everything. Where the
     item's side is unknown the hold covers it (a hold errs on keeping).

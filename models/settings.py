@@ -166,23 +166,57 @@ class StoreSettings(_Section):
 
 
 class RegisterCategory(_Section):
-    """One data category of the processing register: the Art. 15(1)(a)-(h) answers for it."""
+    """One data category of the processing register: the Art. 15(1)(a)-(h) answers for it.
 
-    title: str
-    purposes: list[str]
-    legal_basis: str
-    recipients: list[str] = []
-    retention: str
-    source: str = "collected from you"
+    Nothing here has a default that states a fact: a key left out is "not set", and an access package that
+    finds the category is not issued until it is set (or is issued saying the answer is being completed).
+    """
+
+    title: str | None = None
+    purposes: list[str] | None = None
+    legal_basis: str | None = None
+    recipients: list[str] | None = Field(default=None, description="Recipients by name; [] when there are none.")
+    retention: str | None = None
+    source: str | None = None
     transfers: str | None = Field(default=None, description="Art. 15(2) safeguards for third countries.")
 
 
+class RegisterProcessor(_Section):
+    """A processor or other recipient named in the register, with where it processes and the safeguard."""
+
+    name: str
+    role: str = Field(description="What it does for the controller, e.g. 'AI assistant provider (processor)'.")
+    country: str = Field(description="Where it processes the data, e.g. 'United States'.")
+    safeguard: str | None = Field(
+        default=None, description="Art. 15(2)/46 safeguard for a third country; unset inside the UK/EEA."
+    )
+
+
 class RegisterSettings(_Section):
-    """The controller's processing register, keyed by category code (`contact`, `identifiers`, ...)."""
+    """The controller's processing register, keyed by category code (`contact`, `identifiers`, ...).
+
+    No key has a factual default: `automated_decisions`, `transfers` and `processors` unset are reported as
+    missing when an access package is issued.
+    """
 
     categories: dict[str, RegisterCategory] = {}
-    automated_decisions: str = "No decisions based solely on automated processing are made about you."
-    transfers: str = "Your data are not transferred outside the UK and the EEA."
+    automated_decisions: str | None = None
+    transfers: str | None = None
+    processors: list[RegisterProcessor] | None = None
+    complete_by: date | None = Field(
+        default=None, description="When missing register answers will be completed (said in an incomplete report)."
+    )
+
+
+class DirectorySettings(_Section):
+    """The organisation's staff directory export (CSV with a header row, or JSON: a list of objects).
+
+    Columns / keys read: `name`, `email`, `phone`, `id` (each may hold several values separated by `;`).
+    Its people are never the subject unless they match the subject's identifiers; their data are redacted.
+    """
+
+    path: Path
+    format: Literal["csv", "json"] | None = Field(default=None, description="From the file extension if unset.")
 
 
 class SSHSettings(_Section):
@@ -203,6 +237,14 @@ class AccessSettings(_Section):
     package_dir: Path = Path(".dsr/packages")
     delivery_window_days: int = Field(
         default=30, ge=1, description="Days a sealed package is kept after issue; then only its hash remains."
+    )
+    allow_incomplete_register: bool = Field(
+        default=False,
+        description="Issue packages whose register answers are incomplete (the report says what is being completed).",
+    )
+    ner_model: str = Field(
+        default="en_core_web_lg",
+        description="spaCy model for names (PERSON), used only when installed; never downloaded.",
     )
 
 
@@ -228,6 +270,11 @@ class ErasureSettings(_Section):
     exceptions: list[Art17Exception] = []
     signing_key: Path | None = Field(default=None, description="Ed25519 PEM for ledger checkpoints (mode 600).")
     checkpoint_every: int = Field(default=100, ge=1)
+    on_gaps: Literal["complete_with_gaps", "stay_open"] = Field(
+        default="complete_with_gaps",
+        description="When items could not be read or changed (not reached): close the request as "
+        "`completed_with_gaps` (gaps listed in the certificate), or keep it `in_progress` until they are dealt with.",
+    )
 
 
 class EvidenceSettings(_Section):
@@ -258,6 +305,40 @@ class ScheduleSettings(_Section):
     warn_days_before_deadline: int = Field(default=7, ge=0)
 
 
+class NotificationSettings(_Section):
+    """Deadline alerts (warnings and overdue requests): a webhook and/or e-mail over SMTP. Off until set.
+
+    Messages carry a request id, its kind, its due date and the days left, never an identifier.
+    """
+
+    webhook_url: str | None = Field(default=None, description="POST one JSON object per alert (http or https).")
+    smtp_host: str | None = Field(default=None, description="Mail server for e-mail alerts.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = Field(default=None, description="Login; the password is read from DSR_SMTP_PASSWORD.")
+    mail_from: str | None = None
+    mail_to: list[str] = []
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> NotificationSettings:
+        if self.smtp_host and (not self.mail_from or not self.mail_to):
+            raise ValueError("[notifications] smtp_host needs mail_from and mail_to (the team's addresses)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured."""
+        return bool(self.webhook_url or self.smtp_host)
+
+
 class PrefectSettings(_Section):
     """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
 
@@ -285,15 +366,49 @@ class PrefectSettings(_Section):
 
 
 class RetentionPolicy(_Section):
-    """One retention policy (filled by the retention issue)."""
+    """One retention policy: what it disposes of (its unit), after how long, from which trigger.
+
+    `unit = "conversation"` disposes of whole conversations: every file of each session, of every agent,
+    wherever its store nests it (it takes no `kinds`). `unit = "kinds"` (the default) names artifact kinds;
+    a kind that is a session's anchor (`session_record`, `code_session_record`, `transcript` of a CLI
+    session) still takes the whole session, other kinds go file by file and the plan lists, per
+    conversation, exactly which of its files stay.
+    """
 
     name: Name
-    kinds: list[str]
+    unit: Literal["conversation", "kinds"] = "kinds"
+    kinds: list[str] = []
     period_days: int = Field(ge=0)
     trigger: Literal["last_activity", "creation", "file_age", "end_of_year"] = "last_activity"
     action: Literal["delete", "redact"] = "delete"
     version: str = "1"
     endpoint_group: str | None = None
+
+    @model_validator(mode="after")
+    def _unit_and_kinds(self) -> RetentionPolicy:
+        if self.unit == "conversation" and self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r}: unit 'conversation' disposes of every file of each "
+                'conversation across every agent and takes no kinds; remove kinds, or set unit = "kinds" '
+                "to name artifact kinds"
+            )
+        if self.unit == "conversation" and self.action != "delete":
+            raise ValueError(f"retention policy {self.name!r}: unit 'conversation' takes action 'delete' only")
+        if self.unit == "kinds" and not self.kinds:
+            raise ValueError(
+                f"retention policy {self.name!r} names no kinds: list artifact kinds (kinds = [...]) or dispose "
+                'of whole conversations with unit = "conversation"'
+            )
+        return self
+
+
+class DispositionSettings(_Section):
+    """`[disposition]`: how real retention purges are signed off."""
+
+    review: bool = Field(
+        default=True,
+        description="A real purge deletes nothing until a named reviewer approves its plan's digest.",
+    )
 
 
 class HoldSettings(_Section):
@@ -319,14 +434,17 @@ class Settings(_Section):
     endpoints: list[EndpointSettings] = []
     stores: list[StoreSettings] = []
     processing_register: RegisterSettings = Field(default=RegisterSettings(), alias="register")
+    directory: DirectorySettings | None = None
     ssh: SSHSettings = SSHSettings()
     access: AccessSettings = AccessSettings()
     erasure: ErasureSettings = ErasureSettings()
     evidence: EvidenceSettings | None = None
     prefect: PrefectSettings = PrefectSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    notifications: NotificationSettings = NotificationSettings()
     secrets: SecretBlockSettings = SecretBlockSettings()
     retention: list[RetentionPolicy] = []
+    disposition: DispositionSettings = DispositionSettings()
     holds: list[HoldSettings] = []
     source: Path | None = Field(default=None, exclude=True)
     base_dir: Path | None = Field(
@@ -359,8 +477,8 @@ class Settings(_Section):
 
     def resolve_paths(self, base: Path) -> Settings:
         """These settings with every relative path made absolute against `base` (the configuration file's
-        directory): the SQLite database, `[access].package_dir`, `[erasure].signing_key`, `[prefect].home`,
-        and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
+        directory): the SQLite database, `[access].package_dir`, `[directory].path`, `[erasure].signing_key`,
+        `[prefect].home`, and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
 
         def update(section: _SectionT, *names: str) -> _SectionT:
             changes: dict[str, Path] = {}
@@ -379,6 +497,7 @@ class Settings(_Section):
                 "base_dir": base,
                 "database": self.database.model_copy(update={"url": url}),
                 "access": update(self.access, "package_dir"),
+                "directory": update(self.directory, "path") if self.directory is not None else None,
                 "erasure": update(self.erasure, "signing_key"),
                 "prefect": update(self.prefect, "home"),
                 "ssh": update(self.ssh, "key_file", "known_hosts"),

@@ -194,6 +194,9 @@ class LedgerCheckpoint(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     key_id: str = Field(max_length=64)
     signature: str = Field(max_length=256)
+    prev_checkpoint: str | None = Field(
+        default=None, max_length=64, description="Digest of the previous checkpoint (None: from before chaining)."
+    )
 
 
 class ErasurePlanRecord(SQLModel, table=True):

@@ -20,7 +20,11 @@ class RequestKind(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    """Lifecycle: received, identity_pending, in_progress, awaiting_approval, executing, completed."""
+    """Lifecycle: received, identity_pending, in_progress, awaiting_approval, executing, completed.
+
+    `completed_with_gaps`: an erasure finished everything it could, but items it could not read or change
+    remain (not reached, each with its reason in the certificate); never `completed` while one remains.
+    """
 
     RECEIVED = "received"
     IDENTITY_PENDING = "identity_pending"
@@ -28,6 +32,7 @@ class RequestStatus(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     EXECUTING = "executing"
     COMPLETED = "completed"
+    COMPLETED_WITH_GAPS = "completed_with_gaps"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
 
@@ -42,7 +47,10 @@ class IdentifierKind(StrEnum):
 
 
 class LocationStatus(StrEnum):
-    """The honest status of one endpoint or store for one request (principle 5)."""
+    """The honest status of one endpoint or store for one request.
+
+    "Could not read" and "did not recognise" are never "scanned".
+    """
 
     PENDING = "pending"
     SCANNED = "scanned"

@@ -1,7 +1,7 @@
 """Proof-ledger values: what a caller records (`ProofRecord`), chained entries, checkpoints, canonical hashing.
 
 Owns field validation. Never holds erased content: only ids, locations, hashes, counts and short codes
-(Art. 5(2) "keep what was done, not what was erased"; gdpr-rules.md section 4). No I/O.
+(Art. 5(2) "keep what was done, not what was erased"; docs/legal-rules.md). No I/O.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ GENESIS_HASH = "0" * 64
 """`prev_hash` of the first entry."""
 
 FORMAT = "dsr-ledger/1"
-"""Format tag of exported ledgers and of the signed checkpoint payload."""
+"""Format tag of the signed payload of a checkpoint from before chaining (no `prev_checkpoint`)."""
+
+CHAINED_FORMAT = "dsr-ledger/2"
+"""Format tag of exports (with a signed head) and of the signed payload of a chained checkpoint."""
+
+HEAD_FORMAT = "dsr-ledger-head/1"
+"""Format tag of a signed head (entry count, last seq, last hash, last checkpoint)."""
 
 FORBIDDEN_KEYS = frozenset(
     {
@@ -357,12 +363,26 @@ def chain_entry(
     )
 
 
+def _check_hex(name: str, text: object) -> None:
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9a-f]+", text):
+        raise _fail(name, "must be lower-case hex")
+
+
+def _positive(name: str, number: object, *, zero: bool = False) -> int:
+    if isinstance(number, bool) or not isinstance(number, int) or number < (0 if zero else 1):
+        raise _fail(name, "must be a non-negative integer" if zero else "must be a positive integer")
+    return number
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed seal over entries `seq_from..seq_to`; `head_hash` is the hash of entry `seq_to`.
 
     The signature (Ed25519, hex) covers `canonical_json(signed_fields())`. Because every entry's hash
-    covers its predecessor's, the head hash commits to the whole chain up to `seq_to`.
+    covers its predecessor's, the head hash commits to the whole chain up to `seq_to`; because every
+    checkpoint's signed body carries the previous checkpoint's `digest()` (`prev_checkpoint`, the genesis hash
+    for the first), no checkpoint can be removed or replaced without breaking the next one. Checkpoints
+    written before chaining have `prev_checkpoint` None (format `dsr-ledger/1`); they verify as before.
     """
 
     seq_from: int
@@ -371,16 +391,23 @@ class Checkpoint:
     at: datetime
     key_id: str
     signature: str
+    prev_checkpoint: str | None = None
 
     def signed_fields(self) -> dict[str, Any]:
         """The fields the signature covers."""
-        return checkpoint_payload(self.seq_from, self.seq_to, self.head_hash, self.at, self.key_id)
+        return checkpoint_payload(
+            self.seq_from, self.seq_to, self.head_hash, self.at, self.key_id, prev_checkpoint=self.prev_checkpoint
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The checkpoint as one JSON object (the export's line, without `type`)."""
         body = self.signed_fields()
         del body["format"]
         return {**body, "signature": self.signature}
+
+    def digest(self) -> str:
+        """sha256 hex over the canonical JSON of `to_dict()` (signature included): what the next one chains to."""
+        return hashlib.sha256(canonical_json(self.to_dict())).hexdigest()
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Checkpoint:
@@ -389,31 +416,150 @@ class Checkpoint:
         Raises:
             InputError: a field is missing or invalid.
         """
+        extra = set(document) - {"seq_from", "seq_to", "head_hash", "at", "key_id", "signature", "prev_checkpoint"}
+        if extra - {"type"}:
+            raise InputError(f"ledger checkpoint has unknown fields {sorted(extra)}", field=sorted(extra)[0])
         try:
             seq_from, seq_to = document["seq_from"], document["seq_to"]
             head_hash, key_id, signature = document["head_hash"], document["key_id"], document["signature"]
             at = parse_at(document["at"])
         except KeyError as exc:
             raise InputError(f"ledger checkpoint lacks field {exc.args[0]!r}", field=str(exc.args[0])) from None
-        for name, number in (("seq_from", seq_from), ("seq_to", seq_to)):
-            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                raise _fail(name, "must be a positive integer")
+        _positive("seq_from", seq_from)
+        _positive("seq_to", seq_to)
         if seq_to < seq_from:
             raise _fail("seq_to", "is before seq_from")
         _check_hash("head_hash", head_hash)
-        for name, text in (("key_id", key_id), ("signature", signature)):
-            if not isinstance(text, str) or not re.fullmatch(r"[0-9a-f]+", text):
-                raise _fail(name, "must be lower-case hex")
-        return cls(seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=at, key_id=key_id, signature=signature)
+        _check_hex("key_id", key_id)
+        _check_hex("signature", signature)
+        prev = document.get("prev_checkpoint")
+        _check_hash("prev_checkpoint", prev)
+        return cls(
+            seq_from=seq_from,
+            seq_to=seq_to,
+            head_hash=head_hash,
+            at=at,
+            key_id=key_id,
+            signature=signature,
+            prev_checkpoint=prev,
+        )
 
 
-def checkpoint_payload(seq_from: int, seq_to: int, head_hash: str, at: datetime, key_id: str) -> dict[str, Any]:
-    """The document a checkpoint signature covers (format tag included, so signatures do not transfer)."""
-    return {
-        "format": FORMAT,
+def checkpoint_payload(
+    seq_from: int, seq_to: int, head_hash: str, at: datetime, key_id: str, *, prev_checkpoint: str | None = None
+) -> dict[str, Any]:
+    """The document a checkpoint signature covers (format tag included, so signatures do not transfer).
+
+    With `prev_checkpoint` (the previous checkpoint's digest, or the genesis hash) the format is
+    `dsr-ledger/2`; without it, the pre-chaining `dsr-ledger/1` payload.
+    """
+    payload: dict[str, Any] = {
+        "format": FORMAT if prev_checkpoint is None else CHAINED_FORMAT,
         "seq_from": seq_from,
         "seq_to": seq_to,
         "head_hash": head_hash,
+        "at": format_at(at),
+        "key_id": key_id,
+    }
+    if prev_checkpoint is not None:
+        payload["prev_checkpoint"] = prev_checkpoint
+    return payload
+
+
+def checkpoint_chain_start(previous: Checkpoint | None) -> str:
+    """What the next checkpoint's `prev_checkpoint` is: the digest of `previous`, or the genesis hash."""
+    return GENESIS_HASH if previous is None else previous.digest()
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """The ledger's head at one instant, signed: how many entries, the last one, and the last checkpoint.
+
+    Carried by every export (its header), printed by `dsr ledger head`, filed beside each certificate and
+    compared by `verify --head`: a ledger cut after `last_seq`, or rewritten up to it, no longer matches.
+
+    Attributes:
+        entries: entries in the ledger (seqs are gapless from 1, so equal to `last_seq`).
+        last_seq: the last entry's seq (0 for an empty ledger).
+        last_hash: the last entry's hash (the genesis hash for an empty ledger).
+        checkpoint_seq: the last checkpoint's `seq_to` (0 when none).
+        checkpoint_digest: the last checkpoint's `digest()` (the genesis hash when none).
+        at: when it was signed.
+        key_id: the signing key's fingerprint.
+        signature: Ed25519 over `canonical_json(signed_fields())`, hex.
+    """
+
+    entries: int
+    last_seq: int
+    last_hash: str
+    checkpoint_seq: int
+    checkpoint_digest: str
+    at: datetime
+    key_id: str
+    signature: str
+
+    def signed_fields(self) -> dict[str, Any]:
+        """The fields the signature covers."""
+        return head_payload(
+            self.entries,
+            self.last_seq,
+            self.last_hash,
+            self.checkpoint_seq,
+            self.checkpoint_digest,
+            self.at,
+            self.key_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The head as one JSON object (format tag included)."""
+        return {**self.signed_fields(), "signature": self.signature}
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> SignedHead:
+        """Rebuild a head from its JSON object (does not check the signature).
+
+        Raises:
+            InputError: a field is missing or invalid, or the format is not `dsr-ledger-head/1`.
+        """
+        if not isinstance(document, Mapping) or document.get("format") != HEAD_FORMAT:
+            raise _fail("head", f"is not a {HEAD_FORMAT} document")
+        try:
+            head = cls(
+                entries=_positive("entries", document["entries"], zero=True),
+                last_seq=_positive("last_seq", document["last_seq"], zero=True),
+                last_hash=document["last_hash"],
+                checkpoint_seq=_positive("checkpoint_seq", document["checkpoint_seq"], zero=True),
+                checkpoint_digest=document["checkpoint_digest"],
+                at=parse_at(document["at"]),
+                key_id=document["key_id"],
+                signature=document["signature"],
+            )
+        except KeyError as exc:
+            raise InputError(f"ledger head lacks field {exc.args[0]!r}", field=str(exc.args[0])) from None
+        _check_hash("last_hash", head.last_hash)
+        _check_hash("checkpoint_digest", head.checkpoint_digest)
+        _check_hex("key_id", head.key_id)
+        _check_hex("signature", head.signature)
+        return head
+
+
+def head_payload(
+    entries: int,
+    last_seq: int,
+    last_hash: str,
+    checkpoint_seq: int,
+    checkpoint_digest: str,
+    at: datetime,
+    key_id: str,
+) -> dict[str, Any]:
+    """The document a head signature covers."""
+    return {
+        "format": HEAD_FORMAT,
+        "entries": entries,
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "checkpoint_seq": checkpoint_seq,
+        "checkpoint_digest": checkpoint_digest,
         "at": format_at(at),
         "key_id": key_id,
     }

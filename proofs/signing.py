@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from models.errors import ConfigError
 from models.files import atomic_write, check_private
-from proofs.entry import Checkpoint, canonical_json, checkpoint_payload
+from proofs.entry import Checkpoint, SignedHead, canonical_json, checkpoint_payload, head_payload
 
 SIGNING_KEY_ENV = "DSR_LEDGER_SIGNING_KEY"
 
@@ -142,20 +142,53 @@ class LedgerSigner:
         path.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(path, self.public_key_pem(), mode=0o644)
 
-    def sign_checkpoint(self, *, seq_from: int, seq_to: int, head_hash: str, at: datetime) -> Checkpoint:
-        """A checkpoint over `seq_from..seq_to` whose last entry hash is `head_hash`."""
-        payload = checkpoint_payload(seq_from, seq_to, head_hash, at, self.key_id)
+    def sign_checkpoint(
+        self, *, seq_from: int, seq_to: int, head_hash: str, at: datetime, prev_checkpoint: str
+    ) -> Checkpoint:
+        """A checkpoint over `seq_from..seq_to` whose last entry hash is `head_hash`, chained to the checkpoint
+        whose digest is `prev_checkpoint` (the genesis hash for the first)."""
+        payload = checkpoint_payload(seq_from, seq_to, head_hash, at, self.key_id, prev_checkpoint=prev_checkpoint)
         signature = self.private_key.sign(canonical_json(payload)).hex()
         return Checkpoint(
-            seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=at, key_id=self.key_id, signature=signature
+            seq_from=seq_from,
+            seq_to=seq_to,
+            head_hash=head_hash,
+            at=at,
+            key_id=self.key_id,
+            signature=signature,
+            prev_checkpoint=prev_checkpoint,
         )
 
+    def sign_head(
+        self, *, last_seq: int, last_hash: str, checkpoint_seq: int, checkpoint_digest: str, at: datetime
+    ) -> SignedHead:
+        """The signed head of a ledger whose last entry is `last_seq` / `last_hash` (entries = `last_seq`)."""
+        payload = head_payload(last_seq, last_seq, last_hash, checkpoint_seq, checkpoint_digest, at, self.key_id)
+        return SignedHead(
+            entries=last_seq,
+            last_seq=last_seq,
+            last_hash=last_hash,
+            checkpoint_seq=checkpoint_seq,
+            checkpoint_digest=checkpoint_digest,
+            at=at,
+            key_id=self.key_id,
+            signature=self.private_key.sign(canonical_json(payload)).hex(),
+        )
 
-def is_signature_valid(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
-    """Whether `checkpoint`'s signature was made over its fields by the key matching `public_key`."""
+    def sign_bytes(self, data: bytes) -> str:
+        """An Ed25519 signature (hex) over `data` (detached signatures of certificates)."""
+        return self.private_key.sign(data).hex()
+
+
+def is_bytes_signature_valid(data: bytes, signature_hex: str, public_key: Ed25519PublicKey) -> bool:
+    """Whether `signature_hex` is an Ed25519 signature over `data` by the key matching `public_key`."""
     try:
-        signature = bytes.fromhex(checkpoint.signature)
-        public_key.verify(signature, canonical_json(checkpoint.signed_fields()))
-    except (ValueError, InvalidSignature):
+        public_key.verify(bytes.fromhex(signature_hex), data)
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+def is_signature_valid(signed: Checkpoint | SignedHead, public_key: Ed25519PublicKey) -> bool:
+    """Whether a checkpoint's or head's signature was made over its fields by the key matching `public_key`."""
+    return is_bytes_signature_valid(canonical_json(signed.signed_fields()), signed.signature, public_key)

@@ -20,7 +20,15 @@ from sqlmodel import Session, col, select
 from models.errors import LedgerError
 from models.tables import LedgerCheckpoint as CheckpointRow
 from models.tables import LedgerEntry as EntryRow
-from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry, format_at
+from proofs.entry import (
+    GENESIS_HASH,
+    Checkpoint,
+    LedgerEntry,
+    ProofRecord,
+    chain_entry,
+    checkpoint_chain_start,
+    format_at,
+)
 from proofs.store import AppendResult, Head, SignCallback
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -79,6 +87,7 @@ def _checkpoint(row: CheckpointRow) -> Checkpoint:
         at=_aware(row.at),
         key_id=row.key_id,
         signature=row.signature,
+        prev_checkpoint=row.prev_checkpoint,
     )
 
 
@@ -171,7 +180,8 @@ class SQLLedgerStore:
             head = self._head(session)
             if head.seq <= sealed:
                 return None
-            checkpoint = sign(sealed + 1, head.seq, head.entry_hash)
+            prev = checkpoint_chain_start(_checkpoint(last) if last is not None else None)
+            checkpoint = sign(sealed + 1, head.seq, head.entry_hash, prev)
             session.add(
                 CheckpointRow(
                     seq_from=checkpoint.seq_from,
@@ -180,6 +190,7 @@ class SQLLedgerStore:
                     at=checkpoint.at,
                     key_id=checkpoint.key_id,
                     signature=checkpoint.signature,
+                    prev_checkpoint=checkpoint.prev_checkpoint,
                 )
             )
             session.flush()

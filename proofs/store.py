@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from models.errors import LedgerError
-from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry
+from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry, checkpoint_chain_start
 
-SignCallback = Callable[[int, int, str], Checkpoint]
-"""`sign(seq_from, seq_to, head_hash)` -> a signed `Checkpoint`, called by a store under its lock."""
+SignCallback = Callable[[int, int, str, str], Checkpoint]
+"""`sign(seq_from, seq_to, head_hash, prev_checkpoint)` -> a signed `Checkpoint`, called by a store under its
+lock; `prev_checkpoint` is the last stored checkpoint's digest (the genesis hash when there is none)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class LedgerStore(Protocol):
         ...
 
     def add_checkpoint(self, sign: SignCallback) -> Checkpoint | None:
-        """Seal the entries after the last checkpoint with `sign(seq_from, seq_to, head_hash)`.
+        """Seal the entries after the last checkpoint with `sign(seq_from, seq_to, head_hash, prev_checkpoint)`.
 
         Returns the stored checkpoint, or None when there is nothing new to seal.
         """
@@ -218,7 +219,8 @@ class JsonlLedgerStore:
             sealed = self._last_checkpoint.seq_to if self._last_checkpoint else 0
             if self._head.seq <= sealed:
                 return None
-            checkpoint = sign(sealed + 1, self._head.seq, self._head.entry_hash)
+            prev = checkpoint_chain_start(self._last_checkpoint)
+            checkpoint = sign(sealed + 1, self._head.seq, self._head.entry_hash, prev)
             self._write(fd, {"type": "checkpoint", **checkpoint.to_dict()})
             self._last_checkpoint = checkpoint
             return checkpoint

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from models.errors import ConfigError, InputError, LedgerError
-from proofs.entry import FORMAT, GENESIS_HASH, Checkpoint, LedgerEntry, hash_entry_fields
+from proofs.attestation import SIGNATURE_SUFFIX, CertificateClaim, CertificateProblem, check_certificate
+from proofs.entry import (
+    CHAINED_FORMAT,
+    FORMAT,
+    GENESIS_HASH,
+    Checkpoint,
+    LedgerEntry,
+    SignedHead,
+    hash_entry_fields,
+)
 from proofs.signing import is_signature_valid, key_id_of, load_public_key
 
 
@@ -27,6 +36,12 @@ class Problem(StrEnum):
     REORDERED = "reordered"
     BAD_SIGNATURE = "bad_signature"
     MALFORMED = "malformed"
+    TRUNCATED = "truncated"
+    """Entries a stored checkpoint, a signed head, an anchor or a certificate vouches for are gone at the end."""
+    REWRITTEN = "rewritten"
+    """The ledger differs from a signed head or anchored checkpoint taken earlier (rewritten and re-signed)."""
+    NOT_IN_CHAIN = "not_in_chain"
+    """A certificate's ledger head (seq and entry hash) is not an entry of this ledger."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,10 @@ class VerifyResult:
         key_id: fingerprint of the public key the signatures were checked with.
         key_source: `given`, `embedded` (the export's own header: proves integrity, not origin) or `none`.
         warnings: `unsealed_tail` and trust notes; they do not make `ok` false.
+        head_seq: the last entry read (0 when none).
+        head_hash: its hash (None when none).
+        verified_against: what the ledger was checked against, one phrase each (key, signed head, anchors,
+            certificate), so a reader knows what a pass proves.
     """
 
     ok: bool
@@ -88,6 +107,9 @@ class VerifyResult:
     key_id: str | None = None
     key_source: str = "none"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    head_seq: int = 0
+    head_hash: str | None = None
+    verified_against: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON object (the CLI's `--json` output)."""
@@ -100,6 +122,9 @@ class VerifyResult:
             "key_source": self.key_source,
             "first_error": self.first_error.to_json() if self.first_error else None,
             "warnings": list(self.warnings),
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "verified_against": list(self.verified_against),
         }
 
 
@@ -124,6 +149,12 @@ class _Walk:
     sealed_to: int = 0
     entries: int = 0
     checkpoints: int = 0
+    chain_seq: dict[int, int] = field(default_factory=dict)
+    last_digest: str = GENESIS_HASH
+    chained: bool = False
+    legacy: int = 0
+    digests: dict[str, int] = field(default_factory=dict)
+    requests: dict[int, str | None] = field(default_factory=dict)
 
     def entry(self, line: int, document: Mapping[str, Any]) -> None:
         self.entries += 1
@@ -131,6 +162,13 @@ class _Walk:
         seq = stated if isinstance(stated, int) and not isinstance(stated, bool) else None
         if hash_entry_fields(document) != document.get("entry_hash"):
             # Everything before passed, so this line stands at position `expected` (its seq may be the edit).
+            original = self.chain_seq.get(id(document))
+            if original is not None and original != self.expected:
+                detail = (
+                    f"the entry stored as seq {str(stated)[:20]} is entry {original} of the hash chain: "
+                    "entries were swapped"
+                )
+                raise _Broken(VerifyError(Problem.REORDERED, self.expected, line, detail))
             detail = "the entry hash does not match its fields"
             if seq != self.expected:
                 detail += f" (it claims seq {str(stated)[:20]})"
@@ -162,6 +200,7 @@ class _Walk:
         except InputError as exc:
             raise _Broken(VerifyError(Problem.MALFORMED, seq, line, str(exc))) from None
         self.hashes[seq] = (str(document["entry_hash"]), line)
+        self.requests[seq] = document.get("request_id")
         self.prev_hash = str(document["entry_hash"])
         self.prev_line = line
         self.expected += 1
@@ -187,12 +226,32 @@ class _Walk:
         if checkpoint.seq_from != self.sealed_to + 1:
             problem = Problem.MISSING if checkpoint.seq_from > self.sealed_to + 1 else Problem.REORDERED
             detail = f"checkpoint starts at seq {checkpoint.seq_from}; the previous one ended at seq {self.sealed_to}"
+            if problem is Problem.MISSING:
+                detail += f": the checkpoint sealing seqs {self.sealed_to + 1}..{checkpoint.seq_from - 1} was dropped"
             raise _Broken(VerifyError(problem, self.sealed_to + 1, line, detail, checkpoint=True))
+        if checkpoint.prev_checkpoint is None:
+            if self.chained:
+                detail = "an unchained (dsr-ledger/1) checkpoint follows chained ones: it was inserted"
+                raise _Broken(VerifyError(Problem.MODIFIED, seq, line, detail, checkpoint=True))
+            self.legacy += 1
+        elif checkpoint.prev_checkpoint != self.last_digest:
+            detail = (
+                f"the checkpoint chains to checkpoint digest {checkpoint.prev_checkpoint[:16]}..., but the one before "
+                f"it (up to seq {self.sealed_to}) has digest {self.last_digest[:16]}...: a checkpoint was dropped or "
+                "replaced"
+            )
+            raise _Broken(VerifyError(Problem.MISSING, seq, line, detail, checkpoint=True))
         if seq not in self.hashes:
             later = [n for n in self.seq_lines.get(seq, []) if n > line]
             if later:
                 detail = f"the checkpoint at line {line} seals seq {seq}, which comes later at line {later[0]}"
                 raise _Broken(VerifyError(Problem.REORDERED, seq, later[0], detail))
+            if not any(n > line for lines in self.seq_lines.values() for n in lines):
+                detail = (
+                    f"entries {self.expected}..{seq} are absent, but the stored checkpoint sealing seqs "
+                    f"{checkpoint.seq_from}..{seq} is still there: the ledger was cut after seq {self.expected - 1}"
+                )
+                raise _Broken(VerifyError(Problem.TRUNCATED, self.expected, line, detail))
             detail = f"seq {self.expected} is absent: the checkpoint at line {line} seals up to seq {seq}"
             raise _Broken(VerifyError(Problem.MISSING, self.expected, line, detail))
         entry_hash, entry_line = self.hashes[seq]
@@ -203,6 +262,99 @@ class _Walk:
             )
             raise _Broken(VerifyError(Problem.MODIFIED, seq, entry_line, detail))
         self.sealed_to = seq
+        self.last_digest = checkpoint.digest()
+        self.digests[self.last_digest] = seq
+        self.chained = self.chained or checkpoint.prev_checkpoint is not None
+
+    def head(self, head: SignedHead, source: str, *, exact: bool) -> None:
+        """Check a signed head against what was read: signature, then nothing cut or rewritten up to it."""
+        if self.public_key is None:
+            raise _Broken(VerifyError(Problem.BAD_SIGNATURE, head.last_seq, None, f"no public key to check {source}"))
+        key_id = key_id_of(self.public_key)
+        if head.key_id != key_id:
+            detail = f"{source} is signed by key {head.key_id}, the ledger is checked with key {key_id}"
+            raise _Broken(VerifyError(Problem.BAD_SIGNATURE, head.last_seq, None, detail))
+        if not is_signature_valid(head, self.public_key):
+            detail = f"the signature of {source} does not match its fields (entry count, last seq or hash was edited)"
+            raise _Broken(VerifyError(Problem.BAD_SIGNATURE, head.last_seq, None, detail))
+        last = self.expected - 1
+        if head.last_seq > last:
+            detail = (
+                f"{source} names {head.entries} entries up to seq {head.last_seq} (hash {head.last_hash[:16]}...); "
+                f"the ledger ends at seq {last}: entries {last + 1}..{head.last_seq} were cut"
+            )
+            raise _Broken(VerifyError(Problem.TRUNCATED, last + 1, None, detail))
+        if head.last_seq and self.hashes[head.last_seq][0] != head.last_hash:
+            detail = (
+                f"entry {head.last_seq} has hash {self.hashes[head.last_seq][0][:16]}..., {source} says "
+                f"{head.last_hash[:16]}...: the ledger was rewritten (and re-signed) after that head was signed"
+            )
+            raise _Broken(VerifyError(Problem.REWRITTEN, head.last_seq, self.hashes[head.last_seq][1], detail))
+        if head.checkpoint_seq and head.checkpoint_digest not in self.digests:
+            problem = Problem.TRUNCATED if head.checkpoint_seq > self.sealed_to else Problem.REWRITTEN
+            detail = (
+                f"{source} names the checkpoint up to seq {head.checkpoint_seq} (digest "
+                f"{head.checkpoint_digest[:16]}...), which is not in the ledger: it was dropped or replaced"
+            )
+            raise _Broken(VerifyError(problem, head.checkpoint_seq, None, detail, checkpoint=True))
+        if exact and head.last_seq < last:
+            detail = f"entries {head.last_seq + 1}..{last} follow {source}: they were added after it was signed"
+            raise _Broken(VerifyError(Problem.MALFORMED, head.last_seq + 1, None, detail))
+
+
+@dataclass(frozen=True)
+class HeadCheck:
+    """A signed head to verify the ledger against.
+
+    Attributes:
+        head: the signed head.
+        source: what it is, for messages (`the export's signed head`, `the filed head ledger-head.json`).
+        exact: the ledger must end at the head (an export), rather than only contain it (a head filed earlier).
+    """
+
+    head: SignedHead
+    source: str
+    exact: bool = False
+
+
+def _check_certificate(walk: _Walk, claim: CertificateClaim) -> None:
+    found = walk.hashes.get(claim.head_seq)
+    if found is None or found[0] != claim.head_hash:
+        where = "absent" if found is None else f"hash {found[0][:16]}..."
+        detail = (
+            f"{claim.source} was built from ledger head seq {claim.head_seq} (hash {claim.head_hash[:16]}...), "
+            f"which is not in this ledger's chain (entry {claim.head_seq}: {where})"
+        )
+        raise _Broken(VerifyError(Problem.NOT_IN_CHAIN, claim.head_seq, None, detail))
+    for seq in claim.seqs:
+        if seq > claim.head_seq or walk.requests.get(seq) != claim.request_id:
+            detail = f"{claim.source} cites ledger entry {seq}, which is not an entry of request {claim.request_id}"
+            raise _Broken(VerifyError(Problem.NOT_IN_CHAIN, seq, None, detail))
+
+
+def _chain_positions(items: list[tuple[int, Mapping[str, Any]]]) -> dict[int, int]:
+    """For entries whose stored seq may have been swapped: their position found by following `prev_hash`."""
+    by_prev: dict[object, list[Mapping[str, Any]]] = {}
+    for _, document in items:
+        if document.get("type") == "entry":
+            by_prev.setdefault(document.get("prev_hash"), []).append(document)
+    positions: dict[int, int] = {}
+    current, position = GENESIS_HASH, 0
+    while position < len(items):
+        follower = next(
+            (
+                d
+                for d in by_prev.get(current, [])
+                if hash_entry_fields({**d, "seq": position + 1}) == d.get("entry_hash")
+            ),
+            None,
+        )
+        if follower is None:
+            break
+        position += 1
+        positions[id(follower)] = position
+        current = str(follower.get("entry_hash"))
+    return positions
 
 
 def verify_documents(
@@ -211,6 +363,8 @@ def verify_documents(
     *,
     key_source: str = "given",
     expected_entries: int | None = None,
+    heads: Iterable[HeadCheck] = (),
+    certificate: CertificateClaim | None = None,
 ) -> VerifyResult:
     """Verify a stream of `(line, object)` pairs, each object an entry or a checkpoint (its `type` field).
 
@@ -219,6 +373,8 @@ def verify_documents(
         public_key: the key checkpoints must be signed with (None: every checkpoint is a bad signature).
         key_source: recorded in the result (`given`, `embedded`, `local`).
         expected_entries: how many entries the source says it holds (the export header), if known.
+        heads: signed heads the ledger must match (the export's own, heads filed earlier).
+        certificate: a certificate whose ledger head must be in the chain.
 
     Returns:
         The result; `first_error` names the first bad entry or checkpoint.
@@ -229,7 +385,7 @@ def verify_documents(
         seq = document.get("seq")
         if document.get("type") == "entry" and isinstance(seq, int):
             seq_lines.setdefault(seq, []).append(line)
-    walk = _Walk(public_key=public_key, seq_lines=seq_lines)
+    walk = _Walk(public_key=public_key, seq_lines=seq_lines, chain_seq=_chain_positions(items))
     key_id = key_id_of(public_key) if public_key is not None else None
     warnings: list[str] = []
     if key_source == "embedded":
@@ -251,11 +407,20 @@ def verify_documents(
             problem = Problem.MISSING if expected_entries > walk.entries else Problem.MALFORMED
             detail = f"the header announces {expected_entries} entries, the file holds {walk.entries}"
             raise _Broken(VerifyError(problem, walk.expected, None, detail))
+        for check in heads:
+            walk.head(check.head, check.source, exact=check.exact)
+        if certificate is not None:
+            _check_certificate(walk, certificate)
     except _Broken as broken:
         error = broken.error
     head = walk.expected - 1
     if error is None and head > walk.sealed_to:
         warnings.append(f"unsealed_tail: entries {walk.sealed_to + 1}..{head} are not covered by a signed checkpoint")
+    if error is None and walk.legacy:
+        warnings.append(
+            f"legacy_checkpoints: the first {walk.legacy} checkpoints predate chaining (dsr-ledger/1); they are "
+            "checked by seq range, later ones also by their chain"
+        )
     return VerifyResult(
         ok=error is None,
         entries=walk.entries,
@@ -265,15 +430,53 @@ def verify_documents(
         key_id=key_id,
         key_source=key_source if public_key is not None else "none",
         warnings=tuple(warnings),
+        head_seq=head,
+        head_hash=walk.hashes[head][0] if head in walk.hashes else None,
     )
 
 
-def verify_export(path: Path, public_key_pem: bytes | None = None) -> VerifyResult:
+def _failed(line: int | None, detail: str, problem: Problem = Problem.MALFORMED) -> VerifyResult:
+    return VerifyResult(ok=False, entries=0, checkpoints=0, first_error=VerifyError(problem, None, line, detail))
+
+
+def read_certificate(path: Path, public_key: Ed25519PublicKey) -> CertificateClaim:
+    """The claim of the certificate at `path`, its detached signature (`<path>.sig`) checked with `public_key`.
+
+    Raises:
+        CertificateProblem: see `check_certificate`.
+        LedgerError: the certificate cannot be read.
+    """
+    try:
+        document = path.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"cannot read certificate {path}: {exc.strerror}", path=str(path)) from exc
+    signature_path = path.with_name(path.name + SIGNATURE_SUFFIX)
+    try:
+        signature = signature_path.read_bytes()
+    except FileNotFoundError:
+        signature = None
+    except OSError as exc:
+        raise LedgerError(f"cannot read {signature_path}: {exc.strerror}", path=str(signature_path)) from exc
+    return check_certificate(document, signature, public_key, source=path.name)
+
+
+def verify_export(
+    path: Path,
+    public_key_pem: bytes | None = None,
+    *,
+    certificate: Path | None = None,
+    heads: tuple[HeadCheck, ...] = (),
+) -> VerifyResult:
     """Verify an exported ledger file on its own, without the database.
 
+    The header's signed head must be there and match the file: a file cut after a checkpoint (with or without
+    that checkpoint, header counts edited or not) fails as `truncated`.
+
     Args:
-        path: the JSONL export (a header line, then entries and checkpoints).
+        path: the JSONL export (a header line with the signed head, then entries and checkpoints).
         public_key_pem: the published public key; None uses the key embedded in the header (integrity only).
+        certificate: a deletion certificate (its `.sig` beside it) whose ledger head must be in the chain.
+        heads: further signed heads filed earlier that the export must contain.
 
     Returns:
         The result; a malformed header or line is reported as the first error.
@@ -296,23 +499,51 @@ def verify_export(path: Path, public_key_pem: bytes | None = None) -> VerifyResu
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            error = VerifyError(Problem.MALFORMED, None, number, "the line is not a JSON object")
-            return VerifyResult(ok=False, entries=0, checkpoints=0, first_error=error)
+            return _failed(number, "the line is not a JSON object")
         parsed.append((number, document))
-    if not parsed or parsed[0][1].get("type") != "header" or parsed[0][1].get("format") != FORMAT:
-        error = VerifyError(Problem.MALFORMED, None, 1, f"the first line is not a {FORMAT} header")
-        return VerifyResult(ok=False, entries=0, checkpoints=0, first_error=error)
+    if not parsed or parsed[0][1].get("type") != "header":
+        return _failed(1, f"the first line is not a {CHAINED_FORMAT} header")
     header = parsed[0][1]
+    if header.get("format") == FORMAT:
+        return _failed(
+            1,
+            f"the export is in the old {FORMAT} format without a signed head, so a cut tail cannot be ruled out: "
+            "export the ledger again with `dsr ledger export`",
+            Problem.MISSING,
+        )
+    if header.get("format") != CHAINED_FORMAT:
+        return _failed(1, f"the first line is not a {CHAINED_FORMAT} header")
+    try:
+        signed_head = SignedHead.from_dict(header.get("head"))  # type: ignore[arg-type]
+    except InputError as exc:
+        return _failed(
+            1, f"the header carries no valid signed head ({exc}): the export cannot be trusted", Problem.MISSING
+        )
     public_key, source = given, "given"
     if public_key is None and isinstance(header.get("public_key"), str):
         try:
             public_key, source = load_public_key(header["public_key"].encode("ascii")), "embedded"
         except (ConfigError, UnicodeEncodeError):
             public_key = None
+    claim: CertificateClaim | None = None
+    against = [f"public key {key_id_of(public_key)} ({source})" if public_key else "no public key"]
+    against.append("the export's signed head")
+    if certificate is not None:
+        if public_key is None:
+            return _failed(None, "no public key to check the certificate's signature with", Problem.BAD_SIGNATURE)
+        try:
+            claim = read_certificate(certificate, public_key)
+        except CertificateProblem as exc:
+            return _failed(None, str(exc), Problem.BAD_SIGNATURE)
+        against.append(f"certificate {certificate.name} (signature and ledger head)")
+    against += [check.source for check in heads]
     expected = header.get("entries")
-    return verify_documents(
+    result = verify_documents(
         parsed[1:],
         public_key,
         key_source=source,
         expected_entries=expected if isinstance(expected, int) and not isinstance(expected, bool) else None,
+        heads=(HeadCheck(signed_head, "the export's signed head", exact=True), *heads),
+        certificate=claim,
     )
+    return replace(result, verified_against=tuple(against))

@@ -15,49 +15,39 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from reports.access_input import (
+    PLACEHOLDER,
+    PLACEHOLDER_MEANING,
+    STATUS_TEXT,
     PackageInput,
     PackageItem,
     SearchedLocation,
     category_counts,
+    explain_reason,
     found_categories,
     group_key,
     image_data_uri,
     item_path,
     location_name,
     location_type,
+    not_searched,
+    pending_text,
+    plain_reason,
+    points_being_completed,
     redaction_totals,
     rights_text,
     sort_key,
+    status_text,
 )
+
+__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "esc", "fmt_time", "render_access_html"]
 
 TOOL_RESULT_CHARS = 400
 THINKING_CHARS = 300
 FALLBACK_CHARS = 20_000
 FIELD_CHARS = 2_000
+#: A copy with at most this many records is shown open; a longer one opens conversation by conversation.
+EXPAND_UP_TO = 200
 
-PLACEHOLDER = re.compile(r"\[(email|phone|person|iban|card|ip|data) (\d+)\]|\[redacted\]")
-PLACEHOLDER_MEANING = {
-    "email": "another person's e-mail address",
-    "phone": "another person's phone number",
-    "person": "another person's name",
-    "iban": "another person's bank account number (IBAN)",
-    "card": "another person's payment card number",
-    "ip": "another person's IP address",
-    "data": "another person's personal data",
-}
-STATUS_TEXT = {
-    "scanned": "Searched",
-    "scanned_with_gaps": "Searched, except agent stores we could not recognise (named in the details)",
-    "unreachable": "Could not be reached (switched off or offline)",
-    "busy": "Not searched: the app was in use and could not be read safely",
-    "refused": "Access was refused",
-    "failed": "The search failed",
-    "auth_failed": "Our credentials were refused",
-    "host_key_unknown": "The laptop's identity could not be verified (unknown key)",
-    "host_key_mismatch": "The laptop's identity could not be verified (key changed)",
-    "not_searched": "Not searched",
-    "pending": "Not yet searched",
-}
 TYPE_TEXT = {
     "endpoint": "Laptop",
     "store": "Central store",
@@ -139,8 +129,9 @@ nav.toc a { color: var(--accent); text-decoration: none; }
 .box.no { border-color: var(--muted); }
 .box.warn { border-color: var(--warnline); background: var(--warn); }
 .box strong.big { font-size: 1.15rem; display: block; margin-bottom: .2rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .93rem; }
-th, td { text-align: left; vertical-align: top; padding: .4rem .55rem; border-bottom: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .93rem; table-layout: auto; }
+th, td { text-align: left; vertical-align: top; padding: .4rem .55rem; border-bottom: 1px solid var(--line);
+         overflow-wrap: anywhere; }
 th { background: var(--soft); font-weight: 600; }
 td:first-child { min-width: 8rem; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -151,9 +142,18 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .location { margin-top: 1.8rem; }
 .location > h3 { background: var(--soft); padding: .45rem .7rem; border-radius: 4px; }
 .session { border: 1px solid var(--line); border-radius: 6px; margin: .9rem 0 1.2rem; }
-.session > header { background: #fafbfc; border-bottom: 1px solid var(--line); padding: .45rem .8rem;
-                    font-size: .88rem; color: var(--muted); }
-.session > header b { color: var(--ink); }
+.session > summary { background: #fafbfc; border-bottom: 1px solid var(--line); padding: .45rem .8rem;
+                     font-size: .88rem; color: var(--muted); cursor: pointer; overflow-wrap: anywhere; }
+.session > summary b { color: var(--ink); }
+details.location > summary { cursor: pointer; list-style: none; }
+details.location > summary::-webkit-details-marker { display: none; }
+details.location > summary h3::before { content: "▸ "; color: var(--accent); }
+details.location[open] > summary h3::before { content: "▾ "; }
+details.location > summary h3 { display: block; }
+details.fold > summary { cursor: pointer; color: var(--accent); margin: .3rem 0; }
+.count { font-weight: 400; color: var(--muted); font-size: .9rem; }
+.pending { font-style: italic; color: #8a4b00; }
+ul.scope li { margin: .3rem 0; }
 .item { padding: .6rem .8rem; border-bottom: 1px dashed var(--line); break-inside: avoid; }
 .item:last-child { border-bottom: 0; }
 .item .where { font-size: .8rem; color: var(--muted); margin-bottom: .3rem; word-break: break-all; }
@@ -185,7 +185,8 @@ footer.end { margin-top: 3rem; font-size: .82rem; color: var(--muted); border-to
   nav.toc { break-after: page; }
   section.major { break-before: page; }
   section.major:first-of-type, section#timeline { break-before: auto; }
-  .session, .item, table, svg.timeline, .box { break-inside: avoid; }
+  .item, svg.timeline, .box { break-inside: avoid; }
+  details > summary::-webkit-details-marker { display: none; }
   h2, h3, h4 { break-after: avoid; }
   a { color: inherit; text-decoration: none; }
   @page { margin: 16mm 14mm; }
@@ -222,13 +223,6 @@ def explain_placeholder(marker: str) -> str:
     match = PLACEHOLDER.fullmatch(marker)
     label = match.group(1) if match and match.group(1) else "data"
     return f"{marker} replaces {PLACEHOLDER_MEANING.get(label, PLACEHOLDER_MEANING['data'])} (Art. 15(4))"
-
-
-def explain_reason(code: str) -> str:
-    """Plain words for a redaction reason code (`art15_4_third_party_email`, `third_party_name`, ...)."""
-    label = code.removeprefix("art15_4_").removeprefix("third_party_")
-    label = {"name": "person", "mail": "email", "e-mail": "email"}.get(label, label)
-    return PLACEHOLDER_MEANING.get(label, PLACEHOLDER_MEANING["data"])
 
 
 def abbreviate(text: str, limit: int) -> str:
@@ -357,7 +351,7 @@ def render_record(item: PackageItem) -> str:
     return f"<pre>{mark_redactions(abbreviate(item.content, FALLBACK_CHARS))}</pre>"
 
 
-def _where(item: PackageItem, tz: ZoneInfo, show_path: bool) -> str:
+def _where(item: PackageItem, tz: ZoneInfo, show_path: bool, titles: dict[str, str] | None = None) -> str:
     line = item.location.get("line")
     version = item.location.get("version_id")
     where = item_path(item) if show_path else ""
@@ -365,7 +359,10 @@ def _where(item: PackageItem, tz: ZoneInfo, show_path: bool) -> str:
         where += f", line {line}" if where else f"line {line}"
     where = where or "whole file"
     where += f", version {version}" if version else ""
-    chips = "".join(f'<span class="chip">{esc(c)}</span>' for c in item.categories)
+    names = titles or {}
+    chips = "".join(
+        f'<span class="chip">{esc(names.get(c, c.replace("_", " ").capitalize()))}</span>' for c in item.categories
+    )
     reason = "whole session is yours" if item.reason == "owned_session" else "mentions you"
     return (
         f'<div class="where"><b>{esc(fmt_time(item.timestamp, tz))}</b> · {esc(KIND_TEXT.get(item.kind, item.kind))}'
@@ -373,12 +370,12 @@ def _where(item: PackageItem, tz: ZoneInfo, show_path: bool) -> str:
     )
 
 
-def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True) -> str:
+def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True, titles: dict[str, str] | None = None) -> str:
     """One item: where and when, the context lines, the record, the subject's images, its redaction notes.
 
     `show_path` is False when the session header already names the item's only file.
     """
-    parts = [f'<div class="item">{_where(item, tz, show_path)}']
+    parts = [f'<div class="item">{_where(item, tz, show_path, titles)}']
     if item.context:
         lines = "".join(f"<div>{mark_redactions(abbreviate(c, FIELD_CHARS))}</div>" for c in item.context)
         parts.append(f'<div class="context"><span class="label">Conversation context</span>{lines}</div>')
@@ -396,8 +393,15 @@ def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True) -> str:
     return "".join(parts)
 
 
-def render_copy(inp: PackageInput, tz: ZoneInfo) -> str:
-    """Section 4: the copy grouped by laptop (or store), application and session, chronological."""
+def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None) -> str:
+    """Section 5: the copy grouped by laptop (or store), application and session, chronological.
+
+    Each laptop and each conversation is a collapsible section (no script): open when the copy is short or
+    `expanded`, closed otherwise so that thousands of records stay readable (the summary line of each says
+    when, how many records and where).
+    """
+    titles = {a.code: a.entry.title or a.code for a in found_categories(inp)}
+    open_attr = " open" if (expanded if expanded is not None else len(inp.items) <= EXPAND_UP_TO) else ""
     if not inp.items:
         return "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
     by_loc: dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]] = {}
@@ -407,7 +411,11 @@ def render_copy(inp: PackageInput, tz: ZoneInfo) -> str:
         sessions.setdefault(group_key(item), []).append(item)
     out = []
     for (ltype, lname), apps in sorted(by_loc.items()):
-        out.append(f'<div class="location"><h3>{esc(TYPE_TEXT.get(ltype, ltype))}: {esc(lname)}</h3>')
+        count = sum(len(v) for sessions in apps.values() for v in sessions.values())
+        out.append(
+            f'<details class="location"{open_attr}><summary><h3>{esc(TYPE_TEXT.get(ltype, ltype))}: {esc(lname)} '
+            f'<span class="count">({count} record{"s" if count != 1 else ""})</span></h3></summary>'
+        )
         for app, sessions in sorted(apps.items()):
             out.append(f"<h4>{esc(APP_TEXT.get(app, app or 'Stored files'))}</h4>")
             ordered = sorted(sessions.items(), key=lambda kv: min(sort_key(i) for i in kv[1]))
@@ -423,12 +431,12 @@ def render_copy(inp: PackageInput, tz: ZoneInfo) -> str:
                 paths = sorted({item_path(i) for i in items})
                 files = "; ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
                 out.append(
-                    f'<article class="session"><header><b>{label} {esc(key)}</b> · {span} · '
-                    f"{len(items)} item{'s' if len(items) != 1 else ''}<br>{esc(files)}</header>"
+                    f'<details class="session"{open_attr}><summary><b>{label} {esc(key)}</b> · {span} · '
+                    f"{len(items)} item{'s' if len(items) != 1 else ''}<br>{esc(files)}</summary>"
                 )
-                out.extend(render_item(i, tz, show_path=len(paths) > 1) for i in items)
-                out.append("</article>")
-        out.append("</div>")
+                out.extend(render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
+                out.append("</details>")
+        out.append("</details>")
     return "".join(out)
 
 
@@ -513,7 +521,8 @@ def _searched_rows(locations: Iterable[SearchedLocation], tz: ZoneInfo) -> list[
         status = (
             f'<span class="{"status-ok" if ok else "status-gap"}">{esc(STATUS_TEXT.get(loc.status, loc.status))}</span>'
         )
-        detail = esc(loc.reason or "")
+        read = loc.status in ("scanned", "scanned_with_gaps")
+        detail = esc(plain_reason(loc.reason)) if loc.reason and (read or loc.type not in ("endpoint", "store")) else ""
         if loc.since is not None and not ok:
             detail += f"{'; ' if detail else ''}since {esc(fmt_time(loc.since, tz))}"
         if loc.attempts and not ok:
@@ -559,10 +568,29 @@ def render_systems(inp: PackageInput, tz: ZoneInfo) -> str:
     return "".join(out)
 
 
+def _or_pending(value: str | None, pending: str) -> str:
+    return esc(value) if value is not None else f'<span class="pending">{esc(pending)}</span>'
+
+
+def _list_or_pending(values: Iterable[str] | None, pending: str, empty: str) -> str:
+    if values is None:
+        return f'<span class="pending">{esc(pending)}</span>'
+    return "<br>".join(esc(v) for v in values) or esc(empty)
+
+
 def render_article15(inp: PackageInput) -> str:
-    """Section 2: Art. 15(1)(a)-(h) and 15(2), tailored to the categories found."""
+    """What we do with the data: Art. 15(1)(a)-(h) and 15(2), tailored to the categories found, every answer
+    from the register (an answer it does not give yet says it is being completed, and by when)."""
     answers = found_categories(inp)
+    pending = pending_text(inp)
+    register = inp.register
     out = []
+    points = points_being_completed(inp)
+    if points:
+        out.append(
+            '<div class="box warn"><strong>Some of this information is still being completed.</strong> '
+            f"{esc(pending)} It concerns: {esc('; '.join(points))}.</div>"
+        )
     if not answers:
         out.append(
             "<p>Because we found no personal data about you, no purposes, recipients or retention periods apply "
@@ -578,7 +606,11 @@ def render_article15(inp: PackageInput) -> str:
             _table(
                 ["Kind of data", "Purposes", "Legal basis"],
                 [
-                    [esc(a.entry.title), "<br>".join(esc(p) for p in a.entry.purposes), esc(a.entry.legal_basis)]
+                    [
+                        esc(a.entry.title),
+                        _list_or_pending(a.entry.purposes, pending, ""),
+                        _or_pending(a.entry.legal_basis, pending),
+                    ]
                     for a in answers
                 ],
             )
@@ -587,12 +619,9 @@ def render_article15(inp: PackageInput) -> str:
         out.append("<h3>(b) The kinds of personal data we hold about you</h3>")
         out.append(
             _table(
-                ["Kind of data", "Code", "Records"],
-                [
-                    [esc(a.entry.title), f'<span class="chip">{esc(a.code)}</span>', str(counts[a.code])]
-                    for a in answers
-                ],
-                (2,),
+                ["Kind of data", "Records"],
+                [[esc(a.entry.title), str(counts[a.code])] for a in answers],
+                (1,),
             )
         )
         out.append("<h3>(c) Who receives your data (recipients)</h3>")
@@ -602,7 +631,7 @@ def render_article15(inp: PackageInput) -> str:
                 [
                     [
                         esc(a.entry.title),
-                        "<br>".join(esc(r) for r in a.entry.recipients) or "No one outside our organisation",
+                        _list_or_pending(a.entry.recipients, pending, "None, as recorded in our register"),
                     ]
                     for a in answers
                 ],
@@ -612,7 +641,7 @@ def render_article15(inp: PackageInput) -> str:
         out.append(
             _table(
                 ["Kind of data", "Retention period or criteria"],
-                [[esc(a.entry.title), esc(a.entry.retention)] for a in answers],
+                [[esc(a.entry.title), _or_pending(a.entry.retention, pending)] for a in answers],
             )
         )
     out.append("<h3>(e) Your rights</h3><ul>")
@@ -629,16 +658,70 @@ def render_article15(inp: PackageInput) -> str:
     )
     if answers:
         out.append("<h3>(g) Where your data came from</h3>")
-        out.append(_table(["Kind of data", "Source"], [[esc(a.entry.title), esc(a.entry.source)] for a in answers]))
+        out.append(
+            _table(
+                ["Kind of data", "Source"],
+                [[esc(a.entry.title), _or_pending(a.entry.source, pending)] for a in answers],
+            )
+        )
     out.append("<h3>(h) Automated decision-making</h3>")
-    out.append(f"<p>{esc(inp.register.automated_decisions)}</p>")
+    out.append(f"<p>{_or_pending(register.automated_decisions, pending)}</p>")
     out.append("<h3>Transfers outside the UK and the EEA (Article 15(2))</h3>")
-    out.append(f"<p>{esc(inp.register.transfers)}</p>")
+    out.append(f"<p>{_or_pending(register.transfers, pending)}</p>")
+    if register.processors is None:
+        out.append(
+            f'<p>Service providers who process your data for us: <span class="pending">{esc(pending)}</span></p>'
+        )
+    elif register.processors:
+        out.append(
+            _table(
+                ["Service provider", "What it does for us", "Country", "Safeguard for the transfer"],
+                [
+                    [esc(p.name), esc(p.role), esc(p.country), esc(p.safeguard or "Not needed (UK or EEA)")]
+                    for p in register.processors
+                ],
+            )
+        )
     transfers = [a for a in answers if a.entry.transfers]
     if transfers:
         out.append(
             _table(["Kind of data", "Safeguards"], [[esc(a.entry.title), esc(a.entry.transfers)] for a in transfers])
         )
+    return "".join(out)
+
+
+def render_scope(inp: PackageInput, tz: ZoneInfo) -> str:
+    """Where we looked: every laptop and store with its result, then what we did not search, in plain words."""
+    systems = [s for s in inp.searched if s.type in ("endpoint", "store")]
+    read = [s for s in systems if s.status in ("scanned", "scanned_with_gaps")]
+    out = [
+        f"<p>We searched {len(read)} of the {len(systems)} laptops and central stores that hold conversations with "
+        "AI assistants. Anything listed under <em>What we did not search</em> was not looked at, so data about "
+        "you may be held there as well.</p>"
+    ]
+    rows = []
+    for loc in systems:
+        ok = loc.status == "scanned"
+        css = "status-ok" if ok else "status-gap"
+        rows.append(
+            [
+                esc(loc.name),
+                esc(TYPE_TEXT.get(loc.type, loc.type)),
+                f'<span class="{css}">{esc(status_text(loc.status))}</span>',
+                str(loc.findings),
+            ]
+        )
+    out.append('<details class="fold" open><summary>Every laptop and store, with the result</summary>')
+    out.append(_table(["System", "Type", "Result", "Records about you"], rows, (3,)) if rows else "<p>None.</p>")
+    out.append("</details>")
+    missing = not_searched(inp)
+    out.append("<h3>What we did not search</h3>")
+    if missing:
+        out.append('<ul class="scope">')
+        out.extend(f"<li><b>{esc(what)}</b>: {esc(why)}</li>" for what, why in missing)
+        out.append("</ul>")
+    else:
+        out.append("<p>Nothing: every laptop and store in scope was searched in full.</p>")
     return "".join(out)
 
 
@@ -649,12 +732,12 @@ def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
         out.append(
             '<div class="box yes"><strong class="big">Yes, we process personal data about you.</strong>'
             f"We found {len(inp.items)} record{'s' if len(inp.items) != 1 else ''} about you. A copy of every "
-            "record is in section 4 and in the data folder of this package.</div>"
+            "record is in section 5 and in the data folder of this package.</div>"
         )
     else:
         out.append(
             '<div class="box no"><strong class="big">No, we found no personal data about you.</strong>'
-            "We searched the systems listed in section 5 and found no records about you there.</div>"
+            "We searched the systems listed in section 2 and found no records about you there.</div>"
         )
     missing = [s for s in inp.searched if s.status != "scanned"]
     if inp.gaps_note or missing:
@@ -663,7 +746,7 @@ def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
         out.append(
             '<div class="box warn"><strong>Some places could not be searched.</strong> '
             f"{note}{' ' if note else ''}In all, {len(missing)} system{'s' if len(missing) != 1 else ''} "
-            "could not be searched or cannot be searched record by record; section 5 lists them with the reason.</div>"
+            "could not be searched or cannot be searched record by record; section 2 lists them with the reason.</div>"
         )
     if inp.items:
         by_loc: dict[str, list[PackageItem]] = {}
@@ -688,24 +771,30 @@ def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
         out.append(
             f"<p>Some records also contain other people's data. To protect them (Art. 15(4)) we replaced "
             f'{total} piece{"s" if total != 1 else ""} of their data with markers such as <mark class="redaction">'
-            "[email 1]</mark>. The same marker always stands for the same person's detail. Nothing else was "
-            "removed, and no record was withheld.</p>"
+            "[email 1]</mark>. Within one conversation or file the same marker stands for the same person's "
+            "detail; the numbering starts again in the next one. Nothing else was removed, and no record was "
+            "withheld.</p>"
         )
+        replaced: Counter[str] = Counter()
+        for code, n in totals.items():
+            replaced[explain_reason(code)] += n
         out.append(
             _table(
-                ["What was replaced", "Reason code", "Times"],
-                [[esc(explain_reason(c)), f"<code>{esc(c)}</code>", str(n)] for c, n in sorted(totals.items())],
-                (2,),
+                ["What was replaced", "Times"],
+                [[esc(what.capitalize()), str(n)] for what, n in sorted(replaced.items())],
+                (1,),
             )
         )
     return "".join(out)
 
 
-def render_access_html(inp: PackageInput) -> str:
+def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> str:
     """The whole report.html page for an access package (items already in package order).
 
     Args:
         inp: the package input.
+        expanded: open every conversation of the copy (for printing); by default they are open only when the
+            copy is short (`EXPAND_UP_TO` items), else the reader opens the one they want.
 
     Returns:
         A self-contained HTML document: inline CSS and SVG, images as data: URIs, no script, no external asset.
@@ -713,10 +802,11 @@ def render_access_html(inp: PackageInput) -> str:
     tz = inp.controller.tz
     sections = [
         ("summary", "1. Summary", render_summary(inp, tz)),
-        ("article15", "2. What we do with your data (Article 15)", render_article15(inp)),
-        ("timeline", "3. When your data was processed", render_timeline(inp, tz)),
-        ("copy", "4. Copy of your data (Article 15(3))", _copy_intro(inp) + render_copy(inp, tz)),
-        ("systems", "5. Systems we searched", render_systems(inp, tz)),
+        ("scope", "2. Where we looked", render_scope(inp, tz)),
+        ("article15", "3. What we do with your data (Article 15)", render_article15(inp)),
+        ("timeline", "4. When your data was processed", render_timeline(inp, tz)),
+        ("copy", "5. Copy of your data (Article 15(3))", _copy_intro(inp) + render_copy(inp, tz, expanded=expanded)),
+        ("systems", "6. Systems we searched, in detail", render_systems(inp, tz)),
     ]
     toc = "".join(f'<li><a href="#{sid}">{esc(title)}</a></li>' for sid, title, _ in sections)
     body = "".join(

@@ -7,6 +7,7 @@ Imports models only; writes nothing.
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,81 @@ from models.settings import ControllerSettings, RegisterCategory, RegisterSettin
 
 # Detection's category codes -> the register's usual codes (dsr.example.toml).
 CATEGORY_ALIASES = {"contact_details": "contact", "free_text_mentions": "free_text"}
+
+
+PLACEHOLDER = re.compile(r"\[(email|phone|person|iban|card|ip|id|data) (\d+)\]|\[redacted\]")
+PLACEHOLDER_MEANING = {
+    "email": "another person's e-mail address",
+    "phone": "another person's phone number",
+    "person": "another person's name",
+    "iban": "another person's bank account number (IBAN)",
+    "card": "another person's payment card number",
+    "ip": "another person's IP address",
+    "id": "another person's staff or account id",
+    "data": "another person's personal data",
+}
+STATUS_TEXT = {
+    "scanned": "Searched",
+    "scanned_with_gaps": "Searched, except some stores (named in the details)",
+    "unreachable": "Could not be reached (switched off or offline)",
+    "busy": "Not searched: the app was in use and could not be read safely",
+    "refused": "Access was refused",
+    "failed": "The search failed",
+    "auth_failed": "Our credentials were refused",
+    "host_key_unknown": "The laptop's identity could not be verified (unknown key)",
+    "host_key_mismatch": "The laptop's identity could not be verified (key changed)",
+    "not_searched": "Not searched",
+    "pending": "Not yet searched",
+}
+TYPE_WORDS = {
+    "endpoint": "Laptop",
+    "store": "Central store",
+    "residual": "Residual store",
+    "vendor": "Service provider",
+}
+
+
+def status_text(status: str) -> str:
+    """Plain words for a location status (the person never sees a status code)."""
+    return STATUS_TEXT.get(status, "Not searched")
+
+
+def explain_reason(code: str) -> str:
+    """Plain words for a redaction reason code (`art15_4_third_party_email`, `third_party_name`, ...)."""
+    label = code.removeprefix("art15_4_").removeprefix("third_party_")
+    label = {"name": "person", "mail": "email", "e-mail": "email"}.get(label, label)
+    return PLACEHOLDER_MEANING.get(label, PLACEHOLDER_MEANING["data"])
+
+
+def not_searched(inp: PackageInput) -> list[tuple[str, str]]:
+    """(what, why) of every place we did not search, or searched only in part, in plain words: laptops and
+    stores not reached, stores on a laptop we could not read or never open, copies held by providers."""
+    out: list[tuple[str, str]] = []
+    for loc in inp.searched:
+        what = f"{TYPE_WORDS.get(loc.type, 'System')} {loc.name}"
+        read = loc.status in ("scanned", "scanned_with_gaps")
+        if loc.type in ("endpoint", "store") and not read:
+            why = STATUS_TEXT.get(loc.status, "Not searched")
+            if loc.since is not None:
+                why += f" since {loc.since:%d %b %Y}"
+            if loc.attempts:
+                why += f"; we tried {loc.attempts} time{'s' if loc.attempts != 1 else ''}"
+            out.append((what, why + ". Data about you may be held there; we will update you if we search it later."))
+        elif loc.type in ("endpoint", "store") and loc.reason:
+            out.append((f"{what}, in part", plain_reason(loc.reason)))
+        elif loc.type not in ("endpoint", "store"):
+            out.append((loc.name, loc.reason or "Not searched."))
+    return out
+
+
+def plain_reason(reason: str) -> str:
+    """A location's status reason (written by the scan in words, no personal data) as a sentence for the person."""
+    text = reason.replace(
+        "agent store(s) not recognised, so not read",
+        "folder(s) that look like AI assistant data but that we cannot read yet, so not searched",
+    )
+    text = "; ".join(part.strip()[:1].upper() + part.strip()[1:] for part in text.split(";") if part.strip())
+    return text.rstrip(".") + "."
 
 
 IMAGE_EXTENSIONS = {
@@ -73,7 +149,7 @@ class PackageItem:
 
 @dataclass(frozen=True)
 class SearchedLocation:
-    """One system the request covered, searched or not, with its honest status (Art. 15; rules 2.6).
+    """One system the request covered, searched or not, with its honest status (Art. 15).
 
     Attributes:
         name: endpoint, store, residual store or vendor name.
@@ -112,6 +188,8 @@ class PackageInput:
         items: the findings, redacted.
         searched: every location with its status.
         gaps_note: set when the package is issued with locations missing.
+        register_missing: register keys not set (the package was issued with an incomplete register: the
+            report says, for each such point, that the answer is being completed and by when).
     """
 
     request_id: str
@@ -124,11 +202,12 @@ class PackageInput:
     items: tuple[PackageItem, ...]
     searched: tuple[SearchedLocation, ...]
     gaps_note: str | None = None
+    register_missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class CategoryAnswer:
-    """The register's answer for one category found, marked when it is the generic fallback."""
+    """The register's answer for one category found; `known` is False when the register lacks the category."""
 
     code: str
     entry: RegisterCategory
@@ -167,26 +246,90 @@ def sort_key(item: PackageItem) -> tuple[int, float, str, int]:
     )
 
 
-def resolve_category(register: RegisterSettings, code: str, controller: ControllerSettings) -> CategoryAnswer:
-    """The register entry for a category code, via the detection aliases, else a generic answer."""
+def _title(code: str) -> str:
+    return code.replace("_", " ").strip().capitalize() or "Other personal data"
+
+
+def register_key(register: RegisterSettings, code: str) -> str | None:
+    """The register's key for a detection category code (via the aliases), or None when it has none."""
     for candidate in (code, CATEGORY_ALIASES.get(code, code)):
-        entry = register.categories.get(candidate)
-        if entry is not None:
-            return CategoryAnswer(code, entry, True)
+        if candidate in register.categories:
+            return candidate
     for register_code, alias in CATEGORY_ALIASES.items():
         if alias == code and register_code in register.categories:
-            return CategoryAnswer(code, register.categories[register_code], True)
-    ask = f"please ask us at {controller.contact} and we will tell you"
-    generic = RegisterCategory(
-        title=code.replace("_", " ").strip().capitalize() or "Other personal data",
-        purposes=[f"The purposes for this category are not yet in our register: {ask}"],
-        legal_basis=f"Not yet recorded in our register: {ask}",
-        recipients=[],
-        retention=f"Not yet recorded in our register: {ask}",
-        source="As shown next to each item in the copy below",
-        transfers=None,
+            return register_code
+    return None
+
+
+def resolve_category(register: RegisterSettings, code: str, controller: ControllerSettings) -> CategoryAnswer:
+    """The register entry for a category code (via the detection aliases); an empty entry (every answer
+    unset, `known` False) when the register lacks it. Nothing is filled in by default: an unset answer is
+    rendered as "being completed", never as a fact."""
+    key = register_key(register, code)
+    if key is not None:
+        entry = register.categories[key]
+        if entry.title is None:
+            entry = entry.model_copy(update={"title": _title(key)})
+        return CategoryAnswer(code, entry, True)
+    return CategoryAnswer(code, RegisterCategory(title=_title(code)), False)
+
+
+#: The per-category register answers an access package needs (Art. 15(1)(a), (c), (d), (g)).
+CATEGORY_FIELDS = ("purposes", "legal_basis", "recipients", "retention", "source")
+#: The register-wide answers an access package needs (Art. 15(1)(h), 15(2), the processors named).
+REGISTER_FIELDS = ("automated_decisions", "transfers", "processors")
+
+
+def missing_register_keys(register: RegisterSettings, codes: Iterable[str]) -> list[str]:
+    """The register keys an access package needs that are not set, for the categories found (`codes`):
+    `register.automated_decisions`, `register.categories.<code>` (the category is absent), or
+    `register.categories.<code>.<field>`. Empty when the register answers everything."""
+    missing = [f"register.{name}" for name in REGISTER_FIELDS if getattr(register, name) is None]
+    for code in dict.fromkeys(codes):
+        key = register_key(register, code)
+        if key is None:
+            missing.append(f"register.categories.{CATEGORY_ALIASES.get(code, code)}")
+            continue
+        entry = register.categories[key]
+        missing += [f"register.categories.{key}.{name}" for name in CATEGORY_FIELDS if getattr(entry, name) is None]
+    return missing
+
+
+POINT_NAMES = {
+    "automated_decisions": "Automated decision-making",
+    "transfers": "Transfers outside the UK and the EEA",
+    "processors": "Service providers who process your data for us",
+    "purposes": "Purposes and legal basis",
+    "legal_basis": "Purposes and legal basis",
+    "recipients": "Recipients",
+    "retention": "How long we keep it",
+    "source": "Where your data came from",
+}
+
+
+def points_being_completed(inp: PackageInput) -> list[str]:
+    """The Art. 15 points, in plain words, whose register answers are being completed (empty when none)."""
+    out: dict[str, None] = {}
+    for key in inp.register_missing:
+        parts = key.split(".")
+        if len(parts) == 2:
+            out.setdefault(POINT_NAMES.get(parts[1], parts[1]))
+        elif len(parts) == 3:
+            title = resolve_category(inp.register, parts[2], inp.controller).entry.title or parts[2]
+            out.setdefault(f"Everything about {title.lower()}")
+        elif len(parts) >= 4:
+            title = resolve_category(inp.register, parts[2], inp.controller).entry.title or parts[2]
+            out.setdefault(f"{POINT_NAMES.get(parts[3], parts[3])} ({title.lower()})")
+    return list(out)
+
+
+def pending_text(inp: PackageInput) -> str:
+    """What an unset register answer says in the report: it is being completed, and by when."""
+    when = inp.register.complete_by or inp.due
+    return (
+        f"We are completing this information in our records and will send it to you by {when.day} {when:%B %Y}; "
+        f"you can also ask us at {inp.controller.contact}."
     )
-    return CategoryAnswer(code, generic, False)
 
 
 def found_categories(inp: PackageInput) -> list[CategoryAnswer]:

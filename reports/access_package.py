@@ -20,15 +20,17 @@ in the interfaces doc, `kind`, `app`, `session_id`, `timestamp`, `categories`, `
 `redactions`, `context`, `data_file`, `images`), `searched` (every location with `status` and `reason`),
 `redactions` (`count` and `reasons`: code -> count), `article15` (`a_purposes`, `b_categories`,
 `c_recipients`, `d_retention`, `e_rights`, `f_complaint`, `g_source`, `h_automated_decisions`,
-`art15_2_transfers`), `pdf` (written / skipped / failed).
+`art15_2_transfers` with `processors`), `pdf` (`included` / `not included`).
 
 A line of `data/...jsonl`: `{"location", "kind", "timestamp", "categories", "reason", "record"}` with the
 decoded redacted record, or `"text"` instead of `"record"` when the item is a text line.
 
 Art. 15 answers come from the processing register, tailored to the categories actually found: a category
 that was not found is not listed. Detection's codes `contact_details` and `free_text_mentions` are read as the
-register's `contact` and `free_text`; a code the register lacks gets a generic answer naming the controller's
-contact, never an error.
+register's `contact` and `free_text`. Nothing is a default: an answer the register does not give (a category it
+lacks, a key it does not set) reads "being completed, by <date>" (`pending_text`); the access service issues such
+a package only when incomplete registers are allowed. report.json also holds `scope` (where we looked and what
+was not searched, in plain words) and `being_completed` (those points, or null).
 """
 
 from __future__ import annotations
@@ -44,14 +46,19 @@ from reports.access_input import (
     PackageInput,
     PackageItem,
     category_counts,
+    explain_reason,
     found_categories,
     group_key,
     image_extension,
     location_name,
     location_type,
+    not_searched,
+    pending_text,
+    points_being_completed,
     redaction_totals,
     rights_text,
     sort_key,
+    status_text,
 )
 from reports.packaging import NameBook, atomic_package, print_pdf, write_json, write_manifest
 
@@ -87,22 +94,32 @@ class ItemFiles:
 
 
 def article15(inp: PackageInput) -> dict[str, object]:
-    """The Art. 15(1)(a)-(h) and 15(2) answers, tailored to the categories found."""
+    """The Art. 15(1)(a)-(h) and 15(2) answers, tailored to the categories found.
+
+    Every answer comes from the register; one it does not set reads "being completed, by <date>" (the
+    package is issued so only with an incomplete register allowed), never a default stated as fact.
+    """
     answers = found_categories(inp)
     counts = category_counts(inp.items)
     authority = inp.controller.authority
+    pending = pending_text(inp)
+    register = inp.register
     per_cat_transfers = [
         {"category": a.code, "title": a.entry.title, "transfers": a.entry.transfers}
         for a in answers
         if a.entry.transfers
+    ]
+    processors = [
+        {"name": p.name, "role": p.role, "country": p.country, "safeguard": p.safeguard}
+        for p in register.processors or []
     ]
     return {
         "a_purposes": [
             {
                 "category": a.code,
                 "title": a.entry.title,
-                "purposes": list(a.entry.purposes),
-                "legal_basis": a.entry.legal_basis,
+                "purposes": list(a.entry.purposes) if a.entry.purposes is not None else [pending],
+                "legal_basis": a.entry.legal_basis if a.entry.legal_basis is not None else pending,
             }
             for a in answers
         ],
@@ -110,19 +127,42 @@ def article15(inp: PackageInput) -> dict[str, object]:
             {"code": a.code, "title": a.entry.title, "items": counts[a.code], "in_register": a.known} for a in answers
         ],
         "c_recipients": [
-            {"category": a.code, "title": a.entry.title, "recipients": list(a.entry.recipients)} for a in answers
+            {
+                "category": a.code,
+                "title": a.entry.title,
+                "recipients": list(a.entry.recipients) if a.entry.recipients is not None else [pending],
+            }
+            for a in answers
         ],
-        "d_retention": [{"category": a.code, "title": a.entry.title, "retention": a.entry.retention} for a in answers],
+        "d_retention": [
+            {"category": a.code, "title": a.entry.title, "retention": a.entry.retention or pending} for a in answers
+        ],
         "e_rights": rights_text(inp.controller),
         "f_complaint": {
             "authority": authority.name,
             "contact": authority.contact,
             "text": f"You have the right to complain to {authority.name} ({authority.contact}).",
         },
-        "g_source": [{"category": a.code, "title": a.entry.title, "source": a.entry.source} for a in answers],
-        "h_automated_decisions": inp.register.automated_decisions,
-        "art15_2_transfers": {"general": inp.register.transfers, "per_category": per_cat_transfers},
+        "g_source": [
+            {"category": a.code, "title": a.entry.title, "source": a.entry.source or pending} for a in answers
+        ],
+        "h_automated_decisions": register.automated_decisions or pending,
+        "art15_2_transfers": {
+            "general": register.transfers or pending,
+            "per_category": per_cat_transfers,
+            "processors": processors if register.processors is not None else pending,
+        },
     }
+
+
+def scope(inp: PackageInput) -> dict[str, object]:
+    """Where we looked and where we did not, in plain words (the report's scope section, machine-readable)."""
+    searched = [
+        {"name": s.name, "type": s.type, "result": status_text(s.status)}
+        for s in inp.searched
+        if s.type in ("endpoint", "store")
+    ]
+    return {"systems": searched, "not_searched": [{"what": w, "why": y} for w, y in not_searched(inp)]}
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -232,12 +272,23 @@ def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str) -> dict
                 "attempts": s.attempts,
                 "artifacts": s.artifacts,
                 "findings": s.findings,
+                "result": status_text(s.status),
             }
             for s in inp.searched
         ],
-        "redactions": {"count": sum(totals.values()), "reasons": dict(sorted(totals.items()))},
+        "redactions": {
+            "count": sum(totals.values()),
+            "reasons": dict(sorted(totals.items())),
+            "explained": [{"what": explain_reason(code), "count": n} for code, n in sorted(totals.items())],
+        },
+        "scope": scope(inp),
         "article15": article15(inp),
-        "pdf": pdf,
+        "being_completed": (
+            {"points": points_being_completed(inp), "by": _iso(inp.register.complete_by or inp.due)}
+            if inp.register_missing
+            else None
+        ),
+        "pdf": "included" if pdf == "written" else "not included",
     }
 
 
@@ -267,7 +318,15 @@ def build_access_package(inp: PackageInput, out_dir: Path, *, pdf: bool = True) 
         files = write_data_files(root, ordered.items)
         html_path = root / "report.html"
         html_path.write_text(render_access_html(ordered), encoding="utf-8")
-        pdf_status = print_pdf(html_path, root / "report.pdf") if pdf else "skipped: not requested"
+        pdf_status = "skipped: not requested"
+        if pdf:
+            # The PDF is printed from the same page with every conversation open (closed ones would not print).
+            printable = root / ".print.html"
+            printable.write_text(render_access_html(ordered, expanded=True), encoding="utf-8")
+            try:
+                pdf_status = print_pdf(printable, root / "report.pdf")
+            finally:
+                printable.unlink(missing_ok=True)
         document = report_document(ordered, files, pdf_status)
         write_json(root / "report.json", document)
         manifest_sha = write_manifest(

@@ -12,6 +12,9 @@ references from the erasure flow (never erased content); imports models and repo
     erased:        ErasedEntry per action (location, path, action, items, sha256 before/after, version, ledger seq)
     kept:          KeptEntry per exception (ground code, article, explanation, hold reference, review date)
     unreached:     UnreachedLocation per location that could not be erased (status, reason, since, attempts)
+    not_reached:   NotReachedItem per item inside a reached location that could not be read or changed
+                   (a link out of scope, a special file, a permission refusal, content not read), with its
+                   reason: a gap, never an exception
     residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
     verification:  VerificationResult per location re-scanned after execution (remaining findings)
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
@@ -20,9 +23,10 @@ references from the erasure flow (never erased content); imports models and repo
 `certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`, JSON Schema in
 reports/certificate_schema.json) holds the same sections as lists of
 objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`complete` when every location
-was reached and verified clean or clean except recorded exceptions, else `partial`), `totals` (items erased,
-kept, locations unreached) and `recipients` (the register's recipients of the erased categories, each with its
-notification record or `pending`). certificate.html shows the SHA-256 of certificate.json, so the two can be
+was reached and verified clean or clean except recorded exceptions, `complete_with_gaps` when so but items
+were not reached, else `partial`), `totals` (items erased, kept, not reached, locations unreached) and
+`recipients` (the register's recipients of the erased categories, each with its notification record or
+`pending`). certificate.html shows the SHA-256 of certificate.json, so the two can be
 matched. Both files are written atomically (temp file beside the target, then rename).
 """
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -42,7 +47,7 @@ from reports.packaging import check_package_id
 
 SCHEMA_ID = "dsr-orchestrator/deletion-certificate/1"
 SCHEMA_PATH = Path(__file__).with_name("certificate_schema.json")
-CLEAN_STATUSES = frozenset({"clean", "exceptions_only"})
+CLEAN_STATUSES = frozenset({"clean", "exceptions_only", "gaps"})
 ACTION_TEXT = {
     "delete_session": "Whole conversation deleted",
     "delete_file": "File deleted",
@@ -53,6 +58,7 @@ ACTION_TEXT = {
 VERIFY_TEXT = {
     "clean": "Verified: nothing about you remains",
     "exceptions_only": "Verified: only the kept records listed above remain",
+    "gaps": "Verified where we could read; the items listed as not reached could not be checked",
     "findings_remain": "Data about you still found: erasure will be repeated",
     "not_verified": "Not verified yet",
 }
@@ -142,6 +148,27 @@ class UnreachedLocation:
 
 
 @dataclass(frozen=True)
+class NotReachedItem:
+    """An item the product could not read or change: a gap in the erasure, never an exception.
+
+    Attributes:
+        location: endpoint or store name.
+        location_type: `endpoint` or `store`.
+        path: the file, link or object key (bytes that are not UTF-8 as `\\xNN`, as in the ledger).
+        reason: short code (`symlink_out_of_scope`, `special_file`, `permission_denied`, `not_read`, ...).
+        explanation: plain-language reason, without personal data.
+        ledger_seq: the proof-ledger entry recording it.
+    """
+
+    location: str
+    location_type: str
+    path: str
+    reason: str
+    explanation: str
+    ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
 class ResidualCopy:
     """A copy that cannot be erased record by record, and what is done about it.
 
@@ -164,7 +191,8 @@ class VerificationResult:
 
     Attributes:
         location: endpoint or store name.
-        status: `clean`, `exceptions_only`, `findings_remain` or `not_verified`.
+        status: `clean`, `exceptions_only`, `gaps` (clean where read; items not reached there), `findings_remain`
+            or `not_verified`.
         remaining: findings left outside the recorded exceptions.
         verified_at: when the re-scan ran.
         ledger_seq: the ledger entry recording the verification.
@@ -190,6 +218,8 @@ class LedgerCoverage:
         checkpoint_at: when it was signed.
         key_id: the signing key's id.
         signature: Ed25519 signature (hex).
+        head_seq: the last seq of the whole ledger when the certificate was built (its ledger head).
+        head_entry_hash: that entry's hash; with `head_seq`, what `dsr ledger verify --certificate` looks up.
     """
 
     seq_first: int
@@ -200,6 +230,8 @@ class LedgerCoverage:
     checkpoint_at: datetime | None = None
     key_id: str | None = None
     signature: str | None = None
+    head_seq: int | None = None
+    head_entry_hash: str | None = None
 
     @property
     def is_sealed(self) -> bool:
@@ -251,6 +283,7 @@ class CertificateInput:
     approved_by: str | None = None
     approved_at: datetime | None = None
     approval_note: str | None = None
+    not_reached: tuple[NotReachedItem, ...] = ()
 
 
 def _plain(value: object) -> object:
@@ -272,8 +305,8 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
     by_name: dict[str, list[str]] = {}
     for code in dict.fromkeys(inp.erased_categories):
         answer = resolve_category(inp.register, code, inp.controller)
-        for name in answer.entry.recipients:
-            by_name.setdefault(name, []).append(answer.entry.title)
+        for name in answer.entry.recipients or []:
+            by_name.setdefault(name, []).append(answer.entry.title or code)
     notices = {n.recipient: n for n in inp.notifications}
     for name in notices:
         by_name.setdefault(name, [])
@@ -294,9 +327,12 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
 
 
 def outcome(inp: CertificateInput) -> str:
-    """`complete` when every location was reached and verified clean (or clean but for exceptions)."""
+    """`complete` when every location was reached and verified clean (or clean but for exceptions);
+    `complete_with_gaps` when so but items inside them were not reached; else `partial`."""
     verified = bool(inp.verification) and all(v.status in CLEAN_STATUSES for v in inp.verification)
-    return "complete" if verified and not inp.unreached else "partial"
+    if not verified or inp.unreached:
+        return "partial"
+    return "complete_with_gaps" if inp.not_reached else "complete"
 
 
 def _ledger_document(ledger: LedgerCoverage | None) -> dict[str, object] | None:
@@ -328,12 +364,14 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
             "actions": len(inp.erased),
             "items_kept": sum(k.items for k in inp.kept),
             "locations_unreached": len(inp.unreached),
+            "items_not_reached": len(inp.not_reached),
             "residual_copies": len(inp.residual),
         },
         "erased_categories": list(inp.erased_categories),
         "erased": [_plain(asdict(e)) for e in inp.erased],
         "kept": [_plain(asdict(k)) for k in inp.kept],
         "unreached": [_plain(asdict(u)) for u in inp.unreached],
+        "not_reached": [_plain(asdict(n)) for n in inp.not_reached],
         "residual": [_plain(asdict(r)) for r in inp.residual],
         "verification": [_plain(asdict(v)) for v in inp.verification],
         "ledger": _ledger_document(inp.ledger),
@@ -372,6 +410,11 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         f"{totals['actions']} action{'s' if totals['actions'] != 1 else ''} and checked every place again afterwards."
         "</div>"
         if state == "complete"
+        else '<div class="box warn"><strong class="big">Erasure is finished, with gaps.</strong>'
+        f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you. Some "
+        "items could not be read or changed; they are listed in section 3 with the reason, and they are not "
+        "covered by any legal exception.</div>"
+        if state == "complete_with_gaps"
         else '<div class="box warn"><strong class="big">Erasure is not yet complete everywhere.</strong>'
         f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you. Some "
         "places could not be reached or still need checking; they are listed below and we will finish the job.</div>"
@@ -429,24 +472,44 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     )
     sections.append(
         (
-            "3. Places we could not reach",
-            _table(
-                ["System", "Type", "Status", "Details", "Next step"],
-                [
+            "3. Places and items we could not reach",
+            (
+                _table(
+                    ["System", "Type", "Status", "Details", "Next step"],
                     [
-                        esc(u.name),
-                        esc(TYPE_TEXT.get(u.type, u.type)),
-                        esc(STATUS_TEXT.get(u.status, u.status)),
-                        esc(u.reason or "")
-                        + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
-                        + (f"; tried {u.attempts} times" if u.attempts else ""),
-                        esc(u.next_step or "—"),
-                    ]
-                    for u in inp.unreached
-                ],
+                        [
+                            esc(u.name),
+                            esc(TYPE_TEXT.get(u.type, u.type)),
+                            esc(STATUS_TEXT.get(u.status, u.status)),
+                            esc(u.reason or "")
+                            + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
+                            + (f"; tried {u.attempts} times" if u.attempts else ""),
+                            esc(u.next_step or "—"),
+                        ]
+                        for u in inp.unreached
+                    ],
+                )
+                if inp.unreached
+                else "<p>None: every laptop and store in scope was reached.</p>"
             )
-            if inp.unreached
-            else "<p>None: every laptop and store in scope was reached.</p>",
+            + (
+                "<p>Items we could not read or change inside the places we reached. They are gaps, not "
+                "exceptions: we did not erase them and no legal ground keeps them.</p>"
+                + _table(
+                    ["System", "Where", "Why not reached", "Proof entry"],
+                    [
+                        [
+                            esc(n.location),
+                            esc(n.path),
+                            f"{esc(n.explanation)}<br><code>{esc(n.reason)}</code>",
+                            esc(n.ledger_seq) if n.ledger_seq is not None else "—",
+                        ]
+                        for n in inp.not_reached
+                    ],
+                )
+                if inp.not_reached
+                else ""
+            ),
         )
     )
     sections.append(
@@ -513,6 +576,8 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 ("Head hash", ledger.head_hash or ""),
                 ("Signature (Ed25519)", ledger.signature or ""),
             ]
+        if ledger.head_seq is not None:
+            rows.append(("Built from ledger head", f"entry {ledger.head_seq}, hash {ledger.head_entry_hash or ''}"))
         else:
             rows.append(("Seal", "not yet sealed by a signed checkpoint (the next seal will cover it)"))
         fields = "".join(f'<dt>{esc(k)}</dt><dd><code class="sig">{esc(v)}</code></dd>' for k, v in rows)
@@ -553,14 +618,18 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     )
 
 
-def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]:
+def build_certificate(
+    inp: CertificateInput, out_dir: Path, *, sign: Callable[[bytes], bytes] | None = None
+) -> tuple[Path, Path]:
     """Write `<request_id>-certificate.html` and `<request_id>-certificate.json` into `out_dir`, atomically.
 
-    The files are mode 0600; a directory this creates is mode 0700.
+    The files are mode 0600; a directory this creates is mode 0700. With `sign`, the JSON's detached signature
+    (`sign(json bytes)`) is written beside it as `<request_id>-certificate.json.sig`.
 
     Args:
         inp: the certificate input (ids, counts, hashes, grounds, ledger references; no erased content).
         out_dir: where the certificates go.
+        sign: makes the detached signature file's bytes from the certificate JSON's exact bytes.
 
     Returns:
         (html path, json path).
@@ -576,5 +645,7 @@ def build_certificate(inp: CertificateInput, out_dir: Path) -> tuple[Path, Path]
     json_path = out_dir / f"{inp.request_id}-certificate.json"
     html_path = out_dir / f"{inp.request_id}-certificate.html"
     atomic_write(json_path, document)
+    if sign is not None:
+        atomic_write(json_path.with_name(json_path.name + ".sig"), sign(document))
     atomic_write(html_path, html)
     return html_path, json_path

@@ -17,35 +17,54 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from connectors.base import VersionedStore
 from connectors.layouts import CoverageGap
 from connectors.registry import open_location
-from connectors.s3 import S3Connector
 from detection.classify import Classifier
+from detection.findings import ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
+from detection.others import SOURCES, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
+from erasure.proof_path import proof_path
 from models import cases
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
+from models.keys import master_key
 from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
-from reports.access_input import PackageInput, PackageItem, SearchedLocation
+from reports.access_input import PackageInput, PackageItem, SearchedLocation, missing_register_keys
 from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
+from services.directory import load_directory
 from services.evidence import publish_evidence
+from services.release_check import ReleaseBlockedError, check_package
 from services.staging import (
+    draft_path,
     iter_staged,
+    seal_draft,
     seal_package,
     staging_dir,
     write_staging,
 )
-from services.subject import build_matcher, request_key
+from services.subject import build_matcher, request_key, subject_identifiers
 
 DISCOVERY = "discovery"
 ACCESS_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
+#: Plain words for a location status inside a sentence (the report never shows a status code).
+STATUS_WORDS = {
+    "unreachable": "could not be reached",
+    "busy": "was in use",
+    "refused": "refused access",
+    "failed": "could not be searched",
+    "auth_failed": "refused our credentials",
+    "host_key_unknown": "could not be verified",
+    "host_key_mismatch": "could not be verified",
+    "pending": "not yet searched",
+}
 VENDOR_NOTE = (
     "Copies held by the AI vendor (cloud sessions, enterprise compliance captures) are not on our systems: "
     "they are listed here and requested from the vendor separately."
@@ -132,11 +151,11 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
             Finding(
                 request_id=request_id,
                 location=location,
-                path=loc["path"],
+                path=proof_path(loc["path"]) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
                 line=loc.get("line"),
                 version_id=loc.get("version_id"),
                 kind=item["kind"],
-                session_id=item.get("session_id"),
+                session_id=proof_path(item.get("session_id")),
                 pointers=json.dumps(item.get("pointers", [])),
                 content_sha256=hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
                 categories=json.dumps(item.get("categories", [])),
@@ -149,24 +168,31 @@ def _store_findings(session: Session, request_id: str, location: str, items: tup
 def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
     connector = open_location(location, settings)
     with connector:
-        if isinstance(connector, S3Connector):
+        if isinstance(connector, VersionedStore):
             return scan_store(connector, matcher)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
         return scan_endpoint(connector, location, matcher, owner_ids=owners)
 
 
-def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = ()) -> str | None:
-    """The status reason of a location scanned with coverage gaps: the stores not read, relative to their
-    home (no user names), and the number of encrypted conversation stores; None without either."""
+def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), residual: Sequence[str] = ()) -> str | None:
+    """The status reason of a location: agent stores not recognised (relative to their home, no user names),
+    encrypted conversation stores, and the app's opaque stores that are listed but never opened (virtual
+    machine disks, browser storage); None without any."""
     parts = []
     if gaps:
-        names = sorted({gap.relative for gap in gaps})
+        names = sorted({proof_path(gap.relative) or "" for gap in gaps})
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         parts.append(f"{len(gaps)} agent store(s) not recognised, so not read: {shown}")
     if encrypted:
         parts.append(
             f"{len(encrypted)} encrypted conversation file(s) (Windsurf, ChatGPT desktop) cannot be searched; "
             "the vendor is asked for its copy"
+        )
+    if residual:
+        shown = ", ".join(residual[:10]) + (f" and {len(residual) - 10} more" if len(residual) > 10 else "")
+        parts.append(
+            f"{len(residual)} app storage folder(s) cannot be searched record by record and were not opened "
+            f"(virtual machine disk images, browser storage, caches): {shown}"
         )
     return "; ".join(parts) or None
 
@@ -182,10 +208,10 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
         matcher = build_matcher(settings, request_id)
         result = _scan(settings, location, matcher)
     except ConnectorError as exc:
-        outcome = ScanOutcome(location, exc.status.value, f"{type(exc).__name__}: {exc}")
+        outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:
-        outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        outcome = ScanOutcome(location, LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = request_key(settings, request_id)
@@ -195,7 +221,7 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
             (
                 LocationStatus.SCANNED_WITH_GAPS if result.gaps or result.encrypted_stores else LocationStatus.SCANNED
             ).value,
-            gaps_reason(result.gaps, result.encrypted_stores),
+            gaps_reason(result.gaps, result.encrypted_stores, result.residual_stores),
             result.files_scanned,
             result.bytes_scanned,
             len(result.items),
@@ -271,29 +297,128 @@ def must_issue_with_gaps(settings: Settings, progress: AccessProgress) -> bool:
     return progress.days_left <= settings.access.issue_with_gaps_days_before_deadline
 
 
-def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier, book: PlaceholderBook) -> PackageItem:
+#: The sources redaction uses (every one). A test narrows it to show the release check catches a miss.
+REDACTION_SOURCES: tuple[str, ...] = SOURCES
+
+
+class RegisterIncompleteError(InputError):
+    """The register does not answer every Art. 15 point for the categories found; the package is not issued."""
+
+    def __init__(self, request_id: str, missing: list[str]) -> None:
+        super().__init__(
+            f"request {request_id}: the processing register does not answer every Art. 15 point for the data "
+            f"found, so the package was not issued; set these keys in the configuration: {', '.join(missing)} "
+            "(see dsr.example.toml), or issue it anyway with `dsr request run ID --allow-incomplete-register` "
+            "([access].allow_incomplete_register), and the report says those answers are being completed"
+        )
+        self.missing = missing
+
+
+def ner_model(settings: Settings) -> str | None:
+    """The spaCy model for names when it is installed, else None (pattern recognizers only; never downloaded)."""
+    import importlib.util  # noqa: PLC0415
+
+    name = settings.access.ner_model
+    return name if name and importlib.util.find_spec(name) is not None else None
+
+
+def published_texts(settings: Settings) -> list[str]:
+    """What the controller publishes in every report: its name and contacts, the authority's, the register's
+    recipients and processors. Never taken for a person's data by the release check."""
+    controller = settings.controller
+    register = settings.processing_register
+    texts = [controller.name, controller.contact, controller.dpo_contact or "", controller.authority.name,
+             controller.authority.contact]  # fmt: skip
+    for entry in register.categories.values():
+        texts += [*(entry.recipients or []), entry.title or "", entry.source or ""]
+    texts += [f"{p.name} {p.role} {p.country}" for p in register.processors or []]
+    return [t for t in texts if t]
+
+
+def other_people(settings: Settings, request_id: str, matcher: Matcher) -> OtherPeople:
+    """Every identifier known, before reading the data, to belong to someone other than the request's subject:
+    the staff directory, laptop owners and other requests' subjects (decrypted in this process only)."""
+    key = master_key(settings.state_dir)
+    region = settings.controller.phone_region
+    with session_scope(settings.database.url) as session:
+        subject = subject_identifiers(session, request_id, key)
+        others = cases.other_subjects(session, request_id, key)
+    people = OtherPeople(matcher, subject_names=subject.names, allow=published_texts(settings))
+    if settings.directory is not None:
+        for entry in load_directory(settings.directory):
+            people.add_person(
+                "directory", names=entry.names, emails=entry.emails, phones=entry.phones, ids=entry.ids, region=region
+            )
+    for endpoint in settings.endpoints:
+        if endpoint.owner:
+            people.add_person("owner", emails=[endpoint.owner], region=region)
+    for rows in others:
+        people.add_person(
+            "other_request",
+            names=[v for k, v in rows if k == "name"],
+            emails=[v for k, v in rows if k == "email"],
+            phones=[v for k, v in rows if k == "phone"],
+            ids=[v for k, v in rows if k == "user_id"],
+            region=region,
+        )
+    return people
+
+
+@dataclass
+class _Staged:
+    item: dict[str, Any]
+    value: object
+    third: tuple[ThirdPartyFinding, ...]
+
+
+def _decode(item: dict[str, Any]) -> object:
     content = item.get("content")
-    value: object = content
     if isinstance(content, str):
         try:
-            value = json.loads(content)
+            return json.loads(content)
         except ValueError:
-            value = content
+            return content
+    return content
+
+
+def _learn(staged: _Staged, people: OtherPeople, region: str) -> None:
+    """What one record shows about other people: their names next to their contacts, in salutations and
+    signatures, the names their addresses spell, and every e-mail, phone and name presidio found."""
+    people.learn(staged.value)
+    for finding in staged.third:
+        if finding.entity == ThirdPartyEntity.EMAIL.value:
+            people.add_email(finding.text, "data")
+        elif finding.entity == ThirdPartyEntity.PHONE.value:
+            people.add_phone(finding.text, "data", region)
+        elif finding.entity == ThirdPartyEntity.PERSON.value:
+            people.add_name(finding.text, "data")
+
+
+def _document(item: dict[str, Any]) -> tuple[str, str]:
+    """The document an item belongs to (its conversation, else its file): markers are numbered within it."""
+    loc = item["location"]
+    name = str(loc.get("endpoint", loc.get("store", "unknown")))
+    return name, str(item.get("session_id") or loc.get("path") or "unsorted")
+
+
+def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> PackageItem:
+    item, value = staged.item, staged.value
     redactions: dict[str, int] = {}
     record: object | None = None
     if value is not None:
-        third = classifier.classify(value, matcher).third_parties
-        result = redact_record(value, matcher, third, book=book)
+        result = redact_record(value, matcher, staged.third, book=book, others=others)
         value = result.value
         redactions = dict(result.counts)
         record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
     stamp = item.get("timestamp")
+    location = dict(item["location"])
+    location["path"] = proof_path(location.get("path"))  # names that are not UTF-8 shown as `\xNN`
     return PackageItem(
-        location=dict(item["location"]),
+        location=location,
         kind=item["kind"],
         app=item.get("app"),
-        session_id=item.get("session_id"),
+        session_id=proof_path(item.get("session_id")),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
         categories=tuple(item.get("categories", [])),
         content=text,
@@ -304,48 +429,98 @@ def _package_item(item: dict[str, Any], matcher: Matcher, classifier: Classifier
     )
 
 
-def assemble_package(settings: Settings, request_id: str) -> PackageResult | PortabilityResult:
-    """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request."""
+def _searched(settings: Settings, scans: Sequence[LocationScan]) -> list[SearchedLocation]:
+    kinds = {e.name: "endpoint" for e in settings.endpoints} | {s.name: "store" for s in settings.stores}
+    searched = [
+        SearchedLocation(
+            name=s.location,
+            type=kinds.get(s.location, "endpoint"),
+            status=s.status if LocationStatus(s.status) is not LocationStatus.PENDING else "not_searched",
+            reason=s.reason,
+            since=s.first_attempt_at if not LocationStatus(s.status).was_read else None,
+            attempts=s.attempts,
+            artifacts=s.artifacts,
+            findings=s.findings,
+        )
+        for s in scans
+    ]
+    searched.append(
+        SearchedLocation(
+            name="AI vendor (cloud copies)",
+            type="vendor",
+            status="not_searched",
+            reason=VENDOR_NOTE,
+            since=None,
+            attempts=0,
+            artifacts=0,
+            findings=0,
+        )
+    )
+    return searched
+
+
+def assemble_package(
+    settings: Settings, request_id: str, *, allow_incomplete_register: bool | None = None
+) -> PackageResult | PortabilityResult:
+    """Build the Art. 15 package (or the Art. 20 export) from the staged copies and complete the request.
+
+    Steps: the register must answer every Art. 15 point for the categories found (else
+    `RegisterIncompleteError`, unless incomplete registers are allowed: then the report says what is being
+    completed); other people's identifiers are gathered from every source and from the data itself, then
+    replaced in every record with markers numbered per conversation or file; the built package goes
+    through the release check (`services.release_check`) and is sealed only when nothing is left, else it
+    is kept as a sealed draft for the reviewer and `ReleaseBlockedError` lists the items. Both checks and
+    their outcomes are audit events.
+    """
+    allow_incomplete = (
+        settings.access.allow_incomplete_register if allow_incomplete_register is None else allow_incomplete_register
+    )
     matcher = build_matcher(settings, request_id)
-    classifier = Classifier(default_region=matcher.default_region)
-    book = PlaceholderBook()
     root = staging_dir(settings, request_id)
     key = request_key(settings, request_id)
-    items = tuple(_package_item(item, matcher, classifier, book) for item in iter_staged(root, key))
+    staged_items = list(iter_staged(root, key))
+    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.get("categories", [])))
+    missing = missing_register_keys(settings.processing_register, codes)
+    if missing:
+        with session_scope(settings.database.url) as session:
+            cases.record_event(
+                session,
+                cases.REGISTER_CHECK,
+                request_id=request_id,
+                outcome="incomplete_allowed" if allow_incomplete else "blocked",
+                missing=missing,
+            )
+        if not allow_incomplete:
+            raise RegisterIncompleteError(request_id, missing)
+    classifier = Classifier(default_region=matcher.default_region, spacy_model=ner_model(settings))
+    people = other_people(settings, request_id, matcher)
+    region = settings.controller.phone_region
+    staged: list[_Staged] = []
+    for item in staged_items:
+        value = _decode(item)
+        third = classifier.classify(value, matcher).third_parties if value is not None else ()
+        entry = _Staged(item, value, third)
+        _learn(entry, people, region)
+        staged.append(entry)
+    finder = people.finder(REDACTION_SOURCES)
+    others = finder.find if finder else None
+    books: dict[tuple[str, str], PlaceholderBook] = {}
+    items = tuple(
+        _package_item(entry, matcher, books.setdefault(_document(entry.item), PlaceholderBook()), others)
+        for entry in staged
+    )
+    del staged, staged_items
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
         scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
-        kinds = {e.name: "endpoint" for e in settings.endpoints} | {s.name: "store" for s in settings.stores}
-        searched = [
-            SearchedLocation(
-                name=s.location,
-                type=kinds.get(s.location, "endpoint"),
-                status=s.status if LocationStatus(s.status) is not LocationStatus.PENDING else "not_searched",
-                reason=s.reason,
-                since=s.first_attempt_at if not LocationStatus(s.status).was_read else None,
-                attempts=s.attempts,
-                artifacts=s.artifacts,
-                findings=s.findings,
-            )
-            for s in scans
-        ]
-        searched.append(
-            SearchedLocation(
-                name="AI vendor (cloud copies)",
-                type="vendor",
-                status="not_searched",
-                reason=VENDOR_NOTE,
-                since=None,
-                attempts=0,
-                artifacts=0,
-                findings=0,
-            )
-        )
+        released = cases.released_items(session, request_id)
+        searched = _searched(settings, scans)
         open_gaps = [s for s in scans if not LocationStatus(s.status).is_final]
         gaps_note = None
         if open_gaps:
             gaps_note = "Issued before every system could be searched: " + "; ".join(
-                f"{s.location} {s.status} since {s.first_attempt_at:%Y-%m-%d %H:%M} UTC, tried {s.attempts} times"
+                f"{s.location} {STATUS_WORDS.get(s.status, 'not searched')} since "
+                f"{s.first_attempt_at:%Y-%m-%d %H:%M} UTC, tried {s.attempts} times"
                 if s.first_attempt_at
                 else f"{s.location} never reached"
                 for s in open_gaps
@@ -361,6 +536,7 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
             items=items,
             searched=tuple(searched),
             gaps_note=gaps_note,
+            register_missing=tuple(missing),
         )
     out_dir = settings.access.package_dir
     result: PackageResult | PortabilityResult
@@ -368,9 +544,33 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
         result = build_portability_export(package_input, out_dir)
     else:
         result = build_access_package(package_input, out_dir)
+    hits = check_package(
+        result.path,
+        others=people,
+        matcher=matcher,
+        classifier=classifier,
+        allow=published_texts(settings),
+        released=released,
+    )
+    if hits:
+        seal_draft(result.path, result.zip_path, key, request_id)
+        with session_scope(settings.database.url) as session:
+            cases.record_event(
+                session,
+                cases.RELEASE_CHECK,
+                request_id=request_id,
+                outcome="blocked",
+                items=[h.as_dict() for h in hits],
+                released=len(released),
+            )
+        raise ReleaseBlockedError(request_id, hits)
     sealed = seal_package(result.path, result.zip_path, key, request_id)
+    draft_path(out_dir, request_id).unlink(missing_ok=True)
     publish_evidence(settings, request_id, sealed, "package")
     with session_scope(settings.database.url) as session:
+        cases.record_event(
+            session, cases.RELEASE_CHECK, request_id=request_id, outcome="passed", items=[], released=len(released)
+        )
         request = cases.get_request(session, request_id)
         request.report_path = str(sealed)
         request.package_sha256 = result.manifest_sha256
@@ -382,9 +582,16 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
             package_sha256=result.manifest_sha256,
             items=len(items),
             gaps=len(open_gaps),
+            register_incomplete=len(missing),
         )
     shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def request_kind(settings: Settings, request_id: str) -> str:
+    """The kind of a request (`access`, `portability`, ...), for naming its run."""
+    with session_scope(settings.database.url) as session:
+        return cases.get_request(session, request_id).kind
 
 
 def open_access_requests(settings: Settings) -> list[str]:

@@ -98,7 +98,7 @@ def check_deadlines(settings: Settings, *, today: date, warn_days: int = WARN_DA
 
 
 def holds_due_for_review(settings: Settings, *, today: date) -> list[tuple[str, date]]:
-    """(id, review date) of active legal holds whose review date has come (gdpr-rules.md section 5)."""
+    """(id, review date) of active legal holds whose review date has come (docs/legal-rules.md)."""
     with session_scope(settings.database.url) as session:
         holds = active_holds(session, settings)
     return sorted((h.id, h.review_date) for h in holds if h.is_review_due(today))

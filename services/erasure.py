@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from connectors.base import Connector
+from connectors.base import Connector, VersionedStore
 from connectors.registry import open_location
-from connectors.s3 import S3Connector
 from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
 from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ErasurePlan, plan_erasure
+from erasure.proof_path import proof_path
 from erasure.verify import VerificationResult, verify_erasure
 from models import cases
 from models.db import session_scope
@@ -76,7 +76,7 @@ def _staging_file(settings: Settings, request_id: str, phase: str, location: str
 
 def _discover(settings: Settings, location: str, matcher: Matcher) -> LocationDiscovery:
     with open_location(location, settings) as connector:
-        if isinstance(connector, S3Connector):
+        if isinstance(connector, VersionedStore):
             return discover_store(connector, matcher)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
         return discover_endpoint(connector, location, matcher, owner_ids=owners, classify=True)
@@ -90,10 +90,11 @@ def discover_location(settings: Settings, request_id: str, location: str, *, pha
         matcher = build_matcher(settings, request_id)
         discovery = _discover(settings, location, matcher)
     except ConnectorError as exc:
-        status, reason, findings = exc.status.value, f"{type(exc).__name__}: {exc}", 0
+        # A message may name a path that is not UTF-8: stored in its escaped form (`\xNN`).
+        status, reason, findings = exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
     except DsrError as exc:
-        status, reason, findings = LocationStatus.FAILED.value, f"{type(exc).__name__}: {exc}", 0
-    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (principle 5)
+        status, reason, findings = LocationStatus.FAILED.value, proof_path(f"{type(exc).__name__}: {exc}"), 0
+    except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         status, reason, findings = LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}", 0
     else:
         save_discovery(
@@ -307,7 +308,7 @@ def notify_recipient(
     settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
 ) -> None:
     """Record that a recipient was told of the erasure (Art. 19)."""
-    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients}
+    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients or []}
     if recipient not in recipients:
         allowed = "; ".join(sorted(recipients)) or "none in [register]"
         raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")

@@ -8,17 +8,81 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from connectors.base import EvidenceStore
+from connectors.registry import evidence_url, open_evidence_store
 from models.cases import record_event
 from models.db import session_scope
-from models.settings import Settings
+from models.settings import EvidenceSettings, Settings
+from proofs.anchors import AnchorStore
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+
+ANCHOR_RETENTION_DAYS = 3650
+"""Object Lock retention of ledger anchors when `[evidence].retention_days` is shorter (they outlive requests)."""
+
+
+class BucketAnchors:
+    """`AnchorStore` in the evidence bucket under `ledger/`: COMPLIANCE Object Lock where the bucket has it."""
+
+    def __init__(self, evidence: EvidenceSettings) -> None:
+        """Anchors in `evidence.bucket`; no traffic until the first call."""
+        self._evidence = evidence
+        self._connector: EvidenceStore | None = None
+        self._locked: bool | None = None
+
+    @property
+    def description(self) -> str:
+        """Where the anchors are (no credentials)."""
+        return f"{evidence_url(self._evidence)}/ledger/"
+
+    @property
+    def connector(self) -> EvidenceStore:
+        """The evidence bucket's store, created on first use."""
+        if self._connector is None:
+            self._connector = open_evidence_store(self._evidence)
+        return self._connector
+
+    @property
+    def locked(self) -> bool:
+        """Whether the bucket has Object Lock (anchors are then kept in COMPLIANCE mode)."""
+        if self._locked is None:
+            self._locked = self.connector.evidence_object_lock(self._evidence.bucket)
+        return self._locked
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write one anchor (a new version if the name exists)."""
+        days = max(self._evidence.retention_days, ANCHOR_RETENTION_DAYS)
+        self.connector.put_evidence_bytes(
+            self._evidence.bucket,
+            name,
+            data,
+            sse=self._evidence.sse,
+            retain_until=datetime.now(UTC) + timedelta(days=days),
+        )
+
+    def names(self, prefix: str) -> list[str]:
+        """Every anchor name under `prefix`."""
+        return sorted(self.connector.evidence_versions(self._evidence.bucket, prefix))
+
+    def versions(self, name: str) -> list[bytes]:
+        """Every version of one anchor, oldest first."""
+        ids = self.connector.evidence_versions(self._evidence.bucket, name).get(name, [])
+        return [self.connector.read_evidence(self._evidence.bucket, name, vid) for vid in ids]
+
+
+def anchors_for(settings: Settings) -> AnchorStore | None:
+    """The ledger's anchor store: the evidence bucket when `[evidence]` is configured, else None."""
+    return BucketAnchors(settings.evidence) if settings.evidence is not None else None
 
 
 def ledger_for(settings: Settings) -> Ledger:
-    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`."""
+    """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`,
+    anchoring every checkpoint in the evidence bucket when `[evidence]` is configured."""
     key_path = settings.erasure.signing_key or settings.state_dir / DEFAULT_KEY_FILENAME
     return open_database_ledger(
-        settings.database.url, signing_key=key_path, checkpoint_every=settings.erasure.checkpoint_every
+        settings.database.url,
+        signing_key=key_path,
+        checkpoint_every=settings.erasure.checkpoint_every,
+        anchors=anchors_for(settings),
     )
 
 
@@ -31,11 +95,7 @@ def publish_evidence(settings: Settings, request_id: str, path: Path, what: str)
     evidence = settings.evidence
     if evidence is None:
         return None
-    from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 only when an evidence bucket is configured
-
-    connector = S3Connector(
-        "evidence", f"s3://{evidence.bucket}/", endpoint_url=evidence.endpoint_url, region=evidence.region
-    )
+    connector = open_evidence_store(evidence)
     key = f"{request_id}/{what}/{path.name}"
     retain_until = datetime.now(UTC) + timedelta(days=evidence.retention_days) if evidence.retention_days > 0 else None
     with connector:

@@ -1,6 +1,6 @@
 """Retention purge runs: a dry run lists what would go (counts only), a real run deletes it with proofs.
 
-Plain Python over `erasure.retention` (the plan and the executor) and `models.holds`: pending plans of real
+Plain Python over the `retention` package (policies, plan, execution) and `models.holds`: pending plans of real
 runs, resuming runs that died, run records. Returns counts per kind, location and policy, never paths of
 personal files, identifiers or content; identifiers stay in-process.
 """
@@ -8,6 +8,7 @@ personal files, identifiers or content; identifiers stay in-process.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -24,15 +25,20 @@ from connectors.base import Connector
 from connectors.registry import open_location
 from detection.matcher import Matcher
 from erasure.executor import ExecutionReport
-from erasure.retention import PurgePlan, SubjectProbe, execute_purge, plan_purge, select_policies
+from erasure.proof_path import path_digest, proof_path
 from models.cases import OPEN_STATUSES, record_event
 from models.db import session_scope
 from models.errors import InputError
-from models.files import atomic_writer
+from models.files import atomic_write, atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
+from retention.execute import execute_purge
+from retention.plan import PurgePlan, SubjectProbe, plan_purge
+from retention.policies import select_policies
 from services.access import ACCESS_KINDS
+from services.disposal import build_disposal, write_disposal
 from services.evidence import ledger_for
 from services.subject import build_matcher
 
@@ -198,6 +204,128 @@ def record_run(
     return outcome
 
 
+def plan_digest(plan: PurgePlan) -> str:
+    """The digest a reviewer approves: the SHA-256 of the plan's JSON (paths, hashes, ids, as-of date)."""
+    return hashlib.sha256(plan.to_json().encode("utf-8")).hexdigest()
+
+
+def review_dir(settings: Settings) -> Path:
+    """Where real runs wait for their disposition review (`.dsr/retention/review/`)."""
+    return pending_dir(settings) / "review"
+
+
+def _review_path(settings: Settings, run_id: str) -> Path:
+    return review_dir(settings) / (re.sub(r"[^A-Za-z0-9._-]", "-", run_id) + ".json")
+
+
+def make_plan(settings: Settings, *, policy: str | None, now: datetime) -> tuple[PurgePlan, list[str]]:
+    """The purge plan at `now` with the holds and access freezes in force (the dry run's and the run's).
+
+    Returns:
+        The plan and the open access requests whose identifiers are no longer known.
+    """
+    select_policies(settings, policy)  # fail fast on an unknown name
+
+    def connectors(name: str) -> Connector:
+        return open_location(name, settings)
+
+    frozen, unmatched = freeze_matchers(settings)
+    holds, probes = hold_inputs(settings)
+    plan = plan_purge(
+        settings, connectors, now=now, frozen_matchers=frozen, holds=holds, subject_probes=probes, policy=policy
+    )
+    return plan, unmatched
+
+
+def summary_of(plan: PurgePlan, *, run_id: str, dry_run: bool, outcome: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "dry_run": dry_run,
+        "outcome": outcome,
+        "as_of": plan.created_at.isoformat(),
+        "digest": plan_digest(plan),
+        "policies": dict(plan.policies),
+        "totals": plan.totals(),
+        "rows": plan.rows(),
+        "unreached": [list(u) for u in plan.unreached],
+        "ungrouped": len(plan.ungrouped),
+        "partial_conversations": len(plan.partial),
+        "execution": {},
+        "resumed": {},
+    }
+
+
+def _record_kept_outside_plan(ledger: Ledger, plan: PurgePlan, run_id: str) -> None:
+    """Ledger entries for what the run could not decide on: unreached locations and ungrouped files."""
+    for location, status in plan.unreached:
+        ledger.append(
+            ProofRecord(
+                action=LedgerAction.SKIP,
+                run_id=run_id,
+                location=location,
+                outcome="unreachable",
+                actor=ACTOR,
+                policy_version="retention",
+                details={"reason": "unreachable", "status": status},
+            ),
+            idempotency_key=f"retention:{run_id}:unreached:{location}",
+        )
+    for location, path, kind in plan.ungrouped:
+        ledger.append(
+            ProofRecord(
+                action=LedgerAction.SKIP,
+                run_id=run_id,
+                location=location,
+                path=proof_path(path),
+                outcome="kept",
+                actor=ACTOR,
+                policy_version="retention",
+                details={"reason": "not grouped with a conversation", "kind": kind},
+            ),
+            idempotency_key=f"retention:{run_id}:ungrouped:{location}:{path_digest(path)}",
+        )
+
+
+def _execute(
+    settings: Settings, plan: PurgePlan, *, run_id: str, started_at: datetime, approved: tuple[str, str] | None
+) -> dict[str, Any]:
+    """Execute a plan (approved when review is on), seal the ledger, write the certificate, record the run."""
+
+    def connectors(name: str) -> Connector:
+        return open_location(name, settings)
+
+    ledger = ledger_for(settings)
+    digest = plan_digest(plan)
+    if approved is not None:
+        reviewer, approved_digest = approved
+        ledger.append(
+            ProofRecord(
+                action=LedgerAction.APPROVE,
+                run_id=run_id,
+                outcome="approved",
+                actor=reviewer,
+                policy_version="retention",
+                details={"plan_digest": approved_digest, "why": "retention"},
+            ),
+            idempotency_key=f"retention:{run_id}:approve:{approved_digest}",
+        )
+    with pending_plan(settings, plan, run_id):
+        report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
+    _record_kept_outside_plan(ledger, plan, run_id)
+    if ledger.signer is not None:
+        ledger.seal()
+    document = build_disposal(
+        ledger.entries(), run_id=run_id, as_of=plan.created_at, policies=dict(plan.policies), digest=digest
+    )
+    html_path, json_path = write_disposal(settings, document)
+    outcome = record_run(settings, run_id=run_id, dry_run=False, plan=plan, report=report, started_at=started_at)
+    summary = summary_of(plan, run_id=run_id, dry_run=False, outcome=outcome)
+    summary["execution"] = _execution_counts(report)
+    summary["certificate"] = {"html": str(html_path), "json": str(json_path)}
+    summary["disposed_conversations"] = len(document["disposed"])
+    return summary
+
+
 def run_purge(
     settings: Settings,
     *,
@@ -206,46 +334,94 @@ def run_purge(
     now: datetime,
     run_id: str,
 ) -> dict[str, Any]:
-    """Plan the purge and, unless `dry_run`, execute it and seal the ledger; record the run.
+    """Plan the purge and, unless `dry_run`, execute it (or, with disposition review on, keep the plan for a
+    reviewer and delete nothing); record the run.
 
     A real run first finishes the saved plans of real runs that crashed (`resume_pending`), then saves its
-    own plan until its execution returns.
+    own plan until its execution returns, writes the certificate of disposal from its ledger entries.
 
     Returns:
-        A summary of counts and ids only: run id, outcome, policies, totals, rows, unreached locations.
+        A summary of counts and ids only: run id, outcome (`dry_run`, `awaiting_approval`, `complete`,
+        `partial`), the plan digest, policies, totals, rows, unreached locations.
 
     Raises:
         InputError: `policy` names no configured policy, or `now` is naive.
     """
     started_at = utcnow()
-    select_policies(settings, policy)  # fail fast on an unknown name
-
-    def connectors(name: str) -> Connector:
-        return open_location(name, settings)
-
-    resumed = {} if dry_run else resume_pending(settings, connectors, run_id=run_id)
-    frozen, unmatched = freeze_matchers(settings)
-    holds, probes = hold_inputs(settings)
-    plan = plan_purge(
-        settings, connectors, now=now, frozen_matchers=frozen, holds=holds, subject_probes=probes, policy=policy
-    )
-    report: ExecutionReport | None = None
+    select_policies(settings, policy)
+    resumed: dict[str, dict[str, int]] = {}
     if not dry_run:
-        ledger = ledger_for(settings)
-        with pending_plan(settings, plan, run_id):
-            report = execute_purge(plan, connectors=connectors, ledger=ledger, run_id=run_id, actor=ACTOR)
-        if ledger.signer is not None:
-            ledger.seal()
-    outcome = record_run(settings, run_id=run_id, dry_run=dry_run, plan=plan, report=report, started_at=started_at)
-    return {
-        "run_id": run_id,
-        "dry_run": dry_run,
-        "outcome": outcome,
-        "policies": dict(plan.policies),
-        "totals": plan.totals(),
-        "rows": plan.rows(),
-        "unreached": [list(u) for u in plan.unreached],
-        "frozen_requests_without_identifiers": unmatched,
-        "execution": _execution_counts(report),
-        "resumed": resumed,
-    }
+        resumed = resume_pending(settings, lambda name: open_location(name, settings), run_id=run_id)
+    plan, unmatched = make_plan(settings, policy=policy, now=now)
+    if dry_run:
+        outcome = record_run(settings, run_id=run_id, dry_run=True, plan=plan, report=None, started_at=started_at)
+        summary = summary_of(plan, run_id=run_id, dry_run=True, outcome=outcome)
+    elif settings.disposition.review:
+        directory = review_dir(settings)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        body = {"run_id": run_id, "policy": policy, "as_of": now.isoformat(), "digest": plan_digest(plan)}
+        atomic_write(_review_path(settings, run_id), json.dumps(body, sort_keys=True), mode=0o600)
+        with session_scope(settings.database.url) as session:
+            record_event(
+                session,
+                "retention.awaiting_approval",
+                actor=ACTOR,
+                outcome="pending",
+                run_id=run_id,
+                policies=dict(plan.policies),
+                totals=plan.totals(),
+            )
+        summary = summary_of(plan, run_id=run_id, dry_run=False, outcome="awaiting_approval")
+    else:
+        summary = _execute(settings, plan, run_id=run_id, started_at=started_at, approved=None)
+    summary["frozen_requests_without_identifiers"] = unmatched
+    summary["resumed"] = resumed
+    return summary
+
+
+def pending_review(settings: Settings, run_id: str) -> dict[str, Any]:
+    """The saved review of a real run awaiting approval (run id, policy, as-of date, digest).
+
+    Raises:
+        InputError: no run of this id awaits approval.
+    """
+    path = _review_path(settings, run_id)
+    try:
+        body: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"no purge run {run_id!r} awaits approval; start one with `dsr retention run`", run_id=run_id
+        ) from None
+    return body
+
+
+def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> dict[str, Any]:
+    """A named reviewer approves the plan of a real run by its digest; the run then executes.
+
+    The plan is made again for the run's policy and as-of date: if anything changed since the review (a file,
+    a hold, a freeze), its digest differs and the approval is refused as stale; nothing is deleted.
+
+    Raises:
+        InputError: no such run awaits approval, or `digest` is not the plan's current digest.
+    """
+    started_at = utcnow()
+    saved = pending_review(settings, run_id)
+    digest = digest.strip().lower()
+    if digest != saved["digest"]:
+        raise InputError(
+            f"digest {digest[:12]} is not the digest of run {run_id!r}; approve the digest `dsr retention plan` shows",
+            run_id=run_id,
+        )
+    plan, _ = make_plan(settings, policy=saved["policy"], now=datetime.fromisoformat(saved["as_of"]))
+    current = plan_digest(plan)
+    if current != digest:
+        raise InputError(
+            f"stale digest: the plan of run {run_id!r} changed since it was reviewed (now {current}); "
+            "review it again with `dsr retention plan` and approve the new digest",
+            run_id=run_id,
+        )
+    with session_scope(settings.database.url) as session:
+        record_event(session, "retention.approved", actor=by, outcome="approved", run_id=run_id, digest=digest)
+    summary = _execute(settings, plan, run_id=run_id, started_at=started_at, approved=(by, digest))
+    _review_path(settings, run_id).unlink(missing_ok=True)
+    return summary

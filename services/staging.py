@@ -31,7 +31,8 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
 
 def write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
     """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
-    plain = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+    # ASCII JSON: paths whose names are not UTF-8 (surrogate escapes) round-trip as `\udcxx` escapes.
+    plain = "".join(json.dumps(item, ensure_ascii=True) + "\n" for item in items).encode("ascii")
     atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 
@@ -56,6 +57,21 @@ def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -
     return sealed
 
 
+def seal_draft(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
+    """Encrypt a package the release check blocked as `<request id>.draft.zip.enc` (for the reviewer only:
+    `dsr request export ID --draft`), then remove every plaintext copy."""
+    sealed = zip_path.with_name(f"{request_id}.draft.zip.enc")
+    encrypt_file(zip_path, sealed, key, request_id.encode())
+    zip_path.unlink(missing_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return sealed
+
+
+def draft_path(package_dir: Path, request_id: str) -> Path:
+    """Where a request's blocked draft package is kept (sealed) until it is issued."""
+    return package_dir / f"{request_id}.draft.zip.enc"
+
+
 def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Path:
     """Decrypt and unpack a sealed package into `out_dir/<request id>/`; returns that directory."""
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -76,7 +92,8 @@ def open_package(sealed: Path, key: bytes, request_id: str, out_dir: Path) -> Pa
 
 def save_discovery(path: Path, discovery: LocationDiscovery, key: bytes) -> None:
     """Stage one location's discovery, encrypted under the request key."""
-    plain = json.dumps(discovery.to_dict(), ensure_ascii=False).encode("utf-8")
+    # ASCII JSON: paths whose names are not UTF-8 (surrogate escapes) round-trip as `\udcxx` escapes.
+    plain = json.dumps(discovery.to_dict(), ensure_ascii=True).encode("ascii")
     atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 

@@ -636,9 +636,28 @@ def _agent_session(
         exclude=(),
     )
     lap.add(f"{base}/agent/{sid}.json", data, last, "session_record", sid, ctxs=[ctx])
+    if lap.agent_dirs:
+        _agent_session_dir(lap, f"{base}/agent/{sid}", sid=sid, cli=cli_ids[-1], process=process, span=(created, last))
     lap.add_session(
         user, sid, app="cowork", kind="agent", account=account, created=created, last=last, root=root, cli_ids=cli_ids
     )
+
+
+def _agent_session_dir(lap: Laptop, sdir: str, *, sid: str, cli: str, process: str, span: tuple[int, int]) -> None:
+    """The folder of an `agent` session beside its record: audit log and key, a transcript, an output."""
+    rng = lap.rng
+    lo, hi = span
+    ctx = lap.ctx()
+    s = lap.subject()
+    prompt = f"Prepare the weekly digest for {ctx.use(s, 'name')}"
+    events = [Event(user_body(prompt), ctx), *noise_turn(lap)]
+    data, _ = render_transcript(
+        events, rng=rng, session_id=cli, cwd=f"/sessions/{process}", entrypoint="local-agent", start_ms=lo, end_ms=hi
+    )
+    lap.add(f"{sdir}/.claude/projects/-sessions-{process}/{cli}.jsonl", data, hi, "transcript", sid, ctxs=[ctx])
+    audit = [Event({"type": "user", "message": {"role": "user", "content": prompt}, "session_id": cli}, ctx)]
+    write_audit(lap, f"{sdir}/audit.jsonl", audit, start=lo, end=hi, session_id=sid)
+    lap.add(f"{sdir}/outputs/digest.md", b"# Weekly digest\n\nNothing new.\n", hi, "output", sid)
 
 
 def bulk_session(lap: Laptop, user: OSUser, root: str, *, account: Account, org: tuple[str, str], target: int) -> None:
@@ -1036,7 +1055,7 @@ def logs_and_residue(lap: Laptop, user: OSUser, root: str, *, account: Account, 
     messages[9] = f"share: invite to {c.use(s, 'email')} is pending"
     lines = []
     for i, message in enumerate(messages):
-        # Log lines use local time without a zone (endpoint-histories.md section 6)
+        # Log lines use local time without a zone (docs/histories.md)
         local = datetime.fromtimestamp((start + i * 61_337) / 1000, tz=zone)
         stamp = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
         level = "warn" if message.startswith("share") else "info"

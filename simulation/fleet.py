@@ -31,6 +31,7 @@ from simulation.builders import (
 from simulation.identity import DEFAULT_SUBJECTS, THIRD_PARTIES, Subject, subject_forms, subject_traps
 from simulation.laptop import DAY_MS, REF_MS, REFERENCE_DATE, STORE_FAMILY, Account, Laptop, OSUser
 from simulation.noise import build_pool
+from simulation.register import EXAMPLE_REGISTER
 from simulation.tree import AUDIT_GENESIS, Planter, new_uuid
 
 GENERATOR = "dsr-fleet-simulator"
@@ -259,7 +260,8 @@ def _toml_str(value: str) -> str:
 
 
 def render_config(out: Path, laptops: Sequence[dict[str, object]], *, seed: int, extra_toml: str = "") -> str:
-    """The dsr.toml for a fleet: controller, database under `out/.dsr`, one `[[endpoints]]` per laptop."""
+    """The dsr.toml for a fleet: controller, database under `out/.dsr`, one `[[endpoints]]` per laptop, and the
+    complete example register (`simulation.register`) unless `extra_toml` brings its own `[register]`."""
     base = out.resolve()
     lines = [
         f"# Written by `dsr fleet simulate` (seed {seed}). Synthetic data only.",
@@ -288,6 +290,8 @@ def render_config(out: Path, laptops: Sequence[dict[str, object]], *, seed: int,
         if laptop.get("owner"):
             lines.append(f"owner = {_toml_str(str(laptop['owner']))}")
     text = "\n".join(lines) + "\n"
+    if "[register" not in extra_toml:
+        text += "\n" + EXAMPLE_REGISTER
     if extra_toml:
         text += "\n" + extra_toml.rstrip("\n") + "\n"
     return text
@@ -307,6 +311,7 @@ def simulate_fleet(
     progress: Callable[[int, int], None] | None = None,
     extra_toml: str = "",
     agents: bool = False,
+    agent_session_dirs: bool = False,
 ) -> FleetTruth:
     """Write `endpoints` laptop trees under `out`, plus `out/truth.json` and `out/dsr.toml`.
 
@@ -327,6 +332,9 @@ def simulate_fleet(
             Cline, Aider, Continue, Zed, OpenCode, Windsurf, ChatGPT desktop) in the first OS user's home of
             each laptop, with the first subject, a third party and a trap planted; their truth locations
             carry `app` and, for database rows, `record` with `line` null.
+        agent_session_dirs: Give every Cowork session of the `agent` kind its own folder beside its record
+            under `agent/` (`agent/local_<id>/audit.jsonl`, `.audit-key`, a transcript under `.claude/` and an
+            output), as newer builds write, besides its dispatch generations.
 
     Returns:
         A summary; the full truth is in `out/truth.json`.
@@ -368,6 +376,7 @@ def simulate_fleet(
             pool=pool,
             planter=planter,
             subjects=subjects,
+            agent_dirs=agent_session_dirs,
         )
         owner = first_account if index == 0 else None
         visitor = first_account if index == 1 else None

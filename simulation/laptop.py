@@ -1,4 +1,4 @@
-"""Builds one simulated laptop: every artifact kind of endpoint-histories.md for each OS user, with plants.
+"""Builds one simulated laptop: every artifact kind of docs/histories.md for each OS user, with plants.
 
 Owns the laptop layouts as the *simulator* writes them (connectors/layouts.py discovers them independently and
 must not be imported here). Writes files as it goes; never reads the wall clock.
@@ -78,6 +78,7 @@ class Laptop:
     hardlinks: list[dict[str, object]] = field(default_factory=list)
     audit_keys: dict[str, str] = field(default_factory=dict)
     unsigned_audit_logs: list[str] = field(default_factory=list)
+    agent_dirs: bool = False
     bytes_written: int = 0
     _subject_turn: int = 0
 

@@ -76,3 +76,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if report.skipped and os.environ.get("DSR_REQUIRE_SERVICES") == "1" and SERVICE_UNAVAILABLE in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"service-backed test skipped in CI (DSR_REQUIRE_SERVICES=1): {report.longrepr}"
+
+
+#: Words of a skip reason -> the service it lacks (for the one-line summary at the end of the run).
+_SERVICES = (
+    ("sshd", "OpenSSH server (as root)"),
+    ("DSR_TEST_DATABASE_URL", "PostgreSQL (DSR_TEST_DATABASE_URL)"),
+    ("chromium", "Chromium"),
+    ("moto", "moto server"),
+    ("weed", "SeaweedFS"),
+)
+_skipped_for_service: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember each test skipped because a service is missing."""
+    if report.skipped and SERVICE_UNAVAILABLE in str(report.longrepr):
+        reason = str(report.longrepr)
+        _skipped_for_service.append(next((name for word, name in _SERVICES if word.lower() in reason.lower()), "other"))
+
+
+def service_summary(skipped: list[str]) -> str | None:
+    """One line: how many tests were skipped for lack of which services, and the command that installs them."""
+    if not skipped:
+        return None
+    counts: dict[str, int] = {}
+    for name in skipped:
+        counts[name] = counts.get(name, 0) + 1
+    services = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return (
+        f"{len(skipped)} test(s) skipped for lack of a service ({services}): `sudo make services` installs them "
+        "(the packages .ci/run installs); PostgreSQL tests also need DSR_TEST_DATABASE_URL, as .ci/run sets it"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the run with the one-line service summary (after pytest's own last line)."""
+    line = service_summary(_skipped_for_service)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter is not None:
+        reporter.write_line(line, yellow=True, bold=True)

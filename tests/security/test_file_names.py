@@ -9,6 +9,7 @@ import pytest
 
 from erasure.executor import ActionStatus
 from erasure.plan import ActionKind
+from erasure.proof_path import path_from_fields
 from tests.security.hostile import (
     HOME,
     PROJECT,
@@ -82,19 +83,40 @@ def test_newline_names_are_classified_everywhere(laptop: Laptop, where: str) -> 
     assert run.outcome(f"/{where}").status in (ActionStatus.DONE,)
 
 
-def test_invalid_utf8_name_is_reported_not_read(laptop: Laptop) -> None:
-    """A name that is not UTF-8 is skipped as `unreadable_name` and recorded as not reached; nothing crashes."""
-    directory = os.fsencode(laptop.path(PROJECT))
-    with open(os.path.join(directory, b"\xff\xfe-bad.jsonl"), "wb") as fh:
+def test_invalid_utf8_name_is_found_and_erased_by_its_bytes(laptop: Laptop) -> None:
+    """A transcript whose name is not UTF-8 is found, redacted by its raw name, and recorded with its bytes."""
+    raw = os.path.join(os.fsencode(laptop.path(PROJECT)), b"\xff\xfe-bad.jsonl")
+    with open(raw, "wb") as fh:
         fh.write(transcript())
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop)
     assert_contained(laptop, run, before)
-    shown = f"/{PROJECT}/\\xff\\xfe-bad.jsonl"
-    assert run.reasons()[shown] == "unreadable_name"
-    outcome = run.outcome(shown)
-    assert (outcome.kind, outcome.status) == (ActionKind.EXCEPTION, ActionStatus.RECORDED)
+    path = f"/{PROJECT}/" + b"\xff\xfe-bad.jsonl".decode("utf-8", "surrogateescape")
+    assert path not in run.reasons()
+    assert path in run.finding_paths()
+    outcome = run.outcome(path)
+    assert (outcome.kind, outcome.status) == (ActionKind.REDACT, ActionStatus.DONE)
+    with open(raw, "rb") as fh:
+        data = fh.read()
+    assert SUBJECT_EMAIL.encode() not in data and b"weather" in data
     assert run.report.complete
+    entry = next(e for e in run.ledger.entries() if e.seq == outcome.ledger_seq)
+    assert entry.record.path == f"/{PROJECT}/\\xff\\xfe-bad.jsonl"
+    assert path_from_fields(entry.record.path or "", dict(entry.record.details)) == path
+    assert run.ledger.verify().ok
+
+
+def test_invalid_utf8_name_of_an_unredactable_file_is_deleted_by_its_bytes(laptop: Laptop) -> None:
+    """A binary file whose name is not UTF-8 and that names the subject is deleted whole, by its exact name."""
+    laptop.write(f"{HOME}/Claude/keep.md", b"nothing\n")
+    raw = os.fsencode(laptop.path(f"{HOME}/Claude")) + b"/cv-\xfa.pdf"
+    with open(raw, "wb") as fh:
+        fh.write(b"%PDF-1.4 " + SUBJECT_EMAIL.encode())
+    run = run_pipeline(laptop)
+    outcome = run.outcome(os.fsdecode(raw)[len(str(laptop.root)) :])
+    assert (outcome.kind, outcome.status) == (ActionKind.DELETE_FILE, ActionStatus.DONE)
+    assert not os.path.exists(raw)
+    assert laptop.path(f"{HOME}/Claude/keep.md").exists()
 
 
 def _deep_file(start: Path, depth: int, data: bytes) -> None:

@@ -54,7 +54,7 @@ MAKERS: dict[str, Callable[[Path], None]] = {
 
 @pytest.mark.parametrize("maker", list(MAKERS.values()), ids=list(MAKERS))
 def test_special_file_is_reported_and_never_opened(laptop: Laptop, maker: Callable[[Path], None]) -> None:
-    """A special file named like a transcript is `special_file`, recorded as not reached; the scan ends."""
+    """A special file named like a transcript is `special_file`, recorded as not reached (never an exception)."""
     path = laptop.path(f"{PROJECT}/special.jsonl")
     maker(path)
     before = laptop.outside_snapshot()
@@ -62,7 +62,9 @@ def test_special_file_is_reported_and_never_opened(laptop: Laptop, maker: Callab
     assert_contained(laptop, run, before)
     assert run.reasons()[f"/{PROJECT}/special.jsonl"] == "special_file"
     outcome = run.outcome(f"/{PROJECT}/special.jsonl")
-    assert (outcome.kind, outcome.status) == (ActionKind.EXCEPTION, ActionStatus.RECORDED)
+    assert (outcome.kind, outcome.status) == (ActionKind.NOT_REACHED, ActionStatus.NOT_REACHED)
+    entry = next(e.record for e in run.ledger.entries() if e.seq == outcome.ledger_seq)
+    assert (entry.action, entry.outcome, entry.exception_ground) == ("skip", "not_reached", None)
     assert not stat.S_ISREG(os.lstat(path).st_mode), "left as it was"
     assert run.report.complete
 

@@ -16,6 +16,7 @@ from erasure.plan import ActionKind, ErasurePlan
 from tests.fixtures.sshd import SSHFleet
 from tests.security.hostile import (
     CLI,
+    HOME,
     PROJECT,
     SUBJECT_EMAIL,
     Laptop,
@@ -47,23 +48,42 @@ ESCAPES = {
 LOOPS = {"self.jsonl": "self.jsonl", "up": "..", "a.jsonl": "b.jsonl", "b.jsonl": "a.jsonl"}
 
 
-def _serve(ssh_fleet: SSHFleet, laptop: Laptop, name: str) -> Callable[[str], Connector]:
+def _serve(ssh_fleet: SSHFleet, laptop: Laptop, name: str, *, remote_python: bool = True) -> Callable[[str], Connector]:
     served = ssh_fleet.start_laptop(name, laptop.root)
     known_hosts = ssh_fleet.write_known_hosts(laptop.base / "known_hosts", [served.known_hosts_line()])
 
     def connect(endpoint: str) -> Connector:
-        return SSHConnector(endpoint, served.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
+        return SSHConnector(
+            endpoint,
+            served.url,
+            key_file=ssh_fleet.client_key,
+            known_hosts=known_hosts,
+            remote_python=remote_python,
+        )
 
     return connect
 
 
-def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
-    """Over SSH every hostile name is found and redacted by its exact name; no name runs; invalid UTF-8 is reported."""
+@pytest.mark.parametrize("remote_python", [True, False], ids=["remote_scanner", "sftp"])
+def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path, remote_python: bool) -> None:
+    """Over SSH every hostile name is found and redacted by its exact name (bytes that are not UTF-8 included,
+    with the remote scanner and over SFTP alone); no name runs."""
     laptop = make_laptop(tmp_path)
     targets = [laptop.write(f"{PROJECT}/{name}", transcript()) for name in NAMES]
-    with open(os.path.join(os.fsencode(laptop.path(PROJECT)), b"\xff\xfe-bad.jsonl"), "wb") as fh:
-        fh.write(transcript())
-    connect = _serve(ssh_fleet, laptop, "names")
+    bad_dir = os.fsencode(laptop.path(PROJECT)) + b"/dir-\xe9"
+    os.mkdir(bad_dir)
+    raw_targets = [
+        os.path.join(os.fsencode(laptop.path(PROJECT)), b"\xff\xfe-bad.jsonl"),
+        os.path.join(bad_dir, b"inner-\xc3.jsonl"),
+    ]
+    for raw in raw_targets:
+        with open(raw, "wb") as fh:
+            fh.write(transcript())
+    laptop.write(f"{HOME}/Claude/keep.md", b"nothing\n")
+    only_subject = os.fsencode(laptop.path(f"{HOME}/Claude")) + b"/cv-\xfa.pdf"  # unredactable: deleted whole
+    with open(only_subject, "wb") as fh:
+        fh.write(b"%PDF-1.4 " + SUBJECT_EMAIL.encode())
+    connect = _serve(ssh_fleet, laptop, "names", remote_python=remote_python)
     before = laptop.outside_snapshot()
     run = run_pipeline(laptop, connect=connect)
     assert_contained(laptop, run, before)
@@ -73,9 +93,20 @@ def test_hostile_names_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
         assert SUBJECT_EMAIL.encode() not in target.read_bytes(), name
     assert not any(p.name == "pwned" for p in laptop.base.rglob("*"))
     assert not any(p.name == "pwned" for p in Path("/root").glob("pwned*"))
-    bad = [s for s in run.skipped if "-bad.jsonl" in s.path]
-    assert bad and {s.reason for s in bad} <= {"unreadable_name"}, bad
+    for raw in raw_targets:
+        path = os.fsdecode(raw)[len(str(laptop.root)) :]
+        assert path in run.finding_paths(), path
+        outcome = run.outcome(path)
+        assert (outcome.kind, outcome.status) == (ActionKind.REDACT, ActionStatus.DONE), path
+        with open(raw, "rb") as fh:
+            data = fh.read()
+        assert SUBJECT_EMAIL.encode() not in data and b"weather" in data, path
+    gone = os.fsdecode(only_subject)[len(str(laptop.root)) :]
+    assert (run.outcome(gone).kind, run.outcome(gone).status) == (ActionKind.DELETE_FILE, ActionStatus.DONE)
+    assert not os.path.exists(only_subject), "deleted by its exact bytes over SFTP"
+    assert not [s for s in run.skipped if s.reason == "unreadable_name"]
     assert all(o.status is not ActionStatus.FAILED for o in run.report.outcomes)
+    assert run.report.complete
 
 
 def test_hostile_symlinks_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:

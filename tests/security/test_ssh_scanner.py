@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Item, Skipped
-from connectors.ssh import RemoteHit, SSHConnector
+from connectors.base import Item, RemoteHit, Skipped
+from connectors.ssh import SSHConnector
 from models.errors import TransferError
 
 pytestmark = pytest.mark.timeout(60)

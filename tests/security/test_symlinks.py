@@ -51,7 +51,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 def test_symlink_out_of_the_root_is_reported_and_never_followed(laptop: Laptop, case: str) -> None:
-    """A link (absolute or relative) leading out of the root is `symlink_out_of_scope`, recorded, never opened."""
+    """A link (absolute or relative) leading out of the root is `symlink_out_of_scope`, recorded as not reached
+    (a gap, never an exception), never opened."""
     target = _escape_targets(laptop)[case]
     link = laptop.path(f"{PROJECT}/escape.jsonl")
     os.symlink(target, link)
@@ -61,7 +62,9 @@ def test_symlink_out_of_the_root_is_reported_and_never_followed(laptop: Laptop, 
     path = f"/{PROJECT}/escape.jsonl"
     assert run.reasons()[path] == "symlink_out_of_scope"
     outcome = run.outcome(path)
-    assert (outcome.kind, outcome.status) == (ActionKind.EXCEPTION, ActionStatus.RECORDED)
+    assert (outcome.kind, outcome.status) == (ActionKind.NOT_REACHED, ActionStatus.NOT_REACHED)
+    entry = next(e.record for e in run.ledger.entries() if e.seq == outcome.ledger_seq)
+    assert (entry.action, entry.outcome, entry.exception_ground) == ("skip", "not_reached", None)
     assert os.readlink(link) == target, "the link itself is left alone"
     assert run.report.complete
 

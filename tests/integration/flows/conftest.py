@@ -18,21 +18,8 @@ from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
 
-REGISTER = """
-[register]
-automated_decisions = "No decisions based solely on automated processing are made about you."
-[register.categories.contact_details]
-title = "Contact details"
-purposes = ["Working with you"]
-legal_basis = "Legitimate interests (Art. 6(1)(f))"
-recipients = ["Anthropic PBC (processor)"]
-retention = "18 months after the conversation's last activity"
-[register.categories.free_text_mentions]
-title = "Mentions in AI assistant conversations"
-purposes = ["Staff productivity"]
-legal_basis = "Legitimate interests (Art. 6(1)(f))"
-retention = "18 months after the conversation's last activity"
-"""
+# The simulated fleet's dsr.toml carries the complete example register (simulation/register.py).
+REGISTER = ""
 
 
 @dataclass

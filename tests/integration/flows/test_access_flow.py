@@ -69,3 +69,15 @@ def test_no_plaintext_copy_is_left_on_disk(fleet: Fleet) -> None:
     names = sorted(p.name for p in packages.rglob("*") if p.is_file())
     assert names == [f"{rid}.zip.enc"]
     assert b"angstrom" not in (packages / f"{rid}.zip.enc").read_bytes().lower()
+
+
+def test_portability_run_is_named_after_its_kind(fleet: Fleet) -> None:
+    """A portability request runs the access flow as `<id>-portability` (an access request as `<id>-access`)."""
+    from prefect.client.orchestration import get_client
+
+    rid = fleet.submit(RequestKind.PORTABILITY)
+    state = access_request(rid, return_state=True)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.name == f"{rid}-portability"
+    assert state.result()["issued"] is True

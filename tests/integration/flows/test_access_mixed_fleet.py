@@ -1,4 +1,4 @@
-"""Issue 7's fleet: 10 mixed-OS laptops (7 as file:// trees, 3 behind real sshd) plus one versioned S3 store."""
+"""A mixed fleet: 10 mixed-OS laptops (7 as file:// trees, 3 behind real sshd) plus one versioned S3 store."""
 
 from __future__ import annotations
 

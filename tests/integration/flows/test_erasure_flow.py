@@ -16,6 +16,8 @@ from models.db import session_scope
 from models.settings import load_settings
 from models.tables import AuditEvent
 from models.types import RequestKind
+from proofs.ledger import read_head_document
+from proofs.verify import HeadCheck, read_certificate
 from services import erasure as steps
 from services.evidence import ledger_for
 from tests.integration.flows.conftest import Fleet, make_fleet
@@ -106,11 +108,22 @@ def test_approved_erasure_leaves_nothing_outside_exceptions(small_fleet: Fleet) 
     for original in outside:
         assert original in hits_before and original in _hits(small_fleet), "hard-linked original was changed"
     assert any(third_party in p.read_bytes() for p in small_fleet.root.rglob("*.jsonl") if p.is_file())
-    assert ledger_for(settings).verify().ok
+    ledger = ledger_for(settings)
+    assert ledger.verify().ok
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, rid)
         assert request.status == "completed" and request.certificate_path
         assert Path(request.certificate_path).exists()
+    # The JSON certificate names the ledger head it was built from, is signed with the ledger key, and comes
+    # with the signed head to file; both check out against the ledger.
+    json_path = Path(request.certificate_path).with_suffix(".json")
+    assert ledger.signer is not None
+    claim = read_certificate(json_path, ledger.signer.public_key)
+    assert claim.request_id == rid and claim.seqs
+    head, _ = read_head_document(json_path.with_name(f"{rid}-ledger-head.json").read_bytes(), source="head")
+    assert (head.last_seq, head.last_hash) == (claim.head_seq, claim.head_hash)
+    checked = ledger.verify(heads=(HeadCheck(head, "the filed head"),), certificate=claim)
+    assert checked.ok, checked.first_error
 
 
 def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:

@@ -30,6 +30,9 @@ period_days = {PERIOD_DAYS}
 trigger = "last_activity"
 action = "delete"
 version = "2026-1"
+
+[disposition]
+review = false  # these runs cover purges without disposition review; the reviewed path has its own tests
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -117,3 +118,25 @@ def test_run_names_and_artifacts_carry_counts_only(fleet: Fleet) -> None:
     for needle in ["/users/", "/home/", "local_", subject["emails"][0], subject["name"].lower()]:
         assert needle not in text
     assert "session_record" in text and "frozen" in text
+
+
+def test_reviewed_real_run_waits_for_the_approved_digest(fleet: Fleet) -> None:
+    """With disposition review on, the real purge flow deletes nothing and returns the digest to approve; the
+    approval of that digest by a named reviewer disposes of the expired sessions and writes the certificate."""
+    from services.retention_runs import approve_purge
+
+    fleet.config.write_text(
+        fleet.config.read_text(encoding="utf-8").replace("review = false", "review = true"), encoding="utf-8"
+    )
+    expired = fleet.expired()
+    waiting = retention_purge(dry_run=False, as_of=REFERENCE, wait_for_approval=False)
+    assert waiting["outcome"] == "awaiting_approval"
+    assert all(all(fleet.present(*key)) for key in expired)
+    with pytest.raises(Exception, match="not the digest"):
+        approve_purge(fleet.settings, waiting["run_id"], by="Dana Reviewer", digest="0" * 64)
+    done = approve_purge(fleet.settings, waiting["run_id"], by="Dana Reviewer", digest=waiting["digest"])
+    assert done["outcome"] == "complete"
+    assert not any(any(fleet.present(*key)) for key in expired)
+    certificate = json.loads(Path(done["certificate"]["json"]).read_text(encoding="utf-8"))
+    assert certificate["approved_by"] == "Dana Reviewer"
+    assert len(certificate["disposed"]) == len(expired)

@@ -9,10 +9,11 @@ import pytest
 from connectors.base import Connector
 from connectors.registry import open_location
 from erasure.executor import ActionStatus
-from erasure.retention import PurgeStatus, execute_purge, plan_purge
 from models.settings import EndpointSettings
 from proofs.ledger import Ledger
 from proofs.store import JsonlLedgerStore
+from retention.execute import execute_purge
+from retention.plan import PurgeStatus, plan_purge
 from tests.fixtures.sshd import SSHFleet
 from tests.unit.retention.conftest import REFERENCE, make_fleet
 

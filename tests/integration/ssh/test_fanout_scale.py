@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ssh import RemoteHit, SSHConnector, fan_out, summarize
+from connectors.base import RemoteHit
+from connectors.ssh import SSHConnector
 from tests.fixtures.sshd import SSHFleet
 from tests.integration.ssh.conftest import LITERALS, SUBJECT_NAME
+from tests.integration.ssh.fanout import fan_out, summarize
 
 pytestmark = pytest.mark.service
 

@@ -11,15 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Expected, Item
-from connectors.ssh import (
-    SIMULATED_BUSY_MARKER,
-    SSHConnector,
-    classify_error,
-    fan_out,
-    is_retryable,
-    probe_endpoint,
-    summarize,
-)
+from connectors.ssh import SIMULATED_BUSY_MARKER, SSHConnector
 from models.errors import (
     BusyError,
     ConfigError,
@@ -30,6 +22,7 @@ from models.errors import (
 from models.types import LocationStatus
 from tests.fixtures.sshd import SSHFleet
 from tests.integration.ssh.conftest import LITERALS, build_tree
+from tests.integration.ssh.fanout import classify_error, fan_out, is_retryable, probe_endpoint, summarize
 
 pytestmark = pytest.mark.service
 

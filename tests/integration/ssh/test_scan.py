@@ -12,10 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from connectors.base import Item, Skipped
+from connectors.base import Item, RemoteHit, Skipped
 from connectors.local import LocalConnector
 from connectors.remote_scan import iter_candidate_lines
-from connectors.ssh import RemoteHit
 from models.errors import TransferError
 from tests.fixtures.sshd import SSHFleet
 from tests.integration.ssh.conftest import LITERALS, SUBJECT_EMAIL, SSHLaptop, build_tree, start_tree_laptop

@@ -23,4 +23,10 @@ def test_deployment_paths_name_a_served_flow() -> None:
 
 def test_request_run_names_start_with_the_id() -> None:
     """Run names of a request's flows carry its id only (housekeeping deletes runs by these names)."""
-    assert names.request_run_names("DSR-2026-0001") == ["DSR-2026-0001-access", "DSR-2026-0001-erasure"]
+    assert names.request_run_names("DSR-2026-0001") == [
+        "DSR-2026-0001-access",
+        "DSR-2026-0001-portability",
+        "DSR-2026-0001-erasure",
+    ]
+    assert names.access_run_name("DSR-2026-0001", "portability") == "DSR-2026-0001-portability"
+    assert names.access_run_name("DSR-2026-0001", "access") == "DSR-2026-0001-access"

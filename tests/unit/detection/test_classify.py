@@ -24,19 +24,41 @@ def _record(text: str) -> dict[str, object]:
         ("my address is zoe.angstrom@x.invalid", DataCategory.CONTACT_DETAILS),
         ("call me on 07700 900123", DataCategory.CONTACT_DETAILS),
         ("ticket E-48213", DataCategory.IDENTIFIERS),
-        ("E-48213 paid with IBAN GB33BUKB20201555555555", DataCategory.FINANCIAL),
-        ("E-48213 card 4111 1111 1111 1111", DataCategory.FINANCIAL),
         ("E-48213 lives at 221 Baker Street", DataCategory.LOCATION),
         ("E-48213 postcode SW1A 1AA", DataCategory.LOCATION),
         ("E-48213 is on sick leave after surgery", DataCategory.HEALTH),
         ("please ask Zoë Ångström to review the plan today", DataCategory.FREE_TEXT_MENTIONS),
         ("E-48213 logged in from 192.168.10.20", DataCategory.IDENTIFIERS),
     ],
-    ids=["email", "phone", "user-id", "iban", "card", "street", "postcode", "health", "free-text", "ip"],
+    ids=["email", "phone", "user-id", "street", "postcode", "health", "free-text", "ip"],
 )
 def test_category_is_detected(classifier: Classifier, matcher: Matcher, text: str, category: str) -> None:
     """Each Art. 15(1)(b) category is detected on a confirmed record."""
     assert category in classifier.classify(_record(text), matcher).categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "E-48213 paid with IBAN GB33BUKB20201555555555",
+        "staff id: E-48213   payout IBAN (third party): GB82 WEST 1234 5698 7654 32",
+        "E-48213 card 4111 1111 1111 1111",
+        "zoe.angstrom@x.invalid cc priya.raman@corp.example +44 20 7946 0011",
+    ],
+    ids=["iban", "third-party-iban", "card", "others-contacts"],
+)
+def test_others_values_on_the_subjects_line_add_no_category(
+    classifier: Classifier, matcher: Matcher, text: str
+) -> None:
+    """A bank account, card, e-mail or phone that is not one of the subject's identifiers is someone else's data:
+    it is a third-party finding (redacted from the copy) and adds no category to the subject's data, even on
+    the same line as the subject."""
+    result = classifier.classify(_record(text), matcher)
+    assert DataCategory.FINANCIAL not in result.categories
+    assert result.third_parties
+    if "@x.invalid" in text:
+        assert result.categories.count(DataCategory.CONTACT_DETAILS) == 1
+        assert {f.entity for f in result.third_parties} >= {ThirdPartyEntity.EMAIL.value, ThirdPartyEntity.PHONE.value}
 
 
 def test_identifier_field_alone_is_not_a_free_text_mention(classifier: Classifier, matcher: Matcher) -> None:

@@ -107,3 +107,20 @@ def test_erase_subject_replaces_every_form_and_keeps_types(matcher: Matcher) -> 
 def test_erase_subject_on_text(matcher: Matcher) -> None:
     """Erasure works on a plain text record too."""
     assert erase_subject("hi Ångström, Zoë!", matcher) == ("hi [redacted]!", 1)
+
+
+def test_own_span_overlap_index_agrees_with_a_linear_scan() -> None:
+    """The subject's spans are looked up through a sorted index (redaction of a record with thousands of the
+    subject's matches stays fast); it must answer exactly as checking every span would."""
+    import random
+
+    from detection.redact import _OwnSpans
+
+    rng = random.Random(7)  # noqa: S311 - reproducible test data, not a secret
+    for _ in range(2000):
+        spans = [(a, a + rng.randint(1, 10)) for a in (rng.randint(0, 100) for _ in range(rng.randint(0, 8)))]
+        index = _OwnSpans(spans)
+        for _ in range(20):
+            start = rng.randint(0, 110)
+            end = start + rng.randint(1, 10)
+            assert index.overlaps(start, end) == any(s < end and start < e for s, e in spans)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from dsr.cli import app
+from dsr.cli import register
 from models.db import dispose_engines
 from tests.unit.dsr.conftest import TRACEBACK, Invoke, Outcome, assert_clean_failure
 
@@ -36,7 +36,7 @@ def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str,
         yield path, command
 
 
-COMMANDS = dict(_walk(typer.main.get_command(app)))
+COMMANDS = dict(_walk(typer.main.get_command(register())))
 
 
 def test_the_walk_sees_every_command() -> None:

@@ -91,3 +91,55 @@ def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path
     config, rid = planned
     loaded, code, _ = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json", prelude="import flows.access")
     assert (loaded, code) == (True, "0")
+
+
+HEAVY = ("prefect", "presidio_analyzer", "spacy", "hyperscan", "alembic", "boto3", "paramiko")
+CALL_MAIN_MODULES = f"""
+import sys
+from dsr.cli import main
+sys.argv = ["dsr", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("{MARK}", ",".join(sorted(m for m in {HEAVY!r} if m in sys.modules)) or "-")
+"""
+
+
+def _heavy_modules(config: Path, *args: str) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DSR_"))}
+    env["DSR_CONFIG"] = str(config)
+    result = subprocess.run(
+        [sys.executable, "-c", CALL_MAIN_MODULES, *args], env=env, capture_output=True, text=True, check=False
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(MARK), result.stderr
+    loaded = last.split()[1]
+    return set() if loaded == "-" else set(loaded.split(","))
+
+
+def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, str]) -> None:
+    """`deadline`, `request list|show` and `hold list` answer without importing Prefect,
+    presidio, the matcher engine, Alembic (the case database is already current), boto3 or paramiko: these
+    imports are what made every command take seconds."""
+    config, rid = planned
+    assert _heavy_modules(config, "deadline", "2026-01-31", "--json") == set()
+    assert _heavy_modules(config, "request", "list") == set()
+    assert _heavy_modules(config, "request", "show", rid, "--json") == set()
+    assert _heavy_modules(config, "hold", "list") == set()
+
+
+def test_retention_plan_and_run_do_not_import_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dsr retention plan --json` and `dsr retention run` (review on: the plan waits for a reviewer) run the
+    retention services without importing Prefect."""
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_MASTER_KEY", "DSR_HMAC_KEY", "DSR_LEDGER_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    policy = '\n[[retention]]\nname = "all"\nunit = "conversation"\nperiod_days = 30\n'
+    simulate_fleet(tmp_path / "fleet", endpoints=1, size_mb=0.02, seed=5, extra_toml=policy)
+    config = tmp_path / "fleet" / "dsr.toml"
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "plan", "--as-of", "2026-11-01", "--json")
+    assert (loaded, code) == (False, "0")
+    assert json.loads(out)["totals"]["purge"]["sessions"] > 0
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "retention", "run", "--as-of", "2026-11-01")
+    assert (loaded, code) == (False, "0")
+    assert "awaits approval" in out

@@ -11,9 +11,10 @@ import pytest
 
 from connectors.base import Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
-from erasure.plan import ActionKind, ErasurePlan, hold_covers, plan_erasure
+from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import record_verification, verify_erasure
 from models.errors import InputError
+from models.holds import hold_covers, hold_from_settings
 from models.settings import Art17Exception, ErasureSettings, HoldSettings
 from proofs.ledger import Ledger
 from proofs.store import JsonlLedgerStore
@@ -175,8 +176,13 @@ def _hold(**kwargs: Any) -> HoldSettings:
     ],
 )
 def test_hold_scope(hold: HoldSettings, location: str, path: str, when: date | None, covered: bool) -> None:
-    """A hold covers an item only within its subjects, endpoints, path globs and dates."""
-    assert hold_covers(hold, {"K1"}, location, path, when) is covered
+    """A configured hold, through the one scope rule, covers an item only within its subjects, endpoints,
+    path globs and dates."""
+    days = (when, when) if when is not None else None
+    assert (
+        hold_covers(hold_from_settings(hold), endpoint=location, path=path, session_dates=days, subject_hashes={"K1"})
+        is covered
+    )
 
 
 def test_held_session_is_kept_and_verification_accepts_it() -> None:
@@ -279,12 +285,22 @@ def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
 
 
 def test_unreadable_entries_are_listed_not_touched() -> None:
-    """Entries the scan skipped appear as not-reached exceptions with the skip reason; delete markers do not."""
+    """Entries the scan skipped are `not_reached` with the skip reason (never exceptions); delete markers are not."""
     laptop = _laptop()
-    skipped = (Skipped("lap", "/Users/ana/.claude/locked", "permission_denied"), Skipped("lap", "/k", "delete_marker"))
+    skipped = (
+        Skipped("lap", "/Users/ana/.claude/locked", "permission_denied"),
+        Skipped("lap", "/Users/ana/.claude/projects/p/out.jsonl", "symlink_out_of_scope", "/etc/x"),
+        Skipped("lap", "/Users/ana/.claude/projects/p/pipe.jsonl", "special_file"),
+        Skipped("lap", "/k", "delete_marker"),
+    )
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, laptop.artifacts, skipped))
-    reached = [(a.path, a.ground) for a in plan.exceptions if a.reason == "not_reached"]
-    assert reached == [("/Users/ana/.claude/locked", "permission_denied")]
+    gaps = [(a.kind, a.path, a.reason, a.ground) for a in plan.not_reached]
+    assert gaps == [
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/locked", "permission_denied", None),
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/projects/p/out.jsonl", "symlink_out_of_scope", None),
+        (ActionKind.NOT_REACHED, "/Users/ana/.claude/projects/p/pipe.jsonl", "special_file", None),
+    ]
+    assert not [a for a in plan.exceptions if a.path in {g[1] for g in gaps}], "a gap is never an exception"
 
 
 def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
@@ -299,3 +315,20 @@ def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
     paths = {f.path for f in session.files}
     assert copy.path in paths and output.path in paths and unrelated.path not in paths
     assert all(not d.startswith("/Users/ana/Claude") for d in session.dirs)
+
+
+def test_hold_covers_a_session_whose_activity_overlaps_its_period() -> None:
+    """A session active from 2 to 20 January overlaps a hold ending on the 10th: its files are kept whole,
+    even though its last activity is after the hold's period (the overlap rule, not the last day)."""
+    own_t = f"{STORE}/{OWNED}/.claude/projects/p/c1.jsonl"
+    items = [
+        _item(own_t, 1, kind="transcript", sid=OWNED, reason="owned_session", when="2026-01-02T09:00:00Z"),
+        _item(own_t, 2, kind="transcript", sid=OWNED, reason="owned_session", when="2026-01-20T09:00:00Z"),
+    ]
+    artifacts = (_info(f"{STORE}/{OWNED}.json", "session_record", OWNED, fmt="json"), _info(own_t, "transcript", OWNED))
+    laptop = LocationDiscovery("lap", "endpoint", tuple(items), ((OWNED, "session_email"),), artifacts)
+    held = _plan(laptop, holds=[_hold(date_to=date(2026, 1, 10))])
+    assert not [a for a in held.actions if a.kind is ActionKind.DELETE_SESSION]
+    assert {a.path for a in held.exceptions if a.hold_id == "h1"} >= {own_t}
+    later = _plan(laptop, holds=[_hold(date_from=date(2026, 1, 21))])
+    assert [a.session_id for a in later.actions if a.kind is ActionKind.DELETE_SESSION] == [OWNED]

@@ -1,4 +1,4 @@
-"""The deadline engine: every worked example of gdpr-rules.md section 1 and properties over many dates."""
+"""The deadline engine: the worked examples of docs/legal-rules.md and properties over many dates."""
 
 from __future__ import annotations
 

@@ -149,3 +149,25 @@ def test_env_database_url_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DSR_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/db")
     monkeypatch.chdir(tmp_path)
     assert load_settings().database.url == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_example_and_simulated_registers_answer_every_category(tmp_path: Path) -> None:
+    """dsr.example.toml and `dsr fleet simulate` carry a complete register: every category detection reports
+    is answered, and the AI vendor is a processor with its country and transfer safeguard."""
+    from detection.findings import DataCategory
+    from reports.access_input import missing_register_keys
+    from simulation.fleet import render_config
+
+    simulated = tmp_path / "dsr.toml"
+    simulated.write_text(render_config(tmp_path, [], seed=1), encoding="utf-8")
+    for path in (EXAMPLE, simulated):
+        register = load_settings(path).processing_register
+        assert missing_register_keys(register, [c.value for c in DataCategory]) == [], path.name
+        vendor = next(p for p in register.processors or [] if p.name == "Anthropic PBC")
+        assert vendor.country and vendor.safeguard
+
+
+def test_register_has_no_default_stated_as_fact() -> None:
+    """Without [register], every answer is unset (None), never a sentence from code."""
+    register = settings_from_dict({}).processing_register
+    assert register.automated_decisions is None and register.transfers is None and register.processors is None

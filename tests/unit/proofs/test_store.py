@@ -232,9 +232,11 @@ def test_sql_store_holds_the_write_lock_while_sealing(sql_ledger: Ledger, ledger
     assert signer is not None
     outcomes: list[bool] = []
 
-    def sign(seq_from: int, seq_to: int, head_hash: str) -> Checkpoint:
+    def sign(seq_from: int, seq_to: int, head_hash: str, prev: str) -> Checkpoint:
         outcomes.append(_other_writer_blocked(ledger_db_url))
-        return signer.sign_checkpoint(seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=datetime.now(UTC))
+        return signer.sign_checkpoint(
+            seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=datetime.now(UTC), prev_checkpoint=prev
+        )
 
     assert sql_ledger.store.add_checkpoint(sign) is not None
     assert outcomes == [True]
@@ -248,7 +250,7 @@ def test_jsonl_store_holds_the_file_lock_while_sealing(jsonl_ledger: Ledger, tmp
     assert signer is not None
     outcomes: list[str] = []
 
-    def sign(seq_from: int, seq_to: int, head_hash: str) -> Checkpoint:
+    def sign(seq_from: int, seq_to: int, head_hash: str, prev: str) -> Checkpoint:
         fd = os.open(tmp_path / "ledger.jsonl", os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -257,7 +259,9 @@ def test_jsonl_store_holds_the_file_lock_while_sealing(jsonl_ledger: Ledger, tmp
             outcomes.append("locked")
         finally:
             os.close(fd)
-        return signer.sign_checkpoint(seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=datetime.now(UTC))
+        return signer.sign_checkpoint(
+            seq_from=seq_from, seq_to=seq_to, head_hash=head_hash, at=datetime.now(UTC), prev_checkpoint=prev
+        )
 
     assert jsonl_ledger.store.add_checkpoint(sign) is not None
     assert outcomes == ["locked"]

@@ -150,11 +150,12 @@ def test_edited_and_rehashed_entry_is_named(exported: tuple[list[str], bytes], t
 
 @pytest.mark.parametrize("seq", range(1, N_ENTRIES + 1))
 def test_deleting_any_entry_is_named(exported: tuple[list[str], bytes], tmp_path: Path, seq: int) -> None:
-    """Removing one entry fails verification as `missing`, naming the absent seq."""
+    """Removing one entry fails verification as `missing`, naming the absent seq (the last one: `truncated`)."""
     lines, pem = exported
     index = _index_of(lines, "entry", seq)
     tampered = [*lines[:index], *lines[index + 1 :]]
-    _check(verify_export(_write(tmp_path, tampered), pem), Problem.MISSING, seq, index + 1)
+    problem = Problem.TRUNCATED if seq == N_ENTRIES else Problem.MISSING
+    _check(verify_export(_write(tmp_path, tampered), pem), problem, seq, index + 1)
 
 
 @pytest.mark.parametrize("seq", range(1, N_ENTRIES))
@@ -296,7 +297,7 @@ def test_any_single_tamper_on_any_ledger_is_named(size: int, every: int, operati
             expected: tuple[Problem, set[int]] = (Problem.MODIFIED, {seq})
         elif operation == "delete":
             del tampered[index]
-            expected = (Problem.MISSING, {seq})
+            expected = (Problem.TRUNCATED if seq == size else Problem.MISSING, {seq})
         else:
             other = _index_of(lines, "entry", seq + 1)
             tampered[index], tampered[other] = lines[other], lines[index]

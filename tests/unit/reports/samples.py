@@ -8,7 +8,7 @@ import zlib
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from models.settings import AuthoritySettings, ControllerSettings, RegisterCategory, RegisterSettings
+from models.settings import AuthoritySettings, ControllerSettings, RegisterCategory, RegisterProcessor, RegisterSettings
 from reports.access_input import PackageInput, PackageItem, SearchedLocation
 
 SUBJECT_EMAIL = "mira.okafor@customer.invalid"
@@ -74,10 +74,19 @@ def register() -> RegisterSettings:
                 legal_basis="Contract (Art. 6(1)(b))",
                 recipients=["Barclays Bank UK PLC"],
                 retention="6 years (tax law)",
+                source="You",
             ),
         },
         automated_decisions="No decisions based solely on automated processing are made about you.",
         transfers="Backups stay in the UK.",
+        processors=[
+            RegisterProcessor(
+                name="Anthropic PBC",
+                role="AI assistant provider (processor)",
+                country="United States",
+                safeguard="UK International Data Transfer Addendum to the EU standard contractual clauses",
+            )
+        ],
     )
 
 

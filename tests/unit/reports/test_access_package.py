@@ -102,6 +102,10 @@ def test_report_json_items_carry_the_interface_fields(tmp_path: Path) -> None:
     assert data["redactions"] == {
         "count": 4,
         "reasons": {"art15_4_third_party_email": 1, "art15_4_third_party_person": 3},
+        "explained": [
+            {"what": "another person's e-mail address", "count": 1},
+            {"what": "another person's name", "count": 3},
+        ],
     }
 
 
@@ -142,13 +146,15 @@ def test_article15_is_tailored_to_the_categories_found(tmp_path: Path) -> None:
     assert a15["h_automated_decisions"].startswith("No decisions")
 
 
-def test_unknown_category_gets_a_generic_answer(tmp_path: Path) -> None:
-    """A category code the register lacks is listed with a generic answer pointing to the controller."""
+def test_unknown_category_says_it_is_being_completed(tmp_path: Path) -> None:
+    """A category code the register lacks is listed, and each of its answers says it is being completed, by
+    when, and where to ask: never a default stated as fact."""
     result = build(tmp_path, items=(item(categories=("biometric_templates",)),))
     b = report(result)["article15"]["b_categories"]  # type: ignore[index]
     assert b == [{"code": "biometric_templates", "title": "Biometric templates", "items": 1, "in_register": False}]
     purposes = report(result)["article15"]["a_purposes"][0]["purposes"][0]  # type: ignore[index]
-    assert "privacy@northwind.invalid" in purposes
+    assert purposes.startswith("We are completing this information") and "privacy@northwind.invalid" in purposes
+    assert report(result)["article15"]["d_retention"][0]["retention"] == purposes  # type: ignore[index]
 
 
 def test_negative_confirmation_is_still_an_answer(tmp_path: Path) -> None:
@@ -202,7 +208,8 @@ def test_redaction_markers_are_explained(tmp_path: Path) -> None:
     page = html(build(tmp_path))
     assert "[email 1] replaces another person&#x27;s e-mail address (Art. 15(4))" in page
     assert "[person 1] replaces another person&#x27;s name (Art. 15(4))" in page
-    assert re.search(r"art15_4_third_party_person</code></td><td class=num>3<", page)
+    assert re.search(r"Another person&#x27;s name</td><td class=num>3<", page)
+    assert "art15_4_" not in page, "no reason code in what the person reads"
 
 
 def test_copy_renders_agent_messages_intelligibly(tmp_path: Path) -> None:
@@ -340,7 +347,11 @@ def test_pdf_is_skipped_silently_without_an_engine(tmp_path: Path, monkeypatch: 
     result = build_access_package(package_input(), tmp_path / "out")
     assert result.pdf == "skipped: no PDF engine installed"
     assert not (result.path / "report.pdf").exists()
-    assert report(result)["pdf"] == result.pdf
+    assert report(result)["pdf"] == "not included"
+    package_text = "".join(
+        p.read_text(encoding="utf-8") for p in result.path.rglob("*") if p.suffix in (".html", ".json")
+    )
+    assert "engine" not in package_text.lower(), "no internal message in what the person receives"
 
 
 def test_gaps_note_is_shown_first(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from reports.certificate import (
     ErasedEntry,
     KeptEntry,
     LedgerCoverage,
+    NotReachedItem,
     RecipientNotice,
     ResidualCopy,
     UnreachedLocation,
@@ -118,6 +119,7 @@ def test_complete_certificate_states_erased_kept_and_proof(tmp_path: Path) -> No
         "actions": 2,
         "items_kept": 2,
         "locations_unreached": 0,
+        "items_not_reached": 0,
         "residual_copies": 1,
     }
     assert [e["sha256_before"] for e in doc["erased"]] == [SHA_A, SHA_B]  # type: ignore[attr-defined]
@@ -140,6 +142,29 @@ def test_unreached_location_or_remaining_findings_make_it_partial(tmp_path: Path
     _, doc = build(tmp_path / "b", verification=remaining)
     assert doc["outcome"] == "partial"
     _, doc = build(tmp_path / "c", verification=())
+    assert doc["outcome"] == "partial"
+
+
+def test_items_not_reached_are_gaps_not_exceptions(tmp_path: Path) -> None:
+    """Items that could not be read or changed are listed as not reached with their reason, never as kept
+    under Art. 17(3); the outcome is `complete_with_gaps`, and the page says so."""
+    gaps = (
+        NotReachedItem("laptop-01", "endpoint", "/Users/ana/.claude/projects/p/x.jsonl", "symlink_out_of_scope",
+                       "A link leading outside the area searched.", 46),
+        NotReachedItem("laptop-01", "endpoint", "/Users/ana/.claude/projects/p/pipe", "special_file",
+                       "A pipe, socket or device rather than a file.", 47),
+    )  # fmt: skip
+    page, doc = build(tmp_path, not_reached=gaps, kept=())
+    assert doc["outcome"] == "complete_with_gaps"
+    assert doc["kept"] == [] and doc["totals"]["items_not_reached"] == 2  # type: ignore[index]
+    assert [(n["reason"], n["ledger_seq"]) for n in doc["not_reached"]] == [  # type: ignore[attr-defined]
+        ("symlink_out_of_scope", 46),
+        ("special_file", 47),
+    ]
+    assert "Erasure is finished, with gaps." in page and "symlink_out_of_scope" in page
+    assert "We kept nothing" in page, "a gap is never an exception"
+    offline = (UnreachedLocation("laptop-09", "endpoint", "unreachable", "offline", AT, 7, "retried hourly"),)
+    _, doc = build(tmp_path / "b", not_reached=gaps, unreached=offline)
     assert doc["outcome"] == "partial"
 
 
@@ -201,4 +226,8 @@ def test_certificate_json_validates_against_its_schema(tmp_path: Path) -> None:
     _, partial = build(tmp_path / "b", unreached=offline, ledger=None, approved_by=None, approved_at=None)
     assert list(validator.iter_errors(complete)) == []
     assert list(validator.iter_errors(partial)) == []
+    gap = NotReachedItem("laptop-01", "endpoint", "/Users/ana/pipe", "special_file", "A pipe.", 9)
+    _, gaps = build(tmp_path / "c", not_reached=(gap,))
+    assert gaps["outcome"] == "complete_with_gaps"
+    assert list(validator.iter_errors(gaps)) == []
     assert list(validator.iter_errors({**complete, "outcome": "done"})) != []

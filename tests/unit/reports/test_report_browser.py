@@ -16,7 +16,9 @@ from tests.unit.reports.samples import package_input
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "reports"
 HEADINGS = (
     "1. Summary",
-    "2. What we do with your data (Article 15)",
+    "2. Where we looked",
+    "What we did not search",
+    "3. What we do with your data (Article 15)",
     "(a) Why we use your data (purposes and legal basis)",
     "(b) The kinds of personal data we hold about you",
     "(c) Who receives your data (recipients)",
@@ -26,9 +28,9 @@ HEADINGS = (
     "(g) Where your data came from",
     "(h) Automated decision-making",
     "Transfers outside the UK and the EEA (Article 15(2))",
-    "3. When your data was processed",
-    "4. Copy of your data (Article 15(3))",
-    "5. Systems we searched",
+    "4. When your data was processed",
+    "5. Copy of your data (Article 15(3))",
+    "6. Systems we searched, in detail",
 )
 
 

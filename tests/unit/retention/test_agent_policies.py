@@ -8,8 +8,8 @@ from pathlib import Path
 from connectors.layouts import Artifact, artifact_last_activity_at, iter_artifacts
 from connectors.local import LocalConnector
 from connectors.registry import open_location
-from erasure.retention import PurgeStatus, plan_purge
 from models.settings import EndpointSettings, RetentionPolicy, Settings
+from retention.plan import PurgeStatus, plan_purge
 from simulation.agents import SID, SID2, write_agent_stores
 from tests.unit.connectors.laptops import laptop_files
 

@@ -172,11 +172,39 @@ def test_invalid_changes_are_refused(database_url: str) -> None:
 
 def test_as_settings_feeds_the_erasure_planner_rule() -> None:
     """A database hold converted with `as_settings` scopes erasure like the hold itself does."""
-    from erasure.plan import hold_covers as erasure_hold_covers
-    from models.holds import as_settings
+    from models.holds import as_settings, hold_from_settings
 
     hold = Hold(**{**BASE.__dict__, "endpoints": ("laptop-01",), "paths": ("/Users/*",), "subjects": ("ab" * 32,)})  # type: ignore[arg-type]
-    config = as_settings(hold)
-    assert erasure_hold_covers(config, {"ab" * 32}, "laptop-01", "/Users/za/x.json", date(2025, 3, 5))
-    assert not erasure_hold_covers(config, {"cd" * 32}, "laptop-01", "/Users/za/x.json", date(2025, 3, 5))
-    assert not erasure_hold_covers(config, {"ab" * 32}, "laptop-02", "/Users/za/x.json", date(2025, 3, 5))
+    config = hold_from_settings(as_settings(hold))
+    day = (date(2025, 3, 5), date(2025, 3, 5))
+    args = {"path": "/Users/za/x.json", "session_dates": day}
+    assert hold_covers(config, endpoint="laptop-01", subject_hashes={"ab" * 32}, **args)  # type: ignore[arg-type]
+    assert not hold_covers(config, endpoint="laptop-01", subject_hashes={"cd" * 32}, **args)  # type: ignore[arg-type]
+    assert not hold_covers(config, endpoint="laptop-02", subject_hashes={"ab" * 32}, **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "dates", "covered"),
+    [
+        (date(2025, 4, 1), date(2025, 4, 30), (date(2025, 3, 1), date(2025, 3, 31)), False),
+        (date(2025, 2, 1), date(2025, 2, 28), (date(2025, 3, 1), date(2025, 3, 31)), False),
+        (date(2025, 3, 20), date(2025, 4, 30), (date(2025, 3, 1), date(2025, 3, 31)), True),
+        (date(2025, 2, 1), date(2025, 3, 5), (date(2025, 3, 1), date(2025, 3, 31)), True),
+        (date(2025, 3, 10), date(2025, 3, 12), (date(2025, 3, 1), date(2025, 3, 31)), True),
+        (date(2025, 2, 1), date(2025, 5, 1), (date(2025, 3, 1), date(2025, 3, 31)), True),
+        (date(2025, 4, 1), date(2025, 4, 30), None, True),
+    ],
+    ids=[
+        "session-before-hold",
+        "session-after-hold",
+        "overlap-start",
+        "overlap-end",
+        "hold-inside",
+        "session-inside",
+        "unknown-dates-kept",
+    ],
+)
+def test_hold_date_rule_is_overlap(start: date, end: date, dates: tuple[date, date] | None, covered: bool) -> None:
+    """The one hold rule: a hold covers an item whose activity period overlaps the hold's; unknown dates keep."""
+    hold = Hold(**{**BASE.__dict__, "date_from": start, "date_to": end})  # type: ignore[arg-type]
+    assert hold_covers(hold, endpoint="laptop-01", path="/x", session_dates=dates, subject_hashes=set()) is covered

@@ -14,12 +14,14 @@ from connectors.registry import open_location
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.executor import ActionStatus
-from erasure.retention import PurgeCandidate, PurgeStatus, SubjectProbe, execute_purge, is_expired, plan_purge
 from models.errors import ConfigError, InputError
 from models.holds import Hold
 from models.settings import EndpointSettings, RetentionPolicy
 from proofs.ledger import Ledger, LedgerAction
 from proofs.store import JsonlLedgerStore
+from retention.execute import execute_purge
+from retention.plan import PurgeCandidate, PurgeStatus, SubjectProbe, plan_purge
+from retention.policies import is_expired
 from tests.unit.retention.conftest import REFERENCE, Fleet, make_fleet, parse, with_policies
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from erasure.retention import is_expired
 from models.holds import Hold, hold_covers
 from models.settings import RetentionPolicy
+from retention.policies import is_expired
 
 # Hypothesis takes naive bounds and attaches the zone itself.
 instants = st.datetimes(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from erasure.retention import PurgePlan, execute_purge, plan_purge
 from models.db import session_scope
-from models.settings import DatabaseSettings
+from models.settings import DatabaseSettings, DispositionSettings
 from models.tables import LedgerEntry, RetentionRun
 from proofs.entry import LedgerAction
+from retention.execute import execute_purge
+from retention.plan import PurgePlan, plan_purge
 from services.evidence import ledger_for
 from services.retention_runs import pending_dir, pending_plan, resume_pending, run_purge
 from tests.unit.retention.conftest import REFERENCE, Fleet
@@ -28,7 +29,9 @@ def test_plan_json_roundtrip(fleet: Fleet) -> None:
 
 def test_run_after_crash_records_the_deletion(fleet: Fleet, database_url: str) -> None:
     """A session deleted just before the crash (no proof entry yet) gets its entry from the next real run."""
-    settings = fleet.settings.model_copy(update={"database": DatabaseSettings(url=database_url)})
+    settings = fleet.settings.model_copy(
+        update={"database": DatabaseSettings(url=database_url), "disposition": DispositionSettings(review=False)}
+    )
     plan = plan_purge(settings, fleet.connectors(), now=REFERENCE)
     ledger = ledger_for(settings)
 

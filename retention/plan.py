@@ -1,7 +1,8 @@
-"""Retention purges: which sessions and files are past their policy's period, and their execution.
+"""Retention planning: which sessions and files are past their policy's period, and what holds and freezes keep.
 
-Owns the age rule (endpoint-histories.md section 6), the policy match, the hold and access-freeze skips and the
-purge plan's counts (no personal data). Execution reuses the erasure executor (same safety rules and ledger).
+Owns the session as the unit of disposal (every file grouped with it, wherever the store nests it), the age
+rule's inputs (record, transcript and audit times, mtimes only as a last resort; docs/histories.md), the
+hold and access-freeze skips and the purge plan's counts and JSON form (no personal data).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Expected, Item, Skipped, temp_name
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
+    CLAUDE_CODE,
+    COWORK,
     Artifact,
     ArtifactKind,
     RecordFormat,
@@ -27,41 +30,51 @@ from connectors.layouts import (
     iter_artifacts,
     parse_timestamp,
     read_session_record,
+    session_dirs,
     session_last_activity_at,
 )
 from connectors.records import iter_records
-from connectors.s3 import S3Connector, scannable_format
-from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
-from erasure.executor import (
-    ActionOutcome,
-    ActionStatus,
-    ExecutionReport,
-    KillHook,
-    execute_plan,
-    remove_own_temp_file,
-    temp_tag,
-)
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
-from erasure.proof_path import path_digest, proof_path
 from erasure.rewrite import drop_lines
-from models.errors import BusyError, ConfigError, ConnectorError, InputError, ItemNotFoundError, VersionConflictError
+from models.errors import ConfigError, ConnectorError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
 from models.settings import EndpointSettings, RetentionPolicy, Settings
-from proofs.entry import LedgerEntry
-from proofs.ledger import Ledger, LedgerAction, ProofRecord
+from retention.policies import (
+    CONVERSATION,
+    LINE_TIMES,
+    S3_OBJECT_KIND,
+    is_expired,
+    policy_for,
+    policy_table,
+    select_policies,
+)
 
 RETENTION_REQUEST_ID = "retention"
 """The pseudo request id of purge plans: keeps the executor's idempotency keys stable across purge runs."""
 
 PLAN_FORMAT = "dsr-purge-plan/1"
-S3_OBJECT_KIND = "s3_object"
 HOLD_GROUND = "legal_claims"  # Art. 17(3)(e): establishment, exercise or defence of legal claims
 FREEZE_GROUND = "access_freeze"
 
 _K = ArtifactKind
 _ANCHORS = (_K.SESSION_RECORD, _K.CODE_SESSION_RECORD, _K.TRANSCRIPT)
 _RECORD_KINDS = frozenset({_K.SESSION_RECORD, _K.CODE_SESSION_RECORD})
+SESSION_CONTENT = frozenset(
+    {
+        _K.TRANSCRIPT,
+        _K.SUBAGENT,
+        _K.SUBAGENT_META,
+        _K.TOOL_RESULT,
+        _K.AUDIT_LOG,
+        _K.AUDIT_KEY,
+        _K.UPLOAD,
+        _K.OUTPUT,
+    }
+)
+"""Kinds that live inside one conversation's folder: a file of these kinds must be grouped with a session."""
+_SESSION_APPS = frozenset({COWORK, CLAUDE_CODE})
+"""Agents whose session content sits in per-session folders (other agents' logs need no session of their own)."""
 _NEVER = frozenset({_K.RESIDUAL})  # residual stores are reported, never edited (erasure plan rule)
 _STORE_FORMATS = {
     "json": RecordFormat.JSON,
@@ -69,8 +82,6 @@ _STORE_FORMATS = {
     "text": RecordFormat.TEXT,
     "markdown": RecordFormat.TEXT,
 }
-_LINE_TIMES = {_K.PROMPT_HISTORY: "timestamp"}
-"""Kinds outside sessions whose records carry their own time: `redact` policies drop their expired lines."""
 
 
 class PurgeStatus(StrEnum):
@@ -145,12 +156,18 @@ class PurgePlan:
         policies: (name, version) of every policy applied.
         candidates: sessions and files past their period, in a stable order.
         unreached: (location, status) of locations that could not be read.
+        ungrouped: (location, path, kind) of files that look like a conversation's content but group with
+            no conversation: reported and kept, never deleted on their own.
+        partial: (location, session id, paths that stay) of conversations a policy of named kinds takes
+            only part of: exactly which of their files stay.
     """
 
     created_at: datetime
     policies: tuple[tuple[str, str], ...]
     candidates: tuple[PurgeCandidate, ...]
     unreached: tuple[tuple[str, str], ...] = ()
+    ungrouped: tuple[tuple[str, str, str], ...] = ()
+    partial: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     def with_status(self, status: PurgeStatus) -> tuple[PurgeCandidate, ...]:
         """The candidates with this status."""
@@ -207,6 +224,8 @@ class PurgePlan:
             "by_policy": by["policy"],
             "totals": self.totals(),
             "unreached": [list(u) for u in self.unreached],
+            "ungrouped": len(self.ungrouped),
+            "partial_conversations": len(self.partial),
         }
 
     def to_json(self) -> str:
@@ -222,6 +241,8 @@ class PurgePlan:
             "created_at": self.created_at.isoformat(),
             "policies": [list(p) for p in self.policies],
             "unreached": [list(u) for u in self.unreached],
+            "ungrouped": [list(u) for u in self.ungrouped],
+            "partial": [[loc, sid, list(stay)] for loc, sid, stay in self.partial],
             "candidates": candidates,
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
@@ -259,6 +280,8 @@ class PurgePlan:
             policies=tuple((str(n), str(v)) for n, v in document["policies"]),
             candidates=tuple(candidates),
             unreached=tuple((str(n), str(st)) for n, st in document["unreached"]),
+            ungrouped=tuple((str(n), str(p), str(k)) for n, p, k in document.get("ungrouped", ())),
+            partial=tuple((str(n), str(sid), tuple(stay)) for n, sid, stay in document.get("partial", ())),
         )
 
     def to_erasure_plan(self) -> ErasurePlan:
@@ -266,17 +289,17 @@ class PurgePlan:
 
         Dropping expired lines (unit `lines`) is not an executor action: `execute_purge` does it itself.
         """
-        actions = [_to_action(c) for c in self.candidates if not _drops_lines(c)]
+        actions = [to_action(c) for c in self.candidates if not drops_lines(c)]
         return ErasurePlan(RETENTION_REQUEST_ID, self.created_at, 0.0, tuple(actions))
 
 
-def _drops_lines(cand: PurgeCandidate) -> bool:
+def drops_lines(cand: PurgeCandidate) -> bool:
     return cand.unit == "lines" and cand.status is PurgeStatus.PURGE
 
 
-def _to_action(cand: PurgeCandidate) -> PlannedAction:
+def to_action(cand: PurgeCandidate) -> PlannedAction:
     fields: dict[str, Any] = {"path": cand.path, "session_id": cand.session_id}
-    if _drops_lines(cand):
+    if drops_lines(cand):
         kind, reason = ActionKind.REDACT, "retention"
         fields["target"], fields["lines"] = cand.files[0], cand.lines
     elif cand.status is PurgeStatus.RETAINED:
@@ -297,58 +320,6 @@ def _to_action(cand: PurgeCandidate) -> PlannedAction:
     body.pop("action_id")
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
     return dataclasses.replace(probe, action_id=digest)
-
-
-# -- policies --------------------------------------------------------------------------------------------
-
-
-def select_policies(settings: Settings, policy: str | None = None) -> list[RetentionPolicy]:
-    """The policies a run applies: all configured ones, or the one named.
-
-    Raises:
-        InputError: `policy` names no configured policy.
-        ConfigError: a `redact` policy lists kinds whose records carry no time of their own.
-    """
-    for pol in settings.retention:
-        unsupported = sorted(k for k in pol.kinds if k.rsplit(":", 1)[-1] not in {t.value for t in _LINE_TIMES})
-        if pol.action == "redact" and unsupported:
-            raise ConfigError(
-                f"retention policy {pol.name!r}: action 'redact' drops expired records and applies only to "
-                f"{', '.join(sorted(t.value for t in _LINE_TIMES))}; use action 'delete' for {', '.join(unsupported)}",
-                key="retention",
-            )
-    if policy is None:
-        return list(settings.retention)
-    chosen = [p for p in settings.retention if p.name == policy]
-    if not chosen:
-        known = ", ".join(p.name for p in settings.retention) or "none configured"
-        raise InputError(f"no retention policy named {policy!r} (known: {known})", policy=policy)
-    return chosen
-
-
-def _policy_table(policies: Sequence[RetentionPolicy], group: str | None) -> dict[str, RetentionPolicy]:
-    """Kind -> the policy that governs it at a location of `group` (group-specific policies first)."""
-    table: dict[str, RetentionPolicy] = {}
-    specific = [p for p in policies if p.endpoint_group is not None and p.endpoint_group == group]
-    general = [p for p in policies if p.endpoint_group is None]
-    for pol in [*specific, *general]:
-        for kind in pol.kinds:
-            table.setdefault(kind, pol)
-    return table
-
-
-def policy_for(table: Mapping[str, RetentionPolicy], art: Artifact) -> RetentionPolicy | None:
-    """The policy governing one artifact: an agent-qualified kind (`codex:transcript`), then the agent's
-    wildcard (`codex:*`), then the plain kind (which covers that kind of every agent)."""
-    kind = art.kind.value
-    return table.get(f"{art.app}:{kind}") or table.get(f"{art.app}:*") or table.get(kind)
-
-
-def is_expired(policy: RetentionPolicy, reference_at: datetime, now: datetime) -> bool:
-    """Whether `period_days` have passed since `reference_at` (for `end_of_year`: since the end of its year)."""
-    if policy.trigger == "end_of_year":
-        reference_at = datetime(reference_at.astimezone(UTC).year + 1, 1, 1, tzinfo=UTC)
-    return reference_at + timedelta(days=policy.period_days) <= now
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -373,20 +344,6 @@ def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> boo
         return False
     with connector.open(artifact.item) as stream:
         return any(True for _ in matcher.scan(stream, artifact.fmt))
-
-
-def _session_dirs(session_id: str, files: Iterable[Artifact], others: Sequence[Artifact]) -> list[str]:
-    """Directories that belong to the session alone (first path component equal to the session id, its
-    8-hex short form or a dispatch generation), kept only when no other artifact lives under them."""
-    short = session_id.removeprefix("local_")[:8]
-    dirs: set[str] = set()
-    for art in files:
-        parts = art.item.path.split("/")
-        for index, part in enumerate(parts[:-1]):
-            if part in (session_id, short) or part.startswith("local_ditto_"):
-                dirs.add("/".join(parts[: index + 1]))
-                break
-    return sorted(d for d in dirs if not any(o.item.path.startswith(d + "/") for o in others))
 
 
 @dataclass
@@ -422,6 +379,8 @@ class _Planner:
         self.frozen = frozen
         self.probes = probes
         self.probe_universe = {h for p in probes for h in p.hashes}
+        self.ungrouped: list[tuple[str, str, str]] = []
+        self.partial: list[tuple[str, str, tuple[str, ...]]] = []
 
     # -- the skips ---------------------------------------------------------------------------------------
 
@@ -512,7 +471,7 @@ class _Planner:
         hashed = status is PurgeStatus.PURGE
         dirs: tuple[str, ...] = ()
         if unit == "session" and session_id and hashed:
-            dirs = tuple(_session_dirs(session_id, arts, others))
+            dirs = tuple(session_dirs(session_id, (a.item.path for a in arts), (o.item.path for o in others)))
         return PurgeCandidate(
             location=location,
             location_type="endpoint",
@@ -534,7 +493,7 @@ class _Planner:
     def endpoint(
         self, connector: Connector, endpoint: EndpointSettings, policies: Sequence[RetentionPolicy]
     ) -> list[PurgeCandidate]:
-        table = _policy_table(policies, endpoint.group)
+        table = policy_table(policies, endpoint.group)
         if not table:
             return []
         listed = [a for a in iter_artifacts(connector) if not isinstance(a, Skipped)]
@@ -548,6 +507,11 @@ class _Planner:
         for art in arts:
             if id(art) in grouped:
                 continue
+            if art.session_id is None and art.app in _SESSION_APPS and art.kind in SESSION_CONTENT:
+                # Looks like a conversation's content, yet no conversation claims it: reported, never
+                # deleted on its own nor silently kept.
+                self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
+                continue
             pol = policy_for(table, art)
             if pol is None:
                 continue
@@ -558,7 +522,7 @@ class _Planner:
                 continue
             last = artifact_last_activity_at(connector, art)
             mtime = art.item.modified_at
-            # No creation time outside sessions: the file's mtime stands in (memory notes: mtime, doc section 6).
+            # No creation time outside sessions: the file's mtime stands in (memory notes age by mtime).
             ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
             if is_expired(pol, ref, self.now):
                 out.append(
@@ -573,7 +537,7 @@ class _Planner:
         its own time); the whole file when every record is; records without a time are kept."""
         with connector.open(art.item) as stream:
             data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
-        field = _LINE_TIMES[art.kind]
+        field = LINE_TIMES[art.kind]
         expired: list[int] = []
         stamps: list[datetime] = []
         total = 0
@@ -640,7 +604,14 @@ class _Planner:
             return last
 
         anchor = sess.anchor
-        pol = policy_for(table, anchor) if anchor is not None else None
+        conversation = table.get(CONVERSATION)
+        if conversation is not None:
+            # A conversation policy governs every conversation of the location whole; kinds never split one.
+            if anchor is None:
+                anchor = min(sess.artifacts, key=lambda a: a.item.path)
+            pol: RetentionPolicy | None = conversation
+        else:
+            pol = policy_for(table, anchor) if anchor is not None else None
         if anchor is not None and pol is not None and is_expired(pol, reference(pol, None), self.now):
             mine = {id(a) for a in sess.artifacts}
             others = [a for a in every if id(a) not in mine]
@@ -660,7 +631,9 @@ class _Planner:
                     others=others,
                 )
             ]
-        out = []
+        out: list[PurgeCandidate] = []
+        if conversation is not None:
+            return out
         for art in sess.artifacts:
             file_pol = policy_for(table, art)
             if file_pol is None or art is anchor:
@@ -681,6 +654,11 @@ class _Planner:
                         session_id=sess.session_id,
                     )
                 )
+        if out:
+            going = {f.path for c in out for f in c.files}
+            stay = tuple(sorted(a.item.path for a in sess.artifacts if a.item.path not in going))
+            if stay:
+                self.partial.append((endpoint.name, sess.session_id, stay))
         return out
 
     # -- stores ------------------------------------------------------------------------------------------
@@ -696,7 +674,7 @@ class _Planner:
         for request_id in sorted(self.frozen):
             matcher = self.frozen[request_id]
             for item in versions:
-                stream = connector.open_content(item) if isinstance(connector, S3Connector) else connector.open(item)
+                stream = connector.open_content(item) if isinstance(connector, VersionedStore) else connector.open(item)
                 with stream:
                     if any(True for _ in matcher.scan(stream, fmt)):
                         return request_id
@@ -774,7 +752,7 @@ def plan_purge(
     """Select the sessions and files past their retention period, and what holds and freezes keep.
 
     A session's age runs from max(record `lastActivityAt`, last transcript `timestamp`, last
-    `_audit_timestamp`), file mtimes only as a last resort (endpoint-histories.md section 6); files outside
+    `_audit_timestamp`), file mtimes only as a last resort (docs/histories.md); files outside
     sessions use their own last line timestamp, else mtime (memory notes: mtime). Per trigger the period
     runs from the last activity, the record's `createdAt`, the file mtime, or the end of the calendar year
     of the last activity. A policy that lists a session's anchor kind (`session_record`,
@@ -818,7 +796,7 @@ def plan_purge(
                 unreached.append((endpoint.name, exc.status.value))
             except ConfigError:
                 unreached.append((endpoint.name, "config_error"))  # e.g. an ssh:// endpoint without a key
-        store_policy = _policy_table(policies, None).get(S3_OBJECT_KIND)
+        store_policy = policy_table(policies, None).get(S3_OBJECT_KIND)
         for store in settings.stores if store_policy is not None else ():
             assert store_policy is not None  # noqa: S101 -- narrowed by the loop condition
             try:
@@ -832,188 +810,6 @@ def plan_purge(
         policies=tuple((p.name, p.version) for p in policies),
         candidates=tuple(candidates),
         unreached=tuple(unreached),
+        ungrouped=tuple(sorted(planner.ungrouped)),
+        partial=tuple(sorted(planner.partial)),
     )
-
-
-# -- execution -------------------------------------------------------------------------------------------
-
-_DELETIONS = frozenset({LedgerAction.DELETE_SESSION, LedgerAction.DELETE_FILE, LedgerAction.DELETE_S3_VERSION})
-
-
-class _PurgeLedger(Ledger):
-    """The erasure executor's ledger, re-labelled for purges: no request id, action `purge` with the
-    executor's operation in `details.operation`, and the retention policy's name and version."""
-
-    def __init__(self, inner: Ledger, plan: PurgePlan) -> None:
-        super().__init__(inner.store, signer=None, checkpoint_every=None)
-        self._inner = inner
-        self._policy = {(c.location, c.path): (c.policy, c.policy_version) for c in plan.candidates}
-
-    def append(self, record: ProofRecord, *, idempotency_key: str | None = None) -> LedgerEntry:
-        policy = self._policy.get((record.location or "", record.path or ""))
-        details = dict(record.details)
-        if policy is not None:
-            details["policy"] = policy[0]
-        action = record.action
-        if action in _DELETIONS:
-            details["operation"] = action.value
-            action = LedgerAction.PURGE
-        relabelled = dataclasses.replace(
-            record,
-            action=action,
-            request_id=None,
-            policy_version=f"retention:{policy[0]}@{policy[1]}" if policy else "retention",
-            details=details,
-        )
-        return self._inner.append(relabelled, idempotency_key=idempotency_key)
-
-
-def _no_subject_matcher() -> Matcher:
-    """The executor wants a matcher for redactions; purge plans never redact, so a never-matching one."""
-    return Matcher.from_identifiers(SubjectIdentifiers(user_ids=("dsr-retention-purge-has-no-subject",)))
-
-
-def execute_purge(
-    plan: PurgePlan,
-    *,
-    connectors: Callable[[str], Connector],
-    ledger: Ledger,
-    run_id: str,
-    actor: str,
-    kill_hook: KillHook | None = None,
-) -> ExecutionReport:
-    """Carry out a purge plan with the erasure executor: busy check per endpoint, compare-and-swap per file,
-    crash-safe reruns, one ledger entry per deletion (action `purge`) and per kept item (`exception`).
-
-    Expired records of `redact` policies are dropped here with the same rules (busy check, compare-and-swap
-    on the planned hash, atomic replace, a rerun after a crash recognised by the planned result hash).
-
-    Args:
-        plan: the purge plan.
-        connectors: opens the connector of a location name.
-        ledger: the proof ledger.
-        run_id: the flow run.
-        actor: the acting identity.
-        kill_hook: passed to the executor (tests simulate crashes with it).
-    """
-    erasure_plan = plan.to_erasure_plan()
-    report = execute_plan(
-        erasure_plan,
-        connectors=connectors,
-        matcher=_no_subject_matcher(),
-        ledger=_PurgeLedger(ledger, plan),
-        run_id=run_id,
-        actor=actor,
-        kill_hook=kill_hook,
-    )
-    dropped = _drop_expired_lines(plan, connectors, ledger, run_id, actor)
-    return ExecutionReport(report.request_id, report.plan_digest, run_id, report.outcomes + tuple(dropped))
-
-
-def _drop_key(cand: PurgeCandidate) -> str:
-    body = json.dumps([cand.location, cand.path, cand.files[0].sha256, list(cand.lines)], separators=(",", ":"))
-    return "retention:drop_lines:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _outcome(cand: PurgeCandidate, status: ActionStatus, **fields: Any) -> ActionOutcome:
-    return ActionOutcome(_to_action(cand).action_id, ActionKind.REDACT, cand.location, cand.path, status, **fields)
-
-
-def _drop_one(connector: Connector, cand: PurgeCandidate, ledger: Ledger, run_id: str, actor: str) -> ActionOutcome:
-    """Drop one file's expired records: compare-and-swap on the planned hash, atomic replace, one proof entry."""
-    key = _drop_key(cand)
-    done = ledger.store.find(key)
-    if done is not None:
-        return _outcome(cand, ActionStatus.ALREADY_DONE, ledger_seq=done.seq)
-    ref = cand.files[0]
-    details: dict[str, Any] = {"operation": "drop_lines", "policy": cand.policy, "lines": list(cand.lines)}
-    tag = temp_tag(None, key)
-    leftover = remove_own_temp_file(connector, cand.path, tag)
-    if leftover is not None:
-        ledger.append(
-            ProofRecord(
-                action=LedgerAction.REMOVE_TEMP,
-                run_id=run_id,
-                location=cand.location,
-                path=proof_path(leftover.path),
-                sha256_before=leftover.sha256,
-                counts={"files_deleted": 1, "bytes": leftover.size},
-                actor=actor,
-                policy_version=f"retention:{cand.policy}@{cand.policy_version}",
-                details={"for_path": proof_path(cand.path)},
-            ),
-            idempotency_key=f"{key}:remove_temp:{run_id}:{leftover.sha256}",
-        )
-    try:
-        current = connector.stat(cand.path)
-    except ItemNotFoundError:
-        after, outcome = None, "already_absent"
-    else:
-        outcome = "done"
-        with connector.open(current) as stream:
-            data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
-        sha = hashlib.sha256(data).hexdigest()
-        if sha == ref.sha256:
-            new = drop_lines(data, cand.lines).data
-            connector.replace(
-                current, [new], Expected(current.size, current.version, sha), temp_name=temp_name(tag, cand.path)
-            )
-            after = hashlib.sha256(new).hexdigest()
-        elif sha == cand.sha256_after:
-            after = sha  # replaced by a run that died before its proof entry
-            details["recovered"] = True
-        else:
-            raise VersionConflictError("file changed since the purge plan was made", path=cand.path)
-    if proof_path(cand.path) != cand.path:
-        details["path_sha256"] = path_digest(cand.path)  # a hostile file name, escaped for the ledger
-    record = ProofRecord(
-        action=LedgerAction.PURGE,
-        run_id=run_id,
-        location=cand.location,
-        path=proof_path(cand.path),
-        sha256_before=ref.sha256,
-        sha256_after=after,
-        counts={"lines_removed": len(cand.lines)},
-        outcome=outcome,
-        actor=actor,
-        policy_version=f"retention:{cand.policy}@{cand.policy_version}",
-        details=details,
-    )
-    entry = ledger.append(record, idempotency_key=key)
-    return _outcome(cand, ActionStatus.DONE, ledger_seq=entry.seq, counts={"lines_removed": len(cand.lines)})
-
-
-def _drop_expired_lines(
-    plan: PurgePlan, connectors: Callable[[str], Connector], ledger: Ledger, run_id: str, actor: str
-) -> list[ActionOutcome]:
-    by_location: dict[str, list[PurgeCandidate]] = defaultdict(list)
-    for cand in plan.candidates:
-        if _drops_lines(cand):
-            by_location[cand.location].append(cand)
-    outcomes: list[ActionOutcome] = []
-    for location, cands in sorted(by_location.items()):
-        try:
-            connector = connectors(location)
-        except ConnectorError as exc:
-            outcomes.extend(_outcome(c, ActionStatus.FAILED, error=exc.status.value) for c in cands)
-            continue
-        with connector:
-            try:
-                busy = connector.activity().agent_running
-            except ConnectorError as exc:
-                outcomes.extend(_outcome(c, ActionStatus.FAILED, error=exc.status.value) for c in cands)
-                continue
-            for cand in cands:
-                if busy:
-                    # endpoint-histories.md section 5: never change a store while the app runs.
-                    outcomes.append(_outcome(cand, ActionStatus.BUSY, error="busy"))
-                    continue
-                try:
-                    outcomes.append(_drop_one(connector, cand, ledger, run_id, actor))
-                except VersionConflictError:
-                    outcomes.append(_outcome(cand, ActionStatus.CONFLICT, error="conflict"))
-                except BusyError:
-                    outcomes.append(_outcome(cand, ActionStatus.BUSY, error="busy"))
-                except ConnectorError as exc:
-                    outcomes.append(_outcome(cand, ActionStatus.FAILED, error=exc.status.value))
-    return outcomes

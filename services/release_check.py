@@ -1,0 +1,209 @@
+"""The release check: after redaction and before sealing, no other person's data may be left in the package.
+
+Scans every text file of a built package (report.html, report.json, data/*.jsonl, the portability CSV and
+JSON, manifest.json) for every identifier known to belong to someone other than the subject
+(`detection.others.OtherPeople`: directory, laptop owners, other requests' subjects, what the data shows)
+and for presidio's detections of people's data that do not match the subject. report.pdf is printed from
+report.html, so it holds nothing the page does not; images are the subject's own.
+
+Each hit is an item with a stable id (from its file, place and reason, never its content), a location a
+reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,
+logged or recorded. A reviewer can release an item with a recorded reason (`dsr request release-item`);
+released ids do not block the next attempt. Linear in the package: one pass per file, presidio once per
+distinct string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+
+from detection.classify import Classifier
+from detection.matcher import Matcher, iter_strings
+from detection.others import OtherPeople
+from models.errors import InputError
+
+#: Reason codes of a release-check hit (what kind of data, and how it is known to be someone else's).
+REASONS = {
+    "other_name": "a name known to be another person's",
+    "other_email": "an e-mail address known to be another person's",
+    "other_phone": "a phone number known to be another person's",
+    "other_id": "a staff or account id known to be another person's",
+    "detected_email": "an e-mail address that is not the person's",
+    "detected_phone": "a phone number that is not the person's",
+    "detected_name": "a name that is not the person's",
+    "detected_iban": "a bank account number that is not the person's",
+    "detected_card": "a payment card number that is not the person's",
+}
+_KNOWN = {"PERSON": "other_name", "EMAIL_ADDRESS": "other_email", "PHONE_NUMBER": "other_phone", "STAFF_ID": "other_id"}
+_DETECTED = {
+    "PERSON": "detected_name",
+    "EMAIL_ADDRESS": "detected_email",
+    "PHONE_NUMBER": "detected_phone",
+    "IBAN_CODE": "detected_iban",
+    "CREDIT_CARD": "detected_card",
+}
+_PLACEHOLDER = re.compile(r"\[(?:email|phone|person|iban|card|ip|id|data) \d+\]|\[redacted\]")
+_TAG = re.compile(r"<[^>]*>")
+# Page text is split where tags and markers were (the page inserts them between a record's pieces).
+_SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
+_TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
+
+
+@dataclass(frozen=True)
+class ReleaseItem:
+    """One hit of the release check (no content).
+
+    Attributes:
+        item: stable id (`R-` and 10 hex digits) the reviewer releases.
+        file: the package file, relative to the package root.
+        place: `line N` (HTML, JSON Lines) or a JSON pointer, plus the source of a known identifier.
+        reason: a code of `REASONS`.
+        source: where a known identifier is known from (`directory`, `owner`, `other_request`, `data`), or
+            `presidio` for a detection.
+    """
+
+    item: str
+    file: str
+    place: str
+    reason: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The item as a JSON object (for the audit trail and the CLI)."""
+        return {"item": self.item, "file": self.file, "place": self.place, "reason": self.reason, "source": self.source}
+
+
+class ReleaseBlockedError(InputError):
+    """The release check found other people's data in the package; it is not issued."""
+
+    def __init__(self, request_id: str, items: list[ReleaseItem]) -> None:
+        shown = "; ".join(f"{i.item} {i.file} {i.place} {i.reason}" for i in items[:20])
+        more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+        super().__init__(
+            f"request {request_id}: the release check found {len(items)} item(s) that may be other people's data, "
+            f"so the package was not issued: {shown}{more}. Read them with `dsr request export {request_id} --draft "
+            f"--out DIR`; redact more (add the person to [directory]) or release an item with "
+            f"`dsr request release-item {request_id} ITEM --reason TEXT`, then run the request again"
+        )
+        self.request_id = request_id
+        self.items = items
+
+
+def _item_id(file: str, place: str, reason: str, n: int) -> str:
+    digest = hashlib.sha256(f"{file}\0{place}\0{reason}\0{n}".encode()).hexdigest()
+    return f"R-{digest[:10]}"
+
+
+def _strings(path: Path, rel: str) -> Iterator[tuple[str, str]]:
+    """(place, text) of every string a file shows a reader."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if rel.endswith(".jsonl"):
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                yield f"line {number}", line
+                continue
+            for pointer, string, _key in iter_strings(value):
+                yield f"line {number} {pointer or '/'}", string
+    elif rel.endswith(".json"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            yield "line 1", text
+            return
+        for pointer, string, _key in iter_strings(value):
+            record: object = None
+            if pointer.endswith("/content") and string[:1] in "{[":
+                try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
+                    record = json.loads(string)
+                except ValueError:
+                    record = None
+            if record is None:
+                yield pointer or "/", string
+                continue
+            for inner, part, _k in iter_strings(record):
+                yield f"{pointer}{inner}", part
+    elif rel.endswith(".html"):
+        for number, line in enumerate(text.splitlines(), 1):
+            yield f"line {number}", unescape(_TAG.sub(" ", line))
+            for attr in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line):
+                yield f"line {number}", unescape(attr)
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            yield f"line {number}", line
+
+
+def _nodes(place: str, text: str, rel: str) -> list[str]:
+    """The pieces presidio analyses: a page line's text between tags and markers (so that the same text as in
+    data/ is analysed once), else the whole string."""
+    if not rel.endswith(".html"):
+        return [text]
+    return [n for n in _SPLIT.split(text) if n.strip()]
+
+
+def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
+    """A detection inside a placeholder, or a value the controller publishes (its contacts), is not a hit."""
+    found = text[start:end].strip().casefold()
+    if not found:
+        return True
+    if any(m.start() <= start and end <= m.end() for m in _PLACEHOLDER.finditer(text)):
+        return True
+    return any(found in a for a in allow)
+
+
+def check_package(
+    root: Path,
+    *,
+    others: OtherPeople,
+    matcher: Matcher,
+    classifier: Classifier | None,
+    allow: Iterable[str] = (),
+    released: Iterable[str] = (),
+) -> list[ReleaseItem]:
+    """Every place in the package at `root` where another person's data may remain, minus released items.
+
+    Args:
+        root: the built (unsealed) package directory.
+        others: every identifier known to belong to someone other than the subject.
+        matcher: the subject's matcher (their own data is never a hit).
+        classifier: presidio detections of people's data not matching the subject (None: known identifiers only).
+        allow: texts the controller publishes in every report (its name and contacts, the authority's, the
+            register's recipients): a detection inside them is not a hit.
+        released: item ids a reviewer released with a recorded reason.
+    """
+    finder = others.finder()
+    allowed = {a.casefold() for a in allow if a}
+    done = set(released)
+    cache: dict[bytes, list[tuple[str, str]]] = {}
+    items: list[ReleaseItem] = []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _TEXT_SUFFIXES)
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        for place, text in _strings(path, rel):
+            if not text.strip():
+                continue
+            hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
+            if classifier is not None:
+                for node in _nodes(place, text, rel):
+                    key = hashlib.blake2b(node.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                    detected = cache.get(key)
+                    if detected is None:
+                        detected = [
+                            (_DETECTED[entity], "presidio")
+                            for start, end, entity in classifier.detect_others(node, matcher)
+                            if entity in _DETECTED and not _allowed(node, start, end, allowed)
+                        ]
+                        cache[key] = detected
+                    hits += detected
+            for n, (reason, source) in enumerate(hits):
+                item = ReleaseItem(_item_id(rel, place, reason, n), rel, place, reason, source)
+                if item.item not in done:
+                    items.append(item)
+    return items

@@ -1,0 +1,97 @@
+"""Tests for detection.others: other people's identifiers from every source, never the subject's."""
+
+from __future__ import annotations
+
+import pytest
+
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.others import OtherPeople
+from detection.redact import PlaceholderBook, redact_record
+
+
+@pytest.fixture
+def subject() -> Matcher:
+    ids = SubjectIdentifiers(
+        emails=("zoe.angstrom@example.invalid",),
+        names=("Zoë Ångström",),
+        phones=("+441632960123",),
+        user_ids=("E-48213",),
+    )
+    return Matcher.from_identifiers(ids, default_region="GB")
+
+
+def people(subject: Matcher) -> OtherPeople:
+    return OtherPeople(subject, subject_names=["Zoë Ångström"], allow=["Example Corp Ltd", "privacy@corp.example"])
+
+
+def spans(found: OtherPeople, text: str) -> list[str]:
+    return [text[h.start : h.end] for h in found.find(text)]
+
+
+def test_the_data_shows_names_next_to_contacts_in_salutations_and_signatures(subject: Matcher) -> None:
+    """A name beside another person's e-mail or phone, after a salutation or above a signature is learned, with
+    the contact; elsewhere the full name, its parts and an accent-less spelling are then found."""
+    found = people(subject)
+    found.learn_text("email: zoe.angstrom@example.invalid   cc: Priya Raman <priya.raman@corp.example>")
+    found.learn_text("Dear Léa Fontaine,\nthe plan is ready.\n\nBest regards,\nHiroshi Tanaka")
+    found.learn_text("Amara Okafor: +44 161 496 0733")
+    text = "Priya asked; Lea Fontaine and HIROSHI TANAKA agreed; call 0161 496 0733 or write priya.raman@corp.example"
+    expected = ["Priya", "Lea Fontaine", "HIROSHI TANAKA", "0161 496 0733", "priya.raman@corp.example"]
+    assert spans(found, text) == expected
+
+
+def test_first_last_local_part_spells_a_name(subject: Matcher) -> None:
+    """`first.last@` gives the full name; `f.last@` the surname, taken with the capitalised word before it."""
+    found = people(subject)
+    found.add_email("sean.murphy@corp.example", "data")
+    found.add_email("t.ortega@supplier.invalid", "data")
+    assert spans(found, "Sean Murphy and Tomás Ortega signed") == ["Sean Murphy", "Tomás Ortega"]
+
+
+def test_the_subject_is_never_another_person(subject: Matcher) -> None:
+    """A directory entry that is the subject is skipped whole; the subject's name parts are never taken; text the
+    subject's matcher confirms is never a hit."""
+    found = people(subject)
+    found.add_person("directory", names=["Zoë Ångström"], emails=["zoe.angstrom@example.invalid"], ids=["E-48213"])
+    found.add_person("directory", names=["Zoë Smith"], emails=["zoe.smith@corp.example"])
+    found.learn_text("cc: Zoë Ångström <zoe.angstrom@example.invalid>")
+    text = "Zoë Ångström (E-48213, zoe.angstrom@example.invalid) met Zoë Smith"
+    assert spans(found, text) == ["Zoë Smith"]
+
+
+def test_configured_sources_ids_and_phones_any_spacing(subject: Matcher) -> None:
+    """Directory, owners and other requests: staff ids whole-word, phones in any spacing, national or not."""
+    found = people(subject)
+    found.add_person("directory", names=["Greta Lindqvist"], phones=["+44 20 7946 0999"], ids=["E-77001"])
+    found.add_person("owner", emails=["ana.perez@corp.example"])
+    found.add_person("other_request", names=["Bruno Keller"], emails=["b.keller@x.invalid"])
+    text = "E-77001 / E-770010 / 020-7946-0999 / (020) 7946 0999 / Ana Perez / Keller"
+    hits = found.find(text)
+    assert [text[h.start : h.end] for h in hits] == [
+        "E-77001",
+        "020-7946-0999",
+        "020) 7946 0999",
+        "Ana Perez",
+        "Keller",
+    ]
+    assert {h.source for h in hits} == {"directory", "owner", "other_request"}
+    assert found.finder(["owner"]).find(text)[0].source == "owner"
+
+
+def test_product_and_controller_words_are_not_names(subject: Matcher) -> None:
+    """`Claude Code <noreply@...>` or the controller's own name beside its address are not people."""
+    found = people(subject)
+    found.learn_text("Co-Authored-By: Claude Code <noreply@anthropic.com>; Example Corp Ltd <privacy@corp.example>")
+    assert spans(found, "Claude Code by Example Corp Ltd") == []
+
+
+def test_redaction_uses_known_others_with_one_marker_per_person(subject: Matcher) -> None:
+    """Redaction replaces every known identifier; the full name and a lone first name share a marker; the
+    subject's own name stays."""
+    found = people(subject)
+    found.learn_text("cc: Priya Raman <priya.raman@corp.example>")
+    record = {"text": "Zoë Ångström asked Priya Raman; Priya agreed (priya.raman@corp.example)."}
+    result = redact_record(record, subject, (), book=PlaceholderBook(), others=found.finder().find)
+    assert result.value == {"text": "Zoë Ångström asked [person 1]; [person 1] agreed ([email 1])."}
+    assert result.counts == {"art15_4_third_party_person": 2, "art15_4_third_party_email": 1}

@@ -1,0 +1,81 @@
+"""`dsr doctor` checks that need no server: configuration, keys, local trees, register, Prefect, schedules."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from dsr.demo import REGISTER
+from services.doctor import FAIL, INFO, OK, run_doctor
+from tests.unit.dsr.conftest import invoke_main
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_MASTER_KEY", "DSR_HMAC_KEY", "DSR_LEDGER_SIGNING_KEY",
+                "PREFECT_API_URL"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _by_name(config: Path | None, env: dict[str, str] | None = None) -> dict[str, tuple[str, str, str]]:
+    return {c.name: (c.status, c.detail, c.fix) for c in run_doctor(config, env or {})}
+
+
+def test_invalid_configuration_is_the_only_line(tmp_path: Path) -> None:
+    """A bad key stops the doctor after the configuration line, which names the key."""
+    bad = tmp_path / "dsr.toml"
+    bad.write_text('[controller]\ncalendar = "XX-NOPE"\n')
+    checks = run_doctor(bad, {})
+    assert [(c.name, c.status) for c in checks] == [("configuration", FAIL)]
+    assert "controller.calendar" in checks[0].detail and "dsr.example.toml" in checks[0].fix
+
+
+def test_fresh_folder_is_information_not_failure_except_the_register(tmp_path: Path) -> None:
+    """Without a configuration: defaults, database and keys not created yet are `info`; the empty register fails."""
+    checks = _by_name(None)
+    assert checks["configuration"][0] == INFO and "embedded defaults" in checks["configuration"][1]
+    assert checks["database"][0] == INFO and checks["key master"][0] == INFO
+    assert checks["register"][0] == FAIL and "health" in checks["register"][1]
+    assert checks["prefect"][0] in (INFO, OK) and checks["schedules"][0] == OK
+
+
+def test_keys_local_trees_register_and_an_unreachable_named_server(tmp_path: Path) -> None:
+    """A world-readable key names `chmod 600`; a missing tree fails; the demo register passes; a server named
+    by PREFECT_API_URL that does not answer fails; a bad cron fails."""
+    (tmp_path / "present").mkdir()
+    config = tmp_path / "dsr.toml"
+    config.write_text(
+        f'[prefect]\nport = {_closed_port()}\n[schedules]\ndeadline_watch = "every day"\n'
+        f'[[endpoints]]\nname = "here"\nurl = "file://{tmp_path / "present"}"\n'
+        f'[[endpoints]]\nname = "gone"\nurl = "file://{tmp_path / "absent"}"\n' + REGISTER
+    )
+    state = tmp_path / ".dsr"
+    state.mkdir()
+    (state / "master.key").write_text("00" * 32)
+    (state / "master.key").chmod(0o644)
+    checks = _by_name(config, {"PREFECT_API_URL": f"http://127.0.0.1:{_closed_port()}/api"})
+    assert checks["configuration"][0] == OK
+    assert checks["key master"][0] == FAIL and "chmod 600" in checks["key master"][2]
+    assert checks["endpoint here"][0] == OK
+    assert checks["endpoint gone"][0] == FAIL and str(tmp_path / "absent") in checks["endpoint gone"][1]
+    assert checks["register"][0] == OK
+    assert checks["prefect"][0] == FAIL and "dsr server start" in checks["prefect"][2]
+    assert checks["schedules"][0] == FAIL and "deadline-watch" in checks["schedules"][1]
+
+
+def test_doctor_command_exit_code_and_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 1 when a check fails, with one JSON document under --json."""
+    result = invoke_main(monkeypatch, capsys, "doctor", "--json")
+    assert result.returncode == 1 and '"passed": false' in result.stdout
+    assert not (tmp_path / ".dsr").exists()  # the doctor creates nothing

@@ -1,0 +1,101 @@
+"""The release check over a built package, and the staff directory it learns names from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from detection.classify import Classifier
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.others import OtherPeople
+from models.errors import ConfigError
+from models.settings import DirectorySettings
+from reports.access_package import build_access_package
+from services.directory import load_directory
+from services.release_check import check_package
+from tests.unit.reports.samples import package_input
+
+
+@pytest.fixture(scope="module")
+def subject() -> Matcher:
+    ids = SubjectIdentifiers(emails=("mira.okafor@customer.invalid",), names=("Mira Okafor",))
+    return Matcher.from_identifiers(ids, default_region="GB")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(default_region="GB")
+
+
+CONTROLLER = package_input().controller
+ALLOW = [CONTROLLER.contact, CONTROLLER.authority.contact, CONTROLLER.dpo_contact or ""]
+
+
+def _package(tmp_path: Path) -> Path:
+    return build_access_package(package_input(), tmp_path / "out", pdf=False).path
+
+
+def test_a_clean_package_passes(tmp_path: Path, subject: Matcher, classifier: Classifier) -> None:
+    """The sample package (others already replaced by markers) has no hit: the controller's own contacts and the
+    register's recipients are published, not people's data."""
+    root = _package(tmp_path)
+    others = OtherPeople(subject)
+    assert check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW) == []
+
+
+def test_known_and_detected_leftovers_block_with_places_not_content(
+    tmp_path: Path, subject: Matcher, classifier: Classifier
+) -> None:
+    """A directory name and an unknown e-mail left in data/ and report.json are items with file, place, reason and
+    source; released items no longer block; the item ids are stable across runs."""
+    root = _package(tmp_path)
+    data = next(root.glob("data/laptop-01/*.jsonl"))
+    leftover = json.dumps({"text": "Greta Lindqvist wrote to g.x@elsewhere.invalid"})
+    data.write_text(data.read_text(encoding="utf-8") + leftover + "\n", encoding="utf-8")
+    others = OtherPeople(subject)
+    others.add_person("directory", names=["Greta Lindqvist"])
+    items = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
+    assert {(i.reason, i.source) for i in items} == {("other_name", "directory"), ("detected_email", "presidio")}
+    assert all(i.file == data.relative_to(root).as_posix() and i.place.startswith("line ") for i in items)
+    assert not any("Greta" in json.dumps(i.as_dict()) or "elsewhere" in json.dumps(i.as_dict()) for i in items)
+    again = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
+    assert [i.item for i in again] == [i.item for i in items]
+    released = check_package(
+        root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, released=[items[0].item]
+    )
+    assert [i.item for i in released] == [i.item for i in items[1:]]
+
+
+def test_directory_csv_and_json(tmp_path: Path) -> None:
+    """CSV with a header row (several values separated by ';') and a JSON list of objects are read."""
+    csv_file = tmp_path / "staff.csv"
+    csv_file.write_text("Name,Email,Phone,Staff_Id\nGreta Lindqvist,g.l@corp.example;greta@corp.example,,E-1\n")
+    entries = load_directory(DirectorySettings(path=csv_file))
+    assert entries[0].names == ("Greta Lindqvist",) and len(entries[0].emails) == 2 and entries[0].ids == ("E-1",)
+    json_file = tmp_path / "staff.json"
+    json_file.write_text(json.dumps([{"name": "Bruno Keller", "phone": "+49 30 1234567"}]))
+    assert load_directory(DirectorySettings(path=json_file))[0].phones == ("+49 30 1234567",)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "does not exist"),
+        ("bad.csv", "a,b\n1,2\n", "header row"),
+        ("bad.json", "{not json", "not valid JSON"),
+        ("list.json", '["x"]', "list of objects"),
+    ],
+)
+def test_directory_errors_name_the_file_not_values(
+    tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    """A missing file, a CSV without the columns, broken JSON or a JSON list of non-objects: one message naming
+    the file."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_directory(DirectorySettings(path=path))
