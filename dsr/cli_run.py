@@ -19,6 +19,7 @@ from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
+from models.identity import require_identity
 from models.types import RequestKind
 
 
@@ -92,7 +93,9 @@ def run(
 ) -> None:
     """Run the request's flow (locally, or on the Prefect server in PREFECT_API_URL) with a progress bar."""
     with state.db() as session:
-        kind = RequestKind(cases.get_request(session, request_id).kind)
+        request = cases.get_request(session, request_id)
+        kind = RequestKind(request.kind)
+        require_identity(request, "run")
     # A missing or unwritable key store fails here, in one line, rather than inside the flow run.
     state.master_key()
     state.hmac_key()
@@ -152,7 +155,9 @@ def export(
     from services.subject import request_key  # noqa: PLC0415
 
     with state.db() as session:
-        path = cases.get_request(session, request_id).report_path
+        request = cases.get_request(session, request_id)
+        require_identity(request, "exported")
+        path = request.report_path
     if path is None:
         raise InputError(f"request {request_id} has no package yet; run `dsr request run {request_id}`")
     sealed = Path(path)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterCategory, RegisterSettings
 
 # Detection's category codes -> the register's usual codes (dsr.example.toml).
@@ -112,6 +113,7 @@ class PackageInput:
         items: the findings, redacted.
         searched: every location with its status.
         gaps_note: set when the package is issued with locations missing.
+        identity: how the requester's identity was established (method and outcome, never the evidence).
     """
 
     request_id: str
@@ -124,6 +126,7 @@ class PackageInput:
     items: tuple[PackageItem, ...]
     searched: tuple[SearchedLocation, ...]
     gaps_note: str | None = None
+    identity: IdentityRecord | None = None
 
 
 @dataclass(frozen=True)

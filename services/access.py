@@ -29,6 +29,7 @@ from erasure.proof_path import proof_path
 from models import cases
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
+from models.identity import require_identity
 from models.settings import Settings
 from models.tables import Finding, LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
@@ -36,6 +37,7 @@ from reports.access_input import PackageInput, PackageItem, SearchedLocation
 from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services.evidence import publish_evidence
+from services.identity import identity_record
 from services.staging import (
     iter_staged,
     seal_package,
@@ -106,6 +108,7 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
         request = cases.get_request(session, request_id)
         if RequestKind(request.kind) not in ACCESS_KINDS:
             raise InputError(f"request {request_id} is a {request.kind} request, not access or portability")
+        require_identity(request, "run")
         if RequestStatus(request.status) is not RequestStatus.IN_PROGRESS:
             cases.transition(session, request, RequestStatus.IN_PROGRESS, action="access.started")
         existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
@@ -361,6 +364,7 @@ def assemble_package(settings: Settings, request_id: str) -> PackageResult | Por
             items=items,
             searched=tuple(searched),
             gaps_note=gaps_note,
+            identity=identity_record(settings, request_id),
         )
     out_dir = settings.access.package_dir
     result: PackageResult | PortabilityResult
