@@ -17,7 +17,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
+from pydantic import Field, create_model
 
 from erasure.executor import ExecutionReport
 from flows.common import (
@@ -41,6 +41,12 @@ RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 
+DIGEST_HELP = (
+    "The digest of the plan you reviewed, as the erasure-plan artifacts and `dsr request plan` show it. "
+    "A decision on any other digest is refused."
+)
+
+
 class ErasureApproval(RunInput):
     """The approval form shown in the Prefect UI on the paused erasure run."""
 
@@ -50,13 +56,20 @@ class ErasureApproval(RunInput):
         max_length=200,
         description="Your name (required): recorded in the signed proof ledger with this decision.",
     )
-    digest: str = Field(
-        min_length=64,
-        max_length=64,
-        description="The digest of the plan you reviewed (erasure-plan artifacts). A decision on any other "
-        "digest is refused.",
-    )
+    digest: str = Field(min_length=64, max_length=64, description=DIGEST_HELP)
     note: str = Field(default="", description="Note for the audit trail (no personal data).")
+
+
+def approval_form(digest: str, description: str) -> type[ErasureApproval]:
+    """The form for one plan: its digest filled in (field rules and help kept, which Prefect's
+    `with_initial_data` drops) and the reviewer's name still required."""
+    model = create_model(
+        ErasureApproval.__name__,
+        __base__=ErasureApproval,
+        digest=(str, Field(default=digest, min_length=64, max_length=64, description=DIGEST_HELP)),
+    )
+    model._description = description  # what Prefect shows above the form (as `with_initial_data` sets it)
+    return model
 
 
 MAX_APPROVAL_ATTEMPTS = 5
@@ -154,12 +167,11 @@ def _await_decision(settings: Settings, request_id: str, state: steps.PlanState)
     for attempt in range(1, MAX_APPROVAL_ATTEMPTS + 1):
         logger.info("%s: waiting for a reviewer to approve plan %s", request_id, state.digest or "")
         answer = pause_flow_run(
-            wait_for_input=ErasureApproval.with_initial_data(
-                description=f"{refusal}Approve erasure plan {state.digest} for {request_id}? "
-                "See the erasure-plan and erasure-plan-detail artifacts for every item it deletes, redacts and "
-                "keeps, and why. Your name is required; the digest must be this plan's.",
-                approved=False,
-                digest=state.digest or "",
+            wait_for_input=approval_form(
+                state.digest or "",
+                f"{refusal}Approve erasure plan {state.digest} for {request_id}? See the erasure-plan and "
+                "erasure-plan-detail artifacts for every item it deletes, redacts and keeps, and why. Your name "
+                "is required; the digest must be this plan's.",
             ),
             timeout=APPROVAL_TIMEOUT_SECONDS,
             key=artifact_key(request_id, "approval" if attempt == 1 else f"approval-{attempt}"),
@@ -174,7 +186,7 @@ def _await_decision(settings: Settings, request_id: str, state: steps.PlanState)
                 reviewer=answer.reviewer,
                 digest=answer.digest,
                 note=answer.note or None,
-                channel="prefect_ui",
+                channel="prefect_server",
             )
             return
         except (InputError, PolicyError) as exc:

@@ -186,3 +186,19 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
     with session_scope(load_settings(small_fleet.config).database.url) as session:
         events = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()]
     assert "erasure.approved" in events
+
+
+def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
+    """The form's schema: the reviewer's name is required (not "Optional"), the digest is filled in with its help."""
+    from pydantic import ValidationError
+
+    from flows.erasure_request import approval_form
+
+    form = approval_form("ab" * 32, "Approve erasure plan?")
+    schema = form.model_json_schema()
+    assert schema["required"] == ["reviewer"]
+    assert schema["properties"]["digest"]["default"] == "ab" * 32
+    assert "digest of the plan you reviewed" in schema["properties"]["digest"]["description"]
+    with pytest.raises(ValidationError):
+        form.model_validate({"approved": True, "reviewer": ""})
+    assert form.model_validate({"reviewer": "Dana"}).digest == "ab" * 32
