@@ -21,6 +21,7 @@ from dsr.context import err, out, print_json, state
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
+from models.identity import require_identity
 from models.types import RequestKind
 
 
@@ -139,7 +140,9 @@ def run(
 ) -> None:
     """Run the request's flow (locally, or on the Prefect server in PREFECT_API_URL) with a progress bar."""
     with state.db() as session:
-        kind = RequestKind(cases.get_request(session, request_id).kind)
+        request = cases.get_request(session, request_id)
+        kind = RequestKind(request.kind)
+        require_identity(request, "run")
     # A missing or unwritable key store fails here, in one line, rather than inside the flow run.
     state.master_key()
     state.hmac_key()
@@ -209,7 +212,9 @@ def export(
     from services.subject import request_key  # noqa: PLC0415
 
     with state.db() as session:
-        path = cases.get_request(session, request_id).report_path
+        request = cases.get_request(session, request_id)
+        require_identity(request, "exported")
+        path = request.report_path
     if draft:
         sealed = draft_path(state.settings.access.package_dir, request_id)
         if not sealed.exists():
