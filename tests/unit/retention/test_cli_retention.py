@@ -17,6 +17,7 @@ from dsr.cli import register
 from dsr.context import state
 from simulation.fleet import simulate_fleet
 
+app = register()  # every command group, as `dsr --help` sees them
 AS_OF = "2026-11-01"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 365
@@ -63,7 +64,7 @@ def _files(root: Path, session: dict[str, Any]) -> list[Path]:
 
 
 def _run(runner: CliRunner) -> tuple[str, str]:
-    result = runner.invoke(register(), [*CONFIG, "retention", "run", "--as-of", AS_OF])
+    result = runner.invoke(app, [*CONFIG, "retention", "run", "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
     assert "awaits approval" in result.output and "nothing was deleted" in result.output
     run_id = re.search(r"run (\S+) awaits approval", result.output)
@@ -83,7 +84,7 @@ def test_reviewed_purge_disposes_expired_unheld_conversations_whole(fleet: tuple
     assert any(s["endpoint"] == "laptop-02" for s in expired), "the hold keeps an expired session"
     before = {p: _digest(p) for s in stays for p in _files(root, s)}
 
-    plan = runner.invoke(register(), [*CONFIG, "retention", "plan", "--as-of", AS_OF, "--json"])
+    plan = runner.invoke(app, [*CONFIG, "retention", "plan", "--as-of", AS_OF, "--json"])
     assert plan.exit_code == 0, plan.output
     planned = json.loads(plan.output)
     assert planned["totals"]["purge"]["sessions"] == len(goes)
@@ -92,17 +93,17 @@ def test_reviewed_purge_disposes_expired_unheld_conversations_whole(fleet: tuple
     # Review on by default: a real run deletes nothing until approved.
     run_id, digest = _run(runner)
     assert all(p.exists() for s in goes for p in _files(root, s))
-    wrong = runner.invoke(register(), [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", "0" * 64])
+    wrong = runner.invoke(app, [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", "0" * 64])
     assert wrong.exit_code != 0 and "not the digest" in str(wrong.exception)
     # A file changes after the review: the approval of the old digest is refused as stale, nothing goes.
     changed = _files(root, goes[0])[0]
     changed.write_bytes(changed.read_bytes() + b"\n")
-    stale = runner.invoke(register(), [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", digest])
+    stale = runner.invoke(app, [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", digest])
     assert stale.exit_code != 0 and "stale digest" in str(stale.exception)
     assert all(p.exists() for s in goes for p in _files(root, s))
 
     run_id, digest = _run(runner)
-    done = runner.invoke(register(), [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", digest])
+    done = runner.invoke(app, [*CONFIG, "retention", "approve", run_id, "--by", "Dana Reviewer", "--digest", digest])
     assert done.exit_code == 0, done.output
     for session in goes:
         assert not [p for p in _files(root, session) if p.exists()], session["session_id"]
