@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dsr.context import err, out, print_json, state
@@ -17,36 +18,78 @@ from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text, parse_inst
 
 def plan(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
+    detail: Annotated[
+        bool,
+        typer.Option("--detail", help="List every file, session and S3 version with its action and reason."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Show the newest erasure plan: counts per location and action, its digest and the decision on it."""
+    """Show the newest erasure plan: its digest (what an approval names), the decision, counts per location and
+    action, and with --detail every item (paths and counts, never content)."""
     state.require_request(request_id)
-    from services.erasure import plan_state  # noqa: PLC0415 - loads the erasure modules on demand
+    from services.erasure import approval_of, plan_detail, plan_state  # noqa: PLC0415 - erasure modules on demand
 
     current = plan_state(state.settings, request_id)
     if current.digest is None:
         raise InputError(f"request {request_id} has no erasure plan yet; run `dsr request run {request_id}`")
+    rows = plan_detail(state.settings, request_id) if detail else []
+    approval = approval_of(state.settings, request_id)
     if as_json:
-        print_json(
-            {
-                "id": request_id,
-                "digest": current.digest,
-                "decision": current.decision,
-                "executed": current.executed,
-                "summary": list(current.summary),
-            }
-        )
+        document: dict[str, Any] = {
+            "id": request_id,
+            "digest": current.digest,
+            "decision": current.decision,
+            "executed": current.executed,
+            "summary": list(current.summary),
+            "approval": None if approval is None else _approval_json(approval),
+        }
+        if detail:
+            document["detail"] = rows
+        print_json(document)
         return
-    out.print(f"plan {current.digest}  decision: {current.decision}  executed: {current.executed}")
+    out.print(f"plan digest {current.digest}", markup=False, highlight=False)
+    out.print(f"decision: {current.decision}  executed: {current.executed}", markup=False, highlight=False)
+    if approval is not None:
+        out.print(
+            f"{approval.decision} by {approval.reviewer} (authenticated as {approval.authenticated_user}, "
+            f"{approval.channel}) at {approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
+            markup=False,
+            highlight=False,
+        )
     if current.summary:
         columns = list(current.summary[0])
         table = Table(*columns)
         for row in current.summary:
             table.add_row(*(str(row.get(c, "")) for c in columns))
         out.print(table)
+    if detail and rows:
+        table = Table(*rows[0], title="every item of the plan")
+        for row in rows:
+            table.add_row(*(escape(str(v)) for v in row.values()))
+        out.print(table)
+    if current.decision == "pending":
+        out.print(
+            f"approve this exact plan: dsr request approve {request_id} --by NAME --digest {current.digest}",
+            markup=False,
+            highlight=False,
+        )
 
 
-def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, note: str) -> bool:
+def _approval_json(approval: Any) -> dict[str, Any]:
+    return {
+        "decision": approval.decision,
+        "plan_digest": approval.plan_digest,
+        "reviewer": approval.reviewer,
+        "authenticated_user": approval.authenticated_user,
+        "channel": approval.channel,
+        "at": approval.at.isoformat(),
+        "note": approval.note,
+        "submitted_by": approval.submitted_by,
+        "ledger_seq": approval.ledger_seq,
+    }
+
+
+def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest: str, note: str) -> bool:
     """Resume the paused erasure run on the Prefect server with the decision; False if none is paused."""
     if not os.environ.get("PREFECT_API_URL"):
         return False
@@ -61,23 +104,35 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, note: 
     paused = [r for r in runs if r.state is not None and r.state.is_paused()]
     if not paused:
         return False
-    resume_flow_run(paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "note": note})
+    resume_flow_run(
+        paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
+    )
     return True
 
 
 def approve(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
     by: Annotated[str, typer.Option("--by", help="Name of the reviewer who decides (audit trail).")],
+    digest: Annotated[
+        str,
+        typer.Option("--digest", help="Digest of the plan you reviewed, as `dsr request plan ID` prints it."),
+    ],
     note: Annotated[
         str | None, typer.Option("--note", help="Note for the audit trail (no personal data; at most 2000 characters).")
     ] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Reject the plan instead: nothing is touched.")] = False,
 ) -> None:
-    """Approve (or --reject) the newest erasure plan: the approval gate outside the Prefect UI."""
+    """Approve (or --reject) the erasure plan with this digest: the approval gate outside the Prefect UI.
+
+    Refused when the digest is not the current plan's, and (with `[erasure].four_eyes`) when you submitted the
+    request. The decision is a signed proof-ledger entry.
+    """
     by = check_text("--by", by)
+    digest = check_text("--digest", digest)
     note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
     state.require_request(request_id)
-    from services.erasure import decide, plan_state  # noqa: PLC0415 - loads the erasure modules on demand
+    from models.identity import os_user  # noqa: PLC0415
+    from services.erasure import check_decision, decide, plan_state  # noqa: PLC0415 - erasure modules on demand
 
     current = plan_state(state.settings, request_id)
     if current.digest is None:
@@ -85,19 +140,21 @@ def approve(
             f"request {request_id} has no erasure plan yet; run `dsr request run {request_id}` to find the "
             f"person's data and plan the erasure, then `dsr request plan {request_id}` to review it"
         )
-    if current.decision != "pending":
-        raise InputError(
-            f"request {request_id} has no erasure plan awaiting a decision (decision: {current.decision}); "
-            f"run `dsr request run {request_id}` first"
-        )
-    if _resume_paused_run(request_id, approved=not reject, reviewer=by, note=note or ""):
+    user = os_user()
+    record = check_decision(state.settings, request_id, approved=not reject, digest=digest, authenticated_user=user)
+    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=note or ""):
         err.print(f"{request_id}: decision sent to the paused erasure run; it continues on the Prefect server")
         return
-    decide(state.settings, request_id, approved=not reject, reviewer=by, note=note)
+    decide(
+        state.settings, request_id, approved=not reject, reviewer=by, digest=digest, note=note, authenticated_user=user
+    )
     if reject:
-        err.print(f"{request_id}: plan {current.digest[:12] if current.digest else ''} rejected; nothing was touched")
+        err.print(f"{request_id}: plan {record.digest[:12]} rejected; nothing was touched")
     else:
-        err.print(f"{request_id}: plan approved by {by}; run `dsr request run {request_id}` to execute it")
+        err.print(
+            f"{request_id}: plan {record.digest[:12]} approved by {by} (as {user}); run `dsr request run "
+            f"{request_id}` to execute it"
+        )
 
 
 def notify(

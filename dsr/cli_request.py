@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from dsr import cli_erasure, cli_run
+from dsr import cli_erasure, cli_identity, cli_run
 from dsr.cli_certificate import certificate
 from dsr.context import err, out, print_json, state
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
@@ -25,6 +25,9 @@ app.command("plan")(cli_erasure.plan)
 app.command("approve")(cli_erasure.approve)
 app.command("notify")(cli_erasure.notify)
 app.command("certificate")(certificate)
+app.command("ask-identity")(cli_identity.ask_identity)
+app.command("verify-identity")(cli_identity.verify_identity)
+app.command("waive-identity")(cli_identity.waive_identity)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -136,6 +139,9 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     today = state.today()
     with state.db() as session:
         detail = cases.request_detail(session, cases.get_request(session, request_id), today)
+    from services.identity import identity_document, identity_record  # noqa: PLC0415 - reads the ledger
+
+    detail["identity"] = identity_document(identity_record(state.settings, request_id))
     if as_json:
         print_json(detail)
         return
@@ -145,6 +151,7 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
     out.print(f"days left {detail['days_left']}{'  OVERDUE' if detail['overdue'] else ''}")
     if detail["status"] == RequestStatus.COMPLETED_WITH_GAPS:
         out.print("gaps: some items could not be read or changed; the certificate lists each with its reason")
+    out.print(_identity_line(request_id, detail["identity"]), markup=False, highlight=False)
     if detail["locations"]:
         table = Table("location", "phase", "status", "reason", "attempts", "findings")
         for loc in detail["locations"]:
@@ -188,6 +195,21 @@ def release_item(
     with state.db() as session:
         cases.release_item(session, request_id, item, reason=reason)
     err.print(f"{request_id}: {item} released; run `dsr request run {request_id}` to issue the package")
+
+
+def _identity_line(request_id: str, ident: dict[str, Any]) -> str:
+    if ident["outcome"] is None:
+        paused = f"; asked {ident['asked_at']}, the clock stands still until it arrives" if ident["asked_at"] else ""
+        return (
+            f"identity: not recorded{paused} (`dsr request verify-identity {request_id} --method M --by NAME` "
+            f"or `dsr request waive-identity {request_id} --reason T`)"
+        )
+    how = f"method {ident['method']}" if ident["method"] else "no check needed"
+    who = f" by {ident['by']}" if ident["by"] else ""
+    user = f" (OS user {ident['recorded_by']})" if ident["recorded_by"] else ""
+    when = f" at {ident['at']}" if ident["at"] else ""
+    note = f"; {ident['note']}" if ident["note"] else ""
+    return f"identity: {ident['outcome']}, {how}{who}{user}{when}{note}".replace("\n", " / ")
 
 
 @app.command()

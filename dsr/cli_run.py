@@ -29,6 +29,7 @@ from dsr.prefect_api import explicit_api_url, prefect_api
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
+from models.identity import require_identity
 from models.run_lock import check_open, hold_for_run
 from models.types import RequestKind
 
@@ -196,6 +197,7 @@ def run(
                 "have flows"
             )
         check_open(request)
+        require_identity(request, "run")
     # A missing or unwritable key store fails here, in one line, rather than inside the flow run.
     state.master_key()
     state.hmac_key()
@@ -269,7 +271,9 @@ def export(
     from services.subject import request_key  # noqa: PLC0415
 
     with state.db() as session:
-        path = cases.get_request(session, request_id).report_path
+        request = cases.get_request(session, request_id)
+        require_identity(request, "exported")
+        path = request.report_path
     if draft:
         sealed = draft_path(state.settings.access.package_dir, request_id)
         if not sealed.exists():

@@ -111,6 +111,9 @@ def stop() -> None:
         STATE.unlink()
 
 
+DEMO_WAIVER = "request from the employee's authenticated account"
+
+
 def _submit(kind: RequestKind, person: dict[str, object], env: dict[str, str]) -> str:
     """Record a request as a privacy team would: `dsr request submit --identifiers -`, identifiers on stdin.
 
@@ -125,7 +128,10 @@ def _submit(kind: RequestKind, person: dict[str, object], env: dict[str, str]) -
     }
     out = _dsr("request", "submit", "--kind", kind.value, "--identifiers", "-", "--channel", "web-form", "--json",
                env=env, stdin=json.dumps(document))  # fmt: skip
-    return str(json.loads(out)["id"])
+    request_id = str(json.loads(out)["id"])
+    # The planted employee asked from their own signed-in account: no identity documents are asked for.
+    _dsr("request", "waive-identity", request_id, "--reason", DEMO_WAIVER, env=env)
+    return request_id
 
 
 def _wait_for(request_id: str, statuses: set[str], timeout: float) -> str:
@@ -249,18 +255,21 @@ def _explain(access_id: str, erasure_id: str) -> None:
   * Runs -> [bold]{access_id}-access[/bold]: the access request, finished. Its Artifacts tab has the progress,
     the per-laptop table and the summary (statuses and counts only; no personal data ever reaches Prefect).
   * Runs -> [bold]{erasure_id}-erasure[/bold]: paused. Open it, read the [italic]erasure-plan[/italic] artifact,
-    then click [bold]Resume[/bold]: the form asks for approval, your name and a note. Tick approved and submit:
-    the run erases, re-scans to verify, and writes the deletion certificate.
+    and [italic]erasure-plan-detail[/italic] artifacts (every item with its action and reason), then click
+    [bold]Resume[/bold]: the form shows the plan's digest and asks for approval, your name (required) and a note.
+    Tick approved and submit: the approval is signed into the proof ledger, the run erases, re-scans to verify
+    (each result a signed ledger entry), and writes the deletion certificate.
   * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
 
 [bold]From the command line[/bold] (export DSR_CONFIG={config}):
   .venv/bin/dsr doctor                                                    # checks the whole set-up
   .venv/bin/dsr request submit --kind access --identifiers-file person.json   # chmod 600 person.json first
+  .venv/bin/dsr request waive-identity ID --reason "request from the employee's authenticated account"
   .venv/bin/dsr request list
   .venv/bin/dsr request show {access_id}
   .venv/bin/dsr request export {access_id} --out .dsr/demo/delivered    # decrypts the sealed package
-  .venv/bin/dsr request plan {erasure_id}
-  .venv/bin/dsr request approve {erasure_id} --by "Your Name"            # same as the UI form
+  .venv/bin/dsr request plan {erasure_id} --detail                      # every item and the plan's digest
+  .venv/bin/dsr request approve {erasure_id} --by "Your Name" --digest HEX  # same as the UI form
   .venv/bin/dsr request certificate {erasure_id} --open                   # once the erasure completed
   .venv/bin/dsr ledger verify
   .venv/bin/dsr stats                                                     # accountability figures

@@ -284,6 +284,65 @@ class ErasurePlan:
             row["lines"] += len(action.lines) + len(action.drop_lines)
         return [rows[key] for key in sorted(rows)]
 
+    def detail(self) -> list[dict[str, Any]]:
+        """Every session, file, directory, S3 version, line set and database row set the plan touches or keeps,
+        one row each: location, action, item, path, version_id, count, reason (paths and counts, never content).
+        """
+        rows: list[dict[str, Any]] = []
+
+        def row(
+            action: PlannedAction, item: str, path: str | None, *, version_id: str | None = None, count: int = 1
+        ) -> None:
+            reason = (
+                f"{action.ground}: {action.reason}"
+                if action.ground and action.ground != action.reason
+                else action.reason
+            )
+            rows.append(
+                {
+                    "location": action.location,
+                    "action": action.kind.value,
+                    "item": item,
+                    "path": path or "",
+                    "version_id": version_id or "",
+                    "count": count,
+                    "reason": reason,
+                }
+            )
+
+        for action in self.actions:
+            kind = action.kind
+            if kind is ActionKind.DELETE_SESSION:
+                row(action, "session", action.session_id or action.path, count=len(action.files))
+                for ref in action.files:
+                    row(action, "file", ref.path)
+                for directory in action.dirs:
+                    row(action, "directory", directory)
+            elif kind is ActionKind.DELETE_FILE:
+                row(action, "file", action.path or (action.target.path if action.target else None))
+            elif kind is ActionKind.REDACT:
+                if action.records:
+                    row(action, "records", action.path, count=len(action.records))
+                if action.lines or action.drop_lines or not action.records:
+                    row(action, "lines", action.path, count=len(action.lines) + len(action.drop_lines))
+            elif kind in (ActionKind.S3_ERASE_OBJECT, ActionKind.S3_REWRITE, ActionKind.S3_DELETE_VERSIONS):
+                if kind is ActionKind.S3_REWRITE or not action.version_ids:
+                    current = action.target.version_id if action.target else None
+                    row(action, "s3_object", action.path, version_id=current, count=len(action.lines) or 1)
+                for vid in action.version_ids:
+                    row(action, "s3_version", action.path, version_id=vid)
+            elif action.version_ids:
+                for vid in action.version_ids:
+                    row(action, "s3_version", action.path, version_id=vid)
+            else:
+                item = (
+                    "lines"
+                    if action.lines
+                    else ("records" if action.records else "location" if not action.path else "file")
+                )
+                row(action, item, action.path, count=len(action.lines) or len(action.records) or 1)
+        return rows
+
 
 # -- scope rules -------------------------------------------------------------------------------------------
 

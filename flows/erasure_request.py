@@ -17,7 +17,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
+from pydantic import Field, create_model
 
 from erasure.executor import ExecutionReport
 from flows.common import (
@@ -31,7 +31,9 @@ from flows.common import (
 )
 from flows.dashboard import publish_dashboard
 from models import flow_names as names
+from models.errors import ApprovalRequiredError, InputError, PolicyError
 from models.run_lock import hold_for_run
+from models.settings import Settings
 from models.types import LocationStatus
 from services import erasure as steps
 from services.certificates import certify, erasure_outcome
@@ -40,12 +42,39 @@ RETRIES = 2
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 
+DIGEST_HELP = (
+    "The digest of the plan you reviewed, as the erasure-plan artifacts and `dsr request plan` show it. "
+    "A decision on any other digest is refused."
+)
+
+
 class ErasureApproval(RunInput):
     """The approval form shown in the Prefect UI on the paused erasure run."""
 
     approved: bool = Field(default=False, description="Approve this erasure plan (leave unticked to reject).")
-    reviewer: str = Field(default="", description="Your name: recorded in the audit trail with this decision.")
-    note: str = Field(default="", description="Optional note for the audit trail (no personal data).")
+    reviewer: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Your name (required): recorded in the signed proof ledger with this decision.",
+    )
+    digest: str = Field(min_length=64, max_length=64, description=DIGEST_HELP)
+    note: str = Field(default="", description="Note for the audit trail (no personal data).")
+
+
+def approval_form(digest: str, description: str) -> type[ErasureApproval]:
+    """The form for one plan: its digest filled in (field rules and help kept, which Prefect's
+    `with_initial_data` drops) and the reviewer's name still required."""
+    model = create_model(
+        ErasureApproval.__name__,
+        __base__=ErasureApproval,
+        digest=(str, Field(default=digest, min_length=64, max_length=64, description=DIGEST_HELP)),
+    )
+    model._description = description  # what Prefect shows above the form (as `with_initial_data` sets it)
+    return model
+
+
+MAX_APPROVAL_ATTEMPTS = 5
+"""Refused decisions (stale digest, self-approval under four eyes) re-open the form this many times."""
 
 
 def _attempt() -> int:
@@ -90,12 +119,17 @@ def erase_location(request_id: str, location: str, run_id: str) -> ExecutionRepo
 
 
 def publish_plan(state: steps.PlanState) -> None:
-    """The plan as a table artifact: counts per location and action, no personal data."""
+    """The plan as two table artifacts: counts per location and action, and every item with its action and
+    reason (paths and counts; any form of the subject's identifiers in a path is redacted)."""
     create_table_artifact(
         key=artifact_key(state.request_id, "erasure-plan"),
         table=[dict(r) for r in state.summary],
-        description=f"{state.request_id}: erasure plan {state.digest[:12] if state.digest else ''} "
-        f"({state.decision or 'no plan'})",
+        description=f"{state.request_id}: erasure plan {state.digest or ''} ({state.decision or 'no plan'})",
+    )
+    create_table_artifact(
+        key=artifact_key(state.request_id, "erasure-plan-detail"),
+        table=steps.plan_detail(flow_settings(), state.request_id, redact=True),
+        description=f"{state.request_id}: every item of erasure plan {state.digest or ''}: action and reason",
     )
 
 
@@ -131,6 +165,44 @@ def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str
     return result
 
 
+def _await_decision(settings: Settings, request_id: str, state: steps.PlanState) -> None:
+    """Pause on the approval form until a decision bound to the plan's digest is recorded."""
+    logger = get_run_logger()
+    refusal = ""
+    for attempt in range(1, MAX_APPROVAL_ATTEMPTS + 1):
+        logger.info("%s: waiting for a reviewer to approve plan %s", request_id, state.digest or "")
+        answer = pause_flow_run(
+            wait_for_input=approval_form(
+                state.digest or "",
+                f"{refusal}Approve erasure plan {state.digest} for {request_id}? See the erasure-plan and "
+                "erasure-plan-detail artifacts for every item it deletes, redacts and keeps, and why. Your name "
+                "is required; the digest must be this plan's.",
+            ),
+            timeout=APPROVAL_TIMEOUT_SECONDS,
+            key=artifact_key(request_id, "approval" if attempt == 1 else f"approval-{attempt}"),
+        )
+        if steps.plan_state(settings, request_id).decision != "pending":
+            return  # decided outside the form (`dsr request approve` without a server)
+        try:
+            steps.decide(
+                settings,
+                request_id,
+                approved=answer.approved,
+                reviewer=answer.reviewer,
+                digest=answer.digest,
+                note=answer.note or None,
+                channel="prefect_server",
+            )
+            return
+        except (InputError, PolicyError) as exc:
+            refusal = f"Refused: {exc} "
+            logger.warning("%s: decision refused: %s", request_id, exc)
+    raise ApprovalRequiredError(
+        f"{request_id}: no acceptable decision after {MAX_APPROVAL_ATTEMPTS} attempts; run the request again",
+        request_id=request_id,
+    )
+
+
 def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]:
     settings = flow_settings()
     logger = get_run_logger()
@@ -149,20 +221,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
         if not wait_for_approval:
             publish_summary(request_id, ["status: awaiting_approval", f"plan: {state.digest}"])
             return {"request_id": request_id, "status": "awaiting_approval", "plan": state.digest}
-        logger.info("%s: waiting for a reviewer to approve plan %s", request_id, (state.digest or "")[:12])
-        answer = pause_flow_run(
-            wait_for_input=ErasureApproval.with_initial_data(
-                description=f"Approve erasure plan {state.digest} for {request_id}? "
-                "See the erasure-plan artifact for what it deletes, redacts and keeps.",
-                approved=False,
-            ),
-            timeout=APPROVAL_TIMEOUT_SECONDS,
-            key=artifact_key(request_id, "approval"),
-        )
-        if steps.plan_state(settings, request_id).decision == "pending":
-            steps.decide(
-                settings, request_id, approved=answer.approved, reviewer=answer.reviewer or "unknown", note=answer.note
-            )
+        _await_decision(settings, request_id, state)
         state = steps.plan_state(settings, request_id)
         publish_plan(state)
         if state.decision != "approved":
@@ -172,7 +231,7 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     erasing = [erase_location.submit(request_id, loc, run_id) for loc in steps.plan_locations(settings, request_id)]
     reports = [f.result() for f in erasing]
     retained = tuple(r for report in reports for r in report.retained)
-    verification = steps.verify(settings, request_id, retained)
+    verification = steps.verify(settings, request_id, retained, run_id=run_id)
     certificate = certify(settings, request_id, reports, verification)
     waiting = sum(len(r.pending) for r in reports)
     publish_summary(

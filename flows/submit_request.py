@@ -39,6 +39,26 @@ class RequestForm(BaseModel):
         default=None, description="When the request arrived (with timezone; not in the future)."
     )
     channel: str = Field(default="web-form", description="How it arrived: email, web-form, post, ... (200 at most).")
+    identity: Literal[
+        "not yet checked",
+        "waived",
+        "authenticated_account",
+        "email_challenge",
+        "phone_callback",
+        "in_person",
+        "shared_knowledge",
+        "document_checked",
+        "representative_authority",
+    ] = Field(
+        default="not yet checked",
+        description="How the person's identity was established. 'not yet checked' keeps the request waiting "
+        "(`dsr request verify-identity`); 'waived' needs the reason below (e.g. the request came from the "
+        "employee's authenticated account); a method needs your name below.",
+    )
+    identity_by: str = Field(default="", description="Your name, when you checked the identity (200 at most).")
+    identity_note: str = Field(
+        default="", description="The waiver's reason, or a note on the check: never a document number."
+    )
 
 
 def _delete_own_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -69,9 +89,22 @@ def submit_request(form: RequestForm) -> dict[str, Any]:
         user_ids=form.user_ids,
         received_at=form.received_at,
         channel=form.channel,
+        identity_method=None if form.identity in ("not yet checked", "waived") else form.identity,
+        identity_by=form.identity_by or None,
+        identity_note=None if form.identity == "waived" else (form.identity_note or None),
+        identity_waiver=form.identity_note if form.identity == "waived" else None,
     )
     started = None
-    if form.kind in DEPLOYMENT_OF_KIND:
+    if form.identity == "not yet checked":
+        get_run_logger().info(
+            "%s recorded; it waits for its identity check: `dsr request verify-identity %s --method M --by NAME` "
+            "or `dsr request waive-identity %s --reason T`, then `dsr request run %s`",
+            request_id,
+            request_id,
+            request_id,
+            request_id,
+        )
+    elif form.kind in DEPLOYMENT_OF_KIND:
         try:
             run = run_deployment(DEPLOYMENT_OF_KIND[form.kind], parameters={"request_id": request_id}, timeout=0)
             started = str(run.id)  # type: ignore[union-attr]

@@ -130,7 +130,8 @@ def submit_request(
     request = Request(
         id=next_request_id(session, local_date(received_at, settings).year),
         kind=kind.value,
-        status=RequestStatus.RECEIVED.value,
+        # Nothing is searched or erased until the identity check is recorded (`models.identity`).
+        status=RequestStatus.IDENTITY_PENDING.value,
         received_at=received_at,
         channel=channel,
         calendar=deadlines.calendar,
@@ -163,6 +164,8 @@ def submit_request(
         channel=channel,
         identifier_kinds=sorted({i.kind.value for i in identifiers}),
         due=deadlines.due.isoformat(),
+        # The authenticated OS user, compared with the approver when `[erasure].four_eyes` is on.
+        submitted_by=getpass.getuser(),
     )
     return request
 
@@ -194,8 +197,12 @@ def effective_due(request: Request) -> date:
 
 
 def is_overdue(request: Request, today: date) -> bool:
-    """Open and past the end of its (possibly extended) due date."""
-    return RequestStatus(request.status) in OPEN_STATUSES and today > effective_due(request)
+    """Open and past the end of its (possibly extended) due date; never while the clock stands still waiting
+    for identity information that was asked for (the dates are recomputed when it arrives)."""
+    waiting_for_identity = request.identity_requested_at is not None and request.identity_received_at is None
+    return (
+        RequestStatus(request.status) in OPEN_STATUSES and not waiting_for_identity and today > effective_due(request)
+    )
 
 
 def extend_request(
@@ -238,7 +245,10 @@ def extend_request(
                 request_id=request.id,
             )
     deadlines = compute_deadlines(
-        local_date(request.received_at, settings), request.calendar, paused_days=paused_days(request)
+        local_date(request.received_at, settings),
+        request.calendar,
+        identity_asked=local_date(request.identity_requested_at, settings) if request.identity_requested_at else None,
+        identity_arrived=local_date(request.identity_received_at, settings) if request.identity_received_at else None,
     )
     request.extended_due_on = deadlines.extended_due
     request.extension_notified_at = notified_at.astimezone(UTC)
@@ -247,13 +257,6 @@ def extend_request(
     session.add(request)
     record_event(session, "request.extended", request_id=request.id, extended_due=deadlines.extended_due.isoformat())
     return request
-
-
-def paused_days(request: Request) -> int:
-    """Days the clock stood still waiting for reasonably requested identity information (Art. 12(6))."""
-    if request.identity_requested_at and request.identity_received_at:
-        return max(0, (request.identity_received_at.date() - request.identity_requested_at.date()).days)
-    return 0
 
 
 def refuse_request(session: Session, request_id: str, *, ground: str, reason: str) -> Request:
@@ -485,7 +488,12 @@ def request_detail(session: Session, request: Request, today: date) -> dict[str,
             "algorithm_version": request.algorithm_version,
             "extension_notified_at": _iso(request.extension_notified_at),
             "extension_reasons": request.extension_reasons,
-            "identity": {"method": request.identity_method, "outcome": request.identity_outcome},
+            "identity": {
+                "method": request.identity_method,
+                "outcome": request.identity_outcome,
+                "asked_at": _iso(request.identity_requested_at),
+                "arrived_at": _iso(request.identity_received_at),
+            },
             "refusal": {"ground": request.refusal_ground, "reason": request.refusal_reason}
             if request.refusal_ground
             else None,

@@ -103,14 +103,45 @@ def roll_forward(day: date, calendar: str) -> date:
     return day
 
 
-def compute_deadlines(received: date, calendar: str, *, paused_days: int = 0) -> Deadlines:
+def identity_pause_days(asked_on: date | None, arrived_on: date | None) -> int:
+    """Days the clock stands still while identity information the controller reasonably asked for is awaited.
+
+    The period runs from receipt until the day the controller asked (Art. 12(6)), stands still, and resumes
+    on the day the information arrived: the pause is the number of days from asking to arrival. Nothing was
+    asked, or nothing has arrived yet: no pause is counted (an open pause is shown by the caller, never
+    guessed here).
+
+    Raises:
+        InputError: the information arrived before it was asked for.
+    """
+    if asked_on is None or arrived_on is None:
+        return 0
+    if arrived_on < asked_on:
+        raise InputError(
+            "identity information cannot arrive before it was asked for; check --received-at and the date "
+            "recorded by `dsr request ask-identity`",
+            value=arrived_on.isoformat(),
+        )
+    return (arrived_on - asked_on).days
+
+
+def compute_deadlines(
+    received: date,
+    calendar: str,
+    *,
+    paused_days: int = 0,
+    identity_asked: date | None = None,
+    identity_arrived: date | None = None,
+) -> Deadlines:
     """Legal dates for a request received on `received` (the day of receipt anchors the period).
 
     Args:
         received: the calendar date of receipt in the controller's timezone, working day or not.
         calendar: holiday calendar code, for example `GB-ENG` or `DE`.
-        paused_days: days the clock stood still while reasonably requested identity information was
-            outstanding (Art. 12(6)); the period is counted from `received + paused_days`.
+        paused_days: days the clock stood still for another recorded reason; added to the identity pause.
+        identity_asked: the day the controller asked for identity information (reasonable doubt only).
+        identity_arrived: the day that information arrived; the period is counted from `received` plus
+            the days between the two (`identity_pause_days`).
 
     Returns:
         Due date (one month, clamped, then rolled to a working day only if the final day is not one),
@@ -124,6 +155,7 @@ def compute_deadlines(received: date, calendar: str, *, paused_days: int = 0) ->
             f"the date of receipt must lie between {FIRST_SUPPORTED.isoformat()} and {LAST_SUPPORTED.isoformat()}",
             value=received.isoformat(),
         )
+    paused_days += identity_pause_days(identity_asked, identity_arrived)
     anchor = received + timedelta(days=paused_days)
     due = roll_forward(add_months_clamped(anchor, 1), calendar)
     extended = roll_forward(add_months_clamped(anchor, 3), calendar)

@@ -13,7 +13,9 @@ Messages carry ids, URLs, paths and hashes, never personal data (no names, e-mai
     │   └── RequestClosedError                   the request is closed; its flow is never run again
     ├── PolicyError
     │   ├── HoldInScopeError                     a legal hold covers the item
-    │   └── ApprovalRequiredError                erasure without an approved plan
+    │   ├── ApprovalRequiredError                erasure without an approved plan
+    │   ├── IdentityRequiredError                run or export before identity is verified or waived
+    │   └── FourEyesError                        the approver is the person who submitted the request
     ├── LedgerError                              proof ledger broken or unusable
     └── ConnectorError          .status          maps to a LocationStatus
         ├── UnreachableError        unreachable  (retryable)
@@ -105,6 +107,14 @@ class HoldInScopeError(PolicyError):
 
 class ApprovalRequiredError(PolicyError):
     """Erasure needs an approved plan first."""
+
+
+class IdentityRequiredError(PolicyError):
+    """The request's identity check is not recorded yet: nothing is searched, erased or handed over."""
+
+
+class FourEyesError(PolicyError):
+    """`[erasure].four_eyes` is on and the approver is the user who submitted the request."""
 
 
 class LedgerError(DsrError):

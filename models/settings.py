@@ -275,6 +275,10 @@ class ErasureSettings(_Section):
         description="When items could not be read or changed (not reached): close the request as "
         "`completed_with_gaps` (gaps listed in the certificate), or keep it `in_progress` until they are dealt with.",
     )
+    four_eyes: bool = Field(
+        default=False,
+        description="Refuse an approval by the operating-system user who submitted the request (four eyes).",
+    )
 
 
 class EvidenceSettings(_Section):

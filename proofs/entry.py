@@ -75,6 +75,7 @@ class LedgerAction(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     REMOVE_TEMP = "remove_temp"
+    IDENTITY = "identity"
 
 
 def _fail(name: str, why: str) -> InputError:

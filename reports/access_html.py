@@ -816,6 +816,7 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> st
         f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
         f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"
         f"<dt>Answer due by</dt><dd>{esc(f'{inp.due.day} {inp.due:%b %Y}')}</dd>"
+        f"<dt>Identity</dt><dd>{esc(inp.identity.sentence() if inp.identity else 'Not recorded.')}</dd>"
         f"<dt>Produced</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"
     )
     dpo = f" Our data protection officer: {esc(inp.controller.dpo_contact)}." if inp.controller.dpo_contact else ""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterCategory, RegisterSettings
 
 # Detection's category codes -> the register's usual codes (dsr.example.toml).
@@ -190,6 +191,7 @@ class PackageInput:
         gaps_note: set when the package is issued with locations missing.
         register_missing: register keys not set (the package was issued with an incomplete register: the
             report says, for each such point, that the answer is being completed and by when).
+        identity: how the requester's identity was established (method and outcome, never the evidence).
     """
 
     request_id: str
@@ -203,6 +205,7 @@ class PackageInput:
     searched: tuple[SearchedLocation, ...]
     gaps_note: str | None = None
     register_missing: tuple[str, ...] = ()
+    identity: IdentityRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -248,6 +248,7 @@ def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str) -> dict
         "generated_at": _iso(inp.generated_at),
         "received_at": _iso(inp.received_at),
         "due": _iso(inp.due),
+        "identity": inp.identity.as_json() if inp.identity else None,
         "controller": {
             "name": inp.controller.name,
             "contact": inp.controller.contact,

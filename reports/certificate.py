@@ -8,6 +8,9 @@ references from the erasure flow (never erased content); imports models and repo
     request_id, generated_at, received_at, completed_at, due    the request and its dates
     controller, register                                         who answers; the register gives the recipients
     approved_by, approved_at, approval_note                      the human approval of the plan
+    approval_digest, approval_user, approval_channel, approval_ledger_seq  the plan it names, the signed-in
+                                                                 user, UI or CLI, its signed ledger entry
+    identity                                                     how the requester's identity was established
     erased_categories                                            category codes of the erased data (for Art. 19)
     erased:        ErasedEntry per action (location, path, action, items, sha256 before/after, version, ledger seq)
     kept:          KeptEntry per exception (ground code, article, explanation, hold reference, review date)
@@ -40,6 +43,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from models.files import atomic_write
+from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterSettings
 from reports.access_html import CSS, STATUS_TEXT, TYPE_TEXT, esc, fmt_time
 from reports.access_input import resolve_category
@@ -284,6 +288,11 @@ class CertificateInput:
     approved_at: datetime | None = None
     approval_note: str | None = None
     not_reached: tuple[NotReachedItem, ...] = ()
+    approval_digest: str | None = None
+    approval_user: str | None = None
+    approval_channel: str | None = None
+    approval_ledger_seq: int | None = None
+    identity: IdentityRecord | None = None
 
 
 def _plain(value: object) -> object:
@@ -357,7 +366,12 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
             "approved_by": inp.approved_by,
             "approved_at": _plain(inp.approved_at),
             "note": inp.approval_note,
+            "plan_digest": inp.approval_digest,
+            "authenticated_user": inp.approval_user,
+            "channel": inp.approval_channel,
+            "ledger_seq": inp.approval_ledger_seq,
         },
+        "identity": inp.identity.as_json() if inp.identity else None,
         "outcome": outcome(inp),
         "totals": {
             "items_erased": sum(e.items for e in inp.erased),
@@ -591,10 +605,15 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     sections.append(("7. Proof", proof))
     body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
     approval = (
-        f"<dt>Plan approved by</dt><dd>{esc(inp.approved_by)}, {esc(fmt_time(inp.approved_at, tz))}</dd>"
+        f"<dt>Plan approved by</dt><dd>{esc(inp.approved_by)}"
+        f"{esc(f' (signed in as {inp.approval_user})' if inp.approval_user else '')}, "
+        f"{esc(fmt_time(inp.approved_at, tz))}</dd>"
         if inp.approved_by
         else ""
     )
+    if inp.approval_digest:
+        approval += f"<dt>Approved plan</dt><dd>{_short(inp.approval_digest)}</dd>"
+    approval += f"<dt>Identity</dt><dd>{esc(inp.identity.sentence() if inp.identity else 'Not recorded.')}</dd>"
     meta = (
         f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
         f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"

@@ -31,6 +31,7 @@ from erasure.proof_path import proof_path
 from models import cases
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
+from models.identity import require_identity
 from models.keys import master_key
 from models.run_lock import check_open
 from models.settings import Settings
@@ -41,6 +42,7 @@ from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services.directory import load_directory
 from services.evidence import publish_evidence
+from services.identity import identity_record
 from services.release_check import ReleaseBlockedError, check_package
 from services.staging import (
     draft_path,
@@ -127,6 +129,7 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
         if RequestKind(request.kind) not in ACCESS_KINDS:
             raise InputError(f"request {request_id} is a {request.kind} request, not access or portability")
         check_open(request)
+        require_identity(request, "run")
         if RequestStatus(request.status) is not RequestStatus.IN_PROGRESS:
             cases.transition(session, request, RequestStatus.IN_PROGRESS, action="access.started")
         existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
@@ -537,6 +540,7 @@ def assemble_package(
             searched=tuple(searched),
             gaps_note=gaps_note,
             register_missing=tuple(missing),
+            identity=identity_record(settings, request_id),
         )
     out_dir = settings.access.package_dir
     result: PackageResult | PortabilityResult

@@ -41,8 +41,9 @@ from reports.certificate import (
 )
 from reports.certificate import RecipientNotice as CertificateNotice
 from reports.certificate import VerificationResult as CertificateVerification
-from services.erasure import DISCOVERY, approved_plan, latest_plan
+from services.erasure import DISCOVERY, approval_of, approved_plan, latest_plan
 from services.evidence import ledger_for, publish_evidence
+from services.identity import identity_record
 from services.staging import staging_dir
 
 _ACTION_TEXT = {
@@ -145,6 +146,7 @@ def certify(
     ledger = ledger_for(settings)
     head = ledger.signed_head()  # seals first: the certificate is built from this head and signed with its key
     coverage = ledger.coverage(request_id)
+    approval = approval_of(settings, request_id)
     outcomes = {o.action_id: o for r in reports for o in r.outcomes}
     erased = []
     for action in plan.actions:
@@ -254,9 +256,15 @@ def certify(
                 for n in notices
             ),
             completed_at=utcnow() if closes else None,
-            approved_by=record.decided_by if record else None,
-            approved_at=record.decided_at if record else None,
-            approval_note=record.note if record else None,
+            # The approval and the identity check as their signed ledger entries state them.
+            approved_by=approval.reviewer if approval else None,
+            approved_at=approval.at if approval else None,
+            approval_note=approval.note if approval else None,
+            approval_digest=approval.plan_digest if approval else None,
+            approval_user=approval.authenticated_user if approval else None,
+            approval_channel=approval.channel if approval else None,
+            approval_ledger_seq=approval.ledger_seq if approval else None,
+            identity=identity_record(settings, request_id),
             not_reached=tuple(not_reached),
         )
     signer = ledger.signer

@@ -64,13 +64,14 @@ class DashboardRow:
         }
 
 
-def next_step(status: str, pending: tuple[str, ...]) -> str:
-    """Who holds a request in `status` next, in a few words."""
+def next_step(status: str, pending: tuple[str, ...], *, identity_asked: bool = False) -> str:
+    """Who holds a request in `status` next, in a few words (`identity_asked`: identity information was asked
+    for and has not arrived)."""
     match RequestStatus(status):
-        case RequestStatus.RECEIVED:
-            return "identity: privacy team verifies the requester, then runs it"
-        case RequestStatus.IDENTITY_PENDING:
+        case RequestStatus.IDENTITY_PENDING if identity_asked:
             return "identity: waiting for the requester's answer"
+        case RequestStatus.RECEIVED | RequestStatus.IDENTITY_PENDING:
+            return "identity: privacy team verifies the requester (or waives the check), then runs it"
         case RequestStatus.IN_PROGRESS if pending:
             return f"locations: {len(pending)} not reached yet (the sweep retries)"
         case RequestStatus.IN_PROGRESS:
@@ -121,7 +122,9 @@ def dashboard_rows(settings: Settings, *, today: date) -> list[DashboardRow]:
                     days_left=(due - today).days,
                     overdue=is_overdue(request, today),
                     pending=waiting,
-                    next_step=next_step(request.status, waiting),
+                    next_step=next_step(
+                        request.status, waiting, identity_asked=request.identity_requested_at is not None
+                    ),
                 )
             )
     rows.sort(key=lambda r: (not r.overdue, r.days_left, r.request_id))

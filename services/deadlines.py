@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from models.cases import OPEN_STATUSES, effective_due, is_overdue, local_date, record_event
 from models.db import session_scope
 from models.holds import active_holds
+from models.identity import clock_paused
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 
@@ -75,6 +76,8 @@ def check_deadlines(settings: Settings, *, today: date, warn_days: int = WARN_DA
         requests = session.exec(select(Request).where(col(Request.status).in_([s.value for s in OPEN_STATUSES]))).all()
         marked = set(session.exec(select(AuditEvent.request_id).where(AuditEvent.action == OVERDUE_EVENT)).all())
         for request in requests:
+            if clock_paused(request):
+                continue  # identity information asked for and not arrived: the clock stands still
             due = effective_due(request)
             days_left = (due - today).days
             if is_overdue(request, today):

@@ -19,21 +19,25 @@ from sqlmodel import col, select
 
 from connectors.base import Connector, VersionedStore
 from connectors.registry import open_location
+from detection.logfilter import redact_text
 from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint, discover_store
 from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ErasurePlan, plan_erasure
 from erasure.proof_path import proof_path
-from erasure.verify import VerificationResult, verify_erasure
-from models import cases
+from erasure.verify import VerificationResult, record_verification, verify_erasure
+from models import cases, identity
 from models.db import session_scope
-from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
+from models.errors import ApprovalRequiredError, ConnectorError, DsrError, FourEyesError, InputError
 from models.holds import active_holds, as_settings
+from models.identity import require_identity
 from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
+from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
+from services.identity import reading_ledger, text_chunks
 from services.staging import load_discovery, save_discovery, staging_dir
 from services.subject import build_matcher, request_key
 
@@ -60,6 +64,7 @@ def begin_erasure(settings: Settings, request_id: str) -> list[str]:
         if RequestKind(request.kind) is not RequestKind.ERASURE:
             raise InputError(f"request {request_id} is a {request.kind} request, not erasure")
         check_open(request)
+        require_identity(request, "run")
         if RequestStatus(request.status) in (RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING):
             cases.transition(session, request, RequestStatus.IN_PROGRESS, action="erasure.started")
         existing = {s.location: s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY}
@@ -197,19 +202,92 @@ def plan_state(settings: Settings, request_id: str) -> PlanState:
     )
 
 
-def decide(settings: Settings, request_id: str, *, approved: bool, reviewer: str, note: str | None = None) -> PlanState:
-    """Record a named reviewer's decision on the newest pending plan (audit trail: who, when, note).
+def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) -> list[dict[str, Any]]:
+    """Every item of the newest plan with its action and reason (paths and counts, never content).
 
-    A rejection touches nothing and returns the request to in_progress.
+    Args:
+        redact: replace every form of the subject's identifiers in paths and version ids by `[redacted]`
+            (for the Prefect artifact: a laptop path can carry a user name).
+    """
+    record = latest_plan(settings, request_id)
+    if record is None:
+        return []
+    rows = ErasurePlan.from_json(record.plan_json).detail()
+    if redact and rows:
+        matcher = build_matcher(settings, request_id)
+        for row in rows:
+            row["path"] = redact_text(row["path"], matcher)
+            row["version_id"] = redact_text(row["version_id"], matcher)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A reviewer's decision as the ledger records it (no personal data of the subject)."""
+
+    request_id: str
+    plan_digest: str
+    decision: str
+    reviewer: str
+    authenticated_user: str
+    channel: str
+    at: datetime
+    note: str | None
+    submitted_by: str | None
+    ledger_seq: int | None
+
+
+def _approval_key(request_id: str, digest: str) -> str:
+    return f"approval:{request_id}:{digest}"
+
+
+def approval_of(settings: Settings, request_id: str) -> Approval | None:
+    """The signed ledger entry of the decision on the newest plan, if one was recorded."""
+    record = latest_plan(settings, request_id)
+    if record is None:
+        return None
+    entry = reading_ledger(settings).store.find(_approval_key(request_id, record.digest))
+    if entry is None:
+        return None
+    details = entry.record.details
+
+    def text(key: str) -> str | None:
+        value = details.get(key)
+        return value if isinstance(value, str) else None
+
+    note = details.get("note")
+    return Approval(
+        request_id=request_id,
+        plan_digest=text("plan_digest") or record.digest,
+        decision=entry.record.outcome,
+        reviewer=text("reviewer") or "",
+        authenticated_user=text("authenticated_user") or "",
+        channel=text("channel") or "",
+        at=entry.at,
+        note="\n".join(str(n) for n in note) if isinstance(note, list) and note else None,
+        submitted_by=text("submitted_by"),
+        ledger_seq=entry.seq,
+    )
+
+
+def check_decision(
+    settings: Settings, request_id: str, *, approved: bool, digest: str, authenticated_user: str
+) -> ErasurePlanRecord:
+    """Refuse a decision that is not bound to the current pending plan, or a self-approval under four eyes.
 
     Raises:
-        ApprovalRequiredError: there is no plan waiting for a decision.
-        InputError: no reviewer name.
+        ApprovalRequiredError: no plan awaits a decision.
+        InputError: `digest` is not the digest of the plan awaiting a decision.
+        FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request (or the submitter
+            is unknown).
     """
-    if not reviewer.strip():
-        raise InputError("--by must name the reviewer who decides on the plan")
+    digest = digest.strip().lower()
+    if not digest:
+        raise InputError(
+            f"--digest is required: the digest of the plan you reviewed (`dsr request plan {request_id} --detail`)"
+        )
     with session_scope(settings.database.url) as session:
-        request = cases.get_request(session, request_id)
+        cases.get_request(session, request_id)
         record = session.exec(
             select(ErasurePlanRecord)
             .where(ErasurePlanRecord.request_id == request_id)
@@ -221,27 +299,92 @@ def decide(settings: Settings, request_id: str, *, approved: bool, reviewer: str
                 f"request {request_id} has no erasure plan awaiting a decision; run `dsr request run {request_id}`",
                 request_id=request_id,
             )
-        record.decision = "approved" if approved else "rejected"
-        record.decided_by, record.decided_at, record.note = reviewer.strip(), utcnow(), note
-        session.add(record)
-        if approved:
-            cases.transition(
-                session,
-                request,
-                RequestStatus.EXECUTING,
-                action="erasure.approved",
-                actor=reviewer.strip(),
-                plan_digest=record.digest,
+        if digest != record.digest:
+            raise InputError(
+                f"--digest {digest[:16]!r} is not the digest of {request_id}'s current plan (it changed, or the "
+                f"digest is mistyped); review `dsr request plan {request_id} --detail` and approve its digest"
             )
-        else:
-            cases.transition(
-                session,
-                request,
-                RequestStatus.IN_PROGRESS,
-                action="erasure.rejected",
-                actor=reviewer.strip(),
-                plan_digest=record.digest,
+        if approved and settings.erasure.four_eyes:
+            submitter = identity.submitted_by(session, request_id)
+            if submitter is None or submitter == authenticated_user:
+                who = "was submitted by an unrecorded user" if submitter is None else "was submitted by this user"
+                raise FourEyesError(
+                    f"request {request_id} {who} ({authenticated_user}); [erasure].four_eyes requires another "
+                    "person to approve its erasure plan",
+                    request_id=request_id,
+                )
+        session.expunge(record)
+        return record
+
+
+def decide(
+    settings: Settings,
+    request_id: str,
+    *,
+    approved: bool,
+    reviewer: str,
+    digest: str,
+    note: str | None = None,
+    authenticated_user: str | None = None,
+    channel: str = "cli",
+) -> PlanState:
+    """Record a named reviewer's decision on the pending plan whose digest they reviewed.
+
+    The decision (plan digest, reviewer name as typed, the authenticated OS or server user, time, note) is a
+    signed proof-ledger entry. A rejection touches nothing and returns the request to in_progress.
+
+    Raises:
+        ApprovalRequiredError: there is no plan waiting for a decision.
+        InputError: no reviewer name, or `digest` is not the pending plan's.
+        FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request.
+    """
+    if not reviewer.strip():
+        raise InputError("--by must name the reviewer who decides on the plan")
+    reviewer = reviewer.strip()
+    user = authenticated_user or identity.os_user()
+    record = check_decision(settings, request_id, approved=approved, digest=digest, authenticated_user=user)
+    with session_scope(settings.database.url) as session:
+        submitter = identity.submitted_by(session, request_id)
+    ledger = ledger_for(settings)
+    ledger.append(
+        ProofRecord(
+            action=LedgerAction.APPROVE if approved else LedgerAction.REJECT,
+            request_id=request_id,
+            actor=reviewer[:200],
+            outcome="approved" if approved else "rejected",
+            details={
+                "plan_digest": record.digest,
+                "reviewer": reviewer,
+                "authenticated_user": user,
+                "channel": channel,
+                "note": text_chunks(note),
+                "submitted_by": submitter,
+                "four_eyes": settings.erasure.four_eyes,
+            },
+        ),
+        idempotency_key=_approval_key(request_id, record.digest),
+    )
+    ledger.seal()
+    with session_scope(settings.database.url) as session:
+        request = cases.get_request(session, request_id)
+        row = session.get(ErasurePlanRecord, record.id)
+        if row is None or row.decision != "pending":
+            raise ApprovalRequiredError(
+                f"request {request_id}: the plan was decided meanwhile; see `dsr request plan {request_id}`",
+                request_id=request_id,
             )
+        row.decision = "approved" if approved else "rejected"
+        row.decided_by, row.decided_at, row.note = reviewer, utcnow(), note
+        session.add(row)
+        cases.transition(
+            session,
+            request,
+            RequestStatus.EXECUTING if approved else RequestStatus.IN_PROGRESS,
+            action="erasure.approved" if approved else "erasure.rejected",
+            actor=reviewer,
+            plan_digest=record.digest,
+            authenticated_user=user,
+        )
     return plan_state(settings, request_id)
 
 
@@ -254,7 +397,8 @@ def approved_plan(settings: Settings, request_id: str) -> ErasurePlan:
     record = latest_plan(settings, request_id)
     if record is None or record.decision != "approved":
         raise ApprovalRequiredError(
-            f"request {request_id}: erasure needs an approved plan (dsr request approve {request_id} --by NAME)",
+            f"request {request_id}: erasure needs an approved plan "
+            f"(dsr request approve {request_id} --by NAME --digest HEX)",
             request_id=request_id,
         )
     return ErasurePlan.from_json(record.plan_json)
@@ -269,8 +413,8 @@ def execute_location(
 ) -> ExecutionReport:
     """Carry out the approved plan's actions at one location (compare-and-swap, busy check, proofs)."""
     plan = approved_plan(settings, request_id)
-    record = latest_plan(settings, request_id)
-    actor = record.decided_by if record and record.decided_by else cases.current_actor()
+    # The acting identity is the process that erases; who approved is the plan's own signed ledger entry.
+    actor = cases.current_actor()
     part = ErasurePlan(
         request_id=plan.request_id,
         created_at=plan.created_at,
@@ -295,13 +439,45 @@ def plan_locations(settings: Settings, request_id: str) -> list[str]:
     return sorted({a.location for a in plan.actions if a.location in names})
 
 
-def verify(settings: Settings, request_id: str, retained: tuple[tuple[str, str, str], ...] = ()) -> VerificationResult:
-    """Re-scan every location the plan touched and check nothing remains outside the exceptions."""
+def verify(
+    settings: Settings,
+    request_id: str,
+    retained: tuple[tuple[str, str, str], ...] = (),
+    *,
+    run_id: str = "local",
+) -> VerificationResult:
+    """Re-scan every location the plan touched and check nothing remains outside the exceptions.
+
+    Each location's re-scan result is a signed proof-ledger entry (`verify`): `clean`, `findings_remain`
+    with the count, or `not_rescanned` with the location's status when it could not be read again.
+    """
     plan = approved_plan(settings, request_id)
+    statuses: dict[str, str] = {}
     for location in plan_locations(settings, request_id):
         if location != "vendor":
-            discover_location(settings, request_id, location, phase=VERIFY)
-    return verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
+            statuses[location] = discover_location(settings, request_id, location, phase=VERIFY)
+    result = verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
+    ledger = ledger_for(settings)
+    actor = cases.current_actor()
+    record_verification(ledger, plan, result, run_id=run_id, actor=actor)
+    for location, status in sorted(statuses.items()):
+        if location in result.checked_locations:
+            continue
+        ledger.append(
+            ProofRecord(
+                action=LedgerAction.VERIFY,
+                request_id=request_id,
+                run_id=run_id,
+                location=location,
+                actor=actor,
+                verification="not_rescanned",
+                outcome=status if status.isidentifier() and status.islower() else "failed",
+                details={"plan_digest": plan.digest, "status": status},
+            ),
+            idempotency_key=f"erasure-verify:{request_id}:{run_id}:{location}",
+        )
+    ledger.seal()
+    return result
 
 
 def notify_recipient(

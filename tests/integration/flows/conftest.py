@@ -16,6 +16,7 @@ from models.identifiers import validate_all
 from models.keys import hmac_key, master_key
 from models.settings import load_settings
 from models.types import RequestKind
+from services import identity
 from simulation.fleet import simulate_fleet
 
 # The simulated fleet's dsr.toml carries the complete example register (simulation/register.py).
@@ -30,8 +31,8 @@ class Fleet:
     config: Path
     truth: dict[str, Any]
 
-    def submit(self, kind: RequestKind, subject: str = "s1") -> str:
-        """Record a request for a planted subject; returns its id."""
+    def submit(self, kind: RequestKind, subject: str = "s1", *, waive: bool = True) -> str:
+        """Record a request for a planted subject (identity check waived unless `waive` is false); returns its id."""
         settings = load_settings(self.config)
         person = next(s for s in self.truth["subjects"] if s["key"] == subject)
         region = settings.controller.phone_region
@@ -43,7 +44,7 @@ class Fleet:
             region=region,
         )
         with session_scope(settings.database.url) as session:
-            return cases.submit_request(
+            request_id = cases.submit_request(
                 session,
                 settings,
                 kind=kind,
@@ -51,6 +52,9 @@ class Fleet:
                 hmac_key=hmac_key(settings.state_dir),
                 master_key=master_key(settings.state_dir),
             ).id
+        if waive:
+            identity.waive(settings, request_id, reason="request from the employee's authenticated account")
+        return request_id
 
     def package(self, request_id: str, out: Path) -> Path:
         """Decrypt the request's sealed package into `out`; returns the package directory."""

@@ -32,6 +32,8 @@ def test_access_package_covers_every_planted_location(fleet: Fleet, tmp_path: Pa
     package = fleet.package(rid, tmp_path / "delivered")
     report = json.loads((package / "report.json").read_text(encoding="utf-8"))
     assert report["request_id"] == rid and report["confirmation"] is True
+    assert report["identity"]["outcome"] == "waived" and report["identity"]["at"]
+    assert "No identity check was needed" in (package / "report.html").read_text(encoding="utf-8")
     found = {_key(item["location"]) for item in report["items"]}
     matched = {_key(i["location"]) for i in report["items"] if i.get("reason") != "owned_session"}
     planted = {

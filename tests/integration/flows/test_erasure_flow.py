@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from pathlib import Path
@@ -16,11 +17,12 @@ from models.db import session_scope
 from models.settings import load_settings
 from models.tables import AuditEvent
 from models.types import RequestKind
-from proofs.ledger import read_head_document
+from proofs.ledger import LedgerAction, read_head_document
 from proofs.verify import HeadCheck, read_certificate
 from services import erasure as steps
 from services.evidence import ledger_for
 from tests.integration.flows.conftest import Fleet, make_fleet
+from tests.unit.dsr.conftest import invoke_main
 
 pytestmark = [pytest.mark.service, pytest.mark.usefixtures("prefect_harness")]
 
@@ -77,7 +79,8 @@ def test_nothing_is_touched_before_approval_and_after_rejection(small_fleet: Fle
     assert _status(small_fleet, rid) == "awaiting_approval"
     assert _tree_digest(small_fleet.root) == before
     settings = load_settings(small_fleet.config)
-    steps.decide(settings, rid, approved=False, reviewer="Dana Reviewer", note="scope unclear")
+    digest = steps.plan_state(settings, rid).digest or ""
+    steps.decide(settings, rid, approved=False, reviewer="Dana Reviewer", digest=digest, note="scope unclear")
     assert _status(small_fleet, rid) == "in_progress"
     with pytest.raises(Exception, match="approved plan"):
         steps.approved_plan(settings, rid)
@@ -92,7 +95,8 @@ def test_approved_erasure_leaves_nothing_outside_exceptions(small_fleet: Fleet) 
     rid = small_fleet.submit(RequestKind.ERASURE)
     assert erasure_request(rid, wait_for_approval=False)["status"] == "awaiting_approval"
     settings = load_settings(small_fleet.config)
-    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", note="checked the plan")
+    digest = steps.plan_state(settings, rid).digest or ""
+    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", digest=digest, note="checked the plan")
     result = erasure_request(rid, wait_for_approval=False)
     assert result["status"] == "completed", result
     plan = steps.approved_plan(settings, rid)
@@ -124,6 +128,34 @@ def test_approved_erasure_leaves_nothing_outside_exceptions(small_fleet: Fleet) 
     assert (head.last_seq, head.last_hash) == (claim.head_seq, claim.head_hash)
     checked = ledger.verify(heads=(HeadCheck(head, "the filed head"),), certificate=claim)
     assert checked.ok, checked.first_error
+    entries = [e for e in ledger.entries() if e.record.request_id == rid]
+    approvals = [e for e in entries if e.record.action is LedgerAction.APPROVE]
+    assert [a.record.details["plan_digest"] for a in approvals] == [digest]
+    assert approvals[0].record.details["reviewer"] == "Dana Reviewer"
+    rescans = [e for e in entries if e.record.action is LedgerAction.VERIFY]
+    assert rescans and {e.record.verification for e in rescans} <= {"clean", "findings_remain", "not_rescanned"}
+    sealed_to = max(c.seq_to for c in ledger.checkpoints())
+    assert all(e.seq <= sealed_to for e in approvals + rescans), "approval and re-scans are signed"
+    certificate = json.loads(Path(request.certificate_path).with_suffix(".json").read_text(encoding="utf-8"))
+    assert certificate["approval"]["plan_digest"] == digest
+    assert certificate["approval"]["approved_by"] == "Dana Reviewer"
+    assert certificate["identity"]["outcome"] == "waived"
+    assert "No identity check was needed" in Path(request.certificate_path).read_text(encoding="utf-8")
+
+
+def test_cli_run_refuses_until_identity_then_plans(
+    small_fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dsr request run` on a fresh erasure request exits 1 naming the commands; after a waiver it plans."""
+    rid = small_fleet.submit(RequestKind.ERASURE, waive=False)
+    refused = invoke_main(monkeypatch, capsys, "request", "run", rid)
+    assert refused.returncode == 1 and f"dsr request waive-identity {rid}" in refused.stderr
+    assert _status(small_fleet, rid) == "identity_pending"
+    waived = invoke_main(monkeypatch, capsys, "request", "waive-identity", rid, "--reason", "own account")
+    assert waived.returncode == 0, waived.stderr
+    ran = invoke_main(monkeypatch, capsys, "request", "run", rid)
+    assert ran.returncode == 0, ran.stderr
+    assert _status(small_fleet, rid) == "awaiting_approval"
 
 
 def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
@@ -145,9 +177,28 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
         paused = next((r for r in runs if r.state and r.state.is_paused()), None)
     assert paused is not None, "the erasure run never paused for approval"
     assert _status(small_fleet, rid) == "awaiting_approval"
-    resume_flow_run(paused.id, run_input={"approved": True, "reviewer": "Dana Reviewer", "note": "ok"})
+    digest = steps.plan_state(load_settings(small_fleet.config), rid).digest
+    resume_flow_run(
+        paused.id, run_input={"approved": True, "reviewer": "Dana Reviewer", "digest": digest, "note": "ok"}
+    )
     runner.join(timeout=300)
     assert outcome.get("status") == "completed", outcome
     with session_scope(load_settings(small_fleet.config).database.url) as session:
         events = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()]
     assert "erasure.approved" in events
+
+
+def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
+    """The form's schema: the reviewer's name is required (not "Optional"), the digest is filled in with its help."""
+    from pydantic import ValidationError
+
+    from flows.erasure_request import approval_form
+
+    form = approval_form("ab" * 32, "Approve erasure plan?")
+    schema = form.model_json_schema()
+    assert schema["required"] == ["reviewer"]
+    assert schema["properties"]["digest"]["default"] == "ab" * 32
+    assert "digest of the plan you reviewed" in schema["properties"]["digest"]["description"]
+    with pytest.raises(ValidationError):
+        form.model_validate({"approved": True, "reviewer": ""})
+    assert form.model_validate({"reviewer": "Dana"}).digest == "ab" * 32

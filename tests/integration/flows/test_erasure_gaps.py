@@ -61,8 +61,8 @@ def _plant(fleet: Fleet, outside: Path) -> bytes:
 def _erase(settings: Settings, rid: str) -> Path:
     for location in steps.begin_erasure(settings, rid):
         steps.discover_location(settings, rid, location)
-    steps.make_plan(settings, rid)
-    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer")
+    digest = steps.make_plan(settings, rid).digest or ""
+    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", digest=digest)
     locations = steps.plan_locations(settings, rid)
     reports = [steps.execute_location(settings, rid, loc, run_id="run-1") for loc in locations]
     verification = steps.verify(settings, rid, tuple(r for report in reports for r in report.retained))

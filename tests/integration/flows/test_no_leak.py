@@ -82,7 +82,8 @@ def test_identifiers_live_only_in_the_sealed_package(
     erasure_id = fleet.submit(RequestKind.ERASURE)
     assert erasure_request(erasure_id, wait_for_approval=False)["status"] == "awaiting_approval"
     settings = load_settings(fleet.config)
-    steps.decide(settings, erasure_id, approved=True, reviewer="Dana Reviewer")
+    digest = steps.plan_state(settings, erasure_id).digest or ""
+    steps.decide(settings, erasure_id, approved=True, reviewer="Dana Reviewer", digest=digest)
     erasure_request(erasure_id, wait_for_approval=False)
 
     forms = _forms(fleet)

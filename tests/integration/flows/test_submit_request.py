@@ -29,6 +29,33 @@ def test_form_records_request_and_deletes_its_own_run(fleet: Fleet) -> None:
     assert runs == []
 
 
+def test_form_records_the_identity_check(fleet: Fleet) -> None:
+    """The form's identity choice: pending by default (no flow started), a waiver or a verification opens the
+    request and is recorded as a ledger entry; a waiver without its reason records nothing."""
+    from services.identity import identity_record
+
+    pending = submit_request(RequestForm(kind="access", emails=["zoe.angstrom@example.invalid"]))
+    assert pending["flow_run"] is None
+    settings = load_settings(fleet.config)
+    with session_scope(settings.database.url) as session:
+        assert cases.get_request(session, pending["request_id"]).status == "identity_pending"
+    verified = submit_request(
+        RequestForm(kind="rectification", emails=["zoe.angstrom@example.invalid"], identity="phone_callback",
+                    identity_by="Ivy Checker", identity_note="called back on the number on file")
+    )  # fmt: skip
+    record = identity_record(settings, verified["request_id"])
+    assert (record.method, record.outcome, record.by) == ("phone_callback", "verified", "Ivy Checker")
+    waived = submit_request(
+        RequestForm(kind="rectification", emails=["zoe.angstrom@example.invalid"], identity="waived",
+                    identity_note="request from the employee's authenticated account")
+    )  # fmt: skip
+    assert identity_record(settings, waived["request_id"]).outcome == "waived"
+    with pytest.raises(Exception, match="reason"):
+        submit_request(RequestForm(kind="access", emails=["z@example.org"], identity="waived"))
+    with session_scope(settings.database.url) as session:
+        assert len(cases.list_requests(session)) == 3
+
+
 @pytest.mark.parametrize(
     ("form", "option"),
     [

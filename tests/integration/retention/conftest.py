@@ -17,6 +17,7 @@ from models.identifiers import validate_identifier
 from models.keys import hmac_key, master_key
 from models.settings import Settings, load_settings
 from models.types import IdentifierKind, RequestKind
+from services import identity
 from simulation.fleet import simulate_fleet
 
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -50,7 +51,7 @@ class Fleet:
         return load_settings(self.config)
 
     def submit(self, kind: RequestKind, *, received_at: datetime, subject: str = "s1") -> str:
-        """Record a request for a planted subject; returns its id."""
+        """Record a request for a planted subject with its identity check waived; returns its id."""
         settings = self.settings
         person = next(s for s in self.truth["subjects"] if s["key"] == subject)
         idents = [validate_identifier(IdentifierKind.EMAIL, e) for e in person["emails"]]
@@ -58,7 +59,7 @@ class Fleet:
         idents += [validate_identifier(IdentifierKind.PHONE, p) for p in person["phones"]]
         idents += [validate_identifier(IdentifierKind.USER_ID, u) for u in person["user_ids"]]
         with session_scope(settings.database.url) as session:
-            return cases.submit_request(
+            request_id = cases.submit_request(
                 session,
                 settings,
                 kind=kind,
@@ -67,6 +68,8 @@ class Fleet:
                 master_key=master_key(settings.state_dir),
                 received_at=received_at,
             ).id
+        identity.waive(settings, request_id, reason="request from the employee's authenticated account")
+        return request_id
 
     def expired(self) -> set[tuple[str, str]]:
         """(endpoint, session id) of the generator's sessions past the policy's period at REFERENCE."""

@@ -91,8 +91,9 @@ def test_access_run_artifacts_and_erasure_approval_form(demo: dict[str, str]) ->
         page.get_by_text("Approve erasure plan").first.wait_for(timeout=30_000)
         page.screenshot(path=str(SHOTS / "05-approval-form.png"))
         boxes = page.locator("textarea")
-        boxes.nth(0).fill("Dana Reviewer")
-        boxes.nth(1).fill("plan checked against the register")
+        boxes.nth(0).fill("Dana Reviewer")  # required: the form refuses an empty name
+        # boxes.nth(1) holds the plan's digest, filled in by the run; a decision on any other digest is refused.
+        boxes.nth(2).fill("plan checked against the register")
         page.get_by_text("Approved", exact=False).first.wait_for()
         page.get_by_role("switch").first.click() if page.get_by_role("switch").count() else page.locator(
             "input[type=checkbox]"

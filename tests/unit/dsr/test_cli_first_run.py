@@ -106,7 +106,7 @@ def test_certificate_prints_or_opens_it(
 def test_approve_before_a_plan_says_what_to_do(with_requests: list[str], invoke: Invoke) -> None:
     """Not `(decision: None)`: the message says there is no plan yet and which command makes one."""
     erasure = with_requests[1]
-    result = invoke("request", "approve", erasure, "--by", "Dana Reviewer")
+    result = invoke("request", "approve", erasure, "--by", "Dana Reviewer", "--digest", "0" * 64)
     assert_clean_failure(result)
     assert "None" not in result.stderr and "no erasure plan yet" in result.stderr
     assert f"dsr request run {erasure}" in result.stderr

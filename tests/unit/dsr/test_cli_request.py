@@ -86,7 +86,7 @@ def test_submit_list_show_roundtrip(run) -> None:  # type: ignore[no-untyped-def
     assert [r["id"] for r in listed] == [rid]
     shown = run("request", "show", rid, "--json")
     detail = json.loads(shown.stdout)
-    assert (detail["status"], detail["due"]) == ("received", "2026-12-02")
+    assert (detail["status"], detail["due"]) == ("identity_pending", "2026-12-02")
     assert "angstrom" not in shown.stdout.lower() and "1632" not in shown.stdout
     assert detail["identifier_kinds"] == ["email", "name", "phone"]
 

@@ -58,7 +58,13 @@ def planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]
     config = tmp_path / "fleet" / "dsr.toml"
     settings = load_settings(config)
     person = json.loads((tmp_path / "fleet" / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
-    rid = record_request(settings, kind=RequestKind.ERASURE, emails=person["emails"], channel="email")
+    rid = record_request(
+        settings,
+        kind=RequestKind.ERASURE,
+        emails=person["emails"],
+        channel="email",
+        identity_waiver="request from the employee's authenticated account",
+    )
     for location in erasure.begin_erasure(settings, rid):
         erasure.discover_location(settings, rid, location)
     assert erasure.make_plan(settings, rid).decision == "pending"
@@ -73,7 +79,10 @@ def test_plan_and_approve_do_not_import_prefect(planned: tuple[Path, str]) -> No
     assert (loaded, code) == (False, "0")
     assert json.loads(out)["decision"] == "pending"
 
-    loaded, code, _ = _dsr_in_fresh_interpreter(config, "request", "approve", rid, "--by", "Dana Reviewer")
+    digest = json.loads(out)["digest"]
+    loaded, code, _ = _dsr_in_fresh_interpreter(
+        config, "request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest
+    )
     assert (loaded, code) == (False, "0")
     settings = load_settings(config)
     state = erasure.plan_state(settings, rid)

@@ -45,7 +45,7 @@ def test_submit_records_dates_identifiers_and_audit(database_url: str) -> None:
     assert (first, second) == ("DSR-2025-0001", "DSR-2025-0002")
     with session_scope(database_url) as session:
         request = cases.get_request(session, first)
-        assert (request.due_on, request.status) == (date(2025, 2, 28), "received")
+        assert (request.due_on, request.status) == (date(2025, 2, 28), "identity_pending")
         idents = {i.kind: i for i in cases.identifiers_of(session, first)}
         assert "zoe" not in (idents["email"].value or "") and "angstrom" not in (idents["email"].normalized or "")
         plain = dict(cases.decrypted_identifiers(session, first, MKEY))
@@ -59,10 +59,10 @@ def test_submit_records_dates_identifiers_and_audit(database_url: str) -> None:
 def test_illegal_transition_leaves_row_unchanged(database_url: str) -> None:
     """Completing a request that was never worked on is refused and nothing changes, no audit event."""
     rid = _submit(database_url, datetime(2025, 1, 6, tzinfo=UTC))
-    with pytest.raises(InvalidTransitionError, match="received to completed"), session_scope(database_url) as s:
+    with pytest.raises(InvalidTransitionError, match="identity_pending to completed"), session_scope(database_url) as s:
         cases.transition(s, cases.get_request(s, rid), RequestStatus.COMPLETED, action="x")
     with session_scope(database_url) as s:
-        assert cases.get_request(s, rid).status == "received"
+        assert cases.get_request(s, rid).status == "identity_pending"
         assert len(s.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()) == 1
 
 

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.deadline import add_months_clamped, compute_deadlines, is_working_day, parse_calendar
+from models.deadline import (
+    add_months_clamped,
+    compute_deadlines,
+    identity_pause_days,
+    is_working_day,
+    parse_calendar,
+)
 from models.errors import InputError
 
 WORKED = [
@@ -84,3 +90,16 @@ def test_month_addition_never_overflows(received: date, months: int) -> None:
     result = add_months_clamped(received, months)
     assert (result.year * 12 + result.month) - (received.year * 12 + received.month) == months
     assert result.day == received.day or (result.day < received.day and (result + timedelta(days=1)).day == 1)
+
+
+def test_identity_pause_counts_from_asking_to_arrival() -> None:
+    """Asked on 5 Sep, arrived on 12 Sep: seven days stand still; nothing asked or nothing arrived, no pause;
+    an arrival before the question is refused."""
+    paused = compute_deadlines(
+        date(2025, 9, 3), "GB-ENG", identity_asked=date(2025, 9, 5), identity_arrived=date(2025, 9, 12)
+    )
+    assert (paused.due, paused.paused_days) == (date(2025, 10, 10), 7)
+    assert identity_pause_days(date(2025, 9, 5), None) == 0
+    assert identity_pause_days(None, date(2025, 9, 12)) == 0
+    with pytest.raises(InputError, match="before it was asked"):
+        identity_pause_days(date(2025, 9, 12), date(2025, 9, 5))

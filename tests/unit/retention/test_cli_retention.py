@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dsr.cli import app
+from dsr.cli import register
 from dsr.context import state
 from simulation.fleet import simulate_fleet
 
+app = register()  # every command group, as `dsr --help` sees them
 AS_OF = "2026-11-01"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 365

@@ -62,7 +62,7 @@ def test_dashboard_in_urgency_order_and_one_alert_per_threshold(database_url: st
     assert [r.request_id for r in rows] == [soon, middle, later]
     assert [r.days_left for r in rows] == [4, 18, 28]
     first = rows[0].as_dict()
-    assert first["kind"] == "erasure" and first["status"] == "received" and first["received"] == "2026-10-06"
+    assert first["kind"] == "erasure" and first["status"] == "identity_pending" and first["received"] == "2026-10-06"
     assert first["due"] == "2026-11-06" and first["overdue"] is False and first["next"].startswith("identity")
     assert rows[1].pending == ("laptop-07",)
 

@@ -32,6 +32,26 @@ def _submit(settings: Settings, received: datetime) -> str:
         ).id
 
 
+def test_a_paused_clock_is_neither_overdue_nor_due_soon(database_url: str) -> None:
+    """Identity information asked for within the period and not yet arrived: the watch leaves the request alone;
+    once it arrives the dates move by the days it took."""
+    from models import identity
+
+    settings = Settings(database=DatabaseSettings(url=database_url))
+    paused = _submit(settings, datetime(2026, 9, 1, 10, tzinfo=UTC))
+    with session_scope(database_url) as session:
+        identity.ask_identity(session, settings, paused, at=datetime(2026, 9, 20, 10, tzinfo=UTC))
+    assert check_deadlines(settings, today=TODAY) == []
+    with session_scope(database_url) as session:
+        request = identity.verify_identity(
+            session, settings, paused, method="email_challenge", by="Ivy Checker",
+            arrived_at=datetime(2026, 10, 20, 10, tzinfo=UTC),
+        )  # fmt: skip
+        assert request.due_on == date(2026, 11, 2)  # 1 Sep + 30 days paused = 1 Oct; 1 Nov is a Sunday
+    [row] = check_deadlines(settings, today=TODAY)
+    assert (row.request_id, row.state) == (paused, "due_soon")
+
+
 def test_overdue_marked_once_and_due_soon_listed(database_url: str) -> None:
     """Overdue gets one audit event across runs; a request due within the window is listed; others are not."""
     settings = Settings(database=DatabaseSettings(url=database_url))

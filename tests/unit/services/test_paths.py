@@ -51,7 +51,12 @@ def test_runs_from_another_directory_write_only_beside_the_config(
 
     settings = load_settings(config)
     person = json.loads((home / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
-    ids = {"emails": person["emails"], "names": [person["name"]], "channel": "email"}
+    ids = {
+        "emails": person["emails"],
+        "names": [person["name"]],
+        "channel": "email",
+        "identity_waiver": "request from the employee's authenticated account",
+    }
     access_id = record_request(settings, kind=RequestKind.ACCESS, **ids)
     location = access.begin_access(settings, access_id)[0]
     assert access.scan_location(settings, access_id, location).status == LocationStatus.SCANNED
