@@ -234,7 +234,9 @@ def test_two_runs_of_one_request_at_once_make_one_plan_and_act_once(
     with session_scope(database_url) as session:
         assert cases.get_request(session, rid).status == "awaiting_approval"
     settings = load_settings(fleet.config)
-    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", note="checked")
+    digest = steps.plan_state(settings, rid).digest
+    assert digest
+    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", digest=digest, note="checked")
     dispose_engines()
     _assert_one_ran_the_other_refused_cleanly(_run_two_at_once(fleet, rid, env), rid)
     assert len(_plans(database_url, rid)) == 1
