@@ -1183,7 +1183,7 @@ def _agent_times(connector: Connector, artifact: Artifact) -> datetime | None:
         stream: BinaryIO = raw
         fmt = artifact.fmt
         if fmt is F.JSONL_ZSTD:
-            stream, fmt = zstandard.ZstdDecompressor().stream_reader(raw), F.JSONL  # type: ignore[assignment]
+            stream, fmt = zstandard.ZstdDecompressor().stream_reader(raw), F.JSONL
         for record in iter_records(stream, fmt):
             found = _newest_named(record.value, fields)
             if found is not None and (latest is None or found > latest):

@@ -334,7 +334,7 @@ class LocalConnector:
             os.close(fd)
             raise AccessDeniedError("not a regular file", path=path)
         # Bounded by the size at open: a writer appending without end cannot keep a reader busy forever.
-        return io.BufferedReader(_SizeBoundReader(fd, st.st_size), buffer_size=CHUNK_SIZE)  # type: ignore[return-value]
+        return io.BufferedReader(_SizeBoundReader(fd, st.st_size), buffer_size=CHUNK_SIZE)
 
     def _sha256(self, fs_path: str, path: str, limit: int) -> str:
         """sha256 of at most `limit` bytes (more than expected already means a different hash)."""

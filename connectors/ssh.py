@@ -768,7 +768,7 @@ class SSHConnector:
             size = int(handle.stat().st_size or 0)
         except OSError as exc:
             raise _translate_io(exc, item.path) from exc
-        return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
+        return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)
 
     def _hash(self, path: str) -> str:
         attrs = self._lstat(path)

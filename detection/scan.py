@@ -202,7 +202,7 @@ def _open_text(connector: Connector, artifact: Artifact) -> BinaryIO:
     stream = connector.open(artifact.item)
     if artifact.fmt is RecordFormat.JSONL_ZSTD:
         # Lines count in the decompressed text.
-        stream = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)  # type: ignore[assignment]
+        stream = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)
     view, _encoding = utf8_view(stream)
     return view
 
