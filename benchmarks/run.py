@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,7 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _versions(rg: str | None) -> dict[str, str]:
+def _versions(rg: str) -> dict[str, str]:
     versions = {"python": platform.python_version(), "engine": ENGINE}
     for package in ("hyperscan", "google-re2", "presidio-analyzer", "orjson", "phonenumbers"):
         try:
@@ -319,8 +320,7 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and write benchmarks/results.json."""
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-fleet")
     parser.add_argument("--endpoints", type=int, default=4)
@@ -332,8 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--line-mb", type=int, default=50)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write benchmarks/results.json."""
+    args = _arguments(argv)
     truth = _fleet(args.out, args.endpoints, args.size_mb, args.seed)
     laptops = _laptops(args.out, truth)
     paths = [p for _, p in laptops]
@@ -353,74 +357,112 @@ def main(argv: list[str] | None = None) -> int:
     rg = ripgrep_14()
     classifier = Classifier(default_region="GB")
     results["load_average_before"] = os.getloadavg()
-    # Interleaved rounds (cat, rg, scan, scan without classification) so that background load on a shared
-    # machine hits every contender alike; medians and minima of the rounds are reported.
-    timings: dict[str, list[float]] = {"cat": [], "rg": [], "scan": [], "scan_plain": [], "scan_expanded": []}
-    items: list[dict[str, Any]] = []
-    expanded: list[dict[str, Any]] = []
-    rg_lines = 0
-    for round_no in range(args.runs):
+    rounds = _rounds(args.runs, laptops, matcher, classifier, rg, patterns)
+    results["load_average_after"] = os.getloadavg()
+    _throughputs(results, rounds, total, rg)
+    results["quality"] = _quality(truth, rounds.items)
+    results["quality_expanded"] = _quality(truth, rounds.expanded)
+    _log(f"quality: {results['quality']}")
+    texts = _sample_records(paths[-1], int(args.sample_mb * MB))
+    results["presidio_every_record"] = _presidio(classifier, matcher, texts, args.presidio_budget_s)
+    _log(f"presidio: {results['presidio_every_record']}")
+    results["memory"] = _memory(args.out / "memory", args.big_mb, args.line_mb)
+    _log(f"memory: {results['memory']}")
+    results["targets"] = _targets(results, rg)
+    results["versions"] = _versions(rg)
+    results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    merged = json.loads(args.results.read_text(encoding="utf-8")) if args.results.exists() else {}
+    merged.update(results)  # keep the sections other benchmarks own (`fleet`, `ssh_fanout`)
+    args.results.write_text(json.dumps(merged, indent=2) + "\n")
+    _log(json.dumps(results["targets"]))
+    return 0
+
+
+@dataclass
+class _Rounds:
+    """Timings per contender over the rounds, and what the last round found."""
+
+    timings: dict[str, list[float]]
+    items: list[dict[str, Any]] = field(default_factory=list)
+    expanded: list[dict[str, Any]] = field(default_factory=list)
+    rg_lines: int = 0
+
+
+def _rounds(
+    runs: int,
+    laptops: list[tuple[str, Path]],
+    matcher: Matcher,
+    classifier: Classifier,
+    rg: str,
+    patterns: Path,
+) -> _Rounds:
+    """Interleaved rounds (cat, rg, scan, scan without classification) so that background load on a shared
+    machine hits every contender alike; medians and minima of the rounds are reported."""
+    paths = [p for _, p in laptops]
+    rounds = _Rounds({"cat": [], "rg": [], "scan": [], "scan_plain": [], "scan_expanded": []})
+    timings = rounds.timings
+    for round_no in range(runs):
         timings["cat"].append(_median_seconds(lambda: _cat(paths), 1)[0])
         if rg:
             seconds, _, found = _median_seconds(lambda: _ripgrep(rg, patterns, paths), 1)
             timings["rg"].append(seconds)
-            rg_lines = int(found)  # type: ignore[call-overload]
+            rounds.rg_lines = int(found)  # type: ignore[call-overload]
         seconds, _, scanned = _median_seconds(lambda: _scan_all(laptops, matcher, classifier), 1)
         timings["scan"].append(seconds)
-        items = scanned  # type: ignore[assignment]
+        rounds.items = scanned  # type: ignore[assignment]
         timings["scan_plain"].append(_median_seconds(lambda: _scan_all(laptops, matcher, None), 1)[0])
         seconds, _, scanned = _median_seconds(lambda: _scan_all(laptops, matcher, classifier, expand_owned=True), 1)
         timings["scan_expanded"].append(seconds)
-        expanded = scanned  # type: ignore[assignment]
+        rounds.expanded = scanned  # type: ignore[assignment]
         _log(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in timings.items() if v))
-    results["load_average_after"] = os.getloadavg()
+    return rounds
 
-    def summary(key: str) -> dict[str, Any]:
-        values = timings[key]
-        median = statistics.median(values)
-        return {
-            "seconds_median": round(median, 3),
-            "seconds_min": round(min(values), 3),
-            "all": [round(v, 3) for v in values],
-            "mb_per_s": round(total / MB / median, 1),
-            "mb_per_s_best": round(total / MB / min(values), 1),
-        }
 
-    results["raw_read"] = summary("cat")
+def _summary(values: list[float], total: int) -> dict[str, Any]:
+    median = statistics.median(values)
+    return {
+        "seconds_median": round(median, 3),
+        "seconds_min": round(min(values), 3),
+        "all": [round(v, 3) for v in values],
+        "mb_per_s": round(total / MB / median, 1),
+        "mb_per_s_best": round(total / MB / min(values), 1),
+    }
+
+
+def _throughputs(results: dict[str, Any], rounds: _Rounds, total: int, rg: str) -> None:
+    """The throughput sections of the results, from the rounds' timings."""
+    timings = rounds.timings
+    results["raw_read"] = _summary(timings["cat"], total)
     if rg:
         results["ripgrep"] = {
-            **summary("rg"),
-            "matching_lines": rg_lines,
+            **_summary(timings["rg"], total),
+            "matching_lines": rounds.rg_lines,
             "command": "rg -uuu -F -i -n --no-heading -f patterns.txt <laptops>",
         }
     results["scan_end_to_end"] = {
-        **summary("scan"),
-        "items": len(items),
+        **_summary(timings["scan"], total),
+        "items": len(rounds.items),
         "peak_rss_mb_process": _peak_rss_mb(),
         "note": "walk, read, prefilter, confirm, ownership, classify confirmed records; owned-session files "
         "as whole-file items (expand_owned=False); no configured owner_ids",
     }
-    results["scan_without_classification"] = summary("scan_plain")
+    results["scan_without_classification"] = _summary(timings["scan_plain"], total)
     results["scan_end_to_end_expanded"] = {
-        **summary("scan_expanded"),
-        "items": len(expanded),
+        **_summary(timings["scan_expanded"], total),
+        "items": len(rounds.expanded),
         "note": "as scan_end_to_end, but every record of an owned session "
         "is its own item (the default of scan_endpoint and dsr scan)",
     }
     for key in ("raw_read", "ripgrep", "scan_end_to_end", "scan_without_classification", "scan_end_to_end_expanded"):
         if key in results:
             _log(f"{key}: {results[key]['mb_per_s']} MiB/s median, {results[key]['mb_per_s_best']} best")
-    results["quality"] = _quality(truth, items)
-    results["quality_expanded"] = _quality(truth, expanded)
-    _log(f"quality: {results['quality']}")
-    texts = _sample_records(paths[-1], int(args.sample_mb * MB))
-    results["presidio_every_record"] = _presidio(classifier, matcher, texts, args.presidio_budget_s)
-    _log(f"presidio: {results['presidio_every_record']}")
+
+
+def _targets(results: dict[str, Any], rg: str) -> dict[str, Any]:
+    """Whether each target is met, from the measured sections."""
     scan_rate = results["scan_end_to_end"]["mb_per_s"]
     presidio_rate = results["presidio_every_record"]["mb_per_s"]
-    results["memory"] = _memory(args.out / "memory", args.big_mb, args.line_mb)
-    _log(f"memory: {results['memory']}")
-    results["targets"] = {
+    return {
         "recall_1": results["quality"]["recall"] == 1.0,
         "precision_0_99": (results["quality"]["precision"] or 0) >= 0.99,
         "zero_trap_matches": results["quality"]["trap_matches"] == 0,
@@ -435,13 +477,6 @@ def main(argv: list[str] | None = None) -> int:
         "scan_at_least_500x_presidio": scan_rate / presidio_rate >= 500,
         "peak_memory_under_300mb": all(v["peak_rss_mb"] < 300 for v in results["memory"].values()),
     }
-    results["versions"] = _versions(rg)
-    results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    merged = json.loads(args.results.read_text(encoding="utf-8")) if args.results.exists() else {}
-    merged.update(results)  # keep the sections other benchmarks own (`fleet`, `ssh_fanout`)
-    args.results.write_text(json.dumps(merged, indent=2) + "\n")
-    _log(json.dumps(results["targets"]))
-    return 0
 
 
 if __name__ == "__main__":

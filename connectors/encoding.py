@@ -168,5 +168,5 @@ def utf8_view(stream: BinaryIO, *, utf16_without_bom: bool = False) -> tuple[Bin
         head += more
     encoding = detect_encoding(head, utf16_without_bom=utf16_without_bom)
     if encoding is None:
-        return io.BufferedReader(_Replay(stream, head)), None  # type: ignore[return-value]
-    return io.BufferedReader(_Transcoder(stream, encoding, head)), encoding  # type: ignore[return-value]
+        return io.BufferedReader(_Replay(stream, head)), None
+    return io.BufferedReader(_Transcoder(stream, encoding, head)), encoding

@@ -599,20 +599,9 @@ def classify_path(
     """
     home = _home_of(path, os_hints)
     ctx = _Ctx(home.os, home.user) if home else _Ctx(_os_of_path(path, os_hints), SYSTEM_USER)
-    for extra in user_data_dirs:
-        rel = _under(path, extra)
-        if rel is not None:
-            return _classify_app_root(rel, ctx, extra.rstrip("/"))
-    for extra in config_dirs:
-        rel = _under(path, extra)
-        if rel is not None:
-            return _classify_claude_dir(rel, ctx, extra.rstrip("/"), CLAUDE_CODE, session_id=None)
-    for os_name, root_re, kind, app in SYSTEM_ROOTS:
-        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", path, re.DOTALL)
-        if match:
-            return Classification(kind, _fmt(match["rel"], kind, None), os_name, SYSTEM_USER, app, match["root"])
-    if home is None:
-        return None
+    matched, found = _classify_outside_home(path, ctx, user_data_dirs, config_dirs)
+    if matched or home is None:
+        return found
     home_os, home_path, rest = home.os, home.path, home.rest
     if CLAUDE_JSON_NAME.fullmatch(rest):
         return Classification(K.CLAUDE_JSON, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, path)
@@ -627,6 +616,32 @@ def classify_path(
         if match:
             root = f"{home_path}/{match['root']}"
             return Classification(K.LOG, _fmt(rest, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)
+    return _classify_home_rest(home, ctx)
+
+
+def _classify_outside_home(
+    path: str, ctx: _Ctx, user_data_dirs: Sequence[str], config_dirs: Sequence[str]
+) -> tuple[bool, Classification | None]:
+    """The rules for configured extra roots and system-wide roots: (whether one applies, its classification)."""
+    for extra in user_data_dirs:
+        rel = _under(path, extra)
+        if rel is not None:
+            return True, _classify_app_root(rel, ctx, extra.rstrip("/"))
+    for extra in config_dirs:
+        rel = _under(path, extra)
+        if rel is not None:
+            return True, _classify_claude_dir(rel, ctx, extra.rstrip("/"), CLAUDE_CODE, session_id=None)
+    for os_name, root_re, kind, app in SYSTEM_ROOTS:
+        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", path, re.DOTALL)
+        if match:
+            found = Classification(kind, _fmt(match["rel"], kind, None), os_name, SYSTEM_USER, app, match["root"])
+            return True, found
+    return False, None
+
+
+def _classify_home_rest(home: Home, ctx: _Ctx) -> Classification | None:
+    """The rules for the rest of a home: user output folders, trash, then the agent layouts."""
+    home_os, home_path, rest = home.os, home.path, home.rest
     for out in USER_OUTPUT_ROOTS:
         rel = _under(rest, out)
         if rel is not None:
@@ -960,20 +975,8 @@ def iter_artifacts(
     Yields:
         `Artifact` per history file and `Skipped` per refused entry inside a history location.
     """
-    records: dict[str, list[str]] = {}  # store -> session ids of records directly in it
-    agents: dict[str, list[str]] = {}  # store -> session ids of agent/ records
+    sessions = _SessionIndex()
     held: list[tuple[Artifact, tuple[str, str, str]]] = []
-
-    def resolve(hint: tuple[str, str, str]) -> str | None:
-        what, store, short = hint
-        if what == "ditto":
-            candidates = agents.get(store, [])
-        elif what == "agent_short":
-            candidates = [sid for sid in agents.get(store, []) if sid.lower().startswith(f"local_{short}")]
-        else:
-            candidates = [sid for sid in records.get(store, []) if sid.lower().startswith(f"local_{short}")]
-        return candidates[0] if len(candidates) == 1 else None
-
     os_override = os_override or endpoint_os(connector)
     if isinstance(connector, NameLister) and not full_walk:
         bases, hints = _probe_bases(connector, user_data_dirs, config_dirs, os_override)
@@ -1004,21 +1007,43 @@ def iter_artifacts(
                 found.session_id,
                 found.cli_session_id,
             )
-            if found.kind is K.SESSION_RECORD and found.session_id:
-                store = entry.path.rsplit("/", 1)[0]
-                if store.endswith("/agent"):
-                    agents.setdefault(store[: -len("/agent")], []).append(found.session_id)
-                else:
-                    records.setdefault(store, []).append(found.session_id)
+            sessions.note(entry.path, found)
             if found.session_hint is not None:
-                sid = resolve(found.session_hint)
+                sid = sessions.resolve(found.session_hint)
                 if sid is None:
                     held.append((artifact, found.session_hint))
                     continue
                 artifact = dataclasses.replace(artifact, session_id=sid)
             yield artifact
     for artifact, hint in held:
-        yield dataclasses.replace(artifact, session_id=resolve(hint))
+        yield dataclasses.replace(artifact, session_id=sessions.resolve(hint))
+
+
+class _SessionIndex:
+    """The session records seen so far per store, to give short-id files the id of their session."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}  # store -> session ids of records directly in it
+        self.agents: dict[str, list[str]] = {}  # store -> session ids of agent/ records
+
+    def note(self, path: str, found: Classification) -> None:
+        if found.kind is K.SESSION_RECORD and found.session_id:
+            store = path.rsplit("/", 1)[0]
+            if store.endswith("/agent"):
+                self.agents.setdefault(store[: -len("/agent")], []).append(found.session_id)
+            else:
+                self.records.setdefault(store, []).append(found.session_id)
+
+    def resolve(self, hint: tuple[str, str, str]) -> str | None:
+        """The one session a hint (what, store, short id) matches among those seen, else None."""
+        what, store, short = hint
+        if what == "ditto":
+            candidates = self.agents.get(store, [])
+        elif what == "agent_short":
+            candidates = [sid for sid in self.agents.get(store, []) if sid.lower().startswith(f"local_{short}")]
+        else:
+            candidates = [sid for sid in self.records.get(store, []) if sid.lower().startswith(f"local_{short}")]
+        return candidates[0] if len(candidates) == 1 else None
 
 
 def session_dirs(session_id: str, paths: Iterable[str], others: Iterable[str]) -> list[str]:
@@ -1183,7 +1208,7 @@ def _agent_times(connector: Connector, artifact: Artifact) -> datetime | None:
         stream: BinaryIO = raw
         fmt = artifact.fmt
         if fmt is F.JSONL_ZSTD:
-            stream, fmt = zstandard.ZstdDecompressor().stream_reader(raw), F.JSONL  # type: ignore[assignment]
+            stream, fmt = zstandard.ZstdDecompressor().stream_reader(raw), F.JSONL
         for record in iter_records(stream, fmt):
             found = _newest_named(record.value, fields)
             if found is not None and (latest is None or found > latest):

@@ -237,28 +237,32 @@ class LocalConnector(ConnectorBase):
                 continue
             subdirs: list[str] = []
             for entry in entries:
-                # A name that is not UTF-8 stays as its raw bytes (surrogate escapes, docs/file-names.md).
-                lp = self._laptop_path(entry.path)
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    yield Skipped(self.name, lp, "vanished")
-                    continue
-                except PermissionError:
-                    yield Skipped(self.name, lp, "permission_denied")
-                    continue
-                except OSError as exc:
-                    yield Skipped(self.name, lp, _os_error_reason(exc))
-                    continue
-                if stat_mod.S_ISDIR(st.st_mode):
-                    subdirs.append(entry.path)
-                elif stat_mod.S_ISREG(st.st_mode):
-                    yield self._item(lp, st)
-                elif stat_mod.S_ISLNK(st.st_mode):
-                    yield from self._follow_link(entry.path, lp, covered, subdirs)
-                else:
-                    yield Skipped(self.name, lp, "special_file")
+                yield from self._walk_entry(entry, covered, subdirs)
             stack.extend(reversed(subdirs))
+
+    def _walk_entry(self, entry: os.DirEntry[str], covered: list[str], subdirs: list[str]) -> Iterator[Item | Skipped]:
+        """One entry of a listed directory: a file, a directory to walk next, a link to follow, or skipped."""
+        # A name that is not UTF-8 stays as its raw bytes (surrogate escapes, docs/file-names.md).
+        lp = self._laptop_path(entry.path)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            yield Skipped(self.name, lp, "vanished")
+            return
+        except PermissionError:
+            yield Skipped(self.name, lp, "permission_denied")
+            return
+        except OSError as exc:
+            yield Skipped(self.name, lp, _os_error_reason(exc))
+            return
+        if stat_mod.S_ISDIR(st.st_mode):
+            subdirs.append(entry.path)
+        elif stat_mod.S_ISREG(st.st_mode):
+            yield self._item(lp, st)
+        elif stat_mod.S_ISLNK(st.st_mode):
+            yield from self._follow_link(entry.path, lp, covered, subdirs)
+        else:
+            yield Skipped(self.name, lp, "special_file")
 
     def _follow_link(self, link: str, lp: str, covered: list[str], to_walk: list[str]) -> Iterator[Item | Skipped]:
         """Follow one symlink found while listing, at most once, never out of the root."""
@@ -342,7 +346,7 @@ class LocalConnector(ConnectorBase):
             os.close(fd)
             raise AccessDeniedError("not a regular file", path=path)
         # Bounded by the size at open: a writer appending without end cannot keep a reader busy forever.
-        return io.BufferedReader(_SizeBoundReader(fd, st.st_size), buffer_size=CHUNK_SIZE)  # type: ignore[return-value]
+        return io.BufferedReader(_SizeBoundReader(fd, st.st_size), buffer_size=CHUNK_SIZE)
 
     def _sha256(self, fs_path: str, path: str, limit: int) -> str:
         """sha256 of at most `limit` bytes (more than expected already means a different hash)."""

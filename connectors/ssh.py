@@ -285,6 +285,15 @@ def _listdir_raw(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttr
     return entries
 
 
+@dataclass
+class _ScannerState:
+    """What one run of the remote scanner has said so far."""
+
+    greeted: bool = False
+    ended: bool = False
+    err_bytes: int = 0
+
+
 class SSHConnector(ConnectorBase):
     """A laptop reached over SSH: SFTP for listing, reading and changes; `python3 -` for remote scanning.
 
@@ -744,7 +753,7 @@ class SSHConnector(ConnectorBase):
             size = int(handle.stat().st_size or 0)
         except OSError as exc:
             raise _translate_io(exc, item.path) from exc
-        return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)  # type: ignore[return-value]
+        return io.BufferedReader(_SFTPReader(handle, item.path, size), buffer_size=_READ_REQUEST)
 
     def _hash(self, path: str) -> str:
         attrs = self._lstat(path)
@@ -1119,42 +1128,52 @@ class SSHConnector(ConnectorBase):
                 channel.shutdown_write()
             except (OSError, paramiko.SSHException, EOFError) as exc:
                 raise TransferError(f"{self.name}: sending the scanner failed") from exc
-            pending = bytearray()
-            greeted = False
-            ended = False
-            err_bytes = 0
-            for kind, data in self._drain(channel):
-                if kind == "err":
-                    err_bytes += len(data)  # never logged: it could echo file content
-                    continue
-                pending += data
-                while (cut := pending.find(b"\n")) >= 0:
-                    raw = bytes(pending[:cut])
-                    del pending[: cut + 1]
-                    record = self._parse_record(raw, greeted=greeted)
-                    tag = None if record is None else record.get("t")
-                    if record is None:
-                        continue  # output before the scanner's greeting (a login banner)
-                    if tag == remote_scan.RECORD_HELLO:
-                        greeted = True
-                    elif tag == remote_scan.RECORD_END:
-                        ended = True
-                    elif tag != remote_scan.RECORD_HEARTBEAT:
-                        try:
-                            entry = self._record(record)
-                        except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:
-                            raise TransferError(f"{self.name}: remote scanner sent a malformed record") from exc
-                        yield entry
-                if len(pending) > _MAX_RECORD_BYTES:
-                    raise TransferError(f"{self.name}: remote scanner sent a record over {_MAX_RECORD_BYTES} bytes")
+            state = _ScannerState()
+            yield from self._scanner_records(channel, state)
             status = channel.recv_exit_status()
-            if not greeted:
+            if not state.greeted:
                 # No python3 (exit 127), or one too old for the scanner: the caller falls back to SFTP.
                 return
-            if not ended or status != 0:
-                raise TransferError(f"{self.name}: remote scanner failed (exit {status}, {err_bytes} bytes on stderr)")
+            if not state.ended or status != 0:
+                raise TransferError(
+                    f"{self.name}: remote scanner failed (exit {status}, {state.err_bytes} bytes on stderr)"
+                )
         finally:
             channel.close()
+
+    def _scanner_records(self, channel: paramiko.Channel, state: _ScannerState) -> Iterator[Item | Skipped | RemoteHit]:
+        """The entries the remote scanner sends, line by line, as they arrive."""
+        pending = bytearray()
+        for kind, data in self._drain(channel):
+            if kind == "err":
+                state.err_bytes += len(data)  # never logged: it could echo file content
+                continue
+            pending += data
+            while (cut := pending.find(b"\n")) >= 0:
+                raw = bytes(pending[:cut])
+                del pending[: cut + 1]
+                entry = self._scanner_line(raw, state)
+                if entry is not None:
+                    yield entry
+            if len(pending) > _MAX_RECORD_BYTES:
+                raise TransferError(f"{self.name}: remote scanner sent a record over {_MAX_RECORD_BYTES} bytes")
+
+    def _scanner_line(self, raw: bytes, state: _ScannerState) -> Item | Skipped | RemoteHit | None:
+        """One line of the remote scanner: an entry, or None for the greeting, the end, heartbeats and banners."""
+        record = self._parse_record(raw, greeted=state.greeted)
+        if record is None:
+            return None  # output before the scanner's greeting (a login banner)
+        tag = record.get("t")
+        if tag == remote_scan.RECORD_HELLO:
+            state.greeted = True
+        elif tag == remote_scan.RECORD_END:
+            state.ended = True
+        elif tag != remote_scan.RECORD_HEARTBEAT:
+            try:
+                return self._record(record)
+            except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:
+                raise TransferError(f"{self.name}: remote scanner sent a malformed record") from exc
+        return None
 
     def _parse_record(self, raw: bytes, *, greeted: bool) -> dict[str, Any] | None:
         """One output line of the remote scanner, parsed as untrusted (the laptop controls `python3`).

@@ -10,7 +10,7 @@ from models.settings import load_settings
 
 def main() -> None:
     """Serve the catalog until interrupted."""
-    serve(*build_deployments(load_settings(None)), limit=8)  # type: ignore[arg-type]
+    serve(*build_deployments(load_settings(None)), limit=8)
 
 
 if __name__ == "__main__":

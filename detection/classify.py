@@ -75,7 +75,7 @@ HEALTH_TERMS = (
 )  # fmt: skip
 
 
-class _OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+class _OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer with an offline suffix list and internal domains accepted."""
 
     def __init__(self, extractor: tldextract.TLDExtract) -> None:
@@ -86,7 +86,7 @@ class _OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
         return bool(self._extractor(pattern_text.rpartition("@")[2]).suffix)
 
 
-class _GatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
+class _GatedPhoneRecognizer(PhoneRecognizer):
     """presidio's phone recognizer, skipped on texts without anything phone-like (it is the slow one).
 
     In regions whose national numbers start with the trunk prefix 0 (most of Europe), a number is either
@@ -108,7 +108,7 @@ class _GatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
         return list(super().analyze(text, entities, nlp_artifacts))
 
 
-class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]
+class _NoContextEnhancer(ContextAwareEnhancer):
     """Without NLP artifacts there is no context to use; presidio's default deep-copies every result."""
 
     def __init__(self) -> None:
@@ -121,7 +121,7 @@ class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]
         return raw_results
 
 
-class _SubjectRecognizer(EntityRecognizer):  # type: ignore[misc]
+class _SubjectRecognizer(EntityRecognizer):
     """Ad-hoc recognizer of the subject's own identifiers, with the matcher's boundary rules.
 
     A presidio deny list (`PatternRecognizer(deny_list=...)`) would ignore the boundary rules (`%40`, phone

@@ -203,7 +203,7 @@ def _open_text(connector: Connector, artifact: Artifact) -> BinaryIO:
     stream = connector.open(artifact.item)
     if artifact.fmt is RecordFormat.JSONL_ZSTD:
         # Lines count in the decompressed text.
-        stream = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)  # type: ignore[assignment]
+        stream = zstandard.ZstdDecompressor().stream_reader(stream, closefd=True)
     view, _encoding = utf8_view(stream)
     return view
 
@@ -445,59 +445,37 @@ def scan_endpoint(
         Items in discovery order (an owned session's records all appear, each once), skipped entries,
         owned sessions and counters.
     """
-    artifacts: list[Artifact] = []
-    skipped: list[Skipped] = []
-    for entry in iter_artifacts(connector, os_override=os_override):
-        if isinstance(entry, Skipped):
-            skipped.append(entry)
-        else:
-            artifacts.append(entry)
+    artifacts, skipped = _list_artifacts(connector, os_override)
     gaps = tuple(find_gaps(connector, os_override=os_override))
     decisions, record_skips = _decide_sessions(connector, artifacts, matcher, owner_ids)
     skipped += record_skips
     endpoint_owned = any(matcher.is_identifier(owner) for owner in owner_ids if owner)
-    if classify and classifier is None:
-        from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
-
-        classifier = Classifier(default_region=matcher.default_region)
-    classify_fn = _Classify(classifier if classify else None, matcher)
+    classify_fn = _prepare_classify(matcher, classify, classifier)
 
     def is_owned(artifact: Artifact) -> bool:
         decision = decisions.get(artifact.session_id or "")
         return decision.owned if decision is not None else (artifact.session_id is not None and endpoint_owned)
 
     remote = _remote_candidates(
-        connector,
-        matcher,
-        [
-            a
-            for a in artifacts
-            if a.fmt not in (RecordFormat.NONE, RecordFormat.SQLITE, RecordFormat.JSONL_ZSTD)
-            and not (is_owned(a) and expand_owned)
-        ],
+        connector, matcher, [a for a in artifacts if _plain_text(a) and not (is_owned(a) and expand_owned)]
     )
     items: list[dict[str, Any]] = []
     residual: list[str] = []
+    scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
     files = 0
     size = 0
     for artifact in artifacts:
         if artifact.fmt is RecordFormat.NONE:
             continue
-        owned = is_owned(artifact)
         try:
-            if _is_database(connector, artifact):
-                items.extend(
-                    _db_items(endpoint_name, connector, artifact, matcher, classify_fn, owned=owned, residual=residual)
-                )
-            elif owned and expand_owned:
-                items.extend(
-                    _owned_items(endpoint_name, connector, artifact, matcher, classify_fn, classify_all=classify_owned)
-                )
-            elif owned:
-                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn, remote))
-                items.append(_item(endpoint_name, artifact, None, None, [], reason=OWNED_SESSION))
-            else:
-                items.extend(_matched_items(endpoint_name, connector, artifact, matcher, classify_fn, remote))
+            _scan_artifact(
+                items,
+                scan,
+                artifact,
+                owned=is_owned(artifact),
+                expand_owned=expand_owned,
+                classify_owned=classify_owned,
+            )
         except ConnectorError as exc:
             skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
             continue
@@ -509,15 +487,80 @@ def scan_endpoint(
         if progress is not None:
             progress(files, size)
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
-    encrypted = tuple(a.item.path for a in artifacts if a.kind is ArtifactKind.ENCRYPTED_STORE)
-    opaque = tuple(
-        sorted(
-            {a.item.path[len(a.root) :].lstrip("/").split("/")[0] for a in artifacts if a.kind is ArtifactKind.RESIDUAL}
-        )
-    )
+    encrypted, opaque = _unopened_stores(artifacts)
     return ScanResult(
         tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
     )
+
+
+def _unopened_stores(artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Stores the scan lists but never opens: vendor-encrypted files, and the top folders of residual app
+    storage (VM disks, browser storage)."""
+    encrypted = tuple(a.item.path for a in artifacts if a.kind is ArtifactKind.ENCRYPTED_STORE)
+    opaque = {
+        a.item.path[len(a.root) :].lstrip("/").split("/")[0] for a in artifacts if a.kind is ArtifactKind.RESIDUAL
+    }
+    return encrypted, tuple(sorted(opaque))
+
+
+def _prepare_classify(matcher: Matcher, classify: bool, classifier: Classifier | None) -> _Classify:
+    """The classification step of a scan: none, the given classifier, or one built for the matcher's region."""
+    if classify and classifier is None:
+        from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        classifier = Classifier(default_region=matcher.default_region)
+    return _Classify(classifier if classify else None, matcher)
+
+
+def _plain_text(artifact: Artifact) -> bool:
+    """Whether a remote scanner can search the artifact as it is stored (not a database, not compressed)."""
+    return artifact.fmt not in (RecordFormat.NONE, RecordFormat.SQLITE, RecordFormat.JSONL_ZSTD)
+
+
+def _list_artifacts(connector: Connector, os_override: str | None) -> tuple[list[Artifact], list[Skipped]]:
+    """The endpoint's artifacts and the entries the listing skipped, in listing order."""
+    artifacts: list[Artifact] = []
+    skipped: list[Skipped] = []
+    for entry in iter_artifacts(connector, os_override=os_override):
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+        else:
+            artifacts.append(entry)
+    return artifacts, skipped
+
+
+@dataclass(frozen=True)
+class _ArtifactScan:
+    """What every artifact of one endpoint scan is read with."""
+
+    endpoint_name: str
+    connector: Connector
+    matcher: Matcher
+    classify: _Classify
+    remote: RemoteCandidates | None
+    residual: list[str]
+
+
+def _scan_artifact(
+    items: list[dict[str, Any]],
+    scan: _ArtifactScan,
+    artifact: Artifact,
+    *,
+    owned: bool,
+    expand_owned: bool,
+    classify_owned: bool,
+) -> None:
+    """Append the items of one artifact to `items` as they are found (a read error leaves those found so far)."""
+    name, connector, matcher, classify_fn = scan.endpoint_name, scan.connector, scan.matcher, scan.classify
+    if _is_database(connector, artifact):
+        items.extend(_db_items(name, connector, artifact, matcher, classify_fn, owned=owned, residual=scan.residual))
+    elif owned and expand_owned:
+        items.extend(_owned_items(name, connector, artifact, matcher, classify_fn, classify_all=classify_owned))
+    elif owned:
+        items.extend(_matched_items(name, connector, artifact, matcher, classify_fn, scan.remote))
+        items.append(_item(name, artifact, None, None, [], reason=OWNED_SESSION))
+    else:
+        items.extend(_matched_items(name, connector, artifact, matcher, classify_fn, scan.remote))
 
 
 def _matched_items(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from rich.table import Column, Table
 from connectors.local import LocalConnector
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import ENGINE, Matcher
-from detection.scan import scan_endpoint
+from detection.scan import ScanResult, scan_endpoint
 from dsr.context import err, out
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from erasure.proof_path import proof_path
@@ -63,15 +64,7 @@ def scan(
     Give identifiers in a private file (--identifiers-file) or on standard input (--identifiers -): arguments
     such as --email can be read by other local users while the command runs.
     """
-    if not _NAME_RE.match(endpoint_name):
-        raise InputError("--endpoint-name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    if region.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise InputError("--region: a two-letter region code known for phone numbers, such as GB, DE or FR")
-    owners = [check_text("--owner", value, limit=MAX_SHORT_TEXT) for value in owner or []]
-    if not root.is_dir():
-        raise InputError("ROOT is not a directory", path=str(root))
-    if os_name is not None and os_name not in ("macos", "windows", "linux"):
-        raise InputError("--os must be one of macos, windows, linux", value=os_name)
+    owners = _checked_options(root, endpoint_name, region, owner, os_name)
     given = gather(
         identifiers_file=identifiers_file, identifiers=identifiers, emails=email, names=name, phones=phone,
         user_ids=user_id,
@@ -86,18 +79,10 @@ def scan(
     )  # fmt: skip
     matcher = Matcher.from_identifiers(ids, default_region=region)
     started = time.monotonic()
-    last_report = [started]
-
-    def progress(files: int, size: int) -> None:
-        now = time.monotonic()
-        if now - last_report[0] >= 1.0:
-            last_report[0] = now
-            _err.print(f"scanned {files} files, {size / 1e6:.1f} MB", highlight=False)
-
     with LocalConnector(endpoint_name, root, os_override=os_name) as connector:
         result = scan_endpoint(
             connector, endpoint_name, matcher, owner_ids=tuple(owners), classify=not no_classify,
-            expand_owned=expand_owned, progress=progress,
+            expand_owned=expand_owned, progress=_progress_printer(started),
         )  # fmt: skip
     elapsed = time.monotonic() - started
     _err.print(
@@ -108,6 +93,40 @@ def scan(
     for gap in result.gaps:
         _err.print(f"coverage gap: {gap.path} ({gap.reason})", highlight=False, markup=False)
     warn_about(given, validated)
+    _print_result(result, as_json=as_json)
+
+
+def _checked_options(
+    root: Path, endpoint_name: str, region: str, owner: list[str] | None, os_name: str | None
+) -> list[str]:
+    """Refuse bad options, naming the option and what it takes; returns the checked owner identifiers."""
+    if not _NAME_RE.match(endpoint_name):
+        raise InputError("--endpoint-name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if region.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise InputError("--region: a two-letter region code known for phone numbers, such as GB, DE or FR")
+    owners = [check_text("--owner", value, limit=MAX_SHORT_TEXT) for value in owner or []]
+    if not root.is_dir():
+        raise InputError("ROOT is not a directory", path=str(root))
+    if os_name is not None and os_name not in ("macos", "windows", "linux"):
+        raise InputError("--os must be one of macos, windows, linux", value=os_name)
+    return owners
+
+
+def _progress_printer(started: float) -> Callable[[int, int], None]:
+    """A progress callback that prints files and megabytes scanned on stderr, at most once a second."""
+    last_report = [started]
+
+    def progress(files: int, size: int) -> None:
+        now = time.monotonic()
+        if now - last_report[0] >= 1.0:
+            last_report[0] = now
+            _err.print(f"scanned {files} files, {size / 1e6:.1f} MB", highlight=False)
+
+    return progress
+
+
+def _print_result(result: ScanResult, *, as_json: bool) -> None:
+    """The findings on stdout: one JSON document, or a table."""
     # Names that are not UTF-8 are printed in their escaped form (`\xNN`), as the ledger records them.
     items = [
         {**item, "location": {**item["location"], "path": proof_path(item["location"]["path"])},

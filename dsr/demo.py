@@ -171,56 +171,72 @@ def main() -> None:
     simulate_fleet(fleet, endpoints=LAPTOPS, size_mb=0.5, seed=2026)
     truth = json.loads((fleet / "truth.json").read_text(encoding="utf-8"))
     pids: list[int] = []
-    ssh_urls: dict[str, str] = {}
-    key = known = None
     try:
-        if sshd_available():
-            names = [f"laptop-{i:02d}" for i in range(LAPTOPS - SSH_LAPTOPS + 1, LAPTOPS + 1)]
-            console.print(f"2/6  Starting real OpenSSH laptops for {', '.join(names)} on loopback ...")
-            laptops, key, known = start_sshd_laptops({n: fleet / n for n in names}, DEMO_DIR / "ssh")
-            pids += [lap.pid for lap in laptops]
-            ssh_urls = {lap.name: lap.url for lap in laptops}
-        else:
-            console.print("2/6  OpenSSH server not installed (or not root): every laptop is a local tree")
-        console.print("3/6  Starting a local S3 server with a versioned bucket of history backups ...")
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        s3_url, s3_pid = start_s3_server(DEMO_DIR / "s3")
-        pids.append(s3_pid)
-        sources = {
-            f"laptop-01/{path.name}": path
-            for path in sorted((fleet / "laptop-01").rglob("*.jsonl"))[:4]
-            if "zoe" in path.read_text(errors="replace").lower()
-        }
-        sources[f"laptop-02/{(fleet / 'laptop-02').name}-notes.md"] = next((fleet / "laptop-02").rglob("*.md"))
-        seed_backup_bucket(s3_url, BUCKET, PREFIX, sources)
+        ssh_urls, key, known = _start_laptops(fleet, pids)
+        s3_url = _start_backup_store(fleet, pids)
         write_state(STATE, {"pids": pids})
         atomic_write(DEMO_DIR / "dsr.toml", _config(fleet, truth, ssh_urls, key, known, s3_url), mode=0o644)
         env = {**os.environ, "DSR_CONFIG": str(DEMO_DIR / "dsr.toml")}
         console.print("4/6  Starting the Prefect server and serving every deployment ...")
         console.print(_dsr("server", "start", env=env).strip())
-        person = truth["subjects"][0]
-        console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
-        access_id = _submit(RequestKind.ACCESS, person, env)
-        erasure_id = _submit(RequestKind.ERASURE, person, env)
-        _doctor(env)
-        api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}))
-        for rid, deployment in (
-            (access_id, ACCESS_DEPLOYMENT),
-            (erasure_id, ERASURE_DEPLOYMENT),
-        ):
-            _trigger(deployment, rid, api_env)
-        if not args.no_wait:
-            console.print("6/6  Following the runs (the UI shows them too) ...")
-            access_status = _wait_for(access_id, {"completed"}, 600)
-            erasure_status = _wait_for(erasure_id, {"awaiting_approval"}, 600)
-            console.print(f"     {access_id}: {access_status}   {erasure_id}: {erasure_status}")
+        access_id, erasure_id = _run_requests(truth["subjects"][0], env, wait=not args.no_wait)
     except BaseException:
         console.print("[red]the demo failed; stopping what it started[/red]")
         stop()
         raise
     _explain(access_id, erasure_id)
+
+
+def _start_laptops(fleet: Path, pids: list[int]) -> tuple[dict[str, str], Path | None, Path | None]:
+    """Step 2: the last laptops as real OpenSSH servers on loopback, when sshd is there; their pids are added
+    to `pids`. Returns the laptops' URLs, the client key and the known-hosts file."""
+    if not sshd_available():
+        console.print("2/6  OpenSSH server not installed (or not root): every laptop is a local tree")
+        return {}, None, None
+    names = [f"laptop-{i:02d}" for i in range(LAPTOPS - SSH_LAPTOPS + 1, LAPTOPS + 1)]
+    console.print(f"2/6  Starting real OpenSSH laptops for {', '.join(names)} on loopback ...")
+    laptops, key, known = start_sshd_laptops({n: fleet / n for n in names}, DEMO_DIR / "ssh")
+    pids += [lap.pid for lap in laptops]
+    return {lap.name: lap.url for lap in laptops}, key, known
+
+
+def _start_backup_store(fleet: Path, pids: list[int]) -> str:
+    """Step 3: a local S3 server with a versioned bucket of history backups; its pid is added to `pids`."""
+    console.print("3/6  Starting a local S3 server with a versioned bucket of history backups ...")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    s3_url, s3_pid = start_s3_server(DEMO_DIR / "s3")
+    pids.append(s3_pid)
+    sources = {
+        f"laptop-01/{path.name}": path
+        for path in sorted((fleet / "laptop-01").rglob("*.jsonl"))[:4]
+        if "zoe" in path.read_text(errors="replace").lower()
+    }
+    sources[f"laptop-02/{(fleet / 'laptop-02').name}-notes.md"] = next((fleet / "laptop-02").rglob("*.md"))
+    seed_backup_bucket(s3_url, BUCKET, PREFIX, sources)
+    return s3_url
+
+
+def _run_requests(person: dict[str, object], env: dict[str, str], *, wait: bool) -> tuple[str, str]:
+    """Steps 5 and 6: submit an access and an erasure request for the planted person, start their runs and
+    (when `wait`) follow them."""
+    console.print(f"5/6  Submitting an access and an erasure request for the planted person ({person['key']}) ...")
+    access_id = _submit(RequestKind.ACCESS, person, env)
+    erasure_id = _submit(RequestKind.ERASURE, person, env)
+    _doctor(env)
+    api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}))
+    for rid, deployment in (
+        (access_id, ACCESS_DEPLOYMENT),
+        (erasure_id, ERASURE_DEPLOYMENT),
+    ):
+        _trigger(deployment, rid, api_env)
+    if wait:
+        console.print("6/6  Following the runs (the UI shows them too) ...")
+        access_status = _wait_for(access_id, {"completed"}, 600)
+        erasure_status = _wait_for(erasure_id, {"awaiting_approval"}, 600)
+        console.print(f"     {access_id}: {access_status}   {erasure_id}: {erasure_status}")
+    return access_id, erasure_id
 
 
 def _doctor(env: dict[str, str]) -> None:

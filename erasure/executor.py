@@ -29,7 +29,7 @@ from connectors.base import (
     VersionedStore,
     temp_name,
 )
-from connectors.encoding import detect_encoding, from_utf8, to_utf8
+from connectors.encoding import TextEncoding, detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
 from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
 from detection.matcher import Matcher
@@ -274,6 +274,22 @@ def _session_digest(files: Sequence[FileRef]) -> str:
     return _sha(body.encode("utf-8"))
 
 
+def _redact_details(
+    action: PlannedAction, kind: str, data: bytes, encoding: TextEncoding | None
+) -> dict[str, JSONValue]:
+    """The ledger details of a line redaction, before it is done."""
+    details: dict[str, JSONValue] = {"lines": list(action.lines)}
+    if encoding is not None:
+        details["encoding"] = encoding.name
+    if action.session_id:
+        details["session_id"] = action.session_id
+    if kind == "audit_log":
+        # Audit logs are redacted in place, never re-signed; the break is documented.
+        details["audit_break"] = True
+        details["original_macs"] = list(_audit_macs(data, action.lines))
+    return details
+
+
 def _after_drops(lines: Iterable[int], drops: Sequence[int]) -> list[int]:
     """Where the named lines sit once the lines `drops` have been removed."""
     removed = sorted(drops)
@@ -502,40 +518,9 @@ class _Run:
         encoding = detect_encoding(plain[:4])
         data = plain if encoding is None else to_utf8(plain, encoding)
         fmt = RecordFormat.JSONL.value if compressed else target.fmt
-        details: dict[str, JSONValue] = {"lines": list(action.lines)}
-        if encoding is not None:
-            details["encoding"] = encoding.name
-        if action.session_id:
-            details["session_id"] = action.session_id
-        if target.kind == "audit_log":
-            # docs/histories.md (audit logs): redacted in place, never re-signed; the break is documented.
-            details["audit_break"] = True
-            details["original_macs"] = list(_audit_macs(data, action.lines))
+        details = _redact_details(action, target.kind, data, encoding)
         if sha == target.sha256:
-            rewrite = redact_lines(data, action.lines, fmt, self.matcher)
-            if action.session_ids:
-                refs = null_references(rewrite.data, action.lines, action.session_ids)
-                rewrite = Rewrite(refs.data, rewrite.lines_changed, rewrite.replacements)
-                details["references_removed"] = refs.replacements
-            if action.drop_lines:
-                # Prompts of deleted sessions (history.jsonl): removed after redaction of the other lines.
-                dropped = drop_lines(rewrite.data, action.drop_lines)
-                rewrite = Rewrite(dropped.data, rewrite.lines_changed, rewrite.replacements)
-                details["lines_removed"] = list(action.drop_lines)
-            new = rewrite.data if encoding is None else from_utf8(rewrite.data, encoding)
-            if compressed:
-                new = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(new)
-            self.hook("before_replace")
-            if new != raw:
-                connector.replace(
-                    current,
-                    [new],
-                    Expected(current.size, current.version, sha),
-                    temp_name=temp_name(self.temp_tag, target.path),
-                )
-            self.hook("after_replace")
-            after = _sha(new)
-            counts = {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
+            after, counts = self.rewrite_lines(connector, action, current, (raw, sha), data, encoding, fmt, details)
         elif (
             target.lines is not None
             and len(split_lines(data)) == target.lines - len(action.drop_lines)
@@ -561,6 +546,47 @@ class _Run:
             details=details,
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def rewrite_lines(
+        self,
+        connector: Connector,
+        action: PlannedAction,
+        current: Item,
+        read: tuple[bytes, str],
+        data: bytes,
+        encoding: TextEncoding | None,
+        fmt: str,
+        details: dict[str, JSONValue],
+    ) -> tuple[str, dict[str, int]]:
+        """Redact the planned lines of a file still as planned and replace it (compare-and-swap); returns the
+        new content's digest and the counts. `read` is the file as read and its digest, `data` the same as
+        UTF-8, decompressed, `fmt` its record format."""
+        raw, sha = read
+        target = action.target
+        assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
+        rewrite = redact_lines(data, action.lines, fmt, self.matcher)
+        if action.session_ids:
+            refs = null_references(rewrite.data, action.lines, action.session_ids)
+            rewrite = Rewrite(refs.data, rewrite.lines_changed, rewrite.replacements)
+            details["references_removed"] = refs.replacements
+        if action.drop_lines:
+            # Prompts of deleted sessions (history.jsonl): removed after redaction of the other lines.
+            dropped = drop_lines(rewrite.data, action.drop_lines)
+            rewrite = Rewrite(dropped.data, rewrite.lines_changed, rewrite.replacements)
+            details["lines_removed"] = list(action.drop_lines)
+        new = rewrite.data if encoding is None else from_utf8(rewrite.data, encoding)
+        if target.fmt == RecordFormat.JSONL_ZSTD.value:
+            new = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(new)
+        self.hook("before_replace")
+        if new != raw:
+            connector.replace(
+                current,
+                [new],
+                Expected(current.size, current.version, sha),
+                temp_name=temp_name(self.temp_tag, target.path),
+            )
+        self.hook("after_replace")
+        return _sha(new), {"lines_redacted": rewrite.lines_changed, "replacements": rewrite.replacements}
 
     def redact_database(self, connector: Connector, action: PlannedAction, current: Item, key: str) -> ActionOutcome:
         """Redact the planned rows of a database in place (method C: app closed, one transaction,

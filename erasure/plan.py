@@ -289,59 +289,67 @@ class ErasurePlan:
         one row each: location, action, item, path, version_id, count, reason (paths and counts, never content).
         """
         rows: list[dict[str, Any]] = []
-
-        def row(
-            action: PlannedAction, item: str, path: str | None, *, version_id: str | None = None, count: int = 1
-        ) -> None:
+        for action in self.actions:
             reason = (
                 f"{action.ground}: {action.reason}"
                 if action.ground and action.ground != action.reason
                 else action.reason
             )
-            rows.append(
-                {
-                    "location": action.location,
-                    "action": action.kind.value,
-                    "item": item,
-                    "path": path or "",
-                    "version_id": version_id or "",
-                    "count": count,
-                    "reason": reason,
-                }
-            )
-
-        for action in self.actions:
-            kind = action.kind
-            if kind is ActionKind.DELETE_SESSION:
-                row(action, "session", action.session_id or action.path, count=len(action.files))
-                for ref in action.files:
-                    row(action, "file", ref.path)
-                for directory in action.dirs:
-                    row(action, "directory", directory)
-            elif kind is ActionKind.DELETE_FILE:
-                row(action, "file", action.path or (action.target.path if action.target else None))
-            elif kind is ActionKind.REDACT:
-                if action.records:
-                    row(action, "records", action.path, count=len(action.records))
-                if action.lines or action.drop_lines or not action.records:
-                    row(action, "lines", action.path, count=len(action.lines) + len(action.drop_lines))
-            elif kind in (ActionKind.S3_ERASE_OBJECT, ActionKind.S3_REWRITE, ActionKind.S3_DELETE_VERSIONS):
-                if kind is ActionKind.S3_REWRITE or not action.version_ids:
-                    current = action.target.version_id if action.target else None
-                    row(action, "s3_object", action.path, version_id=current, count=len(action.lines) or 1)
-                for vid in action.version_ids:
-                    row(action, "s3_version", action.path, version_id=vid)
-            elif action.version_ids:
-                for vid in action.version_ids:
-                    row(action, "s3_version", action.path, version_id=vid)
-            else:
-                item = (
-                    "lines"
-                    if action.lines
-                    else ("records" if action.records else "location" if not action.path else "file")
+            for item, path, version_id, count in _detail_items(action):
+                rows.append(
+                    {
+                        "location": action.location,
+                        "action": action.kind.value,
+                        "item": item,
+                        "path": path or "",
+                        "version_id": version_id or "",
+                        "count": count,
+                        "reason": reason,
+                    }
                 )
-                row(action, item, action.path, count=len(action.lines) or len(action.records) or 1)
         return rows
+
+
+#: One row of `ErasurePlan.detail`: item kind, path, version id, count.
+_DetailItem = tuple[str, str | None, str | None, int]
+_S3_KINDS = (ActionKind.S3_ERASE_OBJECT, ActionKind.S3_REWRITE, ActionKind.S3_DELETE_VERSIONS)
+
+
+def _detail_items(action: PlannedAction) -> list[_DetailItem]:
+    """What one action touches or keeps, item by item."""
+    kind = action.kind
+    if kind is ActionKind.DELETE_SESSION:
+        return [
+            ("session", action.session_id or action.path, None, len(action.files)),
+            *(("file", ref.path, None, 1) for ref in action.files),
+            *(("directory", directory, None, 1) for directory in action.dirs),
+        ]
+    if kind is ActionKind.DELETE_FILE:
+        return [("file", action.path or (action.target.path if action.target else None), None, 1)]
+    if kind is ActionKind.REDACT:
+        return _redact_detail(action)
+    if kind in _S3_KINDS or action.version_ids:
+        return _s3_detail(action)
+    item = "lines" if action.lines else ("records" if action.records else "location" if not action.path else "file")
+    return [(item, action.path, None, len(action.lines) or len(action.records) or 1)]
+
+
+def _redact_detail(action: PlannedAction) -> list[_DetailItem]:
+    items: list[_DetailItem] = []
+    if action.records:
+        items.append(("records", action.path, None, len(action.records)))
+    if action.lines or action.drop_lines or not action.records:
+        items.append(("lines", action.path, None, len(action.lines) + len(action.drop_lines)))
+    return items
+
+
+def _s3_detail(action: PlannedAction) -> list[_DetailItem]:
+    items: list[_DetailItem] = []
+    if action.kind in _S3_KINDS and (action.kind is ActionKind.S3_REWRITE or not action.version_ids):
+        current = action.target.version_id if action.target else None
+        items.append(("s3_object", action.path, current, len(action.lines) or 1))
+    items.extend(("s3_version", action.path, vid, 1) for vid in action.version_ids)
+    return items
 
 
 # -- scope rules -------------------------------------------------------------------------------------------
@@ -411,10 +419,51 @@ one-line JSON document, as Cline writes, would always be "mainly about" anyone i
 
 
 def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
-    name = discovery.name
     infos = {info.path: info for info in discovery.artifacts}
-    actions: list[PlannedAction] = []
-    # Sessions: owned, or mainly about the subject (share of conversation records naming them).
+    delete = _sessions_to_delete(discovery, infos, share)
+    state = _sort_items(discovery, scope, infos)
+    by_session = _session_files(discovery, delete)
+    actions = _session_deletions(discovery, scope, delete, by_session, state)
+    _session_references(discovery, delete, by_session, state)
+    actions.extend(_file_actions(discovery.name, infos, state))
+    actions.extend(_kept_actions(discovery.name, infos, state))
+    for path in sorted(state.unidentified):
+        actions.append(_action(ActionKind.NOT_REACHED, discovery.name, "endpoint", Reason.NOT_READ.value, path=path))
+    actions.extend(_not_reached(discovery, "endpoint"))
+    actions.extend(_store_exceptions(discovery))
+    return actions
+
+
+@dataclass
+class _EndpointState:
+    """What the endpoint planner has decided so far, file by file."""
+
+    kept: defaultdict[tuple[str, _Keep], set[int]] = field(default_factory=lambda: defaultdict(set))
+    kept_whole: dict[tuple[str, _Keep], bool] = field(default_factory=dict)
+    erase: defaultdict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    db_records: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    whole: set[str] = field(default_factory=set)
+    unidentified: set[str] = field(default_factory=set)
+    session_dates: dict[str, tuple[date, date]] = field(default_factory=dict)
+    refs: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    drops: defaultdict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    deleted_paths: set[str] = field(default_factory=set)
+
+    def keep_item(self, path: str, line: int | None, keep: _Keep) -> None:
+        if line is not None:
+            self.kept[(path, keep)].add(line)
+        self.kept_whole[(path, keep)] = self.kept_whole.get((path, keep), False) or line is None
+
+    def note_date(self, session_id: object, when: date | None) -> None:
+        if isinstance(session_id, str) and when is not None:
+            first, last = self.session_dates.get(session_id, (when, when))
+            self.session_dates[session_id] = (min(first, when), max(last, when))
+
+
+def _sessions_to_delete(
+    discovery: LocationDiscovery, infos: Mapping[str, ArtifactInfo], share: float
+) -> dict[str, str]:
+    """Sessions that go whole: owned, or mainly about the subject (share of conversation records naming them)."""
     delete: dict[str, str] = {sid: Reason.OWNED_SESSION.value for sid, _ in discovery.owned_sessions}
     for item in discovery.items:
         owner_info = infos.get(item["location"]["path"])
@@ -440,45 +489,41 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     for sid, count in named.items():
         if sid not in delete and totals[sid] and share > 0 and count / totals[sid] >= share:
             delete[sid] = Reason.MAINLY_ABOUT.value
-    # Items per file, split into kept (exception) and erased.
-    kept: dict[tuple[str, _Keep], set[int]] = defaultdict(set)
-    kept_whole: dict[tuple[str, _Keep], bool] = {}
-    erase: dict[str, set[int]] = defaultdict(set)
-    db_records: dict[str, set[str]] = defaultdict(set)
-    whole: set[str] = set()
-    unidentified: set[str] = set()
-    session_dates: dict[str, tuple[date, date]] = {}
+    return delete
+
+
+def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str, ArtifactInfo]) -> _EndpointState:
+    """Items per file, split into kept (exception) and erased."""
+    state = _EndpointState()
     for item in discovery.items:
         path = item["location"]["path"]
         line = item["location"].get("line")
         when = _item_date(item)
-        item_sid = item.get("session_id")
-        if isinstance(item_sid, str) and when is not None:
-            first, last = session_dates.get(item_sid, (when, when))
-            session_dates[item_sid] = (min(first, when), max(last, when))
-        keep = scope.keep(name, path, item.get("kind") or "", _days(when))
+        state.note_date(item.get("session_id"), when)
+        keep = scope.keep(discovery.name, path, item.get("kind") or "", _days(when))
         if keep is not None:
-            if line is not None:
-                kept[(path, keep)].add(line)
-            kept_whole[(path, keep)] = kept_whole.get((path, keep), False) or line is None
+            state.keep_item(path, line, keep)
             continue
         record = item["location"].get("record")
         if isinstance(record, str) and path in infos:
-            db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
+            state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
         if item.get("reason") == "owned_session":
             continue  # the whole session goes (below), unless part of it is kept
         if path not in infos:
-            unidentified.add(path)
+            state.unidentified.add(path)
         elif line is None:
-            whole.add(path)
+            state.whole.add(path)
         else:
-            erase[path].add(line)
+            state.erase[path].add(line)
     for path in discovery.vacuum:
         if path in infos:
-            db_records.setdefault(path, set())  # no row to change: the action only VACUUMs
-    kept_paths = {path for path, _ in kept}
-    # Whole sessions.
+            state.db_records.setdefault(path, set())  # no row to change: the action only VACUUMs
+    return state
+
+
+def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict[str, list[ArtifactInfo]]:
+    """The files of each session that goes whole, with the copies of its outputs in the user's folder."""
     by_session: dict[str, list[ArtifactInfo]] = defaultdict(list)
     for info in discovery.artifacts:
         if info.session_id in delete and info.kind not in ("residual", "encrypted_store"):
@@ -492,16 +537,29 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
         digests = {f.sha256 for f in session_files if f.kind == "output" and f.sha256}
         copies = [u for digest in sorted(digests) for u in user_outputs.get(digest, ())]
         session_files.extend(c for c in copies if c not in session_files)
-    deleted_paths: set[str] = set()
+    return by_session
+
+
+def _session_deletions(
+    discovery: LocationDiscovery,
+    scope: _Scope,
+    delete: Mapping[str, str],
+    by_session: Mapping[str, list[ArtifactInfo]],
+    state: _EndpointState,
+) -> list[PlannedAction]:
+    """One DELETE_SESSION per session that goes whole, without the files an exception keeps."""
+    name = discovery.name
+    kept_paths = {path for path, _ in state.kept}
+    actions: list[PlannedAction] = []
     for sid in sorted(by_session):
         files = []
         for info in sorted(by_session[sid], key=lambda i: i.path):
             if info.path in kept_paths:
                 continue  # items of this file are kept (exception below)
-            keep = scope.keep(name, info.path, info.kind, session_dates.get(sid))
+            keep = scope.keep(name, info.path, info.kind, state.session_dates.get(sid))
             if keep is not None:
-                kept_whole[(info.path, keep)] = True
-                kept[(info.path, keep)] = set()
+                state.kept_whole[(info.path, keep)] = True
+                state.kept[(info.path, keep)] = set()
                 continue
             files.append(info)
         if not files:
@@ -521,34 +579,47 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 app=next((f.app for f in files if f.app), None),
             )
         )
-        deleted_paths |= {f.path for f in files}
-    # References to deleted sessions in per-org files (policy 1): the session id becomes null on its line.
-    # Prompt-history lines of a deleted session are that session's prompts: they are removed.
-    refs: dict[str, set[str]] = defaultdict(set)
-    drops: dict[str, set[int]] = defaultdict(set)
+        state.deleted_paths |= {f.path for f in files}
+    return actions
+
+
+def _session_references(
+    discovery: LocationDiscovery,
+    delete: Mapping[str, str],
+    by_session: Mapping[str, list[ArtifactInfo]],
+    state: _EndpointState,
+) -> None:
+    """References to deleted sessions in per-org files (policy 1): the session id becomes null on its line.
+    Prompt-history lines of a deleted session are that session's prompts: they are removed."""
     for info in discovery.artifacts:
         for sid, line in info.session_refs:
             if sid not in delete or not any(f.session_id == sid for f in by_session.get(sid, ())):
                 continue
             if info.kind == "prompt_history":
-                drops[info.path].add(line)
+                state.drops[info.path].add(line)
             else:
-                erase[info.path].add(line)
-                refs[info.path].add(sid)
-    for path, dropped in drops.items():
-        erase[path] -= dropped
-    # Files outside deleted sessions; a file kept whole is never touched, one with kept lines is redacted
-    # on its other lines only.
-    kept_whole_paths = {path for (path, _), is_whole in kept_whole.items() if is_whole}
+                state.erase[info.path].add(line)
+                state.refs[info.path].add(sid)
+    for path, dropped in state.drops.items():
+        state.erase[path] -= dropped
+
+
+def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _EndpointState) -> list[PlannedAction]:
+    """Files outside deleted sessions; a file kept whole is never touched, one with kept lines is redacted
+    on its other lines only."""
+    kept_whole_paths = {path for (path, _), is_whole in state.kept_whole.items() if is_whole}
     kept_lines: dict[str, set[int]] = defaultdict(set)
-    for (path, _), held in kept.items():
+    for (path, _), held in state.kept.items():
         kept_lines[path] |= held
-    for path in sorted((set(erase) | whole | set(drops) | set(db_records)) - deleted_paths - kept_whole_paths):
+    erase, whole, drops, db_records = state.erase, state.whole, state.drops, state.db_records
+    touched = set(erase) | whole | set(drops) | set(db_records)
+    actions: list[PlannedAction] = []
+    for path in sorted(touched - state.deleted_paths - kept_whole_paths):
         info = infos[path]
         unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
             if info.sha256 is None and info.fmt != "none":
-                unidentified.add(path)
+                state.unidentified.add(path)
                 continue
             actions.append(
                 _action(
@@ -564,7 +635,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
             )
             continue
         if info.sha256 is None:
-            unidentified.add(path)
+            state.unidentified.add(path)
             continue
         reason = Reason.THIRD_PARTY_SESSION if info.session_id else Reason.NO_SESSION
         if path in db_records and not db_records[path] and not erase.get(path):
@@ -579,15 +650,20 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 session_id=info.session_id,
                 lines=tuple(sorted(erase[path])),
                 target=FileRef.of(info),
-                session_ids=tuple(sorted(refs.get(path, ()))),
+                session_ids=tuple(sorted(state.refs.get(path, ()))),
                 drop_lines=tuple(sorted(drops.get(path, set()) - kept_lines.get(path, set()))),
                 records=tuple(sorted(db_records.get(path, ()))),
                 app=info.app,
             )
         )
-    # Kept items: one exception per file and ground; erased lines of the same file are redacted above only
-    # when the file itself is not kept.
-    for (path, keep), lines in sorted(kept.items(), key=lambda kv: (kv[0][0], kv[0][1].ground)):
+    return actions
+
+
+def _kept_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _EndpointState) -> list[PlannedAction]:
+    """Kept items: one exception per file and ground; erased lines of the same file are redacted only when
+    the file itself is not kept."""
+    actions: list[PlannedAction] = []
+    for (path, keep), lines in sorted(state.kept.items(), key=lambda kv: (kv[0][0], kv[0][1].ground)):
         info = infos.get(path)
         actions.append(
             _action(
@@ -597,15 +673,19 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
                 keep.reason.value,
                 path=path,
                 session_id=info.session_id if info else None,
-                lines=() if kept_whole.get((path, keep)) else tuple(sorted(lines)),
+                lines=() if state.kept_whole.get((path, keep)) else tuple(sorted(lines)),
                 ground=keep.ground,
                 hold_id=keep.hold_id,
                 note=keep.note,
             )
         )
-    for path in sorted(unidentified):
-        actions.append(_action(ActionKind.NOT_REACHED, name, "endpoint", Reason.NOT_READ.value, path=path))
-    actions.extend(_not_reached(discovery, "endpoint"))
+    return actions
+
+
+def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
+    """Residual and encrypted stores on an endpoint: reported as exceptions, never edited."""
+    name = discovery.name
+    actions: list[PlannedAction] = []
     # Residual stores: reported, never edited (one entry per store directory).
     residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
     for root in residual_roots:
@@ -662,12 +742,15 @@ def _not_reached(discovery: LocationDiscovery, location_type: str) -> list[Plann
 # -- stores ------------------------------------------------------------------------------------------------
 
 
+_VersionKey = tuple[str, str | None]
+
+
 def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
     name = discovery.name
     actions: list[PlannedAction] = []
-    versions: dict[tuple[str, str | None], ArtifactInfo] = {(i.path, i.version_id): i for i in discovery.artifacts}
-    lines: dict[tuple[str, str | None], set[int]] = defaultdict(set)
-    kept: dict[tuple[str, str | None], _Keep] = {}
+    versions: dict[_VersionKey, ArtifactInfo] = {(i.path, i.version_id): i for i in discovery.artifacts}
+    lines: dict[_VersionKey, set[int]] = defaultdict(set)
+    kept: dict[_VersionKey, _Keep] = {}
     for item in discovery.items:
         where = item["location"]
         key = (where["path"], where.get("version_id"))
@@ -679,101 +762,129 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
             found_lines.add(where["line"])
     for path in sorted({p for p, _ in lines}):
         found = {vid: lines[(p, vid)] for p, vid in lines if p == path}
-        current = next((v for (p, vid), v in versions.items() if p == path and v.is_latest), None)
-        to_delete: list[str] = []
-        for vid in sorted(found, key=lambda v: v or ""):
-            info = versions.get((path, vid))
-            keep = kept.get((path, vid))
-            if (info is None or info.sha256 is None) and keep is None:
-                actions.append(
-                    _action(
-                        ActionKind.NOT_REACHED,
-                        name,
-                        "store",
-                        Reason.NOT_READ.value,
-                        path=path,
-                        version_ids=(vid,) if vid else (),
-                        lines=tuple(sorted(found[vid])),
-                    )
-                )
-                continue
-            if info is not None and info.locked and keep is None:
-                keep = _Keep(Reason.OBJECT_LOCK, "object_lock", None, info.lock_mode)
-            if keep is not None:
-                actions.append(
-                    _action(
-                        ActionKind.EXCEPTION,
-                        name,
-                        "store",
-                        keep.reason.value,
-                        path=path,
-                        version_ids=(vid,) if vid else (),
-                        lines=tuple(sorted(found[vid])),
-                        ground=keep.ground,
-                        hold_id=keep.hold_id,
-                        note=keep.note,
-                    )
-                )
-                continue
-            if info is not None and info.is_latest:
-                continue
-            if vid is not None:
-                to_delete.append(vid)
-        current_pending = (
-            current is not None
-            and current.version_id in found
-            and (path, current.version_id) not in kept
-            and not current.locked
-        )
-        if current_pending and current is not None and current.sha256 is not None:
-            named = len(found[current.version_id])
-            records = max((current.lines or 1) - 1, 1)
-            if share > 0 and named / records >= share:
-                all_vids = tuple(
-                    sorted(
-                        v.version_id or "null"
-                        for (p, _), v in versions.items()
-                        if p == path and not v.locked and (p, v.version_id) not in kept
-                    )
-                )
-                actions.append(
-                    _action(
-                        ActionKind.S3_ERASE_OBJECT,
-                        name,
-                        "store",
-                        Reason.OBJECT_MAINLY_ABOUT.value,
-                        path=path,
-                        target=FileRef.of(current),
-                        version_ids=all_vids,
-                    )
-                )
-                continue
-            old = tuple(sorted(set(to_delete) | ({current.version_id} if current.version_id else set())))
-            actions.append(
-                _action(
-                    ActionKind.S3_REWRITE,
-                    name,
-                    "store",
-                    Reason.OBJECT_PARTLY_ABOUT.value,
-                    path=path,
-                    target=FileRef.of(current),
-                    lines=tuple(sorted(found[current.version_id])),
-                    version_ids=old,
-                )
-            )
-        elif to_delete:
-            actions.append(
-                _action(
-                    ActionKind.S3_DELETE_VERSIONS,
-                    name,
-                    "store",
-                    Reason.OLD_VERSIONS.value,
-                    path=path,
-                    version_ids=tuple(sorted(to_delete)),
-                )
-            )
+        to_delete = _plan_versions(name, path, found, versions, kept, actions)
+        actions.extend(_plan_current(name, path, found, versions, kept, to_delete, share))
     actions.extend(_not_reached(discovery, "store"))
     return actions
+
+
+def _plan_versions(
+    name: str,
+    path: str,
+    found: Mapping[str | None, set[int]],
+    versions: Mapping[_VersionKey, ArtifactInfo],
+    kept: Mapping[_VersionKey, _Keep],
+    actions: list[PlannedAction],
+) -> list[str]:
+    """Actions for the versions of one object that name the subject and cannot be changed (not read, held,
+    locked); returns the old versions to delete."""
+    to_delete: list[str] = []
+    for vid in sorted(found, key=lambda v: v or ""):
+        info = versions.get((path, vid))
+        keep = kept.get((path, vid))
+        if (info is None or info.sha256 is None) and keep is None:
+            actions.append(
+                _action(
+                    ActionKind.NOT_REACHED,
+                    name,
+                    "store",
+                    Reason.NOT_READ.value,
+                    path=path,
+                    version_ids=(vid,) if vid else (),
+                    lines=tuple(sorted(found[vid])),
+                )
+            )
+            continue
+        if info is not None and info.locked and keep is None:
+            keep = _Keep(Reason.OBJECT_LOCK, "object_lock", None, info.lock_mode)
+        if keep is not None:
+            actions.append(
+                _action(
+                    ActionKind.EXCEPTION,
+                    name,
+                    "store",
+                    keep.reason.value,
+                    path=path,
+                    version_ids=(vid,) if vid else (),
+                    lines=tuple(sorted(found[vid])),
+                    ground=keep.ground,
+                    hold_id=keep.hold_id,
+                    note=keep.note,
+                )
+            )
+            continue
+        if info is not None and info.is_latest:
+            continue
+        if vid is not None:
+            to_delete.append(vid)
+    return to_delete
+
+
+def _plan_current(
+    name: str,
+    path: str,
+    found: Mapping[str | None, set[int]],
+    versions: Mapping[_VersionKey, ArtifactInfo],
+    kept: Mapping[_VersionKey, _Keep],
+    to_delete: list[str],
+    share: float,
+) -> list[PlannedAction]:
+    """The action on one object as a whole: erased when mainly about the subject, rewritten when partly, or
+    only its old versions deleted."""
+    current = next((v for (p, vid), v in versions.items() if p == path and v.is_latest), None)
+    current_pending = (
+        current is not None
+        and current.version_id in found
+        and (path, current.version_id) not in kept
+        and not current.locked
+    )
+    if current_pending and current is not None and current.sha256 is not None:
+        named = len(found[current.version_id])
+        records = max((current.lines or 1) - 1, 1)
+        if share > 0 and named / records >= share:
+            all_vids = tuple(
+                sorted(
+                    v.version_id or "null"
+                    for (p, _), v in versions.items()
+                    if p == path and not v.locked and (p, v.version_id) not in kept
+                )
+            )
+            return [
+                _action(
+                    ActionKind.S3_ERASE_OBJECT,
+                    name,
+                    "store",
+                    Reason.OBJECT_MAINLY_ABOUT.value,
+                    path=path,
+                    target=FileRef.of(current),
+                    version_ids=all_vids,
+                )
+            ]
+        old = tuple(sorted(set(to_delete) | ({current.version_id} if current.version_id else set())))
+        return [
+            _action(
+                ActionKind.S3_REWRITE,
+                name,
+                "store",
+                Reason.OBJECT_PARTLY_ABOUT.value,
+                path=path,
+                target=FileRef.of(current),
+                lines=tuple(sorted(found[current.version_id])),
+                version_ids=old,
+            )
+        ]
+    if to_delete:
+        return [
+            _action(
+                ActionKind.S3_DELETE_VERSIONS,
+                name,
+                "store",
+                Reason.OLD_VERSIONS.value,
+                path=path,
+                version_ids=tuple(sorted(to_delete)),
+            )
+        ]
+    return []
 
 
 # -- entry point -------------------------------------------------------------------------------------------

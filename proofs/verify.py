@@ -6,11 +6,11 @@ Names the first bad entry (seq and line) and what is wrong. Works on the exporte
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -214,6 +214,25 @@ class _Walk:
             seq = seq_to if isinstance(seq_to, int) else None
             raise _Broken(VerifyError(Problem.BAD_SIGNATURE, seq, line, str(exc), checkpoint=True)) from None
         seq = checkpoint.seq_to
+        self._check_signature(checkpoint, line)
+        self._check_chain(checkpoint, line)
+        if seq not in self.hashes:
+            self._sealed_entry_absent(checkpoint, line)
+        entry_hash, entry_line = self.hashes[seq]
+        if entry_hash != checkpoint.head_hash:
+            detail = (
+                f"entry {seq} has hash {entry_hash[:16]}..., the checkpoint at line {line} sealed "
+                f"{checkpoint.head_hash[:16]}...: it was changed and re-hashed"
+            )
+            raise _Broken(VerifyError(Problem.MODIFIED, seq, entry_line, detail))
+        self.sealed_to = seq
+        self.last_digest = checkpoint.digest()
+        self.digests[self.last_digest] = seq
+        self.chained = self.chained or checkpoint.prev_checkpoint is not None
+
+    def _check_signature(self, checkpoint: Checkpoint, line: int) -> None:
+        """The checkpoint is signed with the key the ledger is checked with."""
+        seq = checkpoint.seq_to
         if self.public_key is None:
             raise _Broken(VerifyError(Problem.BAD_SIGNATURE, seq, line, "no public key to check it", checkpoint=True))
         key_id = key_id_of(self.public_key)
@@ -223,6 +242,10 @@ class _Walk:
         if not is_signature_valid(checkpoint, self.public_key):
             detail = "the Ed25519 signature does not match the checkpoint's fields"
             raise _Broken(VerifyError(Problem.BAD_SIGNATURE, seq, line, detail, checkpoint=True))
+
+    def _check_chain(self, checkpoint: Checkpoint, line: int) -> None:
+        """The checkpoint follows the one before it: its seq range and its chain digest."""
+        seq = checkpoint.seq_to
         if checkpoint.seq_from != self.sealed_to + 1:
             problem = Problem.MISSING if checkpoint.seq_from > self.sealed_to + 1 else Problem.REORDERED
             detail = f"checkpoint starts at seq {checkpoint.seq_from}; the previous one ended at seq {self.sealed_to}"
@@ -241,30 +264,22 @@ class _Walk:
                 "replaced"
             )
             raise _Broken(VerifyError(Problem.MISSING, seq, line, detail, checkpoint=True))
-        if seq not in self.hashes:
-            later = [n for n in self.seq_lines.get(seq, []) if n > line]
-            if later:
-                detail = f"the checkpoint at line {line} seals seq {seq}, which comes later at line {later[0]}"
-                raise _Broken(VerifyError(Problem.REORDERED, seq, later[0], detail))
-            if not any(n > line for lines in self.seq_lines.values() for n in lines):
-                detail = (
-                    f"entries {self.expected}..{seq} are absent, but the stored checkpoint sealing seqs "
-                    f"{checkpoint.seq_from}..{seq} is still there: the ledger was cut after seq {self.expected - 1}"
-                )
-                raise _Broken(VerifyError(Problem.TRUNCATED, self.expected, line, detail))
-            detail = f"seq {self.expected} is absent: the checkpoint at line {line} seals up to seq {seq}"
-            raise _Broken(VerifyError(Problem.MISSING, self.expected, line, detail))
-        entry_hash, entry_line = self.hashes[seq]
-        if entry_hash != checkpoint.head_hash:
+
+    def _sealed_entry_absent(self, checkpoint: Checkpoint, line: int) -> NoReturn:
+        """Why the entry a checkpoint seals was not read before it: later in the file, cut off, or missing."""
+        seq = checkpoint.seq_to
+        later = [n for n in self.seq_lines.get(seq, []) if n > line]
+        if later:
+            detail = f"the checkpoint at line {line} seals seq {seq}, which comes later at line {later[0]}"
+            raise _Broken(VerifyError(Problem.REORDERED, seq, later[0], detail))
+        if not any(n > line for lines in self.seq_lines.values() for n in lines):
             detail = (
-                f"entry {seq} has hash {entry_hash[:16]}..., the checkpoint at line {line} sealed "
-                f"{checkpoint.head_hash[:16]}...: it was changed and re-hashed"
+                f"entries {self.expected}..{seq} are absent, but the stored checkpoint sealing seqs "
+                f"{checkpoint.seq_from}..{seq} is still there: the ledger was cut after seq {self.expected - 1}"
             )
-            raise _Broken(VerifyError(Problem.MODIFIED, seq, entry_line, detail))
-        self.sealed_to = seq
-        self.last_digest = checkpoint.digest()
-        self.digests[self.last_digest] = seq
-        self.chained = self.chained or checkpoint.prev_checkpoint is not None
+            raise _Broken(VerifyError(Problem.TRUNCATED, self.expected, line, detail))
+        detail = f"seq {self.expected} is absent: the checkpoint at line {line} seals up to seq {seq}"
+        raise _Broken(VerifyError(Problem.MISSING, self.expected, line, detail))
 
     def head(self, head: SignedHead, source: str, *, exact: bool) -> None:
         """Check a signed head against what was read: signature, then nothing cut or rewritten up to it."""
@@ -395,22 +410,7 @@ def verify_documents(
         )
     error: VerifyError | None = None
     try:
-        for line, document in items:
-            kind = document.get("type")
-            if kind == "entry":
-                walk.entry(line, document)
-            elif kind == "checkpoint":
-                walk.checkpoint(line, document)
-            else:
-                raise _Broken(VerifyError(Problem.MALFORMED, None, line, f"unknown line type {str(kind)[:20]!r}"))
-        if expected_entries is not None and expected_entries != walk.entries:
-            problem = Problem.MISSING if expected_entries > walk.entries else Problem.MALFORMED
-            detail = f"the header announces {expected_entries} entries, the file holds {walk.entries}"
-            raise _Broken(VerifyError(problem, walk.expected, None, detail))
-        for check in heads:
-            walk.head(check.head, check.source, exact=check.exact)
-        if certificate is not None:
-            _check_certificate(walk, certificate)
+        _walk_all(walk, items, expected_entries, heads, certificate)
     except _Broken as broken:
         error = broken.error
     head = walk.expected - 1
@@ -433,6 +433,36 @@ def verify_documents(
         head_seq=head,
         head_hash=walk.hashes[head][0] if head in walk.hashes else None,
     )
+
+
+def _walk_all(
+    walk: _Walk,
+    items: Sequence[tuple[int, Mapping[str, Any]]],
+    expected_entries: int | None,
+    heads: Iterable[HeadCheck],
+    certificate: CertificateClaim | None,
+) -> None:
+    """Walk every entry and checkpoint, then the entry count, the signed heads and the certificate.
+
+    Raises:
+        _Broken: at the first problem.
+    """
+    for line, document in items:
+        kind = document.get("type")
+        if kind == "entry":
+            walk.entry(line, document)
+        elif kind == "checkpoint":
+            walk.checkpoint(line, document)
+        else:
+            raise _Broken(VerifyError(Problem.MALFORMED, None, line, f"unknown line type {str(kind)[:20]!r}"))
+    if expected_entries is not None and expected_entries != walk.entries:
+        problem = Problem.MISSING if expected_entries > walk.entries else Problem.MALFORMED
+        detail = f"the header announces {expected_entries} entries, the file holds {walk.entries}"
+        raise _Broken(VerifyError(problem, walk.expected, None, detail))
+    for check in heads:
+        walk.head(check.head, check.source, exact=check.exact)
+    if certificate is not None:
+        _check_certificate(walk, certificate)
 
 
 def _failed(line: int | None, detail: str, problem: Problem = Problem.MALFORMED) -> VerifyResult:
@@ -458,6 +488,41 @@ def read_certificate(path: Path, public_key: Ed25519PublicKey) -> CertificateCla
     except OSError as exc:
         raise LedgerError(f"cannot read {signature_path}: {exc.strerror}", path=str(signature_path)) from exc
     return check_certificate(document, signature, public_key, source=path.name)
+
+
+def _read_export(path: Path) -> list[tuple[int, Mapping[str, Any]]] | VerifyResult:
+    """The export's lines as (line number, object), or the failed result naming the first line that is not
+    a JSON object.
+
+    Raises:
+        LedgerError: the file cannot be read.
+    """
+    try:
+        raw_lines = path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise LedgerError(f"cannot read ledger export {path}: {exc.strerror}", path=str(path)) from exc
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    parsed: list[tuple[int, Mapping[str, Any]]] = []
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            return _failed(number, "the line is not a JSON object")
+        parsed.append((number, document))
+    return parsed
+
+
+def _export_key(header: Mapping[str, Any], given: Ed25519PublicKey | None) -> tuple[Ed25519PublicKey | None, str]:
+    """The key to check with and where it came from: the given key, else the one embedded in the header."""
+    if given is not None or not isinstance(header.get("public_key"), str):
+        return given, "given"
+    try:
+        return load_public_key(header["public_key"].encode("ascii")), "embedded"
+    except (ConfigError, UnicodeEncodeError):
+        return None, "given"
 
 
 def verify_export(
@@ -486,21 +551,9 @@ def verify_export(
         ConfigError: `public_key_pem` is not an Ed25519 public key.
     """
     given = load_public_key(public_key_pem) if public_key_pem is not None else None
-    try:
-        raw_lines = path.read_bytes().split(b"\n")
-    except OSError as exc:
-        raise LedgerError(f"cannot read ledger export {path}: {exc.strerror}", path=str(path)) from exc
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    parsed: list[tuple[int, Mapping[str, Any]]] = []
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            return _failed(number, "the line is not a JSON object")
-        parsed.append((number, document))
+    parsed = _read_export(path)
+    if isinstance(parsed, VerifyResult):
+        return parsed
     if not parsed or parsed[0][1].get("type") != "header":
         return _failed(1, f"the first line is not a {CHAINED_FORMAT} header")
     header = parsed[0][1]
@@ -519,12 +572,7 @@ def verify_export(
         return _failed(
             1, f"the header carries no valid signed head ({exc}): the export cannot be trusted", Problem.MISSING
         )
-    public_key, source = given, "given"
-    if public_key is None and isinstance(header.get("public_key"), str):
-        try:
-            public_key, source = load_public_key(header["public_key"].encode("ascii")), "embedded"
-        except (ConfigError, UnicodeEncodeError):
-            public_key = None
+    public_key, source = _export_key(header, given)
     claim: CertificateClaim | None = None
     against = [f"public key {key_id_of(public_key)} ({source})" if public_key else "no public key"]
     against.append("the export's signed head")

@@ -482,69 +482,15 @@ def assemble_package(
     root = staging_dir(settings, request_id)
     key = request_key(settings, request_id)
     staged_items = list(iter_staged(root, key))
-    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.get("categories", [])))
-    missing = missing_register_keys(settings.processing_register, codes)
-    if missing:
-        with session_scope(settings.database.url) as session:
-            cases.record_event(
-                session,
-                cases.REGISTER_CHECK,
-                request_id=request_id,
-                outcome="incomplete_allowed" if allow_incomplete else "blocked",
-                missing=missing,
-            )
-        if not allow_incomplete:
-            raise RegisterIncompleteError(request_id, missing)
+    missing = _check_register(settings, request_id, staged_items, allow_incomplete)
     classifier = Classifier(default_region=matcher.default_region, spacy_model=ner_model(settings))
     people = other_people(settings, request_id, matcher)
-    region = settings.controller.phone_region
-    staged: list[_Staged] = []
-    for item in staged_items:
-        value = _decode(item)
-        third = classifier.classify(value, matcher).third_parties if value is not None else ()
-        entry = _Staged(item, value, third)
-        _learn(entry, people, region)
-        staged.append(entry)
-    finder = people.finder(REDACTION_SOURCES)
-    others = finder.find if finder else None
-    books: dict[tuple[str, str], PlaceholderBook] = {}
-    items = tuple(
-        _package_item(entry, matcher, books.setdefault(_document(entry.item), PlaceholderBook()), others)
-        for entry in staged
-    )
-    del staged, staged_items
-    with session_scope(settings.database.url) as session:
-        request: Request = cases.get_request(session, request_id)
-        scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
-        released = cases.released_items(session, request_id)
-        searched = _searched(settings, scans)
-        open_gaps = [s for s in scans if not LocationStatus(s.status).is_final]
-        gaps_note = None
-        if open_gaps:
-            gaps_note = "Issued before every system could be searched: " + "; ".join(
-                f"{s.location} {STATUS_WORDS.get(s.status, 'not searched')} since "
-                f"{s.first_attempt_at:%Y-%m-%d %H:%M} UTC, tried {s.attempts} times"
-                if s.first_attempt_at
-                else f"{s.location} never reached"
-                for s in open_gaps
-            )
-        package_input = PackageInput(
-            request_id=request.id,
-            kind=request.kind,
-            generated_at=utcnow(),
-            received_at=request.received_at,
-            due=cases.effective_due(request),
-            controller=settings.controller,
-            register=settings.processing_register,
-            items=items,
-            searched=tuple(searched),
-            gaps_note=gaps_note,
-            register_missing=tuple(missing),
-            identity=identity_record(settings, request_id),
-        )
+    items = _redacted_items(settings, staged_items, matcher, classifier, people)
+    del staged_items
+    package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
     out_dir = settings.access.package_dir
     result: PackageResult | PortabilityResult
-    if RequestKind(request.kind) is RequestKind.PORTABILITY:
+    if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)
     else:
         result = build_access_package(package_input, out_dir)
@@ -590,6 +536,96 @@ def assemble_package(
         )
     shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def _check_register(
+    settings: Settings, request_id: str, staged_items: Sequence[dict[str, Any]], allow_incomplete: bool
+) -> list[str]:
+    """The register keys the found categories need and the register lacks (an audit event when any do).
+
+    Raises:
+        RegisterIncompleteError: keys are missing and incomplete registers are not allowed.
+    """
+    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.get("categories", [])))
+    missing = missing_register_keys(settings.processing_register, codes)
+    if missing:
+        with session_scope(settings.database.url) as session:
+            cases.record_event(
+                session,
+                cases.REGISTER_CHECK,
+                request_id=request_id,
+                outcome="incomplete_allowed" if allow_incomplete else "blocked",
+                missing=missing,
+            )
+        if not allow_incomplete:
+            raise RegisterIncompleteError(request_id, missing)
+    return list(missing)
+
+
+def _redacted_items(
+    settings: Settings,
+    staged_items: Sequence[dict[str, Any]],
+    matcher: Matcher,
+    classifier: Classifier,
+    people: OtherPeople,
+) -> tuple[PackageItem, ...]:
+    """Every staged finding as a package item, other people replaced by markers numbered per document.
+
+    Two passes: the first classifies every record and learns other people from the data itself, the second
+    redacts with everything learned (a name learned late in one conversation is still replaced early on).
+    """
+    region = settings.controller.phone_region
+    staged: list[_Staged] = []
+    for item in staged_items:
+        value = _decode(item)
+        third = classifier.classify(value, matcher).third_parties if value is not None else ()
+        entry = _Staged(item, value, third)
+        _learn(entry, people, region)
+        staged.append(entry)
+    finder = people.finder(REDACTION_SOURCES)
+    others = finder.find if finder else None
+    books: dict[tuple[str, str], PlaceholderBook] = {}
+    return tuple(
+        _package_item(entry, matcher, books.setdefault(_document(entry.item), PlaceholderBook()), others)
+        for entry in staged
+    )
+
+
+def _package_input(
+    settings: Settings, request_id: str, items: tuple[PackageItem, ...], missing: Sequence[str]
+) -> tuple[PackageInput, dict[str, str], list[LocationScan]]:
+    """The package's input (request, register, items, scope), the items the reviewer released, and the
+    locations still open."""
+    with session_scope(settings.database.url) as session:
+        request: Request = cases.get_request(session, request_id)
+        scans = [s for s in cases.location_scans(session, request_id) if s.phase == DISCOVERY]
+        released = cases.released_items(session, request_id)
+        searched = _searched(settings, scans)
+        open_gaps = [s for s in scans if not LocationStatus(s.status).is_final]
+        gaps_note = None
+        if open_gaps:
+            gaps_note = "Issued before every system could be searched: " + "; ".join(
+                f"{s.location} {STATUS_WORDS.get(s.status, 'not searched')} since "
+                f"{s.first_attempt_at:%Y-%m-%d %H:%M} UTC, tried {s.attempts} times"
+                if s.first_attempt_at
+                else f"{s.location} never reached"
+                for s in open_gaps
+            )
+        package_input = PackageInput(
+            request_id=request.id,
+            kind=request.kind,
+            generated_at=utcnow(),
+            received_at=request.received_at,
+            due=cases.effective_due(request),
+            controller=settings.controller,
+            register=settings.processing_register,
+            items=items,
+            searched=tuple(searched),
+            gaps_note=gaps_note,
+            register_missing=tuple(missing),
+            identity=identity_record(settings, request_id),
+        )
+    return package_input, released, open_gaps
 
 
 def request_kind(settings: Settings, request_id: str) -> str:

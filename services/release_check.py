@@ -104,40 +104,52 @@ def _strings(path: Path, rel: str) -> Iterator[tuple[str, str]]:
     """(place, text) of every string a file shows a reader."""
     text = path.read_text(encoding="utf-8", errors="replace")
     if rel.endswith(".jsonl"):
-        for number, line in enumerate(text.splitlines(), 1):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                yield f"line {number}", line
-                continue
-            for pointer, string, _key in iter_strings(value):
-                yield f"line {number} {pointer or '/'}", string
+        yield from _jsonl_strings(text)
     elif rel.endswith(".json"):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            yield "line 1", text
-            return
-        for pointer, string, _key in iter_strings(value):
-            record: object = None
-            if pointer.endswith("/content") and string[:1] in "{[":
-                try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
-                    record = json.loads(string)
-                except ValueError:
-                    record = None
-            if record is None:
-                yield pointer or "/", string
-                continue
-            for inner, part, _k in iter_strings(record):
-                yield f"{pointer}{inner}", part
+        yield from _json_strings(text)
     elif rel.endswith(".html"):
-        for number, line in enumerate(text.splitlines(), 1):
-            yield f"line {number}", unescape(_TAG.sub(" ", line))
-            for attr in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line):
-                yield f"line {number}", unescape(attr)
+        yield from _html_strings(text)
     else:
         for number, line in enumerate(text.splitlines(), 1):
             yield f"line {number}", line
+
+
+def _jsonl_strings(text: str) -> Iterator[tuple[str, str]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            yield f"line {number}", line
+            continue
+        for pointer, string, _key in iter_strings(value):
+            yield f"line {number} {pointer or '/'}", string
+
+
+def _json_strings(text: str) -> Iterator[tuple[str, str]]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        yield "line 1", text
+        return
+    for pointer, string, _key in iter_strings(value):
+        record: object = None
+        if pointer.endswith("/content") and string[:1] in "{[":
+            try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
+                record = json.loads(string)
+            except ValueError:
+                record = None
+        if record is None:
+            yield pointer or "/", string
+            continue
+        for inner, part, _k in iter_strings(record):
+            yield f"{pointer}{inner}", part
+
+
+def _html_strings(text: str) -> Iterator[tuple[str, str]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        yield f"line {number}", unescape(_TAG.sub(" ", line))
+        for attr in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line):
+            yield f"line {number}", unescape(attr)
 
 
 def _nodes(place: str, text: str, rel: str) -> list[str]:
