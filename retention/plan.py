@@ -512,6 +512,11 @@ class _Planner:
                 # deleted on its own nor silently kept.
                 self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
                 continue
+            if CONVERSATION in table and art.fmt is RecordFormat.SQLITE:
+                # Conversations kept as rows of an agent's database: a purge never edits a database, so a
+                # conversation policy reports the database as kept rather than passing over it in silence.
+                self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
+                continue
             pol = policy_for(table, art)
             if pol is None:
                 continue

@@ -62,3 +62,17 @@ def test_agent_sessions_age_by_their_own_timestamps(tmp_path: Path) -> None:
         assert artifact_last_activity_at(connector, rollout) == datetime(2026, 3, 2, 9, 14, 13, tzinfo=UTC)
         assert artifact_last_activity_at(connector, zed) == datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
         assert artifact_last_activity_at(connector, history) == datetime.fromtimestamp(1772442850, tz=UTC)
+
+
+def test_conversation_policy_reports_conversations_kept_in_databases(tmp_path: Path) -> None:
+    """A purge never edits an agent's database, so under a whole-conversation policy the databases that hold
+    conversations as rows (Zed, OpenCode, Cursor, ...) are reported as kept, never passed over in silence."""
+    _laptop(tmp_path)
+    settings = Settings(
+        endpoints=[EndpointSettings(name="mac", url=tmp_path.as_uri())],
+        retention=[RetentionPolicy(name="all", unit="conversation", period_days=30, version="1")],
+    )
+    plan = plan_purge(settings, lambda name: open_location(name, settings), now=NOW)
+    reported = {path for _location, path, _kind in plan.ungrouped}
+    assert any(path.endswith("threads.db") for path in reported)
+    assert not any(f.path.endswith("threads.db") for c in plan.candidates for f in c.files)
