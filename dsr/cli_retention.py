@@ -40,6 +40,8 @@ def _run_id(dry_run: bool, now: datetime) -> str:
 
 
 def _print_plan(summary: dict[str, Any], plan: Any) -> None:
+    from services.retention_runs import kept_unplanned_reason  # noqa: PLC0415
+
     totals = summary["totals"]
     out.print(f"as of {summary['as_of']}  digest {summary['digest']}")
     out.print("policies: " + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"))
@@ -54,7 +56,7 @@ def _print_plan(summary: dict[str, Any], plan: Any) -> None:
         for path in stay:
             out.print(f"      stays  {path}")
     for location, path, kind in plan.ungrouped:
-        out.print(f"  {location}  reported  {path} ({kind}): looks like a conversation's file, grouped with none; kept")
+        out.print(f"  {location}  reported  {path} ({kind}): {kept_unplanned_reason(kind)}; kept")
     for location, status in plan.unreached:
         out.print(f"  {location}  unreached ({status}): nothing there is planned")
 

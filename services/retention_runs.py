@@ -280,10 +280,18 @@ def _record_kept_outside_plan(ledger: Ledger, plan: PurgePlan, run_id: str) -> N
                 outcome="kept",
                 actor=ACTOR,
                 policy_version="retention",
-                details={"reason": "not grouped with a conversation", "kind": kind},
+                details={"reason": kept_unplanned_reason(kind), "kind": kind},
             ),
             idempotency_key=f"retention:{run_id}:ungrouped:{location}:{path_digest(path)}",
         )
+
+
+def kept_unplanned_reason(kind: str) -> str:
+    """Why a reported file stays: a database holding conversations as rows (a purge never edits one), or a
+    conversation's file that groups with no conversation."""
+    if kind == "database":
+        return "conversations kept as rows of a database; a purge never edits a database"
+    return "not grouped with a conversation"
 
 
 def _execute(
