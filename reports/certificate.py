@@ -3,7 +3,8 @@
 Owns what the certificate says and how it looks. Takes ids, locations, counts, hashes, grounds and ledger
 references from the erasure flow (never erased content); imports models and reports only, not proofs.
 
-`CertificateInput` (built by the erasure flow from its plan, execution results, re-scan and the proof ledger):
+`CertificateInput` (built by services.certificates from the request's signed ledger entries; only dates,
+unreached locations, Art. 19 notices and the retained access package come from the case database):
 
     request_id, generated_at, received_at, completed_at, due    the request and its dates
     controller, register                                         who answers; the register gives the recipients
@@ -13,12 +14,14 @@ references from the erasure flow (never erased content); imports models and repo
     identity                                                     how the requester's identity was established
     erased_categories                                            category codes of the erased data (for Art. 19)
     erased:        ErasedEntry per action (location, path, action, items, sha256 before/after, version, ledger seq)
-    kept:          KeptEntry per exception (ground code, article, explanation, hold reference, review date)
+    kept:          KeptEntry per `exception` ledger entry (ground code, article, explanation, hold reference,
+                   review date, ledger seq), including residual stores and vendor copies
     unreached:     UnreachedLocation per location that could not be erased (status, reason, since, attempts)
     not_reached:   NotReachedItem per item inside a reached location that could not be read or changed
                    (a link out of scope, a special file, a permission refusal, content not read), with its
                    reason: a gap, never an exception
     residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
+    retained_package: RetainedPackage: the sealed access package still kept and its deletion date
     verification:  VerificationResult per location re-scanned after execution (remaining findings)
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
     notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
@@ -29,7 +32,8 @@ objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`co
 was reached and verified clean or clean except recorded exceptions, `complete_with_gaps` when so but items
 were not reached, else `partial`), `totals` (items erased, kept, not reached, locations unreached) and
 `recipients` (the register's recipients of the erased categories, each with its notification record or
-`pending`). certificate.html shows the SHA-256 of certificate.json, so the two can be
+`pending`), `not_searched` (the residual and vendor copies no re-scan searched) and `retained_package`.
+certificate.html shows the SHA-256 of certificate.json, so the two can be
 matched. Both files are written atomically (temp file beside the target, then rename).
 """
 
