@@ -3,7 +3,8 @@
 Owns what the certificate says and how it looks. Takes ids, locations, counts, hashes, grounds and ledger
 references from the erasure flow (never erased content); imports models and reports only, not proofs.
 
-`CertificateInput` (built by the erasure flow from its plan, execution results, re-scan and the proof ledger):
+`CertificateInput` (built by services.certificates from the request's signed ledger entries; only dates,
+unreached locations, Art. 19 notices and the retained access package come from the case database):
 
     request_id, generated_at, received_at, completed_at, due    the request and its dates
     controller, register                                         who answers; the register gives the recipients
@@ -13,12 +14,14 @@ references from the erasure flow (never erased content); imports models and repo
     identity                                                     how the requester's identity was established
     erased_categories                                            category codes of the erased data (for Art. 19)
     erased:        ErasedEntry per action (location, path, action, items, sha256 before/after, version, ledger seq)
-    kept:          KeptEntry per exception (ground code, article, explanation, hold reference, review date)
+    kept:          KeptEntry per `exception` ledger entry (ground code, article, explanation, hold reference,
+                   review date, ledger seq), including residual stores and vendor copies
     unreached:     UnreachedLocation per location that could not be erased (status, reason, since, attempts)
     not_reached:   NotReachedItem per item inside a reached location that could not be read or changed
                    (a link out of scope, a special file, a permission refusal, content not read), with its
                    reason: a gap, never an exception
     residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
+    retained_package: RetainedPackage: the sealed access package still kept and its deletion date
     verification:  VerificationResult per location re-scanned after execution (remaining findings)
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
     notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
@@ -29,7 +32,8 @@ objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`co
 was reached and verified clean or clean except recorded exceptions, `complete_with_gaps` when so but items
 were not reached, else `partial`), `totals` (items erased, kept, not reached, locations unreached) and
 `recipients` (the register's recipients of the erased categories, each with its notification record or
-`pending`). certificate.html shows the SHA-256 of certificate.json, so the two can be
+`pending`), `not_searched` (the residual and vendor copies no re-scan searched) and `retained_package`.
+certificate.html shows the SHA-256 of certificate.json, so the two can be
 matched. Both files are written atomically (temp file beside the target, then rename).
 """
 
@@ -41,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from models.files import atomic_write
 from models.identity import IdentityRecord
@@ -60,7 +65,7 @@ ACTION_TEXT = {
     "delete_object": "Stored object deleted",
 }
 VERIFY_TEXT = {
-    "clean": "Verified: nothing about you remains",
+    "clean": "Re-scanned: nothing about you found",
     "exceptions_only": "Verified: only the kept records listed above remain",
     "gaps": "Verified where we could read; the items listed as not reached could not be checked",
     "findings_remain": "Data about you still found: erasure will be repeated",
@@ -114,6 +119,7 @@ class KeptEntry:
         reference: hold id or case reference, if any.
         review_date: when the exception is reviewed or ends.
         sha256: hash of the kept file, if recorded.
+        ledger_seq: the proof-ledger entry recording the exception.
     """
 
     location: str
@@ -126,6 +132,7 @@ class KeptEntry:
     reference: str | None = None
     review_date: date | None = None
     sha256: str | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,12 +246,12 @@ class LedgerCoverage:
 
     @property
     def is_sealed(self) -> bool:
-        """Whether a signed checkpoint covers the request's last entry."""
+        """Whether a signed checkpoint covers the request's last entry (checkpoints are chained, so the earlier
+        entries are sealed by the checkpoints before it)."""
         return (
             self.signature is not None
             and self.checkpoint_seq_to is not None
             and self.checkpoint_seq_to >= self.seq_last
-            and (self.checkpoint_seq_from or 1) <= self.seq_first
         )
 
 
@@ -263,6 +270,21 @@ class RecipientNotice:
     notified_at: datetime | None
     channel: str | None
     reply: str | None = None
+
+
+@dataclass(frozen=True)
+class RetainedPackage:
+    """The sealed access package of the request still kept, and when it is deleted (from the case database).
+
+    Attributes:
+        name: the package's file name.
+        sha256: its manifest hash, if recorded.
+        delete_on: when housekeeping deletes it (issue date plus the delivery window).
+    """
+
+    name: str
+    sha256: str | None
+    delete_on: datetime | None
 
 
 @dataclass(frozen=True)
@@ -293,6 +315,7 @@ class CertificateInput:
     approval_channel: str | None = None
     approval_ledger_seq: int | None = None
     identity: IdentityRecord | None = None
+    retained_package: RetainedPackage | None = None
 
 
 def _plain(value: object) -> object:
@@ -333,6 +356,11 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def not_searched(inp: CertificateInput) -> list[str]:
+    """The copies no re-scan searched after the erasure (residual stores, vendor copies)."""
+    return list(dict.fromkeys(r.name for r in inp.residual))
 
 
 def outcome(inp: CertificateInput) -> str:
@@ -387,6 +415,8 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
         "unreached": [_plain(asdict(u)) for u in inp.unreached],
         "not_reached": [_plain(asdict(n)) for n in inp.not_reached],
         "residual": [_plain(asdict(r)) for r in inp.residual],
+        "not_searched": not_searched(inp),
+        "retained_package": _plain(asdict(inp.retained_package)) if inp.retained_package else None,
         "verification": [_plain(asdict(v)) for v in inp.verification],
         "ledger": _ledger_document(inp.ledger),
         "recipients": recipients(inp),
@@ -401,6 +431,37 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def _short(digest: str | None) -> str:
     return f'<code title="{esc(digest)}">{esc(digest[:12])}…</code>' if digest else "—"
+
+
+def _after(entry: ErasedEntry) -> str:
+    """The fingerprint after an action, as its ledger entry states it."""
+    if entry.sha256_after:
+        return _short(entry.sha256_after)
+    if entry.action == "redact_in_place":
+        return "unchanged (nothing left to remove)" if entry.sha256_before else "not recorded"
+    return "file deleted" if entry.action in ("delete_file", "delete_session") else "deleted"
+
+
+def _retained_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """The sealed access package still kept for the person, with its deletion date."""
+    package = inp.retained_package
+    if package is None:
+        return ""
+    when = fmt_time(package.delete_on, tz) if package.delete_on else "not scheduled"
+    return (
+        f"<p>The sealed copy of your data we prepared for you (<code>{esc(package.name)}</code>) is kept until "
+        f"it is deleted on {esc(when)}; this date comes from our case records, not from the proof log.</p>"
+    )
+
+
+def _not_searched_html(inp: CertificateInput) -> str:
+    """The copies the checks after erasure did not search: never stated as verified."""
+    names = not_searched(inp)
+    if not names:
+        return ""
+    return (
+        f"<p>Not searched after erasure: {esc('; '.join(names))}. The results above cover only what was re-scanned.</p>"
+    )
 
 
 def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
@@ -448,7 +509,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                         esc(ACTION_TEXT.get(e.action, e.action)),
                         str(e.items),
                         _short(e.sha256_before),
-                        _short(e.sha256_after) if e.sha256_after else "deleted",
+                        _after(e),
                         esc(e.ledger_seq) if e.ledger_seq is not None else "—",
                     ]
                     for e in inp.erased
@@ -481,7 +542,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 )
             )
             if inp.kept
-            else "<p>We kept nothing: no exception applied.</p>",
+            else "<p>We kept nothing: the proof log records no exception for this request.</p>",
         )
     )
     sections.append(
@@ -529,32 +590,40 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     sections.append(
         (
             "4. Other copies you should know about",
-            _table(
-                ["Where", "Type", "What it is", "What happens to it"],
-                [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
+            (
+                _table(
+                    ["Where", "Type", "What it is", "What happens to it"],
+                    [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
+                )
+                if inp.residual
+                else ""
+                if inp.retained_package
+                else "<p>None known.</p>"
             )
-            if inp.residual
-            else "<p>None known.</p>",
+            + _retained_html(inp, tz),
         )
     )
     sections.append(
         (
             "5. Checks after erasure",
-            _table(
-                ["System", "Result", "Records still found", "Checked at"],
-                [
+            (
+                _table(
+                    ["System", "Result", "Records still found", "Checked at"],
                     [
-                        esc(v.location),
-                        f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
-                        f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
-                        str(v.remaining),
-                        esc(fmt_time(v.verified_at, tz)),
-                    ]
-                    for v in inp.verification
-                ],
+                        [
+                            esc(v.location),
+                            f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
+                            f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
+                            str(v.remaining),
+                            esc(fmt_time(v.verified_at, tz)),
+                        ]
+                        for v in inp.verification
+                    ],
+                )
+                if inp.verification
+                else "<p>No checks have run yet.</p>"
             )
-            if inp.verification
-            else "<p>No checks have run yet.</p>",
+            + _not_searched_html(inp),
         )
     )
     notices = {n.recipient: n for n in inp.notifications}
@@ -576,7 +645,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
             "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
             "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Reply"], rec_rows)
             if rec_rows
-            else "<p>Your data was not disclosed to anyone outside our organisation.</p>",
+            else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>",
         )
     )
     ledger = inp.ledger
@@ -590,10 +659,10 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 ("Head hash", ledger.head_hash or ""),
                 ("Signature (Ed25519)", ledger.signature or ""),
             ]
-        if ledger.head_seq is not None:
-            rows.append(("Built from ledger head", f"entry {ledger.head_seq}, hash {ledger.head_entry_hash or ''}"))
         else:
             rows.append(("Seal", "not yet sealed by a signed checkpoint (the next seal will cover it)"))
+        if ledger.head_seq is not None:
+            rows.append(("Built from ledger head", f"entry {ledger.head_seq}, hash {ledger.head_entry_hash or ''}"))
         fields = "".join(f'<dt>{esc(k)}</dt><dd><code class="sig">{esc(v)}</code></dd>' for k, v in rows)
         proof = (
             "<p>Every action above is recorded in our tamper-evident proof log. The log keeps what was done and "

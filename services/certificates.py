@@ -1,24 +1,25 @@
-"""The deletion certificate of an erasure: assembled from the approved plan, the signed ledger's coverage,
-the verification re-scan and the case database; then the request is completed, completed with gaps, or
-left in progress.
+"""The deletion certificate of an erasure: every erased, kept and not-reached item, every re-scan result, the
+approval and the identity check come from the request's signed ledger entries (services.certificate_entries);
+the case database adds only dates, unreached locations, Art. 19 notices and the retained access package. Then
+the request is completed, completed with gaps, or left in progress.
 
 Items the product could not read or change are "not reached" with their reason (a gap, never an Art. 17(3)
 exception). While one remains the request is never `completed`: it is `completed_with_gaps`, or stays
 `in_progress` when `[erasure] on_gaps = "stay_open"`.
 
-Plain Python: no Prefect. States only what the plan, the ledger and the re-scan say.
+Plain Python: no Prefect. States only what the ledger shows; what comes from the case database says so.
 """
 
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import select
 
 from erasure.executor import ExecutionReport
 from erasure.plan import ActionKind, PlannedAction, Reason
-from erasure.proof_path import proof_path
 from erasure.verify import VerificationResult
 from models import cases
 from models.db import session_scope
@@ -29,41 +30,14 @@ from models.tables import ErasurePlanRecord, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
 from proofs.attestation import SIGNATURE_SUFFIX, sign_certificate
 from proofs.ledger import head_document
-from reports.certificate import (
-    CertificateInput,
-    ErasedEntry,
-    KeptEntry,
-    LedgerCoverage,
-    NotReachedItem,
-    ResidualCopy,
-    UnreachedLocation,
-    build_certificate,
-)
+from reports.certificate import CertificateInput, LedgerCoverage, RetainedPackage, UnreachedLocation, build_certificate
 from reports.certificate import RecipientNotice as CertificateNotice
 from reports.certificate import VerificationResult as CertificateVerification
+from services.certificate_entries import LedgerSections, ledger_sections
 from services.erasure import DISCOVERY, approval_of, approved_plan, latest_plan
 from services.evidence import ledger_for, publish_evidence
 from services.identity import identity_record
 from services.staging import staging_dir
-
-_ACTION_TEXT = {
-    ActionKind.DELETE_SESSION: "delete_session",
-    ActionKind.DELETE_FILE: "delete_file",
-    ActionKind.REDACT: "redact_in_place",
-    ActionKind.S3_ERASE_OBJECT: "delete_object",
-    ActionKind.S3_REWRITE: "redact_in_place",
-    ActionKind.S3_DELETE_VERSIONS: "delete_version",
-}
-_ARTICLE = {
-    "legal_hold": "Art. 17(3)(e)",
-    "legal_claims": "Art. 17(3)(e)",
-    "legal_obligation": "Art. 17(3)(b)",
-    "public_interest_health": "Art. 17(3)(c)",
-    "archiving": "Art. 17(3)(d)",
-    "freedom_of_expression": "Art. 17(3)(a)",
-    "object_lock": "Art. 17(3)(b)",
-}
-
 
 _NOT_REACHED_TEXT = {
     "symlink_out_of_scope": "A link leading outside the area searched: never followed, so what it points to was "
@@ -87,41 +61,39 @@ def is_gap(action: PlannedAction) -> bool:
     )
 
 
-def _not_reached(action: PlannedAction, ledger_seq: int | None) -> NotReachedItem:
-    reason = action.reason if action.kind is ActionKind.NOT_REACHED else (action.ground or action.reason)
-    return NotReachedItem(
-        location=action.location,
-        location_type=action.location_type,
-        path=proof_path(action.path) or "",
-        reason=reason,
-        explanation=_NOT_REACHED_TEXT.get(reason, "It could not be read or changed."),
-        ledger_seq=ledger_seq,
-    )
+# A re-scan entry's result in the certificate's terms: a location not re-scanned is never "clean".
+_RESCAN_STATUS = {"clean": "clean", "findings_remain": "findings_remain"}
 
 
-def _kept(action: PlannedAction, settings: Settings) -> KeptEntry:
-    hold = next((h for h in settings.holds if h.id == action.hold_id), None)
-    ground = action.ground or action.reason
-    explanation = action.note or {
-        "residual_store": "A disk image or browser storage of the AI app: never edited; removed when the app's "
-        "storage is reset or the laptop is re-imaged.",
-        "object_lock": "The stored version is under an Object Lock retention or legal hold and cannot be deleted "
-        "before its date.",
-        "vendor_side_copy": "Copies held by the AI vendor (cloud sessions, compliance captures): requested from "
-        "the vendor separately.",
-        "encrypted_store": "Conversations the AI app stores encrypted on the laptop: they cannot be searched; they "
-        "are deleted whole only where other evidence puts them in scope, and the vendor is asked for its copy.",
-    }.get(ground, "Kept under an Art. 17(3) exception.")
-    return KeptEntry(
-        location=action.location,
-        location_type=action.location_type,
-        path=proof_path(action.path) or "",
-        items=max(1, len(action.lines)),
-        ground=ground,
-        article=_ARTICLE.get(ground, "Art. 17(3)"),
-        explanation=explanation,
-        reference=(hold.case_reference if hold else action.hold_id),
-        review_date=hold.review_date if hold else None,
+def _rescans(sections: LedgerSections, gap_locations: set[str]) -> tuple[CertificateVerification, ...]:
+    """The checks after erasure, one per location, as the last `verify` entry of each states them."""
+    out = []
+    for location, entry in sorted(sections.rescans.items()):
+        status = _RESCAN_STATUS.get(entry.record.verification or "", "not_verified")
+        if status == "clean" and location in gap_locations:
+            status = "gaps"
+        out.append(
+            CertificateVerification(
+                location=location,
+                status=status,
+                remaining=entry.record.counts.get("findings_remaining", 0),
+                verified_at=entry.at,
+                ledger_seq=entry.seq,
+            )
+        )
+    return tuple(out)
+
+
+def _retained_package(settings: Settings, request: Request) -> RetainedPackage | None:
+    """The request's sealed access package still on disk, deleted a delivery window after issue (case DB)."""
+    path = Path(request.report_path or "")
+    if not request.report_path or not path.name.endswith(".zip.enc") or not path.exists():
+        return None
+    issued = request.closed_at or request.updated_at
+    return RetainedPackage(
+        name=path.name,
+        sha256=request.package_sha256,
+        delete_on=issued + timedelta(days=settings.access.delivery_window_days),
     )
 
 
@@ -140,56 +112,25 @@ def certify(
     reports: list[ExecutionReport],
     verification: VerificationResult,
 ) -> Path:
-    """Write the deletion certificate (HTML and JSON) and complete the request when verification is clean."""
+    """Write the deletion certificate (HTML and JSON) and complete the request when verification is clean.
+
+    The certificate reads the ledger entries the execution (`reports`) and the re-scan (`verification`) wrote,
+    not the reports themselves; `verification` decides only whether the request closes.
+    """
     plan = approved_plan(settings, request_id)
     record = latest_plan(settings, request_id)
     ledger = ledger_for(settings)
     head = ledger.signed_head()  # seals first: the certificate is built from this head and signed with its key
     coverage = ledger.coverage(request_id)
     approval = approval_of(settings, request_id)
-    outcomes = {o.action_id: o for r in reports for o in r.outcomes}
-    erased = []
-    for action in plan.actions:
-        if action.kind in (ActionKind.EXCEPTION, ActionKind.NOT_REACHED):
-            continue
-        outcome = outcomes.get(action.action_id)
-        target = action.target
-        erased.append(
-            ErasedEntry(
-                location=action.location,
-                location_type=action.location_type,
-                path=proof_path(action.path) or "",
-                action=_ACTION_TEXT.get(action.kind, action.kind.value),
-                items=max(1, len(action.lines) or len(action.records) or len(action.files) or len(action.version_ids)),
-                sha256_before=target.sha256 if target else None,
-                sha256_after=None,
-                version_id=action.version_ids[0] if action.version_ids else None,
-                ledger_seq=outcome.ledger_seq if outcome else None,
-                at=utcnow(),
-                agent=action.app,
-            )
-        )
+    # Every erased, kept and not-reached item and every re-scan result is one ledger entry of the request.
+    sections = ledger_sections(
+        settings,
+        (e for e in ledger.entries() if e.record.request_id == request_id and e.seq <= head.last_seq),
+        _NOT_REACHED_TEXT,
+        "It could not be read or changed.",
+    )
     gaps = [a for a in plan.actions if is_gap(a)]
-    not_reached = [_not_reached(a, outcomes[a.action_id].ledger_seq if a.action_id in outcomes else None) for a in gaps]
-    kept = [
-        _kept(a, settings)
-        for a in plan.exceptions
-        if a.location_type != "vendor" and a.ground not in ("residual_store", "encrypted_store") and not is_gap(a)
-    ]
-    residual = [
-        ResidualCopy(
-            name=f"{a.location}: {proof_path(a.path) or 'AI vendor'}"
-            if a.location_type != "vendor"
-            else "AI vendor (cloud copies)",
-            type="vendor" if a.location_type == "vendor" else "residual",
-            description=_kept(a, settings).explanation,
-            handling="Requested from the vendor separately"
-            if a.location_type == "vendor" or a.ground == "encrypted_store"
-            else "Never edited; removed at the next storage reset or re-image",
-        )
-        for a in plan.exceptions
-        if a.location_type == "vendor" or a.ground in ("residual_store", "encrypted_store")
-    ]
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
         scans = cases.location_scans(session, request_id)
@@ -209,20 +150,8 @@ def certify(
         finished = verification.clean and not unreached
         closes = finished and (not gaps or settings.erasure.on_gaps == "complete_with_gaps")
         notices = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
-        checked = set(verification.checked_locations)
-        remaining: dict[str, int] = {}
-        for finding in verification.remaining:
-            remaining[finding.location] = remaining.get(finding.location, 0) + 1
-        gap_locations = {a.location for a in gaps}
-        verifications = [
-            CertificateVerification(
-                location=name,
-                status="findings_remain" if remaining.get(name) else "gaps" if name in gap_locations else "clean",
-                remaining=remaining.get(name, 0),
-                verified_at=utcnow(),
-            )
-            for name in sorted(checked)
-        ]
+        verifications = _rescans(sections, {n.location for n in sections.not_reached})
+        retained = _retained_package(settings, request)
         checkpoint = coverage.checkpoint if coverage else None
         certificate_input = CertificateInput(
             request_id=request_id,
@@ -232,11 +161,11 @@ def certify(
             controller=settings.controller,
             register=settings.processing_register,
             erased_categories=tuple(sorted(settings.processing_register.categories)),
-            erased=tuple(erased),
-            kept=tuple(kept),
+            erased=sections.erased,
+            kept=sections.kept,
             unreached=tuple(unreached),
-            residual=tuple(residual),
-            verification=tuple(verifications),
+            residual=sections.residual,
+            verification=verifications,
             ledger=LedgerCoverage(
                 seq_first=coverage.seq_first,
                 seq_last=coverage.seq_last,
@@ -265,7 +194,8 @@ def certify(
             approval_channel=approval.channel if approval else None,
             approval_ledger_seq=approval.ledger_seq if approval else None,
             identity=identity_record(settings, request_id),
-            not_reached=tuple(not_reached),
+            not_reached=sections.not_reached,
+            retained_package=retained,
         )
     signer = ledger.signer
     if signer is None:  # ledger_for always opens the ledger with its key

@@ -202,3 +202,65 @@ def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
     with pytest.raises(ValidationError):
         form.model_validate({"approved": True, "reviewer": ""})
     assert form.model_validate({"reviewer": "Dana"}).digest == "ab" * 32
+
+
+def test_certificate_matches_the_ledger_entry_by_entry(small_fleet: Fleet) -> None:
+    """Every kept (`exception`) entry of the request is in the certificate with its ground, every deletion with
+    its before-hash, every redaction with its after-hash; the certificate names the ledger head; nothing is
+    stated as verified that no re-scan searched."""
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    assert erasure_request(rid, wait_for_approval=False)["status"] == "awaiting_approval"
+    settings = load_settings(small_fleet.config)
+    digest = steps.plan_state(settings, rid).digest or ""
+    steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", digest=digest, note="checked the plan")
+    erasure_request(rid, wait_for_approval=False)
+    with session_scope(settings.database.url) as session:
+        html_path = Path(cases.get_request(session, rid).certificate_path or "")
+    certificate = json.loads(html_path.with_suffix(".json").read_text(encoding="utf-8"))
+    page = html_path.read_text(encoding="utf-8")
+    ledger = ledger_for(settings)
+    entries = [e for e in ledger.entries() if e.record.request_id == rid and e.seq <= certificate["ledger"]["head_seq"]]
+    head = next(e for e in ledger.entries() if e.seq == certificate["ledger"]["head_seq"])
+    assert certificate["ledger"]["head_entry_hash"] == head.entry_hash
+    kept = {k["ledger_seq"]: k for k in certificate["kept"]}
+    exceptions = [e for e in entries if e.record.action is LedgerAction.EXCEPTION]
+    assert exceptions, "the simulated fleet has kept items (residual stores, vendor copies)"
+    for entry in exceptions:
+        assert entry.seq in kept, f"exception entry {entry.seq} missing from the certificate"
+        assert kept[entry.seq]["ground"] == entry.record.exception_ground
+        assert (kept[entry.seq]["location"], kept[entry.seq]["path"]) == (
+            entry.record.location,
+            entry.record.path or "",
+        )
+    assert set(kept) == {e.seq for e in exceptions}, "the certificate keeps nothing the ledger does not show"
+    erased = {e["ledger_seq"]: e for e in certificate["erased"]}
+    changes = [
+        e
+        for e in entries
+        if e.record.action
+        in (
+            LedgerAction.DELETE_FILE,
+            LedgerAction.DELETE_SESSION,
+            LedgerAction.DELETE_S3_VERSION,
+            LedgerAction.REDACT_LINES,
+        )
+        and e.record.outcome in ("done", "already_absent")
+    ]
+    assert any(e.record.action is LedgerAction.REDACT_LINES and e.record.sha256_after for e in changes)
+    for entry in changes:
+        row = erased[entry.seq]
+        assert row["sha256_before"] == entry.record.sha256_before
+        assert row["sha256_after"] == entry.record.sha256_after
+        if entry.record.action is LedgerAction.REDACT_LINES and entry.record.outcome == "done":
+            assert row["sha256_after"], f"redaction {entry.seq} without its after-hash"
+            assert entry.record.sha256_after[:16] in page
+    assert set(erased) == {e.seq for e in changes}
+    for entry in entries:
+        if entry.record.action is LedgerAction.SKIP and entry.record.outcome == "not_reached":
+            assert entry.seq in {n["ledger_seq"] for n in certificate["not_reached"]}
+    residual = [e for e in exceptions if e.record.exception_ground in ("residual_store", "vendor_side_copy")]
+    if residual:
+        assert certificate["not_searched"] and "Not searched after erasure" in page
+    assert "nothing about you remains" not in page
+    assert "not yet sealed" not in page, "the ledger head the certificate names is sealed"
+    assert "requested from the vendor separately" not in page.lower(), "no vendor request is in the ledger"

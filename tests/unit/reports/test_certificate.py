@@ -20,6 +20,7 @@ from reports.certificate import (
     NotReachedItem,
     RecipientNotice,
     ResidualCopy,
+    RetainedPackage,
     UnreachedLocation,
     VerificationResult,
     build_certificate,
@@ -231,3 +232,29 @@ def test_certificate_json_validates_against_its_schema(tmp_path: Path) -> None:
     assert gaps["outcome"] == "complete_with_gaps"
     assert list(validator.iter_errors(gaps)) == []
     assert list(validator.iter_errors({**complete, "outcome": "done"})) != []
+
+
+def test_wording_states_only_what_the_ledger_shows(tmp_path: Path) -> None:
+    """A redaction shows its after-hash, a deleted file "file deleted"; a chained checkpoint that starts after
+    the request's first entry still seals it; copies no re-scan searched are "not searched", never verified;
+    the retained access package is listed with its deletion date."""
+    erased = (
+        ErasedEntry("laptop-01", "endpoint", "/a.jsonl", "redact_in_place", 2, SHA_A, "c" * 64, None, 41, AT),
+        ErasedEntry("laptop-01", "endpoint", "/b.jsonl", "delete_file", 1, SHA_B, None, None, 42, AT),
+    )
+    ledger = LedgerCoverage(41, 45, 44, 46, SHA_A, AT, "0badc0de", SIGNATURE, head_seq=46, head_entry_hash=SHA_B)
+    package = RetainedPackage("REQ-2026-0077.zip.enc", SHA_A, datetime(2026, 7, 10, 12, 0, tzinfo=UTC))
+    page, doc = build(tmp_path, erased=erased, ledger=ledger, retained_package=package)
+    assert "c" * 16 in page and "file deleted" in page
+    assert doc["ledger"]["sealed"] is True and "not yet sealed" not in page  # type: ignore[index]
+    assert doc["not_searched"] == ["laptop-01 VM disk"]
+    assert "Not searched after erasure: laptop-01 VM disk" in page and "nothing about you remains" not in page
+    assert doc["retained_package"]["delete_on"] == "2026-07-10T12:00:00+00:00"  # type: ignore[index]
+    assert "REQ-2026-0077.zip.enc" in page
+
+
+def test_no_recipient_is_not_worded_as_no_disclosure(tmp_path: Path) -> None:
+    """Without recipients in the register the certificate does not claim nobody outside received the data."""
+    page, _ = build(tmp_path, erased_categories=(), notifications=())
+    assert "not disclosed to anyone" not in page
+    assert "names no recipient" in page
