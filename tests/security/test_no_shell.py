@@ -42,6 +42,7 @@ REVIEWED_SUBPROCESS_SITES = {
     ("dsr/demo.py", "_dsr"): "our own CLI with fixed sub-commands",
     ("dsr/demo.py", "stop"): "our own CLI: `dsr server stop`",
     ("dsr/demo.py", "_doctor"): "our own CLI: `dsr doctor`, fixed argv",
+    ("dsr/prefect_api.py", "_start"): "our interpreter, module `deployments.temp_server`; pid and fds as argv items",
     ("dsr/demo.py", "_trigger"): "our interpreter with constant code; deployment name and request id as argv items",
     ("simulation/services.py", "start_s3_server"): "moto's server script, loopback host, a port number",
     ("simulation/services.py", "start_sshd_laptops"): "the system sshd with a config file we wrote",

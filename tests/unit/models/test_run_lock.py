@@ -130,6 +130,6 @@ def test_an_open_request_is_held_and_an_unknown_one_is_named(database_url: str) 
     """Open statuses are run; an unknown id is the usual not-found error."""
     rid = _submit(database_url)
     with hold_for_run(database_url, rid), session_scope(database_url) as session:
-        assert cases.get_request(session, rid).status == RequestStatus.RECEIVED.value
+        assert cases.get_request(session, rid).status == RequestStatus.IDENTITY_PENDING.value  # a new request
     with pytest.raises(RequestNotFoundError), hold_for_run(database_url, "DSR-2026-9999"):
         pass
