@@ -69,7 +69,7 @@ STATUS_WORDS = {
 }
 VENDOR_NOTE = (
     "Copies held by the AI vendor (cloud sessions, enterprise compliance captures) are not on our systems: "
-    "they are listed here and requested from the vendor separately."
+    "they are listed here. This package does not record whether the vendor has been asked for them."
 )
 
 
