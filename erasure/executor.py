@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.encoding import TextEncoding, detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
-from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
+from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows, erase_rows_via_copy
 from detection.matcher import Matcher
 from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
@@ -590,20 +590,51 @@ class _Run:
 
     def redact_database(self, connector: Connector, action: PlannedAction, current: Item, key: str) -> ActionOutcome:
         """Redact the planned rows of a database in place (method C: app closed, one transaction,
-        secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). Needs the laptop's disk: over SSH a
-        database is report-only (a database cannot be rewritten safely through SFTP)."""
+        secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). On a local disk SQLite changes the file itself;
+        over SSH the same change is made on a private copy (with the WAL) and written back by compare-and-swap
+        and atomic replace (`connectors.sqlite_store.erase_rows_via_copy`)."""
         target = action.target
         assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
+        edit = self._row_edit(set(action.records))
         local_path = getattr(connector, "database_path", None)
-        if not callable(local_path):
-            raise UnsupportedOperationError(
-                "databases are changed only on a local disk; report only", path=target.path, code="database_report_only"
+        details: dict[str, JSONValue] = {"records": list(action.records)}
+        self.hook("before_replace")
+        if callable(local_path):
+            path = local_path(current)
+            if _sha(_read(connector, current)) != target.sha256:
+                raise VersionConflictError("database changed since the erasure plan was made", path=target.path)
+            result = erase_rows(Path(path), edit)
+            self.hook("after_replace")
+            after = _sha(_read(connector, connector.stat(target.path)))
+        else:
+            assert target.sha256 is not None  # noqa: S101 -- plan invariant: a redacted file has its digest
+            copied = erase_rows_via_copy(
+                connector,
+                current,
+                edit,
+                expected_sha256=target.sha256,
+                temp_name=temp_name(self.temp_tag, target.path),
             )
-        path = local_path(current)
-        sha = _sha(_read(connector, current))
-        if sha != target.sha256:
-            raise VersionConflictError("database changed since the erasure plan was made", path=target.path)
-        wanted = set(action.records)
+            self.hook("after_replace")
+            result, after = copied.result, copied.sha256_after
+            details["written_back"] = "copy"
+            details["sidecars_removed"] = len(copied.sidecars_removed)
+        details.update({"fts_rebuilt": list(result.fts_rebuilt), "vacuumed": True, "wal_empty": result.wal_empty})
+        if action.app:
+            details["app"] = action.app
+        counts = {"records_redacted": result.rows_changed}
+        record = self.proof(
+            LedgerAction.REDACT_LINES,
+            action,
+            sha256_before=target.sha256,
+            sha256_after=after,
+            counts=counts,
+            details=details,
+        )
+        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def _row_edit(self, wanted: set[str]) -> Callable[[DbRecord], dict[str, object] | None]:
+        """The edit of `erase_rows`: the subject erased from every cell of the planned rows."""
 
         def edit(record: DbRecord) -> dict[str, object] | None:
             if record.record not in wanted:
@@ -617,28 +648,7 @@ class _Run:
                     updates[column] = erased
             return updates
 
-        self.hook("before_replace")
-        result = erase_rows(Path(path), edit)
-        self.hook("after_replace")
-        after = _sha(_read(connector, connector.stat(target.path)))
-        details: dict[str, JSONValue] = {
-            "records": list(action.records),
-            "fts_rebuilt": list(result.fts_rebuilt),
-            "vacuumed": True,
-            "wal_empty": result.wal_empty,
-        }
-        if action.app:
-            details["app"] = action.app
-        counts = {"records_redacted": result.rows_changed}
-        record = self.proof(
-            LedgerAction.REDACT_LINES,
-            action,
-            sha256_before=target.sha256,
-            sha256_after=after,
-            counts=counts,
-            details=details,
-        )
-        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+        return edit
 
     def _unchanged(self, connector: Connector, ref: FileRef) -> Item | None:
         """The current item if it is still what was planned; None if gone; conflict if it changed."""

@@ -176,15 +176,18 @@ def _fleet_matcher(truth: dict[str, Any]) -> Matcher:
     return Matcher.from_identifiers(ids)
 
 
-def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -> None:
-    """Over a connector that cannot hand out a local path (SSH), a database action fails as report-only and
-    the database is left byte for byte; the text files of the same plan are still redacted."""
+def test_databases_are_changed_through_a_copy_without_a_local_disk(tmp_path: Path) -> None:
+    """Over a connector that cannot hand out a local path (SSH), a database is changed on a private copy
+    (with its WAL) and written back: no subject byte in the database or a WAL, the laptop's WAL folded in
+    and removed, the file still a sound database and third parties' rows kept."""
     write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
     with LocalConnector("lap", tmp_path) as connector:
         discovery = discover_endpoint(connector, "lap", _matcher())
     plan = plan_erasure("req-ssh", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
     databases = {a.target.path for a in plan.actions if a.records and a.target}
-    before = {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases}
+    wals = {p for p in databases if (tmp_path / (p.lstrip("/") + "-wal")).exists()}
+    assert wals, "a database with a live WAL is planned"
+    third = {p for p in databases if PLANT.third_email.encode() in _db_bytes(tmp_path / p.lstrip("/"))}
 
     class NoLocalDisk(LocalConnector):
         database_path = None  # type: ignore[assignment]  # as over SSH: no local path to a database
@@ -197,10 +200,23 @@ def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -
         run_id="run-1",
         actor="tester",
     )
-    failed = {o.path: o.error for o in report.outcomes if o.status.value == "failed"}
-    assert set(failed) == databases and set(failed.values()) == {"database_report_only"}
-    assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases} == before
-    assert any(o.status.value == "done" for o in report.outcomes)
+    assert report.complete, report.pending
+    needles = [PLANT.subject_email.encode().lower(), PLANT.subject_name.encode().lower()]
+    for path in databases:
+        db = tmp_path / path.lstrip("/")
+        assert not any(n in _db_bytes(db).lower() for n in needles), path
+        con = sqlite3.connect(db)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        con.close()
+    assert not any((tmp_path / (p.lstrip("/") + "-wal")).exists() for p in wals), "the folded WAL is removed"
+    assert all(PLANT.third_email.encode() in _db_bytes(tmp_path / p.lstrip("/")) for p in third)
+    assert not list(tmp_path.rglob(".dsr-tmp-*"))
+
+
+def _db_bytes(db: Path) -> bytes:
+    """A database's raw bytes with its WAL's."""
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 def test_running_agent_app_makes_only_its_files_wait(tmp_path: Path) -> None:
