@@ -1,9 +1,11 @@
-"""One layout module per AI agent besides Claude (whose layout is `connectors.layouts`), and their registry.
+"""One layout module per AI agent, and their registry.
 
 Each module declares the agent's roots per OS, path rules (artifact kind, format, session id), process
 names, the files the app holds open, where a session's age is read and how each kind is erased
-(`connectors.agents.base`). `classify_agent_path` applies them to a path relative to a home. Decides nothing
-about policy; never opens a file.
+(`connectors.agents.base`). `classify_agent_path` applies them to a path relative to a home. Claude
+(`connectors.agents.claude`: Cowork, Claude Code, the desktop app) declares the same things in `CLAUDE` but
+classifies with its own tables (`connectors.layouts` tries them first). Decides nothing about policy; never
+opens a file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from connectors.agents import (
     aider,
     chatgpt,
+    claude,
     cline,
     codex,
     continue_dev,
@@ -27,7 +30,16 @@ from connectors.agents import (
 from connectors.agents.base import SKIP, AgentLayout, Erase
 from connectors.records import RecordFormat
 
-__all__ = ["AGENTS", "SKIP", "AgentLayout", "AgentMatch", "agent_layout", "agent_probes", "classify_agent_path"]
+__all__ = [
+    "AGENTS",
+    "CLAUDE",
+    "SKIP",
+    "AgentLayout",
+    "AgentMatch",
+    "agent_layout",
+    "agent_probes",
+    "classify_agent_path",
+]
 
 AGENTS: tuple[AgentLayout, ...] = (
     # Extension folders inside a VS Code-family user directory come before the editors' own roots.
@@ -43,7 +55,10 @@ AGENTS: tuple[AgentLayout, ...] = (
     chatgpt.LAYOUT,
     aider.LAYOUT,
 )
-"""Every agent layout, in the order paths are matched."""
+"""Every agent layout besides Claude's, in the order paths are matched."""
+
+CLAUDE: AgentLayout = claude.LAYOUT
+"""The Claude layout's declaration (roots per OS, processes, files held open, time fields)."""
 
 _BY_APP = {layout.app: layout for layout in AGENTS} | {"roo-code": cline.LAYOUT, "kilo-code": cline.LAYOUT}
 
