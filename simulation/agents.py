@@ -274,6 +274,14 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         {"ts": 1772442000000, "type": "say", "say": "task", "text": f"Fix the address for {s_name}, Hauptstr. 5"},
         {"ts": 1772442003000, "type": "say", "say": "api_req_started", "text": _dumps({"request": f"<task>{t_name}</task>"})},
     ], separators=(",", ":")).encode())  # fmt: skip
+    # Roo Code and Kilo Code: the same task files under their own extension folders (named as themselves).
+    for app, ext in (("roo-code", "rooveterinaryinc.roo-cline"), ("kilo-code", "kilocode.kilo-code")):
+        w = _Writer(root, home, app, truth, plant)
+        task = user_dir.format(app="Code") + f"/globalStorage/{ext}/tasks/1772442100000"
+        w.lines(f"{task}/api_conversation_history.json", _dumps([
+            {"role": "user", "content": [{"type": "text", "text": f"Draft a reply to {s_mail} about the invoice"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": f"Done; {t_name} was copied in."}]},
+        ], separators=(",", ":")).encode())  # fmt: skip
 
     # Aider: Markdown history in a repository.
     w = _Writer(root, home, "aider", truth, plant)

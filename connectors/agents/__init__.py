@@ -38,6 +38,7 @@ __all__ = [
     "AgentMatch",
     "agent_layout",
     "agent_probes",
+    "agent_title",
     "classify_agent_path",
 ]
 
@@ -89,6 +90,17 @@ class AgentMatch:
 def agent_layout(app: str) -> AgentLayout | None:
     """The layout of an agent (or variant) by its `app` name."""
     return _BY_APP.get(app)
+
+
+def agent_title(app: str) -> str:
+    """How reports name an agent (or variant) by its `app` name: `kilo-code` is "Kilo Code", never "Cline";
+    an unknown name is shown as it is."""
+    if app in claude.APP_TITLES:
+        return claude.APP_TITLES[app]
+    layout = _BY_APP.get(app)
+    if layout is None:
+        return app
+    return dict(layout.variant_titles).get(app, layout.title)
 
 
 def agent_probes(os_name: str) -> tuple[str, ...]:

@@ -77,6 +77,7 @@ class AgentLayout:
         time_fields: record fields whose newest value is a session's last activity.
         encrypted: its conversations are encrypted: never opened, deleted whole, vendor request.
         row_session: the conversation a database row belongs to, from its table, key and decoded cells.
+        variant_titles: how reports name each variant sharing the layout (Kilo Code is never "Cline").
     """
 
     app: str
@@ -87,6 +88,7 @@ class AgentLayout:
     time_fields: tuple[str, ...] = ("timestamp",)
     encrypted: bool = False
     row_session: Callable[[str, str, Mapping[str, object]], str | None] | None = None
+    variant_titles: tuple[tuple[str, str], ...] = ()  # (app, title) of variants that share the layout
 
     def probes(self, os_name: str) -> tuple[str, ...]:
         """The home-relative globs to list on a home of `os_name`."""

@@ -40,6 +40,8 @@ DESKTOP = "claude-desktop"
 SYSTEM_USER = "SYSTEM"  # owner of machine-wide files such as the Windows coworkd service logs
 APPS = (COWORK, CLAUDE_CODE, DESKTOP)
 """The `app` names of Claude artifacts."""
+APP_TITLES = {COWORK: "Claude Cowork", CLAUDE_CODE: "Claude Code", DESKTOP: "Claude desktop app"}
+"""How reports name each Claude app."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,3 +38,14 @@ def test_claude_paths_are_classified_by_the_claude_module() -> None:
     assert home is not None and home.kind is ArtifactKind.PROMPT_HISTORY
     assert claude.classify_home("linux", "/home/ana", ".codex/history.jsonl", claude.Ctx("linux", "ana")) is None
     assert layouts.RESIDUAL_DIRS is claude.RESIDUAL_DIRS and layouts.SessionRecord is claude.SessionRecord
+
+
+def test_agent_titles_name_each_variant() -> None:
+    from connectors.agents import agent_title
+
+    assert agent_title("kilo-code") == "Kilo Code"
+    assert agent_title("roo-code") == "Roo Code"
+    assert agent_title("cline") == "Cline"
+    assert agent_title("cowork") == "Claude Cowork"
+    assert agent_title("codex") != "codex"
+    assert agent_title("unknown-app") == "unknown-app"

@@ -66,6 +66,7 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     assert not result.gaps and not result.skipped
     apps = {item["app"] for item in result.items}
     assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
+    assert {"roo-code", "kilo-code"} <= apps, "Roo Code and Kilo Code are named as themselves, not as Cline"
     rows = [item for item in result.items if item["location"].get("record")]
     assert rows and all(item["location"]["line"] is None for item in rows)
     conversations = [i for i in rows if not str(i["location"]["record"]).startswith("ItemTable:")]  # global lists
