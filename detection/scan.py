@@ -7,6 +7,7 @@ Owns the finding items of `dsr scan` and the access package (`location`, `kind`,
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +29,8 @@ from connectors.layouts import (
     parse_timestamp,
     read_session_record,
 )
-from connectors.records import RecordFormat, decode_json
+from connectors.records import RecordFormat, decode_json, read_up_to
+from connectors.shadow_git import MAX_GIT_FILE_BYTES, GitFormatError, object_texts
 from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
@@ -465,6 +467,13 @@ def scan_endpoint(
     files = 0
     size = 0
     for artifact in artifacts:
+        if artifact.kind is ArtifactKind.SHADOW_GIT:
+            found = _git_items(endpoint_name, connector, artifact, matcher)
+            if isinstance(found, Skipped):
+                skipped.append(found)
+            elif found is not None:
+                items.append(found)
+            continue
         if artifact.fmt is RecordFormat.NONE:
             continue
         try:
@@ -490,6 +499,36 @@ def scan_endpoint(
     encrypted, opaque = _unopened_stores(artifacts)
     return ScanResult(
         tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
+    )
+
+
+def _git_items(
+    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher
+) -> dict[str, Any] | Skipped | None:
+    """A file of a shadow git repository: one whole-file item when the subject is in any object it holds (the
+    repository is erased whole); a file too large or corrupt to read is skipped with its reason."""
+    if artifact.item.size > MAX_GIT_FILE_BYTES:
+        return Skipped(connector.name, artifact.item.path, "too_large")
+    try:
+        with connector.open(artifact.item) as stream:
+            data = read_up_to(stream, MAX_GIT_FILE_BYTES + 1)
+        forms: set[str] = set()
+        first: Confirmation | None = None
+        for text in object_texts(artifact.item.path, data):
+            if not matcher.has_literal(text):
+                continue
+            for confirmation in matcher.scan(io.BytesIO(text), RecordFormat.TEXT):
+                first = first or confirmation
+                forms |= set(confirmation.forms)
+    except ConnectorError as exc:
+        return Skipped(connector.name, artifact.item.path, exc.status.value)
+    except GitFormatError:
+        return Skipped(connector.name, artifact.item.path, "corrupt_git_object")
+    if first is None:
+        return None
+    content = _content(first.value)
+    return _item(
+        endpoint, artifact, None, first.value, [], reason=IDENTIFIER_MATCH, forms=sorted(forms), content=content
     )
 
 

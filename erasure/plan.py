@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
+from connectors.shadow_git import repository_of
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
 from models.holds import hold_covers, hold_from_settings
@@ -53,6 +54,7 @@ class Reason(StrEnum):
     NO_SESSION = "no_session"
     UNREDACTABLE = "unredactable"
     FREE_PAGES = "free_pages"  # a database that holds the subject only in free pages or a stale WAL: VACUUM
+    SHADOW_GIT = "shadow_git"  # a shadow git repository holding the subject: deleted whole (never rewritten)
     OBJECT_MAINLY_ABOUT = "object_mainly_about"
     OBJECT_PARTLY_ABOUT = "object_partly_about"
     OLD_VERSIONS = "old_versions"
@@ -424,6 +426,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     state = _sort_items(discovery, scope, infos)
     by_session = _session_files(discovery, delete)
     actions = _session_deletions(discovery, scope, delete, by_session, state)
+    actions.extend(_shadow_git_deletions(discovery, state))
     _session_references(discovery, delete, by_session, state)
     actions.extend(_file_actions(discovery.name, infos, state))
     actions.extend(_kept_actions(discovery.name, infos, state))
@@ -577,6 +580,36 @@ def _session_deletions(
                 files=tuple(FileRef.of(f) for f in files),
                 dirs=tuple(session_dirs(sid, (f.path for f in files), (o.path for o in others))),
                 app=next((f.app for f in files if f.app), None),
+            )
+        )
+        state.deleted_paths |= {f.path for f in files}
+    return actions
+
+
+def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -> list[PlannedAction]:
+    """A shadow git repository (project-file snapshots of an agent) with the subject in any file goes whole:
+    every file of it, then its folder. Editing objects would break the repository and rewriting its history
+    would break the agent's restore points; the snapshots of that workspace go with it."""
+    repos: dict[str, str | None] = {}
+    for path in sorted(state.whole):
+        info = next((i for i in discovery.artifacts if i.path == path), None)
+        repo = repository_of(path) if info is not None and info.kind == "shadow_git" else None
+        if repo is not None and info is not None:
+            repos.setdefault(repo, info.app)
+            state.whole.discard(path)
+    actions: list[PlannedAction] = []
+    for repo, app in sorted(repos.items()):
+        files = [i for i in discovery.artifacts if i.path.startswith(repo + "/") and i.path not in state.deleted_paths]
+        actions.append(
+            _action(
+                ActionKind.DELETE_SESSION,
+                discovery.name,
+                "endpoint",
+                Reason.SHADOW_GIT.value,
+                path=repo,
+                files=tuple(FileRef.of(f) for f in sorted(files, key=lambda i: i.path)),
+                dirs=(repo,),
+                app=app,
             )
         )
         state.deleted_paths |= {f.path for f in files}

@@ -9,8 +9,10 @@ planted mention is (`line` for text, `record` for database rows). Synthetic data
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,18 @@ class AgentTruth:
     third_party: list[dict[str, object]] = field(default_factory=list)
     traps: list[dict[str, object]] = field(default_factory=list)
     encrypted: list[str] = field(default_factory=list)
+    shadow_git: list[str] = field(default_factory=list)  # repositories holding only third parties (kept)
+
+
+def _git_blob(w: _Writer, git_dir: str, content: bytes) -> str:
+    """Write a git repository holding `content` as one loose blob (as git writes it: zlib of `blob <n>\\0...`);
+    returns the object's path relative to the home."""
+    raw = b"blob %d\x00" % len(content) + content
+    digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    w.write(f"{git_dir}/HEAD", b"ref: refs/heads/main\n")
+    rel = f"{git_dir}/objects/{digest[:2]}/{digest[2:]}"
+    w.write(rel, zlib.compress(raw))
+    return rel
 
 
 def _dumps(value: object, **options: Any) -> str:
@@ -335,6 +349,16 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         },
         wal=True,
     )  # fmt: skip
+
+    # Shadow git checkpoints (project-file snapshots): a Cline workspace whose snapshot names the subject
+    # (found in a loose object, deleted whole), a Gemini project history naming only a third party (kept).
+    w = _Writer(root, home, "cline", truth, plant)
+    repo = user_dir.format(app="Code") + "/globalStorage/saoudrizwan.claude-dev/checkpoints/4fa3b2c1"
+    obj = _git_blob(w, f"{repo}/.git", f"name,email\n{s_name},{s_mail}\n".encode())
+    truth.subject.append({"app": "cline", "path": w.path(obj), "line": None})
+    w = _Writer(root, home, "gemini-cli", truth, plant)
+    _git_blob(w, ".gemini/history/9c1d7e20/.git", f"owner: {t_name} <{t_mail}>\n".encode())
+    truth.shadow_git.append(w.path(".gemini/history/9c1d7e20"))
 
     # Encrypted stores: listed, never opened.
     w = _Writer(root, home, "windsurf", truth, plant)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def _raw_files(root: Path) -> dict[str, bytes]:
             data = path.read_bytes()
             if data.startswith(b"\x28\xb5\x2f\xfd"):
                 data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 24)
+            elif "/objects/" in path.as_posix():  # a git object: searched inflated
+                data = zlib.decompress(data)
             out["/" + path.relative_to(root).as_posix()] = data
     return out
 
@@ -114,6 +117,10 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
         con.close()
     with LocalConnector("lap", tmp_path) as connector:
         assert scan_endpoint(connector, "lap", _matcher(), classify=False).items == ()
+    repos = [a for a in plan.actions if a.reason == "shadow_git"]
+    assert [a.app for a in repos] == ["cline"] and all(a.dirs == (a.path,) for a in repos)
+    assert not (tmp_path / repos[0].path.lstrip("/")).exists(), "the checkpoint repository goes whole"
+    assert all((tmp_path / repo.lstrip("/") / ".git/HEAD").exists() for repo in truth.shadow_git), "others stay"
 
 
 def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
