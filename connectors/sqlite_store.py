@@ -28,6 +28,7 @@ from connectors.base import Connector, Expected, Item
 from models.errors import ConnectorError, DatabaseError, ItemNotFoundError, VersionConflictError
 
 __all__ = [
+    "DELETE_ROW",
     "SQLITE_MAGIC",
     "ZSTD_MAGIC",
     "Cell",
@@ -277,7 +278,16 @@ class EraseResult:
 
 
 Edit = Callable[[DbRecord], dict[str, object] | None]
-"""Given a row, the new decoded values of the cells to change (None or {} leaves the row as it is)."""
+"""Given a row, the new decoded values of the cells to change (None or {} leaves the row as it is), or
+`DELETE_ROW` to delete the row (a content-addressed blob: editing it would break its key)."""
+
+
+class _DeleteRow(dict[str, object]):
+    """The type of `DELETE_ROW` (told apart from an empty change by its type)."""
+
+
+DELETE_ROW: dict[str, object] = _DeleteRow()
+"""What an `Edit` returns to delete the row instead of changing cells."""
 
 
 def erase_rows(path: Path, edit: Edit) -> EraseResult:
@@ -304,6 +314,12 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
                 touched = False
                 for record in list(_rows(con, table)):
                     updates = edit(record)
+                    if isinstance(updates, _DeleteRow):
+                        where, key_params = _where(table, record)
+                        con.execute(f'DELETE FROM "{_ident(table.name)}" WHERE {where}', key_params)  # noqa: S608
+                        changed += 1
+                        touched = True
+                        continue
                     if not updates:
                         continue
                     sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)

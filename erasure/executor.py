@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,7 +32,14 @@ from connectors.base import (
 )
 from connectors.encoding import TextEncoding, detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
-from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows, erase_rows_via_copy
+from connectors.sqlite_store import (
+    DELETE_ROW,
+    MAX_CELL_BYTES,
+    ZSTD_LEVEL,
+    DbRecord,
+    erase_rows,
+    erase_rows_via_copy,
+)
 from detection.matcher import Matcher
 from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
@@ -267,6 +275,18 @@ def _sha(data: bytes) -> str:
 def _read(connector: Connector, item: Item) -> bytes:
     with connector.open(item) as stream:
         return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+
+
+def _delete_sidecars(connector: Connector, path: str) -> int:
+    """Remove a deleted database's `-wal`, `-shm` and `-journal` (they hold its content); returns how many."""
+    removed = 0
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            item = connector.stat(path + suffix)
+        except ItemNotFoundError:
+            continue
+        removed += connector.delete(item, Expected(item.size, item.version))
+    return removed
 
 
 def _session_digest(files: Sequence[FileRef]) -> str:
@@ -595,7 +615,8 @@ class _Run:
         and atomic replace (`connectors.sqlite_store.erase_rows_via_copy`)."""
         target = action.target
         assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
-        edit = self._row_edit(set(action.records))
+        layout = agent_layout(action.app) if action.app else None
+        edit = self._row_edit(set(action.records), layout.blob_records if layout else ())
         local_path = getattr(connector, "database_path", None)
         details: dict[str, JSONValue] = {"records": list(action.records)}
         self.hook("before_replace")
@@ -633,12 +654,17 @@ class _Run:
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 
-    def _row_edit(self, wanted: set[str]) -> Callable[[DbRecord], dict[str, object] | None]:
-        """The edit of `erase_rows`: the subject erased from every cell of the planned rows."""
+    def _row_edit(
+        self, wanted: set[str], blob_records: Sequence[str] = ()
+    ) -> Callable[[DbRecord], dict[str, object] | None]:
+        """The edit of `erase_rows`: the subject erased from every cell of the planned rows; a planned row that
+        is a content-addressed blob (`blob_records`) is deleted instead."""
 
         def edit(record: DbRecord) -> dict[str, object] | None:
             if record.record not in wanted:
                 return None
+            if any(re.fullmatch(pattern, record.record, re.DOTALL) for pattern in blob_records):
+                return DELETE_ROW
             updates: dict[str, object] = {}
             for column, cell in record.cells.items():
                 if cell.value is None:
@@ -674,9 +700,13 @@ class _Run:
         self.hook("before_delete")
         if current is not None:
             connector.delete(current, Expected(current.size, current.version, target.sha256))
+        sidecars = _delete_sidecars(connector, target.path) if target.fmt == RecordFormat.SQLITE.value else 0
         self.hook("after_delete")
         counts = {"files_deleted": 1}
-        record = self.proof(LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts)
+        details: dict[str, JSONValue] = {"sidecars_removed": sidecars} if sidecars else {}
+        record = self.proof(
+            LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts, details=details
+        )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 
     def delete_session(self, connector: Connector, action: PlannedAction) -> ActionOutcome:

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from connectors.agents import erase_method
+from connectors.agents.base import Erase
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from connectors.shadow_git import repository_of
 from erasure.discovery import ArtifactInfo, LocationDiscovery
@@ -55,6 +57,8 @@ class Reason(StrEnum):
     UNREDACTABLE = "unredactable"
     FREE_PAGES = "free_pages"  # a database that holds the subject only in free pages or a stale WAL: VACUUM
     SHADOW_GIT = "shadow_git"  # a shadow git repository holding the subject: deleted whole (never rewritten)
+    CONTENT_ADDRESSED = "content_addressed"  # a content-addressed store: editing breaks its keys, deleted whole
+    OWNER_ENCRYPTED = "owner_encrypted_store"  # an encrypted conversation on the subject's own laptop: whole
     OBJECT_MAINLY_ABOUT = "object_mainly_about"
     OBJECT_PARTLY_ABOUT = "object_partly_about"
     OLD_VERSIONS = "old_versions"
@@ -508,6 +512,9 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
             state.keep_item(path, line, keep)
             continue
         record = item["location"].get("record")
+        if path in infos and _content_addressed(infos[path]):
+            state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
+            continue
         if isinstance(record, str) and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
@@ -523,6 +530,11 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
         if path in infos:
             state.db_records.setdefault(path, set())  # no row to change: the action only VACUUMs
     return state
+
+
+def _content_addressed(info: ArtifactInfo) -> bool:
+    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited)."""
+    return info.app is not None and erase_method(info.app, info.path) is Erase.CONTENT_ADDRESSED
 
 
 def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict[str, list[ArtifactInfo]]:
@@ -659,7 +671,7 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
                     ActionKind.DELETE_FILE,
                     name,
                     "endpoint",
-                    Reason.UNREDACTABLE.value,
+                    (Reason.CONTENT_ADDRESSED if _content_addressed(info) else Reason.UNREDACTABLE).value,
                     path=path,
                     session_id=info.session_id,
                     target=FileRef.of(info),
@@ -728,14 +740,26 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
             )
         )
     # Encrypted conversation stores (Windsurf, ChatGPT desktop): never opened, so never known to be about the
-    # subject; kept as reported exceptions (one per store folder) with a vendor request for the server copy.
-    encrypted_roots = sorted(
-        {info.path.rsplit("/", 1)[0] for info in discovery.artifacts if info.kind == "encrypted_store"}
-    )
-    for root in encrypted_roots:
-        app = next(
-            (i.app for i in discovery.artifacts if i.kind == "encrypted_store" and i.path.startswith(root)), None
+    # subject; kept as reported exceptions (one per store folder; the vendor request covers the server copy).
+    # On the subject's own laptop its conversations are hers: each conversation file is deleted whole (app
+    # closed), and what is not a conversation (Windsurf memories, settings) stays a reported exception.
+    encrypted = [info for info in discovery.artifacts if info.kind == "encrypted_store"]
+    gone = {info.path for info in encrypted if discovery.owner_is_subject and _encrypted_conversation(info)}
+    for info in sorted((i for i in encrypted if i.path in gone), key=lambda i: i.path):
+        actions.append(
+            _action(
+                ActionKind.DELETE_FILE,
+                name,
+                "endpoint",
+                Reason.OWNER_ENCRYPTED.value,
+                path=info.path,
+                session_id=info.session_id,
+                target=FileRef.of(info),
+                app=info.app,
+            )
         )
+    for root in sorted({info.path.rsplit("/", 1)[0] for info in encrypted if info.path not in gone}):
+        app = next((i.app for i in encrypted if i.path.startswith(root + "/")), None)
         actions.append(
             _action(
                 ActionKind.EXCEPTION,
@@ -748,6 +772,12 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
             )
         )
     return actions
+
+
+def _encrypted_conversation(info: ArtifactInfo) -> bool:
+    """An encrypted file that is one conversation (Windsurf `cascade/<id>.pb`, `implicit/<id>.pb`) or the
+    ChatGPT desktop app's conversation cache; other encrypted files (memories, settings) are not."""
+    return info.session_id is not None or info.app == "chatgpt-desktop"
 
 
 def _residual_root(path: str) -> str:

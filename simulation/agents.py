@@ -157,6 +157,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "ItemTable": "SELECT key, value FROM ItemTable",
     },
     "threads.db": {"threads": "SELECT id, summary, data FROM threads"},
+    "store.db": {"blobs": "SELECT id, data FROM blobs"},
     "opencode.db": {
         "session": "SELECT id, title FROM session",
         "part": "SELECT id, data FROM part",
@@ -250,6 +251,7 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         "createdAt": "2026-02-11T10:03:04.120Z",
     }
     other = {"_v": 3, "type": 2, "bubbleId": "b2", "text": f"{t_name} ({t_mail}) failed MFA"}
+    kv_blob = _dumps({"role": "tool", "content": f"CRM record: {s_name} <{s_mail}>"}).encode()
     for rel in (cursor_db, cursor_db + ".backup"):
         w.database(
             rel,
@@ -259,6 +261,7 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
                 "cursorDiskKV": [
                     ("bubbleId:c1:b1", _dumps(bubble, separators=(",", ":"))),
                     ("bubbleId:c1:b2", _dumps(other, separators=(",", ":")).encode()),
+                    (f"agentKv:blob:{hashlib.sha256(kv_blob).hexdigest()}", kv_blob),  # content-addressed
                     (
                         "composerData:c1",
                         _dumps({"composerId": "c1", "name": "Login bug", "lastUpdatedAt": 1772442000000}),
@@ -272,6 +275,16 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
             for entry in [e for e in truth.subject + truth.third_party if e.get("path") == w.path(cursor_db)]:
                 copy = dict(entry, path=w.path(rel))
                 (truth.subject if entry in truth.subject else truth.third_party).append(copy)
+
+    # Cursor Agent CLI: one content-addressed store per chat (blobs keyed by the hash of their content).
+    w = _Writer(root, home, "cursor", truth, plant)
+    blob = _dumps({"role": "user", "content": f"Look up the order of {s_name}"}).encode()
+    w.database(
+        ".cursor/chats/5d41402a/6b1f0c2e-0000-4000-8000-000000000001/store.db",
+        "CREATE TABLE blobs(id TEXT PRIMARY KEY, data BLOB); CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);",
+        {"blobs": [(hashlib.sha256(blob).hexdigest(), blob)], "meta": [("0", "{}")]},
+        wal=False,
+    )
 
     # Copilot Chat (VS Code): operation-log session.
     w = _Writer(root, home, "copilot", truth, plant)

@@ -78,6 +78,8 @@ class AgentLayout:
         encrypted: its conversations are encrypted: never opened, deleted whole, vendor request.
         row_session: the conversation a database row belongs to, from its table, key and decoded cells.
         variant_titles: how reports name each variant sharing the layout (Kilo Code is never "Cline").
+        blob_records: database records (`<table>:<key>`) whose value is keyed by its hash: a row holding the
+            subject is deleted, never edited (method E).
     """
 
     app: str
@@ -89,6 +91,7 @@ class AgentLayout:
     encrypted: bool = False
     row_session: Callable[[str, str, Mapping[str, object]], str | None] | None = None
     variant_titles: tuple[tuple[str, str], ...] = ()  # (app, title) of variants that share the layout
+    blob_records: tuple[str, ...] = ()  # regexes of database records that are content-addressed blobs
 
     def probes(self, os_name: str) -> tuple[str, ...]:
         """The home-relative globs to list on a home of `os_name`."""

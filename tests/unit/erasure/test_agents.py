@@ -72,7 +72,10 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     assert {"roo-code", "kilo-code"} <= apps, "Roo Code and Kilo Code are named as themselves, not as Cline"
     rows = [item for item in result.items if item["location"].get("record")]
     assert rows and all(item["location"]["line"] is None for item in rows)
-    conversations = [i for i in rows if not str(i["location"]["record"]).startswith("ItemTable:")]  # global lists
+    # Global lists and content-addressed blobs name no conversation.
+    conversations = [
+        i for i in rows if not str(i["location"]["record"]).startswith(("ItemTable:", "cursorDiskKV:agentKv:blob:"))
+    ]
     assert all(item["session_id"] for item in conversations), "database rows are grouped by the agent's conversation"
     agents = {agent for user in inventory.users for agent in user.agents}
     assert {"windsurf"} <= agents
@@ -117,10 +120,42 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
         con.close()
     with LocalConnector("lap", tmp_path) as connector:
         assert scan_endpoint(connector, "lap", _matcher(), classify=False).items == ()
+    blob_rows = [r for a in plan.actions for r in a.records if r.startswith("cursorDiskKV:agentKv:blob:")]
+    assert len(blob_rows) == 2, "the content-addressed row of state.vscdb and of its .backup are planned"
+    for db in {a.target.path for a in plan.actions if a.target and a.target.path.endswith("state.vscdb")}:
+        con = sqlite3.connect(tmp_path / db.lstrip("/"))
+        assert con.execute("SELECT count(*) FROM cursorDiskKV WHERE key LIKE 'agentKv:blob:%'").fetchone() == (0,)
+        con.close()
+    blobs = [a for a in plan.actions if a.reason == "content_addressed"]
+    assert [(a.kind.value, a.app) for a in blobs] == [("delete_file", "cursor")], "a content-addressed store goes whole"
+    assert blobs[0].target is not None and not (tmp_path / blobs[0].target.path.lstrip("/")).exists()
     repos = [a for a in plan.actions if a.reason == "shadow_git"]
     assert [a.app for a in repos] == ["cline"] and all(a.dirs == (a.path,) for a in repos)
     assert not (tmp_path / repos[0].path.lstrip("/")).exists(), "the checkpoint repository goes whole"
     assert all((tmp_path / repo.lstrip("/") / ".git/HEAD").exists() for repo in truth.shadow_git), "others stay"
+
+
+def test_encrypted_conversations_on_the_subjects_own_laptop_go_whole(tmp_path: Path) -> None:
+    """Encrypted stores are never opened: elsewhere they are kept as reported exceptions, but on the subject's
+    own laptop (its owner is the subject) each encrypted conversation file is deleted whole, app closed."""
+    truth = write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher(), owner_ids=[PLANT.subject_email])
+    assert discovery.owner_is_subject
+    plan = plan_erasure("req-own", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    gone = {a.target.path for a in plan.actions if a.reason == "owner_encrypted_store" and a.target}
+    assert gone == set(truth.encrypted)
+    assert not any(a.ground == "encrypted_store" and a.path in gone for a in plan.exceptions)
+    report = execute_plan(
+        plan,
+        connectors=lambda name: LocalConnector(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-own.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    assert report.complete, report.pending
+    assert not any((tmp_path / p.lstrip("/")).exists() for p in gone)
 
 
 def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
