@@ -214,7 +214,7 @@ class ExecutionReport:
         """(location, key, version id) of every Object-Locked version found at execution."""
         return tuple((o.location, key, vid) for o in self.outcomes for key, vid in o.retained)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ids, statuses, counts, error codes and retained versions (no content)."""
         return {
             "request_id": self.request_id,

@@ -281,7 +281,7 @@ def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
     entries = {e.record.location: e.record for e in ledger.entries()}
     assert entries["lap"].verification == "findings_remain" and entries["lap"].counts["findings_remaining"] > 0
     assert entries["lap2"].verification == "clean"
-    assert result.to_json()["clean"] is False and SECRET not in json.dumps(result.to_json())
+    assert result.to_dict()["clean"] is False and SECRET not in json.dumps(result.to_dict())
 
 
 def test_unreadable_entries_are_listed_not_touched() -> None:
