@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -35,7 +35,7 @@ from connectors.layouts import (
 )
 from connectors.records import iter_records
 from detection.matcher import Matcher
-from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction
 from erasure.rewrite import drop_lines
 from models.errors import ConfigError, ConnectorError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
@@ -336,7 +336,7 @@ def _sha256(connector: Connector, item: Item) -> str:
 def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
     item = artifact.item
     sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
-    return FileRef(item.path, item.size, item.version, sha, None, artifact.kind.value, artifact.fmt.value)
+    return FileRef.of(item, artifact.kind.value, artifact.fmt.value, sha256=sha)
 
 
 def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
