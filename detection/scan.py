@@ -464,17 +464,10 @@ def scan_endpoint(
     items: list[dict[str, Any]] = []
     residual: list[str] = []
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
-    files = 0
-    size = 0
+    files = size = 0
     for artifact in artifacts:
-        if artifact.kind is ArtifactKind.SHADOW_GIT:
-            found = _git_items(endpoint_name, connector, artifact, matcher)
-            if isinstance(found, Skipped):
-                skipped.append(found)
-            elif found is not None:
-                items.append(found)
-            continue
-        if artifact.fmt is RecordFormat.NONE:
+        if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE:
+            _scan_unopened(items, skipped, scan, artifact)
             continue
         try:
             _scan_artifact(
@@ -500,6 +493,20 @@ def scan_endpoint(
     return ScanResult(
         tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
     )
+
+
+def _scan_unopened(
+    items: list[dict[str, Any]], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact
+) -> None:
+    """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
+    others (encrypted and residual stores, audit keys) are only listed."""
+    if artifact.kind is not ArtifactKind.SHADOW_GIT:
+        return
+    found = _git_items(scan.endpoint_name, scan.connector, artifact, scan.matcher)
+    if isinstance(found, Skipped):
+        skipped.append(found)
+    elif found is not None:
+        items.append(found)
 
 
 def _git_items(
