@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ssh import SSHConnector
+from connectors.ssh import SIMULATED_BUSY_MARKER, SSHConnector
 from detection.scan import scan_endpoint
 from erasure.discovery import discover_endpoint
 from erasure.executor import execute_plan
@@ -82,3 +82,34 @@ def test_every_agent_over_ssh_found_then_erased_without_residue(
     assert not list(tree.rglob(".dsr-tmp-*"))
     with connect("lap") as connector:
         assert scan_endpoint(connector, "lap", _matcher(), classify=False).items == ()
+
+
+def test_databases_over_ssh_wait_while_the_app_runs(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """While the laptop reports the agent app running, no database (nor WAL) is touched over SSH: every
+    action is `busy` and each database and WAL stays byte for byte."""
+    tree = tmp_path / "tree"
+    write_agent_stores(tree, HOMES["linux"], "linux", PLANT)
+    laptop = ssh_fleet.start_laptop("agents-busy", tree)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "known_hosts", [laptop.known_hosts_line()])
+
+    def connect(name: str) -> SSHConnector:
+        return SSHConnector(name, laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
+
+    with connect("lap") as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-busy", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    databases = sorted({a.target.path for a in plan.actions if a.records and a.target})
+    assert databases
+    files = [p for d in databases for p in (d, d + "-wal") if (tree / p.lstrip("/")).exists()]
+    before = {p: (tree / p.lstrip("/")).read_bytes() for p in files}
+    (tree / SIMULATED_BUSY_MARKER).write_bytes(b"")
+    report = execute_plan(
+        plan,
+        connectors=connect,
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path / "ledger.jsonl"),
+        run_id="run-busy",
+        actor="tester",
+    )
+    assert {o.status.value for o in report.outcomes if o.path in databases} == {"busy"}
+    assert {p: (tree / p.lstrip("/")).read_bytes() for p in files} == before
