@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
-from connectors.agents import agent_layout
+from connectors.agents import agent_layout, record_app
 from connectors.base import Connector, RemoteHit, RemoteScanner, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
@@ -263,6 +263,7 @@ def _db_items(
                 content=content,
             )  # fmt: skip
             item["location"]["record"] = record.record
+            item["app"] = record_app(record.record) or item["app"]  # Kilo Code's index in the editor's state
             if item["session_id"] is None and layout is not None and layout.row_session is not None:
                 cells = value if isinstance(value, dict) else {}
                 item["session_id"] = layout.row_session(record.table, record.key, cells)

@@ -267,7 +267,20 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
                         _dumps({"composerId": "c1", "name": "Login bug", "lastUpdatedAt": 1772442000000}),
                     ),
                 ],
-                "ItemTable": [("aiService.prompts", _dumps([{"text": f"ask {s_name}", "commandType": 4}]))],
+                "ItemTable": [
+                    ("aiService.prompts", _dumps([{"text": f"ask {s_name}", "commandType": 4}])),
+                    # Kilo Code installed in Cursor keeps its task index in the editor's global state.
+                    (
+                        "kilocode.kilo-code",
+                        _dumps(
+                            {
+                                "taskHistory": [
+                                    {"id": "1772442100000", "ts": 1772442100000, "task": f"Draft a reply to {s_mail}"}
+                                ]
+                            }
+                        ),
+                    ),
+                ],
             },
             wal=False,
         )

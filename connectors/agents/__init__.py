@@ -41,6 +41,7 @@ __all__ = [
     "agent_title",
     "classify_agent_path",
     "erase_method",
+    "record_app",
 ]
 
 AGENTS: tuple[AgentLayout, ...] = (
@@ -91,6 +92,16 @@ class AgentMatch:
 def agent_layout(app: str) -> AgentLayout | None:
     """The layout of an agent (or variant) by its `app` name."""
     return _BY_APP.get(app)
+
+
+_RECORD_APPS = {f"ItemTable:{ext}": app for ext, app in cline.VARIANTS}
+"""Rows of a VS Code-family `state.vscdb` that an extension owns (Kilo Code keeps its task index there)."""
+
+
+def record_app(record: str) -> str | None:
+    """The agent a database row belongs to when it is not the database's own (an extension's global-state
+    key in the editor's `state.vscdb`), else None."""
+    return _RECORD_APPS.get(record)
 
 
 def agent_title(app: str) -> str:

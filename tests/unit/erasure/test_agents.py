@@ -70,6 +70,8 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     apps = {item["app"] for item in result.items}
     assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
     assert {"roo-code", "kilo-code"} <= apps, "Roo Code and Kilo Code are named as themselves, not as Cline"
+    kilo_rows = [i for i in result.items if i["location"].get("record") == "ItemTable:kilocode.kilo-code"]
+    assert kilo_rows and {i["app"] for i in kilo_rows} == {"kilo-code"}, "Kilo's index in Cursor's state is Kilo's"
     rows = [item for item in result.items if item["location"].get("record")]
     assert rows and all(item["location"]["line"] is None for item in rows)
     # Global lists and content-addressed blobs name no conversation.
