@@ -281,9 +281,13 @@ class NameLister(Protocol):
 
 
 def _add_base(bases: list[str], path: str) -> None:
+    """Add a base to list unless one already covers it; a base it covers is dropped (each file is listed once,
+    e.g. an extension folder probed before its editor's user directory)."""
     path = path.rstrip("/") or "/"
-    if not any(path == base or _under(path, base) is not None for base in bases):
-        bases.append(path)
+    if any(path == base or _under(path, base) is not None for base in bases):
+        return
+    bases[:] = [base for base in bases if _under(base, path) is None]
+    bases.append(path)
 
 
 def _walk_bases(user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
