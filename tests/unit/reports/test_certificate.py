@@ -181,10 +181,11 @@ def test_recipients_are_those_of_the_erased_categories_with_notices(tmp_path: Pa
         {
             "recipient": "Barclays Bank UK PLC",
             "categories": ["Bank and payment details"],
-            "status": "pending",
+            "status": "not_yet_sent",
             "notified_at": None,
             "channel": None,
             "reply": None,
+            "ledger_seq": None,
         }
     ]
 
