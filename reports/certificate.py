@@ -694,7 +694,13 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
             f"{'Notified' if r['status'] == 'notified' else 'Not yet sent'}</span>",
             esc(fmt_time(notices[str(r["recipient"])].notified_at, tz) if r["notified_at"] else "—"),
             esc(r["channel"] or "—"),
-            esc(r["ledger_seq"] if r["ledger_seq"] is not None else "—"),
+            esc(
+                r["ledger_seq"]
+                if r["ledger_seq"] is not None
+                else "case records only (recorded before the proof log kept notices)"
+                if r["status"] == "notified"
+                else "—"
+            ),
         ]
         for r in recipients(inp)
     ]

@@ -2,8 +2,9 @@
 approval, the identity check, the Art. 19 notifications, the requests to processors, the request's dates and
 the person's retained access package come from signed ledger entries (services.certificate_entries). The case
 database adds only the locations not reached at all, which requests are the same person's (keyed hashes of
-their e-mail addresses, phone numbers and user ids), and the dates of a request whose ledger entries predate
-dated entries (the certificate says so). Then the request is completed, completed with gaps, or left in progress.
+their e-mail addresses, phone numbers and user ids), and, for records older than these ledger entries, the
+request's dates and Art. 19 notices (the certificate says so and cites no entry for them). Then the request
+is completed, completed with gaps, or left in progress.
 
 Items the product could not read or change are "not reached" with their reason (a gap, never an Art. 17(3)
 exception). While one remains the request is never `completed`: it is `completed_with_gaps`, or stays
@@ -17,6 +18,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sqlmodel import Session, select
+
 from erasure.executor import ExecutionReport
 from erasure.plan import ActionKind, PlannedAction, Reason
 from erasure.verify import VerificationResult
@@ -26,11 +29,12 @@ from models.errors import LedgerError
 from models.files import atomic_write
 from models.holds import requests_with_hashes
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, Request, utcnow
+from models.tables import ErasurePlanRecord, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
 from proofs.attestation import SIGNATURE_SUFFIX, sign_certificate
 from proofs.ledger import head_document
 from reports.certificate import CertificateInput, LedgerCoverage, UnreachedLocation, build_certificate
+from reports.certificate import RecipientNotice as CertificateNotice
 from reports.certificate import VerificationResult as CertificateVerification
 from services.certificate_entries import LedgerSections, ledger_sections, retained_package
 from services.erasure import DISCOVERY, approval_of, approved_plan, latest_plan
@@ -89,6 +93,19 @@ def _same_person(settings: Settings, request_id: str) -> set[str]:
     with session_scope(settings.database.url) as session:
         hashes = {i.keyed_hash for i in cases.identifiers_of(session, request_id) if i.kind != "name"}
         return {request_id, *requests_with_hashes(session, hashes)}
+
+
+def _notices(session: Session, request_id: str, sections: LedgerSections) -> tuple[CertificateNotice, ...]:
+    """The `notify` entries, plus notices recorded in the case database before notifications were ledger
+    entries (for recipients with no entry; shown without a proof entry, so the certificate cites none)."""
+    told = {n.recipient for n in sections.notices}
+    legacy = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
+    older = tuple(
+        CertificateNotice(recipient=n.recipient, notified_at=n.notified_at, channel=n.channel, reply=n.reply)
+        for n in legacy
+        if n.recipient not in told
+    )
+    return (*sections.notices, *older)
 
 
 def erasure_outcome(settings: Settings, request_id: str) -> str:
@@ -177,7 +194,7 @@ def certify(
             )
             if coverage
             else None,
-            notifications=sections.notices,
+            notifications=_notices(session, request_id, sections),
             vendor_requests=sections.vendor_requests,
             completed_at=utcnow() if closes else None,
             # The approval and the identity check as their signed ledger entries state them.
