@@ -16,6 +16,8 @@ Plain Python: no Prefect. States only what the ledger shows; what comes from the
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -29,10 +31,11 @@ from models.errors import LedgerError
 from models.files import atomic_write
 from models.holds import requests_with_hashes
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, RecipientNotice, Request, utcnow
+from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
 from proofs.attestation import SIGNATURE_SUFFIX, sign_certificate
-from proofs.ledger import head_document
+from proofs.entry import SignedHead
+from proofs.ledger import Coverage, Ledger, head_document
 from reports.certificate import CertificateInput, LedgerCoverage, UnreachedLocation, build_certificate
 from reports.certificate import RecipientNotice as CertificateNotice
 from reports.certificate import VerificationResult as CertificateVerification
@@ -148,23 +151,10 @@ def certify(
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
         scans = cases.location_scans(session, request_id)
-        unreached = [
-            UnreachedLocation(
-                name=s.location,
-                type="store" if s.location in {st.name for st in settings.stores} else "endpoint",
-                status=s.status,
-                reason=s.reason,
-                since=s.first_attempt_at,
-                attempts=s.attempts,
-                next_step="retried at the next sweep",
-            )
-            for s in scans
-            if s.phase == DISCOVERY and not LocationStatus(s.status).is_final
-        ]
+        unreached = _unreached(settings, scans)
         finished = verification.clean and not unreached
         closes = finished and (not gaps or settings.erasure.on_gaps == "complete_with_gaps")
         verifications = _rescans(sections, {n.location for n in sections.not_reached})
-        checkpoint = coverage.checkpoint if coverage else None
         certificate_input = CertificateInput(
             request_id=request_id,
             generated_at=utcnow(),
@@ -180,20 +170,7 @@ def certify(
             unreached=tuple(unreached),
             residual=sections.residual,
             verification=verifications,
-            ledger=LedgerCoverage(
-                seq_first=coverage.seq_first,
-                seq_last=coverage.seq_last,
-                checkpoint_seq_from=checkpoint.seq_from if checkpoint else None,
-                checkpoint_seq_to=checkpoint.seq_to if checkpoint else None,
-                head_hash=checkpoint.head_hash if checkpoint else None,
-                checkpoint_at=checkpoint.at if checkpoint else None,
-                key_id=checkpoint.key_id if checkpoint else None,
-                signature=checkpoint.signature if checkpoint else None,
-                head_seq=head.last_seq,
-                head_entry_hash=head.last_hash,
-            )
-            if coverage
-            else None,
+            ledger=_coverage(coverage, head),
             notifications=_notices(session, request_id, sections),
             vendor_requests=sections.vendor_requests,
             completed_at=utcnow() if closes else None,
@@ -209,6 +186,57 @@ def certify(
             not_reached=sections.not_reached,
             retained_package=retained_package(entries),
         )
+    html_path = _write_certificate(settings, certificate_input, ledger, head, signed=coverage is not None)
+    outcome = _Outcome(finished, len(gaps), len(verification.remaining), len(unreached))
+    _record_outcome(settings, request_id, html_path, record, plan.digest, outcome)
+    if closes:
+        shutil.rmtree(staging_dir(settings, request_id), ignore_errors=True)
+    return html_path
+
+
+def _unreached(settings: Settings, scans: Sequence[LocationScan]) -> list[UnreachedLocation]:
+    """Locations whose discovery has not finished (not reached yet: retried at the next sweep)."""
+    stores = {st.name for st in settings.stores}
+    return [
+        UnreachedLocation(
+            name=s.location,
+            type="store" if s.location in stores else "endpoint",
+            status=s.status,
+            reason=s.reason,
+            since=s.first_attempt_at,
+            attempts=s.attempts,
+            next_step="retried at the next sweep",
+        )
+        for s in scans
+        if s.phase == DISCOVERY and not LocationStatus(s.status).is_final
+    ]
+
+
+def _coverage(coverage: Coverage | None, head: SignedHead) -> LedgerCoverage | None:
+    """The request's ledger coverage and the signed head the certificate is built from."""
+    if coverage is None:
+        return None
+    checkpoint = coverage.checkpoint
+    return LedgerCoverage(
+        seq_first=coverage.seq_first,
+        seq_last=coverage.seq_last,
+        checkpoint_seq_from=checkpoint.seq_from if checkpoint else None,
+        checkpoint_seq_to=checkpoint.seq_to if checkpoint else None,
+        head_hash=checkpoint.head_hash if checkpoint else None,
+        checkpoint_at=checkpoint.at if checkpoint else None,
+        key_id=checkpoint.key_id if checkpoint else None,
+        signature=checkpoint.signature if checkpoint else None,
+        head_seq=head.last_seq,
+        head_entry_hash=head.last_hash,
+    )
+
+
+def _write_certificate(
+    settings: Settings, certificate_input: CertificateInput, ledger: Ledger, head: SignedHead, *, signed: bool
+) -> Path:
+    """Write the certificate (HTML, JSON, its detached signature when `signed`) and the signed ledger head,
+    and copy each to the evidence bucket; returns the HTML path."""
+    request_id = certificate_input.request_id
     signer = ledger.signer
     if signer is None:  # ledger_for always opens the ledger with its key
         raise LedgerError("cannot sign the certificate: no ledger signing key", key="ledger.signing_key")
@@ -221,11 +249,11 @@ def certify(
                 signer, document, request_id=request_id, head_seq=head.last_seq, head_hash=head.last_hash
             )
         )
-        if coverage
+        if signed
         else None,
     )
     written = [html_path, json_path]
-    if coverage:
+    if signed:
         written.append(json_path.with_name(json_path.name + SIGNATURE_SUFFIX))
     # The signed head the privacy team files with the certificate: `dsr ledger verify --head` checks against it.
     head_path = out_dir / f"{request_id}-ledger-head.json"
@@ -233,6 +261,28 @@ def certify(
     written.append(head_path)
     for path in written:
         publish_evidence(settings, request_id, path, "certificate")
+    return html_path
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the run came to: verification finished, and how many items are gaps, remain or were unreached."""
+
+    finished: bool
+    gaps: int
+    remaining: int
+    unreached: int
+
+
+def _record_outcome(
+    settings: Settings,
+    request_id: str,
+    html_path: Path,
+    record: ErasurePlanRecord | None,
+    digest: str,
+    outcome: _Outcome,
+) -> None:
+    """Store the certificate's path, mark the plan executed and move the request to its new status."""
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         request.certificate_path = str(html_path)
@@ -240,34 +290,34 @@ def certify(
         if plan_row is not None:
             plan_row.executed_at = utcnow()
             session.add(plan_row)
-        if finished and not gaps:
+        if outcome.finished and not outcome.gaps:
             cases.transition(
                 session,
                 request,
                 RequestStatus.COMPLETED,
                 action="erasure.completed",
-                plan_digest=plan.digest,
+                plan_digest=digest,
                 remaining=0,
             )
-        elif finished and settings.erasure.on_gaps == "complete_with_gaps":
+        elif outcome.finished and settings.erasure.on_gaps == "complete_with_gaps":
             cases.transition(
                 session,
                 request,
                 RequestStatus.COMPLETED_WITH_GAPS,
                 action="erasure.completed_with_gaps",
-                plan_digest=plan.digest,
+                plan_digest=digest,
                 remaining=0,
-                not_reached=len(gaps),
+                not_reached=outcome.gaps,
             )
-        elif finished:
+        elif outcome.finished:
             cases.transition(
                 session,
                 request,
                 RequestStatus.IN_PROGRESS,
                 action="erasure.gaps_open",
-                plan_digest=plan.digest,
+                plan_digest=digest,
                 remaining=0,
-                not_reached=len(gaps),
+                not_reached=outcome.gaps,
             )
         else:
             cases.transition(
@@ -275,11 +325,8 @@ def certify(
                 request,
                 RequestStatus.IN_PROGRESS,
                 action="erasure.incomplete",
-                plan_digest=plan.digest,
-                remaining=len(verification.remaining),
-                unreached=len(unreached),
-                not_reached=len(gaps),
+                plan_digest=digest,
+                remaining=outcome.remaining,
+                unreached=outcome.unreached,
+                not_reached=outcome.gaps,
             )
-    if closes:
-        shutil.rmtree(staging_dir(settings, request_id), ignore_errors=True)
-    return html_path

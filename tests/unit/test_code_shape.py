@@ -27,7 +27,6 @@ ALLOWED_FOR_NOW = {
     "reports/access_html.py::render_article15",
     "reports/certificate.py::render_certificate_html",
     "reports/portability.py::build_portability_export",
-    "services/certificates.py::certify",
 }
 
 
