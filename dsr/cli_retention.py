@@ -50,6 +50,8 @@ def _print_plan(summary: dict[str, Any], plan: Any) -> None:
     for cand in plan.candidates:
         why = {"purge": "past its period", "retained": f"hold {cand.hold_id}", "frozen": "open access request"}
         what = f"conversation {cand.session_id}" if cand.unit == "session" else cand.path
+        if cand.unit == "rows":
+            what = f"conversation {cand.session_id}: {len(cand.records)} row(s) of {cand.path}"
         out.print(f"  {cand.location}  {cand.status.value:8}  {cand.policy}  {what}  ({why[cand.status.value]})")
     for location, sid, stay in plan.partial:
         out.print(f"  {location}  partial   conversation {sid}: {len(stay)} file(s) stay:")
@@ -88,6 +90,7 @@ def plan(
                         "hold_id": c.hold_id,
                         "frozen_by": c.frozen_by,
                         "files": [f.path for f in c.files],
+                        "rows": len(c.records),
                     }
                     for c in purge_plan.candidates
                 ],
