@@ -46,7 +46,10 @@ def _print_plan(summary: dict[str, Any], plan: Any) -> None:
     out.print(f"as of {summary['as_of']}  digest {summary['digest']}")
     out.print("policies: " + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"))
     for key, label in (("purge", "goes"), ("retained", "kept (legal hold)"), ("frozen", "kept (open access request)")):
-        out.print(f"  {label:28} {totals[key]['sessions']} conversation(s), {totals[key]['files']} file(s)")
+        out.print(
+            f"  {label:28} {totals[key]['sessions']} conversation(s), {totals[key]['files']} file(s), "
+            f"{totals[key]['rows']} database row(s)"
+        )
     for cand in plan.candidates:
         why = {"purge": "past its period", "retained": f"hold {cand.hold_id}", "frozen": "open access request"}
         what = f"conversation {cand.session_id}" if cand.unit == "session" else cand.path

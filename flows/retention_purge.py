@@ -97,10 +97,11 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# Retention purge {'(dry run)' if summary['dry_run'] else ''}".rstrip(),
         "",
-        "| | sessions | files | bytes |",
-        "|---|---|---|---|",
+        "| | conversations | files | database rows | bytes |",
+        "|---|---|---|---|---|",
         *(
-            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['bytes']} |"
+            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['rows']} "
+            f"| {totals[key]['bytes']} |"
             for key, label in (("purge", verb), ("retained", "retained (legal hold)"), ("frozen", "frozen (access)"))
         ),
         "",

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from connectors.registry import open_location
+from connectors.sqlite_store import delete_rows
 from dsr.cli import register
 from dsr.context import state
+from erasure.executor import ActionStatus
+from models.settings import EndpointSettings, HoldSettings, RetentionPolicy, Settings
+from proofs.ledger import Ledger, LedgerAction
+from proofs.store import JsonlLedgerStore
+from retention.execute import execute_purge
+from retention.plan import plan_purge
 
 app = register()
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HOME = "Users/ana"
 CURSOR_DB = f"{HOME}/Library/Application Support/Cursor/User/globalStorage/state.vscdb"
 CODEX_DB = f"{HOME}/.codex/state_5.sqlite"
@@ -217,3 +226,65 @@ def test_nothing_is_deleted_while_the_agent_runs(config: tuple[list[str], Path])
     assert result.exit_code == 0, result.output
     assert "partial" in result.output
     assert {p: p.read_bytes() for p in laptop.rglob("*") if p.is_file()} == before
+
+
+def _direct(tmp_path: Path) -> tuple[Settings, Path]:
+    laptop = tmp_path / "laptop"
+    _laptop(laptop)
+    policy = RetentionPolicy(name="conversations", unit="conversation", period_days=30, version="7")
+    hold = HoldSettings(
+        id="LH-7",
+        reason="pending litigation",
+        case_reference="CASE-7",
+        approver="dpo",
+        review_date=date(2027, 6, 1),
+        date_from=date(2026, 3, 1),
+        date_to=date(2026, 3, 31),
+    )
+    endpoint = EndpointSettings(name="mac", url=laptop.as_uri())
+    return Settings(endpoints=[endpoint], retention=[policy], holds=[hold]), laptop
+
+
+def test_a_run_that_died_after_deleting_is_recorded_once(tmp_path: Path) -> None:
+    """The rows were deleted by a run that died before its entries: the rerun of its plan recognises that the
+    planned rows are gone (the database changed), records each conversation once and deletes nothing else."""
+    settings, laptop = _direct(tmp_path)
+    plan = plan_purge(settings, lambda n: open_location(n, settings), now=NOW)
+    going = {
+        r for c in plan.candidates if c.status.value == "purge" and c.path.endswith("state.vscdb") for r in c.records
+    }
+    delete_rows(laptop / CURSOR_DB, lambda rec: rec.record in going)
+    ledger = Ledger(JsonlLedgerStore(tmp_path / "ledger.jsonl"), signer=None)
+    report = execute_purge(plan, connectors=lambda n: open_location(n, settings), ledger=ledger, run_id="r", actor="t")
+    assert report.complete
+    purges = [e.record for e in ledger.entries() if e.record.action is LedgerAction.PURGE]
+    outcome = {(r.path.rsplit("/", 1)[1], r.details["session_id"]): r.outcome for r in purges}
+    assert outcome == {
+        ("state.vscdb", "c-old"): "already_absent",
+        ("state.vscdb.backup", "c-old"): "done",
+        ("state_5.sqlite", "t-old"): "done",
+    }
+    assert {str(r[0]) for r in _rows(laptop / CURSOR_DB, "cursorDiskKV")} == {
+        "composerData:c-held",
+        "bubbleId:c-held:b1",
+        "composerData:c-new",
+        "bubbleId:c-new:b1",
+    }
+
+
+def test_a_conversation_written_to_since_the_plan_is_not_deleted(tmp_path: Path) -> None:
+    """The app wrote to an expired conversation after planning: the database is a conflict and stays as it is."""
+    settings, laptop = _direct(tmp_path)
+    plan = plan_purge(settings, lambda n: open_location(n, settings), now=NOW)
+    con = sqlite3.connect(laptop / CURSOR_DB)
+    con.execute(
+        "UPDATE cursorDiskKV SET value = ? WHERE key = ?", (_composer("c-old", "2026-10-31")[1], "composerData:c-old")
+    )
+    con.commit()
+    con.close()
+    before = _rows(laptop / CURSOR_DB, "cursorDiskKV")
+    ledger = Ledger(JsonlLedgerStore(tmp_path / "ledger.jsonl"), signer=None)
+    report = execute_purge(plan, connectors=lambda n: open_location(n, settings), ledger=ledger, run_id="r", actor="t")
+    conflicts = {o.path.rsplit("/", 1)[1] for o in report.outcomes if o.status is ActionStatus.CONFLICT}  # type: ignore[union-attr]
+    assert conflicts == {"state.vscdb"}
+    assert _rows(laptop / CURSOR_DB, "cursorDiskKV") == before
