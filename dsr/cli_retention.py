@@ -7,6 +7,7 @@ Prints counts, conversation ids and paths of files on the organisation's own mac
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
@@ -36,7 +37,8 @@ def _as_of(value: str | None) -> datetime:
 def _run_id(dry_run: bool, now: datetime) -> str:
     from services.retention_runs import run_name  # noqa: PLC0415 - loads the retention modules on demand
 
-    return f"{run_name(dry_run, now)}-{datetime.now(UTC):%H%M%S}"
+    # Two runs in the same second must not share an id (ledger keys and the certificate are per run).
+    return f"{run_name(dry_run, now)}-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _print_plan(summary: dict[str, Any], plan: Any) -> None:

@@ -50,6 +50,7 @@ from retention.plan import (
     PurgeCandidate,
     PurgePlan,
     PurgeStatus,
+    PurgeUnit,
     drops_lines,
     executed_by_purge,
     to_action,
@@ -373,7 +374,7 @@ def _purge_rows(
     outcomes: list[ActionOutcome] = []
     by_location: dict[str, dict[str, list[PurgeCandidate]]] = defaultdict(lambda: defaultdict(list))
     for cand in plan.candidates:
-        if cand.unit != "rows":
+        if cand.unit is not PurgeUnit.ROWS:
             continue
         if cand.status is PurgeStatus.PURGE:
             by_location[cand.location][cand.path].append(cand)

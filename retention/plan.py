@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.agents import agent_layout
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -39,7 +39,7 @@ from connectors.layouts import (
 from connectors.records import iter_records
 from connectors.sqlite_store import iter_db_records, private_copy
 from detection.matcher import Matcher
-from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction
 from erasure.rewrite import drop_lines
 from models.errors import ConfigError, ConnectorError, DatabaseError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
@@ -92,6 +92,15 @@ Concerns = Callable[[Matcher], bool]
 """Whether an item (files, or a conversation's rows) concerns the subject of a matcher."""
 
 
+class PurgeUnit(StrEnum):
+    """What a candidate disposes of."""
+
+    SESSION = "session"  # a whole conversation: every file grouped with it, then its directories
+    FILE = "file"  # one whole file or S3 object
+    LINES = "lines"  # the expired lines of one file (a `redact` policy)
+    ROWS = "rows"  # one conversation's rows of an agent's database
+
+
 class PurgeStatus(StrEnum):
     """What the purge does with a candidate past its period."""
 
@@ -123,7 +132,7 @@ class PurgeCandidate:
         location_type: `endpoint` or `store`.
         policy: the retention policy's name.
         policy_version: the policy's version.
-        unit: `session` (deleted whole), `file`, `lines` (expired records dropped) or `rows` (one
+        unit: `session` (deleted whole), `file`, `lines` (the expired lines of one file) or `rows` (one
             conversation's rows deleted from an agent's database).
         path: the session's record (or transcript) path, the file path / S3 key, or the database path.
         session_id: the session, where there is one.
@@ -144,7 +153,7 @@ class PurgeCandidate:
     location_type: str
     policy: str
     policy_version: str
-    unit: str
+    unit: PurgeUnit
     path: str
     session_id: str | None
     files: tuple[FileRef, ...]
@@ -205,9 +214,9 @@ class PurgePlan:
                         "bytes": 0,
                     },
                 )
-                if cand.unit == "lines":
+                if cand.unit is PurgeUnit.LINES:
                     row["lines"] += len(cand.lines)
-                elif cand.unit == "rows":
+                elif cand.unit is PurgeUnit.ROWS:
                     row["rows"] += len(cand.records)
                 else:
                     row["files"] += 1
@@ -220,11 +229,11 @@ class PurgePlan:
         out = {s.value: {"sessions": 0, "files": 0, "lines": 0, "rows": 0, "bytes": 0} for s in PurgeStatus}
         for cand in self.candidates:
             row = out[cand.status.value]
-            row["sessions"] += cand.unit in ("session", "rows")
-            if cand.unit == "lines":
+            row["sessions"] += cand.unit in (PurgeUnit.SESSION, PurgeUnit.ROWS)
+            if cand.unit is PurgeUnit.LINES:
                 row["lines"] += len(cand.lines)
                 continue
-            if cand.unit == "rows":
+            if cand.unit is PurgeUnit.ROWS:
                 row["rows"] += len(cand.records)
                 continue
             row["files"] += len(cand.files)
@@ -292,6 +301,7 @@ class PurgePlan:
                         "lines": tuple(body["lines"]),
                         "records": tuple(body.get("records", ())),
                         "status": PurgeStatus(body["status"]),
+                        "unit": PurgeUnit(body["unit"]),
                         "reference_at": datetime.fromisoformat(body["reference_at"]),
                     }
                 )
@@ -317,12 +327,12 @@ class PurgePlan:
 
 
 def drops_lines(cand: PurgeCandidate) -> bool:
-    return cand.unit == "lines" and cand.status is PurgeStatus.PURGE
+    return cand.unit is PurgeUnit.LINES and cand.status is PurgeStatus.PURGE
 
 
 def executed_by_purge(cand: PurgeCandidate) -> bool:
     """Whether `execute_purge` carries the candidate out itself (expired lines; a conversation's rows)."""
-    return drops_lines(cand) or cand.unit == "rows"
+    return drops_lines(cand) or cand.unit is PurgeUnit.ROWS
 
 
 def to_action(cand: PurgeCandidate) -> PlannedAction:
@@ -338,7 +348,7 @@ def to_action(cand: PurgeCandidate) -> PlannedAction:
     elif cand.location_type == "store":
         kind, reason = ActionKind.S3_ERASE_OBJECT, "retention"
         fields["target"], fields["version_ids"] = cand.files[0], cand.version_ids
-    elif cand.unit == "session":
+    elif cand.unit is PurgeUnit.SESSION:
         kind, reason = ActionKind.DELETE_SESSION, "retention"
         fields["files"], fields["dirs"] = cand.files, cand.dirs
     else:
@@ -364,7 +374,7 @@ def _sha256(connector: Connector, item: Item) -> str:
 def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
     item = artifact.item
     sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
-    return FileRef(item.path, item.size, item.version, sha, None, artifact.kind.value, artifact.fmt.value)
+    return FileRef.of(item, artifact.kind.value, artifact.fmt.value, sha256=sha)
 
 
 def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
@@ -511,7 +521,7 @@ class _Planner:
         connector: Connector,
         location: str,
         policy: RetentionPolicy,
-        unit: str,
+        unit: PurgeUnit,
         arts: Sequence[Artifact],
         reference_at: datetime,
         first_at: datetime,
@@ -534,7 +544,7 @@ class _Planner:
         status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
         hashed = status is PurgeStatus.PURGE
         dirs: tuple[str, ...] = ()
-        if unit == "session" and session_id and hashed:
+        if unit is PurgeUnit.SESSION and session_id and hashed:
             dirs = tuple(session_dirs(session_id, (a.item.path for a in arts), (o.item.path for o in others)))
         return PurgeCandidate(
             location=location,
@@ -599,7 +609,9 @@ class _Planner:
             ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
             if is_expired(pol, ref, self.now):
                 out.append(
-                    self.candidate(connector, endpoint.name, pol, "file", [art], ref, mtime, owner=endpoint.owner)
+                    self.candidate(
+                        connector, endpoint.name, pol, PurgeUnit.FILE, [art], ref, mtime, owner=endpoint.owner
+                    )
                 )
         return out
 
@@ -622,11 +634,11 @@ class _Planner:
                 stamps.append(stamp)
         if not expired:
             return None
-        unit = "file" if len(expired) == total else "lines"
+        unit = PurgeUnit.FILE if len(expired) == total else PurgeUnit.LINES
         cand = self.candidate(
             connector, endpoint.name, pol, unit, [art], max(stamps), min(stamps), owner=endpoint.owner
         )
-        if unit == "file":
+        if unit is PurgeUnit.FILE:
             return cand
         if cand.status is not PurgeStatus.PURGE:
             return dataclasses.replace(cand, lines=tuple(expired))
@@ -691,7 +703,7 @@ class _Planner:
             location_type="endpoint",
             policy=pol.name,
             policy_version=pol.version,
-            unit="rows",
+            unit=PurgeUnit.ROWS,
             path=art.item.path,
             session_id=sid,
             files=(ref,),
@@ -763,7 +775,7 @@ class _Planner:
                     connector,
                     endpoint.name,
                     pol,
-                    "session",
+                    PurgeUnit.SESSION,
                     sess.artifacts,
                     reference(pol, None),
                     created,
@@ -788,7 +800,7 @@ class _Planner:
                         connector,
                         endpoint.name,
                         file_pol,
-                        "file",
+                        PurgeUnit.FILE,
                         [art],
                         ref,
                         created,
@@ -851,23 +863,15 @@ class _Planner:
             )
             frozen_by = None if hold_id else self.store_frozen_by(connector, key, items)
             status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
-            ref = FileRef(
-                key,
-                current.size,
-                current.version,
-                _sha256(connector, current) if status is PurgeStatus.PURGE else None,
-                None,
-                S3_OBJECT_KIND,
-                RecordFormat.BINARY.value,
-                current.version_id,
-            )
+            sha = _sha256(connector, current) if status is PurgeStatus.PURGE else None
+            ref = FileRef.of(current, S3_OBJECT_KIND, RecordFormat.BINARY.value, sha256=sha)
             out.append(
                 PurgeCandidate(
                     location=name,
                     location_type="store",
                     policy=policy.name,
                     policy_version=policy.version,
-                    unit="file",
+                    unit=PurgeUnit.FILE,
                     path=key,
                     session_id=None,
                     files=(ref,),
