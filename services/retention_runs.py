@@ -287,10 +287,13 @@ def _record_kept_outside_plan(ledger: Ledger, plan: PurgePlan, run_id: str) -> N
 
 
 def kept_unplanned_reason(kind: str) -> str:
-    """Why a reported file stays: a database holding conversations as rows (a purge never edits one), or a
-    conversation's file that groups with no conversation."""
+    """Why a reported file stays: a database holding conversations as rows that the purge cannot change there,
+    or a conversation's file that groups with no conversation."""
     if kind == "database":
-        return "conversations kept as rows of a database; a purge never edits a database"
+        return (
+            "conversations kept as rows of a database the purge cannot change here "
+            "(not on a local disk, unreadable, or its rows name no conversation)"
+        )
     return "not grouped with a conversation"
 
 
@@ -423,6 +426,10 @@ def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> d
     plan, _ = make_plan(settings, policy=saved["policy"], now=datetime.fromisoformat(saved["as_of"]))
     current = plan_digest(plan)
     if current != digest:
+        # The reviewer must see the plan as it is now: only its new digest can be approved from here on.
+        atomic_write(
+            _review_path(settings, run_id), json.dumps({**saved, "digest": current}, sort_keys=True), mode=0o600
+        )
         raise InputError(
             f"stale digest: the plan of run {run_id!r} changed since it was reviewed (now {current}); "
             "review it again with `dsr retention plan` and approve the new digest",
