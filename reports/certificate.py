@@ -533,11 +533,40 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         The HTML document.
     """
     tz = inp.controller.tz
-    doc = certificate_document(inp)
-    totals = doc["totals"]
+    totals = certificate_document(inp)["totals"]
     assert isinstance(totals, dict)  # noqa: S101 - built just above
+    box = _summary_box(inp, totals)
+    sections = [
+        ("1. What we erased", _erased_html(inp)),
+        ("2. What we kept, and why", _kept_html(inp)),
+        ("3. Places and items we could not reach", _unreached_html(inp, tz)),
+        ("4. Other copies you should know about", _copies_html(inp, tz)),
+        ("5. Checks after erasure", _checks_html(inp, tz)),
+        ("6. Who we told (Article 19)", _told_html(inp, tz)),
+        ("7. Proof", _proof_html(inp, tz)),
+    ]
+    body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
+    meta = _meta_html(inp, tz)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
+        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
+        f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
+        f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
+        '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '
+        "Regulation). This certificate records what we erased, what we kept and why, and how it can be checked.</p>"
+        f"{box}{body}"
+        f'<footer class="end">Questions: {esc(inp.controller.contact)}. Machine-readable twin: certificate.json, '
+        f"SHA-256 <code>{esc(json_sha256)}</code>.</footer></main></body></html>\n"
+    )
+
+
+def _summary_box(inp: CertificateInput, totals: dict[str, object]) -> str:
+    """The first box: erased, finished with gaps, or not yet complete."""
     state = outcome(inp)
-    box = (
+    return (
         '<div class="box yes"><strong class="big">Your data has been erased.</strong>'
         f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you in "
         f"{totals['actions']} action{'s' if totals['actions'] != 1 else ''} and checked every place again afterwards."
@@ -552,139 +581,141 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you. Some "
         "places could not be reached or still need checking; they are listed below and we will finish the job.</div>"
     )
-    sections: list[tuple[str, str]] = []
-    sections.append(
+
+
+def _erased_html(inp: CertificateInput) -> str:
+    """Section 1: every erased item with its fingerprints and proof entry."""
+    return (
+        _table(
+            ["System", "Where", "What we did", "Records", "Fingerprint before", "Fingerprint after", "Proof entry"],
+            [
+                [
+                    esc(e.location),
+                    esc(e.path)
+                    + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
+                    + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
+                    esc(ACTION_TEXT.get(e.action, e.action)),
+                    str(e.items),
+                    _short(e.sha256_before),
+                    _after(e),
+                    esc(e.ledger_seq) if e.ledger_seq is not None else "—",
+                ]
+                for e in inp.erased
+            ],
+        )
+        if inp.erased
+        else "<p>Nothing needed erasing: no records about you were found.</p>"
+    )
+
+
+def _kept_html(inp: CertificateInput) -> str:
+    """Section 2: every kept item with its legal ground."""
+    return (
         (
-            "1. What we erased",
-            _table(
-                ["System", "Where", "What we did", "Records", "Fingerprint before", "Fingerprint after", "Proof entry"],
+            "<p>We may keep specific records where the law allows it (Article 17(3)). Each exception covers only "
+            "the records listed here.</p>"
+            + _table(
+                ["System", "Where", "Records", "Ground", "Explanation", "Reference", "Review date"],
                 [
                     [
-                        esc(e.location),
-                        esc(e.path)
-                        + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
-                        + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
-                        esc(ACTION_TEXT.get(e.action, e.action)),
-                        str(e.items),
-                        _short(e.sha256_before),
-                        _after(e),
-                        esc(e.ledger_seq) if e.ledger_seq is not None else "—",
+                        esc(k.location),
+                        esc(k.path),
+                        str(k.items),
+                        f"{esc(k.article)}<br><code>{esc(k.ground)}</code>",
+                        esc(k.explanation),
+                        esc(k.reference or "—"),
+                        esc(k.review_date.isoformat() if k.review_date else "—"),
                     ]
-                    for e in inp.erased
+                    for k in inp.kept
                 ],
             )
-            if inp.erased
-            else "<p>Nothing needed erasing: no records about you were found.</p>",
         )
+        if inp.kept
+        else "<p>We kept nothing: the proof log records no exception for this request.</p>"
     )
-    sections.append(
+
+
+def _unreached_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 3: places not reached and items not read or changed (gaps, not exceptions)."""
+    return (
+        _table(
+            ["System", "Type", "Status", "Details", "Next step"],
+            [
+                [
+                    esc(u.name),
+                    esc(TYPE_TEXT.get(u.type, u.type)),
+                    esc(STATUS_TEXT.get(u.status, u.status)),
+                    esc(u.reason or "")
+                    + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
+                    + (f"; tried {u.attempts} times" if u.attempts else ""),
+                    esc(u.next_step or "—"),
+                ]
+                for u in inp.unreached
+            ],
+        )
+        if inp.unreached
+        else "<p>None: every laptop and store in scope was reached.</p>"
+    ) + (
+        "<p>Items we could not read or change inside the places we reached. They are gaps, not "
+        "exceptions: we did not erase them and no legal ground keeps them.</p>"
+        + _table(
+            ["System", "Where", "Why not reached", "Proof entry"],
+            [
+                [
+                    esc(n.location),
+                    esc(n.path),
+                    f"{esc(n.explanation)}<br><code>{esc(n.reason)}</code>",
+                    esc(n.ledger_seq) if n.ledger_seq is not None else "—",
+                ]
+                for n in inp.not_reached
+            ],
+        )
+        if inp.not_reached
+        else ""
+    )
+
+
+def _copies_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 4: residual stores, vendor requests and the retained access package."""
+    return (
         (
-            "2. What we kept, and why",
-            (
-                "<p>We may keep specific records where the law allows it (Article 17(3)). Each exception covers only "
-                "the records listed here.</p>"
-                + _table(
-                    ["System", "Where", "Records", "Ground", "Explanation", "Reference", "Review date"],
-                    [
-                        [
-                            esc(k.location),
-                            esc(k.path),
-                            str(k.items),
-                            f"{esc(k.article)}<br><code>{esc(k.ground)}</code>",
-                            esc(k.explanation),
-                            esc(k.reference or "—"),
-                            esc(k.review_date.isoformat() if k.review_date else "—"),
-                        ]
-                        for k in inp.kept
-                    ],
-                )
+            _table(
+                ["Where", "Type", "What it is", "What happens to it"],
+                [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
             )
-            if inp.kept
-            else "<p>We kept nothing: the proof log records no exception for this request.</p>",
+            if inp.residual
+            else ""
+            if inp.retained_package
+            else "<p>None known.</p>"
         )
+        + _vendor_requests_html(inp, tz)
+        + _retained_html(inp, tz)
     )
-    sections.append(
-        (
-            "3. Places and items we could not reach",
-            (
-                _table(
-                    ["System", "Type", "Status", "Details", "Next step"],
-                    [
-                        [
-                            esc(u.name),
-                            esc(TYPE_TEXT.get(u.type, u.type)),
-                            esc(STATUS_TEXT.get(u.status, u.status)),
-                            esc(u.reason or "")
-                            + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
-                            + (f"; tried {u.attempts} times" if u.attempts else ""),
-                            esc(u.next_step or "—"),
-                        ]
-                        for u in inp.unreached
-                    ],
-                )
-                if inp.unreached
-                else "<p>None: every laptop and store in scope was reached.</p>"
-            )
-            + (
-                "<p>Items we could not read or change inside the places we reached. They are gaps, not "
-                "exceptions: we did not erase them and no legal ground keeps them.</p>"
-                + _table(
-                    ["System", "Where", "Why not reached", "Proof entry"],
-                    [
-                        [
-                            esc(n.location),
-                            esc(n.path),
-                            f"{esc(n.explanation)}<br><code>{esc(n.reason)}</code>",
-                            esc(n.ledger_seq) if n.ledger_seq is not None else "—",
-                        ]
-                        for n in inp.not_reached
-                    ],
-                )
-                if inp.not_reached
-                else ""
-            ),
+
+
+def _checks_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 5: the re-scans after erasure, and what no re-scan searched."""
+    return (
+        _table(
+            ["System", "Result", "Records still found", "Checked at"],
+            [
+                [
+                    esc(v.location),
+                    f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
+                    f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
+                    str(v.remaining),
+                    esc(fmt_time(v.verified_at, tz)),
+                ]
+                for v in inp.verification
+            ],
         )
-    )
-    sections.append(
-        (
-            "4. Other copies you should know about",
-            (
-                _table(
-                    ["Where", "Type", "What it is", "What happens to it"],
-                    [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
-                )
-                if inp.residual
-                else ""
-                if inp.retained_package
-                else "<p>None known.</p>"
-            )
-            + _vendor_requests_html(inp, tz)
-            + _retained_html(inp, tz),
-        )
-    )
-    sections.append(
-        (
-            "5. Checks after erasure",
-            (
-                _table(
-                    ["System", "Result", "Records still found", "Checked at"],
-                    [
-                        [
-                            esc(v.location),
-                            f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
-                            f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
-                            str(v.remaining),
-                            esc(fmt_time(v.verified_at, tz)),
-                        ]
-                        for v in inp.verification
-                    ],
-                )
-                if inp.verification
-                else "<p>No checks have run yet.</p>"
-            )
-            + _not_searched_html(inp),
-        )
-    )
+        if inp.verification
+        else "<p>No checks have run yet.</p>"
+    ) + _not_searched_html(inp)
+
+
+def _told_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 6: Art. 19 recipients, notified or not yet."""
     notices = {n.recipient: n for n in inp.notifications}
     rec_rows = [
         [
@@ -704,15 +735,16 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         ]
         for r in recipients(inp)
     ]
-    sections.append(
-        (
-            "6. Who we told (Article 19)",
-            "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
-            "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Proof entry"], rec_rows)
-            if rec_rows
-            else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>",
-        )
+    return (
+        "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
+        "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Proof entry"], rec_rows)
+        if rec_rows
+        else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>"
     )
+
+
+def _proof_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 7: the ledger coverage, the seal and the head the certificate was built from."""
     ledger = inp.ledger
     if ledger:
         rows = [("Proof log entries", f"{ledger.seq_first} to {ledger.seq_last}")]
@@ -736,8 +768,11 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         )
     else:
         proof = "<p>No proof-log entries are recorded for this request yet.</p>"
-    sections.append(("7. Proof", proof))
-    body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
+    return proof
+
+
+def _meta_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """The cover's fields: request, dates (with their proof entry), approval and identity."""
     approval = (
         f"<dt>Plan approved by</dt><dd>{esc(inp.approved_by)}"
         f"{esc(f' (signed in as {inp.approval_user})' if inp.approval_user else '')}, "
@@ -760,20 +795,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         f"<dt>Completed</dt><dd>{esc(fmt_time(inp.completed_at, tz) if inp.completed_at else 'not yet')}</dd>"
         f"{approval}<dt>Issued</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"
     )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
-        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
-        f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
-        f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
-        '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '
-        "Regulation). This certificate records what we erased, what we kept and why, and how it can be checked.</p>"
-        f"{box}{body}"
-        f'<footer class="end">Questions: {esc(inp.controller.contact)}. Machine-readable twin: certificate.json, '
-        f"SHA-256 <code>{esc(json_sha256)}</code>.</footer></main></body></html>\n"
-    )
+    return meta
 
 
 def build_certificate(
