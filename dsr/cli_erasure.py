@@ -52,7 +52,8 @@ def plan(
     if approval is not None:
         out.print(
             f"{approval.decision} by {approval.reviewer} (authenticated as {approval.authenticated_user}, "
-            f"{approval.channel}) at {approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
+            f"{approval.channel}, {approval.authentication or 'authentication not recorded'}) at "
+            f"{approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
             markup=False,
             highlight=False,
         )
@@ -81,6 +82,7 @@ def _approval_json(approval: Any) -> dict[str, Any]:
         "plan_digest": approval.plan_digest,
         "reviewer": approval.reviewer,
         "authenticated_user": approval.authenticated_user,
+        "authentication": approval.authentication or None,
         "channel": approval.channel,
         "at": approval.at.isoformat(),
         "note": approval.note,

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from flows.common import flow_settings
 from models.flow_names import RETENTION_PURGE
+from models.server_auth import server_side_authentication
 from models.tables import utcnow
 from services.retention_runs import approve_purge, run_name, run_purge
 
@@ -90,7 +91,13 @@ def retention_purge(
             ),
             timeout=APPROVAL_TIMEOUT_SECONDS,
         )
-        summary = approve_purge(settings, str(run_id), by=answer.reviewer or "unknown", digest=answer.digest)
+        summary = approve_purge(
+            settings,
+            str(run_id),
+            by=answer.reviewer or "unknown",
+            digest=answer.digest,
+            authentication=server_side_authentication(),
+        )
     what = "dry-run" if dry_run else "purge"
     create_table_artifact(
         key=f"retention-{what}",

@@ -149,3 +149,22 @@ def check_binding(settings: Settings) -> None:
             'proxy in front, see the README) or host = "127.0.0.1"',
             key="prefect.host",
         )
+
+
+# How a reviewer's decision was authenticated, as the audit trail records it beside the typed name.
+AUTH_OS_LOGIN = "os_login"
+"""A command on this machine: `authenticated_user` is the operating-system user the command runs as."""
+AUTH_SHARED_CREDENTIAL = "server_shared_credential"
+"""The UI of a server with authentication on: someone holding the server's one shared credential (or passed by
+the team's reverse proxy, whose own log names the signed-in person); `authenticated_user` is the OS user the
+server's flow runs as, not the person."""
+AUTH_NONE = "server_without_authentication"
+"""The UI of a server without authentication: anyone who reached it; `authenticated_user` as above."""
+
+
+def server_side_authentication(environ: Mapping[str, str] | None = None) -> str:
+    """How a decision submitted through the Prefect server was authenticated, as far as the flow can tell: it
+    was given the server's credential (`PREFECT_API_AUTH_STRING`), so the server requires one; else unknown to
+    be protected."""
+    env = os.environ if environ is None else environ
+    return AUTH_SHARED_CREDENTIAL if env.get(CLIENT_ENV) else AUTH_NONE
