@@ -117,7 +117,8 @@ def start(
         int, typer.Option("--wait", min=1, max=3600, help="Seconds to wait for the API to come up (1 to 3600).")
     ] = 90,
 ) -> None:
-    """Start the Prefect server and serve every deployment; prints the UI address."""
+    """Start the Prefect server and serve every deployment; prints the UI address. The UI and API require the
+    server's credential ([prefect].auth_file, created with mode 600 on first start) unless [prefect].auth is off."""
     prefect = state.settings.prefect
     check_binding(state.settings)
     existing = _read_state()

@@ -94,9 +94,10 @@ def server_credential(settings: Settings, environ: Mapping[str, str] | None = No
         return read_credential(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(path, new_credential() + "\n", mode=0o600, exclusive=True)
-    except FileExistsError:
-        pass  # another start won the race: use its credential
+        try:
+            atomic_write(path, new_credential() + "\n", mode=0o600, exclusive=True)
+        except FileExistsError:
+            pass  # another start won the race: use its credential
     except OSError as exc:
         raise ConfigError(
             f"cannot create the server credential file {path} ({exc.strerror or type(exc).__name__}); make "

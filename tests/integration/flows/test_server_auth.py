@@ -107,6 +107,7 @@ def test_unauthenticated_calls_get_401_and_a_run_against_the_server_works(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Error logging to API" not in done.stderr and "401" not in done.stderr, done.stderr
     shown = subprocess.run(
         [*DSR, "request", "show", rid, "--json"], env=env, cwd=fleet.root, capture_output=True, text=True, check=True
     )
@@ -114,6 +115,9 @@ def test_unauthenticated_calls_get_401_and_a_run_against_the_server_works(
     name = ACCESS_RUN.format(request_id=rid)
     code, body = _status(f"{api}/flow_runs/filter", credential, {"flow_runs": {"name": {"any_": [name]}}})
     assert code == 200 and [run["name"] for run in json.loads(body)] == [name]  # it ran on this server
+    run_id = json.loads(body)[0]["id"]
+    code, body = _status(f"{api}/logs/filter", credential, {"logs": {"flow_run_id": {"any_": [run_id]}}})
+    assert code == 200 and json.loads(body), "the run's logs did not reach the server"
 
     doctor = subprocess.run(
         [*DSR, "doctor", "--json"], env=env, cwd=fleet.root, capture_output=True, text=True, check=False
