@@ -19,6 +19,7 @@ Plain Python: no Prefect import, no network. The credential is never printed, lo
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -94,10 +95,8 @@ def server_credential(settings: Settings, environ: Mapping[str, str] | None = No
         return read_credential(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
+        with contextlib.suppress(FileExistsError):  # another start won the race: use its credential
             atomic_write(path, new_credential() + "\n", mode=0o600, exclusive=True)
-        except FileExistsError:
-            pass  # another start won the race: use its credential
     except OSError as exc:
         raise ConfigError(
             f"cannot create the server credential file {path} ({exc.strerror or type(exc).__name__}); make "
