@@ -1,9 +1,9 @@
-"""`dsr request plan|approve|notify`: the erasure plan, the human approval gate, Art. 19 notifications."""
+"""`dsr request plan|approve|notify|vendor-request`: the erasure plan, the human approval gate, Art. 19
+notifications and requests to processors to erase their copies."""
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +13,7 @@ from rich.table import Table
 from dsr.context import err, out, print_json, state
 from models.errors import InputError
 from models.flow_names import ERASURE_RUN
-from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text, parse_instant
+from models.identifiers import MAX_LONG_TEXT, check_text, parse_instant
 
 
 def plan(
@@ -162,19 +162,50 @@ def approve(
         )
 
 
+_NOTE = "Note for the proof log (no personal data: the person's identifiers are refused; at most 2000 characters)."
+
+
 def notify(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
-    recipient: Annotated[str, typer.Option("--recipient", help="Recipient name as in the register.")],
+    recipient: Annotated[str, typer.Option("--recipient", help="Recipient name exactly as in the register.")],
     channel: Annotated[str, typer.Option("--channel", help="How they were told: email, portal, letter, API.")],
     at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help=_NOTE)] = None,
 ) -> None:
-    """Record that a recipient was told of the erasure (Art. 19); listed on the deletion certificate."""
+    """Record that a recipient was told of the erasure (Art. 19): a signed proof-ledger entry, listed with its
+    date on the deletion certificate."""
     recipient, channel = check_text("--recipient", recipient), check_text("--channel", channel)
+    note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
     when = None if at is None else parse_instant("--at", at)
-    if when is not None and when > datetime.now(UTC) + CLOCK_SKEW:
-        raise InputError("--at is in the future; give the time the recipient was told")
     state.require_request(request_id)
-    from services.erasure import notify_recipient  # noqa: PLC0415 - loads the erasure modules on demand
+    from services.request_ledger import record_notice  # noqa: PLC0415 - loads the ledger on demand
 
-    notify_recipient(state.settings, request_id, recipient=recipient, channel=channel, at=when)
-    err.print(f"{request_id}: notification to {recipient} recorded")
+    entry = record_notice(state.settings, request_id, recipient=recipient, channel=channel, at=when, note=note)
+    err.print(f"{request_id}: notification to {recipient} recorded (proof entry {entry.seq})", markup=False)
+
+
+def vendor_request(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    processor: Annotated[
+        str, typer.Option("--processor", help="The processor asked, exactly as named in [[register.processors]].")
+    ],
+    channel: Annotated[str, typer.Option("--channel", help="How it was asked: email, portal, API, letter.")],
+    at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="The processor's ticket or case number (no personal data).")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help=_NOTE)] = None,
+) -> None:
+    """Record that a processor (the AI vendor) was asked to erase its copy of the person's data: a signed
+    proof-ledger entry, listed with its date on the deletion certificate (else "not yet sent")."""
+    processor, channel = check_text("--processor", processor), check_text("--channel", channel)
+    reference = None if reference is None else check_text("--reference", reference)
+    note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
+    when = None if at is None else parse_instant("--at", at)
+    state.require_request(request_id)
+    from services.request_ledger import record_vendor_request  # noqa: PLC0415 - loads the ledger on demand
+
+    entry = record_vendor_request(
+        state.settings, request_id, processor=processor, channel=channel, at=when, reference=reference, note=note
+    )
+    err.print(f"{request_id}: erasure request to {processor} recorded (proof entry {entry.seq})", markup=False)

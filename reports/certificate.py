@@ -3,10 +3,12 @@
 Owns what the certificate says and how it looks. Takes ids, locations, counts, hashes, grounds and ledger
 references from the erasure flow (never erased content); imports models and reports only, not proofs.
 
-`CertificateInput` (built by services.certificates from the request's signed ledger entries; only dates,
-unreached locations, Art. 19 notices and the retained access package come from the case database):
+`CertificateInput` (built by services.certificates from the request's signed ledger entries; only the
+locations not reached at all come from the case database, and the request's dates when no ledger entry of the
+request records them, `dates_ledger_seq` None):
 
-    request_id, generated_at, received_at, completed_at, due    the request and its dates
+    request_id, generated_at, received_at, completed_at, due    the request and its dates (`dates_ledger_seq`:
+                                                                 the ledger entry they come from)
     controller, register                                         who answers; the register gives the recipients
     approved_by, approved_at, approval_note                      the human approval of the plan
     approval_digest, approval_user, approval_channel, approval_ledger_seq  the plan it names, the signed-in
@@ -21,18 +23,21 @@ unreached locations, Art. 19 notices and the retained access package come from t
                    (a link out of scope, a special file, a permission refusal, content not read), with its
                    reason: a gap, never an exception
     residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
-    retained_package: RetainedPackage: the sealed access package still kept and its deletion date
+    retained_package: RetainedPackage: the sealed access package still kept and its deletion date (ledger seq)
     verification:  VerificationResult per location re-scanned after execution (remaining findings)
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
-    notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
+    notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, ledger seq)
+    vendor_requests: VendorRequest per processor asked to erase its copy (date, channel, reference, ledger
+                   seq), or not yet asked
 
 `certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`, JSON Schema in
 reports/certificate_schema.json) holds the same sections as lists of
 objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`complete` when every location
 was reached and verified clean or clean except recorded exceptions, `complete_with_gaps` when so but items
 were not reached, else `partial`), `totals` (items erased, kept, not reached, locations unreached) and
-`recipients` (the register's recipients of the erased categories, each with its notification record or
-`pending`), `not_searched` (the residual and vendor copies no re-scan searched) and `retained_package`.
+`recipients` (the register's recipients of the erased categories, each with its notification entry or
+`not_yet_sent`), `vendor_requests`, `not_searched` (the residual and vendor copies no re-scan searched) and
+`retained_package`.
 certificate.html shows the SHA-256 of certificate.json, so the two can be
 matched. Both files are written atomically (temp file beside the target, then rename).
 """
@@ -264,27 +269,54 @@ class RecipientNotice:
         notified_at: when it was told.
         channel: how (e-mail, portal, letter, API).
         reply: its answer, if any.
+        ledger_seq: the `notify` ledger entry recording it.
     """
 
     recipient: str
     notified_at: datetime | None
     channel: str | None
     reply: str | None = None
+    ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class VendorRequest:
+    """A processor asked (or not yet asked) to erase its copy of the person's data.
+
+    Attributes:
+        processor: the processor's name as in the register (None: the register names none).
+        status: `sent` or `not_yet_sent`.
+        sent_at: when it was asked.
+        channel: how (e-mail, portal, API).
+        reference: the processor's ticket or case number.
+        ledger_seq: the `vendor_request` ledger entry recording it.
+    """
+
+    processor: str | None
+    status: str
+    sent_at: datetime | None = None
+    channel: str | None = None
+    reference: str | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
 class RetainedPackage:
-    """The sealed access package of the request still kept, and when it is deleted (from the case database).
+    """The person's sealed access package still kept, and when it is deleted (its `package_sealed` entry).
 
     Attributes:
         name: the package's file name.
         sha256: its manifest hash, if recorded.
         delete_on: when housekeeping deletes it (issue date plus the delivery window).
+        request_id: the access request it was issued for.
+        ledger_seq: the `package_sealed` ledger entry (no `package_deleted` entry follows it).
     """
 
     name: str
     sha256: str | None
     delete_on: datetime | None
+    request_id: str | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +348,8 @@ class CertificateInput:
     approval_ledger_seq: int | None = None
     identity: IdentityRecord | None = None
     retained_package: RetainedPackage | None = None
+    vendor_requests: tuple[VendorRequest, ...] = ()
+    dates_ledger_seq: int | None = None
 
 
 def _plain(value: object) -> object:
@@ -349,10 +383,11 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
             {
                 "recipient": name,
                 "categories": titles,
-                "status": "notified" if notice and notice.notified_at else "pending",
+                "status": "notified" if notice and notice.notified_at else "not_yet_sent",
                 "notified_at": _plain(notice.notified_at) if notice else None,
                 "channel": notice.channel if notice else None,
                 "reply": notice.reply if notice else None,
+                "ledger_seq": notice.ledger_seq if notice else None,
             }
         )
     return out
@@ -388,6 +423,7 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
         "generated_at": _plain(inp.generated_at),
         "received_at": _plain(inp.received_at),
         "due": _plain(inp.due),
+        "dates_ledger_seq": inp.dates_ledger_seq,
         "completed_at": _plain(inp.completed_at),
         "controller": {"name": inp.controller.name, "contact": inp.controller.contact},
         "approval": {
@@ -420,6 +456,7 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
         "verification": [_plain(asdict(v)) for v in inp.verification],
         "ledger": _ledger_document(inp.ledger),
         "recipients": recipients(inp),
+        "vendor_requests": [_plain(asdict(v)) for v in inp.vendor_requests],
     }
 
 
@@ -448,9 +485,30 @@ def _retained_html(inp: CertificateInput, tz: ZoneInfo) -> str:
     if package is None:
         return ""
     when = fmt_time(package.delete_on, tz) if package.delete_on else "not scheduled"
+    seq = f" (proof entry {package.ledger_seq})" if package.ledger_seq is not None else ""
     return (
         f"<p>The sealed copy of your data we prepared for you (<code>{esc(package.name)}</code>) is kept until "
-        f"it is deleted on {esc(when)}; this date comes from our case records, not from the proof log.</p>"
+        f"it is deleted on {esc(when)}{esc(seq)}.</p>"
+    )
+
+
+def _vendor_requests_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Each processor asked to erase its copy, with the date and proof entry, or "not yet sent"."""
+    if not inp.vendor_requests:
+        return ""
+    rows = [
+        [
+            esc(v.processor or "the AI vendor (not named in our register)"),
+            f'<span class="{"status-ok" if v.status == "sent" else "status-gap"}">'
+            f"{'Asked to erase its copy' if v.status == 'sent' else 'Not yet sent'}</span>",
+            esc(fmt_time(v.sent_at, tz) if v.sent_at else "—"),
+            esc(v.channel or "—") + (f"<br>reference {esc(v.reference)}" if v.reference else ""),
+            esc(v.ledger_seq if v.ledger_seq is not None else "—"),
+        ]
+        for v in inp.vendor_requests
+    ]
+    return "<p>Requests to our processors to erase their copies:</p>" + _table(
+        ["Processor", "Status", "When", "How", "Proof entry"], rows
     )
 
 
@@ -600,6 +658,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
                 if inp.retained_package
                 else "<p>None known.</p>"
             )
+            + _vendor_requests_html(inp, tz)
             + _retained_html(inp, tz),
         )
     )
@@ -632,10 +691,16 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
             esc(r["recipient"]),
             esc(", ".join(r["categories"])) if isinstance(r["categories"], list) else "",
             f'<span class="{"status-ok" if r["status"] == "notified" else "status-gap"}">'
-            f"{'Notified' if r['status'] == 'notified' else 'Not yet notified'}</span>",
+            f"{'Notified' if r['status'] == 'notified' else 'Not yet sent'}</span>",
             esc(fmt_time(notices[str(r["recipient"])].notified_at, tz) if r["notified_at"] else "—"),
             esc(r["channel"] or "—"),
-            esc(r["reply"] or "—"),
+            esc(
+                r["ledger_seq"]
+                if r["ledger_seq"] is not None
+                else "case records only (recorded before the proof log kept notices)"
+                if r["status"] == "notified"
+                else "—"
+            ),
         ]
         for r in recipients(inp)
     ]
@@ -643,7 +708,7 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         (
             "6. Who we told (Article 19)",
             "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
-            "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Reply"], rec_rows)
+            "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Proof entry"], rec_rows)
             if rec_rows
             else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>",
         )
@@ -683,9 +748,14 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     if inp.approval_digest:
         approval += f"<dt>Approved plan</dt><dd>{_short(inp.approval_digest)}</dd>"
     approval += f"<dt>Identity</dt><dd>{esc(inp.identity.sentence() if inp.identity else 'Not recorded.')}</dd>"
+    dates_source = (
+        f" (proof entry {inp.dates_ledger_seq})"
+        if inp.dates_ledger_seq is not None
+        else " (from our case records: no proof entry records the dates)"
+    )
     meta = (
         f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
-        f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"
+        f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}{esc(dates_source)}</dd>"
         f"<dt>Due by</dt><dd>{esc(f'{inp.due.day} {inp.due:%b %Y}')}</dd>"
         f"<dt>Completed</dt><dd>{esc(fmt_time(inp.completed_at, tz) if inp.completed_at else 'not yet')}</dd>"
         f"{approval}<dt>Issued</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"

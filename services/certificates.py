@@ -1,7 +1,10 @@
 """The deletion certificate of an erasure: every erased, kept and not-reached item, every re-scan result, the
-approval and the identity check come from the request's signed ledger entries (services.certificate_entries);
-the case database adds only dates, unreached locations, Art. 19 notices and the retained access package. Then
-the request is completed, completed with gaps, or left in progress.
+approval, the identity check, the Art. 19 notifications, the requests to processors, the request's dates and
+the person's retained access package come from signed ledger entries (services.certificate_entries). The case
+database adds only the locations not reached at all, which requests are the same person's (keyed hashes of
+their e-mail addresses, phone numbers and user ids), and, for records older than these ledger entries, the
+request's dates and Art. 19 notices (the certificate says so and cites no entry for them). Then the request
+is completed, completed with gaps, or left in progress.
 
 Items the product could not read or change are "not reached" with their reason (a gap, never an Art. 17(3)
 exception). While one remains the request is never `completed`: it is `completed_with_gaps`, or stays
@@ -13,10 +16,9 @@ Plain Python: no Prefect. States only what the ledger shows; what comes from the
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from erasure.executor import ExecutionReport
 from erasure.plan import ActionKind, PlannedAction, Reason
@@ -25,15 +27,16 @@ from models import cases
 from models.db import session_scope
 from models.errors import LedgerError
 from models.files import atomic_write
+from models.holds import requests_with_hashes
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
 from proofs.attestation import SIGNATURE_SUFFIX, sign_certificate
 from proofs.ledger import head_document
-from reports.certificate import CertificateInput, LedgerCoverage, RetainedPackage, UnreachedLocation, build_certificate
+from reports.certificate import CertificateInput, LedgerCoverage, UnreachedLocation, build_certificate
 from reports.certificate import RecipientNotice as CertificateNotice
 from reports.certificate import VerificationResult as CertificateVerification
-from services.certificate_entries import LedgerSections, ledger_sections
+from services.certificate_entries import LedgerSections, ledger_sections, retained_package
 from services.erasure import DISCOVERY, approval_of, approved_plan, latest_plan
 from services.evidence import ledger_for, publish_evidence
 from services.identity import identity_record
@@ -84,17 +87,25 @@ def _rescans(sections: LedgerSections, gap_locations: set[str]) -> tuple[Certifi
     return tuple(out)
 
 
-def _retained_package(settings: Settings, request: Request) -> RetainedPackage | None:
-    """The request's sealed access package still on disk, deleted a delivery window after issue (case DB)."""
-    path = Path(request.report_path or "")
-    if not request.report_path or not path.name.endswith(".zip.enc") or not path.exists():
-        return None
-    issued = request.closed_at or request.updated_at
-    return RetainedPackage(
-        name=path.name,
-        sha256=request.package_sha256,
-        delete_on=issued + timedelta(days=settings.access.delivery_window_days),
+def _same_person(settings: Settings, request_id: str) -> set[str]:
+    """The request and every other request sharing one of its e-mail addresses, phone numbers or user ids (by
+    keyed hash, never by value; names are left out, since two people can share one)."""
+    with session_scope(settings.database.url) as session:
+        hashes = {i.keyed_hash for i in cases.identifiers_of(session, request_id) if i.kind != "name"}
+        return {request_id, *requests_with_hashes(session, hashes)}
+
+
+def _notices(session: Session, request_id: str, sections: LedgerSections) -> tuple[CertificateNotice, ...]:
+    """The `notify` entries, plus notices recorded in the case database before notifications were ledger
+    entries (for recipients with no entry; shown without a proof entry, so the certificate cites none)."""
+    told = {n.recipient for n in sections.notices}
+    legacy = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
+    older = tuple(
+        CertificateNotice(recipient=n.recipient, notified_at=n.notified_at, channel=n.channel, reply=n.reply)
+        for n in legacy
+        if n.recipient not in told
     )
+    return (*sections.notices, *older)
 
 
 def erasure_outcome(settings: Settings, request_id: str) -> str:
@@ -124,12 +135,15 @@ def certify(
     coverage = ledger.coverage(request_id)
     approval = approval_of(settings, request_id)
     # Every erased, kept and not-reached item and every re-scan result is one ledger entry of the request.
+    people = _same_person(settings, request_id)
+    entries = [e for e in ledger.entries() if e.seq <= head.last_seq and e.record.request_id in people]
     sections = ledger_sections(
         settings,
-        (e for e in ledger.entries() if e.record.request_id == request_id and e.seq <= head.last_seq),
+        (e for e in entries if e.record.request_id == request_id),
         _NOT_REACHED_TEXT,
         "It could not be read or changed.",
     )
+    dates = sections.dates
     gaps = [a for a in plan.actions if is_gap(a)]
     with session_scope(settings.database.url) as session:
         request: Request = cases.get_request(session, request_id)
@@ -149,15 +163,15 @@ def certify(
         ]
         finished = verification.clean and not unreached
         closes = finished and (not gaps or settings.erasure.on_gaps == "complete_with_gaps")
-        notices = session.exec(select(RecipientNotice).where(RecipientNotice.request_id == request_id)).all()
         verifications = _rescans(sections, {n.location for n in sections.not_reached})
-        retained = _retained_package(settings, request)
         checkpoint = coverage.checkpoint if coverage else None
         certificate_input = CertificateInput(
             request_id=request_id,
             generated_at=utcnow(),
-            received_at=request.received_at,
-            due=cases.effective_due(request),
+            # The dates as a ledger entry records them; a request older than dated entries: the case database.
+            received_at=dates.received_at if dates else request.received_at,
+            due=dates.due if dates else cases.effective_due(request),
+            dates_ledger_seq=dates.ledger_seq if dates else None,
             controller=settings.controller,
             register=settings.processing_register,
             erased_categories=tuple(sorted(settings.processing_register.categories)),
@@ -180,10 +194,8 @@ def certify(
             )
             if coverage
             else None,
-            notifications=tuple(
-                CertificateNotice(recipient=n.recipient, notified_at=n.notified_at, channel=n.channel, reply=n.reply)
-                for n in notices
-            ),
+            notifications=_notices(session, request_id, sections),
+            vendor_requests=sections.vendor_requests,
             completed_at=utcnow() if closes else None,
             # The approval and the identity check as their signed ledger entries state them.
             approved_by=approval.reviewer if approval else None,
@@ -195,7 +207,7 @@ def certify(
             approval_ledger_seq=approval.ledger_seq if approval else None,
             identity=identity_record(settings, request_id),
             not_reached=sections.not_reached,
-            retained_package=retained,
+            retained_package=retained_package(entries),
         )
     signer = ledger.signer
     if signer is None:  # ledger_for always opens the ledger with its key

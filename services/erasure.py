@@ -35,7 +35,7 @@ from models.identity import require_identity
 from models.run_lock import check_open
 from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
+from models.tables import ErasurePlanRecord, LocationScan, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
@@ -500,19 +500,3 @@ def verify(
         )
     ledger.seal()
     return result
-
-
-def notify_recipient(
-    settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
-) -> None:
-    """Record that a recipient was told of the erasure (Art. 19)."""
-    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients or []}
-    if recipient not in recipients:
-        allowed = "; ".join(sorted(recipients)) or "none in [register]"
-        raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")
-    with session_scope(settings.database.url) as session:
-        cases.get_request(session, request_id)
-        session.add(
-            RecipientNotice(request_id=request_id, recipient=recipient, channel=channel, notified_at=at or utcnow())
-        )
-        cases.record_event(session, "erasure.recipient_notified", request_id=request_id, channel=channel)
