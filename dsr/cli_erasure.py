@@ -52,7 +52,8 @@ def plan(
     if approval is not None:
         out.print(
             f"{approval.decision} by {approval.reviewer} (authenticated as {approval.authenticated_user}, "
-            f"{approval.channel}) at {approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
+            f"{approval.channel}, {approval.authentication or 'authentication not recorded'}) at "
+            f"{approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
             markup=False,
             highlight=False,
         )
@@ -81,6 +82,7 @@ def _approval_json(approval: Any) -> dict[str, Any]:
         "plan_digest": approval.plan_digest,
         "reviewer": approval.reviewer,
         "authenticated_user": approval.authenticated_user,
+        "authentication": approval.authentication or None,
         "channel": approval.channel,
         "at": approval.at.isoformat(),
         "note": approval.note,
@@ -93,20 +95,23 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest
     """Resume the paused erasure run on the Prefect server with the decision; False if none is paused."""
     if not os.environ.get("PREFECT_API_URL"):
         return False
-    from prefect import get_client  # noqa: PLC0415
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
-    from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+    from dsr.prefect_api import explicit_api_auth  # noqa: PLC0415 - the configured server's credential
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
+    with explicit_api_auth(state.settings):  # before Prefect is imported: it reads its settings then
+        from prefect import get_client  # noqa: PLC0415
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
+        from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
+            )
+        paused = [r for r in runs if r.state is not None and r.state.is_paused()]
+        if not paused:
+            return False
+        resume_flow_run(
+            paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
         )
-    paused = [r for r in runs if r.state is not None and r.state.is_paused()]
-    if not paused:
-        return False
-    resume_flow_run(
-        paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
-    )
     return True
 
 

@@ -19,6 +19,7 @@ from pydantic import Field, create_model
 from flows.common import flow_settings
 from models.errors import ApprovalRequiredError, InputError
 from models.flow_names import RETENTION_PURGE
+from models.server_auth import server_side_authentication
 from models.settings import Settings
 from models.tables import utcnow
 from services.retention_runs import approve_purge, pending_review, run_name, run_purge
@@ -75,7 +76,13 @@ def _await_approval(settings: Settings, run_id: str, summary: dict[str, Any]) ->
             key=f"retention-approval-{attempt}",
         )
         try:
-            return approve_purge(settings, run_id, by=answer.reviewer, digest=answer.digest)
+            return approve_purge(
+                settings,
+                run_id,
+                by=answer.reviewer,
+                digest=answer.digest,
+                authentication=server_side_authentication(),
+            )
         except InputError as exc:
             refusal = f"Refused: {exc} "
             logger.warning("retention purge: approval refused: %s", exc)

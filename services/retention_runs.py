@@ -31,6 +31,8 @@ from models.db import session_scope
 from models.errors import InputError
 from models.files import atomic_write, atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
+from models.identity import os_user
+from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
 from proofs.ledger import Ledger, LedgerAction, ProofRecord
@@ -406,8 +408,11 @@ def pending_review(settings: Settings, run_id: str) -> dict[str, Any]:
     return body
 
 
-def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> dict[str, Any]:
-    """A named reviewer approves the plan of a real run by its digest; the run then executes.
+def approve_purge(
+    settings: Settings, run_id: str, *, by: str, digest: str, authentication: str = AUTH_OS_LOGIN
+) -> dict[str, Any]:
+    """A named reviewer approves the plan of a real run by its digest; the run then executes. The audit event
+    records the name as typed beside the authenticated OS user and how the decision was authenticated.
 
     The plan is made again for the run's policy and as-of date: if anything changed since the review (a file,
     a hold, a freeze), its digest differs and the approval is refused as stale; nothing is deleted.
@@ -436,7 +441,16 @@ def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> d
             run_id=run_id,
         )
     with session_scope(settings.database.url) as session:
-        record_event(session, "retention.approved", actor=by, outcome="approved", run_id=run_id, digest=digest)
+        record_event(
+            session,
+            "retention.approved",
+            actor=by,
+            outcome="approved",
+            run_id=run_id,
+            digest=digest,
+            authenticated_user=os_user(),
+            authentication=authentication,
+        )
     summary = _execute(settings, plan, run_id=run_id, started_at=started_at, approved=(by, digest))
     _review_path(settings, run_id).unlink(missing_ok=True)
     return summary

@@ -190,6 +190,10 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
     with session_scope(load_settings(small_fleet.config).database.url) as session:
         events = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()]
     assert "erasure.approved" in events
+    approval = steps.approval_of(load_settings(small_fleet.config), rid)
+    assert approval is not None and approval.reviewer == "Dana Reviewer" and approval.channel == "prefect_server"
+    # The test harness's server has no authentication: the ledger says so rather than naming anyone.
+    assert approval.authentication == "server_without_authentication" and approval.authenticated_user
 
 
 def test_approval_form_shows_the_digest_and_requires_the_name() -> None:

@@ -18,7 +18,7 @@ from models.db import session_scope
 from models.errors import InputError
 from models.holds import add_hold
 from models.settings import Settings
-from models.tables import LedgerEntry, RetentionRun
+from models.tables import AuditEvent, LedgerEntry, RetentionRun
 from models.types import RequestKind
 from proofs.entry import LedgerAction
 from services.evidence import ledger_for
@@ -145,6 +145,10 @@ def test_reviewed_real_run_waits_for_the_approved_digest(fleet: Fleet) -> None:
     assert not any(any(fleet.present(*key)) for key in expired)
     certificate = json.loads(Path(done["certificate"]["json"]).read_text(encoding="utf-8"))
     assert certificate["approved_by"] == "Dana Reviewer"
+    with session_scope(fleet.settings.database.url) as session:
+        approved = session.exec(select(AuditEvent).where(AuditEvent.action == "retention.approved")).one()
+    assert json.loads(approved.details)["authentication"] == "os_login"  # beside the typed name: the OS user
+    assert json.loads(approved.details)["authenticated_user"]
     assert len(certificate["disposed"]) == len(expired)
 
 
