@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.crypto import new_key, seal, unseal
@@ -451,7 +449,10 @@ def sync_locations(session: Session, settings: Settings) -> None:
             existing.active = False
             session.add(existing)
     # Insert missing rows with ON CONFLICT DO NOTHING: several flows start at once and sync concurrently.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415 - each dialect loads only where it runs
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # noqa: PLC0415
     for name, loc in wanted.items():
         row = {"name": name, "kind": loc.kind, "url": loc.url, "os": loc.os, "group": loc.group}
         session.execute(insert(Location).values(active=True, synced_at=utcnow(), **row).on_conflict_do_nothing())
