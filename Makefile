@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	# caching what it compiles), every `dsr` command recompiles SQLAlchemy and pydantic and takes seconds.
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q models connectors detection reports proofs flows deployments dsr simulation erasure retention services
 	touch $(STAMP)
 
 # The system packages of the service-backed tests (the list .ci/run installs in CI); needs root (apt-get).
