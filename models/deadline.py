@@ -81,7 +81,8 @@ def _country_codes() -> frozenset[str]:
     """The country codes (with aliases such as UK) the `holidays` package supports, read from its registry.
 
     `holidays.list_supported_countries()` gives the same codes but imports all of its several hundred country
-    modules to list their subdivisions; only the named country's module is loaded here (on `getattr`).
+    modules to list their subdivisions; here they load only when a subdivision must be checked (the package
+    imports them together with any one country).
     """
     return frozenset(EntityLoader.get_country_codes(include_aliases=True))
 
