@@ -21,7 +21,7 @@ from connectors.base import VersionedStore
 from connectors.layouts import CoverageGap
 from connectors.registry import open_location
 from detection.classify import Classifier
-from detection.findings import ThirdPartyEntity, ThirdPartyFinding
+from detection.findings import Finding, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
 from detection.others import SOURCES, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
@@ -35,7 +35,8 @@ from models.identity import require_identity
 from models.keys import master_key
 from models.run_lock import check_open
 from models.settings import Settings
-from models.tables import Finding, LocationScan, Request, utcnow
+from models.tables import Finding as FindingRow
+from models.tables import LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from reports.access_input import PackageInput, PackageItem, SearchedLocation, missing_register_keys
 from reports.access_package import PackageResult, build_access_package
@@ -144,26 +145,27 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
         return todo
 
 
-def _store_findings(session: Session, request_id: str, location: str, items: tuple[dict[str, Any], ...]) -> None:
-    session.exec(delete(Finding).where(col(Finding.request_id) == request_id, col(Finding.location) == location))
+def _store_findings(session: Session, request_id: str, location: str, items: Sequence[Finding]) -> None:
+    session.exec(
+        delete(FindingRow).where(col(FindingRow.request_id) == request_id, col(FindingRow.location) == location)
+    )
     for item in items:
-        loc = item["location"]
-        content = item.get("content") or ""
-        stamp = item.get("timestamp")
+        content = item.content or ""
+        stamp = item.timestamp
         session.add(
-            Finding(
+            FindingRow(
                 request_id=request_id,
                 location=location,
-                path=proof_path(loc["path"]) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
-                line=loc.get("line"),
-                version_id=loc.get("version_id"),
-                kind=item["kind"],
-                session_id=proof_path(item.get("session_id")),
-                pointers=json.dumps(item.get("pointers", [])),
+                path=proof_path(item.path) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
+                line=item.line,
+                version_id=item.location.version_id,
+                kind=item.kind,
+                session_id=proof_path(item.session_id),
+                pointers=json.dumps(list(item.pointers)),
                 content_sha256=hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
-                categories=json.dumps(item.get("categories", [])),
+                categories=json.dumps(list(item.categories)),
                 record_at=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-                reason=str(item.get("reason", "match"))[:16],
+                reason=item.reason[:16],
             )
         )
 
@@ -369,13 +371,13 @@ def other_people(settings: Settings, request_id: str, matcher: Matcher) -> Other
 
 @dataclass
 class _Staged:
-    item: dict[str, Any]
+    item: Finding
     value: object
     third: tuple[ThirdPartyFinding, ...]
 
 
-def _decode(item: dict[str, Any]) -> object:
-    content = item.get("content")
+def _decode(item: Finding) -> object:
+    content = item.content
     if isinstance(content, str):
         try:
             return json.loads(content)
@@ -397,11 +399,11 @@ def _learn(staged: _Staged, people: OtherPeople, region: str) -> None:
             people.add_name(finding.text, "data")
 
 
-def _document(item: dict[str, Any]) -> tuple[str, str]:
+def _document(item: Finding) -> tuple[str, str]:
     """The document an item belongs to (its conversation, else its file): markers are numbered within it."""
-    loc = item["location"]
-    name = str(loc.get("endpoint", loc.get("store", "unknown")))
-    return name, str(item.get("session_id") or loc.get("path") or "unsorted")
+    loc = item.location
+    name = loc.endpoint if loc.endpoint is not None else loc.store
+    return str(name if name is not None else "unknown"), str(item.session_id or loc.path or "unsorted")
 
 
 def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> PackageItem:
@@ -414,20 +416,20 @@ def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, othe
         redactions = dict(result.counts)
         record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
-    stamp = item.get("timestamp")
-    location = dict(item["location"])
-    location["path"] = proof_path(location.get("path"))  # names that are not UTF-8 shown as `\xNN`
+    stamp = item.timestamp
+    location: dict[str, object] = item.location.to_dict()
+    location["path"] = proof_path(item.path)  # names that are not UTF-8 shown as `\xNN`
     return PackageItem(
         location=location,
-        kind=item["kind"],
-        app=item.get("app"),
-        session_id=proof_path(item.get("session_id")),
+        kind=item.kind,
+        app=item.app,
+        session_id=proof_path(item.session_id),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-        categories=tuple(item.get("categories", [])),
+        categories=item.categories,
         content=text,
         record=record,
         context=(),
-        reason=item.get("reason", "match"),
+        reason=item.reason,
         redactions=redactions,
     )
 
@@ -539,14 +541,14 @@ def assemble_package(
 
 
 def _check_register(
-    settings: Settings, request_id: str, staged_items: Sequence[dict[str, Any]], allow_incomplete: bool
+    settings: Settings, request_id: str, staged_items: Sequence[Finding], allow_incomplete: bool
 ) -> list[str]:
     """The register keys the found categories need and the register lacks (an audit event when any do).
 
     Raises:
         RegisterIncompleteError: keys are missing and incomplete registers are not allowed.
     """
-    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.get("categories", [])))
+    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.categories))
     missing = missing_register_keys(settings.processing_register, codes)
     if missing:
         with session_scope(settings.database.url) as session:
@@ -564,7 +566,7 @@ def _check_register(
 
 def _redacted_items(
     settings: Settings,
-    staged_items: Sequence[dict[str, Any]],
+    staged_items: Sequence[Finding],
     matcher: Matcher,
     classifier: Classifier,
     people: OtherPeople,
