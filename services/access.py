@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -44,7 +45,7 @@ from reports.portability import PortabilityResult, build_portability_export
 from services.directory import load_directory
 from services.evidence import publish_evidence
 from services.identity import identity_record
-from services.release_check import ReleaseBlockedError, check_package
+from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.staging import (
     draft_path,
     iter_staged,
@@ -406,8 +407,21 @@ def _document(item: Finding) -> tuple[str, str]:
     return str(name if name is not None else "unknown"), str(item.session_id or loc.path or "unsorted")
 
 
-def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> PackageItem:
-    item, value = staged.item, staged.value
+@dataclass(frozen=True)
+class _Redacted:
+    text: str
+    record: object | None
+    redactions: dict[str, int]
+
+
+def _content_key(content: str | None) -> bytes:
+    if content is None:
+        return b"none"
+    return hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _redact(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> _Redacted:
+    value = staged.value
     redactions: dict[str, int] = {}
     record: object | None = None
     if value is not None:
@@ -416,6 +430,10 @@ def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, othe
         redactions = dict(result.counts)
         record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
+    return _Redacted(text, record, redactions)
+
+
+def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
     stamp = item.timestamp
     location: dict[str, object] = item.location.to_dict()
     location["path"] = proof_path(item.path)  # names that are not UTF-8 shown as `\xNN`
@@ -426,11 +444,11 @@ def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, othe
         session_id=proof_path(item.session_id),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
         categories=item.categories,
-        content=text,
-        record=record,
+        content=redacted.text,
+        record=redacted.record,
         context=(),
         reason=item.reason,
-        redactions=redactions,
+        redactions=dict(redacted.redactions),
     )
 
 
@@ -491,19 +509,13 @@ def assemble_package(
     del staged_items
     package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
     out_dir = settings.access.package_dir
+    check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
     result: PackageResult | PortabilityResult
     if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)
     else:
-        result = build_access_package(package_input, out_dir)
-    hits = check_package(
-        result.path,
-        others=people,
-        matcher=matcher,
-        classifier=classifier,
-        allow=published_texts(settings),
-        released=released,
-    )
+        result = build_access_package(package_input, out_dir, while_printing=check.files_so_far)
+    hits = check.the_rest(result.path)
     if hits:
         seal_draft(result.path, result.zip_path, key, request_id)
         with session_scope(settings.database.url) as session:
@@ -538,6 +550,34 @@ def assemble_package(
         )
     shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+class _ReleaseCheck:
+    """The release check of one package, run on the files written so far while its PDF prints (the browser
+    works in its own process) and then on the rest; hits are listed in file order, as one pass gives them."""
+
+    def __init__(
+        self, people: OtherPeople, matcher: Matcher, classifier: Classifier, allow: list[str], released: Any
+    ) -> None:
+        self._kwargs: dict[str, Any] = {
+            "others": people, "matcher": matcher, "classifier": classifier, "allow": allow, "released": released
+        }  # fmt: skip
+        self._cache: dict[bytes, list[tuple[str, str]]] = {}
+        self._checked: set[str] = set()
+        self._hits: list[ReleaseItem] = []
+
+    def files_so_far(self, root: Path) -> None:
+        """Check the package's text files written so far."""
+        files = [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]  # not the print copy
+        self._hits += check_package(root, files=files, cache=self._cache, **self._kwargs)
+        self._checked.update(files)
+
+    def the_rest(self, root: Path) -> list[ReleaseItem]:
+        """Check the files not checked yet; every hit, in the package's file order."""
+        order = {name: n for n, name in enumerate(text_files(root))}
+        rest = [name for name in order if name not in self._checked]
+        hits = self._hits + check_package(root, files=rest, cache=self._cache, **self._kwargs)
+        return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
 
 
 def _check_register(
@@ -575,22 +615,35 @@ def _redacted_items(
 
     Two passes: the first classifies every record and learns other people from the data itself, the second
     redacts with everything learned (a name learned late in one conversation is still replaced early on).
+    The same record text recurs (transcript, audit log, superseded copies): it is classified and learned
+    from once, and redacted once per document (its markers are already numbered there, so the copy is the
+    same).
     """
     region = settings.controller.phone_region
-    staged: list[_Staged] = []
+    staged: list[tuple[Finding, bytes]] = []
+    analysed: dict[bytes, _Staged] = {}
     for item in staged_items:
-        value = _decode(item)
-        third = classifier.classify(value, matcher).third_parties if value is not None else ()
-        entry = _Staged(item, value, third)
-        _learn(entry, people, region)
-        staged.append(entry)
+        key = _content_key(item.content)
+        if key not in analysed:
+            value = _decode(item)
+            third = classifier.classify(value, matcher).third_parties if value is not None else ()
+            entry = _Staged(item, value, third)
+            _learn(entry, people, region)
+            analysed[key] = entry
+        staged.append((item, key))
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
-    return tuple(
-        _package_item(entry, matcher, books.setdefault(_document(entry.item), PlaceholderBook()), others)
-        for entry in staged
-    )
+    redacted: dict[tuple[tuple[str, str], bytes], _Redacted] = {}
+    out: list[PackageItem] = []
+    for item, key in staged:
+        document = _document(item)
+        done = redacted.get((document, key))
+        if done is None:
+            done = _redact(analysed[key], matcher, books.setdefault(document, PlaceholderBook()), others)
+            redacted[(document, key)] = done
+        out.append(_package_item(item, done))
+    return tuple(out)
 
 
 def _package_input(
