@@ -239,6 +239,7 @@ def refuse(
     """Refuse to act (Art. 12(4)/(5)); the notice must tell the person of their remedies."""
     with state.db() as session:
         cases.refuse_request(session, request_id, ground=ground, reason=reason)
+    _discard_copies(request_id)
     err.print(f"{request_id} refused ({ground})")
 
 
@@ -247,4 +248,13 @@ def withdraw(request_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Record that the person withdrew the request."""
     with state.db() as session:
         cases.withdraw_request(session, request_id)
+    _discard_copies(request_id)
     err.print(f"{request_id} withdrawn")
+
+
+def _discard_copies(request_id: str) -> None:
+    """A closed request keeps no working copies of the person's data (staging, a blocked draft)."""
+    from services.housekeeping import discard_working_copies  # noqa: PLC0415 - only when a request closes
+
+    if removed := discard_working_copies(state.settings, request_id):
+        err.print(f"deleted {removed} working cop{'y' if removed == 1 else 'ies'} gathered for {request_id}")

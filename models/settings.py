@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.deadline import parse_calendar
 from models.errors import ConfigError, InputError
+from models.store_schemes import check_store_url
 
 DEFAULT_CONFIG_PATH = Path("dsr.toml")
 DEFAULT_DATABASE_URL = "sqlite:///.dsr/dsr.db"
@@ -144,7 +145,7 @@ class EndpointSettings(_Section):
 
 
 class StoreSettings(_Section):
-    """One central store: `s3://bucket/prefix`."""
+    """One central store: `s3://bucket/prefix`, or the URL of another scheme in `STORE_URL_FORMS`."""
 
     name: Name
     url: str
@@ -154,9 +155,7 @@ class StoreSettings(_Section):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise ValueError("s3://bucket/optional/prefix")
+        check_store_url(value)
         return value
 
     @field_validator("name")

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -35,7 +35,7 @@ from connectors.layouts import (
 )
 from connectors.records import iter_records
 from detection.matcher import Matcher
-from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction
 from erasure.rewrite import drop_lines
 from models.errors import ConfigError, ConnectorError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
@@ -84,6 +84,14 @@ _STORE_FORMATS = {
 }
 
 
+class PurgeUnit(StrEnum):
+    """What a candidate disposes of."""
+
+    SESSION = "session"  # a whole conversation: every file grouped with it, then its directories
+    FILE = "file"  # one whole file or S3 object
+    LINES = "lines"  # the expired lines of one file (a `redact` policy)
+
+
 class PurgeStatus(StrEnum):
     """What the purge does with a candidate past its period."""
 
@@ -115,7 +123,7 @@ class PurgeCandidate:
         location_type: `endpoint` or `store`.
         policy: the retention policy's name.
         policy_version: the policy's version.
-        unit: `session` (deleted whole) or `file`.
+        unit: `session` (deleted whole), `file`, or `lines` (the expired lines of one file).
         path: the session's record (or transcript) path, or the file path / S3 key.
         session_id: the session, where there is one.
         files: every file the deletion removes (compare-and-swap baselines; sha256 for purges only).
@@ -133,7 +141,7 @@ class PurgeCandidate:
     location_type: str
     policy: str
     policy_version: str
-    unit: str
+    unit: PurgeUnit
     path: str
     session_id: str | None
     files: tuple[FileRef, ...]
@@ -191,7 +199,7 @@ class PurgePlan:
                         "bytes": 0,
                     },
                 )
-                if cand.unit == "lines":
+                if cand.unit is PurgeUnit.LINES:
                     row["lines"] += len(cand.lines)
                 else:
                     row["files"] += 1
@@ -203,8 +211,8 @@ class PurgePlan:
         out = {s.value: {"sessions": 0, "files": 0, "lines": 0, "bytes": 0} for s in PurgeStatus}
         for cand in self.candidates:
             row = out[cand.status.value]
-            row["sessions"] += cand.unit == "session"
-            if cand.unit == "lines":
+            row["sessions"] += cand.unit is PurgeUnit.SESSION
+            if cand.unit is PurgeUnit.LINES:
                 row["lines"] += len(cand.lines)
                 continue
             row["files"] += len(cand.files)
@@ -271,6 +279,7 @@ class PurgePlan:
                         "version_ids": tuple(body["version_ids"]),
                         "lines": tuple(body["lines"]),
                         "status": PurgeStatus(body["status"]),
+                        "unit": PurgeUnit(body["unit"]),
                         "reference_at": datetime.fromisoformat(body["reference_at"]),
                     }
                 )
@@ -294,7 +303,7 @@ class PurgePlan:
 
 
 def drops_lines(cand: PurgeCandidate) -> bool:
-    return cand.unit == "lines" and cand.status is PurgeStatus.PURGE
+    return cand.unit is PurgeUnit.LINES and cand.status is PurgeStatus.PURGE
 
 
 def to_action(cand: PurgeCandidate) -> PlannedAction:
@@ -310,7 +319,7 @@ def to_action(cand: PurgeCandidate) -> PlannedAction:
     elif cand.location_type == "store":
         kind, reason = ActionKind.S3_ERASE_OBJECT, "retention"
         fields["target"], fields["version_ids"] = cand.files[0], cand.version_ids
-    elif cand.unit == "session":
+    elif cand.unit is PurgeUnit.SESSION:
         kind, reason = ActionKind.DELETE_SESSION, "retention"
         fields["files"], fields["dirs"] = cand.files, cand.dirs
     else:
@@ -336,7 +345,7 @@ def _sha256(connector: Connector, item: Item) -> str:
 def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
     item = artifact.item
     sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
-    return FileRef(item.path, item.size, item.version, sha, None, artifact.kind.value, artifact.fmt.value)
+    return FileRef.of(item, artifact.kind.value, artifact.fmt.value, sha256=sha)
 
 
 def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
@@ -451,7 +460,7 @@ class _Planner:
         connector: Connector,
         location: str,
         policy: RetentionPolicy,
-        unit: str,
+        unit: PurgeUnit,
         arts: Sequence[Artifact],
         reference_at: datetime,
         first_at: datetime,
@@ -470,7 +479,7 @@ class _Planner:
         status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
         hashed = status is PurgeStatus.PURGE
         dirs: tuple[str, ...] = ()
-        if unit == "session" and session_id and hashed:
+        if unit is PurgeUnit.SESSION and session_id and hashed:
             dirs = tuple(session_dirs(session_id, (a.item.path for a in arts), (o.item.path for o in others)))
         return PurgeCandidate(
             location=location,
@@ -531,7 +540,9 @@ class _Planner:
             ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
             if is_expired(pol, ref, self.now):
                 out.append(
-                    self.candidate(connector, endpoint.name, pol, "file", [art], ref, mtime, owner=endpoint.owner)
+                    self.candidate(
+                        connector, endpoint.name, pol, PurgeUnit.FILE, [art], ref, mtime, owner=endpoint.owner
+                    )
                 )
         return out
 
@@ -554,11 +565,11 @@ class _Planner:
                 stamps.append(stamp)
         if not expired:
             return None
-        unit = "file" if len(expired) == total else "lines"
+        unit = PurgeUnit.FILE if len(expired) == total else PurgeUnit.LINES
         cand = self.candidate(
             connector, endpoint.name, pol, unit, [art], max(stamps), min(stamps), owner=endpoint.owner
         )
-        if unit == "file":
+        if unit is PurgeUnit.FILE:
             return cand
         if cand.status is not PurgeStatus.PURGE:
             return dataclasses.replace(cand, lines=tuple(expired))
@@ -625,7 +636,7 @@ class _Planner:
                     connector,
                     endpoint.name,
                     pol,
-                    "session",
+                    PurgeUnit.SESSION,
                     sess.artifacts,
                     reference(pol, None),
                     created,
@@ -650,7 +661,7 @@ class _Planner:
                         connector,
                         endpoint.name,
                         file_pol,
-                        "file",
+                        PurgeUnit.FILE,
                         [art],
                         ref,
                         created,
@@ -713,23 +724,15 @@ class _Planner:
             )
             frozen_by = None if hold_id else self.store_frozen_by(connector, key, items)
             status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
-            ref = FileRef(
-                key,
-                current.size,
-                current.version,
-                _sha256(connector, current) if status is PurgeStatus.PURGE else None,
-                None,
-                S3_OBJECT_KIND,
-                RecordFormat.BINARY.value,
-                current.version_id,
-            )
+            sha = _sha256(connector, current) if status is PurgeStatus.PURGE else None
+            ref = FileRef.of(current, S3_OBJECT_KIND, RecordFormat.BINARY.value, sha256=sha)
             out.append(
                 PurgeCandidate(
                     location=name,
                     location_type="store",
                     policy=policy.name,
                     policy_version=policy.version,
-                    unit="file",
+                    unit=PurgeUnit.FILE,
                     path=key,
                     session_id=None,
                     files=(ref,),

@@ -9,6 +9,7 @@ returned to a flow hold locations, line numbers, hashes and counts only.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,8 +207,9 @@ def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) ->
     """Every item of the newest plan with its action and reason (paths and counts, never content).
 
     Args:
-        redact: replace every form of the subject's identifiers in paths and version ids by `[redacted]`
-            (for the Prefect artifact: a laptop path can carry a user name).
+        redact: replace every form of the subject's identifiers in paths and version ids by `[redacted]`,
+            and home-directory account names by `[user]` (for the Prefect artifact: a laptop path
+            carries the staff member's login name).
     """
     record = latest_plan(settings, request_id)
     if record is None:
@@ -216,9 +218,20 @@ def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) ->
     if redact and rows:
         matcher = build_matcher(settings, request_id)
         for row in rows:
-            row["path"] = redact_text(row["path"], matcher)
+            row["path"] = mask_home_user(redact_text(row["path"], matcher))
             row["version_id"] = redact_text(row["version_id"], matcher)
     return rows
+
+
+_HOME_USER = re.compile(r"(?i)(^|[/\\])(Users|home)([/\\])[^/\\]+(?=[/\\]|$)")
+HOME_USER_MASK = "[user]"
+
+
+def mask_home_user(path: str) -> str:
+    """`path` with the account name of any home directory (`/Users/<name>`, `/home/<name>`,
+    `C:/Users/<name>`) replaced by `[user]`: the reviewer needs the laptop and the store, not the staff
+    member's login name, and everything handed to Prefect is readable inside the company."""
+    return _HOME_USER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{HOME_USER_MASK}", path)
 
 
 @dataclass(frozen=True, slots=True)

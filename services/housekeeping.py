@@ -4,12 +4,15 @@
   Prefect flow runs (run names start with the request id: `<id>-access`, `<id>-erasure`).
 - Sealed access packages are deleted `[access].delivery_window_days` after issue; the request keeps the
   package's manifest hash.
+- Staging copies and blocked drafts of a closed request (withdrawn, refused, or ended while a draft waited)
+  are deleted; they were made for the request only.
 - Identifiers of requests closed longer than the record-keeping period are dropped (keyed hashes stay) and
   their request keys destroyed.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from models.db import session_scope
 from models.flow_names import request_run_names
 from models.settings import Settings
 from models.tables import Request, utcnow
+from services.staging import draft_path
 
 
 def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
@@ -62,3 +66,47 @@ def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str
     """Drop identifier values of requests closed longer than the record-keeping period (keyed hashes stay)."""
     with session_scope(settings.database.url) as session:
         return cases.pseudonymise_closed_requests(session, settings, now=now)
+
+
+def discard_working_copies(settings: Settings, request_id: str) -> int:
+    """Delete what a request gathered but never delivered: its staging copies, a blocked draft package and
+    any plaintext package left by an interrupted assembly. The sealed, delivered package is not touched (its
+    lifetime is the delivery window). Records one event with the count; returns how many paths went.
+
+    Called when a request is withdrawn or refused, and by the daily watch for every closed request, so that
+    copies made for a request never outlive it.
+    """
+    package_dir = settings.access.package_dir
+    candidates = (
+        package_dir / "staging" / request_id,
+        draft_path(package_dir, request_id),
+        package_dir / request_id,
+        package_dir / f"{request_id}.zip",
+    )
+    removed = 0
+    for path in candidates:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed += 1
+    if removed:
+        with session_scope(settings.database.url) as session:
+            cases.record_event(session, "request.working_copies_discarded", request_id=request_id, paths=removed)
+    return removed
+
+
+def discard_closed_working_copies(settings: Settings) -> list[str]:
+    """`discard_working_copies` for every closed request that still has some; returns their ids."""
+    staging = settings.access.package_dir / "staging"
+    pending = {p.name for p in staging.iterdir()} if staging.is_dir() else set()
+    pending |= {p.name.removesuffix(".draft.zip.enc") for p in settings.access.package_dir.glob("*.draft.zip.enc")}
+    if not pending:
+        return []
+    with session_scope(settings.database.url) as session:
+        closed = session.exec(
+            select(Request.id).where(col(Request.id).in_(sorted(pending)), col(Request.closed_at).is_not(None))
+        ).all()
+    return [rid for rid in closed if discard_working_copies(settings, rid)]

@@ -173,18 +173,18 @@ def test_release_detections_are_the_same_with_the_gate(matcher: Matcher, region:
     plain text (code, notes, timestamps) never reaches presidio."""
     gated = Classifier(default_region=region)
     ungated = Classifier(default_region=region)
-    ungated._release_gate = None  # noqa: SLF001 - the reference: every text analysed
+    ungated._release_gate = None
     for text in RELEASE_TEXTS:
         assert gated.detect_others(text, matcher) == ungated.detect_others(text, matcher), text
     assert any(gated.detect_others(text, matcher) for text in RELEASE_TEXTS)
     analysed: list[str] = []
-    original = gated._analyzer.analyze  # noqa: SLF001
+    original = gated._analyzer.analyze
 
     def spy(text: str, **kwargs: object) -> object:
         analysed.append(text)
         return original(text=text, **kwargs)  # type: ignore[arg-type]
 
-    gated._analyzer.analyze = spy  # type: ignore[method-assign]  # noqa: SLF001
+    gated._analyzer.analyze = spy  # type: ignore[method-assign]
     for text in RELEASE_TEXTS[-4:-1]:
         gated.detect_others(text, matcher)
     assert analysed == []
