@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -501,12 +501,14 @@ def assemble_package(
     matcher = build_matcher(settings, request_id)
     root = staging_dir(settings, request_id)
     key = request_key(settings, request_id)
-    staged_items = list(iter_staged(root, key))
-    missing = _check_register(settings, request_id, staged_items, allow_incomplete)
+
+    def staged() -> Iterator[Finding]:  # read from staging on each pass, one location file at a time
+        return iter_staged(root, key)
+
+    missing = _check_register(settings, request_id, staged(), allow_incomplete)
     classifier = Classifier(default_region=matcher.default_region, spacy_model=ner_model(settings))
     people = other_people(settings, request_id, matcher)
-    items = _redacted_items(settings, staged_items, matcher, classifier, people)
-    del staged_items
+    items = _redacted_items(settings, staged, matcher, classifier, people)
     package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
     out_dir = settings.access.package_dir
     check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
@@ -581,7 +583,7 @@ class _ReleaseCheck:
 
 
 def _check_register(
-    settings: Settings, request_id: str, staged_items: Sequence[Finding], allow_incomplete: bool
+    settings: Settings, request_id: str, staged_items: Iterable[Finding], allow_incomplete: bool
 ) -> list[str]:
     """The register keys the found categories need and the register lacks (an audit event when any do).
 
@@ -606,41 +608,39 @@ def _check_register(
 
 def _redacted_items(
     settings: Settings,
-    staged_items: Sequence[Finding],
+    staged: Callable[[], Iterable[Finding]],
     matcher: Matcher,
     classifier: Classifier,
     people: OtherPeople,
 ) -> tuple[PackageItem, ...]:
     """Every staged finding as a package item, other people replaced by markers numbered per document.
 
-    Two passes: the first classifies every record and learns other people from the data itself, the second
-    redacts with everything learned (a name learned late in one conversation is still replaced early on).
-    The same record text recurs (transcript, audit log, superseded copies): it is classified and learned
-    from once, and redacted once per document (its markers are already numbered there, so the copy is the
-    same).
+    Two passes over staging (`staged` reads it afresh; no decoded record is kept between them): the first
+    classifies every record and learns other people from the data itself, the second redacts with everything
+    learned (a name learned late in one conversation is still replaced early on). The same record text
+    recurs (transcript, audit log, superseded copies): it is classified and learned from once, and redacted
+    once per document (its markers are already numbered there, so the copy is the same).
     """
     region = settings.controller.phone_region
-    staged: list[tuple[Finding, bytes]] = []
-    analysed: dict[bytes, _Staged] = {}
-    for item in staged_items:
+    third_parties: dict[bytes, tuple[ThirdPartyFinding, ...]] = {}
+    for item in staged():
         key = _content_key(item.content)
-        if key not in analysed:
+        if key not in third_parties:
             value = _decode(item)
-            third = classifier.classify(value, matcher).third_parties if value is not None else ()
-            entry = _Staged(item, value, third)
+            entry = _Staged(item, value, classifier.classify(value, matcher).third_parties if value is not None else ())
             _learn(entry, people, region)
-            analysed[key] = entry
-        staged.append((item, key))
+            third_parties[key] = entry.third
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
     redacted: dict[tuple[tuple[str, str], bytes], _Redacted] = {}
     out: list[PackageItem] = []
-    for item, key in staged:
-        document = _document(item)
+    for item in staged():
+        document, key = _document(item), _content_key(item.content)
         done = redacted.get((document, key))
         if done is None:
-            done = _redact(analysed[key], matcher, books.setdefault(document, PlaceholderBook()), others)
+            entry = _Staged(item, _decode(item), third_parties.get(key, ()))
+            done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others)
             redacted[(document, key)] = done
         out.append(_package_item(item, done))
     return tuple(out)
