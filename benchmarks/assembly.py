@@ -5,7 +5,7 @@ a fleet (`simulation.fleet.simulate_fleet`), submits one access request for the 
 scans every laptop with `services.access.scan_location` (not timed), then times
 `services.access.assemble_package` (classify, learn and redact other people, write the package files, print
 the PDF, run the release check, seal) and reports seconds, findings and the peak resident memory of the
-process. `--profile FILE` writes a cProfile of the assembly (read it with `python -m pstats FILE`).
+process. `--profile FILE` writes a cProfile of the assembly in CPU seconds (read it with `python -m pstats FILE`).
 
 Results go to the `assembly` section of `benchmarks/results.json` (`--results`); the default fleet (10
 laptops x 30 MiB, seed 7) gives over 10,000 findings.
@@ -102,7 +102,8 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, profile: Path | Non
         findings += access.scan_location(settings, request_id, location).findings
     scan_s = time.perf_counter() - started
     _log(f"scanned: {findings} findings in {scan_s:.1f} s; assembling")
-    profiler = cProfile.Profile() if profile is not None else None
+    # CPU time, not wall time: on a shared machine waiting for a core would otherwise dominate every entry.
+    profiler = cProfile.Profile(time.process_time) if profile is not None else None
     cpu_before = _cpu()
     started = time.perf_counter()
     if profiler is not None:
