@@ -103,20 +103,33 @@ def _content(value: object) -> str | None:
 
 
 class _Classify:
-    """Classification with a cache: the same text recurs in transcript, audit log and tool results."""
+    """Classification with a cache: the same text recurs in transcript, audit log and tool results.
 
-    def __init__(self, classifier: Classifier | None, matcher: Matcher) -> None:
+    With `build`, the default classifier is made on the first record that needs classifying: presidio is not
+    imported by a scan that finds nothing.
+    """
+
+    def __init__(self, classifier: Classifier | None, matcher: Matcher, *, build: bool = False) -> None:
         self._classifier = classifier
         self._matcher = matcher
+        self._build = build and classifier is None
         self._cache: dict[bytes, list[str]] = {}
 
+    def _ready(self) -> Classifier | None:
+        if self._classifier is None and self._build:
+            from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+            self._classifier = Classifier(default_region=self._matcher.default_region)
+        return self._classifier
+
     def __call__(self, value: object, content: str | None) -> list[str]:
-        if self._classifier is None or value is None:
+        classifier = None if value is None else self._ready()
+        if classifier is None:
             return []
         key = hashlib.blake2b((content or "").encode("utf-8", "surrogatepass"), digest_size=16).digest()
         found = self._cache.get(key)
         if found is None:
-            found = list(self._classifier.classify(value, self._matcher).categories)
+            found = list(classifier.classify(value, self._matcher).categories)
             self._cache[key] = found
         return found
 
@@ -504,12 +517,9 @@ def _unopened_stores(artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], tu
 
 
 def _prepare_classify(matcher: Matcher, classify: bool, classifier: Classifier | None) -> _Classify:
-    """The classification step of a scan: none, the given classifier, or one built for the matcher's region."""
-    if classify and classifier is None:
-        from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
-
-        classifier = Classifier(default_region=matcher.default_region)
-    return _Classify(classifier if classify else None, matcher)
+    """The classification step of a scan: none, the given classifier, or one built for the matcher's region on
+    first use."""
+    return _Classify(classifier if classify else None, matcher, build=classify)
 
 
 def _plain_text(artifact: Artifact) -> bool:

@@ -24,6 +24,7 @@ app.command("export")(cli_run.export)
 app.command("plan")(cli_erasure.plan)
 app.command("approve")(cli_erasure.approve)
 app.command("notify")(cli_erasure.notify)
+app.command("vendor-request")(cli_erasure.vendor_request)
 app.command("certificate")(certificate)
 app.command("ask-identity")(cli_identity.ask_identity)
 app.command("verify-identity")(cli_identity.verify_identity)
@@ -227,6 +228,9 @@ def extend(
     with state.db() as session:
         request = cases.extend_request(session, state.settings, request_id, reason=reason, notified_at=when)
         new_due = request.extended_due_on
+    from services.request_ledger import record_dates  # noqa: PLC0415 - loads the ledger on demand
+
+    record_dates(state.settings, request_id, reason="extended")
     err.print(f"{request_id} extended; new due date {new_due}")
 
 

@@ -33,8 +33,9 @@ from models.errors import ApprovalRequiredError, ConnectorError, DsrError, FourE
 from models.holds import active_holds, as_settings
 from models.identity import require_identity
 from models.run_lock import check_open
+from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
+from models.tables import ErasurePlanRecord, LocationScan, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
@@ -248,6 +249,9 @@ class Approval:
     note: str | None
     submitted_by: str | None
     ledger_seq: int | None
+    authentication: str = ""
+    """How the decision was authenticated (`models.server_auth`: os_login, server_shared_credential,
+    server_without_authentication); empty for decisions recorded before this was kept."""
 
 
 def _approval_key(request_id: str, digest: str) -> str:
@@ -280,6 +284,7 @@ def approval_of(settings: Settings, request_id: str) -> Approval | None:
         note="\n".join(str(n) for n in note) if isinstance(note, list) and note else None,
         submitted_by=text("submitted_by"),
         ledger_seq=entry.seq,
+        authentication=text("authentication") or "",
     )
 
 
@@ -340,11 +345,13 @@ def decide(
     note: str | None = None,
     authenticated_user: str | None = None,
     channel: str = "cli",
+    authentication: str = AUTH_OS_LOGIN,
 ) -> PlanState:
     """Record a named reviewer's decision on the pending plan whose digest they reviewed.
 
-    The decision (plan digest, reviewer name as typed, the authenticated OS or server user, time, note) is a
-    signed proof-ledger entry. A rejection touches nothing and returns the request to in_progress.
+    The decision (plan digest, reviewer name as typed, the authenticated OS or server user and how the decision
+    was authenticated, time, note) is a signed proof-ledger entry. A rejection touches nothing and returns the
+    request to in_progress.
 
     Raises:
         ApprovalRequiredError: there is no plan waiting for a decision.
@@ -369,6 +376,7 @@ def decide(
                 "plan_digest": record.digest,
                 "reviewer": reviewer,
                 "authenticated_user": user,
+                "authentication": authentication,
                 "channel": channel,
                 "note": text_chunks(note),
                 "submitted_by": submitter,
@@ -397,6 +405,7 @@ def decide(
             actor=reviewer,
             plan_digest=record.digest,
             authenticated_user=user,
+            authentication=authentication,
         )
     return plan_state(settings, request_id)
 
@@ -491,19 +500,3 @@ def verify(
         )
     ledger.seal()
     return result
-
-
-def notify_recipient(
-    settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
-) -> None:
-    """Record that a recipient was told of the erasure (Art. 19)."""
-    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients or []}
-    if recipient not in recipients:
-        allowed = "; ".join(sorted(recipients)) or "none in [register]"
-        raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")
-    with session_scope(settings.database.url) as session:
-        cases.get_request(session, request_id)
-        session.add(
-            RecipientNotice(request_id=request_id, recipient=recipient, channel=channel, notified_at=at or utcnow())
-        )
-        cases.record_event(session, "erasure.recipient_notified", request_id=request_id, channel=channel)

@@ -3,7 +3,7 @@
 - Requests closed longer than `[prefect].flow_run_retention_days` are listed so that the flow deletes their
   Prefect flow runs (run names start with the request id: `<id>-access`, `<id>-erasure`).
 - Sealed access packages are deleted `[access].delivery_window_days` after issue; the request keeps the
-  package's manifest hash.
+  package's manifest hash, and the deletion is a signed ledger entry (`package_deleted`).
 - Staging copies and blocked drafts of a closed request (withdrawn, refused, or ended while a draft waited)
   are deleted; they were made for the request only.
 - Identifiers of requests closed longer than the record-keeping period are dropped (keyed hashes stay) and
@@ -23,6 +23,7 @@ from models.db import session_scope
 from models.flow_names import request_run_names
 from models.settings import Settings
 from models.tables import Request, utcnow
+from services.request_ledger import record_package_deleted
 from services.staging import draft_path
 
 
@@ -39,7 +40,7 @@ def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
 def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Delete sealed packages issued more than the delivery window ago; returns their request ids."""
     cutoff = (now or utcnow()) - timedelta(days=settings.access.delivery_window_days)
-    removed: list[str] = []
+    removed: list[tuple[str, str, str | None]] = []
     with session_scope(settings.database.url) as session:
         rows = session.exec(select(Request).where(col(Request.report_path).is_not(None))).all()
         for request in rows:
@@ -53,8 +54,11 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
             cases.record_event(
                 session, "access.package_deleted", request_id=request.id, package_sha256=request.package_sha256
             )
-            removed.append(request.id)
-    return removed
+            removed.append((request.id, path.name, request.package_sha256))
+    # Signed entries: a certificate stops listing a package as retained once its deletion is in the ledger.
+    for request_id, name, digest in removed:
+        record_package_deleted(settings, request_id, name=name, manifest_sha256=digest)
+    return [request_id for request_id, _name, _digest in removed]
 
 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
