@@ -7,6 +7,7 @@ Owns the finding items of `dsr scan` and the access package (`location`, `kind`,
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
-from connectors.agents import agent_layout
+from connectors.agents import agent_layout, record_app
 from connectors.base import Connector, RemoteHit, RemoteScanner, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
@@ -28,7 +29,8 @@ from connectors.layouts import (
     parse_timestamp,
     read_session_record,
 )
-from connectors.records import RecordFormat, decode_json
+from connectors.records import RecordFormat, decode_json, read_up_to
+from connectors.shadow_git import MAX_GIT_FILE_BYTES, GitFormatError, object_texts
 from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
 from detection.findings import Finding, FindingLocation
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
@@ -277,7 +279,12 @@ def _db_items(
             if session_id is None and layout is not None and layout.row_session is not None:
                 cells = value if isinstance(value, dict) else {}
                 session_id = layout.row_session(record.table, record.key, cells)
-            yield replace(item, location=replace(item.location, record=record.record), session_id=session_id)
+            yield replace(
+                item,
+                location=replace(item.location, record=record.record),
+                app=record_app(record.record) or item.app,  # Kilo Code's index in the editor's state
+                session_id=session_id,
+            )
         if not named and residual is not None and _raw_mentions(copy, matcher):
             residual.append(artifact.item.path)
 
@@ -475,10 +482,10 @@ def scan_endpoint(
     items: list[Finding] = []
     residual: list[str] = []
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
-    files = 0
-    size = 0
+    files = size = 0
     for artifact in artifacts:
-        if artifact.fmt is RecordFormat.NONE:
+        if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE:
+            _scan_unopened(items, skipped, scan, artifact)
             continue
         try:
             _scan_artifact(
@@ -503,6 +510,46 @@ def scan_endpoint(
     encrypted, opaque = _unopened_stores(artifacts)
     return ScanResult(
         tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
+    )
+
+
+def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> None:
+    """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
+    others (encrypted and residual stores, audit keys) are only listed."""
+    if artifact.kind is not ArtifactKind.SHADOW_GIT:
+        return
+    found = _git_items(scan.endpoint_name, scan.connector, artifact, scan.matcher)
+    if isinstance(found, Skipped):
+        skipped.append(found)
+    elif found is not None:
+        items.append(found)
+
+
+def _git_items(endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher) -> Finding | Skipped | None:
+    """A file of a shadow git repository: one whole-file item when the subject is in any object it holds (the
+    repository is erased whole); a file too large or corrupt to read is skipped with its reason."""
+    if artifact.item.size > MAX_GIT_FILE_BYTES:
+        return Skipped(connector.name, artifact.item.path, "too_large")
+    try:
+        with connector.open(artifact.item) as stream:
+            data = read_up_to(stream, MAX_GIT_FILE_BYTES + 1)
+        forms: set[str] = set()
+        first: Confirmation | None = None
+        for text in object_texts(artifact.item.path, data):
+            if not matcher.has_literal(text):
+                continue
+            for confirmation in matcher.scan(io.BytesIO(text), RecordFormat.TEXT):
+                first = first or confirmation
+                forms |= set(confirmation.forms)
+    except ConnectorError as exc:
+        return Skipped(connector.name, artifact.item.path, exc.status.value)
+    except GitFormatError:
+        return Skipped(connector.name, artifact.item.path, "corrupt_git_object")
+    if first is None:
+        return None
+    content = _content(first.value)
+    return _item(
+        endpoint, artifact, None, first.value, [], reason=IDENTIFIER_MATCH, forms=sorted(forms), content=content
     )
 
 
