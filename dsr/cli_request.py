@@ -122,11 +122,12 @@ def list_(
     if as_json:
         print_json(rows)
         return
-    # Ids are never cut: the other columns wrap or shorten in a narrow terminal.
-    widest = max((len(r["id"]) for r in rows), default=2)
+    # Ids and statuses are never cut or split: the other columns wrap or shorten in a narrow terminal.
     table = Table()
-    table.add_column("id", no_wrap=True, min_width=widest)
-    for column in ("kind", "status", "received", "due", "days left"):
+    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
+    table.add_column("kind", overflow="fold")
+    table.add_column("status", no_wrap=True, min_width=max((len(r["status"]) for r in rows), default=6))
+    for column in ("received", "due", "days left"):
         table.add_column(column, overflow="fold")
     for r in rows:
         days = f"[red]{r['days_left']} (overdue)[/red]" if r["overdue"] else str(r["days_left"])
