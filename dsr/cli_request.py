@@ -13,7 +13,7 @@ from dsr.cli_certificate import certificate
 from dsr.context import err, out, print_json, state
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from models import cases
-from models.errors import InputError
+from models.errors import InputError, RequestBusyError
 from models.identifiers import parse_instant, validate_all
 from models.types import RequestKind, RequestStatus
 
@@ -261,5 +261,13 @@ def _discard_copies(request_id: str) -> None:
     """A closed request keeps no working copies of the person's data (staging, a blocked draft)."""
     from services.housekeeping import discard_working_copies  # noqa: PLC0415 - only when a request closes
 
-    if removed := discard_working_copies(state.settings, request_id):
+    try:
+        removed = discard_working_copies(state.settings, request_id)
+    except RequestBusyError:
+        err.print(
+            f"a run of {request_id} is still going: its working copies are left for now and deleted by the "
+            "daily `deadline-watch` sweep once the run has ended"
+        )
+        return
+    if removed:
         err.print(f"deleted {removed} working cop{'y' if removed == 1 else 'ies'} gathered for {request_id}")
