@@ -25,8 +25,8 @@ MAX_OBJECT_BYTES = 64 << 20
 _LOOSE = re.compile(r"(?:^|/)objects/[0-9a-f]{2}/[0-9a-f]{38}", re.DOTALL)
 _INDEXES = re.compile(r"(?:^|/)objects/pack/[^/]+\.(?:idx|rev|bitmap)", re.DOTALL)
 _REPOSITORY = re.compile(
-    r"(?P<repo>.*?/(?:\.gemini/history|globalStorage/[^/]+/checkpoints|\.cline/data/checkpoints|opencode/snapshot)"
-    r"/[^/]+)/.+",
+    r"(?P<repo>.*?/(?:(?:\.gemini/history|globalStorage/[^/]+/checkpoints|\.cline/data/checkpoints|opencode/snapshot)"
+    r"/[^/]+|globalStorage/[^/]+/tasks/[^/]+/checkpoints))/.+",  # the last: Roo Code's repository per task
     re.DOTALL,
 )
 _OFS_DELTA = 6

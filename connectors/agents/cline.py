@@ -25,6 +25,7 @@ RULES = (
     rule(r"tasks/(?P<sid>[^/]+)/[^/]+\.json", "task", F.JSON, Erase.JSON_REWRITE),
     rule(r"tasks/_index\.json|state/taskHistory\.json", "session_index", F.JSON, Erase.JSON_REWRITE),
     rule(r"checkpoints/.+", "shadow_git", F.NONE, Erase.SHADOW_GIT),
+    rule(r"tasks/(?P<sid>[^/]+)/checkpoints/.+", "shadow_git", F.NONE, Erase.SHADOW_GIT),  # Roo: one per task
     rule(r"tasks/(?P<sid>[^/]+)/.+", "task", None, Erase.TEXT_EDIT),
 )
 

@@ -47,6 +47,19 @@ def test_pack_and_loose_objects_are_inflated() -> None:
         list(object_texts(f"{REPO}/.git/objects/pack/pack-2.pack", pack[:-5]))
     assert repository_of(f"{REPO}/.git/HEAD") == REPO
     assert repository_of("/home/ana/.gemini/tmp/x/chats/a.json") is None
+    roo = "/home/ana/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks/1772442000000"
+    assert repository_of(f"{roo}/checkpoints/.git/objects/ab/{'c' * 38}") == f"{roo}/checkpoints"
+    assert repository_of(f"{roo}/ui_messages.json") is None  # the task's own files are not the repository
+
+
+def test_roo_code_checkpoints_per_task_are_shadow_git_not_task_files() -> None:
+    from connectors.agents import classify_agent_path
+
+    rest = ".config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks/1772442000000"
+    match = classify_agent_path("linux", f"{rest}/checkpoints/.git/objects/ab/{'c' * 38}")
+    assert match is not None and match.kind == "shadow_git" and match.session_id == "1772442000000"
+    task = classify_agent_path("linux", f"{rest}/ui_messages.json")
+    assert task is not None and task.kind == "transcript"
 
 
 def test_a_corrupt_object_is_a_reported_skip(tmp_path: Path) -> None:
