@@ -10,8 +10,9 @@ the product exactly as a user would, each command in a fresh process:
 4. `dsr request run ID`, timed: wall time from process start to exit, including the start of Prefect's
    temporary server. Memory is sampled every 0.2 s from `/proc` over the run's process tree: the peak
    resident memory (VmHWM) of the run's own process (where the flow and its tasks run), of the temporary
-   Prefect server, and the largest sum over the tree at one moment; `ru_maxrss` of the finished run (its
-   largest single process) is recorded too;
+   Prefect server and of the largest Chromium process (the package's PDF), and the largest sum over the tree
+   at one moment (proportional set size, so pages forked processes share count once); `ru_maxrss` of the
+   finished run (its largest single process) is recorded too;
 5. from the product's own audit events in the case database: the start (process start to the first
    `access.location_scanned`: imports, server start, flow start and the first scan), the scans (first to
    last `access.location_scanned`), package assembly (last scan to `access.package_issued`, or to the
@@ -100,7 +101,7 @@ class _TreeSampler(threading.Thread):
             if not status:
                 continue
             self.hwm_kib[pid] = max(self.hwm_kib.get(pid, 0), status.get("VmHWM", 0))
-            total += status.get("VmRSS", 0)
+            total += _pss_kib(pid) or status.get("VmRSS", 0)
             if pid not in self.roles:
                 self.roles[pid] = _role(pid, self.root)
         self.tree_peak_kib = max(self.tree_peak_kib, total)
@@ -142,6 +143,18 @@ def _status(pid: int) -> dict[str, int]:
     return fields
 
 
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: forked processes (Chromium's) share pages, which a sum of RSS would count twice."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _role(pid: int, root: int) -> str:
     if pid == root:
         return "run"
@@ -149,7 +162,9 @@ def _role(pid: int, root: int) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "other"
-    return "prefect_server" if b"deployments.temp_server" in argv else "other"
+    if b"deployments.temp_server" in argv:
+        return "prefect_server"
+    return "chromium" if b"chromium" in argv[0] else "other"
 
 
 def _timed(fleet: Path, *args: str) -> dict[str, Any]:
@@ -178,7 +193,8 @@ def _timed(fleet: Path, *args: str) -> dict[str, Any]:
         "wall_s": wall,
         "peak_rss_mb": sampler.peak_mb("run"),
         "prefect_server_peak_rss_mb": sampler.peak_mb("prefect_server"),
-        "tree_peak_rss_mb": round(sampler.tree_peak_kib / 1024, 1),
+        "chromium_peak_rss_mb": sampler.peak_mb("chromium"),
+        "tree_peak_pss_mb": round(sampler.tree_peak_kib / 1024, 1),
         "largest_process_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "stderr_tail": tail,
     }
@@ -254,7 +270,8 @@ def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int, pe
         "per_laptop_s": round(timed["wall_s"] / laptops, 3),
         "peak_rss_mb": timed["peak_rss_mb"],
         "prefect_server_peak_rss_mb": timed["prefect_server_peak_rss_mb"],
-        "tree_peak_rss_mb": timed["tree_peak_rss_mb"],
+        "chromium_peak_rss_mb": timed["chromium_peak_rss_mb"],
+        "tree_peak_pss_mb": timed["tree_peak_pss_mb"],
         "largest_process_peak_rss_mb": timed["largest_process_peak_rss_mb"],
         **_phases(fleet, request_id, timed["started_at"]),
     }

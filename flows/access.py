@@ -40,8 +40,9 @@ from services.fanout import batches, current_scan_context, location_counts, shar
 from services.release_check import ReleaseBlockedError
 
 SCAN_RETRIES = 2
-#: The progress artifact is sent at most this often (seconds).
+#: The progress artifact is sent at most this often (seconds), by this clock.
 PROGRESS_INTERVAL_S = 1.0
+_now = time.monotonic
 
 
 @task(
@@ -138,7 +139,7 @@ class _Progress:
                 description=f"{request_id}: locations accounted for",
             ),
         )
-        self.sent_at = time.monotonic()
+        self.sent_at = _now()
 
     @property
     def percent(self) -> float:
@@ -149,13 +150,13 @@ class _Progress:
         for row in rows if isinstance(rows, list) else [rows]:
             if isinstance(row, dict) and LocationStatus(row["status"]).is_final:
                 self.done = min(self.done + 1, self.total)
-        if time.monotonic() - self.sent_at >= PROGRESS_INTERVAL_S:
+        if _now() - self.sent_at >= PROGRESS_INTERVAL_S:
             self.send()
 
     def send(self, done: int | None = None) -> None:
         self.done = self.done if done is None else done
         update_progress_artifact(self.artifact, progress=self.percent)
-        self.sent_at = time.monotonic()
+        self.sent_at = _now()
 
 
 def publish_status(progress: steps.AccessProgress, blocked: str | None = None) -> None:
