@@ -12,7 +12,8 @@ the product exactly as a user would, each command in a fresh process:
    resident memory (VmHWM) of the run's own process (where the flow and its tasks run), of the temporary
    Prefect server and of the largest Chromium process (the package's PDF), and the largest sum over the tree
    at one moment (proportional set size, so pages forked processes share count once); `ru_maxrss` of the
-   finished run (its largest single process) is recorded too;
+   finished run (its largest single process) is recorded too, and the run process's largest sample up to the
+   last scan (the fan-out alone, before package assembly);
 5. from the product's own audit events in the case database: the start (process start to the first
    `access.location_scanned`: imports, server start, flow start and the first scan), the scans (first to
    last `access.location_scanned`), package assembly (last scan to `access.package_issued`, or to the
@@ -87,6 +88,7 @@ class _TreeSampler(threading.Thread):
         self.hwm_kib: dict[int, int] = {}
         self.roles: dict[int, str] = {}
         self.tree_peak_kib = 0
+        self.run_rss: list[tuple[datetime, int]] = []  # (when, the run process's resident KiB)
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -102,6 +104,8 @@ class _TreeSampler(threading.Thread):
                 continue
             self.hwm_kib[pid] = max(self.hwm_kib.get(pid, 0), status.get("VmHWM", 0))
             total += _pss_kib(pid) or status.get("VmRSS", 0)
+            if pid == self.root:
+                self.run_rss.append((datetime.now(UTC), status.get("VmRSS", 0)))
             if pid not in self.roles:
                 self.roles[pid] = _role(pid, self.root)
         self.tree_peak_kib = max(self.tree_peak_kib, total)
@@ -197,6 +201,7 @@ def _timed(fleet: Path, *args: str) -> dict[str, Any]:
         "tree_peak_pss_mb": round(sampler.tree_peak_kib / 1024, 1),
         "largest_process_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "stderr_tail": tail,
+        "run_rss": sampler.run_rss,
     }
 
 
@@ -217,6 +222,7 @@ def _phases(fleet: Path, request_id: str, started_at: datetime) -> dict[str, Any
     if not scanned:
         return out
     first, last = (_utc(str(x)) for x in (min(r[1] for r in scanned), max(r[1] for r in scanned)))
+    out["last_scan_at"] = last
     out["start_s"] = round((first - started_at).total_seconds(), 2)
     out["scan_s"] = round((last - first).total_seconds(), 2)
     if ended:
@@ -225,6 +231,12 @@ def _phases(fleet: Path, request_id: str, started_at: datetime) -> dict[str, Any
         if not out["issued"]:
             out["blocked"] = "release_check"
     return out
+
+
+def _peak_until(samples: list[tuple[datetime, int]], until: datetime | None) -> float | None:
+    """The run process's largest sampled resident memory up to `until` (the scans, before assembly)."""
+    seen = [kib for when, kib in samples if until is not None and when <= until]
+    return round(max(seen) / 1024, 1) if seen else None
 
 
 def _utc(value: str) -> datetime:
@@ -275,6 +287,7 @@ def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int, pe
         "largest_process_peak_rss_mb": timed["largest_process_peak_rss_mb"],
         **_phases(fleet, request_id, timed["started_at"]),
     }
+    row["peak_rss_until_last_scan_mb"] = _peak_until(timed["run_rss"], row.pop("last_scan_at", None))
     if timed["rc"] != 0:
         row["stderr_tail"] = timed["stderr_tail"]
     shutil.rmtree(fleet, ignore_errors=True)
