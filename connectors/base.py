@@ -1,7 +1,8 @@
 """The connector protocol: one small interface that local disks, SSH laptops and S3 stores implement.
 
-Owns the `Item` record, the contract of every backend (`Connector`), the base class that gives every backend
-its lifecycle (`ConnectorBase`), and the optional capabilities callers test with `isinstance`:
+Owns the `Item` record (a file as listed) and the `FileRef` record (a file as read: the baseline plans
+name), the contract of every backend (`Connector`), the base class that gives every backend its lifecycle
+(`ConnectorBase`), and the optional capabilities callers test with `isinstance`:
 `VersionedStore` (object versions, Object Lock, version-exact deletion), `RemoteScanner` (scanning on the
 laptop itself) and `EvidenceStore` (write-once evidence uploads and links). Code outside `connectors/`
 names these protocols, never a backend class; backends are built by `connectors.registry`.
@@ -71,6 +72,40 @@ class Item:
     nlink: int | None = None
     version_id: str | None = None
     is_latest: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file (or S3 object version) as recorded when it was read: the compare-and-swap baseline plans name.
+
+    The one record of a file beyond its live `Item`: discovery wraps it with what it learnt about the file
+    (`erasure.discovery.ArtifactInfo`), erasure and purge plans name it as a target, and the executor checks
+    the live `Item` against it before any change. Built from an `Item` with `FileRef.of`.
+
+    Attributes:
+        path: laptop path or S3 key (`Item.path`).
+        size: bytes when read (`Item.size`).
+        version: the connector's version token when read (`Item.version`).
+        sha256: content hash when read (None when never read, e.g. audit keys and residual stores).
+        lines: raw line count (`data.split(b"\\n")`) when read, else None.
+        kind: artifact kind value (`s3_object` for stores).
+        fmt: record format value (`none`: never opened).
+        version_id: S3 version id (`Item.version_id`), if any.
+    """
+
+    path: str
+    size: int
+    version: str
+    sha256: str | None
+    lines: int | None
+    kind: str
+    fmt: str
+    version_id: str | None = None
+
+    @classmethod
+    def of(cls, item: Item, kind: str, fmt: str, *, sha256: str | None = None, lines: int | None = None) -> FileRef:
+        """The record of a listed item, with its classification and, where it was read, its hash and line count."""
+        return cls(item.path, item.size, item.version, sha256, lines, kind, fmt, item.version_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1216,6 +1216,15 @@ def _agent_times(connector: Connector, artifact: Artifact) -> datetime | None:
     return latest
 
 
+def row_last_activity_at(app: str, cells: Mapping[str, object]) -> datetime | None:
+    """The newest value of an agent's declared time fields in one database row (decoded cells, numbers as
+    stored); None when the row holds none (or the agent declares none)."""
+    layout = agent_layout(app)
+    if layout is None or not layout.time_fields:
+        return None
+    return _newest_named(dict(cells), frozenset(layout.time_fields))
+
+
 def artifact_last_activity_at(connector: Connector, artifact: Artifact) -> datetime:
     """When the artifact last saw activity: record `lastActivityAt`, the latest line timestamp
     (`timestamp`, `_audit_timestamp`) for line-based histories, the newest of the agent's declared time

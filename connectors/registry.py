@@ -8,7 +8,9 @@ a location needs them. Decides nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
 from connectors.base import Connector, EvidenceStore, StoreState
@@ -49,11 +51,40 @@ def open_endpoint(endpoint: EndpointSettings, settings: Settings) -> Connector:
     )
 
 
-def open_store(store: StoreSettings) -> Connector:
-    """The connector for a central store (`s3://` -> S3Connector, a `VersionedStore`)."""
+def _open_s3(store: StoreSettings) -> Connector:
     from connectors.s3 import S3Connector  # noqa: PLC0415 - boto3 loads only when needed
 
     return S3Connector(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region)
+
+
+def _s3_state(store: StoreSettings, timeout: float) -> StoreState:
+    from connectors.s3 import store_state as s3_state  # noqa: PLC0415 - boto3 loads only when needed
+
+    return s3_state(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region, timeout=timeout)
+
+
+STORE_BACKENDS: Mapping[str, tuple[Callable[[StoreSettings], Connector], Callable[[StoreSettings, float], StoreState]]]
+STORE_BACKENDS = MappingProxyType({"s3": (_open_s3, _s3_state)})
+"""Store URL scheme -> (open a connector, read the bucket's state). Its keys are the schemes of
+`models.store_schemes.STORE_URL_FORMS` (the settings accept exactly these)."""
+
+
+def _store_backend(
+    store: StoreSettings,
+) -> tuple[Callable[[StoreSettings], Connector], Callable[[StoreSettings, float], StoreState]]:
+    scheme = urlsplit(store.url).scheme
+    if scheme not in STORE_BACKENDS:
+        accepted = ", ".join(sorted(STORE_BACKENDS))
+        raise ConfigError(
+            f"store {store.name}: no connector for the URL scheme {scheme!r}; use one of: {accepted}",
+            key=f"stores.{store.name}",
+        )
+    return STORE_BACKENDS[scheme]
+
+
+def open_store(store: StoreSettings) -> Connector:
+    """The connector for a central store, by its URL scheme (`s3://` -> the S3 connector, a `VersionedStore`)."""
+    return _store_backend(store)[0](store)
 
 
 def store_state(store: StoreSettings, *, timeout: float = 5) -> StoreState:
@@ -62,9 +93,7 @@ def store_state(store: StoreSettings, *, timeout: float = 5) -> StoreState:
     Raises:
         ConnectorError: the bucket cannot be reached or read (unreachable, missing, access denied).
     """
-    from connectors.s3 import store_state as s3_state  # noqa: PLC0415 - boto3 loads only when needed
-
-    return s3_state(store.name, store.url, endpoint_url=store.endpoint_url, region=store.region, timeout=timeout)
+    return _store_backend(store)[1](store, timeout)
 
 
 def evidence_url(evidence: EvidenceSettings) -> str:

@@ -906,6 +906,31 @@ class S3Connector(ConnectorBase):
         Raises:
             ConfigError: `retain_until` is naive or not in the future.
         """
+        with Path(path).open("rb") as body:
+            return self._put_evidence(bucket, key, body, sse, retain_until, lock_mode, content_type)
+
+    def put_evidence_bytes(
+        self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
+    ) -> EvidenceObject:
+        """Upload `data` as an evidence object (SSE; COMPLIANCE retention until `retain_until` where the bucket
+        has Object Lock). A new version is added if `key` exists; older versions stay.
+
+        Raises:
+            ConfigError: `retain_until` is naive or not in the future.
+        """
+        return self._put_evidence(bucket, key, data, sse, retain_until, "COMPLIANCE", "application/json")
+
+    def _put_evidence(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes | BinaryIO,
+        sse: str,
+        retain_until: datetime | None,
+        lock_mode: str,
+        content_type: str,
+    ) -> EvidenceObject:
+        """One evidence `put_object`: SSE always, Object Lock retention where the bucket has it enabled."""
         lock = None
         if retain_until is not None:
             if retain_until.tzinfo is None or retain_until <= datetime.now(UTC):
@@ -914,33 +939,9 @@ class S3Connector(ConnectorBase):
                 lock = (lock_mode, retain_until.astimezone(UTC))
         kwargs: dict[str, Any] = {"ServerSideEncryption": sse, "ContentType": content_type}
         if lock:
-            kwargs["ObjectLockMode"] = lock[0]
-            kwargs["ObjectLockRetainUntilDate"] = lock[1]
-        with Path(path).open("rb") as body, self._border("put_object", key, bucket=bucket):
-            put = self.client.put_object(Bucket=bucket, Key=key, Body=body, **kwargs)
-        return EvidenceObject(
-            bucket=bucket,
-            key=key,
-            version_id=_version_id(put.get("VersionId")),
-            etag=_strip_etag(put.get("ETag", "")),
-            sse=put.get("ServerSideEncryption"),
-            retain_until=lock[1] if lock else None,
-            lock_mode=lock[0] if lock else None,
-        )
-
-    def put_evidence_bytes(
-        self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
-    ) -> EvidenceObject:
-        """Upload `data` as an evidence object (SSE; COMPLIANCE retention until `retain_until` where the bucket
-        has Object Lock). A new version is added if `key` exists; older versions stay."""
-        lock = None
-        if retain_until is not None and self._object_lock_enabled(bucket):
-            lock = ("COMPLIANCE", retain_until.astimezone(UTC))
-        kwargs: dict[str, Any] = {"ServerSideEncryption": sse, "ContentType": "application/json"}
-        if lock:
             kwargs["ObjectLockMode"], kwargs["ObjectLockRetainUntilDate"] = lock
         with self._border("put_object", key, bucket=bucket):
-            put = self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+            put = self.client.put_object(Bucket=bucket, Key=key, Body=body, **kwargs)
         return EvidenceObject(
             bucket=bucket,
             key=key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -31,6 +32,7 @@ __all__ = [
     "DatabaseError",
     "DbRecord",
     "EraseResult",
+    "delete_rows",
     "erase_rows",
     "is_sqlite",
     "iter_db_records",
@@ -287,6 +289,47 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
     Raises:
         DatabaseError: not a database, corrupt, or locked by another process.
     """
+
+    def change(con: sqlite3.Connection, table: _Table, record: DbRecord) -> bool:
+        updates = edit(record)
+        if not updates:
+            return False
+        sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)
+        params = [encode_cell(record.cells[col], value) for col, value in updates.items()]
+        where, key_params = _where(table, record)
+        con.execute(f'UPDATE "{_ident(table.name)}" SET {sets} WHERE {where}', [*params, *key_params])  # noqa: S608
+        return True
+
+    return _change_rows(path, change)
+
+
+def delete_rows(path: Path, wanted: Callable[[DbRecord], bool]) -> EraseResult:
+    """Delete the rows `wanted` selects from the database at `path`, then remove every trace of them.
+
+    The same procedure as `erase_rows` (app closed, exclusive lock, `secure_delete`, one transaction, every
+    full-text table touched or indexing a touched table rebuilt, WAL checkpoint TRUNCATE, `VACUUM`,
+    checkpoint again); a rollback on any error leaves the database as it was.
+
+    Raises:
+        DatabaseError: not a database, corrupt, or locked by another process.
+    """
+
+    def change(con: sqlite3.Connection, table: _Table, record: DbRecord) -> bool:
+        if not wanted(record):
+            return False
+        where, key_params = _where(table, record)
+        con.execute(f'DELETE FROM "{_ident(table.name)}" WHERE {where}', key_params)  # noqa: S608 - quoted idents
+        return True
+
+    return _change_rows(path, change)
+
+
+_Change = Callable[[sqlite3.Connection, "_Table", DbRecord], bool]
+
+
+def _change_rows(path: Path, change: _Change) -> EraseResult:
+    """Open `path` for a safe change, apply `change` to every row in one transaction, rebuild the full-text
+    indexes involved, then checkpoint, `VACUUM` and checkpoint (see `erase_rows`)."""
     con = _open(path, readonly=False)
     changed = 0
     rebuilt: list[str] = []
@@ -295,20 +338,15 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
         con.execute("PRAGMA secure_delete = ON")
         con.execute("BEGIN IMMEDIATE")
         try:
-            for table in _tables(con):
-                touched = False
+            tables = _tables(con)
+            touched: set[str] = set()
+            for table in tables:
                 for record in list(_rows(con, table)):
-                    updates = edit(record)
-                    if not updates:
-                        continue
-                    sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)
-                    params = [encode_cell(record.cells[col], value) for col, value in updates.items()]
-                    where, key_params = _where(table, record)
-                    sql = f'UPDATE "{_ident(table.name)}" SET {sets} WHERE {where}'  # noqa: S608 - quoted idents
-                    con.execute(sql, [*params, *key_params])
-                    changed += 1
-                    touched = True
-                if touched and table.virtual:
+                    if change(con, table, record):
+                        changed += 1
+                        touched.add(table.name)
+            for table in tables:
+                if table.virtual and (table.name in touched or _indexes_any(con, table.name, touched)):
                     quoted = _ident(table.name)
                     rebuild = f'INSERT INTO "{quoted}"("{quoted}") VALUES (\'rebuild\')'  # noqa: S608 - quoted idents
                     con.execute(rebuild)
@@ -327,6 +365,16 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
         con.close()
     wal = path.with_name(path.name + "-wal")
     return EraseResult(changed, tuple(rebuilt), not wal.exists() or wal.stat().st_size == 0)
+
+
+def _indexes_any(con: sqlite3.Connection, fts: str, tables: set[str]) -> bool:
+    """Whether the full-text table `fts` is an external-content index of one of `tables`."""
+    if not tables:
+        return False
+    row = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (fts,)).fetchone()
+    sql = (row[0] or "") if row else ""
+    found = re.search(r"content\s*=\s*['\"]?([^'\",)\s]+)", sql, re.IGNORECASE)
+    return found is not None and found.group(1) in tables
 
 
 def vacuum(path: Path) -> EraseResult:

@@ -12,16 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from detection.matcher import Matcher
-
-REDACTED = "[redacted]"
+from detection.redact import erase_in_text
 
 
 def redact_text(text: str, matcher: Matcher) -> str:
     """`text` with every confirmed identifier span replaced by `[redacted]`."""
-    spans = sorted(matcher.find(text), key=lambda s: s.start, reverse=True)
-    for span in spans:
-        text = text[: span.start] + REDACTED + text[span.end :]
-    return text
+    return erase_in_text(text, matcher)[0]
 
 
 class IdentifierRedactingFilter(logging.Filter):

@@ -213,19 +213,28 @@ def erase_subject(value: object, matcher: Matcher) -> tuple[object, int]:
 
     def replace(_pointer: str, text: str, _is_key: bool) -> str:
         nonlocal count
-        spans = matcher.find(text)
-        if not spans:
-            return text
-        out = []
-        position = 0
-        for span in spans:
-            if span.start < position:
-                continue
-            out.append(text[position : span.start])
-            out.append(REDACTED)
-            position = span.end
-            count += 1
-        out.append(text[position:])
-        return "".join(out)
+        text, found = erase_in_text(text, matcher)
+        count += found
+        return text
 
     return map_strings(value, replace), count
+
+
+def erase_in_text(text: str, matcher: Matcher) -> tuple[str, int]:
+    """`text` with every occurrence of the subject's identifiers replaced by `[redacted]` (a span that
+    overlaps one already replaced is skipped), and the number of replacements."""
+    spans = matcher.find(text)
+    if not spans:
+        return text, 0
+    out: list[str] = []
+    position = 0
+    count = 0
+    for span in spans:
+        if span.start < position:
+            continue
+        out.append(text[position : span.start])
+        out.append(REDACTED)
+        position = span.end
+        count += 1
+    out.append(text[position:])
+    return "".join(out), count

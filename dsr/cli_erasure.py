@@ -1,9 +1,9 @@
-"""`dsr request plan|approve|notify`: the erasure plan, the human approval gate, Art. 19 notifications."""
+"""`dsr request plan|approve|notify|vendor-request`: the erasure plan, the human approval gate, Art. 19
+notifications and requests to processors to erase their copies."""
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +13,7 @@ from rich.table import Table
 from dsr.context import err, out, print_json, state
 from models.errors import InputError
 from models.flow_names import ERASURE_RUN
-from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text, parse_instant
+from models.identifiers import MAX_LONG_TEXT, check_text, parse_instant
 
 
 def plan(
@@ -52,7 +52,8 @@ def plan(
     if approval is not None:
         out.print(
             f"{approval.decision} by {approval.reviewer} (authenticated as {approval.authenticated_user}, "
-            f"{approval.channel}) at {approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
+            f"{approval.channel}, {approval.authentication or 'authentication not recorded'}) at "
+            f"{approval.at.isoformat()}; ledger entry {approval.ledger_seq}",
             markup=False,
             highlight=False,
         )
@@ -81,6 +82,7 @@ def _approval_json(approval: Any) -> dict[str, Any]:
         "plan_digest": approval.plan_digest,
         "reviewer": approval.reviewer,
         "authenticated_user": approval.authenticated_user,
+        "authentication": approval.authentication or None,
         "channel": approval.channel,
         "at": approval.at.isoformat(),
         "note": approval.note,
@@ -93,20 +95,23 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest
     """Resume the paused erasure run on the Prefect server with the decision; False if none is paused."""
     if not os.environ.get("PREFECT_API_URL"):
         return False
-    from prefect import get_client  # noqa: PLC0415
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
-    from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+    from dsr.prefect_api import explicit_api_auth  # noqa: PLC0415 - the configured server's credential
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
+    with explicit_api_auth(state.settings):  # before Prefect is imported: it reads its settings then
+        from prefect import get_client  # noqa: PLC0415
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
+        from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
+            )
+        paused = [r for r in runs if r.state is not None and r.state.is_paused()]
+        if not paused:
+            return False
+        resume_flow_run(
+            paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
         )
-    paused = [r for r in runs if r.state is not None and r.state.is_paused()]
-    if not paused:
-        return False
-    resume_flow_run(
-        paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
-    )
     return True
 
 
@@ -157,19 +162,50 @@ def approve(
         )
 
 
+_NOTE = "Note for the proof log (no personal data: the person's identifiers are refused; at most 2000 characters)."
+
+
 def notify(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
-    recipient: Annotated[str, typer.Option("--recipient", help="Recipient name as in the register.")],
+    recipient: Annotated[str, typer.Option("--recipient", help="Recipient name exactly as in the register.")],
     channel: Annotated[str, typer.Option("--channel", help="How they were told: email, portal, letter, API.")],
     at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help=_NOTE)] = None,
 ) -> None:
-    """Record that a recipient was told of the erasure (Art. 19); listed on the deletion certificate."""
+    """Record that a recipient was told of the erasure (Art. 19): a signed proof-ledger entry, listed with its
+    date on the deletion certificate."""
     recipient, channel = check_text("--recipient", recipient), check_text("--channel", channel)
+    note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
     when = None if at is None else parse_instant("--at", at)
-    if when is not None and when > datetime.now(UTC) + CLOCK_SKEW:
-        raise InputError("--at is in the future; give the time the recipient was told")
     state.require_request(request_id)
-    from services.erasure import notify_recipient  # noqa: PLC0415 - loads the erasure modules on demand
+    from services.request_ledger import record_notice  # noqa: PLC0415 - loads the ledger on demand
 
-    notify_recipient(state.settings, request_id, recipient=recipient, channel=channel, at=when)
-    err.print(f"{request_id}: notification to {recipient} recorded")
+    entry = record_notice(state.settings, request_id, recipient=recipient, channel=channel, at=when, note=note)
+    err.print(f"{request_id}: notification to {recipient} recorded (proof entry {entry.seq})", markup=False)
+
+
+def vendor_request(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    processor: Annotated[
+        str, typer.Option("--processor", help="The processor asked, exactly as named in [[register.processors]].")
+    ],
+    channel: Annotated[str, typer.Option("--channel", help="How it was asked: email, portal, API, letter.")],
+    at: Annotated[str | None, typer.Option("--at", help="When, ISO date-time with offset (default now).")] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="The processor's ticket or case number (no personal data).")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help=_NOTE)] = None,
+) -> None:
+    """Record that a processor (the AI vendor) was asked to erase its copy of the person's data: a signed
+    proof-ledger entry, listed with its date on the deletion certificate (else "not yet sent")."""
+    processor, channel = check_text("--processor", processor), check_text("--channel", channel)
+    reference = None if reference is None else check_text("--reference", reference)
+    note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
+    when = None if at is None else parse_instant("--at", at)
+    state.require_request(request_id)
+    from services.request_ledger import record_vendor_request  # noqa: PLC0415 - loads the ledger on demand
+
+    entry = record_vendor_request(
+        state.settings, request_id, processor=processor, channel=channel, at=when, reference=reference, note=note
+    )
+    err.print(f"{request_id}: erasure request to {processor} recorded (proof entry {entry.seq})", markup=False)

@@ -68,7 +68,7 @@ def _database_ledger(database_url: str | None, signing_key: Path | None, *, crea
 
 def _report(result: VerifyResult, as_json: bool) -> None:
     if as_json:
-        print_json(result.to_json())
+        print_json(result.to_dict())
         return
     if result.ok:
         out.print(

@@ -24,6 +24,7 @@ app.command("export")(cli_run.export)
 app.command("plan")(cli_erasure.plan)
 app.command("approve")(cli_erasure.approve)
 app.command("notify")(cli_erasure.notify)
+app.command("vendor-request")(cli_erasure.vendor_request)
 app.command("certificate")(certificate)
 app.command("ask-identity")(cli_identity.ask_identity)
 app.command("verify-identity")(cli_identity.verify_identity)
@@ -227,6 +228,9 @@ def extend(
     with state.db() as session:
         request = cases.extend_request(session, state.settings, request_id, reason=reason, notified_at=when)
         new_due = request.extended_due_on
+    from services.request_ledger import record_dates  # noqa: PLC0415 - loads the ledger on demand
+
+    record_dates(state.settings, request_id, reason="extended")
     err.print(f"{request_id} extended; new due date {new_due}")
 
 
@@ -239,6 +243,7 @@ def refuse(
     """Refuse to act (Art. 12(4)/(5)); the notice must tell the person of their remedies."""
     with state.db() as session:
         cases.refuse_request(session, request_id, ground=ground, reason=reason)
+    _discard_copies(request_id)
     err.print(f"{request_id} refused ({ground})")
 
 
@@ -247,4 +252,13 @@ def withdraw(request_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Record that the person withdrew the request."""
     with state.db() as session:
         cases.withdraw_request(session, request_id)
+    _discard_copies(request_id)
     err.print(f"{request_id} withdrawn")
+
+
+def _discard_copies(request_id: str) -> None:
+    """A closed request keeps no working copies of the person's data (staging, a blocked draft)."""
+    from services.housekeeping import discard_working_copies  # noqa: PLC0415 - only when a request closes
+
+    if removed := discard_working_copies(state.settings, request_id):
+        err.print(f"deleted {removed} working cop{'y' if removed == 1 else 'ies'} gathered for {request_id}")

@@ -7,6 +7,7 @@ Prints counts, conversation ids and paths of files on the organisation's own mac
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
@@ -36,7 +37,8 @@ def _as_of(value: str | None) -> datetime:
 def _run_id(dry_run: bool, now: datetime) -> str:
     from services.retention_runs import run_name  # noqa: PLC0415 - loads the retention modules on demand
 
-    return f"{run_name(dry_run, now)}-{datetime.now(UTC):%H%M%S}"
+    # Two runs in the same second must not share an id (ledger keys and the certificate are per run).
+    return f"{run_name(dry_run, now)}-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _print_plan(summary: dict[str, Any], plan: Any) -> None:
@@ -46,10 +48,15 @@ def _print_plan(summary: dict[str, Any], plan: Any) -> None:
     out.print(f"as of {summary['as_of']}  digest {summary['digest']}")
     out.print("policies: " + (", ".join(f"{n} v{v}" for n, v in summary["policies"].items()) or "none configured"))
     for key, label in (("purge", "goes"), ("retained", "kept (legal hold)"), ("frozen", "kept (open access request)")):
-        out.print(f"  {label:28} {totals[key]['sessions']} conversation(s), {totals[key]['files']} file(s)")
+        out.print(
+            f"  {label:28} {totals[key]['sessions']} conversation(s), {totals[key]['files']} file(s), "
+            f"{totals[key]['rows']} database row(s)"
+        )
     for cand in plan.candidates:
         why = {"purge": "past its period", "retained": f"hold {cand.hold_id}", "frozen": "open access request"}
         what = f"conversation {cand.session_id}" if cand.unit == "session" else cand.path
+        if cand.unit == "rows":
+            what = f"conversation {cand.session_id}: {len(cand.records)} row(s) of {cand.path}"
         out.print(f"  {cand.location}  {cand.status.value:8}  {cand.policy}  {what}  ({why[cand.status.value]})")
     for location, sid, stay in plan.partial:
         out.print(f"  {location}  partial   conversation {sid}: {len(stay)} file(s) stay:")
@@ -88,6 +95,7 @@ def plan(
                         "hold_id": c.hold_id,
                         "frozen_by": c.frozen_by,
                         "files": [f.path for f in c.files],
+                        "rows": len(c.records),
                     }
                     for c in purge_plan.candidates
                 ],

@@ -25,7 +25,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dsr.context import err, out, print_json, state
-from dsr.prefect_api import explicit_api_url, prefect_api
+from dsr.prefect_api import PrefectApi, explicit_api_auth, explicit_api_url, prefect_api
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
@@ -58,17 +58,34 @@ def _follow(request_id: str, finished: threading.Event) -> None:
 
 
 @contextmanager
-def _against(api_url: str) -> Iterator[None]:
-    """Point this process's Prefect client at `api_url`, and the flow at this configuration, for the block."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings  # noqa: PLC0415
+def _against(api: PrefectApi) -> Iterator[None]:
+    """Point this process's Prefect client at the API (with its credential), and the flow at this configuration,
+    for the block."""
+    from prefect.settings import (  # noqa: PLC0415
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_KEY,
+        PREFECT_API_URL,
+        PREFECT_HOME,
+        temporary_settings,
+    )
 
-    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_HOME", "DSR_CONFIG")}
-    os.environ["PREFECT_API_URL"] = api_url
+    names = ("PREFECT_API_URL", "PREFECT_HOME", "DSR_CONFIG", "PREFECT_API_AUTH_STRING", "PREFECT_API_KEY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["PREFECT_API_URL"] = api.url
     os.environ["PREFECT_HOME"] = str(state.settings.prefect.home)
+    os.environ.pop("PREFECT_API_KEY", None)  # a Prefect Cloud key would take precedence over the credential
+    if api.credential is not None:
+        os.environ["PREFECT_API_AUTH_STRING"] = api.credential
     if state.settings.source is not None:  # the flow reads the configuration `--config` named, not ./dsr.toml
         os.environ["DSR_CONFIG"] = str(state.settings.source.resolve())
+    updates: dict[Any, Any] = {PREFECT_API_URL: api.url, PREFECT_HOME: state.settings.prefect.home}
+    unset: list[Any] = [PREFECT_API_KEY]
+    if api.credential is None:
+        unset.append(PREFECT_API_AUTH_STRING)
+    else:
+        updates[PREFECT_API_AUTH_STRING] = api.credential
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: state.settings.prefect.home}):
+        with temporary_settings(updates=updates, restore_defaults=unset):
             try:
                 yield
             finally:
@@ -213,9 +230,10 @@ def run(
     if explicit_api_url():
         with hold_for_run(database, request_id):
             pass  # another run under way is refused here; the served flow takes the lock for its own run
-        outcome = runner(served=True)
+        with explicit_api_auth(state.settings):
+            outcome = runner(served=True)
     else:
-        with hold_for_run(database, request_id), prefect_api(state.settings) as api_url, _against(api_url):
+        with hold_for_run(database, request_id), prefect_api(state.settings) as api, _against(api):
             outcome = runner(served=False)
     outcome["seconds"] = round(time.monotonic() - started, 1)
     if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):

@@ -1,6 +1,8 @@
 """`dsr server start|stop`: a local Prefect server (UI at http://127.0.0.1:4200) serving every deployment.
 
-Processes are started detached and stopped by the pids recorded in `.dsr/server.json`.
+Processes are started detached and stopped by the pids recorded in `.dsr/server.json`. The UI and API require
+the server's credential (Prefect's basic authentication, `models.server_auth`) unless `[prefect].auth` is off;
+the serve process and CLI runs against the server are given the same credential.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +27,7 @@ from models.errors import ConfigError
 from models.files import atomic_write
 from models.flow_names import DEPLOYMENT_NAMES
 from models.prefect_env import quiet_prefect
+from models.server_auth import CLIENT_ENV, SERVER_ENV, auth_file, basic_auth_header, check_binding, server_credential
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
 
@@ -47,6 +51,13 @@ def server_env() -> dict[str, str]:
         }
     )
     quiet_prefect(env)
+    env.pop("PREFECT_API_KEY", None)  # a Prefect Cloud key would take precedence over the credential (HTTP 401)
+    credential = server_credential(state.settings)
+    if credential is None:
+        env.pop(SERVER_ENV, None)
+        env.pop(CLIENT_ENV, None)
+    else:
+        env[SERVER_ENV] = env[CLIENT_ENV] = credential
     if prefect.database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = prefect.database_url
     if state.settings.source is not None:
@@ -63,10 +74,26 @@ def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def deployment_names(api_url: str) -> list[str]:
-    """Names of the deployments the server knows (empty if it does not answer)."""
+def api_status(api_url: str, credential: str | None, timeout: float = 5.0) -> int | None:
+    """HTTP status of an authenticated API call (`GET /admin/version`) with `credential`; None if no answer.
+    200: the server takes the credential (or needs none); 401: it refuses it."""
+    request = urllib.request.Request(f"{api_url}/admin/version", headers=basic_auth_header(credential))  # noqa: S310 - loopback URL from config
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL from config
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None
+
+
+def deployment_names(api_url: str, credential: str | None = None) -> list[str]:
+    """Names of the deployments the server knows (empty if it does not answer or refuses the credential)."""
     request = urllib.request.Request(  # noqa: S310 - loopback URL from config
-        f"{api_url}/deployments/filter", data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+        f"{api_url}/deployments/filter",
+        data=b"{}",
+        headers={"Content-Type": "application/json", **basic_auth_header(credential)},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL from config
@@ -90,8 +117,10 @@ def start(
         int, typer.Option("--wait", min=1, max=3600, help="Seconds to wait for the API to come up (1 to 3600).")
     ] = 90,
 ) -> None:
-    """Start the Prefect server and serve every deployment; prints the UI address."""
+    """Start the Prefect server and serve every deployment; prints the UI address. The UI and API require the
+    server's credential ([prefect].auth_file, created with mode 600 on first start) unless [prefect].auth is off."""
     prefect = state.settings.prefect
+    check_binding(state.settings)
     existing = _read_state()
     if existing and any(is_pid_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
         out.print(f"already running: UI at http://{prefect.host}:{prefect.port}")
@@ -120,13 +149,24 @@ def start(
     pids.append(serve_pid)
     _write_state({"pids": pids, "api_url": prefect.api_url})
     expected = set(DEPLOYMENT_NAMES)
-    while not expected <= set(deployment_names(prefect.api_url)):
+    while not expected <= set(deployment_names(prefect.api_url, env.get(CLIENT_ENV))):
         if time.monotonic() > deadline + wait or not is_pid_alive(serve_pid):
             _stop_pids(pids)
             raise ConfigError(f"the deployments were not served; see {logs / 'serve.log'}", key="prefect")
         time.sleep(1)
     err.print(f"Prefect server and deployments started (pids {', '.join(map(str, pids))}); logs in {logs}")
+    _tell_sign_in()
     out.print(f"UI: http://{prefect.host}:{prefect.port}")
+
+
+def _tell_sign_in() -> None:
+    """Say where the UI's credential is (never the credential itself)."""
+    if not state.settings.prefect.auth:
+        err.print("authentication is off ([prefect].auth = false): anyone who reaches the port controls the server")
+    elif os.environ.get(SERVER_ENV):
+        err.print(f"the UI asks for the credential in {SERVER_ENV} (the whole `user:password` line)")
+    else:
+        err.print(f"the UI asks for the credential in {auth_file(state.settings)} (the whole `user:password` line)")
 
 
 def _read_state() -> dict[str, list[int]] | None:

@@ -25,6 +25,7 @@ from models.db import session_scope
 from models.files import atomic_write
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT
 from models.prefect_env import quiet_prefect
+from models.server_auth import CLIENT_ENV, auth_file, client_credential
 from models.settings import load_settings
 from models.types import RequestKind
 from simulation.fleet import simulate_fleet
@@ -225,7 +226,12 @@ def _run_requests(person: dict[str, object], env: dict[str, str], *, wait: bool)
     access_id = _submit(RequestKind.ACCESS, person, env)
     erasure_id = _submit(RequestKind.ERASURE, person, env)
     _doctor(env)
-    api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": load_settings(DEMO_DIR / "dsr.toml").prefect.api_url}))
+    settings = load_settings(DEMO_DIR / "dsr.toml")
+    api_env = dict(quiet_prefect({**env, "PREFECT_API_URL": settings.prefect.api_url}))
+    api_env.pop("PREFECT_API_KEY", None)
+    credential = client_credential(settings)  # the server's credential, created by `dsr server start`
+    if credential is not None:
+        api_env[CLIENT_ENV] = credential
     for rid, deployment in (
         (access_id, ACCESS_DEPLOYMENT),
         (erasure_id, ERASURE_DEPLOYMENT),
@@ -267,6 +273,8 @@ def _explain(access_id: str, erasure_id: str) -> None:
     console.print(
         f"""
 [bold]Prefect UI:[/bold] {ui}
+  It asks for the server's credential: the whole `user:password` line of {auth_file(settings)}
+  (mode 600, created by `dsr server start`; `cat` it and paste it once per browser).
 
   * Runs -> [bold]{access_id}-access[/bold]: the access request, finished. Its Artifacts tab has the progress,
     the per-laptop table and the summary (statuses and counts only; no personal data ever reaches Prefect).

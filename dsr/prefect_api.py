@@ -9,6 +9,12 @@
    loaded machine); if it does not, the command fails with one line naming the log and `dsr server start`.
 
 Every server environment has Prefect's telemetry and analytics off (`models.prefect_env`).
+
+Authentication: the local server takes the credential of `models.server_auth` (`PREFECT_API_AUTH_STRING`, else
+the credential file); a server that refuses it stops the command in one line. A temporary server requires a
+fresh random credential of its own, known only to this command and the server process (their environments are
+readable by this user and root only), so another local user who finds its loopback port cannot use its API
+(which would expose the Prefect Secret blocks kept in the same Prefect database).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 try:  # POSIX
@@ -29,9 +36,10 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows: starts are not serialised
     fcntl = None  # type: ignore[assignment]
 
-from dsr.cli_server import is_healthy
+from dsr.cli_server import api_status, is_healthy
 from models.errors import DsrError
 from models.prefect_env import quiet_prefect
+from models.server_auth import CLIENT_ENV, SERVER_ENV, auth_file, client_credential, new_credential
 from models.settings import Settings
 
 TEMP_SERVER_LOG = Path("logs") / "prefect-temp-server.log"
@@ -43,30 +51,82 @@ class PrefectUnavailableError(DsrError):
     """No Prefect API could be found or started (the message names the log and the fix)."""
 
 
+@dataclass(frozen=True)
+class PrefectApi:
+    """The API a run uses and the credential it must send (None: the server requires none)."""
+
+    url: str
+    credential: str | None
+
+
 def explicit_api_url() -> str | None:
     """`PREFECT_API_URL` from the environment, if set."""
     return os.environ.get("PREFECT_API_URL") or None
 
 
 @contextmanager
-def prefect_api(settings: Settings) -> Iterator[str]:
-    """The API URL to run against for the block: the configured local server if it answers, else a temporary one.
+def explicit_api_auth(settings: Settings) -> Iterator[None]:
+    """For the block, send the configured server's credential to `PREFECT_API_URL` when that URL is the
+    configured server and `PREFECT_API_AUTH_STRING` is not set (a team server elsewhere needs it set).
+
+    Sets the environment variable: enter the block before Prefect is first imported in this process (Prefect
+    reads its settings from the environment at import)."""
+    url = (explicit_api_url() or "").rstrip("/")
+    credential = None
+    if url == settings.prefect.api_url and not os.environ.get(CLIENT_ENV):
+        credential = client_credential(settings)
+    if credential is None:
+        yield
+        return
+    os.environ[CLIENT_ENV] = credential
+    try:
+        yield
+    finally:
+        os.environ.pop(CLIENT_ENV, None)
+
+
+@contextmanager
+def prefect_api(settings: Settings) -> Iterator[PrefectApi]:
+    """The API to run against for the block: the configured local server if it answers, else a temporary one.
 
     Raises:
-        PrefectUnavailableError: the temporary server exited or did not answer in time.
+        PrefectUnavailableError: the temporary server exited or did not answer in time, or the local server
+            refuses our credential.
     """
     local = settings.prefect.api_url
     if is_healthy(local):
-        yield local
+        yield PrefectApi(local, authorised_credential(settings, local))
         return
-    with temporary_server(settings) as url:
-        yield url
+    with temporary_server(settings) as api:
+        yield api
 
 
-def server_environment(settings: Settings) -> dict[str, str]:
-    """Environment of a temporary server: the configuration's Prefect home and database, no telemetry."""
+def authorised_credential(settings: Settings, url: str) -> str | None:
+    """The credential the server at `url` (the configured local one) accepts.
+
+    Raises:
+        PrefectUnavailableError: it refuses the credential we have (or requires one we do not have).
+    """
+    credential = client_credential(settings)
+    if api_status(url, credential) != 401:
+        return credential
+    source = f"{CLIENT_ENV}" if os.environ.get(CLIENT_ENV) else f"the credential file {auth_file(settings)}"
+    have = f"refuses the credential from {source}" if credential else "requires a credential and we have none"
+    raise PrefectUnavailableError(
+        f"the Prefect server at {url} {have} (HTTP 401); set {CLIENT_ENV} to its `user:password`, or point "
+        "[prefect].auth_file at the file its `dsr server start` created"
+    )
+
+
+def server_environment(settings: Settings, credential: str | None = None) -> dict[str, str]:
+    """Environment of a temporary server: the configuration's Prefect home and database, no telemetry, and the
+    credential it requires (if given)."""
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
+    env.pop(CLIENT_ENV, None)
+    env.pop(SERVER_ENV, None)
+    if credential is not None:
+        env[SERVER_ENV] = credential
     env["PREFECT_HOME"] = str(settings.prefect.home)
     if settings.prefect.database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect.database_url
@@ -87,21 +147,23 @@ def _one_starting_at_a_time(home: Path) -> Iterator[None]:
 
 
 @contextmanager
-def temporary_server(settings: Settings) -> Iterator[str]:
-    """Start a Prefect API that ends with this process; yield its URL; stop it (and its group) afterwards."""
+def temporary_server(settings: Settings) -> Iterator[PrefectApi]:
+    """Start a Prefect API that ends with this process and requires a one-time credential; yield it; stop it
+    (and its group) afterwards."""
     log = settings.state_dir / TEMP_SERVER_LOG
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.prefect.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    credential = new_credential("dsr-run")
     with _one_starting_at_a_time(settings.prefect.home):
-        proc, port, write_end = _start(settings, log)
+        proc, port, write_end = _start(settings, log, credential)
     try:
-        yield f"http://127.0.0.1:{port}/api"
+        yield PrefectApi(f"http://127.0.0.1:{port}/api", credential)
     finally:
         stop_group(proc)
         os.close(write_end)
 
 
-def _start(settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+def _start(settings: Settings, log: Path, credential: str) -> tuple[subprocess.Popen[bytes], int, int]:
     """Spawn the server and wait until it answers; (process, port, write end of its watchdog pipe)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     read_end, write_end = os.pipe()
@@ -119,7 +181,7 @@ def _start(settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], int,
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
                 stderr=subprocess.STDOUT,
-                env=server_environment(settings),
+                env=server_environment(settings, credential),
                 start_new_session=True,
                 pass_fds=(read_end, listener.fileno()),
             )

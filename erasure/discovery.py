@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
 from detection.matcher import Matcher
@@ -28,18 +28,12 @@ _REFERRING_KINDS = frozenset({ArtifactKind.ORG_FILE, ArtifactKind.PROMPT_HISTORY
 
 @dataclass(frozen=True)
 class ArtifactInfo:
-    """Identity of one file or S3 object version as seen at discovery (the compare-and-swap baseline).
+    """What discovery learnt about one file or S3 object version: the file as read plus its context.
 
     Attributes:
-        path: laptop path or S3 key.
-        kind: `ArtifactKind` value (`s3_object` for stores).
-        fmt: `RecordFormat` value (`none`: never opened, e.g. audit keys and residual stores).
+        file: the file as read (path, size, version token, sha256 and line count where read, kind, format,
+            S3 version id): the compare-and-swap baseline plans name.
         session_id: the artifact's session (path-derived), if any.
-        size: bytes.
-        version: the connector's opaque version token.
-        sha256: hex content hash where it was read, else None.
-        lines: number of raw lines (`data.split(b"\\n")`) where it was read, else None.
-        version_id: S3 version id (None on laptops and unversioned buckets).
         is_latest: False for a non-current S3 version.
         locked: S3 Object Lock (retention not expired, or legal hold) protects the version.
         lock_mode: `COMPLIANCE` / `GOVERNANCE` / None.
@@ -50,15 +44,8 @@ class ArtifactInfo:
         app: the agent the file belongs to (`cowork`, `codex`, ...; None for stores).
     """
 
-    path: str
-    kind: str
-    fmt: str
-    session_id: str | None
-    size: int
-    version: str
-    sha256: str | None = None
-    lines: int | None = None
-    version_id: str | None = None
+    file: FileRef
+    session_id: str | None = None
     is_latest: bool = True
     locked: bool = False
     lock_mode: str | None = None
@@ -67,15 +54,19 @@ class ArtifactInfo:
     app: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists); `from_dict` gives the same value back."""
+        """A JSON-ready dict, flat (the file's fields beside the context; tuples become lists)."""
         data = asdict(self)
+        data.update(data.pop("file"))
         data["session_refs"] = [list(ref) for ref in self.session_refs]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ArtifactInfo:
         """The artifact identity `to_dict` wrote."""
-        return cls(**{**data, "session_refs": tuple((str(sid), int(line)) for sid, line in data["session_refs"])})
+        names = {f.name for f in fields(FileRef)}
+        context = {k: v for k, v in data.items() if k not in names}
+        context["session_refs"] = tuple((str(sid), int(line)) for sid, line in data["session_refs"])
+        return cls(FileRef(**{k: v for k, v in data.items() if k in names}), **context)
 
 
 @dataclass(frozen=True)
@@ -169,19 +160,9 @@ def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple
 
 
 def _info(artifact: Artifact, identity: tuple[str, int] | None, refs: tuple[tuple[str, int], ...] = ()) -> ArtifactInfo:
-    item = artifact.item
-    return ArtifactInfo(
-        path=item.path,
-        kind=artifact.kind.value,
-        fmt=artifact.fmt.value,
-        session_id=artifact.session_id,
-        size=item.size,
-        version=item.version,
-        sha256=identity[0] if identity else None,
-        lines=identity[1] if identity else None,
-        session_refs=refs,
-        app=artifact.app,
-    )
+    sha256, lines = identity if identity else (None, None)
+    file = FileRef.of(artifact.item, artifact.kind.value, artifact.fmt.value, sha256=sha256, lines=lines)
+    return ArtifactInfo(file, artifact.session_id, session_refs=refs, app=artifact.app)
 
 
 def discover_endpoint(
@@ -247,17 +228,10 @@ def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDisco
             lock = connector.lock_status(entry)
         except ConnectorError:
             identity, lock = None, None
+        sha256, lines = identity if identity else (None, None)
         infos.append(
             ArtifactInfo(
-                path=entry.path,
-                kind="s3_object",
-                fmt=scannable_format(entry.path) or "none",
-                session_id=None,
-                size=entry.size,
-                version=entry.version,
-                sha256=identity[0] if identity else None,
-                lines=identity[1] if identity else None,
-                version_id=entry.version_id,
+                FileRef.of(entry, "s3_object", scannable_format(entry.path) or "none", sha256=sha256, lines=lines),
                 is_latest=entry.is_latest,
                 locked=bool(lock and lock.is_locked()),
                 lock_mode=lock.mode if lock else None,

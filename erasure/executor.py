@@ -23,6 +23,7 @@ from connectors.base import (
     Connector,
     DeletionOutcome,
     Expected,
+    FileRef,
     Item,
     RetainedVersion,
     Skipped,
@@ -34,7 +35,7 @@ from connectors.records import RecordFormat, decode_json
 from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
 from detection.matcher import Matcher
 from detection.redact import erase_subject
-from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction
 from erasure.proof_path import path_fields, proof_path
 from erasure.rewrite import (
     Rewrite,
@@ -214,7 +215,7 @@ class ExecutionReport:
         """(location, key, version id) of every Object-Locked version found at execution."""
         return tuple((o.location, key, vid) for o in self.outcomes for key, vid in o.retained)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ids, statuses, counts, error codes and retained versions (no content)."""
         return {
             "request_id": self.request_id,

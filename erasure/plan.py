@@ -17,6 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from connectors.base import FileRef
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
@@ -65,36 +66,6 @@ class Reason(StrEnum):
     NOT_IDENTIFIED = "not_identified"
     NOT_REACHED = "not_reached"
     NOT_READ = "not_read"  # a file or version holding findings whose content could not be read whole
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """A file or S3 version as planned: the compare-and-swap baseline.
-
-    Attributes:
-        path: laptop path or S3 key.
-        size: bytes at discovery.
-        version: connector version token at discovery.
-        sha256: content hash at discovery (None when never read, e.g. audit keys).
-        lines: raw line count at discovery, where read.
-        kind: artifact kind value.
-        fmt: record format value.
-        version_id: S3 version id, if any.
-    """
-
-    path: str
-    size: int
-    version: str
-    sha256: str | None
-    lines: int | None
-    kind: str
-    fmt: str
-    version_id: str | None = None
-
-    @classmethod
-    def of(cls, info: ArtifactInfo) -> FileRef:
-        """The reference of a discovered artifact."""
-        return cls(info.path, info.size, info.version, info.sha256, info.lines, info.kind, info.fmt, info.version_id)
 
 
 @dataclass(frozen=True)
@@ -419,7 +390,7 @@ one-line JSON document, as Cline writes, would always be "mainly about" anyone i
 
 
 def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
-    infos = {info.path: info for info in discovery.artifacts}
+    infos = {info.file.path: info for info in discovery.artifacts}
     delete = _sessions_to_delete(discovery, infos, share)
     state = _sort_items(discovery, scope, infos)
     by_session = _session_files(discovery, delete)
@@ -475,17 +446,22 @@ def _sessions_to_delete(
         info = infos.get(item["location"]["path"])
         if (
             info is not None
-            and info.kind in _RECORD_KINDS
-            and info.fmt in _LINE_RECORD_FORMATS
+            and info.file.kind in _RECORD_KINDS
+            and info.file.fmt in _LINE_RECORD_FORMATS
             and info.session_id
             and item.get("pointers")
         ):
             named[info.session_id] += 1
     totals: Counter[str] = Counter()
     for info in discovery.artifacts:
-        if info.kind in _RECORD_KINDS and info.fmt in _LINE_RECORD_FORMATS and info.session_id and info.lines:
+        if (
+            info.file.kind in _RECORD_KINDS
+            and info.file.fmt in _LINE_RECORD_FORMATS
+            and info.session_id
+            and info.file.lines
+        ):
             # A trailing newline gives one empty last "line" that is no record.
-            totals[info.session_id] += max(info.lines - 1, 1)
+            totals[info.session_id] += max(info.file.lines - 1, 1)
     for sid, count in named.items():
         if sid not in delete and totals[sid] and share > 0 and count / totals[sid] >= share:
             delete[sid] = Reason.MAINLY_ABOUT.value
@@ -526,15 +502,15 @@ def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict
     """The files of each session that goes whole, with the copies of its outputs in the user's folder."""
     by_session: dict[str, list[ArtifactInfo]] = defaultdict(list)
     for info in discovery.artifacts:
-        if info.session_id in delete and info.kind not in ("residual", "encrypted_store"):
+        if info.session_id in delete and info.file.kind not in ("residual", "encrypted_store"):
             by_session[info.session_id].append(info)
     # Copies of a deleted session's outputs in the user's `~/Claude/` folder (same content) go with it.
     user_outputs: dict[str, list[ArtifactInfo]] = defaultdict(list)
     for info in discovery.artifacts:
-        if info.kind == "user_output" and info.sha256 is not None:
-            user_outputs[info.sha256].append(info)
+        if info.file.kind == "user_output" and info.file.sha256 is not None:
+            user_outputs[info.file.sha256].append(info)
     for session_files in by_session.values():
-        digests = {f.sha256 for f in session_files if f.kind == "output" and f.sha256}
+        digests = {f.file.sha256 for f in session_files if f.file.kind == "output" and f.file.sha256}
         copies = [u for digest in sorted(digests) for u in user_outputs.get(digest, ())]
         session_files.extend(c for c in copies if c not in session_files)
     return by_session
@@ -553,19 +529,19 @@ def _session_deletions(
     actions: list[PlannedAction] = []
     for sid in sorted(by_session):
         files = []
-        for info in sorted(by_session[sid], key=lambda i: i.path):
-            if info.path in kept_paths:
+        for info in sorted(by_session[sid], key=lambda i: i.file.path):
+            if info.file.path in kept_paths:
                 continue  # items of this file are kept (exception below)
-            keep = scope.keep(name, info.path, info.kind, state.session_dates.get(sid))
+            keep = scope.keep(name, info.file.path, info.file.kind, state.session_dates.get(sid))
             if keep is not None:
-                state.kept_whole[(info.path, keep)] = True
-                state.kept[(info.path, keep)] = set()
+                state.kept_whole[(info.file.path, keep)] = True
+                state.kept[(info.file.path, keep)] = set()
                 continue
             files.append(info)
         if not files:
             continue
-        others = [o for o in discovery.artifacts if o.session_id != sid or o.path in kept_paths]
-        record = next((f.path for f in files if f.kind in _SESSION_RECORD_KINDS), files[0].path)
+        others = [o for o in discovery.artifacts if o.session_id != sid or o.file.path in kept_paths]
+        record = next((f.file.path for f in files if f.file.kind in _SESSION_RECORD_KINDS), files[0].file.path)
         actions.append(
             _action(
                 ActionKind.DELETE_SESSION,
@@ -574,12 +550,12 @@ def _session_deletions(
                 delete[sid],
                 path=record,
                 session_id=sid,
-                files=tuple(FileRef.of(f) for f in files),
-                dirs=tuple(session_dirs(sid, (f.path for f in files), (o.path for o in others))),
+                files=tuple(f.file for f in files),
+                dirs=tuple(session_dirs(sid, (f.file.path for f in files), (o.file.path for o in others))),
                 app=next((f.app for f in files if f.app), None),
             )
         )
-        state.deleted_paths |= {f.path for f in files}
+        state.deleted_paths |= {f.file.path for f in files}
     return actions
 
 
@@ -595,11 +571,11 @@ def _session_references(
         for sid, line in info.session_refs:
             if sid not in delete or not any(f.session_id == sid for f in by_session.get(sid, ())):
                 continue
-            if info.kind == "prompt_history":
-                state.drops[info.path].add(line)
+            if info.file.kind == "prompt_history":
+                state.drops[info.file.path].add(line)
             else:
-                state.erase[info.path].add(line)
-                state.refs[info.path].add(sid)
+                state.erase[info.file.path].add(line)
+                state.refs[info.file.path].add(sid)
     for path, dropped in state.drops.items():
         state.erase[path] -= dropped
 
@@ -616,9 +592,9 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
     actions: list[PlannedAction] = []
     for path in sorted(touched - state.deleted_paths - kept_whole_paths):
         info = infos[path]
-        unredactable = path in whole and (info.fmt in ("binary", "none") or info.sha256 is None)
+        unredactable = path in whole and (info.file.fmt in ("binary", "none") or info.file.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
-            if info.sha256 is None and info.fmt != "none":
+            if info.file.sha256 is None and info.file.fmt != "none":
                 state.unidentified.add(path)
                 continue
             actions.append(
@@ -629,12 +605,12 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
                     Reason.UNREDACTABLE.value,
                     path=path,
                     session_id=info.session_id,
-                    target=FileRef.of(info),
+                    target=info.file,
                     app=info.app,
                 )
             )
             continue
-        if info.sha256 is None:
+        if info.file.sha256 is None:
             state.unidentified.add(path)
             continue
         reason = Reason.THIRD_PARTY_SESSION if info.session_id else Reason.NO_SESSION
@@ -649,7 +625,7 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
                 path=path,
                 session_id=info.session_id,
                 lines=tuple(sorted(erase[path])),
-                target=FileRef.of(info),
+                target=info.file,
                 session_ids=tuple(sorted(state.refs.get(path, ()))),
                 drop_lines=tuple(sorted(drops.get(path, set()) - kept_lines.get(path, set()))),
                 records=tuple(sorted(db_records.get(path, ()))),
@@ -687,7 +663,9 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
     name = discovery.name
     actions: list[PlannedAction] = []
     # Residual stores: reported, never edited (one entry per store directory).
-    residual_roots = sorted({_residual_root(info.path) for info in discovery.artifacts if info.kind == "residual"})
+    residual_roots = sorted(
+        {_residual_root(info.file.path) for info in discovery.artifacts if info.file.kind == "residual"}
+    )
     for root in residual_roots:
         actions.append(
             _action(
@@ -697,11 +675,12 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
     # Encrypted conversation stores (Windsurf, ChatGPT desktop): never opened, so never known to be about the
     # subject; kept as reported exceptions (one per store folder) with a vendor request for the server copy.
     encrypted_roots = sorted(
-        {info.path.rsplit("/", 1)[0] for info in discovery.artifacts if info.kind == "encrypted_store"}
+        {info.file.path.rsplit("/", 1)[0] for info in discovery.artifacts if info.file.kind == "encrypted_store"}
     )
     for root in encrypted_roots:
         app = next(
-            (i.app for i in discovery.artifacts if i.kind == "encrypted_store" and i.path.startswith(root)), None
+            (i.app for i in discovery.artifacts if i.file.kind == "encrypted_store" and i.file.path.startswith(root)),
+            None,
         )
         actions.append(
             _action(
@@ -748,7 +727,7 @@ _VersionKey = tuple[str, str | None]
 def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> list[PlannedAction]:
     name = discovery.name
     actions: list[PlannedAction] = []
-    versions: dict[_VersionKey, ArtifactInfo] = {(i.path, i.version_id): i for i in discovery.artifacts}
+    versions: dict[_VersionKey, ArtifactInfo] = {(i.file.path, i.file.version_id): i for i in discovery.artifacts}
     lines: dict[_VersionKey, set[int]] = defaultdict(set)
     kept: dict[_VersionKey, _Keep] = {}
     for item in discovery.items:
@@ -782,7 +761,7 @@ def _plan_versions(
     for vid in sorted(found, key=lambda v: v or ""):
         info = versions.get((path, vid))
         keep = kept.get((path, vid))
-        if (info is None or info.sha256 is None) and keep is None:
+        if (info is None or info.file.sha256 is None) and keep is None:
             actions.append(
                 _action(
                     ActionKind.NOT_REACHED,
@@ -834,19 +813,19 @@ def _plan_current(
     current = next((v for (p, vid), v in versions.items() if p == path and v.is_latest), None)
     current_pending = (
         current is not None
-        and current.version_id in found
-        and (path, current.version_id) not in kept
+        and current.file.version_id in found
+        and (path, current.file.version_id) not in kept
         and not current.locked
     )
-    if current_pending and current is not None and current.sha256 is not None:
-        named = len(found[current.version_id])
-        records = max((current.lines or 1) - 1, 1)
+    if current_pending and current is not None and current.file.sha256 is not None:
+        named = len(found[current.file.version_id])
+        records = max((current.file.lines or 1) - 1, 1)
         if share > 0 and named / records >= share:
             all_vids = tuple(
                 sorted(
-                    v.version_id or "null"
+                    v.file.version_id or "null"
                     for (p, _), v in versions.items()
-                    if p == path and not v.locked and (p, v.version_id) not in kept
+                    if p == path and not v.locked and (p, v.file.version_id) not in kept
                 )
             )
             return [
@@ -856,11 +835,11 @@ def _plan_current(
                     "store",
                     Reason.OBJECT_MAINLY_ABOUT.value,
                     path=path,
-                    target=FileRef.of(current),
+                    target=current.file,
                     version_ids=all_vids,
                 )
             ]
-        old = tuple(sorted(set(to_delete) | ({current.version_id} if current.version_id else set())))
+        old = tuple(sorted(set(to_delete) | ({current.file.version_id} if current.file.version_id else set())))
         return [
             _action(
                 ActionKind.S3_REWRITE,
@@ -868,8 +847,8 @@ def _plan_current(
                 "store",
                 Reason.OBJECT_PARTLY_ABOUT.value,
                 path=path,
-                target=FileRef.of(current),
-                lines=tuple(sorted(found[current.version_id])),
+                target=current.file,
+                lines=tuple(sorted(found[current.file.version_id])),
                 version_ids=old,
             )
         ]

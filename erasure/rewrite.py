@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from connectors.records import decode_json
 from detection.matcher import Matcher
-from detection.redact import REDACTED, erase_subject
+from detection.redact import erase_in_text, erase_subject
 
 _STYLES: tuple[tuple[bool, tuple[str, str]], ...] = (
     (False, (",", ":")),
@@ -44,22 +44,8 @@ def split_lines(data: bytes) -> list[bytes]:
 
 def _redact_text(raw: bytes, matcher: Matcher) -> tuple[bytes, int]:
     """Replace identifier spans in the raw text itself (undecodable bytes are kept as they were)."""
-    text = raw.decode("utf-8", "surrogateescape")
-    spans = matcher.find(text)
-    if not spans:
-        return raw, 0
-    out: list[str] = []
-    position = 0
-    count = 0
-    for span in spans:
-        if span.start < position:
-            continue
-        out.append(text[position : span.start])
-        out.append(REDACTED)
-        position = span.end
-        count += 1
-    out.append(text[position:])
-    return "".join(out).encode("utf-8", "surrogateescape"), count
+    text, count = erase_in_text(raw.decode("utf-8", "surrogateescape"), matcher)
+    return (text.encode("utf-8", "surrogateescape") if count else raw), count
 
 
 def _dump_like(value: object, raw: bytes) -> tuple[bool, tuple[str, str]]:

@@ -50,7 +50,7 @@ class VerificationResult:
         """The ledger code of the result: `clean` or `findings_remain`."""
         return "clean" if self.clean else "findings_remain"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (locations only)."""
         return {
             "clean": self.clean,

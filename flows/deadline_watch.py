@@ -21,7 +21,12 @@ from models.flow_names import DEADLINE_WATCH
 from models.settings import Settings
 from models.tables import utcnow
 from services.deadlines import check_deadlines, holds_due_for_review, today_of
-from services.housekeeping import closed_request_run_names, delete_expired_packages, pseudonymise
+from services.housekeeping import (
+    closed_request_run_names,
+    delete_expired_packages,
+    discard_closed_working_copies,
+    pseudonymise,
+)
 
 
 def delete_closed_request_runs(settings: Settings, *, now: datetime | None = None) -> int:
@@ -74,6 +79,9 @@ def deadline_watch(today: date | None = None, sweep: bool = True) -> dict[str, A
     _dashboard, alerts = publish_dashboard(settings, today=day)
     publish_statistics(settings, today=day)
     expired = delete_expired_packages(settings)
+    discarded = discard_closed_working_copies(settings)
+    if discarded:
+        logger.info("deleted the working copies of %d closed request(s)", len(discarded))
     pseudonymised = pseudonymise(settings)
     if expired or pseudonymised:
         logger.info(

@@ -33,6 +33,7 @@ from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.errors import ApprovalRequiredError, InputError, PolicyError
 from models.run_lock import hold_for_run
+from models.server_auth import server_side_authentication
 from models.settings import Settings
 from models.types import LocationStatus
 from services import erasure as steps
@@ -192,6 +193,7 @@ def _await_decision(settings: Settings, request_id: str, state: steps.PlanState)
                 digest=answer.digest,
                 note=answer.note or None,
                 channel="prefect_server",
+                authentication=server_side_authentication(),
             )
             return
         except (InputError, PolicyError) as exc:

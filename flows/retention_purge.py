@@ -14,21 +14,81 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
-from pydantic import Field
+from pydantic import Field, create_model
 
 from flows.common import flow_settings
+from models.errors import ApprovalRequiredError, InputError
 from models.flow_names import RETENTION_PURGE
+from models.server_auth import server_side_authentication
+from models.settings import Settings
 from models.tables import utcnow
-from services.retention_runs import approve_purge, run_name, run_purge
+from services.retention_runs import approve_purge, pending_review, run_name, run_purge
 
 APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_APPROVAL_ATTEMPTS = 5
+"""Refused approvals (a digest that is not the plan's, or a stale one) re-open the form this many times."""
+DIGEST_HELP = (
+    "The digest of the purge plan you reviewed, as the review artifact and `dsr retention plan` show it. "
+    "Any other digest is refused and nothing is deleted."
+)
 
 
 class RetentionApproval(RunInput):
     """The disposition review form shown in the Prefect UI on a paused real purge."""
 
-    reviewer: str = Field(default="", description="Your name: recorded in the ledger as the approver.")
-    digest: str = Field(default="", description="The plan digest you reviewed (see the summary artifact).")
+    reviewer: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Your name (required): recorded in the signed proof ledger as the approver.",
+    )
+    digest: str = Field(min_length=64, max_length=64, description=DIGEST_HELP)
+
+
+def approval_form(digest: str, description: str) -> type[RetentionApproval]:
+    """The form for one plan: its digest filled in (field rules and help kept) and the reviewer's name required."""
+    model = create_model(
+        RetentionApproval.__name__,
+        __base__=RetentionApproval,
+        digest=(str, Field(default=digest, min_length=64, max_length=64, description=DIGEST_HELP)),
+    )
+    model._description = description  # what Prefect shows above the form
+    return model
+
+
+def _await_approval(settings: Settings, run_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """Pause on the review form until a named reviewer approves the plan's current digest; a refused answer
+    (not the plan's digest, or stale because the plan changed) deletes nothing and re-opens the form."""
+    logger = get_run_logger()
+    refusal = ""
+    for attempt in range(1, MAX_APPROVAL_ATTEMPTS + 1):
+        try:
+            digest = pending_review(settings, run_id)["digest"]
+        except InputError:
+            return {**summary, "outcome": "approved_outside_form"}  # `dsr retention approve` ran meanwhile
+        logger.info("retention purge: waiting for a reviewer to approve plan %s", digest[:12])
+        answer = pause_flow_run(
+            wait_for_input=approval_form(
+                digest,
+                f"{refusal}Approve purge plan {digest}? See the retention-purge-review artifact for what goes and "
+                "what stays. Your name is required; the digest must be this plan's.",
+            ),
+            timeout=APPROVAL_TIMEOUT_SECONDS,
+            key=f"retention-approval-{attempt}",
+        )
+        try:
+            return approve_purge(
+                settings,
+                run_id,
+                by=answer.reviewer,
+                digest=answer.digest,
+                authentication=server_side_authentication(),
+            )
+        except InputError as exc:
+            refusal = f"Refused: {exc} "
+            logger.warning("retention purge: approval refused: %s", exc)
+    raise ApprovalRequiredError(
+        f"retention run {run_id}: no acceptable approval after {MAX_APPROVAL_ATTEMPTS} attempts; run it again"
+    )
 
 
 def _flow_run_name() -> str:
@@ -44,10 +104,11 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# Retention purge {'(dry run)' if summary['dry_run'] else ''}".rstrip(),
         "",
-        "| | sessions | files | bytes |",
-        "|---|---|---|---|",
+        "| | conversations | files | database rows | bytes |",
+        "|---|---|---|---|---|",
         *(
-            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['bytes']} |"
+            f"| {label} | {totals[key]['sessions']} | {totals[key]['files']} | {totals[key]['rows']} "
+            f"| {totals[key]['bytes']} |"
             for key, label in (("purge", verb), ("retained", "retained (legal hold)"), ("frozen", "frozen (access)"))
         ),
         "",
@@ -83,14 +144,7 @@ def retention_purge(
         create_markdown_artifact(key="retention-purge-review", markdown=_markdown(summary))
         if not wait_for_approval:
             return summary
-        logger.info("retention purge: waiting for a reviewer to approve plan %s", summary["digest"][:12])
-        answer = pause_flow_run(
-            wait_for_input=RetentionApproval.with_initial_data(
-                description=f"Approve purge plan {summary['digest']}? Enter your name and the digest you reviewed.",
-            ),
-            timeout=APPROVAL_TIMEOUT_SECONDS,
-        )
-        summary = approve_purge(settings, str(run_id), by=answer.reviewer or "unknown", digest=answer.digest)
+        summary = _await_approval(settings, str(run_id), summary)
     what = "dry-run" if dry_run else "purge"
     create_table_artifact(
         key=f"retention-{what}",

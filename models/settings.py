@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.deadline import parse_calendar
 from models.errors import ConfigError, InputError
+from models.store_schemes import check_store_url
 
 DEFAULT_CONFIG_PATH = Path("dsr.toml")
 DEFAULT_DATABASE_URL = "sqlite:///.dsr/dsr.db"
@@ -144,7 +145,7 @@ class EndpointSettings(_Section):
 
 
 class StoreSettings(_Section):
-    """One central store: `s3://bucket/prefix`."""
+    """One central store: `s3://bucket/prefix`, or the URL of another scheme in `STORE_URL_FORMS`."""
 
     name: Name
     url: str
@@ -154,9 +155,7 @@ class StoreSettings(_Section):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise ValueError("s3://bucket/optional/prefix")
+        check_store_url(value)
         return value
 
     @field_validator("name")
@@ -353,8 +352,14 @@ class NotificationSettings(_Section):
 class PrefectSettings(_Section):
     """The local Prefect server that `dsr server start` runs (UI and API on loopback)."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Address the UI and API listen on (loopback by default).")
     port: int = Field(default=4200, ge=1, le=65535)
+    auth: bool = Field(
+        default=True, description="Basic authentication on the UI and API of `dsr server start` (on by default)."
+    )
+    auth_file: Path | None = Field(
+        default=None, description="The server credential file (mode 600); default .dsr/prefect-auth.key."
+    )
     home: Path = Field(default=Path(".dsr/prefect"), description="PREFECT_HOME for the server and flows.")
     database_url: str | None = Field(
         default=None, description="Prefect's own database (postgresql+asyncpg://...); default SQLite in home."
@@ -489,7 +494,7 @@ class Settings(_Section):
     def resolve_paths(self, base: Path) -> Settings:
         """These settings with every relative path made absolute against `base` (the configuration file's
         directory): the SQLite database, `[access].package_dir`, `[directory].path`, `[erasure].signing_key`,
-        `[prefect].home`, and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
+        `[prefect].home` and `auth_file`, and the SSH key and known_hosts files of `[ssh]` and each endpoint."""
 
         def update(section: _SectionT, *names: str) -> _SectionT:
             changes: dict[str, Path] = {}
@@ -510,7 +515,7 @@ class Settings(_Section):
                 "access": update(self.access, "package_dir"),
                 "directory": update(self.directory, "path") if self.directory is not None else None,
                 "erasure": update(self.erasure, "signing_key"),
-                "prefect": update(self.prefect, "home"),
+                "prefect": update(self.prefect, "home", "auth_file"),
                 "ssh": update(self.ssh, "key_file", "known_hosts"),
                 "endpoints": [update(e, "key_file", "known_hosts") for e in self.endpoints],
             }

@@ -76,6 +76,18 @@ class LedgerAction(StrEnum):
     REJECT = "reject"
     REMOVE_TEMP = "remove_temp"
     IDENTITY = "identity"
+    NOTIFY = "notify"
+    """Art. 19: a recipient named in the register was told of the erasure (recipient, channel, date)."""
+    VENDOR_REQUEST = "vendor_request"
+    """A processor named in the register was asked to erase its copy (processor, channel, date, reference)."""
+    PACKAGE_SEALED = "package_sealed"
+    """An access package was sealed and issued (file name, manifest hash, the date housekeeping deletes it)."""
+    PACKAGE_DELETED = "package_deleted"
+    """A sealed access package was deleted (file name, manifest hash)."""
+    RELEASE_CHECK = "release_check"
+    """The release check of an access package before sealing: `passed` or `blocked`, with item ids and reasons."""
+    REQUEST_DATES = "request_dates"
+    """A request's dates (received, due, extended due) when they changed, e.g. by an extension."""
 
 
 def _fail(name: str, why: str) -> InputError:

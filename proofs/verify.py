@@ -69,7 +69,7 @@ class VerifyError:
         subject = f"{what} {self.seq}{where}" if self.seq is not None else f"line {self.line}"
         return f"{subject}: {self.problem.value}: {self.detail}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The error as a JSON object."""
         return {
             "problem": self.problem.value,
@@ -111,7 +111,7 @@ class VerifyResult:
     head_hash: str | None = None
     verified_against: tuple[str, ...] = field(default_factory=tuple)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The result as a JSON object (the CLI's `--json` output)."""
         return {
             "ok": self.ok,
@@ -120,7 +120,7 @@ class VerifyResult:
             "sealed_to": self.sealed_to,
             "key_id": self.key_id,
             "key_source": self.key_source,
-            "first_error": self.first_error.to_json() if self.first_error else None,
+            "first_error": self.first_error.to_dict() if self.first_error else None,
             "warnings": list(self.warnings),
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,

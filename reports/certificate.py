@@ -3,10 +3,12 @@
 Owns what the certificate says and how it looks. Takes ids, locations, counts, hashes, grounds and ledger
 references from the erasure flow (never erased content); imports models and reports only, not proofs.
 
-`CertificateInput` (built by services.certificates from the request's signed ledger entries; only dates,
-unreached locations, Art. 19 notices and the retained access package come from the case database):
+`CertificateInput` (built by services.certificates from the request's signed ledger entries; only the
+locations not reached at all come from the case database, and the request's dates when no ledger entry of the
+request records them, `dates_ledger_seq` None):
 
-    request_id, generated_at, received_at, completed_at, due    the request and its dates
+    request_id, generated_at, received_at, completed_at, due    the request and its dates (`dates_ledger_seq`:
+                                                                 the ledger entry they come from)
     controller, register                                         who answers; the register gives the recipients
     approved_by, approved_at, approval_note                      the human approval of the plan
     approval_digest, approval_user, approval_channel, approval_ledger_seq  the plan it names, the signed-in
@@ -21,18 +23,21 @@ unreached locations, Art. 19 notices and the retained access package come from t
                    (a link out of scope, a special file, a permission refusal, content not read), with its
                    reason: a gap, never an exception
     residual:      ResidualCopy per residual store, backup or vendor-side copy the person is told about
-    retained_package: RetainedPackage: the sealed access package still kept and its deletion date
+    retained_package: RetainedPackage: the sealed access package still kept and its deletion date (ledger seq)
     verification:  VerificationResult per location re-scanned after execution (remaining findings)
     ledger:        LedgerCoverage: first and last ledger entry of the request and the signed checkpoint over them
-    notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, reply)
+    notifications: RecipientNotice per recipient told about the erasure (Art. 19: date, channel, ledger seq)
+    vendor_requests: VendorRequest per processor asked to erase its copy (date, channel, reference, ledger
+                   seq), or not yet asked
 
 `certificate.json` (`schema` = `dsr-orchestrator/deletion-certificate/1`, JSON Schema in
 reports/certificate_schema.json) holds the same sections as lists of
 objects with the dataclass field names (datetimes ISO 8601), plus `outcome` (`complete` when every location
 was reached and verified clean or clean except recorded exceptions, `complete_with_gaps` when so but items
 were not reached, else `partial`), `totals` (items erased, kept, not reached, locations unreached) and
-`recipients` (the register's recipients of the erased categories, each with its notification record or
-`pending`), `not_searched` (the residual and vendor copies no re-scan searched) and `retained_package`.
+`recipients` (the register's recipients of the erased categories, each with its notification entry or
+`not_yet_sent`), `vendor_requests`, `not_searched` (the residual and vendor copies no re-scan searched) and
+`retained_package`.
 certificate.html shows the SHA-256 of certificate.json, so the two can be
 matched. Both files are written atomically (temp file beside the target, then rename).
 """
@@ -264,27 +269,54 @@ class RecipientNotice:
         notified_at: when it was told.
         channel: how (e-mail, portal, letter, API).
         reply: its answer, if any.
+        ledger_seq: the `notify` ledger entry recording it.
     """
 
     recipient: str
     notified_at: datetime | None
     channel: str | None
     reply: str | None = None
+    ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class VendorRequest:
+    """A processor asked (or not yet asked) to erase its copy of the person's data.
+
+    Attributes:
+        processor: the processor's name as in the register (None: the register names none).
+        status: `sent` or `not_yet_sent`.
+        sent_at: when it was asked.
+        channel: how (e-mail, portal, API).
+        reference: the processor's ticket or case number.
+        ledger_seq: the `vendor_request` ledger entry recording it.
+    """
+
+    processor: str | None
+    status: str
+    sent_at: datetime | None = None
+    channel: str | None = None
+    reference: str | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
 class RetainedPackage:
-    """The sealed access package of the request still kept, and when it is deleted (from the case database).
+    """The person's sealed access package still kept, and when it is deleted (its `package_sealed` entry).
 
     Attributes:
         name: the package's file name.
         sha256: its manifest hash, if recorded.
         delete_on: when housekeeping deletes it (issue date plus the delivery window).
+        request_id: the access request it was issued for.
+        ledger_seq: the `package_sealed` ledger entry (no `package_deleted` entry follows it).
     """
 
     name: str
     sha256: str | None
     delete_on: datetime | None
+    request_id: str | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +348,8 @@ class CertificateInput:
     approval_ledger_seq: int | None = None
     identity: IdentityRecord | None = None
     retained_package: RetainedPackage | None = None
+    vendor_requests: tuple[VendorRequest, ...] = ()
+    dates_ledger_seq: int | None = None
 
 
 def _plain(value: object) -> object:
@@ -349,10 +383,11 @@ def recipients(inp: CertificateInput) -> list[dict[str, object]]:
             {
                 "recipient": name,
                 "categories": titles,
-                "status": "notified" if notice and notice.notified_at else "pending",
+                "status": "notified" if notice and notice.notified_at else "not_yet_sent",
                 "notified_at": _plain(notice.notified_at) if notice else None,
                 "channel": notice.channel if notice else None,
                 "reply": notice.reply if notice else None,
+                "ledger_seq": notice.ledger_seq if notice else None,
             }
         )
     return out
@@ -388,6 +423,7 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
         "generated_at": _plain(inp.generated_at),
         "received_at": _plain(inp.received_at),
         "due": _plain(inp.due),
+        "dates_ledger_seq": inp.dates_ledger_seq,
         "completed_at": _plain(inp.completed_at),
         "controller": {"name": inp.controller.name, "contact": inp.controller.contact},
         "approval": {
@@ -420,6 +456,7 @@ def certificate_document(inp: CertificateInput) -> dict[str, object]:
         "verification": [_plain(asdict(v)) for v in inp.verification],
         "ledger": _ledger_document(inp.ledger),
         "recipients": recipients(inp),
+        "vendor_requests": [_plain(asdict(v)) for v in inp.vendor_requests],
     }
 
 
@@ -448,9 +485,30 @@ def _retained_html(inp: CertificateInput, tz: ZoneInfo) -> str:
     if package is None:
         return ""
     when = fmt_time(package.delete_on, tz) if package.delete_on else "not scheduled"
+    seq = f" (proof entry {package.ledger_seq})" if package.ledger_seq is not None else ""
     return (
         f"<p>The sealed copy of your data we prepared for you (<code>{esc(package.name)}</code>) is kept until "
-        f"it is deleted on {esc(when)}; this date comes from our case records, not from the proof log.</p>"
+        f"it is deleted on {esc(when)}{esc(seq)}.</p>"
+    )
+
+
+def _vendor_requests_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Each processor asked to erase its copy, with the date and proof entry, or "not yet sent"."""
+    if not inp.vendor_requests:
+        return ""
+    rows = [
+        [
+            esc(v.processor or "the AI vendor (not named in our register)"),
+            f'<span class="{"status-ok" if v.status == "sent" else "status-gap"}">'
+            f"{'Asked to erase its copy' if v.status == 'sent' else 'Not yet sent'}</span>",
+            esc(fmt_time(v.sent_at, tz) if v.sent_at else "—"),
+            esc(v.channel or "—") + (f"<br>reference {esc(v.reference)}" if v.reference else ""),
+            esc(v.ledger_seq if v.ledger_seq is not None else "—"),
+        ]
+        for v in inp.vendor_requests
+    ]
+    return "<p>Requests to our processors to erase their copies:</p>" + _table(
+        ["Processor", "Status", "When", "How", "Proof entry"], rows
     )
 
 
@@ -475,11 +533,40 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         The HTML document.
     """
     tz = inp.controller.tz
-    doc = certificate_document(inp)
-    totals = doc["totals"]
+    totals = certificate_document(inp)["totals"]
     assert isinstance(totals, dict)  # noqa: S101 - built just above
+    box = _summary_box(inp, totals)
+    sections = [
+        ("1. What we erased", _erased_html(inp)),
+        ("2. What we kept, and why", _kept_html(inp)),
+        ("3. Places and items we could not reach", _unreached_html(inp, tz)),
+        ("4. Other copies you should know about", _copies_html(inp, tz)),
+        ("5. Checks after erasure", _checks_html(inp, tz)),
+        ("6. Who we told (Article 19)", _told_html(inp, tz)),
+        ("7. Proof", _proof_html(inp, tz)),
+    ]
+    body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
+    meta = _meta_html(inp, tz)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
+        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
+        f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
+        f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
+        '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '
+        "Regulation). This certificate records what we erased, what we kept and why, and how it can be checked.</p>"
+        f"{box}{body}"
+        f'<footer class="end">Questions: {esc(inp.controller.contact)}. Machine-readable twin: certificate.json, '
+        f"SHA-256 <code>{esc(json_sha256)}</code>.</footer></main></body></html>\n"
+    )
+
+
+def _summary_box(inp: CertificateInput, totals: dict[str, object]) -> str:
+    """The first box: erased, finished with gaps, or not yet complete."""
     state = outcome(inp)
-    box = (
+    return (
         '<div class="box yes"><strong class="big">Your data has been erased.</strong>'
         f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you in "
         f"{totals['actions']} action{'s' if totals['actions'] != 1 else ''} and checked every place again afterwards."
@@ -494,160 +581,170 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         f"We erased {totals['items_erased']} record{'s' if totals['items_erased'] != 1 else ''} about you. Some "
         "places could not be reached or still need checking; they are listed below and we will finish the job.</div>"
     )
-    sections: list[tuple[str, str]] = []
-    sections.append(
+
+
+def _erased_html(inp: CertificateInput) -> str:
+    """Section 1: every erased item with its fingerprints and proof entry."""
+    return (
+        _table(
+            ["System", "Where", "What we did", "Records", "Fingerprint before", "Fingerprint after", "Proof entry"],
+            [
+                [
+                    esc(e.location),
+                    esc(e.path)
+                    + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
+                    + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
+                    esc(ACTION_TEXT.get(e.action, e.action)),
+                    str(e.items),
+                    _short(e.sha256_before),
+                    _after(e),
+                    esc(e.ledger_seq) if e.ledger_seq is not None else "—",
+                ]
+                for e in inp.erased
+            ],
+        )
+        if inp.erased
+        else "<p>Nothing needed erasing: no records about you were found.</p>"
+    )
+
+
+def _kept_html(inp: CertificateInput) -> str:
+    """Section 2: every kept item with its legal ground."""
+    return (
         (
-            "1. What we erased",
-            _table(
-                ["System", "Where", "What we did", "Records", "Fingerprint before", "Fingerprint after", "Proof entry"],
+            "<p>We may keep specific records where the law allows it (Article 17(3)). Each exception covers only "
+            "the records listed here.</p>"
+            + _table(
+                ["System", "Where", "Records", "Ground", "Explanation", "Reference", "Review date"],
                 [
                     [
-                        esc(e.location),
-                        esc(e.path)
-                        + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
-                        + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
-                        esc(ACTION_TEXT.get(e.action, e.action)),
-                        str(e.items),
-                        _short(e.sha256_before),
-                        _after(e),
-                        esc(e.ledger_seq) if e.ledger_seq is not None else "—",
+                        esc(k.location),
+                        esc(k.path),
+                        str(k.items),
+                        f"{esc(k.article)}<br><code>{esc(k.ground)}</code>",
+                        esc(k.explanation),
+                        esc(k.reference or "—"),
+                        esc(k.review_date.isoformat() if k.review_date else "—"),
                     ]
-                    for e in inp.erased
+                    for k in inp.kept
                 ],
             )
-            if inp.erased
-            else "<p>Nothing needed erasing: no records about you were found.</p>",
         )
+        if inp.kept
+        else "<p>We kept nothing: the proof log records no exception for this request.</p>"
     )
-    sections.append(
+
+
+def _unreached_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 3: places not reached and items not read or changed (gaps, not exceptions)."""
+    return (
+        _table(
+            ["System", "Type", "Status", "Details", "Next step"],
+            [
+                [
+                    esc(u.name),
+                    esc(TYPE_TEXT.get(u.type, u.type)),
+                    esc(STATUS_TEXT.get(u.status, u.status)),
+                    esc(u.reason or "")
+                    + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
+                    + (f"; tried {u.attempts} times" if u.attempts else ""),
+                    esc(u.next_step or "—"),
+                ]
+                for u in inp.unreached
+            ],
+        )
+        if inp.unreached
+        else "<p>None: every laptop and store in scope was reached.</p>"
+    ) + (
+        "<p>Items we could not read or change inside the places we reached. They are gaps, not "
+        "exceptions: we did not erase them and no legal ground keeps them.</p>"
+        + _table(
+            ["System", "Where", "Why not reached", "Proof entry"],
+            [
+                [
+                    esc(n.location),
+                    esc(n.path),
+                    f"{esc(n.explanation)}<br><code>{esc(n.reason)}</code>",
+                    esc(n.ledger_seq) if n.ledger_seq is not None else "—",
+                ]
+                for n in inp.not_reached
+            ],
+        )
+        if inp.not_reached
+        else ""
+    )
+
+
+def _copies_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 4: residual stores, vendor requests and the retained access package."""
+    return (
         (
-            "2. What we kept, and why",
-            (
-                "<p>We may keep specific records where the law allows it (Article 17(3)). Each exception covers only "
-                "the records listed here.</p>"
-                + _table(
-                    ["System", "Where", "Records", "Ground", "Explanation", "Reference", "Review date"],
-                    [
-                        [
-                            esc(k.location),
-                            esc(k.path),
-                            str(k.items),
-                            f"{esc(k.article)}<br><code>{esc(k.ground)}</code>",
-                            esc(k.explanation),
-                            esc(k.reference or "—"),
-                            esc(k.review_date.isoformat() if k.review_date else "—"),
-                        ]
-                        for k in inp.kept
-                    ],
-                )
+            _table(
+                ["Where", "Type", "What it is", "What happens to it"],
+                [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
             )
-            if inp.kept
-            else "<p>We kept nothing: the proof log records no exception for this request.</p>",
+            if inp.residual
+            else ""
+            if inp.retained_package
+            else "<p>None known.</p>"
         )
+        + _vendor_requests_html(inp, tz)
+        + _retained_html(inp, tz)
     )
-    sections.append(
-        (
-            "3. Places and items we could not reach",
-            (
-                _table(
-                    ["System", "Type", "Status", "Details", "Next step"],
-                    [
-                        [
-                            esc(u.name),
-                            esc(TYPE_TEXT.get(u.type, u.type)),
-                            esc(STATUS_TEXT.get(u.status, u.status)),
-                            esc(u.reason or "")
-                            + (f"; since {esc(fmt_time(u.since, tz))}" if u.since else "")
-                            + (f"; tried {u.attempts} times" if u.attempts else ""),
-                            esc(u.next_step or "—"),
-                        ]
-                        for u in inp.unreached
-                    ],
-                )
-                if inp.unreached
-                else "<p>None: every laptop and store in scope was reached.</p>"
-            )
-            + (
-                "<p>Items we could not read or change inside the places we reached. They are gaps, not "
-                "exceptions: we did not erase them and no legal ground keeps them.</p>"
-                + _table(
-                    ["System", "Where", "Why not reached", "Proof entry"],
-                    [
-                        [
-                            esc(n.location),
-                            esc(n.path),
-                            f"{esc(n.explanation)}<br><code>{esc(n.reason)}</code>",
-                            esc(n.ledger_seq) if n.ledger_seq is not None else "—",
-                        ]
-                        for n in inp.not_reached
-                    ],
-                )
-                if inp.not_reached
-                else ""
-            ),
+
+
+def _checks_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 5: the re-scans after erasure, and what no re-scan searched."""
+    return (
+        _table(
+            ["System", "Result", "Records still found", "Checked at"],
+            [
+                [
+                    esc(v.location),
+                    f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
+                    f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
+                    str(v.remaining),
+                    esc(fmt_time(v.verified_at, tz)),
+                ]
+                for v in inp.verification
+            ],
         )
-    )
-    sections.append(
-        (
-            "4. Other copies you should know about",
-            (
-                _table(
-                    ["Where", "Type", "What it is", "What happens to it"],
-                    [[esc(r.name), esc(r.type), esc(r.description), esc(r.handling)] for r in inp.residual],
-                )
-                if inp.residual
-                else ""
-                if inp.retained_package
-                else "<p>None known.</p>"
-            )
-            + _retained_html(inp, tz),
-        )
-    )
-    sections.append(
-        (
-            "5. Checks after erasure",
-            (
-                _table(
-                    ["System", "Result", "Records still found", "Checked at"],
-                    [
-                        [
-                            esc(v.location),
-                            f'<span class="{"status-ok" if v.status in CLEAN_STATUSES else "status-gap"}">'
-                            f"{esc(VERIFY_TEXT.get(v.status, v.status))}</span>",
-                            str(v.remaining),
-                            esc(fmt_time(v.verified_at, tz)),
-                        ]
-                        for v in inp.verification
-                    ],
-                )
-                if inp.verification
-                else "<p>No checks have run yet.</p>"
-            )
-            + _not_searched_html(inp),
-        )
-    )
+        if inp.verification
+        else "<p>No checks have run yet.</p>"
+    ) + _not_searched_html(inp)
+
+
+def _told_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 6: Art. 19 recipients, notified or not yet."""
     notices = {n.recipient: n for n in inp.notifications}
     rec_rows = [
         [
             esc(r["recipient"]),
             esc(", ".join(r["categories"])) if isinstance(r["categories"], list) else "",
             f'<span class="{"status-ok" if r["status"] == "notified" else "status-gap"}">'
-            f"{'Notified' if r['status'] == 'notified' else 'Not yet notified'}</span>",
+            f"{'Notified' if r['status'] == 'notified' else 'Not yet sent'}</span>",
             esc(fmt_time(notices[str(r["recipient"])].notified_at, tz) if r["notified_at"] else "—"),
             esc(r["channel"] or "—"),
-            esc(r["reply"] or "—"),
+            esc(
+                r["ledger_seq"]
+                if r["ledger_seq"] is not None
+                else "case records only (recorded before the proof log kept notices)"
+                if r["status"] == "notified"
+                else "—"
+            ),
         ]
         for r in recipients(inp)
     ]
-    sections.append(
-        (
-            "6. Who we told (Article 19)",
-            "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
-            "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Reply"], rec_rows)
-            if rec_rows
-            else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>",
-        )
+    return (
+        "<p>We tell everyone we disclosed your data to that it has been erased, and you may ask us who they are."
+        "</p>" + _table(["Recipient", "Kinds of data", "Status", "When", "How", "Proof entry"], rec_rows)
+        if rec_rows
+        else "<p>Our register names no recipient of these kinds of data, and no notification is recorded.</p>"
     )
+
+
+def _proof_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """Section 7: the ledger coverage, the seal and the head the certificate was built from."""
     ledger = inp.ledger
     if ledger:
         rows = [("Proof log entries", f"{ledger.seq_first} to {ledger.seq_last}")]
@@ -671,8 +768,11 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         )
     else:
         proof = "<p>No proof-log entries are recorded for this request yet.</p>"
-    sections.append(("7. Proof", proof))
-    body = "".join(f"<section><h2>{esc(title)}</h2>{html}</section>" for title, html in sections)
+    return proof
+
+
+def _meta_html(inp: CertificateInput, tz: ZoneInfo) -> str:
+    """The cover's fields: request, dates (with their proof entry), approval and identity."""
     approval = (
         f"<dt>Plan approved by</dt><dd>{esc(inp.approved_by)}"
         f"{esc(f' (signed in as {inp.approval_user})' if inp.approval_user else '')}, "
@@ -683,27 +783,19 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
     if inp.approval_digest:
         approval += f"<dt>Approved plan</dt><dd>{_short(inp.approval_digest)}</dd>"
     approval += f"<dt>Identity</dt><dd>{esc(inp.identity.sentence() if inp.identity else 'Not recorded.')}</dd>"
+    dates_source = (
+        f" (proof entry {inp.dates_ledger_seq})"
+        if inp.dates_ledger_seq is not None
+        else " (from our case records: no proof entry records the dates)"
+    )
     meta = (
         f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
-        f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"
+        f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}{esc(dates_source)}</dd>"
         f"<dt>Due by</dt><dd>{esc(f'{inp.due.day} {inp.due:%b %Y}')}</dd>"
         f"<dt>Completed</dt><dd>{esc(fmt_time(inp.completed_at, tz) if inp.completed_at else 'not yet')}</dd>"
         f"{approval}<dt>Issued</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"
     )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
-        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
-        f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
-        f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
-        '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '
-        "Regulation). This certificate records what we erased, what we kept and why, and how it can be checked.</p>"
-        f"{box}{body}"
-        f'<footer class="end">Questions: {esc(inp.controller.contact)}. Machine-readable twin: certificate.json, '
-        f"SHA-256 <code>{esc(json_sha256)}</code>.</footer></main></body></html>\n"
-    )
+    return meta
 
 
 def build_certificate(

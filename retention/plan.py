@@ -7,6 +7,7 @@ hold and access-freeze skips and the purge plan's counts and JSON form (no perso
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -18,7 +19,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
+from connectors.agents import agent_layout
+from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -30,14 +32,16 @@ from connectors.layouts import (
     iter_artifacts,
     parse_timestamp,
     read_session_record,
+    row_last_activity_at,
     session_dirs,
     session_last_activity_at,
 )
 from connectors.records import iter_records
+from connectors.sqlite_store import iter_db_records, private_copy
 from detection.matcher import Matcher
-from erasure.plan import ActionKind, ErasurePlan, FileRef, PlannedAction
+from erasure.plan import ActionKind, ErasurePlan, PlannedAction
 from erasure.rewrite import drop_lines
-from models.errors import ConfigError, ConnectorError, InputError
+from models.errors import ConfigError, ConnectorError, DatabaseError, InputError
 from models.holds import Hold, hold_covers, hold_from_settings
 from models.settings import EndpointSettings, RetentionPolicy, Settings
 from retention.policies import (
@@ -84,6 +88,19 @@ _STORE_FORMATS = {
 }
 
 
+Concerns = Callable[[Matcher], bool]
+"""Whether an item (files, or a conversation's rows) concerns the subject of a matcher."""
+
+
+class PurgeUnit(StrEnum):
+    """What a candidate disposes of."""
+
+    SESSION = "session"  # a whole conversation: every file grouped with it, then its directories
+    FILE = "file"  # one whole file or S3 object
+    LINES = "lines"  # the expired lines of one file (a `redact` policy)
+    ROWS = "rows"  # one conversation's rows of an agent's database
+
+
 class PurgeStatus(StrEnum):
     """What the purge does with a candidate past its period."""
 
@@ -115,8 +132,9 @@ class PurgeCandidate:
         location_type: `endpoint` or `store`.
         policy: the retention policy's name.
         policy_version: the policy's version.
-        unit: `session` (deleted whole) or `file`.
-        path: the session's record (or transcript) path, or the file path / S3 key.
+        unit: `session` (deleted whole), `file`, `lines` (the expired lines of one file) or `rows` (one
+            conversation's rows deleted from an agent's database).
+        path: the session's record (or transcript) path, the file path / S3 key, or the database path.
         session_id: the session, where there is one.
         files: every file the deletion removes (compare-and-swap baselines; sha256 for purges only).
         dirs: session directories removed after their files.
@@ -127,13 +145,15 @@ class PurgeCandidate:
         version_ids: S3 versions to delete.
         lines: for unit `lines`: the 1-based expired lines a `redact` policy drops.
         sha256_after: for unit `lines`: the file's hash once they are dropped (recognises a crashed rerun).
+        records: for unit `rows`: the conversation's rows (`<table>:<key>`).
+        app: for unit `rows`: the agent whose database it is (its app must be closed).
     """
 
     location: str
     location_type: str
     policy: str
     policy_version: str
-    unit: str
+    unit: PurgeUnit
     path: str
     session_id: str | None
     files: tuple[FileRef, ...]
@@ -145,6 +165,8 @@ class PurgeCandidate:
     version_ids: tuple[str, ...] = ()
     lines: tuple[int, ...] = ()
     sha256_after: str | None = None
+    records: tuple[str, ...] = ()
+    app: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,24 +210,31 @@ class PurgePlan:
                         "status": key[3],
                         "files": 0,
                         "lines": 0,
+                        "rows": 0,
                         "bytes": 0,
                     },
                 )
-                if cand.unit == "lines":
+                if cand.unit is PurgeUnit.LINES:
                     row["lines"] += len(cand.lines)
+                elif cand.unit is PurgeUnit.ROWS:
+                    row["rows"] += len(cand.records)
                 else:
                     row["files"] += 1
                     row["bytes"] += ref.size
         return [table[k] for k in sorted(table)]
 
     def totals(self) -> dict[str, dict[str, int]]:
-        """Per status: sessions, whole files, dropped lines and bytes of whole files."""
-        out = {s.value: {"sessions": 0, "files": 0, "lines": 0, "bytes": 0} for s in PurgeStatus}
+        """Per status: sessions (conversations, whole or as database rows), whole files, dropped lines, deleted
+        database rows and bytes of whole files."""
+        out = {s.value: {"sessions": 0, "files": 0, "lines": 0, "rows": 0, "bytes": 0} for s in PurgeStatus}
         for cand in self.candidates:
             row = out[cand.status.value]
-            row["sessions"] += cand.unit == "session"
-            if cand.unit == "lines":
+            row["sessions"] += cand.unit in (PurgeUnit.SESSION, PurgeUnit.ROWS)
+            if cand.unit is PurgeUnit.LINES:
                 row["lines"] += len(cand.lines)
+                continue
+            if cand.unit is PurgeUnit.ROWS:
+                row["rows"] += len(cand.records)
                 continue
             row["files"] += len(cand.files)
             row["bytes"] += sum(f.size for f in cand.files)
@@ -217,7 +246,7 @@ class PurgePlan:
         for row in self.rows():
             for dim, table in by.items():
                 cell = table.setdefault(row[dim], {})
-                cell[row["status"]] = cell.get(row["status"], 0) + row["files"] + row["lines"]
+                cell[row["status"]] = cell.get(row["status"], 0) + row["files"] + row["lines"] + row["rows"]
         return {
             "by_kind": by["kind"],
             "by_location": by["location"],
@@ -270,7 +299,9 @@ class PurgePlan:
                         "dirs": tuple(body["dirs"]),
                         "version_ids": tuple(body["version_ids"]),
                         "lines": tuple(body["lines"]),
+                        "records": tuple(body.get("records", ())),
                         "status": PurgeStatus(body["status"]),
+                        "unit": PurgeUnit(body["unit"]),
                         "reference_at": datetime.fromisoformat(body["reference_at"]),
                     }
                 )
@@ -287,14 +318,21 @@ class PurgePlan:
     def to_erasure_plan(self) -> ErasurePlan:
         """The plan in the erasure executor's terms: deletions plus recorded exceptions (held, frozen).
 
-        Dropping expired lines (unit `lines`) is not an executor action: `execute_purge` does it itself.
+        Dropping expired lines (unit `lines`) and conversations' rows of databases (unit `rows`, with their
+        held or frozen rows' exceptions, one per conversation) are not executor actions: `execute_purge` does
+        them itself.
         """
-        actions = [to_action(c) for c in self.candidates if not drops_lines(c)]
+        actions = [to_action(c) for c in self.candidates if not executed_by_purge(c)]
         return ErasurePlan(RETENTION_REQUEST_ID, self.created_at, 0.0, tuple(actions))
 
 
 def drops_lines(cand: PurgeCandidate) -> bool:
-    return cand.unit == "lines" and cand.status is PurgeStatus.PURGE
+    return cand.unit is PurgeUnit.LINES and cand.status is PurgeStatus.PURGE
+
+
+def executed_by_purge(cand: PurgeCandidate) -> bool:
+    """Whether `execute_purge` carries the candidate out itself (expired lines; a conversation's rows)."""
+    return drops_lines(cand) or cand.unit is PurgeUnit.ROWS
 
 
 def to_action(cand: PurgeCandidate) -> PlannedAction:
@@ -310,7 +348,7 @@ def to_action(cand: PurgeCandidate) -> PlannedAction:
     elif cand.location_type == "store":
         kind, reason = ActionKind.S3_ERASE_OBJECT, "retention"
         fields["target"], fields["version_ids"] = cand.files[0], cand.version_ids
-    elif cand.unit == "session":
+    elif cand.unit is PurgeUnit.SESSION:
         kind, reason = ActionKind.DELETE_SESSION, "retention"
         fields["files"], fields["dirs"] = cand.files, cand.dirs
     else:
@@ -336,7 +374,7 @@ def _sha256(connector: Connector, item: Item) -> str:
 def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
     item = artifact.item
     sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
-    return FileRef(item.path, item.size, item.version, sha, None, artifact.kind.value, artifact.fmt.value)
+    return FileRef.of(item, artifact.kind.value, artifact.fmt.value, sha256=sha)
 
 
 def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
@@ -359,6 +397,48 @@ class _Session:
             if found:
                 return found[0]
         return None
+
+
+@dataclass
+class _Rows:
+    """One conversation's rows in a database: their keys, decoded values and time span."""
+
+    records: list[str] = dataclasses.field(default_factory=list)
+    values: list[dict[str, object]] = dataclasses.field(default_factory=list)
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def jsonl(self) -> bytes:
+        """The rows' decoded values as JSON lines (for matching a subject)."""
+        return b"".join(json.dumps(v, default=str, ensure_ascii=False).encode() + b"\n" for v in self.values)
+
+
+RowSession = Callable[[str, str, Mapping[str, object]], str | None]
+
+
+def _conversation_rows(connector: Connector, art: Artifact, row_session: RowSession) -> dict[str, _Rows]:
+    """Conversation id -> its rows, from a private copy of the database (with its WAL).
+
+    Raises:
+        DatabaseError: not a readable database.
+    """
+    out: dict[str, _Rows] = {}
+    with private_copy(connector, art.item) as copy:
+        for row in iter_db_records(copy):
+            value = row.value()
+            sid = row_session(row.table, row.key, value)
+            if not sid:
+                continue
+            conv = out.setdefault(sid, _Rows())
+            conv.records.append(row.record)
+            conv.values.append(value)
+            stamp = row_last_activity_at(
+                art.app, {k: c.value if c.value is not None else c.raw for k, c in row.cells.items()}
+            )
+            if stamp is not None:
+                conv.first = stamp if conv.first is None else min(conv.first, stamp)
+                conv.last = stamp if conv.last is None else max(conv.last, stamp)
+    return out
 
 
 # -- planning --------------------------------------------------------------------------------------------
@@ -384,12 +464,10 @@ class _Planner:
 
     # -- the skips ---------------------------------------------------------------------------------------
 
-    def _subject_hashes(
-        self, connector: Connector, arts: Sequence[Artifact], owner: str | None, record: SessionRecord | None
-    ) -> set[str]:
+    def _subject_hashes(self, concerns: Concerns) -> set[str]:
         found: set[str] = set()
         for probe in self.probes:
-            if probe.matcher is None or self._concerns(connector, arts, probe.matcher, owner, record):
+            if probe.matcher is None or concerns(probe.matcher):
                 found |= probe.hashes
         return found
 
@@ -411,14 +489,9 @@ class _Planner:
         return any(_mentions(connector, a, matcher) for a in arts)
 
     def hold_for(
-        self,
-        connector: Connector,
-        location: str,
-        arts: Sequence[Artifact],
-        dates: tuple[date, date] | None,
-        owner: str | None,
-        record: SessionRecord | None,
+        self, location: str, paths: Sequence[str], dates: tuple[date, date] | None, concerns: Concerns
     ) -> str | None:
+        """The first active hold covering any of `paths` (`concerns` tells whether a subject is in the item)."""
         hashes: set[str] | None = None
         for hold in self.holds:
             subjects: set[str] | None = None
@@ -427,20 +500,17 @@ class _Planner:
                     subjects = None  # a subject we cannot recognise: the hold errs on keeping
                 else:
                     if hashes is None:
-                        hashes = self._subject_hashes(connector, arts, owner, record)
+                        hashes = self._subject_hashes(concerns)
                     subjects = hashes
-            for art in arts:
-                if hold_covers(
-                    hold, endpoint=location, path=art.item.path, session_dates=dates, subject_hashes=subjects
-                ):
+            for path in paths:
+                if hold_covers(hold, endpoint=location, path=path, session_dates=dates, subject_hashes=subjects):
                     return hold.id
         return None
 
-    def frozen_by(
-        self, connector: Connector, arts: Sequence[Artifact], owner: str | None, record: SessionRecord | None
-    ) -> str | None:
+    def frozen_by(self, concerns: Concerns) -> str | None:
+        """The open access request whose subject the item concerns."""
         for request_id in sorted(self.frozen):
-            if self._concerns(connector, arts, self.frozen[request_id], owner, record):
+            if concerns(self.frozen[request_id]):
                 return request_id
         return None
 
@@ -451,7 +521,7 @@ class _Planner:
         connector: Connector,
         location: str,
         policy: RetentionPolicy,
-        unit: str,
+        unit: PurgeUnit,
         arts: Sequence[Artifact],
         reference_at: datetime,
         first_at: datetime,
@@ -465,12 +535,16 @@ class _Planner:
         arts = sorted(arts, key=lambda a: a.item.path)
         dates = (first_at.astimezone(UTC).date(), reference_at.astimezone(UTC).date())
         dates = (min(dates), max(dates))
-        hold_id = self.hold_for(connector, location, arts, dates, owner, record)
-        frozen_by = None if hold_id else self.frozen_by(connector, arts, owner, record)
+
+        def concerns(matcher: Matcher) -> bool:
+            return self._concerns(connector, arts, matcher, owner, record)
+
+        hold_id = self.hold_for(location, [a.item.path for a in arts], dates, concerns)
+        frozen_by = None if hold_id else self.frozen_by(concerns)
         status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
         hashed = status is PurgeStatus.PURGE
         dirs: tuple[str, ...] = ()
-        if unit == "session" and session_id and hashed:
+        if unit is PurgeUnit.SESSION and session_id and hashed:
             dirs = tuple(session_dirs(session_id, (a.item.path for a in arts), (o.item.path for o in others)))
         return PurgeCandidate(
             location=location,
@@ -513,9 +587,13 @@ class _Planner:
                 self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
                 continue
             if CONVERSATION in table and art.fmt is RecordFormat.SQLITE:
-                # Conversations kept as rows of an agent's database: a purge never edits a database, so a
-                # conversation policy reports the database as kept rather than passing over it in silence.
-                self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
+                # Conversations kept as rows of an agent's database: each conversation goes by its own rows'
+                # age; a database the purge cannot change here is reported as kept, never passed over.
+                rows = self.database_rows(connector, endpoint, table[CONVERSATION], art)
+                if rows is None:
+                    self.ungrouped.append((endpoint.name, art.item.path, art.kind.value))
+                else:
+                    out.extend(rows)
                 continue
             pol = policy_for(table, art)
             if pol is None:
@@ -531,7 +609,9 @@ class _Planner:
             ref = {"last_activity": last, "end_of_year": last}.get(pol.trigger, mtime)
             if is_expired(pol, ref, self.now):
                 out.append(
-                    self.candidate(connector, endpoint.name, pol, "file", [art], ref, mtime, owner=endpoint.owner)
+                    self.candidate(
+                        connector, endpoint.name, pol, PurgeUnit.FILE, [art], ref, mtime, owner=endpoint.owner
+                    )
                 )
         return out
 
@@ -554,17 +634,87 @@ class _Planner:
                 stamps.append(stamp)
         if not expired:
             return None
-        unit = "file" if len(expired) == total else "lines"
+        unit = PurgeUnit.FILE if len(expired) == total else PurgeUnit.LINES
         cand = self.candidate(
             connector, endpoint.name, pol, unit, [art], max(stamps), min(stamps), owner=endpoint.owner
         )
-        if unit == "file":
+        if unit is PurgeUnit.FILE:
             return cand
         if cand.status is not PurgeStatus.PURGE:
             return dataclasses.replace(cand, lines=tuple(expired))
         ref = dataclasses.replace(cand.files[0], sha256=hashlib.sha256(data).hexdigest())
         after = hashlib.sha256(drop_lines(data, expired).data).hexdigest()
         return dataclasses.replace(cand, files=(ref,), lines=tuple(expired), sha256_after=after)
+
+    def database_rows(
+        self, connector: Connector, endpoint: EndpointSettings, pol: RetentionPolicy, art: Artifact
+    ) -> list[PurgeCandidate] | None:
+        """A conversation policy over an agent's database of conversations: one candidate per conversation
+        past its period, aged by its own rows' times (the layout's time fields; the database's and its WAL's
+        newest mtime when no row carries one, which errs on keeping). Rows the layout ties to no conversation
+        stay. None when the database cannot be changed here (no local disk, no declared conversation key,
+        unreadable)."""
+        layout = agent_layout(art.app)
+        if layout is None or layout.row_session is None or not callable(getattr(connector, "database_path", None)):
+            return None
+        try:
+            conversations = _conversation_rows(connector, art, layout.row_session)
+        except DatabaseError:
+            return None
+        if not conversations:
+            return []
+        mtime = art.item.modified_at
+        with contextlib.suppress(ConnectorError):  # no WAL beside it
+            mtime = max(mtime, connector.stat(art.item.path + "-wal").modified_at)
+        ref = _ref(connector, art, hashed=True)
+        out = []
+        for sid, conv in sorted(conversations.items()):
+            last, first = conv.last or mtime, conv.first or conv.last or mtime
+            reference = {"creation": first, "file_age": mtime}.get(pol.trigger, last)
+            if not is_expired(pol, reference, self.now):
+                continue
+            out.append(self.rows_candidate(endpoint, pol, art, ref, sid, conv, (first, last), reference))
+        return out
+
+    def rows_candidate(
+        self,
+        endpoint: EndpointSettings,
+        pol: RetentionPolicy,
+        art: Artifact,
+        ref: FileRef,
+        sid: str,
+        conv: _Rows,
+        span: tuple[datetime, datetime],
+        reference: datetime,
+    ) -> PurgeCandidate:
+        """One conversation's rows, with the hold or access freeze that keeps them."""
+
+        def concerns(matcher: Matcher) -> bool:
+            if endpoint.owner and matcher.is_identifier(endpoint.owner):
+                return True
+            return any(True for _ in matcher.scan(io.BytesIO(conv.jsonl()), RecordFormat.JSONL))
+
+        days = sorted(d.astimezone(UTC).date() for d in span)
+        hold_id = self.hold_for(endpoint.name, [art.item.path], (days[0], days[-1]), concerns)
+        frozen_by = None if hold_id else self.frozen_by(concerns)
+        status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
+        return PurgeCandidate(
+            location=endpoint.name,
+            location_type="endpoint",
+            policy=pol.name,
+            policy_version=pol.version,
+            unit=PurgeUnit.ROWS,
+            path=art.item.path,
+            session_id=sid,
+            files=(ref,),
+            dirs=(),
+            reference_at=reference,
+            status=status,
+            hold_id=hold_id,
+            frozen_by=frozen_by,
+            records=tuple(sorted(conv.records)),
+            app=art.app,
+        )
 
     @staticmethod
     def _sessions(connector: Connector, arts: Sequence[Artifact]) -> list[_Session]:
@@ -625,7 +775,7 @@ class _Planner:
                     connector,
                     endpoint.name,
                     pol,
-                    "session",
+                    PurgeUnit.SESSION,
                     sess.artifacts,
                     reference(pol, None),
                     created,
@@ -650,7 +800,7 @@ class _Planner:
                         connector,
                         endpoint.name,
                         file_pol,
-                        "file",
+                        PurgeUnit.FILE,
                         [art],
                         ref,
                         created,
@@ -713,23 +863,15 @@ class _Planner:
             )
             frozen_by = None if hold_id else self.store_frozen_by(connector, key, items)
             status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
-            ref = FileRef(
-                key,
-                current.size,
-                current.version,
-                _sha256(connector, current) if status is PurgeStatus.PURGE else None,
-                None,
-                S3_OBJECT_KIND,
-                RecordFormat.BINARY.value,
-                current.version_id,
-            )
+            sha = _sha256(connector, current) if status is PurgeStatus.PURGE else None
+            ref = FileRef.of(current, S3_OBJECT_KIND, RecordFormat.BINARY.value, sha256=sha)
             out.append(
                 PurgeCandidate(
                     location=name,
                     location_type="store",
                     policy=policy.name,
                     policy_version=policy.version,
-                    unit="file",
+                    unit=PurgeUnit.FILE,
                     path=key,
                     session_id=None,
                     files=(ref,),

@@ -45,7 +45,8 @@ from services.directory import load_directory
 from services.evidence import publish_evidence
 from services.fanout import ScanContext
 from services.identity import identity_record
-from services.release_check import ReleaseBlockedError, check_package
+from services.release_check import ReleaseBlockedError, ReleaseItem, check_package
+from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
     draft_path,
     iter_staged,
@@ -487,7 +488,8 @@ def assemble_package(
     replaced in every record with markers numbered per conversation or file; the built package goes
     through the release check (`services.release_check`) and is sealed only when nothing is left, else it
     is kept as a sealed draft for the reviewer and `ReleaseBlockedError` lists the items. Both checks and
-    their outcomes are audit events.
+    their outcomes are audit events; the release check's outcome and the sealed package (with the date it is
+    deleted) are signed ledger entries too.
     """
     allow_incomplete = (
         settings.access.allow_incomplete_register if allow_incomplete_register is None else allow_incomplete_register
@@ -516,18 +518,7 @@ def assemble_package(
         allow=published_texts(settings),
         released=released,
     )
-    if hits:
-        seal_draft(result.path, result.zip_path, key, request_id)
-        with session_scope(settings.database.url) as session:
-            cases.record_event(
-                session,
-                cases.RELEASE_CHECK,
-                request_id=request_id,
-                outcome="blocked",
-                items=[h.as_dict() for h in hits],
-                released=len(released),
-            )
-        raise ReleaseBlockedError(request_id, hits)
+    _block_on_hits(settings, request_id, result, key, hits, len(released))
     sealed = seal_package(result.path, result.zip_path, key, request_id)
     draft_path(out_dir, request_id).unlink(missing_ok=True)
     publish_evidence(settings, request_id, sealed, "package")
@@ -548,8 +539,42 @@ def assemble_package(
             gaps=len(open_gaps),
             register_incomplete=len(missing),
         )
+        issued = request.closed_at or request.updated_at
+    # The certificate of a later erasure states the retained package and its deletion date from this entry.
+    record_package_sealed(
+        settings,
+        request_id,
+        name=sealed.name,
+        manifest_sha256=result.manifest_sha256,
+        delete_on=package_delete_on(settings, issued),
+    )
     shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def _block_on_hits(
+    settings: Settings,
+    request_id: str,
+    result: PackageResult | PortabilityResult,
+    key: bytes,
+    hits: list[ReleaseItem],
+    released: int,
+) -> None:
+    """Record the release check's outcome (a signed ledger entry); with hits, seal the draft and refuse.
+
+    Raises:
+        ReleaseBlockedError: the check found other people's data.
+    """
+    items = [h.as_dict() for h in hits]
+    record_release_check(settings, request_id, passed=not hits, items=items, released=released)
+    if not hits:
+        return
+    seal_draft(result.path, result.zip_path, key, request_id)
+    with session_scope(settings.database.url) as session:
+        cases.record_event(
+            session, cases.RELEASE_CHECK, request_id=request_id, outcome="blocked", items=items, released=released
+        )
+    raise ReleaseBlockedError(request_id, hits)
 
 
 def _check_register(

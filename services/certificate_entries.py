@@ -1,5 +1,6 @@
 """What a request's signed ledger entries say, in the certificate's terms: erased, kept, not reached, the
-copies never searched, and the re-scan results.
+copies never searched, the re-scan results, the Art. 19 notifications, the requests to processors, the
+request's dates, and the person's access package still retained.
 
 Every item of these sections comes from one ledger entry of the request (its sequence number is kept), so
 the certificate states nothing the ledger does not show. Plain Python: no Prefect.
@@ -9,10 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from models.settings import Settings
 from proofs.entry import LedgerAction, LedgerEntry
-from reports.certificate import ErasedEntry, KeptEntry, NotReachedItem, ResidualCopy
+from reports.certificate import (
+    ErasedEntry,
+    KeptEntry,
+    NotReachedItem,
+    RecipientNotice,
+    ResidualCopy,
+    RetainedPackage,
+    VendorRequest,
+)
 
 _ERASED = {
     LedgerAction.DELETE_FILE: "delete_file",
@@ -56,6 +66,21 @@ class LedgerSections:
     residual: tuple[ResidualCopy, ...]
     rescans: dict[str, LedgerEntry]
     """Per location, its last re-scan (`verify`) entry."""
+    notices: tuple[RecipientNotice, ...] = ()
+    """Per recipient, its last `notify` entry."""
+    vendor_requests: tuple[VendorRequest, ...] = ()
+    """Every `vendor_request` entry, then the register's processors not yet asked (when a vendor copy is kept)."""
+    dates: RequestDates | None = None
+    """The request's dates as its last dated entry (identity check, extension) records them."""
+
+
+@dataclass(frozen=True)
+class RequestDates:
+    """A request's received time and due date as a ledger entry records them."""
+
+    received_at: datetime
+    due: date
+    ledger_seq: int
 
 
 def _location_type(settings: Settings, location: str | None) -> str:
@@ -110,7 +135,18 @@ def _kept(settings: Settings, entry: LedgerEntry) -> KeptEntry:
     )
 
 
-def _residual(entry: LedgerEntry) -> ResidualCopy:
+def _vendor_handling(sent: list[VendorRequest]) -> str:
+    """What was done about a vendor-held copy, as the `vendor_request` entries state it."""
+    if not sent:
+        return "Request to the vendor: not yet sent (no record in the proof log)"
+    return "; ".join(
+        f"Asked {v.processor} to erase its copy on {v.sent_at.date().isoformat() if v.sent_at else 'an unknown date'}"
+        f" (proof entry {v.ledger_seq})"
+        for v in sent
+    )
+
+
+def _residual(entry: LedgerEntry, sent: list[VendorRequest]) -> ResidualCopy:
     record = entry.record
     ground = record.exception_ground or ""
     vendor = record.location == "vendor" or ground == "vendor_side_copy"
@@ -118,10 +154,91 @@ def _residual(entry: LedgerEntry) -> ResidualCopy:
         name="AI vendor (cloud copies)" if vendor else f"{record.location}: {record.path or ''}",
         type="vendor" if vendor else "residual",
         description=_EXPLANATION.get(ground, "Kept as recorded in the proof log."),
-        # No ledger entry records a request to the vendor: the certificate says so rather than "requested".
-        handling="Request to the vendor: not yet sent (no record in the proof log)"
+        handling=_vendor_handling(sent)
         if vendor or ground == "encrypted_store"
         else "Never edited; removed at the next storage reset or re-image",
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _instant(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _notice(entry: LedgerEntry) -> RecipientNotice:
+    details = entry.record.details
+    return RecipientNotice(
+        recipient=str(details.get("recipient") or ""),
+        notified_at=_instant(details.get("sent_at")) or entry.at,
+        channel=_text(details.get("channel")),
+        ledger_seq=entry.seq,
+    )
+
+
+def _vendor_request(entry: LedgerEntry) -> VendorRequest:
+    details = entry.record.details
+    return VendorRequest(
+        processor=_text(details.get("processor")),
+        status="sent",
+        sent_at=_instant(details.get("sent_at")) or entry.at,
+        channel=_text(details.get("channel")),
+        reference=_text(details.get("reference")),
+        ledger_seq=entry.seq,
+    )
+
+
+def _dates(entry: LedgerEntry) -> RequestDates | None:
+    """The dates an identity or `request_dates` entry records (None when it records none)."""
+    details = entry.record.details
+    received = _instant(details.get("received_at"))
+    due_text = _text(details.get("extended_due")) or _text(details.get("due"))
+    if received is None or due_text is None:
+        return None
+    try:
+        due = date.fromisoformat(due_text)
+    except ValueError:
+        return None
+    return RequestDates(received_at=received, due=due, ledger_seq=entry.seq)
+
+
+def vendor_requests(settings: Settings, sent: list[VendorRequest], vendor_kept: bool) -> tuple[VendorRequest, ...]:
+    """Every request sent, then (when a vendor-held copy is kept) each register processor not yet asked."""
+    if not vendor_kept:
+        return tuple(sent)
+    asked = {v.processor for v in sent}
+    processors = [p.name for p in settings.processing_register.processors or []]
+    pending = [VendorRequest(processor=name, status="not_yet_sent") for name in processors if name not in asked]
+    if not processors and not sent:
+        pending = [VendorRequest(processor=None, status="not_yet_sent")]
+    return (*sent, *pending)
+
+
+def retained_package(entries: Iterable[LedgerEntry]) -> RetainedPackage | None:
+    """The person's newest sealed access package with no `package_deleted` entry after it (entries in seq
+    order, of every request of the person)."""
+    sealed: dict[tuple[str | None, str | None], LedgerEntry] = {}
+    for entry in entries:
+        record = entry.record
+        key = (record.request_id, record.path)
+        if record.action is LedgerAction.PACKAGE_SEALED:
+            sealed[key] = entry
+        elif record.action is LedgerAction.PACKAGE_DELETED:
+            sealed.pop(key, None)
+    if not sealed:
+        return None
+    newest = max(sealed.values(), key=lambda e: e.seq)
+    return RetainedPackage(
+        name=newest.record.path or "",
+        sha256=newest.record.sha256_after,
+        delete_on=_instant(newest.record.details.get("delete_on")),
+        request_id=newest.record.request_id,
+        ledger_seq=newest.seq,
     )
 
 
@@ -132,8 +249,11 @@ def ledger_sections(
     erased: list[ErasedEntry] = []
     kept: list[KeptEntry] = []
     not_reached: list[NotReachedItem] = []
-    residual: list[ResidualCopy] = []
+    residual_entries: list[LedgerEntry] = []
     rescans: dict[str, LedgerEntry] = {}
+    notices: dict[str, RecipientNotice] = {}
+    sent: list[VendorRequest] = []
+    dates: RequestDates | None = None
     for entry in entries:
         record = entry.record
         if record.action in _ERASED and record.outcome in _ERASED_OUTCOMES:
@@ -141,19 +261,42 @@ def ledger_sections(
         elif record.action is LedgerAction.EXCEPTION:
             kept.append(_kept(settings, entry))
             if (record.exception_ground or "") in NOT_SEARCHED_GROUNDS or record.location == "vendor":
-                residual.append(_residual(entry))
+                residual_entries.append(entry)
         elif record.action is LedgerAction.SKIP and record.outcome == "not_reached":
-            reason = str(record.details.get("reason") or "not_reached")
-            not_reached.append(
-                NotReachedItem(
-                    location=record.location or "",
-                    location_type=_location_type(settings, record.location),
-                    path=record.path or "",
-                    reason=reason,
-                    explanation=explain.get(reason, fallback),
-                    ledger_seq=entry.seq,
-                )
-            )
+            not_reached.append(_not_reached(settings, entry, explain, fallback))
         elif record.action is LedgerAction.VERIFY and record.location:
             rescans[record.location] = entry
-    return LedgerSections(tuple(erased), tuple(kept), tuple(not_reached), tuple(residual), rescans)
+        elif record.action is LedgerAction.NOTIFY:
+            notice = _notice(entry)
+            notices[notice.recipient] = notice
+        elif record.action is LedgerAction.VENDOR_REQUEST:
+            sent.append(_vendor_request(entry))
+        elif record.action in (LedgerAction.IDENTITY, LedgerAction.REQUEST_DATES):
+            dates = _dates(entry) or dates
+    vendor_kept = any(
+        e.record.location == "vendor" or e.record.exception_ground in ("vendor_side_copy", "encrypted_store")
+        for e in residual_entries
+    )
+    return LedgerSections(
+        erased=tuple(erased),
+        kept=tuple(kept),
+        not_reached=tuple(not_reached),
+        residual=tuple(_residual(e, sent) for e in residual_entries),
+        rescans=rescans,
+        notices=tuple(notices.values()),
+        vendor_requests=vendor_requests(settings, sent, vendor_kept),
+        dates=dates,
+    )
+
+
+def _not_reached(settings: Settings, entry: LedgerEntry, explain: dict[str, str], fallback: str) -> NotReachedItem:
+    record = entry.record
+    reason = str(record.details.get("reason") or "not_reached")
+    return NotReachedItem(
+        location=record.location or "",
+        location_type=_location_type(settings, record.location),
+        path=record.path or "",
+        reason=reason,
+        explanation=explain.get(reason, fallback),
+        ledger_seq=entry.seq,
+    )

@@ -1,9 +1,10 @@
 """Proof of disposal: the certificate of one real purge run, built from that run's ledger entries.
 
-Lists the policies and their versions, the as-of date, every disposed conversation once (per laptop or store:
-its files' paths and hashes, never content), what was kept and why (legal hold, open access request,
-unreachable location, not grouped with a conversation), and who approved the plan. Written as JSON and HTML
-beside the erasure certificates.
+Lists the policies and their versions, the as-of date, every disposed conversation once (per laptop or
+store: its files' paths and hashes; for a conversation kept as rows of an agent's database, that database's
+path, its hash before the deletion and how many rows went; never content), what was kept and why (legal
+hold, open access request, unreachable location, not grouped with a conversation), and who approved the
+plan. Written as JSON and HTML beside the erasure certificates.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def build_disposal(
                     "path": rec.path,
                     "why": _KEPT_WHY.get(ground, ground),
                     "hold_id": rec.details.get("hold_id"),
+                    "conversation": rec.details.get("session_id"),
                 }
             )
     return {
@@ -94,14 +96,17 @@ def _html(doc: dict[str, Any]) -> str:
     rows = []
     for conv in doc["disposed"]:
         files = "".join(
-            f"<li><code>{e(str(f['path']))}</code> sha256 {e(str(f['sha256']))}</li>" for f in conv["files"]
+            f"<li><code>{e(str(f['path']))}</code> sha256 {e(str(f['sha256']))}"
+            f"{' (' + e(str(f['rows'])) + ' rows deleted)' if f.get('rows') else ''}</li>"
+            for f in conv["files"]
         )
         rows.append(
             f"<tr><td>{e(conv['location'])}</td><td>{e(conv['conversation'])}</td>"
             f"<td>{e(str(conv['policy']))}</td><td><ul>{files}</ul></td></tr>"
         )
     kept = "".join(
-        f"<tr><td>{e(str(k['location']))}</td><td><code>{e(str(k['path']))}</code></td><td>{e(str(k['why']))}"
+        f"<tr><td>{e(str(k['location']))}</td><td><code>{e(str(k['path']))}</code>"
+        f"{' conversation ' + e(str(k['conversation'])) if k.get('conversation') else ''}</td><td>{e(str(k['why']))}"
         f"{' ' + e(str(k['hold_id'])) if k['hold_id'] else ''}</td></tr>"
         for k in doc["kept"]
     )

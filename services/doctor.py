@@ -7,7 +7,6 @@ health endpoint. Writes nothing, creates nothing, reads no file on a laptop and 
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import urllib.error
@@ -34,6 +33,7 @@ from models.errors import (
     UnreachableError,
 )
 from models.files import check_private
+from models.server_auth import CLIENT_ENV, auth_file, basic_auth_header, client_credential
 from models.settings import EndpointSettings, Settings, load_settings, resolve_config_path
 from models.tables import Request
 from proofs.ledger import DEFAULT_KEY_FILENAME
@@ -123,7 +123,8 @@ def _key_check(
 
 
 def check_keys(settings: Settings, requests: int | None, env: Mapping[str, str]) -> list[Check]:
-    """The master key, the identifiers' HMAC key, the ledger signing key and SSH keys: present and private."""
+    """The master key, the identifiers' HMAC key, the ledger signing key, the Prefect server's credential and SSH
+    keys: present and private."""
     state = settings.state_dir
     needed = bool(requests)
     checks = [
@@ -135,6 +136,8 @@ def check_keys(settings: Settings, requests: int | None, env: Mapping[str, str])
                    settings.erasure.signing_key or state / DEFAULT_KEY_FILENAME, needed=False,
                    block=settings.secrets.ledger_signing_key, env=env),
     ]  # fmt: skip
+    if settings.prefect.auth:  # the server's credential (created by the first `dsr server start`)
+        checks.append(_key_check("key server-credential", CLIENT_ENV, auth_file(settings), needed=False, env=env))
     ssh_keys = {ep.key_file or settings.ssh.key_file for ep in settings.endpoints if ep.url.startswith("ssh://")}
     for key_file in sorted(k for k in ssh_keys if k is not None):
         if not key_file.exists():
@@ -267,22 +270,38 @@ def check_register(settings: Settings) -> Check:
     return Check("register", OK, f"all {len(DataCategory)} detectable categories have their answers")
 
 
+def _api_status(url: str, credential: str | None, timeout: float) -> int | None:
+    """HTTP status of `GET {url}/admin/version` (an API call the server authenticates, unlike /health); None
+    when nothing answers."""
+    request = urllib.request.Request(f"{url}/admin/version", headers=basic_auth_header(credential))  # noqa: S310 - http(s) URL checked by the caller
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) URL checked by the caller
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return None
+
+
+def _refuses_anonymous(url: str, timeout: float) -> bool:
+    """Whether the server refuses an API call without a credential (it has authentication on)."""
+    return _api_status(url, None, timeout) == 401
+
+
 def check_prefect(settings: Settings, env: Mapping[str, str], timeout: float = 3.0) -> Check:
-    """The Prefect server: must answer when PREFECT_API_URL is set; otherwise whether it runs is only told."""
+    """The Prefect server: reachable and authenticated. Must answer when PREFECT_API_URL is set (otherwise
+    whether it runs is only told); must take our credential; the configured server of `dsr server start` must
+    refuse a call without one unless `[prefect].auth` is off."""
     named = env.get("PREFECT_API_URL")
     url = (named or settings.prefect.api_url).rstrip("/")
-    request = urllib.request.Request(f"{url}/health")  # noqa: S310 - http(s) URL of the team's own server
-    auth = env.get("PREFECT_API_AUTH_STRING")
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
     if not url.startswith(("http://", "https://")):
         return Check("prefect", FAIL, f"PREFECT_API_URL {url} is not an http(s) URL", "set it to http://HOST:PORT/api")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - checked scheme above
-            status = int(answer.status)
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (OSError, ValueError):
+        credential = client_credential(settings, env)
+    except ConfigError as exc:
+        return Check("prefect", FAIL, str(exc).split("; run:")[0], f"chmod 600 {auth_file(settings)}")
+    status = _api_status(url, credential, timeout)
+    if status is None:
         if named:
             return Check(
                 "prefect", FAIL, f"{url} does not answer", "start it with `dsr server start`, or unset PREFECT_API_URL"
@@ -291,15 +310,25 @@ def check_prefect(settings: Settings, env: Mapping[str, str], timeout: float = 3
             "prefect", INFO, f"not running at {url}", "`dsr server start` starts the UI; CLI runs work without it"
         )
     if status in (401, 403):
+        have = "refuses our credential" if credential else "requires a credential and we have none"
         return Check(
             "prefect",
             FAIL,
-            f"{url} refuses us (HTTP {status})",
-            "set PREFECT_API_AUTH_STRING to the server's credentials",
+            f"{url} {have} (HTTP {status})",
+            f"set {CLIENT_ENV} to the server's `user:password`, or [prefect].auth_file to its credential file",
         )
     if status != 200:
-        return Check("prefect", FAIL, f"{url} answered HTTP {status}", "check the server's log (dsr server status)")
-    return Check("prefect", OK, f"{url} reachable")
+        return Check("prefect", FAIL, f"{url} answered HTTP {status}", "check the server's log (.dsr/logs/)")
+    if credential is None or not _refuses_anonymous(url, timeout):
+        if url == settings.prefect.api_url and settings.prefect.auth:
+            return Check(
+                "prefect",
+                FAIL,
+                f"{url} answers API calls without a credential",
+                "restart it with `dsr server stop` and `dsr server start` (authentication is on by default)",
+            )
+        return Check("prefect", INFO, f"{url} reachable, without authentication", "anyone who reaches it controls it")
+    return Check("prefect", OK, f"{url} reachable and authenticated (refuses calls without the credential)")
 
 
 def _valid_cron(expression: str) -> bool:

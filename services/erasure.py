@@ -9,6 +9,7 @@ returned to a flow hold locations, line numbers, hashes and counts only.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +33,9 @@ from models.errors import ApprovalRequiredError, ConnectorError, DsrError, FourE
 from models.holds import active_holds, as_settings
 from models.identity import require_identity
 from models.run_lock import check_open
+from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, utcnow
+from models.tables import ErasurePlanRecord, LocationScan, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
@@ -206,8 +208,9 @@ def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) ->
     """Every item of the newest plan with its action and reason (paths and counts, never content).
 
     Args:
-        redact: replace every form of the subject's identifiers in paths and version ids by `[redacted]`
-            (for the Prefect artifact: a laptop path can carry a user name).
+        redact: replace every form of the subject's identifiers in paths and version ids by `[redacted]`,
+            and home-directory account names by `[user]` (for the Prefect artifact: a laptop path
+            carries the staff member's login name).
     """
     record = latest_plan(settings, request_id)
     if record is None:
@@ -216,9 +219,20 @@ def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) ->
     if redact and rows:
         matcher = build_matcher(settings, request_id)
         for row in rows:
-            row["path"] = redact_text(row["path"], matcher)
+            row["path"] = mask_home_user(redact_text(row["path"], matcher))
             row["version_id"] = redact_text(row["version_id"], matcher)
     return rows
+
+
+_HOME_USER = re.compile(r"(?i)(^|[/\\])(Users|home)([/\\])[^/\\]+(?=[/\\]|$)")
+HOME_USER_MASK = "[user]"
+
+
+def mask_home_user(path: str) -> str:
+    """`path` with the account name of any home directory (`/Users/<name>`, `/home/<name>`,
+    `C:/Users/<name>`) replaced by `[user]`: the reviewer needs the laptop and the store, not the staff
+    member's login name, and everything handed to Prefect is readable inside the company."""
+    return _HOME_USER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{HOME_USER_MASK}", path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +249,9 @@ class Approval:
     note: str | None
     submitted_by: str | None
     ledger_seq: int | None
+    authentication: str = ""
+    """How the decision was authenticated (`models.server_auth`: os_login, server_shared_credential,
+    server_without_authentication); empty for decisions recorded before this was kept."""
 
 
 def _approval_key(request_id: str, digest: str) -> str:
@@ -267,6 +284,7 @@ def approval_of(settings: Settings, request_id: str) -> Approval | None:
         note="\n".join(str(n) for n in note) if isinstance(note, list) and note else None,
         submitted_by=text("submitted_by"),
         ledger_seq=entry.seq,
+        authentication=text("authentication") or "",
     )
 
 
@@ -327,11 +345,13 @@ def decide(
     note: str | None = None,
     authenticated_user: str | None = None,
     channel: str = "cli",
+    authentication: str = AUTH_OS_LOGIN,
 ) -> PlanState:
     """Record a named reviewer's decision on the pending plan whose digest they reviewed.
 
-    The decision (plan digest, reviewer name as typed, the authenticated OS or server user, time, note) is a
-    signed proof-ledger entry. A rejection touches nothing and returns the request to in_progress.
+    The decision (plan digest, reviewer name as typed, the authenticated OS or server user and how the decision
+    was authenticated, time, note) is a signed proof-ledger entry. A rejection touches nothing and returns the
+    request to in_progress.
 
     Raises:
         ApprovalRequiredError: there is no plan waiting for a decision.
@@ -356,6 +376,7 @@ def decide(
                 "plan_digest": record.digest,
                 "reviewer": reviewer,
                 "authenticated_user": user,
+                "authentication": authentication,
                 "channel": channel,
                 "note": text_chunks(note),
                 "submitted_by": submitter,
@@ -384,6 +405,7 @@ def decide(
             actor=reviewer,
             plan_digest=record.digest,
             authenticated_user=user,
+            authentication=authentication,
         )
     return plan_state(settings, request_id)
 
@@ -478,19 +500,3 @@ def verify(
         )
     ledger.seal()
     return result
-
-
-def notify_recipient(
-    settings: Settings, request_id: str, *, recipient: str, channel: str, at: datetime | None = None
-) -> None:
-    """Record that a recipient was told of the erasure (Art. 19)."""
-    recipients = {r for c in settings.processing_register.categories.values() for r in c.recipients or []}
-    if recipient not in recipients:
-        allowed = "; ".join(sorted(recipients)) or "none in [register]"
-        raise InputError(f"--recipient {recipient!r} is not a recipient in the register; known: {allowed}")
-    with session_scope(settings.database.url) as session:
-        cases.get_request(session, request_id)
-        session.add(
-            RecipientNotice(request_id=request_id, recipient=recipient, channel=channel, notified_at=at or utcnow())
-        )
-        cases.record_event(session, "erasure.recipient_notified", request_id=request_id, channel=channel)

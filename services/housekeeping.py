@@ -3,13 +3,16 @@
 - Requests closed longer than `[prefect].flow_run_retention_days` are listed so that the flow deletes their
   Prefect flow runs (run names start with the request id: `<id>-access`, `<id>-erasure`).
 - Sealed access packages are deleted `[access].delivery_window_days` after issue; the request keeps the
-  package's manifest hash.
+  package's manifest hash, and the deletion is a signed ledger entry (`package_deleted`).
+- Staging copies and blocked drafts of a closed request (withdrawn, refused, or ended while a draft waited)
+  are deleted; they were made for the request only.
 - Identifiers of requests closed longer than the record-keeping period are dropped (keyed hashes stay) and
   their request keys destroyed.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from models.db import session_scope
 from models.flow_names import request_run_names
 from models.settings import Settings
 from models.tables import Request, utcnow
+from services.request_ledger import record_package_deleted
+from services.staging import draft_path
 
 
 def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
@@ -35,7 +40,7 @@ def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
 def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Delete sealed packages issued more than the delivery window ago; returns their request ids."""
     cutoff = (now or utcnow()) - timedelta(days=settings.access.delivery_window_days)
-    removed: list[str] = []
+    removed: list[tuple[str, str, str | None]] = []
     with session_scope(settings.database.url) as session:
         rows = session.exec(select(Request).where(col(Request.report_path).is_not(None))).all()
         for request in rows:
@@ -49,8 +54,11 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
             cases.record_event(
                 session, "access.package_deleted", request_id=request.id, package_sha256=request.package_sha256
             )
-            removed.append(request.id)
-    return removed
+            removed.append((request.id, path.name, request.package_sha256))
+    # Signed entries: a certificate stops listing a package as retained once its deletion is in the ledger.
+    for request_id, name, digest in removed:
+        record_package_deleted(settings, request_id, name=name, manifest_sha256=digest)
+    return [request_id for request_id, _name, _digest in removed]
 
 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
@@ -62,3 +70,47 @@ def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str
     """Drop identifier values of requests closed longer than the record-keeping period (keyed hashes stay)."""
     with session_scope(settings.database.url) as session:
         return cases.pseudonymise_closed_requests(session, settings, now=now)
+
+
+def discard_working_copies(settings: Settings, request_id: str) -> int:
+    """Delete what a request gathered but never delivered: its staging copies, a blocked draft package and
+    any plaintext package left by an interrupted assembly. The sealed, delivered package is not touched (its
+    lifetime is the delivery window). Records one event with the count; returns how many paths went.
+
+    Called when a request is withdrawn or refused, and by the daily watch for every closed request, so that
+    copies made for a request never outlive it.
+    """
+    package_dir = settings.access.package_dir
+    candidates = (
+        package_dir / "staging" / request_id,
+        draft_path(package_dir, request_id),
+        package_dir / request_id,
+        package_dir / f"{request_id}.zip",
+    )
+    removed = 0
+    for path in candidates:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed += 1
+    if removed:
+        with session_scope(settings.database.url) as session:
+            cases.record_event(session, "request.working_copies_discarded", request_id=request_id, paths=removed)
+    return removed
+
+
+def discard_closed_working_copies(settings: Settings) -> list[str]:
+    """`discard_working_copies` for every closed request that still has some; returns their ids."""
+    staging = settings.access.package_dir / "staging"
+    pending = {p.name for p in staging.iterdir()} if staging.is_dir() else set()
+    pending |= {p.name.removesuffix(".draft.zip.enc") for p in settings.access.package_dir.glob("*.draft.zip.enc")}
+    if not pending:
+        return []
+    with session_scope(settings.database.url) as session:
+        closed = session.exec(
+            select(Request.id).where(col(Request.id).in_(sorted(pending)), col(Request.closed_at).is_not(None))
+        ).all()
+    return [rid for rid in closed if discard_working_copies(settings, rid)]

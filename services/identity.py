@@ -107,6 +107,7 @@ def verify(
     with session_scope(settings.database.url) as session:
         request = get_request(session, request_id)
         stored_method, arrived, due = request.identity_method, request.identity_received_at, request.due_on
+        received, extended = request.received_at, request.extended_due_on
     return _append(
         settings,
         ProofRecord(
@@ -120,7 +121,9 @@ def verify(
                 "os_user": identity.os_user(),
                 "note": text_chunks(note),
                 "arrived_at": arrived.isoformat() if arrived else None,
+                "received_at": received.isoformat(),
                 "due": due.isoformat(),
+                "extended_due": extended.isoformat() if extended else None,
             },
         ),
         _recorded_key(request_id),
@@ -135,6 +138,9 @@ def waive(settings: Settings, request_id: str, *, reason: str) -> LedgerEntry:
     if not retry:
         _record(settings, lambda s: identity.waive_identity(s, settings, request_id, reason=reason))
     user = identity.os_user()
+    with session_scope(settings.database.url) as session:
+        request = get_request(session, request_id)
+        received, due, extended = request.received_at, request.due_on, request.extended_due_on
     return _append(
         settings,
         ProofRecord(
@@ -142,7 +148,15 @@ def waive(settings: Settings, request_id: str, *, reason: str) -> LedgerEntry:
             request_id=request_id,
             outcome=identity.WAIVED,
             actor=user,
-            details={"method": None, "by": user, "os_user": user, "reason": text_chunks(reason)},
+            details={
+                "method": None,
+                "by": user,
+                "os_user": user,
+                "reason": text_chunks(reason),
+                "received_at": received.isoformat(),
+                "due": due.isoformat(),
+                "extended_due": extended.isoformat() if extended else None,
+            },
         ),
         _recorded_key(request_id),
     )

@@ -31,6 +31,8 @@ from models.db import session_scope
 from models.errors import InputError
 from models.files import atomic_write, atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
+from models.identity import os_user
+from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow
 from proofs.ledger import Ledger, LedgerAction, ProofRecord
@@ -287,10 +289,13 @@ def _record_kept_outside_plan(ledger: Ledger, plan: PurgePlan, run_id: str) -> N
 
 
 def kept_unplanned_reason(kind: str) -> str:
-    """Why a reported file stays: a database holding conversations as rows (a purge never edits one), or a
-    conversation's file that groups with no conversation."""
+    """Why a reported file stays: a database holding conversations as rows that the purge cannot change there,
+    or a conversation's file that groups with no conversation."""
     if kind == "database":
-        return "conversations kept as rows of a database; a purge never edits a database"
+        return (
+            "conversations kept as rows of a database the purge cannot change here "
+            "(not on a local disk, unreadable, or its rows name no conversation)"
+        )
     return "not grouped with a conversation"
 
 
@@ -403,8 +408,11 @@ def pending_review(settings: Settings, run_id: str) -> dict[str, Any]:
     return body
 
 
-def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> dict[str, Any]:
-    """A named reviewer approves the plan of a real run by its digest; the run then executes.
+def approve_purge(
+    settings: Settings, run_id: str, *, by: str, digest: str, authentication: str = AUTH_OS_LOGIN
+) -> dict[str, Any]:
+    """A named reviewer approves the plan of a real run by its digest; the run then executes. The audit event
+    records the name as typed beside the authenticated OS user and how the decision was authenticated.
 
     The plan is made again for the run's policy and as-of date: if anything changed since the review (a file,
     a hold, a freeze), its digest differs and the approval is refused as stale; nothing is deleted.
@@ -423,13 +431,26 @@ def approve_purge(settings: Settings, run_id: str, *, by: str, digest: str) -> d
     plan, _ = make_plan(settings, policy=saved["policy"], now=datetime.fromisoformat(saved["as_of"]))
     current = plan_digest(plan)
     if current != digest:
+        # The reviewer must see the plan as it is now: only its new digest can be approved from here on.
+        atomic_write(
+            _review_path(settings, run_id), json.dumps({**saved, "digest": current}, sort_keys=True), mode=0o600
+        )
         raise InputError(
             f"stale digest: the plan of run {run_id!r} changed since it was reviewed (now {current}); "
             "review it again with `dsr retention plan` and approve the new digest",
             run_id=run_id,
         )
     with session_scope(settings.database.url) as session:
-        record_event(session, "retention.approved", actor=by, outcome="approved", run_id=run_id, digest=digest)
+        record_event(
+            session,
+            "retention.approved",
+            actor=by,
+            outcome="approved",
+            run_id=run_id,
+            digest=digest,
+            authenticated_user=os_user(),
+            authentication=authentication,
+        )
     summary = _execute(settings, plan, run_id=run_id, started_at=started_at, approved=(by, digest))
     _review_path(settings, run_id).unlink(missing_ok=True)
     return summary

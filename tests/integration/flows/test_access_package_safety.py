@@ -19,7 +19,9 @@ from models import cases
 from models.db import session_scope
 from models.settings import load_settings
 from models.types import RequestKind, RequestStatus
+from proofs.ledger import LedgerAction
 from services import access as steps
+from services.evidence import ledger_for
 from services.release_check import ReleaseBlockedError
 from tests.integration.flows.conftest import Fleet, make_fleet
 
@@ -158,13 +160,24 @@ def test_scope_section_and_plain_language(issued: tuple[Fleet, str, Path]) -> No
 
 
 def test_release_check_recorded_in_the_audit_trail(issued: tuple[Fleet, str, Path]) -> None:
-    """The release check ran before sealing and passed; the event holds no content."""
+    """The release check ran before sealing and passed; the event holds no content. Its outcome and the sealed
+    package (name, manifest hash, deletion date) are signed ledger entries."""
     fleet, rid, _package = issued
     settings = load_settings(fleet.config)
     with session_scope(settings.database.url) as session:
         event = cases.last_release_check(session, rid)
         assert event is not None and event.outcome == "passed"
-        assert cases.get_request(session, rid).status == RequestStatus.COMPLETED.value
+        request = cases.get_request(session, rid)
+        assert request.status == RequestStatus.COMPLETED.value
+        sealed_name, digest = Path(request.report_path or "").name, request.package_sha256
+    ledger = ledger_for(settings)
+    entries = [e for e in ledger.entries() if e.record.request_id == rid]
+    checks = [e for e in entries if e.record.action is LedgerAction.RELEASE_CHECK]
+    assert [e.record.outcome for e in checks] == ["passed"]
+    [sealed] = [e for e in entries if e.record.action is LedgerAction.PACKAGE_SEALED]
+    assert (sealed.record.path, sealed.record.sha256_after) == (sealed_name, digest)
+    assert sealed.record.details["delete_on"]
+    assert any(c.seq_to >= sealed.seq for c in ledger.checkpoints()), "the package entry is signed"
 
 
 def test_empty_register_blocks_issue_unless_allowed(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ import hashlib
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -17,9 +19,11 @@ from models.db import session_scope
 from models.settings import load_settings
 from models.tables import AuditEvent
 from models.types import RequestKind
+from proofs.entry import LedgerEntry
 from proofs.ledger import LedgerAction, read_head_document
 from proofs.verify import HeadCheck, read_certificate
 from services import erasure as steps
+from services import request_ledger
 from services.evidence import ledger_for
 from tests.integration.flows.conftest import Fleet, make_fleet
 from tests.unit.dsr.conftest import invoke_main
@@ -186,6 +190,10 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
     with session_scope(load_settings(small_fleet.config).database.url) as session:
         events = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()]
     assert "erasure.approved" in events
+    approval = steps.approval_of(load_settings(small_fleet.config), rid)
+    assert approval is not None and approval.reviewer == "Dana Reviewer" and approval.channel == "prefect_server"
+    # The test harness's server has no authentication: the ledger says so rather than naming anyone.
+    assert approval.authentication == "server_without_authentication" and approval.authenticated_user
 
 
 def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
@@ -206,13 +214,26 @@ def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
 
 def test_certificate_matches_the_ledger_entry_by_entry(small_fleet: Fleet) -> None:
     """Every kept (`exception`) entry of the request is in the certificate with its ground, every deletion with
-    its before-hash, every redaction with its after-hash; the certificate names the ledger head; nothing is
-    stated as verified that no re-scan searched."""
+    its before-hash, every redaction with its after-hash, every Art. 19 notification and request to a processor
+    with its date and entry (the others "not yet sent"), the person's retained access package and the request's
+    dates with their entries; the certificate names the ledger head; nothing is stated as verified that no
+    re-scan searched."""
+    settings = load_settings(small_fleet.config)
+    access_id = small_fleet.submit(RequestKind.ACCESS)
+    request_ledger.record_package_sealed(
+        settings,
+        access_id,
+        name=f"{access_id}.zip.enc",
+        manifest_sha256="ab" * 32,
+        delete_on=datetime(2027, 1, 5, tzinfo=UTC),
+    )
     rid = small_fleet.submit(RequestKind.ERASURE)
     assert erasure_request(rid, wait_for_approval=False)["status"] == "awaiting_approval"
-    settings = load_settings(small_fleet.config)
     digest = steps.plan_state(settings, rid).digest or ""
     steps.decide(settings, rid, approved=True, reviewer="Dana Reviewer", digest=digest, note="checked the plan")
+    recipient = request_ledger.register_recipients(settings)[0]
+    request_ledger.record_notice(settings, rid, recipient=recipient, channel="email")
+    request_ledger.record_vendor_request(settings, rid, processor="Anthropic PBC", channel="portal", reference="T-1")
     erasure_request(rid, wait_for_approval=False)
     with session_scope(settings.database.url) as session:
         html_path = Path(cases.get_request(session, rid).certificate_path or "")
@@ -264,3 +285,31 @@ def test_certificate_matches_the_ledger_entry_by_entry(small_fleet: Fleet) -> No
     assert "nothing about you remains" not in page
     assert "not yet sealed" not in page, "the ledger head the certificate names is sealed"
     assert "requested from the vendor separately" not in page.lower(), "no vendor request is in the ledger"
+    _check_notices_packages_and_dates(certificate, page, entries, access_id)
+
+
+def _check_notices_packages_and_dates(
+    certificate: dict[str, Any], page: str, entries: list[LedgerEntry], access_id: str
+) -> None:
+    """The Art. 19, processor, package and date sections of the certificate against the ledger, entry by entry."""
+    notices = [e for e in entries if e.record.action is LedgerAction.NOTIFY]
+    rows = {r["recipient"]: r for r in certificate["recipients"]}
+    assert notices and {r["ledger_seq"] for r in rows.values() if r["ledger_seq"]} == {e.seq for e in notices}
+    for entry in notices:
+        row = rows[entry.record.details["recipient"]]
+        assert (row["status"], row["notified_at"]) == ("notified", entry.record.details["sent_at"])
+    assert all(r["status"] == "not_yet_sent" for r in rows.values() if r["ledger_seq"] is None)
+    sent = [e for e in entries if e.record.action is LedgerAction.VENDOR_REQUEST]
+    vendors = certificate["vendor_requests"]
+    assert sent and {v["ledger_seq"] for v in vendors if v["status"] == "sent"} == {e.seq for e in sent}
+    assert {"processor": "Example Backup Ltd", "status": "not_yet_sent", "sent_at": None, "channel": None,
+            "reference": None, "ledger_seq": None} in vendors  # fmt: skip
+    assert "Not yet sent" in page and "Asked Anthropic PBC to erase its copy" in page
+    package = certificate["retained_package"]
+    assert package["request_id"] == access_id and package["name"] == f"{access_id}.zip.enc"
+    assert package["delete_on"] == "2027-01-05T00:00:00+00:00" and package["ledger_seq"]
+    dated = [e for e in entries if e.record.action is LedgerAction.IDENTITY and e.record.details.get("due")]
+    assert certificate["dates_ledger_seq"] == dated[-1].seq
+    assert certificate["received_at"] == dated[-1].record.details["received_at"]
+    assert certificate["due"] == dated[-1].record.details["due"]
+    assert "case records" not in page and "case database" not in page

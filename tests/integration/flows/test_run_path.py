@@ -196,6 +196,7 @@ def test_a_run_with_its_own_server_says_nothing_of_telemetry_and_leaves_nothing_
     assert f"{rid}: completed" in done.stdout
     assert "telemetry" not in output.lower(), output
     assert "Traceback" not in output
+    assert "Error logging to API" not in output and "401" not in output, output  # its one-time credential works
     home = str(load_settings(fleet.config).prefect.home).encode()
     for pid in _live_pids():
         try:

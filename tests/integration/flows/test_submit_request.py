@@ -127,6 +127,14 @@ def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet) -> None
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, rid)
         assert request.report_path is None and request.package_sha256 == digest
+    from proofs.ledger import LedgerAction
+    from services.certificate_entries import retained_package
+    from services.evidence import ledger_for
+
+    entries = [e for e in ledger_for(settings).entries() if e.record.request_id == rid]
+    [deleted] = [e for e in entries if e.record.action is LedgerAction.PACKAGE_DELETED]
+    assert (deleted.record.path, deleted.record.sha256_before) == (Path(sealed).name, digest)
+    assert retained_package(entries) is None, "a deleted package is no longer stated as retained"
     assert pseudonymise(settings, now=later) == []
     assert pseudonymise(settings, now=utcnow() + settings.record_keeping + timedelta(days=1)) == [rid]
     with session_scope(settings.database.url) as session:

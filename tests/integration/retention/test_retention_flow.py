@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from sqlmodel import col, select
 
 from flows.retention_purge import retention_purge
 from models.db import session_scope
+from models.errors import InputError
 from models.holds import add_hold
-from models.tables import LedgerEntry, RetentionRun
+from models.settings import Settings
+from models.tables import AuditEvent, LedgerEntry, RetentionRun
 from models.types import RequestKind
 from proofs.entry import LedgerAction
 from services.evidence import ledger_for
@@ -75,7 +81,7 @@ def test_dry_run_real_run_and_rerun(fleet: Fleet) -> None:
         assert fleet.present(*key) == [not should_go] * len(session["paths"]), key
 
     again = retention_purge(dry_run=False, as_of=REFERENCE)
-    assert again["totals"]["purge"] == {"sessions": 0, "files": 0, "lines": 0, "bytes": 0}
+    assert again["totals"]["purge"] == {"sessions": 0, "files": 0, "lines": 0, "rows": 0, "bytes": 0}
 
     ledger = ledger_for(settings)
     assert ledger.verify().ok
@@ -139,4 +145,79 @@ def test_reviewed_real_run_waits_for_the_approved_digest(fleet: Fleet) -> None:
     assert not any(any(fleet.present(*key)) for key in expired)
     certificate = json.loads(Path(done["certificate"]["json"]).read_text(encoding="utf-8"))
     assert certificate["approved_by"] == "Dana Reviewer"
+    with session_scope(fleet.settings.database.url) as session:
+        approved = session.exec(select(AuditEvent).where(AuditEvent.action == "retention.approved")).one()
+    assert json.loads(approved.details)["authentication"] == "os_login"  # beside the typed name: the OS user
+    assert json.loads(approved.details)["authenticated_user"]
+    assert len(certificate["disposed"]) == len(expired)
+
+
+def _paused_purge(not_digest: str | None, settings: Settings, deadline: float) -> str:
+    """The id of the paused real purge run once it waits on a form for a digest other than `not_digest`."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from services.retention_runs import pending_review
+
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["purge-2026-11-01"]))
+            )
+        for run in runs:
+            if run.state is None or not run.state.is_paused():
+                continue
+            try:
+                digest = pending_review(settings, str(run.id))["digest"]
+            except InputError:
+                continue
+            if digest != not_digest:
+                return str(run.id)
+    raise AssertionError("the purge run never paused on the review form")
+
+
+def test_paused_purge_resumes_with_the_reviewed_digest_only(fleet: Fleet) -> None:
+    """With disposition review on, the real purge pauses on the Prefect form and deletes nothing; resumed with a
+    digest gone stale (a file changed since the review) it refuses, deletes nothing and asks again; resumed with
+    the plan's current digest by a named reviewer it disposes of the expired sessions."""
+    from prefect.flow_runs import resume_flow_run
+
+    from services.retention_runs import pending_review
+
+    fleet.config.write_text(
+        fleet.config.read_text(encoding="utf-8").replace("review = false", "review = true"), encoding="utf-8"
+    )
+    settings = fleet.settings
+    expired = fleet.expired()
+    outcome: dict[str, object] = {}
+    runner = threading.Thread(
+        target=lambda: outcome.update(retention_purge(dry_run=False, as_of=REFERENCE)), daemon=True
+    )
+    runner.start()
+    deadline = time.monotonic() + 240
+    run_id = _paused_purge(None, settings, deadline)
+    reviewed = pending_review(settings, run_id)["digest"]
+    assert all(all(fleet.present(*key)) for key in expired)
+
+    endpoint, session_id = sorted(expired)[0]
+    session = next(s for s in fleet.truth["sessions"] if (s["endpoint"], s["session_id"]) == (endpoint, session_id))
+    changed = fleet.root / endpoint / session["paths"][0].lstrip("/")
+    stat = changed.stat()
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    resume_flow_run(UUID(run_id), run_input={"reviewer": "Dana Reviewer", "digest": reviewed})
+    assert _paused_purge(reviewed, settings, deadline) == run_id, "a stale digest re-opens the form"
+    assert all(all(fleet.present(*key)) for key in expired), "nothing is deleted on a stale digest"
+    with session_scope(settings.database.url) as db:
+        purges = db.exec(select(LedgerEntry).where(LedgerEntry.action == LedgerAction.PURGE.value)).all()
+        assert purges == []
+
+    current = pending_review(settings, run_id)["digest"]
+    resume_flow_run(UUID(run_id), run_input={"reviewer": "Dana Reviewer", "digest": current})
+    runner.join(timeout=300)
+    assert outcome.get("outcome") == "complete", outcome
+    assert not any(any(fleet.present(*key)) for key in expired)
+    certificate = json.loads(Path(str(outcome["certificate"]["json"])).read_text(encoding="utf-8"))  # type: ignore[index]
+    assert certificate["approved_by"] == "Dana Reviewer" and certificate["plan_digest"] == current
     assert len(certificate["disposed"]) == len(expired)

@@ -1,7 +1,9 @@
-"""The privacy team's console: the demo's Prefect UI in headless Chromium, from the access run to approving an erasure.
+"""The privacy team's console: the demo's Prefect UI in headless Chromium, from signing in and the access run to
+approving an erasure.
 
 Runs `python -m dsr.demo` in a temporary directory on a free port, drives the UI with Playwright (Debian's
-Chromium, no browser download), saves screenshots under test-artifacts/ui/, and stops the demo by pid.
+Chromium, no browser download), saves screenshots under test-artifacts/ui/, and stops the demo by pid. The
+server requires its credential (the demo's `.dsr/prefect-auth.key`): the UI shows its login page first.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import skip_service
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"
@@ -58,18 +66,41 @@ def _dsr_json(env: dict[str, str], *args: str) -> dict[str, object]:
     return dict(json.loads(out.stdout))
 
 
+def _anonymous_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http URL
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _sign_in(page: Page, ui: str, credential: str) -> None:
+    """The UI's login page (Prefect's basic authentication): the whole `user:password` line, then the runs."""
+    page.goto(f"{ui}/runs")
+    field = page.locator("input[type=password]").first
+    field.wait_for(timeout=60_000)
+    page.screenshot(path=str(SHOTS / "00-login.png"))
+    field.fill(credential)
+    field.press("Enter")
+    page.wait_for_url("**/runs**", timeout=60_000)
+
+
 def test_access_run_artifacts_and_erasure_approval_form(demo: dict[str, str]) -> None:
-    """The access run shows its artifacts; the paused erasure run's Resume form approves it and it completes."""
+    """The UI asks for the credential; the access run shows its artifacts; the paused erasure run's Resume form
+    approves it and it completes."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     ui = f"http://127.0.0.1:{demo['DSR_DEMO_PORT']}"
+    assert _anonymous_status(f"{ui}/api/admin/version") == 401
+    credential = (Path(demo["DSR_CONFIG"]).parent / ".dsr" / "prefect-auth.key").read_text().strip()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        _sign_in(page, ui, credential)
         page.goto(f"{ui}/runs")
         page.get_by_role("link", name="DSR-2026-0001-access").first.wait_for(timeout=60_000)
         page.screenshot(path=str(SHOTS / "01-runs.png"))

@@ -17,10 +17,11 @@ from connectors.base import (
 from connectors.layouts import NameLister
 from connectors.local import LocalConnector
 from connectors.memory import MemoryConnector
-from connectors.registry import open_evidence_store, open_store
+from connectors.registry import STORE_BACKENDS, open_evidence_store, open_store
 from connectors.s3 import S3Connector
 from connectors.ssh import SSHConnector
 from models.settings import EvidenceSettings, StoreSettings
+from models.store_schemes import STORE_URL_FORMS
 
 REPO = Path(__file__).resolve().parents[3]
 PRODUCT_PACKAGES = ("models", "detection", "reports", "proofs", "flows", "deployments", "dsr", "simulation")
@@ -92,3 +93,9 @@ def test_no_module_outside_connectors_names_a_store_backend() -> None:
         if "S3Connector" in path.read_text(encoding="utf-8") or "connectors.s3" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_registry_opens_exactly_the_store_schemes_the_settings_accept() -> None:
+    """The settings accept a store URL exactly when the registry has a connector for its scheme."""
+    assert set(STORE_BACKENDS) == set(STORE_URL_FORMS)
+    assert all(form.startswith(f"{scheme}://") for scheme, form in STORE_URL_FORMS.items())

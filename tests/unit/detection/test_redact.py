@@ -124,3 +124,18 @@ def test_own_span_overlap_index_agrees_with_a_linear_scan() -> None:
             start = rng.randint(0, 110)
             end = start + rng.randint(1, 10)
             assert index.overlaps(start, end) == any(s < end and start < e for s, e in spans)
+
+
+def test_erase_in_text_counts_and_log_filter_use_the_same_rule(matcher: Matcher) -> None:
+    """One rule replaces the subject's identifiers in free text: erasure of raw lines, `erase_subject` and the
+    log safety net give the same text."""
+    from detection.logfilter import redact_text
+    from detection.redact import erase_in_text
+
+    text = "mail zoe.angstrom@x.invalid or ZOE.ANGSTROM@X.INVALID; Bruno Keller stays"
+    erased, count = erase_in_text(text, matcher)
+    assert count == 2 and "angstrom" not in erased.lower() and erased.count("[redacted]") == 2
+    assert erased.endswith("Bruno Keller stays")
+    assert redact_text(text, matcher) == erased
+    assert erase_subject({"t": text}, matcher) == ({"t": erased}, 2)
+    assert erase_in_text("nothing here", matcher) == ("nothing here", 0)

@@ -132,3 +132,40 @@ def test_extension_after_deadline_and_illegal_transition(run) -> None:  # type: 
     assert run("request", "withdraw", rid).returncode == 0
     again = run("request", "withdraw", rid)
     assert again.returncode == 1 and "withdrawn to withdrawn" in again.stderr
+
+
+def _working_copies(package_dir: Path, rid: str) -> list[Path]:
+    """Plant what an interrupted access run leaves: staging, a blocked draft, a plaintext package."""
+    staged = package_dir / "staging" / rid
+    staged.mkdir(parents=True)
+    (staged / "laptop-1.jsonl.enc").write_bytes(b"sealed copy")
+    (package_dir / f"{rid}.draft.zip.enc").write_bytes(b"sealed draft")
+    (package_dir / rid).mkdir()
+    (package_dir / rid / "report.html").write_text("plaintext", encoding="utf-8")
+    return [staged, package_dir / f"{rid}.draft.zip.enc", package_dir / rid]
+
+
+def test_closing_a_request_deletes_its_working_copies(run) -> None:  # type: ignore[no-untyped-def]
+    """Withdrawing or refusing deletes the copies gathered for that request only; the daily sweep catches
+    copies of closed requests, and leaves open requests' copies alone."""
+    from services.housekeeping import discard_closed_working_copies
+
+    ids = [
+        json.loads(run("request", "submit", "--kind", "access", "--user-id", f"E-4821{n}", "--json").stdout)["id"]
+        for n in range(3)
+    ]
+    package_dir = state.settings.access.package_dir
+    planted = {rid: _working_copies(package_dir, rid) for rid in ids}
+
+    withdrawn = run("request", "withdraw", ids[0])
+    assert withdrawn.returncode == 0 and "deleted 3 working copies" in withdrawn.stderr
+    assert not any(p.exists() for p in planted[ids[0]])
+    refused = run("request", "refuse", ids[1], "--ground", "manifestly_unfounded", "--reason", "test")
+    assert refused.returncode == 0, refused.stderr
+    assert not any(p.exists() for p in planted[ids[1]])
+    assert all(p.exists() for p in planted[ids[2]])  # still open: untouched
+
+    late = _working_copies(package_dir, ids[0])  # e.g. a run that was still writing when the request closed
+    assert discard_closed_working_copies(state.settings) == [ids[0]]
+    assert not any(p.exists() for p in late) and all(p.exists() for p in planted[ids[2]])
+    assert discard_closed_working_copies(state.settings) == []

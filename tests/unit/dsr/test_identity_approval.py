@@ -153,6 +153,12 @@ def test_approval_is_bound_to_the_current_digest_and_signed(fleet: Path, invoke:
     assert any(r["item"] in ("session", "file", "lines") and r["path"] for r in rows)
     text = invoke("request", "plan", rid, "--detail")
     assert current in text.stdout and "every item of the plan" in text.stdout
+    homes = {p.split("/Users/")[1].split("/")[0] for r in rows if "/Users/" in (p := r["path"])}
+    assert homes and homes != {"[user]"}  # the reviewer's own table keeps the real paths
+    published = erasure.plan_detail(settings, rid, redact=True)  # what the Prefect artifact shows
+    assert len(published) == len(rows)
+    assert all("/Users/[user]/" in r["path"] for r in published if "/Users/" in r["path"])
+    assert not any(f"/{home}/" in r["path"] for r in published for home in homes)
 
     ok = invoke("request", "approve", rid, "--by", "Dana Reviewer", "--digest", current, "--note", "checked")
     assert ok.returncode == 0, ok.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.base import Skipped
+from connectors.base import FileRef, Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import plan_erasure
 from models.settings import ErasureSettings
@@ -30,15 +30,8 @@ def test_fleet_discoveries_roundtrip_through_json(tmp_path: Path) -> None:
 def test_store_discovery_roundtrips_with_versions_locks_and_skips() -> None:
     """S3 fields (version ids, non-current versions, Object Lock, legal hold) and skip reasons survive."""
     info = ArtifactInfo(
-        "t/a.jsonl",
-        "s3_object",
-        "jsonl",
+        FileRef("t/a.jsonl", 42, "etag:v1", "ab" * 32, 3, "s3_object", "jsonl", "v1"),
         "sess-1",
-        42,
-        "etag:v1",
-        "ab" * 32,
-        3,
-        version_id="v1",
         is_latest=False,
         locked=True,
         lock_mode="COMPLIANCE",

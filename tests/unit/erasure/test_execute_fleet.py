@@ -88,7 +88,7 @@ def test_proof_entries_hold_no_content(fleet: Fleet, tmp_path: Path) -> None:
     texts = [
         ledger_path.read_text(encoding="utf-8").lower(),
         plan.to_json().lower(),
-        json.dumps(report.to_json()).lower(),
+        json.dumps(report.to_dict()).lower(),
     ]
     for form in fleet.truth["subjects"][0]["forms"]:
         assert all(form["literal"].lower() not in text for text in texts), form["type"]

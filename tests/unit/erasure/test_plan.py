@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Skipped
+from connectors.base import FileRef, Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import record_verification, verify_erasure
@@ -52,7 +52,7 @@ def _item(
 
 
 def _info(path: str, kind: str, sid: str | None, *, lines: int = 11, fmt: str = "jsonl") -> ArtifactInfo:
-    return ArtifactInfo(path, kind, fmt, sid, 100, f"1:100:{len(path)}", HEX, lines)
+    return ArtifactInfo(FileRef(path, 100, f"1:100:{len(path)}", HEX, lines, kind, fmt), sid)
 
 
 def _laptop(owned_share: int = 1) -> LocationDiscovery:
@@ -213,7 +213,8 @@ def test_art17_exception_by_kind() -> None:
 
 
 def _version(key: str, vid: str, *, latest: bool, lines: int = 5, locked: bool = False) -> ArtifactInfo:
-    return ArtifactInfo(key, "s3_object", "jsonl", None, 10, f"etag{vid}:{vid}", HEX, lines, vid, latest, locked)
+    file = FileRef(key, 10, f"etag{vid}:{vid}", HEX, lines, "s3_object", "jsonl", vid)
+    return ArtifactInfo(file, None, is_latest=latest, locked=locked)
 
 
 def _s3_item(key: str, vid: str, line: int) -> dict[str, Any]:
@@ -281,7 +282,7 @@ def test_verification_is_recorded_per_location(tmp_path: Path) -> None:
     entries = {e.record.location: e.record for e in ledger.entries()}
     assert entries["lap"].verification == "findings_remain" and entries["lap"].counts["findings_remaining"] > 0
     assert entries["lap2"].verification == "clean"
-    assert result.to_json()["clean"] is False and SECRET not in json.dumps(result.to_json())
+    assert result.to_dict()["clean"] is False and SECRET not in json.dumps(result.to_dict())
 
 
 def test_unreadable_entries_are_listed_not_touched() -> None:
@@ -306,14 +307,14 @@ def test_unreadable_entries_are_listed_not_touched() -> None:
 def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
     """A `~/Claude/` file with the same content as a deleted session's output is deleted with the session."""
     laptop = _laptop()
-    output = ArtifactInfo(f"{STORE}/{OWNED}/outputs/draft.md", "output", "text", OWNED, 9, "v1", "cd" * 32, 2)
-    copy = ArtifactInfo("/Users/ana/Claude/draft.md", "user_output", "text", None, 9, "v2", "cd" * 32, 2)
-    unrelated = ArtifactInfo("/Users/ana/Claude/other.md", "user_output", "text", None, 9, "v3", "ef" * 32, 2)
+    output = ArtifactInfo(FileRef(f"{STORE}/{OWNED}/outputs/draft.md", 9, "v1", "cd" * 32, 2, "output", "text"), OWNED)
+    copy = ArtifactInfo(FileRef("/Users/ana/Claude/draft.md", 9, "v2", "cd" * 32, 2, "user_output", "text"))
+    unrelated = ArtifactInfo(FileRef("/Users/ana/Claude/other.md", 9, "v3", "ef" * 32, 2, "user_output", "text"))
     artifacts = (*laptop.artifacts, output, copy, unrelated)
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, artifacts))
     session = next(a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION)
     paths = {f.path for f in session.files}
-    assert copy.path in paths and output.path in paths and unrelated.path not in paths
+    assert copy.file.path in paths and output.file.path in paths and unrelated.file.path not in paths
     assert all(not d.startswith("/Users/ana/Claude") for d in session.dirs)
 
 

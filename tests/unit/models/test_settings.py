@@ -76,6 +76,17 @@ def test_relative_paths_resolve_beside_the_file_once(tmp_path: Path, monkeypatch
             "stores[0].url: invalid value (a string); expected s3://",
             id="s3",
         ),
+        pytest.param(
+            {"stores": [{"name": "s", "url": "gs://bucket/p"}]},
+            "stores[0].url: invalid value (a string); expected s3://bucket/optional/prefix "
+            "(store URL schemes with a connector: s3); got 'gs://bucket/p'",
+            id="unknown-scheme",
+        ),
+        pytest.param(
+            {"stores": [{"name": "s", "url": "gs://key:secret@bucket/p"}]},
+            "got 'gs://bucket/p'",
+            id="unknown-scheme-userinfo",
+        ),
         pytest.param({"databse": {}}, "databse: unknown key", id="typo"),
         pytest.param({"endpoints": [{"url": "file:///x"}]}, "endpoints[0].name: missing", id="missing"),
         pytest.param(

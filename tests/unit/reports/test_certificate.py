@@ -181,10 +181,11 @@ def test_recipients_are_those_of_the_erased_categories_with_notices(tmp_path: Pa
         {
             "recipient": "Barclays Bank UK PLC",
             "categories": ["Bank and payment details"],
-            "status": "pending",
+            "status": "not_yet_sent",
             "notified_at": None,
             "channel": None,
             "reply": None,
+            "ledger_seq": None,
         }
     ]
 
@@ -258,3 +259,27 @@ def test_no_recipient_is_not_worded_as_no_disclosure(tmp_path: Path) -> None:
     page, _ = build(tmp_path, erased_categories=(), notifications=())
     assert "not disclosed to anyone" not in page
     assert "names no recipient" in page
+
+
+def test_notices_and_vendor_requests_cite_their_entries_or_say_not_yet_sent(tmp_path: Path) -> None:
+    """A notice with its ledger entry cites it; one from the case records says so; a recipient or processor
+    with no record is "not yet sent"; dates without an entry say they come from the case records."""
+    from reports.certificate import VendorRequest
+
+    cited = RecipientNotice("Anthropic PBC (AI assistant provider, processor)", AT, "e-mail", ledger_seq=57)
+    vendors = (
+        VendorRequest("Anthropic PBC", "sent", AT, "portal", "T-9", 58),
+        VendorRequest("Example Backup Ltd", "not_yet_sent"),
+    )
+    page, doc = build(tmp_path / "a", notifications=(cited,), vendor_requests=vendors, dates_ledger_seq=12)
+    assert doc["recipients"][0]["ledger_seq"] == 57  # type: ignore[index]
+    assert doc["vendor_requests"][1] == {  # type: ignore[index]
+        "processor": "Example Backup Ltd", "status": "not_yet_sent", "sent_at": None, "channel": None,
+        "reference": None, "ledger_seq": None,
+    }  # fmt: skip
+    assert "Asked to erase its copy" in page and "Not yet sent" in page and "T-9" in page
+    assert "(proof entry 12)" in page and "case records" not in page
+    older = RecipientNotice("Anthropic PBC (AI assistant provider, processor)", AT, "e-mail")
+    page, doc = build(tmp_path / "b", notifications=(older,))
+    assert "case records only" in page and doc["dates_ledger_seq"] is None
+    assert "from our case records: no proof entry records the dates" in page

@@ -64,15 +64,19 @@ def test_agent_sessions_age_by_their_own_timestamps(tmp_path: Path) -> None:
         assert artifact_last_activity_at(connector, history) == datetime.fromtimestamp(1772442850, tz=UTC)
 
 
-def test_conversation_policy_reports_conversations_kept_in_databases(tmp_path: Path) -> None:
-    """A purge never edits an agent's database, so under a whole-conversation policy the databases that hold
-    conversations as rows (Zed, OpenCode, Cursor, ...) are reported as kept, never passed over in silence."""
+def test_conversation_policy_plans_conversations_kept_in_databases(tmp_path: Path) -> None:
+    """Under a whole-conversation policy, each conversation an agent keeps as rows of a database (Zed,
+    OpenCode, Cursor and its `.backup`, Codex) is planned on its own, by its rows, aged by their own times."""
     _laptop(tmp_path)
     settings = Settings(
         endpoints=[EndpointSettings(name="mac", url=tmp_path.as_uri())],
         retention=[RetentionPolicy(name="all", unit="conversation", period_days=30, version="1")],
     )
     plan = plan_purge(settings, lambda name: open_location(name, settings), now=NOW)
-    reported = {path for _location, path, _kind in plan.ungrouped}
-    assert any(path.endswith("threads.db") for path in reported)
-    assert not any(f.path.endswith("threads.db") for c in plan.candidates for f in c.files)
+    rows = {(c.path.rsplit("/", 1)[1], c.session_id) for c in plan.candidates if c.unit == "rows"}
+    assert {("threads.db", "t1"), ("threads.db", "t2"), ("opencode.db", "ses_01")} <= rows
+    assert {("state.vscdb", "c1"), ("state.vscdb.backup", "c1"), ("state_5.sqlite", SID)} <= rows
+    assert not any(kind == "database" for _location, _path, kind in plan.ungrouped)
+    zed = next(c for c in plan.candidates if c.session_id == "t1")
+    assert zed.reference_at == datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
+    assert zed.records == ("threads:t1",)

@@ -10,7 +10,7 @@ from models.settings import DatabaseSettings, DispositionSettings
 from models.tables import LedgerEntry, RetentionRun
 from proofs.entry import LedgerAction
 from retention.execute import execute_purge
-from retention.plan import PurgePlan, plan_purge
+from retention.plan import PurgePlan, PurgeStatus, PurgeUnit, plan_purge
 from services.evidence import ledger_for
 from services.retention_runs import pending_dir, pending_plan, resume_pending, run_purge
 from tests.unit.retention.conftest import REFERENCE, Fleet
@@ -24,7 +24,9 @@ def test_plan_json_roundtrip(fleet: Fleet) -> None:
     """A purge plan survives its JSON form unchanged (what a crashed run leaves behind)."""
     plan = plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE)
     assert plan.candidates
-    assert PurgePlan.from_json(plan.to_json()) == plan
+    restored = PurgePlan.from_json(plan.to_json())
+    assert restored == plan
+    assert all(isinstance(c.unit, PurgeUnit) and isinstance(c.status, PurgeStatus) for c in restored.candidates)
 
 
 def test_run_after_crash_records_the_deletion(fleet: Fleet, database_url: str) -> None:

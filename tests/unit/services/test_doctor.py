@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,52 @@ def test_doctor_command_exit_code_and_json(
     result = invoke_main(monkeypatch, capsys, "doctor", "--json")
     assert result.returncode == 1 and '"passed": false' in result.stdout
     assert not (tmp_path / ".dsr").exists()  # the doctor creates nothing
+
+
+class _Api(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the Prefect API's authentication: `/api/admin/version` needs `Basic base64(expected)`
+    (none needed when `expected` is empty)."""
+
+    expected = ""
+
+    def do_GET(self) -> None:
+        wanted = "Basic " + base64.b64encode(self.expected.encode()).decode() if self.expected else None
+        ok = self.path == "/api/admin/version" and (wanted is None or self.headers.get("Authorization") == wanted)
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+        self.wfile.write(b'"3.9.1"' if ok else b"{}")
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.mark.parametrize(
+    ("server_wants", "we_have", "status", "words"),
+    [
+        ("dsr:right", "dsr:right", OK, "authenticated"),
+        ("dsr:right", "dsr:wrong", FAIL, "refuses our credential"),
+        ("dsr:right", None, FAIL, "requires a credential"),
+        ("", None, FAIL, "without a credential"),
+    ],
+)
+def test_prefect_line_checks_authentication(
+    tmp_path: Path, server_wants: str, we_have: str | None, status: str, words: str
+) -> None:
+    """The server must take our credential (from the file) and refuse a call without one."""
+    handler = type("Api", (_Api,), {"expected": server_wants})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "dsr.toml"
+        config.write_text(f"[prefect]\nport = {server.server_address[1]}\n")
+        if we_have is not None:
+            (tmp_path / ".dsr").mkdir()
+            key = tmp_path / ".dsr" / "prefect-auth.key"
+            key.write_text(we_have + "\n")
+            key.chmod(0o600)
+        checks = _by_name(config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert checks["prefect"][0] == status and words in checks["prefect"][1]
+    assert "right" not in checks["prefect"][1] + checks["prefect"][2]

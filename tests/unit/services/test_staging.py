@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Skipped
+from connectors.base import FileRef, Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, unseal
 from services.staging import load_discovery, save_discovery
@@ -19,7 +19,7 @@ DISCOVERY = LocationDiscovery(
     "endpoint",
     ({"location": {"endpoint": "lap-01", "path": "/h/a.jsonl", "line": 3}, "kind": "transcript"},),
     (("sess-1", "session_email"),),
-    (ArtifactInfo("/h/a.jsonl", "transcript", "jsonl", "sess-1", 10, "1:10:5", "ab" * 32, 4),),
+    (ArtifactInfo(FileRef("/h/a.jsonl", 10, "1:10:5", "ab" * 32, 4, "transcript", "jsonl"), "sess-1"),),
     (Skipped("lap-01", "/h/locked", "permission_denied"),),
 )
 
