@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	# Bytecode compiled at install: without it (uv does not compile; PYTHONDONTWRITEBYTECODE stops Python from
+	# caching what it compiles), every `dsr` command recompiles SQLAlchemy and pydantic and takes seconds.
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q models connectors detection reports proofs flows deployments dsr simulation erasure retention services
 	touch $(STAMP)
 
 # The system packages of the service-backed tests (the list .ci/run installs in CI); needs root (apt-get).

@@ -304,9 +304,15 @@ def _cli_latency(work: Path, runs: int) -> dict[str, Any]:
         f'[database]\nurl = "sqlite:///{fleet / "dsr.db"}"\n',
         encoding="utf-8",
     )
+    probe = json.dumps({"email": ["latency.probe@example.invalid"]})
+    submitted = _dsr(fleet, "request", "submit", "--kind", "access", "--identifiers", "-", "--json", stdin=probe)
+    request_id = json.loads(submitted.stdout)["id"] if submitted.returncode == 0 else "DSR-0000-0000"
     commands = {
         "dsr deadline 2026-01-31 --json": ["deadline", "2026-01-31", "--json"],
         "dsr request list": ["request", "list"],
+        "dsr request show ID --json": ["request", "show", request_id, "--json"],
+        "dsr hold list": ["hold", "list"],
+        "dsr ledger verify": ["ledger", "verify"],
         "dsr --help": ["--help"],
     }
     out: dict[str, Any] = {}

@@ -1,19 +1,18 @@
-"""Agent-history layouts: where Claude apps keep histories on a laptop and how, and the discovery of every
-agent's store (the other agents' layouts live in `connectors.agents`, one module each).
+"""Agent-history discovery: recognising homes and their OS from what the tree holds, listing every agent's
+store, classifying each file with the agents' layouts, session grouping, records and ages, and coverage gaps
+(agent-like stores no layout claims). Decides nothing about policy and never opens audit keys, residual or
+encrypted stores.
 
-Owns the Claude path tables (roots per OS, the Cowork session store, `~/.claude`, outputs, logs, residual
-stores; docs/histories.md), artifact kinds, formats and ages; recognising homes and their OS from what the
-tree holds; and coverage gaps (agent-like stores no layout claims). Decides nothing about policy and never
-opens audit keys, residual or encrypted stores.
+Each agent's layout lives in its own module of `connectors.agents` (Claude Cowork, Claude Code and the
+desktop app in `connectors.agents.claude`); the Claude names used across the code base (`ArtifactKind`,
+`COWORK`, `RESIDUAL_DIRS`, `SessionRecord`, ...) are re-exported here.
 
 Discovery lists only the candidate locations of `HOME_PROBES` in every home (`/Users/<u>`, `/<drive>:/Users/<u>`,
 `/home/<u>`, `/root`; a `/Users` home is Windows when it holds `AppData`) plus the machine-wide roots when the
 connector can list directory names (`NameLister`), else it walks the home bases whole; either way each path
-is classified with the tables below, then with the other agents' layouts, so Store package families and
-slug directories are matched by pattern, never constructed. To add a Claude layout, add its pattern to the
-relevant table (`APP_ROOTS`, `LOG_ROOTS`, `SYSTEM_ROOTS`, `CLAUDE_DIR_RULES`, `COWORK_STORE_RULES`,
-`SESSION_DIR_RULES`, `RESIDUAL_DIRS`, ...) and, for a new location, to `HOME_PROBES` (a unit test checks
-that probing finds what a full walk finds); to add another agent, add a module to `connectors.agents`.
+is classified with the Claude tables, then with the other agents' layouts, so Store package families and
+slug directories are matched by pattern, never constructed. To add an agent, add a module to
+`connectors.agents`; a new Claude location goes into the tables of `connectors.agents.claude`.
 """
 
 from __future__ import annotations
@@ -24,20 +23,50 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import BinaryIO, Protocol, runtime_checkable
 
 import zstandard
 
-from connectors.agents import SKIP, agent_layout, agent_probes, classify_agent_path
+from connectors.agents import SKIP, agent_layout, agent_probes, classify_agent_path, claude
+from connectors.agents.base import (
+    EXTENSION_FORMATS,
+    OTHER_AGENT_KINDS,
+    TEXT_LIKE_KINDS,
+    ArtifactKind,
+    Classification,
+    under,
+)
+from connectors.agents.base import file_format as _fmt
+from connectors.agents.claude import (
+    ACTIVITY_MARKER_GLOBS,
+    APP_ROOTS,
+    CLAUDE_CODE,
+    COWORK,
+    DESKTOP,
+    RESIDUAL_DIRS,
+    SYSTEM_USER,
+    SYSTEM_WALK_BASES,
+    SessionRecord,
+)
+from connectors.agents.claude import Ctx as _Ctx
 from connectors.base import Connector, Item, Skipped
 from connectors.records import RecordFormat, decode_json, iter_records, read_up_to
 from models.errors import AccessDeniedError, DatabaseError
 
 __all__ = [
     "ACTIVITY_MARKER_GLOBS",
+    "APP_ROOTS",
+    "CLAUDE_CODE",
+    "COWORK",
+    "DESKTOP",
+    "EXTENSION_FORMATS",
+    "OTHER_AGENT_KINDS",
+    "RESIDUAL_DIRS",
+    "SYSTEM_USER",
+    "TEXT_LIKE_KINDS",
     "Artifact",
     "ArtifactKind",
+    "Classification",
     "CoverageGap",
     "NameLister",
     "RecordFormat",
@@ -54,53 +83,8 @@ __all__ = [
     "session_last_activity_at",
 ]
 
-
-class ArtifactKind(StrEnum):
-    """What an artifact is; the values are the `kind` strings of reports."""
-
-    SESSION_RECORD = "session_record"
-    TRANSCRIPT = "transcript"
-    SUBAGENT = "subagent"
-    SUBAGENT_META = "subagent_meta"
-    TOOL_RESULT = "tool_result"
-    TASK = "task"
-    AUDIT_LOG = "audit_log"
-    AUDIT_KEY = "audit_key"
-    UPLOAD = "upload"
-    OUTPUT = "output"
-    MEMORY = "memory"
-    ORG_FILE = "org_file"
-    CODE_SESSION_RECORD = "code_session_record"
-    PROMPT_HISTORY = "prompt_history"
-    PASTE_CACHE = "paste_cache"
-    FILE_HISTORY = "file_history"
-    PLAN = "plan"
-    TODO = "todo"
-    SHELL_SNAPSHOT = "shell_snapshot"
-    PROJECT_MEMORY = "project_memory"
-    CLAUDE_JSON = "claude_json"
-    USER_OUTPUT = "user_output"
-    LOG = "log"
-    RESIDUAL = "residual"
-    OTHER = "other"
-    # Kinds of the other agents (connectors.agents)
-    SESSION_INDEX = "session_index"
-    DATABASE = "database"
-    CHECKPOINT = "checkpoint"
-    SHADOW_GIT = "shadow_git"
-    ENCRYPTED_STORE = "encrypted_store"
-    ACCOUNT = "account"
-
-
 K = ArtifactKind
 F = RecordFormat
-OTHER_AGENT_KINDS = frozenset({K.SESSION_INDEX, K.DATABASE, K.CHECKPOINT, K.SHADOW_GIT, K.ENCRYPTED_STORE, K.ACCOUNT})
-"""Kinds only the other agents' layouts (`connectors.agents`) produce."""
-
-COWORK = "cowork"
-CLAUDE_CODE = "claude-code"
-DESKTOP = "claude-desktop"
-SYSTEM_USER = "SYSTEM"  # owner of machine-wide files such as the Windows coworkd service logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,32 +115,9 @@ class Artifact:
     cli_session_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """The typed fields of a Cowork or Code-tab session record that discovery and retention need."""
-
-    session_id: str
-    cli_session_id: str | None
-    email_address: str | None
-    account_id: str | None
-    title_present: bool
-    created_at: datetime | None
-    last_activity_at: datetime | None
-    session_type: str | None
-    path: str
-
-
 # ---------------------------------------------------------------------------------------------------------
-# Tables. Regexes match laptop paths relative to the anchor named in each table.
+# Homes
 # ---------------------------------------------------------------------------------------------------------
-
-ACTIVITY_MARKER_GLOBS: tuple[str, ...] = (
-    "Users/*/.claude/sessions/*.json",
-    "home/*/.claude/sessions/*.json",
-    "root/.claude/sessions/*.json",
-    "C:/Users/*/.claude/sessions/*.json",
-)
-"""Globs (relative to a laptop's `/`) of Claude Code's `~/.claude/sessions/<pid>.json` running markers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,346 +137,15 @@ HOME_BASES: tuple[HomeBase, ...] = (
 )
 
 HOME_PROBES: dict[str, tuple[str, ...]] = {
-    "macos": (
-        ".claude",
-        ".claude.json*",
-        "Claude",
-        "Documents/Claude",
-        "Library/Application Support/Claude",
-        "Library/Application Support/Claude-3p",
-        "Library/Logs/Claude*",
-        ".Trash",
-    ),
-    "windows": (
-        ".claude",
-        ".claude.json*",
-        "Claude",
-        "Documents/Claude",
-        "AppData/Roaming/Claude",
-        "AppData/Roaming/Claude-3p",
-        "AppData/Local/Claude",
-        "AppData/Local/Claude-3p",
-        "AppData/Local/Claude-Data",
-        "AppData/Local/Packages/*Claude_*/LocalCache",
-    ),
-    "linux": (
-        ".claude",
-        ".claude.json*",
-        "Claude",
-        "Documents/Claude",
-        ".config/Claude",
-        ".config/Claude-3p",
-        ".local/share/Trash/files",
-    ),
+    os_name: tuple(dict.fromkeys((*claude.PROBES[os_name], *agent_probes(os_name)))) for os_name in claude.PROBES
 }
-"""Locations listed per home (glob components matched against directory names); must cover every table.
-The other agents' roots (`connectors.agents`) are added below."""
-for _os_name, _probes in list(HOME_PROBES.items()):
-    HOME_PROBES[_os_name] = tuple(dict.fromkeys((*_probes, *agent_probes(_os_name))))
-
-_CLAUDE_DATA_KNOWN = (
-    "local-agent-mode-sessions|claude-code-sessions|logs|vm_bundles|IndexedDB|Local Storage|Session Storage"
-)
-APP_ROOTS: dict[str, tuple[str, ...]] = {
-    "macos": (r"Library/Application Support/Claude(?:-3p)?",),
-    "windows": (
-        r"AppData/Roaming/Claude(?:-3p)?",
-        r"AppData/Local/Claude(?:-3p)?",
-        rf"AppData/Local/Claude-Data(?:/(?!(?:{_CLAUDE_DATA_KNOWN})(?:/|$))[^/]+)?",
-        r"AppData/Local/Packages/[^/]*Claude_[^/]*/LocalCache/Roaming/Claude(?:-3p)?",
-        r"AppData/Local/Packages/[^/]*Claude_[^/]*/LocalCache/Local/Claude(?:-3p)?",
-    ),
-    "linux": (r"\.config/Claude(?:-3p)?",),
-}
-"""Application-data roots relative to a home, per OS (doc section 1). Every one is probed."""
-
-LOG_ROOTS: dict[str, tuple[str, ...]] = {
-    "macos": (r"Library/Logs/Claude[^/]*",),
-    "windows": (),
-    "linux": (),
-}
-"""Log directories outside the app root, relative to a home."""
-
-SYSTEM_ROOTS: tuple[tuple[str, str, ArtifactKind, str], ...] = (
-    ("windows", r"(?:/[A-Za-z]:)?/ProgramData/Claude/Logs/coworkd", K.LOG, COWORK),
-)
-"""Machine-wide roots: (os, laptop path regex, kind, app), with or without the drive letter. Owned by
-`SYSTEM_USER`."""
-
-SYSTEM_WALK_BASES: tuple[str, ...] = ("/C:/ProgramData/Claude", "/ProgramData/Claude")
-
-USER_OUTPUT_ROOTS: tuple[str, ...] = ("Claude", "Documents/Claude")
-"""User-visible output folders relative to a home (`~/Claude/`, legacy `~/Documents/Claude/`)."""
-
-TRASH_ROOTS: dict[str, tuple[str, ...]] = {
-    "macos": (".Trash",),
-    "windows": (),
-    "linux": (".local/share/Trash/files",),
-}
-"""Trash folders relative to a home; only entries whose names look like agent histories are reported."""
-_TRASH_CANDIDATE = re.compile(
-    r"(?i)(?:^|/)(?:claude[^/]*|\.claude[^/]*|local_[0-9a-f][^/]*|[^/]+\.jsonl)(?:/|$)", re.DOTALL
-)
-
-CLAUDE_JSON_NAME = re.compile(r"\.claude\.json(?:\.backup[^/]*)?", re.DOTALL)
-"""`~/.claude.json` and its backups, relative to a home."""
-
-RESIDUAL_DIRS: tuple[str, ...] = (
-    "vm_bundles",
-    "IndexedDB",
-    "Local Storage",
-    "Session Storage",
-    "blob_storage",
-    "WebStorage",
-    "Service Worker",
-    "Partitions",
-    "Cache",
-    "Code Cache",
-    "GPUCache",
-    "DawnCache",
-    "DawnGraphiteCache",
-    "DawnWebGPUCache",
-    "Crashpad",
-    "Network",
-    "Shared Dictionary",
-    "shared_proto_db",
-)
-"""App-root subdirectories that are opaque stores: reported as residual, never opened or edited."""
-
-_ID = r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{8})"
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
-APP_ROOT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"(?P<store>local-agent-mode-sessions/{_ID}/{_ID})/(?P<rest>.+)", re.DOTALL), "cowork_store"),
-    (re.compile(r"local-agent-mode-sessions/.+", re.DOTALL), "skip"),
-    (re.compile(rf"claude-code-sessions/{_ID}/{_ID}/(?P<sid>local_[^/]+)\.json", re.DOTALL), "code_record"),
-    (re.compile(r"(?:" + "|".join(re.escape(d) for d in RESIDUAL_DIRS) + r")/.+", re.DOTALL), "residual"),
-    (re.compile(r"logs/.+", re.DOTALL), "log"),
-)
-"""Paths relative to an app root (doc section 2); anything else under the root is `OTHER`."""
-
-COWORK_STORE_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
-    (re.compile(r"(?P<sid>local_[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
-    (re.compile(r"agent/(?P<sid>local_(?!ditto_)[^/]+)\.json", re.DOTALL), K.SESSION_RECORD, F.JSON),
-    (re.compile(r"agent/(?P<ditto>local_ditto_[^/]+)/(?P<inner>.+)", re.DOTALL), "session_dir", None),
-    (re.compile(r"agent/(?P<adir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)", re.DOTALL), "session_dir", None),
-    (re.compile(r"memory/.+", re.DOTALL), K.MEMORY, None),
-    (re.compile(r"spaces/[^/]+/memory/.+", re.DOTALL), K.MEMORY, None),
-    (re.compile(r"(?:spaces|artifacts|scheduled-tasks|cowork_account_settings)\.json", re.DOTALL), K.ORG_FILE, F.JSON),
-    (re.compile(r"(?P<sdir>local_[^/]+|[0-9a-fA-F]{8})/(?P<inner>.+)", re.DOTALL), "session_dir", None),
-)
-"""Paths relative to `local-agent-mode-sessions/<A>/<B>/`; unmatched files are `OTHER`."""
-
-SESSION_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind | str, RecordFormat | None], ...] = (
-    (re.compile(r"\.claude/(?P<rel>.+)", re.DOTALL), "claude_dir", None),
-    (re.compile(r"audit\.jsonl", re.DOTALL), K.AUDIT_LOG, F.JSONL),
-    (re.compile(r"\.audit-key", re.DOTALL), K.AUDIT_KEY, F.NONE),
-    (re.compile(r"uploads/.+", re.DOTALL), K.UPLOAD, None),
-    (re.compile(r"outputs/.+", re.DOTALL), K.OUTPUT, None),
-)
-"""Paths relative to a Cowork session directory (or a dispatch generation); unmatched are `OTHER`."""
-
-CLAUDE_DIR_RULES: tuple[tuple[re.Pattern[str], ArtifactKind, RecordFormat | None], ...] = (
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+?)\.orphaned-[^/]*\.jsonl", re.DOTALL), K.TRANSCRIPT, F.JSONL),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)\.jsonl(?:\.superseded-[^/]*)?", re.DOTALL), K.TRANSCRIPT, F.JSONL),
-    (re.compile(r"projects/[^/]+/memory/.+", re.DOTALL), K.PROJECT_MEMORY, None),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.meta\.json", re.DOTALL), K.SUBAGENT_META, F.JSON),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/subagents/[^/]+\.jsonl", re.DOTALL), K.SUBAGENT, F.JSONL),
-    (re.compile(r"projects/[^/]+/(?P<cli>[^/]+)/tool-results/.+", re.DOTALL), K.TOOL_RESULT, None),
-    (re.compile(r"history\.jsonl", re.DOTALL), K.PROMPT_HISTORY, F.JSONL),
-    (re.compile(r"paste-cache/.+", re.DOTALL), K.PASTE_CACHE, None),
-    (re.compile(r"file-history/(?P<cli>[^/]+)/.+", re.DOTALL), K.FILE_HISTORY, None),
-    (re.compile(r"plans/.+", re.DOTALL), K.PLAN, None),
-    (re.compile(rf"todos/(?P<cli>{_UUID})?[^/]*", re.DOTALL), K.TODO, F.JSON),
-    (re.compile(r"todos/.+", re.DOTALL), K.TODO, None),
-    (re.compile(r"tasks/(?P<cli>[^/]+)/.+", re.DOTALL), K.TASK, None),
-    (re.compile(r"shell-snapshots/.+", re.DOTALL), K.SHELL_SNAPSHOT, None),
-    (re.compile(r"CLAUDE\.md", re.DOTALL), K.MEMORY, F.TEXT),
-)
-"""Paths relative to a `.claude` directory (`~/.claude`, `$CLAUDE_CONFIG_DIR`, or inside a Cowork session)."""
-
-_TEXT_EXTENSIONS = [
-    ".txt",
-    ".md",
-    ".markdown",
-    ".log",
-    ".csv",
-    ".tsv",
-    ".py",
-    ".js",
-    ".ts",
-    ".tsx",
-    ".jsx",
-    ".html",
-    ".htm",
-    ".xml",
-    ".yaml",
-    ".yml",
-    ".toml",
-    ".ini",
-    ".cfg",
-    ".conf",
-    ".sh",
-    ".zsh",
-    ".bash",
-    ".ps1",
-    ".sql",
-    ".css",
-    ".rs",
-    ".go",
-    ".java",
-    ".c",
-    ".h",
-    ".cpp",
-    ".rb",
-    ".eml",
-    ".ics",
-    ".vcf",
-    ".rtf",
-    ".svg",
-    ".env",
-    ".diff",
-    ".patch",
-    ".tex",
-    ".r",
-    ".swift",
-    ".kt",
-]
-EXTENSION_FORMATS: dict[str, RecordFormat] = {".jsonl": F.JSONL, ".json": F.JSON} | dict.fromkeys(
-    _TEXT_EXTENSIONS, F.TEXT
-)
-"""Formats by file extension; a name without a known extension is text for text-like kinds, else binary."""
-
-TEXT_LIKE_KINDS = frozenset(
-    {K.LOG, K.PASTE_CACHE, K.FILE_HISTORY, K.TOOL_RESULT, K.PLAN, K.MEMORY, K.PROJECT_MEMORY, K.SHELL_SNAPSHOT}
-)
+"""Locations listed per home (glob components matched against directory names): the Claude layout's and the
+other agents' roots."""
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Classification (pure: path in, classification out)
 # ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """What a laptop path is, before it is tied to an `Item`.
-
-    `session_hint` names a session that must be resolved from records seen in the same store:
-    `("short", store, hex8)` for an 8-hex short session directory, `("ditto", store, "")` for a dispatch
-    generation (it belongs to the store's single agent record).
-    """
-
-    kind: ArtifactKind
-    fmt: RecordFormat
-    os: str
-    os_user: str
-    app: str
-    root: str
-    session_id: str | None = None
-    cli_session_id: str | None = None
-    session_hint: tuple[str, str, str] | None = None
-
-
-def _fmt(name: str, kind: ArtifactKind, fixed: RecordFormat | None) -> RecordFormat:
-    if fixed is not None:
-        return fixed
-    if kind is K.RESIDUAL or kind is K.AUDIT_KEY:
-        return F.NONE
-    base = name.rsplit("/", 1)[-1].lower()
-    dot = base.rfind(".")
-    ext = base[dot:] if dot > 0 else ""
-    if ext in EXTENSION_FORMATS:
-        return EXTENSION_FORMATS[ext]
-    return F.TEXT if kind in TEXT_LIKE_KINDS else F.BINARY
-
-
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    os: str
-    os_user: str
-
-
-def _classify_claude_dir(
-    rel: str, ctx: _Ctx, root: str, app: str, *, session_id: str | None, hint: tuple[str, str, str] | None = None
-) -> Classification:
-    """Classify a path relative to a `.claude` directory rooted at `root`."""
-    for pattern, kind, fixed in CLAUDE_DIR_RULES:
-        match = pattern.fullmatch(rel)
-        if match:
-            cli = match.groupdict().get("cli")
-            return Classification(
-                kind,
-                _fmt(rel, kind, fixed),
-                ctx.os,
-                ctx.os_user,
-                app,
-                root,
-                session_id if app == COWORK else cli,
-                cli,
-                hint,
-            )
-    return Classification(K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, app, root, session_id, None, hint)
-
-
-def _classify_session_dir(
-    inner: str, ctx: _Ctx, root: str, *, session_id: str | None, hint: tuple[str, str, str] | None
-) -> Classification:
-    for pattern, target, fixed in SESSION_DIR_RULES:
-        match = pattern.fullmatch(inner)
-        if not match:
-            continue
-        if target == "claude_dir":
-            return _classify_claude_dir(match["rel"], ctx, root, COWORK, session_id=session_id, hint=hint)
-        kind = ArtifactKind(target)
-        return Classification(kind, _fmt(inner, kind, fixed), ctx.os, ctx.os_user, COWORK, root, session_id, None, hint)
-    return Classification(
-        K.OTHER, _fmt(inner, K.OTHER, None), ctx.os, ctx.os_user, COWORK, root, session_id, None, hint
-    )
-
-
-_FULL_SESSION = re.compile(rf"local_{_UUID}", re.DOTALL)
-
-
-def _classify_cowork_store(rest: str, store: str, ctx: _Ctx, root: str) -> Classification:
-    for pattern, target, fixed in COWORK_STORE_RULES:
-        match = pattern.fullmatch(rest)
-        if not match:
-            continue
-        groups = match.groupdict()
-        if target == "session_dir":
-            if groups.get("ditto"):
-                return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=("ditto", store, ""))
-            # The folder of an `agent` session sits beside its record under `agent/`; others in the store.
-            sdir = groups.get("adir") or match["sdir"]
-            if _FULL_SESSION.fullmatch(sdir):
-                return _classify_session_dir(match["inner"], ctx, root, session_id=sdir, hint=None)
-            short = sdir.removeprefix("local_")[:8].lower()
-            what = "agent_short" if groups.get("adir") else "short"
-            return _classify_session_dir(match["inner"], ctx, root, session_id=None, hint=(what, store, short))
-        kind = ArtifactKind(target)
-        sid = groups.get("sid")
-        return Classification(kind, _fmt(rest, kind, fixed), ctx.os, ctx.os_user, COWORK, root, sid, None)
-    return Classification(K.OTHER, _fmt(rest, K.OTHER, None), ctx.os, ctx.os_user, COWORK, root)
-
-
-def _classify_app_root(rel: str, ctx: _Ctx, root: str) -> Classification | None:
-    for pattern, action in APP_ROOT_RULES:
-        match = pattern.fullmatch(rel)
-        if not match:
-            continue
-        if action == "cowork_store":
-            return _classify_cowork_store(match["rest"], f"{root}/{match['store']}", ctx, root)
-        if action == "skip":
-            return None
-        if action == "code_record":
-            return Classification(
-                K.CODE_SESSION_RECORD, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, root, match["sid"], None
-            )
-        if action == "residual":
-            return Classification(K.RESIDUAL, F.NONE, ctx.os, ctx.os_user, DESKTOP, root)
-        if action == "log":
-            return Classification(K.LOG, _fmt(rel, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)
-    return Classification(K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,9 +207,7 @@ def _os_of_path(path: str, hints: Mapping[str, str] | None = None) -> str:
     return "windows" if re.match(r"/(?:[A-Za-z]:/|ProgramData/)", path) else "linux"
 
 
-def _under(path: str, base: str) -> str | None:
-    base = base.rstrip("/")
-    return path[len(base) + 1 :] if path.startswith(base + "/") else None
+_under = under
 
 
 def classify_path(
@@ -599,61 +227,17 @@ def classify_path(
     """
     home = _home_of(path, os_hints)
     ctx = _Ctx(home.os, home.user) if home else _Ctx(_os_of_path(path, os_hints), SYSTEM_USER)
-    matched, found = _classify_outside_home(path, ctx, user_data_dirs, config_dirs)
+    matched, found = claude.classify_outside_home(path, ctx, user_data_dirs, config_dirs)
     if matched or home is None:
         return found
-    home_os, home_path, rest = home.os, home.path, home.rest
-    if CLAUDE_JSON_NAME.fullmatch(rest):
-        return Classification(K.CLAUDE_JSON, F.JSON, ctx.os, ctx.os_user, CLAUDE_CODE, path)
-    if rest.startswith(".claude/"):
-        return _classify_claude_dir(rest[len(".claude/") :], ctx, f"{home_path}/.claude", CLAUDE_CODE, session_id=None)
-    for root_re in APP_ROOTS[home_os]:
-        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", rest, re.DOTALL)
-        if match:
-            return _classify_app_root(match["rel"], ctx, f"{home_path}/{match['root']}")
-    for log_re in LOG_ROOTS[home_os]:
-        match = re.fullmatch(rf"(?P<root>{log_re})/(?P<rel>.+)", rest, re.DOTALL)
-        if match:
-            root = f"{home_path}/{match['root']}"
-            return Classification(K.LOG, _fmt(rest, K.LOG, None), ctx.os, ctx.os_user, DESKTOP, root)
-    return _classify_home_rest(home, ctx)
-
-
-def _classify_outside_home(
-    path: str, ctx: _Ctx, user_data_dirs: Sequence[str], config_dirs: Sequence[str]
-) -> tuple[bool, Classification | None]:
-    """The rules for configured extra roots and system-wide roots: (whether one applies, its classification)."""
-    for extra in user_data_dirs:
-        rel = _under(path, extra)
-        if rel is not None:
-            return True, _classify_app_root(rel, ctx, extra.rstrip("/"))
-    for extra in config_dirs:
-        rel = _under(path, extra)
-        if rel is not None:
-            return True, _classify_claude_dir(rel, ctx, extra.rstrip("/"), CLAUDE_CODE, session_id=None)
-    for os_name, root_re, kind, app in SYSTEM_ROOTS:
-        match = re.fullmatch(rf"(?P<root>{root_re})/(?P<rel>.+)", path, re.DOTALL)
-        if match:
-            found = Classification(kind, _fmt(match["rel"], kind, None), os_name, SYSTEM_USER, app, match["root"])
-            return True, found
-    return False, None
+    found = claude.classify_home(home.os, home.path, home.rest, ctx)
+    return found if found is not None else _classify_home_rest(home, ctx)
 
 
 def _classify_home_rest(home: Home, ctx: _Ctx) -> Classification | None:
-    """The rules for the rest of a home: user output folders, trash, then the agent layouts."""
-    home_os, home_path, rest = home.os, home.path, home.rest
-    for out in USER_OUTPUT_ROOTS:
-        rel = _under(rest, out)
-        if rel is not None:
-            kind = K.USER_OUTPUT
-            return Classification(kind, _fmt(rel, kind, None), ctx.os, ctx.os_user, COWORK, f"{home_path}/{out}")
-    for trash in TRASH_ROOTS[home_os]:
-        rel = _under(rest, trash)
-        if rel is not None and _TRASH_CANDIDATE.search(rel):
-            return Classification(
-                K.OTHER, _fmt(rel, K.OTHER, None), ctx.os, ctx.os_user, DESKTOP, f"{home_path}/{trash}"
-            )
-    agent = classify_agent_path(home_os, rest)
+    """The rest of a home: the other agents' layouts."""
+    home_path, rest = home.path, home.rest
+    agent = classify_agent_path(home.os, rest)
     if agent is None or agent.kind == SKIP:
         return None
     kind = ArtifactKind(agent.kind)
@@ -697,9 +281,13 @@ class NameLister(Protocol):
 
 
 def _add_base(bases: list[str], path: str) -> None:
+    """Add a base to list unless one already covers it; a base it covers is dropped (each file is listed once,
+    e.g. an extension folder probed before its editor's user directory)."""
     path = path.rstrip("/") or "/"
-    if not any(path == base or _under(path, base) is not None for base in bases):
-        bases.append(path)
+    if any(path == base or _under(path, base) is not None for base in bases):
+        return
+    bases[:] = [base for base in bases if _under(base, path) is None]
+    bases.append(path)
 
 
 def _walk_bases(user_data_dirs: Sequence[str], config_dirs: Sequence[str]) -> list[str]:
@@ -1135,13 +723,7 @@ def read_session_record(connector: Connector, artifact: Artifact) -> SessionReco
     )
 
 
-_LINE_TIME_FIELDS: dict[ArtifactKind, str] = {
-    K.TRANSCRIPT: "timestamp",
-    K.SUBAGENT: "timestamp",
-    K.AUDIT_LOG: "_audit_timestamp",
-    K.PROMPT_HISTORY: "timestamp",
-}
-"""Per kind, the line field whose maximum is the artifact's last activity (doc section 6)."""
+_LINE_TIME_FIELDS = claude.LINE_TIME_FIELDS
 
 
 def _last_line_time(connector: Connector, artifact: Artifact, field: str) -> datetime | None:
@@ -1249,7 +831,7 @@ def artifact_age(connector: Connector, artifact: Artifact, *, now: datetime | No
     return (now or datetime.now(tz=UTC)) - artifact_last_activity_at(connector, artifact)
 
 
-_SESSION_TIME_KINDS = frozenset({K.SESSION_RECORD, K.CODE_SESSION_RECORD, K.TRANSCRIPT, K.SUBAGENT, K.AUDIT_LOG})
+_SESSION_TIME_KINDS = claude.SESSION_TIME_KINDS
 
 
 def session_last_activity_at(connector: Connector, artifacts: Iterable[Artifact]) -> datetime | None:

@@ -4,12 +4,15 @@ Owns the mechanics only: recognising a database by its header, a private consist
 database with its `-wal`, so scanning never checkpoints or deletes a WAL on the laptop), record keys
 (`<table>:<key>`), cell decoding (JSON text, UTF-8 blobs, zstd-compressed blobs) and the erase procedure
 (exclusive lock, `secure_delete`, one transaction, cells written back in their storage class, full-text
-indexes rebuilt, WAL checkpoint, `VACUUM`, checkpoint again). What to change is decided by the caller.
+indexes rebuilt, WAL checkpoint, `VACUUM`, checkpoint again), in place on a local disk or, for a connector
+that only moves bytes (SSH), on a private copy written back by compare-and-swap and atomic replace. What to
+change is decided by the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -22,18 +25,21 @@ from typing import BinaryIO
 
 import zstandard
 
-from connectors.base import Connector, Item
-from models.errors import ConnectorError, DatabaseError, ItemNotFoundError
+from connectors.base import Connector, Expected, Item
+from models.errors import ConnectorError, DatabaseError, ItemNotFoundError, VersionConflictError
 
 __all__ = [
+    "DELETE_ROW",
     "SQLITE_MAGIC",
     "ZSTD_MAGIC",
     "Cell",
+    "CopyEraseResult",
     "DatabaseError",
     "DbRecord",
     "EraseResult",
     "delete_rows",
     "erase_rows",
+    "erase_rows_via_copy",
     "is_sqlite",
     "iter_db_records",
     "private_copy",
@@ -274,7 +280,16 @@ class EraseResult:
 
 
 Edit = Callable[[DbRecord], dict[str, object] | None]
-"""Given a row, the new decoded values of the cells to change (None or {} leaves the row as it is)."""
+"""Given a row, the new decoded values of the cells to change (None or {} leaves the row as it is), or
+`DELETE_ROW` to delete the row (a content-addressed blob: editing it would break its key)."""
+
+
+class _DeleteRow(dict[str, object]):
+    """The type of `DELETE_ROW` (told apart from an empty change by its type)."""
+
+
+DELETE_ROW: dict[str, object] = _DeleteRow()
+"""What an `Edit` returns to delete the row instead of changing cells."""
 
 
 def erase_rows(path: Path, edit: Edit) -> EraseResult:
@@ -292,6 +307,10 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
 
     def change(con: sqlite3.Connection, table: _Table, record: DbRecord) -> bool:
         updates = edit(record)
+        if isinstance(updates, _DeleteRow):
+            where, key_params = _where(table, record)
+            con.execute(f'DELETE FROM "{_ident(table.name)}" WHERE {where}', key_params)  # noqa: S608 - quoted idents
+            return True
         if not updates:
             return False
         sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)
@@ -386,3 +405,100 @@ def _where(table: _Table, record: DbRecord) -> tuple[str, list[object]]:
     if table.without_rowid:
         return " AND ".join(f'"{_ident(c)}" = ?' for c in table.key_columns), list(record.key_values)
     return "rowid = ?", [record.rowid]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyEraseResult:
+    """An erase made on a private copy and written back: what changed, and the new main file's digest."""
+
+    result: EraseResult
+    sha256_after: str
+    sidecars_removed: tuple[str, ...]
+
+
+def _stat_or_none(connector: Connector, path: str) -> Item | None:
+    try:
+        return connector.stat(path)
+    except ItemNotFoundError:
+        return None
+
+
+def erase_rows_via_copy(
+    connector: Connector, item: Item, edit: Edit, *, expected_sha256: str, temp_name: str | None = None
+) -> CopyEraseResult:
+    """Change rows of a database the connector can only move bytes of (SSH), the same way as `erase_rows`.
+
+    The app must be closed (the connector's `replace` and `delete` refuse while it runs). Works on private
+    copies and changes the laptop in steps that each leave a consistent database behind:
+
+    1. When the laptop holds a non-empty `-wal`, the copy (database plus WAL) is checkpointed and the merged
+       file replaces the database (compare-and-swap against the planned content); the WAL left on the laptop
+       then only repeats what the file holds. The `-wal` (unchanged since it was copied) and `-shm` are removed.
+    2. `erase_rows` runs on a copy of the database alone (one transaction, `secure_delete`, FTS rebuilt, WAL
+       checkpointed, `VACUUM`) and the result replaces the database by compare-and-swap and atomic replace.
+
+    A run stopped between the steps leaves a database whose content differs from the plan: the next run
+    reports a conflict (plan again), never writes over it.
+
+    Raises:
+        VersionConflictError: the database or its WAL changed since it was read or planned.
+        DatabaseError: a copy is not a readable database, or its WAL could not be emptied.
+    """
+    with tempfile.TemporaryDirectory(prefix="dsr-db-") as tmp:
+        target = Path(tmp) / "db.sqlite"
+        with connector.open(item) as stream, target.open("wb") as out:
+            _copy(stream, out)
+        if _file_sha(target) != expected_sha256:
+            raise VersionConflictError("database changed since the erasure plan was made", path=item.path)
+        item, removed = _merge_laptop_wal(connector, item, target, expected_sha256, temp_name)
+        sha = _file_sha(target)
+        result = erase_rows(target, edit)
+        if not result.wal_empty:
+            raise DatabaseError("the copy's WAL could not be emptied", path=target.name)
+        new = target.read_bytes()
+    if hashlib.sha256(new).hexdigest() != sha:
+        connector.replace(item, [new], Expected(item.size, item.version, sha), temp_name=temp_name)
+    return CopyEraseResult(result, hashlib.sha256(new).hexdigest(), removed)
+
+
+def _merge_laptop_wal(
+    connector: Connector, item: Item, copy: Path, sha: str, temp_name: str | None
+) -> tuple[Item, tuple[str, ...]]:
+    """Step 1 of `erase_rows_via_copy`: fold the laptop's WAL into its database file; returns the database
+    as it now is and the sidecars removed. `copy` holds the database as read and is left merged."""
+    sidecars = {suffix: _stat_or_none(connector, item.path + suffix) for suffix in ("-wal", "-shm")}
+    wal = sidecars["-wal"]
+    if wal is None or not wal.size:
+        return item, _remove_stale_sidecars(connector, sidecars)
+    wal_copy = copy.with_name(copy.name + "-wal")
+    with connector.open(wal) as stream, wal_copy.open("wb") as out:
+        _copy(stream, out)
+    con = _open(copy, readonly=False)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot read database: {type(exc).__name__}", path=copy.name) from exc
+    finally:
+        con.close()
+    if wal_copy.exists() and wal_copy.stat().st_size:
+        raise DatabaseError("the copy's WAL could not be emptied", path=copy.name)
+    merged = copy.read_bytes()
+    if hashlib.sha256(merged).hexdigest() != sha:
+        item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
+    return item, _remove_stale_sidecars(connector, sidecars)
+
+
+def _remove_stale_sidecars(connector: Connector, sidecars: dict[str, Item | None]) -> tuple[str, ...]:
+    removed = []
+    for item in sidecars.values():
+        if item is not None and connector.delete(item, Expected(item.size, item.version)):
+            removed.append(item.path)
+    return tuple(removed)
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -26,7 +26,7 @@ import paramiko
 from paramiko import sftp as sftp_proto
 
 from connectors import remote_scan
-from connectors.agents import AGENTS
+from connectors.agents import AGENTS, CLAUDE
 from connectors.base import (
     TEMP_PREFIX,
     Activity,
@@ -61,7 +61,7 @@ SIMULATED_BUSY_MARKER = ".dsr-simulated-busy"
 # Fixed command strings: nothing from data (paths, identifiers) is ever put on a remote command line.
 REMOTE_PYTHON_COMMAND = "python3 -"
 REMOTE_PS_COMMAND = "ps -A -o pid= -o comm="
-AGENT_PROCESS_NAMES = frozenset({"Claude", "claude", "Claude.exe", "claude.exe", "Claude Helper"})
+AGENT_PROCESS_NAMES = frozenset(CLAUDE.processes)
 OTHER_AGENT_PROCESS_NAMES = frozenset(name for layout in AGENTS for name in layout.processes) - AGENT_PROCESS_NAMES
 """Processes of the other agents: reported as `app_process:<name>` evidence; they make only that agent's
 files busy (the executor decides per action), not the whole laptop."""

@@ -7,6 +7,7 @@ Owns the finding items of `dsr scan` and the access package (`location`, `kind`,
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
-from connectors.agents import agent_layout
+from connectors.agents import agent_layout, record_app
 from connectors.base import Connector, RemoteHit, RemoteScanner, Skipped
 from connectors.encoding import utf8_view
 from connectors.layouts import (
@@ -28,7 +29,8 @@ from connectors.layouts import (
     parse_timestamp,
     read_session_record,
 )
-from connectors.records import RecordFormat, decode_json
+from connectors.records import RecordFormat, decode_json, read_up_to
+from connectors.shadow_git import MAX_GIT_FILE_BYTES, GitFormatError, object_texts
 from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
@@ -103,20 +105,33 @@ def _content(value: object) -> str | None:
 
 
 class _Classify:
-    """Classification with a cache: the same text recurs in transcript, audit log and tool results."""
+    """Classification with a cache: the same text recurs in transcript, audit log and tool results.
 
-    def __init__(self, classifier: Classifier | None, matcher: Matcher) -> None:
+    With `build`, the default classifier is made on the first record that needs classifying: presidio is not
+    imported by a scan that finds nothing.
+    """
+
+    def __init__(self, classifier: Classifier | None, matcher: Matcher, *, build: bool = False) -> None:
         self._classifier = classifier
         self._matcher = matcher
+        self._build = build and classifier is None
         self._cache: dict[bytes, list[str]] = {}
 
+    def _ready(self) -> Classifier | None:
+        if self._classifier is None and self._build:
+            from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+            self._classifier = Classifier(default_region=self._matcher.default_region)
+        return self._classifier
+
     def __call__(self, value: object, content: str | None) -> list[str]:
-        if self._classifier is None or value is None:
+        classifier = None if value is None else self._ready()
+        if classifier is None:
             return []
         key = hashlib.blake2b((content or "").encode("utf-8", "surrogatepass"), digest_size=16).digest()
         found = self._cache.get(key)
         if found is None:
-            found = list(self._classifier.classify(value, self._matcher).categories)
+            found = list(classifier.classify(value, self._matcher).categories)
             self._cache[key] = found
         return found
 
@@ -261,6 +276,7 @@ def _db_items(
                 content=content,
             )  # fmt: skip
             item["location"]["record"] = record.record
+            item["app"] = record_app(record.record) or item["app"]  # Kilo Code's index in the editor's state
             if item["session_id"] is None and layout is not None and layout.row_session is not None:
                 cells = value if isinstance(value, dict) else {}
                 item["session_id"] = layout.row_session(record.table, record.key, cells)
@@ -462,10 +478,10 @@ def scan_endpoint(
     items: list[dict[str, Any]] = []
     residual: list[str] = []
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
-    files = 0
-    size = 0
+    files = size = 0
     for artifact in artifacts:
-        if artifact.fmt is RecordFormat.NONE:
+        if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE:
+            _scan_unopened(items, skipped, scan, artifact)
             continue
         try:
             _scan_artifact(
@@ -493,6 +509,50 @@ def scan_endpoint(
     )
 
 
+def _scan_unopened(
+    items: list[dict[str, Any]], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact
+) -> None:
+    """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
+    others (encrypted and residual stores, audit keys) are only listed."""
+    if artifact.kind is not ArtifactKind.SHADOW_GIT:
+        return
+    found = _git_items(scan.endpoint_name, scan.connector, artifact, scan.matcher)
+    if isinstance(found, Skipped):
+        skipped.append(found)
+    elif found is not None:
+        items.append(found)
+
+
+def _git_items(
+    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher
+) -> dict[str, Any] | Skipped | None:
+    """A file of a shadow git repository: one whole-file item when the subject is in any object it holds (the
+    repository is erased whole); a file too large or corrupt to read is skipped with its reason."""
+    if artifact.item.size > MAX_GIT_FILE_BYTES:
+        return Skipped(connector.name, artifact.item.path, "too_large")
+    try:
+        with connector.open(artifact.item) as stream:
+            data = read_up_to(stream, MAX_GIT_FILE_BYTES + 1)
+        forms: set[str] = set()
+        first: Confirmation | None = None
+        for text in object_texts(artifact.item.path, data):
+            if not matcher.has_literal(text):
+                continue
+            for confirmation in matcher.scan(io.BytesIO(text), RecordFormat.TEXT):
+                first = first or confirmation
+                forms |= set(confirmation.forms)
+    except ConnectorError as exc:
+        return Skipped(connector.name, artifact.item.path, exc.status.value)
+    except GitFormatError:
+        return Skipped(connector.name, artifact.item.path, "corrupt_git_object")
+    if first is None:
+        return None
+    content = _content(first.value)
+    return _item(
+        endpoint, artifact, None, first.value, [], reason=IDENTIFIER_MATCH, forms=sorted(forms), content=content
+    )
+
+
 def _unopened_stores(artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Stores the scan lists but never opens: vendor-encrypted files, and the top folders of residual app
     storage (VM disks, browser storage)."""
@@ -504,12 +564,9 @@ def _unopened_stores(artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], tu
 
 
 def _prepare_classify(matcher: Matcher, classify: bool, classifier: Classifier | None) -> _Classify:
-    """The classification step of a scan: none, the given classifier, or one built for the matcher's region."""
-    if classify and classifier is None:
-        from detection.classify import Classifier  # noqa: PLC0415 - see the TYPE_CHECKING import
-
-        classifier = Classifier(default_region=matcher.default_region)
-    return _Classify(classifier if classify else None, matcher)
+    """The classification step of a scan: none, the given classifier, or one built for the matcher's region on
+    first use."""
+    return _Classify(classifier if classify else None, matcher, build=classify)
 
 
 def _plain_text(artifact: Artifact) -> bool:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Skipped, VersionedStore, scannable_format
 from connectors.records import RecordFormat
-from detection.classify import Classifier
 from detection.matcher import Matcher
 from detection.scan import IDENTIFIER_MATCH, ScanResult, record_timestamp
 from models.errors import ConnectorError
+
+if TYPE_CHECKING:  # presidio takes seconds to import: loaded only when a finding is classified
+    from detection.classify import Classifier
 
 _FORMATS = {"json": RecordFormat.JSON, "jsonl": RecordFormat.JSONL, "text": RecordFormat.TEXT}
 
@@ -40,8 +42,6 @@ def scan_store(
     Non-current versions are data too: each finding names its `version_id`. Delete markers and objects
     that are not JSON, JSONL, text or Markdown are reported as skipped.
     """
-    if classify and classifier is None:
-        classifier = Classifier(default_region=matcher.default_region)
     items: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
     files = 0
@@ -59,7 +59,11 @@ def scan_store(
                 for confirmation in matcher.scan(stream, fmt):
                     value = confirmation.value
                     categories: list[str] = []
-                    if classifier is not None and value is not None:
+                    if classify and value is not None:
+                        if classifier is None:
+                            from detection.classify import Classifier  # noqa: PLC0415 - see TYPE_CHECKING above
+
+                            classifier = Classifier(default_region=matcher.default_region)
                         categories = list(classifier.classify(value, matcher).categories)
                     items.append(
                         {

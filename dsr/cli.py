@@ -13,8 +13,6 @@ import typer
 
 from dsr.context import out, print_json, state
 from dsr.failures import report_failure
-from models.deadline import compute_deadlines
-from models.identifiers import parse_day
 from models.prefect_env import quiet_prefect
 
 app = typer.Typer(
@@ -153,6 +151,9 @@ def deadline(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Legal dates for a request received on DATE (Art. 12(3), Reg. 1182/71)."""
+    from models.deadline import compute_deadlines  # noqa: PLC0415 - holiday calendars load only for this command
+    from models.identifiers import parse_day  # noqa: PLC0415
+
     received_on = parse_day("DATE", received)
     code = state.settings.controller.calendar if calendar is None else calendar
     dates = compute_deadlines(received_on, code)

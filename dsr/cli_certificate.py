@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +36,8 @@ def certificate(
         return
     out.print(str(html), markup=False, highlight=False)
     if open_it:
+        import webbrowser  # noqa: PLC0415 - only for --open
+
         if not webbrowser.open(html.resolve().as_uri()):
             raise InputError(f"no browser could be started here; open {html} yourself")
         err.print(f"{request_id}: certificate opened in the browser", markup=False, highlight=False)

@@ -19,19 +19,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dsr.context import err, out, print_json, state
-from dsr.prefect_api import PrefectApi, explicit_api_auth, explicit_api_url, prefect_api
 from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
 from models.identity import require_identity
 from models.run_lock import check_open, hold_for_run
 from models.types import RequestKind
+
+if TYPE_CHECKING:
+    from dsr.prefect_api import PrefectApi
 
 #: Longest wait for Prefect's log and event workers to send what they hold before the API is left.
 DRAIN_SECONDS = 30.0
@@ -45,6 +46,8 @@ def _progress_counts(request_id: str) -> tuple[int, int, str]:
 
 
 def _follow(request_id: str, finished: threading.Event) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task(f"{request_id} locations", total=None)
@@ -204,6 +207,8 @@ def run(
 ) -> None:
     """Run the request's flow with a progress bar (on the local Prefect server, the one in PREFECT_API_URL, or a
     temporary one); refused at once if the request is closed or another run of it is under way."""
+    from dsr.prefect_api import explicit_api_auth, explicit_api_url, prefect_api  # noqa: PLC0415 - only here
+
     with state.db() as session:
         request = cases.get_request(session, request_id)
         kind = RequestKind(request.kind)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from models.settings import Settings, load_settings, resolve_config_path
-
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-# The case database, keys and tables are imported on first use: commands that need none of them (`deadline`,
-# `--help`, `fleet simulate`) start without loading SQLAlchemy, SQLModel or the crypto stack.
+    from models.settings import Settings
+
+# The configuration schema, the case database, keys and tables are imported on first use: commands that need
+# none of them (`--help`, `fleet simulate`) start without loading pydantic, SQLAlchemy, SQLModel or the crypto
+# stack; `deadline` loads only the configuration.
 
 
 class SafeStream:
@@ -89,6 +90,8 @@ class CLIState:
     def settings(self) -> Settings:
         """The validated configuration (loaded once)."""
         if self._settings is None:
+            from models.settings import load_settings  # noqa: PLC0415 - pydantic loads with the first setting read
+
             self._settings = load_settings(self.config)
         return self._settings
 
@@ -128,6 +131,8 @@ class CLIState:
     def fresh_default_database(self) -> Path | None:
         """The SQLite file of the embedded defaults when there is no configuration file, no DSR_DATABASE_URL
         and the file does not exist yet (this command creates it); else None."""
+        from models.settings import resolve_config_path  # noqa: PLC0415
+
         path, named = resolve_config_path(self.config)
         url = self.settings.database.url
         if named or path.exists() or os.environ.get("DSR_DATABASE_URL") or not url.startswith("sqlite:///"):
@@ -138,6 +143,8 @@ class CLIState:
     def announce_defaults(self, database: Path) -> None:
         """Say once on stderr, as the default case database is created, which configuration and database
         this is (so a first run in the wrong folder does not go unnoticed)."""
+        from models.settings import resolve_config_path  # noqa: PLC0415
+
         path, _named = resolve_config_path(self.config)
         err.print(
             f"note: no configuration file ({path} not found here; --config or DSR_CONFIG names one): using the "

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
+from connectors.shadow_git import repository_of
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
@@ -82,6 +83,8 @@ class LocationDiscovery:
             session with findings, residual stores).
         skipped: entries the scan could not read, with reasons.
         vacuum: databases where the subject remains only in free pages or a stale WAL (to be `VACUUM`ed).
+        owner_is_subject: the endpoint's configured owner is the subject (her own laptop): its encrypted
+            conversations are hers, so they are in scope on that evidence.
     """
 
     name: str
@@ -91,6 +94,7 @@ class LocationDiscovery:
     artifacts: tuple[ArtifactInfo, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
     vacuum: tuple[str, ...] = ()
+    owner_is_subject: bool = False
 
     def without_content(self) -> LocationDiscovery:
         """A copy whose items carry no `content` (planning and verification never read it).
@@ -110,6 +114,7 @@ class LocationDiscovery:
             "artifacts": [a.to_dict() for a in self.artifacts],
             "skipped": [asdict(s) for s in self.skipped],
             "vacuum": list(self.vacuum),
+            "owner_is_subject": self.owner_is_subject,
         }
 
     @classmethod
@@ -123,6 +128,7 @@ class LocationDiscovery:
             artifacts=tuple(ArtifactInfo.from_dict(a) for a in data["artifacts"]),
             skipped=tuple(Skipped(**s) for s in data["skipped"]),
             vacuum=tuple(data.get("vacuum", ())),
+            owner_is_subject=bool(data.get("owner_is_subject", False)),
         )
 
 
@@ -190,11 +196,14 @@ def discover_endpoint(
     paths = {item["location"]["path"] for item in result.items} | set(result.residual_databases)
     sessions = {item["session_id"] for item in result.items if item.get("session_id")}
     sessions |= {sid for sid, _ in result.owned_sessions}
+    repos = {repo for path in paths if (repo := repository_of(path)) is not None}
     infos: list[ArtifactInfo] = []
     for entry in iter_artifacts(connector):
         if isinstance(entry, Skipped):
             continue
         relevant = entry.item.path in paths or (entry.session_id is not None and entry.session_id in sessions)
+        # Every file of a shadow git repository with findings: the repository goes whole.
+        relevant = relevant or (entry.kind is ArtifactKind.SHADOW_GIT and repository_of(entry.item.path) in repos)
         refs: tuple[tuple[str, int], ...] = ()
         if entry.kind in _REFERRING_KINDS and sessions:
             refs = _session_refs(connector, entry.item, sessions)
@@ -205,7 +214,14 @@ def discover_endpoint(
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
     return LocationDiscovery(
-        name, "endpoint", result.items, result.owned_sessions, tuple(infos), result.skipped, result.residual_databases
+        name,
+        "endpoint",
+        result.items,
+        result.owned_sessions,
+        tuple(infos),
+        result.skipped,
+        result.residual_databases,
+        owner_is_subject=any(matcher.is_identifier(owner) for owner in owner_ids if owner),
     )
 
 

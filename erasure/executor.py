@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,7 +33,14 @@ from connectors.base import (
 )
 from connectors.encoding import TextEncoding, detect_encoding, from_utf8, to_utf8
 from connectors.records import RecordFormat, decode_json
-from connectors.sqlite_store import MAX_CELL_BYTES, ZSTD_LEVEL, DbRecord, erase_rows
+from connectors.sqlite_store import (
+    DELETE_ROW,
+    MAX_CELL_BYTES,
+    ZSTD_LEVEL,
+    DbRecord,
+    erase_rows,
+    erase_rows_via_copy,
+)
 from detection.matcher import Matcher
 from detection.redact import erase_subject
 from erasure.plan import ActionKind, ErasurePlan, PlannedAction
@@ -268,6 +276,18 @@ def _sha(data: bytes) -> str:
 def _read(connector: Connector, item: Item) -> bytes:
     with connector.open(item) as stream:
         return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
+
+
+def _delete_sidecars(connector: Connector, path: str) -> int:
+    """Remove a deleted database's `-wal`, `-shm` and `-journal` (they hold its content); returns how many."""
+    removed = 0
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            item = connector.stat(path + suffix)
+        except ItemNotFoundError:
+            continue
+        removed += connector.delete(item, Expected(item.size, item.version))
+    return removed
 
 
 def _session_digest(files: Sequence[FileRef]) -> str:
@@ -591,43 +611,37 @@ class _Run:
 
     def redact_database(self, connector: Connector, action: PlannedAction, current: Item, key: str) -> ActionOutcome:
         """Redact the planned rows of a database in place (method C: app closed, one transaction,
-        secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). Needs the laptop's disk: over SSH a
-        database is report-only (a database cannot be rewritten safely through SFTP)."""
+        secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). On a local disk SQLite changes the file itself;
+        over SSH the same change is made on a private copy (with the WAL) and written back by compare-and-swap
+        and atomic replace (`connectors.sqlite_store.erase_rows_via_copy`)."""
         target = action.target
         assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
+        layout = agent_layout(action.app) if action.app else None
+        edit = self._row_edit(set(action.records), layout.blob_records if layout else ())
         local_path = getattr(connector, "database_path", None)
-        if not callable(local_path):
-            raise UnsupportedOperationError(
-                "databases are changed only on a local disk; report only", path=target.path, code="database_report_only"
-            )
-        path = local_path(current)
-        sha = _sha(_read(connector, current))
-        if sha != target.sha256:
-            raise VersionConflictError("database changed since the erasure plan was made", path=target.path)
-        wanted = set(action.records)
-
-        def edit(record: DbRecord) -> dict[str, object] | None:
-            if record.record not in wanted:
-                return None
-            updates: dict[str, object] = {}
-            for column, cell in record.cells.items():
-                if cell.value is None:
-                    continue
-                erased, count = erase_subject(cell.value, self.matcher)
-                if count:
-                    updates[column] = erased
-            return updates
-
+        details: dict[str, JSONValue] = {"records": list(action.records)}
         self.hook("before_replace")
-        result = erase_rows(Path(path), edit)
-        self.hook("after_replace")
-        after = _sha(_read(connector, connector.stat(target.path)))
-        details: dict[str, JSONValue] = {
-            "records": list(action.records),
-            "fts_rebuilt": list(result.fts_rebuilt),
-            "vacuumed": True,
-            "wal_empty": result.wal_empty,
-        }
+        if callable(local_path):
+            path = local_path(current)
+            if _sha(_read(connector, current)) != target.sha256:
+                raise VersionConflictError("database changed since the erasure plan was made", path=target.path)
+            result = erase_rows(Path(path), edit)
+            self.hook("after_replace")
+            after = _sha(_read(connector, connector.stat(target.path)))
+        else:
+            assert target.sha256 is not None  # noqa: S101 -- plan invariant: a redacted file has its digest
+            copied = erase_rows_via_copy(
+                connector,
+                current,
+                edit,
+                expected_sha256=target.sha256,
+                temp_name=temp_name(self.temp_tag, target.path),
+            )
+            self.hook("after_replace")
+            result, after = copied.result, copied.sha256_after
+            details["written_back"] = "copy"
+            details["sidecars_removed"] = len(copied.sidecars_removed)
+        details.update({"fts_rebuilt": list(result.fts_rebuilt), "vacuumed": True, "wal_empty": result.wal_empty})
         if action.app:
             details["app"] = action.app
         counts = {"records_redacted": result.rows_changed}
@@ -640,6 +654,28 @@ class _Run:
             details=details,
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def _row_edit(
+        self, wanted: set[str], blob_records: Sequence[str] = ()
+    ) -> Callable[[DbRecord], dict[str, object] | None]:
+        """The edit of `erase_rows`: the subject erased from every cell of the planned rows; a planned row that
+        is a content-addressed blob (`blob_records`) is deleted instead."""
+
+        def edit(record: DbRecord) -> dict[str, object] | None:
+            if record.record not in wanted:
+                return None
+            if any(re.fullmatch(pattern, record.record, re.DOTALL) for pattern in blob_records):
+                return DELETE_ROW
+            updates: dict[str, object] = {}
+            for column, cell in record.cells.items():
+                if cell.value is None:
+                    continue
+                erased, count = erase_subject(cell.value, self.matcher)
+                if count:
+                    updates[column] = erased
+            return updates
+
+        return edit
 
     def _unchanged(self, connector: Connector, ref: FileRef) -> Item | None:
         """The current item if it is still what was planned; None if gone; conflict if it changed."""
@@ -665,9 +701,13 @@ class _Run:
         self.hook("before_delete")
         if current is not None:
             connector.delete(current, Expected(current.size, current.version, target.sha256))
+        sidecars = _delete_sidecars(connector, target.path) if target.fmt == RecordFormat.SQLITE.value else 0
         self.hook("after_delete")
         counts = {"files_deleted": 1}
-        record = self.proof(LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts)
+        details: dict[str, JSONValue] = {"sidecars_removed": sidecars} if sidecars else {}
+        record = self.proof(
+            LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts, details=details
+        )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 
     def delete_session(self, connector: Connector, action: PlannedAction) -> ActionOutcome:

@@ -17,8 +17,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from connectors.agents import erase_method
+from connectors.agents.base import Erase
 from connectors.base import FileRef
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
+from connectors.shadow_git import repository_of
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
 from models.holds import hold_covers, hold_from_settings
@@ -54,6 +57,9 @@ class Reason(StrEnum):
     NO_SESSION = "no_session"
     UNREDACTABLE = "unredactable"
     FREE_PAGES = "free_pages"  # a database that holds the subject only in free pages or a stale WAL: VACUUM
+    SHADOW_GIT = "shadow_git"  # a shadow git repository holding the subject: deleted whole (never rewritten)
+    CONTENT_ADDRESSED = "content_addressed"  # a content-addressed store: editing breaks its keys, deleted whole
+    OWNER_ENCRYPTED = "owner_encrypted_store"  # an encrypted conversation on the subject's own laptop: whole
     OBJECT_MAINLY_ABOUT = "object_mainly_about"
     OBJECT_PARTLY_ABOUT = "object_partly_about"
     OLD_VERSIONS = "old_versions"
@@ -395,6 +401,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     state = _sort_items(discovery, scope, infos)
     by_session = _session_files(discovery, delete)
     actions = _session_deletions(discovery, scope, delete, by_session, state)
+    actions.extend(_shadow_git_deletions(discovery, state))
     _session_references(discovery, delete, by_session, state)
     actions.extend(_file_actions(discovery.name, infos, state))
     actions.extend(_kept_actions(discovery.name, infos, state))
@@ -481,6 +488,9 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
             state.keep_item(path, line, keep)
             continue
         record = item["location"].get("record")
+        if path in infos and _content_addressed(infos[path]):
+            state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
+            continue
         if isinstance(record, str) and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
@@ -496,6 +506,11 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
         if path in infos:
             state.db_records.setdefault(path, set())  # no row to change: the action only VACUUMs
     return state
+
+
+def _content_addressed(info: ArtifactInfo) -> bool:
+    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited)."""
+    return info.app is not None and erase_method(info.app, info.file.path) is Erase.CONTENT_ADDRESSED
 
 
 def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict[str, list[ArtifactInfo]]:
@@ -559,6 +574,40 @@ def _session_deletions(
     return actions
 
 
+def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -> list[PlannedAction]:
+    """A shadow git repository (project-file snapshots of an agent) with the subject in any file goes whole:
+    every file of it, then its folder. Editing objects would break the repository and rewriting its history
+    would break the agent's restore points; the snapshots of that workspace go with it."""
+    repos: dict[str, str | None] = {}
+    for path in sorted(state.whole):
+        info = next((i for i in discovery.artifacts if i.file.path == path), None)
+        repo = repository_of(path) if info is not None and info.file.kind == "shadow_git" else None
+        if repo is not None and info is not None:
+            repos.setdefault(repo, info.app)
+            state.whole.discard(path)
+    actions: list[PlannedAction] = []
+    for repo, app in sorted(repos.items()):
+        files = [
+            i
+            for i in discovery.artifacts
+            if i.file.path.startswith(repo + "/") and i.file.path not in state.deleted_paths
+        ]
+        actions.append(
+            _action(
+                ActionKind.DELETE_SESSION,
+                discovery.name,
+                "endpoint",
+                Reason.SHADOW_GIT.value,
+                path=repo,
+                files=tuple(f.file for f in sorted(files, key=lambda i: i.file.path)),
+                dirs=(repo,),
+                app=app,
+            )
+        )
+        state.deleted_paths |= {f.file.path for f in files}
+    return actions
+
+
 def _session_references(
     discovery: LocationDiscovery,
     delete: Mapping[str, str],
@@ -602,7 +651,7 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
                     ActionKind.DELETE_FILE,
                     name,
                     "endpoint",
-                    Reason.UNREDACTABLE.value,
+                    (Reason.CONTENT_ADDRESSED if _content_addressed(info) else Reason.UNREDACTABLE).value,
                     path=path,
                     session_id=info.session_id,
                     target=info.file,
@@ -673,15 +722,26 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
             )
         )
     # Encrypted conversation stores (Windsurf, ChatGPT desktop): never opened, so never known to be about the
-    # subject; kept as reported exceptions (one per store folder) with a vendor request for the server copy.
-    encrypted_roots = sorted(
-        {info.file.path.rsplit("/", 1)[0] for info in discovery.artifacts if info.file.kind == "encrypted_store"}
-    )
-    for root in encrypted_roots:
-        app = next(
-            (i.app for i in discovery.artifacts if i.file.kind == "encrypted_store" and i.file.path.startswith(root)),
-            None,
+    # subject; kept as reported exceptions (one per store folder; the vendor request covers the server copy).
+    # On the subject's own laptop its conversations are hers: each conversation file is deleted whole (app
+    # closed), and what is not a conversation (Windsurf memories, settings) stays a reported exception.
+    encrypted = [info for info in discovery.artifacts if info.file.kind == "encrypted_store"]
+    gone = {info.file.path for info in encrypted if discovery.owner_is_subject and _encrypted_conversation(info)}
+    for info in sorted((i for i in encrypted if i.file.path in gone), key=lambda i: i.file.path):
+        actions.append(
+            _action(
+                ActionKind.DELETE_FILE,
+                name,
+                "endpoint",
+                Reason.OWNER_ENCRYPTED.value,
+                path=info.file.path,
+                session_id=info.session_id,
+                target=info.file,
+                app=info.app,
+            )
         )
+    for root in sorted({info.file.path.rsplit("/", 1)[0] for info in encrypted if info.file.path not in gone}):
+        app = next((i.app for i in encrypted if i.file.path.startswith(root + "/")), None)
         actions.append(
             _action(
                 ActionKind.EXCEPTION,
@@ -694,6 +754,12 @@ def _store_exceptions(discovery: LocationDiscovery) -> list[PlannedAction]:
             )
         )
     return actions
+
+
+def _encrypted_conversation(info: ArtifactInfo) -> bool:
+    """An encrypted file that is one conversation (Windsurf `cascade/<id>.pb`, `implicit/<id>.pb`) or the
+    ChatGPT desktop app's conversation cache; other encrypted files (memories, settings) are not."""
+    return info.session_id is not None or info.app == "chatgpt-desktop"
 
 
 def _residual_root(path: str) -> str:

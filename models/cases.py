@@ -9,12 +9,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.crypto import new_key, seal, unseal
@@ -451,7 +449,15 @@ def sync_locations(session: Session, settings: Settings) -> None:
             existing.active = False
             session.add(existing)
     # Insert missing rows with ON CONFLICT DO NOTHING: several flows start at once and sync concurrently.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert: Callable[[type[Location]], Any]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415 - loaded only where it runs
+
+        insert = pg_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+        insert = sqlite_insert
     for name, loc in wanted.items():
         row = {"name": name, "kind": loc.kind, "url": loc.url, "os": loc.os, "group": loc.group}
         session.execute(insert(Location).values(active=True, synced_at=utcnow(), **row).on_conflict_do_nothing())

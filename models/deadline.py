@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+from holidays.registry import EntityLoader
 
 from models.errors import InputError
 
@@ -58,21 +59,32 @@ def parse_calendar(code: str) -> tuple[str, str | None]:
         InputError: the code is not a supported country (and subdivision) of the `holidays` package.
     """
     match = _CALENDAR_RE.match(code.strip().upper())
-    supported = holidays.list_supported_countries()
-    if not match or match["country"] not in supported:
+    if not match or match["country"] not in _country_codes():
         raise InputError(
             f"unknown holiday calendar {code!r}: use an ISO 3166 country code with an optional subdivision "
             "supported by the 'holidays' package, for example GB-ENG, GB-SCT, DE, DE-BY, FR, IE",
             value=code,
         )
     country, subdiv = match["country"], match["subdiv"]
-    if subdiv is not None and subdiv not in supported[country]:
-        allowed = ", ".join(f"{country}-{s}" for s in supported[country][:12])
+    subdivisions = list(getattr(holidays, country).subdivisions) if subdiv is not None else []
+    if subdiv is not None and subdiv not in subdivisions:
+        allowed = ", ".join(f"{country}-{s}" for s in subdivisions[:12])
         raise InputError(
             f"unknown subdivision in holiday calendar {code!r}: allowed for {country} are {allowed} ...",
             value=code,
         )
     return country, subdiv
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    """The country codes (with aliases such as UK) the `holidays` package supports, read from its registry.
+
+    `holidays.list_supported_countries()` gives the same codes but imports all of its several hundred country
+    modules to list their subdivisions; here they load only when a subdivision must be checked (the package
+    imports them together with any one country).
+    """
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
 
 
 @lru_cache(maxsize=64)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import phonenumbers
-
 from models.errors import InputError
 from models.types import IdentifierKind
 
@@ -121,6 +119,8 @@ def validate_identifier(kind: IdentifierKind, value: str, *, region: str = "GB")
             )
         return Identifier(kind, raw, normalize_email(raw))
     if kind is IdentifierKind.PHONE:
+        import phonenumbers  # noqa: PLC0415 - its metadata loads only when a phone number is checked
+
         try:
             number = phonenumbers.parse(raw, region.upper())
         except phonenumbers.NumberParseException:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
+from connectors.agents import agent_title, claude
 from reports.access_input import (
     PLACEHOLDER,
     PLACEHOLDER_MEANING,
@@ -54,11 +55,8 @@ TYPE_TEXT = {
     "residual": "Residual store",
     "vendor": "Copy held by a service provider",
 }
-APP_TEXT = {
-    "cowork": "Claude Cowork",
-    "claude-code": "Claude Code",
-    "claude-desktop": "Claude desktop app",
-}
+APP_TEXT = claude.APP_TITLES
+"""How the Claude apps are named; every agent's name comes from `connectors.agents.agent_title`."""
 KIND_TEXT = {
     "transcript": "Conversation",
     "subagent": "Sub-agent conversation",
@@ -417,7 +415,7 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
             f'<span class="count">({count} record{"s" if count != 1 else ""})</span></h3></summary>'
         )
         for app, sessions in sorted(apps.items()):
-            out.append(f"<h4>{esc(APP_TEXT.get(app, app or 'Stored files'))}</h4>")
+            out.append(f"<h4>{esc(agent_title(app) if app else 'Stored files')}</h4>")
             ordered = sorted(sessions.items(), key=lambda kv: min(sort_key(i) for i in kv[1]))
             for key, unsorted in ordered:
                 items = sorted(unsorted, key=sort_key)
@@ -754,7 +752,7 @@ def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
             by_loc.setdefault(location_name(item), []).append(item)
         rows = []
         for name, items in sorted(by_loc.items()):
-            apps = sorted({APP_TEXT.get(i.app or "", i.app or "stored files") for i in items})
+            apps = sorted({agent_title(i.app) if i.app else "stored files" for i in items})
             sessions = len({group_key(i) for i in items})
             rows.append([esc(name), esc(", ".join(apps)), str(sessions), str(len(items))])
         out.append("<h3>What we found, and where</h3>")

@@ -52,6 +52,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from connectors.agents import agent_title
 from models.files import atomic_write
 from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterSettings
@@ -593,7 +594,7 @@ def _erased_html(inp: CertificateInput) -> str:
                     esc(e.location),
                     esc(e.path)
                     + (f"<br>version {esc(e.version_id)}" if e.version_id else "")
-                    + (f"<br>agent: {esc(e.agent)}" if e.agent else ""),
+                    + (f"<br>agent: {esc(agent_title(e.agent))}" if e.agent else ""),
                     esc(ACTION_TEXT.get(e.action, e.action)),
                     str(e.items),
                     _short(e.sha256_before),

@@ -9,8 +9,10 @@ planted mention is (`line` for text, `record` for database rows). Synthetic data
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,18 @@ class AgentTruth:
     third_party: list[dict[str, object]] = field(default_factory=list)
     traps: list[dict[str, object]] = field(default_factory=list)
     encrypted: list[str] = field(default_factory=list)
+    shadow_git: list[str] = field(default_factory=list)  # repositories holding only third parties (kept)
+
+
+def _git_blob(w: _Writer, git_dir: str, content: bytes) -> str:
+    """Write a git repository holding `content` as one loose blob (as git writes it: zlib of `blob <n>\\0...`);
+    returns the object's path relative to the home."""
+    raw = b"blob %d\x00" % len(content) + content
+    digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    w.write(f"{git_dir}/HEAD", b"ref: refs/heads/main\n")
+    rel = f"{git_dir}/objects/{digest[:2]}/{digest[2:]}"
+    w.write(rel, zlib.compress(raw))
+    return rel
 
 
 def _dumps(value: object, **options: Any) -> str:
@@ -143,6 +157,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "ItemTable": "SELECT key, value FROM ItemTable",
     },
     "threads.db": {"threads": "SELECT id, summary, data FROM threads"},
+    "store.db": {"blobs": "SELECT id, data FROM blobs"},
     "opencode.db": {
         "session": "SELECT id, title FROM session",
         "part": "SELECT id, data FROM part",
@@ -236,6 +251,7 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         "createdAt": "2026-02-11T10:03:04.120Z",
     }
     other = {"_v": 3, "type": 2, "bubbleId": "b2", "text": f"{t_name} ({t_mail}) failed MFA"}
+    kv_blob = _dumps({"role": "tool", "content": f"CRM record: {s_name} <{s_mail}>"}).encode()
     for rel in (cursor_db, cursor_db + ".backup"):
         w.database(
             rel,
@@ -245,12 +261,26 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
                 "cursorDiskKV": [
                     ("bubbleId:c1:b1", _dumps(bubble, separators=(",", ":"))),
                     ("bubbleId:c1:b2", _dumps(other, separators=(",", ":")).encode()),
+                    (f"agentKv:blob:{hashlib.sha256(kv_blob).hexdigest()}", kv_blob),  # content-addressed
                     (
                         "composerData:c1",
                         _dumps({"composerId": "c1", "name": "Login bug", "lastUpdatedAt": 1772442000000}),
                     ),
                 ],
-                "ItemTable": [("aiService.prompts", _dumps([{"text": f"ask {s_name}", "commandType": 4}]))],
+                "ItemTable": [
+                    ("aiService.prompts", _dumps([{"text": f"ask {s_name}", "commandType": 4}])),
+                    # Kilo Code installed in Cursor keeps its task index in the editor's global state.
+                    (
+                        "kilocode.kilo-code",
+                        _dumps(
+                            {
+                                "taskHistory": [
+                                    {"id": "1772442100000", "ts": 1772442100000, "task": f"Draft a reply to {s_mail}"}
+                                ]
+                            }
+                        ),
+                    ),
+                ],
             },
             wal=False,
         )
@@ -258,6 +288,16 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
             for entry in [e for e in truth.subject + truth.third_party if e.get("path") == w.path(cursor_db)]:
                 copy = dict(entry, path=w.path(rel))
                 (truth.subject if entry in truth.subject else truth.third_party).append(copy)
+
+    # Cursor Agent CLI: one content-addressed store per chat (blobs keyed by the hash of their content).
+    w = _Writer(root, home, "cursor", truth, plant)
+    blob = _dumps({"role": "user", "content": f"Look up the order of {s_name}"}).encode()
+    w.database(
+        ".cursor/chats/5d41402a/6b1f0c2e-0000-4000-8000-000000000001/store.db",
+        "CREATE TABLE blobs(id TEXT PRIMARY KEY, data BLOB); CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);",
+        {"blobs": [(hashlib.sha256(blob).hexdigest(), blob)], "meta": [("0", "{}")]},
+        wal=False,
+    )
 
     # Copilot Chat (VS Code): operation-log session.
     w = _Writer(root, home, "copilot", truth, plant)
@@ -274,6 +314,14 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         {"ts": 1772442000000, "type": "say", "say": "task", "text": f"Fix the address for {s_name}, Hauptstr. 5"},
         {"ts": 1772442003000, "type": "say", "say": "api_req_started", "text": _dumps({"request": f"<task>{t_name}</task>"})},
     ], separators=(",", ":")).encode())  # fmt: skip
+    # Roo Code and Kilo Code: the same task files under their own extension folders (named as themselves).
+    for app, ext in (("roo-code", "rooveterinaryinc.roo-cline"), ("kilo-code", "kilocode.kilo-code")):
+        w = _Writer(root, home, app, truth, plant)
+        task = user_dir.format(app="Code") + f"/globalStorage/{ext}/tasks/1772442100000"
+        w.lines(f"{task}/api_conversation_history.json", _dumps([
+            {"role": "user", "content": [{"type": "text", "text": f"Draft a reply to {s_mail} about the invoice"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": f"Done; {t_name} was copied in."}]},
+        ], separators=(",", ":")).encode())  # fmt: skip
 
     # Aider: Markdown history in a repository.
     w = _Writer(root, home, "aider", truth, plant)
@@ -327,6 +375,16 @@ def write_agent_stores(root: Path, home: str, os_name: str, plant: AgentPlant | 
         },
         wal=True,
     )  # fmt: skip
+
+    # Shadow git checkpoints (project-file snapshots): a Cline workspace whose snapshot names the subject
+    # (found in a loose object, deleted whole), a Gemini project history naming only a third party (kept).
+    w = _Writer(root, home, "cline", truth, plant)
+    repo = user_dir.format(app="Code") + "/globalStorage/saoudrizwan.claude-dev/checkpoints/4fa3b2c1"
+    obj = _git_blob(w, f"{repo}/.git", f"name,email\n{s_name},{s_mail}\n".encode())
+    truth.subject.append({"app": "cline", "path": w.path(obj), "line": None})
+    w = _Writer(root, home, "gemini-cli", truth, plant)
+    _git_blob(w, ".gemini/history/9c1d7e20/.git", f"owner: {t_name} <{t_mail}>\n".encode())
+    truth.shadow_git.append(w.path(".gemini/history/9c1d7e20"))
 
     # Encrypted stores: listed, never opened.
     w = _Writer(root, home, "windsurf", truth, plant)

@@ -1,9 +1,11 @@
-"""One layout module per AI agent besides Claude (whose layout is `connectors.layouts`), and their registry.
+"""One layout module per AI agent, and their registry.
 
 Each module declares the agent's roots per OS, path rules (artifact kind, format, session id), process
 names, the files the app holds open, where a session's age is read and how each kind is erased
-(`connectors.agents.base`). `classify_agent_path` applies them to a path relative to a home. Decides nothing
-about policy; never opens a file.
+(`connectors.agents.base`). `classify_agent_path` applies them to a path relative to a home. Claude
+(`connectors.agents.claude`: Cowork, Claude Code, the desktop app) declares the same things in `CLAUDE` but
+classifies with its own tables (`connectors.layouts` tries them first). Decides nothing about policy; never
+opens a file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from connectors.agents import (
     aider,
     chatgpt,
+    claude,
     cline,
     codex,
     continue_dev,
@@ -27,7 +30,19 @@ from connectors.agents import (
 from connectors.agents.base import SKIP, AgentLayout, Erase
 from connectors.records import RecordFormat
 
-__all__ = ["AGENTS", "SKIP", "AgentLayout", "AgentMatch", "agent_layout", "agent_probes", "classify_agent_path"]
+__all__ = [
+    "AGENTS",
+    "CLAUDE",
+    "SKIP",
+    "AgentLayout",
+    "AgentMatch",
+    "agent_layout",
+    "agent_probes",
+    "agent_title",
+    "classify_agent_path",
+    "erase_method",
+    "record_app",
+]
 
 AGENTS: tuple[AgentLayout, ...] = (
     # Extension folders inside a VS Code-family user directory come before the editors' own roots.
@@ -43,7 +58,10 @@ AGENTS: tuple[AgentLayout, ...] = (
     chatgpt.LAYOUT,
     aider.LAYOUT,
 )
-"""Every agent layout, in the order paths are matched."""
+"""Every agent layout besides Claude's, in the order paths are matched."""
+
+CLAUDE: AgentLayout = claude.LAYOUT
+"""The Claude layout's declaration (roots per OS, processes, files held open, time fields)."""
 
 _BY_APP = {layout.app: layout for layout in AGENTS} | {"roo-code": cline.LAYOUT, "kilo-code": cline.LAYOUT}
 
@@ -74,6 +92,27 @@ class AgentMatch:
 def agent_layout(app: str) -> AgentLayout | None:
     """The layout of an agent (or variant) by its `app` name."""
     return _BY_APP.get(app)
+
+
+_RECORD_APPS = {f"ItemTable:{ext}": app for ext, app in cline.VARIANTS}
+"""Rows of a VS Code-family `state.vscdb` that an extension owns (Kilo Code keeps its task index there)."""
+
+
+def record_app(record: str) -> str | None:
+    """The agent a database row belongs to when it is not the database's own (an extension's global-state
+    key in the editor's `state.vscdb`), else None."""
+    return _RECORD_APPS.get(record)
+
+
+def agent_title(app: str) -> str:
+    """How reports name an agent (or variant) by its `app` name: `kilo-code` is "Kilo Code", never "Cline";
+    an unknown name is shown as it is."""
+    if app in claude.APP_TITLES:
+        return claude.APP_TITLES[app]
+    layout = _BY_APP.get(app)
+    if layout is None:
+        return app
+    return dict(layout.variant_titles).get(app, layout.title)
 
 
 def agent_probes(os_name: str) -> tuple[str, ...]:
@@ -111,4 +150,24 @@ def classify_agent_path(os_name: str, rest: str) -> AgentMatch | None:
                     return AgentMatch(app, rule.kind, rule.fmt, rule.erase, root_path, sid, encrypted)
             if root.claim_all:
                 return AgentMatch(app, "other", None, Erase.TEXT_EDIT, root_path, None)
+    return None
+
+
+def erase_method(app: str, path: str) -> Erase | None:
+    """How the file at laptop `path` of agent `app` is erased, as its layout's rule says; None when the app
+    has no layout here (Claude's kinds: `connectors.agents.claude.erase_method`) or no rule matches."""
+    layout = _BY_APP.get(app)
+    if layout is None:
+        return None
+    parts = path.split("/")
+    for root in layout.roots:
+        globs = root.path.split("/") if root.path else []
+        for start in range(1, len(parts) - len(globs)):
+            below = start + len(globs)
+            if not all(fnmatch.fnmatchcase(parts[start + i], glob) for i, glob in enumerate(globs)):
+                continue
+            rel = "/".join(parts[below:])
+            for candidate in root.rules:
+                if candidate.pattern.fullmatch(rel):
+                    return candidate.erase
     return None

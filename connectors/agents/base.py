@@ -1,5 +1,6 @@
 """What an agent layout declares: roots per OS, path rules (kind, format, session), the app's processes,
-the files it holds open, how each kind is erased and where a session's age is read.
+the files it holds open, how each kind is erased and where a session's age is read; and the vocabulary every
+layout shares: artifact kinds, formats by extension and what a classified path is (`Classification`).
 
 Plain data: the per-agent modules fill it in, `connectors.layouts` applies it. Decides nothing about policy.
 """
@@ -76,6 +77,9 @@ class AgentLayout:
         time_fields: record fields whose newest value is a session's last activity.
         encrypted: its conversations are encrypted: never opened, deleted whole, vendor request.
         row_session: the conversation a database row belongs to, from its table, key and decoded cells.
+        variant_titles: how reports name each variant sharing the layout (Kilo Code is never "Cline").
+        blob_records: database records (`<table>:<key>`) whose value is keyed by its hash: a row holding the
+            subject is deleted, never edited (method E).
     """
 
     app: str
@@ -86,6 +90,8 @@ class AgentLayout:
     time_fields: tuple[str, ...] = ("timestamp",)
     encrypted: bool = False
     row_session: Callable[[str, str, Mapping[str, object]], str | None] | None = None
+    variant_titles: tuple[tuple[str, str], ...] = ()  # (app, title) of variants that share the layout
+    blob_records: tuple[str, ...] = ()  # regexes of database records that are content-addressed blobs
 
     def probes(self, os_name: str) -> tuple[str, ...]:
         """The home-relative globs to list on a home of `os_name`."""
@@ -132,3 +138,141 @@ def session_of_row(tables: tuple[str, ...] = ()) -> Callable[[str, str, Mapping[
 
 SQLITE_SIDECARS = rule(r".+-(?:wal|shm|journal)", SKIP, F.NONE, Erase.SQLITE)
 """`-wal`, `-shm` and `-journal` files: read and changed together with their database, never on their own."""
+
+
+class ArtifactKind(StrEnum):
+    """What an artifact is; the values are the `kind` strings of reports."""
+
+    SESSION_RECORD = "session_record"
+    TRANSCRIPT = "transcript"
+    SUBAGENT = "subagent"
+    SUBAGENT_META = "subagent_meta"
+    TOOL_RESULT = "tool_result"
+    TASK = "task"
+    AUDIT_LOG = "audit_log"
+    AUDIT_KEY = "audit_key"
+    UPLOAD = "upload"
+    OUTPUT = "output"
+    MEMORY = "memory"
+    ORG_FILE = "org_file"
+    CODE_SESSION_RECORD = "code_session_record"
+    PROMPT_HISTORY = "prompt_history"
+    PASTE_CACHE = "paste_cache"
+    FILE_HISTORY = "file_history"
+    PLAN = "plan"
+    TODO = "todo"
+    SHELL_SNAPSHOT = "shell_snapshot"
+    PROJECT_MEMORY = "project_memory"
+    CLAUDE_JSON = "claude_json"
+    USER_OUTPUT = "user_output"
+    LOG = "log"
+    RESIDUAL = "residual"
+    OTHER = "other"
+    # Kinds of the other agents (connectors.agents)
+    SESSION_INDEX = "session_index"
+    DATABASE = "database"
+    CHECKPOINT = "checkpoint"
+    SHADOW_GIT = "shadow_git"
+    ENCRYPTED_STORE = "encrypted_store"
+    ACCOUNT = "account"
+
+
+K = ArtifactKind
+OTHER_AGENT_KINDS = frozenset({K.SESSION_INDEX, K.DATABASE, K.CHECKPOINT, K.SHADOW_GIT, K.ENCRYPTED_STORE, K.ACCOUNT})
+"""Kinds only the other agents' layouts (`connectors.agents`) produce."""
+
+_TEXT_EXTENSIONS = [
+    ".txt",
+    ".md",
+    ".markdown",
+    ".log",
+    ".csv",
+    ".tsv",
+    ".py",
+    ".js",
+    ".ts",
+    ".tsx",
+    ".jsx",
+    ".html",
+    ".htm",
+    ".xml",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".ini",
+    ".cfg",
+    ".conf",
+    ".sh",
+    ".zsh",
+    ".bash",
+    ".ps1",
+    ".sql",
+    ".css",
+    ".rs",
+    ".go",
+    ".java",
+    ".c",
+    ".h",
+    ".cpp",
+    ".rb",
+    ".eml",
+    ".ics",
+    ".vcf",
+    ".rtf",
+    ".svg",
+    ".env",
+    ".diff",
+    ".patch",
+    ".tex",
+    ".r",
+    ".swift",
+    ".kt",
+]
+EXTENSION_FORMATS: dict[str, RecordFormat] = {".jsonl": F.JSONL, ".json": F.JSON} | dict.fromkeys(
+    _TEXT_EXTENSIONS, F.TEXT
+)
+"""Formats by file extension; a name without a known extension is text for text-like kinds, else binary."""
+
+TEXT_LIKE_KINDS = frozenset(
+    {K.LOG, K.PASTE_CACHE, K.FILE_HISTORY, K.TOOL_RESULT, K.PLAN, K.MEMORY, K.PROJECT_MEMORY, K.SHELL_SNAPSHOT}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a laptop path is, before it is tied to an `Item`.
+
+    `session_hint` names a session that must be resolved from records seen in the same store:
+    `("short", store, hex8)` for an 8-hex short session directory, `("ditto", store, "")` for a dispatch
+    generation (it belongs to the store's single agent record).
+    """
+
+    kind: ArtifactKind
+    fmt: RecordFormat
+    os: str
+    os_user: str
+    app: str
+    root: str
+    session_id: str | None = None
+    cli_session_id: str | None = None
+    session_hint: tuple[str, str, str] | None = None
+
+
+def file_format(name: str, kind: ArtifactKind, fixed: RecordFormat | None) -> RecordFormat:
+    """The format of a file: `fixed` when the layout names one, else by extension (text-like kinds: text)."""
+    if fixed is not None:
+        return fixed
+    if kind is K.RESIDUAL or kind is K.AUDIT_KEY:
+        return F.NONE
+    base = name.rsplit("/", 1)[-1].lower()
+    dot = base.rfind(".")
+    ext = base[dot:] if dot > 0 else ""
+    if ext in EXTENSION_FORMATS:
+        return EXTENSION_FORMATS[ext]
+    return F.TEXT if kind in TEXT_LIKE_KINDS else F.BINARY
+
+
+def under(path: str, base: str) -> str | None:
+    """`path` relative to `base`, or None when it does not lie below it."""
+    base = base.rstrip("/")
+    return path[len(base) + 1 :] if path.startswith(base + "/") else None

@@ -38,4 +38,5 @@ LAYOUT = AgentLayout(
     ),
     processes=("code", "Code.exe", "Cursor", "Windsurf", "codium", "cline"),
     time_fields=("ts",),
+    variant_titles=(("cline", "Cline"), ("roo-code", "Roo Code"), ("kilo-code", "Kilo Code")),
 )

@@ -42,4 +42,5 @@ LAYOUT = AgentLayout(
     processes=("Cursor", "Cursor.exe", "cursor", "cursor-agent"),
     time_fields=("lastUpdatedAt", "createdAt", "unixMs"),
     row_session=_cursor_row_session,
+    blob_records=(r"cursorDiskKV:agentKv:blob:.+",),
 )

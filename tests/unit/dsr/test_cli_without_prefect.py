@@ -103,39 +103,87 @@ def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path
 
 
 HEAVY = ("prefect", "presidio_analyzer", "spacy", "hyperscan", "alembic", "boto3", "paramiko")
+#: Also kept out of commands that only read or write the case database: phone-number metadata (loaded when a
+#: phone number is checked), the laptop connectors and their decompressor, the PostgreSQL dialect on SQLite,
+#: Rich's progress bars (only `request run` draws one).
+LIGHT = (*HEAVY, "phonenumbers", "connectors.local", "zstandard", "sqlalchemy.dialects.postgresql", "rich.progress")
+#: `deadline` does not touch the case database at all.
+NO_DATABASE = (*LIGHT, "sqlalchemy", "sqlmodel", "cryptography")
+#: The erasure plan and its approval need the erasure services (and the matcher) but nothing that classifies.
+NO_CLASSIFIER = ("prefect", "presidio_analyzer", "spacy", "alembic", "boto3", "paramiko")
 CALL_MAIN_MODULES = f"""
 import sys
 from dsr.cli import main
-sys.argv = ["dsr", *sys.argv[1:]]
+watch = sys.argv[1].split(",")
+sys.argv = ["dsr", *sys.argv[2:]]
 try:
     main()
 except SystemExit:
     pass
-print("{MARK}", ",".join(sorted(m for m in {HEAVY!r} if m in sys.modules)) or "-")
+print("{MARK}", ",".join(sorted(m for m in watch if m in sys.modules)) or "-")
 """
 
 
-def _heavy_modules(config: Path, *args: str) -> set[str]:
+def _heavy_modules(config: Path, *args: str, watch: tuple[str, ...] = HEAVY) -> set[str]:
+    """Which of the `watch` modules the command `dsr ARGS` imported, run in a new interpreter (exits 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DSR_"))}
     env["DSR_CONFIG"] = str(config)
     result = subprocess.run(
-        [sys.executable, "-c", CALL_MAIN_MODULES, *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", CALL_MAIN_MODULES, ",".join(watch), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith(MARK), result.stderr
+    assert "error" not in result.stderr, result.stderr
     loaded = last.split()[1]
     return set() if loaded == "-" else set(loaded.split(","))
 
 
 def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, str]) -> None:
-    """`deadline`, `request list|show` and `hold list` answer without importing Prefect,
-    presidio, the matcher engine, Alembic (the case database is already current), boto3 or paramiko: these
-    imports are what made every command take seconds."""
+    """`deadline`, `request list|show|submit`, `hold list|add` and `ledger verify` answer without importing
+    Prefect, presidio, the matcher engine, Alembic (the case database is already current), boto3, paramiko, the
+    laptop connectors or phone-number metadata: these imports are what made every command take seconds.
+    `deadline` does not load the database layer either."""
     config, rid = planned
-    assert _heavy_modules(config, "deadline", "2026-01-31", "--json") == set()
-    assert _heavy_modules(config, "request", "list") == set()
-    assert _heavy_modules(config, "request", "show", rid, "--json") == set()
-    assert _heavy_modules(config, "hold", "list") == set()
+    assert _heavy_modules(config, "deadline", "2026-01-31", "--json", watch=NO_DATABASE) == set()
+    assert _heavy_modules(config, "request", "list", watch=LIGHT) == set()
+    assert _heavy_modules(config, "request", "show", rid, watch=LIGHT) == set()
+    assert _heavy_modules(config, "request", "show", rid, "--json", watch=LIGHT) == set()
+    submit = ("request", "submit", "--kind", "access", "--email", "someone.else@example.invalid", "--json")
+    assert _heavy_modules(config, *submit, watch=LIGHT) == set()
+    assert _heavy_modules(config, "hold", "list", watch=LIGHT) == set()
+    hold = ("--id", "LH-1", "--reason", "litigation", "--case-reference", "C-1", "--approver", "Legal")
+    assert _heavy_modules(config, "hold", "add", *hold, "--review-date", "2027-01-01", watch=LIGHT) == set()
+    assert _heavy_modules(config, "ledger", "verify", watch=LIGHT) == set()
+
+
+def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:
+    """`request plan` and `request approve` load neither Prefect nor presidio (nor spaCy behind it)."""
+    config, rid = planned
+    assert _heavy_modules(config, "request", "plan", rid, watch=NO_CLASSIFIER) == set()
+    loaded, code, out = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json")
+    assert (loaded, code) == (False, "0")
+    digest = json.loads(out)["digest"]
+    approve = ("request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest)
+    assert _heavy_modules(config, *approve, watch=NO_CLASSIFIER) == set()
+
+
+def test_scan_loads_presidio_only_to_classify_a_finding(planned: tuple[Path, str]) -> None:
+    """`dsr scan` of a laptop where the subject is not found never imports presidio; where records name the
+    subject, it does (they are classified), unless --no-classify."""
+    config, _rid = planned
+    fleet = config.parent
+    laptop = fleet / "laptop-01"
+    person = json.loads((fleet / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
+    scan = ("scan", str(laptop), "--endpoint-name", "laptop", "--json")
+    watch = ("presidio_analyzer", "spacy", "prefect", "sqlalchemy")
+    assert _heavy_modules(config, *scan, "--email", "nobody.known@example.invalid", watch=watch) == set()
+    assert _heavy_modules(config, *scan, "--email", person["emails"][0], "--no-classify", watch=watch) == set()
+    assert _heavy_modules(config, *scan, "--email", person["emails"][0], watch=watch) == {"presidio_analyzer", "spacy"}
 
 
 def test_retention_plan_and_run_do_not_import_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def _raw_files(root: Path) -> dict[str, bytes]:
             data = path.read_bytes()
             if data.startswith(b"\x28\xb5\x2f\xfd"):
                 data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 24)
+            elif "/objects/" in path.as_posix():  # a git object: searched inflated
+                data = zlib.decompress(data)
             out["/" + path.relative_to(root).as_posix()] = data
     return out
 
@@ -66,9 +69,15 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     assert not result.gaps and not result.skipped
     apps = {item["app"] for item in result.items}
     assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
+    assert {"roo-code", "kilo-code"} <= apps, "Roo Code and Kilo Code are named as themselves, not as Cline"
+    kilo_rows = [i for i in result.items if i["location"].get("record") == "ItemTable:kilocode.kilo-code"]
+    assert kilo_rows and {i["app"] for i in kilo_rows} == {"kilo-code"}, "Kilo's index in Cursor's state is Kilo's"
     rows = [item for item in result.items if item["location"].get("record")]
     assert rows and all(item["location"]["line"] is None for item in rows)
-    conversations = [i for i in rows if not str(i["location"]["record"]).startswith("ItemTable:")]  # global lists
+    # Global lists and content-addressed blobs name no conversation.
+    conversations = [
+        i for i in rows if not str(i["location"]["record"]).startswith(("ItemTable:", "cursorDiskKV:agentKv:blob:"))
+    ]
     assert all(item["session_id"] for item in conversations), "database rows are grouped by the agent's conversation"
     agents = {agent for user in inventory.users for agent in user.agents}
     assert {"windsurf"} <= agents
@@ -113,6 +122,42 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
         con.close()
     with LocalConnector("lap", tmp_path) as connector:
         assert scan_endpoint(connector, "lap", _matcher(), classify=False).items == ()
+    blob_rows = [r for a in plan.actions for r in a.records if r.startswith("cursorDiskKV:agentKv:blob:")]
+    assert len(blob_rows) == 2, "the content-addressed row of state.vscdb and of its .backup are planned"
+    for db in {a.target.path for a in plan.actions if a.target and a.target.path.endswith("state.vscdb")}:
+        con = sqlite3.connect(tmp_path / db.lstrip("/"))
+        assert con.execute("SELECT count(*) FROM cursorDiskKV WHERE key LIKE 'agentKv:blob:%'").fetchone() == (0,)
+        con.close()
+    blobs = [a for a in plan.actions if a.reason == "content_addressed"]
+    assert [(a.kind.value, a.app) for a in blobs] == [("delete_file", "cursor")], "a content-addressed store goes whole"
+    assert blobs[0].target is not None and not (tmp_path / blobs[0].target.path.lstrip("/")).exists()
+    repos = [a for a in plan.actions if a.reason == "shadow_git"]
+    assert [a.app for a in repos] == ["cline"] and all(a.dirs == (a.path,) for a in repos)
+    assert not (tmp_path / repos[0].path.lstrip("/")).exists(), "the checkpoint repository goes whole"
+    assert all((tmp_path / repo.lstrip("/") / ".git/HEAD").exists() for repo in truth.shadow_git), "others stay"
+
+
+def test_encrypted_conversations_on_the_subjects_own_laptop_go_whole(tmp_path: Path) -> None:
+    """Encrypted stores are never opened: elsewhere they are kept as reported exceptions, but on the subject's
+    own laptop (its owner is the subject) each encrypted conversation file is deleted whole, app closed."""
+    truth = write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher(), owner_ids=[PLANT.subject_email])
+    assert discovery.owner_is_subject
+    plan = plan_erasure("req-own", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    gone = {a.target.path for a in plan.actions if a.reason == "owner_encrypted_store" and a.target}
+    assert gone == set(truth.encrypted)
+    assert not any(a.ground == "encrypted_store" and a.path in gone for a in plan.exceptions)
+    report = execute_plan(
+        plan,
+        connectors=lambda name: LocalConnector(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-own.jsonl"),
+        run_id="run-1",
+        actor="tester",
+    )
+    assert report.complete, report.pending
+    assert not any((tmp_path / p.lstrip("/")).exists() for p in gone)
 
 
 def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
@@ -176,15 +221,18 @@ def _fleet_matcher(truth: dict[str, Any]) -> Matcher:
     return Matcher.from_identifiers(ids)
 
 
-def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -> None:
-    """Over a connector that cannot hand out a local path (SSH), a database action fails as report-only and
-    the database is left byte for byte; the text files of the same plan are still redacted."""
+def test_databases_are_changed_through_a_copy_without_a_local_disk(tmp_path: Path) -> None:
+    """Over a connector that cannot hand out a local path (SSH), a database is changed on a private copy
+    (with its WAL) and written back: no subject byte in the database or a WAL, the laptop's WAL folded in
+    and removed, the file still a sound database and third parties' rows kept."""
     write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
     with LocalConnector("lap", tmp_path) as connector:
         discovery = discover_endpoint(connector, "lap", _matcher())
     plan = plan_erasure("req-ssh", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
     databases = {a.target.path for a in plan.actions if a.records and a.target}
-    before = {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases}
+    wals = {p for p in databases if (tmp_path / (p.lstrip("/") + "-wal")).exists()}
+    assert wals, "a database with a live WAL is planned"
+    third = {p for p in databases if PLANT.third_email.encode() in _db_bytes(tmp_path / p.lstrip("/"))}
 
     class NoLocalDisk(LocalConnector):
         database_path = None  # type: ignore[assignment]  # as over SSH: no local path to a database
@@ -197,10 +245,23 @@ def test_database_changes_are_report_only_without_a_local_disk(tmp_path: Path) -
         run_id="run-1",
         actor="tester",
     )
-    failed = {o.path: o.error for o in report.outcomes if o.status.value == "failed"}
-    assert set(failed) == databases and set(failed.values()) == {"database_report_only"}
-    assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in databases} == before
-    assert any(o.status.value == "done" for o in report.outcomes)
+    assert report.complete, report.pending
+    needles = [PLANT.subject_email.encode().lower(), PLANT.subject_name.encode().lower()]
+    for path in databases:
+        db = tmp_path / path.lstrip("/")
+        assert not any(n in _db_bytes(db).lower() for n in needles), path
+        con = sqlite3.connect(db)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        con.close()
+    assert not any((tmp_path / (p.lstrip("/") + "-wal")).exists() for p in wals), "the folded WAL is removed"
+    assert all(PLANT.third_email.encode() in _db_bytes(tmp_path / p.lstrip("/")) for p in third)
+    assert not list(tmp_path.rglob(".dsr-tmp-*"))
+
+
+def _db_bytes(db: Path) -> bytes:
+    """A database's raw bytes with its WAL's."""
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 def test_running_agent_app_makes_only_its_files_wait(tmp_path: Path) -> None:

@@ -1,0 +1,67 @@
+"""Shadow git repositories: objects are searched inflated (loose and packed), a corrupt one is a reported
+skip, never a crash; a repository file is tied to its repository folder."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import pytest
+
+from connectors.local import LocalConnector
+from connectors.shadow_git import GitFormatError, object_texts, repository_of
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.scan import scan_endpoint
+
+REPO = "/home/ana/.config/Code/User/globalStorage/kilocode.kilo-code/checkpoints/77aa"
+
+
+def _entry(kind: int, content: bytes) -> bytes:
+    """One pack entry (type and size header, then the zlib stream), as git writes an undeltified object."""
+    size = len(content)
+    first = (kind << 4) | (size & 0x0F)
+    size >>= 4
+    head = bytearray()
+    while True:
+        head.append(first | (0x80 if size else 0))
+        if not size:
+            break
+        first, size = size & 0x7F, size >> 7
+    return bytes(head) + zlib.compress(content)
+
+
+def test_pack_and_loose_objects_are_inflated() -> None:
+    pack = b"PACK" + (2).to_bytes(4, "big") + (2).to_bytes(4, "big")
+    pack += _entry(3, b"x" * 300 + b"Maria Keller") + _entry(3, b"nothing here")
+    assert list(object_texts(f"{REPO}/.git/objects/pack/pack-1.pack", pack)) == [
+        b"x" * 300 + b"Maria Keller",
+        b"nothing here",
+    ]
+    loose = zlib.compress(b"blob 12\x00Maria Keller")
+    assert list(object_texts(f"{REPO}/.git/objects/ab/{'c' * 38}", loose)) == [b"Maria Keller"]
+    assert list(object_texts(f"{REPO}/.git/objects/pack/pack-1.idx", b"\xfftOc")) == []
+    assert list(object_texts(f"{REPO}/.git/COMMIT_EDITMSG", b"fix for Maria")) == [b"fix for Maria"]
+    with pytest.raises(GitFormatError):
+        list(object_texts(f"{REPO}/.git/objects/pack/pack-2.pack", pack[:-5]))
+    assert repository_of(f"{REPO}/.git/HEAD") == REPO
+    assert repository_of("/home/ana/.gemini/tmp/x/chats/a.json") is None
+
+
+def test_a_corrupt_object_is_a_reported_skip(tmp_path: Path) -> None:
+    good = zlib.compress(b"blob 25\x00maria.keller@example.invalid")
+    base = tmp_path / REPO.lstrip("/") / ".git/objects"
+    (base / "ab").mkdir(parents=True)
+    (base / "ab" / ("c" * 38)).write_bytes(good)
+    (base / "cd").mkdir()
+    (base / "cd" / ("e" * 38)).write_bytes(b"not zlib at all")
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(("maria.keller@example.invalid",), (), (), ()))
+    with LocalConnector("lap", tmp_path) as connector:
+        result = scan_endpoint(connector, "lap", matcher, classify=False)
+    # Listed once, though the extension folder lies inside the editor's user directory (both probed).
+    assert [(i["location"]["path"], i["app"], i["kind"]) for i in result.items] == [
+        (f"{REPO}/.git/objects/ab/{'c' * 38}", "kilo-code", "shadow_git")
+    ]
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        (f"{REPO}/.git/objects/cd/{'e' * 38}", "corrupt_git_object")
+    ]
