@@ -119,7 +119,7 @@ def _scan_all(
                 classifier=classifier,
                 expand_owned=expand_owned,
             )
-        items.extend(result.items)
+        items.extend(item.to_dict() for item in result.items)
     return items
 
 

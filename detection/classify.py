@@ -122,10 +122,10 @@ class _GatedPhoneRecognizer(PhoneRecognizer):
         super().__init__(supported_regions=(region,))
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
         trunk_zero = metadata is not None and metadata.national_prefix == "0"
-        self._gate = self._TRUNK_ZERO if trunk_zero else self._ANY
+        self.gate = self._TRUNK_ZERO if trunk_zero else self._ANY
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
-        if not self._gate.search(text):
+        if not self.gate.search(text):
             return []
         return list(super().analyze(text, entities, nlp_artifacts))
 
@@ -187,6 +187,14 @@ _CATEGORY_OF = {
 }
 
 _RELEASE_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "IBAN_CODE", "CREDIT_CARD")
+# What a text must hold for any recognizer of `_RELEASE_ENTITIES` to fire (without NER or known names): an
+# `@` (e-mail, percent-encoded `%40`, display name before an address), an IBAN's country and check digits
+# (case-sensitive, as presidio's pattern), a card's digit groups, a salutation or header (the patterns are
+# case-insensitive); the phone recognizer's own gate is added per region.
+_RELEASE_GATE = (
+    r"@|%40|[A-Z]{2}[0-9]{2}|\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
+    r"|(?i:\b(?:dear|hi|hello|from:|to:|cc:|bcc:) )"
+)
 
 _NAME_WORD = r"[A-Z][a-zà-öø-ÿ'’]+(?:-[A-Z][a-zà-öø-ÿ'’]+)?"
 _PERSON_PATTERNS = [
@@ -239,10 +247,11 @@ class Classifier:
             ConfigError: `spacy_model` is not installed.
         """
         extractor = _suffix_extractor(tuple(internal_suffixes))
+        phone = _GatedPhoneRecognizer(default_region.upper())
         recognizers: list[EntityRecognizer] = [
             _OfflineEmailRecognizer(extractor),
             PatternRecognizer(supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
-            _GatedPhoneRecognizer(default_region.upper()),
+            phone,
             IbanRecognizer(),
             CreditCardRecognizer(),
             IpRecognizer(),
@@ -273,6 +282,8 @@ class Classifier:
             context_aware_enhancer=None if spacy_model else _NoContextEnhancer(),
         )
         self._subject: tuple[Matcher, _SubjectRecognizer] | None = None
+        # Known names and NER can fire on any text: no gate then.
+        self._release_gate = None if names or spacy_model else re.compile(f"{_RELEASE_GATE}|{phone.gate.pattern}")
 
     def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
         if self._subject is None or self._subject[0] is not matcher:
@@ -294,6 +305,8 @@ class Classifier:
         in `text` that do not overlap the subject's own spans: what a release check must not let through."""
         if not text or _is_blob(text) or text.isdigit():
             return []
+        if self._release_gate is not None and not self._release_gate.search(text):
+            return []  # nothing any recognizer of these entities could fire on (most of a package's text)
         results: list[RecognizerResult] = self._analyzer.analyze(
             text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
         )

@@ -423,6 +423,10 @@ class OtherPeople:
         return self.finder().find(text)
 
 
+#: Distinct strings a finder remembers (then it starts again): bounds memory on very large packages.
+_FIND_CACHE = 200_000
+
+
 def _alternation(values: Iterable[str]) -> str:
     return "|".join(sorted(values, key=lambda v: (-len(v), v)))
 
@@ -466,6 +470,7 @@ class _Finder:
         )
         phone_sources = {r"[\s().\-/]{0,3}".join(re.escape(d) for d in digits) for digits in phones}
         self._phone_re = _compile(rf"(?<!\d)\+?(?:{_alternation(phone_sources)})(?!\d)", 0) if phones else None
+        self._cache: dict[str, tuple[OtherHit, ...]] = {}
         self._id_re = (
             _compile(rf"(?<![\w\-])(?:{_alternation(re.escape(k.canonical) for k in ids.values())})(?![\w\-])", re.I)
             if ids
@@ -498,12 +503,25 @@ class _Finder:
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.PERSON.value, _canon(known, m), _src(known))
 
     def find(self, text: str) -> list[OtherHit]:
-        """Hits in `text`, longest first where they overlap, none overlapping the subject's own spans."""
+        """Hits in `text`, longest first where they overlap, none overlapping the subject's own spans.
+
+        The same strings recur across a package's records (keys, roles, repeated messages): each distinct
+        string is searched once (a bounded cache; the finder never changes once built).
+        """
         if not text:
             return []
+        found = self._cache.get(text)
+        if found is None:
+            found = self._find(text)
+            if len(self._cache) >= _FIND_CACHE:
+                self._cache.clear()
+            self._cache[text] = found
+        return list(found)
+
+    def _find(self, text: str) -> tuple[OtherHit, ...]:
         hits = sorted(self._hits(text), key=lambda h: (h.start, -h.end))
         if not hits:
-            return []
+            return ()
         own = [(s.start, s.end) for s in self._subject.find(text)]
         out: list[OtherHit] = []
         for hit in hits:
@@ -512,7 +530,7 @@ class _Finder:
             if out and hit.start < out[-1].end:
                 continue
             out.append(hit)
-        return out
+        return tuple(out)
 
 
 def _canon(known: _Known | None, match: re.Match[str]) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -91,22 +91,40 @@ class PlaceholderBook:
         return found
 
 
-def _sweep_patterns(entity: str, text: str) -> list[str]:
-    """Regex sources that find further copies of a redacted value."""
+def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str | None]]:
+    """Regex sources that find further copies of a redacted value, each with a text any match contains
+    (case-folded: the patterns ignore case), or None when a match need not contain a fixed text."""
     text = text.strip()
     if entity == ThirdPartyEntity.EMAIL.value:
         address = text.replace("%40", "@")
         local, _, domain = address.partition("@")
-        return [re.escape(local) + r"(?:@|%40)" + re.escape(domain)]
+        return [(re.escape(local) + r"(?:@|%40)" + re.escape(domain), domain.casefold())]
     if entity == ThirdPartyEntity.PERSON.value:
         parts = [p for p in re.split(r"[\s\-]+", text) if len(p) >= 4]
-        return [r"(?<!\w)" + re.escape(text) + r"(?!\w)"] + [r"(?<!\w)" + re.escape(p) + r"(?!\w)" for p in parts]
+        return [(r"(?<!\w)" + re.escape(text) + r"(?!\w)", text.casefold())] + [
+            (r"(?<!\w)" + re.escape(p) + r"(?!\w)", p.casefold()) for p in parts
+        ]
     if entity == ThirdPartyEntity.PHONE.value:
         digits = re.sub(r"\D", "", text)
         if len(digits) < 7:
-            return [re.escape(text)]
-        return [r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)"]
-    return [re.escape(text)]
+            return [(re.escape(text), text.casefold())]
+        return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)", None)]
+    return [(re.escape(text), text.casefold())]
+
+
+_Sweep = tuple[re.Pattern[str], str, str, str | None]
+
+
+def _sweep_cuts(text: str, sweeps: list[_Sweep]) -> Iterator[tuple[int, int, str, str]]:
+    """(start, end, entity, value) of every further copy the sweeps find in `text`."""
+    folded: str | None = None
+    for pattern, entity, found, anchor in sweeps:
+        if anchor is not None:  # most strings hold none of the record's values: one substring test each
+            folded = text.casefold() if folded is None else folded
+            if anchor not in folded:
+                continue
+        for m in pattern.finditer(text):
+            yield m.start(), m.end(), entity, found
 
 
 class _OwnSpans:
@@ -153,11 +171,11 @@ def redact_record(
     book = book if book is not None else PlaceholderBook()
     findings: dict[tuple[str, bool], list[ThirdPartyFinding]] = {}
     # (pattern, entity, value): a marker number is given only when a cut is made (numbers have no gaps).
-    sweeps: list[tuple[re.Pattern[str], str, str]] = []
+    sweeps: list[_Sweep] = []
     for finding in third_party_findings:
         findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
-        for source in _sweep_patterns(finding.entity, finding.text):
-            sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text))
+        for source, anchor in _sweep_patterns(finding.entity, finding.text):
+            sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text, anchor))
     sweeps.sort(key=lambda item: -len(item[0].pattern))
     counts: dict[str, int] = {}
 
@@ -166,8 +184,7 @@ def redact_record(
         for finding in findings.get((pointer, is_key), []):
             if finding.end <= len(text) and text[finding.start : finding.end] == finding.text:
                 cuts.append((finding.start, finding.end, finding.entity, finding.text))
-        for pattern, entity, found in sweeps:
-            cuts.extend((m.start(), m.end(), entity, found) for m in pattern.finditer(text))
+        cuts.extend(_sweep_cuts(text, sweeps))
         if others is not None:
             cuts.extend((h.start, h.end, h.entity, h.canonical) for h in others(text))
         if not cuts:

@@ -11,9 +11,9 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
@@ -32,6 +32,7 @@ from connectors.layouts import (
 from connectors.records import RecordFormat, decode_json, read_up_to
 from connectors.shadow_git import MAX_GIT_FILE_BYTES, GitFormatError, object_texts
 from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
+from detection.findings import Finding, FindingLocation
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
@@ -58,8 +59,7 @@ class ScanResult:
     """What a scan found on one endpoint.
 
     Attributes:
-        items: finding items (dicts in the finding schema of `detection/findings.py`, plus `app`, `reason`
-            (`identifier_match` or `owned_session`), `pointers`, `forms`, `malformed`).
+        items: the findings (`detection.findings.Finding`).
         skipped: entries not read, with reasons.
         owned_sessions: session ids whose every record is in scope, with the ownership reason.
         files_scanned: artifacts read.
@@ -73,7 +73,7 @@ class ScanResult:
             name (`vm_bundles`, `IndexedDB`, ...): listed, never opened, so stated as not searched.
     """
 
-    items: tuple[dict[str, Any], ...]
+    items: tuple[Finding, ...]
     skipped: tuple[Skipped, ...]
     owned_sessions: tuple[tuple[str, str], ...]
     files_scanned: int
@@ -148,23 +148,23 @@ def _item(
     forms: Sequence[str] = (),
     malformed: str | None = None,
     content: str | None = None,
-) -> dict[str, Any]:
+) -> Finding:
     session_id = artifact.session_id
     if session_id is None and isinstance(value, dict) and isinstance(value.get("sessionId"), str):
         session_id = value["sessionId"]
-    return {
-        "location": {"endpoint": endpoint, "path": artifact.item.path, "line": line},
-        "kind": artifact.kind.value,
-        "app": artifact.app,
-        "session_id": session_id,
-        "timestamp": record_timestamp(value),
-        "categories": categories,
-        "content": content if content is not None else _content(value),
-        "reason": reason,
-        "pointers": list(pointers),
-        "forms": list(forms),
-        "malformed": malformed,
-    }
+    return Finding(
+        location=FindingLocation(artifact.item.path, line, endpoint=endpoint),
+        kind=artifact.kind.value,
+        reason=reason,
+        app=artifact.app,
+        session_id=session_id,
+        timestamp=record_timestamp(value),
+        categories=tuple(categories),
+        content=content if content is not None else _content(value),
+        pointers=tuple(pointers),
+        forms=tuple(forms),
+        malformed=malformed,
+    )
 
 
 def _decide_sessions(
@@ -247,7 +247,7 @@ def _db_items(
     *,
     owned: bool,
     residual: list[str] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Finding]:
     """One item per row naming the subject (every row when the session is owned), located by `record`.
 
     Read from a private copy of the database and its WAL; one finding per row however many cells name
@@ -275,12 +275,16 @@ def _db_items(
                 reason=IDENTIFIER_MATCH if pointers else OWNED_SESSION, pointers=pointers, forms=sorted(forms),
                 content=content,
             )  # fmt: skip
-            item["location"]["record"] = record.record
-            item["app"] = record_app(record.record) or item["app"]  # Kilo Code's index in the editor's state
-            if item["session_id"] is None and layout is not None and layout.row_session is not None:
+            session_id = item.session_id
+            if session_id is None and layout is not None and layout.row_session is not None:
                 cells = value if isinstance(value, dict) else {}
-                item["session_id"] = layout.row_session(record.table, record.key, cells)
-            yield item
+                session_id = layout.row_session(record.table, record.key, cells)
+            yield replace(
+                item,
+                location=replace(item.location, record=record.record),
+                app=record_app(record.record) or item.app,  # Kilo Code's index in the editor's state
+                session_id=session_id,
+            )
         if not named and residual is not None and _raw_mentions(copy, matcher):
             residual.append(artifact.item.path)
 
@@ -324,7 +328,7 @@ def _owned_items(
     classify: _Classify,
     *,
     classify_all: bool,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Finding]:
     """Every record of an artifact of an owned session (Art. 15(1): all data relating to the person).
 
     Records that name the subject are classified; the others only when `classify_all` (presidio on every
@@ -475,7 +479,7 @@ def scan_endpoint(
     remote = _remote_candidates(
         connector, matcher, [a for a in artifacts if _plain_text(a) and not (is_owned(a) and expand_owned)]
     )
-    items: list[dict[str, Any]] = []
+    items: list[Finding] = []
     residual: list[str] = []
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
     files = size = 0
@@ -509,9 +513,7 @@ def scan_endpoint(
     )
 
 
-def _scan_unopened(
-    items: list[dict[str, Any]], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact
-) -> None:
+def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> None:
     """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
     others (encrypted and residual stores, audit keys) are only listed."""
     if artifact.kind is not ArtifactKind.SHADOW_GIT:
@@ -523,9 +525,7 @@ def _scan_unopened(
         items.append(found)
 
 
-def _git_items(
-    endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher
-) -> dict[str, Any] | Skipped | None:
+def _git_items(endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher) -> Finding | Skipped | None:
     """A file of a shadow git repository: one whole-file item when the subject is in any object it holds (the
     repository is erased whole); a file too large or corrupt to read is skipped with its reason."""
     if artifact.item.size > MAX_GIT_FILE_BYTES:
@@ -599,7 +599,7 @@ class _ArtifactScan:
 
 
 def _scan_artifact(
-    items: list[dict[str, Any]],
+    items: list[Finding],
     scan: _ArtifactScan,
     artifact: Artifact,
     *,
@@ -627,13 +627,13 @@ def _matched_items(
     matcher: Matcher,
     classify: _Classify,
     remote: RemoteCandidates | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Finding]:
     """Items of confirmed records; windows of one oversized line are merged into one item."""
-    last: dict[str, Any] | None = None
+    last: Finding | None = None
     for confirmation in _confirmations(matcher, connector, artifact, remote):
         line = None if artifact.fmt is RecordFormat.BINARY else confirmation.line
-        if last is not None and last["location"]["line"] == line:
-            last["forms"] = sorted(set(last["forms"]) | set(confirmation.forms))
+        if last is not None and last.line == line:
+            last = replace(last, forms=tuple(sorted(set(last.forms) | set(confirmation.forms))))
             continue
         if last is not None:
             yield last

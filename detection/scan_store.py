@@ -1,17 +1,18 @@
 """Scan one S3 store for one subject: every object version under the prefix, gzip transparently.
 
-Produces finding items in the same schema as `detection.scan` with `location = {"store", "path", "line",
-"version_id"}`. Plain Python over any `VersionedStore`: no Prefect, no database; never logs content.
+Produces the findings of `detection.scan` (`detection.findings.Finding`) located by store, key, line and
+`version_id`. Plain Python over any `VersionedStore`: no Prefect, no database; never logs content.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.base import Skipped, VersionedStore, scannable_format
 from connectors.records import RecordFormat
+from detection.findings import Finding, FindingLocation
 from detection.matcher import Matcher
 from detection.scan import IDENTIFIER_MATCH, ScanResult, record_timestamp
 from models.errors import ConnectorError
@@ -42,7 +43,7 @@ def scan_store(
     Non-current versions are data too: each finding names its `version_id`. Delete markers and objects
     that are not JSON, JSONL, text or Markdown are reported as skipped.
     """
-    items: list[dict[str, Any]] = []
+    items: list[Finding] = []
     skipped: list[Skipped] = []
     files = 0
     size = 0
@@ -66,24 +67,21 @@ def scan_store(
                             classifier = Classifier(default_region=matcher.default_region)
                         categories = list(classifier.classify(value, matcher).categories)
                     items.append(
-                        {
-                            "location": {
-                                "store": connector.name,
-                                "path": entry.path,
-                                "line": confirmation.line,
-                                "version_id": entry.version_id,
-                            },
-                            "kind": "s3_object",
-                            "session_id": value.get("sessionId") if isinstance(value, dict) else None,
-                            "timestamp": record_timestamp(value),
-                            "categories": categories,
-                            "content": _content(value),
-                            "reason": IDENTIFIER_MATCH,
-                            "pointers": list(confirmation.pointers),
-                            "forms": list(confirmation.forms),
-                            "malformed": confirmation.malformed,
-                            "is_latest": entry.is_latest,
-                        }
+                        Finding(
+                            location=FindingLocation(
+                                entry.path, confirmation.line, store=connector.name, version_id=entry.version_id
+                            ),
+                            kind="s3_object",
+                            reason=IDENTIFIER_MATCH,
+                            session_id=value.get("sessionId") if isinstance(value, dict) else None,
+                            timestamp=record_timestamp(value),
+                            categories=tuple(categories),
+                            content=_content(value),
+                            pointers=tuple(confirmation.pointers),
+                            forms=tuple(confirmation.forms),
+                            malformed=confirmation.malformed,
+                            is_latest=entry.is_latest,
+                        )
                     )
         except ConnectorError as exc:
             skipped.append(Skipped(connector.name, entry.path, exc.status.value))

@@ -129,8 +129,8 @@ def _print_result(result: ScanResult, *, as_json: bool) -> None:
     """The findings on stdout: one JSON document, or a table."""
     # Names that are not UTF-8 are printed in their escaped form (`\xNN`), as the ledger records them.
     items = [
-        {**item, "location": {**item["location"], "path": proof_path(item["location"]["path"])},
-         "session_id": proof_path(item.get("session_id"))}
+        {**item.to_dict(), "location": {**item.location.to_dict(), "path": proof_path(item.path)},
+         "session_id": proof_path(item.session_id)}
         for item in result.items
     ]  # fmt: skip
     if as_json:

@@ -77,7 +77,8 @@ class LocationDiscovery:
     Attributes:
         name: endpoint or store name.
         type: `endpoint` or `store`.
-        items: finding items as `detection.scan` produces them (content in memory only).
+        items: the findings `detection.scan` produces, in their dict form (`Finding.to_dict`; content in
+            memory only).
         owned_sessions: session ids the subject owns (with the ownership reason).
         artifacts: identities of every artifact the plan may touch (files with findings, every file of a
             session with findings, residual stores).
@@ -193,8 +194,8 @@ def discover_endpoint(
         classify: whether the scan classifies categories (not needed for erasure).
     """
     result = scan_endpoint(connector, name, matcher, owner_ids=owner_ids, classify=classify)
-    paths = {item["location"]["path"] for item in result.items} | set(result.residual_databases)
-    sessions = {item["session_id"] for item in result.items if item.get("session_id")}
+    paths = {item.path for item in result.items} | set(result.residual_databases)
+    sessions = {item.session_id for item in result.items if item.session_id}
     sessions |= {sid for sid, _ in result.owned_sessions}
     repos = {repo for path in paths if (repo := repository_of(path)) is not None}
     infos: list[ArtifactInfo] = []
@@ -213,10 +214,11 @@ def discover_endpoint(
             # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
+    items = tuple(item.to_dict() for item in result.items)
     return LocationDiscovery(
         name,
         "endpoint",
-        result.items,
+        items,
         result.owned_sessions,
         tuple(infos),
         result.skipped,
@@ -232,7 +234,7 @@ def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDisco
     executor rewrites; the version token pins the stored bytes.
     """
     result = scan_store(connector, matcher, classify=False)
-    keys = {item["location"]["path"] for item in result.items}
+    keys = {item.path for item in result.items}
     infos: list[ArtifactInfo] = []
     for entry in connector.iter_items():
         if isinstance(entry, Skipped) or entry.path not in keys:
@@ -254,4 +256,5 @@ def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDisco
                 legal_hold=bool(lock and lock.legal_hold),
             )
         )
-    return LocationDiscovery(connector.name, "store", result.items, (), tuple(infos), result.skipped)
+    items = tuple(item.to_dict() for item in result.items)
+    return LocationDiscovery(connector.name, "store", items, (), tuple(infos), result.skipped)

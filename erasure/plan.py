@@ -17,10 +17,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.agents import erase_method
-from connectors.agents.base import Erase
+from connectors.agents import claude, erase_method
+from connectors.agents.base import ArtifactKind, Erase
 from connectors.base import FileRef
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
+from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
@@ -508,6 +509,20 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
     return state
 
 
+def _whole_only(info: ArtifactInfo) -> bool:
+    """The file can only be deleted whole: binary or never opened, or of a Claude kind its layout declares
+    whole-only (`claude.erase_method`: audit keys, residual app stores)."""
+    if info.file.fmt in ("binary", "none"):
+        return True
+    if info.app not in claude.APPS:
+        return False
+    try:
+        kind, fmt = ArtifactKind(info.file.kind), RecordFormat(info.file.fmt)
+    except ValueError:  # a kind no Claude table names: decided by its format alone
+        return False
+    return claude.erase_method(kind, fmt) is Erase.WHOLE_ONLY
+
+
 def _content_addressed(info: ArtifactInfo) -> bool:
     """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited)."""
     return info.app is not None and erase_method(info.app, info.file.path) is Erase.CONTENT_ADDRESSED
@@ -641,7 +656,7 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
     actions: list[PlannedAction] = []
     for path in sorted(touched - state.deleted_paths - kept_whole_paths):
         info = infos[path]
-        unredactable = path in whole and (info.file.fmt in ("binary", "none") or info.file.sha256 is None)
+        unredactable = path in whole and (_whole_only(info) or info.file.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
             if info.file.sha256 is None and info.file.fmt != "none":
                 state.unidentified.add(path)

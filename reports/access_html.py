@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from reports.access_input import (
     PLACEHOLDER,
     PLACEHOLDER_MEANING,
     STATUS_TEXT,
+    CategoryAnswer,
     PackageInput,
     PackageItem,
     SearchedLocation,
@@ -581,7 +582,6 @@ def render_article15(inp: PackageInput) -> str:
     from the register (an answer it does not give yet says it is being completed, and by when)."""
     answers = found_categories(inp)
     pending = pending_text(inp)
-    register = inp.register
     out = []
     points = points_being_completed(inp)
     if points:
@@ -599,49 +599,64 @@ def render_article15(inp: PackageInput) -> str:
             "<p>This information comes from our record of processing activities and covers only the kinds of data "
             "we actually found about you.</p>"
         )
-        out.append("<h3>(a) Why we use your data (purposes and legal basis)</h3>")
-        out.append(
-            _table(
-                ["Kind of data", "Purposes", "Legal basis"],
+        out += _found_answers_html(inp, answers, pending)
+    out += _rights_html(inp, answers, pending)
+    out += _decisions_and_transfers_html(inp, answers, pending)
+    return "".join(out)
+
+
+def _found_answers_html(inp: PackageInput, answers: Sequence[CategoryAnswer], pending: str) -> list[str]:
+    """Art. 15(1)(a)-(d) for the kinds of data found: purposes and basis, the kinds, recipients, retention."""
+    out: list[str] = []
+    out.append("<h3>(a) Why we use your data (purposes and legal basis)</h3>")
+    out.append(
+        _table(
+            ["Kind of data", "Purposes", "Legal basis"],
+            [
                 [
-                    [
-                        esc(a.entry.title),
-                        _list_or_pending(a.entry.purposes, pending, ""),
-                        _or_pending(a.entry.legal_basis, pending),
-                    ]
-                    for a in answers
-                ],
-            )
+                    esc(a.entry.title),
+                    _list_or_pending(a.entry.purposes, pending, ""),
+                    _or_pending(a.entry.legal_basis, pending),
+                ]
+                for a in answers
+            ],
         )
-        counts = category_counts(inp.items)
-        out.append("<h3>(b) The kinds of personal data we hold about you</h3>")
-        out.append(
-            _table(
-                ["Kind of data", "Records"],
-                [[esc(a.entry.title), str(counts[a.code])] for a in answers],
-                (1,),
-            )
+    )
+    counts = category_counts(inp.items)
+    out.append("<h3>(b) The kinds of personal data we hold about you</h3>")
+    out.append(
+        _table(
+            ["Kind of data", "Records"],
+            [[esc(a.entry.title), str(counts[a.code])] for a in answers],
+            (1,),
         )
-        out.append("<h3>(c) Who receives your data (recipients)</h3>")
-        out.append(
-            _table(
-                ["Kind of data", "Recipients"],
+    )
+    out.append("<h3>(c) Who receives your data (recipients)</h3>")
+    out.append(
+        _table(
+            ["Kind of data", "Recipients"],
+            [
                 [
-                    [
-                        esc(a.entry.title),
-                        _list_or_pending(a.entry.recipients, pending, "None, as recorded in our register"),
-                    ]
-                    for a in answers
-                ],
-            )
+                    esc(a.entry.title),
+                    _list_or_pending(a.entry.recipients, pending, "None, as recorded in our register"),
+                ]
+                for a in answers
+            ],
         )
-        out.append("<h3>(d) How long we keep it</h3>")
-        out.append(
-            _table(
-                ["Kind of data", "Retention period or criteria"],
-                [[esc(a.entry.title), _or_pending(a.entry.retention, pending)] for a in answers],
-            )
+    )
+    out.append("<h3>(d) How long we keep it</h3>")
+    out.append(
+        _table(
+            ["Kind of data", "Retention period or criteria"],
+            [[esc(a.entry.title), _or_pending(a.entry.retention, pending)] for a in answers],
         )
+    )
+    return out
+
+
+def _rights_html(inp: PackageInput, answers: Sequence[CategoryAnswer], pending: str) -> list[str]:
+    """Art. 15(1)(e)-(g): the person's rights, the right to complain, and where the data came from."""
+    out: list[str] = []
     out.append("<h3>(e) Your rights</h3><ul>")
     for right in rights_text(inp.controller):
         out.append(
@@ -662,6 +677,13 @@ def render_article15(inp: PackageInput) -> str:
                 [[esc(a.entry.title), _or_pending(a.entry.source, pending)] for a in answers],
             )
         )
+    return out
+
+
+def _decisions_and_transfers_html(inp: PackageInput, answers: Sequence[CategoryAnswer], pending: str) -> list[str]:
+    """Art. 15(1)(h) and 15(2): automated decisions, transfers, service providers and their safeguards."""
+    register = inp.register
+    out: list[str] = []
     out.append("<h3>(h) Automated decision-making</h3>")
     out.append(f"<p>{_or_pending(register.automated_decisions, pending)}</p>")
     out.append("<h3>Transfers outside the UK and the EEA (Article 15(2))</h3>")
@@ -685,7 +707,7 @@ def render_article15(inp: PackageInput) -> str:
         out.append(
             _table(["Kind of data", "Safeguards"], [[esc(a.entry.title), esc(a.entry.transfers)] for a in transfers])
         )
-    return "".join(out)
+    return out
 
 
 def render_scope(inp: PackageInput, tz: ZoneInfo) -> str:

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -298,13 +300,37 @@ def ordered_items(items: tuple[PackageItem, ...]) -> tuple[PackageItem, ...]:
     return tuple(sorted(items, key=lambda i: (location_type(i), location_name(i), *sort_key(i))))
 
 
-def build_access_package(inp: PackageInput, out_dir: Path, *, pdf: bool = True) -> PackageResult:
+def _print_while(inp: PackageInput, root: Path, while_printing: Callable[[Path], None] | None) -> str:
+    """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile); its outcome."""
+    # The PDF is printed from the same page with every conversation open (closed ones would not print).
+    printable = root / ".print.html"
+    printable.write_text(render_access_html(inp, expanded=True), encoding="utf-8")
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
+            job = pool.submit(print_pdf, printable, root / "report.pdf")
+            try:
+                if while_printing is not None:
+                    while_printing(root)
+            finally:
+                status = job.result()
+    finally:
+        printable.unlink(missing_ok=True)
+    return status
+
+
+def build_access_package(
+    inp: PackageInput, out_dir: Path, *, pdf: bool = True, while_printing: Callable[[Path], None] | None = None
+) -> PackageResult:
     """Write the access package for one request.
 
     Args:
         inp: the request, register and redacted findings.
         out_dir: the packages directory; the package goes to `out_dir/<request_id>/` and `.zip`.
         pdf: print report.pdf when headless Chromium is installed (skipped silently otherwise).
+        while_printing: called with the package directory once the data files and report.html are written,
+            while the browser prints the PDF in its own process (the caller checks those files meanwhile);
+            report.json and manifest.json are written after it returns. An exception from it aborts the
+            package (nothing is left half-written).
 
     Returns:
         Paths, the package hash (sha256 of manifest.json), counts and the PDF outcome.
@@ -319,15 +345,9 @@ def build_access_package(inp: PackageInput, out_dir: Path, *, pdf: bool = True) 
         files = write_data_files(root, ordered.items)
         html_path = root / "report.html"
         html_path.write_text(render_access_html(ordered), encoding="utf-8")
-        pdf_status = "skipped: not requested"
-        if pdf:
-            # The PDF is printed from the same page with every conversation open (closed ones would not print).
-            printable = root / ".print.html"
-            printable.write_text(render_access_html(ordered, expanded=True), encoding="utf-8")
-            try:
-                pdf_status = print_pdf(printable, root / "report.pdf")
-            finally:
-                printable.unlink(missing_ok=True)
+        pdf_status = _print_while(ordered, root, while_printing) if pdf else "skipped: not requested"
+        if not pdf and while_printing is not None:
+            while_printing(root)
         document = report_document(ordered, files, pdf_status)
         write_json(root / "report.json", document)
         manifest_sha = write_manifest(

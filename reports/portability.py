@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -178,43 +179,12 @@ def build_portability_export(inp: PackageInput, out_dir: Path) -> PortabilityRes
     rows: list[dict[str, object]] = []
     excluded: Counter[str] = Counter()
     with atomic_package(out_dir, inp.request_id, inp.generated_at) as root:
-        images = root / "images"
         for item in ordered.items:
             portable = portable_text(item)
             if isinstance(portable, str):
                 excluded[portable] += 1
                 continue
-            number = len(rows) + 1
-            attachments = []
-            for index, (media_type, blob) in enumerate(item.image_blocks, start=1):
-                images.mkdir(exist_ok=True)
-                target = images / f"{number:05d}-{index}.{image_extension(media_type)}"
-                target.write_bytes(blob)
-                attachments.append(target.relative_to(root).as_posix())
-            line = item.location.get("line")
-            version = item.location.get("version_id")
-            rows.append(
-                {
-                    "record_number": number,
-                    "location_type": location_type(item),
-                    "location_name": location_name(item),
-                    "path": item_path(item),
-                    "line": line if isinstance(line, int) else None,
-                    "version_id": str(version) if version is not None else None,
-                    "app": item.app,
-                    "kind": item.kind,
-                    "session_id": item.session_id,
-                    "timestamp": item.timestamp.isoformat() if item.timestamp else None,
-                    "reason": item.reason,
-                    "author": portable.author,
-                    "provenance": portable.provenance,
-                    "categories": list(item.categories),
-                    "text": portable.text,
-                    "attachments": attachments,
-                    "redactions": sum(item.redactions.values()),
-                    "redaction_reasons": sorted(code for code, n in item.redactions.items() if n > 0),
-                }
-            )
+            rows.append(_record_row(root, len(rows) + 1, item, portable))
         write_json(
             root / "export.json",
             {
@@ -226,18 +196,12 @@ def build_portability_export(inp: PackageInput, out_dir: Path) -> PortabilityRes
                 "excluded": dict(sorted(excluded.items())),
             },
         )
-        names = [name for name, _, _ in COLUMNS]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([_cell(row[name]) for name in names])
-        (root / "export.csv").write_text(buffer.getvalue(), encoding="utf-8")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(["column", "type", "description"])
-        writer.writerows(COLUMNS)
-        (root / "data_dictionary.csv").write_text(buffer.getvalue(), encoding="utf-8")
+        _write_csv(
+            root / "export.csv",
+            [name for name, _, _ in COLUMNS],
+            ([_cell(row[name]) for name, _, _ in COLUMNS] for row in rows),
+        )
+        _write_csv(root / "data_dictionary.csv", ["column", "type", "description"], COLUMNS)
         manifest_sha = write_manifest(
             root,
             {"package": "portability", "request_id": inp.request_id, "generated_at": inp.generated_at.isoformat()},
@@ -252,3 +216,44 @@ def build_portability_export(inp: PackageInput, out_dir: Path) -> PortabilityRes
             "images": sum(len(r["attachments"]) for r in rows if isinstance(r["attachments"], list)),
         },
     )
+
+
+def _record_row(root: Path, number: int, item: PackageItem, portable: PortableText) -> dict[str, object]:
+    """One exported record: its place, its portable text and its images (written to `images/`)."""
+    attachments = []
+    for index, (media_type, blob) in enumerate(item.image_blocks, start=1):
+        (root / "images").mkdir(exist_ok=True)
+        target = root / "images" / f"{number:05d}-{index}.{image_extension(media_type)}"
+        target.write_bytes(blob)
+        attachments.append(target.relative_to(root).as_posix())
+    line = item.location.get("line")
+    version = item.location.get("version_id")
+    return {
+        "record_number": number,
+        "location_type": location_type(item),
+        "location_name": location_name(item),
+        "path": item_path(item),
+        "line": line if isinstance(line, int) else None,
+        "version_id": str(version) if version is not None else None,
+        "app": item.app,
+        "kind": item.kind,
+        "session_id": item.session_id,
+        "timestamp": item.timestamp.isoformat() if item.timestamp else None,
+        "reason": item.reason,
+        "author": portable.author,
+        "provenance": portable.provenance,
+        "categories": list(item.categories),
+        "text": portable.text,
+        "attachments": attachments,
+        "redactions": sum(item.redactions.values()),
+        "redaction_reasons": sorted(code for code, n in item.redactions.items() if n > 0),
+    }
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A CSV file with CRLF line ends (RFC 4180)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -22,7 +23,7 @@ from connectors.base import VersionedStore
 from connectors.layouts import CoverageGap
 from connectors.registry import open_location
 from detection.classify import Classifier
-from detection.findings import ThirdPartyEntity, ThirdPartyFinding
+from detection.findings import Finding, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
 from detection.others import SOURCES, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
@@ -36,7 +37,8 @@ from models.identity import require_identity
 from models.keys import master_key
 from models.run_lock import check_open
 from models.settings import Settings
-from models.tables import Finding, LocationScan, Request, utcnow
+from models.tables import Finding as FindingRow
+from models.tables import LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from reports.access_input import PackageInput, PackageItem, SearchedLocation, missing_register_keys
 from reports.access_package import PackageResult, build_access_package
@@ -45,7 +47,7 @@ from services.directory import load_directory
 from services.evidence import publish_evidence
 from services.fanout import ScanContext
 from services.identity import identity_record
-from services.release_check import ReleaseBlockedError, ReleaseItem, check_package
+from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
     draft_path,
@@ -149,35 +151,36 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
         return todo
 
 
-def _store_findings(session: Session, request_id: str, location: str, items: Iterable[dict[str, Any]]) -> None:
+def _store_findings(session: Session, request_id: str, location: str, items: Iterable[Finding]) -> None:
     """Replace the location's finding rows: one bulk insert per chunk, not one ORM object per finding."""
-    session.exec(delete(Finding).where(col(Finding.request_id) == request_id, col(Finding.location) == location))
+    session.exec(
+        delete(FindingRow).where(col(FindingRow.request_id) == request_id, col(FindingRow.location) == location)
+    )
     rows: list[dict[str, Any]] = []
     for item in items:
-        loc = item["location"]
-        content = item.get("content") or ""
-        stamp = item.get("timestamp")
+        content = item.content or ""
+        stamp = item.timestamp
         rows.append(
             {
                 "request_id": request_id,
                 "location": location,
-                "path": proof_path(loc["path"]) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
-                "line": loc.get("line"),
-                "version_id": loc.get("version_id"),
-                "kind": item["kind"],
-                "session_id": proof_path(item.get("session_id")),
-                "pointers": json.dumps(item.get("pointers", [])),
+                "path": proof_path(item.path) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
+                "line": item.line,
+                "version_id": item.location.version_id,
+                "kind": item.kind,
+                "session_id": proof_path(item.session_id),
+                "pointers": json.dumps(list(item.pointers)),
                 "content_sha256": hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
-                "categories": json.dumps(item.get("categories", [])),
+                "categories": json.dumps(list(item.categories)),
                 "record_at": datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-                "reason": str(item.get("reason", "match"))[:16],
+                "reason": item.reason[:16],
             }
         )
         if len(rows) >= FINDING_ROWS_PER_INSERT:
-            session.exec(insert(Finding), params=rows)
+            session.exec(insert(FindingRow), params=rows)
             rows = []
     if rows:
-        session.exec(insert(Finding), params=rows)
+        session.exec(insert(FindingRow), params=rows)
 
 
 def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
@@ -384,13 +387,13 @@ def other_people(settings: Settings, request_id: str, matcher: Matcher) -> Other
 
 @dataclass
 class _Staged:
-    item: dict[str, Any]
+    item: Finding
     value: object
     third: tuple[ThirdPartyFinding, ...]
 
 
-def _decode(item: dict[str, Any]) -> object:
-    content = item.get("content")
+def _decode(item: Finding) -> object:
+    content = item.content
     if isinstance(content, str):
         try:
             return json.loads(content)
@@ -412,15 +415,28 @@ def _learn(staged: _Staged, people: OtherPeople, region: str) -> None:
             people.add_name(finding.text, "data")
 
 
-def _document(item: dict[str, Any]) -> tuple[str, str]:
+def _document(item: Finding) -> tuple[str, str]:
     """The document an item belongs to (its conversation, else its file): markers are numbered within it."""
-    loc = item["location"]
-    name = str(loc.get("endpoint", loc.get("store", "unknown")))
-    return name, str(item.get("session_id") or loc.get("path") or "unsorted")
+    loc = item.location
+    name = loc.endpoint if loc.endpoint is not None else loc.store
+    return str(name if name is not None else "unknown"), str(item.session_id or loc.path or "unsorted")
 
 
-def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> PackageItem:
-    item, value = staged.item, staged.value
+@dataclass(frozen=True)
+class _Redacted:
+    text: str
+    record: object | None
+    redactions: dict[str, int]
+
+
+def _content_key(content: str | None) -> bytes:
+    if content is None:
+        return b"none"
+    return hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _redact(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> _Redacted:
+    value = staged.value
     redactions: dict[str, int] = {}
     record: object | None = None
     if value is not None:
@@ -429,21 +445,25 @@ def _package_item(staged: _Staged, matcher: Matcher, book: PlaceholderBook, othe
         redactions = dict(result.counts)
         record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
-    stamp = item.get("timestamp")
-    location = dict(item["location"])
-    location["path"] = proof_path(location.get("path"))  # names that are not UTF-8 shown as `\xNN`
+    return _Redacted(text, record, redactions)
+
+
+def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
+    stamp = item.timestamp
+    location: dict[str, object] = item.location.to_dict()
+    location["path"] = proof_path(item.path)  # names that are not UTF-8 shown as `\xNN`
     return PackageItem(
         location=location,
-        kind=item["kind"],
-        app=item.get("app"),
-        session_id=proof_path(item.get("session_id")),
+        kind=item.kind,
+        app=item.app,
+        session_id=proof_path(item.session_id),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-        categories=tuple(item.get("categories", [])),
-        content=text,
-        record=record,
+        categories=item.categories,
+        content=redacted.text,
+        record=redacted.record,
         context=(),
-        reason=item.get("reason", "match"),
-        redactions=redactions,
+        reason=item.reason,
+        redactions=dict(redacted.redactions),
     )
 
 
@@ -497,27 +517,23 @@ def assemble_package(
     matcher = build_matcher(settings, request_id)
     root = staging_dir(settings, request_id)
     key = request_key(settings, request_id)
-    staged_items = list(iter_staged(root, key))
-    missing = _check_register(settings, request_id, staged_items, allow_incomplete)
+
+    def staged() -> Iterator[Finding]:  # read from staging on each pass, one location file at a time
+        return iter_staged(root, key)
+
+    missing = _check_register(settings, request_id, staged(), allow_incomplete)
     classifier = Classifier(default_region=matcher.default_region, spacy_model=ner_model(settings))
     people = other_people(settings, request_id, matcher)
-    items = _redacted_items(settings, staged_items, matcher, classifier, people)
-    del staged_items
+    items = _redacted_items(settings, staged, matcher, classifier, people)
     package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
     out_dir = settings.access.package_dir
+    check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
     result: PackageResult | PortabilityResult
     if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)
     else:
-        result = build_access_package(package_input, out_dir)
-    hits = check_package(
-        result.path,
-        others=people,
-        matcher=matcher,
-        classifier=classifier,
-        allow=published_texts(settings),
-        released=released,
-    )
+        result = build_access_package(package_input, out_dir, while_printing=check.files_so_far)
+    hits = check.the_rest(result.path)
     _block_on_hits(settings, request_id, result, key, hits, len(released))
     sealed = seal_package(result.path, result.zip_path, key, request_id)
     draft_path(out_dir, request_id).unlink(missing_ok=True)
@@ -552,6 +568,34 @@ def assemble_package(
     return result
 
 
+class _ReleaseCheck:
+    """The release check of one package, run on the files written so far while its PDF prints (the browser
+    works in its own process) and then on the rest; hits are listed in file order, as one pass gives them."""
+
+    def __init__(
+        self, people: OtherPeople, matcher: Matcher, classifier: Classifier, allow: list[str], released: Any
+    ) -> None:
+        self._kwargs: dict[str, Any] = {
+            "others": people, "matcher": matcher, "classifier": classifier, "allow": allow, "released": released
+        }  # fmt: skip
+        self._cache: dict[bytes, list[tuple[str, str]]] = {}
+        self._checked: set[str] = set()
+        self._hits: list[ReleaseItem] = []
+
+    def files_so_far(self, root: Path) -> None:
+        """Check the package's text files written so far."""
+        files = [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]  # not the print copy
+        self._hits += check_package(root, files=files, cache=self._cache, **self._kwargs)
+        self._checked.update(files)
+
+    def the_rest(self, root: Path) -> list[ReleaseItem]:
+        """Check the files not checked yet; every hit, in the package's file order."""
+        order = {name: n for n, name in enumerate(text_files(root))}
+        rest = [name for name in order if name not in self._checked]
+        hits = self._hits + check_package(root, files=rest, cache=self._cache, **self._kwargs)
+        return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
+
+
 def _block_on_hits(
     settings: Settings,
     request_id: str,
@@ -578,14 +622,14 @@ def _block_on_hits(
 
 
 def _check_register(
-    settings: Settings, request_id: str, staged_items: Sequence[dict[str, Any]], allow_incomplete: bool
+    settings: Settings, request_id: str, staged_items: Iterable[Finding], allow_incomplete: bool
 ) -> list[str]:
     """The register keys the found categories need and the register lacks (an audit event when any do).
 
     Raises:
         RegisterIncompleteError: keys are missing and incomplete registers are not allowed.
     """
-    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.get("categories", [])))
+    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.categories))
     missing = missing_register_keys(settings.processing_register, codes)
     if missing:
         with session_scope(settings.database.url) as session:
@@ -603,31 +647,42 @@ def _check_register(
 
 def _redacted_items(
     settings: Settings,
-    staged_items: Sequence[dict[str, Any]],
+    staged: Callable[[], Iterable[Finding]],
     matcher: Matcher,
     classifier: Classifier,
     people: OtherPeople,
 ) -> tuple[PackageItem, ...]:
     """Every staged finding as a package item, other people replaced by markers numbered per document.
 
-    Two passes: the first classifies every record and learns other people from the data itself, the second
-    redacts with everything learned (a name learned late in one conversation is still replaced early on).
+    Two passes over staging (`staged` reads it afresh; no decoded record is kept between them): the first
+    classifies every record and learns other people from the data itself, the second redacts with everything
+    learned (a name learned late in one conversation is still replaced early on). The same record text
+    recurs (transcript, audit log, superseded copies): it is classified and learned from once, and redacted
+    once per document (its markers are already numbered there, so the copy is the same).
     """
     region = settings.controller.phone_region
-    staged: list[_Staged] = []
-    for item in staged_items:
-        value = _decode(item)
-        third = classifier.classify(value, matcher).third_parties if value is not None else ()
-        entry = _Staged(item, value, third)
-        _learn(entry, people, region)
-        staged.append(entry)
+    third_parties: dict[bytes, tuple[ThirdPartyFinding, ...]] = {}
+    for item in staged():
+        key = _content_key(item.content)
+        if key not in third_parties:
+            value = _decode(item)
+            entry = _Staged(item, value, classifier.classify(value, matcher).third_parties if value is not None else ())
+            _learn(entry, people, region)
+            third_parties[key] = entry.third
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
-    return tuple(
-        _package_item(entry, matcher, books.setdefault(_document(entry.item), PlaceholderBook()), others)
-        for entry in staged
-    )
+    redacted: dict[tuple[tuple[str, str], bytes], _Redacted] = {}
+    out: list[PackageItem] = []
+    for item in staged():
+        document, key = _document(item), _content_key(item.content)
+        done = redacted.get((document, key))
+        if done is None:
+            entry = _Staged(item, _decode(item), third_parties.get(key, ()))
+            done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others)
+            redacted[(document, key)] = done
+        out.append(_package_item(item, done))
+    return tuple(out)
 
 
 def _package_input(

@@ -10,7 +10,9 @@ Each hit is an item with a stable id (from its file, place and reason, never its
 reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,
 logged or recorded. A reviewer can release an item with a recorded reason (`dsr request release-item`);
 released ids do not block the next attempt. Linear in the package: one pass per file, presidio once per
-distinct string.
+distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`). The
+access service checks the data files and report.html while the browser prints the PDF, then the rest
+(`files`, with one shared `cache`); the hits are the same as one pass gives.
 """
 
 from __future__ import annotations
@@ -170,6 +172,14 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
     return any(found in a for a in allow)
 
 
+def text_files(root: Path) -> list[str]:
+    """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
+    return [
+        p.relative_to(root).as_posix()
+        for p in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _TEXT_SUFFIXES)
+    ]
+
+
 def check_package(
     root: Path,
     *,
@@ -178,6 +188,8 @@ def check_package(
     classifier: Classifier | None,
     allow: Iterable[str] = (),
     released: Iterable[str] = (),
+    files: Iterable[str] | None = None,
+    cache: dict[bytes, list[tuple[str, str]]] | None = None,
 ) -> list[ReleaseItem]:
     """Every place in the package at `root` where another person's data may remain, minus released items.
 
@@ -189,15 +201,17 @@ def check_package(
         allow: texts the controller publishes in every report (its name and contacts, the authority's, the
             register's recipients): a detection inside them is not a hit.
         released: item ids a reviewer released with a recorded reason.
+        files: only these files (relative paths, as `text_files` gives them), e.g. the part of a package
+            that is written while its PDF prints; every text file when None.
+        cache: presidio's detections per distinct string, shared by several calls on one package.
     """
     finder = others.finder()
     allowed = {a.casefold() for a in allow if a}
     done = set(released)
-    cache: dict[bytes, list[tuple[str, str]]] = {}
+    cache = {} if cache is None else cache
     items: list[ReleaseItem] = []
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _TEXT_SUFFIXES)
-    for path in files:
-        rel = path.relative_to(root).as_posix()
+    for rel in text_files(root) if files is None else files:
+        path = root / rel
         for place, text in _strings(path, rel):
             if not text.strip():
                 continue

@@ -10,10 +10,10 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
+from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
 from models.crypto import decrypt_file, encrypt_file, seal, unseal
 from models.errors import InputError
@@ -29,20 +29,20 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
     return path
 
 
-def write_staging(path: Path, items: tuple[dict[str, Any], ...], key: bytes) -> None:
-    """Write a location's copies encrypted (AES-GCM, request key); the plaintext exists only in memory."""
-    # ASCII JSON: paths whose names are not UTF-8 (surrogate escapes) round-trip as `\udcxx` escapes.
-    plain = "".join(json.dumps(item, ensure_ascii=True) + "\n" for item in items).encode("ascii")
+def write_staging(path: Path, items: Iterable[Finding], key: bytes) -> None:
+    """Write a location's findings encrypted (AES-GCM, request key), one JSON line each (`Finding.to_json`:
+    ASCII, so names that are not UTF-8 round-trip); the plaintext exists only in memory."""
+    plain = "".join(item.to_json() + "\n" for item in items).encode("ascii")
     atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
 
 
-def iter_staged(root: Path, key: bytes) -> Iterator[dict[str, Any]]:
-    """The staged copies of every location, decrypted one file at a time."""
+def iter_staged(root: Path, key: bytes) -> Iterator[Finding]:
+    """The staged findings of every location, decrypted one file at a time."""
     for path in sorted(root.glob("*.jsonl.enc")):
         plain = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
         for line in plain.decode("utf-8").splitlines():
             if line.strip():
-                yield json.loads(line)
+                yield Finding.from_json(line)
 
 
 def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:

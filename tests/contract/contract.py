@@ -329,7 +329,7 @@ class ConnectorContract:
         backend.write_file(path, db)
         backend.write_file(path + "-wal", wal)
         result = scan_endpoint(connector, connector.name, _agent_matcher(), classify=False)
-        records = {i["location"].get("record") for i in result.items if i["location"]["path"] == path}
+        records = {i.location.record for i in result.items if i.path == path}
         assert records == {"session:ses_1", "session:ses_2"}, "the row only in the WAL is read too"
         assert backend.read_file(path) == db and backend.read_file(path + "-wal") == wal
 
@@ -345,7 +345,7 @@ class ConnectorContract:
         backend.write_file(name + ".jsonl.zst", zstandard.ZstdCompressor(level=3).compress(rollout))
         backend.write_file(f"{HOME}/Library/x", b"")  # a macOS home
         result = scan_endpoint(connector, connector.name, _agent_matcher(), classify=False)
-        found = {(i["location"]["path"], i["location"]["line"]) for i in result.items}
+        found = {(i.path, i.line) for i in result.items}
         assert (f"{HOME}/Claude/Projects/p/people.csv", 3) in found
         assert (name + ".jsonl.zst", 2) in found
 

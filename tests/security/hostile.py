@@ -274,11 +274,11 @@ class Run:
 
     def finding_paths(self) -> set[str]:
         """Paths of every finding item."""
-        return {item["location"]["path"] for item in self.scan.items}
+        return {item.path for item in self.scan.items}
 
     def contents(self) -> str:
         """Every finding's content, joined (canary checks)."""
-        return "\n".join(str(item.get("content")) for item in self.scan.items)
+        return "\n".join(str(item.content) for item in self.scan.items)
 
 
 def run_pipeline(

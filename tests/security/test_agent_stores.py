@@ -81,7 +81,7 @@ def test_corrupt_and_fake_databases_are_reported_not_fatal(laptop: Laptop) -> No
     reasons = run.reasons()
     assert reasons[f"/{CODEX}/state_5.sqlite"] == "failed"
     assert reasons[f"/{CODEX}/logs_2.sqlite"] == "failed"
-    assert any(item["location"].get("record") == "session:ses_1" for item in run.scan.items)
+    assert any(item.location.record == "session:ses_1" for item in run.scan.items)
     assert run.outcome(f"/{OPENCODE_DB}").status is ActionStatus.DONE
 
 
@@ -130,6 +130,6 @@ def test_huge_line_in_a_rollout(laptop: Laptop) -> None:
     huge = _line("x" * (9 << 20))
     laptop.write(ROLLOUT, huge + _line(f"mail {SUBJECT_EMAIL}") + FILLER)
     run = run_pipeline(laptop)
-    lines = {item["location"]["line"] for item in run.scan.items if item["location"]["path"] == f"/{ROLLOUT}"}
+    lines = {item.line for item in run.scan.items if item.path == f"/{ROLLOUT}"}
     assert 2 in lines
     assert SUBJECT_EMAIL.encode() not in laptop.path(ROLLOUT).read_bytes()

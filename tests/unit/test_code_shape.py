@@ -21,13 +21,6 @@ NOT_PRODUCT = {"simulation"}
 # released; splitting them would only make them harder to compare with the schema they made.
 EXEMPT_DIRS = {Path("models/migrations/versions")}
 
-# Temporary: these modules are being rewritten on other branches; refactor after merge.
-# Entries are "path::function". The list may only shrink.
-ALLOWED_FOR_NOW = {
-    "reports/access_html.py::render_article15",
-    "reports/portability.py::build_portability_export",
-}
-
 
 def _product_packages() -> list[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -57,12 +50,7 @@ def test_product_packages_exist() -> None:
 
 
 def test_no_product_function_over_the_limit() -> None:
-    too_long = {name: n for name, n in _long_functions().items() if name not in ALLOWED_FOR_NOW}
+    too_long = _long_functions()
     assert not too_long, f"functions over {MAX_LINES} lines (split them by extraction): " + ", ".join(
         f"{name} ({n} lines)" for name, n in sorted(too_long.items())
     )
-
-
-def test_allow_list_only_names_functions_still_too_long() -> None:
-    stale = ALLOWED_FOR_NOW - set(_long_functions())
-    assert not stale, f"remove from ALLOWED_FOR_NOW, now short enough or gone: {sorted(stale)}"

@@ -42,11 +42,11 @@ def test_every_agent_over_ssh_found_then_erased_without_residue(
 
     with connect("lap") as connector:
         result = scan_endpoint(connector, "lap", _matcher(), classify=False)
-    found = {(i["location"]["path"], i["location"].get("line"), i["location"].get("record")) for i in result.items}
+    found = {(i.path, i.line, i.location.record) for i in result.items}
     expected = {(t["path"], t.get("line"), t.get("record")) for t in truth.subject}
     assert expected - found == set(), "every planted mention is found over SSH"
     assert not found & {(t["path"], t["line"], None) for t in truth.traps}
-    assert any(i["location"].get("record") for i in result.items), "database rows are found over SSH"
+    assert any(i.location.record for i in result.items), "database rows are found over SSH"
 
     before = _raw_files(tree)
     with connect("lap") as connector:

@@ -42,7 +42,7 @@ def test_access_scan_over_ssh_equals_file_endpoints(ssh_fleet: SSHFleet, tmp_pat
             expected = scan_mod.scan_endpoint(local, tree.name, matcher, classify=False)
         with SSHConnector(tree.name, laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts) as ssh:
             got = scan_mod.scan_endpoint(ssh, tree.name, matcher, classify=False)
-        key = lambda i: json.dumps(i, sort_keys=True)  # noqa: E731
+        key = lambda i: i.to_json()  # noqa: E731
         assert sorted(map(key, got.items)) == sorted(map(key, expected.items))
         assert got.items == expected.items
         assert sorted((s.path, s.reason) for s in got.skipped) == sorted((s.path, s.reason) for s in expected.skipped)
@@ -85,8 +85,6 @@ def test_pipeline_scan_over_ssh_reads_only_owned_sessions(ssh_fleet: SSHFleet, t
     assert got.items == expected.items
     owned = {sid for sid, _ in got.owned_sessions}
     records = ("session_record", "code_session_record")  # read whole for the ownership rule (small JSON)
-    matched_paths = {
-        i["location"]["path"] for i in got.items if i["reason"] != "owned_session" and i["kind"] not in records
-    }
+    matched_paths = {i.path for i in got.items if i.reason != "owned_session" and i.kind not in records}
     opened_not_owned = [p for p in CountingSSH.opened if p in matched_paths and not any(s in p for s in owned)]
     assert matched_paths and not opened_not_owned, opened_not_owned[:3]

@@ -9,6 +9,7 @@ import pytest
 from connectors.inventory import build_inventory
 from connectors.layouts import Artifact, ArtifactKind, classify_path, find_gaps, iter_artifacts, list_homes
 from connectors.local import LocalConnector
+from detection.findings import Finding
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
@@ -31,13 +32,11 @@ def _matcher() -> Matcher:
     return Matcher.from_identifiers(SubjectIdentifiers(("ana.lopez@corp.example",), ("Ana Lopez",), (), ()))
 
 
-def _strip_drive(items: tuple[dict[str, object], ...]) -> list[tuple[object, ...]]:
+def _strip_drive(items: tuple[Finding, ...]) -> list[tuple[object, ...]]:
     rows = []
     for item in items:
-        location = item["location"]
-        assert isinstance(location, dict)
-        path = str(location["path"]).removeprefix("/C:")
-        rows.append((path, location["line"], item["kind"], item["app"], item["session_id"], item["content"]))
+        path = item.path.removeprefix("/C:")
+        rows.append((path, item.line, item.kind, item.app, item.session_id, item.content))
     return sorted(rows, key=repr)
 
 

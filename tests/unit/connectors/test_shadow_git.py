@@ -59,7 +59,7 @@ def test_a_corrupt_object_is_a_reported_skip(tmp_path: Path) -> None:
     with LocalConnector("lap", tmp_path) as connector:
         result = scan_endpoint(connector, "lap", matcher, classify=False)
     # Listed once, though the extension folder lies inside the editor's user directory (both probed).
-    assert [(i["location"]["path"], i["app"], i["kind"]) for i in result.items] == [
+    assert [(i.path, i.app, i.kind) for i in result.items] == [
         (f"{REPO}/.git/objects/ab/{'c' * 38}", "kilo-code", "shadow_git")
     ]
     assert [(s.path, s.reason) for s in result.skipped] == [

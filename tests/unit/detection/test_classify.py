@@ -164,3 +164,46 @@ def test_classifiers_share_one_suffix_list_and_keep_their_own_suffixes(matcher: 
     for c, inside, outside in ((first, "ops@build.corp", "ops@build.lab"), (lab, "ops@build.lab", "ops@build.corp")):
         found = {f.text for f in c.classify({"t": f"Zoë Ångström cc {inside} {outside}"}, matcher).third_parties}
         assert inside in found and outside not in found
+
+
+RELEASE_TEXTS = (
+    "write to anna.nowak@corp.example today",
+    "anna.nowak%40corp.example in a URL",
+    "Anna Nowak <anna@corp.example> wrote",
+    "call +44 20 7946 0958 or 020 7946 0958 or (020) 7946-0958",
+    "mobile 07700 900456, office 0161 496 0000",
+    "pay to GB82WEST12345698765432 by Friday",
+    "card 4111 1111 1111 1111 and 5500-0000-0000-0004",
+    "Dear Anna Nowak, thanks for the notes",
+    "dear anna nowak, thanks",
+    "Hi Bruno Keller",
+    "From: Mark Jones",
+    "2026-01-02T03:04:05Z build 1.4.2 took 0.35 s on port 8080",
+    "uuid 3f2a9c1e-77b0-4c1d-9e2f-0a1b2c3d4e5f, sha 9f86d081884c7d659a2f",
+    "def main(argv: list[str]) -> int: return 0",
+    "Meeting notes: the roadmap is agreed. Next review in March.",
+    "invoice 1767312000000 total 1200",
+)
+
+
+@pytest.mark.parametrize("region", ["GB", "US"])
+def test_release_detections_are_the_same_with_the_gate(matcher: Matcher, region: str) -> None:
+    """The release check's gate only skips texts no recognizer could fire on: detections are unchanged, and
+    plain text (code, notes, timestamps) never reaches presidio."""
+    gated = Classifier(default_region=region)
+    ungated = Classifier(default_region=region)
+    ungated._release_gate = None
+    for text in RELEASE_TEXTS:
+        assert gated.detect_others(text, matcher) == ungated.detect_others(text, matcher), text
+    assert any(gated.detect_others(text, matcher) for text in RELEASE_TEXTS)
+    analysed: list[str] = []
+    original = gated._analyzer.analyze
+
+    def spy(text: str, **kwargs: object) -> object:
+        analysed.append(text)
+        return original(text=text, **kwargs)  # type: ignore[arg-type]
+
+    gated._analyzer.analyze = spy  # type: ignore[method-assign]
+    for text in RELEASE_TEXTS[-4:-1]:
+        gated.detect_others(text, matcher)
+    assert analysed == []

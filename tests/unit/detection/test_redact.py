@@ -139,3 +139,25 @@ def test_erase_in_text_counts_and_log_filter_use_the_same_rule(matcher: Matcher)
     assert redact_text(text, matcher) == erased
     assert erase_subject({"t": text}, matcher) == ({"t": erased}, 2)
     assert erase_in_text("nothing here", matcher) == ("nothing here", 0)
+
+
+def test_sweeps_skip_strings_without_the_value_and_redact_the_same(
+    classifier: Classifier, matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep runs only on strings whose case-folded text holds its value: the copies found, in any case or
+    spelling the patterns accept, are exactly those found by running every sweep on every string."""
+    record = {
+        "text": "Anna Nowak <anna.nowak@corp.example> asked; call +44 20 7946 0958",
+        "copies": ["ANNA NOWAK agreed", "write to Anna.Nowak%40CORP.example", "nowak said", "(020) 7946-0958"],
+        "other": ["nothing here", "build 1.4.2 on port 8080", "Straße 5"],
+        "nested": {"note": "NOWAK, Anna: 020 7946 0958"},
+    }
+    third = classifier.classify(record, matcher).third_parties
+    assert third, "the record names other people"
+    anchored = redact_record(record, matcher, third)
+    from detection import redact
+
+    every = redact._sweep_patterns
+    monkeypatch.setattr(redact, "_sweep_patterns", lambda e, t: [(s, None) for s, _ in every(e, t)])
+    assert redact_record(record, matcher, third) == anchored
+    assert "Nowak" not in json.dumps(anchored.value) and "NOWAK" not in json.dumps(anchored.value)

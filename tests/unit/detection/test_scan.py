@@ -52,7 +52,7 @@ def test_scan_endpoint_items(laptop: Path, matcher: Matcher) -> None:
     """Owned sessions yield every record; others only confirmed records, with laptop paths and lines."""
     with LocalConnector("lap", laptop) as connector:
         result = scan_endpoint(connector, "lap", matcher)
-    found = {(i["location"]["path"], i["location"]["line"], i["reason"]) for i in result.items}
+    found = {(i.path, i.line, i.reason) for i in result.items}
     owned_transcript = f"/{STORE}/{OWNED}/.claude/projects/session/c-5555.jsonl"
     other_transcript = f"/{STORE}/{OTHER}/.claude/projects/session/c-5555.jsonl"
     assert (owned_transcript, 1, "owned_session") in found
@@ -61,25 +61,25 @@ def test_scan_endpoint_items(laptop: Path, matcher: Matcher) -> None:
     assert (other_transcript, 1, "identifier_match") not in found
     assert (f"/{CLI_DIR}/abc.jsonl", 2, "identifier_match") in found
     assert dict(result.owned_sessions) == {OWNED: "session_email"}
-    cli_item = next(i for i in result.items if i["location"]["path"].endswith("abc.jsonl"))
-    assert cli_item["kind"] == "transcript"
-    assert cli_item["session_id"] == "abc"
-    assert "health" in cli_item["categories"]
-    assert "E-48213 is on sick leave" in cli_item["content"]
+    cli_item = next(i for i in result.items if i.path.endswith("abc.jsonl"))
+    assert cli_item.kind == "transcript"
+    assert cli_item.session_id == "abc"
+    assert "health" in cli_item.categories
+    assert "E-48213 is on sick leave" in (cli_item.content or "")
     owned_first = next(
-        i for i in result.items if i["location"] == {"endpoint": "lap", "path": owned_transcript, "line": 1}
+        i for i in result.items if i.location.to_dict() == {"endpoint": "lap", "path": owned_transcript, "line": 1}
     )
-    assert owned_first["timestamp"] == "2026-01-02T03:04:05Z"
-    assert owned_first["session_id"] == OWNED
+    assert owned_first.timestamp == "2026-01-02T03:04:05Z"
+    assert owned_first.session_id == OWNED
 
 
 def test_endpoint_owner_makes_sessions_owned(laptop: Path, matcher: Matcher) -> None:
     """With the endpoint's configured owner being the subject, every session's records are in scope."""
     with LocalConnector("lap", laptop) as connector:
         result = scan_endpoint(connector, "lap", matcher, owner_ids=("zoe.angstrom@x.invalid",), classify=False)
-    lines = {(i["location"]["path"], i["location"]["line"]) for i in result.items}
+    lines = {(i.path, i.line) for i in result.items}
     assert (f"/{CLI_DIR}/abc.jsonl", 1) in lines
-    assert all(i["categories"] == [] for i in result.items)
+    assert all(i.categories == () for i in result.items)
 
 
 def test_cli_scan_json(laptop: Path) -> None:
@@ -101,8 +101,7 @@ def test_owned_files_as_whole_file_items(laptop: Path, matcher: Matcher) -> None
     with LocalConnector("lap", laptop) as connector:
         result = scan_endpoint(connector, "lap", matcher, classify=False, expand_owned=False)
     owned_transcript = f"/{STORE}/{OWNED}/.claude/projects/session/c-5555.jsonl"
-    rows = [(i["location"]["line"], i["reason"], i["content"] is None) for i in result.items
-            if i["location"]["path"] == owned_transcript]  # fmt: skip
+    rows = [(i.line, i.reason, i.content is None) for i in result.items if i.path == owned_transcript]
     assert rows == [(2, "identifier_match", False), (None, "owned_session", True)]
 
 

@@ -34,9 +34,9 @@ def store() -> Iterator[S3Connector]:
 def test_scan_store_finds_old_versions_and_gzip(store: S3Connector, matcher: Matcher) -> None:
     """Non-current versions and gzipped objects are scanned; unscannable keys are skipped with a reason."""
     result = scan_store(store, matcher, classify=False)
-    found = {(i["location"]["path"], i["location"]["line"], i["is_latest"]) for i in result.items}
+    found = {(i.path, i.line, i.is_latest) for i in result.items}
     assert found == {("cap/a.jsonl", 1, False), ("cap/b.jsonl.gz", 2, True)}
-    assert all(i["location"]["store"] == "captures" and i["location"]["version_id"] for i in result.items)
+    assert all(i.location.store == "captures" and i.location.version_id for i in result.items)
     assert ("cap/c.png", "not_scannable") in {(s.path, s.reason) for s in result.skipped}
-    old = next(i for i in result.items if i["location"]["path"] == "cap/a.jsonl")
-    assert (old["session_id"], old["pointers"]) == ("s-1", ["/text"])
+    old = next(i for i in result.items if i.path == "cap/a.jsonl")
+    assert (old.session_id, old.pointers) == ("s-1", ("/text",))

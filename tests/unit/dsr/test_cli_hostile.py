@@ -265,12 +265,12 @@ def test_broken_environment_fails_in_one_line(
 
 def test_traceback_only_in_the_debug_log(world: World, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     """An unexpected failure is one line; with --debug its traceback goes to .dsr/logs/debug.log (mode 0600)."""
-    import dsr.cli as cli_module
+    import models.deadline as deadline_module  # `dsr deadline` imports it when it runs
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise KeyError("internal")
 
-    monkeypatch.setattr(cli_module, "compute_deadlines", broken)
+    monkeypatch.setattr(deadline_module, "compute_deadlines", broken)
     plain = invoke("deadline", "2025-01-31")
     assert_clean_failure(plain, codes=(1,), internal=True)
     assert "KeyError" in plain.stderr and "--debug" in plain.stderr

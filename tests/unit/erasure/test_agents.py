@@ -15,6 +15,7 @@ import zstandard
 from connectors.base import Activity
 from connectors.inventory import build_inventory
 from connectors.local import LocalConnector
+from detection.findings import Finding
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
@@ -35,10 +36,8 @@ def _matcher() -> Matcher:
     return Matcher.from_identifiers(ids)
 
 
-def _where(item: dict[str, object]) -> tuple[object, ...]:
-    location = item["location"]
-    assert isinstance(location, dict)
-    return (location["path"], location.get("line"), location.get("record"))
+def _where(item: Finding) -> tuple[object, ...]:
+    return (item.path, item.line, item.location.record)
 
 
 def _raw_files(root: Path) -> dict[str, bytes]:
@@ -67,21 +66,21 @@ def test_every_agent_found_then_erased_without_residue(tmp_path: Path, os_name: 
     traps = {(t["path"], t["line"], None) for t in truth.traps}
     assert not found & traps, "look-alikes are not matches"
     assert not result.gaps and not result.skipped
-    apps = {item["app"] for item in result.items}
+    apps = {item.app for item in result.items}
     assert apps >= {"codex", "gemini-cli", "cursor", "copilot", "cline", "aider", "continue", "zed", "opencode"}
     assert {"roo-code", "kilo-code"} <= apps, "Roo Code and Kilo Code are named as themselves, not as Cline"
-    kilo_rows = [i for i in result.items if i["location"].get("record") == "ItemTable:kilocode.kilo-code"]
-    assert kilo_rows and {i["app"] for i in kilo_rows} == {"kilo-code"}, "Kilo's index in Cursor's state is Kilo's"
-    rows = [item for item in result.items if item["location"].get("record")]
-    assert rows and all(item["location"]["line"] is None for item in rows)
+    kilo_rows = [i for i in result.items if i.location.record == "ItemTable:kilocode.kilo-code"]
+    assert kilo_rows and {i.app for i in kilo_rows} == {"kilo-code"}, "Kilo's index in Cursor's state is Kilo's"
+    rows = [item for item in result.items if item.location.record]
+    assert rows and all(item.line is None for item in rows)
     # Global lists and content-addressed blobs name no conversation.
     conversations = [
-        i for i in rows if not str(i["location"]["record"]).startswith(("ItemTable:", "cursorDiskKV:agentKv:blob:"))
+        i for i in rows if not str(i.location.record).startswith(("ItemTable:", "cursorDiskKV:agentKv:blob:"))
     ]
-    assert all(item["session_id"] for item in conversations), "database rows are grouped by the agent's conversation"
+    assert all(item.session_id for item in conversations), "database rows are grouped by the agent's conversation"
     agents = {agent for user in inventory.users for agent in user.agents}
     assert {"windsurf"} <= agents
-    assert not any(item["location"]["path"] in truth.encrypted for item in result.items)
+    assert not any(item.path in truth.encrypted for item in result.items)
 
     before = _raw_files(tmp_path)
     with LocalConnector("lap", tmp_path) as connector:
@@ -169,7 +168,7 @@ def test_corrupt_database_is_a_reported_error(tmp_path: Path) -> None:
     with LocalConnector("lap", tmp_path) as connector:
         result = scan_endpoint(connector, "lap", _matcher(), classify=False)
     assert [(s.path, s.reason) for s in result.skipped] == [("/home/ana/.local/share/opencode/opencode.db", "failed")]
-    assert any(item["app"] == "codex" for item in result.items)
+    assert any(item.app == "codex" for item in result.items)
 
 
 def test_simulated_fleet_with_every_agent_scanned_and_erased(tmp_path: Path) -> None:

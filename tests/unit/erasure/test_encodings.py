@@ -55,7 +55,7 @@ def test_utf16_csv_found_on_its_line_and_redacted_in_place(tmp_path: Path, bom: 
     target = _laptop(tmp_path, bom, codec)
     with LocalConnector("mac", tmp_path) as connector:
         result = scan_endpoint(connector, "mac", _matcher(), classify=False)
-    found = [(i["location"]["path"], i["location"]["line"]) for i in result.items]
+    found = [(i.path, i.line) for i in result.items]
     assert found == [(CSV_PATH, 3)]
     with LocalConnector("mac", tmp_path) as connector:
         discovery = discover_endpoint(connector, "mac", _matcher())

@@ -333,3 +333,26 @@ def test_hold_covers_a_session_whose_activity_overlaps_its_period() -> None:
     assert {a.path for a in held.exceptions if a.hold_id == "h1"} >= {own_t}
     later = _plan(laptop, holds=[_hold(date_from=date(2026, 1, 21))])
     assert [a.session_id for a in later.actions if a.kind is ActionKind.DELETE_SESSION] == [OWNED]
+
+
+@pytest.mark.parametrize(
+    ("app", "kind", "fmt", "whole_only"),
+    [
+        ("cowork", "audit_key", "text", True),  # the Claude layout declares audit keys whole-only
+        ("claude-code", "residual", "json", True),  # residual app stores: never edited
+        ("cowork", "transcript", "jsonl", False),  # rewritten line by line
+        ("cowork", "session_record", "json", False),
+        ("cowork", "upload", "binary", True),  # any binary file
+        (None, "audit_key", "text", False),  # not a Claude artifact: decided by its format
+        ("codex", "not_a_claude_kind", "jsonl", False),
+        ("cowork", "not_a_claude_kind", "none", True),
+    ],
+)
+def test_whole_only_follows_the_claude_layout_and_the_format(
+    app: str | None, kind: str, fmt: str, whole_only: bool
+) -> None:
+    from erasure.plan import _whole_only
+
+    info = _info("/Users/u/x", kind, "s1", fmt=fmt)
+    info = ArtifactInfo(info.file, info.session_id, app=app)
+    assert _whole_only(info) is whole_only

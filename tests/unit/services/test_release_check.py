@@ -15,7 +15,7 @@ from models.errors import ConfigError
 from models.settings import DirectorySettings
 from reports.access_package import build_access_package
 from services.directory import load_directory
-from services.release_check import check_package
+from services.release_check import check_package, text_files
 from tests.unit.reports.samples import package_input
 
 
@@ -99,3 +99,38 @@ def test_directory_errors_name_the_file_not_values(
         path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_directory(DirectorySettings(path=path))
+
+
+def test_files_checked_in_parts_give_the_hits_of_one_pass(
+    tmp_path: Path, subject: Matcher, classifier: Classifier
+) -> None:
+    """The check run on some files (while the PDF prints) and then on the rest finds what one pass finds."""
+    root = _package(tmp_path)
+    leftover = json.dumps({"text": "Greta Lindqvist wrote to g.x@elsewhere.invalid"})
+    for data in root.glob("data/*/*.jsonl"):
+        data.write_text(data.read_text(encoding="utf-8") + leftover + "\n", encoding="utf-8")
+    others = OtherPeople(subject)
+    others.add_person("directory", names=["Greta Lindqvist"])
+    whole = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
+    assert len({i.file for i in whole}) > 1
+    files = text_files(root)
+    first, rest = files[::2], files[1::2]
+    cache: dict[bytes, list[tuple[str, str]]] = {}
+    parts = [
+        *check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, files=first,
+                       cache=cache),
+        *check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, files=rest,
+                       cache=cache),
+    ]  # fmt: skip
+    assert sorted(parts, key=lambda i: files.index(i.file)) == whole
+
+
+def test_while_printing_sees_the_data_and_page_before_report_json(tmp_path: Path) -> None:
+    """The package hands its directory over once the data files and report.html are written, before report.json
+    and manifest.json (which the check then reads on its own)."""
+    seen: list[list[str]] = []
+    build_access_package(package_input(), tmp_path / "out", pdf=False, while_printing=lambda root: seen.append(
+        text_files(root)))  # fmt: skip
+    assert len(seen) == 1
+    assert "report.html" in seen[0] and any(name.startswith("data/") for name in seen[0])
+    assert "report.json" not in seen[0] and "manifest.json" not in seen[0]

@@ -1,4 +1,4 @@
-"""Erasure discoveries are staged as encrypted JSON (never pickle) and refused when tampered with."""
+"""Findings and erasure discoveries are staged as encrypted JSON (never pickle) and refused when tampered with."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.base import FileRef, Skipped
+from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, unseal
-from services.staging import load_discovery, save_discovery
+from services.staging import iter_staged, load_discovery, save_discovery, write_staging
 
 KEY = bytes(range(32))
 DISCOVERY = LocationDiscovery(
@@ -46,3 +47,18 @@ def test_a_staged_discovery_moved_or_altered_is_refused(tmp_path: Path) -> None:
     path.write_text(text[:-8] + ("A" if text[-8] != "A" else "B") + text[-7:], encoding="ascii")
     with pytest.raises(DecryptionError):
         load_discovery(path, KEY)
+
+
+def test_findings_are_staged_as_encrypted_json_and_read_back_typed(tmp_path: Path) -> None:
+    """A location's findings go to staging as encrypted JSON lines and come back as equal `Finding` values."""
+    findings = (
+        Finding(FindingLocation("/h/a\udcff.jsonl", 3, endpoint="lap-01"), "transcript", "identifier_match",
+                app="claude-code", content="Ana was here", categories=("health",)),
+        Finding(FindingLocation("cap/b.jsonl", 1, store="captures", version_id="v1"), "s3_object",
+                "identifier_match", content="Ana", is_latest=True),
+    )  # fmt: skip
+    write_staging(tmp_path / "lap-01.jsonl.enc", findings, KEY)
+    assert b"Ana" not in (tmp_path / "lap-01.jsonl.enc").read_bytes()
+    plain = unseal(KEY, (tmp_path / "lap-01.jsonl.enc").read_text(encoding="ascii"), b"lap-01.jsonl.enc")
+    assert [json.loads(line) for line in plain.decode("ascii").splitlines()] == [f.to_dict() for f in findings]
+    assert tuple(iter_staged(tmp_path, KEY)) == findings

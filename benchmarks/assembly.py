@@ -1,0 +1,160 @@
+"""Package assembly benchmark: how long assembling and sealing one Art. 15 package takes, in process.
+
+Not a test, and not part of the fleet benchmark (which times whole `dsr request run` processes). It simulates
+a fleet (`simulation.fleet.simulate_fleet`), submits one access request for the first planted subject,
+scans every laptop with `services.access.scan_location` (not timed), then times
+`services.access.assemble_package` (classify, learn and redact other people, write the package files, print
+the PDF, run the release check, seal) and reports seconds, findings and the peak resident memory of the
+process. `--profile FILE` writes a cProfile of the assembly in CPU seconds (read it with `python -m pstats FILE`).
+
+Results go to the `assembly` section of `benchmarks/results.json` (`--results`); the default fleet (10
+laptops x 30 MiB, seed 7) gives over 10,000 findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.json"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fleet(work: Path, laptops: int, size_mb: float, seed: int) -> Path:
+    from simulation.fleet import simulate_fleet  # noqa: PLC0415 - after argument parsing (fast --help)
+
+    fleet = work / "fleet"
+    simulate_fleet(fleet, endpoints=laptops, size_mb=size_mb, seed=seed)
+    config = fleet / "dsr.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[database]", f'[access]\npackage_dir = "{work / "packages"}"\n\n[database]', 1))
+    return config
+
+
+def _submit(config: Path) -> str:
+    from models import cases  # noqa: PLC0415
+    from models.db import session_scope  # noqa: PLC0415
+    from models.identifiers import validate_all  # noqa: PLC0415
+    from models.keys import hmac_key, master_key  # noqa: PLC0415
+    from models.settings import load_settings  # noqa: PLC0415
+    from models.types import RequestKind  # noqa: PLC0415
+    from services import identity  # noqa: PLC0415
+
+    settings = load_settings(config)
+    truth = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))
+    person = truth["subjects"][0]
+    idents = validate_all(
+        emails=person["emails"],
+        names=[person["name"]],
+        phones=person["phones"],
+        user_ids=person["user_ids"],
+        region=settings.controller.phone_region,
+    )
+    with session_scope(settings.database.url) as session:
+        request_id = cases.submit_request(
+            session,
+            settings,
+            kind=RequestKind.ACCESS,
+            identifiers=idents,
+            hmac_key=hmac_key(settings.state_dir),
+            master_key=master_key(settings.state_dir),
+        ).id
+    identity.waive(settings, request_id, reason="benchmark: request from the employee's own account")
+    return request_id
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its waited-for children (the PDF browser): less sensitive than wall
+    time to other jobs on a shared machine."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def run(work: Path, laptops: int, size_mb: float, seed: int, profile: Path | None) -> dict[str, Any]:
+    """Simulate, submit, scan (not timed), then assemble and seal the package (timed)."""
+    from models.settings import load_settings  # noqa: PLC0415
+    from services import access  # noqa: PLC0415
+
+    started = time.perf_counter()
+    config = _fleet(work, laptops, size_mb, seed)
+    _log(f"simulated {laptops} laptops x {size_mb:g} MiB in {time.perf_counter() - started:.1f} s")
+    request_id = _submit(config)
+    settings = load_settings(config)
+    started = time.perf_counter()
+    findings = 0
+    for location in access.begin_access(settings, request_id):
+        findings += access.scan_location(settings, request_id, location).findings
+    scan_s = time.perf_counter() - started
+    _log(f"scanned: {findings} findings in {scan_s:.1f} s; assembling")
+    # CPU time, not wall time: on a shared machine waiting for a core would otherwise dominate every entry.
+    profiler = cProfile.Profile(time.process_time) if profile is not None else None
+    cpu_before = _cpu()
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    result = access.assemble_package(settings, request_id, allow_incomplete_register=True)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    assembly_s = time.perf_counter() - started
+    cpu_self, cpu_children = (after - before for after, before in zip(_cpu(), cpu_before, strict=True))
+    return {
+        "laptops": laptops,
+        "size_mb": size_mb,
+        "seed": seed,
+        "findings": findings,
+        "scan_s": round(scan_s, 2),
+        "assembly_s": round(assembly_s, 2),
+        "assembly_ms_per_finding": round(1000 * assembly_s / max(findings, 1), 3),
+        "assembly_cpu_s": round(cpu_self, 2),
+        "pdf_browser_cpu_s": round(cpu_children, 2),
+        "package_bytes": result.zip_path.with_name(f"{request_id}.zip.enc").stat().st_size,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "profiled": profile is not None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and record it in the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--laptops", type=int, default=10)
+    parser.add_argument("--size-mb", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the assembly here")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--work", type=Path, default=None, help="work directory (default: a temporary one)")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="dsr-assembly-"))
+    try:
+        row = run(work, args.laptops, args.size_mb, args.seed, args.profile)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    _log(json.dumps(row))
+    results = json.loads(args.results.read_text(encoding="utf-8")) if args.results.exists() else {}
+    results["assembly"] = row
+    args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Package items from staged findings: each distinct text is classified once, and a repeated record gets the
+same redacted copy as its first occurrence (markers numbered per document)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from detection.classify import Classifier
+from detection.findings import Classification, Finding, FindingLocation
+from detection.identifiers import SubjectIdentifiers
+from detection.matcher import Matcher
+from detection.others import OtherPeople
+from services.access import _redacted_items
+
+RECORD = json.dumps({"text": "Mira Okafor asked Greta at g.lindqvist@elsewhere.invalid for the plan"})
+OTHER = json.dumps({"text": "Mira Okafor wrote to b.keller@elsewhere.invalid"})
+
+
+class _Counting(Classifier):
+    def __init__(self) -> None:
+        super().__init__(default_region="GB")
+        self.calls = 0
+
+    def classify(self, value: object, matcher: Matcher) -> Classification:
+        self.calls += 1
+        return super().classify(value, matcher)
+
+
+def _finding(session: str, line: int, content: str) -> Finding:
+    return Finding(FindingLocation(f"/h/{session}.jsonl", line, endpoint="lap"), "transcript", "owned_session",
+                   app="claude-code", session_id=session, content=content)  # fmt: skip
+
+
+def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
+    """Three copies of one record in two conversations and one other record: two classifications; the copies
+    read the same in each conversation, with markers numbered per conversation."""
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
+                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
+    classifier = _Counting()
+    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    items = _redacted_items(settings, lambda: iter(staged), matcher, classifier, OtherPeople(matcher))
+    assert classifier.calls == 2
+    assert [i.content for i in items[1:3]] == [items[1].content] * 2
+    assert "g.lindqvist" not in items[1].content and "[email 2]" in items[1].content
+    assert "[email 1]" in items[3].content and items[1].redactions == items[3].redactions
+    assert "Mira Okafor" in items[3].content
