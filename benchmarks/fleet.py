@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -251,10 +252,18 @@ def _simulate(work: Path, laptops: int, size_mb: float, seed: int, per_task: int
         shutil.rmtree(fleet)
     argv = ["fleet", "simulate", "--out", str(fleet), "--endpoints", str(laptops), "--size-mb", str(size_mb)]
     subprocess.run([*DSR, *argv, "--seed", str(seed)], capture_output=True, check=True, cwd=work)
-    if per_task > 1:
-        with (fleet / "dsr.toml").open("a", encoding="utf-8") as config:
+    with (fleet / "dsr.toml").open("a", encoding="utf-8") as config:
+        # A port nothing listens on: the run starts its own temporary server, never another one on this machine.
+        config.write(f"\n[prefect]\nport = {_free_port()}\n")
+        if per_task > 1:
             config.write(f"\n[access]\nlocations_per_task = {per_task}\n")
     return fleet
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int, per_task: int = 1) -> dict[str, Any]:
