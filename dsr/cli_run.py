@@ -39,10 +39,10 @@ DRAIN_SECONDS = 30.0
 
 
 def _progress_counts(request_id: str) -> tuple[int, int, str]:
-    from services.access import access_progress  # noqa: PLC0415 - loads detection and reports on demand
+    from services.fanout import location_counts  # noqa: PLC0415 - loads detection on demand
 
-    progress = access_progress(state.settings, request_id)
-    return progress.done, progress.total, progress.status
+    counts = location_counts(state.settings, request_id)  # one grouped count, however large the fleet
+    return counts.done, counts.total, counts.status
 
 
 def _follow(request_id: str, finished: threading.Event) -> None:

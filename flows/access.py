@@ -5,6 +5,7 @@ Takes a request id only; run names carry the id, never identifiers. Domain work 
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import (
@@ -31,12 +32,17 @@ from flows.common import (
 )
 from flows.dashboard import publish_dashboard
 from models import flow_names as names
-from models.errors import DsrError, RequestBusyError, RequestClosedError
+from models.errors import DsrError, RequestBusyError, RequestClosedError, is_retryable
 from models.run_lock import hold_for_run
+from models.types import LocationStatus
 from services import access as steps
+from services.fanout import batches, current_scan_context, location_counts, shared_scan_context
 from services.release_check import ReleaseBlockedError
 
 SCAN_RETRIES = 2
+#: The progress artifact is sent at most this often (seconds), by this clock.
+PROGRESS_INTERVAL_S = 1.0
+_now = time.monotonic
 
 
 @task(
@@ -52,20 +58,105 @@ SCAN_RETRIES = 2
 def scan_location(request_id: str, location: str) -> dict[str, Any]:
     """Scan one endpoint or store; a sleeping or busy laptop is retried, then left pending."""
     with guarded(request_id, location), request_log_redaction(request_id):
-        outcome = steps.scan_location(flow_settings(), request_id, location)
+        outcome = _scan(request_id, location)
     ctx = TaskRunContext.get()
     attempt = ctx.task_run.run_count if ctx is not None else SCAN_RETRIES + 1
     if outcome.transient and attempt <= SCAN_RETRIES:
         raise TransientLocationError(f"{request_id}: location {location} is {outcome.status}; retrying")
+    return _logged(request_id, outcome)
+
+
+@task(
+    name="scan-locations",
+    task_run_name="{request_id}-scan-batch-{batch}",
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
+def scan_locations(request_id: str, locations: list[str], batch: int) -> list[dict[str, Any]]:
+    """Scan several endpoints or stores in turn (`[access].locations_per_task`), for fleets of many small
+    laptops: one task run instead of one per laptop. A sleeping or busy location is tried again after the same
+    delays as a task retry, then left pending; a location whose scan fails does not stop the others (the task
+    fails afterwards, naming the first failure)."""
+    rows: dict[str, dict[str, Any]] = {}
+    failures: list[Exception] = []
+    todo = list(locations)
+    delays = retry_delays()
+    with request_log_redaction(request_id):
+        for attempt in range(SCAN_RETRIES + 1):
+            again: list[str] = []
+            for location in todo:
+                try:
+                    with guarded(request_id, location):
+                        outcome = _scan(request_id, location)
+                except Exception as exc:  # noqa: BLE001 - guarded() has already withheld any message with data
+                    if is_retryable(exc) and attempt < SCAN_RETRIES:
+                        again.append(location)
+                    else:
+                        failures.append(exc)
+                    continue
+                if outcome.transient and attempt < SCAN_RETRIES:
+                    again.append(location)
+                else:
+                    rows[location] = _logged(request_id, outcome)
+            if not again:
+                break
+            time.sleep(delays[min(attempt, len(delays) - 1)] if delays else 0)
+            todo = again
+    if failures:
+        raise failures[0]
+    return [rows[name] for name in locations if name in rows]
+
+
+def _scan(request_id: str, location: str) -> steps.ScanOutcome:
+    """One location's scan, with the run's shared matcher and key when this process has them."""
+    return steps.scan_location(flow_settings(), request_id, location, context=current_scan_context(request_id))
+
+
+def _logged(request_id: str, outcome: steps.ScanOutcome) -> dict[str, Any]:
     get_run_logger().info(
         "%s: %s %s (%d artifacts, %d findings)",
         request_id,
-        location,
+        outcome.location,
         outcome.status,
         outcome.artifacts,
         outcome.findings,
     )
-    return {"location": location, "status": outcome.status, "findings": outcome.findings}
+    return {"location": outcome.location, "status": outcome.status, "findings": outcome.findings}
+
+
+class _Progress:
+    """The run's progress artifact, counted in the flow as tasks finish and sent at most once a second
+    (a fleet of hundreds of laptops would otherwise send, and count in the database, once per laptop)."""
+
+    def __init__(self, request_id: str, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self.artifact = cast(
+            "UUID",
+            create_progress_artifact(
+                progress=self.percent,
+                key=artifact_key(request_id, "progress"),
+                description=f"{request_id}: locations accounted for",
+            ),
+        )
+        self.sent_at = _now()
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / max(self.total, 1)
+
+    def finished(self, rows: object) -> None:
+        """Count the locations a finished task accounted for; send the artifact if a second has passed."""
+        for row in rows if isinstance(rows, list) else [rows]:
+            if isinstance(row, dict) and LocationStatus(row["status"]).is_final:
+                self.done = min(self.done + 1, self.total)
+        if _now() - self.sent_at >= PROGRESS_INTERVAL_S:
+            self.send()
+
+    def send(self, done: int | None = None) -> None:
+        self.done = self.done if done is None else done
+        update_progress_artifact(self.artifact, progress=self.percent)
+        self.sent_at = _now()
 
 
 def publish_status(progress: steps.AccessProgress, blocked: str | None = None) -> None:
@@ -133,25 +224,30 @@ def access_request(request_id: str, allow_incomplete_register: bool = False) -> 
     return result
 
 
+def _fan_out(request_id: str, todo: list[str], per_task: int, tracker: _Progress) -> None:
+    """One scan task per location, or per batch of `per_task` locations; wait for all of them."""
+    futures: list[PrefectFuture[Any]]
+    if per_task <= 1:
+        futures = [scan_location.submit(request_id, location) for location in todo]
+    else:
+        futures = [
+            scan_locations.submit(request_id, batch, number)
+            for number, batch in enumerate(batches(todo, per_task), start=1)
+        ]
+    for future in as_completed(futures):
+        tracker.finished(future.result(raise_on_failure=False))
+    for future in futures:
+        future.wait()
+
+
 def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:
     settings = flow_settings()
     logger = get_run_logger()
     todo = steps.begin_access(settings, request_id)
-    progress = steps.access_progress(settings, request_id)
-    progress_id = cast(
-        "UUID",
-        create_progress_artifact(
-            progress=100.0 * progress.done / max(progress.total, 1),
-            key=artifact_key(request_id, "progress"),
-            description=f"{request_id}: locations accounted for",
-        ),
-    )
-    futures = [scan_location.submit(request_id, location) for location in todo]
-    for _ in as_completed(futures):
-        progress = steps.access_progress(settings, request_id)
-        update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
-    for future in futures:
-        future.wait()
+    counts = location_counts(settings, request_id)
+    tracker = _Progress(request_id, counts.done, counts.total)
+    with shared_scan_context(settings, request_id):
+        _fan_out(request_id, todo, settings.access.locations_per_task, tracker)
     progress = steps.access_progress(settings, request_id)
     issued = False
     blocked: str | None = None
@@ -168,7 +264,7 @@ def _access_request(request_id: str, allow_incomplete_register: bool = False) ->
         progress = steps.access_progress(settings, request_id)
     else:
         logger.info("%s: %d location(s) pending; the sweep retries them", request_id, len(progress.pending))
-    update_progress_artifact(progress_id, progress=100.0 * progress.done / max(progress.total, 1))
+    tracker.send(progress.done)
     publish_status(progress, blocked)
     return {
         "request_id": request_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +15,8 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from models.errors import DsrError, is_retryable
 from models.secret_source import resolve_secret
-from models.settings import Settings, load_settings
+from models.settings import Settings, load_settings, resolve_config_path
+from services.fanout import current_scan_context
 from services.subject import log_redaction
 
 
@@ -29,12 +31,44 @@ SECRET_ENV = {
 }
 
 
+#: Parsed configurations of this process, by what they were read from (see `_settings_key`).
+_SETTINGS_CACHE: dict[tuple[object, ...], Settings] = {}
+_SETTINGS_LOCK = threading.Lock()
+_SETTINGS_CACHE_SIZE = 8
+
+
 def flow_settings() -> Settings:
     """The configuration inside a flow run (`DSR_CONFIG`, else ./dsr.toml, else defaults); keys named as
-    Prefect Secret blocks in `[secrets]` are loaded into this process's environment once."""
-    settings = load_settings(None)
+    Prefect Secret blocks in `[secrets]` are loaded into this process's environment once.
+
+    Parsed once per process and file version: every task of a fan-out asks for it, and validating a
+    configuration with hundreds of laptops takes a noticeable fraction of a second. A changed file (its
+    modification time, size or inode), another `DSR_CONFIG`, working directory or `DSR_DATABASE_URL` is read
+    afresh. `Settings` is frozen, so sharing one between threads is safe.
+    """
+    key = _settings_key()
+    with _SETTINGS_LOCK:
+        settings = _SETTINGS_CACHE.get(key)
+    if settings is None:
+        settings = load_settings(None)
+        with _SETTINGS_LOCK:
+            if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_SIZE:
+                _SETTINGS_CACHE.clear()
+            _SETTINGS_CACHE[key] = settings
     load_secret_blocks(settings)
     return settings
+
+
+def _settings_key() -> tuple[object, ...]:
+    """What the configuration of this process is read from: the file's identity and version, the working
+    directory (relative paths) and the database override."""
+    path, _named = resolve_config_path(None)
+    try:
+        stat = path.stat()
+        version: tuple[object, ...] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        version = ("missing",)
+    return (str(path), os.getcwd(), os.environ.get("DSR_DATABASE_URL"), *version)
 
 
 def load_secret_blocks(settings: Settings) -> None:
@@ -99,11 +133,13 @@ def guarded(request_id: str, location: str) -> Iterator[None]:
 
 @contextmanager
 def request_log_redaction(request_id: str) -> Iterator[None]:
-    """While a request's flow runs, redact its subject's identifiers from every log record (safety net)."""
+    """While a request's flow runs, redact its subject's identifiers from every log record (safety net); a
+    task in the process of its run reuses the run's matcher instead of building one."""
     try:
         settings = flow_settings()
     except DsrError:
         yield
         return
-    with log_redaction(settings, request_id):
+    context = current_scan_context(request_id)
+    with log_redaction(settings, request_id, context.matcher if context is not None else None):
         yield

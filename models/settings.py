@@ -233,6 +233,13 @@ class AccessSettings(_Section):
     sweep_cron: str = "0 * * * *"
     issue_with_gaps_days_before_deadline: int = Field(default=3, ge=0)
     max_workers: int = Field(default=8, ge=1, le=256)
+    locations_per_task: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Locations one scan task takes in turn: 1 gives every laptop its own task run (and Prefect "
+        "retries); more cuts the per-task overhead of very large fleets of small laptops.",
+    )
     package_dir: Path = Path(".dsr/packages")
     delivery_window_days: int = Field(
         default=30, ge=1, description="Days a sealed package is kept after issue; then only its hash remains."

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, delete, select
 
 from connectors.base import VersionedStore
@@ -44,6 +45,7 @@ from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services.directory import load_directory
 from services.evidence import publish_evidence
+from services.fanout import ScanContext
 from services.identity import identity_record
 from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
@@ -58,6 +60,8 @@ from services.staging import (
 from services.subject import build_matcher, request_key, subject_identifiers
 
 DISCOVERY = "discovery"
+#: Finding rows written per INSERT statement (executemany) when a location's findings are recorded.
+FINDING_ROWS_PER_INSERT = 1000
 ACCESS_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
 #: Plain words for a location status inside a sentence (the report never shows a status code).
 STATUS_WORDS = {
@@ -147,29 +151,36 @@ def begin_access(settings: Settings, request_id: str) -> list[str]:
         return todo
 
 
-def _store_findings(session: Session, request_id: str, location: str, items: Sequence[Finding]) -> None:
+def _store_findings(session: Session, request_id: str, location: str, items: Iterable[Finding]) -> None:
+    """Replace the location's finding rows: one bulk insert per chunk, not one ORM object per finding."""
     session.exec(
         delete(FindingRow).where(col(FindingRow.request_id) == request_id, col(FindingRow.location) == location)
     )
+    rows: list[dict[str, Any]] = []
     for item in items:
         content = item.content or ""
         stamp = item.timestamp
-        session.add(
-            FindingRow(
-                request_id=request_id,
-                location=location,
-                path=proof_path(item.path) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
-                line=item.line,
-                version_id=item.location.version_id,
-                kind=item.kind,
-                session_id=proof_path(item.session_id),
-                pointers=json.dumps(list(item.pointers)),
-                content_sha256=hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
-                categories=json.dumps(list(item.categories)),
-                record_at=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-                reason=item.reason[:16],
-            )
+        rows.append(
+            {
+                "request_id": request_id,
+                "location": location,
+                "path": proof_path(item.path) or "",  # bytes that are not UTF-8 as `\xNN` (as in the ledger)
+                "line": item.line,
+                "version_id": item.location.version_id,
+                "kind": item.kind,
+                "session_id": proof_path(item.session_id),
+                "pointers": json.dumps(list(item.pointers)),
+                "content_sha256": hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest(),
+                "categories": json.dumps(list(item.categories)),
+                "record_at": datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
+                "reason": item.reason[:16],
+            }
         )
+        if len(rows) >= FINDING_ROWS_PER_INSERT:
+            session.exec(insert(FindingRow), params=rows)
+            rows = []
+    if rows:
+        session.exec(insert(FindingRow), params=rows)
 
 
 def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
@@ -204,15 +215,18 @@ def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), resi
     return "; ".join(parts) or None
 
 
-def scan_location(settings: Settings, request_id: str, location: str) -> ScanOutcome:
+def scan_location(
+    settings: Settings, request_id: str, location: str, *, context: ScanContext | None = None
+) -> ScanOutcome:
     """Scan one location for the request's subject and record the outcome; never raises connector errors.
 
     Findings go to the case database as locations, pointers and hashes; the copies go to the request's
     private staging directory. A failed location keeps its previous findings and gets its status and reason.
+    `context` (`services.fanout`) shares the matcher and key of a fan-out; without it they are built here.
     """
     now = utcnow()
     try:
-        matcher = build_matcher(settings, request_id)
+        matcher = context.matcher if context is not None else build_matcher(settings, request_id)
         result = _scan(settings, location, matcher)
     except ConnectorError as exc:
         outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
@@ -221,7 +235,7 @@ def scan_location(settings: Settings, request_id: str, location: str) -> ScanOut
     except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
-        key = request_key(settings, request_id)
+        key = context.key if context is not None else request_key(settings, request_id)
         write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,

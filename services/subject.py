@@ -50,12 +50,14 @@ def request_key(settings: Settings, request_id: str) -> bytes:
 
 
 @contextmanager
-def log_redaction(settings: Settings, request_id: str) -> Iterator[None]:
-    """While a request is worked on, redact its subject's identifiers from every log record (safety net)."""
-    try:
-        matcher = build_matcher(settings, request_id)
-    except DsrError:
-        yield
-        return
+def log_redaction(settings: Settings, request_id: str, matcher: Matcher | None = None) -> Iterator[None]:
+    """While a request is worked on, redact its subject's identifiers from every log record (safety net);
+    `matcher` is the request's matcher when the caller has one already (else it is built here)."""
+    if matcher is None:
+        try:
+            matcher = build_matcher(settings, request_id)
+        except DsrError:
+            yield
+            return
     with redacting_logs(matcher):
         yield

@@ -147,6 +147,25 @@ def test_classifier_is_offline(matcher: Matcher, monkeypatch: pytest.MonkeyPatch
     assert [f.text for f in result.third_parties] == ["someone@newdomain.example.org"]
 
 
+def test_classifiers_share_one_suffix_list_and_keep_their_own_suffixes(matcher: Matcher) -> None:
+    """A scan builds a classifier per laptop: the public suffix list behind e-mail validation is built once
+    per set of internal suffixes and shared, and each classifier still accepts exactly its own suffixes."""
+    from detection import classify
+
+    first, second = Classifier(default_region="GB"), Classifier(default_region="GB")
+    lab = Classifier(default_region="GB", internal_suffixes=("lab",))
+
+    def extractor(c: Classifier) -> object:
+        recognizer = next(r for r in c._analyzer.registry.recognizers if r.name == "_OfflineEmailRecognizer")
+        return recognizer._extractor  # type: ignore[attr-defined]
+
+    assert extractor(first) is extractor(second) is classify._EXTRACTORS[classify.INTERNAL_SUFFIXES]
+    assert extractor(lab) is not extractor(first)
+    for c, inside, outside in ((first, "ops@build.corp", "ops@build.lab"), (lab, "ops@build.lab", "ops@build.corp")):
+        found = {f.text for f in c.classify({"t": f"Zoë Ångström cc {inside} {outside}"}, matcher).third_parties}
+        assert inside in found and outside not in found
+
+
 RELEASE_TEXTS = (
     "write to anna.nowak@corp.example today",
     "anna.nowak%40corp.example in a URL",
