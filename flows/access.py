@@ -18,10 +18,11 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import (
+    MAX_THREADS,
     TransientLocationError,
     artifact_key,
     flow_settings,
@@ -29,11 +30,13 @@ from flows.common import (
     request_log_redaction,
     retry_delays,
     retry_transient,
+    submit_bounded,
 )
 from flows.dashboard import publish_dashboard
 from models import flow_names as names
 from models.errors import DsrError, RequestBusyError, RequestClosedError, is_retryable
 from models.run_lock import hold_for_run
+from models.settings import Settings
 from models.types import LocationStatus
 from services import access as steps
 from services.fanout import batches, current_scan_context, location_counts, shared_scan_context
@@ -204,7 +207,7 @@ def _access_run_name() -> str:
     flow_run_name=_access_run_name,
     log_prints=False,
     persist_result=False,
-    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_THREADS),  # type: ignore[arg-type]
 )
 def access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:
     """Scan every location for the request's subject and issue the package once all are accounted for.
@@ -224,20 +227,21 @@ def access_request(request_id: str, allow_incomplete_register: bool = False) -> 
     return result
 
 
-def _fan_out(request_id: str, todo: list[str], per_task: int, tracker: _Progress) -> None:
-    """One scan task per location, or per batch of `per_task` locations; wait for all of them."""
-    futures: list[PrefectFuture[Any]]
-    if per_task <= 1:
-        futures = [scan_location.submit(request_id, location) for location in todo]
-    else:
-        futures = [
-            scan_locations.submit(request_id, batch, number)
-            for number, batch in enumerate(batches(todo, per_task), start=1)
-        ]
-    for future in as_completed(futures):
+def _fan_out(request_id: str, todo: list[str], settings: Settings, tracker: _Progress) -> None:
+    """One scan task per location, or per batch of `[access].locations_per_task` locations, at most
+    `[access].max_workers` at once; wait for all of them."""
+    per_task = settings.access.locations_per_task
+
+    def finished(future: PrefectFuture[Any]) -> None:
         tracker.finished(future.result(raise_on_failure=False))
-    for future in futures:
-        future.wait()
+
+    if per_task <= 1:
+        submit_bounded(lambda location: scan_location.submit(request_id, location), todo,
+                       settings.access.max_workers, finished)  # fmt: skip
+    else:
+        numbered = list(enumerate(batches(todo, per_task), start=1))
+        submit_bounded(lambda pair: scan_locations.submit(request_id, pair[1], pair[0]), numbered,
+                       settings.access.max_workers, finished)  # fmt: skip
 
 
 def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:
@@ -247,7 +251,7 @@ def _access_request(request_id: str, allow_incomplete_register: bool = False) ->
     counts = location_counts(settings, request_id)
     tracker = _Progress(request_id, counts.done, counts.total)
     with shared_scan_context(settings, request_id):
-        _fan_out(request_id, todo, settings.access.locations_per_task, tracker)
+        _fan_out(request_id, todo, settings, tracker)
     progress = steps.access_progress(settings, request_id)
     issued = False
     blocked: str | None = None

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.futures import PrefectFuture, as_completed
 
 from models.errors import DsrError, is_retryable
 from models.secret_source import resolve_secret
@@ -143,3 +144,32 @@ def request_log_redaction(request_id: str) -> Iterator[None]:
     context = current_scan_context(request_id)
     with log_redaction(settings, request_id, context.matcher if context is not None else None):
         yield
+
+
+MAX_THREADS = 256
+"""The flows' thread pools: the upper bound of `[access].max_workers`; threads start only as tasks need them,
+and `submit_bounded` keeps at most `max_workers` tasks running."""
+
+
+def submit_bounded(
+    submit: Callable[[Any], PrefectFuture[Any]],
+    work: Iterable[Any],
+    limit: int,
+    done: Callable[[PrefectFuture[Any]], None] | None = None,
+) -> list[PrefectFuture[Any]]:
+    """Submit one task per item of `work`, never more than `limit` running at once (`[access].max_workers`);
+    `done` is called with each future as it finishes. Returns every future, in submission order, all finished."""
+    queue = list(work)
+    queue.reverse()
+    submitted: list[PrefectFuture[Any]] = []
+    running: set[PrefectFuture[Any]] = set()
+    while queue or running:
+        while queue and len(running) < max(limit, 1):
+            future = submit(queue.pop())
+            submitted.append(future)
+            running.add(future)
+        finished = next(iter(as_completed(list(running))))
+        running.discard(finished)
+        if done is not None:
+            done(finished)
+    return submitted

@@ -21,6 +21,7 @@ from pydantic import Field, create_model
 
 from erasure.executor import ExecutionReport
 from flows.common import (
+    MAX_THREADS,
     TransientLocationError,
     artifact_key,
     flow_settings,
@@ -28,6 +29,7 @@ from flows.common import (
     request_log_redaction,
     retry_delays,
     retry_transient,
+    submit_bounded,
 )
 from flows.dashboard import publish_dashboard
 from models import flow_names as names
@@ -148,7 +150,7 @@ def publish_summary(request_id: str, lines: list[str]) -> None:
     flow_run_name=names.ERASURE_RUN,
     log_prints=False,
     persist_result=False,
-    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_THREADS),  # type: ignore[arg-type]
 )
 def erasure_request(request_id: str, wait_for_approval: bool = True) -> dict[str, Any]:
     """Erase one person after a named reviewer approves the plan; verify and certify.
@@ -212,9 +214,9 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
     if state.decision != "approved" or state.executed:
         if state.decision != "pending":
             locations = steps.begin_erasure(settings, request_id)
-            discovering = [discover_location.submit(request_id, loc) for loc in locations]
-            for future in discovering:
-                future.wait()
+            submit_bounded(
+                lambda loc: discover_location.submit(request_id, loc), locations, settings.access.max_workers
+            )
             pending = steps.pending_locations(settings, request_id)
             if pending:
                 logger.info("%s: %d location(s) not reached yet; planning with the rest", request_id, len(pending))
@@ -230,7 +232,11 @@ def _erasure_request(request_id: str, wait_for_approval: bool) -> dict[str, Any]
             publish_summary(request_id, ["status: rejected, nothing was touched"])
             return {"request_id": request_id, "status": "rejected", "plan": state.digest}
     run_id = str(flow_run.get_id() or "local")
-    erasing = [erase_location.submit(request_id, loc, run_id) for loc in steps.plan_locations(settings, request_id)]
+    erasing = submit_bounded(
+        lambda loc: erase_location.submit(request_id, loc, run_id),
+        steps.plan_locations(settings, request_id),
+        settings.access.max_workers,
+    )
     reports = [f.result() for f in erasing]
     retained = tuple(r for report in reports for r in report.retained)
     verification = steps.verify(settings, request_id, retained, run_id=run_id)

@@ -224,7 +224,13 @@ class SSHSettings(_Section):
     key_file: Path | None = None
     known_hosts: Path | None = None
     connect_timeout: float = Field(default=5.0, gt=0)
-    max_workers: int = Field(default=8, ge=1, le=256)
+    max_workers: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Accepted so older configuration files still load; it has no effect: `[access].max_workers` "
+        "bounds how many laptops (SSH or not) are scanned, discovered or erased at once.",
+    )
 
 
 class AccessSettings(_Section):
