@@ -64,6 +64,8 @@ def _inflate(data: bytes) -> bytes:
         out = inflater.decompress(data, MAX_OBJECT_BYTES)
     except zlib.error as exc:
         raise GitFormatError("corrupt git object") from exc
+    if inflater.unconsumed_tail or (len(out) >= MAX_OBJECT_BYTES and not inflater.eof):
+        raise GitFormatError("git object too large")  # never search (and count as searched) only its first part
     return out
 
 

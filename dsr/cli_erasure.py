@@ -92,26 +92,50 @@ def _approval_json(approval: Any) -> dict[str, Any]:
 
 
 def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest: str, note: str) -> bool:
-    """Resume the paused erasure run on the Prefect server with the decision; False if none is paused."""
-    if not os.environ.get("PREFECT_API_URL"):
+    """Resume the request's paused erasure run, if one waits on a Prefect server we can reach: the server of
+    `PREFECT_API_URL`, else the configured local one when it answers. The decision is already recorded (by
+    this command, as a CLI decision): the resumed run finds it and goes on. False if no run is paused there."""
+    from dsr.cli_server import is_healthy  # noqa: PLC0415
+    from dsr.prefect_api import authorised_credential, explicit_api_auth, explicit_api_url  # noqa: PLC0415
+    from models.server_auth import CLIENT_ENV  # noqa: PLC0415
+
+    settings = state.settings
+    if explicit_api_url():
+        with explicit_api_auth(settings):  # before Prefect is imported: it reads its settings then
+            return _resume_on_server(request_id, approved=approved, reviewer=reviewer, digest=digest, note=note)
+    local = settings.prefect.api_url
+    if not is_healthy(local):
         return False
-    from dsr.prefect_api import explicit_api_auth  # noqa: PLC0415 - the configured server's credential
+    credential = authorised_credential(settings, local)
+    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", CLIENT_ENV)}
+    os.environ["PREFECT_API_URL"] = local
+    if credential is not None:
+        os.environ[CLIENT_ENV] = credential
+    try:
+        return _resume_on_server(request_id, approved=approved, reviewer=reviewer, digest=digest, note=note)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    with explicit_api_auth(state.settings):  # before Prefect is imported: it reads its settings then
-        from prefect import get_client  # noqa: PLC0415
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
-        from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
 
-        with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
-            )
-        paused = [r for r in runs if r.state is not None and r.state.is_paused()]
-        if not paused:
-            return False
-        resume_flow_run(
-            paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
+def _resume_on_server(request_id: str, *, approved: bool, reviewer: str, digest: str, note: str) -> bool:
+    from prefect import get_client  # noqa: PLC0415
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName  # noqa: PLC0415
+    from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[ERASURE_RUN.format(request_id=request_id)]))
         )
+    paused = [r for r in runs if r.state is not None and r.state.is_paused()]
+    if not paused:
+        return False
+    resume_flow_run(
+        paused[0].id, run_input={"approved": approved, "reviewer": reviewer, "digest": digest, "note": note}
+    )
     return True
 
 
@@ -147,18 +171,21 @@ def approve(
         )
     user = os_user()
     record = check_decision(state.settings, request_id, approved=not reject, digest=digest, authenticated_user=user)
-    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=note or ""):
-        err.print(f"{request_id}: decision sent to the paused erasure run; it continues on the Prefect server")
-        return
+    # Recorded here, as this command's decision (channel `cli`, the OS login); a paused run then finds it.
     decide(
         state.settings, request_id, approved=not reject, reviewer=by, digest=digest, note=note, authenticated_user=user
     )
-    if reject:
-        err.print(f"{request_id}: plan {record.digest[:12]} rejected; nothing was touched")
+    outcome = "rejected; nothing was touched" if reject else f"approved by {by} (as {user})"
+    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=note or ""):
+        err.print(
+            f"{request_id}: plan {record.digest[:12]} {outcome}; the paused erasure run was resumed and continues "
+            "on the Prefect server"
+        )
+    elif reject:
+        err.print(f"{request_id}: plan {record.digest[:12]} {outcome}")
     else:
         err.print(
-            f"{request_id}: plan {record.digest[:12]} approved by {by} (as {user}); run `dsr request run "
-            f"{request_id}` to execute it"
+            f"{request_id}: plan {record.digest[:12]} {outcome}; run `dsr request run {request_id}` to execute it"
         )
 
 

@@ -13,7 +13,7 @@ from dsr.cli_certificate import certificate
 from dsr.context import err, out, print_json, state
 from dsr.intake import IdentifiersFileOpt, IdentifiersStdinOpt, gather, warn_about
 from models import cases
-from models.errors import InputError
+from models.errors import InputError, RequestBusyError
 from models.identifiers import parse_instant, validate_all
 from models.types import RequestKind, RequestStatus
 
@@ -122,11 +122,12 @@ def list_(
     if as_json:
         print_json(rows)
         return
-    # Ids are never cut: the other columns wrap or shorten in a narrow terminal.
-    widest = max((len(r["id"]) for r in rows), default=2)
+    # Ids and statuses are never cut or split: the other columns wrap or shorten in a narrow terminal.
     table = Table()
-    table.add_column("id", no_wrap=True, min_width=widest)
-    for column in ("kind", "status", "received", "due", "days left"):
+    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
+    table.add_column("kind", overflow="fold")
+    table.add_column("status", no_wrap=True, min_width=max((len(r["status"]) for r in rows), default=6))
+    for column in ("received", "due", "days left"):
         table.add_column(column, overflow="fold")
     for r in rows:
         days = f"[red]{r['days_left']} (overdue)[/red]" if r["overdue"] else str(r["days_left"])
@@ -260,5 +261,13 @@ def _discard_copies(request_id: str) -> None:
     """A closed request keeps no working copies of the person's data (staging, a blocked draft)."""
     from services.housekeeping import discard_working_copies  # noqa: PLC0415 - only when a request closes
 
-    if removed := discard_working_copies(state.settings, request_id):
+    try:
+        removed = discard_working_copies(state.settings, request_id)
+    except RequestBusyError:
+        err.print(
+            f"a run of {request_id} is still going: its working copies are left for now and deleted by the "
+            "daily `deadline-watch` sweep once the run has ended"
+        )
+        return
+    if removed:
         err.print(f"deleted {removed} working cop{'y' if removed == 1 else 'ies'} gathered for {request_id}")

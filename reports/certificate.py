@@ -553,7 +553,8 @@ def render_certificate_html(inp: CertificateInput, json_sha256: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>Deletion certificate: request {esc(inp.request_id)}</title><style>{CSS}"
-        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}</style></head><body>"
+        "code.sig{word-break:break-all}section{margin-bottom:1.5rem}th{white-space:nowrap}"
+        "td code:not(.sig){white-space:nowrap}td{overflow-wrap:anywhere}</style></head><body>"
         f'<header class="cover"><div class="inner"><div class="controller">{esc(inp.controller.name)}</div>'
         f'<h1>Certificate of erasure</h1><dl class="meta">{meta}</dl></div></header><main>'
         '<p class="lead">You asked us to erase personal data about you (Article 17 of the General Data Protection '

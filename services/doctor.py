@@ -297,7 +297,8 @@ def check_prefect(settings: Settings, env: Mapping[str, str], timeout: float = 3
     if not url.startswith(("http://", "https://")):
         return Check("prefect", FAIL, f"PREFECT_API_URL {url} is not an http(s) URL", "set it to http://HOST:PORT/api")
     try:
-        credential = client_credential(settings, env)
+        # The credential file belongs to the configured server: another URL gets only an explicit credential.
+        credential = client_credential(settings, env) if url == settings.prefect.api_url else env.get(CLIENT_ENV)
     except ConfigError as exc:
         return Check("prefect", FAIL, str(exc).split("; run:")[0], f"chmod 600 {auth_file(settings)}")
     status = _api_status(url, credential, timeout)

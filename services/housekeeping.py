@@ -20,7 +20,9 @@ from sqlmodel import col, select
 
 from models import cases
 from models.db import session_scope
+from models.errors import RequestBusyError
 from models.flow_names import request_run_names
+from models.run_lock import run_lock
 from models.settings import Settings
 from models.tables import Request, utcnow
 from services.request_ledger import record_package_deleted
@@ -38,27 +40,30 @@ def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
 
 
 def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
-    """Delete sealed packages issued more than the delivery window ago; returns their request ids."""
+    """Delete sealed packages issued more than the delivery window ago; returns their request ids.
+
+    Per package, the signed `package_deleted` entry comes first (under a stable key, so a repeat adds nothing),
+    then the file and the request's `report_path` go together: when any step fails the package stays listed
+    and the next run retries it, so a certificate never keeps calling a deleted package retained."""
     cutoff = (now or utcnow()) - timedelta(days=settings.access.delivery_window_days)
-    removed: list[tuple[str, str, str | None]] = []
     with session_scope(settings.database.url) as session:
         rows = session.exec(select(Request).where(col(Request.report_path).is_not(None))).all()
-        for request in rows:
-            path = Path(request.report_path or "")
-            issued = request.closed_at or request.updated_at
-            if issued > cutoff or not path.name.endswith(".zip.enc"):
+        expired = [
+            (r.id, Path(r.report_path or ""), r.package_sha256)
+            for r in rows
+            if (r.closed_at or r.updated_at) <= cutoff and (r.report_path or "").endswith(".zip.enc")
+        ]
+    for request_id, path, digest in expired:
+        record_package_deleted(settings, request_id, name=path.name, manifest_sha256=digest)
+        with session_scope(settings.database.url) as session:
+            request = session.get(Request, request_id)
+            if request is None or request.report_path != str(path):
                 continue
             path.unlink(missing_ok=True)
             request.report_path = None
             session.add(request)
-            cases.record_event(
-                session, "access.package_deleted", request_id=request.id, package_sha256=request.package_sha256
-            )
-            removed.append((request.id, path.name, request.package_sha256))
-    # Signed entries: a certificate stops listing a package as retained once its deletion is in the ledger.
-    for request_id, name, digest in removed:
-        record_package_deleted(settings, request_id, name=name, manifest_sha256=digest)
-    return [request_id for request_id, _name, _digest in removed]
+            cases.record_event(session, "access.package_deleted", request_id=request_id, package_sha256=digest)
+    return [request_id for request_id, _path, _digest in expired]
 
 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
@@ -78,8 +83,17 @@ def discard_working_copies(settings: Settings, request_id: str) -> int:
     lifetime is the delivery window). Records one event with the count; returns how many paths went.
 
     Called when a request is withdrawn or refused, and by the daily watch for every closed request, so that
-    copies made for a request never outlive it.
+    copies made for a request never outlive it. Done under the request's run lock: a run still writing them
+    would leave half a copy behind, so while one holds the request they stay for the next daily sweep.
+
+    Raises:
+        RequestBusyError: a run of the request holds its run lock (nothing was deleted).
     """
+    with run_lock(settings.database.url, request_id):
+        return _discard_working_copies(settings, request_id)
+
+
+def _discard_working_copies(settings: Settings, request_id: str) -> int:
     package_dir = settings.access.package_dir
     candidates = (
         package_dir / "staging" / request_id,
@@ -103,7 +117,8 @@ def discard_working_copies(settings: Settings, request_id: str) -> int:
 
 
 def discard_closed_working_copies(settings: Settings) -> list[str]:
-    """`discard_working_copies` for every closed request that still has some; returns their ids."""
+    """`discard_working_copies` for every closed request that still has some and no run holds; returns their
+    ids."""
     staging = settings.access.package_dir / "staging"
     pending = {p.name for p in staging.iterdir()} if staging.is_dir() else set()
     pending |= {p.name.removesuffix(".draft.zip.enc") for p in settings.access.package_dir.glob("*.draft.zip.enc")}
@@ -113,4 +128,11 @@ def discard_closed_working_copies(settings: Settings) -> list[str]:
         closed = session.exec(
             select(Request.id).where(col(Request.id).in_(sorted(pending)), col(Request.closed_at).is_not(None))
         ).all()
-    return [rid for rid in closed if discard_working_copies(settings, rid)]
+    discarded = []
+    for rid in closed:
+        try:
+            if discard_working_copies(settings, rid):
+                discarded.append(rid)
+        except RequestBusyError:
+            continue  # a run is still writing them: the next sweep deletes them
+    return discarded

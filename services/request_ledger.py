@@ -44,14 +44,27 @@ def _check_name(option: str, name: str, known: list[str], what: str) -> str:
     return name
 
 
+# Channels accepted without a comparison when the person's identifiers can no longer be read.
+PLAIN_CHANNELS = frozenset({"email", "portal", "letter", "post", "api", "phone", "web-form", "in-person", "ticket"})
+
+
 def _check_not_the_person(settings: Settings, request_id: str, option: str, text: str | None) -> None:
-    """Refuse free text naming the request's subject: the proof log records what was done, not about whom."""
+    """Refuse free text naming the request's subject: the proof log records what was done, not about whom.
+    When there is nothing to compare with (identifiers pseudonymised, master key missing), free text is refused
+    rather than written unchecked; a channel may still be one of the plain words of PLAIN_CHANNELS."""
     if not text:
         return
     try:
         matcher = build_matcher(settings, request_id)
-    except DsrError:  # identifiers already pseudonymised: nothing left to compare with
-        return
+    except DsrError:
+        if option == "--channel" and text.strip().lower() in PLAIN_CHANNELS:
+            return
+        allowed = f"use one of: {', '.join(sorted(PLAIN_CHANNELS))}" if option == "--channel" else "leave it out"
+        raise InputError(
+            f"{option} cannot be checked against the person's identifiers (pseudonymised, or the master key is "
+            f"missing), so it is not written to the proof log: {allowed}",
+            option=option,
+        ) from None
     if matcher.find(text):
         raise InputError(
             f"{option} contains one of the person's identifiers; the proof log never names them: write it "
@@ -100,6 +113,7 @@ def record_notice(
     _require_request(settings, request_id)
     recipient = _check_name("--recipient", recipient, register_recipients(settings), "recipient")
     when = _when("--at", at)
+    _check_not_the_person(settings, request_id, "--channel", channel)
     _check_not_the_person(settings, request_id, "--note", note)
     entry = _append(
         settings,
@@ -142,6 +156,7 @@ def record_vendor_request(
     _require_request(settings, request_id)
     processor = _check_name("--processor", processor, register_processors(settings), "processor")
     when = _when("--at", at)
+    _check_not_the_person(settings, request_id, "--channel", channel)
     _check_not_the_person(settings, request_id, "--reference", reference)
     _check_not_the_person(settings, request_id, "--note", note)
     entry = _append(

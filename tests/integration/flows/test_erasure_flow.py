@@ -196,6 +196,44 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
     assert approval.authentication == "server_without_authentication" and approval.authenticated_user
 
 
+def test_cli_approval_resumes_the_paused_run_and_is_recorded_as_the_cli_decision(
+    small_fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dsr request approve` while the run waits on the form: the decision is recorded as the CLI's (channel `cli`,
+    the OS login), the paused run is resumed on the server and completes; nobody has to find the form."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.unit.dsr.conftest import invoke_main
+
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    outcome: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: outcome.update(erasure_request(rid)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 240
+    paused = None
+    while time.monotonic() < deadline and paused is None:
+        time.sleep(2)
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-erasure"])))
+        paused = next((r for r in runs if r.state and r.state.is_paused()), None)
+    assert paused is not None, "the erasure run never paused for approval"
+    digest = steps.plan_state(load_settings(small_fleet.config), rid).digest
+    assert digest
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    approved = invoke_main(
+        monkeypatch, capsys, "request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    assert "paused erasure run was resumed" in approved.stderr
+    runner.join(timeout=300)
+    assert outcome.get("status") == "completed", outcome
+    approval = steps.approval_of(load_settings(small_fleet.config), rid)
+    assert approval is not None and approval.reviewer == "Dana Reviewer"
+    assert (approval.channel, approval.authentication) == ("cli", "os_login") and approval.authenticated_user
+
+
 def test_approval_form_shows_the_digest_and_requires_the_name() -> None:
     """The form's schema: the reviewer's name is required (not "Optional"), the digest is filled in with its help."""
     from pydantic import ValidationError

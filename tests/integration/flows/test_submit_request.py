@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
@@ -102,8 +104,9 @@ def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
         assert client.read_flow_runs(flow_run_filter=by_name) == []
 
 
-def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet) -> None:
-    """After the delivery window the sealed package goes (its hash stays); after record keeping, identifiers go."""
+def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the delivery window the sealed package goes (its hash stays); after record keeping, identifiers go.
+    When its signed `package_deleted` entry cannot be written, the package stays (and listed) for the next run."""
     from datetime import timedelta
 
     from flows.access import access_request
@@ -120,9 +123,19 @@ def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet) -> None
     assert sealed and digest
     assert delete_expired_packages(settings) == []
     later = utcnow() + timedelta(days=settings.access.delivery_window_days + 1)
-    assert delete_expired_packages(settings, now=later) == [rid]
-    from pathlib import Path
+    from models.errors import LedgerError
 
+    def ledger_down(*_args: object, **_kwargs: object) -> None:
+        raise LedgerError("ledger store cannot be written")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("services.housekeeping.record_package_deleted", ledger_down)
+        with pytest.raises(LedgerError):
+            delete_expired_packages(settings, now=later)
+    with session_scope(settings.database.url) as session:
+        assert cases.get_request(session, rid).report_path == sealed, "still listed: retried on the next run"
+    assert Path(sealed).exists()
+    assert delete_expired_packages(settings, now=later) == [rid]
     assert not Path(sealed).exists()
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, rid)

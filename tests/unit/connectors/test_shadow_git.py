@@ -3,6 +3,7 @@ skip, never a crash; a repository file is tied to its repository folder."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from pathlib import Path
 
@@ -65,3 +66,23 @@ def test_a_corrupt_object_is_a_reported_skip(tmp_path: Path) -> None:
     assert [(s.path, s.reason) for s in result.skipped] == [
         (f"{REPO}/.git/objects/cd/{'e' * 38}", "corrupt_git_object")
     ]
+
+
+def test_a_loose_object_over_the_limit_is_skipped_not_half_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loose object that inflates past the limit is refused whole ("git object too large") and reported as
+    skipped, never searched in its first part only and counted as searched."""
+    monkeypatch.setattr("connectors.shadow_git.MAX_OBJECT_BYTES", 1024)
+    filler = b"".join(hashlib.sha256(bytes([n])).digest() for n in range(125))  # 4000 bytes zlib cannot shrink
+    for body in (filler, b"x" * 4000):
+        big = zlib.compress(b"blob 4028\x00" + body + b"maria.keller@example.invalid")
+        with pytest.raises(GitFormatError, match="too large"):
+            list(object_texts(f"{REPO}/.git/objects/ab/{'c' * 38}", big))
+    base = tmp_path / REPO.lstrip("/") / ".git/objects/ab"
+    base.mkdir(parents=True)
+    (base / ("c" * 38)).write_bytes(zlib.compress(b"blob 4028\x00" + filler + b"maria.keller@example.invalid"))
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(("maria.keller@example.invalid",), (), (), ()))
+    with LocalConnector("lap", tmp_path) as connector:
+        result = scan_endpoint(connector, "lap", matcher, classify=False)
+    assert [s.path for s in result.skipped] == [f"{REPO}/.git/objects/ab/{'c' * 38}"]

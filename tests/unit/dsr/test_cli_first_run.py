@@ -3,6 +3,7 @@ certificate is, what to do before a first run, and request ids never cut in an 8
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def test_approve_before_a_plan_says_what_to_do(with_requests: list[str], invoke:
 
 
 def test_list_never_cuts_ids_in_80_columns(with_requests: list[str], tmp_path: Path) -> None:
-    """`dsr request list` in an 80-column terminal shows every id whole."""
+    """`dsr request list` in an 80-column terminal shows every id and every status whole."""
     env = {**os.environ, "COLUMNS": "80"}
     done = subprocess.run(
         [sys.executable, "-m", "dsr", "request", "list"], env=env, cwd=tmp_path, capture_output=True, text=True,
@@ -122,4 +123,10 @@ def test_list_never_cuts_ids_in_80_columns(with_requests: list[str], tmp_path: P
     assert done.returncode == 0, done.stderr
     for request_id in with_requests:
         assert request_id in done.stdout, done.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "dsr", "request", "list", "--json"], env=env, cwd=tmp_path, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    statuses = {r["status"] for r in json.loads(listed.stdout)}
+    assert statuses and all(status in done.stdout for status in statuses), done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 80

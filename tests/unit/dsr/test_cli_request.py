@@ -169,3 +169,37 @@ def test_closing_a_request_deletes_its_working_copies(run) -> None:  # type: ign
     assert discard_closed_working_copies(state.settings) == [ids[0]]
     assert not any(p.exists() for p in late) and all(p.exists() for p in planted[ids[2]])
     assert discard_closed_working_copies(state.settings) == []
+
+
+def test_withdrawing_during_a_run_leaves_its_copies_to_the_sweep(run) -> None:  # type: ignore[no-untyped-def]
+    """While a run holds the request (it may still be writing its copies), withdrawing closes the request but
+    deletes nothing and says the daily sweep will; the sweep skips it too until the run has ended."""
+    import threading
+
+    from models.run_lock import run_lock
+    from services.housekeeping import discard_closed_working_copies
+
+    rid = json.loads(run("request", "submit", "--kind", "access", "--user-id", "E-48219", "--json").stdout)["id"]
+    planted = _working_copies(state.settings.access.package_dir, rid)
+    holding, done = threading.Event(), threading.Event()
+
+    def a_run() -> None:
+        with run_lock(state.settings.database.url, rid):
+            holding.set()
+            done.wait(timeout=60)
+
+    worker = threading.Thread(target=a_run)
+    worker.start()
+    try:
+        assert holding.wait(timeout=60)
+        withdrawn = run("request", "withdraw", rid)
+        assert withdrawn.returncode == 0, withdrawn.stderr
+        assert "deadline-watch" in withdrawn.stderr and f"{rid} withdrawn" in withdrawn.stderr
+        assert all(p.exists() for p in planted)
+        assert discard_closed_working_copies(state.settings) == []
+        assert all(p.exists() for p in planted)
+    finally:
+        done.set()
+        worker.join()
+    assert discard_closed_working_copies(state.settings) == [rid]
+    assert not any(p.exists() for p in planted)

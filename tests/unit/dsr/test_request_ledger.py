@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from models import cases
+from models.db import session_scope
 from models.settings import load_settings
 from proofs.entry import GENESIS_HASH, ProofRecord, chain_entry
 from proofs.ledger import LedgerAction
@@ -173,3 +175,29 @@ def test_release_check_entry_holds_ids_and_reasons_only(fleet: Path, invoke: Inv
     assert json.loads(json.dumps(entry.to_dict()["details"])) == {
         "items": [{"item": "R-0123456789", "reason": "other_name"}]
     }
+
+
+def test_channel_is_checked_and_unchecked_free_text_is_refused(fleet: Path, invoke: Invoke) -> None:
+    """`--channel` naming the person is refused like a note; once the identifiers are gone (nothing to compare
+    with) a note, a reference or a channel other than a plain word is refused, not written unchecked."""
+    rid = _submit(invoke, fleet)
+    email = _person(fleet)["email"][0]
+    named = invoke("request", "notify", rid, "--recipient", RECIPIENT, "--channel", f"mail to {email}")
+    assert_clean_failure(named, codes=(1,))
+    assert "identifiers" in named.stderr and email not in named.stderr
+    with session_scope(load_settings(fleet).database.url) as session:
+        for row in cases.identifiers_of(session, rid):
+            row.value, row.normalized = None, None
+            session.add(row)
+    for command in (
+        ("request", "notify", rid, "--recipient", RECIPIENT, "--channel", "email", "--note", "sent"),
+        ("request", "vendor-request", rid, "--processor", PROCESSOR, "--channel", "portal", "--reference", "T-1"),
+        ("request", "notify", rid, "--recipient", RECIPIENT, "--channel", "carrier pigeon"),
+    ):
+        refused = invoke(*command)
+        assert_clean_failure(refused, codes=(1,), context=" ".join(command[:2]))
+        assert "cannot be checked" in refused.stderr
+    assert _entries(fleet, rid, LedgerAction.NOTIFY) == [] and _entries(fleet, rid, LedgerAction.VENDOR_REQUEST) == []
+    plain = invoke("request", "notify", rid, "--recipient", RECIPIENT, "--channel", "email")
+    assert plain.returncode == 0, plain.stderr
+    assert len(_entries(fleet, rid, LedgerAction.NOTIFY)) == 1

@@ -131,3 +131,34 @@ def test_prefect_line_checks_authentication(
         server.server_close()
     assert checks["prefect"][0] == status and words in checks["prefect"][1]
     assert "right" not in checks["prefect"][1] + checks["prefect"][2]
+
+
+def test_prefect_line_sends_the_file_credential_only_to_the_configured_server(tmp_path: Path) -> None:
+    """A PREFECT_API_URL other than the configured server (e.g. a team host) never gets the local credential
+    file's secret; only an explicitly set PREFECT_API_AUTH_STRING."""
+    seen: list[str | None] = []
+
+    class Recorder(_Api):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "dsr.toml"
+        config.write_text(f"[prefect]\nport = {_closed_port()}\n")
+        (tmp_path / ".dsr").mkdir()
+        key = tmp_path / ".dsr" / "prefect-auth.key"
+        key.write_text("dsr:local-secret\n")
+        key.chmod(0o600)
+        other = f"http://localhost:{server.server_address[1]}/api"
+        _by_name(config, {"PREFECT_API_URL": other})
+        leaked = "Basic " + base64.b64encode(b"dsr:local-secret").decode()
+        assert seen and leaked not in seen
+        seen.clear()
+        _by_name(config, {"PREFECT_API_URL": other, "PREFECT_API_AUTH_STRING": "team:explicit"})
+        assert "Basic " + base64.b64encode(b"team:explicit").decode() in seen and leaked not in seen
+    finally:
+        server.shutdown()
+        server.server_close()
