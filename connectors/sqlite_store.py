@@ -26,7 +26,14 @@ from typing import BinaryIO
 import zstandard
 
 from connectors.base import Connector, Expected, Item
-from models.errors import ConnectorError, DatabaseError, ItemNotFoundError, VersionConflictError
+from models.errors import (
+    BusyError,
+    ConnectorError,
+    DatabaseError,
+    ItemNotFoundError,
+    UnsupportedOperationError,
+    VersionConflictError,
+)
 
 __all__ = [
     "DELETE_ROW",
@@ -303,6 +310,7 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
 
     Raises:
         DatabaseError: not a database, corrupt, or locked by another process.
+        UnsupportedOperationError: (code `hot_journal`) a hot rollback journal beside the file; untouched.
     """
 
     def change(con: sqlite3.Connection, table: _Table, record: DbRecord) -> bool:
@@ -331,6 +339,7 @@ def delete_rows(path: Path, wanted: Callable[[DbRecord], bool]) -> EraseResult:
 
     Raises:
         DatabaseError: not a database, corrupt, or locked by another process.
+        UnsupportedOperationError: (code `hot_journal`) a hot rollback journal beside the file; untouched.
     """
 
     def change(con: sqlite3.Connection, table: _Table, record: DbRecord) -> bool:
@@ -348,7 +357,9 @@ _Change = Callable[[sqlite3.Connection, "_Table", DbRecord], bool]
 
 def _change_rows(path: Path, change: _Change) -> EraseResult:
     """Open `path` for a safe change, apply `change` to every row in one transaction, rebuild the full-text
-    indexes involved, then checkpoint, `VACUUM` and checkpoint (see `erase_rows`)."""
+    indexes involved, then checkpoint, `VACUUM` and checkpoint (see `erase_rows`). A hot rollback journal
+    beside the file is refused before the database is opened (see `HOT_JOURNAL_MESSAGE`)."""
+    _refuse_local_hot_journal(path)
     con = _open(path, readonly=False)
     changed = 0
     rebuilt: list[str] = []
@@ -424,55 +435,117 @@ def _stat_or_none(connector: Connector, path: str) -> Item | None:
 
 
 def erase_rows_via_copy(
-    connector: Connector, item: Item, edit: Edit, *, expected_sha256: str, temp_name: str | None = None
+    connector: Connector,
+    item: Item,
+    edit: Edit,
+    *,
+    expected_sha256: str,
+    temp_name: str | None = None,
+    is_busy: Callable[[], bool] | None = None,
 ) -> CopyEraseResult:
     """Change rows of a database the connector can only move bytes of (SSH), the same way as `erase_rows`.
 
-    The app must be closed (the connector's `replace` and `delete` refuse while it runs). Works on private
-    copies and changes the laptop in steps that each leave a consistent database behind:
+    Everything is prepared on private copies before the laptop is touched: the database as planned (compare
+    against `expected_sha256`) with its `-wal` merged into it (checkpoint), then `erase_rows` on a copy of
+    the merged file (one transaction, `secure_delete`, FTS rebuilt, WAL checkpointed, `VACUUM`), then an
+    integrity check. A failure up to here leaves the laptop untouched. Only then the laptop is changed, in
+    steps that each leave a consistent database behind:
 
-    1. When the laptop holds a non-empty `-wal`, the copy (database plus WAL) is checkpointed and the merged
-       file replaces the database (compare-and-swap against the planned content); the WAL left on the laptop
-       then only repeats what the file holds. The `-wal` (unchanged since it was copied) and `-shm` are removed.
-    2. `erase_rows` runs on a copy of the database alone (one transaction, `secure_delete`, FTS rebuilt, WAL
-       checkpointed, `VACUUM`) and the result replaces the database by compare-and-swap and atomic replace.
+    1. When the laptop holds a non-empty `-wal`, the merged file replaces the database (compare-and-swap
+       against the planned content); the WAL left on the laptop then only repeats what the file holds.
+    2. The `-wal` (unchanged since it was copied) and `-shm` are removed.
+    3. The erased copy replaces the database by compare-and-swap and atomic replace.
 
-    A run stopped between the steps leaves a database whose content differs from the plan: the next run
-    reports a conflict (plan again), never writes over it.
+    `is_busy` (the app that owns the database runs) is asked again just before every one of these writes;
+    when it says busy, `BusyError` is raised and nothing more is changed. A database with a hot rollback
+    journal (an interrupted transaction the app rolls back when it next opens the file) is refused before
+    anything is written. A run stopped between the steps leaves a database whose content differs from the
+    plan: the next run reports a conflict (plan again), never writes over it.
 
     Raises:
         VersionConflictError: the database or its WAL changed since it was read or planned.
-        DatabaseError: a copy is not a readable database, or its WAL could not be emptied.
+        BusyError: `is_busy` said the app runs (nothing more was written).
+        UnsupportedOperationError: (code `hot_journal`) a hot journal beside the database; nothing written.
+        DatabaseError: a copy that is not a readable database, or a WAL that could not be emptied.
     """
+    sidecars = {suffix: _stat_or_none(connector, item.path + suffix) for suffix in ("-wal", "-shm")}
+    _refuse_remote_hot_journal(connector, item)
     with tempfile.TemporaryDirectory(prefix="dsr-db-") as tmp:
         target = Path(tmp) / "db.sqlite"
         with connector.open(item) as stream, target.open("wb") as out:
             _copy(stream, out)
         if _file_sha(target) != expected_sha256:
             raise VersionConflictError("database changed since the erasure plan was made", path=item.path)
-        item, removed = _merge_laptop_wal(connector, item, target, expected_sha256, temp_name)
-        sha = _file_sha(target)
+        merged = _merge_wal_copy(connector, sidecars["-wal"], target)
         result = erase_rows(target, edit)
         if not result.wal_empty:
             raise DatabaseError("the copy's WAL could not be emptied", path=target.name)
+        _check_integrity(target)
         new = target.read_bytes()
+    ensure_idle = is_busy or (lambda: False)
+    sha = expected_sha256
+    if merged is not None and hashlib.sha256(merged).hexdigest() != sha:
+        _ensure_idle(ensure_idle, item)
+        item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
+        sha = hashlib.sha256(merged).hexdigest()
+    removed = _remove_stale_sidecars(connector, sidecars, lambda: _ensure_idle(ensure_idle, item))
     if hashlib.sha256(new).hexdigest() != sha:
+        _ensure_idle(ensure_idle, item)
         connector.replace(item, [new], Expected(item.size, item.version, sha), temp_name=temp_name)
     return CopyEraseResult(result, hashlib.sha256(new).hexdigest(), removed)
 
 
-def _merge_laptop_wal(
-    connector: Connector, item: Item, copy: Path, sha: str, temp_name: str | None
-) -> tuple[Item, tuple[str, ...]]:
-    """Step 1 of `erase_rows_via_copy`: fold the laptop's WAL into its database file; returns the database
-    as it now is and the sidecars removed. `copy` holds the database as read and is left merged."""
-    sidecars = {suffix: _stat_or_none(connector, item.path + suffix) for suffix in ("-wal", "-shm")}
-    wal = sidecars["-wal"]
+def _ensure_idle(is_busy: Callable[[], bool], item: Item) -> None:
+    """Raise `BusyError` when the app that owns the database runs (checked just before each laptop write)."""
+    if is_busy():
+        raise BusyError("the app that owns the database is running; retry when it is closed", path=item.path)
+
+
+HOT_JOURNAL_MESSAGE = (
+    "the database has an unfinished transaction (a non-empty -journal beside it); open the app once and "
+    "close it (it finishes or rolls back the transaction), then run again"
+)
+
+
+def _journal_is_hot(head: bytes) -> bool:
+    """Whether a rollback journal's first bytes make it one SQLite would roll back (non-empty, header not
+    zeroed: `PRAGMA journal_mode = PERSIST` zeroes the header of a finished journal)."""
+    return bool(head) and any(head[:28])
+
+
+def _refuse_remote_hot_journal(connector: Connector, item: Item) -> None:
+    journal = _stat_or_none(connector, item.path + "-journal")
+    if journal is None or not journal.size:
+        return
+    with connector.open(journal) as stream:
+        head = stream.read(28)
+    if _journal_is_hot(head):
+        raise UnsupportedOperationError(HOT_JOURNAL_MESSAGE, path=item.path, code="hot_journal")
+
+
+def _refuse_local_hot_journal(path: Path) -> None:
+    journal = path.with_name(path.name + "-journal")
+    try:
+        with journal.open("rb") as stream:
+            head = stream.read(28)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"cannot read the database's journal: {type(exc).__name__}", path=path.name) from exc
+    if _journal_is_hot(head):
+        raise UnsupportedOperationError(HOT_JOURNAL_MESSAGE, path=path.name, code="hot_journal")
+
+
+def _merge_wal_copy(connector: Connector, wal: Item | None, copy: Path) -> bytes | None:
+    """Fold the laptop's WAL into the private `copy` of its database (checkpoint on the copy); returns the
+    merged file's bytes, or None when the laptop has no WAL content (nothing to merge)."""
     if wal is None or not wal.size:
-        return item, _remove_stale_sidecars(connector, sidecars)
+        return None
     wal_copy = copy.with_name(copy.name + "-wal")
     with connector.open(wal) as stream, wal_copy.open("wb") as out:
         _copy(stream, out)
+    if wal_copy.stat().st_size != wal.size:
+        raise VersionConflictError("the database's WAL changed while it was read", path=wal.path)
     con = _open(copy, readonly=False)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -482,16 +555,31 @@ def _merge_laptop_wal(
         con.close()
     if wal_copy.exists() and wal_copy.stat().st_size:
         raise DatabaseError("the copy's WAL could not be emptied", path=copy.name)
-    merged = copy.read_bytes()
-    if hashlib.sha256(merged).hexdigest() != sha:
-        item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
-    return item, _remove_stale_sidecars(connector, sidecars)
+    return copy.read_bytes()
 
 
-def _remove_stale_sidecars(connector: Connector, sidecars: dict[str, Item | None]) -> tuple[str, ...]:
+def _check_integrity(path: Path) -> None:
+    """`PRAGMA integrity_check` on the changed private copy: anything but `ok` is an error (never written)."""
+    con = _open(path, readonly=True)
+    try:
+        rows = con.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot check database: {type(exc).__name__}", path=path.name) from exc
+    finally:
+        con.close()
+    if rows != [("ok",)]:
+        raise DatabaseError("the changed copy failed its integrity check", path=path.name)
+
+
+def _remove_stale_sidecars(
+    connector: Connector, sidecars: dict[str, Item | None], before_write: Callable[[], None]
+) -> tuple[str, ...]:
     removed = []
     for item in sidecars.values():
-        if item is not None and connector.delete(item, Expected(item.size, item.version)):
+        if item is None:
+            continue
+        before_write()
+        if connector.delete(item, Expected(item.size, item.version)):
             removed.append(item.path)
     return tuple(removed)
 

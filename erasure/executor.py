@@ -613,7 +613,8 @@ class _Run:
         """Redact the planned rows of a database in place (method C: app closed, one transaction,
         secure_delete, FTS rebuilt, WAL checkpointed, VACUUM). On a local disk SQLite changes the file itself;
         over SSH the same change is made on a private copy (with the WAL) and written back by compare-and-swap
-        and atomic replace (`connectors.sqlite_store.erase_rows_via_copy`)."""
+        and atomic replace (`connectors.sqlite_store.erase_rows_via_copy`), the agent and the action's app
+        checked again just before every write to the laptop."""
         target = action.target
         assert target is not None  # noqa: S101 -- plan invariant: redact actions always carry their target
         layout = agent_layout(action.app) if action.app else None
@@ -636,6 +637,7 @@ class _Run:
                 edit,
                 expected_sha256=target.sha256,
                 temp_name=temp_name(self.temp_tag, target.path),
+                is_busy=lambda: self.is_busy(connector) or self.app_busy(connector, action),
             )
             self.hook("after_replace")
             result, after = copied.result, copied.sha256_after

@@ -7,11 +7,15 @@ atomic replace; raw bytes of every file (databases and WAL files included) are c
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from connectors.agents import agent_layout
+from connectors.base import Activity
 from connectors.ssh import SIMULATED_BUSY_MARKER, SSHConnector
 from detection.scan import scan_endpoint
 from erasure.discovery import discover_endpoint
@@ -112,4 +116,105 @@ def test_databases_over_ssh_wait_while_the_app_runs(ssh_fleet: SSHFleet, tmp_pat
         actor="tester",
     )
     assert {o.status.value for o in report.outcomes if o.path in databases} == {"busy"}
+    assert {p: (tree / p.lstrip("/")).read_bytes() for p in files} == before
+
+
+def _crash_mid_transaction(db: Path, scratch: Path) -> None:
+    """Leave `db` as an app killed mid-transaction does: rollback-journal mode, a hot `-journal` beside it."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = DELETE")  # folds and removes the WAL
+    con.close()
+    live = scratch / db.name
+    shutil.copy(db, live)
+    con = sqlite3.connect(live, isolation_level=None)
+    con.execute("PRAGMA cache_size = 1")
+    con.execute("BEGIN")
+    con.execute("CREATE TABLE dsr_pad(x TEXT)")
+    for _ in range(200):
+        con.execute("INSERT INTO dsr_pad VALUES (?)", ("y" * 500,))
+    shutil.copy(live, db)
+    shutil.copy(live.with_name(live.name + "-journal"), db.with_name(db.name + "-journal"))
+    con.execute("ROLLBACK")
+    con.close()
+
+
+def test_database_with_a_hot_journal_is_refused_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """A hot rollback journal would be rolled back by the app over the written-back file (erased text back,
+    a corrupt file): the action fails with `hot_journal` and the database and journal stay byte for byte."""
+    tree = tmp_path / "tree"
+    write_agent_stores(tree, HOMES["linux"], "linux", PLANT)
+    db = next(p for p in sorted(tree.rglob("state.vscdb")) if PLANT.subject_email.encode() in _with_wal(p))
+    (tmp_path / "scratch").mkdir()
+    _crash_mid_transaction(db, tmp_path / "scratch")
+    laptop = ssh_fleet.start_laptop("agents-journal", tree)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "known_hosts", [laptop.known_hosts_line()])
+
+    def connect(name: str) -> SSHConnector:
+        return SSHConnector(name, laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
+
+    with connect("lap") as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-journal", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    path = "/" + db.relative_to(tree).as_posix()
+    actions = tuple(a for a in plan.actions if a.records and a.target and a.target.path == path)
+    assert actions, "the crashed database is planned"
+    journal = db.with_name(db.name + "-journal")
+    before = (db.read_bytes(), journal.read_bytes())
+    report = execute_plan(
+        dataclasses.replace(plan, actions=actions),
+        connectors=connect,
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path / "ledger.jsonl"),
+        run_id="run-journal",
+        actor="tester",
+    )
+    assert [(o.status.value, o.error) for o in report.outcomes] == [("failed", "hot_journal")]
+    assert (db.read_bytes(), journal.read_bytes()) == before
+
+
+def _with_wal(db: Path) -> bytes:
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_app_opened_during_a_database_change_over_ssh_stops_it(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """An app that is not the agent the connector's own check knows (Codex, Cursor, VS Code, Zed, Kilo) and opens
+    after the action began is seen just before the write-back: `busy`, the database and WAL byte for byte."""
+    tree = tmp_path / "tree"
+    write_agent_stores(tree, HOMES["linux"], "linux", PLANT)
+    laptop = ssh_fleet.start_laptop("agents-opens", tree)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "known_hosts", [laptop.known_hosts_line()])
+    opened: list[str] = []
+
+    class AppOpensLater(SSHConnector):
+        def activity(self) -> Activity:
+            seen = super().activity()
+            return Activity(seen.agent_running, (*seen.evidence, *(f"app_process:{p}" for p in opened)))
+
+    def connect(name: str) -> SSHConnector:
+        return AppOpensLater(name, laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
+
+    with connect("lap") as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-opens", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    first = next(a for a in plan.actions if a.records and a.target and a.app and a.app != "claude")
+    layout = agent_layout(first.app or "")
+    assert first.target is not None and layout is not None and layout.processes
+    files = [p for p in (first.target.path + s for s in ("", "-wal", "-shm")) if (tree / p.lstrip("/")).exists()]
+    before = {p: (tree / p.lstrip("/")).read_bytes() for p in files}
+
+    def hook(step: str) -> None:
+        if step == "before_replace":  # the action began: the app's pre-action check has passed
+            opened[:] = layout.processes
+
+    report = execute_plan(
+        dataclasses.replace(plan, actions=(first,)),
+        connectors=connect,
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path / "ledger.jsonl"),
+        run_id="run-opens",
+        actor="tester",
+        kill_hook=hook,
+    )
+    assert opened and [o.status.value for o in report.outcomes] == ["busy"]
     assert {p: (tree / p.lstrip("/")).read_bytes() for p in files} == before

@@ -3,6 +3,7 @@ any file (raw bytes of databases and WAL files included) while third parties' re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import zlib
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from connectors.agents import agent_layout
 from connectors.base import Activity
 from connectors.inventory import build_inventory
 from connectors.local import LocalConnector
@@ -327,3 +329,41 @@ def test_row_deleted_without_vacuum_is_erased_from_free_pages(tmp_path: Path) ->
     con = sqlite3.connect(db)
     assert con.execute("SELECT id FROM session").fetchall() == [("ses_2",)]
     con.close()
+
+
+def test_app_opened_during_a_database_write_back_stops_it(tmp_path: Path) -> None:
+    """Over SSH the app is checked again just before the database is written back: an app (not the agent
+    the connector's own check knows) that opens after the action began leaves its database untouched."""
+    write_agent_stores(tmp_path, "/home/ana", "linux", PLANT)
+    with LocalConnector("lap", tmp_path) as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-open", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    first = next(a for a in plan.actions if a.records and a.target and a.app and a.app != "claude")
+    layout = agent_layout(first.app or "")
+    assert first.target is not None and layout is not None and layout.processes
+    files = [first.target.path + s for s in ("", "-wal", "-shm")]
+    before = {p: (tmp_path / p.lstrip("/")).read_bytes() for p in files if (tmp_path / p.lstrip("/")).exists()}
+    opened: list[str] = []
+
+    class AppOpensLater(LocalConnector):
+        database_path = None  # type: ignore[assignment]  # as over SSH: no local path to a database
+
+        def activity(self) -> Activity:
+            return Activity(agent_running=False, evidence=tuple(f"app_process:{p}" for p in opened))
+
+    def hook(step: str) -> None:
+        if step == "before_replace":  # the action began: the app's pre-action check has passed
+            opened[:] = layout.processes
+
+    report = execute_plan(
+        dataclasses.replace(plan, actions=(first,)),  # the hook fires during this action only
+        connectors=lambda name: AppOpensLater(name, tmp_path),
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path.parent / "ledger-open.jsonl"),
+        run_id="run-1",
+        actor="tester",
+        kill_hook=hook,
+    )
+    assert [o.status.value for o in report.outcomes] == ["busy"]
+    assert opened, "the app opened during the action"
+    assert {p: (tmp_path / p.lstrip("/")).read_bytes() for p in before} == before
