@@ -313,7 +313,12 @@ class Classifier:
         if not results:
             return []
         own = [(s.start, s.end) for s in matcher.find(text)]
-        return [(r.start, r.end, r.entity_type) for r in results if not any(s < r.end and r.start < e for s, e in own)]
+        return [
+            (r.start, r.end, r.entity_type)
+            for r in results
+            if not any(s < r.end and r.start < e for s, e in own)
+            and not embedded_number(text, r.start, r.end, r.entity_type)
+        ]
 
     def classify(self, value: object, matcher: Matcher) -> Classification:
         """Categories and third parties of one confirmed record (a decoded JSON value or a text).
@@ -365,10 +370,29 @@ class Classifier:
             pointer, is_key, text = pieces[index]
             start = result.start - starts[index]
             end = min(result.end - starts[index], len(text))
-            if start < 0 or start >= end:
+            if start < 0 or start >= end or embedded_number(text, start, end, result.entity_type):
                 continue
             third.append(ThirdPartyFinding(pointer, is_key, start, end, result.entity_type, text[start:end]))
         return Classification(tuple(sorted(str(c) for c in categories)), tuple(_drop_nested(third)))
+
+
+_NUMBER_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER"})
+_GLUE = "/\\_"
+
+
+def embedded_number(text: str, start: int, end: int, entity: str) -> bool:
+    """A card or phone detection that is a digit run glued into a path or an identifier (an agent's task id
+    such as `tasks/1772442000000/`, a file name `1772442000000.json`): part of a name, not a person's number.
+    A number in prose is delimited by spaces or punctuation; a sentence's final full stop does not glue."""
+    if entity not in _NUMBER_ENTITIES:
+        return False
+    before = text[start - 1 : start] if start > 0 else ""
+    after = text[end : end + 1]
+    glued_before = before != "" and (before.isalnum() or before in _GLUE)
+    glued_after = after != "" and (
+        after.isalnum() or after in _GLUE or (after == "." and text[end + 1 : end + 2].isalnum())
+    )
+    return glued_before or glued_after
 
 
 def _is_free_text(text: str, span_length: int) -> bool:

@@ -103,6 +103,28 @@ def test_code_and_file_names_are_not_third_parties(classifier: Classifier, match
     assert classifier.classify(_record(text), matcher).third_parties == ()
 
 
+TASK_ID = "4539578763621486"  # a numeric id that happens to have a card number's prefix and checksum
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"/home/u/.config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks/{TASK_ID}/ui_messages.json",
+        f"opened {TASK_ID}.json",
+        f"task_{TASK_ID} done",
+    ],
+    ids=["path", "file-name", "identifier"],
+)
+def test_digit_runs_inside_names_are_not_cards_or_phones(classifier: Classifier, matcher: Matcher, text: str) -> None:
+    """A task id glued into a path or a name is neither redacted as a card nor blocks the release check; the
+    same digits standing alone in prose still are a card."""
+    assert classifier.classify(_record(text), matcher).third_parties == ()
+    assert [e for *_, e in classifier.detect_others(text, matcher) if e in ("CREDIT_CARD", "PHONE_NUMBER")] == []
+    prose = f"my card is {TASK_ID}."
+    assert "CREDIT_CARD" in {f.entity for f in classifier.classify(_record(prose), matcher).third_parties}
+    assert "CREDIT_CARD" in {e for *_, e in classifier.detect_others(prose, matcher)}
+
+
 def test_subject_data_is_not_a_third_party(classifier: Classifier, matcher: Matcher) -> None:
     """The subject's own e-mail and phone are never reported as third-party data."""
     result = classifier.classify(_record("reach zoe.angstrom@x.invalid or +44 7700 900123"), matcher)
