@@ -558,13 +558,20 @@ class _Run:
             raise VersionConflictError("file changed since the erasure plan was made", path=target.path)
         if action.drop_lines:
             counts["lines_removed"] = len(action.drop_lines)
+        return self.redacted(key, action, target.sha256, after, counts, details)
+
+    def redacted(
+        self,
+        key: str,
+        action: PlannedAction,
+        before: str | None,
+        after: str,
+        counts: dict[str, int],
+        details: dict[str, Any],
+    ) -> ActionOutcome:
+        """The proof entry of an in-place redaction (its fingerprints before and after) and the action's outcome."""
         record = self.proof(
-            LedgerAction.REDACT_LINES,
-            action,
-            sha256_before=target.sha256,
-            sha256_after=after,
-            counts=counts,
-            details=details,
+            LedgerAction.REDACT_LINES, action, sha256_before=before, sha256_after=after, counts=counts, details=details
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 
@@ -647,15 +654,7 @@ class _Run:
         if action.app:
             details["app"] = action.app
         counts = {"records_redacted": result.rows_changed}
-        record = self.proof(
-            LedgerAction.REDACT_LINES,
-            action,
-            sha256_before=target.sha256,
-            sha256_after=after,
-            counts=counts,
-            details=details,
-        )
-        return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+        return self.redacted(key, action, target.sha256, after, counts, details)
 
     def _row_edit(
         self, wanted: set[str], blob_records: Sequence[str] = ()
