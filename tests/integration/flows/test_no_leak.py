@@ -65,11 +65,11 @@ def test_identifiers_live_only_in_the_sealed_package(
     real_scan = access_steps.scan_location
     subject_email = fleet.truth["subjects"][0]["emails"][0]
 
-    def failing_scan(settings: Any, request_id: str, location: str) -> Any:
+    def failing_scan(settings: Any, request_id: str, location: str, **kwargs: Any) -> Any:
         if location == "laptop-03":
             get_run_logger().warning("about to fail for %s", subject_email)  # the log filter must catch this
             raise RuntimeError(f"boom while reading {subject_email}")  # the task guard must sanitise this
-        return real_scan(settings, request_id, location)
+        return real_scan(settings, request_id, location, **kwargs)
 
     monkeypatch.setattr(access_flow.steps, "scan_location", failing_scan)
     for task in (access_flow.scan_location, erasure_flow.discover_location, erasure_flow.erase_location):
@@ -111,3 +111,4 @@ def test_identifiers_live_only_in_the_sealed_package(
     assert subject_email in json.dumps(report)
     statuses = {s.get("name", s.get("location")): s["status"] for s in report["searched"]}
     assert statuses["laptop-dead"] != "scanned" and statuses["laptop-03"] != "scanned"
+    assert all(statuses[name] == "scanned" for name in ("laptop-01", "laptop-02", "laptop-04")), statuses
