@@ -7,6 +7,7 @@ Waits are for events (a process appearing or ending, a command exiting), each wi
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
