@@ -324,7 +324,8 @@ def erase_rows(path: Path, edit: Edit) -> EraseResult:
         sets = ", ".join(f'"{_ident(col)}" = ?' for col in updates)
         params = [encode_cell(record.cells[col], value) for col, value in updates.items()]
         where, key_params = _where(table, record)
-        con.execute(f'UPDATE "{_ident(table.name)}" SET {sets} WHERE {where}', [*params, *key_params])  # noqa: S608
+        update = f'UPDATE "{_ident(table.name)}" SET {sets} WHERE {where}'  # noqa: S608 - quoted idents, values bound
+        con.execute(update, [*params, *key_params])
         return True
 
     return _change_rows(path, change)

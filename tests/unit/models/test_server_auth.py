@@ -73,7 +73,7 @@ def test_no_authentication_beyond_loopback(tmp_path: Path) -> None:
     check_binding(_settings(tmp_path, host="0.0.0.0"))  # noqa: S104 - authentication on: allowed
     check_binding(_settings(tmp_path, host="127.0.0.1", auth=False))
     with pytest.raises(ConfigError, match=r"\[prefect\]\.auth is off"):
-        check_binding(_settings(tmp_path, host="0.0.0.0", auth=False))  # noqa: S104
+        check_binding(_settings(tmp_path, host="0.0.0.0", auth=False))  # noqa: S104 - refused, never bound
 
 
 def test_header_and_how_a_server_decision_was_authenticated() -> None:
