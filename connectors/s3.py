@@ -906,8 +906,9 @@ class S3Connector(ConnectorBase):
         Raises:
             ConfigError: `retain_until` is naive or not in the future.
         """
+        lock = self._evidence_lock(bucket, key, retain_until, lock_mode)  # checked before the file is opened
         with Path(path).open("rb") as body:
-            return self._put_evidence(bucket, key, body, sse, retain_until, lock_mode, content_type)
+            return self._put_evidence(bucket, key, body, sse, lock, content_type)
 
     def put_evidence_bytes(
         self, bucket: str, key: str, data: bytes, *, sse: str = "AES256", retain_until: datetime | None = None
@@ -918,7 +919,23 @@ class S3Connector(ConnectorBase):
         Raises:
             ConfigError: `retain_until` is naive or not in the future.
         """
-        return self._put_evidence(bucket, key, data, sse, retain_until, "COMPLIANCE", "application/json")
+        lock = self._evidence_lock(bucket, key, retain_until, "COMPLIANCE")
+        return self._put_evidence(bucket, key, data, sse, lock, "application/json")
+
+    def _evidence_lock(
+        self, bucket: str, key: str, retain_until: datetime | None, lock_mode: str
+    ) -> tuple[str, datetime] | None:
+        """The Object Lock mode and date for an evidence object (None: no retention asked, or the bucket has no
+        Object Lock).
+
+        Raises:
+            ConfigError: `retain_until` is naive or not in the future.
+        """
+        if retain_until is None:
+            return None
+        if retain_until.tzinfo is None or retain_until <= datetime.now(UTC):
+            raise ConfigError(f"evidence s3://{bucket}/{key}: retain_until must be aware and in the future")
+        return (lock_mode, retain_until.astimezone(UTC)) if self._object_lock_enabled(bucket) else None
 
     def _put_evidence(
         self,
@@ -926,17 +943,10 @@ class S3Connector(ConnectorBase):
         key: str,
         body: bytes | BinaryIO,
         sse: str,
-        retain_until: datetime | None,
-        lock_mode: str,
+        lock: tuple[str, datetime] | None,
         content_type: str,
     ) -> EvidenceObject:
-        """One evidence `put_object`: SSE always, Object Lock retention where the bucket has it enabled."""
-        lock = None
-        if retain_until is not None:
-            if retain_until.tzinfo is None or retain_until <= datetime.now(UTC):
-                raise ConfigError(f"evidence s3://{bucket}/{key}: retain_until must be aware and in the future")
-            if self._object_lock_enabled(bucket):
-                lock = (lock_mode, retain_until.astimezone(UTC))
+        """One evidence `put_object`: SSE always, Object Lock retention when `lock` is given."""
         kwargs: dict[str, Any] = {"ServerSideEncryption": sse, "ContentType": content_type}
         if lock:
             kwargs["ObjectLockMode"], kwargs["ObjectLockRetainUntilDate"] = lock
