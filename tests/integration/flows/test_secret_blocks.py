@@ -15,7 +15,9 @@ def test_master_key_comes_from_the_named_block(monkeypatch: pytest.MonkeyPatch) 
     """With `[secrets] master_key` naming a block and no DSR_MASTER_KEY, the block's value is used."""
     Secret(value="ab" * 32).save("dsr-master-key-test", overwrite=True)
     settings = settings_from_dict({"secrets": {"master_key": "dsr-master-key-test"}})
-    monkeypatch.delenv("DSR_MASTER_KEY", raising=False)
+    # Empty counts as unset; set through monkeypatch so that what load_secret_blocks writes is undone after the
+    # test (a key left in os.environ would be the master key of every later test in this process).
+    monkeypatch.setenv("DSR_MASTER_KEY", "")
     load_secret_blocks(settings)
     import os
 
