@@ -7,7 +7,6 @@ Waits are for events (a process appearing or ending, a command exiting), each wi
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -197,8 +196,8 @@ def test_a_run_with_its_own_server_says_nothing_of_telemetry_and_leaves_nothing_
     assert f"{rid}: completed" in done.stdout
     assert "telemetry" not in output.lower(), output
     assert "Traceback" not in output
-    # its one-time credential works (the status code alone: a free port in a URL may contain "401")
-    assert "Error logging to API" not in output and not re.search(r"(?<!\d)401(?!\d)", output), output
+    # its one-time credential works (a refused call reads "401 Unauthorized"; bare digits occur in times)
+    assert "Error logging to API" not in output and "Unauthorized" not in output, output
     home = str(load_settings(fleet.config).prefect.home).encode()
     for pid in _live_pids():
         try:

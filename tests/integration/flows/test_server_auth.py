@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import socket
 import stat
 import subprocess
@@ -108,8 +107,8 @@ def test_unauthenticated_calls_get_401_and_a_run_against_the_server_works(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    # (a bare "401" could be part of the server's free port in a URL: match the status code alone)
-    assert "Error logging to API" not in done.stderr and not re.search(r"(?<!\d)401(?!\d)", done.stderr), done.stderr
+    # (a refused call reads "401 Unauthorized"; the bare digits also occur in ports, ids and times)
+    assert "Error logging to API" not in done.stderr and "Unauthorized" not in done.stderr, done.stderr
     shown = subprocess.run(
         [*DSR, "request", "show", rid, "--json"], env=env, cwd=fleet.root, capture_output=True, text=True, check=True
     )
