@@ -162,13 +162,16 @@ def test_cli_run_refuses_until_identity_then_plans(
     assert _status(small_fleet, rid) == "awaiting_approval"
 
 
-def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
-    """With wait_for_approval the run pauses; resuming it with the form's input approves and completes it."""
+def _run_until_paused(rid: str) -> tuple[threading.Thread, dict[str, object], Any]:
+    """Start the erasure flow for `rid` in a thread and wait until its run pauses on the approval form; returns
+    the thread, the dict its result goes to, and the paused run (runs of earlier tests, which share the
+    harness and the request id, are left out)."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-    from prefect.flow_runs import resume_flow_run
 
-    rid = small_fleet.submit(RequestKind.ERASURE)
+    name_filter = FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-erasure"]))
+    with get_client(sync_client=True) as client:
+        earlier = {run.id for run in client.read_flow_runs(flow_run_filter=name_filter)}
     outcome: dict[str, object] = {}
     runner = threading.Thread(target=lambda: outcome.update(erasure_request(rid)), daemon=True)
     runner.start()
@@ -177,9 +180,18 @@ def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
     while time.monotonic() < deadline and paused is None:
         time.sleep(2)
         with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-erasure"])))
-        paused = next((r for r in runs if r.state and r.state.is_paused()), None)
+            runs = client.read_flow_runs(flow_run_filter=name_filter)
+        paused = next((r for r in runs if r.id not in earlier and r.state and r.state.is_paused()), None)
     assert paused is not None, "the erasure run never paused for approval"
+    return runner, outcome, paused
+
+
+def test_pause_and_resume_with_the_approval_form(small_fleet: Fleet) -> None:
+    """With wait_for_approval the run pauses; resuming it with the form's input approves and completes it."""
+    from prefect.flow_runs import resume_flow_run
+
+    rid = small_fleet.submit(RequestKind.ERASURE)
+    runner, outcome, paused = _run_until_paused(rid)
     assert _status(small_fleet, rid) == "awaiting_approval"
     digest = steps.plan_state(load_settings(small_fleet.config), rid).digest
     resume_flow_run(
@@ -201,24 +213,12 @@ def test_cli_approval_resumes_the_paused_run_and_is_recorded_as_the_cli_decision
 ) -> None:
     """`dsr request approve` while the run waits on the form: the decision is recorded as the CLI's (channel `cli`,
     the OS login), the paused run is resumed on the server and completes; nobody has to find the form."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
     from prefect.settings import PREFECT_API_URL
 
     from tests.unit.dsr.conftest import invoke_main
 
     rid = small_fleet.submit(RequestKind.ERASURE)
-    outcome: dict[str, object] = {}
-    runner = threading.Thread(target=lambda: outcome.update(erasure_request(rid)), daemon=True)
-    runner.start()
-    deadline = time.monotonic() + 240
-    paused = None
-    while time.monotonic() < deadline and paused is None:
-        time.sleep(2)
-        with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{rid}-erasure"])))
-        paused = next((r for r in runs if r.state and r.state.is_paused()), None)
-    assert paused is not None, "the erasure run never paused for approval"
+    runner, outcome, _paused = _run_until_paused(rid)
     digest = steps.plan_state(load_settings(small_fleet.config), rid).digest
     assert digest
     monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
