@@ -176,7 +176,8 @@ def approve(
         state.settings, request_id, approved=not reject, reviewer=by, digest=digest, note=note, authenticated_user=user
     )
     outcome = "rejected; nothing was touched" if reject else f"approved by {by} (as {user})"
-    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=note or ""):
+    # The run finds the decision recorded above: the note (free text) is not handed to Prefect with it.
+    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=""):
         err.print(
             f"{request_id}: plan {record.digest[:12]} {outcome}; the paused erasure run was resumed and continues "
             "on the Prefect server"

@@ -115,25 +115,13 @@ def record_notice(
     when = _when("--at", at)
     _check_not_the_person(settings, request_id, "--channel", channel)
     _check_not_the_person(settings, request_id, "--note", note)
-    entry = _append(
-        settings,
-        ProofRecord(
-            action=LedgerAction.NOTIFY,
-            request_id=request_id,
-            actor=os_user(),
-            outcome="sent",
-            details={
-                "recipient": recipient,
-                "channel": channel,
-                "sent_at": when.isoformat(),
-                "note": text_chunks(note),
-            },
-        ),
-        None,
-    )
-    with session_scope(settings.database.url) as session:
-        cases.record_event(session, "erasure.recipient_notified", request_id=request_id, ledger_seq=entry.seq)
-    return entry
+    details: dict[str, JSONValue] = {
+        "recipient": recipient,
+        "channel": channel,
+        "sent_at": when.isoformat(),
+        "note": text_chunks(note),
+    }
+    return _record_sent(settings, request_id, LedgerAction.NOTIFY, details, "erasure.recipient_notified")
 
 
 def record_vendor_request(
@@ -159,25 +147,27 @@ def record_vendor_request(
     _check_not_the_person(settings, request_id, "--channel", channel)
     _check_not_the_person(settings, request_id, "--reference", reference)
     _check_not_the_person(settings, request_id, "--note", note)
+    details: dict[str, JSONValue] = {
+        "processor": processor,
+        "channel": channel,
+        "sent_at": when.isoformat(),
+        "reference": reference,
+        "note": text_chunks(note),
+    }
+    return _record_sent(settings, request_id, LedgerAction.VENDOR_REQUEST, details, "erasure.vendor_request_sent")
+
+
+def _record_sent(
+    settings: Settings, request_id: str, action: LedgerAction, details: dict[str, JSONValue], event: str
+) -> LedgerEntry:
+    """A signed `sent` entry by the OS user, and an audit event that names only its ledger sequence."""
     entry = _append(
         settings,
-        ProofRecord(
-            action=LedgerAction.VENDOR_REQUEST,
-            request_id=request_id,
-            actor=os_user(),
-            outcome="sent",
-            details={
-                "processor": processor,
-                "channel": channel,
-                "sent_at": when.isoformat(),
-                "reference": reference,
-                "note": text_chunks(note),
-            },
-        ),
+        ProofRecord(action=action, request_id=request_id, actor=os_user(), outcome="sent", details=details),
         None,
     )
     with session_scope(settings.database.url) as session:
-        cases.record_event(session, "erasure.vendor_request_sent", request_id=request_id, ledger_seq=entry.seq)
+        cases.record_event(session, event, request_id=request_id, ledger_seq=entry.seq)
     return entry
 
 
