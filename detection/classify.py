@@ -28,6 +28,7 @@ from typing import Any
 import phonenumbers
 import tldextract
 from presidio_analyzer import (
+    AnalysisExplanation,
     AnalyzerEngine,
     EntityRecognizer,
     Pattern,
@@ -107,12 +108,50 @@ class _OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         return bool(self._extractor(pattern_text.rpartition("@")[2]).suffix)
 
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if not _GATE_EMAIL.search(text):  # presidio's pattern holds an `@`
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
+class _RepeatingPhoneMatcher(phonenumbers.PhoneNumberMatcher):
+    """phonenumbers' matcher that parses and validates each distinct candidate once.
+
+    The same numbers recur across a request's records (a contact table printed by several tool calls, a
+    signature in every e-mail), and parsing and validating a candidate is most of the phone recognizer's
+    time. Whether a candidate is a number depends only on the candidate, the region, the leniency and the
+    characters just before and after it (phonenumbers' checks for surrounding letters and punctuation), so
+    that is the cache key; the match is then rebuilt at its own offset.
+    """
+
+    def __init__(self, text: str, region: str, leniency: int, cache: dict[tuple[str, str, str], Any]) -> None:
+        super().__init__(text, region, leniency=leniency)
+        self._known = cache
+
+    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+        end = offset + len(candidate)
+        key = (candidate, self.text[offset - 1] if offset > 0 else "", self.text[end] if end < len(self.text) else "")
+        if key in self._known:
+            number = self._known[key]
+            return None if number is None else phonenumbers.PhoneNumberMatch(offset, candidate, number)
+        match = super()._parse_and_verify(candidate, offset)
+        if len(self._known) >= _PHONE_CACHE_MAX:
+            self._known.clear()
+        self._known[key] = None if match is None else match.number
+        return match
+
+
+_PHONE_CACHE_MAX = 50_000
+
 
 class _GatedPhoneRecognizer(PhoneRecognizer):
-    """presidio's phone recognizer, skipped on texts without anything phone-like (it is the slow one).
+    """presidio's phone recognizer, skipped on texts without anything phone-like (it is the slow one), and
+    validating each distinct candidate once (`_RepeatingPhoneMatcher`).
 
     In regions whose national numbers start with the trunk prefix 0 (most of Europe), a number is either
     international (`+`) or starts with 0; dates, times, versions and UUIDs then do not wake the recognizer.
+    The results are presidio's (same spans, score and recognizer), without presidio's second parse of each
+    match, which only names the number's own region in a debugging explanation.
     """
 
     _ANY = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
@@ -123,11 +162,91 @@ class _GatedPhoneRecognizer(PhoneRecognizer):
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
         trunk_zero = metadata is not None and metadata.national_prefix == "0"
         self.gate = self._TRUNK_ZERO if trunk_zero else self._ANY
+        self._region = region
+        self._known: dict[tuple[str, str, str], Any] = {}
+        self._leniency = int(self.leniency if self.leniency is not None else phonenumbers.Leniency.VALID)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         if not self.gate.search(text):
             return []
-        return list(super().analyze(text, entities, nlp_artifacts))
+        metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
+        results = [
+            RecognizerResult(
+                entity_type=self.supported_entities[0],
+                start=match.start,
+                end=match.end,
+                score=self.SCORE,
+                analysis_explanation=AnalysisExplanation(  # one each: context enhancers update it in place
+                    recognizer=PhoneRecognizer.__name__,
+                    original_score=self.SCORE,
+                    textual_explanation=f"Recognized as a phone number of the {self._region} numbering plan or "
+                    "international, using PhoneRecognizer",
+                ),
+                recognition_metadata=dict(metadata),
+            )
+            for match in _RepeatingPhoneMatcher(text, self._region, self._leniency, self._known)
+        ]
+        return list(EntityRecognizer.remove_duplicates(results))
+
+
+class _GatedPatterns(PatternRecognizer):
+    """A pattern recognizer whose patterns run only on texts its gate finds something in (the gate being a
+    necessary condition of every pattern: the results are the same, found sooner)."""
+
+    def __init__(self, gate: re.Pattern[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if not self.gate.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
+class _HealthTerms(PatternRecognizer):
+    """The health-term deny list, its regex run only on texts that hold one of the terms in any case.
+
+    presidio matches a deny list ignoring case by simple case folding; a text it matches then holds the term
+    after full case folding too (`str.casefold`), so the substring test is a necessary condition."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="HEALTH_TERM", name="HealthTerms", deny_list=list(HEALTH_TERMS))
+        self._folded = tuple(term.casefold() for term in HEALTH_TERMS)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        folded = text.casefold()
+        if not any(term in folded for term in self._folded):
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
+class _GatedCardRecognizer(CreditCardRecognizer):
+    """presidio's card recognizer, run only on texts with its first digit groups."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if not _GATE_CARD.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
+class _GatedIpRecognizer(IpRecognizer):
+    """presidio's IP recognizer with one part of its patterns (IPv4, or the IPv6 forms) and that part's gate.
+
+    The two parts are two recognizers under presidio's name; presidio drops duplicates across recognizers as
+    within one, and a result is the same whichever part found it."""
+
+    def __init__(self, *, ipv6: bool) -> None:
+        patterns = [p for p in IpRecognizer.PATTERNS if (p.name != "IPv4") is ipv6]
+        super().__init__(patterns=patterns)
+        self.gate = _GATE_IPV6 if ipv6 else _GATE_IPV4
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if not self.gate.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
 class _NoContextEnhancer(ContextAwareEnhancer):
@@ -201,7 +320,7 @@ _PERSON_PATTERNS = [
     Pattern("display name", rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,2}}(?=\s*<[^<>\s@]+@[^<>\s]+>)", 0.7),
     Pattern(
         "salutation",
-        rf"(?<=\b(?:Dear|Hi|Hello|From:|To:|Cc:|CC:|Bcc:) ){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}",
+        rf"(?<=\b(?i:Dear|Hi|Hello|From:|To:|Cc:|Bcc:) ){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}",
         0.6,
     ),
 ]
@@ -218,6 +337,25 @@ _COORDINATE_PATTERNS = [Pattern("lat,lon", r"(?<![\d.])-?\d{1,2}\.\d{4,},\s?-?\d
 # presidio's UK postcode recognizer scores 0.1 without NLP context words; this one is case-sensitive instead.
 _UK_POSTCODE = [Pattern("uk postcode", r"\b(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR) ?[0-9][A-Z]{2}\b", 0.5)]
 _PCT_EMAIL = [Pattern("percent-encoded e-mail", r"\b[\w.+\-]+%40[\w\-]+(?:\.[\w\-]+)+\b", 0.6)]
+# Our own patterns are matched case-sensitively (presidio's default flags ignore case): a capitalised word
+# is what makes a name or a street, and ignoring case made "please write to <a@b.example>" a person and "in
+# 3 minutes the way" a street. Salutation words match in any case.
+_CASE_SENSITIVE = re.MULTILINE | re.DOTALL
+
+# What a text must hold before a recognizer's patterns can match, each a necessary condition read off the
+# patterns (tests check them against the full patterns): a gate that fails skips the recognizer's regexes.
+_GATE_EMAIL = re.compile("@")
+_GATE_PCT_EMAIL = re.compile("%40")
+_GATE_CARD = re.compile(r"\d{4}[- ]?\d{3}")  # presidio's card pattern: 4 digits, a separator or none, 3+
+_GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
+# Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
+_GATE_IPV6 = re.compile(r"::|(?:[0-9A-Fa-f]{1,4}:){6}")
+_GATE_PERSON = re.compile(r"<[^<>\s@]+@|(?i:dear|hi|hello|from:|to:|cc:|bcc:) ")
+_GATE_STREET = re.compile(
+    r"\d[A-Za-z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"
+)  # fmt: skip
+_GATE_COORDINATES = re.compile(r"\d\.\d{4,},")
+_GATE_POSTCODE = re.compile(r"[0-9][A-Z]{2}")
 
 
 def _is_blob(text: str) -> bool:
@@ -250,18 +388,41 @@ class Classifier:
         phone = _GatedPhoneRecognizer(default_region.upper())
         recognizers: list[EntityRecognizer] = [
             _OfflineEmailRecognizer(extractor),
-            PatternRecognizer(supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
+            _GatedPatterns(_GATE_PCT_EMAIL, supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
             phone,
             IbanRecognizer(),
-            CreditCardRecognizer(),
-            IpRecognizer(),
-            PatternRecognizer(
-                supported_entity="UK_POSTCODE", name="UkPostcode", patterns=_UK_POSTCODE, global_regex_flags=re.M
+            _GatedCardRecognizer(),
+            _GatedIpRecognizer(ipv6=False),
+            _GatedIpRecognizer(ipv6=True),
+            _GatedPatterns(
+                _GATE_POSTCODE,
+                supported_entity="UK_POSTCODE",
+                name="UkPostcode",
+                patterns=_UK_POSTCODE,
+                global_regex_flags=_CASE_SENSITIVE,
             ),
-            PatternRecognizer(supported_entity="HEALTH_TERM", name="HealthTerms", deny_list=list(HEALTH_TERMS)),
-            PatternRecognizer(supported_entity="STREET_ADDRESS", name="Street", patterns=_LOCATION_PATTERNS),
-            PatternRecognizer(supported_entity="COORDINATES", name="Coordinates", patterns=_COORDINATE_PATTERNS),
-            PatternRecognizer(supported_entity="PERSON", name="PersonHeuristics", patterns=_PERSON_PATTERNS),
+            _HealthTerms(),
+            _GatedPatterns(
+                _GATE_STREET,
+                supported_entity="STREET_ADDRESS",
+                name="Street",
+                patterns=_LOCATION_PATTERNS,
+                global_regex_flags=_CASE_SENSITIVE,
+            ),
+            _GatedPatterns(
+                _GATE_COORDINATES,
+                supported_entity="COORDINATES",
+                name="Coordinates",
+                patterns=_COORDINATE_PATTERNS,
+                global_regex_flags=_CASE_SENSITIVE,
+            ),
+            _GatedPatterns(
+                _GATE_PERSON,
+                supported_entity="PERSON",
+                name="PersonHeuristics",
+                patterns=_PERSON_PATTERNS,
+                global_regex_flags=_CASE_SENSITIVE,
+            ),
         ]
         names = [n.strip() for n in third_party_names if n.strip()]
         if names:

@@ -1,0 +1,135 @@
+"""The classifier's gates and its phone-number cache find exactly what presidio's recognizers find.
+
+Each gated recognizer is compared with presidio's own recognizer (same patterns, no gate) on generated texts
+made of the characters the patterns care about; the phone recognizer with presidio's `PhoneRecognizer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import EntityRecognizer, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IpRecognizer, PhoneRecognizer
+
+from detection.classify import HEALTH_TERMS, Classifier
+from detection.matcher import Matcher
+
+# Pieces the patterns react to: numbers in many groupings, IP forms, e-mail parts, names, street words,
+# salutations, health terms in odd cases (Kelvin sign, long s), separators.
+_PIECES = [
+    "+44 20 7946 0958", "020 7946 0958", "(020) 7946-0958", "07700 900123", "+4930901820", "23 96 01 23",
+    "4111 1111 1111 1111", "5500-0000-0000-0004", "1234 567", "2026-01-06T13:37:34.506Z", "v2.0.31",
+    "192.168.10.20", "10.0.0.1/24", "::1", "fe80::1%eth0", "2001:db8::ff00:42:8329", "::ffff:10.1.2.3",
+    "1:2:3:4:5:6:7:8", "13:37:34", "a@b.example", "bob%40corp.example", "<sean.murphy@corp.example>",
+    "Sean Murphy", "please write to", "Dear", "dear", "Hi", "From:", "cc:", "221 Baker Street", "3 minutes the way",
+    "Hauptstraße 12", "51.5072, -0.1276", "51.50722,-0.12759", "SW1A 1AA", "EC1A1BB", "SICK LEAVE", "ſick leave",
+    "Diabetes", "arbeitsUNFÄHIG", "doctor's note", "\u212aRANKHEIT", "x", "-", ".", ":", "@", " ", "\n", ",", "0",
+]  # fmt: skip
+_TEXTS = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
+_SPACED = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map(" ".join)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(default_region="GB")
+
+
+def _recognizer(classifier: Classifier, name: str) -> list[EntityRecognizer]:
+    return [r for r in classifier._analyzer.registry.recognizers if getattr(r, "name", None) == name]
+
+
+def _spans(results: list[Any]) -> list[tuple[str, int, int, float]]:
+    return sorted((r.entity_type, r.start, r.end, r.score) for r in results)
+
+
+def _ungated(gated: PatternRecognizer) -> PatternRecognizer:
+    """presidio's plain recognizer with the gated one's patterns, flags and entity."""
+    return PatternRecognizer(
+        supported_entity=gated.supported_entities[0],
+        patterns=list(getattr(gated, "patterns", [])),
+        global_regex_flags=gated.global_regex_flags,
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(_TEXTS, _SPACED))
+def test_gated_pattern_recognizers_find_what_their_patterns_find(classifier: Classifier, text: str) -> None:
+    for name in ("PercentEmail", "UkPostcode", "Street", "Coordinates", "PersonHeuristics", "HealthTerms"):
+        for gated in _recognizer(classifier, name):
+            assert isinstance(gated, PatternRecognizer)
+            plain = _ungated(gated)
+            expected = _spans(plain.analyze(text, plain.supported_entities))
+            assert _spans(gated.analyze(text, gated.supported_entities)) == expected, (name, text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(_TEXTS, _SPACED))
+def test_gated_presidio_recognizers_find_what_presidio_finds(classifier: Classifier, text: str) -> None:
+    ip = [r for r in classifier._analyzer.registry.recognizers if isinstance(r, IpRecognizer)]
+    assert len(ip) == 2  # IPv4 and the IPv6 forms, gated apart
+    found_ip = EntityRecognizer.remove_duplicates([x for r in ip for x in r.analyze(text, ["IP_ADDRESS"], None)])
+    assert _spans(found_ip) == _spans(IpRecognizer().analyze(text, ["IP_ADDRESS"])), text
+    card = next(r for r in classifier._analyzer.registry.recognizers if isinstance(r, CreditCardRecognizer))
+    assert _spans(card.analyze(text, ["CREDIT_CARD"], None)) == _spans(
+        CreditCardRecognizer().analyze(text, ["CREDIT_CARD"], None)
+    )
+    email = next(
+        r for r in classifier._analyzer.registry.recognizers if getattr(r, "name", None) == "_OfflineEmailRecognizer"
+    )
+    assert isinstance(email, PatternRecognizer)
+    plain = _ungated(email)
+    plain.validate_result = email.validate_result  # type: ignore[method-assign]  # the same offline suffix check
+    assert _spans(email.analyze(text, ["EMAIL_ADDRESS"])) == _spans(plain.analyze(text, ["EMAIL_ADDRESS"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(_TEXTS, _SPACED))
+def test_phone_recognizer_with_its_cache_finds_what_presidio_finds(classifier: Classifier, text: str) -> None:
+    """The cache (kept across texts, as across a request's records) changes no result."""
+    phone: Any = _recognizer(classifier, "_GatedPhoneRecognizer")[0]
+    expected = _spans(PhoneRecognizer(supported_regions=("GB",)).analyze(text, ["PHONE_NUMBER"]))
+    found = _spans(phone.analyze(text, ["PHONE_NUMBER"], None))
+    if phone.gate.search(text):
+        assert found == expected, text
+    else:
+        assert found == []
+
+
+def test_health_terms_in_any_case_are_found(classifier: Classifier) -> None:
+    health: Any = _recognizer(classifier, "HealthTerms")[0]
+    for text in ("on SICK LEAVE today", "ſick leave", "Arbeitsunfähig seit Montag", "after Surgery"):
+        assert health.analyze(text, ["HEALTH_TERM"], None), text
+    assert len(HEALTH_TERMS) > 10
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "found"),
+    [
+        ("please write to <bob@corp.example> today", "PERSON", []),
+        ("and cc Sean Murphy <sean.murphy@corp.example>", "PERSON", ["Sean Murphy"]),
+        ("dear Sean Murphy, thanks", "PERSON", ["Sean Murphy"]),
+        ("Dear reviewer team, thanks", "PERSON", []),
+        ("retry in 3 minutes the way we did", "STREET_ADDRESS", []),
+        ("she lives at 221 Baker Street", "STREET_ADDRESS", ["221 Baker Street"]),
+    ],
+)
+def test_name_and_street_patterns_need_capitals(
+    classifier: Classifier, text: str, entity: str, found: list[str]
+) -> None:
+    """A capitalised word makes a name or a street: lower-case prose is neither (presidio's default flags
+    would ignore case)."""
+    results = classifier._analyzer.analyze(text=text, language="en", entities=[entity])
+    assert [text[r.start : r.end] for r in results if r.entity_type == entity] == found
+
+
+def test_classify_uses_every_recognizer(classifier: Classifier, matcher: Matcher) -> None:
+    """A record with each kind of third party still yields each (the gates do not hide them)."""
+    text = (
+        "Dear Bruno Keller, call +44 20 7946 0958 or write to Ann Lee <ann.lee@corp.example>; "
+        "card 4111 1111 1111 1111, server 192.168.10.20 and 2001:db8::ff00:42:8329"
+    )
+    entities = {f.entity for f in classifier.classify(text, matcher).third_parties}
+    assert {"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IP_ADDRESS"} <= entities
