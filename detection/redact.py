@@ -91,37 +91,45 @@ class PlaceholderBook:
         return found
 
 
-def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str | None]]:
+def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str | None, str | None]]:
     """Regex sources that find further copies of a redacted value, each with a text any match contains
-    (case-folded: the patterns ignore case), or None when a match need not contain a fixed text."""
+    (case-folded: the patterns ignore case) and the digits any match holds in a row once every other character
+    is dropped (phone numbers, whose copies differ in punctuation), each None when there is none."""
     text = text.strip()
     if entity == ThirdPartyEntity.EMAIL.value:
         address = text.replace("%40", "@")
         local, _, domain = address.partition("@")
-        return [(re.escape(local) + r"(?:@|%40)" + re.escape(domain), domain.casefold())]
+        return [(re.escape(local) + r"(?:@|%40)" + re.escape(domain), domain.casefold(), None)]
     if entity == ThirdPartyEntity.PERSON.value:
         parts = [p for p in re.split(r"[\s\-]+", text) if len(p) >= 4]
-        return [(r"(?<!\w)" + re.escape(text) + r"(?!\w)", text.casefold())] + [
-            (r"(?<!\w)" + re.escape(p) + r"(?!\w)", p.casefold()) for p in parts
+        return [(r"(?<!\w)" + re.escape(text) + r"(?!\w)", text.casefold(), None)] + [
+            (r"(?<!\w)" + re.escape(p) + r"(?!\w)", p.casefold(), None) for p in parts
         ]
     if entity == ThirdPartyEntity.PHONE.value:
-        digits = re.sub(r"\D", "", text)
+        digits = _NOT_DIGIT.sub("", text)
         if len(digits) < 7:
-            return [(re.escape(text), text.casefold())]
-        return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)", None)]
-    return [(re.escape(text), text.casefold())]
+            return [(re.escape(text), text.casefold(), None)]
+        return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)", None, digits)]
+    return [(re.escape(text), text.casefold(), None)]
 
 
-_Sweep = tuple[re.Pattern[str], str, str, str | None]
+_NOT_DIGIT = re.compile(r"\D")
+_Sweep = tuple[re.Pattern[str], str, str, str | None, str | None]
 
 
 def _sweep_cuts(text: str, sweeps: list[_Sweep]) -> Iterator[tuple[int, int, str, str]]:
     """(start, end, entity, value) of every further copy the sweeps find in `text`."""
     folded: str | None = None
-    for pattern, entity, found, anchor in sweeps:
-        if anchor is not None:  # most strings hold none of the record's values: one substring test each
+    digits: str | None = None
+    for pattern, entity, found, anchor, digit_run in sweeps:
+        # Most strings hold none of the record's values: one substring test each.
+        if anchor is not None:
             folded = text.casefold() if folded is None else folded
             if anchor not in folded:
+                continue
+        if digit_run is not None:
+            digits = _NOT_DIGIT.sub("", text) if digits is None else digits
+            if digit_run not in digits:
                 continue
         for m in pattern.finditer(text):
             yield m.start(), m.end(), entity, found
@@ -172,10 +180,13 @@ def redact_record(
     findings: dict[tuple[str, bool], list[ThirdPartyFinding]] = {}
     # (pattern, entity, value): a marker number is given only when a cut is made (numbers have no gaps).
     sweeps: list[_Sweep] = []
+    swept: set[tuple[str, str, str]] = set()  # a value found many times (a table's rows) is swept for once
     for finding in third_party_findings:
         findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
-        for source, anchor in _sweep_patterns(finding.entity, finding.text):
-            sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text, anchor))
+        for source, anchor, digit_run in _sweep_patterns(finding.entity, finding.text):
+            if (source, finding.entity, finding.text) not in swept:
+                swept.add((source, finding.entity, finding.text))
+                sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text, anchor, digit_run))
     sweeps.sort(key=lambda item: -len(item[0].pattern))
     counts: dict[str, int] = {}
 

@@ -144,8 +144,9 @@ def test_erase_in_text_counts_and_log_filter_use_the_same_rule(matcher: Matcher)
 def test_sweeps_skip_strings_without_the_value_and_redact_the_same(
     classifier: Classifier, matcher: Matcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A sweep runs only on strings whose case-folded text holds its value: the copies found, in any case or
-    spelling the patterns accept, are exactly those found by running every sweep on every string."""
+    """A sweep runs only on strings whose case-folded text holds its value (a phone number: whose digits hold
+    its digits): the copies found, in any case or spelling the patterns accept, are exactly those found by
+    running every sweep on every string."""
     record = {
         "text": "Anna Nowak <anna.nowak@corp.example> asked; call +44 20 7946 0958",
         "copies": ["ANNA NOWAK agreed", "write to Anna.Nowak%40CORP.example", "nowak said", "(020) 7946-0958"],
@@ -158,6 +159,6 @@ def test_sweeps_skip_strings_without_the_value_and_redact_the_same(
     from detection import redact
 
     every = redact._sweep_patterns
-    monkeypatch.setattr(redact, "_sweep_patterns", lambda e, t: [(s, None) for s, _ in every(e, t)])
+    monkeypatch.setattr(redact, "_sweep_patterns", lambda e, t: [(s, None, None) for s, *_ in every(e, t)])
     assert redact_record(record, matcher, third) == anchored
     assert "Nowak" not in json.dumps(anchored.value) and "NOWAK" not in json.dumps(anchored.value)
