@@ -232,6 +232,27 @@ class _GatedCardRecognizer(CreditCardRecognizer):
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
+class _PersonHeuristics(_GatedPatterns):
+    """Names shown before an e-mail address or after a salutation, run only on texts with either."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _GATE_DISPLAY_NAME,
+            supported_entity="PERSON",
+            name="PersonHeuristics",
+            patterns=_PERSON_PATTERNS,
+            global_regex_flags=_CASE_SENSITIVE,
+        )
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if "<" in text and _GATE_DISPLAY_NAME.search(text):
+            return PatternRecognizer.analyze(self, text, entities, nlp_artifacts, regex_flags)
+        folded = text.casefold()
+        if any(word in folded for word in _SALUTATIONS):
+            return PatternRecognizer.analyze(self, text, entities, nlp_artifacts, regex_flags)
+        return []
+
+
 class _GatedIpRecognizer(IpRecognizer):
     """presidio's IP recognizer with one part of its patterns (IPv4, or the IPv6 forms) and that part's gate.
 
@@ -350,7 +371,10 @@ _GATE_CARD = re.compile(r"\d{4}[- ]?\d{3}")  # presidio's card pattern: 4 digits
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
 _GATE_IPV6 = re.compile(r"::|(?:[0-9A-Fa-f]{1,4}:){6}")
-_GATE_PERSON = re.compile(r"<[^<>\s@]+@|(?i:dear|hi|hello|from:|to:|cc:|bcc:) ")
+_GATE_DISPLAY_NAME = re.compile(r"<[^<>\s@]+@")
+# The salutation words, case-folded: any case of them (presidio's regex folds case simply; none of these
+# letters has a simple fold other than its ASCII pair) holds them after `str.casefold`.
+_SALUTATIONS = ("dear ", "hi ", "hello ", "from: ", "to: ", "cc: ", "bcc: ")
 _GATE_STREET = re.compile(
     r"\d[A-Za-z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"
 )  # fmt: skip
@@ -416,13 +440,7 @@ class Classifier:
                 patterns=_COORDINATE_PATTERNS,
                 global_regex_flags=_CASE_SENSITIVE,
             ),
-            _GatedPatterns(
-                _GATE_PERSON,
-                supported_entity="PERSON",
-                name="PersonHeuristics",
-                patterns=_PERSON_PATTERNS,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
+            _PersonHeuristics(),
         ]
         names = [n.strip() for n in third_party_names if n.strip()]
         if names:

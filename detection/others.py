@@ -42,6 +42,23 @@ _SIGNATURE = re.compile(
     rf"(?:(?:Best|Kind|Warm)? ?[Rr]egards|Thanks|Thank you|Cheers|Sincerely|Best)[ \t]*,?[ \t]*\r?\n"
     rf"[ \t]*(?P<name>{_NAME})"
 )
+# Words each pattern above needs (case as written: the patterns are case-sensitive); a string holding none of
+# a pattern's words is not searched with it ("Hello" and "Hey" hold "He", "Bcc" holds "cc").
+_SALUTATION_WORDS = (
+    "Dear",
+    "Hi",
+    "He",
+    "cc",
+    "Cc",
+    "CC",
+    "From:",
+    "To:",
+    "Attendees:",
+    "Contact:",
+    "Owner:",
+    "Reviewer:",
+)
+_SIGNATURE_WORDS = ("egards", "Thank", "Cheers", "Sincerely", "Best")
 _LOCAL_PART = re.compile(r"^(?P<first>[A-Za-z]{1,20})[._](?P<last>[A-Za-z]{2,30})$")
 _MIN_PART = 3
 # Capitalised words that start product, place and document names, never people's names.
@@ -388,7 +405,9 @@ class OtherPeople:
                     self.add_email(contact, "data")
                 else:
                     self.add_phone(contact, "data")
-        for pattern in (_SALUTATION, _SIGNATURE):
+        for pattern, words in ((_SALUTATION, _SALUTATION_WORDS), (_SIGNATURE, _SIGNATURE_WORDS)):
+            if not any(word in text for word in words):
+                continue
             for match in pattern.finditer(text):
                 if not self._subject.find(match["name"]):
                     self.add_name(match["name"], "data")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from detection import others
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.others import OtherPeople
@@ -95,3 +98,30 @@ def test_redaction_uses_known_others_with_one_marker_per_person(subject: Matcher
     result = redact_record(record, subject, (), book=PlaceholderBook(), others=found.finder().find)
     assert result.value == {"text": "Zoë Ångström asked [person 1]; [person 1] agreed ([email 1])."}
     assert result.counts == {"art15_4_third_party_person": 2, "art15_4_third_party_email": 1}
+
+
+_WORDS = [
+    "Dear", "Hi", "Hello", "Hey", "cc", "Cc:", "CC", "Bcc:", "From:", "To:", "Attendees:", "Contact:", "Owner:",
+    "Reviewer:", "Best regards", "Kind Regards", "Thanks", "Thank you", "Cheers", "Sincerely", "Best", "dear",
+    "thanks", "Dearest", "Hiya", "",
+]  # fmt: skip
+_SEPARATORS = [" ", ",", ", ", "\n", ",\n", "\r\n", "\t", ""]
+_NAMES = ["Léa Fontaine", "Hiroshi Tanaka", "Amara Okafor", "priya.raman@corp.example", "+44 161 496 0733", "x"]
+_PHRASES = st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS), st.sampled_from(_NAMES)).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(phrases=st.lists(_PHRASES, min_size=1, max_size=4), glue=st.sampled_from([" ", "\n", ". "]))
+def test_word_gates_learn_what_the_patterns_learn(phrases: list[str], glue: str) -> None:
+    """A pattern is skipped on strings without its words; what is learned is the same as without the gates."""
+    ids = SubjectIdentifiers(emails=("zoe.angstrom@example.invalid",), names=("Zoë Ångström",))
+    subject = Matcher.from_identifiers(ids, default_region="GB")
+    text = glue.join(phrases)
+    gated, ungated = people(subject), people(subject)
+    gated.learn_text(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(others, "_SALUTATION_WORDS", ("",))
+        patch.setattr(others, "_SIGNATURE_WORDS", ("",))
+        ungated.learn_text(text)
+    probe = " ".join(_NAMES)
+    assert spans(gated, probe) == spans(ungated, probe)
