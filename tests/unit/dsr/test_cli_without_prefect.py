@@ -106,8 +106,17 @@ def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path
 HEAVY = ("prefect", "presidio_analyzer", "spacy", "hyperscan", "alembic", "boto3", "paramiko")
 #: Also kept out of commands that only read or write the case database: phone-number metadata (loaded when a
 #: phone number is checked), the laptop connectors and their decompressor, the PostgreSQL dialect on SQLite,
-#: Rich's progress bars (only `request run` draws one).
-LIGHT = (*HEAVY, "phonenumbers", "connectors.local", "zstandard", "sqlalchemy.dialects.postgresql", "rich.progress")
+#: Rich's progress bars (only `request run` draws one), the other countries' holiday calendars (the package
+#: `holidays.countries` imports all of them; the configured calendar's module is loaded alone).
+LIGHT = (
+    *HEAVY,
+    "phonenumbers",
+    "connectors.local",
+    "zstandard",
+    "sqlalchemy.dialects.postgresql",
+    "rich.progress",
+    "holidays.countries",
+)
 #: `deadline` does not touch the case database at all.
 NO_DATABASE = (*LIGHT, "sqlalchemy", "sqlmodel", "cryptography")
 #: `request list` reads the case database with one SELECT through the DB-API driver: no ORM, no crypto.
