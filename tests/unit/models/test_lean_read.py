@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from models import cases
-from models.db import get_engine, head_revision, session_scope
+from models.db import get_engine, session_scope
 from models.identifiers import validate_identifier
-from models.lean_read import REQUEST_COLUMNS, RequestRow, read_requests
+from models.lean_read import REQUEST_COLUMNS, RequestRow, head_revision, read_requests
 from models.lifecycle import RequestDates, request_summary
 from models.settings import Settings
 from models.tables import Request
