@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.ssh_fanout
 	$(BIN)/python -m benchmarks.fleet
+	$(BIN)/python -m benchmarks.cli_start
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

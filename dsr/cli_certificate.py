@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from dsr.context import err, out, print_json, state
-from models import cases
 from models.errors import InputError
 
 
@@ -18,6 +17,8 @@ def certificate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Print the path of the erasure's deletion certificate (HTML, with its JSON beside it), or --open it."""
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+
     with state.db() as session:
         request = cases.get_request(session, request_id)
         path, kind, status = request.certificate_path, request.kind, request.status

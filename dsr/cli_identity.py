@@ -8,7 +8,7 @@ import typer
 
 from dsr.context import err, state
 from models.identifiers import parse_instant
-from models.identity import METHODS
+from models.lifecycle import IDENTITY_METHODS
 
 
 def ask_identity(
@@ -31,7 +31,9 @@ def ask_identity(
 
 def verify_identity(
     request_id: Annotated[str, typer.Argument(metavar="ID")],
-    method: Annotated[str, typer.Option("--method", help="How identity was established: " + ", ".join(METHODS))],
+    method: Annotated[
+        str, typer.Option("--method", help="How identity was established: " + ", ".join(IDENTITY_METHODS))
+    ],
     by: Annotated[str, typer.Option("--by", help="Name of the person who checked it (at most 200 characters).")],
     note: Annotated[
         str | None,

@@ -24,11 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dsr.context import err, out, print_json, state
-from models import cases
 from models.errors import InputError
 from models.flow_names import ACCESS_DEPLOYMENT, ERASURE_DEPLOYMENT, ERASURE_RUN
-from models.identity import require_identity
-from models.run_lock import check_open, hold_for_run
 from models.types import RequestKind
 
 if TYPE_CHECKING:
@@ -162,6 +159,8 @@ def _run_erasure(request_id: str, *, served: bool) -> dict[str, Any]:
 def _blocked_error(request_id: str, since: datetime) -> InputError | None:
     """Why this run's attempt to issue the request's package was blocked (register or release check), if it was
     (read from the audit trail: the reasons never go through Prefect)."""
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+
     with state.db() as session:
         request = cases.get_request(session, request_id)
         if request.report_path is not None:
@@ -208,6 +207,9 @@ def run(
     """Run the request's flow with a progress bar (on the local Prefect server, the one in PREFECT_API_URL, or a
     temporary one); refused at once if the request is closed or another run of it is under way."""
     from dsr.prefect_api import explicit_api_auth, explicit_api_url, prefect_api  # noqa: PLC0415 - only here
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+    from models.identity import require_identity  # noqa: PLC0415
+    from models.run_lock import check_open, hold_for_run  # noqa: PLC0415
 
     with state.db() as session:
         request = cases.get_request(session, request_id)
@@ -263,6 +265,8 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Print the path of the request's access package (exit 1 if it has not been issued yet)."""
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+
     with state.db() as session:
         request = cases.get_request(session, request_id)
         path, digest = request.report_path, request.package_sha256
@@ -290,6 +294,8 @@ def export(
 ) -> None:
     """Decrypt the request's sealed package into DIR/<ID>/ for delivery to the person (mode 0700); prints every
     file written."""
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+    from models.identity import require_identity  # noqa: PLC0415
     from services.staging import draft_path, open_package  # noqa: PLC0415 - loads crypto on demand
     from services.subject import request_key  # noqa: PLC0415
 

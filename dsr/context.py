@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,9 +113,7 @@ class CLIState:
 
     def today(self) -> date:
         """Today in the controller's establishment."""
-        from models.tables import utcnow  # noqa: PLC0415 - the database layer on demand
-
-        return utcnow().astimezone(self.settings.controller.tz).date()
+        return datetime.now(UTC).astimezone(self.settings.controller.tz).date()
 
     def require_request(self, request_id: str) -> None:
         """Check that the request exists (an unknown id exits with code 2 before any other work).

@@ -19,31 +19,13 @@ from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
+from models.lifecycle import OPEN_STATUSES, REFUSAL_GROUNDS, TRANSITIONS, request_summary
 from models.settings import Settings
 from models.tables import AuditEvent, Location, LocationScan, Request, RequestKey, SubjectIdentifier, utcnow
 from models.types import IdentifierKind, RequestKind, RequestStatus
 
-S = RequestStatus
-
-#: The lifecycle: which status may follow which. Terminal states have no successors.
-TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
-    S.RECEIVED: frozenset({S.IDENTITY_PENDING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.IDENTITY_PENDING: frozenset({S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.IN_PROGRESS: frozenset({S.AWAITING_APPROVAL, S.COMPLETED, S.COMPLETED_WITH_GAPS, S.REFUSED, S.WITHDRAWN}),
-    S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.IN_PROGRESS, S.REFUSED, S.WITHDRAWN}),
-    S.EXECUTING: frozenset({S.COMPLETED, S.COMPLETED_WITH_GAPS, S.IN_PROGRESS}),
-    S.COMPLETED: frozenset(),
-    S.COMPLETED_WITH_GAPS: frozenset(),
-    S.REFUSED: frozenset(),
-    S.WITHDRAWN: frozenset(),
-}
-OPEN_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if nxt)
-
 #: Longer request ids are never looked up (ids are `DSR-<year>-NNNN`).
 MAX_REQUEST_ID = 64
-
-#: Art. 12(5) grounds for refusing to act.
-REFUSAL_GROUNDS = ("manifestly_unfounded", "excessive", "identity_not_established", "art17_3_exception")
 
 
 def current_actor() -> str:
@@ -187,20 +169,6 @@ def transition(session: Session, request: Request, to: RequestStatus, *, action:
         request.closed_at = request.updated_at
     session.add(request)
     record_event(session, action, request_id=request.id, status_from=current.value, status_to=to.value, **details)
-
-
-def effective_due(request: Request) -> date:
-    """The extended due date when an extension was validly recorded, else the due date."""
-    return request.extended_due_on or request.due_on
-
-
-def is_overdue(request: Request, today: date) -> bool:
-    """Open and past the end of its (possibly extended) due date; never while the clock stands still waiting
-    for identity information that was asked for (the dates are recomputed when it arrives)."""
-    waiting_for_identity = request.identity_requested_at is not None and request.identity_received_at is None
-    return (
-        RequestStatus(request.status) in OPEN_STATUSES and not waiting_for_identity and today > effective_due(request)
-    )
 
 
 def extend_request(
@@ -466,22 +434,6 @@ def sync_locations(session: Session, settings: Settings) -> None:
             current.kind, current.url, current.os, current.group = loc.kind, loc.url, loc.os, loc.group
             current.active, current.synced_at = True, utcnow()
             session.add(current)
-
-
-def request_summary(request: Request, today: date) -> dict[str, Any]:
-    """The JSON summary of a request used by `dsr request list --json` (no identifiers)."""
-    due = effective_due(request)
-    return {
-        "id": request.id,
-        "kind": request.kind,
-        "status": request.status,
-        "received_at": request.received_at.astimezone(UTC).isoformat(),
-        "due": request.due_on.isoformat(),
-        "target": request.target_on.isoformat(),
-        "extended_due": request.extended_due_on.isoformat() if request.extended_due_on else None,
-        "days_left": (due - today).days,
-        "overdue": is_overdue(request, today),
-    }
 
 
 def request_detail(session: Session, request: Request, today: date) -> dict[str, Any]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING
@@ -17,11 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from models.errors import ConfigError
+from models.lean_read import MIGRATIONS, head_revision
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-_MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
 _lock = Lock()
 
@@ -31,27 +29,9 @@ def alembic_config(url: str) -> Config:
     from alembic.config import Config  # noqa: PLC0415 - Alembic loads only when a schema must change
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
-
-
-_REVISION_RE = re.compile(r'^(down_)?revision\s*=\s*(?:"([^"]*)"|None)', re.MULTILINE)
-
-
-@cache
-def head_revision() -> str:
-    """The newest migration's revision, read from the migration files (no Alembic import)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (_MIGRATIONS / "versions").glob("*.py"):
-        for down, value in _REVISION_RE.findall(script.read_text(encoding="utf-8")):
-            if value:
-                (parents if down else revisions).add(value)
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise RuntimeError(f"the case database migrations have {len(heads)} heads; expected one")
-    return heads.pop()
 
 
 def _is_current(conn: Connection) -> bool:

@@ -7,13 +7,17 @@ callers pass the dates.
 from __future__ import annotations
 
 import calendar as _calendar
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import holidays
-from holidays.registry import EntityLoader
+from holidays.registry import COUNTRIES, IMPORT_LOCK, EntityLoader
 
 from models.errors import InputError
 
@@ -66,7 +70,7 @@ def parse_calendar(code: str) -> tuple[str, str | None]:
             value=code,
         )
     country, subdiv = match["country"], match["subdiv"]
-    subdivisions = list(getattr(holidays, country).subdivisions) if subdiv is not None else []
+    subdivisions = list(_country_class(country).subdivisions) if subdiv is not None else []
     if subdiv is not None and subdiv not in subdivisions:
         allowed = ", ".join(f"{country}-{s}" for s in subdivisions[:12])
         raise InputError(
@@ -88,9 +92,55 @@ def _country_codes() -> frozenset[str]:
 
 
 @lru_cache(maxsize=64)
+def _country_class(country: str) -> Any:
+    """The holiday class of `country` (a supported code), importing its one module where that is safe.
+
+    `holidays.GB` imports the package `holidays.countries`, whose `__init__` imports all of its ~250 country
+    modules: about a fifth of `dsr deadline`'s time, and of every command that validates the configuration's
+    calendar. The registry names the country's module, which is loaded by itself unless it imports another
+    country (Aland imports Finland) or the package is loaded already; anything unexpected takes the package's
+    own lazy lookup, which gives the same class.
+    """
+    with IMPORT_LOCK:  # the lock of the package's own lazy imports
+        module = _country_module(country)
+    entity = getattr(module, country, None) if module is not None else None
+    if entity is None:
+        entity = getattr(holidays, country)
+        entity = entity.get_entity() if isinstance(entity, EntityLoader) else entity
+    return entity
+
+
+def _country_module(country: str) -> Any:
+    """The country's module, loaded alone (see `_country_class`), or None where the package must load it."""
+    package = "holidays.countries"
+    name = next((module for module, entities in COUNTRIES.items() if country in entities[1:]), None)
+    if name is None or package in sys.modules:
+        return None
+    qualified = f"{package}.{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    path = Path(str(holidays.__file__)).parent / "countries" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(qualified, path)
+    if spec is None or spec.loader is None or not path.is_file() or package in path.read_text(encoding="utf-8"):
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module  # the package's `__init__`, if it loads later, takes this same module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - any failure: forget the half-loaded module and let the package load it
+        del sys.modules[qualified]
+        return None
+    return module
+
+
+@lru_cache(maxsize=64)
 def _holiday_calendar(code: str) -> holidays.HolidayBase:
+    """The holidays of `code`, as `holidays.country_holidays(country, subdiv=...)` gives them."""
     country, subdiv = parse_calendar(code)
-    return holidays.country_holidays(country, subdiv=subdiv)
+    calendar: holidays.HolidayBase = _country_class(country)(
+        years=None, subdiv=subdiv, expand=True, observed=True, prov=None, state=None, language=None, categories=None
+    )
+    return calendar
 
 
 def is_working_day(day: date, calendar: str) -> bool:

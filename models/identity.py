@@ -19,24 +19,17 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from models.cases import OPEN_STATUSES, get_request, local_date, record_event, transition
+from models.cases import get_request, local_date, record_event, transition
 from models.deadline import compute_deadlines
 from models.errors import DeadlinePassedError, IdentityRequiredError, InputError, InvalidTransitionError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text
+from models.lifecycle import IDENTITY_METHODS, OPEN_STATUSES
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 from models.types import RequestStatus
 
-#: How an identity can be established: the method, never the evidence itself.
-METHODS: dict[str, str] = {
-    "authenticated_account": "the request came from, or was confirmed through, the person's own signed-in account",
-    "email_challenge": "a reply to a message sent to an address already on record",
-    "phone_callback": "a call back to a number already on record",
-    "in_person": "seen in person by a member of staff who knows them",
-    "shared_knowledge": "details only the person and we know, compared with our records",
-    "document_checked": "an identity document was looked at and handed back; nothing of it was kept",
-    "representative_authority": "a representative's written authority and their own identity were checked",
-}
+#: How an identity can be established (defined with the other life-cycle rules that need no database).
+METHODS = IDENTITY_METHODS
 
 VERIFIED = "verified"
 WAIVED = "waived"

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from models import cases
 from models.db import get_engine, session_scope
 from models.errors import RequestBusyError, RequestClosedError
+from models.lifecycle import OPEN_STATUSES
 from models.tables import Request
 from models.types import RequestStatus
 
@@ -69,7 +70,7 @@ def check_open(request: Request) -> None:
     Raises:
         RequestClosedError: the request is closed (the message names its status).
     """
-    if RequestStatus(request.status) not in cases.OPEN_STATUSES:
+    if RequestStatus(request.status) not in OPEN_STATUSES:
         raise RequestClosedError(
             f"request {request.id} is {request.status}: it is closed and is not run again (nothing was scanned "
             f"or changed); `dsr request show {request.id}` shows its outcome",

@@ -35,6 +35,7 @@ from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
 from models.identity import require_identity
 from models.keys import master_key
+from models.lifecycle import effective_due
 from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import Finding as FindingRow
@@ -299,7 +300,7 @@ def access_progress(settings: Settings, request_id: str, *, today: date | None =
             for s in scans
         )
         pending = tuple(s.location for s in scans if not LocationStatus(s.status).is_final)
-        due = cases.effective_due(request)
+        due = effective_due(request)
         return AccessProgress(
             request_id=request_id,
             status=request.status,
@@ -710,7 +711,7 @@ def _package_input(
             kind=request.kind,
             generated_at=utcnow(),
             received_at=request.received_at,
-            due=cases.effective_due(request),
+            due=effective_due(request),
             controller=settings.controller,
             register=settings.processing_register,
             items=items,

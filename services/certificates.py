@@ -30,6 +30,7 @@ from models.db import session_scope
 from models.errors import LedgerError
 from models.files import atomic_write
 from models.holds import requests_with_hashes
+from models.lifecycle import effective_due
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, RecipientNotice, Request, utcnow
 from models.types import LocationStatus, RequestStatus
@@ -160,7 +161,7 @@ def certify(
             generated_at=utcnow(),
             # The dates as a ledger entry records them; a request older than dated entries: the case database.
             received_at=dates.received_at if dates else request.received_at,
-            due=dates.due if dates else cases.effective_due(request),
+            due=dates.due if dates else effective_due(request),
             dates_ledger_seq=dates.ledger_seq if dates else None,
             controller=settings.controller,
             register=settings.processing_register,

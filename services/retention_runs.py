@@ -26,12 +26,13 @@ from connectors.registry import open_location
 from detection.matcher import Matcher
 from erasure.executor import ExecutionReport
 from erasure.proof_path import path_digest, proof_path
-from models.cases import OPEN_STATUSES, record_event
+from models.cases import record_event
 from models.db import session_scope
 from models.errors import InputError
 from models.files import atomic_write, atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
 from models.identity import os_user
+from models.lifecycle import OPEN_STATUSES
 from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
 from models.tables import Request, RetentionRun, utcnow

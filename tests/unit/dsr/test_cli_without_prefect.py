@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from models.db import dispose_engines, get_engine
 from models.settings import load_settings
 from models.types import RequestKind, RequestStatus
 from services import erasure
@@ -105,10 +106,21 @@ def test_the_probe_sees_prefect_when_a_flow_module_is_loaded(planned: tuple[Path
 HEAVY = ("prefect", "presidio_analyzer", "spacy", "hyperscan", "alembic", "boto3", "paramiko")
 #: Also kept out of commands that only read or write the case database: phone-number metadata (loaded when a
 #: phone number is checked), the laptop connectors and their decompressor, the PostgreSQL dialect on SQLite,
-#: Rich's progress bars (only `request run` draws one).
-LIGHT = (*HEAVY, "phonenumbers", "connectors.local", "zstandard", "sqlalchemy.dialects.postgresql", "rich.progress")
+#: Rich's progress bars (only `request run` draws one), the other countries' holiday calendars (the package
+#: `holidays.countries` imports all of them; the configured calendar's module is loaded alone).
+LIGHT = (
+    *HEAVY,
+    "phonenumbers",
+    "connectors.local",
+    "zstandard",
+    "sqlalchemy.dialects.postgresql",
+    "rich.progress",
+    "holidays.countries",
+)
 #: `deadline` does not touch the case database at all.
 NO_DATABASE = (*LIGHT, "sqlalchemy", "sqlmodel", "cryptography")
+#: `request list` reads the case database with one SELECT through the DB-API driver: no ORM, no crypto.
+NO_ORM = (*LIGHT, "sqlalchemy", "sqlmodel", "models.tables", "models.cases", "cryptography")
 #: The erasure plan and its approval need the erasure services (and the matcher) but nothing that classifies.
 NO_CLASSIFIER = ("prefect", "presidio_analyzer", "spacy", "alembic", "boto3", "paramiko")
 CALL_MAIN_MODULES = f"""
@@ -124,10 +136,13 @@ print("{MARK}", ",".join(sorted(m for m in watch if m in sys.modules)) or "-")
 """
 
 
-def _heavy_modules(config: Path, *args: str, watch: tuple[str, ...] = HEAVY) -> set[str]:
+def _heavy_modules(
+    config: Path, *args: str, watch: tuple[str, ...] = HEAVY, extra_env: dict[str, str] | None = None
+) -> set[str]:
     """Which of the `watch` modules the command `dsr ARGS` imported, run in a new interpreter (exits 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DSR_"))}
     env["DSR_CONFIG"] = str(config)
+    env.update(extra_env or {})
     result = subprocess.run(
         [sys.executable, "-c", CALL_MAIN_MODULES, ",".join(watch), *args],
         env=env,
@@ -159,6 +174,23 @@ def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, 
     hold = ("--id", "LH-1", "--reason", "litigation", "--case-reference", "C-1", "--approver", "Legal")
     assert _heavy_modules(config, "hold", "add", *hold, "--review-date", "2027-01-01", watch=LIGHT) == set()
     assert _heavy_modules(config, "ledger", "verify", watch=LIGHT) == set()
+
+
+@pytest.mark.parametrize("args", [(), ("--json",), ("--status", "executing"), ("--overdue", "--json")])
+def test_request_list_loads_no_orm(planned: tuple[Path, str], args: tuple[str, ...]) -> None:
+    """`request list` on a current case database imports neither SQLAlchemy nor SQLModel nor the tables: the
+    ORM alone took more than half of its time."""
+    config, _rid = planned
+    assert _heavy_modules(config, "request", "list", *args, watch=NO_ORM) == set()
+
+
+def test_request_list_loads_no_orm_on_either_database(planned: tuple[Path, str], database_url: str) -> None:
+    """The same on PostgreSQL (through psycopg) as on SQLite, with the database named by DSR_DATABASE_URL."""
+    config, _rid = planned
+    get_engine(database_url)  # current schema: the lean read answers
+    dispose_engines()
+    env = {"DSR_DATABASE_URL": database_url}
+    assert _heavy_modules(config, "request", "list", "--json", watch=NO_ORM, extra_env=env) == set()
 
 
 def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:

@@ -11,6 +11,7 @@ from models import cases
 from models.db import session_scope
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import validate_identifier
+from models.lifecycle import is_overdue
 from models.settings import Settings
 from models.tables import AuditEvent, Request, SubjectIdentifier
 from models.types import IdentifierKind, RequestKind, RequestStatus
@@ -102,7 +103,7 @@ def test_extension_after_deadline_is_refused_and_nothing_written(database_url: s
     with session_scope(database_url) as s:
         r = cases.get_request(s, rid)
         assert r.extended_due_on is None
-        assert cases.is_overdue(r, date(2025, 3, 1))
+        assert is_overdue(r, date(2025, 3, 1))
         assert len(s.exec(select(AuditEvent).where(AuditEvent.request_id == rid)).all()) == 1
 
 

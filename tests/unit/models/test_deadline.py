@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -103,3 +106,42 @@ def test_identity_pause_counts_from_asking_to_arrival() -> None:
     assert identity_pause_days(None, date(2025, 9, 12)) == 0
     with pytest.raises(InputError, match="before it was asked"):
         identity_pause_days(date(2025, 9, 12), date(2025, 9, 5))
+
+
+#: Run in a new interpreter: the calendars are taken the lean way first (one country module each; Aland imports
+#: Finland and so loads the whole package), then compared, day by day, with the package's own `country_holidays`.
+FRESH_CALENDARS = """
+import json, sys
+from datetime import date, timedelta
+from models import deadline
+codes = ["GB-ENG", "GB-SCT", "UK", "DE-BY", "FR", "IE"]
+dates = {c: deadline.compute_deadlines(date(2025, 12, 20), c).as_json() for c in codes}
+alone = sorted(m for m in sys.modules if m.startswith("holidays.countries"))
+dates["AX"] = deadline.compute_deadlines(date(2025, 12, 20), "AX").as_json()
+import holidays
+days = [date(2024, 1, 1) + timedelta(days=n) for n in range(4 * 366)]
+same = all(
+    [d in deadline._holiday_calendar(c) for d in days]
+    == [d in holidays.country_holidays(*deadline.parse_calendar(c)) for d in days]
+    for c in [*codes, "AX"]
+)
+print(json.dumps({"alone": alone, "same": same, "classes": [
+    deadline._country_class(c) is getattr(holidays, c).get_entity() for c in ("GB", "UK", "DE", "AX")]}))
+"""
+
+
+def test_a_calendar_loads_its_own_country_module_only_and_gives_the_packages_holidays() -> None:
+    """`holidays.GB` would import all ~250 country modules (a fifth of `dsr deadline`'s time): a calendar loads
+    its country's module alone, and gives exactly the holidays and classes of the package's own lookup."""
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_CALENDARS], capture_output=True, text=True, check=True, timeout=300
+    )
+    found = json.loads(result.stdout)
+    assert found["alone"] == [
+        "holidays.countries.france",
+        "holidays.countries.germany",
+        "holidays.countries.ireland",
+        "holidays.countries.united_kingdom",
+    ]
+    assert found["same"] is True
+    assert found["classes"] == [True, True, True, True]
