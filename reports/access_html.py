@@ -141,7 +141,7 @@ th { background: var(--soft); font-weight: 600; }
 td:first-child { min-width: 8rem; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sessions { font-size: .82rem; } table.sessions td, table.sessions th { padding: .15rem .45rem; }
-table.sessions th.num { white-space: nowrap; }
+table.sessions th.num { white-space: nowrap; } table.sessions td:nth-child(2) { width: 13rem; }
 .chip { display: inline-block; background: #e6eef8; color: #17457a; border-radius: 999px; padding: 0 .55rem;
         font-size: .8rem; margin: 0 .2rem .2rem 0; white-space: nowrap; }
 .chip.reason { background: #eee; color: #444; }
@@ -446,7 +446,7 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
                 items = sorted(unsorted, key=sort_key)
                 name, span, many, files = _session_line(key, items, tz)
                 if copy == "conversations":
-                    rows.append([f"<b>{name}</b>", span, str(len(items)), files])
+                    rows.append([f'<b>{name}</b><br><span class="note">{files}</span>', span, str(len(items))])
                     continue
                 out.append(
                     f'<details class="session"{open_attr}><summary><b>{name}</b> · {span} · {many}<br>{files}</summary>'
@@ -455,7 +455,7 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
                 out.extend(render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
                 out.append("</details>")
             if rows:
-                out.append(_table(["Conversation or file", "When", "Records", "Where"], rows, (2,), "sessions"))
+                out.append(_table(["Conversation or file, and where", "When", "Records"], rows, (2,), "sessions"))
         out.append("</details>")
     return "".join(out)
 
@@ -934,8 +934,9 @@ def _copy_intro(inp: PackageInput, *, copy: CopyDetail = "records") -> str:
             "and how many records it holds; report.html lists the conversations and files too."
         )
         return (
-            f'<div class="box warn"><strong>This PDF counts the {many} records of your copy but does not reproduce '
-            "them.</strong> At this size the full copy is in report.html, which opens in any web browser, and in "
+            f'<div class="box warn"><strong>This PDF counts the {many} record{"s" if many != 1 else ""} of your copy '
+            f"but does not reproduce {'them' if many != 1 else 'it'}.</strong> At this size the full copy is in "
+            "report.html, which opens in any web browser, and in "
             f"the data folder of this package (one file per conversation or file). {below}</div>"
         )
     markers = placeholders_in(text for i in inp.items for text in (i.content, *i.context))
