@@ -233,6 +233,11 @@ class SSHSettings(_Section):
     )
 
 
+#: Default of `[access].pdf_max_items`: report.pdf holds the records of a copy up to this long; a longer copy
+#: is printed without them (report.html and data/ hold them all).
+PDF_MAX_ITEMS = 1000
+
+
 class AccessSettings(_Section):
     """Access requests: the sweep over pending locations and when a package is issued with gaps."""
 
@@ -247,6 +252,13 @@ class AccessSettings(_Section):
         "retries); more cuts the per-task overhead of very large fleets of small laptops.",
     )
     package_dir: Path = Path(".dsr/packages")
+    pdf_max_items: int = Field(
+        default=PDF_MAX_ITEMS,
+        ge=0,
+        description="Records of the copy report.pdf prints at most: a longer copy is printed as the report "
+        "without the records, each conversation listed with its count (only the counts per laptop when there are "
+        "more conversations than this too); report.html and data/ hold them all.",
+    )
     delivery_window_days: int = Field(
         default=30, ge=1, description="Days a sealed package is kept after issue; then only its hash remains."
     )

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from html import escape
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connectors.agents import agent_title, claude
@@ -41,7 +42,7 @@ from reports.access_input import (
     status_text,
 )
 
-__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "esc", "fmt_time", "render_access_html"]
+__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "CopyDetail", "esc", "fmt_time", "render_access_html"]
 
 TOOL_RESULT_CHARS = 400
 THINKING_CHARS = 300
@@ -49,6 +50,11 @@ FALLBACK_CHARS = 20_000
 FIELD_CHARS = 2_000
 #: A copy with at most this many records is shown open; a longer one opens conversation by conversation.
 EXPAND_UP_TO = 200
+#: What section 5 shows: every record (report.html, and report.pdf of a short copy), or, when the copy is too long
+#: to print, each conversation with its count, or only the counts per laptop and application.
+CopyDetail = Literal["records", "conversations", "systems"]
+#: In the timeline of such a PDF one dot stands for the records this close (in pixels of the drawing) on its row.
+MERGE_PX = 3
 
 TYPE_TEXT = {
     "endpoint": "Laptop",
@@ -134,6 +140,8 @@ th, td { text-align: left; vertical-align: top; padding: .4rem .55rem; border-bo
 th { background: var(--soft); font-weight: 600; }
 td:first-child { min-width: 8rem; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.sessions { font-size: .82rem; } table.sessions td, table.sessions th { padding: .15rem .45rem; }
+table.sessions th.num { white-space: nowrap; } table.sessions td:nth-child(2) { width: 13rem; }
 .chip { display: inline-block; background: #e6eef8; color: #17457a; border-radius: 999px; padding: 0 .55rem;
         font-size: .8rem; margin: 0 .2rem .2rem 0; white-space: nowrap; }
 .chip.reason { background: #eee; color: #444; }
@@ -392,15 +400,18 @@ def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True, titles:
     return "".join(parts)
 
 
-def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None) -> str:
+def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None, copy: CopyDetail = "records") -> str:
     """Section 5: the copy grouped by laptop (or store), application and session, chronological.
 
     Each laptop and each conversation is a collapsible section (no script): open when the copy is short or
     `expanded`, closed otherwise so that thousands of records stay readable (the summary line of each says
-    when, how many records and where).
+    when, how many records and where). A PDF of a copy too long to print (`copy`) keeps the laptops and
+    applications with their counts, and lists each conversation in a table with the same summary
+    (`conversations`), or gives one table of the counts per laptop and application (`systems`).
     """
     titles = {a.code: a.entry.title or a.code for a in found_categories(inp)}
-    open_attr = " open" if (expanded if expanded is not None else len(inp.items) <= EXPAND_UP_TO) else ""
+    shown = expanded if expanded is not None else len(inp.items) <= EXPAND_UP_TO
+    open_attr = " open" if shown or copy != "records" else ""
     if not inp.items:
         return "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
     by_loc: dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]] = {}
@@ -408,6 +419,18 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
         apps = by_loc.setdefault((location_type(item), location_name(item)), {})
         sessions = apps.setdefault(item.app or "", {})
         sessions.setdefault(group_key(item), []).append(item)
+    if copy == "systems":
+        rows = [
+            [
+                esc(f"{TYPE_TEXT.get(ltype, ltype)}: {lname}"),
+                esc(agent_title(app) if app else "Stored files"),
+                str(len(sessions)),
+                str(sum(len(v) for v in sessions.values())),
+            ]
+            for (ltype, lname), apps in sorted(by_loc.items())
+            for app, sessions in sorted(apps.items())
+        ]
+        return _table(["System", "Application", "Conversations or files", "Records"], rows, (2, 3), "sessions")
     out = []
     for (ltype, lname), apps in sorted(by_loc.items()):
         count = sum(len(v) for sessions in apps.values() for v in sessions.values())
@@ -418,29 +441,44 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
         for app, sessions in sorted(apps.items()):
             out.append(f"<h4>{esc(agent_title(app) if app else 'Stored files')}</h4>")
             ordered = sorted(sessions.items(), key=lambda kv: min(sort_key(i) for i in kv[1]))
+            rows = []
             for key, unsorted in ordered:
                 items = sorted(unsorted, key=sort_key)
-                dated = [i.timestamp for i in items if i.timestamp]
-                span = "undated"
-                if dated:
-                    first, last = fmt_time(min(dated), tz), fmt_time(max(dated), tz)
-                    span = esc(first) if first == last else f"{esc(first)} to {esc(last)}"
-
-                label = "Session" if items[0].session_id else "File"
-                paths = sorted({item_path(i) for i in items})
-                files = "; ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+                name, span, many, files = _session_line(key, items, tz)
+                if copy == "conversations":
+                    rows.append([f'<b>{name}</b><br><span class="note">{files}</span>', span, str(len(items))])
+                    continue
                 out.append(
-                    f'<details class="session"{open_attr}><summary><b>{label} {esc(key)}</b> · {span} · '
-                    f"{len(items)} item{'s' if len(items) != 1 else ''}<br>{esc(files)}</summary>"
+                    f'<details class="session"{open_attr}><summary><b>{name}</b> · {span} · {many}<br>{files}</summary>'
                 )
+                paths = {item_path(i) for i in items}
                 out.extend(render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
                 out.append("</details>")
+            if rows:
+                out.append(_table(["Conversation or file, and where", "When", "Records"], rows, (2,), "sessions"))
         out.append("</details>")
     return "".join(out)
 
 
-def render_timeline(inp: PackageInput, tz: ZoneInfo) -> str:
-    """Section 3: an inline SVG with one row per location and one dot per dated item (x = time)."""
+def _session_line(key: str, items: Sequence[PackageItem], tz: ZoneInfo) -> tuple[str, str, str, str]:
+    """The summary of one conversation or file of the copy, as HTML: its name, when, how many records, where."""
+    dated = [i.timestamp for i in items if i.timestamp]
+    span = "undated"
+    if dated:
+        first, last = fmt_time(min(dated), tz), fmt_time(max(dated), tz)
+        span = esc(first) if first == last else f"{esc(first)} to {esc(last)}"
+    label = "Session" if items[0].session_id else "File"
+    paths = sorted({item_path(i) for i in items})
+    files = "; ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return f"{label} {esc(key)}", span, f"{len(items)} item{'s' if len(items) != 1 else ''}", esc(files)
+
+
+def render_timeline(inp: PackageInput, tz: ZoneInfo, *, merged: bool = False) -> str:
+    """Section 3: an inline SVG with one row per location and one dot per dated item (x = time).
+
+    `merged` (report.pdf of a copy too long to print): one dot, without tooltip, stands for every record within
+    `MERGE_PX` of it on its row, so that tens of thousands of dots do not take the browser minutes to print.
+    """
     rows: dict[tuple[str, str], list[PackageItem]] = {}
     for item in inp.items:
         if item.timestamp is not None:
@@ -478,17 +516,22 @@ def render_timeline(inp: PackageInput, tz: ZoneInfo) -> str:
         parts.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" stroke="#c5ccd8" stroke-dasharray="2 3"/>'
         )
+        drawn: set[int] = set()
         for item in sorted(items, key=sort_key):
             assert item.timestamp is not None  # noqa: S101 - rows hold dated items only (filtered above)
             x = left + width * (item.timestamp - start).total_seconds() / span
+            if merged:
+                if round(x / MERGE_PX) not in drawn:
+                    drawn.add(round(x / MERGE_PX))
+                    parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" fill-opacity="0.75"/>')
+                continue
             tip = f"{fmt_time(item.timestamp, tz)}: {KIND_TEXT.get(item.kind, item.kind)}"
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" fill-opacity="0.75">'
                 f"<title>{esc(tip)}</title></circle>"
             )
-    parts.append(
-        f'<text class="tick" x="{left}" y="{top - 14}">Each dot is one record about you; one row per system.</text>'
-    )
+    dot = "one or more records about you, close in time" if merged else "one record about you"
+    parts.append(f'<text class="tick" x="{left}" y="{top - 14}">Each dot is {dot}; one row per system.</text>')
     legend_x = float(left + width)
     for ltype in sorted({t for t, _ in rows}, reverse=True):
         label = TYPE_TEXT.get(ltype, ltype)
@@ -503,14 +546,15 @@ def render_timeline(inp: PackageInput, tz: ZoneInfo) -> str:
     return "".join(parts)
 
 
-def _table(head: list[str], rows: list[list[str]], numeric: Iterable[int] = ()) -> str:
+def _table(head: list[str], rows: list[list[str]], numeric: Iterable[int] = (), css: str = "") -> str:
     nums = set(numeric)
     th = "".join(f"<th{' class=num' if i in nums else ''}>{esc(h)}</th>" for i, h in enumerate(head))
     body = "".join(
         "<tr>" + "".join(f"<td{' class=num' if i in nums else ''}>{c}</td>" for i, c in enumerate(r)) + "</tr>"
         for r in rows
     )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _searched_rows(locations: Iterable[SearchedLocation], tz: ZoneInfo) -> list[list[str]]:
@@ -745,14 +789,20 @@ def render_scope(inp: PackageInput, tz: ZoneInfo) -> str:
     return "".join(out)
 
 
-def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
-    """Section 1: confirmation, gaps, what was found where, counts by category, withheld data."""
+def render_summary(inp: PackageInput, tz: ZoneInfo, *, copy: CopyDetail = "records") -> str:
+    """Section 1: confirmation, gaps, what was found where, counts by category, withheld data (`copy`: what
+    section 5 shows)."""
     out = []
     if inp.items:
+        where = (
+            "A copy of every record is in section 5 and in the data folder of this package."
+            if copy == "records"
+            else "Section 5 says where they are; a copy of every record is in report.html and in the data folder "
+            "of this package."
+        )
         out.append(
             '<div class="box yes"><strong class="big">Yes, we process personal data about you.</strong>'
-            f"We found {len(inp.items)} record{'s' if len(inp.items) != 1 else ''} about you. A copy of every "
-            "record is in section 5 and in the data folder of this package.</div>"
+            f"We found {len(inp.items)} record{'s' if len(inp.items) != 1 else ''} about you. {where}</div>"
         )
     else:
         out.append(
@@ -808,24 +858,32 @@ def render_summary(inp: PackageInput, tz: ZoneInfo) -> str:
     return "".join(out)
 
 
-def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> str:
+def render_access_html(inp: PackageInput, *, expanded: bool | None = None, copy: CopyDetail = "records") -> str:
     """The whole report.html page for an access package (items already in package order).
 
     Args:
         inp: the package input.
         expanded: open every conversation of the copy (for printing); by default they are open only when the
             copy is short (`EXPAND_UP_TO` items), else the reader opens the one they want.
+        copy: what section 5 shows: every record (`records`, report.html), or, for report.pdf of a copy too
+            long to print (`[access].pdf_max_items`), each conversation with its count (`conversations`) or
+            only the counts per laptop and application (`systems`); then it says that the records are in
+            report.html and data/. Every other section is the same.
 
     Returns:
         A self-contained HTML document: inline CSS and SVG, images as data: URIs, no script, no external asset.
     """
     tz = inp.controller.tz
     sections = [
-        ("summary", "1. Summary", render_summary(inp, tz)),
+        ("summary", "1. Summary", render_summary(inp, tz, copy=copy)),
         ("scope", "2. Where we looked", render_scope(inp, tz)),
         ("article15", "3. What we do with your data (Article 15)", render_article15(inp)),
-        ("timeline", "4. When your data was processed", render_timeline(inp, tz)),
-        ("copy", "5. Copy of your data (Article 15(3))", _copy_intro(inp) + render_copy(inp, tz, expanded=expanded)),
+        ("timeline", "4. When your data was processed", render_timeline(inp, tz, merged=copy != "records")),
+        (
+            "copy",
+            "5. Copy of your data (Article 15(3))",
+            _copy_intro(inp, copy=copy) + render_copy(inp, tz, expanded=expanded, copy=copy),
+        ),
         ("systems", "6. Systems we searched, in detail", render_systems(inp, tz)),
     ]
     toc = "".join(f'<li><a href="#{sid}">{esc(title)}</a></li>' for sid, title, _ in sections)
@@ -839,6 +897,11 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> st
         f"<dt>Identity</dt><dd>{esc(inp.identity.sentence() if inp.identity else 'Not recorded.')}</dd>"
         f"<dt>Produced</dt><dd>{esc(fmt_time(inp.generated_at, tz))}</dd>"
     )
+    then = (
+        "gives you a copy of every record we found"
+        if copy == "records"
+        else "says where the records we found are (the records themselves are in report.html and the data folder)"
+    )
     dpo = f" Our data protection officer: {esc(inp.controller.dpo_contact)}." if inp.controller.dpo_contact else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -850,7 +913,7 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> st
         f'<h1>Your personal data: copy and information</h1><dl class="meta">{meta}</dl></div></header><main>'
         '<p class="lead">You asked us whether we hold personal data about you and for a copy of it (Article 15 of the '
         "General Data Protection Regulation). This report answers both. It starts with a summary, then explains what "
-        "we do with your data, and then gives you a copy of every record we found.</p>"
+        f"we do with your data, and then {then}.</p>"
         f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>{body}'
         f'<footer class="end">Questions about this report: {esc(inp.controller.contact)}.{dpo} '
         "This package also contains report.json (the same information, machine-readable), a data folder with the "
@@ -858,9 +921,24 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None) -> st
     )
 
 
-def _copy_intro(inp: PackageInput) -> str:
+def _copy_intro(inp: PackageInput, *, copy: CopyDetail = "records") -> str:
     if not inp.items:
         return ""
+    if copy != "records":
+        many = len(inp.items)
+        below = (
+            "Below, each laptop or store lists its conversations and files, with when they took place and how many "
+            "records each holds."
+            if copy == "conversations"
+            else "The table below gives, for each laptop or store and application, how many conversations or files "
+            "and how many records it holds; report.html lists the conversations and files too."
+        )
+        return (
+            f'<div class="box warn"><strong>This PDF counts the {many} record{"s" if many != 1 else ""} of your copy '
+            f"but does not reproduce {'them' if many != 1 else 'it'}.</strong> At this size the full copy is in "
+            "report.html, which opens in any web browser, and in "
+            f"the data folder of this package (one file per conversation or file). {below}</div>"
+        )
     markers = placeholders_in(text for i in inp.items for text in (i.content, *i.context))
     kinds = Counter(m.split(" ")[0].strip("[]") for m in markers)
     legend = ""

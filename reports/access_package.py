@@ -7,7 +7,11 @@ Package layout (`out_dir/<request_id>/`, zipped to `out_dir/<request_id>.zip`, b
 beside it and renamed, so a failure leaves nothing half-written):
 
     report.html      for the person: summary, Art. 15(1)(a)-(h) and 15(2), the copy, systems searched, timeline
-    report.pdf       the same page printed by headless Chromium, only when it is installed
+    report.pdf       the same page printed by headless Chromium, only when it is installed; a copy of more than
+                     `[access].pdf_max_items` records is printed without them (the summary form: every section,
+                     each conversation with its count, or only the counts per laptop when the conversations are
+                     more than that too, and a statement that the records are in report.html and data/):
+                     Chromium needs minutes and gigabytes for thousands of pages
     report.json      machine-readable; schema in reports/report_schema.json (JSON Schema 2020-12)
     data/<location>/<session or file>.jsonl            the subject's records, one JSON object per item
     data/<location>/<session or file>.images/<n>.<ext> images belonging to the subject
@@ -20,7 +24,8 @@ in the interfaces doc, `kind`, `app`, `session_id`, `timestamp`, `categories`, `
 `redactions`, `context`, `data_file`, `images`), `searched` (every location with `status` and `reason`),
 `redactions` (`count` and `reasons`: code -> count), `article15` (`a_purposes`, `b_categories`,
 `c_recipients`, `d_retention`, `e_rights`, `f_complaint`, `g_source`, `h_automated_decisions`,
-`art15_2_transfers` with `processors`), `pdf` (`included` / `not included`).
+`art15_2_transfers` with `processors`), `pdf` (`included` / `not included`), `pdf_form` (what it holds:
+`full: ...` or `summary: ...` with the counts and the limit; null without a PDF).
 
 A line of `data/...jsonl`: `{"location", "kind", "timestamp", "categories", "reason", "record"}` with the
 decoded redacted record, or `"text"` instead of `"record"` when the item is a text line.
@@ -43,7 +48,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from reports.access_html import render_access_html
+from models.settings import PDF_MAX_ITEMS
+from reports.access_html import CopyDetail, render_access_html
 from reports.access_input import (
     PackageInput,
     PackageItem,
@@ -78,6 +84,7 @@ class PackageResult:
         manifest_sha256: sha256 of manifest.json: the package hash to record on the request.
         counts: items, sessions, locations searched / not searched, redactions, per category.
         pdf: `written`, `skipped: ...` or `failed: ...`.
+        pdf_form: what the PDF holds, as report.json's `pdf_form` says it (None when no PDF was written).
     """
 
     path: Path
@@ -85,6 +92,7 @@ class PackageResult:
     manifest_sha256: str
     counts: dict[str, object]
     pdf: str = "skipped: not requested"
+    pdf_form: str | None = None
 
 
 @dataclass
@@ -220,7 +228,41 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
     return out
 
 
-def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str) -> dict[str, object]:
+def pdf_copy(inp: PackageInput, pdf_max_items: int) -> CopyDetail:
+    """What report.pdf shows of the copy: every record when they are at most `pdf_max_items`, else each
+    conversation with its count when those are at most that many, else only the counts per laptop."""
+    if len(inp.items) <= pdf_max_items:
+        return "records"
+    if _conversations(inp) <= pdf_max_items:
+        return "conversations"
+    return "systems"
+
+
+def pdf_form(inp: PackageInput, pdf_max_items: int) -> str:
+    """What report.pdf holds, in words for report.json's `pdf_form`."""
+    copy = pdf_copy(inp, pdf_max_items)
+    items, conversations = len(inp.items), _conversations(inp)
+    if copy == "records":
+        return "full: every section and every record of the copy"
+    if copy == "conversations":
+        return (
+            f"summary: every section and each of the {conversations} conversations and files with its count, but "
+            f"not the {items} records themselves (over the pdf_max_items limit of {pdf_max_items}); report.html and "
+            "data/ hold them all"
+        )
+    return (
+        f"summary: every section and the counts per laptop or store, but neither the {items} records nor the list "
+        f"of the {conversations} conversations and files (each over the pdf_max_items limit of {pdf_max_items}); "
+        "report.html and data/ hold them all"
+    )
+
+
+def _conversations(inp: PackageInput) -> int:
+    """How many conversations and files the copy's records are in (as section 5 groups them)."""
+    return len({(location_type(i), location_name(i), i.app or "", group_key(i)) for i in inp.items})
+
+
+def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: str | None = None) -> dict[str, object]:
     """The report.json document (see reports/report_schema.json)."""
     totals = redaction_totals(inp.items)
     by_location: Counter[str] = Counter(location_name(i) for i in inp.items)
@@ -292,6 +334,7 @@ def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str) -> dict
             else None
         ),
         "pdf": "included" if pdf == "written" else "not included",
+        "pdf_form": form if pdf == "written" else None,
     }
 
 
@@ -300,11 +343,16 @@ def ordered_items(items: tuple[PackageItem, ...]) -> tuple[PackageItem, ...]:
     return tuple(sorted(items, key=lambda i: (location_type(i), location_name(i), *sort_key(i))))
 
 
-def _print_while(inp: PackageInput, root: Path, while_printing: Callable[[Path], None] | None) -> str:
+def _print_while(
+    inp: PackageInput, root: Path, while_printing: Callable[[Path], None] | None, pdf_max_items: int
+) -> str:
     """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile); its outcome."""
-    # The PDF is printed from the same page with every conversation open (closed ones would not print).
+    # The PDF is printed from the same page with every conversation open (closed ones would not print); a copy
+    # longer than `pdf_max_items` records is printed without them (thousands of pages take Chromium minutes), and
+    # without the list of its conversations too when they are more than that.
     printable = root / ".print.html"
-    printable.write_text(render_access_html(inp, expanded=True), encoding="utf-8")
+    copy = pdf_copy(inp, pdf_max_items)
+    printable.write_text(render_access_html(inp, expanded=True, copy=copy), encoding="utf-8")
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
             job = pool.submit(print_pdf, printable, root / "report.pdf")
@@ -319,7 +367,12 @@ def _print_while(inp: PackageInput, root: Path, while_printing: Callable[[Path],
 
 
 def build_access_package(
-    inp: PackageInput, out_dir: Path, *, pdf: bool = True, while_printing: Callable[[Path], None] | None = None
+    inp: PackageInput,
+    out_dir: Path,
+    *,
+    pdf: bool = True,
+    while_printing: Callable[[Path], None] | None = None,
+    pdf_max_items: int = PDF_MAX_ITEMS,
 ) -> PackageResult:
     """Write the access package for one request.
 
@@ -331,6 +384,9 @@ def build_access_package(
             while the browser prints the PDF in its own process (the caller checks those files meanwhile);
             report.json and manifest.json are written after it returns. An exception from it aborts the
             package (nothing is left half-written).
+        pdf_max_items: a copy of more records than this is printed without them (`[access].pdf_max_items`):
+            report.pdf then holds every section, each conversation with its count (only the counts per laptop
+            when there are more conversations than this too), and says where the records are.
 
     Returns:
         Paths, the package hash (sha256 of manifest.json), counts and the PDF outcome.
@@ -345,10 +401,11 @@ def build_access_package(
         files = write_data_files(root, ordered.items)
         html_path = root / "report.html"
         html_path.write_text(render_access_html(ordered), encoding="utf-8")
-        pdf_status = _print_while(ordered, root, while_printing) if pdf else "skipped: not requested"
+        pdf_status = _print_while(ordered, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
         if not pdf and while_printing is not None:
             while_printing(root)
-        document = report_document(ordered, files, pdf_status)
+        form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
+        document = report_document(ordered, files, pdf_status, form)
         write_json(root / "report.json", document)
         manifest_sha = write_manifest(
             root,
@@ -371,4 +428,5 @@ def build_access_package(
         manifest_sha256=manifest_sha,
         counts=counts,
         pdf=pdf_status,
+        pdf_form=form,
     )

@@ -533,7 +533,12 @@ def assemble_package(
     if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         result = build_portability_export(package_input, out_dir)
     else:
-        result = build_access_package(package_input, out_dir, while_printing=check.files_so_far)
+        result = build_access_package(
+            package_input,
+            out_dir,
+            while_printing=check.files_so_far,
+            pdf_max_items=settings.access.pdf_max_items,
+        )
     hits = check.the_rest(result.path)
     _block_on_hits(settings, request_id, result, key, hits, len(released))
     sealed = seal_package(result.path, result.zip_path, key, request_id)

@@ -4,7 +4,8 @@ Scans every text file of a built package (report.html, report.json, data/*.jsonl
 JSON, manifest.json) for every identifier known to belong to someone other than the subject
 (`detection.others.OtherPeople`: directory, laptop owners, other requests' subjects, what the data shows)
 and for presidio's detections of people's data that do not match the subject. report.pdf is printed from
-report.html, so it holds nothing the page does not; images are the subject's own.
+report.html (or, for a copy over `[access].pdf_max_items` records, from the same page without the records), so
+it holds nothing the page does not; images are the subject's own.
 
 Each hit is an item with a stable id (from its file, place and reason, never its content), a location a
 reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,

@@ -83,6 +83,7 @@ _SERVICES = (
     ("sshd", "OpenSSH server (as root)"),
     ("DSR_TEST_DATABASE_URL", "PostgreSQL (DSR_TEST_DATABASE_URL)"),
     ("chromium", "Chromium"),
+    ("pdftotext", "poppler-utils (pdftotext)"),
     ("moto", "moto server"),
     ("weed", "SeaweedFS"),
 )

@@ -87,6 +87,16 @@ def test_relative_paths_resolve_beside_the_file_once(tmp_path: Path, monkeypatch
             "got 'gs://bucket/p'",
             id="unknown-scheme-userinfo",
         ),
+        pytest.param(
+            {"access": {"pdf_max_items": -1}},
+            "access.pdf_max_items: invalid value (a integer); expected greater than or equal to 0",
+            id="pdf-max-items-negative",
+        ),
+        pytest.param(
+            {"access": {"pdf_max_items": "many"}},
+            "access.pdf_max_items: invalid value (a string); expected a valid integer",
+            id="pdf-max-items-word",
+        ),
         pytest.param({"databse": {}}, "databse: unknown key", id="typo"),
         pytest.param({"endpoints": [{"url": "file:///x"}]}, "endpoints[0].name: missing", id="missing"),
         pytest.param(

@@ -1,4 +1,5 @@
-"""report.html in a real headless Chromium: the Art. 15 sections and the copy render; the PDF prints."""
+"""report.html in a real headless Chromium: the Art. 15 sections and the copy render; the PDF prints, whole or,
+over `[access].pdf_max_items`, without the records (its text read with poppler's pdftotext)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from reports.access_package import build_access_package
 from reports.packaging import find_pdf_engine
+from tests.conftest import skip_service
 from tests.unit.reports.samples import package_input
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "reports"
@@ -81,3 +83,38 @@ def test_report_opens_in_chromium_with_every_section(tmp_path: Path) -> None:
     pdf = (result.path / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
     shutil.copy(result.path / "report.pdf", ARTIFACTS / "access-report.pdf")
+
+
+def pdf_text(pdf: Path) -> str:
+    """The text of a PDF, its lines joined by spaces (poppler's pdftotext)."""
+    engine = shutil.which("pdftotext")
+    if engine is None:
+        skip_service("pdftotext is not installed (poppler-utils; `sudo make services` installs it)")
+    assert engine is not None
+    text = subprocess.run([engine, "-layout", str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60)
+    return " ".join(text.stdout.split())
+
+
+@pytest.mark.service
+def test_pdf_of_a_long_copy_says_it_leaves_the_records_out(tmp_path: Path) -> None:
+    """Over `pdf_max_items` the printed PDF has every section and each conversation with its count, says in plain
+    words that it does not reproduce the records and where they are, and holds none of them; within the limit
+    the PDF holds the records."""
+    if find_pdf_engine() is None:
+        skip_service("chromium is not installed (`sudo make services` installs it)")
+    short = build_access_package(package_input(), tmp_path / "short", pdf_max_items=6)
+    assert short.pdf == "written"
+    text = pdf_text(short.path / "report.pdf")
+    assert "ran command: grep -r mira.okafor@customer.invalid crm/" in text
+    assert "does not reproduce" not in text
+
+    long = build_access_package(package_input(), tmp_path / "long", pdf_max_items=5)
+    assert long.pdf == "written"
+    text = pdf_text(long.path / "report.pdf")
+    for heading in HEADINGS:
+        assert heading in text, heading
+    assert "This PDF counts the 6 records of your copy but does not reproduce them." in text
+    assert "the full copy is in report.html, which opens in any web browser, and in the data folder" in text
+    assert "Session local_11111111-2222-4333-8444-555555555555" in text
+    for record in ("ran command: grep", "Summarise the call with Mira Okafor", "called about invoice 4411"):
+        assert record not in text, record
