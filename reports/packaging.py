@@ -98,9 +98,13 @@ def check_package_id(request_id: str) -> str:
 
 
 def write_json(path: Path, value: object) -> None:
-    """Write `value` as indented UTF-8 JSON (keys in insertion order) with a trailing newline."""
+    """Write `value` as indented UTF-8 JSON (keys in insertion order) with a trailing newline.
+
+    Streamed to the file (a package's report.json holds every record: its text is never held whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(value, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
 
 
 def sha256_file(path: Path) -> str:
