@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.agents import claude, erase_method
 from connectors.agents.base import ArtifactKind, Erase
-from connectors.base import FileRef
+from connectors.base import Item
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
@@ -112,8 +112,8 @@ class PlannedAction:
     path: str | None = None
     session_id: str | None = None
     lines: tuple[int, ...] = ()
-    target: FileRef | None = None
-    files: tuple[FileRef, ...] = ()
+    target: Item | None = None
+    files: tuple[Item, ...] = ()
     dirs: tuple[str, ...] = ()
     version_ids: tuple[str, ...] = ()
     ground: str | None = None
@@ -129,7 +129,8 @@ class PlannedAction:
         document = asdict(self)
         document["kind"] = self.kind.value
         document["lines"] = list(self.lines)
-        document["files"] = [asdict(f) for f in self.files]
+        document["target"] = self.target.baseline() if self.target else None
+        document["files"] = [f.baseline() for f in self.files]
         document["dirs"] = list(self.dirs)
         document["version_ids"] = list(self.version_ids)
         document["session_ids"] = list(self.session_ids)
@@ -146,17 +147,18 @@ class PlannedAction:
     def from_dict(cls, document: Mapping[str, Any]) -> PlannedAction:
         """Inverse of `to_dict`."""
         target = document.get("target")
+        location = document["location"]
         return cls(
             action_id=document["action_id"],
             kind=ActionKind(document["kind"]),
-            location=document["location"],
+            location=location,
             location_type=document["location_type"],
             reason=document["reason"],
             path=document.get("path"),
             session_id=document.get("session_id"),
             lines=tuple(document.get("lines", ())),
-            target=FileRef(**target) if target else None,
-            files=tuple(FileRef(**f) for f in document.get("files", ())),
+            target=Item.from_baseline(location, target) if target else None,
+            files=tuple(Item.from_baseline(location, f) for f in document.get("files", ())),
             dirs=tuple(document.get("dirs", ())),
             version_ids=tuple(document.get("version_ids", ())),
             ground=document.get("ground"),

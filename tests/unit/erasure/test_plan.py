@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.base import FileRef, Skipped
+from connectors.base import NOT_LISTED, Item, Skipped
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import record_verification, verify_erasure
@@ -52,7 +53,11 @@ def _item(
 
 
 def _info(path: str, kind: str, sid: str | None, *, lines: int = 11, fmt: str = "jsonl") -> ArtifactInfo:
-    return ArtifactInfo(FileRef(path, 100, f"1:100:{len(path)}", HEX, lines, kind, fmt), sid)
+    return ArtifactInfo(_file("lap", path, 100, f"1:100:{len(path)}", HEX, lines, kind, fmt), sid)
+
+
+def _file(location: str, path: str, size: int, version: str, sha256: str, lines: int, kind: str, fmt: str) -> Item:
+    return Item(location, path, size, NOT_LISTED, version, sha256=sha256, lines=lines, kind=kind, fmt=fmt)
 
 
 def _laptop(owned_share: int = 1) -> LocationDiscovery:
@@ -213,8 +218,8 @@ def test_art17_exception_by_kind() -> None:
 
 
 def _version(key: str, vid: str, *, latest: bool, lines: int = 5, locked: bool = False) -> ArtifactInfo:
-    file = FileRef(key, 10, f"etag{vid}:{vid}", HEX, lines, "s3_object", "jsonl", vid)
-    return ArtifactInfo(file, None, is_latest=latest, locked=locked)
+    file = _file("s3", key, 10, f"etag{vid}:{vid}", HEX, lines, "s3_object", "jsonl")
+    return ArtifactInfo(replace(file, version_id=vid, is_latest=latest), None, locked=locked)
 
 
 def _s3_item(key: str, vid: str, line: int) -> dict[str, Any]:
@@ -307,9 +312,11 @@ def test_unreadable_entries_are_listed_not_touched() -> None:
 def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
     """A `~/Claude/` file with the same content as a deleted session's output is deleted with the session."""
     laptop = _laptop()
-    output = ArtifactInfo(FileRef(f"{STORE}/{OWNED}/outputs/draft.md", 9, "v1", "cd" * 32, 2, "output", "text"), OWNED)
-    copy = ArtifactInfo(FileRef("/Users/ana/Claude/draft.md", 9, "v2", "cd" * 32, 2, "user_output", "text"))
-    unrelated = ArtifactInfo(FileRef("/Users/ana/Claude/other.md", 9, "v3", "ef" * 32, 2, "user_output", "text"))
+    output = ArtifactInfo(
+        _file("lap", f"{STORE}/{OWNED}/outputs/draft.md", 9, "v1", "cd" * 32, 2, "output", "text"), OWNED
+    )
+    copy = ArtifactInfo(_file("lap", "/Users/ana/Claude/draft.md", 9, "v2", "cd" * 32, 2, "user_output", "text"))
+    unrelated = ArtifactInfo(_file("lap", "/Users/ana/Claude/other.md", 9, "v3", "ef" * 32, 2, "user_output", "text"))
     artifacts = (*laptop.artifacts, output, copy, unrelated)
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, artifacts))
     session = next(a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import FileRef, Skipped
+from connectors.base import NOT_LISTED, Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, unseal
@@ -20,7 +20,22 @@ DISCOVERY = LocationDiscovery(
     "endpoint",
     ({"location": {"endpoint": "lap-01", "path": "/h/a.jsonl", "line": 3}, "kind": "transcript"},),
     (("sess-1", "session_email"),),
-    (ArtifactInfo(FileRef("/h/a.jsonl", 10, "1:10:5", "ab" * 32, 4, "transcript", "jsonl"), "sess-1"),),
+    (
+        ArtifactInfo(
+            Item(
+                "lap-01",
+                "/h/a.jsonl",
+                10,
+                NOT_LISTED,
+                "1:10:5",
+                sha256="ab" * 32,
+                lines=4,
+                kind="transcript",
+                fmt="jsonl",
+            ),
+            "sess-1",
+        ),
+    ),
     (Skipped("lap-01", "/h/locked", "permission_denied"),),
 )
 
