@@ -15,6 +15,7 @@ from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
+from detection.findings import Finding
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
@@ -87,8 +88,7 @@ class LocationDiscovery:
     Attributes:
         name: endpoint or store name.
         type: `endpoint` or `store`.
-        items: the findings `detection.scan` produces, in their dict form (`Finding.to_dict`; content in
-            memory only).
+        items: the findings `detection.scan` produces (content in memory only: `without_content` drops it).
         owned_sessions: session ids the subject owns (with the ownership reason).
         artifacts: identities of every artifact the plan may touch (files with findings, every file of a
             session with findings, residual stores).
@@ -100,7 +100,7 @@ class LocationDiscovery:
 
     name: str
     type: LocationType
-    items: tuple[dict[str, Any], ...]
+    items: tuple[Finding, ...]
     owned_sessions: tuple[tuple[str, str], ...] = ()
     artifacts: tuple[ArtifactInfo, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
@@ -112,15 +112,14 @@ class LocationDiscovery:
 
         Use it before a discovery crosses a task boundary or is persisted (Prefect results).
         """
-        items = tuple({k: v for k, v in item.items() if k != "content"} for item in self.items)
-        return replace(self, items=items)
+        return replace(self, items=tuple(replace(item, content=None) for item in self.items))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (finding items are JSON values already; tuples become lists)."""
+        """A JSON-ready dict (findings in their dict form, `Finding.to_dict`; tuples become lists)."""
         return {
             "name": self.name,
             "type": self.type,
-            "items": list(self.items),
+            "items": [item.to_dict() for item in self.items],
             "owned_sessions": [list(pair) for pair in self.owned_sessions],
             "artifacts": [a.to_dict() for a in self.artifacts],
             "skipped": [asdict(s) for s in self.skipped],
@@ -134,7 +133,7 @@ class LocationDiscovery:
         return cls(
             name=data["name"],
             type=data["type"],
-            items=tuple(data["items"]),
+            items=tuple(Finding.from_dict(item) for item in data["items"]),
             owned_sessions=tuple((str(sid), str(reason)) for sid, reason in data["owned_sessions"]),
             artifacts=tuple(ArtifactInfo.from_dict(data["name"], a) for a in data["artifacts"]),
             skipped=tuple(Skipped(**s) for s in data["skipped"]),
@@ -224,11 +223,10 @@ def discover_endpoint(
             # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
-    items = tuple(item.to_dict() for item in result.items)
     return LocationDiscovery(
         name,
         "endpoint",
-        items,
+        tuple(result.items),
         result.owned_sessions,
         tuple(infos),
         result.skipped,
@@ -265,5 +263,4 @@ def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDisco
                 legal_hold=bool(lock and lock.legal_hold),
             )
         )
-    items = tuple(item.to_dict() for item in result.items)
-    return LocationDiscovery(connector.name, "store", items, (), tuple(infos), result.skipped)
+    return LocationDiscovery(connector.name, "store", tuple(result.items), (), tuple(infos), result.skipped)

@@ -23,6 +23,7 @@ from connectors.base import Item
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
+from detection.findings import Finding
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
 from models.holds import hold_covers, hold_from_settings
@@ -339,9 +340,9 @@ def _matches_globs(path: str, globs: Sequence[str]) -> bool:
     return not globs or any(fnmatch.fnmatchcase(path, g) for g in globs)
 
 
-def _item_date(item: Mapping[str, Any]) -> date | None:
-    stamp = item.get("timestamp")
-    if not isinstance(stamp, str):
+def _item_date(item: Finding) -> date | None:
+    stamp = item.timestamp
+    if stamp is None:
         return None
     try:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
@@ -447,19 +448,19 @@ def _sessions_to_delete(
     """Sessions that go whole: owned, or mainly about the subject (share of conversation records naming them)."""
     delete: dict[str, str] = {sid: Reason.OWNED_SESSION.value for sid, _ in discovery.owned_sessions}
     for item in discovery.items:
-        owner_info = infos.get(item["location"]["path"])
-        if item.get("reason") == "owned_session" and owner_info is not None and owner_info.session_id:
+        owner_info = infos.get(item.path)
+        if item.reason == "owned_session" and owner_info is not None and owner_info.session_id:
             # Owned through the endpoint's configured owner (no session record names them).
             delete.setdefault(owner_info.session_id, Reason.OWNED_SESSION.value)
     named: Counter[str] = Counter()
     for item in discovery.items:
-        info = infos.get(item["location"]["path"])
+        info = infos.get(item.path)
         if (
             info is not None
             and info.file.kind in _RECORD_KINDS
             and info.file.fmt in _LINE_RECORD_FORMATS
             and info.session_id
-            and item.get("pointers")
+            and item.pointers
         ):
             named[info.session_id] += 1
     totals: Counter[str] = Counter()
@@ -482,22 +483,21 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
     """Items per file, split into kept (exception) and erased."""
     state = _EndpointState()
     for item in discovery.items:
-        path = item["location"]["path"]
-        line = item["location"].get("line")
+        path, line = item.path, item.line
         when = _item_date(item)
-        state.note_date(item.get("session_id"), when)
-        keep = scope.keep(discovery.name, path, item.get("kind") or "", _days(when))
+        state.note_date(item.session_id, when)
+        keep = scope.keep(discovery.name, path, item.kind, _days(when))
         if keep is not None:
             state.keep_item(path, line, keep)
             continue
-        record = item["location"].get("record")
+        record = item.location.record
         if path in infos and _content_addressed(infos[path]):
             state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
             continue
-        if isinstance(record, str) and path in infos:
+        if record is not None and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
-        if item.get("reason") == "owned_session":
+        if item.reason == "owned_session":
             continue  # the whole session goes (below), unless part of it is kept
         if path not in infos:
             state.unidentified.add(path)
@@ -814,14 +814,13 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
     lines: dict[_VersionKey, set[int]] = defaultdict(set)
     kept: dict[_VersionKey, _Keep] = {}
     for item in discovery.items:
-        where = item["location"]
-        key = (where["path"], where.get("version_id"))
-        keep = scope.keep(name, where["path"], "s3_object", _days(_item_date(item)))
+        key = (item.path, item.location.version_id)
+        keep = scope.keep(name, item.path, "s3_object", _days(_item_date(item)))
         if keep is not None:
             kept.setdefault(key, keep)
         found_lines = lines.setdefault(key, set())
-        if where.get("line") is not None:
-            found_lines.add(where["line"])
+        if item.line is not None:
+            found_lines.add(item.line)
     for path in sorted({p for p, _ in lines}):
         found = {vid: lines[(p, vid)] for p, vid in lines if p == path}
         to_delete = _plan_versions(name, path, found, versions, kept, actions)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from connectors.base import NOT_LISTED, Item, Skipped
+from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import plan_erasure
 from models.settings import ErasureSettings
@@ -39,6 +40,6 @@ def test_store_discovery_roundtrips_with_versions_locks_and_skips() -> None:
         legal_hold=True,
         session_refs=(("sess-1", 2),),
     )
-    item = {"location": {"store": "s", "path": "t/a.jsonl", "line": 2, "version_id": "v1"}, "kind": "s3_object"}
+    item = Finding(FindingLocation("t/a.jsonl", 2, store="s", version_id="v1"), "s3_object", "identifier_match")
     original = LocationDiscovery("s", "store", (item,), (), (info,), (Skipped("s", "t/gone", "delete_marker", None),))
     assert LocationDiscovery.from_dict(json.loads(json.dumps(original.to_dict()))) == original

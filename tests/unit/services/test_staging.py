@@ -18,7 +18,7 @@ KEY = bytes(range(32))
 DISCOVERY = LocationDiscovery(
     "lap-01",
     "endpoint",
-    ({"location": {"endpoint": "lap-01", "path": "/h/a.jsonl", "line": 3}, "kind": "transcript"},),
+    (Finding(FindingLocation("/h/a.jsonl", 3, endpoint="lap-01"), "transcript", "identifier_match"),),
     (("sess-1", "session_email"),),
     (
         ArtifactInfo(
