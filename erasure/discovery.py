@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
@@ -61,10 +61,9 @@ class ArtifactInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, flat (the file's baseline and `is_latest` beside the context; tuples become lists)."""
-        data = {**self.file.baseline(), "is_latest": self.file.is_latest, **asdict(self)}
-        del data["file"]
-        data["session_refs"] = [list(ref) for ref in self.session_refs]
-        return data
+        context = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "file"}
+        context["session_refs"] = [list(ref) for ref in self.session_refs]
+        return {**self.file.baseline(), "is_latest": self.file.is_latest, **context}
 
     @classmethod
     def from_dict(cls, location: str, data: dict[str, Any]) -> ArtifactInfo:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -127,7 +127,7 @@ class PlannedAction:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        document = asdict(self)
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["kind"] = self.kind.value
         document["lines"] = list(self.lines)
         document["target"] = self.target.baseline() if self.target else None
