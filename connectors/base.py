@@ -45,9 +45,6 @@ def check_temp_name(name: str) -> str:
     return name
 
 
-NOT_LISTED = datetime(1970, 1, 1, tzinfo=UTC)
-"""The `modified_at` of an item read back from a plan: plans record a file's baseline, not its mtime."""
-
 _BASELINE_FIELDS = ("path", "size", "version", "sha256", "lines", "kind", "fmt", "version_id")
 
 
@@ -63,15 +60,17 @@ class Item:
 
     Frozen and picklable: no client handle inside, so items cross Prefect task boundaries. A plan records
     only the baseline (`baseline`: path, size, version, hash, lines, kind, format, S3 version id); an item
-    read back from a plan (`from_baseline`) has `modified_at` `NOT_LISTED` and no `nlink`. Neither is
-    compared: the version token already changes with the mtime, and the link count is other names' fact.
+    read back from a plan (`from_baseline`) has no modification time (`mtime` None: reading `modified_at`
+    raises, so no age is ever judged from a made-up date) and no `nlink`. Neither is compared: the version
+    token already changes with the mtime, and the link count is other names' fact.
 
     Attributes:
         location: the endpoint or store name the item belongs to.
         path: the path as that system sees it: on a laptop an absolute POSIX path such as
             `/Users/ana/.claude/history.jsonl` (Windows paths as `/C:/Users/...`), on S3 the key.
         size: size in bytes.
-        modified_at: aware UTC modification time (`NOT_LISTED` when read back from a plan).
+        mtime: aware UTC modification time as listed; None when read back from a plan (not known). Read it
+            as `modified_at`, which refuses the unknown.
         version: opaque token that changes when the content may have changed
             (local `inode:size:mtime_ns`; SFTP `size:mtime`; S3 `etag:version_id`).
         nlink: hard-link count where the platform has one, else None.
@@ -86,7 +85,7 @@ class Item:
     location: str
     path: str
     size: int
-    modified_at: datetime = field(compare=False)
+    mtime: datetime | None = field(compare=False)
     version: str
     nlink: int | None = field(default=None, compare=False)
     version_id: str | None = None
@@ -95,6 +94,20 @@ class Item:
     lines: int | None = None
     kind: str = "other"
     fmt: str = "none"
+
+    @property
+    def modified_at(self) -> datetime:
+        """The aware UTC modification time as listed.
+
+        Raises:
+            ValueError: the item was read back from a plan, which records no modification time.
+        """
+        if self.mtime is None:
+            raise ValueError(
+                "the modification time of a file read back from a plan is not known (plans record a file's "
+                "baseline, not its mtime): stat the file for its current modification time"
+            )
+        return self.mtime
 
     def read_as(self, kind: str, fmt: str, *, sha256: str | None = None, lines: int | None = None) -> Item:
         """This item classified, with its hash and line count where its content was read."""
@@ -115,7 +128,7 @@ class Item:
             location,
             data["path"],
             data["size"],
-            NOT_LISTED,
+            None,
             data["version"],
             version_id=data.get("version_id"),
             is_latest=is_latest,

@@ -849,7 +849,7 @@ class _Run:
         else:
             # Rewritten by a run that died before its proof entry? The planned version (immutable) must
             # rewrite to exactly the current content, or (if it is already deleted) the current must be clean.
-            planned = replace(target, location=s3.name, modified_at=current.modified_at, is_latest=False)
+            planned = replace(target, location=s3.name, is_latest=False)
             expected: bytes | None = None
             if target.version_id is not None:  # on an unversioned bucket the planned bytes are gone
                 try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.base import NOT_LISTED, Item, Skipped
+from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import plan_erasure
@@ -31,7 +31,7 @@ def test_fleet_discoveries_roundtrip_through_json(tmp_path: Path) -> None:
 def test_store_discovery_roundtrips_with_versions_locks_and_skips() -> None:
     """S3 fields (version ids, non-current versions, Object Lock, legal hold) and skip reasons survive."""
     info = ArtifactInfo(
-        Item("s", "t/a.jsonl", 42, NOT_LISTED, "etag:v1", version_id="v1", is_latest=False).read_as(
+        Item("s", "t/a.jsonl", 42, None, "etag:v1", version_id="v1", is_latest=False).read_as(
             "s3_object", "jsonl", sha256="ab" * 32, lines=3
         ),
         "sess-1",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import NOT_LISTED, Item, Skipped
+from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, plan_erasure
@@ -56,7 +56,7 @@ def _info(path: str, kind: str, sid: str | None, *, lines: int = 11, fmt: str = 
 
 
 def _file(location: str, path: str, size: int, version: str, sha256: str, lines: int, kind: str, fmt: str) -> Item:
-    return Item(location, path, size, NOT_LISTED, version, sha256=sha256, lines=lines, kind=kind, fmt=fmt)
+    return Item(location, path, size, None, version, sha256=sha256, lines=lines, kind=kind, fmt=fmt)
 
 
 def _laptop(owned_share: int = 1) -> LocationDiscovery:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import NOT_LISTED, Item, Skipped
+from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, unseal
@@ -26,7 +26,7 @@ DISCOVERY = LocationDiscovery(
                 "lap-01",
                 "/h/a.jsonl",
                 10,
-                NOT_LISTED,
+                None,
                 "1:10:5",
                 sha256="ab" * 32,
                 lines=4,
