@@ -1,7 +1,7 @@
 """The connector protocol: one small interface that local disks, SSH laptops and S3 stores implement.
 
-Owns the `Item` record (a file as listed) and the `FileRef` record (a file as read: the baseline plans
-name), the contract of every backend (`Connector`), the base class that gives every backend its lifecycle
+Owns the `Item` record (a file as listed and, once read, the compare-and-swap baseline plans name), the
+contract of every backend (`Connector`), the base class that gives every backend its lifecycle
 (`ConnectorBase`), and the optional capabilities callers test with `isinstance`:
 `VersionedStore` (object versions, Object Lock, version-exact deletion), `RemoteScanner` (scanning on the
 laptop itself) and `EvidenceStore` (write-once evidence uploads and links). Code outside `connectors/`
@@ -14,12 +14,12 @@ Decides nothing: no policy, no matching, no database. Errors raised are the `Con
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self, runtime_checkable
+from typing import Any, BinaryIO, Protocol, Self, runtime_checkable
 
 CHUNK_SIZE = 1 << 20
 
@@ -45,67 +45,98 @@ def check_temp_name(name: str) -> str:
     return name
 
 
+_BASELINE_FIELDS = ("path", "size", "version", "sha256", "lines", "kind", "fmt", "version_id")
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One file (or S3 object version) as a connector saw it when listing or stating it.
+    """One file (or S3 object version): as a connector listed it and, once read, as read.
 
-    Frozen and picklable: no client handle inside, so items cross Prefect task boundaries.
+    The one record of a file on a laptop or in a store. Listing and `stat` fill where it is and its version
+    token; discovery and purge planning add what reading it told them (`read_as`: kind and format, and
+    where the content was read its hash and line count). That read item is the compare-and-swap baseline:
+    erasure discovery wraps it with its context (`erasure.discovery.ArtifactInfo`), erasure and purge plans
+    name it as a target, and the executor checks the live item against it before any change.
+
+    Frozen and picklable: no client handle inside, so items cross Prefect task boundaries. A plan records
+    only the baseline (`baseline`: path, size, version, hash, lines, kind, format, S3 version id); an item
+    read back from a plan (`from_baseline`) has no modification time (`mtime` None: reading `modified_at`
+    raises, so no age is ever judged from a made-up date) and no `nlink`. Neither is compared: the version
+    token already changes with the mtime, and the link count is other names' fact.
 
     Attributes:
         location: the endpoint or store name the item belongs to.
         path: the path as that system sees it: on a laptop an absolute POSIX path such as
             `/Users/ana/.claude/history.jsonl` (Windows paths as `/C:/Users/...`), on S3 the key.
         size: size in bytes.
-        modified_at: aware UTC modification time.
+        mtime: aware UTC modification time as listed; None when read back from a plan (not known). Read it
+            as `modified_at`, which refuses the unknown.
         version: opaque token that changes when the content may have changed
             (local `inode:size:mtime_ns`; SFTP `size:mtime`; S3 `etag:version_id`).
         nlink: hard-link count where the platform has one, else None.
         version_id: S3 version id where the store is versioned, else None.
         is_latest: False for a non-current S3 version.
+        sha256: content hash when read (None when not read, e.g. audit keys and residual stores).
+        lines: raw line count (`data.split(b"\\n")`) when read, else None.
+        kind: artifact kind value once classified (`s3_object` for stores); `other` until then.
+        fmt: record format value once classified; `none` (never opened) until then.
     """
 
     location: str
     path: str
     size: int
-    modified_at: datetime
+    mtime: datetime | None = field(compare=False)
     version: str
-    nlink: int | None = None
+    nlink: int | None = field(default=None, compare=False)
     version_id: str | None = None
     is_latest: bool = True
+    sha256: str | None = None
+    lines: int | None = None
+    kind: str = "other"
+    fmt: str = "none"
 
+    @property
+    def modified_at(self) -> datetime:
+        """The aware UTC modification time as listed.
 
-@dataclass(frozen=True, slots=True)
-class FileRef:
-    """A file (or S3 object version) as recorded when it was read: the compare-and-swap baseline plans name.
+        Raises:
+            ValueError: the item was read back from a plan, which records no modification time.
+        """
+        if self.mtime is None:
+            raise ValueError(
+                "the modification time of a file read back from a plan is not known (plans record a file's "
+                "baseline, not its mtime): stat the file for its current modification time"
+            )
+        return self.mtime
 
-    The one record of a file beyond its live `Item`: discovery wraps it with what it learnt about the file
-    (`erasure.discovery.ArtifactInfo`), erasure and purge plans name it as a target, and the executor checks
-    the live `Item` against it before any change. Built from an `Item` with `FileRef.of`.
+    def read_as(self, kind: str, fmt: str, *, sha256: str | None = None, lines: int | None = None) -> Item:
+        """This item classified, with its hash and line count where its content was read."""
+        return replace(self, kind=kind, fmt=fmt, sha256=sha256, lines=lines)
 
-    Attributes:
-        path: laptop path or S3 key (`Item.path`).
-        size: bytes when read (`Item.size`).
-        version: the connector's version token when read (`Item.version`).
-        sha256: content hash when read (None when never read, e.g. audit keys and residual stores).
-        lines: raw line count (`data.split(b"\\n")`) when read, else None.
-        kind: artifact kind value (`s3_object` for stores).
-        fmt: record format value (`none`: never opened).
-        version_id: S3 version id (`Item.version_id`), if any.
-    """
-
-    path: str
-    size: int
-    version: str
-    sha256: str | None
-    lines: int | None
-    kind: str
-    fmt: str
-    version_id: str | None = None
+    def baseline(self) -> dict[str, Any]:
+        """The JSON form plans record: path, size, version, sha256, lines, kind, fmt, version_id."""
+        return {name: getattr(self, name) for name in _BASELINE_FIELDS}
 
     @classmethod
-    def of(cls, item: Item, kind: str, fmt: str, *, sha256: str | None = None, lines: int | None = None) -> FileRef:
-        """The record of a listed item, with its classification and, where it was read, its hash and line count."""
-        return cls(item.path, item.size, item.version, sha256, lines, kind, fmt, item.version_id)
+    def from_baseline(cls, location: str, data: Mapping[str, Any], *, is_latest: bool = True) -> Item:
+        """The item a plan (or a staged discovery) recorded with `baseline`, at `location`.
+
+        Raises:
+            KeyError: a baseline field other than `version_id` is missing.
+        """
+        return cls(
+            location,
+            data["path"],
+            data["size"],
+            None,
+            data["version"],
+            version_id=data.get("version_id"),
+            is_latest=is_latest,
+            sha256=data["sha256"],
+            lines=data["lines"],
+            kind=data["kind"],
+            fmt=data["fmt"],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,7 +160,7 @@ class LocalConnector(ConnectorBase):
             location=self.name,
             path=path,
             size=st.st_size,
-            modified_at=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+            mtime=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
             version=_version(st),
             nlink=st.st_nlink,
         )

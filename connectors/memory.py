@@ -115,7 +115,7 @@ class MemoryConnector(ConnectorBase):
             location=self.name,
             path=path,
             size=len(node.data),
-            modified_at=datetime.fromtimestamp(node.mtime_ns / 1e9, tz=UTC),
+            mtime=datetime.fromtimestamp(node.mtime_ns / 1e9, tz=UTC),
             version=f"{node.ino}:{len(node.data)}:{node.mtime_ns}",
             nlink=node.links,
         )

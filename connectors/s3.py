@@ -331,7 +331,7 @@ class S3Connector(ConnectorBase):
             path=key,
             size=size,
             # Whole seconds: listings give milliseconds, HEAD's Last-Modified header only seconds.
-            modified_at=(_utc(modified_at) or modified_at).replace(microsecond=0),
+            mtime=(_utc(modified_at) or modified_at).replace(microsecond=0),
             version=_version_token(etag, vid),
             version_id=vid,
             is_latest=latest,

@@ -503,7 +503,7 @@ class SSHConnector(ConnectorBase):
             location=self.name,
             path=path,
             size=size,
-            modified_at=datetime.fromtimestamp(mtime, UTC),
+            mtime=datetime.fromtimestamp(mtime, UTC),
             version=f"{size}:{mtime}",
             nlink=nlink,
         )
@@ -1203,7 +1203,7 @@ class SSHConnector(ConnectorBase):
                 location=self.name,
                 path=path,
                 size=size,
-                modified_at=datetime.fromtimestamp(mtime, UTC),
+                mtime=datetime.fromtimestamp(mtime, UTC),
                 version=f"{size}:{mtime}",
                 nlink=int(record["n"]),
             )

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
+from detection.findings import Finding
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
@@ -32,10 +33,10 @@ class ArtifactInfo:
     """What discovery learnt about one file or S3 object version: the file as read plus its context.
 
     Attributes:
-        file: the file as read (path, size, version token, sha256 and line count where read, kind, format,
-            S3 version id): the compare-and-swap baseline plans name.
+        file: the file as read (`Item.read_as`: path, size, version token, sha256 and line count where read,
+            kind, format, S3 version id and whether it is the current version): the compare-and-swap
+            baseline plans name.
         session_id: the artifact's session (path-derived), if any.
-        is_latest: False for a non-current S3 version.
         locked: S3 Object Lock (retention not expired, or legal hold) protects the version.
         lock_mode: `COMPLIANCE` / `GOVERNANCE` / None.
         legal_hold: S3 legal hold status.
@@ -45,29 +46,38 @@ class ArtifactInfo:
         app: the agent the file belongs to (`cowork`, `codex`, ...; None for stores).
     """
 
-    file: FileRef
+    file: Item
     session_id: str | None = None
-    is_latest: bool = True
     locked: bool = False
     lock_mode: str | None = None
     legal_hold: bool = False
     session_refs: tuple[tuple[str, int], ...] = ()
     app: str | None = None
 
+    @property
+    def is_latest(self) -> bool:
+        """False for a non-current S3 version."""
+        return self.file.is_latest
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, flat (the file's fields beside the context; tuples become lists)."""
-        data = asdict(self)
-        data.update(data.pop("file"))
-        data["session_refs"] = [list(ref) for ref in self.session_refs]
-        return data
+        """A JSON-ready dict, flat (the file's baseline and `is_latest` beside the context; tuples become lists)."""
+        context = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "file"}
+        context["session_refs"] = [list(ref) for ref in self.session_refs]
+        return {**self.file.baseline(), "is_latest": self.file.is_latest, **context}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ArtifactInfo:
-        """The artifact identity `to_dict` wrote."""
-        names = {f.name for f in fields(FileRef)}
-        context = {k: v for k, v in data.items() if k not in names}
-        context["session_refs"] = tuple((str(sid), int(line)) for sid, line in data["session_refs"])
-        return cls(FileRef(**{k: v for k, v in data.items() if k in names}), **context)
+    def from_dict(cls, location: str, data: dict[str, Any]) -> ArtifactInfo:
+        """The artifact identity `to_dict` wrote, of a file at `location`."""
+        file = Item.from_baseline(location, data, is_latest=bool(data.get("is_latest", True)))
+        return cls(
+            file,
+            data.get("session_id"),
+            locked=bool(data.get("locked", False)),
+            lock_mode=data.get("lock_mode"),
+            legal_hold=bool(data.get("legal_hold", False)),
+            session_refs=tuple((str(sid), int(line)) for sid, line in data["session_refs"]),
+            app=data.get("app"),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,7 @@ class LocationDiscovery:
     Attributes:
         name: endpoint or store name.
         type: `endpoint` or `store`.
-        items: the findings `detection.scan` produces, in their dict form (`Finding.to_dict`; content in
-            memory only).
+        items: the findings `detection.scan` produces (content in memory only: `without_content` drops it).
         owned_sessions: session ids the subject owns (with the ownership reason).
         artifacts: identities of every artifact the plan may touch (files with findings, every file of a
             session with findings, residual stores).
@@ -90,7 +99,7 @@ class LocationDiscovery:
 
     name: str
     type: LocationType
-    items: tuple[dict[str, Any], ...]
+    items: tuple[Finding, ...]
     owned_sessions: tuple[tuple[str, str], ...] = ()
     artifacts: tuple[ArtifactInfo, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
@@ -102,15 +111,14 @@ class LocationDiscovery:
 
         Use it before a discovery crosses a task boundary or is persisted (Prefect results).
         """
-        items = tuple({k: v for k, v in item.items() if k != "content"} for item in self.items)
-        return replace(self, items=items)
+        return replace(self, items=tuple(replace(item, content=None) for item in self.items))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (finding items are JSON values already; tuples become lists)."""
+        """A JSON-ready dict (findings in their dict form, `Finding.to_dict`; tuples become lists)."""
         return {
             "name": self.name,
             "type": self.type,
-            "items": list(self.items),
+            "items": [item.to_dict() for item in self.items],
             "owned_sessions": [list(pair) for pair in self.owned_sessions],
             "artifacts": [a.to_dict() for a in self.artifacts],
             "skipped": [asdict(s) for s in self.skipped],
@@ -124,9 +132,9 @@ class LocationDiscovery:
         return cls(
             name=data["name"],
             type=data["type"],
-            items=tuple(data["items"]),
+            items=tuple(Finding.from_dict(item) for item in data["items"]),
             owned_sessions=tuple((str(sid), str(reason)) for sid, reason in data["owned_sessions"]),
-            artifacts=tuple(ArtifactInfo.from_dict(a) for a in data["artifacts"]),
+            artifacts=tuple(ArtifactInfo.from_dict(data["name"], a) for a in data["artifacts"]),
             skipped=tuple(Skipped(**s) for s in data["skipped"]),
             vacuum=tuple(data.get("vacuum", ())),
             owner_is_subject=bool(data.get("owner_is_subject", False)),
@@ -168,7 +176,7 @@ def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple
 
 def _info(artifact: Artifact, identity: tuple[str, int] | None, refs: tuple[tuple[str, int], ...] = ()) -> ArtifactInfo:
     sha256, lines = identity if identity else (None, None)
-    file = FileRef.of(artifact.item, artifact.kind.value, artifact.fmt.value, sha256=sha256, lines=lines)
+    file = artifact.item.read_as(artifact.kind.value, artifact.fmt.value, sha256=sha256, lines=lines)
     return ArtifactInfo(file, artifact.session_id, session_refs=refs, app=artifact.app)
 
 
@@ -214,11 +222,10 @@ def discover_endpoint(
             # User outputs are hashed even without findings: copies of a deleted session's outputs go with it.
             identity = None if entry.fmt is RecordFormat.NONE else _read_identity(connector, entry.item)
             infos.append(_info(entry, identity, refs))
-    items = tuple(item.to_dict() for item in result.items)
     return LocationDiscovery(
         name,
         "endpoint",
-        items,
+        tuple(result.items),
         result.owned_sessions,
         tuple(infos),
         result.skipped,
@@ -249,12 +256,10 @@ def discover_store(connector: VersionedStore, matcher: Matcher) -> LocationDisco
         sha256, lines = identity if identity else (None, None)
         infos.append(
             ArtifactInfo(
-                FileRef.of(entry, "s3_object", scannable_format(entry.path) or "none", sha256=sha256, lines=lines),
-                is_latest=entry.is_latest,
+                entry.read_as("s3_object", scannable_format(entry.path) or "none", sha256=sha256, lines=lines),
                 locked=bool(lock and lock.is_locked()),
                 lock_mode=lock.mode if lock else None,
                 legal_hold=bool(lock and lock.legal_hold),
             )
         )
-    items = tuple(item.to_dict() for item in result.items)
-    return LocationDiscovery(connector.name, "store", items, (), tuple(infos), result.skipped)
+    return LocationDiscovery(connector.name, "store", tuple(result.items), (), tuple(infos), result.skipped)

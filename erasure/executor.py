@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from connectors.base import (
     Connector,
     DeletionOutcome,
     Expected,
-    FileRef,
     Item,
     RetainedVersion,
     Skipped,
@@ -290,7 +289,7 @@ def _delete_sidecars(connector: Connector, path: str) -> int:
     return removed
 
 
-def _session_digest(files: Sequence[FileRef]) -> str:
+def _session_digest(files: Sequence[Item]) -> str:
     body = json.dumps(sorted([f.path, f.sha256, f.size] for f in files), separators=(",", ":"))
     return _sha(body.encode("utf-8"))
 
@@ -678,7 +677,7 @@ class _Run:
 
         return edit
 
-    def _unchanged(self, connector: Connector, ref: FileRef) -> Item | None:
+    def _unchanged(self, connector: Connector, ref: Item) -> Item | None:
         """The current item if it is still what was planned; None if gone; conflict if it changed."""
         try:
             current = connector.stat(ref.path)
@@ -850,15 +849,7 @@ class _Run:
         else:
             # Rewritten by a run that died before its proof entry? The planned version (immutable) must
             # rewrite to exactly the current content, or (if it is already deleted) the current must be clean.
-            planned = Item(
-                s3.name,
-                target.path,
-                target.size,
-                current.modified_at,
-                target.version,
-                version_id=target.version_id,
-                is_latest=False,
-            )
+            planned = replace(target, location=s3.name, is_latest=False)
             expected: bytes | None = None
             if target.version_id is not None:  # on an unversioned bucket the planned bytes are gone
                 try:

@@ -12,17 +12,18 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from connectors.agents import claude, erase_method
 from connectors.agents.base import ArtifactKind, Erase
-from connectors.base import FileRef
+from connectors.base import Item
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
 from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
+from detection.findings import Finding
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.errors import InputError
 from models.holds import hold_covers, hold_from_settings
@@ -112,8 +113,8 @@ class PlannedAction:
     path: str | None = None
     session_id: str | None = None
     lines: tuple[int, ...] = ()
-    target: FileRef | None = None
-    files: tuple[FileRef, ...] = ()
+    target: Item | None = None
+    files: tuple[Item, ...] = ()
     dirs: tuple[str, ...] = ()
     version_ids: tuple[str, ...] = ()
     ground: str | None = None
@@ -126,10 +127,11 @@ class PlannedAction:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        document = asdict(self)
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["kind"] = self.kind.value
         document["lines"] = list(self.lines)
-        document["files"] = [asdict(f) for f in self.files]
+        document["target"] = self.target.baseline() if self.target else None
+        document["files"] = [f.baseline() for f in self.files]
         document["dirs"] = list(self.dirs)
         document["version_ids"] = list(self.version_ids)
         document["session_ids"] = list(self.session_ids)
@@ -146,17 +148,18 @@ class PlannedAction:
     def from_dict(cls, document: Mapping[str, Any]) -> PlannedAction:
         """Inverse of `to_dict`."""
         target = document.get("target")
+        location = document["location"]
         return cls(
             action_id=document["action_id"],
             kind=ActionKind(document["kind"]),
-            location=document["location"],
+            location=location,
             location_type=document["location_type"],
             reason=document["reason"],
             path=document.get("path"),
             session_id=document.get("session_id"),
             lines=tuple(document.get("lines", ())),
-            target=FileRef(**target) if target else None,
-            files=tuple(FileRef(**f) for f in document.get("files", ())),
+            target=Item.from_baseline(location, target) if target else None,
+            files=tuple(Item.from_baseline(location, f) for f in document.get("files", ())),
             dirs=tuple(document.get("dirs", ())),
             version_ids=tuple(document.get("version_ids", ())),
             ground=document.get("ground"),
@@ -337,9 +340,9 @@ def _matches_globs(path: str, globs: Sequence[str]) -> bool:
     return not globs or any(fnmatch.fnmatchcase(path, g) for g in globs)
 
 
-def _item_date(item: Mapping[str, Any]) -> date | None:
-    stamp = item.get("timestamp")
-    if not isinstance(stamp, str):
+def _item_date(item: Finding) -> date | None:
+    stamp = item.timestamp
+    if stamp is None:
         return None
     try:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
@@ -445,19 +448,19 @@ def _sessions_to_delete(
     """Sessions that go whole: owned, or mainly about the subject (share of conversation records naming them)."""
     delete: dict[str, str] = {sid: Reason.OWNED_SESSION.value for sid, _ in discovery.owned_sessions}
     for item in discovery.items:
-        owner_info = infos.get(item["location"]["path"])
-        if item.get("reason") == "owned_session" and owner_info is not None and owner_info.session_id:
+        owner_info = infos.get(item.path)
+        if item.reason == "owned_session" and owner_info is not None and owner_info.session_id:
             # Owned through the endpoint's configured owner (no session record names them).
             delete.setdefault(owner_info.session_id, Reason.OWNED_SESSION.value)
     named: Counter[str] = Counter()
     for item in discovery.items:
-        info = infos.get(item["location"]["path"])
+        info = infos.get(item.path)
         if (
             info is not None
             and info.file.kind in _RECORD_KINDS
             and info.file.fmt in _LINE_RECORD_FORMATS
             and info.session_id
-            and item.get("pointers")
+            and item.pointers
         ):
             named[info.session_id] += 1
     totals: Counter[str] = Counter()
@@ -480,22 +483,21 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
     """Items per file, split into kept (exception) and erased."""
     state = _EndpointState()
     for item in discovery.items:
-        path = item["location"]["path"]
-        line = item["location"].get("line")
+        path, line = item.path, item.line
         when = _item_date(item)
-        state.note_date(item.get("session_id"), when)
-        keep = scope.keep(discovery.name, path, item.get("kind") or "", _days(when))
+        state.note_date(item.session_id, when)
+        keep = scope.keep(discovery.name, path, item.kind, _days(when))
         if keep is not None:
             state.keep_item(path, line, keep)
             continue
-        record = item["location"].get("record")
+        record = item.location.record
         if path in infos and _content_addressed(infos[path]):
             state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
             continue
-        if isinstance(record, str) and path in infos:
+        if record is not None and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
             continue
-        if item.get("reason") == "owned_session":
+        if item.reason == "owned_session":
             continue  # the whole session goes (below), unless part of it is kept
         if path not in infos:
             state.unidentified.add(path)
@@ -812,14 +814,13 @@ def _plan_store(discovery: LocationDiscovery, scope: _Scope, share: float) -> li
     lines: dict[_VersionKey, set[int]] = defaultdict(set)
     kept: dict[_VersionKey, _Keep] = {}
     for item in discovery.items:
-        where = item["location"]
-        key = (where["path"], where.get("version_id"))
-        keep = scope.keep(name, where["path"], "s3_object", _days(_item_date(item)))
+        key = (item.path, item.location.version_id)
+        keep = scope.keep(name, item.path, "s3_object", _days(_item_date(item)))
         if keep is not None:
             kept.setdefault(key, keep)
         found_lines = lines.setdefault(key, set())
-        if where.get("line") is not None:
-            found_lines.add(where["line"])
+        if item.line is not None:
+            found_lines.add(item.line)
     for path in sorted({p for p, _ in lines}):
         found = {vid: lines[(p, vid)] for p, vid in lines if p == path}
         to_delete = _plan_versions(name, path, found, versions, kept, actions)

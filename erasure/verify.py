@@ -107,8 +107,7 @@ def verify_erasure(
     seen: set[tuple[str, str, int | None, str | None]] = set()
     for discovery in discoveries_after:
         for item in discovery.items:
-            where = item["location"]
-            path, line, vid = where["path"], where.get("line"), where.get("version_id")
+            path, line, vid = item.path, item.line, item.location.version_id
             key = (discovery.name, path, line, vid)
             if key in seen:
                 continue
@@ -121,7 +120,7 @@ def verify_erasure(
             if any(_covers(g, path, line, vid) for g in gaps.get(discovery.name, ())):
                 not_reached += 1  # a known gap of the plan: reported with the request, never "clean"
                 continue
-            remaining.append(RemainingFinding(discovery.name, path, line, item.get("kind"), vid))
+            remaining.append(RemainingFinding(discovery.name, path, line, item.kind, vid))
     return VerificationResult(
         clean=not remaining,
         remaining=tuple(remaining),

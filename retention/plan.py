@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.agents import agent_layout
-from connectors.base import CHUNK_SIZE, Connector, FileRef, Item, Skipped, VersionedStore, scannable_format
+from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import (
     CLAUDE_CODE,
     COWORK,
@@ -156,7 +156,7 @@ class PurgeCandidate:
     unit: PurgeUnit
     path: str
     session_id: str | None
-    files: tuple[FileRef, ...]
+    files: tuple[Item, ...]
     dirs: tuple[str, ...]
     reference_at: datetime
     status: PurgeStatus
@@ -262,6 +262,7 @@ class PurgePlan:
         candidates = []
         for cand in self.candidates:
             body = dataclasses.asdict(cand)
+            body["files"] = [f.baseline() for f in cand.files]
             body["status"] = cand.status.value
             body["reference_at"] = cand.reference_at.isoformat()
             candidates.append(body)
@@ -295,7 +296,7 @@ class PurgePlan:
                 PurgeCandidate(
                     **{
                         **body,
-                        "files": tuple(FileRef(**f) for f in body["files"]),
+                        "files": tuple(Item.from_baseline(body["location"], f) for f in body["files"]),
                         "dirs": tuple(body["dirs"]),
                         "version_ids": tuple(body["version_ids"]),
                         "lines": tuple(body["lines"]),
@@ -371,10 +372,10 @@ def _sha256(connector: Connector, item: Item) -> str:
     return digest.hexdigest()
 
 
-def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> FileRef:
+def _ref(connector: Connector, artifact: Artifact, *, hashed: bool) -> Item:
     item = artifact.item
     sha = _sha256(connector, item) if hashed and artifact.fmt is not RecordFormat.NONE else None
-    return FileRef.of(item, artifact.kind.value, artifact.fmt.value, sha256=sha)
+    return item.read_as(artifact.kind.value, artifact.fmt.value, sha256=sha)
 
 
 def _mentions(connector: Connector, artifact: Artifact, matcher: Matcher) -> bool:
@@ -681,7 +682,7 @@ class _Planner:
         endpoint: EndpointSettings,
         pol: RetentionPolicy,
         art: Artifact,
-        ref: FileRef,
+        ref: Item,
         sid: str,
         conv: _Rows,
         span: tuple[datetime, datetime],
@@ -864,7 +865,7 @@ class _Planner:
             frozen_by = None if hold_id else self.store_frozen_by(connector, key, items)
             status = PurgeStatus.RETAINED if hold_id else PurgeStatus.FROZEN if frozen_by else PurgeStatus.PURGE
             sha = _sha256(connector, current) if status is PurgeStatus.PURGE else None
-            ref = FileRef.of(current, S3_OBJECT_KIND, RecordFormat.BINARY.value, sha256=sha)
+            ref = current.read_as(S3_OBJECT_KIND, RecordFormat.BINARY.value, sha256=sha)
             out.append(
                 PurgeCandidate(
                     location=name,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.base import FileRef, Skipped
+from connectors.base import Item, Skipped
+from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import plan_erasure
 from models.settings import ErasureSettings
@@ -30,14 +31,15 @@ def test_fleet_discoveries_roundtrip_through_json(tmp_path: Path) -> None:
 def test_store_discovery_roundtrips_with_versions_locks_and_skips() -> None:
     """S3 fields (version ids, non-current versions, Object Lock, legal hold) and skip reasons survive."""
     info = ArtifactInfo(
-        FileRef("t/a.jsonl", 42, "etag:v1", "ab" * 32, 3, "s3_object", "jsonl", "v1"),
+        Item("s", "t/a.jsonl", 42, None, "etag:v1", version_id="v1", is_latest=False).read_as(
+            "s3_object", "jsonl", sha256="ab" * 32, lines=3
+        ),
         "sess-1",
-        is_latest=False,
         locked=True,
         lock_mode="COMPLIANCE",
         legal_hold=True,
         session_refs=(("sess-1", 2),),
     )
-    item = {"location": {"store": "s", "path": "t/a.jsonl", "line": 2, "version_id": "v1"}, "kind": "s3_object"}
+    item = Finding(FindingLocation("t/a.jsonl", 2, store="s", version_id="v1"), "s3_object", "identifier_match")
     original = LocationDiscovery("s", "store", (item,), (), (info,), (Skipped("s", "t/gone", "delete_marker", None),))
     assert LocationDiscovery.from_dict(json.loads(json.dumps(original.to_dict()))) == original

@@ -49,6 +49,19 @@ def test_erasure_removes_every_form_and_keeps_third_parties(fleet: Fleet, tmp_pa
     assert verification.clean, verification.remaining[:5]
 
 
+def test_plan_read_back_knows_no_file_times_and_still_erases(fleet: Fleet, tmp_path: Path) -> None:
+    """The approved plan is stored as JSON: read back, its targets carry no file mtime (asking raises), and
+    it erases every form of the subject all the same."""
+    plan = ErasurePlan.from_json(fleet.plan().to_json())
+    targets = [a.target for a in plan.actions if a.target] + [f for a in plan.actions for f in a.files]
+    assert targets and all(t.mtime is None for t in targets)
+    with pytest.raises(ValueError, match="modification time"):
+        _ = targets[0].modified_at
+    report = fleet.execute(plan, new_ledger(tmp_path / "ledger.jsonl"))
+    assert report.complete, report.pending
+    assert fleet.subject_hits(plan) == []
+
+
 def test_look_alikes_are_not_erased(fleet: Fleet, tmp_path: Path) -> None:
     """Trap lines (look-alikes of the subject's identifiers) keep their text: no over-erasure."""
     traps = [t for t in fleet.truth["traps"] if t["subject"] == "s1"]
@@ -80,7 +93,7 @@ def test_proof_entries_hold_no_content(fleet: Fleet, tmp_path: Path) -> None:
     discoveries = fleet.discover()
     plan = plan_erasure(REQUEST, discoveries, settings=ErasureSettings(), holds=[], subject_hashes=set(), now=NOW)
     stripped = [d.without_content() for d in discoveries]
-    assert all("content" not in item for d in stripped for item in d.items)
+    assert all(item.content is None for d in stripped for item in d.items)
     stripped_plan = plan_erasure(REQUEST, stripped, settings=ErasureSettings(), holds=[], subject_hashes=set(), now=NOW)
     assert stripped_plan == plan
     ledger_path = tmp_path / "ledger.jsonl"

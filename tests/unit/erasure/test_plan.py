@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.base import FileRef, Skipped
+from connectors.base import Item, Skipped
+from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from erasure.plan import ActionKind, ErasurePlan, plan_erasure
 from erasure.verify import record_verification, verify_erasure
@@ -36,23 +38,25 @@ def _item(
     reason: str = "identifier_match",
     when: str | None = "2026-01-02T00:00:00Z",
     named: bool = True,
-) -> dict[str, Any]:
-    return {
-        "location": {"endpoint": "lap", "path": path, "line": line},
-        "kind": kind,
-        "session_id": sid,
-        "timestamp": when,
-        "categories": [],
-        "content": f"CONTENT-MARKER {SECRET}",
-        "reason": reason,
-        "pointers": ["/text"] if named else [],
-        "forms": ["name"],
-        "malformed": None,
-    }
+) -> Finding:
+    return Finding(
+        FindingLocation(path, line, endpoint="lap"),
+        kind,
+        reason,
+        session_id=sid,
+        timestamp=when,
+        content=f"CONTENT-MARKER {SECRET}",
+        pointers=("/text",) if named else (),
+        forms=("name",),
+    )
 
 
 def _info(path: str, kind: str, sid: str | None, *, lines: int = 11, fmt: str = "jsonl") -> ArtifactInfo:
-    return ArtifactInfo(FileRef(path, 100, f"1:100:{len(path)}", HEX, lines, kind, fmt), sid)
+    return ArtifactInfo(_file("lap", path, 100, f"1:100:{len(path)}", HEX, lines, kind, fmt), sid)
+
+
+def _file(location: str, path: str, size: int, version: str, sha256: str, lines: int, kind: str, fmt: str) -> Item:
+    return Item(location, path, size, None, version, sha256=sha256, lines=lines, kind=kind, fmt=fmt)
 
 
 def _laptop(owned_share: int = 1) -> LocationDiscovery:
@@ -193,7 +197,7 @@ def test_held_session_is_kept_and_verification_accepts_it() -> None:
     assert not [a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION]
     held = {a.path for a in plan.exceptions if a.hold_id == "h1"}
     assert f"{STORE}/{OWNED}/.claude/projects/p/c1.jsonl" in held
-    remaining = LocationDiscovery("lap", "endpoint", tuple(i for i in laptop.items if OWNED in i["location"]["path"]))
+    remaining = LocationDiscovery("lap", "endpoint", tuple(i for i in laptop.items if OWNED in i.path))
     assert verify_erasure(plan, [remaining]).clean
     leftover = LocationDiscovery("lap", "endpoint", laptop.items)
     result = verify_erasure(plan, [leftover])
@@ -213,20 +217,13 @@ def test_art17_exception_by_kind() -> None:
 
 
 def _version(key: str, vid: str, *, latest: bool, lines: int = 5, locked: bool = False) -> ArtifactInfo:
-    file = FileRef(key, 10, f"etag{vid}:{vid}", HEX, lines, "s3_object", "jsonl", vid)
-    return ArtifactInfo(file, None, is_latest=latest, locked=locked)
+    file = _file("s3", key, 10, f"etag{vid}:{vid}", HEX, lines, "s3_object", "jsonl")
+    return ArtifactInfo(replace(file, version_id=vid, is_latest=latest), None, locked=locked)
 
 
-def _s3_item(key: str, vid: str, line: int) -> dict[str, Any]:
-    return {
-        "location": {"store": "s3", "path": key, "line": line, "version_id": vid},
-        "kind": "s3_object",
-        "session_id": None,
-        "timestamp": None,
-        "content": SECRET,
-        "reason": "identifier_match",
-        "pointers": [],
-    }
+def _s3_item(key: str, vid: str, line: int) -> Finding:
+    location = FindingLocation(key, line, store="s3", version_id=vid)
+    return Finding(location, "s3_object", "identifier_match", content=SECRET)
 
 
 def test_store_decisions() -> None:
@@ -259,10 +256,7 @@ def test_partly_held_file_is_redacted_on_its_other_lines() -> None:
     laptop = _laptop(3)
     other_t = f"{STORE}/{OTHER}/.claude/projects/p/c2.jsonl"
     items = tuple(
-        {**i, "timestamp": "2025-06-01T00:00:00Z"}
-        if i["location"]["path"] == other_t and i["location"]["line"] == 2
-        else i
-        for i in laptop.items
+        replace(i, timestamp="2025-06-01T00:00:00Z") if i.path == other_t and i.line == 2 else i for i in laptop.items
     )
     hold = _hold(endpoints=["lap"], paths=[other_t], date_to=date(2025, 12, 31))
     plan = _plan(LocationDiscovery("lap", "endpoint", items, laptop.owned_sessions, laptop.artifacts), holds=[hold])
@@ -307,9 +301,11 @@ def test_unreadable_entries_are_listed_not_touched() -> None:
 def test_user_folder_copies_of_deleted_outputs_go_with_the_session() -> None:
     """A `~/Claude/` file with the same content as a deleted session's output is deleted with the session."""
     laptop = _laptop()
-    output = ArtifactInfo(FileRef(f"{STORE}/{OWNED}/outputs/draft.md", 9, "v1", "cd" * 32, 2, "output", "text"), OWNED)
-    copy = ArtifactInfo(FileRef("/Users/ana/Claude/draft.md", 9, "v2", "cd" * 32, 2, "user_output", "text"))
-    unrelated = ArtifactInfo(FileRef("/Users/ana/Claude/other.md", 9, "v3", "ef" * 32, 2, "user_output", "text"))
+    output = ArtifactInfo(
+        _file("lap", f"{STORE}/{OWNED}/outputs/draft.md", 9, "v1", "cd" * 32, 2, "output", "text"), OWNED
+    )
+    copy = ArtifactInfo(_file("lap", "/Users/ana/Claude/draft.md", 9, "v2", "cd" * 32, 2, "user_output", "text"))
+    unrelated = ArtifactInfo(_file("lap", "/Users/ana/Claude/other.md", 9, "v3", "ef" * 32, 2, "user_output", "text"))
     artifacts = (*laptop.artifacts, output, copy, unrelated)
     plan = _plan(LocationDiscovery("lap", "endpoint", laptop.items, laptop.owned_sessions, artifacts))
     session = next(a for a in plan.actions if a.kind is ActionKind.DELETE_SESSION)

@@ -20,7 +20,7 @@ from models.settings import EndpointSettings, RetentionPolicy
 from proofs.ledger import Ledger, LedgerAction
 from proofs.store import JsonlLedgerStore
 from retention.execute import execute_purge
-from retention.plan import PurgeCandidate, PurgeStatus, SubjectProbe, plan_purge
+from retention.plan import PurgeCandidate, PurgePlan, PurgeStatus, SubjectProbe, plan_purge
 from retention.policies import is_expired
 from tests.unit.retention.conftest import REFERENCE, Fleet, make_fleet, parse, with_policies
 
@@ -97,6 +97,25 @@ def test_real_run_deletes_expired_sessions_and_second_run_nothing(fleet: Fleet, 
     second = execute_purge(again, connectors=fleet.connectors(), ledger=ledger, run_id="purge-2", actor="t")
     assert second.outcomes == ()
     assert len(list(ledger.entries())) == len(entries)
+
+
+def test_plan_read_back_knows_no_file_times_and_still_runs(fleet: Fleet, tmp_path: Path) -> None:
+    """A purge plan read back from its JSON (a reviewed or a crashed run's plan) carries no file mtime, so
+    no age can be judged from it, and it deletes exactly the expired sessions."""
+    plan = PurgePlan.from_json(plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE).to_json())
+    files = [f for cand in plan.candidates for f in cand.files]
+    assert files and all(f.mtime is None for f in files)
+    with pytest.raises(ValueError, match="modification time"):
+        _ = files[0].modified_at
+    ledger = _ledger(tmp_path)
+    report = execute_purge(plan, connectors=fleet.connectors(), ledger=ledger, run_id="purge-read-back", actor="t")
+    assert report.complete
+    expired = fleet.expired(365)
+    for session in fleet.sessions():
+        gone = (session["endpoint"], session["session_id"]) in expired
+        for path in session["paths"]:
+            assert _laptop_file(fleet, session["endpoint"], path).exists() is not gone, path
+    assert len(list(ledger.entries())) == len(expired) and ledger.verify().ok
 
 
 def test_held_session_is_retained_and_recorded(fleet: Fleet, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import FileRef, Skipped
+from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, unseal
@@ -18,9 +18,24 @@ KEY = bytes(range(32))
 DISCOVERY = LocationDiscovery(
     "lap-01",
     "endpoint",
-    ({"location": {"endpoint": "lap-01", "path": "/h/a.jsonl", "line": 3}, "kind": "transcript"},),
+    (Finding(FindingLocation("/h/a.jsonl", 3, endpoint="lap-01"), "transcript", "identifier_match"),),
     (("sess-1", "session_email"),),
-    (ArtifactInfo(FileRef("/h/a.jsonl", 10, "1:10:5", "ab" * 32, 4, "transcript", "jsonl"), "sess-1"),),
+    (
+        ArtifactInfo(
+            Item(
+                "lap-01",
+                "/h/a.jsonl",
+                10,
+                None,
+                "1:10:5",
+                sha256="ab" * 32,
+                lines=4,
+                kind="transcript",
+                fmt="jsonl",
+            ),
+            "sess-1",
+        ),
+    ),
     (Skipped("lap-01", "/h/locked", "permission_denied"),),
 )
 
