@@ -329,7 +329,7 @@ def _fields(record: dict[str, object]) -> str:
 
 def render_record(item: PackageItem) -> str:
     """An intelligible rendering of one item: messages with roles, tool calls, typed prompts, record fields."""
-    record = item.record
+    record = item.decoded()
     if isinstance(record, dict):
         kind = record.get("type")
         message = record.get("message")

@@ -7,6 +7,7 @@ Imports models only; writes nothing.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -127,11 +128,14 @@ class PackageItem:
         timestamp: when the record was written, if known (aware UTC).
         categories: Art. 15(1)(b) category codes found in it.
         content: the subject's record, redacted (JSON text of the record, or the text line).
-        record: the decoded redacted JSON record, for intelligible rendering, else None.
+        record: the decoded redacted JSON record, for intelligible rendering, else None (read it with
+            `decoded()`).
         context: short redacted lines around it (previous/next message) needed to understand it.
         reason: `match` (names the person) or `owned_session` (the whole session is theirs).
         redactions: reason code -> count of third-party values replaced in this item.
         image_blocks: (media type, bytes) of images belonging to the subject.
+        record_in_content: `content` is the JSON text of the record, which `decoded()` decodes (`record`
+            is then None).
     """
 
     location: dict[str, object]
@@ -146,6 +150,15 @@ class PackageItem:
     reason: str
     redactions: dict[str, int]
     image_blocks: tuple[tuple[str, bytes], ...] = ()
+    record_in_content: bool = False
+
+    def decoded(self) -> object | None:
+        """The decoded redacted record: `record`, or decoded from `content` when the item was built with
+        `record_in_content` (a package holds thousands of records: each is kept once, as its JSON text)."""
+        if self.record_in_content:
+            decoded: object = json.loads(self.content)
+            return decoded
+        return self.record
 
 
 @dataclass(frozen=True)

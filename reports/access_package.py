@@ -208,8 +208,9 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
             "categories": list(item.categories),
             "reason": item.reason,
         }
-        if item.record is not None:
-            entry["record"] = _json_safe(item.record)
+        record = item.decoded()
+        if record is not None:
+            entry["record"] = _json_safe(record)
         else:
             entry["text"] = item.content
         lines.setdefault(jsonl, []).append(json.dumps(entry, ensure_ascii=False))

@@ -124,7 +124,7 @@ def portable_text(item: PackageItem) -> PortableText | str:
         return "not_about_subject"
     if item.kind in INFERRED_KINDS:
         return "inferred_kind"
-    record = item.record
+    record = item.decoded()
     if isinstance(record, dict):
         message = record.get("message")
         if record.get("type") in USER_TYPES and isinstance(message, dict):

@@ -426,7 +426,7 @@ def _document(item: Finding) -> tuple[str, str]:
 @dataclass(frozen=True)
 class _Redacted:
     text: str
-    record: object | None
+    is_record: bool  # `text` is the JSON text of a redacted record (decoded again when the package is written)
     redactions: dict[str, int]
 
 
@@ -439,14 +439,12 @@ def _content_key(content: str | None) -> bytes:
 def _redact(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> _Redacted:
     value = staged.value
     redactions: dict[str, int] = {}
-    record: object | None = None
     if value is not None:
         result = redact_record(value, matcher, staged.third, book=book, others=others)
         value = result.value
         redactions = dict(result.counts)
-        record = value if not isinstance(value, str) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
-    return _Redacted(text, record, redactions)
+    return _Redacted(text, value is not None and not isinstance(value, str), redactions)
 
 
 def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
@@ -461,7 +459,8 @@ def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
         categories=item.categories,
         content=redacted.text,
-        record=redacted.record,
+        record=None,
+        record_in_content=redacted.is_record,  # the text is its JSON: the record is not kept twice
         context=(),
         reason=item.reason,
         redactions=dict(redacted.redactions),
