@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import os
 import struct
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -63,21 +65,40 @@ def is_sealed(value: str | None) -> bool:
 def encrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
     """Encrypt a file in 1 MiB chunks (each sealed with its index and a last-chunk flag against reordering
     and truncation) to `dst`, written atomically with mode 0600."""
+    with src.open("rb") as inp:
+        encrypt_stream(iter(lambda: inp.read(_FILE_CHUNK), b""), dst, key, aad)
+
+
+def encrypt_stream(pieces: Iterable[bytes], dst: Path, key: bytes, aad: bytes = b"") -> None:
+    """Encrypt the concatenation of `pieces` to `dst` in the format of `encrypt_file` (chunks of at most
+    1 MiB, whatever the pieces' sizes), written atomically with mode 0600; the plaintext is never held whole."""
     aead = AESGCM(key)
     prefix = os.urandom(8)
-    with atomic_writer(dst) as out, src.open("rb") as inp:
+    with atomic_writer(dst) as out:
         out.write(_FILE_MAGIC + prefix)
         index = 0
-        chunk = inp.read(_FILE_CHUNK)
-        while True:
-            following = inp.read(_FILE_CHUNK)
-            last = not following
-            nonce = prefix + struct.pack(">I", index)
-            sealed = aead.encrypt(nonce, chunk, aad + struct.pack(">I?", index, last))
-            out.write(struct.pack(">I", len(sealed)) + sealed)
-            if last:
-                break
-            chunk, index = following, index + 1
+        pending = bytearray()
+        chunk: bytes | None = None
+        for piece in pieces:
+            pending += piece
+            while len(pending) > _FILE_CHUNK:  # a full chunk is sealed once more data follows it
+                if chunk is not None:
+                    _write_chunk(out, aead, prefix, index, chunk, aad, last=False)
+                    index += 1
+                chunk, pending = bytes(pending[:_FILE_CHUNK]), pending[_FILE_CHUNK:]
+        if chunk is not None and pending:
+            _write_chunk(out, aead, prefix, index, chunk, aad, last=False)
+            index += 1
+            chunk = None
+        _write_chunk(out, aead, prefix, index, bytes(pending) if chunk is None else chunk, aad, last=True)
+
+
+def _write_chunk(
+    out: BinaryIO, aead: AESGCM, prefix: bytes, index: int, chunk: bytes, aad: bytes, *, last: bool
+) -> None:
+    nonce = prefix + struct.pack(">I", index)
+    sealed = aead.encrypt(nonce, chunk, aad + struct.pack(">I?", index, last))
+    out.write(struct.pack(">I", len(sealed)) + sealed)
 
 
 def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
@@ -86,8 +107,26 @@ def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
     Raises:
         DecryptionError: wrong key, modified, reordered or truncated ciphertext.
     """
+    with atomic_writer(dst) as out:
+        for chunk in decrypt_stream(src, key, aad):
+            out.write(chunk)
+
+
+def is_encrypted_file(src: Path) -> bool:
+    """Whether `src` starts like a file made by `encrypt_file` or `encrypt_stream`."""
+    with src.open("rb") as inp:
+        return inp.read(len(_FILE_MAGIC)) == _FILE_MAGIC
+
+
+def decrypt_stream(src: Path, key: bytes, aad: bytes = b"") -> Iterator[bytes]:
+    """The plaintext chunks of a file made by `encrypt_file` or `encrypt_stream`, one at a time; a chunk is
+    yielded only once it is authenticated, and the end is checked (a truncated file raises at its end).
+
+    Raises:
+        DecryptionError: wrong key, modified, reordered or truncated ciphertext.
+    """
     aead = AESGCM(key)
-    with atomic_writer(dst) as out, src.open("rb") as inp:
+    with src.open("rb") as inp:
         header = inp.read(len(_FILE_MAGIC) + 8)
         if not header.startswith(_FILE_MAGIC):
             raise DecryptionError(f"{src.name} is not a dsr encrypted file")
@@ -101,13 +140,14 @@ def decrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
             nonce = prefix + struct.pack(">I", index)
             for last in (False, True):
                 try:
-                    out.write(aead.decrypt(nonce, sealed, aad + struct.pack(">I?", index, last)))
+                    plain = aead.decrypt(nonce, sealed, aad + struct.pack(">I?", index, last))
                 except InvalidTag:
                     continue
                 done = last
                 break
             else:
                 raise DecryptionError(f"{src.name}: chunk {index} failed to decrypt (wrong key or modified)")
+            yield plain
             index += 1
         if inp.read(1):
             raise DecryptionError(f"{src.name} has data after its last chunk")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
-from models.crypto import decrypt_file, encrypt_file, seal, unseal
+from models.crypto import decrypt_file, decrypt_stream, encrypt_file, encrypt_stream, is_encrypted_file, seal, unseal
 from models.errors import InputError
 from models.files import atomic_write
 from models.settings import Settings
@@ -30,19 +30,32 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
 
 
 def write_staging(path: Path, items: Iterable[Finding], key: bytes) -> None:
-    """Write a location's findings encrypted (AES-GCM, request key), one JSON line each (`Finding.to_json`:
-    ASCII, so names that are not UTF-8 round-trip); the plaintext exists only in memory."""
-    plain = "".join(item.to_json() + "\n" for item in items).encode("ascii")
-    atomic_write(path, seal(key, plain, path.name.encode()), mode=0o600)
+    """Write a location's findings encrypted (AES-GCM, request key, in sealed chunks: `encrypt_stream`), one
+    JSON line each (`Finding.to_json`: ASCII, so names that are not UTF-8 round-trip); the plaintext exists
+    only in memory, a chunk at a time."""
+    encrypt_stream((item.to_json().encode("ascii") + b"\n" for item in items), path, key, path.name.encode())
 
 
 def iter_staged(root: Path, key: bytes) -> Iterator[Finding]:
-    """The staged findings of every location, decrypted one file at a time."""
+    """The staged findings of every location, decrypted a chunk at a time (a location staged as one sealed
+    value by an earlier version is decrypted whole)."""
     for path in sorted(root.glob("*.jsonl.enc")):
-        plain = unseal(key, path.read_text(encoding="ascii"), path.name.encode())
-        for line in plain.decode("utf-8").splitlines():
+        for line in _staged_lines(path, key):
             if line.strip():
-                yield Finding.from_json(line)
+                yield Finding.from_json(line.decode("utf-8"))
+
+
+def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:
+    if not is_encrypted_file(path):
+        yield from unseal(key, path.read_text(encoding="ascii"), path.name.encode()).splitlines()
+        return
+    rest = b""
+    for chunk in decrypt_stream(path, key, path.name.encode()):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
 
 
 def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:

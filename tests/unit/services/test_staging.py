@@ -11,7 +11,7 @@ import pytest
 from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
-from models.crypto import DecryptionError, unseal
+from models.crypto import DecryptionError, decrypt_stream, seal, unseal
 from services.staging import iter_staged, load_discovery, save_discovery, write_staging
 
 KEY = bytes(range(32))
@@ -74,6 +74,42 @@ def test_findings_are_staged_as_encrypted_json_and_read_back_typed(tmp_path: Pat
     )  # fmt: skip
     write_staging(tmp_path / "lap-01.jsonl.enc", findings, KEY)
     assert b"Ana" not in (tmp_path / "lap-01.jsonl.enc").read_bytes()
-    plain = unseal(KEY, (tmp_path / "lap-01.jsonl.enc").read_text(encoding="ascii"), b"lap-01.jsonl.enc")
+    plain = b"".join(decrypt_stream(tmp_path / "lap-01.jsonl.enc", KEY, b"lap-01.jsonl.enc"))
     assert [json.loads(line) for line in plain.decode("ascii").splitlines()] == [f.to_dict() for f in findings]
     assert tuple(iter_staged(tmp_path, KEY)) == findings
+
+
+def _many(count: int) -> list[Finding]:
+    return [
+        Finding(FindingLocation(f"/h/s{n}.jsonl", n, endpoint="lap-01"), "transcript", "owned_session",
+                content=json.dumps({"n": n, "text": "x" * (n % 997)}))
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def test_a_large_location_is_staged_and_read_back_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """Findings spanning several sealed chunks (lines cut across chunk ends) come back equal and in order; a
+    location staged whole by an earlier version still reads."""
+    findings = _many(6000)  # about 3.5 MB of JSON lines: four chunks
+    write_staging(tmp_path / "lap-01.jsonl.enc", findings, KEY)
+    assert sum(1 for _ in decrypt_stream(tmp_path / "lap-01.jsonl.enc", KEY, b"lap-01.jsonl.enc")) > 2
+    assert list(iter_staged(tmp_path, KEY)) == findings
+    plain = "".join(f.to_json() + "\n" for f in findings[:5]).encode("ascii")
+    (tmp_path / "lap-02.jsonl.enc").write_text(seal(KEY, plain, b"lap-02.jsonl.enc"), encoding="ascii")
+    assert list(iter_staged(tmp_path, KEY)) == findings + findings[:5]
+
+
+def test_a_truncated_or_altered_staged_location_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lap-01.jsonl.enc"
+    write_staging(path, _many(3000), KEY)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DecryptionError):
+        list(iter_staged(tmp_path, KEY))
+    path.write_bytes(whole[:100] + bytes([whole[100] ^ 1]) + whole[101:])
+    with pytest.raises(DecryptionError):
+        list(iter_staged(tmp_path, KEY))
+    path.rename(tmp_path / "lap-02.jsonl.enc")  # another location's name: another context
+    (tmp_path / "lap-02.jsonl.enc").write_bytes(whole)
+    with pytest.raises(DecryptionError):
+        list(iter_staged(tmp_path, KEY))
