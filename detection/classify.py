@@ -329,12 +329,10 @@ _CATEGORY_OF = {
 _RELEASE_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "IBAN_CODE", "CREDIT_CARD")
 # What a text must hold for any recognizer of `_RELEASE_ENTITIES` to fire (without NER or known names): an
 # `@` (e-mail, percent-encoded `%40`, display name before an address), an IBAN's country and check digits
-# (case-sensitive, as presidio's pattern), a card's digit groups, a salutation or header (the patterns are
-# case-insensitive); the phone recognizer's own gate is added per region.
-_RELEASE_GATE = (
-    r"@|%40|[A-Z]{2}[0-9]{2}|\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
-    r"|(?i:\b(?:dear|hi|hello|from:|to:|cc:|bcc:) )"
-)
+# (case-sensitive, as presidio's pattern), a card's digit groups, a salutation or header in any case (tested
+# after case folding), or what the phone recognizer's own gate (per region) finds. This regex holds the IBAN
+# and card parts; `Classifier._may_hold_release_entity` tests the rest.
+_RELEASE_GATE = re.compile(r"[A-Z]{2}[0-9]{2}|\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
 
 _NAME_WORD = r"[A-Z][a-zà-öø-ÿ'’]+(?:-[A-Z][a-zà-öø-ÿ'’]+)?"
 _PERSON_PATTERNS = [
@@ -462,7 +460,8 @@ class Classifier:
         )
         self._subject: tuple[Matcher, _SubjectRecognizer] | None = None
         # Known names and NER can fire on any text: no gate then.
-        self._release_gate = None if names or spacy_model else re.compile(f"{_RELEASE_GATE}|{phone.gate.pattern}")
+        self._release_gated = not (names or spacy_model)
+        self._phone_gate = phone.gate
 
     def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
         if self._subject is None or self._subject[0] is not matcher:
@@ -479,12 +478,19 @@ class Classifier:
         )
         return results
 
+    def _may_hold_release_entity(self, text: str) -> bool:
+        """Whether any recognizer of `_RELEASE_ENTITIES` could fire on `text` (see `_RELEASE_GATE`)."""
+        if "@" in text or "%40" in text or _RELEASE_GATE.search(text) or self._phone_gate.search(text):
+            return True
+        folded = text.casefold()
+        return any(word in folded for word in _SALUTATIONS)
+
     def detect_others(self, text: str, matcher: Matcher) -> list[tuple[int, int, str]]:
         """(start, end, entity) of presidio's detections of people's data (e-mail, phone, name, IBAN, card)
         in `text` that do not overlap the subject's own spans: what a release check must not let through."""
         if not text or _is_blob(text) or text.isdigit():
             return []
-        if self._release_gate is not None and not self._release_gate.search(text):
+        if self._release_gated and not self._may_hold_release_entity(text):
             return []  # nothing any recognizer of these entities could fire on (most of a package's text)
         results: list[RecognizerResult] = self._analyzer.analyze(
             text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
