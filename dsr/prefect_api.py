@@ -7,6 +7,9 @@
    command is killed with `kill -9`: it watches a pipe only the command holds, and on Linux the kernel sends it
    SIGKILL when its parent dies. It is given `[prefect].startup_timeout` seconds to answer (generous, for a
    loaded machine); if it does not, the command fails with one line naming the log and `dsr server start`.
+   While it boots, the command does its own slow imports (Prefect, its engines, the flow: `meanwhile`), so the
+   two overlap on a machine with two cores. Its SQLite database stays in the Prefect home: Prefect's migrations
+   run on its first start only (they more than double that start).
 
 Every server environment has Prefect's telemetry and analytics off (`models.prefect_env`).
 
