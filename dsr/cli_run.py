@@ -11,6 +11,7 @@ lock (`models.run_lock`) for the whole local run, and refuses at once, in one li
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -156,6 +157,18 @@ def _run_erasure(request_id: str, *, served: bool) -> dict[str, Any]:
     return result
 
 
+def _import_flow(kind: RequestKind) -> None:
+    """Import Prefect, its flow and task engines and the request's flow (seconds of imports: Prefect, the
+    detection stack) while a temporary Prefect server boots, rather than after it answers."""
+    from fastapi import encoders  # noqa: F401, PLC0415 - Prefect encodes a flow run's parameters with it
+    from prefect import flow_engine, task_engine  # noqa: F401, PLC0415 - only for a local run
+
+    if kind is RequestKind.ERASURE:
+        from flows import erasure_request  # noqa: F401, PLC0415
+    else:
+        from flows import access  # noqa: F401, PLC0415
+
+
 def _blocked_error(request_id: str, since: datetime) -> InputError | None:
     """Why this run's attempt to issue the request's package was blocked (register or release check), if it was
     (read from the audit trail: the reasons never go through Prefect)."""
@@ -240,7 +253,8 @@ def run(
         with explicit_api_auth(state.settings):
             outcome = runner(served=True)
     else:
-        with hold_for_run(database, request_id), prefect_api(state.settings) as api, _against(api):
+        imports = functools.partial(_import_flow, kind)  # while a temporary server boots
+        with hold_for_run(database, request_id), prefect_api(state.settings, imports) as api, _against(api):
             outcome = runner(served=False)
     outcome["seconds"] = round(time.monotonic() - started, 1)
     if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):

@@ -7,6 +7,9 @@
    command is killed with `kill -9`: it watches a pipe only the command holds, and on Linux the kernel sends it
    SIGKILL when its parent dies. It is given `[prefect].startup_timeout` seconds to answer (generous, for a
    loaded machine); if it does not, the command fails with one line naming the log and `dsr server start`.
+   While it boots, the command does its own slow imports (Prefect, its engines, the flow: `meanwhile`), so the
+   two overlap on a machine with two cores. Its SQLite database stays in the Prefect home: Prefect's migrations
+   run on its first start only (they more than double that start).
 
 Every server environment has Prefect's telemetry and analytics off (`models.prefect_env`).
 
@@ -26,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +89,11 @@ def explicit_api_auth(settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def prefect_api(settings: Settings) -> Iterator[PrefectApi]:
+def prefect_api(settings: Settings, meanwhile: Callable[[], None] | None = None) -> Iterator[PrefectApi]:
     """The API to run against for the block: the configured local server if it answers, else a temporary one.
+
+    `meanwhile` is called once before the block: while a temporary server boots (its imports, migrations and
+    app take seconds), so that the command's own slow imports run at the same time on another core.
 
     Raises:
         PrefectUnavailableError: the temporary server exited or did not answer in time, or the local server
@@ -95,9 +101,12 @@ def prefect_api(settings: Settings) -> Iterator[PrefectApi]:
     """
     local = settings.prefect.api_url
     if is_healthy(local):
-        yield PrefectApi(local, authorised_credential(settings, local))
+        credential = authorised_credential(settings, local)
+        if meanwhile is not None:
+            meanwhile()
+        yield PrefectApi(local, credential)
         return
-    with temporary_server(settings) as api:
+    with temporary_server(settings, meanwhile) as api:
         yield api
 
 
@@ -147,15 +156,15 @@ def _one_starting_at_a_time(home: Path) -> Iterator[None]:
 
 
 @contextmanager
-def temporary_server(settings: Settings) -> Iterator[PrefectApi]:
+def temporary_server(settings: Settings, meanwhile: Callable[[], None] | None = None) -> Iterator[PrefectApi]:
     """Start a Prefect API that ends with this process and requires a one-time credential; yield it; stop it
-    (and its group) afterwards."""
+    (and its group) afterwards. `meanwhile` runs in this process while the server boots."""
     log = settings.state_dir / TEMP_SERVER_LOG
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.prefect.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     credential = new_credential("dsr-run")
     with _one_starting_at_a_time(settings.prefect.home):
-        proc, port, write_end = _start(settings, log, credential)
+        proc, port, write_end = _start(settings, log, credential, meanwhile)
     try:
         yield PrefectApi(f"http://127.0.0.1:{port}/api", credential)
     finally:
@@ -163,8 +172,11 @@ def temporary_server(settings: Settings) -> Iterator[PrefectApi]:
         os.close(write_end)
 
 
-def _start(settings: Settings, log: Path, credential: str) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Spawn the server and wait until it answers; (process, port, write end of its watchdog pipe)."""
+def _start(
+    settings: Settings, log: Path, credential: str, meanwhile: Callable[[], None] | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Spawn the server, call `meanwhile` while it boots, and wait until it answers; (process, port, write end
+    of its watchdog pipe). The server is stopped if `meanwhile` raises."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     read_end, write_end = os.pipe()
     proc: subprocess.Popen[bytes] | None = None
@@ -190,6 +202,8 @@ def _start(settings: Settings, log: Path, credential: str) -> tuple[subprocess.P
         os.close(read_end)
         read_end = -1
         listener.close()
+        if meanwhile is not None:
+            meanwhile()
         _wait_until_healthy(proc, f"http://127.0.0.1:{port}/api", settings.prefect.startup_timeout, log)
     except BaseException:
         if proc is not None:

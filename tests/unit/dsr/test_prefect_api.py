@@ -13,7 +13,7 @@ import pytest
 
 from dsr import cli_server
 from dsr.context import state
-from dsr.prefect_api import server_environment
+from dsr.prefect_api import server_environment, temporary_server
 from models.prefect_env import QUIET_PREFECT_ENV, quiet_prefect
 from models.settings import Settings
 
@@ -116,3 +116,42 @@ def test_a_temporary_server_that_cannot_start_is_one_line_with_the_fix(tmp_path:
     assert "prefect-temp-server.log" in lines[0]
     assert "Traceback" not in done.stdout + done.stderr
     assert (tmp_path / ".dsr" / "logs" / "prefect-temp-server.log").exists()
+
+
+def _temp_servers_of(parent: int) -> list[int]:
+    """Live `deployments.temp_server` processes whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+            argv = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[1]) == parent and b"deployments.temp_server" in argv:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_command_works_while_the_temporary_server_boots_and_a_failure_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`meanwhile` (the command's own imports) runs once the server process exists, before it is waited for;
+    if it fails, the failure propagates and no server is left."""
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.model_validate(
+        {"database": {"url": f"sqlite:///{tmp_path / 'dsr.db'}"}, "prefect": {"home": str(tmp_path / "pf")}}
+    )
+    seen: list[list[int]] = []
+
+    def meanwhile() -> None:
+        seen.append(_temp_servers_of(os.getpid()))
+        raise RuntimeError("import failed")
+
+    with pytest.raises(RuntimeError, match="import failed"), temporary_server(settings, meanwhile):
+        pytest.fail("the block must not run when `meanwhile` fails")
+    assert len(seen) == 1 and len(seen[0]) == 1, seen
+    assert _temp_servers_of(os.getpid()) == []
