@@ -131,8 +131,8 @@ class _RepeatingPhoneMatcher(phonenumbers.PhoneNumberMatcher):
     def _parse_and_verify(self, candidate: str, offset: int) -> Any:
         end = offset + len(candidate)
         key = (candidate, self.text[offset - 1] if offset > 0 else "", self.text[end] if end < len(self.text) else "")
-        if key in self._known:
-            number = self._known[key]
+        number = self._known.get(key, _UNSEEN)
+        if number is not _UNSEEN:
             return None if number is None else phonenumbers.PhoneNumberMatch(offset, candidate, number)
         match = super()._parse_and_verify(candidate, offset)
         if len(self._known) >= _PHONE_CACHE_MAX:
@@ -142,6 +142,7 @@ class _RepeatingPhoneMatcher(phonenumbers.PhoneNumberMatcher):
 
 
 _PHONE_CACHE_MAX = 50_000
+_UNSEEN = object()
 
 
 class _GatedPhoneRecognizer(PhoneRecognizer):
@@ -206,6 +207,12 @@ class _GatedPatterns(PatternRecognizer):
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
+def _fold(text: str) -> str:
+    """`text` case-folded for the substring gates, with the dotted capital I folded to a plain `i` (presidio's
+    regex takes `İ` for `i` when ignoring case; `str.casefold` gives `i` and a combining dot)."""
+    return text.casefold().replace("i\u0307", "i")
+
+
 class _HealthTerms(PatternRecognizer):
     """The health-term deny list, its regex run only on texts that hold one of the terms in any case.
 
@@ -217,7 +224,7 @@ class _HealthTerms(PatternRecognizer):
         self._folded = tuple(term.casefold() for term in HEALTH_TERMS)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
-        folded = text.casefold()
+        folded = _fold(text)
         if not any(term in folded for term in self._folded):
             return []
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
@@ -232,12 +239,11 @@ class _GatedCardRecognizer(CreditCardRecognizer):
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
-class _PersonHeuristics(_GatedPatterns):
+class _PersonHeuristics(PatternRecognizer):
     """Names shown before an e-mail address or after a salutation, run only on texts with either."""
 
     def __init__(self) -> None:
         super().__init__(
-            _GATE_DISPLAY_NAME,
             supported_entity="PERSON",
             name="PersonHeuristics",
             patterns=_PERSON_PATTERNS,
@@ -245,12 +251,9 @@ class _PersonHeuristics(_GatedPatterns):
         )
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
-        if "<" in text and _GATE_DISPLAY_NAME.search(text):
-            return PatternRecognizer.analyze(self, text, entities, nlp_artifacts, regex_flags)
-        folded = text.casefold()
-        if any(word in folded for word in _SALUTATIONS):
-            return PatternRecognizer.analyze(self, text, entities, nlp_artifacts, regex_flags)
-        return []
+        if ("<" in text and "@" in text) or any(word in _fold(text) for word in _SALUTATIONS):
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return []  # a display name stands before `<address@...>`; a salutation before a name
 
 
 class _GatedIpRecognizer(IpRecognizer):
@@ -334,12 +337,18 @@ _RELEASE_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "IBAN_CODE", "CR
 # and card parts; `Classifier._may_hold_release_entity` tests the rest.
 _RELEASE_GATE = re.compile(r"[A-Z]{2}[0-9]{2}|\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
 
-_NAME_WORD = r"[A-Z][a-zà-öø-ÿ'’]+(?:-[A-Z][a-zà-öø-ÿ'’]+)?"
+# A capitalised word, capitals inside allowed before a lower-case letter (McDonald, O'Neil, DeVries), or a word
+# in capitals (NOWAK); a name never ends inside a word (`_NAME_END`), so it is never cut short.
+_WORD = r"(?:[A-ZÀ-ÖØ-Þ](?:[a-zà-öø-ÿ'’]|[A-ZÀ-ÖØ-Þ](?=[a-zà-öø-ÿ]))+|[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ'’]+)"
+_NAME_WORD = rf"{_WORD}(?:-{_WORD})?"
+_NAME_END = r"(?![\w'’-])"
 _PERSON_PATTERNS = [
-    Pattern("display name", rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,2}}(?=\s*<[^<>\s@]+@[^<>\s]+>)", 0.7),
+    Pattern(
+        "display name", rf"(?<![\w'’-]){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}{_NAME_END}(?=\s*<[^<>\s@]+@[^<>\s]+>)", 0.7
+    ),
     Pattern(
         "salutation",
-        rf"(?<=\b(?i:Dear|Hi|Hello|From:|To:|Cc:|Bcc:) ){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}",
+        rf"(?<=\b(?i:Dear|Hi|Hello|From:|To:|Cc:|Bcc:) ){_NAME_WORD}(?: {_NAME_WORD}){{1,2}}{_NAME_END}",
         0.6,
     ),
 ]
@@ -369,7 +378,6 @@ _GATE_CARD = re.compile(r"\d{4}[- ]?\d{3}")  # presidio's card pattern: 4 digits
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
 _GATE_IPV6 = re.compile(r"::|(?:[0-9A-Fa-f]{1,4}:){6}")
-_GATE_DISPLAY_NAME = re.compile(r"<[^<>\s@]+@")
 # The salutation words, case-folded: any case of them (presidio's regex folds case simply; none of these
 # letters has a simple fold other than its ASCII pair) holds them after `str.casefold`.
 _SALUTATIONS = ("dear ", "hi ", "hello ", "from: ", "to: ", "cc: ", "bcc: ")
@@ -482,7 +490,7 @@ class Classifier:
         """Whether any recognizer of `_RELEASE_ENTITIES` could fire on `text` (see `_RELEASE_GATE`)."""
         if "@" in text or "%40" in text or _RELEASE_GATE.search(text) or self._phone_gate.search(text):
             return True
-        folded = text.casefold()
+        folded = _fold(text)
         return any(word in folded for word in _SALUTATIONS)
 
     def detect_others(self, text: str, matcher: Matcher) -> list[tuple[int, int, str]]:

@@ -133,3 +133,31 @@ def test_classify_uses_every_recognizer(classifier: Classifier, matcher: Matcher
     )
     entities = {f.entity for f in classifier.classify(text, matcher).third_parties}
     assert {"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IP_ADDRESS"} <= entities
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        ("From: Anna McDonald <anna@corp.example>", "From: ", "Donald"),
+        ("Anna McDonald <anna@corp.example>", "<", "Anna"),
+        ("Dear Sean O'Neil, thanks", "Dear ", "Neil"),
+        ("Hi Anna DeVries", "Hi ", "Vries"),
+        ("Hi Anna NOWAK, see you", "Hi ", "NOWAK"),
+        ("H\u0130 Anna Nowak, see you", "see you", "Nowak"),  # dotted capital I: presidio folds it to i
+        ("Anna Nowak <\x1canna@corp.example>", "<", "Nowak"),
+    ],
+)
+def test_names_are_redacted_whole(classifier: Classifier, matcher: Matcher, text: str, kept: str, gone: str) -> None:
+    """A name with capitals inside, in capitals, after an odd salutation or before an odd address is found
+    whole: no part of it is left beside its marker."""
+    from detection.redact import redact_record
+
+    record = "E-48213: " + text
+    redacted = redact_record(record, matcher, classifier.classify(record, matcher).third_parties).value
+    assert isinstance(redacted, str)
+    assert kept in redacted and gone not in redacted and "[person 1]" in redacted, redacted
+    assert classifier.detect_others(text, matcher), text
+
+
+def test_health_terms_with_a_dotted_capital_i_are_found(classifier: Classifier, matcher: Matcher) -> None:
+    assert "health" in classifier.classify("E-48213 D\u0130AGNOS\u0130S confirmed", matcher).categories
