@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.planted import submit_access
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 
@@ -46,38 +48,6 @@ def _fleet(work: Path, laptops: int, size_mb: float, seed: int) -> Path:
     return config
 
 
-def _submit(config: Path) -> str:
-    from models import cases  # noqa: PLC0415
-    from models.db import session_scope  # noqa: PLC0415
-    from models.identifiers import validate_all  # noqa: PLC0415
-    from models.keys import hmac_key, master_key  # noqa: PLC0415
-    from models.settings import load_settings  # noqa: PLC0415
-    from models.types import RequestKind  # noqa: PLC0415
-    from services import identity  # noqa: PLC0415
-
-    settings = load_settings(config)
-    truth = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))
-    person = truth["subjects"][0]
-    idents = validate_all(
-        emails=person["emails"],
-        names=[person["name"]],
-        phones=person["phones"],
-        user_ids=person["user_ids"],
-        region=settings.controller.phone_region,
-    )
-    with session_scope(settings.database.url) as session:
-        request_id = cases.submit_request(
-            session,
-            settings,
-            kind=RequestKind.ACCESS,
-            identifiers=idents,
-            hmac_key=hmac_key(settings.state_dir),
-            master_key=master_key(settings.state_dir),
-        ).id
-    identity.waive(settings, request_id, reason="benchmark: request from the employee's own account")
-    return request_id
-
-
 def _cpu() -> tuple[float, float]:
     """CPU seconds of this process and of its waited-for children (the PDF browser): less sensitive than wall
     time to other jobs on a shared machine."""
@@ -94,7 +64,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, profile: Path | Non
     started = time.perf_counter()
     config = _fleet(work, laptops, size_mb, seed)
     _log(f"simulated {laptops} laptops x {size_mb:g} MiB in {time.perf_counter() - started:.1f} s")
-    request_id = _submit(config)
+    request_id = submit_access(config, 1, "benchmark: request from the employee's own account")[0]
     settings = load_settings(config)
     started = time.perf_counter()
     findings = 0

@@ -19,47 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from models import cases
-from models.db import dispose_engines, session_scope
-from models.identifiers import validate_all
-from models.keys import hmac_key, master_key
+from benchmarks.planted import submit_access
 from models.settings import load_settings
-from models.types import RequestKind
-from services import identity
 from simulation.fleet import simulate_fleet
 
 DSR = [sys.executable, "-m", "dsr"]
 HOG = "while True:\n    pass\n"
-
-
-def _submit(config: Path, count: int) -> list[str]:
-    settings = load_settings(config)
-    truth = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))
-    person = truth["subjects"][0]
-    idents = validate_all(
-        emails=person["emails"],
-        names=[person["name"]],
-        phones=person["phones"],
-        user_ids=person["user_ids"],
-        region=settings.controller.phone_region,
-    )
-    ids = []
-    with session_scope(settings.database.url) as session:
-        for _ in range(count):
-            request = cases.submit_request(
-                session,
-                settings,
-                kind=RequestKind.ACCESS,
-                identifiers=idents,
-                hmac_key=hmac_key(settings.state_dir),
-                master_key=master_key(settings.state_dir),
-            )
-            session.flush()
-            ids.append(request.id)
-    for rid in ids:
-        identity.waive(settings, rid, reason="stress run on synthetic data")
-    dispose_engines()
-    return ids
 
 
 def _run(config: Path, rid: str) -> dict[str, Any]:
@@ -108,7 +73,7 @@ def main() -> None:
         config = root / "fleet" / "dsr.toml"
         with config.open("a", encoding="utf-8") as fh:
             fh.write(f'\n[access]\npackage_dir = "{root / "packages"}"\n\n[prefect]\nport = 9\n')
-        ids = _submit(config, args.runs)
+        ids = submit_access(config, args.runs, "stress run on synthetic data")
         hog = subprocess.Popen([sys.executable, "-c", HOG])
         started = time.monotonic()
         try:
