@@ -42,7 +42,7 @@ from reports.access_input import (
     status_text,
 )
 
-__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "CopyDetail", "esc", "fmt_time", "render_access_html"]
+__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "CopyDetail", "copy_groups", "esc", "fmt_time", "render_access_html"]
 
 TOOL_RESULT_CHARS = 400
 THINKING_CHARS = 300
@@ -400,6 +400,17 @@ def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True, titles:
     return "".join(parts)
 
 
+def copy_groups(items: Iterable[PackageItem]) -> dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]]:
+    """Section 5's grouping of the copy: (location type, name) -> application -> conversation or file ->
+    its records, in the order given."""
+    by_loc: dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]] = {}
+    for item in items:
+        apps = by_loc.setdefault((location_type(item), location_name(item)), {})
+        sessions = apps.setdefault(item.app or "", {})
+        sessions.setdefault(group_key(item), []).append(item)
+    return by_loc
+
+
 def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None, copy: CopyDetail = "records") -> str:
     """Section 5: the copy grouped by laptop (or store), application and session, chronological.
 
@@ -414,11 +425,7 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
     open_attr = " open" if shown or copy != "records" else ""
     if not inp.items:
         return "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
-    by_loc: dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]] = {}
-    for item in inp.items:
-        apps = by_loc.setdefault((location_type(item), location_name(item)), {})
-        sessions = apps.setdefault(item.app or "", {})
-        sessions.setdefault(group_key(item), []).append(item)
+    by_loc = copy_groups(inp.items)
     if copy == "systems":
         rows = [
             [

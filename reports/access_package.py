@@ -49,7 +49,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from models.settings import PDF_MAX_ITEMS
-from reports.access_html import CopyDetail, render_access_html
+from reports.access_html import CopyDetail, copy_groups, render_access_html
 from reports.access_input import (
     PackageInput,
     PackageItem,
@@ -260,7 +260,7 @@ def pdf_form(inp: PackageInput, pdf_max_items: int) -> str:
 
 def _conversations(inp: PackageInput) -> int:
     """How many conversations and files the copy's records are in (as section 5 groups them)."""
-    return len({(location_type(i), location_name(i), i.app or "", group_key(i)) for i in inp.items})
+    return sum(len(sessions) for apps in copy_groups(inp.items).values() for sessions in apps.values())
 
 
 def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: str | None = None) -> dict[str, object]:
