@@ -160,6 +160,11 @@ def make_fleet(out: Path, *, endpoints: int = 3, seed: int = 7) -> Fleet:
     """Simulate a small fleet and build subject s1's matcher from truth.json."""
     simulate_fleet(out, endpoints=endpoints, size_mb=0.05, seed=seed)
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    return Fleet(out, truth, subject_matcher(truth))
+
+
+def subject_matcher(truth: dict[str, Any]) -> Matcher:
+    """The matcher of the first planted subject of a simulated fleet's truth.json."""
     subject = truth["subjects"][0]
     ids = SubjectIdentifiers(
         emails=tuple(subject["emails"]),
@@ -167,7 +172,7 @@ def make_fleet(out: Path, *, endpoints: int = 3, seed: int = 7) -> Fleet:
         phones=tuple(subject["phones"]),
         user_ids=tuple(subject["user_ids"]),
     )
-    return Fleet(out, truth, Matcher.from_identifiers(ids))
+    return Matcher.from_identifiers(ids)
 
 
 def new_ledger(path: Path) -> Ledger:

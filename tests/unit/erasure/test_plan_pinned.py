@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from connectors.memory import MemoryConnector
-from detection.identifiers import SubjectIdentifiers
-from detection.matcher import Matcher
 from erasure.discovery import LocationDiscovery, discover_endpoint
 from erasure.plan import ErasurePlan, plan_erasure
 from models.settings import Art17Exception, ErasureSettings, HoldSettings, RetentionPolicy, load_settings
 from retention.plan import PurgePlan, plan_purge
 from services.retention_runs import plan_digest
 from simulation.fleet import simulate_fleet
+from tests.unit.erasure.fleet import subject_matcher
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -98,20 +97,9 @@ def _memory_fleet(out: Path) -> tuple[dict[str, MemoryConnector], dict[str, Any]
     return laptops, truth
 
 
-def _matcher(truth: dict[str, Any]) -> Matcher:
-    subject = truth["subjects"][0]
-    ids = SubjectIdentifiers(
-        emails=tuple(subject["emails"]),
-        names=(subject["name"],),
-        phones=tuple(subject["phones"]),
-        user_ids=tuple(subject["user_ids"]),
-    )
-    return Matcher.from_identifiers(ids)
-
-
 def _erasure_plan(tmp_path: Path) -> ErasurePlan:
     laptops, truth = _memory_fleet(tmp_path / "fleet")
-    matcher = _matcher(truth)
+    matcher = subject_matcher(truth)
     found = []
     for endpoint in truth["endpoints"]:
         owners = [endpoint["owner"]] if endpoint["owner"] else []

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from connectors.registry import open_location
-from detection.identifiers import SubjectIdentifiers
-from detection.matcher import Matcher
 from erasure.executor import ActionStatus
 from models.errors import ConfigError, InputError
 from models.holds import Hold
@@ -22,6 +20,7 @@ from proofs.store import JsonlLedgerStore
 from retention.execute import execute_purge
 from retention.plan import PurgeCandidate, PurgePlan, PurgeStatus, SubjectProbe, plan_purge
 from retention.policies import is_expired
+from tests.unit.erasure.fleet import subject_matcher
 from tests.unit.retention.conftest import REFERENCE, Fleet, make_fleet, parse, with_policies
 
 
@@ -33,17 +32,6 @@ def _sessions(candidates: Iterable[PurgeCandidate], status: PurgeStatus) -> set[
     return {
         (c.location, c.session_id) for c in candidates if c.unit == "session" and c.status is status and c.session_id
     }
-
-
-def _subject_matcher(fleet: Fleet) -> Matcher:
-    subject = fleet.truth["subjects"][0]
-    ids = SubjectIdentifiers(
-        emails=tuple(subject["emails"]),
-        names=(subject["name"],),
-        phones=tuple(subject["phones"]),
-        user_ids=tuple(subject["user_ids"]),
-    )
-    return Matcher.from_identifiers(ids)
 
 
 def _ledger(tmp_path: Path) -> Ledger:
@@ -171,7 +159,7 @@ def test_hold_date_range_scopes_by_session_activity(
 def test_subject_hold_keeps_only_that_subjects_sessions(fleet: Fleet) -> None:
     """A hold scoped to a subject retains the expired sessions that concern them (owned or naming them)."""
     hold = Hold("LH-3", "r", "c", "a", date(2027, 1, 1), subjects=("aa" * 32,))
-    probe = SubjectProbe(frozenset({"aa" * 32}), _subject_matcher(fleet))
+    probe = SubjectProbe(frozenset({"aa" * 32}), subject_matcher(fleet.truth))
     plan = plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE, holds=[hold], subject_probes=[probe])
     retained = _sessions(plan.candidates, PurgeStatus.RETAINED)
     owned = {(s["endpoint"], s["session_id"]) for s in fleet.sessions() if s["owner_subject"] == "s1"}
@@ -185,7 +173,7 @@ def test_subject_hold_keeps_only_that_subjects_sessions(fleet: Fleet) -> None:
 
 def test_open_access_request_freezes_its_subjects_sessions(fleet: Fleet, tmp_path: Path) -> None:
     """Sessions of a subject with an open access request are frozen, not deleted; the rest go."""
-    matcher = _subject_matcher(fleet)
+    matcher = subject_matcher(fleet.truth)
     plan = plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE, frozen_matchers={"DSR-2026-0001": matcher})
     frozen = _sessions(plan.candidates, PurgeStatus.FROZEN)
     owned = {(s["endpoint"], s["session_id"]) for s in fleet.sessions() if s["owner_subject"] == "s1"}
@@ -254,7 +242,9 @@ def test_group_policy_applies_only_to_its_group(fleet: Fleet) -> None:
 
 def test_plan_counts_carry_no_personal_data(fleet: Fleet) -> None:
     """Counts per kind, location and policy name no identifiers of the planted subject."""
-    plan = plan_purge(fleet.settings, fleet.connectors(), now=REFERENCE, frozen_matchers={"R": _subject_matcher(fleet)})
+    plan = plan_purge(
+        fleet.settings, fleet.connectors(), now=REFERENCE, frozen_matchers={"R": subject_matcher(fleet.truth)}
+    )
     text = json.dumps([plan.counts(), plan.rows()], ensure_ascii=False).lower()
     subject = fleet.truth["subjects"][0]
     for value in [subject["name"], *subject["emails"], *subject["phones"], *subject["user_ids"]]:
