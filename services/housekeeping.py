@@ -42,9 +42,11 @@ def closed_request_ids(settings: Settings, *, now: datetime) -> list[str]:
 def delete_expired_packages(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Delete sealed packages issued more than the delivery window ago; returns their request ids.
 
-    Per package, the signed `package_deleted` entry comes first (under a stable key, so a repeat adds nothing),
-    then the file and the request's `report_path` go together: when any step fails the package stays listed
-    and the next run retries it, so a certificate never keeps calling a deleted package retained."""
+    Per package, after checking that the request still names it: the file is moved aside, the signed
+    `package_deleted` entry is written (under a stable key, so a repeat adds nothing), the file is deleted and
+    the request's `report_path` cleared. A package that cannot be moved gets no entry; when the entry cannot be
+    written the file is moved back and stays listed for the next run. So the ledger says deleted only of a
+    package that is gone or going, and a certificate never calls a deleted package retained."""
     cutoff = (now or utcnow()) - timedelta(days=settings.access.delivery_window_days)
     with session_scope(settings.database.url) as session:
         rows = session.exec(select(Request).where(col(Request.report_path).is_not(None))).all()
@@ -53,17 +55,27 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
             for r in rows
             if (r.closed_at or r.updated_at) <= cutoff and (r.report_path or "").endswith(".zip.enc")
         ]
+    deleted = []
     for request_id, path, digest in expired:
-        record_package_deleted(settings, request_id, name=path.name, manifest_sha256=digest)
         with session_scope(settings.database.url) as session:
             request = session.get(Request, request_id)
             if request is None or request.report_path != str(path):
-                continue
-            path.unlink(missing_ok=True)
+                continue  # reissued or handled meanwhile: nothing is deleted, nothing recorded
+            doomed = path.with_name(f".{path.name}.deleting")
+            if path.exists():
+                path.replace(doomed)  # out of the way first: a package that cannot be moved is not recorded
+            try:
+                record_package_deleted(settings, request_id, name=path.name, manifest_sha256=digest)
+            except BaseException:
+                if doomed.exists():
+                    doomed.replace(path)  # no entry, so the package stays where it was, for the next run
+                raise
+            doomed.unlink(missing_ok=True)
             request.report_path = None
             session.add(request)
             cases.record_event(session, "access.package_deleted", request_id=request_id, package_sha256=digest)
-    return [request_id for request_id, _path, _digest in expired]
+        deleted.append(request_id)
+    return deleted
 
 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:

@@ -106,7 +106,8 @@ def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
 
 def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     """After the delivery window the sealed package goes (its hash stays); after record keeping, identifiers go.
-    When its signed `package_deleted` entry cannot be written, the package stays (and listed) for the next run."""
+    When its signed `package_deleted` entry cannot be written, the package stays (and listed) for the next run;
+    when the package cannot be removed, no entry says it was."""
     from datetime import timedelta
 
     from flows.access import access_request
@@ -124,6 +125,22 @@ def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet, monkeyp
     assert delete_expired_packages(settings) == []
     later = utcnow() + timedelta(days=settings.access.delivery_window_days + 1)
     from models.errors import LedgerError
+    from proofs.ledger import LedgerAction
+    from services.evidence import ledger_for
+
+    def stuck(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError("operation not permitted")
+
+    with monkeypatch.context() as patched:  # the package cannot be moved aside: nothing is recorded
+        patched.setattr(Path, "replace", stuck)
+        with pytest.raises(PermissionError):
+            delete_expired_packages(settings, now=later)
+    assert Path(sealed).exists()
+    assert not [
+        e
+        for e in ledger_for(settings).entries()
+        if e.record.request_id == rid and e.record.action is LedgerAction.PACKAGE_DELETED
+    ], "no package_deleted entry for a package still there"
 
     def ledger_down(*_args: object, **_kwargs: object) -> None:
         raise LedgerError("ledger store cannot be written")
@@ -140,9 +157,7 @@ def test_packages_expire_and_identifiers_are_pseudonymised(fleet: Fleet, monkeyp
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, rid)
         assert request.report_path is None and request.package_sha256 == digest
-    from proofs.ledger import LedgerAction
     from services.certificate_entries import retained_package
-    from services.evidence import ledger_for
 
     entries = [e for e in ledger_for(settings).entries() if e.record.request_id == rid]
     [deleted] = [e for e in entries if e.record.action is LedgerAction.PACKAGE_DELETED]
