@@ -3,7 +3,6 @@ notifications and requests to processors to erase their copies."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dsr.context import err, out, print_json, state
+from dsr.failures import describe, one_line
 from models.errors import InputError
 from models.flow_names import ERASURE_RUN
 from models.identifiers import MAX_LONG_TEXT, check_text, parse_instant
@@ -95,9 +95,9 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest
     """Resume the request's paused erasure run, if one waits on a Prefect server we can reach: the server of
     `PREFECT_API_URL`, else the configured local one when it answers. The decision is already recorded (by
     this command, as a CLI decision): the resumed run finds it and goes on. False if no run is paused there."""
+    from dsr.cli_run import against_api  # noqa: PLC0415
     from dsr.cli_server import is_healthy  # noqa: PLC0415
-    from dsr.prefect_api import authorised_credential, explicit_api_auth, explicit_api_url  # noqa: PLC0415
-    from models.server_auth import CLIENT_ENV  # noqa: PLC0415
+    from dsr.prefect_api import PrefectApi, authorised_credential, explicit_api_auth, explicit_api_url  # noqa: PLC0415
 
     settings = state.settings
     if explicit_api_url():
@@ -106,19 +106,8 @@ def _resume_paused_run(request_id: str, *, approved: bool, reviewer: str, digest
     local = settings.prefect.api_url
     if not is_healthy(local):
         return False
-    credential = authorised_credential(settings, local)
-    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", CLIENT_ENV)}
-    os.environ["PREFECT_API_URL"] = local
-    if credential is not None:
-        os.environ[CLIENT_ENV] = credential
-    try:
+    with against_api(PrefectApi(local, authorised_credential(settings, local))):
         return _resume_on_server(request_id, approved=approved, reviewer=reviewer, digest=digest, note=note)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _resume_on_server(request_id: str, *, approved: bool, reviewer: str, digest: str, note: str) -> bool:
@@ -177,7 +166,16 @@ def approve(
     )
     outcome = "rejected; nothing was touched" if reject else f"approved by {by} (as {user})"
     # The run finds the decision recorded above: the note (free text) is not handed to Prefect with it.
-    if _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note=""):
+    try:
+        resumed = _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note="")
+    except Exception as exc:  # noqa: BLE001 - the decision stands; say so instead of failing after recording it
+        err.print(
+            f"{request_id}: plan {record.digest[:12]} {outcome}; the decision is recorded, but the paused erasure "
+            f"run could not be resumed ({one_line(describe(exc)[0])}): resume it in the Prefect UI once the server "
+            "answers (it finds this decision; do not approve again)"
+        )
+        return
+    if resumed:
         err.print(
             f"{request_id}: plan {record.digest[:12]} {outcome}; the paused erasure run was resumed and continues "
             "on the Prefect server"

@@ -59,7 +59,7 @@ def _follow(request_id: str, finished: threading.Event) -> None:
 
 
 @contextmanager
-def _against(api: PrefectApi) -> Iterator[None]:
+def against_api(api: PrefectApi) -> Iterator[None]:
     """Point this process's Prefect client at the API (with its credential), and the flow at this configuration,
     for the block."""
     from prefect.settings import (  # noqa: PLC0415
@@ -254,7 +254,7 @@ def run(
             outcome = runner(served=True)
     else:
         imports = functools.partial(_import_flow, kind)  # while a temporary server boots
-        with hold_for_run(database, request_id), prefect_api(state.settings, imports) as api, _against(api):
+        with hold_for_run(database, request_id), prefect_api(state.settings, imports) as api, against_api(api):
             outcome = runner(served=False)
     outcome["seconds"] = round(time.monotonic() - started, 1)
     if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):

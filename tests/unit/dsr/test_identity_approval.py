@@ -203,3 +203,24 @@ def test_four_eyes_refuses_self_approval(fleet: Path, invoke: Invoke, monkeypatc
     approval = erasure.approval_of(load_settings(fleet), rid)
     assert approval is not None and approval.authenticated_user == "second-person"
     assert approval.submitted_by and approval.submitted_by != "second-person"
+
+
+def test_approval_stands_when_the_paused_run_cannot_be_resumed(
+    fleet: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision is recorded before the resume: a server that fails then gives one line saying so, exit 0,
+    and no second approval is asked for (one would be refused: the plan is no longer awaiting a decision)."""
+    rid = _submit(invoke, fleet)
+    assert invoke("request", "waive-identity", rid, "--reason", WAIVER).returncode == 0
+    digest = _plan(fleet, rid)
+
+    def server_down(*_args: object, **_kwargs: object) -> bool:
+        raise ConnectionError("All connection attempts failed")
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setattr("dsr.cli_erasure._resume_on_server", server_down)
+    result = invoke("request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest)
+    assert result.returncode == 0, result.stderr
+    assert "the decision is recorded" in result.stderr and "could not be resumed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert erasure.plan_state(load_settings(fleet), rid).decision == "approved"
