@@ -46,7 +46,7 @@ from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services.directory import load_directory
 from services.evidence import publish_evidence
-from services.fanout import ScanContext
+from services.fanout import DISCOVERY, ScanContext
 from services.identity import identity_record
 from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
@@ -60,7 +60,6 @@ from services.staging import (
 )
 from services.subject import build_matcher, request_key, subject_identifiers
 
-DISCOVERY = "discovery"
 #: Finding rows written per INSERT statement (executemany) when a location's findings are recorded.
 FINDING_ROWS_PER_INSERT = 1000
 ACCESS_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
