@@ -485,23 +485,24 @@ def scan_endpoint(
     files = size = 0
     for artifact in artifacts:
         if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE:
-            _scan_unopened(items, skipped, scan, artifact)
-            continue
-        try:
-            _scan_artifact(
-                items,
-                scan,
-                artifact,
-                owned=is_owned(artifact),
-                expand_owned=expand_owned,
-                classify_owned=classify_owned,
-            )
-        except ConnectorError as exc:
-            skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
-            continue
-        except zstandard.ZstdError:
-            skipped.append(Skipped(connector.name, artifact.item.path, "corrupt_compressed_file"))
-            continue
+            if not _scan_unopened(items, skipped, scan, artifact):
+                continue  # listed only, or skipped with its reason: not a file searched
+        else:
+            try:
+                _scan_artifact(
+                    items,
+                    scan,
+                    artifact,
+                    owned=is_owned(artifact),
+                    expand_owned=expand_owned,
+                    classify_owned=classify_owned,
+                )
+            except ConnectorError as exc:
+                skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
+                continue
+            except zstandard.ZstdError:
+                skipped.append(Skipped(connector.name, artifact.item.path, "corrupt_compressed_file"))
+                continue
         files += 1
         size += artifact.item.size
         if progress is not None:
@@ -513,16 +514,18 @@ def scan_endpoint(
     )
 
 
-def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> None:
+def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> bool:
     """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
-    others (encrypted and residual stores, audit keys) are only listed."""
+    others (encrypted and residual stores, audit keys) are only listed. Whether the file was searched."""
     if artifact.kind is not ArtifactKind.SHADOW_GIT:
-        return
+        return False
     found = _git_items(scan.endpoint_name, scan.connector, artifact, scan.matcher)
     if isinstance(found, Skipped):
         skipped.append(found)
-    elif found is not None:
+        return False
+    if found is not None:
         items.append(found)
+    return True
 
 
 def _git_items(endpoint: str, connector: Connector, artifact: Artifact, matcher: Matcher) -> Finding | Skipped | None:

@@ -79,6 +79,8 @@ def test_a_corrupt_object_is_a_reported_skip(tmp_path: Path) -> None:
     assert [(s.path, s.reason) for s in result.skipped] == [
         (f"{REPO}/.git/objects/cd/{'e' * 38}", "corrupt_git_object")
     ]
+    # The good object was searched and counts among the files searched; the corrupt one is a skip, not searched.
+    assert (result.files_scanned, result.bytes_scanned) == (1, len(good))
 
 
 def test_a_loose_object_over_the_limit_is_skipped_not_half_searched(
