@@ -11,9 +11,21 @@ from connectors.ssh import AGENT_PROCESS_NAMES
 
 
 def test_claude_declares_roots_per_os_and_discovery_probes_them() -> None:
+    # Where the apps keep their data on each OS (written out here, not read from the module under test).
+    expected = {
+        "macos": {".claude", ".claude.json*", "Library/Application Support/Claude", "Library/Logs/Claude*"},
+        "windows": {
+            ".claude",
+            ".claude.json*",
+            "AppData/Roaming/Claude",
+            "AppData/Local/Packages/*Claude_*/LocalCache",
+        },
+        "linux": {".claude", ".claude.json*", ".config/Claude"},
+    }
     for os_name in ("macos", "windows", "linux"):
         declared = {root.path for root in CLAUDE.roots if os_name in root.oses}
         assert declared == set(claude.PROBES[os_name])
+        assert expected[os_name] <= declared, os_name
         assert declared <= set(layouts.HOME_PROBES[os_name])
     assert "AppData/Local/Packages/*Claude_*/LocalCache" in CLAUDE.probes("windows")
     assert "AppData/Local/Packages/*Claude_*/LocalCache" not in CLAUDE.probes("macos")
@@ -21,6 +33,8 @@ def test_claude_declares_roots_per_os_and_discovery_probes_them() -> None:
 
 def test_claude_declares_processes_held_files_times_and_erase_methods() -> None:
     assert set(CLAUDE.processes) == AGENT_PROCESS_NAMES
+    # The desktop app (and its helpers) and the CLI, on macOS/Linux and Windows, keep a laptop busy.
+    assert {"Claude", "Claude Helper", "Claude.exe", "claude", "claude.exe"} <= AGENT_PROCESS_NAMES
     assert CLAUDE.held_open == ("*",)
     assert {"lastActivityAt", "timestamp", "_audit_timestamp"} <= set(CLAUDE.time_fields)
     assert claude.erase_method(ArtifactKind.TRANSCRIPT, RecordFormat.JSONL) is Erase.JSONL_REWRITE
