@@ -512,12 +512,13 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
 
 
 def _whole_only(info: ArtifactInfo) -> bool:
-    """The file can only be deleted whole: binary or never opened, or of a Claude kind its layout declares
-    whole-only (`claude.erase_method`: audit keys, residual app stores)."""
+    """The file can only be deleted whole: binary or never opened, or its agent's layout declares it whole-only
+    (Claude by kind, `claude.erase_method`: audit keys, residual app stores; the other agents by their path
+    rules, `erase_method`: e.g. ChatGPT's conversation files)."""
     if info.file.fmt in ("binary", "none"):
         return True
     if info.app not in claude.APPS:
-        return False
+        return info.app is not None and erase_method(info.app, info.file.path) is Erase.WHOLE_ONLY
     try:
         kind, fmt = ArtifactKind(info.file.kind), RecordFormat(info.file.fmt)
     except ValueError:  # a kind no Claude table names: decided by its format alone

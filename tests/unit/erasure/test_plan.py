@@ -352,3 +352,15 @@ def test_whole_only_follows_the_claude_layout_and_the_format(
     info = _info("/Users/u/x", kind, "s1", fmt=fmt)
     info = ArtifactInfo(info.file, info.session_id, app=app)
     assert _whole_only(info) is whole_only
+
+
+def test_whole_only_follows_every_agents_layout() -> None:
+    """Another agent's path rule that declares a file whole-only is followed, whatever its format (ChatGPT's
+    plaintext conversation files are deleted, never rewritten)."""
+    from erasure.plan import _whole_only
+
+    root = "/Users/u/Library/Application Support/com.openai.chat"
+    conversation = _info(f"{root}/conversations-abc/s1.json", "transcript", "s1", fmt="json")
+    assert _whole_only(ArtifactInfo(conversation.file, "s1", app="chatgpt-desktop"))
+    elsewhere = _info("/Users/u/notes/s1.json", "transcript", "s1", fmt="json")
+    assert not _whole_only(ArtifactInfo(elsewhere.file, "s1", app="chatgpt-desktop"))
