@@ -484,25 +484,14 @@ def scan_endpoint(
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
     files = size = 0
     for artifact in artifacts:
-        if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE:
-            if not _scan_unopened(items, skipped, scan, artifact):
-                continue  # listed only, or skipped with its reason: not a file searched
-        else:
-            try:
-                _scan_artifact(
-                    items,
-                    scan,
-                    artifact,
-                    owned=is_owned(artifact),
-                    expand_owned=expand_owned,
-                    classify_owned=classify_owned,
-                )
-            except ConnectorError as exc:
-                skipped.append(Skipped(connector.name, artifact.item.path, exc.status.value))
-                continue
-            except zstandard.ZstdError:
-                skipped.append(Skipped(connector.name, artifact.item.path, "corrupt_compressed_file"))
-                continue
+        searched = (
+            _scan_unopened(items, skipped, scan, artifact)
+            if artifact.kind is ArtifactKind.SHADOW_GIT or artifact.fmt is RecordFormat.NONE
+            else _scan_opened(items, skipped, scan, artifact, owned=is_owned(artifact), expand_owned=expand_owned,
+                              classify_owned=classify_owned)
+        )  # fmt: skip
+        if not searched:
+            continue  # listed only, or skipped with its reason: not a file searched
         files += 1
         size += artifact.item.size
         if progress is not None:
@@ -512,6 +501,22 @@ def scan_endpoint(
     return ScanResult(
         tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
     )
+
+
+def _scan_opened(
+    items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact, **options: bool
+) -> bool:
+    """A file a record reader opens (`_scan_artifact` with `options`); False when it could not be read (the
+    reason is in `skipped`)."""
+    try:
+        _scan_artifact(items, scan, artifact, **options)
+    except ConnectorError as exc:
+        skipped.append(Skipped(scan.connector.name, artifact.item.path, exc.status.value))
+        return False
+    except zstandard.ZstdError:
+        skipped.append(Skipped(scan.connector.name, artifact.item.path, "corrupt_compressed_file"))
+        return False
+    return True
 
 
 def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> bool:
