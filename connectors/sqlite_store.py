@@ -18,7 +18,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +50,8 @@ __all__ = [
     "is_sqlite",
     "iter_db_records",
     "private_copy",
+    "remove_side_files",
+    "side_files",
 ]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,8 +59,9 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LEVEL = 3
 """Level used to recompress an edited zstd cell or file (the level Zed writes with)."""
 MAX_CELL_BYTES = 64 << 20
-SIDECARS = ("-wal", "-journal")
-"""Files that hold database content next to the main file (`-shm` is an index, rebuilt by SQLite)."""
+SIDE_FILES = ("-wal", "-shm", "-journal")
+"""What SQLite keeps beside a database (its path plus the suffix): the WAL and the rollback journal hold its
+content, `-shm` indexes the WAL."""
 _FTS_SHADOW = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat")
 
 
@@ -469,7 +472,8 @@ def erase_rows_via_copy(
         UnsupportedOperationError: (code `hot_journal`) a hot journal beside the database; nothing written.
         DatabaseError: a copy that is not a readable database, or a WAL that could not be emptied.
     """
-    sidecars = {suffix: _stat_or_none(connector, item.path + suffix) for suffix in ("-wal", "-shm")}
+    # A finished rollback journal stays: it holds nothing, and the database it belongs to stays.
+    sidecars = side_files(connector, item.path, ("-wal", "-shm"))
     _refuse_remote_hot_journal(connector, item)
     with tempfile.TemporaryDirectory(prefix="dsr-db-") as tmp:
         target = Path(tmp) / "db.sqlite"
@@ -477,7 +481,7 @@ def erase_rows_via_copy(
             _copy(stream, out)
         if _file_sha(target) != expected_sha256:
             raise VersionConflictError("database changed since the erasure plan was made", path=item.path)
-        merged = _merge_wal_copy(connector, sidecars["-wal"], target)
+        merged = _merge_wal_copy(connector, sidecars.get("-wal"), target)
         result = erase_rows(target, edit)
         if not result.wal_empty:
             raise DatabaseError("the copy's WAL could not be emptied", path=target.name)
@@ -489,7 +493,7 @@ def erase_rows_via_copy(
         _ensure_idle(ensure_idle, item)
         item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
         sha = hashlib.sha256(merged).hexdigest()
-    removed = _remove_stale_sidecars(connector, sidecars, lambda: _ensure_idle(ensure_idle, item))
+    removed = remove_side_files(connector, sidecars.values(), is_busy=ensure_idle)
     if hashlib.sha256(new).hexdigest() != sha:
         _ensure_idle(ensure_idle, item)
         connector.replace(item, [new], Expected(item.size, item.version, sha), temp_name=temp_name)
@@ -572,14 +576,32 @@ def _check_integrity(path: Path) -> None:
         raise DatabaseError("the changed copy failed its integrity check", path=path.name)
 
 
-def _remove_stale_sidecars(
-    connector: Connector, sidecars: dict[str, Item | None], before_write: Callable[[], None]
-) -> tuple[str, ...]:
+def side_files(connector: Connector, path: str, suffixes: Sequence[str] = SIDE_FILES) -> dict[str, Item]:
+    """The side files of the database at `path` that exist now, by suffix, as listed now (the baseline
+    `remove_side_files` compares against)."""
+    found: dict[str, Item] = {}
+    for suffix in suffixes:
+        item = _stat_or_none(connector, path + suffix)
+        if item is not None:
+            found[suffix] = item
+    return found
+
+
+def remove_side_files(connector: Connector, files: Iterable[Item], *, is_busy: Callable[[], bool]) -> tuple[str, ...]:
+    """Remove side files of a database (`side_files`), each only while it is as it was listed (size and
+    version), and only after `is_busy` (the app that owns the database runs) said no just before it.
+
+    Returns:
+        The paths removed (a file already gone is not counted).
+
+    Raises:
+        BusyError: `is_busy` said the app runs (what was removed stays removed; nothing more is).
+        VersionConflictError: a side file changed since it was listed (nothing more is removed).
+    """
     removed = []
-    for item in sidecars.values():
-        if item is None:
-            continue
-        before_write()
+    for item in files:
+        if is_busy():
+            raise BusyError("the app that owns the database is running; retry when it is closed", path=item.path)
         if connector.delete(item, Expected(item.size, item.version)):
             removed.append(item.path)
     return tuple(removed)
