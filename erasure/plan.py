@@ -17,11 +17,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.agents import claude, erase_method
-from connectors.agents.base import ArtifactKind, Erase
+from connectors.agents.base import Erase
 from connectors.base import Item
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
-from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
 from detection.findings import Finding
 from erasure.discovery import ArtifactInfo, LocationDiscovery
@@ -513,22 +511,15 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
 
 def _whole_only(info: ArtifactInfo) -> bool:
     """The file can only be deleted whole: binary or never opened, or its agent's layout declares it whole-only
-    (Claude by kind, `claude.erase_method`: audit keys, residual app stores; the other agents by their path
-    rules, `erase_method`: e.g. ChatGPT's conversation files)."""
-    if info.file.fmt in ("binary", "none"):
-        return True
-    if info.app not in claude.APPS:
-        return info.app is not None and erase_method(info.app, info.file.path) is Erase.WHOLE_ONLY
-    try:
-        kind, fmt = ArtifactKind(info.file.kind), RecordFormat(info.file.fmt)
-    except ValueError:  # a kind no Claude table names: decided by its format alone
-        return False
-    return claude.erase_method(kind, fmt) is Erase.WHOLE_ONLY
+    (Claude's audit keys and residual app stores, ChatGPT's conversation files, ...): the erase method its
+    classification at discovery found (`ArtifactInfo.erase`), never looked up again by path."""
+    return info.file.fmt in ("binary", "none") or info.erase is Erase.WHOLE_ONLY
 
 
 def _content_addressed(info: ArtifactInfo) -> bool:
-    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited)."""
-    return info.app is not None and erase_method(info.app, info.file.path) is Erase.CONTENT_ADDRESSED
+    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited), as
+    its classification at discovery found."""
+    return info.erase is Erase.CONTENT_ADDRESSED
 
 
 def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict[str, list[ArtifactInfo]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connectors.agents.base import Erase
 from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
@@ -332,35 +333,22 @@ def test_hold_covers_a_session_whose_activity_overlaps_its_period() -> None:
 
 
 @pytest.mark.parametrize(
-    ("app", "kind", "fmt", "whole_only"),
+    ("erase", "fmt", "whole_only"),
     [
-        ("cowork", "audit_key", "text", True),  # the Claude layout declares audit keys whole-only
-        ("claude-code", "residual", "json", True),  # residual app stores: never edited
-        ("cowork", "transcript", "jsonl", False),  # rewritten line by line
-        ("cowork", "session_record", "json", False),
-        ("cowork", "upload", "binary", True),  # any binary file
-        (None, "audit_key", "text", False),  # not a Claude artifact: decided by its format
-        ("codex", "not_a_claude_kind", "jsonl", False),
-        ("cowork", "not_a_claude_kind", "none", True),
+        (Erase.WHOLE_ONLY, "text", True),  # a Claude audit key: never opened, goes whole
+        (Erase.WHOLE_ONLY, "json", True),  # ChatGPT's plaintext conversation files: deleted, never rewritten
+        (Erase.JSONL_REWRITE, "jsonl", False),  # rewritten line by line
+        (Erase.TEXT_EDIT, "binary", True),  # any binary file
+        (Erase.TEXT_EDIT, "none", True),  # never opened
+        (None, "json", False),  # an S3 version: decided by its format alone
     ],
 )
-def test_whole_only_follows_the_claude_layout_and_the_format(
-    app: str | None, kind: str, fmt: str, whole_only: bool
+def test_whole_only_follows_the_method_found_at_discovery_and_the_format(
+    erase: Erase | None, fmt: str, whole_only: bool
 ) -> None:
+    """Whether a file goes whole is the erase method its classification gave it at discovery (whatever its
+    path), or its format."""
     from erasure.plan import _whole_only
 
-    info = _info("/Users/u/x", kind, "s1", fmt=fmt)
-    info = ArtifactInfo(info.file, info.session_id, app=app)
-    assert _whole_only(info) is whole_only
-
-
-def test_whole_only_follows_every_agents_layout() -> None:
-    """Another agent's path rule that declares a file whole-only is followed, whatever its format (ChatGPT's
-    plaintext conversation files are deleted, never rewritten)."""
-    from erasure.plan import _whole_only
-
-    root = "/Users/u/Library/Application Support/com.openai.chat"
-    conversation = _info(f"{root}/conversations-abc/s1.json", "transcript", "s1", fmt="json")
-    assert _whole_only(ArtifactInfo(conversation.file, "s1", app="chatgpt-desktop"))
-    elsewhere = _info("/Users/u/notes/s1.json", "transcript", "s1", fmt="json")
-    assert not _whole_only(ArtifactInfo(elsewhere.file, "s1", app="chatgpt-desktop"))
+    info = _info("/Users/u/x", "transcript", "s1", fmt=fmt)
+    assert _whole_only(ArtifactInfo(info.file, info.session_id, app="any", erase=erase)) is whole_only
