@@ -489,8 +489,10 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
             state.keep_item(path, line, keep)
             continue
         record = item.location.record
-        if path in infos and _content_addressed(infos[path]):
-            state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
+        if path in infos and (_content_addressed(infos[path]) or infos[path].erase is Erase.WHOLE_ONLY):
+            # Never rewritten: its blobs are keyed by their content, or its layout declares it whole-only
+            # (ChatGPT's plaintext conversations): the file goes whole, unless an exception keeps part of it.
+            state.whole.add(path)
             continue
         if record is not None and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
@@ -652,6 +654,9 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
         info = infos[path]
         unredactable = path in whole and (_whole_only(info) or info.file.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
+            if kept_lines.get(path):
+                _keep_whole(state, path)  # deleting it would destroy the lines an exception or a hold keeps
+                continue
             if info.file.sha256 is None and info.file.fmt != "none":
                 state.unidentified.add(path)
                 continue
@@ -691,6 +696,13 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
             )
         )
     return actions
+
+
+def _keep_whole(state: _EndpointState, path: str) -> None:
+    """A file that could only be deleted whole while some of its lines are kept: every exception on it keeps
+    the whole file (stated as such in the plan), and nothing in it is erased."""
+    for path_keep in [pk for pk in state.kept if pk[0] == path]:
+        state.kept_whole[path_keep] = True
 
 
 def _kept_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _EndpointState) -> list[PlannedAction]:

@@ -352,3 +352,35 @@ def test_whole_only_follows_the_method_found_at_discovery_and_the_format(
 
     info = _info("/Users/u/x", "transcript", "s1", fmt=fmt)
     assert _whole_only(ArtifactInfo(info.file, info.session_id, app="any", erase=erase)) is whole_only
+
+
+CHATGPT = "/Users/ana/Library/Application Support/com.openai.chat/conversations-abc/s9.json"
+
+
+def _whole_only_file(erase: Erase, *lines: int) -> LocationDiscovery:
+    """A colleague's file that its layout says cannot be rewritten (`erase`), naming the subject on `lines`
+    (line n written in month n of 2026)."""
+    items = tuple(replace(_item(CHATGPT, n, kind="transcript", sid="s9"), timestamp=f"2026-{n:02d}-02T00:00:00Z")
+                  for n in lines)  # fmt: skip
+    info = _info(CHATGPT, "transcript", "s9", fmt="json")
+    return LocationDiscovery("lap", "endpoint", items, (), (replace(info, app="chatgpt-desktop", erase=erase),))
+
+
+@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
+def test_a_file_that_cannot_be_rewritten_is_deleted_whole_never_redacted(erase: Erase) -> None:
+    """Line findings in a file its layout declares whole-only (ChatGPT's plaintext conversations) or
+    content-addressed: the file is deleted whole (the approver sees why), never rewritten line by line."""
+    plan = _plan(_whole_only_file(erase, 1, 2))
+    actions = [(a.kind, a.path, a.reason) for a in plan.actions if a.path == CHATGPT]
+    reason = "content_addressed" if erase is Erase.CONTENT_ADDRESSED else "unredactable"
+    assert actions == [(ActionKind.DELETE_FILE, CHATGPT, reason)]
+
+
+@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
+def test_a_held_line_keeps_a_file_that_could_only_go_whole(erase: Erase) -> None:
+    """A hold covering one line of a file that can only be deleted whole keeps the whole file (deleting it
+    would destroy the held line): one exception for the file, no deletion, no rewrite."""
+    hold = _hold(endpoints=["lap"], paths=[CHATGPT], date_to=date(2026, 1, 31))  # line 1 only
+    plan = _plan(_whole_only_file(erase, 1, 2), holds=[hold])
+    actions = [(a.kind, a.lines, a.hold_id) for a in plan.actions if a.path == CHATGPT]
+    assert actions == [(ActionKind.EXCEPTION, (), "h1")]
