@@ -20,7 +20,7 @@ from detection.findings import Finding
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
-from models.errors import ConnectorError
+from models.errors import ConnectorError, InputError
 
 LocationType = Literal["endpoint", "store"]
 _MAX_ORG_FILE = 64 << 20
@@ -134,6 +134,11 @@ class LocationDiscovery:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LocationDiscovery:
         """The discovery `to_dict` wrote (equal to the original)."""
+        if data["type"] == "endpoint" and any("erase" not in a for a in data["artifacts"]):
+            raise InputError(
+                f"the staged discovery of {data['name']!r} was made by an earlier version and does not record how "
+                "each file is erased; discover again (`dsr request run ID`) before planning"
+            )
         return cls(
             name=data["name"],
             type=data["type"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from erasure.discovery import ArtifactInfo, LocationDiscovery, discover_endpoint
 from erasure.plan import plan_erasure
+from models.errors import InputError
 from models.settings import ErasureSettings
 from tests.unit.erasure.fleet import NOW, REQUEST, make_fleet
 
@@ -90,3 +92,18 @@ def test_the_plan_follows_the_erase_method_discovery_found(tmp_path: Path, monke
     assert [(a.kind.value, a.reason, a.records) for a in plan.actions if a.path == path] == [
         ("redact", "third_party_session", ("kv:chat",))
     ]
+
+
+def test_a_discovery_staged_before_erase_methods_were_recorded_is_refused_in_one_line() -> None:
+    """Planning from an endpoint discovery without each file's erase method would fall back to the format and
+    could rewrite a whole-only file: it is refused, naming the location and the fix."""
+    item = Item("lap", "/Users/u/x.jsonl", 10, None, "1:1", sha256="ab" * 32, lines=2, kind="transcript", fmt="jsonl")
+    current = LocationDiscovery("lap", "endpoint", (), (), (ArtifactInfo(item, "s1", app="codex"),)).to_dict()
+    assert LocationDiscovery.from_dict(current).artifacts[0].file == item
+    old = json.loads(json.dumps(current))
+    del old["artifacts"][0]["erase"]
+    with pytest.raises(InputError, match=r"'lap' was made by an earlier version .* discover again"):
+        LocationDiscovery.from_dict(old)
+    store = LocationDiscovery("s3", "store", (), (), (ArtifactInfo(replace(item, location="s3"), None),)).to_dict()
+    del store["artifacts"][0]["erase"]
+    assert LocationDiscovery.from_dict(store).artifacts[0].erase is None  # S3 versions are planned by format
