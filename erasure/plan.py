@@ -430,8 +430,9 @@ class _EndpointState:
     deleted_paths: set[str] = field(default_factory=set)
 
     def keep_item(self, path: str, line: int | None, keep: _Keep) -> None:
+        held = self.kept[(path, keep)]  # a whole-file item (no line) is kept too: its exception lists no lines
         if line is not None:
-            self.kept[(path, keep)].add(line)
+            held.add(line)
         self.kept_whole[(path, keep)] = self.kept_whole.get((path, keep), False) or line is None
 
     def note_date(self, session_id: object, when: date | None) -> None:
@@ -590,14 +591,22 @@ def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -
     every file of it, then its folder. Editing objects would break the repository and rewriting its history
     would break the agent's restore points; the snapshots of that workspace go with it."""
     repos: dict[str, str | None] = {}
+    found: defaultdict[str, list[str]] = defaultdict(list)
     for path in sorted(state.whole):
         info = next((i for i in discovery.artifacts if i.file.path == path), None)
         repo = repository_of(path) if info is not None and info.file.kind == "shadow_git" else None
         if repo is not None and info is not None:
             repos.setdefault(repo, info.app)
+            found[repo].append(path)
             state.whole.discard(path)
     actions: list[PlannedAction] = []
     for repo, app in sorted(repos.items()):
+        keeps = {keep for path, keep in state.kept if path.startswith(repo + "/")}
+        if keeps:  # a file of it is kept: deleting the repository would destroy it, so it is all kept
+            for path in found[repo]:
+                for keep in keeps:
+                    state.keep_item(path, None, keep)
+            continue
         files = [
             i
             for i in discovery.artifacts

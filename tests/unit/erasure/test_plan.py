@@ -384,3 +384,19 @@ def test_a_held_line_keeps_a_file_that_could_only_go_whole(erase: Erase) -> None
     plan = _plan(_whole_only_file(erase, 1, 2), holds=[hold])
     actions = [(a.kind, a.lines, a.hold_id) for a in plan.actions if a.path == CHATGPT]
     assert actions == [(ActionKind.EXCEPTION, (), "h1")]
+
+
+def test_a_held_file_keeps_its_shadow_git_repository() -> None:
+    """A shadow git repository goes whole, but not when an exception or a hold keeps one of its files: the
+    repository is then kept whole (deleting it would destroy the held file)."""
+    repo = "/Users/ana/.gemini/history/proj"
+    held, other = f"{repo}/objects/aa/{'1' * 38}", f"{repo}/objects/bb/{'2' * 38}"
+    items = tuple(_item(path, None, kind="shadow_git", sid=None, when=None) for path in (held, other))
+    infos = tuple(replace(_info(path, "shadow_git", None, fmt="none"), app="gemini") for path in (held, other))
+    laptop = LocationDiscovery("lap", "endpoint", items, (), infos)
+    assert [(a.kind, a.path) for a in _plan(laptop).actions if a.path] == [(ActionKind.DELETE_SESSION, repo)]
+    plan = _plan(laptop, holds=[_hold(endpoints=["lap"], paths=[held])])
+    assert [(a.kind, a.path, a.lines) for a in plan.actions if a.path] == [
+        (ActionKind.EXCEPTION, held, ()),
+        (ActionKind.EXCEPTION, other, ()),
+    ]
