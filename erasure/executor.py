@@ -691,7 +691,7 @@ class _Run:
         self.hook("before_delete")
         if current is not None:
             connector.delete(current, Expected(current.size, current.version, target.sha256))
-        sidecars = self.remove_side_files(connector, action) if target.fmt == RecordFormat.SQLITE.value else 0
+        sidecars = self.remove_side_files(connector, action, target) if target.fmt == RecordFormat.SQLITE.value else 0
         self.hook("after_delete")
         counts = {"files_deleted": 1}
         details: dict[str, JSONValue] = {"sidecars_removed": sidecars} if sidecars else {}
@@ -700,12 +700,11 @@ class _Run:
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 
-    def remove_side_files(self, connector: Connector, action: PlannedAction) -> int:
+    def remove_side_files(self, connector: Connector, action: PlannedAction, database: Item) -> int:
         """Remove a deleted database's `-wal`, `-shm` and `-journal` (they hold its content), the agent and the
         action's app checked again before each (`BusyError`: the rest waits; a rerun finds the database gone
         and finishes). Returns how many were removed."""
-        assert action.target is not None  # noqa: S101 -- only called for a delete_file action's target
-        found = side_files(connector, action.target.path)
+        found = side_files(connector, database.path)
 
         def busy() -> bool:
             return self.is_busy(connector) or self.app_busy(connector, action)
@@ -723,11 +722,15 @@ class _Run:
         self.hook("before_delete")
         for ref, item in present:
             connector.delete(item, Expected(item.size, item.version, ref.sha256))
+        databases = [ref for ref in action.files if ref.fmt == RecordFormat.SQLITE.value]
+        sidecars = sum(self.remove_side_files(connector, action, ref) for ref in databases)  # also on a rerun
         for directory in action.dirs:
             connector.delete_tree(directory)
         self.hook("after_delete")
         counts = {"files_deleted": len(action.files), "directories_removed": len(action.dirs)}
         details: dict[str, JSONValue] = {"session_id": action.session_id, "files_sha256": digest}
+        if sidecars:
+            details["sidecars_removed"] = sidecars
         record = self.proof(LedgerAction.DELETE_SESSION, action, counts=counts, details=details)
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 

@@ -55,3 +55,21 @@ def test_side_files_wait_when_the_app_opens_after_the_database_went(tmp_path: Pa
     assert [o.status.value for o in second.outcomes] == ["done"]
     assert laptop.snapshot() == {}
     assert [e.record.details.get("sidecars_removed") for e in ledger.entries()] == [3]
+
+
+def test_a_deleted_session_takes_its_databases_side_files(tmp_path: Path) -> None:
+    """A session deleted whole whose files include a database outside its folders: the database's side files
+    go too (they hold its content), and the ledger entry counts them."""
+    laptop = _Laptop("lap", {DB: b"SQLite format 3\x00" + b"\0" * 84, **SIDE})
+    target = _plan(laptop).actions[0].target
+    assert target is not None
+    action = PlannedAction(
+        "a1", ActionKind.DELETE_SESSION, "lap", "endpoint", "owned_session", DB, session_id="s1", files=(target,),
+        app="opencode",
+    )  # fmt: skip
+    plan = ErasurePlan("req-side", datetime(2026, 11, 20, tzinfo=UTC), 0.5, (action,))
+    ledger = new_ledger(tmp_path / "ledger.jsonl")
+    done = execute_plan(plan, connectors=lambda _: laptop, matcher=None, ledger=ledger, run_id="r1", actor="t")
+    assert [o.status.value for o in done.outcomes] == ["done"]
+    assert laptop.snapshot() == {}
+    assert [e.record.details.get("sidecars_removed") for e in ledger.entries()] == [3]
