@@ -55,6 +55,7 @@ from services.staging import (
     iter_staged,
     seal_draft,
     seal_package,
+    staged_file,
     staging_dir,
     write_staging,
 )
@@ -236,7 +237,7 @@ def scan_location(
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
         key = context.key if context is not None else request_key(settings, request_id)
-        write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
+        write_staging(staged_file(staging_dir(settings, request_id), location), result.items, key)
         outcome = ScanOutcome(
             location,
             (
