@@ -62,6 +62,11 @@ def scan_batch_run_name(request_id: str, batch: int) -> str:
     return SCAN_BATCH_RUN.format(request_id=request_id, batch=batch)
 
 
+def scan_batch_run_prefix(request_id: str) -> str:
+    """`<id>-scan-batch-`: what the name of every batch run of the request starts with (housekeeping)."""
+    return scan_batch_run_name(request_id, 0)[:-1]
+
+
 def request_run_names(request_id: str) -> list[str]:
     """The names of a request's flow runs (`<id>-access`, `<id>-portability`, `<id>-erasure`)."""
     return [template.format(request_id=request_id) for template in REQUEST_RUNS]
