@@ -192,7 +192,7 @@ def _fan_out(request_id: str, todo: list[str], settings: Settings, tracker: _Pro
     def finished(future: PrefectFuture[Any]) -> None:
         tracker.finished(future.result(raise_on_failure=False))
 
-    if settings.access.scan_deployment:
+    if settings.access.scan_deployment and todo:
         reopened = run_scan_children(request_id, todo, settings, tracker.send)
         if reopened:
             get_run_logger().warning(
