@@ -57,6 +57,7 @@ from services.staging import (
     iter_staged_file,
     seal_draft,
     seal_package,
+    staged_file,
     staging_dir,
     staging_writer,
 )
@@ -229,11 +230,11 @@ def scan_location(
     """
     now = utcnow()
     key = context.key if context is not None else request_key(settings, request_id)
-    staged_file = staging_dir(settings, request_id) / f"{location}.jsonl.enc"
+    copy = staged_file(staging_dir(settings, request_id), location)
     found = 0
     try:
         matcher = context.matcher if context is not None else build_matcher(settings, request_id)
-        with staging_writer(staged_file, key) as staged:  # replaces the location's copies only when read
+        with staging_writer(copy, key) as staged:  # replaces the location's copies only when read
             result = _scan(settings, location, matcher, staged)
             found = staged.count
     except ConnectorError as exc:
@@ -272,7 +273,7 @@ def scan_location(
                 outcome.bytes_scanned,
                 outcome.findings,
             )
-            _store_findings(session, request_id, location, iter_staged_file(staged_file, key))
+            _store_findings(session, request_id, location, iter_staged_file(copy, key))
         elif not LocationStatus(scan.status).was_read:
             scan.status, scan.reason = outcome.status, outcome.reason
         session.add(scan)

@@ -39,6 +39,11 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
     return path
 
 
+def staged_file(root: Path, location: str) -> Path:
+    """A location's staged copy inside the request's staging directory `root`."""
+    return root / f"{location}.jsonl.enc"
+
+
 def write_staging(path: Path, items: Iterable[Finding], key: bytes) -> None:
     """Write a location's findings encrypted (AES-GCM, request key, in sealed chunks: `encrypt_stream`), one
     JSON line each (`Finding.to_json`: ASCII, so names that are not UTF-8 round-trip); the plaintext exists
