@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,6 +105,14 @@ def write_json(path: Path, value: object) -> None:
     with path.open("w", encoding="utf-8") as fh:
         json.dump(value, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write a text file (UTF-8) piece by piece, as `Path.write_text` of their concatenation writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
 
 
 def sha256_file(path: Path) -> str:
