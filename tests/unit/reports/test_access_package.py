@@ -19,7 +19,7 @@ from reports import access_package
 from reports.access_html import iter_access_html, mark_redactions, render_access_html
 from reports.access_input import SearchedLocation
 from reports.access_package import PackageResult, build_access_package
-from reports.packaging import safe_name, verify_manifest, write_json
+from reports.packaging import safe_name, verify_manifest, write_json, zip_directory
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -450,3 +450,30 @@ def test_the_page_is_written_in_pieces_that_make_the_whole_page() -> None:
         pieces = list(iter_access_html(inp, copy=copy))  # type: ignore[arg-type]
         assert len(pieces) > len(inp.items)
         assert "".join(pieces) == render_access_html(inp, copy=copy)  # type: ignore[arg-type]
+
+
+def test_the_zip_copies_each_file_in_pieces_with_the_bytes_of_a_whole_file_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file is read whole into memory to be zipped, and the zip has the bytes `writestr` of each whole file
+    gives (reproducible packages keep their hash)."""
+    root = tmp_path / "pkg"
+    (root / "data").mkdir(parents=True)
+    (root / "report.json").write_bytes(json.dumps([str(n) * (n % 50) for n in range(60_000)]).encode())
+    (root / "data" / "a.jsonl").write_text("é\n" * 10, encoding="utf-8")
+    when = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    expected = tmp_path / "expected.zip"
+    with zipfile.ZipFile(expected, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"REQ/{path.relative_to(root).as_posix()}", date_time=(2026, 6, 1, 10, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+
+    def whole(_self: Path) -> bytes:
+        raise AssertionError("a file read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    zip_directory(root, tmp_path / "package.zip", "REQ", when)
+    monkeypatch.undo()
+    assert (tmp_path / "package.zip").read_bytes() == expected.read_bytes()
