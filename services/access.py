@@ -52,13 +52,15 @@ from services.release_check import ReleaseBlockedError, ReleaseItem, check_packa
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
     SpooledText,
+    StagingWriter,
     TextSpool,
     draft_path,
     iter_staged,
+    iter_staged_file,
     seal_draft,
     seal_package,
     staging_dir,
-    write_staging,
+    staging_writer,
 )
 from services.subject import build_matcher, request_key, subject_identifiers
 
@@ -185,13 +187,14 @@ def _store_findings(session: Session, request_id: str, location: str, items: Ite
         session.exec(insert(FindingRow), params=rows)
 
 
-def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
+def _scan(settings: Settings, location: str, matcher: Matcher, staged: StagingWriter) -> ScanResult:
+    """Scan one location, staging each finding as it is found (the result holds none of them)."""
     connector = open_location(location, settings)
     with connector:
         if isinstance(connector, VersionedStore):
-            return scan_store(connector, matcher)
+            return scan_store(connector, matcher, sink=staged.add)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
-        return scan_endpoint(connector, location, matcher, owner_ids=owners)
+        return scan_endpoint(connector, location, matcher, owner_ids=owners, sink=staged.add)
 
 
 def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), residual: Sequence[str] = ()) -> str | None:
@@ -227,9 +230,14 @@ def scan_location(
     `context` (`services.fanout`) shares the matcher and key of a fan-out; without it they are built here.
     """
     now = utcnow()
+    key = context.key if context is not None else request_key(settings, request_id)
+    staged_file = staging_dir(settings, request_id) / f"{location}.jsonl.enc"
+    found = 0
     try:
         matcher = context.matcher if context is not None else build_matcher(settings, request_id)
-        result = _scan(settings, location, matcher)
+        with staging_writer(staged_file, key) as staged:  # replaces the location's copies only when read
+            result = _scan(settings, location, matcher, staged)
+            found = staged.count
     except ConnectorError as exc:
         outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:
@@ -237,8 +245,6 @@ def scan_location(
     except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
-        key = context.key if context is not None else request_key(settings, request_id)
-        write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
             (
@@ -247,7 +253,7 @@ def scan_location(
             gaps_reason(result.gaps, result.encrypted_stores, result.residual_stores),
             result.files_scanned,
             result.bytes_scanned,
-            len(result.items),
+            found,
             len(result.skipped),
         )
     with session_scope(settings.database.url) as session:
@@ -268,7 +274,7 @@ def scan_location(
                 outcome.bytes_scanned,
                 outcome.findings,
             )
-            _store_findings(session, request_id, location, result.items)
+            _store_findings(session, request_id, location, iter_staged_file(staged_file, key))
         elif not LocationStatus(scan.status).was_read:
             scan.status, scan.reason = outcome.status, outcome.reason
         session.add(scan)

@@ -11,17 +11,19 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
 from models.crypto import (
+    ChunkSealer,
     RecordSpool,
     decrypt_file,
     decrypt_stream,
     encrypt_file,
-    encrypt_stream,
+    encrypting_writer,
     is_encrypted_file,
     seal,
     unseal,
@@ -43,16 +45,44 @@ def write_staging(path: Path, items: Iterable[Finding], key: bytes) -> None:
     """Write a location's findings encrypted (AES-GCM, request key, in sealed chunks: `encrypt_stream`), one
     JSON line each (`Finding.to_json`: ASCII, so names that are not UTF-8 round-trip); the plaintext exists
     only in memory, a chunk at a time."""
-    encrypt_stream((item.to_json().encode("ascii") + b"\n" for item in items), path, key, path.name.encode())
+    with staging_writer(path, key) as staged:
+        for item in items:
+            staged.add(item)
+
+
+class StagingWriter:
+    """Findings added one at a time to a location's staging file (`staging_writer`); `count` so far."""
+
+    def __init__(self, sealer: ChunkSealer) -> None:
+        self._sealer = sealer
+        self.count = 0
+
+    def add(self, item: Finding) -> None:
+        """Stage one finding (sealed once a chunk is full; nothing is kept in memory beyond that chunk)."""
+        self._sealer.write(item.to_json().encode("ascii") + b"\n")
+        self.count += 1
+
+
+@contextmanager
+def staging_writer(path: Path, key: bytes) -> Iterator[StagingWriter]:
+    """Stage findings as a scan finds them, in the format of `write_staging`; the file replaces the location's
+    previous one only when the block ends without an error (a failed scan keeps what was staged before)."""
+    with encrypting_writer(path, key, path.name.encode()) as sealer:
+        yield StagingWriter(sealer)
 
 
 def iter_staged(root: Path, key: bytes) -> Iterator[Finding]:
     """The staged findings of every location, decrypted a chunk at a time (a location staged as one sealed
     value by an earlier version is decrypted whole)."""
     for path in sorted(root.glob("*.jsonl.enc")):
-        for line in _staged_lines(path, key):
-            if line.strip():
-                yield Finding.from_json(line.decode("utf-8"))
+        yield from iter_staged_file(path, key)
+
+
+def iter_staged_file(path: Path, key: bytes) -> Iterator[Finding]:
+    """The staged findings of one location file, in the order they were staged."""
+    for line in _staged_lines(path, key):
+        if line.strip():
+            yield Finding.from_json(line.decode("utf-8"))
 
 
 def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:

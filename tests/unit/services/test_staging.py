@@ -12,7 +12,16 @@ from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, decrypt_stream, seal, unseal
-from services.staging import TEXT_SPOOL, TextSpool, iter_staged, load_discovery, save_discovery, write_staging
+from services.staging import (
+    TEXT_SPOOL,
+    TextSpool,
+    iter_staged,
+    iter_staged_file,
+    load_discovery,
+    save_discovery,
+    staging_writer,
+    write_staging,
+)
 
 KEY = bytes(range(32))
 DISCOVERY = LocationDiscovery(
@@ -113,6 +122,23 @@ def test_a_truncated_or_altered_staged_location_is_refused(tmp_path: Path) -> No
     (tmp_path / "lap-02.jsonl.enc").write_bytes(whole)
     with pytest.raises(DecryptionError):
         list(iter_staged(tmp_path, KEY))
+
+
+def test_findings_staged_one_at_a_time_read_back_equal_and_a_failed_scan_keeps_the_old_copy(tmp_path: Path) -> None:
+    """A scan stages each finding as it comes; the location's file is replaced only when the scan ends well."""
+    path = tmp_path / "lap-01.jsonl.enc"
+    findings = _many(4000)  # several sealed chunks
+    with staging_writer(path, KEY) as staged:
+        for item in findings:
+            staged.add(item)
+    assert staged.count == 4000
+    assert list(iter_staged_file(path, KEY)) == findings
+    before = path.read_bytes()
+    with pytest.raises(OSError, match="laptop went away"), staging_writer(path, KEY) as staged:
+        staged.add(findings[0])
+        raise OSError("laptop went away")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["lap-01.jsonl.enc"]  # no temporary file left
 
 
 def test_spooled_texts_read_back_as_written_and_are_sealed_on_disk(tmp_path: Path) -> None:
