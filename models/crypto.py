@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import struct
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,3 +181,73 @@ def decrypt_stream(src: Path, key: bytes, aad: bytes = b"") -> Iterator[bytes]:
             index += 1
         if inp.read(1):
             raise DecryptionError(f"{src.name} has data after its last chunk")
+
+
+_SPOOL_MAGIC = b"DSRSPL1\n"
+
+
+class RecordSpool:
+    """An append-only file of records, each sealed on its own (AES-GCM; the nonce is the file's random prefix
+    and the record's number, the context its file name and number), read back one at a time by number: random
+    access to many records without holding them in memory. The file (mode 0600) is created here and must not
+    exist; only the offsets are kept in memory, so the file is read only by the object that wrote it.
+
+    Raises (on read):
+        DecryptionError: the record was modified, moved or cut off (the file is truncated).
+    """
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        self._aead = AESGCM(key)
+        self._prefix = os.urandom(8)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._starts = array("Q")
+        self._sizes = array("I")
+        self._end = os.write(self._fd, _SPOOL_MAGIC + self._prefix)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def append(self, data: bytes) -> int:
+        """Seal and write one record; returns its number (for `read`)."""
+        number = len(self._starts)
+        sealed = self._aead.encrypt(self._nonce(number), data, self._aad(number))
+        written = 0
+        while written < len(sealed):
+            written += os.pwrite(self._fd, sealed[written:], self._end + written)
+        self._starts.append(self._end)
+        self._sizes.append(len(sealed))
+        self._end += len(sealed)
+        return number
+
+    def read(self, number: int) -> bytes:
+        """The record `number`, authenticated.
+
+        Raises:
+            DecryptionError: the record was modified or moved, or the file was cut short.
+        """
+        start, size = self._starts[number], self._sizes[number]
+        sealed = os.pread(self._fd, size, start)
+        if len(sealed) < size:
+            raise DecryptionError(f"{self.path.name} is truncated (record {number} is cut off)")
+        try:
+            return self._aead.decrypt(self._nonce(number), sealed, self._aad(number))
+        except InvalidTag:
+            raise DecryptionError(f"{self.path.name}: record {number} failed to decrypt (modified)") from None
+
+    def close(self) -> None:
+        """Close the file (it stays on disk, sealed); reading afterwards raises `OSError`."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def _nonce(self, number: int) -> bytes:
+        return self._prefix + struct.pack(">I", number)
+
+    def _aad(self, number: int) -> bytes:
+        return self.path.name.encode() + struct.pack(">I", number)

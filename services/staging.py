@@ -12,12 +12,14 @@ import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
 from models.crypto import (
     ChunkSealer,
+    RecordSpool,
     decrypt_file,
     decrypt_stream,
     encrypt_file,
@@ -99,6 +101,48 @@ def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:
         yield from lines
     if rest:
         yield rest
+
+
+#: The spool of a package being assembled in the staging directory: each distinct redacted text, sealed.
+TEXT_SPOOL = "package-text.spool"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledText:
+    """One redacted text kept in a `TextSpool`, read (and authenticated) on each use, never cached."""
+
+    spool: RecordSpool = field(repr=False)
+    number: int
+
+    def read_text(self) -> str:
+        """The text (a `DecryptionError` when its spool record was modified or cut off)."""
+        return self.spool.read(self.number).decode("utf-8", "surrogatepass")
+
+
+class TextSpool:
+    """The redacted texts of a package being assembled, sealed under the request key in the staging directory
+    (`TEXT_SPOOL`; a leftover of an interrupted run is replaced): a package item holds a `SpooledText`
+    instead of its text. Use it as a context manager: the file is deleted when the block ends, however it
+    ends."""
+
+    def __init__(self, root: Path, key: bytes) -> None:
+        path = root / TEXT_SPOOL
+        path.unlink(missing_ok=True)
+        self._records = RecordSpool(path, key)
+
+    def add(self, text: str) -> SpooledText:
+        """Seal one text into the spool; what reads it back."""
+        return SpooledText(self._records, self._records.append(text.encode("utf-8", "surrogatepass")))
+
+    def remove(self) -> None:
+        """Close and delete the spool file."""
+        self._records.remove()
+
+    def __enter__(self) -> TextSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:
