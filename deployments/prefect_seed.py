@@ -10,7 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from models.prefect_seed import DATABASE_ENV, DATABASE_NAME, backup, seed_path
+from models.files import atomic_write
+from models.prefect_seed import DATABASE_ENV, DATABASE_NAME, seed_path, snapshot
 
 
 def build_seed(target: Path) -> None:
@@ -23,10 +24,7 @@ def build_seed(target: Path) -> None:
 
         asyncio.run(provide_database_interface().create_db())
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.unlink(missing_ok=True)
-        backup(Path(home) / DATABASE_NAME, tmp)
-        os.replace(tmp, target)
+        atomic_write(target, snapshot(Path(home) / DATABASE_NAME), mode=0o644)
 
 
 def main(argv: list[str]) -> None:

@@ -20,12 +20,12 @@ No Prefect import: the CLI calls `seed_home` before it starts a server.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
+
+from models.files import atomic_write
 
 #: Environment variables that point Prefect's server at a database of its own choosing (then no seed).
 DATABASE_ENV = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
@@ -41,30 +41,26 @@ def seed_path(prefix: Path | None = None) -> Path:
 
 def seed_home(home: Path, env: dict[str, str], seed: Path | None = None) -> bool:
     """Copy the seed into `home` when the server started with `env` will use the default SQLite database there
-    and it does not exist yet; True when copied. The copy is written beside the target and renamed, so a
+    and it does not exist yet; True when copied. The copy is published atomically (`atomic_write`), so a
     failed copy leaves no database (the server then migrates a new one, as without a seed)."""
     source = seed_path() if seed is None else seed
     target = home / DATABASE_NAME
     if any(env.get(name) for name in DATABASE_ENV) or target.exists() or not source.is_file():
         return False
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".prefect-seed-", dir=home)
-    os.close(fd)
     try:
-        backup(source, Path(tmp))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
+        atomic_write(target, snapshot(source), mode=0o600)
     except (OSError, sqlite3.Error):
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
     return True
 
 
-def backup(source: Path, target: Path) -> None:
-    """A consistent copy of one SQLite database (the online backup API, not a byte copy of a file in use)."""
+def snapshot(source: Path) -> bytes:
+    """A consistent copy of one SQLite database, as the bytes of a database file (the online backup API into
+    memory, not a byte copy of a file that may be in use)."""
     with (
         contextlib.closing(sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)) as src,
-        contextlib.closing(sqlite3.connect(target)) as dst,
+        contextlib.closing(sqlite3.connect(":memory:")) as dst,
     ):
         src.backup(dst)
+        return dst.serialize()
