@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,24 +37,19 @@ from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from proofs.ledger import LedgerAction, ProofRecord
+from services import case_views
+from services.case_views import approval_from, approval_key, plan_state_of
 from services.evidence import ledger_for
 from services.identity import reading_ledger, text_chunks
 from services.staging import load_discovery, save_discovery, staging_dir
 from services.subject import build_matcher, request_key
 
+#: The plan's state and the decision on it, as the commands that only read show them (`services.case_views`).
+PlanState = case_views.PlanState
+Approval = case_views.Approval
+
 DISCOVERY = "erasure"
 VERIFY = "verify"
-
-
-@dataclass(frozen=True, slots=True)
-class PlanState:
-    """Where the request's erasure plan stands (no personal data)."""
-
-    request_id: str
-    digest: str | None
-    decision: str | None
-    summary: tuple[dict[str, Any], ...]
-    executed: bool
 
 
 def begin_erasure(settings: Settings, request_id: str) -> list[str]:
@@ -192,16 +186,7 @@ def latest_plan(settings: Settings, request_id: str) -> ErasurePlanRecord | None
 
 def plan_state(settings: Settings, request_id: str) -> PlanState:
     """The newest plan's digest, decision and summary."""
-    record = latest_plan(settings, request_id)
-    if record is None:
-        return PlanState(request_id, None, None, (), False)
-    return PlanState(
-        request_id,
-        record.digest,
-        record.decision,
-        tuple(json.loads(record.summary_json)),
-        record.executed_at is not None,
-    )
+    return plan_state_of(request_id, latest_plan(settings, request_id))
 
 
 def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) -> list[dict[str, Any]]:
@@ -235,56 +220,13 @@ def mask_home_user(path: str) -> str:
     return _HOME_USER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{HOME_USER_MASK}", path)
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """A reviewer's decision as the ledger records it (no personal data of the subject)."""
-
-    request_id: str
-    plan_digest: str
-    decision: str
-    reviewer: str
-    authenticated_user: str
-    channel: str
-    at: datetime
-    note: str | None
-    submitted_by: str | None
-    ledger_seq: int | None
-    authentication: str = ""
-    """How the decision was authenticated (`models.server_auth`: os_login, server_shared_credential,
-    server_without_authentication); empty for decisions recorded before this was kept."""
-
-
-def _approval_key(request_id: str, digest: str) -> str:
-    return f"approval:{request_id}:{digest}"
-
-
 def approval_of(settings: Settings, request_id: str) -> Approval | None:
     """The signed ledger entry of the decision on the newest plan, if one was recorded."""
     record = latest_plan(settings, request_id)
     if record is None:
         return None
-    entry = reading_ledger(settings).store.find(_approval_key(request_id, record.digest))
-    if entry is None:
-        return None
-    details = entry.record.details
-
-    def text(key: str) -> str | None:
-        value = details.get(key)
-        return value if isinstance(value, str) else None
-
-    note = details.get("note")
-    return Approval(
-        request_id=request_id,
-        plan_digest=text("plan_digest") or record.digest,
-        decision=entry.record.outcome,
-        reviewer=text("reviewer") or "",
-        authenticated_user=text("authenticated_user") or "",
-        channel=text("channel") or "",
-        at=entry.at,
-        note="\n".join(str(n) for n in note) if isinstance(note, list) and note else None,
-        submitted_by=text("submitted_by"),
-        ledger_seq=entry.seq,
-        authentication=text("authentication") or "",
+    return approval_from(
+        request_id, record, reading_ledger(settings).store.find(approval_key(request_id, record.digest))
     )
 
 
@@ -383,7 +325,7 @@ def decide(
                 "four_eyes": settings.erasure.four_eyes,
             },
         ),
-        idempotency_key=_approval_key(request_id, record.digest),
+        idempotency_key=approval_key(request_id, record.digest),
     )
     ledger.seal()
     with session_scope(settings.database.url) as session:
