@@ -82,7 +82,7 @@ def _plan_view(request_id: str, *, detail: bool) -> tuple[Any, Any]:
         if found is not None:
             return found
     state.require_request(request_id)
-    from services.erasure import approval_of, plan_state  # noqa: PLC0415 - erasure modules on demand
+    from services.approval import approval_of, plan_state  # noqa: PLC0415 - the ORM on demand
 
     return plan_state(state.settings, request_id), approval_of(state.settings, request_id)
 
@@ -167,7 +167,7 @@ def approve(
     note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
     state.require_request(request_id)
     from models.identity import os_user  # noqa: PLC0415
-    from services.erasure import check_decision, decide, plan_state  # noqa: PLC0415 - erasure modules on demand
+    from services.approval import check_decision, decide, plan_state  # noqa: PLC0415 - the ORM on demand
 
     current = plan_state(state.settings, request_id)
     if current.digest is None:

@@ -227,14 +227,16 @@ def test_reads_load_no_orm_on_either_database(planned: tuple[Path, str], databas
 
 
 def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:
-    """`request plan` and `request approve` load neither Prefect nor presidio (nor spaCy behind it)."""
+    """`request plan --detail` loads neither Prefect nor presidio (nor spaCy behind it); `request approve` none of
+    the heavy packages either: not the matcher engine, the laptop connectors or the erasure modules (the decision
+    is `services.approval`)."""
     config, rid = planned
-    assert _heavy_modules(config, "request", "plan", rid, watch=NO_CLASSIFIER) == set()
+    assert _heavy_modules(config, "request", "plan", rid, "--detail", watch=NO_CLASSIFIER) == set()
     loaded, code, out = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json")
     assert (loaded, code) == (False, "0")
     digest = json.loads(out)["digest"]
     approve = ("request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest)
-    assert _heavy_modules(config, *approve, watch=NO_CLASSIFIER) == set()
+    assert _heavy_modules(config, *approve, watch=(*LIGHT, "erasure.plan", "detection.matcher")) == set()
 
 
 def test_scan_loads_presidio_only_to_classify_a_finding(planned: tuple[Path, str]) -> None:
