@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q models connectors detection reports proofs flows deployments dsr simulation erasure retention services
+	# Prefect's database, migrated once here: a new Prefect home starts from a copy (models/prefect_seed.py).
+	$(BIN)/python -m deployments.prefect_seed
 	touch $(STAMP)
 
 # The system packages of the service-backed tests (the list .ci/run installs in CI); needs root (apt-get).

@@ -34,6 +34,7 @@ from connectors.agents.base import (
     TEXT_LIKE_KINDS,
     ArtifactKind,
     Classification,
+    Erase,
     under,
 )
 from connectors.agents.base import file_format as _fmt
@@ -102,6 +103,9 @@ class Artifact:
         session_id: Cowork `local_<uuid>` for everything inside a Cowork session; the transcript stem for
             `~/.claude/projects/*/<id>.jsonl` and files under `<id>/`; None elsewhere.
         cli_session_id: the engine (CLI) session id where the path names one.
+        erase: how the file is erased, decided here once: the agent's path rule that classified it (only
+            rules of roots valid on the home's OS apply), or, for Claude's files and files no rule names,
+            `claude.erase_method` by kind and format. Erasure plans read it from here.
     """
 
     item: Item
@@ -113,6 +117,7 @@ class Artifact:
     root: str
     session_id: str | None
     cli_session_id: str | None
+    erase: Erase
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,7 +248,7 @@ def _classify_home_rest(home: Home, ctx: _Ctx) -> Classification | None:
     kind = ArtifactKind(agent.kind)
     root = f"{home_path}/{agent.root}" if agent.root else home_path
     fmt = agent.fmt if agent.fmt is not None else _fmt(rest, kind, None)
-    return Classification(kind, fmt, ctx.os, ctx.os_user, agent.app, root, agent.session_id)
+    return Classification(kind, fmt, ctx.os, ctx.os_user, agent.app, root, agent.session_id, erase=agent.erase)
 
 
 def classify_location(
@@ -594,6 +599,7 @@ def iter_artifacts(
                 found.root,
                 found.session_id,
                 found.cli_session_id,
+                found.erase if found.erase is not None else claude.erase_method(found.kind, found.fmt),
             )
             sessions.note(entry.path, found)
             if found.session_hint is not None:

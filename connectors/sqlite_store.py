@@ -18,7 +18,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +50,8 @@ __all__ = [
     "is_sqlite",
     "iter_db_records",
     "private_copy",
+    "remove_side_files",
+    "side_files",
 ]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,8 +59,9 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LEVEL = 3
 """Level used to recompress an edited zstd cell or file (the level Zed writes with)."""
 MAX_CELL_BYTES = 64 << 20
-SIDECARS = ("-wal", "-journal")
-"""Files that hold database content next to the main file (`-shm` is an index, rebuilt by SQLite)."""
+SIDE_FILES = ("-wal", "-shm", "-journal")
+"""What SQLite keeps beside a database (its path plus the suffix): the WAL and the rollback journal hold its
+content, `-shm` indexes the WAL."""
 _FTS_SHADOW = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat")
 
 
@@ -454,7 +457,8 @@ def erase_rows_via_copy(
 
     1. When the laptop holds a non-empty `-wal`, the merged file replaces the database (compare-and-swap
        against the planned content); the WAL left on the laptop then only repeats what the file holds.
-    2. The `-wal` (unchanged since it was copied) and `-shm` are removed.
+    2. The `-wal` (only while it holds exactly the bytes copied: compared by sha256, since a version over
+       SSH has whole seconds) and `-shm` are removed.
     3. The erased copy replaces the database by compare-and-swap and atomic replace.
 
     `is_busy` (the app that owns the database runs) is asked again just before every one of these writes;
@@ -464,12 +468,14 @@ def erase_rows_via_copy(
     plan: the next run reports a conflict (plan again), never writes over it.
 
     Raises:
-        VersionConflictError: the database or its WAL changed since it was read or planned.
+        VersionConflictError: the database or its WAL changed since it was read or planned (a WAL changed
+            after step 1 stays, and so does the merged file: the next run reports a conflict).
         BusyError: `is_busy` said the app runs (nothing more was written).
         UnsupportedOperationError: (code `hot_journal`) a hot journal beside the database; nothing written.
         DatabaseError: a copy that is not a readable database, or a WAL that could not be emptied.
     """
-    sidecars = {suffix: _stat_or_none(connector, item.path + suffix) for suffix in ("-wal", "-shm")}
+    # A finished rollback journal stays: it holds nothing, and the database it belongs to stays.
+    sidecars = side_files(connector, item.path, ("-wal", "-shm"))
     _refuse_remote_hot_journal(connector, item)
     with tempfile.TemporaryDirectory(prefix="dsr-db-") as tmp:
         target = Path(tmp) / "db.sqlite"
@@ -477,7 +483,7 @@ def erase_rows_via_copy(
             _copy(stream, out)
         if _file_sha(target) != expected_sha256:
             raise VersionConflictError("database changed since the erasure plan was made", path=item.path)
-        merged = _merge_wal_copy(connector, sidecars["-wal"], target)
+        folded = _merge_wal_copy(connector, sidecars.get("-wal"), target)
         result = erase_rows(target, edit)
         if not result.wal_empty:
             raise DatabaseError("the copy's WAL could not be emptied", path=target.name)
@@ -485,11 +491,15 @@ def erase_rows_via_copy(
         new = target.read_bytes()
     ensure_idle = is_busy or (lambda: False)
     sha = expected_sha256
-    if merged is not None and hashlib.sha256(merged).hexdigest() != sha:
-        _ensure_idle(ensure_idle, item)
-        item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
-        sha = hashlib.sha256(merged).hexdigest()
-    removed = _remove_stale_sidecars(connector, sidecars, lambda: _ensure_idle(ensure_idle, item))
+    read_sha256: dict[str, str] = {}
+    if folded is not None:
+        merged, wal_sha256 = folded
+        read_sha256[sidecars["-wal"].path] = wal_sha256
+        if hashlib.sha256(merged).hexdigest() != sha:
+            _ensure_idle(ensure_idle, item)
+            item = connector.replace(item, [merged], Expected(item.size, item.version, sha), temp_name=temp_name)
+            sha = hashlib.sha256(merged).hexdigest()
+    removed = remove_side_files(connector, sidecars.values(), is_busy=ensure_idle, read_sha256=read_sha256)
     if hashlib.sha256(new).hexdigest() != sha:
         _ensure_idle(ensure_idle, item)
         connector.replace(item, [new], Expected(item.size, item.version, sha), temp_name=temp_name)
@@ -537,9 +547,10 @@ def _refuse_local_hot_journal(path: Path) -> None:
         raise UnsupportedOperationError(HOT_JOURNAL_MESSAGE, path=path.name, code="hot_journal")
 
 
-def _merge_wal_copy(connector: Connector, wal: Item | None, copy: Path) -> bytes | None:
+def _merge_wal_copy(connector: Connector, wal: Item | None, copy: Path) -> tuple[bytes, str] | None:
     """Fold the laptop's WAL into the private `copy` of its database (checkpoint on the copy); returns the
-    merged file's bytes, or None when the laptop has no WAL content (nothing to merge)."""
+    merged file's bytes and the sha256 of the WAL as it was read, or None when the laptop has no WAL content
+    (nothing to merge)."""
     if wal is None or not wal.size:
         return None
     wal_copy = copy.with_name(copy.name + "-wal")
@@ -547,6 +558,7 @@ def _merge_wal_copy(connector: Connector, wal: Item | None, copy: Path) -> bytes
         _copy(stream, out)
     if wal_copy.stat().st_size != wal.size:
         raise VersionConflictError("the database's WAL changed while it was read", path=wal.path)
+    wal_sha256 = _file_sha(wal_copy)
     con = _open(copy, readonly=False)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -556,7 +568,7 @@ def _merge_wal_copy(connector: Connector, wal: Item | None, copy: Path) -> bytes
         con.close()
     if wal_copy.exists() and wal_copy.stat().st_size:
         raise DatabaseError("the copy's WAL could not be emptied", path=copy.name)
-    return copy.read_bytes()
+    return copy.read_bytes(), wal_sha256
 
 
 def _check_integrity(path: Path) -> None:
@@ -572,15 +584,42 @@ def _check_integrity(path: Path) -> None:
         raise DatabaseError("the changed copy failed its integrity check", path=path.name)
 
 
-def _remove_stale_sidecars(
-    connector: Connector, sidecars: dict[str, Item | None], before_write: Callable[[], None]
+def side_files(connector: Connector, path: str, suffixes: Sequence[str] = SIDE_FILES) -> dict[str, Item]:
+    """The side files of the database at `path` that exist now, by suffix, as listed now (the baseline
+    `remove_side_files` compares against)."""
+    found: dict[str, Item] = {}
+    for suffix in suffixes:
+        item = _stat_or_none(connector, path + suffix)
+        if item is not None:
+            found[suffix] = item
+    return found
+
+
+def remove_side_files(
+    connector: Connector,
+    files: Iterable[Item],
+    *,
+    is_busy: Callable[[], bool],
+    read_sha256: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
+    """Remove side files of a database (`side_files`), each only while it is as it was listed (size and
+    version) and, for one whose content was read (`read_sha256`: path -> sha256 of what was read), while it
+    still holds exactly that content (a version over SSH has whole seconds: a same-size rewrite within the
+    second keeps it); and only after `is_busy` (the app that owns the database runs) said no just before it.
+
+    Returns:
+        The paths removed (a file already gone is not counted).
+
+    Raises:
+        BusyError: `is_busy` said the app runs (what was removed stays removed; nothing more is).
+        VersionConflictError: a side file changed since it was listed (nothing more is removed).
+    """
     removed = []
-    for item in sidecars.values():
-        if item is None:
-            continue
-        before_write()
-        if connector.delete(item, Expected(item.size, item.version)):
+    for item in files:
+        if is_busy():
+            raise BusyError("the app that owns the database is running; retry when it is closed", path=item.path)
+        sha256 = (read_sha256 or {}).get(item.path)
+        if connector.delete(item, Expected(item.size, item.version, sha256)):
             removed.append(item.path)
     return tuple(removed)
 

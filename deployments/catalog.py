@@ -7,6 +7,7 @@ from typing import cast
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.access import access_request, access_sweep
+from flows.access_scan import access_scan
 from flows.deadline_watch import deadline_watch
 from flows.erasure_request import erasure_request
 from flows.retention_purge import retention_purge
@@ -18,8 +19,8 @@ TAGS = ["dsr"]
 
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
-    """Every deployment: access (and portability), erasure, the sweep, purge (dry and real), deadline watch,
-    and intake."""
+    """Every deployment: access (and portability), erasure, the scan of one batch of locations, the sweep,
+    purge (dry and real), deadline watch, and intake."""
     deployments = [
         access_request.to_deployment(
             name=names.ACCESS_REQUEST,
@@ -31,6 +32,13 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             name=names.ERASURE_REQUEST,
             description="Find one request's subject everywhere, plan the erasure, pause for a named reviewer's "
             "approval (form in this UI), then erase, verify and certify. Parameter: the request id only.",
+            tags=TAGS,
+        ),
+        access_scan.to_deployment(
+            name=names.ACCESS_SCAN,
+            description="One batch of an access request's locations, submitted by the access run when "
+            "[access].scan_deployment names this deployment (any worker of its pool takes it). Parameters: the "
+            "request id, the batch's location names and its number; it refuses unless that run is in progress.",
             tags=TAGS,
         ),
         access_sweep.to_deployment(

@@ -9,7 +9,7 @@ staged erasure discoveries; `Finding.from_dict` reads it back to an equal value.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -201,3 +201,31 @@ class Finding:
     def from_json(cls, text: str) -> Finding:
         """The finding `to_json` wrote."""
         return cls.from_dict(json.loads(text))
+
+
+class FoundItems:
+    """A scan's findings as they are found: kept in order (the default), or handed to `sink` one at a time and
+    not kept, so a location with thousands of findings is never held in memory whole (the access scan stages
+    each one as it comes)."""
+
+    def __init__(self, sink: Callable[[Finding], None] | None = None) -> None:
+        self._kept: list[Finding] = []
+        self._sink = sink
+        self.count = 0
+
+    def append(self, item: Finding) -> None:
+        """One finding, in the order the scan found it."""
+        self.count += 1
+        if self._sink is None:
+            self._kept.append(item)
+        else:
+            self._sink(item)
+
+    def extend(self, items: Iterable[Finding]) -> None:
+        """Several findings, in order."""
+        for item in items:
+            self.append(item)
+
+    def kept(self) -> tuple[Finding, ...]:
+        """The findings kept (none when they went to a sink)."""
+        return tuple(self._kept)

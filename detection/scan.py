@@ -32,7 +32,7 @@ from connectors.layouts import (
 from connectors.records import RecordFormat, decode_json, read_up_to
 from connectors.shadow_git import MAX_GIT_FILE_BYTES, GitFormatError, object_texts
 from connectors.sqlite_store import is_sqlite, iter_db_records, private_copy
-from detection.findings import Finding, FindingLocation
+from detection.findings import Finding, FindingLocation, FoundItems
 from detection.matcher import CHUNK_BYTES, MAX_LINE_BYTES, Candidate, Confirmation, Matcher, decode_line
 from detection.ownership import Ownership, decide_ownership
 from models.errors import ConnectorError
@@ -443,6 +443,7 @@ def scan_endpoint(
     expand_owned: bool = True,
     progress: Progress | None = None,
     os_override: str | None = None,
+    sink: Callable[[Finding], None] | None = None,
 ) -> ScanResult:
     """Scan every agent-history artifact of one endpoint for the subject.
 
@@ -460,6 +461,8 @@ def scan_endpoint(
             large sessions; by default they are listed with empty `categories`).
         progress: called with (files done, bytes done) after each artifact.
         os_override: the endpoint's configured OS (default: the connector's, else recognised per home).
+        sink: called with each item as it is found, in discovery order; the result's `items` is then empty
+            (the caller keeps what it needs: the access scan stages each item, so no list of them is held).
 
     Returns:
         Items in discovery order (an owned session's records all appear, each once), skipped entries,
@@ -479,7 +482,7 @@ def scan_endpoint(
     remote = _remote_candidates(
         connector, matcher, [a for a in artifacts if _plain_text(a) and not (is_owned(a) and expand_owned)]
     )
-    items: list[Finding] = []
+    items = FoundItems(sink)
     residual: list[str] = []
     scan = _ArtifactScan(endpoint_name, connector, matcher, classify_fn, remote, residual)
     files = size = 0
@@ -499,12 +502,12 @@ def scan_endpoint(
     owned_sessions = tuple(sorted((sid, d.reason) for sid, d in decisions.items() if d.owned))
     encrypted, opaque = _unopened_stores(artifacts)
     return ScanResult(
-        tuple(items), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
+        items.kept(), tuple(skipped), owned_sessions, files, size, gaps, tuple(residual), encrypted, opaque
     )
 
 
 def _scan_opened(
-    items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact, **options: bool
+    items: FoundItems, skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact, **options: bool
 ) -> bool:
     """A file a record reader opens (`_scan_artifact` with `options`); False when it could not be read (the
     reason is in `skipped`)."""
@@ -519,7 +522,7 @@ def _scan_opened(
     return True
 
 
-def _scan_unopened(items: list[Finding], skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> bool:
+def _scan_unopened(items: FoundItems, skipped: list[Skipped], scan: _ArtifactScan, artifact: Artifact) -> bool:
     """A file no record reader opens: a shadow git file is searched object by object (`_git_items`); the
     others (encrypted and residual stores, audit keys) are only listed. Whether the file was searched."""
     if artifact.kind is not ArtifactKind.SHADOW_GIT:
@@ -607,7 +610,7 @@ class _ArtifactScan:
 
 
 def _scan_artifact(
-    items: list[Finding],
+    items: FoundItems,
     scan: _ArtifactScan,
     artifact: Artifact,
     *,

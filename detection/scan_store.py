@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from connectors.base import Skipped, VersionedStore, scannable_format
 from connectors.records import RecordFormat
-from detection.findings import Finding, FindingLocation
+from detection.findings import Finding, FindingLocation, FoundItems
 from detection.matcher import Matcher
 from detection.scan import IDENTIFIER_MATCH, ScanResult, record_timestamp
 from models.errors import ConnectorError
@@ -37,13 +37,15 @@ def scan_store(
     classify: bool = True,
     classifier: Classifier | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sink: Callable[[Finding], None] | None = None,
 ) -> ScanResult:
     """Scan every version of every scannable object under the store's prefix.
 
     Non-current versions are data too: each finding names its `version_id`. Delete markers and objects
-    that are not JSON, JSONL, text or Markdown are reported as skipped.
+    that are not JSON, JSONL, text or Markdown are reported as skipped. With `sink`, each finding is handed
+    to it as it is found and the result's `items` is empty (as `scan_endpoint`).
     """
-    items: list[Finding] = []
+    items = FoundItems(sink)
     skipped: list[Skipped] = []
     files = 0
     size = 0
@@ -90,7 +92,7 @@ def scan_store(
         size += entry.size
         if progress is not None:
             progress(files, size)
-    return ScanResult(tuple(items), tuple(skipped), (), files, size)
+    return ScanResult(items.kept(), tuple(skipped), (), files, size)
 
 
 def _content(value: object) -> str | None:

@@ -26,6 +26,7 @@ from models.errors import ConfigError
 from models.files import atomic_write
 from models.flow_names import DEPLOYMENT_NAMES
 from models.prefect_env import quiet_prefect
+from models.prefect_seed import seed_home
 from models.server_auth import CLIENT_ENV, SERVER_ENV, auth_file, basic_auth_header, check_binding, server_credential
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
@@ -138,6 +139,7 @@ def start(
             key="prefect.port",
         )
     env = server_env()
+    seed_home(prefect.home, env)  # a new Prefect home starts from the migrated seed (`models.prefect_seed`)
     logs = state.state_dir() / "logs"
     server_pid = _spawn(
         [sys.executable, "-m", "prefect", "server", "start", "--host", prefect.host, "--port", str(prefect.port)],

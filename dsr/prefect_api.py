@@ -9,7 +9,8 @@
    loaded machine); if it does not, the command fails with one line naming the log and `dsr server start`.
    While it boots, the command does its own slow imports (Prefect, its engines, the flow: `meanwhile`), so the
    two overlap on a machine with two cores. Its SQLite database stays in the Prefect home: Prefect's migrations
-   run on its first start only (they more than double that start).
+   run on its first start only (they more than double that start), and not even then when `make install` made
+   the database seed a new home starts from (`models.prefect_seed`).
 
 Every server environment has Prefect's telemetry and analytics off (`models.prefect_env`).
 
@@ -42,6 +43,7 @@ except ImportError:  # pragma: no cover - Windows: starts are not serialised
 from dsr.cli_server import api_status, is_healthy
 from models.errors import DsrError
 from models.prefect_env import quiet_prefect
+from models.prefect_seed import seed_home
 from models.server_auth import CLIENT_ENV, SERVER_ENV, auth_file, client_credential, new_credential
 from models.settings import Settings
 
@@ -164,6 +166,7 @@ def temporary_server(settings: Settings, meanwhile: Callable[[], None] | None = 
     settings.prefect.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     credential = new_credential("dsr-run")
     with _one_starting_at_a_time(settings.prefect.home):
+        seed_home(settings.prefect.home, server_environment(settings))  # a new home skips Prefect's migrations
         proc, port, write_end = _start(settings, log, credential, meanwhile)
     try:
         yield PrefectApi(f"http://127.0.0.1:{port}/api", credential)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from connectors.agents.base import Erase
 from connectors.base import CHUNK_SIZE, Connector, Item, Skipped, VersionedStore, scannable_format
 from connectors.layouts import Artifact, ArtifactKind, iter_artifacts
 from connectors.records import RecordFormat
@@ -19,7 +20,7 @@ from detection.findings import Finding
 from detection.matcher import Matcher
 from detection.scan import scan_endpoint
 from detection.scan_store import scan_store
-from models.errors import ConnectorError
+from models.errors import ConnectorError, InputError
 
 LocationType = Literal["endpoint", "store"]
 _MAX_ORG_FILE = 64 << 20
@@ -44,6 +45,8 @@ class ArtifactInfo:
             and the prompt history that reference a session with findings, so a whole-session deletion can
             remove the references (org files) or the prompt lines (history).
         app: the agent the file belongs to (`cowork`, `codex`, ...; None for stores).
+        erase: how the file is erased, as its classification at discovery decided (`Artifact.erase`); None
+            for S3 versions (and in discoveries staged before it was recorded).
     """
 
     file: Item
@@ -53,6 +56,7 @@ class ArtifactInfo:
     legal_hold: bool = False
     session_refs: tuple[tuple[str, int], ...] = ()
     app: str | None = None
+    erase: Erase | None = None
 
     @property
     def is_latest(self) -> bool:
@@ -77,6 +81,7 @@ class ArtifactInfo:
             legal_hold=bool(data.get("legal_hold", False)),
             session_refs=tuple((str(sid), int(line)) for sid, line in data["session_refs"]),
             app=data.get("app"),
+            erase=Erase(data["erase"]) if data.get("erase") else None,
         )
 
 
@@ -129,6 +134,11 @@ class LocationDiscovery:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LocationDiscovery:
         """The discovery `to_dict` wrote (equal to the original)."""
+        if data["type"] == "endpoint" and any("erase" not in a for a in data["artifacts"]):
+            raise InputError(
+                f"the staged discovery of {data['name']!r} was made by an earlier version and does not record how "
+                "each file is erased; discover again (`dsr request run ID`) before planning"
+            )
         return cls(
             name=data["name"],
             type=data["type"],
@@ -177,7 +187,7 @@ def _session_refs(connector: Connector, item: Item, sessions: set[str]) -> tuple
 def _info(artifact: Artifact, identity: tuple[str, int] | None, refs: tuple[tuple[str, int], ...] = ()) -> ArtifactInfo:
     sha256, lines = identity if identity else (None, None)
     file = artifact.item.read_as(artifact.kind.value, artifact.fmt.value, sha256=sha256, lines=lines)
-    return ArtifactInfo(file, artifact.session_id, session_refs=refs, app=artifact.app)
+    return ArtifactInfo(file, artifact.session_id, session_refs=refs, app=artifact.app, erase=artifact.erase)
 
 
 def discover_endpoint(

@@ -39,6 +39,8 @@ from connectors.sqlite_store import (
     DbRecord,
     erase_rows,
     erase_rows_via_copy,
+    remove_side_files,
+    side_files,
 )
 from detection.matcher import Matcher
 from detection.redact import erase_subject
@@ -275,18 +277,6 @@ def _sha(data: bytes) -> str:
 def _read(connector: Connector, item: Item) -> bytes:
     with connector.open(item) as stream:
         return b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
-
-
-def _delete_sidecars(connector: Connector, path: str) -> int:
-    """Remove a deleted database's `-wal`, `-shm` and `-journal` (they hold its content); returns how many."""
-    removed = 0
-    for suffix in ("-wal", "-shm", "-journal"):
-        try:
-            item = connector.stat(path + suffix)
-        except ItemNotFoundError:
-            continue
-        removed += connector.delete(item, Expected(item.size, item.version))
-    return removed
 
 
 def _session_digest(files: Sequence[Item]) -> str:
@@ -701,7 +691,7 @@ class _Run:
         self.hook("before_delete")
         if current is not None:
             connector.delete(current, Expected(current.size, current.version, target.sha256))
-        sidecars = _delete_sidecars(connector, target.path) if target.fmt == RecordFormat.SQLITE.value else 0
+        sidecars = self.remove_side_files(connector, action, target) if target.fmt == RecordFormat.SQLITE.value else 0
         self.hook("after_delete")
         counts = {"files_deleted": 1}
         details: dict[str, JSONValue] = {"sidecars_removed": sidecars} if sidecars else {}
@@ -709,6 +699,17 @@ class _Run:
             LedgerAction.DELETE_FILE, action, sha256_before=target.sha256, counts=counts, details=details
         )
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
+
+    def remove_side_files(self, connector: Connector, action: PlannedAction, database: Item) -> int:
+        """Remove a deleted database's `-wal`, `-shm` and `-journal` (they hold its content), the agent and the
+        action's app checked again before each (`BusyError`: the rest waits; a rerun finds the database gone
+        and finishes). Returns how many were removed."""
+        found = side_files(connector, database.path)
+
+        def busy() -> bool:
+            return self.is_busy(connector) or self.app_busy(connector, action)
+
+        return len(remove_side_files(connector, found.values(), is_busy=busy))
 
     def delete_session(self, connector: Connector, action: PlannedAction) -> ActionOutcome:
         digest = _session_digest(action.files)
@@ -721,11 +722,15 @@ class _Run:
         self.hook("before_delete")
         for ref, item in present:
             connector.delete(item, Expected(item.size, item.version, ref.sha256))
+        databases = [ref for ref in action.files if ref.fmt == RecordFormat.SQLITE.value]
+        sidecars = sum(self.remove_side_files(connector, action, ref) for ref in databases)  # also on a rerun
         for directory in action.dirs:
             connector.delete_tree(directory)
         self.hook("after_delete")
         counts = {"files_deleted": len(action.files), "directories_removed": len(action.dirs)}
         details: dict[str, JSONValue] = {"session_id": action.session_id, "files_sha256": digest}
+        if sidecars:
+            details["sidecars_removed"] = sidecars
         record = self.proof(LedgerAction.DELETE_SESSION, action, counts=counts, details=details)
         return self.outcome(action, ActionStatus.DONE, self.record(key, record), counts)
 

@@ -17,11 +17,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.agents import claude, erase_method
-from connectors.agents.base import ArtifactKind, Erase
+from connectors.agents.base import Erase
 from connectors.base import Item
 from connectors.layouts import RESIDUAL_DIRS, session_dirs
-from connectors.records import RecordFormat
 from connectors.shadow_git import repository_of
 from detection.findings import Finding
 from erasure.discovery import ArtifactInfo, LocationDiscovery
@@ -432,8 +430,9 @@ class _EndpointState:
     deleted_paths: set[str] = field(default_factory=set)
 
     def keep_item(self, path: str, line: int | None, keep: _Keep) -> None:
+        held = self.kept[(path, keep)]  # a whole-file item (no line) is kept too: its exception lists no lines
         if line is not None:
-            self.kept[(path, keep)].add(line)
+            held.add(line)
         self.kept_whole[(path, keep)] = self.kept_whole.get((path, keep), False) or line is None
 
     def note_date(self, session_id: object, when: date | None) -> None:
@@ -491,8 +490,10 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
             state.keep_item(path, line, keep)
             continue
         record = item.location.record
-        if path in infos and _content_addressed(infos[path]):
-            state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
+        if path in infos and (_content_addressed(infos[path]) or infos[path].erase is Erase.WHOLE_ONLY):
+            # Never rewritten: its blobs are keyed by their content, or its layout declares it whole-only
+            # (ChatGPT's plaintext conversations): the file goes whole, unless an exception keeps part of it.
+            state.whole.add(path)
             continue
         if record is not None and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
@@ -513,22 +514,15 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
 
 def _whole_only(info: ArtifactInfo) -> bool:
     """The file can only be deleted whole: binary or never opened, or its agent's layout declares it whole-only
-    (Claude by kind, `claude.erase_method`: audit keys, residual app stores; the other agents by their path
-    rules, `erase_method`: e.g. ChatGPT's conversation files)."""
-    if info.file.fmt in ("binary", "none"):
-        return True
-    if info.app not in claude.APPS:
-        return info.app is not None and erase_method(info.app, info.file.path) is Erase.WHOLE_ONLY
-    try:
-        kind, fmt = ArtifactKind(info.file.kind), RecordFormat(info.file.fmt)
-    except ValueError:  # a kind no Claude table names: decided by its format alone
-        return False
-    return claude.erase_method(kind, fmt) is Erase.WHOLE_ONLY
+    (Claude's audit keys and residual app stores, ChatGPT's conversation files, ...): the erase method its
+    classification at discovery found (`ArtifactInfo.erase`), never looked up again by path."""
+    return info.file.fmt in ("binary", "none") or info.erase is Erase.WHOLE_ONLY
 
 
 def _content_addressed(info: ArtifactInfo) -> bool:
-    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited)."""
-    return info.app is not None and erase_method(info.app, info.file.path) is Erase.CONTENT_ADDRESSED
+    """Whether the agent's layout keys this file's content by its hash (method E: deleted, never edited), as
+    its classification at discovery found."""
+    return info.erase is Erase.CONTENT_ADDRESSED
 
 
 def _session_files(discovery: LocationDiscovery, delete: dict[str, str]) -> dict[str, list[ArtifactInfo]]:
@@ -597,14 +591,22 @@ def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -
     every file of it, then its folder. Editing objects would break the repository and rewriting its history
     would break the agent's restore points; the snapshots of that workspace go with it."""
     repos: dict[str, str | None] = {}
+    found: defaultdict[str, list[str]] = defaultdict(list)
     for path in sorted(state.whole):
         info = next((i for i in discovery.artifacts if i.file.path == path), None)
         repo = repository_of(path) if info is not None and info.file.kind == "shadow_git" else None
         if repo is not None and info is not None:
             repos.setdefault(repo, info.app)
+            found[repo].append(path)
             state.whole.discard(path)
     actions: list[PlannedAction] = []
     for repo, app in sorted(repos.items()):
+        keeps = {keep for path, keep in state.kept if path.startswith(repo + "/")}
+        if keeps:  # a file of it is kept: deleting the repository would destroy it, so it is all kept
+            for path in found[repo]:
+                for keep in keeps:
+                    state.keep_item(path, None, keep)
+            continue
         files = [
             i
             for i in discovery.artifacts
@@ -661,6 +663,9 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
         info = infos[path]
         unredactable = path in whole and (_whole_only(info) or info.file.sha256 is None)
         if path in whole and (unredactable or not erase.get(path)):
+            if kept_lines.get(path):
+                _keep_whole(state, path)  # deleting it would destroy the lines an exception or a hold keeps
+                continue
             if info.file.sha256 is None and info.file.fmt != "none":
                 state.unidentified.add(path)
                 continue
@@ -700,6 +705,13 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
             )
         )
     return actions
+
+
+def _keep_whole(state: _EndpointState, path: str) -> None:
+    """A file that could only be deleted whole while some of its lines are kept: every exception on it keeps
+    the whole file (stated as such in the plan), and nothing in it is erased."""
+    for path_keep in [pk for pk in state.kept if pk[0] == path]:
+        state.kept_whole[path_keep] = True
 
 
 def _kept_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _EndpointState) -> list[PlannedAction]:

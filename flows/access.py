@@ -21,6 +21,7 @@ from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.access_scan import SCAN_RETRIES, logged_row, run_scan_children, scan_batch, scan_one
 from flows.common import (
     MAX_THREADS,
     TransientLocationError,
@@ -34,15 +35,14 @@ from flows.common import (
 )
 from flows.dashboard import publish_dashboard
 from models import flow_names as names
-from models.errors import DsrError, RequestBusyError, RequestClosedError, is_retryable
+from models.errors import DsrError, RequestBusyError, RequestClosedError
 from models.run_lock import hold_for_run
 from models.settings import Settings
 from models.types import LocationStatus
 from services import access as steps
-from services.fanout import batches, current_scan_context, location_counts, shared_scan_context
+from services.fanout import batches, location_counts, shared_scan_context
 from services.release_check import ReleaseBlockedError
 
-SCAN_RETRIES = 2
 #: The progress artifact is sent at most this often (seconds), by this clock.
 PROGRESS_INTERVAL_S = 1.0
 _now = time.monotonic
@@ -61,71 +61,27 @@ _now = time.monotonic
 def scan_location(request_id: str, location: str) -> dict[str, Any]:
     """Scan one endpoint or store; a sleeping or busy laptop is retried, then left pending."""
     with guarded(request_id, location), request_log_redaction(request_id):
-        outcome = _scan(request_id, location)
+        outcome = scan_one(request_id, location)
     ctx = TaskRunContext.get()
     attempt = ctx.task_run.run_count if ctx is not None else SCAN_RETRIES + 1
     if outcome.transient and attempt <= SCAN_RETRIES:
         raise TransientLocationError(f"{request_id}: location {location} is {outcome.status}; retrying")
-    return _logged(request_id, outcome)
+    return logged_row(request_id, outcome)
 
 
 @task(
     name="scan-locations",
-    task_run_name="{request_id}-scan-batch-{batch}",
+    task_run_name=names.SCAN_BATCH_RUN,
     persist_result=False,
     cache_policy=NO_CACHE,
     log_prints=False,
 )
 def scan_locations(request_id: str, locations: list[str], batch: int) -> list[dict[str, Any]]:
     """Scan several endpoints or stores in turn (`[access].locations_per_task`), for fleets of many small
-    laptops: one task run instead of one per laptop. A sleeping or busy location is tried again after the same
-    delays as a task retry, then left pending; a location whose scan fails does not stop the others (the task
-    fails afterwards, naming the first failure)."""
-    rows: dict[str, dict[str, Any]] = {}
-    failures: list[Exception] = []
-    todo = list(locations)
-    delays = retry_delays()
+    laptops: one task run instead of one per laptop (`flows.access_scan.scan_batch`: a sleeping or busy
+    location is tried again, then left pending; a failing one does not stop the others)."""
     with request_log_redaction(request_id):
-        for attempt in range(SCAN_RETRIES + 1):
-            again: list[str] = []
-            for location in todo:
-                try:
-                    with guarded(request_id, location):
-                        outcome = _scan(request_id, location)
-                except Exception as exc:  # noqa: BLE001 - guarded() has already withheld any message with data
-                    if is_retryable(exc) and attempt < SCAN_RETRIES:
-                        again.append(location)
-                    else:
-                        failures.append(exc)
-                    continue
-                if outcome.transient and attempt < SCAN_RETRIES:
-                    again.append(location)
-                else:
-                    rows[location] = _logged(request_id, outcome)
-            if not again:
-                break
-            time.sleep(delays[min(attempt, len(delays) - 1)] if delays else 0)
-            todo = again
-    if failures:
-        raise failures[0]
-    return [rows[name] for name in locations if name in rows]
-
-
-def _scan(request_id: str, location: str) -> steps.ScanOutcome:
-    """One location's scan, with the run's shared matcher and key when this process has them."""
-    return steps.scan_location(flow_settings(), request_id, location, context=current_scan_context(request_id))
-
-
-def _logged(request_id: str, outcome: steps.ScanOutcome) -> dict[str, Any]:
-    get_run_logger().info(
-        "%s: %s %s (%d artifacts, %d findings)",
-        request_id,
-        outcome.location,
-        outcome.status,
-        outcome.artifacts,
-        outcome.findings,
-    )
-    return {"location": outcome.location, "status": outcome.status, "findings": outcome.findings}
+        return scan_batch(request_id, locations)
 
 
 class _Progress:
@@ -229,13 +185,23 @@ def access_request(request_id: str, allow_incomplete_register: bool = False) -> 
 
 def _fan_out(request_id: str, todo: list[str], settings: Settings, tracker: _Progress) -> None:
     """One scan task per location, or per batch of `[access].locations_per_task` locations, at most
-    `[access].max_workers` at once; wait for all of them."""
+    `[access].max_workers` at once; or, with `[access].scan_deployment`, one child run per batch on any
+    worker of that deployment's pool. Wait for all of them."""
     per_task = settings.access.locations_per_task
 
     def finished(future: PrefectFuture[Any]) -> None:
         tracker.finished(future.result(raise_on_failure=False))
 
-    if per_task <= 1:
+    if settings.access.scan_deployment and todo:
+        reopened = run_scan_children(request_id, todo, settings, tracker.send)
+        if reopened:
+            get_run_logger().warning(
+                "%s: %d location(s) scanned on a worker whose copy is not in this run's staging directory: "
+                "left pending ([access].package_dir must be storage every worker reaches)",
+                request_id,
+                len(reopened),
+            )
+    elif per_task <= 1:
         submit_bounded(lambda location: scan_location.submit(request_id, location), todo,
                        settings.access.max_workers, finished)  # fmt: skip
     else:

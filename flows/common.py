@@ -4,6 +4,7 @@ sanitised task errors and log redaction."""
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 
 from models.errors import DsrError, is_retryable
 from models.secret_source import resolve_secret
@@ -158,18 +159,24 @@ def submit_bounded(
     done: Callable[[PrefectFuture[Any]], None] | None = None,
 ) -> list[PrefectFuture[Any]]:
     """Submit one task per item of `work`, never more than `limit` running at once (`[access].max_workers`);
-    `done` is called with each future as it finishes. Returns every future, in submission order, all finished."""
-    queue = list(work)
-    queue.reverse()
+    `done` is called with each future as it finishes. Returns every future, in submission order, all finished.
+
+    Each future gets one done-callback, which puts it on a queue the loop reads: the bookkeeping per finished
+    task is constant, however many tasks run (waiting on the running set anew would register a callback on
+    every running future each time one finishes)."""
+    pending = list(work)
+    pending.reverse()
     submitted: list[PrefectFuture[Any]] = []
-    running: set[PrefectFuture[Any]] = set()
-    while queue or running:
-        while queue and len(running) < max(limit, 1):
-            future = submit(queue.pop())
+    finished: queue.SimpleQueue[PrefectFuture[Any]] = queue.SimpleQueue()
+    running = 0
+    while pending or running:
+        while pending and running < max(limit, 1):
+            future = submit(pending.pop())
             submitted.append(future)
-            running.add(future)
-        finished = next(iter(as_completed(list(running))))
-        running.discard(finished)
+            running += 1
+            future.add_done_callback(finished.put)
+        future = finished.get()
+        running -= 1
         if done is not None:
-            done(finished)
+            done(future)
     return submitted

@@ -22,6 +22,7 @@ from models.settings import Settings
 from models.tables import utcnow
 from services.deadlines import check_deadlines, holds_due_for_review, today_of
 from services.housekeeping import (
+    closed_request_batch_prefixes,
     closed_request_run_names,
     delete_expired_packages,
     discard_closed_working_copies,
@@ -30,13 +31,17 @@ from services.housekeeping import (
 
 
 def delete_closed_request_runs(settings: Settings, *, now: datetime | None = None) -> int:
-    """Delete the Prefect flow runs of long-closed requests; returns how many were deleted."""
+    """Delete the Prefect flow runs of long-closed requests (their batch runs too); returns how many were
+    deleted."""
     names = closed_request_run_names(settings, now=now)
     if not names:
         return 0
     deleted = 0
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=names)))
+        for prefix in closed_request_batch_prefixes(settings, now=now):  # child scan runs (scan_deployment)
+            batch_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=prefix)))
+            runs += [run for run in batch_runs if run.name.startswith(prefix)]
         for run in runs:
             client.delete_flow_run(run.id)
             deleted += 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import os
 import struct
+from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -72,25 +74,53 @@ def encrypt_file(src: Path, dst: Path, key: bytes, aad: bytes = b"") -> None:
 def encrypt_stream(pieces: Iterable[bytes], dst: Path, key: bytes, aad: bytes = b"") -> None:
     """Encrypt the concatenation of `pieces` to `dst` in the format of `encrypt_file` (chunks of at most
     1 MiB, whatever the pieces' sizes), written atomically with mode 0600; the plaintext is never held whole."""
-    aead = AESGCM(key)
-    prefix = os.urandom(8)
-    with atomic_writer(dst) as out:
-        out.write(_FILE_MAGIC + prefix)
-        index = 0
-        pending = bytearray()
-        chunk: bytes | None = None
+    with encrypting_writer(dst, key, aad) as sealer:
         for piece in pieces:
-            pending += piece
-            while len(pending) > _FILE_CHUNK:  # a full chunk is sealed once more data follows it
-                if chunk is not None:
-                    _write_chunk(out, aead, prefix, index, chunk, aad, last=False)
-                    index += 1
-                chunk, pending = bytes(pending[:_FILE_CHUNK]), pending[_FILE_CHUNK:]
-        if chunk is not None and pending:
-            _write_chunk(out, aead, prefix, index, chunk, aad, last=False)
-            index += 1
+            sealer.write(piece)
+
+
+@contextmanager
+def encrypting_writer(dst: Path, key: bytes, aad: bytes = b"") -> Iterator[ChunkSealer]:
+    """A writer whose bytes are encrypted to `dst` as `encrypt_stream` does, for a caller that produces them a
+    piece at a time; `dst` is published (atomically, mode 0600) only when the block ends without an error."""
+    with atomic_writer(dst) as out:
+        sealer = ChunkSealer(out, key, aad)
+        yield sealer
+        sealer.finish()
+
+
+class ChunkSealer:
+    """Seals the bytes written to it into `out`, in the format of `encrypt_file`: at most 1 MiB of plaintext
+    is held, and a chunk is sealed as the last one only by `finish` (so a stream cut short never verifies)."""
+
+    def __init__(self, out: BinaryIO, key: bytes, aad: bytes) -> None:
+        self._out, self._aead, self._aad = out, AESGCM(key), aad
+        self._prefix = os.urandom(8)
+        self._index = 0
+        self._pending = bytearray()
+        self._chunk: bytes | None = None
+        out.write(_FILE_MAGIC + self._prefix)
+
+    def write(self, piece: bytes) -> None:
+        """Add bytes; a full chunk is sealed once more data follows it."""
+        self._pending += piece
+        while len(self._pending) > _FILE_CHUNK:
+            if self._chunk is not None:
+                self._seal(self._chunk, last=False)
+            self._chunk = bytes(self._pending[:_FILE_CHUNK])
+            del self._pending[:_FILE_CHUNK]
+
+    def finish(self) -> None:
+        """Seal what is left, the last chunk flagged as last."""
+        chunk = self._chunk
+        if chunk is not None and self._pending:
+            self._seal(chunk, last=False)
             chunk = None
-        _write_chunk(out, aead, prefix, index, bytes(pending) if chunk is None else chunk, aad, last=True)
+        self._seal(bytes(self._pending) if chunk is None else chunk, last=True)
+
+    def _seal(self, chunk: bytes, *, last: bool) -> None:
+        _write_chunk(self._out, self._aead, self._prefix, self._index, chunk, self._aad, last=last)
+        self._index += 1
 
 
 def _write_chunk(
@@ -151,3 +181,73 @@ def decrypt_stream(src: Path, key: bytes, aad: bytes = b"") -> Iterator[bytes]:
             index += 1
         if inp.read(1):
             raise DecryptionError(f"{src.name} has data after its last chunk")
+
+
+_SPOOL_MAGIC = b"DSRSPL1\n"
+
+
+class RecordSpool:
+    """An append-only file of records, each sealed on its own (AES-GCM; the nonce is the file's random prefix
+    and the record's number, the context its file name and number), read back one at a time by number: random
+    access to many records without holding them in memory. The file (mode 0600) is created here and must not
+    exist; only the offsets are kept in memory, so the file is read only by the object that wrote it.
+
+    Raises (on read):
+        DecryptionError: the record was modified, moved or cut off (the file is truncated).
+    """
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        self._aead = AESGCM(key)
+        self._prefix = os.urandom(8)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._starts = array("Q")
+        self._sizes = array("I")
+        self._end = os.write(self._fd, _SPOOL_MAGIC + self._prefix)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def append(self, data: bytes) -> int:
+        """Seal and write one record; returns its number (for `read`)."""
+        number = len(self._starts)
+        sealed = self._aead.encrypt(self._nonce(number), data, self._aad(number))
+        written = 0
+        while written < len(sealed):
+            written += os.pwrite(self._fd, sealed[written:], self._end + written)
+        self._starts.append(self._end)
+        self._sizes.append(len(sealed))
+        self._end += len(sealed)
+        return number
+
+    def read(self, number: int) -> bytes:
+        """The record `number`, authenticated.
+
+        Raises:
+            DecryptionError: the record was modified or moved, or the file was cut short.
+        """
+        start, size = self._starts[number], self._sizes[number]
+        sealed = os.pread(self._fd, size, start)
+        if len(sealed) < size:
+            raise DecryptionError(f"{self.path.name} is truncated (record {number} is cut off)")
+        try:
+            return self._aead.decrypt(self._nonce(number), sealed, self._aad(number))
+        except InvalidTag:
+            raise DecryptionError(f"{self.path.name}: record {number} failed to decrypt (modified)") from None
+
+    def close(self) -> None:
+        """Close the file (it stays on disk, sealed); reading afterwards raises `OSError`."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def _nonce(self, number: int) -> bytes:
+        return self._prefix + struct.pack(">I", number)
+
+    def _aad(self, number: int) -> bytes:
+        return self.path.name.encode() + struct.pack(">I", number)

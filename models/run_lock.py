@@ -130,6 +130,24 @@ def hold_for_run(url: str, request_id: str) -> Iterator[None]:
         yield
 
 
+def run_in_progress(url: str, request_id: str) -> bool:
+    """Whether a run of the request holds its run lock right now (this thread's own hold counts).
+
+    A probe: the lock is tried and, when free, given back at once. A scan child on another worker uses it to
+    scan only while its parent run is alive (the parent holds the lock for its whole run; a child never takes
+    it for longer than the probe). While a probe holds it, a run starting at that instant is refused as busy.
+    """
+    with _registry_lock:
+        if (url, request_id) in _registry:
+            return True
+    try:
+        release = _acquire(url, request_id)
+    except RequestBusyError:
+        return True
+    release()
+    return False
+
+
 def _acquire(url: str, request_id: str) -> Callable[[], None]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":

@@ -27,6 +27,7 @@ DEFAULT_DATABASE_URL = "sqlite:///.dsr/dsr.db"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: What a location name may be (also checked for names given on the command line).
 NAME_RE = _NAME_RE
+_DEPLOYMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}/[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 
 Name = Annotated[str, Field(description="Short name: letters, digits, dot, underscore or dash; at most 64.")]
 
@@ -251,6 +252,18 @@ class AccessSettings(_Section):
         description="Locations one scan task takes in turn: 1 gives every laptop its own task run (and Prefect "
         "retries); more cuts the per-task overhead of very large fleets of small laptops.",
     )
+    scan_deployment: str = Field(
+        default="",
+        description="`<flow>/<deployment>` of the scan deployment (`access-scan/access-scan`): the access run "
+        "submits its batches of `locations_per_task` locations as child runs of it, which any worker of its pool "
+        "picks up; empty: the batches run in the access run's own process.",
+    )
+    scan_timeout_minutes: float = Field(
+        default=120,
+        gt=0,
+        description="With `scan_deployment`: how long the access run waits for one child scan run (from its "
+        "submission); one not finished by then is cancelled and its unfinished locations stay pending.",
+    )
     package_dir: Path = Path(".dsr/packages")
     pdf_max_items: int = Field(
         default=PDF_MAX_ITEMS,
@@ -270,6 +283,13 @@ class AccessSettings(_Section):
         default="en_core_web_lg",
         description="spaCy model for names (PERSON), used only when installed; never downloaded.",
     )
+
+    @field_validator("scan_deployment")
+    @classmethod
+    def _check_scan_deployment(cls, value: str) -> str:
+        if value and not _DEPLOYMENT_RE.fullmatch(value):
+            raise ValueError("empty, or `<flow>/<deployment>` such as access-scan/access-scan")
+        return value
 
 
 class Art17Exception(_Section):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from html import escape
+from itertools import chain
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -42,7 +43,17 @@ from reports.access_input import (
     status_text,
 )
 
-__all__ = ["CSS", "STATUS_TEXT", "TYPE_TEXT", "CopyDetail", "copy_groups", "esc", "fmt_time", "render_access_html"]
+__all__ = [
+    "CSS",
+    "STATUS_TEXT",
+    "TYPE_TEXT",
+    "CopyDetail",
+    "copy_groups",
+    "esc",
+    "fmt_time",
+    "iter_access_html",
+    "render_access_html",
+]
 
 TOOL_RESULT_CHARS = 400
 THINKING_CHARS = 300
@@ -420,11 +431,19 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
     applications with their counts, and lists each conversation in a table with the same summary
     (`conversations`), or gives one table of the counts per laptop and application (`systems`).
     """
+    return "".join(iter_copy(inp, tz, expanded=expanded, copy=copy))
+
+
+def iter_copy(
+    inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None, copy: CopyDetail = "records"
+) -> Iterator[str]:
+    """`render_copy` in pieces, one record at a time (a copy of thousands of records is never one string)."""
     titles = {a.code: a.entry.title or a.code for a in found_categories(inp)}
     shown = expanded if expanded is not None else len(inp.items) <= EXPAND_UP_TO
     open_attr = " open" if shown or copy != "records" else ""
     if not inp.items:
-        return "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
+        yield "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
+        return
     by_loc = copy_groups(inp.items)
     if copy == "systems":
         rows = [
@@ -437,16 +456,16 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
             for (ltype, lname), apps in sorted(by_loc.items())
             for app, sessions in sorted(apps.items())
         ]
-        return _table(["System", "Application", "Conversations or files", "Records"], rows, (2, 3), "sessions")
-    out = []
+        yield _table(["System", "Application", "Conversations or files", "Records"], rows, (2, 3), "sessions")
+        return
     for (ltype, lname), apps in sorted(by_loc.items()):
         count = sum(len(v) for sessions in apps.values() for v in sessions.values())
-        out.append(
+        yield (
             f'<details class="location"{open_attr}><summary><h3>{esc(TYPE_TEXT.get(ltype, ltype))}: {esc(lname)} '
             f'<span class="count">({count} record{"s" if count != 1 else ""})</span></h3></summary>'
         )
         for app, sessions in sorted(apps.items()):
-            out.append(f"<h4>{esc(agent_title(app) if app else 'Stored files')}</h4>")
+            yield f"<h4>{esc(agent_title(app) if app else 'Stored files')}</h4>"
             ordered = sorted(sessions.items(), key=lambda kv: min(sort_key(i) for i in kv[1]))
             rows = []
             for key, unsorted in ordered:
@@ -455,16 +474,14 @@ def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None
                 if copy == "conversations":
                     rows.append([f'<b>{name}</b><br><span class="note">{files}</span>', span, str(len(items))])
                     continue
-                out.append(
-                    f'<details class="session"{open_attr}><summary><b>{name}</b> · {span} · {many}<br>{files}</summary>'
-                )
+                summary = f"<b>{name}</b> · {span} · {many}<br>{files}"
+                yield f'<details class="session"{open_attr}><summary>{summary}</summary>'
                 paths = {item_path(i) for i in items}
-                out.extend(render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
-                out.append("</details>")
+                yield from (render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
+                yield "</details>"
             if rows:
-                out.append(_table(["Conversation or file, and where", "When", "Records"], rows, (2,), "sessions"))
-        out.append("</details>")
-    return "".join(out)
+                yield _table(["Conversation or file, and where", "When", "Records"], rows, (2,), "sessions")
+        yield "</details>"
 
 
 def _session_line(key: str, items: Sequence[PackageItem], tz: ZoneInfo) -> tuple[str, str, str, str]:
@@ -880,23 +897,26 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None, copy:
     Returns:
         A self-contained HTML document: inline CSS and SVG, images as data: URIs, no script, no external asset.
     """
+    return "".join(iter_access_html(inp, expanded=expanded, copy=copy))
+
+
+def iter_access_html(inp: PackageInput, *, expanded: bool | None = None, copy: CopyDetail = "records") -> Iterator[str]:
+    """`render_access_html` in pieces, the copy one record at a time: what a package writes to its file, so
+    that the page of thousands of records is never held as one string."""
     tz = inp.controller.tz
-    sections = [
-        ("summary", "1. Summary", render_summary(inp, tz, copy=copy)),
-        ("scope", "2. Where we looked", render_scope(inp, tz)),
-        ("article15", "3. What we do with your data (Article 15)", render_article15(inp)),
-        ("timeline", "4. When your data was processed", render_timeline(inp, tz, merged=copy != "records")),
+    sections: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
+        ("summary", "1. Summary", lambda: [render_summary(inp, tz, copy=copy)]),
+        ("scope", "2. Where we looked", lambda: [render_scope(inp, tz)]),
+        ("article15", "3. What we do with your data (Article 15)", lambda: [render_article15(inp)]),
+        ("timeline", "4. When your data was processed", lambda: [render_timeline(inp, tz, merged=copy != "records")]),
         (
             "copy",
             "5. Copy of your data (Article 15(3))",
-            _copy_intro(inp, copy=copy) + render_copy(inp, tz, expanded=expanded, copy=copy),
+            lambda: chain([_copy_intro(inp, copy=copy)], iter_copy(inp, tz, expanded=expanded, copy=copy)),
         ),
-        ("systems", "6. Systems we searched, in detail", render_systems(inp, tz)),
+        ("systems", "6. Systems we searched, in detail", lambda: [render_systems(inp, tz)]),
     ]
     toc = "".join(f'<li><a href="#{sid}">{esc(title)}</a></li>' for sid, title, _ in sections)
-    body = "".join(
-        f'<section class="major" id="{sid}"><h2>{esc(title)}</h2>{html}</section>' for sid, title, html in sections
-    )
     meta = (
         f"<dt>Request</dt><dd>{esc(inp.request_id)}</dd>"
         f"<dt>Received</dt><dd>{esc(fmt_time(inp.received_at, tz))}</dd>"
@@ -910,7 +930,7 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None, copy:
         else "says where the records we found are (the records themselves are in report.html and the data folder)"
     )
     dpo = f" Our data protection officer: {esc(inp.controller.dpo_contact)}." if inp.controller.dpo_contact else ""
-    return (
+    yield (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src '
@@ -921,7 +941,13 @@ def render_access_html(inp: PackageInput, *, expanded: bool | None = None, copy:
         '<p class="lead">You asked us whether we hold personal data about you and for a copy of it (Article 15 of the '
         "General Data Protection Regulation). This report answers both. It starts with a summary, then explains what "
         f"we do with your data, and then {then}.</p>"
-        f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>{body}'
+        f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>'
+    )
+    for sid, title, parts in sections:
+        yield f'<section class="major" id="{sid}"><h2>{esc(title)}</h2>'
+        yield from parts()
+        yield "</section>"
+    yield (
         f'<footer class="end">Questions about this report: {esc(inp.controller.contact)}.{dpo} '
         "This package also contains report.json (the same information, machine-readable), a data folder with the "
         "records themselves, and manifest.json with a checksum of every file.</footer></main></body></html>\n"

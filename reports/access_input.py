@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterCategory, RegisterSettings
@@ -114,6 +115,14 @@ RIGHTS = (
 )
 
 
+class StoredText(Protocol):
+    """A redacted text kept outside memory (the access service's sealed spool); read on each use."""
+
+    def read_text(self) -> str:
+        """The text."""
+        ...
+
+
 @dataclass(frozen=True)
 class PackageItem:
     """One finding handed over by the access flow, already redacted (Art. 15(4)).
@@ -127,7 +136,9 @@ class PackageItem:
         session_id: the session the item belongs to, if any.
         timestamp: when the record was written, if known (aware UTC).
         categories: Art. 15(1)(b) category codes found in it.
-        content: the subject's record, redacted (JSON text of the record, or the text line).
+        content_source: the subject's record, redacted (JSON text of the record, or the text line), or where
+            it is kept (`StoredText`: a package's texts are kept sealed on disk, not in memory); read it with
+            the `content` property.
         record: the decoded redacted JSON record, for intelligible rendering, else None (read it with
             `decoded()`).
         context: short redacted lines around it (previous/next message) needed to understand it.
@@ -144,13 +155,19 @@ class PackageItem:
     session_id: str | None
     timestamp: datetime | None
     categories: tuple[str, ...]
-    content: str
+    content_source: str | StoredText
     record: object | None
     context: tuple[str, ...]
     reason: str
     redactions: dict[str, int]
     image_blocks: tuple[tuple[str, bytes], ...] = ()
     record_in_content: bool = False
+
+    @property
+    def content(self) -> str:
+        """The redacted text; read from where it is kept on each use (never cached)."""
+        source = self.content_source
+        return source if isinstance(source, str) else source.read_text()
 
     def decoded(self) -> object | None:
         """The decoded redacted record: `record`, or decoded from `content` when the item was built with

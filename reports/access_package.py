@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from models.settings import PDF_MAX_ITEMS
-from reports.access_html import CopyDetail, copy_groups, render_access_html
+from reports.access_html import CopyDetail, copy_groups, iter_access_html
 from reports.access_input import (
     PackageInput,
     PackageItem,
@@ -68,7 +68,7 @@ from reports.access_input import (
     sort_key,
     status_text,
 )
-from reports.packaging import NameBook, atomic_package, print_pdf, write_json, write_manifest
+from reports.packaging import NameBook, atomic_package, print_pdf, write_chunks, write_manifest
 
 SCHEMA_ID = "dsr-orchestrator/access-report/1"
 SCHEMA_PATH = Path(__file__).with_name("report_schema.json")
@@ -184,16 +184,22 @@ def _json_safe(value: object) -> object:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
+#: Lines of data files buffered (characters) before they are appended to their files.
+DATA_BUFFER_CHARS = 1 << 22
+
+
 def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFiles]:
     """Write `data/<location>/<session or file>.jsonl` and the subject's images; one `ItemFiles` per item.
 
     Location and session names come from laptops and may be hostile: every path component is made safe and
-    unique (`NameBook`), so nothing is written outside `root/data`.
+    unique (`NameBook`), so nothing is written outside `root/data`. Lines are appended to their files a few
+    MiB at a time (a file's lines in item order), never collected for the whole copy.
     """
     data = root / "data"
     locations = NameBook()
     groups: dict[str, NameBook] = {}
     lines: dict[Path, list[str]] = {}
+    buffered = 0
     image_counter: Counter[Path] = Counter()
     out: list[ItemFiles] = []
     for item in items:
@@ -201,19 +207,12 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
         book = groups.setdefault(loc_dir, NameBook())
         base = book.name(group_key(item), "session")
         jsonl = data / loc_dir / f"{base}.jsonl"
-        entry: dict[str, object] = {
-            "location": _json_safe(item.location),
-            "kind": item.kind,
-            "timestamp": _iso(item.timestamp),
-            "categories": list(item.categories),
-            "reason": item.reason,
-        }
-        record = item.decoded()
-        if record is not None:
-            entry["record"] = _json_safe(record)
-        else:
-            entry["text"] = item.content
-        lines.setdefault(jsonl, []).append(json.dumps(entry, ensure_ascii=False))
+        line = json.dumps(_data_line(item), ensure_ascii=False)
+        lines.setdefault(jsonl, []).append(line)
+        buffered += len(line)
+        if buffered > DATA_BUFFER_CHARS:
+            _append_lines(lines)
+            buffered = 0
         files = ItemFiles(jsonl.relative_to(root).as_posix())
         for media_type, blob in item.image_blocks:
             folder = data / loc_dir / f"{base}.images"
@@ -223,10 +222,34 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
             target.write_bytes(blob)
             files.images.append(target.relative_to(root).as_posix())
         out.append(files)
+    _append_lines(lines)
+    return out
+
+
+def _data_line(item: PackageItem) -> dict[str, object]:
+    """One line of a data file: where and when, and the decoded record (or the text line)."""
+    entry: dict[str, object] = {
+        "location": _json_safe(item.location),
+        "kind": item.kind,
+        "timestamp": _iso(item.timestamp),
+        "categories": list(item.categories),
+        "reason": item.reason,
+    }
+    record = item.decoded()
+    if record is not None:
+        entry["record"] = _json_safe(record)
+    else:
+        entry["text"] = item.content
+    return entry
+
+
+def _append_lines(lines: dict[Path, list[str]]) -> None:
+    """Append the buffered lines to their files (each line ends with a newline) and empty the buffer."""
     for path, content in lines.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(content) + "\n", encoding="utf-8")
-    return out
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(content) + "\n")
+    lines.clear()
 
 
 def pdf_copy(inp: PackageInput, pdf_max_items: int) -> CopyDetail:
@@ -265,27 +288,33 @@ def _conversations(inp: PackageInput) -> int:
 
 def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: str | None = None) -> dict[str, object]:
     """The report.json document (see reports/report_schema.json)."""
+    return {**report_head(inp, pdf, form), "items": list(report_items(inp, files))}
+
+
+def report_items(inp: PackageInput, files: list[ItemFiles]) -> Iterator[dict[str, object]]:
+    """report.json's `items`, one at a time."""
+    for item, where in zip(inp.items, files, strict=True):
+        yield {
+            "location": _json_safe(item.location),
+            "kind": item.kind,
+            "app": item.app,
+            "session_id": item.session_id,
+            "timestamp": _iso(item.timestamp),
+            "categories": list(item.categories),
+            "content": item.content,
+            "reason": item.reason,
+            "redactions": dict(item.redactions),
+            "context": list(item.context),
+            "data_file": where.data_file,
+            "images": list(where.images),
+        }
+
+
+def report_head(inp: PackageInput, pdf: str, form: str | None = None) -> dict[str, object]:
+    """The report.json document with `items` empty (and in its place: `write_report_json` streams them)."""
     totals = redaction_totals(inp.items)
     by_location: Counter[str] = Counter(location_name(i) for i in inp.items)
     by_kind: Counter[str] = Counter(i.kind for i in inp.items)
-    items = []
-    for item, where in zip(inp.items, files, strict=True):
-        items.append(
-            {
-                "location": _json_safe(item.location),
-                "kind": item.kind,
-                "app": item.app,
-                "session_id": item.session_id,
-                "timestamp": _iso(item.timestamp),
-                "categories": list(item.categories),
-                "content": item.content,
-                "reason": item.reason,
-                "redactions": dict(item.redactions),
-                "context": list(item.context),
-                "data_file": where.data_file,
-                "images": list(where.images),
-            }
-        )
     return {
         "schema": SCHEMA_ID,
         "request_id": inp.request_id,
@@ -307,7 +336,7 @@ def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: s
             "by_category": dict(category_counts(inp.items).most_common()),
             "by_kind": dict(by_kind.most_common()),
         },
-        "items": items,
+        "items": [],
         "searched": [
             {
                 "name": s.name,
@@ -339,6 +368,25 @@ def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: s
     }
 
 
+def write_report_json(path: Path, inp: PackageInput, files: list[ItemFiles], pdf: str, form: str | None) -> None:
+    """Write report.json as `write_json` writes `report_document` (the same bytes), the items one at a time."""
+    head = json.dumps(report_head(inp, pdf, form), ensure_ascii=False, indent=2)
+    before, found, after = head.partition(_EMPTY_ITEMS)  # the only key indented by 2 with an empty list
+    if not found or _EMPTY_ITEMS in after:
+        raise ValueError("report.json: the place of the items was not found")
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(before + '\n  "items": [')
+        for n, entry in enumerate(report_items(inp, files)):
+            fh.write(
+                ("," if n else "") + "\n    " + json.dumps(entry, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            )
+        fh.write("\n  ]" if inp.items else "]")
+        fh.write(after + "\n")
+
+
+_EMPTY_ITEMS = '\n  "items": []'
+
+
 def ordered_items(items: tuple[PackageItem, ...]) -> tuple[PackageItem, ...]:
     """Items by location, then chronologically (the order of report.json and the data files)."""
     return tuple(sorted(items, key=lambda i: (location_type(i), location_name(i), *sort_key(i))))
@@ -353,7 +401,7 @@ def _print_while(
     # without the list of its conversations too when they are more than that.
     printable = root / ".print.html"
     copy = pdf_copy(inp, pdf_max_items)
-    printable.write_text(render_access_html(inp, expanded=True, copy=copy), encoding="utf-8")
+    write_chunks(printable, iter_access_html(inp, expanded=True, copy=copy))
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
             job = pool.submit(print_pdf, printable, root / "report.pdf")
@@ -400,14 +448,12 @@ def build_access_package(
     ordered = replace(inp, items=ordered_items(inp.items))
     with atomic_package(out_dir, inp.request_id, inp.generated_at) as root:
         files = write_data_files(root, ordered.items)
-        html_path = root / "report.html"
-        html_path.write_text(render_access_html(ordered), encoding="utf-8")
+        write_chunks(root / "report.html", iter_access_html(ordered))
         pdf_status = _print_while(ordered, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
         if not pdf and while_printing is not None:
             while_printing(root)
         form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
-        document = report_document(ordered, files, pdf_status, form)
-        write_json(root / "report.json", document)
+        write_report_json(root / "report.json", ordered, files, pdf_status, form)
         manifest_sha = write_manifest(
             root,
             {"package": "access", "request_id": inp.request_id, "generated_at": _iso(inp.generated_at)},

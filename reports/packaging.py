@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,6 +107,14 @@ def write_json(path: Path, value: object) -> None:
         fh.write("\n")
 
 
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write a text file (UTF-8) piece by piece, as `Path.write_text` of their concatenation writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -165,14 +173,18 @@ def verify_manifest(root: Path) -> list[str]:
 
 
 def zip_directory(root: Path, target: Path | BinaryIO, arc_root: str, when: datetime) -> None:
-    """Zip `root` into `target` (entries under `arc_root/`, sorted, fixed timestamps: reproducible bytes)."""
+    """Zip `root` into `target` (entries under `arc_root/`, sorted, fixed timestamps: reproducible bytes).
+
+    Each file is copied in 1 MiB pieces (the bytes `ZipFile.writestr` of the whole file gives), never read whole."""
     stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(f"{arc_root}/{path.relative_to(root).as_posix()}", date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, path.read_bytes())
+            info.file_size = path.stat().st_size  # as writestr sets it (it decides whether ZIP64 is needed)
+            with path.open("rb") as source, zf.open(info, "w") as entry:
+                shutil.copyfileobj(source, entry, 1 << 20)
 
 
 @contextmanager

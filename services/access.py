@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from connectors.base import VersionedStore
 from connectors.layouts import CoverageGap
@@ -51,12 +51,17 @@ from services.identity import identity_record
 from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
+    SpooledText,
+    StagingWriter,
+    TextSpool,
     draft_path,
     iter_staged,
+    iter_staged_file,
     seal_draft,
     seal_package,
+    staged_file,
     staging_dir,
-    write_staging,
+    staging_writer,
 )
 from services.subject import build_matcher, request_key, subject_identifiers
 
@@ -183,13 +188,14 @@ def _store_findings(session: Session, request_id: str, location: str, items: Ite
         session.exec(insert(FindingRow), params=rows)
 
 
-def _scan(settings: Settings, location: str, matcher: Matcher) -> ScanResult:
+def _scan(settings: Settings, location: str, matcher: Matcher, staged: StagingWriter) -> ScanResult:
+    """Scan one location, staging each finding as it is found (the result holds none of them)."""
     connector = open_location(location, settings)
     with connector:
         if isinstance(connector, VersionedStore):
-            return scan_store(connector, matcher)
+            return scan_store(connector, matcher, sink=staged.add)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]
-        return scan_endpoint(connector, location, matcher, owner_ids=owners)
+        return scan_endpoint(connector, location, matcher, owner_ids=owners, sink=staged.add)
 
 
 def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), residual: Sequence[str] = ()) -> str | None:
@@ -225,9 +231,14 @@ def scan_location(
     `context` (`services.fanout`) shares the matcher and key of a fan-out; without it they are built here.
     """
     now = utcnow()
+    key = context.key if context is not None else request_key(settings, request_id)
+    copy = staged_file(staging_dir(settings, request_id), location)
+    found = 0
     try:
         matcher = context.matcher if context is not None else build_matcher(settings, request_id)
-        result = _scan(settings, location, matcher)
+        with staging_writer(copy, key) as staged:  # replaces the location's copies only when read
+            result = _scan(settings, location, matcher, staged)
+            found = staged.count
     except ConnectorError as exc:
         outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:
@@ -235,8 +246,6 @@ def scan_location(
     except Exception as exc:  # noqa: BLE001 - a location's failure is recorded whatever it is (an honest status)
         outcome = ScanOutcome(location, LocationStatus.FAILED.value, f"unexpected {type(exc).__name__}")
     else:
-        key = context.key if context is not None else request_key(settings, request_id)
-        write_staging(staging_dir(settings, request_id) / f"{location}.jsonl.enc", result.items, key)
         outcome = ScanOutcome(
             location,
             (
@@ -245,7 +254,7 @@ def scan_location(
             gaps_reason(result.gaps, result.encrypted_stores, result.residual_stores),
             result.files_scanned,
             result.bytes_scanned,
-            len(result.items),
+            found,
             len(result.skipped),
         )
     with session_scope(settings.database.url) as session:
@@ -266,7 +275,7 @@ def scan_location(
                 outcome.bytes_scanned,
                 outcome.findings,
             )
-            _store_findings(session, request_id, location, result.items)
+            _store_findings(session, request_id, location, iter_staged_file(copy, key))
         elif not LocationStatus(scan.status).was_read:
             scan.status, scan.reason = outcome.status, outcome.reason
         session.add(scan)
@@ -424,7 +433,7 @@ def _document(item: Finding) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class _Redacted:
-    text: str
+    text: str | SpooledText  # kept in the package's spool when there is one
     is_record: bool  # `text` is the JSON text of a redacted record (decoded again when the package is written)
     redactions: dict[str, int]
 
@@ -435,7 +444,9 @@ def _content_key(content: str | None) -> bytes:
     return hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _redact(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any) -> _Redacted:
+def _redact(
+    staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any, spool: TextSpool | None
+) -> _Redacted:
     value = staged.value
     redactions: dict[str, int] = {}
     if value is not None:
@@ -443,7 +454,8 @@ def _redact(staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: An
         value = result.value
         redactions = dict(result.counts)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
-    return _Redacted(text, value is not None and not isinstance(value, str), redactions)
+    is_record = value is not None and not isinstance(value, str)
+    return _Redacted(spool.add(text) if spool is not None else text, is_record, redactions)
 
 
 def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
@@ -457,7 +469,7 @@ def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
         session_id=proof_path(item.session_id),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
         categories=item.categories,
-        content=redacted.text,
+        content_source=redacted.text,
         record=None,
         record_in_content=redacted.is_record,  # the text is its JSON: the record is not kept twice
         context=(),
@@ -520,23 +532,15 @@ def assemble_package(
     def staged() -> Iterator[Finding]:  # read from staging on each pass, one location file at a time
         return iter_staged(root, key)
 
-    missing = _check_register(settings, request_id, staged(), allow_incomplete)
+    missing = _check_register(settings, request_id, allow_incomplete)
     classifier = Classifier(default_region=matcher.default_region, spacy_model=ner_model(settings))
     people = other_people(settings, request_id, matcher)
-    items = _redacted_items(settings, staged, matcher, classifier, people)
-    package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
     out_dir = settings.access.package_dir
-    check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
-    result: PackageResult | PortabilityResult
-    if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
-        result = build_portability_export(package_input, out_dir)
-    else:
-        result = build_access_package(
-            package_input,
-            out_dir,
-            while_printing=check.files_so_far,
-            pdf_max_items=settings.access.pdf_max_items,
-        )
+    with TextSpool(root, key) as spool:  # the redacted texts, sealed in staging; deleted however this ends
+        items = _redacted_items(settings, staged, matcher, classifier, people, spool)
+        package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
+        check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
+        result = _build(settings, package_input, check)
     hits = check.the_rest(result.path)
     _block_on_hits(settings, request_id, result, key, hits, len(released))
     sealed = seal_package(result.path, result.zip_path, key, request_id)
@@ -570,6 +574,16 @@ def assemble_package(
     )
     shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck) -> PackageResult | PortabilityResult:
+    """Write the access package (checking its files while the PDF prints) or the portability export."""
+    out_dir = settings.access.package_dir
+    if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
+        return build_portability_export(package_input, out_dir)
+    return build_access_package(
+        package_input, out_dir, while_printing=check.files_so_far, pdf_max_items=settings.access.pdf_max_items
+    )
 
 
 class _ReleaseCheck:
@@ -625,15 +639,26 @@ def _block_on_hits(
     raise ReleaseBlockedError(request_id, hits)
 
 
-def _check_register(
-    settings: Settings, request_id: str, staged_items: Iterable[Finding], allow_incomplete: bool
-) -> list[str]:
+def found_codes(session: Session, request_id: str) -> list[str]:
+    """The category codes of the request's findings, from their rows in the case database (staging is not
+    read for them), in the order of the staged copies: by location file, then as found."""
+    rows = session.exec(
+        select(FindingRow.location, FindingRow.categories, func.min(FindingRow.id))
+        .where(FindingRow.request_id == request_id)
+        .group_by(col(FindingRow.location), col(FindingRow.categories))
+    ).all()
+    ordered = sorted(rows, key=lambda row: (f"{row[0]}.jsonl.enc", row[2] or 0))  # as `iter_staged` reads them
+    return list(dict.fromkeys(str(code) for _, categories, _ in ordered for code in json.loads(categories)))
+
+
+def _check_register(settings: Settings, request_id: str, allow_incomplete: bool) -> list[str]:
     """The register keys the found categories need and the register lacks (an audit event when any do).
 
     Raises:
         RegisterIncompleteError: keys are missing and incomplete registers are not allowed.
     """
-    codes = list(dict.fromkeys(str(code) for i in staged_items for code in i.categories))
+    with session_scope(settings.database.url) as session:
+        codes = found_codes(session, request_id)
     missing = missing_register_keys(settings.processing_register, codes)
     if missing:
         with session_scope(settings.database.url) as session:
@@ -655,6 +680,7 @@ def _redacted_items(
     matcher: Matcher,
     classifier: Classifier,
     people: OtherPeople,
+    spool: TextSpool | None = None,
 ) -> tuple[PackageItem, ...]:
     """Every staged finding as a package item, other people replaced by markers numbered per document.
 
@@ -662,7 +688,8 @@ def _redacted_items(
     classifies every record and learns other people from the data itself, the second redacts with everything
     learned (a name learned late in one conversation is still replaced early on). The same record text
     recurs (transcript, audit log, superseded copies): it is classified and learned from once, and redacted
-    once per document (its markers are already numbered there, so the copy is the same).
+    once per document (its markers are already numbered there, so the copy is the same). With a `spool`,
+    each redacted text is sealed into it once and the items hold only where it is: no text stays in memory.
     """
     region = settings.controller.phone_region
     third_parties: dict[bytes, tuple[ThirdPartyFinding, ...]] = {}
@@ -683,7 +710,7 @@ def _redacted_items(
         done = redacted.get((document, key))
         if done is None:
             entry = _Staged(item, _decode(item), third_parties.get(key, ()))
-            done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others)
+            done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, spool)
             redacted[(document, key)] = done
         out.append(_package_item(item, done))
     return tuple(out)

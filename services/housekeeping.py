@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from models import cases
 from models.db import session_scope
 from models.errors import RequestBusyError
-from models.flow_names import request_run_names
+from models.flow_names import request_run_names, scan_batch_run_prefix
 from models.run_lock import run_lock
 from models.settings import Settings
 from models.tables import Request, utcnow
@@ -81,6 +81,12 @@ def delete_expired_packages(settings: Settings, *, now: datetime | None = None) 
 def closed_request_run_names(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Flow run names of requests closed longer than `[prefect].flow_run_retention_days`."""
     return [name for rid in closed_request_ids(settings, now=now or utcnow()) for name in request_run_names(rid)]
+
+
+def closed_request_batch_prefixes(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """What the names of the batch runs (`<id>-scan-batch-<n>`) of the same requests start with: with
+    `[access].scan_deployment` they are flow runs of their own, which deleting the access run leaves."""
+    return [scan_batch_run_prefix(rid) for rid in closed_request_ids(settings, now=now or utcnow())]
 
 
 def pseudonymise(settings: Settings, *, now: datetime | None = None) -> list[str]:

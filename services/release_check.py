@@ -104,21 +104,34 @@ def _item_id(file: str, place: str, reason: str, n: int) -> str:
 
 
 def _strings(path: Path, rel: str) -> Iterator[tuple[str, str]]:
-    """(place, text) of every string a file shows a reader."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    """(place, text) of every string a file shows a reader, read a line (or, for report.json, an item) at a
+    time: a package's files run to tens of MB."""
+    if rel.endswith(".json"):
+        yield from _json_strings(path)
+        return
+    lines = _lines(path)
     if rel.endswith(".jsonl"):
-        yield from _jsonl_strings(text)
-    elif rel.endswith(".json"):
-        yield from _json_strings(text)
+        yield from _jsonl_strings(lines)
     elif rel.endswith(".html"):
-        yield from _html_strings(text)
+        yield from _html_strings(lines)
     else:
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in lines:
             yield f"line {number}", line
 
 
-def _jsonl_strings(text: str) -> Iterator[tuple[str, str]]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The file's lines with their numbers, as `str.splitlines` of the whole text gives them (it also ends a
+    line at form feeds, U+2028 and the like), without reading the file whole."""
+    number = 0
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            for line in raw.splitlines():
+                number += 1
+                yield number, line
+
+
+def _jsonl_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]:
+    for number, line in lines:
         try:
             value = json.loads(line)
         except ValueError:
@@ -128,13 +141,21 @@ def _jsonl_strings(text: str) -> Iterator[tuple[str, str]]:
             yield f"line {number} {pointer or '/'}", string
 
 
-def _json_strings(text: str) -> Iterator[tuple[str, str]]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        yield "line 1", text
-        return
-    for pointer, string, _key in iter_strings(value):
+def _json_strings(path: Path) -> Iterator[tuple[str, str]]:
+    """A JSON file's strings with their pointers; a record's JSON text (a `/content` string) by its inner
+    strings. report.json, as `write_json` indents it, is read one element of its `items` at a time; any other
+    layout is read whole."""
+    document = _items_apart(path)
+    if document is None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            strings = iter_strings(json.loads(text))
+        except ValueError:
+            yield "line 1", text
+            return
+    else:
+        strings = _with_items(document, path)
+    for pointer, string, _key in strings:
         record: object = None
         if pointer.endswith("/content") and string[:1] in "{[":
             try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
@@ -148,8 +169,90 @@ def _json_strings(text: str) -> Iterator[tuple[str, str]]:
             yield f"{pointer}{inner}", part
 
 
-def _html_strings(text: str) -> Iterator[tuple[str, str]]:
-    for number, line in enumerate(text.splitlines(), 1):
+_ITEMS_OPEN = '  "items": ['
+_ITEM_OPEN, _ITEM_CLOSE = "    {", ("    }", "    },")
+_ITEMS_HERE = "\x00items\x00"  # stands for the array in the skeleton: `iter_strings` yields it where it is
+
+
+def _items_apart(path: Path) -> dict[str, object] | None:
+    """report.json without its items (`"items": []`), when its `items` array is laid out as `write_json`
+    writes it (each element from a line `    {` to a line `    }` or `    },`; they are read again, one at a
+    time, by `_with_items`); else None."""
+    skeleton: list[str] = []
+    state = "head"  # head, items (between elements), item (inside one), tail
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if state == "head":
+                skeleton.append('  "items": [],' if line == _ITEMS_OPEN else line)
+                state = "items" if line == _ITEMS_OPEN else "head"
+            elif state == "items":
+                if line == _ITEM_OPEN:
+                    state = "item"
+                elif line in ("  ],", "  ]"):
+                    state = "tail"
+                    if line == "  ]":
+                        skeleton[-1] = '  "items": []'
+                else:
+                    return None
+            elif state == "item":
+                state = "items" if line in _ITEM_CLOSE else "item"
+            else:
+                skeleton.append(line)
+    if state != "tail":
+        return None
+    try:
+        document = json.loads("\n".join(skeleton))
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) and document.get("items") == [] else None
+
+
+def _with_items(document: dict[str, object], path: Path) -> Iterator[tuple[str, str, bool]]:
+    """`iter_strings` of the whole report.json: the skeleton's strings, with the elements of `items` read from
+    the file one at a time where `iter_strings` reaches the array (after every key of the top level)."""
+    document = {**document, "items": _ITEMS_HERE}
+    for pointer, string, is_key in iter_strings(document):
+        if pointer == "/items" and not is_key and string is _ITEMS_HERE:
+            yield from _item_strings(path)
+        else:
+            yield pointer, string, is_key
+
+
+def _item_strings(path: Path) -> Iterator[tuple[str, str, bool]]:
+    """The strings of each element of report.json's `items`, in order (the layout `_items_apart` checked)."""
+    block: list[str] = []
+    index = 0
+    state = "head"
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if state == "head":
+                state = "items" if line == _ITEMS_OPEN else "head"
+            elif state == "items":
+                if line != _ITEM_OPEN:
+                    return  # the end of the array
+                state, block = "item", [line]
+            elif line in _ITEM_CLOSE:
+                block.append(line.removesuffix(","))
+                yield from _element_strings(index, "\n".join(block))
+                state, block, index = "items", [], index + 1
+            else:
+                block.append(line)
+
+
+def _element_strings(index: int, text: str) -> Iterator[tuple[str, str, bool]]:
+    try:
+        element = json.loads(text)
+    except ValueError:
+        yield f"/items/{index}", text, False
+        return
+    for pointer, string, is_key in iter_strings(element):
+        yield f"/items/{index}{pointer}", string, is_key
+
+
+def _html_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]:
+    for number, line in lines:
         yield f"line {number}", unescape(_TAG.sub(" ", line))
         for attr in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line):
             yield f"line {number}", unescape(attr)

@@ -11,11 +11,23 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
-from models.crypto import decrypt_file, decrypt_stream, encrypt_file, encrypt_stream, is_encrypted_file, seal, unseal
+from models.crypto import (
+    ChunkSealer,
+    RecordSpool,
+    decrypt_file,
+    decrypt_stream,
+    encrypt_file,
+    encrypting_writer,
+    is_encrypted_file,
+    seal,
+    unseal,
+)
 from models.errors import InputError
 from models.files import atomic_write
 from models.settings import Settings
@@ -29,20 +41,53 @@ def staging_dir(settings: Settings, request_id: str) -> Path:
     return path
 
 
+def staged_file(root: Path, location: str) -> Path:
+    """A location's staged copy inside the request's staging directory `root`."""
+    return root / f"{location}.jsonl.enc"
+
+
 def write_staging(path: Path, items: Iterable[Finding], key: bytes) -> None:
     """Write a location's findings encrypted (AES-GCM, request key, in sealed chunks: `encrypt_stream`), one
     JSON line each (`Finding.to_json`: ASCII, so names that are not UTF-8 round-trip); the plaintext exists
     only in memory, a chunk at a time."""
-    encrypt_stream((item.to_json().encode("ascii") + b"\n" for item in items), path, key, path.name.encode())
+    with staging_writer(path, key) as staged:
+        for item in items:
+            staged.add(item)
+
+
+class StagingWriter:
+    """Findings added one at a time to a location's staging file (`staging_writer`); `count` so far."""
+
+    def __init__(self, sealer: ChunkSealer) -> None:
+        self._sealer = sealer
+        self.count = 0
+
+    def add(self, item: Finding) -> None:
+        """Stage one finding (sealed once a chunk is full; nothing is kept in memory beyond that chunk)."""
+        self._sealer.write(item.to_json().encode("ascii") + b"\n")
+        self.count += 1
+
+
+@contextmanager
+def staging_writer(path: Path, key: bytes) -> Iterator[StagingWriter]:
+    """Stage findings as a scan finds them, in the format of `write_staging`; the file replaces the location's
+    previous one only when the block ends without an error (a failed scan keeps what was staged before)."""
+    with encrypting_writer(path, key, path.name.encode()) as sealer:
+        yield StagingWriter(sealer)
 
 
 def iter_staged(root: Path, key: bytes) -> Iterator[Finding]:
     """The staged findings of every location, decrypted a chunk at a time (a location staged as one sealed
     value by an earlier version is decrypted whole)."""
     for path in sorted(root.glob("*.jsonl.enc")):
-        for line in _staged_lines(path, key):
-            if line.strip():
-                yield Finding.from_json(line.decode("utf-8"))
+        yield from iter_staged_file(path, key)
+
+
+def iter_staged_file(path: Path, key: bytes) -> Iterator[Finding]:
+    """The staged findings of one location file, in the order they were staged."""
+    for line in _staged_lines(path, key):
+        if line.strip():
+            yield Finding.from_json(line.decode("utf-8"))
 
 
 def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:
@@ -56,6 +101,48 @@ def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:
         yield from lines
     if rest:
         yield rest
+
+
+#: The spool of a package being assembled in the staging directory: each distinct redacted text, sealed.
+TEXT_SPOOL = "package-text.spool"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledText:
+    """One redacted text kept in a `TextSpool`, read (and authenticated) on each use, never cached."""
+
+    spool: RecordSpool = field(repr=False)
+    number: int
+
+    def read_text(self) -> str:
+        """The text (a `DecryptionError` when its spool record was modified or cut off)."""
+        return self.spool.read(self.number).decode("utf-8", "surrogatepass")
+
+
+class TextSpool:
+    """The redacted texts of a package being assembled, sealed under the request key in the staging directory
+    (`TEXT_SPOOL`; a leftover of an interrupted run is replaced): a package item holds a `SpooledText`
+    instead of its text. Use it as a context manager: the file is deleted when the block ends, however it
+    ends."""
+
+    def __init__(self, root: Path, key: bytes) -> None:
+        path = root / TEXT_SPOOL
+        path.unlink(missing_ok=True)
+        self._records = RecordSpool(path, key)
+
+    def add(self, text: str) -> SpooledText:
+        """Seal one text into the spool; what reads it back."""
+        return SpooledText(self._records, self._records.append(text.encode("utf-8", "surrogatepass")))
+
+    def remove(self) -> None:
+        """Close and delete the spool file."""
+        self._records.remove()
+
+    def __enter__(self) -> TextSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:

@@ -40,7 +40,6 @@ __all__ = [
     "agent_probes",
     "agent_title",
     "classify_agent_path",
-    "erase_method",
     "record_app",
 ]
 
@@ -150,24 +149,4 @@ def classify_agent_path(os_name: str, rest: str) -> AgentMatch | None:
                     return AgentMatch(app, rule.kind, rule.fmt, rule.erase, root_path, sid, encrypted)
             if root.claim_all:
                 return AgentMatch(app, "other", None, Erase.TEXT_EDIT, root_path, None)
-    return None
-
-
-def erase_method(app: str, path: str) -> Erase | None:
-    """How the file at laptop `path` of agent `app` is erased, as its layout's rule says; None when the app
-    has no layout here (Claude's kinds: `connectors.agents.claude.erase_method`) or no rule matches."""
-    layout = _BY_APP.get(app)
-    if layout is None:
-        return None
-    parts = path.split("/")
-    for root in layout.roots:
-        globs = root.path.split("/") if root.path else []
-        for start in range(1, len(parts) - len(globs)):
-            below = start + len(globs)
-            if not all(fnmatch.fnmatchcase(parts[start + i], glob) for i, glob in enumerate(globs)):
-                continue
-            rel = "/".join(parts[below:])
-            for candidate in root.rules:
-                if candidate.pattern.fullmatch(rel):
-                    return candidate.erase
     return None

@@ -256,6 +256,7 @@ class Classification:
     session_id: str | None = None
     cli_session_id: str | None = None
     session_hint: tuple[str, str, str] | None = None
+    erase: Erase | None = None  # the agent's path rule's erase method; None: by kind and format (Claude's tables)
 
 
 def file_format(name: str, kind: ArtifactKind, fixed: RecordFormat | None) -> RecordFormat:

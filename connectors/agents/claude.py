@@ -421,7 +421,8 @@ whole when it is binary. A whole session goes with every file and folder of its 
 
 
 def erase_method(kind: ArtifactKind, fmt: RecordFormat) -> Erase:
-    """How a Claude artifact of `kind` and `fmt` is erased."""
+    """How a Claude artifact of `kind` and `fmt` is erased; also how a file no agent's path rule names is
+    (whole when binary or never opened, else a text edit). Applied once, at discovery (`Artifact.erase`)."""
     if kind in KIND_ERASE:
         return KIND_ERASE[kind]
     return Erase.WHOLE_ONLY if fmt in (F.BINARY, F.NONE) else Erase.TEXT_EDIT

@@ -8,6 +8,7 @@ atomic replace; raw bytes of every file (databases and WAL files included) are c
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from connectors.agents import agent_layout
-from connectors.base import Activity
+from connectors.base import Activity, Expected, Item
 from connectors.ssh import SIMULATED_BUSY_MARKER, SSHConnector
 from detection.scan import scan_endpoint
 from erasure.discovery import discover_endpoint
@@ -218,3 +219,46 @@ def test_app_opened_during_a_database_change_over_ssh_stops_it(ssh_fleet: SSHFle
     )
     assert opened and [o.status.value for o in report.outcomes] == ["busy"]
     assert {p: (tree / p.lstrip("/")).read_bytes() for p in files} == before
+
+
+def test_a_wal_rewritten_within_the_second_is_not_deleted_over_ssh(ssh_fleet: SSHFleet, tmp_path: Path) -> None:
+    """The WAL is removed after its content was folded into the database only while it holds exactly the
+    bytes copied: rewritten with the same size in the same second (an SFTP version cannot tell), it stays,
+    and the action is a `conflict` (the next run plans again)."""
+    tree = tmp_path / "tree"
+    write_agent_stores(tree, HOMES["linux"], "linux", PLANT)
+    laptop = ssh_fleet.start_laptop("agents-wal", tree)
+    known_hosts = ssh_fleet.write_known_hosts(tmp_path / "known_hosts", [laptop.known_hosts_line()])
+    rewritten: dict[str, bytes] = {}
+
+    class WalRewrittenBeforeItsDelete(SSHConnector):
+        def delete(self, item: Item, expected: Expected | None = None) -> bool:
+            if item.path.endswith("-wal"):
+                wal = tree / item.path.lstrip("/")
+                mtime = wal.stat().st_mtime
+                rewritten[item.path] = bytes(reversed(wal.read_bytes()))
+                wal.write_bytes(rewritten[item.path])
+                os.utime(wal, (mtime, mtime))
+                assert self.stat(item.path).version == item.version, "the version cannot tell"
+            return super().delete(item, expected)
+
+    def connect(name: str) -> SSHConnector:
+        return WalRewrittenBeforeItsDelete(name, laptop.url, key_file=ssh_fleet.client_key, known_hosts=known_hosts)
+
+    with connect("lap") as connector:
+        discovery = discover_endpoint(connector, "lap", _matcher())
+    plan = plan_erasure("req-wal", [discovery], settings=ErasureSettings(), holds=(), subject_hashes=set(), now=NOW)
+    first = next(
+        a for a in plan.actions if a.records and a.target and (tree / (a.target.path.lstrip("/") + "-wal")).exists()
+    )
+    report = execute_plan(
+        dataclasses.replace(plan, actions=(first,)),
+        connectors=connect,
+        matcher=_matcher(),
+        ledger=new_ledger(tmp_path / "ledger.jsonl"),
+        run_id="run-wal",
+        actor="tester",
+    )
+    assert [o.status.value for o in report.outcomes] == ["conflict"]
+    assert first.target is not None and list(rewritten) == [first.target.path + "-wal"]
+    assert (tree / (first.target.path.lstrip("/") + "-wal")).read_bytes() == rewritten[first.target.path + "-wal"]

@@ -230,6 +230,8 @@ def test_release_check_blocks_a_name_redaction_missed(tmp_path: Path, monkeypatc
         assert not any(n.split()[-1] in str(blocked.value) for n in names), "no content in the error"
     draft = settings.access.package_dir / f"{rid}.draft.zip.enc"
     assert draft.exists() and not (settings.access.package_dir / rid).exists()
+    staging = settings.access.package_dir / "staging" / rid  # the staged copies stay, the texts' spool does not
+    assert all(p.name.endswith(".jsonl.enc") for p in staging.iterdir())
     with session_scope(settings.database.url) as session:
         for item in items:
             cases.release_item(session, rid, item.item, reason="reviewed: the colleague agreed to be named")

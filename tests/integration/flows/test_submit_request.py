@@ -81,22 +81,28 @@ def test_invalid_form_records_nothing(fleet: Fleet, form: dict[str, object], opt
 
 
 def test_flow_runs_of_long_closed_requests_are_deleted(fleet: Fleet) -> None:
-    """Housekeeping deletes `<id>-access` runs once the request has been closed for the retention period."""
+    """Housekeeping deletes `<id>-access` and `<id>-scan-batch-<n>` runs once the request has been closed for the
+    retention period."""
     from datetime import timedelta
 
     from flows.access import access_request
+    from flows.access_scan import access_scan
     from flows.deadline_watch import delete_closed_request_runs
+    from models.flow_names import scan_batch_run_name
     from models.tables import utcnow
     from models.types import RequestKind
 
     rid = fleet.submit(RequestKind.ACCESS)
     access_request(rid)
     settings = load_settings(fleet.config)
-    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[ACCESS_RUN.format(request_id=rid)]))
+    # A child scan run of the request (`[access].scan_deployment`), a flow run of its own, goes with it.
+    batch_run = scan_batch_run_name(rid, 1)
+    by_name = FlowRunFilter(name=FlowRunFilterName(any_=[ACCESS_RUN.format(request_id=rid), batch_run]))
     with get_client(sync_client=True) as client:
+        client.create_flow_run(access_scan, name=batch_run, parameters={"request_id": rid, "locations": []})
         # The test harness is shared by the session: earlier tests' runs may carry the same request id.
         existing = len(client.read_flow_runs(flow_run_filter=by_name))
-    assert existing >= 1
+    assert existing >= 2
     assert delete_closed_request_runs(settings) == 0
     later = utcnow() + timedelta(days=settings.prefect.flow_run_retention_days + 1)
     assert delete_closed_request_runs(settings, now=later) >= existing

@@ -16,6 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,9 +84,12 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A Prefect server on a fresh PostgreSQL database plus two process workers on one pool."""
+@contextmanager
+def start_cluster(
+    tmp_path: Path, *, limit: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A Prefect server on a fresh PostgreSQL database plus two process workers (`limit` runs each) on one
+    pool; yields the environment that reaches it (and `LOGS`, the directory of every process's log)."""
     if not PG_URL:
         skip_service("DSR_TEST_DATABASE_URL is not set (the Prefect server needs PostgreSQL here)")
     admin = create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
@@ -104,6 +108,7 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
         + f"/{db}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
+        **(extra_env or {}),
     }
     procs: list[subprocess.Popen[bytes]] = []
     logs = tmp_path / "logs"
@@ -135,12 +140,19 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
             capture_output=True,
         )
         for n in (1, 2):
-            spawn(f"worker-{n}", "worker", "start", "--pool", POOL, "--name", f"worker-{n}", "--limit", "1")
+            spawn(f"worker-{n}", "worker", "start", "--pool", POOL, "--name", f"worker-{n}", "--limit", str(limit))
         yield {**env, "LOGS": str(logs)}
     finally:
         _stop(procs)
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A Prefect server on a fresh PostgreSQL database plus two process workers on one pool."""
+    with start_cluster(tmp_path) as env:
+        yield env
 
 
 def test_access_flows_complete_across_two_workers(cluster: dict[str, str], tmp_path: Path) -> None:

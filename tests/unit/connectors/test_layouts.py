@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.agents.base import Erase
 from connectors.base import Connector, Item, Skipped
 from connectors.layouts import (
     OTHER_AGENT_KINDS,
@@ -123,6 +124,27 @@ def test_residual_and_audit_key_never_opened() -> None:
     assert never
     assert all(a.fmt is RecordFormat.NONE for a in artifacts if a.item.path in never)
     assert not never & set(opened)
+
+
+def test_every_artifact_carries_its_erase_method() -> None:
+    """Discovery decides once how each file is erased (plans read it from here): Claude's by kind and format,
+    the other agents' by the path rule of the root that classified the file."""
+    files = {path: data for path, (data, _k) in laptop_files("macos").items()}
+    files |= {
+        "/Users/ana/Library/Application Support/com.openai.chat/conversations-abc/s1.json": b"{}",
+        "/Users/ana/.cursor/chats/h1/c1/store.db": b"SQLite format 3\x00",
+        "/Users/ana/.codex/history.jsonl": b"{}\n",
+    }
+    artifacts = artifacts_of(MemoryConnector("mac-1", files))
+    erase = {path: a.erase for path, a in artifacts.items()}
+    session = f"{APP_ROOTS['macos']}/local-agent-mode-sessions/{A}/{B}/local_{U1}"
+    assert erase[f"{session}/.audit-key"] is Erase.WHOLE_ONLY
+    assert erase[f"{session}/audit.jsonl"] is Erase.JSONL_REWRITE
+    assert erase["/Users/ana/Library/Application Support/com.openai.chat/conversations-abc/s1.json"] is Erase.WHOLE_ONLY
+    assert erase["/Users/ana/.cursor/chats/h1/c1/store.db"] is Erase.CONTENT_ADDRESSED
+    assert erase["/Users/ana/.codex/history.jsonl"] is Erase.JSONL_REWRITE
+    residual = [a.erase for a in artifacts.values() if a.kind is ArtifactKind.RESIDUAL]
+    assert residual and set(residual) == {Erase.WHOLE_ONLY}
 
 
 def test_windows_roots_all_probed() -> None:

@@ -176,3 +176,19 @@ def test_cli_scan_json_every_agent_on_a_windows_disk_at_the_root(tmp_path: Path)
     assert not {(t["path"], t["line"], None) for t in truth.traps} & found
     assert document["gaps"] == [] and set(document["encrypted_stores"]) == set(truth.encrypted)
     assert {i["app"] for i in document["items"]} >= {"codex", "cursor", "copilot", "cline", "zed", "opencode"}
+
+
+def test_a_sink_gets_every_item_in_order_and_the_result_keeps_none(laptop: Path, matcher: Matcher) -> None:
+    """The access scan stages items as they are found: the sink sees exactly the items a kept scan returns."""
+    with LocalConnector("lap", laptop) as connector:
+        kept = scan_endpoint(connector, "lap", matcher)
+        streamed: list[object] = []
+        result = scan_endpoint(connector, "lap", matcher, sink=streamed.append)
+    assert len(kept.items) > 3
+    assert streamed == list(kept.items)
+    assert result.items == ()
+    assert (result.files_scanned, result.bytes_scanned, result.owned_sessions) == (
+        kept.files_scanned,
+        kept.bytes_scanned,
+        kept.owned_sessions,
+    )

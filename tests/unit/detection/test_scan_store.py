@@ -40,3 +40,13 @@ def test_scan_store_finds_old_versions_and_gzip(store: S3Connector, matcher: Mat
     assert ("cap/c.png", "not_scannable") in {(s.path, s.reason) for s in result.skipped}
     old = next(i for i in result.items if i.path == "cap/a.jsonl")
     assert (old.session_id, old.pointers) == ("s-1", ("/text",))
+
+
+def test_a_sink_gets_every_store_item_in_order(store: S3Connector, matcher: Matcher) -> None:
+    kept = scan_store(store, matcher, classify=False)
+    streamed: list[object] = []
+    result = scan_store(store, matcher, classify=False, sink=streamed.append)
+    assert len(kept.items) == 2
+    assert [(i.path, i.line, i.is_latest) for i in streamed] == [(i.path, i.line, i.is_latest) for i in kept.items]
+    assert result.items == ()
+    assert result.files_scanned == kept.files_scanned

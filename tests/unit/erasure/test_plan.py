@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connectors.agents.base import Erase
 from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
@@ -332,35 +333,70 @@ def test_hold_covers_a_session_whose_activity_overlaps_its_period() -> None:
 
 
 @pytest.mark.parametrize(
-    ("app", "kind", "fmt", "whole_only"),
+    ("erase", "fmt", "whole_only"),
     [
-        ("cowork", "audit_key", "text", True),  # the Claude layout declares audit keys whole-only
-        ("claude-code", "residual", "json", True),  # residual app stores: never edited
-        ("cowork", "transcript", "jsonl", False),  # rewritten line by line
-        ("cowork", "session_record", "json", False),
-        ("cowork", "upload", "binary", True),  # any binary file
-        (None, "audit_key", "text", False),  # not a Claude artifact: decided by its format
-        ("codex", "not_a_claude_kind", "jsonl", False),
-        ("cowork", "not_a_claude_kind", "none", True),
+        (Erase.WHOLE_ONLY, "text", True),  # a Claude audit key: never opened, goes whole
+        (Erase.WHOLE_ONLY, "json", True),  # ChatGPT's plaintext conversation files: deleted, never rewritten
+        (Erase.JSONL_REWRITE, "jsonl", False),  # rewritten line by line
+        (Erase.TEXT_EDIT, "binary", True),  # any binary file
+        (Erase.TEXT_EDIT, "none", True),  # never opened
+        (None, "json", False),  # an S3 version: decided by its format alone
     ],
 )
-def test_whole_only_follows_the_claude_layout_and_the_format(
-    app: str | None, kind: str, fmt: str, whole_only: bool
+def test_whole_only_follows_the_method_found_at_discovery_and_the_format(
+    erase: Erase | None, fmt: str, whole_only: bool
 ) -> None:
+    """Whether a file goes whole is the erase method its classification gave it at discovery (whatever its
+    path), or its format."""
     from erasure.plan import _whole_only
 
-    info = _info("/Users/u/x", kind, "s1", fmt=fmt)
-    info = ArtifactInfo(info.file, info.session_id, app=app)
-    assert _whole_only(info) is whole_only
+    info = _info("/Users/u/x", "transcript", "s1", fmt=fmt)
+    assert _whole_only(ArtifactInfo(info.file, info.session_id, app="any", erase=erase)) is whole_only
 
 
-def test_whole_only_follows_every_agents_layout() -> None:
-    """Another agent's path rule that declares a file whole-only is followed, whatever its format (ChatGPT's
-    plaintext conversation files are deleted, never rewritten)."""
-    from erasure.plan import _whole_only
+CHATGPT = "/Users/ana/Library/Application Support/com.openai.chat/conversations-abc/s9.json"
 
-    root = "/Users/u/Library/Application Support/com.openai.chat"
-    conversation = _info(f"{root}/conversations-abc/s1.json", "transcript", "s1", fmt="json")
-    assert _whole_only(ArtifactInfo(conversation.file, "s1", app="chatgpt-desktop"))
-    elsewhere = _info("/Users/u/notes/s1.json", "transcript", "s1", fmt="json")
-    assert not _whole_only(ArtifactInfo(elsewhere.file, "s1", app="chatgpt-desktop"))
+
+def _whole_only_file(erase: Erase, *lines: int) -> LocationDiscovery:
+    """A colleague's file that its layout says cannot be rewritten (`erase`), naming the subject on `lines`
+    (line n written in month n of 2026)."""
+    items = tuple(replace(_item(CHATGPT, n, kind="transcript", sid="s9"), timestamp=f"2026-{n:02d}-02T00:00:00Z")
+                  for n in lines)  # fmt: skip
+    info = _info(CHATGPT, "transcript", "s9", fmt="json")
+    return LocationDiscovery("lap", "endpoint", items, (), (replace(info, app="chatgpt-desktop", erase=erase),))
+
+
+@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
+def test_a_file_that_cannot_be_rewritten_is_deleted_whole_never_redacted(erase: Erase) -> None:
+    """Line findings in a file its layout declares whole-only (ChatGPT's plaintext conversations) or
+    content-addressed: the file is deleted whole (the approver sees why), never rewritten line by line."""
+    plan = _plan(_whole_only_file(erase, 1, 2))
+    actions = [(a.kind, a.path, a.reason) for a in plan.actions if a.path == CHATGPT]
+    reason = "content_addressed" if erase is Erase.CONTENT_ADDRESSED else "unredactable"
+    assert actions == [(ActionKind.DELETE_FILE, CHATGPT, reason)]
+
+
+@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
+def test_a_held_line_keeps_a_file_that_could_only_go_whole(erase: Erase) -> None:
+    """A hold covering one line of a file that can only be deleted whole keeps the whole file (deleting it
+    would destroy the held line): one exception for the file, no deletion, no rewrite."""
+    hold = _hold(endpoints=["lap"], paths=[CHATGPT], date_to=date(2026, 1, 31))  # line 1 only
+    plan = _plan(_whole_only_file(erase, 1, 2), holds=[hold])
+    actions = [(a.kind, a.lines, a.hold_id) for a in plan.actions if a.path == CHATGPT]
+    assert actions == [(ActionKind.EXCEPTION, (), "h1")]
+
+
+def test_a_held_file_keeps_its_shadow_git_repository() -> None:
+    """A shadow git repository goes whole, but not when an exception or a hold keeps one of its files: the
+    repository is then kept whole (deleting it would destroy the held file)."""
+    repo = "/Users/ana/.gemini/history/proj"
+    held, other = f"{repo}/objects/aa/{'1' * 38}", f"{repo}/objects/bb/{'2' * 38}"
+    items = tuple(_item(path, None, kind="shadow_git", sid=None, when=None) for path in (held, other))
+    infos = tuple(replace(_info(path, "shadow_git", None, fmt="none"), app="gemini") for path in (held, other))
+    laptop = LocationDiscovery("lap", "endpoint", items, (), infos)
+    assert [(a.kind, a.path) for a in _plan(laptop).actions if a.path] == [(ActionKind.DELETE_SESSION, repo)]
+    plan = _plan(laptop, holds=[_hold(endpoints=["lap"], paths=[held])])
+    assert [(a.kind, a.path, a.lines) for a in plan.actions if a.path] == [
+        (ActionKind.EXCEPTION, held, ()),
+        (ActionKind.EXCEPTION, other, ()),
+    ]

@@ -27,7 +27,9 @@ from tests.unit.erasure.fleet import subject_matcher
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)
-ERASURE_DIGEST = "8f33459d69aa3a582f4b6851dfdfc4c8314441e0fce1716f485d80b749f2e31d"
+# Changed on purpose once: whole files and database rows under the hold (laptop-02) now each have their exception
+# in the plan (7 actions added, nothing else changed); before, they were left untouched but not listed.
+ERASURE_DIGEST = "3b51fa2e7e651b9cae6b6cab375da1c18a81f253a2f63c25c88fd5e1d5ea6ad5"
 PURGE_DIGEST = "60e44b7b2141317abd1a39216af0d8340c79967b64e905e7de3dea867c7d9c62"
 HEX = "ab" * 32
 

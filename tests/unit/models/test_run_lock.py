@@ -19,7 +19,7 @@ from models import cases
 from models.db import session_scope
 from models.errors import RequestBusyError, RequestClosedError, RequestNotFoundError
 from models.identifiers import validate_identifier
-from models.run_lock import hold_for_run, run_lock
+from models.run_lock import hold_for_run, run_in_progress, run_lock
 from models.settings import Settings
 from models.tables import Request
 from models.types import IdentifierKind, RequestKind, RequestStatus
@@ -65,6 +65,20 @@ def _held_elsewhere(url: str, request_id: str) -> Iterator[subprocess.Popen[str]
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_the_probe_sees_a_run_in_another_process_and_never_keeps_the_lock(database_url: str) -> None:
+    """`run_in_progress` (what a scan child on another worker asks) is true while another process or this
+    thread holds the lock, false otherwise, and a probe that found it free has given it back."""
+    rid = _submit(database_url)
+    assert not run_in_progress(database_url, rid)
+    with run_lock(database_url, rid):  # free again after the probe
+        assert run_in_progress(database_url, rid)
+    with _held_elsewhere(database_url, rid) as holder:
+        assert run_in_progress(database_url, rid)
+        holder.kill()
+        holder.wait()
+    assert not run_in_progress(database_url, rid)
 
 
 def test_a_second_process_is_refused_while_the_first_holds_the_lock(database_url: str) -> None:

@@ -102,7 +102,10 @@ def transcript_record(role: str, content: object) -> dict[str, object]:
 
 
 def item(**overrides: object) -> PackageItem:
-    """One transcript item on laptop-01 in session A; keyword arguments replace fields."""
+    """One transcript item on laptop-01 in session A; keyword arguments replace fields (`content` sets the
+    text, `content_source`)."""
+    if "content" in overrides:
+        overrides["content_source"] = overrides.pop("content")
     record = transcript_record(
         "user",
         [{"type": "text", "text": f"Please reply to {SUBJECT_EMAIL} and cc [email 1] about the refund."}],
@@ -114,7 +117,7 @@ def item(**overrides: object) -> PackageItem:
         session_id=SESSION_A,
         timestamp=T0,
         categories=("contact_details", "free_text_mentions"),
-        content=json.dumps(record),
+        content_source=json.dumps(record),
         record=record,
         context=("AI assistant: Sure, who should I write to?",),
         reason="match",

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from models.errors import InputError
 from reports import access_package
-from reports.access_html import mark_redactions
+from reports.access_html import iter_access_html, mark_redactions, render_access_html
 from reports.access_input import SearchedLocation
 from reports.access_package import PackageResult, build_access_package
-from reports.packaging import safe_name, verify_manifest
+from reports.packaging import safe_name, verify_manifest, write_json, zip_directory
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -276,14 +276,14 @@ def test_failure_mid_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     def explode(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(access_package, "write_json", explode)
+    monkeypatch.setattr(access_package, "write_report_json", explode)
     out = tmp_path / "out"
     with pytest.raises(OSError, match="disk full"):
         build_access_package(package_input(), out, pdf=False)
     assert list(out.iterdir()) == []
     monkeypatch.undo()
     first = build_access_package(package_input(), out, pdf=False)
-    monkeypatch.setattr(access_package, "write_json", explode)
+    monkeypatch.setattr(access_package, "write_report_json", explode)
     with pytest.raises(OSError):
         build_access_package(package_input(items=()), out, pdf=False)
     assert sorted(p.name for p in out.iterdir()) == ["REQ-2026-0042", "REQ-2026-0042.zip"]
@@ -417,3 +417,63 @@ def test_verify_manifest_detects_edits_additions_and_removals(tmp_path: Path) ->
     assert "data/extra.txt: not in manifest" in problems
     assert "report.json: modified" in problems
     assert len(problems) == 4
+
+
+@pytest.mark.parametrize("many", [0, 1, 5])
+def test_report_json_is_written_item_by_item_as_the_whole_document_would_be(tmp_path: Path, many: int) -> None:
+    """report.json is streamed one item at a time, in the same bytes as the whole document written at once."""
+    inp = package_input(items=tuple(access_package.ordered_items(items()))[:many])
+    files = access_package.write_data_files(tmp_path, inp.items)
+    streamed, whole = tmp_path / "streamed.json", tmp_path / "whole.json"
+    access_package.write_report_json(streamed, inp, files, "written", "full: every record")
+    write_json(whole, access_package.report_document(inp, files, "written", "full: every record"))
+    assert streamed.read_bytes() == whole.read_bytes()
+
+
+def test_data_files_are_appended_in_pieces_as_they_would_be_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data files written a few lines at a time (a tiny buffer here) hold the same bytes, in item order."""
+    ordered = access_package.ordered_items(items() * 3)
+    access_package.write_data_files(tmp_path / "whole", ordered)
+    monkeypatch.setattr(access_package, "DATA_BUFFER_CHARS", 10)
+    access_package.write_data_files(tmp_path / "pieces", ordered)
+    whole = {p.relative_to(tmp_path / "whole"): p.read_bytes() for p in (tmp_path / "whole").rglob("*.jsonl")}
+    pieces = {p.relative_to(tmp_path / "pieces"): p.read_bytes() for p in (tmp_path / "pieces").rglob("*.jsonl")}
+    assert pieces == whole and len(whole) >= 3
+    assert all(content.count(b"\n") % 3 == 0 for content in whole.values())
+
+
+def test_the_page_is_written_in_pieces_that_make_the_whole_page() -> None:
+    inp = package_input(items=access_package.ordered_items(items()))
+    for copy in ("records", "conversations", "systems"):
+        pieces = list(iter_access_html(inp, copy=copy))  # type: ignore[arg-type]
+        assert len(pieces) > len(inp.items)
+        assert "".join(pieces) == render_access_html(inp, copy=copy)  # type: ignore[arg-type]
+
+
+def test_the_zip_copies_each_file_in_pieces_with_the_bytes_of_a_whole_file_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file is read whole into memory to be zipped, and the zip has the bytes `writestr` of each whole file
+    gives (reproducible packages keep their hash)."""
+    root = tmp_path / "pkg"
+    (root / "data").mkdir(parents=True)
+    (root / "report.json").write_bytes(json.dumps([str(n) * (n % 50) for n in range(60_000)]).encode())
+    (root / "data" / "a.jsonl").write_text("é\n" * 10, encoding="utf-8")
+    when = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    expected = tmp_path / "expected.zip"
+    with zipfile.ZipFile(expected, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"REQ/{path.relative_to(root).as_posix()}", date_time=(2026, 6, 1, 10, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+
+    def whole(_self: Path) -> bytes:
+        raise AssertionError("a file read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    zip_directory(root, tmp_path / "package.zip", "REQ", when)
+    monkeypatch.undo()
+    assert (tmp_path / "package.zip").read_bytes() == expected.read_bytes()

@@ -4,6 +4,7 @@ same redacted copy as its first occurrence (markers numbered per document)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +14,7 @@ from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.others import OtherPeople
 from services.access import _redacted_items
+from services.staging import SpooledText, TextSpool
 
 RECORD = json.dumps({"text": "Mira Okafor asked Greta at g.lindqvist@elsewhere.invalid for the plan"})
 OTHER = json.dumps({"text": "Mira Okafor wrote to b.keller@elsewhere.invalid"})
@@ -47,3 +49,21 @@ def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
     assert "g.lindqvist" not in items[1].content and "[email 2]" in items[1].content
     assert "[email 1]" in items[3].content and items[1].redactions == items[3].redactions
     assert "Mira Okafor" in items[3].content
+
+
+def test_with_a_spool_items_hold_no_text_and_read_the_same(tmp_path: Path) -> None:
+    """With the package's spool each distinct redacted text is sealed once into it (once per document, as it
+    is redacted once there); the items keep only where it is and read the same texts as without a spool."""
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
+                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
+    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    plain = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
+                            OtherPeople(matcher))  # fmt: skip
+    with TextSpool(tmp_path, bytes(32)) as spool:
+        items = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
+                                OtherPeople(matcher), spool)  # fmt: skip
+        assert all(isinstance(i.content_source, SpooledText) for i in items)
+        assert len({i.content_source for i in items}) == 3  # "a" 1, "a" 2 = "a" 3, "b" 1
+        assert [i.content for i in items] == [i.content for i in plain]
+        assert [i.decoded() for i in items] == [i.decoded() for i in plain]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,65 @@ def test_while_printing_sees_the_data_and_page_before_report_json(tmp_path: Path
     assert len(seen) == 1
     assert "report.html" in seen[0] and any(name.startswith("data/") for name in seen[0])
     assert "report.json" not in seen[0] and "manifest.json" not in seen[0]
+
+
+def _whole(path: Path, rel: str) -> list[tuple[str, str]]:
+    """The strings of a file read whole, as the check read them before it read them piece by piece."""
+    from html import unescape
+
+    from detection.matcher import iter_strings
+    from services.release_check import _TAG
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    out: list[tuple[str, str]] = []
+    if rel.endswith(".json"):
+        for pointer, string, _key in iter_strings(json.loads(text)):
+            record = None
+            if pointer.endswith("/content") and string[:1] in "{[":
+                try:
+                    record = json.loads(string)
+                except ValueError:
+                    record = None
+            if record is None:
+                out.append((pointer or "/", string))
+            else:
+                out += [(f"{pointer}{inner}", part) for inner, part, _k in iter_strings(record)]
+        return out
+    for number, line in enumerate(text.splitlines(), 1):
+        if rel.endswith(".jsonl"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                out.append((f"line {number}", line))
+                continue
+            out += [(f"line {number} {pointer or '/'}", s) for pointer, s, _k in iter_strings(value)]
+        elif rel.endswith(".html"):
+            out.append((f"line {number}", unescape(_TAG.sub(" ", line))))
+            out += [(f"line {number}", unescape(a)) for a in re.findall(r'(?:title|alt|aria-label)="([^"]*)"', line)]
+    return out
+
+
+@pytest.mark.parametrize("tricky", ["plain", "separators"])
+def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Path, tricky: str) -> None:
+    """report.json one item at a time, the page and the data files a line at a time: the same places and strings
+    as reading each file whole (line separators inside text included), and report.json in any other layout is
+    still read (whole)."""
+    from dataclasses import replace
+
+    from services.release_check import _strings
+
+    inp = package_input()
+    if tricky == "separators":
+        odd = 'a\u2028b\x0cc\x85d "    {" \\n    }, items'
+        items = tuple(replace(i, content_source=f"{i.content} {odd}") for i in inp.items)
+        inp = replace(inp, items=items)
+    root = build_access_package(inp, tmp_path / "out", pdf=False).path
+    files = text_files(root)
+    assert {"report.json", "report.html"} <= set(files) and any(f.endswith(".jsonl") for f in files)
+    for rel in files:
+        assert list(_strings(root / rel, rel)) == _whole(root / rel, rel), rel
+    report = root / "report.json"
+    expected = _whole(report, "report.json")
+    assert len([p for p, _ in expected if p.startswith("/items/")]) > 10
+    report.write_text(json.dumps(json.loads(report.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8")
+    assert list(_strings(report, "report.json")) == expected

@@ -12,7 +12,16 @@ from connectors.base import Item, Skipped
 from detection.findings import Finding, FindingLocation
 from erasure.discovery import ArtifactInfo, LocationDiscovery
 from models.crypto import DecryptionError, decrypt_stream, seal, unseal
-from services.staging import iter_staged, load_discovery, save_discovery, write_staging
+from services.staging import (
+    TEXT_SPOOL,
+    TextSpool,
+    iter_staged,
+    iter_staged_file,
+    load_discovery,
+    save_discovery,
+    staging_writer,
+    write_staging,
+)
 
 KEY = bytes(range(32))
 DISCOVERY = LocationDiscovery(
@@ -113,3 +122,56 @@ def test_a_truncated_or_altered_staged_location_is_refused(tmp_path: Path) -> No
     (tmp_path / "lap-02.jsonl.enc").write_bytes(whole)
     with pytest.raises(DecryptionError):
         list(iter_staged(tmp_path, KEY))
+
+
+def test_findings_staged_one_at_a_time_read_back_equal_and_a_failed_scan_keeps_the_old_copy(tmp_path: Path) -> None:
+    """A scan stages each finding as it comes; the location's file is replaced only when the scan ends well."""
+    path = tmp_path / "lap-01.jsonl.enc"
+    findings = _many(4000)  # several sealed chunks
+    with staging_writer(path, KEY) as staged:
+        for item in findings:
+            staged.add(item)
+    assert staged.count == 4000
+    assert list(iter_staged_file(path, KEY)) == findings
+    before = path.read_bytes()
+    with pytest.raises(OSError, match="laptop went away"), staging_writer(path, KEY) as staged:
+        staged.add(findings[0])
+        raise OSError("laptop went away")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["lap-01.jsonl.enc"]  # no temporary file left
+
+
+def test_spooled_texts_read_back_as_written_and_are_sealed_on_disk(tmp_path: Path) -> None:
+    """Each text comes back exactly (lone surrogates too), in any order, as often as asked; the file holds
+    none of them in clear and is deleted when the spool's block ends."""
+    texts = ["", "Mira Okafor wrote to [email 1]", "\udc80 not UTF-8", json.dumps({"t": "é" * 5000})]
+    with TextSpool(tmp_path, KEY) as spool:
+        refs = [spool.add(text) for text in texts]
+        assert [ref.read_text() for ref in reversed(refs)] == texts[::-1]
+        assert refs[1].read_text() == texts[1]
+        raw = (tmp_path / TEXT_SPOOL).read_bytes()
+        assert b"Mira" not in raw and "é".encode() * 50 not in raw
+        assert (tmp_path / TEXT_SPOOL).stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / TEXT_SPOOL).exists()
+
+
+def test_a_tampered_or_truncated_spool_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    spool = TextSpool(tmp_path, KEY)
+    first, second = spool.add("first record " * 20), spool.add("second record " * 20)
+    path = tmp_path / TEXT_SPOOL
+    whole = path.read_bytes()
+    path.write_bytes(whole[:20] + bytes([whole[20] ^ 1]) + whole[21:])  # inside the first record
+    with pytest.raises(DecryptionError, match=rf"{TEXT_SPOOL}: record 0 failed to decrypt \(modified\)"):
+        first.read_text()
+    assert second.read_text() == "second record " * 20  # records are sealed one by one
+    os.truncate(path, len(whole) - 5)
+    with pytest.raises(DecryptionError, match=rf"{TEXT_SPOOL} is truncated \(record 1 is cut off\)"):
+        second.read_text()
+    spool.remove()
+    assert not path.exists()
+
+
+def test_a_leftover_spool_of_an_interrupted_run_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / TEXT_SPOOL).write_bytes(b"left by a run that was killed")
+    with TextSpool(tmp_path, KEY) as spool:
+        assert spool.add("fresh").read_text() == "fresh"
