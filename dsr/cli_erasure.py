@@ -26,14 +26,10 @@ def plan(
 ) -> None:
     """Show the newest erasure plan: its digest (what an approval names), the decision, counts per location and
     action, and with --detail every item (paths and counts, never content)."""
-    state.require_request(request_id)
-    from services.erasure import approval_of, plan_detail, plan_state  # noqa: PLC0415 - erasure modules on demand
-
-    current = plan_state(state.settings, request_id)
+    current, approval = _plan_view(request_id, detail=detail)
     if current.digest is None:
         raise InputError(f"request {request_id} has no erasure plan yet; run `dsr request run {request_id}`")
-    rows = plan_detail(state.settings, request_id) if detail else []
-    approval = approval_of(state.settings, request_id)
+    rows = _plan_detail(request_id) if detail else []
     if as_json:
         document: dict[str, Any] = {
             "id": request_id,
@@ -74,6 +70,27 @@ def plan(
             markup=False,
             highlight=False,
         )
+
+
+def _plan_view(request_id: str, *, detail: bool) -> tuple[Any, Any]:
+    """The newest plan's state and the decision on it: read without SQLAlchemy where the case database is ready
+    for it (and no --detail, which needs the erasure modules anyway), else through the ORM."""
+    if not detail:
+        from services.case_views import plan_view  # noqa: PLC0415 - the DB-API driver on demand
+
+        found = plan_view(state.settings, request_id)
+        if found is not None:
+            return found
+    state.require_request(request_id)
+    from services.approval import approval_of, plan_state  # noqa: PLC0415 - the ORM on demand
+
+    return plan_state(state.settings, request_id), approval_of(state.settings, request_id)
+
+
+def _plan_detail(request_id: str) -> list[dict[str, Any]]:
+    from services.erasure import plan_detail  # noqa: PLC0415 - erasure modules on demand
+
+    return plan_detail(state.settings, request_id)
 
 
 def _approval_json(approval: Any) -> dict[str, Any]:
@@ -150,7 +167,7 @@ def approve(
     note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
     state.require_request(request_id)
     from models.identity import os_user  # noqa: PLC0415
-    from services.erasure import check_decision, decide, plan_state  # noqa: PLC0415 - erasure modules on demand
+    from services.approval import check_decision, decide, plan_state  # noqa: PLC0415 - the ORM on demand
 
     current = plan_state(state.settings, request_id)
     if current.digest is None:

@@ -8,22 +8,24 @@ could not verify (file, key, database or bucket unusable).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsr.context import err, out, print_json, state
 from dsr.failures import one_line
-from models.db import session_scope
 from models.errors import DsrError
 from models.files import atomic_write
 from proofs.attestation import CertificateClaim, CertificateProblem
+from proofs.lean_store import lean_ledger_store
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, head_document, open_database_ledger, read_head_document
 from proofs.signing import SIGNING_KEY_ENV, LedgerSigner, load_public_key, load_signing_key
-from proofs.sql_store import SQLLedgerStore
+from proofs.store import LedgerStore
 from proofs.verify import HeadCheck, Problem, VerifyError, VerifyResult, read_certificate, verify_export
 from services.evidence import anchors_for
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 app = typer.Typer(help="Check, export, sign the head of, anchor and publish the proof ledger.", no_args_is_help=True)
 
@@ -53,17 +55,33 @@ def _signing_key_path(explicit: Path | None) -> Path:
     return state.settings.erasure.signing_key or state.state_dir() / DEFAULT_KEY_FILENAME
 
 
-def _database_ledger(database_url: str | None, signing_key: Path | None, *, create_key: bool) -> Ledger:
+def _database_ledger(
+    database_url: str | None, signing_key: Path | None, *, create_key: bool, read_only: bool = False
+) -> Ledger:
     """The database ledger (anchored in the evidence bucket when `[evidence]` is set); an explicit --signing-key
-    wins over DSR_LEDGER_SIGNING_KEY."""
+    wins over DSR_LEDGER_SIGNING_KEY. `read_only`: read without SQLAlchemy where the database is current."""
+    url = database_url or state.settings.database.url
     return open_database_ledger(
-        database_url or state.settings.database.url,
+        url,
         signing_key=_signing_key_path(signing_key),
         env_var=None if signing_key is not None else SIGNING_KEY_ENV,
         create_key=create_key,
         checkpoint_every=None,
         anchors=anchors_for(state.settings),
+        store=lean_ledger_store(url) if read_only else None,
     )
+
+
+def _reading_store(url: str) -> LedgerStore:
+    """The ledger of the case database at `url` to read: through the DB-API driver where it is current, else
+    through the ORM (which creates or migrates it first)."""
+    lean = lean_ledger_store(url)
+    if lean is not None:
+        return lean
+    from models.db import session_scope  # noqa: PLC0415 - the ORM only where the lean read cannot answer
+    from proofs.sql_store import SQLLedgerStore  # noqa: PLC0415
+
+    return SQLLedgerStore(lambda: session_scope(url))
 
 
 def _report(result: VerifyResult, as_json: bool) -> None:
@@ -140,13 +158,13 @@ def verify(
             if pem is not None:
                 url = database_url or state.settings.database.url
                 ledger = Ledger(
-                    SQLLedgerStore(lambda: session_scope(url)),
+                    _reading_store(url),
                     checkpoint_every=None,
                     anchors=anchors_for(state.settings),
                 )
                 key = load_public_key(pem)
             else:
-                ledger = _database_ledger(database_url, signing_key, create_key=False)
+                ledger = _database_ledger(database_url, signing_key, create_key=False, read_only=True)
                 key = ledger.signer.public_key if ledger.signer else None
             claim: CertificateClaim | None = None
             if certificate is not None and key is not None:

@@ -152,14 +152,7 @@ def _summaries(status: RequestStatus | None, today: date) -> list[dict[str, Any]
 @app.command()
 def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
     """One request: status, kind, dates, days left, locations and their statuses."""
-    from models import cases  # noqa: PLC0415 - the database layer on demand
-
-    today = state.today()
-    with state.db() as session:
-        detail = cases.request_detail(session, cases.get_request(session, request_id), today)
-    from services.identity import identity_document, identity_record  # noqa: PLC0415 - reads the ledger
-
-    detail["identity"] = identity_document(identity_record(state.settings, request_id))
+    detail = _detail(request_id, state.today())
     if as_json:
         print_json(detail)
         return
@@ -199,6 +192,24 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json
                 "yes" if item["released"] else "",
             )
         out.print(table)
+
+
+def _detail(request_id: str, today: date) -> dict[str, Any]:
+    """`dsr request show --json`'s document: read without SQLAlchemy where the case database is ready for it,
+    else through the ORM (which creates or migrates it first, and names an unknown id)."""
+    from services.case_views import request_detail  # noqa: PLC0415 - the DB-API driver on demand
+
+    found = request_detail(state.settings, request_id, today)
+    if found is not None:
+        return found
+    from models import cases  # noqa: PLC0415 - the database layer on demand
+
+    with state.db() as session:
+        detail = cases.request_detail(session, cases.get_request(session, request_id), today)
+    from services.identity import identity_document, identity_record  # noqa: PLC0415 - reads the ledger
+
+    detail["identity"] = identity_document(identity_record(state.settings, request_id))
+    return detail
 
 
 @app.command("release-item")

@@ -21,7 +21,6 @@ from typing import Annotated
 
 import typer
 
-from connectors.local import is_pid_alive
 from dsr.context import err, out, state
 from models.errors import ConfigError
 from models.files import atomic_write
@@ -31,6 +30,14 @@ from models.prefect_seed import seed_home
 from models.server_auth import CLIENT_ENV, SERVER_ENV, auth_file, basic_auth_header, check_binding, server_credential
 
 app = typer.Typer(help="The local Prefect server and the deployments it serves.", no_args_is_help=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (the laptop connectors load only here: `dsr request approve` imports this module
+    to look for a paused run and must stay quick)."""
+    from connectors.local import is_pid_alive  # noqa: PLC0415
+
+    return is_pid_alive(pid)
 
 
 def _state_file() -> Path:
@@ -123,7 +130,7 @@ def start(
     prefect = state.settings.prefect
     check_binding(state.settings)
     existing = _read_state()
-    if existing and any(is_pid_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
+    if existing and any(_alive(pid) for pid in existing.get("pids", [])) and is_healthy(prefect.api_url):
         out.print(f"already running: UI at http://{prefect.host}:{prefect.port}")
         return
     if is_healthy(prefect.api_url):
@@ -143,7 +150,7 @@ def start(
     _write_state({"pids": pids, "api_url": prefect.api_url})
     deadline = time.monotonic() + wait
     while not is_healthy(prefect.api_url):
-        if time.monotonic() > deadline or not is_pid_alive(server_pid):
+        if time.monotonic() > deadline or not _alive(server_pid):
             _stop_pids(pids)
             raise ConfigError(f"the Prefect server did not come up; see {logs / 'prefect-server.log'}", key="prefect")
         time.sleep(1)
@@ -152,7 +159,7 @@ def start(
     _write_state({"pids": pids, "api_url": prefect.api_url})
     expected = set(DEPLOYMENT_NAMES)
     while not expected <= set(deployment_names(prefect.api_url, env.get(CLIENT_ENV))):
-        if time.monotonic() > deadline + wait or not is_pid_alive(serve_pid):
+        if time.monotonic() > deadline + wait or not _alive(serve_pid):
             _stop_pids(pids)
             raise ConfigError(f"the deployments were not served; see {logs / 'serve.log'}", key="prefect")
         time.sleep(1)
@@ -198,7 +205,7 @@ def _write_state(data: dict[str, object]) -> None:
 def _stop_pids(pids: list[int]) -> list[int]:
     stopped = []
     for pid in reversed(pids):
-        if not is_pid_alive(pid):
+        if not _alive(pid):
             continue
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -206,10 +213,10 @@ def _stop_pids(pids: list[int]) -> list[int]:
             continue
         stopped.append(pid)
     deadline = time.monotonic() + 15
-    while any(is_pid_alive(p) for p in stopped) and time.monotonic() < deadline:
+    while any(_alive(p) for p in stopped) and time.monotonic() < deadline:
         time.sleep(0.3)
     for pid in stopped:
-        if is_pid_alive(pid):
+        if _alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
     return stopped

@@ -15,11 +15,19 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from models import lifecycle
 from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
-from models.lifecycle import OPEN_STATUSES, REFUSAL_GROUNDS, TRANSITIONS, request_summary
+from models.lifecycle import (
+    OPEN_STATUSES,
+    REFUSAL_GROUNDS,
+    TRANSITIONS,
+    release_check_document,
+    released_of,
+    request_detail_document,
+)
 from models.settings import Settings
 from models.tables import AuditEvent, Location, LocationScan, Request, RequestKey, SubjectIdentifier, utcnow
 from models.types import IdentifierKind, RequestKind, RequestStatus
@@ -326,9 +334,10 @@ def other_subjects(session: Session, request_id: str, master_key: bytes) -> list
     return list(people.values())
 
 
-RELEASE_CHECK = "access.release_check"
-REGISTER_CHECK = "access.register_check"
-ITEM_RELEASED = "access.item_released"
+#: Audit actions of the access package's checks (defined with the rules that need no database).
+RELEASE_CHECK = lifecycle.RELEASE_CHECK
+REGISTER_CHECK = lifecycle.REGISTER_CHECK
+ITEM_RELEASED = lifecycle.ITEM_RELEASED
 
 
 def last_release_check(session: Session, request_id: str) -> AuditEvent | None:
@@ -354,11 +363,7 @@ def last_issue_checks(session: Session, request_id: str) -> tuple[AuditEvent | N
 def released_items(session: Session, request_id: str) -> dict[str, str]:
     """Release-check items a reviewer released for the request: item id -> recorded reason (one query)."""
     query = select(AuditEvent).where(AuditEvent.request_id == request_id, AuditEvent.action == ITEM_RELEASED)
-    out: dict[str, str] = {}
-    for event in session.exec(query).all():
-        details = json.loads(event.details)
-        out[str(details.get("item"))] = str(details.get("reason", ""))
-    return out
+    return released_of(session.exec(query).all())
 
 
 def release_item(session: Session, request_id: str, item: str, *, reason: str, actor: str | None = None) -> None:
@@ -438,58 +443,15 @@ def sync_locations(session: Session, settings: Settings) -> None:
 
 def request_detail(session: Session, request: Request, today: date) -> dict[str, Any]:
     """The JSON object of `dsr request show --json` (no identifiers, only their kinds)."""
-    detail = request_summary(request, today)
-    detail.update(
-        {
-            "channel": request.channel,
-            "calendar": request.calendar,
-            "algorithm_version": request.algorithm_version,
-            "extension_notified_at": _iso(request.extension_notified_at),
-            "extension_reasons": request.extension_reasons,
-            "identity": {
-                "method": request.identity_method,
-                "outcome": request.identity_outcome,
-                "asked_at": _iso(request.identity_requested_at),
-                "arrived_at": _iso(request.identity_received_at),
-            },
-            "refusal": {"ground": request.refusal_ground, "reason": request.refusal_reason}
-            if request.refusal_ground
-            else None,
-            "identifier_kinds": sorted({i.kind for i in identifiers_of(session, request.id)}),
-            "locations": [
-                {
-                    "name": s.location,
-                    "phase": s.phase,
-                    "status": s.status,
-                    "reason": s.reason,
-                    "attempts": s.attempts,
-                    "findings": s.findings,
-                    "last_attempt_at": _iso(s.last_attempt_at),
-                }
-                for s in location_scans(session, request.id)
-            ],
-            "report": request.report_path,
-            "package_sha256": request.package_sha256,
-            "release_check": _release_check_detail(session, request.id),
-            "certificate": request.certificate_path,
-            "closed_at": _iso(request.closed_at),
-        }
+    return request_detail_document(
+        request,
+        today,
+        identifier_kinds=[i.kind for i in identifiers_of(session, request.id)],
+        scans=location_scans(session, request.id),
+        release_check=release_check_document(
+            last_release_check(session, request.id), released_items(session, request.id)
+        ),
     )
-    return detail
-
-
-def _release_check_detail(session: Session, request_id: str) -> dict[str, Any] | None:
-    event = last_release_check(session, request_id)
-    if event is None:
-        return None
-    details = json.loads(event.details)
-    released = released_items(session, request_id)
-    items = [{**i, "released": i.get("item") in released} for i in details.get("items", [])]
-    return {"outcome": event.outcome, "at": _iso(event.at), "items": items, "released": len(released)}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def overdue_cutoff(today: date, days: int) -> date:

@@ -2,6 +2,8 @@
 
 Plain functions over a SQLModel session; every change writes an audit event in the same transaction.
 Subjects are stored as keyed identifier hashes only, never raw identifiers; nothing here reads endpoints.
+SQLModel and the tables are imported by the functions that use a session: `Hold`, its scope rule and
+`merge_holds` also serve `dsr hold list`'s lean read (`services.case_views`), which has no ORM.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
-
-from models.cases import get_request, identifiers_of, record_event
 from models.errors import InputError
 from models.settings import HoldSettings, Settings
-from models.tables import LegalHold, SubjectIdentifier, utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from models.tables import LegalHold
 
 CONFIG_SOURCE = "config"
 CLI_SOURCE = "cli"
@@ -132,8 +135,8 @@ def as_settings(hold: Hold) -> HoldSettings:
     )
 
 
-def hold_from_row(row: LegalHold) -> Hold:
-    """The `Hold` of a `legal_holds` row."""
+def hold_from_row(row: LegalHold | Any) -> Hold:
+    """The `Hold` of a `legal_holds` row (the ORM's, or a lean read's with the same attributes)."""
     return Hold(
         id=row.id,
         reason=row.reason,
@@ -158,6 +161,8 @@ def subject_hashes_of_request(session: Session, request_id: str) -> list[str]:
     Raises:
         RequestNotFoundError: no such request.
     """
+    from models.cases import get_request, identifiers_of  # noqa: PLC0415 - the ORM only where a session is used
+
     get_request(session, request_id)
     return sorted({row.keyed_hash for row in identifiers_of(session, request_id)})
 
@@ -169,10 +174,15 @@ def resolve_subjects(session: Session, subjects: Sequence[str]) -> list[str]:
     Raises:
         RequestNotFoundError: a request id that does not exist.
     """
+    return subjects_to_hashes(subjects, lambda request_id: subject_hashes_of_request(session, request_id))
+
+
+def subjects_to_hashes(subjects: Sequence[str], hashes_of_request: Callable[[str], Iterable[str]]) -> list[str]:
+    """`resolve_subjects` with the request's identifier hashes looked up by `hashes_of_request`."""
     out: set[str] = set()
     for entry in subjects:
         if _REQUEST_ID_RE.match(entry):
-            out.update(subject_hashes_of_request(session, entry))
+            out.update(hashes_of_request(entry))
         else:
             out.add(entry.strip().lower())
     return sorted(out)
@@ -184,9 +194,21 @@ def list_holds(session: Session, settings: Settings, *, include_released: bool =
     Raises:
         RequestNotFoundError: a configured hold names a request id that does not exist.
     """
-    holds = [hold_from_settings(h, resolve_subjects(session, h.subjects)) for h in settings.holds]
-    holds.sort(key=lambda h: h.id)
+    from sqlmodel import col, select  # noqa: PLC0415 - the ORM only where a session is used
+
+    from models.tables import LegalHold  # noqa: PLC0415
+
+    configured = [(h, resolve_subjects(session, h.subjects)) for h in settings.holds]
     rows = session.exec(select(LegalHold).order_by(col(LegalHold.id))).all()
+    return merge_holds(configured, rows, include_released=include_released)
+
+
+def merge_holds(
+    configured: Iterable[tuple[HoldSettings, Sequence[str]]], rows: Iterable[Any], *, include_released: bool = True
+) -> list[Hold]:
+    """Configured holds (each with its resolved subject hashes) sorted by id, then the `legal_holds` rows (read
+    in id order), without the released ones unless `include_released`."""
+    holds = sorted((hold_from_settings(h, subjects) for h, subjects in configured), key=lambda h: h.id)
     holds.extend(hold_from_row(r) for r in rows if include_released or r.released_at is None)
     return holds
 
@@ -246,6 +268,9 @@ def add_hold(
     unknown = sorted(set(endpoints) - known)
     if unknown:
         raise InputError(f"--endpoint: no location named {', '.join(unknown)} in the configuration")
+    from models.cases import record_event  # noqa: PLC0415 - the ORM only where a session is used
+    from models.tables import LegalHold  # noqa: PLC0415
+
     if any(h.id == hold_id for h in settings.holds) or session.get(LegalHold, hold_id) is not None:
         raise InputError(f"a legal hold with id {hold_id!r} exists already", option="--id")
     row = LegalHold(
@@ -292,6 +317,9 @@ def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str,
         raise InputError(
             f"legal hold {hold_id!r} is defined in the configuration; remove its [[holds]] entry to release it"
         )
+    from models.cases import record_event  # noqa: PLC0415 - the ORM only where a session is used
+    from models.tables import LegalHold, utcnow  # noqa: PLC0415
+
     row = session.get(LegalHold, hold_id)
     if row is None:
         raise InputError(f"no legal hold with id {hold_id!r}", hold_id=hold_id)
@@ -309,6 +337,10 @@ def requests_with_hashes(session: Session, hashes: Collection[str]) -> dict[str,
     """Request ids whose identifiers have any of these keyed hashes, with the hashes each one has."""
     if not hashes:
         return {}
+    from sqlmodel import col, select  # noqa: PLC0415 - the ORM only where a session is used
+
+    from models.tables import SubjectIdentifier  # noqa: PLC0415
+
     rows = session.exec(
         select(SubjectIdentifier.request_id, SubjectIdentifier.keyed_hash).where(
             col(SubjectIdentifier.keyed_hash).in_(list(hashes))

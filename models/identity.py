@@ -14,83 +14,29 @@ from __future__ import annotations
 
 import getpass
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
+from models import identity_record
 from models.cases import get_request, local_date, record_event, transition
 from models.deadline import compute_deadlines
 from models.errors import DeadlinePassedError, IdentityRequiredError, InputError, InvalidTransitionError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text
-from models.lifecycle import IDENTITY_METHODS, OPEN_STATUSES
+from models.lifecycle import OPEN_STATUSES
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 from models.types import RequestStatus
 
-#: How an identity can be established (defined with the other life-cycle rules that need no database).
-METHODS = IDENTITY_METHODS
-
-VERIFIED = "verified"
-WAIVED = "waived"
-SETTLED = frozenset({VERIFIED, WAIVED})
+# What shows the identity check needs no database: defined in `models.identity_record`, named here too.
+METHODS = identity_record.METHODS
+VERIFIED = identity_record.VERIFIED
+WAIVED = identity_record.WAIVED
+SETTLED = identity_record.SETTLED
+IdentityRecord = identity_record.IdentityRecord
 
 #: Statuses in which the identity check can still be recorded.
 _AWAITING = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})
-
-
-@dataclass(frozen=True)
-class IdentityRecord:
-    """The identity check of one request as it is shown and handed over (no personal data of the requester).
-
-    Attributes:
-        method: a key of `METHODS`, or None (waived, or nothing recorded).
-        outcome: `verified`, `waived`, or None while pending.
-        by: the member of staff who verified it, as they typed their name (waivers: the user who recorded it).
-        recorded_by: the operating-system user (or server user) that recorded it.
-        at: when it was recorded.
-        note: the verifier's note or the waiver's reason.
-        asked_at: when identity information was asked for (the clock stands still from then).
-        arrived_at: when that information arrived (the clock resumes).
-    """
-
-    method: str | None
-    outcome: str | None
-    by: str | None = None
-    recorded_by: str | None = None
-    at: datetime | None = None
-    note: str | None = None
-    asked_at: datetime | None = None
-    arrived_at: datetime | None = None
-
-    def as_json(self) -> dict[str, str | None]:
-        """The JSON form in `dsr request show --json`, the access report and the deletion certificate."""
-
-        def iso(value: datetime | None) -> str | None:
-            return value.astimezone(UTC).isoformat() if value else None
-
-        return {
-            "method": self.method,
-            "method_description": METHODS.get(self.method or ""),
-            "outcome": self.outcome,
-            "by": self.by,
-            "recorded_by": self.recorded_by,
-            "at": iso(self.at),
-            "note": self.note,
-            "asked_at": iso(self.asked_at),
-            "arrived_at": iso(self.arrived_at),
-        }
-
-    def sentence(self) -> str:
-        """One plain sentence for a reader: how identity was established, by whom and when."""
-        when = f" on {self.at.astimezone(UTC):%d %b %Y}" if self.at else ""
-        who = f" by {self.by}" if self.by else ""
-        if self.outcome == VERIFIED:
-            return f"Verified{who}{when}: {METHODS.get(self.method or '', self.method or 'method not recorded')}."
-        if self.outcome == WAIVED:
-            reason = f" ({self.note})" if self.note else ""
-            return f"No identity check was needed{reason}; recorded{who}{when}."
-        return "Not recorded."
 
 
 def os_user() -> str:

@@ -1,21 +1,25 @@
-"""A lean read of the case database for `dsr request list`: the DB-API driver and one SELECT, without SQLAlchemy
-or SQLModel (importing them takes most of a short command's time).
+"""Lean reads of the case database for the commands that only read (`dsr request list|show|plan`, `dsr hold
+list`): the DB-API driver and plain SELECTs, without SQLAlchemy or SQLModel (importing them takes most of a short
+command's time).
 
-`read_requests` answers only where it reads exactly what the ORM would: an existing SQLite file, or PostgreSQL
-through psycopg, already at the newest schema. Anything else (a database still to be created or migrated,
-another URL form, a driver error) gives None, and the caller takes the ORM path, which creates, migrates and
-reports errors as it always has. The columns are those of `models.tables.Request` (a test compares them).
+`read_requests` and `lean_read` answer only where they read exactly what the ORM would: an existing SQLite file,
+or PostgreSQL through psycopg, already at the newest schema. Anything else (a database still to be created or
+migrated, another URL form, a driver error) gives None, and the caller takes the ORM path, which creates,
+migrates and reports errors as it always has. `lean_read` hands back rows with the attributes of the
+`models.tables` rows, converted as the ORM converts them (`column_kind`; a test compares every table).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -66,6 +70,108 @@ def head_revision() -> str:
     return heads.pop()
 
 
+T = TypeVar("T")
+
+
+class Row(SimpleNamespace):
+    """One row read by `Reader.rows`: its columns as attributes, with the values the ORM's row would have."""
+
+
+def column_kind(name: str) -> str:
+    """How a column's stored value is converted, from its name (the case database's naming rule, checked against
+    every column of `models.tables` by a test): `at` and `*_at` are instants, `*_on`, `*_date` and `date_*` days,
+    `active` and `dry_run` flags; anything else is read as the driver gives it."""
+    if name == "at" or name.endswith("_at"):
+        return "instant"
+    if name.endswith(("_on", "_date")) or name.startswith("date_"):
+        return "day"
+    if name in ("active", "dry_run"):
+        return "flag"
+    return "plain"
+
+
+class Reader:
+    """SELECTs over one open connection of a current case database (`lean_read`)."""
+
+    def __init__(self, conn: Any, placeholder: str) -> None:
+        """Read through `conn`, a DB-API connection whose parameters are written `placeholder`."""
+        self._conn = conn
+        self._placeholder = placeholder
+
+    def rows(
+        self, table: str, where: str = "", params: Sequence[Any] = (), *, order: str = "", limit: int | None = None
+    ) -> list[Row]:
+        """`SELECT * FROM table [WHERE where] [ORDER BY order] [LIMIT limit]`; `where` writes parameters as `?`.
+
+        `table`, `where` and `order` are fixed text of the caller, never a value: values go in `params`.
+        """
+        sql = f"SELECT * FROM {table}"  # noqa: S608 - fixed table and clause text; values are bound parameters
+        if where:
+            sql += " WHERE " + where.replace("?", self._placeholder)
+        if order:
+            sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cursor = self._conn.execute(sql, tuple(params))
+        names = [d[0] for d in cursor.description]
+        kinds = [column_kind(n) for n in names]
+        return [
+            Row(**{n: _convert(k, v) for n, k, v in zip(names, kinds, values, strict=True)})
+            for values in cursor.fetchall()
+        ]
+
+
+def lean_read(url: str, read: Callable[[Reader], T | None]) -> T | None:
+    """`read(reader)` over a current case database in one transaction, nothing written; None where the ORM path
+    must answer (see the module's docstring) or where `read` gives None."""
+    if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+        return _lean_sqlite(url.split(":///", 1)[1], read)
+    if url.startswith(("postgresql://", "postgresql+psycopg://")):
+        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], read)
+    return None
+
+
+def _lean_sqlite(database: str, read: Callable[[Reader], T | None]) -> T | None:
+    conn = _open_sqlite(database)
+    if conn is None:
+        return None
+    try:
+        conn.execute("BEGIN")  # one snapshot for the schema check and the rows
+        if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
+            return None
+        return read(Reader(conn, "?"))
+    except (sqlite3.Error, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def _lean_postgresql(conninfo: str, read: Callable[[Reader], T | None]) -> T | None:
+    try:
+        import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect(conninfo) as conn:
+            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
+                return None
+            result = read(Reader(conn, "%s"))
+            conn.rollback()
+        return result
+    except (psycopg.Error, ValueError):
+        return None
+
+
+def _convert(kind: str, value: object) -> object:
+    if value is None or kind == "plain":
+        return value
+    if kind == "instant":
+        return _instant(value)
+    if kind == "day":
+        return _day(value)
+    return bool(value)
+
+
 def read_requests(url: str, *, status: str | None = None) -> list[RequestRow] | None:
     """Requests newest first (only those in `status` if given), or None where the ORM path must answer."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
@@ -82,11 +188,8 @@ def _select(placeholder: str, status: str | None) -> str:
 
 def _read_sqlite(database: str, status: str | None) -> list[RequestRow] | None:
     """Read an existing SQLite file (never create one): URI names, query options and `:memory:` go to the ORM."""
-    if not database or database == ":memory:" or database.startswith("file:") or any(c in database for c in "?%"):
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(database)}?mode=rw", uri=True, timeout=10)
-    except sqlite3.Error:
+    conn = _open_sqlite(database)
+    if conn is None:
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for the schema check and the rows
@@ -98,6 +201,16 @@ def _read_sqlite(database: str, status: str | None) -> list[RequestRow] | None:
         return None
     finally:
         conn.close()
+
+
+def _open_sqlite(database: str) -> sqlite3.Connection | None:
+    """An existing SQLite file opened read-write (never created); None for URI names, query options, `:memory:`."""
+    if not database or database == ":memory:" or database.startswith("file:") or any(c in database for c in "?%"):
+        return None
+    try:
+        return sqlite3.connect(f"file:{quote(database)}?mode=rw", uri=True, timeout=10)
+    except sqlite3.Error:
+        return None
 
 
 def _read_postgresql(conninfo: str, status: str | None) -> list[RequestRow] | None:

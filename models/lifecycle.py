@@ -1,5 +1,5 @@
 """The request life-cycle rules that need no database: which status may follow which, when a request is
-overdue, and its summary as `dsr request list` shows it.
+overdue, its summary as `dsr request list` shows it and its detail as `dsr request show` shows it.
 
 Kept apart from `models.cases` (which applies them to SQLModel rows) so that commands which only read, such
 as `dsr request list`, answer without importing SQLAlchemy or SQLModel. `models.cases` re-exports every
@@ -8,6 +8,8 @@ name, so callers keep importing them from there.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -95,3 +97,82 @@ def request_summary(request: RequestDates, today: date) -> dict[str, Any]:
         "days_left": (due - today).days,
         "overdue": is_overdue(request, today),
     }
+
+
+#: Audit actions of the access package's checks (their details list the items, never content).
+RELEASE_CHECK = "access.release_check"
+REGISTER_CHECK = "access.register_check"
+ITEM_RELEASED = "access.item_released"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def release_check_document(event: Any | None, released: Mapping[str, str]) -> dict[str, Any] | None:
+    """The `release_check` part of `dsr request show --json`: the last release-check audit event (None: never
+    checked) with each item it blocked on marked released or not (`released`: item id -> reason)."""
+    if event is None:
+        return None
+    details = json.loads(event.details)
+    items = [{**i, "released": i.get("item") in released} for i in details.get("items", [])]
+    return {"outcome": event.outcome, "at": _iso(event.at), "items": items, "released": len(released)}
+
+
+def released_of(events: Iterable[Any]) -> dict[str, str]:
+    """Item id -> the recorded reason, from a request's `access.item_released` audit events."""
+    out: dict[str, str] = {}
+    for event in events:
+        details = json.loads(event.details)
+        out[str(details.get("item"))] = str(details.get("reason", ""))
+    return out
+
+
+def request_detail_document(
+    request: Any,
+    today: date,
+    *,
+    identifier_kinds: Iterable[str],
+    scans: Iterable[Any],
+    release_check: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON object of `dsr request show --json` (no identifiers, only their kinds), from a `requests` row,
+    the kinds of its identifiers, its `location_scans` rows and `release_check_document`."""
+    detail = request_summary(request, today)
+    detail.update(
+        {
+            "channel": request.channel,
+            "calendar": request.calendar,
+            "algorithm_version": request.algorithm_version,
+            "extension_notified_at": _iso(request.extension_notified_at),
+            "extension_reasons": request.extension_reasons,
+            "identity": {
+                "method": request.identity_method,
+                "outcome": request.identity_outcome,
+                "asked_at": _iso(request.identity_requested_at),
+                "arrived_at": _iso(request.identity_received_at),
+            },
+            "refusal": {"ground": request.refusal_ground, "reason": request.refusal_reason}
+            if request.refusal_ground
+            else None,
+            "identifier_kinds": sorted(set(identifier_kinds)),
+            "locations": [
+                {
+                    "name": s.location,
+                    "phase": s.phase,
+                    "status": s.status,
+                    "reason": s.reason,
+                    "attempts": s.attempts,
+                    "findings": s.findings,
+                    "last_attempt_at": _iso(s.last_attempt_at),
+                }
+                for s in scans
+            ],
+            "report": request.report_path,
+            "package_sha256": request.package_sha256,
+            "release_check": release_check,
+            "certificate": request.certificate_path,
+            "closed_at": _iso(request.closed_at),
+        }
+    )
+    return detail

@@ -576,3 +576,47 @@ def head_payload(
         "at": format_at(at),
         "key_id": key_id,
     }
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes for DateTime(timezone=True); they were stored as UTC.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def entry_document(row: Any) -> dict[str, Any]:
+    """The JSON object of a `ledger_entries` row (the ORM's `models.tables.LedgerEntry` or a lean read's row)."""
+    return {
+        "seq": row.seq,
+        "request_id": row.request_id,
+        "run_id": row.run_id,
+        "action": row.action,
+        "location": row.location,
+        "path": row.path,
+        "version_id": row.version_id,
+        "sha256_before": row.sha256_before,
+        "sha256_after": row.sha256_after,
+        "counts": json.loads(row.counts),
+        "exception_ground": row.exception_ground,
+        "verification": row.verification,
+        "outcome": row.outcome,
+        "actor": row.actor,
+        "policy_version": row.policy_version,
+        "details": json.loads(row.details),
+        "idempotency_key": row.idempotency_key,
+        "at": format_at(_aware(row.at)),
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+    }
+
+
+def checkpoint_of_row(row: Any) -> Checkpoint:
+    """The checkpoint of a `ledger_checkpoints` row (the ORM's or a lean read's)."""
+    return Checkpoint(
+        seq_from=row.seq_from,
+        seq_to=row.seq_to,
+        head_hash=row.head_hash,
+        at=_aware(row.at),
+        key_id=row.key_id,
+        signature=row.signature,
+        prev_checkpoint=row.prev_checkpoint,
+    )

@@ -11,16 +11,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
-
-from models.db import session_scope
 from models.errors import ConfigError, DsrError, InputError, LedgerError
 from models.files import atomic_writer
-from models.tables import utcnow
 from proofs.anchors import AnchorStore, compare, publish
 from proofs.attestation import CertificateClaim
 from proofs.entry import (
@@ -41,9 +37,11 @@ from proofs.signing import (
     load_signing_key,
     signing_key_from_text,
 )
-from proofs.sql_store import SQLLedgerStore
 from proofs.store import LedgerStore
 from proofs.verify import HeadCheck, VerifyResult, verify_documents
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
@@ -101,7 +99,7 @@ class Ledger:
         *,
         signer: LedgerSigner | None = None,
         checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         anchors: AnchorStore | None = None,
     ) -> None:
         """A ledger over `store`.
@@ -411,8 +409,10 @@ def open_database_ledger(
     create_key: bool = True,
     checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
     anchors: AnchorStore | None = None,
+    store: LedgerStore | None = None,
 ) -> Ledger:
-    """The case database's ledger with its signer.
+    """The case database's ledger with its signer (over `store` if given, e.g. a read-only
+    `proofs.lean_store.LeanLedgerStore` of the same database; else the ORM's `SQLLedgerStore`).
 
     The key is taken from `key_text` (e.g. a Prefect Secret block's value), else `env_var`
     (`DSR_LEDGER_SIGNING_KEY`; None to ignore it), else the PEM file `signing_key` (created 0600 on first use
@@ -427,9 +427,12 @@ def open_database_ledger(
     else:
         key = load_signing_key(signing_key, env_var=env_var, create=create_key)
 
-    def sessions() -> AbstractContextManager[Session]:
-        return session_scope(database_url)
+    if store is None:
+        from models.db import session_scope  # noqa: PLC0415 - the ORM only where it is used
+        from proofs.sql_store import SQLLedgerStore  # noqa: PLC0415
 
-    return Ledger(
-        SQLLedgerStore(sessions), signer=LedgerSigner(key), checkpoint_every=checkpoint_every, anchors=anchors
-    )
+        def sessions() -> AbstractContextManager[Session]:
+            return session_scope(database_url)
+
+        store = SQLLedgerStore(sessions)
+    return Ledger(store, signer=LedgerSigner(key), checkpoint_every=checkpoint_every, anchors=anchors)

@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -27,7 +27,8 @@ from proofs.entry import (
     ProofRecord,
     chain_entry,
     checkpoint_chain_start,
-    format_at,
+    checkpoint_of_row,
+    entry_document,
 )
 from proofs.store import AppendResult, Head, SignCallback
 
@@ -39,36 +40,6 @@ ADVISORY_LOCK_KEY = 0x4C454447
 _RETRIES = 3
 
 
-def _aware(at: datetime) -> datetime:
-    # SQLite hands back naive datetimes for DateTime(timezone=True); they were stored as UTC.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _entry_document(row: EntryRow) -> dict[str, Any]:
-    return {
-        "seq": row.seq,
-        "request_id": row.request_id,
-        "run_id": row.run_id,
-        "action": row.action,
-        "location": row.location,
-        "path": row.path,
-        "version_id": row.version_id,
-        "sha256_before": row.sha256_before,
-        "sha256_after": row.sha256_after,
-        "counts": json.loads(row.counts),
-        "exception_ground": row.exception_ground,
-        "verification": row.verification,
-        "outcome": row.outcome,
-        "actor": row.actor,
-        "policy_version": row.policy_version,
-        "details": json.loads(row.details),
-        "idempotency_key": row.idempotency_key,
-        "at": format_at(_aware(row.at)),
-        "prev_hash": row.prev_hash,
-        "entry_hash": row.entry_hash,
-    }
-
-
 def _entry_row(entry: LedgerEntry) -> EntryRow:
     doc = entry.to_dict()
     return EntryRow(
@@ -76,18 +47,6 @@ def _entry_row(entry: LedgerEntry) -> EntryRow:
         counts=json.dumps(doc["counts"], sort_keys=True, ensure_ascii=True),
         details=json.dumps(doc["details"], sort_keys=True, ensure_ascii=True),
         at=entry.at,
-    )
-
-
-def _checkpoint(row: CheckpointRow) -> Checkpoint:
-    return Checkpoint(
-        seq_from=row.seq_from,
-        seq_to=row.seq_to,
-        head_hash=row.head_hash,
-        at=_aware(row.at),
-        key_id=row.key_id,
-        signature=row.signature,
-        prev_checkpoint=row.prev_checkpoint,
     )
 
 
@@ -142,7 +101,7 @@ class SQLLedgerStore:
     @staticmethod
     def _find(session: Session, key: str) -> LedgerEntry | None:
         row = session.exec(select(EntryRow).where(EntryRow.idempotency_key == key)).first()
-        return None if row is None else LedgerEntry.from_dict(_entry_document(row))
+        return None if row is None else LedgerEntry.from_dict(entry_document(row))
 
     def append(self, record: ProofRecord, *, at: datetime, idempotency_key: str | None = None) -> AppendResult:
         """Chain `record` after the head, or return the entry already stored under `idempotency_key`.
@@ -180,7 +139,7 @@ class SQLLedgerStore:
             head = self._head(session)
             if head.seq <= sealed:
                 return None
-            prev = checkpoint_chain_start(_checkpoint(last) if last is not None else None)
+            prev = checkpoint_chain_start(checkpoint_of_row(last) if last is not None else None)
             checkpoint = sign(sealed + 1, head.seq, head.entry_hash, prev)
             session.add(
                 CheckpointRow(
@@ -214,7 +173,7 @@ class SQLLedgerStore:
 
         def action(session: Session) -> Checkpoint | None:
             row = self._last_checkpoint(session)
-            return None if row is None else _checkpoint(row)
+            return None if row is None else checkpoint_of_row(row)
 
         result: Checkpoint | None = self._run(action, write=False)
         return result
@@ -229,7 +188,7 @@ class SQLLedgerStore:
                 if upto is not None:
                     query = query.where(EntryRow.seq <= upto)
                 rows = session.exec(query.order_by(col(EntryRow.seq)).limit(batch)).all()
-                return [_entry_document(row) for row in rows]
+                return [entry_document(row) for row in rows]
 
             documents: list[dict[str, Any]] = self._run(action, write=False)
             yield from documents
@@ -242,7 +201,7 @@ class SQLLedgerStore:
 
         def action(session: Session) -> list[dict[str, Any]]:
             rows = session.exec(select(CheckpointRow).order_by(col(CheckpointRow.seq_to))).all()
-            return [_checkpoint(row).to_dict() for row in rows]
+            return [checkpoint_of_row(row).to_dict() for row in rows]
 
         documents: list[dict[str, Any]] = self._run(action, write=False)
         yield from documents

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from connectors.base import Connector, VersionedStore
 from connectors.registry import open_location
@@ -27,35 +26,27 @@ from erasure.executor import ExecutionReport, execute_plan
 from erasure.plan import ErasurePlan, plan_erasure
 from erasure.proof_path import proof_path
 from erasure.verify import VerificationResult, record_verification, verify_erasure
-from models import cases, identity
+from models import cases
 from models.db import session_scope
-from models.errors import ApprovalRequiredError, ConnectorError, DsrError, FourEyesError, InputError
+from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
 from models.holds import active_holds, as_settings
 from models.identity import require_identity
 from models.run_lock import check_open
-from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from proofs.ledger import LedgerAction, ProofRecord
+from services import approval, case_views
 from services.evidence import ledger_for
-from services.identity import reading_ledger, text_chunks
 from services.staging import load_discovery, save_discovery, staging_dir
 from services.subject import build_matcher, request_key
 
+#: The plan's state and the decision on it, as the commands that only read show them (`services.case_views`).
+PlanState = case_views.PlanState
+Approval = case_views.Approval
+
 DISCOVERY = "erasure"
 VERIFY = "verify"
-
-
-@dataclass(frozen=True, slots=True)
-class PlanState:
-    """Where the request's erasure plan stands (no personal data)."""
-
-    request_id: str
-    digest: str | None
-    decision: str | None
-    summary: tuple[dict[str, Any], ...]
-    executed: bool
 
 
 def begin_erasure(settings: Settings, request_id: str) -> list[str]:
@@ -179,31 +170,6 @@ def make_plan(settings: Settings, request_id: str, *, now: datetime | None = Non
     return plan_state(settings, request_id)
 
 
-def latest_plan(settings: Settings, request_id: str) -> ErasurePlanRecord | None:
-    """The newest stored plan of a request."""
-    with session_scope(settings.database.url) as session:
-        return session.exec(
-            select(ErasurePlanRecord)
-            .where(ErasurePlanRecord.request_id == request_id)
-            .order_by(col(ErasurePlanRecord.id).desc())
-            .limit(1)
-        ).first()
-
-
-def plan_state(settings: Settings, request_id: str) -> PlanState:
-    """The newest plan's digest, decision and summary."""
-    record = latest_plan(settings, request_id)
-    if record is None:
-        return PlanState(request_id, None, None, (), False)
-    return PlanState(
-        request_id,
-        record.digest,
-        record.decision,
-        tuple(json.loads(record.summary_json)),
-        record.executed_at is not None,
-    )
-
-
 def plan_detail(settings: Settings, request_id: str, *, redact: bool = False) -> list[dict[str, Any]]:
     """Every item of the newest plan with its action and reason (paths and counts, never content).
 
@@ -235,179 +201,13 @@ def mask_home_user(path: str) -> str:
     return _HOME_USER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{HOME_USER_MASK}", path)
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """A reviewer's decision as the ledger records it (no personal data of the subject)."""
-
-    request_id: str
-    plan_digest: str
-    decision: str
-    reviewer: str
-    authenticated_user: str
-    channel: str
-    at: datetime
-    note: str | None
-    submitted_by: str | None
-    ledger_seq: int | None
-    authentication: str = ""
-    """How the decision was authenticated (`models.server_auth`: os_login, server_shared_credential,
-    server_without_authentication); empty for decisions recorded before this was kept."""
-
-
-def _approval_key(request_id: str, digest: str) -> str:
-    return f"approval:{request_id}:{digest}"
-
-
-def approval_of(settings: Settings, request_id: str) -> Approval | None:
-    """The signed ledger entry of the decision on the newest plan, if one was recorded."""
-    record = latest_plan(settings, request_id)
-    if record is None:
-        return None
-    entry = reading_ledger(settings).store.find(_approval_key(request_id, record.digest))
-    if entry is None:
-        return None
-    details = entry.record.details
-
-    def text(key: str) -> str | None:
-        value = details.get(key)
-        return value if isinstance(value, str) else None
-
-    note = details.get("note")
-    return Approval(
-        request_id=request_id,
-        plan_digest=text("plan_digest") or record.digest,
-        decision=entry.record.outcome,
-        reviewer=text("reviewer") or "",
-        authenticated_user=text("authenticated_user") or "",
-        channel=text("channel") or "",
-        at=entry.at,
-        note="\n".join(str(n) for n in note) if isinstance(note, list) and note else None,
-        submitted_by=text("submitted_by"),
-        ledger_seq=entry.seq,
-        authentication=text("authentication") or "",
-    )
-
-
-def check_decision(
-    settings: Settings, request_id: str, *, approved: bool, digest: str, authenticated_user: str
-) -> ErasurePlanRecord:
-    """Refuse a decision that is not bound to the current pending plan, or a self-approval under four eyes.
-
-    Raises:
-        ApprovalRequiredError: no plan awaits a decision.
-        InputError: `digest` is not the digest of the plan awaiting a decision.
-        FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request (or the submitter
-            is unknown).
-    """
-    digest = digest.strip().lower()
-    if not digest:
-        raise InputError(
-            f"--digest is required: the digest of the plan you reviewed (`dsr request plan {request_id} --detail`)"
-        )
-    with session_scope(settings.database.url) as session:
-        cases.get_request(session, request_id)
-        record = session.exec(
-            select(ErasurePlanRecord)
-            .where(ErasurePlanRecord.request_id == request_id)
-            .order_by(col(ErasurePlanRecord.id).desc())
-            .limit(1)
-        ).first()
-        if record is None or record.decision != "pending":
-            raise ApprovalRequiredError(
-                f"request {request_id} has no erasure plan awaiting a decision; run `dsr request run {request_id}`",
-                request_id=request_id,
-            )
-        if digest != record.digest:
-            raise InputError(
-                f"--digest {digest[:16]!r} is not the digest of {request_id}'s current plan (it changed, or the "
-                f"digest is mistyped); review `dsr request plan {request_id} --detail` and approve its digest"
-            )
-        if approved and settings.erasure.four_eyes:
-            submitter = identity.submitted_by(session, request_id)
-            if submitter is None or submitter == authenticated_user:
-                who = "was submitted by an unrecorded user" if submitter is None else "was submitted by this user"
-                raise FourEyesError(
-                    f"request {request_id} {who} ({authenticated_user}); [erasure].four_eyes requires another "
-                    "person to approve its erasure plan",
-                    request_id=request_id,
-                )
-        session.expunge(record)
-        return record
-
-
-def decide(
-    settings: Settings,
-    request_id: str,
-    *,
-    approved: bool,
-    reviewer: str,
-    digest: str,
-    note: str | None = None,
-    authenticated_user: str | None = None,
-    channel: str = "cli",
-    authentication: str = AUTH_OS_LOGIN,
-) -> PlanState:
-    """Record a named reviewer's decision on the pending plan whose digest they reviewed.
-
-    The decision (plan digest, reviewer name as typed, the authenticated OS or server user and how the decision
-    was authenticated, time, note) is a signed proof-ledger entry. A rejection touches nothing and returns the
-    request to in_progress.
-
-    Raises:
-        ApprovalRequiredError: there is no plan waiting for a decision.
-        InputError: no reviewer name, or `digest` is not the pending plan's.
-        FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request.
-    """
-    if not reviewer.strip():
-        raise InputError("--by must name the reviewer who decides on the plan")
-    reviewer = reviewer.strip()
-    user = authenticated_user or identity.os_user()
-    record = check_decision(settings, request_id, approved=approved, digest=digest, authenticated_user=user)
-    with session_scope(settings.database.url) as session:
-        submitter = identity.submitted_by(session, request_id)
-    ledger = ledger_for(settings)
-    ledger.append(
-        ProofRecord(
-            action=LedgerAction.APPROVE if approved else LedgerAction.REJECT,
-            request_id=request_id,
-            actor=reviewer[:200],
-            outcome="approved" if approved else "rejected",
-            details={
-                "plan_digest": record.digest,
-                "reviewer": reviewer,
-                "authenticated_user": user,
-                "authentication": authentication,
-                "channel": channel,
-                "note": text_chunks(note),
-                "submitted_by": submitter,
-                "four_eyes": settings.erasure.four_eyes,
-            },
-        ),
-        idempotency_key=_approval_key(request_id, record.digest),
-    )
-    ledger.seal()
-    with session_scope(settings.database.url) as session:
-        request = cases.get_request(session, request_id)
-        row = session.get(ErasurePlanRecord, record.id)
-        if row is None or row.decision != "pending":
-            raise ApprovalRequiredError(
-                f"request {request_id}: the plan was decided meanwhile; see `dsr request plan {request_id}`",
-                request_id=request_id,
-            )
-        row.decision = "approved" if approved else "rejected"
-        row.decided_by, row.decided_at, row.note = reviewer, utcnow(), note
-        session.add(row)
-        cases.transition(
-            session,
-            request,
-            RequestStatus.EXECUTING if approved else RequestStatus.IN_PROGRESS,
-            action="erasure.approved" if approved else "erasure.rejected",
-            actor=reviewer,
-            plan_digest=record.digest,
-            authenticated_user=user,
-            authentication=authentication,
-        )
-    return plan_state(settings, request_id)
+# The decision on the plan and what reads it need none of the discovery, execution or matcher modules: they are
+# in `services.approval` (what `dsr request approve` imports), named here too.
+latest_plan = approval.latest_plan
+plan_state = approval.plan_state
+approval_of = approval.approval_of
+check_decision = approval.check_decision
+decide = approval.decide
 
 
 def approved_plan(settings: Settings, request_id: str) -> ErasurePlan:

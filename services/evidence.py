@@ -10,8 +10,6 @@ from pathlib import Path
 
 from connectors.base import EvidenceStore
 from connectors.registry import evidence_url, open_evidence_store
-from models.cases import record_event
-from models.db import session_scope
 from models.settings import EvidenceSettings, Settings
 from proofs.anchors import AnchorStore
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
@@ -101,6 +99,9 @@ def publish_evidence(settings: Settings, request_id: str, path: Path, what: str)
     with connector:
         stored = connector.upload_evidence(evidence.bucket, key, path, sse=evidence.sse, retain_until=retain_until)
         link = connector.presign(evidence.bucket, key, timedelta(hours=evidence.link_expiry_hours))
+    from models.cases import record_event  # noqa: PLC0415 - the ORM only where it writes (`dsr ledger verify` has none)
+    from models.db import session_scope  # noqa: PLC0415
+
     with session_scope(settings.database.url) as session:
         record_event(
             session,

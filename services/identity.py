@@ -16,6 +16,7 @@ from sqlmodel import Session
 from models import identity
 from models.cases import get_request
 from models.db import session_scope
+from models.identity_record import identity_record_of, recorded_key
 from models.settings import Settings
 from models.tables import Request
 from proofs.entry import JSONValue, LedgerEntry
@@ -39,10 +40,6 @@ def text_chunks(text: str | None) -> list[JSONValue]:
 
 def _asked_key(request_id: str) -> str:
     return f"identity:{request_id}:asked"
-
-
-def _recorded_key(request_id: str) -> str:
-    return f"identity:{request_id}:recorded"
 
 
 def reading_ledger(settings: Settings) -> Ledger:
@@ -126,7 +123,7 @@ def verify(
                 "extended_due": extended.isoformat() if extended else None,
             },
         ),
-        _recorded_key(request_id),
+        recorded_key(request_id),
     )
 
 
@@ -158,41 +155,21 @@ def waive(settings: Settings, request_id: str, *, reason: str) -> LedgerEntry:
                 "extended_due": extended.isoformat() if extended else None,
             },
         ),
-        _recorded_key(request_id),
+        recorded_key(request_id),
     )
 
 
 def _recorded(settings: Settings, request_id: str) -> LedgerEntry | None:
-    return reading_ledger(settings).store.find(_recorded_key(request_id))
-
-
-def _joined(value: object) -> str | None:
-    if isinstance(value, list) and value:
-        return "\n".join(str(v) for v in value)
-    return None
+    return reading_ledger(settings).store.find(recorded_key(request_id))
 
 
 def identity_record(settings: Settings, request_id: str) -> identity.IdentityRecord:
     """The request's identity check as recorded in the case database and its signed ledger entry."""
     with session_scope(settings.database.url) as session:
         request = get_request(session, request_id)
-        method, outcome = request.identity_method, request.identity_outcome
-        asked, arrived = request.identity_requested_at, request.identity_received_at
-    entry = _recorded(settings, request_id) if outcome else None
-    if entry is None:
-        return identity.IdentityRecord(method=method, outcome=outcome, asked_at=asked, arrived_at=arrived)
-    details = entry.record.details
-    by, user = details.get("by"), details.get("os_user")
-    return identity.IdentityRecord(
-        method=method,
-        outcome=outcome,
-        by=by if isinstance(by, str) else None,
-        recorded_by=user if isinstance(user, str) else None,
-        at=entry.at,
-        note=_joined(details.get("note")) or _joined(details.get("reason")),
-        asked_at=asked,
-        arrived_at=arrived,
-    )
+        session.expunge(request)
+    entry = _recorded(settings, request_id) if request.identity_outcome else None
+    return identity_record_of(request, entry)
 
 
 def identity_document(record: identity.IdentityRecord) -> dict[str, str | None]:

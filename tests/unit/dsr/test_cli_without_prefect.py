@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models.db import dispose_engines, get_engine
+from models.db import dispose_engines
 from models.settings import load_settings
 from models.types import RequestKind, RequestStatus
 from services import erasure
@@ -158,50 +158,85 @@ def _heavy_modules(
     return set() if loaded == "-" else set(loaded.split(","))
 
 
-def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, str]) -> None:
-    """`deadline`, `request list|show|submit`, `hold list|add` and `ledger verify` answer without importing
-    Prefect, presidio, the matcher engine, Alembic (the case database is already current), boto3, paramiko, the
-    laptop connectors or phone-number metadata: these imports are what made every command take seconds.
-    `deadline` does not load the database layer either."""
+def test_commands_that_start_no_flow_load_no_heavy_package(planned: tuple[Path, str], tmp_path: Path) -> None:
+    """`deadline`, `request list|show|submit|plan`, `hold list|add|release` and `ledger verify|head|export` answer
+    without importing Prefect, presidio, the matcher engine, Alembic (the case database is already current),
+    boto3, paramiko, the laptop connectors or phone-number metadata: these imports are what made every command
+    take seconds. `deadline` does not load the database layer either."""
     config, rid = planned
     assert _heavy_modules(config, "deadline", "2026-01-31", "--json", watch=NO_DATABASE) == set()
     assert _heavy_modules(config, "request", "list", watch=LIGHT) == set()
     assert _heavy_modules(config, "request", "show", rid, watch=LIGHT) == set()
     assert _heavy_modules(config, "request", "show", rid, "--json", watch=LIGHT) == set()
+    assert _heavy_modules(config, "request", "plan", rid, watch=LIGHT) == set()
+    assert _heavy_modules(config, "request", "plan", rid, "--json", watch=LIGHT) == set()
     submit = ("request", "submit", "--kind", "access", "--email", "someone.else@example.invalid", "--json")
     assert _heavy_modules(config, *submit, watch=LIGHT) == set()
     assert _heavy_modules(config, "hold", "list", watch=LIGHT) == set()
     hold = ("--id", "LH-1", "--reason", "litigation", "--case-reference", "C-1", "--approver", "Legal")
     assert _heavy_modules(config, "hold", "add", *hold, "--review-date", "2027-01-01", watch=LIGHT) == set()
+    assert _heavy_modules(config, "hold", "release", "LH-1", "--by", "Legal", watch=LIGHT) == set()
     assert _heavy_modules(config, "ledger", "verify", watch=LIGHT) == set()
+    assert _heavy_modules(config, "ledger", "verify", "--json", watch=LIGHT) == set()
+    assert _heavy_modules(config, "ledger", "head", str(tmp_path / "head.json"), watch=LIGHT) == set()
+    assert _heavy_modules(config, "ledger", "export", str(tmp_path / "ledger.jsonl"), watch=LIGHT) == set()
 
 
-@pytest.mark.parametrize("args", [(), ("--json",), ("--status", "executing"), ("--overdue", "--json")])
-def test_request_list_loads_no_orm(planned: tuple[Path, str], args: tuple[str, ...]) -> None:
-    """`request list` on a current case database imports neither SQLAlchemy nor SQLModel nor the tables: the
-    ORM alone took more than half of its time."""
+#: What reads only: the requests, one request's detail, its erasure plan and the legal holds.
+READS = (
+    ("request", "list"),
+    ("request", "list", "--json"),
+    ("request", "list", "--status", "executing"),
+    ("request", "list", "--overdue", "--json"),
+    ("request", "show", "{rid}"),
+    ("request", "show", "{rid}", "--json"),
+    ("request", "plan", "{rid}"),
+    ("request", "plan", "{rid}", "--json"),
+    ("hold", "list"),
+    ("hold", "list", "--json"),
+)
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_reads_load_no_orm(planned: tuple[Path, str], args: tuple[str, ...]) -> None:
+    """`request list|show|plan` and `hold list` on a current case database import neither SQLAlchemy nor SQLModel
+    nor the tables (they read through the DB-API driver: `models.lean_read`, `services.case_views`); the ORM
+    alone took more than half of their time."""
+    config, rid = planned
+    assert _heavy_modules(config, *(a.format(rid=rid) for a in args), watch=NO_ORM) == set()
+
+
+def test_reads_load_no_orm_on_either_database(planned: tuple[Path, str], database_url: str) -> None:
+    """The same on the database of DSR_DATABASE_URL (PostgreSQL through psycopg, or another SQLite file), with an
+    erasure request planned there."""
     config, _rid = planned
-    assert _heavy_modules(config, "request", "list", *args, watch=NO_ORM) == set()
-
-
-def test_request_list_loads_no_orm_on_either_database(planned: tuple[Path, str], database_url: str) -> None:
-    """The same on PostgreSQL (through psycopg) as on SQLite, with the database named by DSR_DATABASE_URL."""
-    config, _rid = planned
-    get_engine(database_url)  # current schema: the lean read answers
+    person = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DSR_DATABASE_URL", database_url)
+        settings = load_settings(config)
+        rid = record_request(
+            settings, kind=RequestKind.ERASURE, emails=person["emails"], channel="email", identity_waiver="own account"
+        )
+        for location in erasure.begin_erasure(settings, rid):
+            erasure.discover_location(settings, rid, location)
+        erasure.make_plan(settings, rid)
     dispose_engines()
     env = {"DSR_DATABASE_URL": database_url}
-    assert _heavy_modules(config, "request", "list", "--json", watch=NO_ORM, extra_env=env) == set()
+    for args in READS:
+        assert _heavy_modules(config, *(a.format(rid=rid) for a in args), watch=NO_ORM, extra_env=env) == set()
 
 
 def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:
-    """`request plan` and `request approve` load neither Prefect nor presidio (nor spaCy behind it)."""
+    """`request plan --detail` loads neither Prefect nor presidio (nor spaCy behind it); `request approve` none of
+    the heavy packages either: not the matcher engine, the laptop connectors or the erasure modules (the decision
+    is `services.approval`)."""
     config, rid = planned
-    assert _heavy_modules(config, "request", "plan", rid, watch=NO_CLASSIFIER) == set()
+    assert _heavy_modules(config, "request", "plan", rid, "--detail", watch=NO_CLASSIFIER) == set()
     loaded, code, out = _dsr_in_fresh_interpreter(config, "request", "plan", rid, "--json")
     assert (loaded, code) == (False, "0")
     digest = json.loads(out)["digest"]
     approve = ("request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest)
-    assert _heavy_modules(config, *approve, watch=NO_CLASSIFIER) == set()
+    assert _heavy_modules(config, *approve, watch=(*LIGHT, "erasure.plan", "detection.matcher")) == set()
 
 
 def test_scan_loads_presidio_only_to_classify_a_finding(planned: tuple[Path, str]) -> None:

@@ -6,15 +6,19 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
+from sqlmodel import select
 
 from models import cases
 from models.db import get_engine, session_scope
 from models.identifiers import validate_identifier
-from models.lean_read import REQUEST_COLUMNS, RequestRow, head_revision, read_requests
+from models.lean_read import REQUEST_COLUMNS, Reader, RequestRow, column_kind, head_revision, lean_read, read_requests
 from models.lifecycle import RequestDates, request_summary
 from models.settings import Settings
 from models.tables import Request
@@ -117,3 +121,55 @@ def test_a_database_not_at_the_newest_schema_is_left_to_the_orm(tmp_path: Path) 
 def test_other_urls_and_unreachable_servers_are_left_to_the_orm(url: str) -> None:
     """URL forms the lean read does not handle, and a server that refuses, give None (the ORM path names the error)."""
     assert read_requests(url) is None
+
+
+def test_column_kinds_follow_the_tables() -> None:
+    """The naming rule of `column_kind` holds for every column of every table: instants are `at`/`*_at`, days
+    `*_on`/`*_date`/`date_*`, flags `active`/`dry_run`, and no other column has one of those types."""
+    from sqlmodel import SQLModel
+
+    import models.tables  # noqa: F401 - registers every table
+
+    expected = {"DATETIME": "instant", "DATE": "day", "BOOLEAN": "flag"}
+    for table in SQLModel.metadata.tables.values():
+        for column in table.columns:
+            type_name = column.type.compile(dialect=sqlite.dialect())
+            want = expected.get(type_name, "plain")
+            assert column_kind(column.name) == want, f"{table.name}.{column.name} is {type_name}"
+
+
+def test_rows_of_every_table_read_as_the_orm_reads_them(database_url: str) -> None:
+    """Every column of a request, its identifier, key, audit event, scan, plan, hold and ledger rows: the lean
+    reader's values are the ORM's (instants aware in UTC, as `UTCDateTime` reads them)."""
+    from models.holds import add_hold
+    from models.tables import AuditEvent, ErasurePlanRecord, LedgerEntry, LegalHold, LocationScan, RequestKey
+    from models.tables import SubjectIdentifier as Identifier
+
+    rid = _submit(database_url, datetime(2025, 1, 31, 10, 0, 0, 123456, tzinfo=UTC))
+    with session_scope(database_url) as session:
+        session.add(LocationScan(request_id=rid, location="laptop", status="scanned", attempts=2, findings=3))
+        session.add(ErasurePlanRecord(request_id=rid, digest="d" * 64, plan_json="{}", summary_json="[]"))
+        session.add(
+            LedgerEntry(
+                seq=1, action="purge", at=datetime(2025, 2, 1, tzinfo=UTC), prev_hash="0" * 64, entry_hash="e" * 64
+            )
+        )
+        add_hold(
+            session, SETTINGS, hold_id="LH-1", reason="r", case_reference="c", approver="a",
+            review_date=date(2026, 1, 1), date_from=date(2025, 1, 1),
+        )  # fmt: skip
+    tables = (Request, Identifier, RequestKey, AuditEvent, LocationScan, ErasurePlanRecord, LegalHold, LedgerEntry)
+    for table in tables:
+        sa_table: Any = table.__table__  # type: ignore[union-attr]
+        name = str(sa_table.name)
+        lean = lean_read(database_url, partial(Reader.rows, table=name))
+        with session_scope(database_url) as session:
+            orm = session.exec(select(table)).all()
+        assert lean is not None and len(lean) == len(orm) > 0, name
+        for lean_row, orm_row in zip(lean, orm, strict=True):
+            for column in (c.name for c in sa_table.columns):
+                want = getattr(orm_row, column)
+                if isinstance(want, datetime) and want.tzinfo is None:  # the ledger's plain DateTime on SQLite
+                    want = want.replace(tzinfo=UTC)
+                assert getattr(lean_row, column) == want, f"{name}.{column}"
+                assert type(getattr(lean_row, column)) is type(want), f"{name}.{column}"
