@@ -12,9 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IpRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+)
 
-from detection.classify import HEALTH_TERMS, Classifier
+from detection.classify import _FAST_GATE_COORDINATES, _FAST_GATE_IPV6, HEALTH_TERMS, Classifier
 from detection.matcher import Matcher
 
 # Pieces the patterns react to: numbers in many groupings, IP forms, e-mail parts, names, street words,
@@ -27,6 +32,8 @@ _PIECES = [
     "Sean Murphy", "please write to", "Dear", "dear", "Hi", "From:", "cc:", "221 Baker Street", "3 minutes the way",
     "Hauptstraße 12", "51.5072, -0.1276", "51.50722,-0.12759", "SW1A 1AA", "EC1A1BB", "SICK LEAVE", "ſick leave",
     "Diabetes", "arbeitsUNFÄHIG", "doctor's note", "\u212aRANKHEIT", "x", "-", ".", ":", "@", " ", "\n", ",", "0",
+    "GB33BUKB20201555555555", "GB82 WEST 1234 5698 7654 32", "gb33bukb20201555555555", "DE89-3704-0044-0532-0130-00",
+    "XX00", "ab:cd:ef:01:23:45:", "fe80:0:0:0:0:0:0:1", "G:", "12.34567,", ".1234,", "0.12345",
 ]  # fmt: skip
 _TEXTS = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
 _SPACED = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map(" ".join)
@@ -76,6 +83,9 @@ def test_gated_presidio_recognizers_find_what_presidio_finds(classifier: Classif
     assert _spans(card.analyze(text, ["CREDIT_CARD"], None)) == _spans(
         CreditCardRecognizer().analyze(text, ["CREDIT_CARD"], None)
     )
+    iban = next(r for r in classifier._analyzer.registry.recognizers if isinstance(r, IbanRecognizer))
+    assert type(iban) is not IbanRecognizer  # the gated one
+    assert _spans(iban.analyze(text, ["IBAN_CODE"], None)) == _spans(IbanRecognizer().analyze(text, ["IBAN_CODE"]))
     email = next(
         r for r in classifier._analyzer.registry.recognizers if getattr(r, "name", None) == "_OfflineEmailRecognizer"
     )
@@ -96,6 +106,14 @@ def test_phone_recognizer_with_its_cache_finds_what_presidio_finds(classifier: C
         assert found == expected, text
     else:
         assert found == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_TEXTS, _SPACED))
+def test_prefiltered_gates_answer_as_their_patterns(text: str) -> None:
+    """A gate searched after a faster necessary pattern passes exactly the texts its own pattern matches."""
+    for gate in (_FAST_GATE_IPV6, _FAST_GATE_COORDINATES):
+        assert gate.search(text) == bool(gate.pattern.search(text)), text
 
 
 def test_health_terms_in_any_case_are_found(classifier: Classifier) -> None:
