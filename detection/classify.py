@@ -20,6 +20,7 @@ often. When `spacy_model` names an installed model, spaCy NER adds PERSON findin
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -66,6 +67,15 @@ INTERNAL_SUFFIXES = ("local", "internal", "corp", "lan", "home", "localhost", "e
 _BLOB_MIN = 512
 _JOIN = "\n\n"
 _SCORE_THRESHOLD = 0.3
+# Records whose joined text is shorter than this have their pieces analysed one by one (`_piece_results`): below
+# phonenumbers' limit of candidates per text (65535; candidates do not overlap) the limit is never reached.
+_PIECEWISE_MAX = 65_535
+# Distinct pieces whose results are remembered (then the memory starts again): bounds memory on large requests.
+# A piece up to `_PIECE_KEY_TEXT` characters is its own key, a longer one its BLAKE2b digest.
+_PIECES_MAX = 100_000
+_PIECE_KEY_TEXT = 64
+_PieceMemory = dict[str | bytes, tuple[tuple[str, int, int, float], ...]]
+_PHONE = "PHONE_NUMBER"
 
 
 HEALTH_TERMS = (
@@ -170,6 +180,10 @@ class _GatedPhoneRecognizer(PhoneRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         if not self.gate.search(text):
             return []
+        return self.find(text)
+
+    def find(self, text: str) -> list[RecognizerResult]:
+        """The numbers in `text`, whether or not the gate opens on it."""
         metadata = {
             RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
@@ -503,6 +517,12 @@ class Classifier:
         # Known names and NER can fire on any text: no gate then.
         self._release_gated = not (names or spacy_model)
         self._phone_gate = phone.gate
+        self._phone = phone
+        # What the recognizers other than the person heuristics find in each distinct piece of a record. Their
+        # matches never span the blank line between pieces and read no text beyond it, so a piece's results do
+        # not depend on its neighbours; the person heuristics (a name before an address on the next piece) and
+        # the subject's spans read the whole record. Known names and NER read across pieces too: no memory then.
+        self._pieces: _PieceMemory | None = {} if self._release_gated else None
 
     def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
         if self._subject is None or self._subject[0] is not matcher:
@@ -546,6 +566,31 @@ class Classifier:
             and not embedded_number(text, r.start, r.end, r.entity_type)
         ]
 
+    def _record_results(
+        self, joined: str, texts: list[str], starts: list[int], matcher: Matcher
+    ) -> list[RecognizerResult]:
+        """What `analyze_text(joined)` gives: person heuristics and the subject on the whole record, every
+        other recognizer once per distinct piece (remembered across records: the same strings recur)."""
+        memory = self._pieces
+        if memory is None or len(joined) >= _PIECEWISE_MAX:
+            return self.analyze_text(joined, matcher)
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=joined,
+            language="en",
+            entities=["PERSON", *_SubjectRecognizer.ENTITIES],
+            ad_hoc_recognizers=[self._subject_recognizer(matcher)],
+            score_threshold=_SCORE_THRESHOLD,
+        )
+        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): the
+        # numbers of each piece are remembered as if open, and kept when it opens on the record.
+        phones = bool(self._phone_gate.search(joined))
+        for offset, (entity, start, end, score) in _piece_results(self._analyzer, self._phone, memory, texts, starts):
+            if phones or entity != _PHONE:
+                results.append(RecognizerResult(entity, offset + start, offset + end, score))
+        # Duplicates are dropped per entity and within one piece: dropping them again over the union changes
+        # nothing else (presidio does the same once over all results).
+        return list(EntityRecognizer.remove_duplicates(results))
+
     def classify(self, value: object, matcher: Matcher) -> Classification:
         """Categories and third parties of one confirmed record (a decoded JSON value or a text).
 
@@ -568,7 +613,7 @@ class Classifier:
             starts.append(position)
             position += len(text) + len(_JOIN)
         joined = _JOIN.join(text for _, _, text in pieces)
-        results = self.analyze_text(joined, matcher)
+        results = self._record_results(joined, [text for _, _, text in pieces], starts, matcher)
         subject = [r for r in results if r.entity_type.startswith("SUBJECT_")]
         categories: set[str] = set()
         third: list[ThirdPartyFinding] = []
@@ -600,6 +645,42 @@ class Classifier:
                 continue
             third.append(ThirdPartyFinding(pointer, is_key, start, end, result.entity_type, text[start:end]))
         return Classification(tuple(sorted(str(c) for c in categories)), tuple(_drop_nested(third)))
+
+
+def _piece_results(
+    analyzer: AnalyzerEngine, phone: _GatedPhoneRecognizer, memory: _PieceMemory, texts: list[str], starts: list[int]
+) -> list[tuple[int, tuple[str, int, int, float]]]:
+    """(piece start, result in the piece) for every piece; the pieces not in `memory` are analysed together
+    (joined by blank lines, as a record is: no result spans two of them) and remembered."""
+    keys = [_piece_key(text) for text in texts]
+    new = {key: text for key, text in zip(keys, texts, strict=True) if key not in memory}
+    if new:
+        if len(memory) + len(new) > _PIECES_MAX:
+            memory.clear()
+            new = dict(zip(keys, texts, strict=True))
+        offsets: list[int] = []
+        position = 0
+        for text in new.values():
+            offsets.append(position)
+            position += len(text) + len(_JOIN)
+        found: list[list[tuple[str, int, int, float]]] = [[] for _ in offsets]
+        entities = [e for e in analyzer.get_supported_entities("en") if e not in ("PERSON", _PHONE)]
+        batch = _JOIN.join(new.values())
+        numbers = [r for r in phone.find(batch) if r.score >= _SCORE_THRESHOLD]
+        for r in (
+            analyzer.analyze(text=batch, language="en", entities=entities, score_threshold=_SCORE_THRESHOLD) + numbers
+        ):
+            index = bisect.bisect_right(offsets, r.start) - 1
+            found[index].append((r.entity_type, r.start - offsets[index], r.end - offsets[index], r.score))
+        for key, results in zip(new, found, strict=True):
+            memory[key] = tuple(results)
+    return [(start, result) for key, start in zip(keys, starts, strict=True) for result in memory[key]]
+
+
+def _piece_key(text: str) -> str | bytes:
+    if len(text) <= _PIECE_KEY_TEXT:
+        return text
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 _NUMBER_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER"})
