@@ -441,6 +441,8 @@ class OtherPeople:
     def finder(self, sources: Iterable[str] | None = None) -> _Finder:
         """A finder over the identifiers from `sources` (every source when None); cached until an add."""
         key = frozenset(sources) if sources is not None else None
+        if key is not None and self._sources() <= key:
+            key = None  # the same view as every source's: one finder, and one memory of the strings it searched
         found = self._compiled.get(key)
         if found is None:
             keep: Callable[[_Known], bool] = (lambda k: k.source in key) if key is not None else (lambda _k: True)
@@ -454,6 +456,10 @@ class OtherPeople:
             )
             self._compiled[key] = found
         return found
+
+    def _sources(self) -> set[str]:
+        tables = (self._names, self._parts, self._emails, self._phones, self._ids)
+        return {known.source for table in tables for known in table.values()}
 
     def find(self, text: str) -> list[OtherHit]:
         """Every known other person's identifier in `text` (every source)."""

@@ -82,6 +82,24 @@ def test_configured_sources_ids_and_phones_any_spacing(subject: Matcher) -> None
     assert found.finder(["owner"]).find(text)[0].source == "owner"
 
 
+def test_a_view_of_every_known_source_is_the_full_finder(subject: Matcher) -> None:
+    """A view of sources that holds every known person (redaction's) is the finder of every source (the release
+    check's): one finder, so one memory of the strings it searched. A view that leaves someone out is its own."""
+    found = people(subject)
+    found.add_person("directory", names=["Greta Lindqvist"])
+    found.add_name("Anna Nowak", "data")
+    assert found.finder(others.SOURCES) is found.finder()
+    assert found.finder(("directory", "data")) is found.finder()
+    text = "Greta Lindqvist met Anna Nowak"
+    narrow = found.finder(("directory",))
+    assert [text[h.start : h.end] for h in narrow.find(text)] == ["Greta Lindqvist"]
+    assert spans(found, text) == ["Greta Lindqvist", "Anna Nowak"]
+    found.add_name("Bruno Keller", "owner")
+    assert found.finder(("directory", "data")) is not found.finder()
+    assert spans(found, "Bruno Keller") == ["Bruno Keller"]
+    assert found.finder(("directory", "data")).find("Bruno Keller") == []
+
+
 def test_product_and_controller_words_are_not_names(subject: Matcher) -> None:
     """`Claude Code <noreply@...>` or the controller's own name beside its address are not people."""
     found = people(subject)
