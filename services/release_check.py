@@ -56,6 +56,7 @@ _TAG = re.compile(r"<[^>]*>")
 # Page text is split where tags and markers were (the page inserts them between a record's pieces).
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
+_DIGEST = 16
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,13 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
     return any(found in a for a in allow)
 
 
+def node_key(node: str) -> bytes:
+    """A string's key in the detections cache: its UTF-8 bytes when shorter than a digest (so never equal to
+    one; most of a package's strings are short keys and values), else its 16-byte BLAKE2b digest."""
+    raw = node.encode("utf-8", "surrogatepass")
+    return raw if len(raw) < _DIGEST else hashlib.blake2b(raw, digest_size=_DIGEST).digest()
+
+
 def text_files(root: Path) -> list[str]:
     """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
     return [
@@ -219,7 +227,7 @@ def check_package(
             hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
             if classifier is not None:
                 for node in _nodes(place, text, rel):
-                    key = hashlib.blake2b(node.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                    key = node_key(node)
                     detected = cache.get(key)
                     if detected is None:
                         detected = [

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detection.classify import Classifier
 from detection.identifiers import SubjectIdentifiers
@@ -15,7 +17,7 @@ from models.errors import ConfigError
 from models.settings import DirectorySettings
 from reports.access_package import build_access_package
 from services.directory import load_directory
-from services.release_check import check_package, text_files
+from services.release_check import check_package, node_key, text_files
 from tests.unit.reports.samples import package_input
 
 
@@ -134,3 +136,12 @@ def test_while_printing_sees_the_data_and_page_before_report_json(tmp_path: Path
     assert len(seen) == 1
     assert "report.html" in seen[0] and any(name.startswith("data/") for name in seen[0])
     assert "report.json" not in seen[0] and "manifest.json" not in seen[0]
+
+
+@given(start=st.text(max_size=30), first=st.text(max_size=10), second=st.text(max_size=10))
+def test_cache_keys_of_different_strings_differ(start: str, first: str, second: str) -> None:
+    """Two strings (often sharing their start) share a key in the detections cache only when they are the same
+    string (a short string is its own bytes, shorter than any digest)."""
+    one, other = start + first, start + second
+    assert (node_key(one) == node_key(other)) == (one == other)
+    assert len(node_key(one)) <= 16
