@@ -274,10 +274,15 @@ class _PersonHeuristics(PatternRecognizer):
             global_regex_flags=_CASE_SENSITIVE,
         )
 
+    @staticmethod
+    def may_fire(text: str) -> bool:
+        """A display name stands before `<address@...>`; a salutation before a name."""
+        return ("<" in text and "@" in text) or any(word in _fold(text) for word in _SALUTATIONS)
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
-        if ("<" in text and "@" in text) or any(word in _fold(text) for word in _SALUTATIONS):
+        if self.may_fire(text):
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return []  # a display name stands before `<address@...>`; a salutation before a name
+        return []
 
 
 class _GatedIpRecognizer(IpRecognizer):
@@ -551,11 +556,15 @@ class Classifier:
         in `text` that do not overlap the subject's own spans: what a release check must not let through."""
         if not text or _is_blob(text) or text.isdigit():
             return []
-        if self._release_gated and not self._may_hold_release_entity(text):
+        remembered = self._remembered_release_results(text)
+        if remembered is not None:
+            results = remembered
+        elif self._release_gated and not self._may_hold_release_entity(text):
             return []  # nothing any recognizer of these entities could fire on (most of a package's text)
-        results: list[RecognizerResult] = self._analyzer.analyze(
-            text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
-        )
+        else:
+            results = self._analyzer.analyze(
+                text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
+            )
         if not results:
             return []
         own = [(s.start, s.end) for s in matcher.find(text)]
@@ -565,6 +574,26 @@ class Classifier:
             if not any(s < r.end and r.start < e for s, e in own)
             and not embedded_number(text, r.start, r.end, r.entity_type)
         ]
+
+    def _remembered_release_results(self, text: str) -> list[RecognizerResult] | None:
+        """What presidio finds of `_RELEASE_ENTITIES` in `text` when classification analysed the same string (most
+        of a package is unchanged by redaction): its e-mail, IBAN and card results, its numbers when the phone
+        gate opens on `text`, and the person heuristics run now (they read only `text`). None when not known."""
+        memory = self._pieces
+        found = memory.get(_piece_key(text)) if memory is not None else None
+        if found is None:
+            return None
+        phones = bool(self._phone_gate.search(text))
+        results = [
+            RecognizerResult(entity, start, end, score)
+            for entity, start, end, score in found
+            if entity in _RELEASE_ENTITIES and (phones or entity != _PHONE)
+        ]
+        if _PersonHeuristics.may_fire(text):
+            results += self._analyzer.analyze(
+                text=text, language="en", entities=["PERSON"], score_threshold=_SCORE_THRESHOLD
+            )
+        return list(EntityRecognizer.remove_duplicates(results))
 
     def _record_results(
         self, joined: str, texts: list[str], starts: list[int], matcher: Matcher

@@ -214,8 +214,11 @@ def test_pieces_remembered_across_records_classify_as_the_whole_record(
     remembering: Classifier, whole: Classifier, matcher: Matcher, records: list[dict[str, str]]
 ) -> None:
     """A record's strings analysed one by one (each distinct string once, remembered across records) give the
-    categories and third parties that analysing the whole record gives."""
+    categories and third parties that analysing the whole record gives; the release check's detections in a
+    string remembered so are those of analysing it again."""
     assert remembering._pieces is not None
     for record in records:
         assert remembering.classify(record, matcher) == whole.classify(record, matcher), record
     assert remembering._pieces
+    for text in (text for record in records for text in record.values()):  # the release check's strings
+        assert remembering.detect_others(text, matcher) == whole.detect_others(text, matcher), text
