@@ -15,6 +15,11 @@ a display name right before an address in angle brackets (`Anna Nowak <anna@corp
 three capitalised words right after a salutation or header (`Dear`, `Hi`, `Hello`, `From:`, `To:`, `Cc:`).
 A free-standing "Firstname Lastname" elsewhere is not flagged: in code and paths that heuristic is wrong too
 often. When `spacy_model` names an installed model, spaCy NER adds PERSON findings.
+
+A request's records repeat the same strings (a message in the transcript, the audit log and superseded
+copies): without known names or NER, each distinct string is analysed once and its results remembered for
+later records and for the release check; what reads across a record's strings (the person heuristics, the
+subject's spans, the phone gate) still reads the whole record, so the results are those of one analysis of it.
 """
 
 from __future__ import annotations
@@ -444,6 +449,42 @@ def _is_blob(text: str) -> bool:
     return len(text) >= _BLOB_MIN and not any(c.isspace() for c in text[:_BLOB_MIN])
 
 
+def _pattern_recognizers(extractor: tldextract.TLDExtract, phone: _GatedPhoneRecognizer) -> list[EntityRecognizer]:
+    """The offline recognizers every classifier has (known names and NER come on top)."""
+    return [
+        _OfflineEmailRecognizer(extractor),
+        _GatedPatterns(_GATE_PCT_EMAIL, supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
+        phone,
+        _GatedIbanRecognizer(),
+        _GatedCardRecognizer(),
+        _GatedIpRecognizer(ipv6=False),
+        _GatedIpRecognizer(ipv6=True),
+        _GatedPatterns(
+            _GATE_POSTCODE,
+            supported_entity="UK_POSTCODE",
+            name="UkPostcode",
+            patterns=_UK_POSTCODE,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _HealthTerms(),
+        _GatedPatterns(
+            _GATE_STREET,
+            supported_entity="STREET_ADDRESS",
+            name="Street",
+            patterns=_LOCATION_PATTERNS,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _GatedPatterns(
+            _FAST_GATE_COORDINATES,
+            supported_entity="COORDINATES",
+            name="Coordinates",
+            patterns=_COORDINATE_PATTERNS,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _PersonHeuristics(),
+    ]
+
+
 class Classifier:
     """Presidio-based classifier of confirmed records; build once per request and reuse."""
 
@@ -468,38 +509,7 @@ class Classifier:
         """
         extractor = _suffix_extractor(tuple(internal_suffixes))
         phone = _GatedPhoneRecognizer(default_region.upper())
-        recognizers: list[EntityRecognizer] = [
-            _OfflineEmailRecognizer(extractor),
-            _GatedPatterns(_GATE_PCT_EMAIL, supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
-            phone,
-            _GatedIbanRecognizer(),
-            _GatedCardRecognizer(),
-            _GatedIpRecognizer(ipv6=False),
-            _GatedIpRecognizer(ipv6=True),
-            _GatedPatterns(
-                _GATE_POSTCODE,
-                supported_entity="UK_POSTCODE",
-                name="UkPostcode",
-                patterns=_UK_POSTCODE,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _HealthTerms(),
-            _GatedPatterns(
-                _GATE_STREET,
-                supported_entity="STREET_ADDRESS",
-                name="Street",
-                patterns=_LOCATION_PATTERNS,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _GatedPatterns(
-                _FAST_GATE_COORDINATES,
-                supported_entity="COORDINATES",
-                name="Coordinates",
-                patterns=_COORDINATE_PATTERNS,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _PersonHeuristics(),
-        ]
+        recognizers = _pattern_recognizers(extractor, phone)
         names = [n.strip() for n in third_party_names if n.strip()]
         if names:
             recognizers.append(PatternRecognizer(supported_entity="PERSON", name="KnownPeople", deny_list=names))

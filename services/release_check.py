@@ -11,7 +11,8 @@ Each hit is an item with a stable id (from its file, place and reason, never its
 reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,
 logged or recorded. A reviewer can release an item with a recorded reason (`dsr request release-item`);
 released ids do not block the next attempt. Linear in the package: one pass per file, presidio once per
-distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`). The
+distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`; a string
+classification analysed, which is most of a package, takes the results it remembered). The
 access service checks the data files and report.html while the browser prints the PDF, then the rest
 (`files`, with one shared `cache`); the hits are the same as one pass gives.
 """
