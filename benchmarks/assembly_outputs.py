@@ -50,7 +50,7 @@ def _package_digests(root: Path) -> dict[str, Any]:
     return out
 
 
-def run(work: Path, laptops: int, size_mb: float, seed: int) -> dict[str, Any]:
+def run(work: Path, laptops: int, size_mb: float, seed: int, redact_with: tuple[str, ...] | None) -> dict[str, Any]:
     """Simulate, submit, scan and assemble; the digests of the unsealed package and the release-check hits."""
     from models.settings import load_settings  # noqa: PLC0415
     from services import access as access_module  # noqa: PLC0415
@@ -64,7 +64,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int) -> dict[str, Any]:
     for location in access.begin_access(settings, request_id):
         access.scan_location(settings, request_id, location)
     captured: dict[str, Any] = {"hits": []}
-    check, seal = access.check_package, access.seal_package
+    check, seal, draft = access.check_package, access.seal_package, access.seal_draft
 
     def checking(*args: Any, **kwargs: Any) -> Any:
         hits = check(*args, **kwargs)
@@ -75,13 +75,21 @@ def run(work: Path, laptops: int, size_mb: float, seed: int) -> dict[str, Any]:
         captured["files"] = _package_digests(path)
         return seal(path, *args, **kwargs)
 
-    access.check_package, access.seal_package = checking, sealing
+    def drafting(path: Path, *args: Any, **kwargs: Any) -> Any:
+        captured["files"] = _package_digests(path)
+        return draft(path, *args, **kwargs)
+
+    sources = access.REDACTION_SOURCES
+    access.check_package, access.seal_package, access.seal_draft = checking, sealing, drafting
+    if redact_with is not None:  # redaction leaves some people in: the release check then has hits to compare
+        access.REDACTION_SOURCES = redact_with
     try:
         access.assemble_package(settings, request_id, allow_incomplete_register=True)
     except ReleaseBlockedError:
         captured["blocked"] = True
     finally:
-        access.check_package, access.seal_package = check, seal
+        access.check_package, access.seal_package, access.seal_draft = check, seal, draft
+        access.REDACTION_SOURCES = sources
     captured["hits"].sort(key=lambda h: (h["file"], h["place"], h["reason"], h["item"]))
     return captured
 
@@ -110,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, help="write the digests here (JSON)")
+    parser.add_argument(
+        "--redact-with", default=None, help="redact with only these sources of other people (comma-separated)"
+    )
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), help="compare two digest files")
     args = parser.parse_args(argv)
     if args.compare:
@@ -118,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out FILE or --compare A B is required")
     work = Path(tempfile.mkdtemp(prefix="dsr-assembly-outputs-"))
     try:
-        row = run(work, args.laptops, args.size_mb, args.seed)
+        sources = tuple(args.redact_with.split(",")) if args.redact_with else None
+        row = run(work, args.laptops, args.size_mb, args.seed, sources)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.write_text(json.dumps(row, indent=1) + "\n", encoding="utf-8")
