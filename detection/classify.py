@@ -15,11 +15,17 @@ a display name right before an address in angle brackets (`Anna Nowak <anna@corp
 three capitalised words right after a salutation or header (`Dear`, `Hi`, `Hello`, `From:`, `To:`, `Cc:`).
 A free-standing "Firstname Lastname" elsewhere is not flagged: in code and paths that heuristic is wrong too
 often. When `spacy_model` names an installed model, spaCy NER adds PERSON findings.
+
+A request's records repeat the same strings (a message in the transcript, the audit log and superseded
+copies): without known names or NER, each distinct string is analysed once and its results remembered for
+later records and for the release check; what reads across a record's strings (the person heuristics, the
+subject's spans, the phone gate) still reads the whole record, so the results are those of one analysis of it.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -66,6 +72,15 @@ INTERNAL_SUFFIXES = ("local", "internal", "corp", "lan", "home", "localhost", "e
 _BLOB_MIN = 512
 _JOIN = "\n\n"
 _SCORE_THRESHOLD = 0.3
+# Records whose joined text is shorter than this have their pieces analysed one by one (`_piece_results`): below
+# phonenumbers' limit of candidates per text (65535; candidates do not overlap) the limit is never reached.
+_PIECEWISE_MAX = 65_535
+# Distinct pieces whose results are remembered (then the memory starts again): bounds memory on large requests.
+# A piece up to `_PIECE_KEY_TEXT` characters is its own key, a longer one its BLAKE2b digest.
+_PIECES_MAX = 100_000
+_PIECE_KEY_TEXT = 64
+_PieceMemory = dict[str | bytes, tuple[tuple[str, int, int, float], ...]]
+_PHONE = "PHONE_NUMBER"
 
 
 HEALTH_TERMS = (
@@ -170,6 +185,10 @@ class _GatedPhoneRecognizer(PhoneRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         if not self.gate.search(text):
             return []
+        return self.find(text)
+
+    def find(self, text: str) -> list[RecognizerResult]:
+        """The numbers in `text`, whether or not the gate opens on it."""
         metadata = {
             RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
@@ -197,7 +216,7 @@ class _GatedPatterns(PatternRecognizer):
     """A pattern recognizer whose patterns run only on texts its gate finds something in (the gate being a
     necessary condition of every pattern: the results are the same, found sooner)."""
 
-    def __init__(self, gate: re.Pattern[str], **kwargs: Any) -> None:
+    def __init__(self, gate: re.Pattern[str] | _Prefiltered, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate = gate
 
@@ -239,6 +258,16 @@ class _GatedCardRecognizer(CreditCardRecognizer):
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
+class _GatedIbanRecognizer(IbanRecognizer):
+    """presidio's IBAN recognizer, run only on texts with a country code and check digits (its pattern is
+    case-sensitive and starts with them; it ignores the flags passed in)."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
+        if not _GATE_IBAN.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
 class _PersonHeuristics(PatternRecognizer):
     """Names shown before an e-mail address or after a salutation, run only on texts with either."""
 
@@ -250,10 +279,15 @@ class _PersonHeuristics(PatternRecognizer):
             global_regex_flags=_CASE_SENSITIVE,
         )
 
+    @staticmethod
+    def may_fire(text: str) -> bool:
+        """A display name stands before `<address@...>`; a salutation before a name."""
+        return ("<" in text and "@" in text) or any(word in _fold(text) for word in _SALUTATIONS)
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
-        if ("<" in text and "@" in text) or any(word in _fold(text) for word in _SALUTATIONS):
+        if self.may_fire(text):
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return []  # a display name stands before `<address@...>`; a salutation before a name
+        return []
 
 
 class _GatedIpRecognizer(IpRecognizer):
@@ -265,7 +299,7 @@ class _GatedIpRecognizer(IpRecognizer):
     def __init__(self, *, ipv6: bool) -> None:
         patterns = [p for p in IpRecognizer.PATTERNS if (p.name != "IPv4") is ipv6]
         super().__init__(patterns=patterns)
-        self.gate = _GATE_IPV6 if ipv6 else _GATE_IPV4
+        self.gate: re.Pattern[str] | _Prefiltered = _FAST_GATE_IPV6 if ipv6 else _GATE_IPV4
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
         if not self.gate.search(text):
@@ -374,6 +408,7 @@ _CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 # patterns (tests check them against the full patterns): a gate that fails skips the recognizer's regexes.
 _GATE_EMAIL = re.compile("@")
 _GATE_PCT_EMAIL = re.compile("%40")
+_GATE_IBAN = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[0-9]{2}")  # presidio's IBAN pattern, case-sensitive
 _GATE_CARD = re.compile(r"\d{4}[- ]?\d{3}")  # presidio's card pattern: 4 digits, a separator or none, 3+
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
@@ -385,11 +420,69 @@ _GATE_STREET = re.compile(
     r"\d[A-Za-z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"
 )  # fmt: skip
 _GATE_COORDINATES = re.compile(r"\d\.\d{4,},")
+
+
+class _Prefiltered:
+    """A gate regex searched only in texts that hold `literal` (then it passes at once: the gate's pattern is
+    `literal|...`) or match `necessary`, a pattern every match of the gate's matches and that starts with a
+    fixed character, which the regex engine finds by fast search (a pattern starting with a character class
+    is tried at every position). The same answer as the gate's, sooner."""
+
+    def __init__(self, gate: re.Pattern[str], necessary: str, literal: str | None = None) -> None:
+        self.pattern = gate
+        self._necessary = re.compile(necessary)
+        self._literal = literal
+
+    def search(self, text: str) -> bool:
+        if self._literal is not None and self._literal in text:
+            return True
+        return bool(self._necessary.search(text)) and bool(self.pattern.search(text))
+
+
+# Six groups each followed by a colon hold a colon followed by five more; a coordinate holds `.dddd,`.
+_FAST_GATE_IPV6 = _Prefiltered(_GATE_IPV6, r":(?:[0-9A-Fa-f]{1,4}:){5}", literal="::")
+_FAST_GATE_COORDINATES = _Prefiltered(_GATE_COORDINATES, r"\.\d{4,},")
 _GATE_POSTCODE = re.compile(r"[0-9][A-Z]{2}")
 
 
 def _is_blob(text: str) -> bool:
     return len(text) >= _BLOB_MIN and not any(c.isspace() for c in text[:_BLOB_MIN])
+
+
+def _pattern_recognizers(extractor: tldextract.TLDExtract, phone: _GatedPhoneRecognizer) -> list[EntityRecognizer]:
+    """The offline recognizers every classifier has (known names and NER come on top)."""
+    return [
+        _OfflineEmailRecognizer(extractor),
+        _GatedPatterns(_GATE_PCT_EMAIL, supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
+        phone,
+        _GatedIbanRecognizer(),
+        _GatedCardRecognizer(),
+        _GatedIpRecognizer(ipv6=False),
+        _GatedIpRecognizer(ipv6=True),
+        _GatedPatterns(
+            _GATE_POSTCODE,
+            supported_entity="UK_POSTCODE",
+            name="UkPostcode",
+            patterns=_UK_POSTCODE,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _HealthTerms(),
+        _GatedPatterns(
+            _GATE_STREET,
+            supported_entity="STREET_ADDRESS",
+            name="Street",
+            patterns=_LOCATION_PATTERNS,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _GatedPatterns(
+            _FAST_GATE_COORDINATES,
+            supported_entity="COORDINATES",
+            name="Coordinates",
+            patterns=_COORDINATE_PATTERNS,
+            global_regex_flags=_CASE_SENSITIVE,
+        ),
+        _PersonHeuristics(),
+    ]
 
 
 class Classifier:
@@ -416,38 +509,7 @@ class Classifier:
         """
         extractor = _suffix_extractor(tuple(internal_suffixes))
         phone = _GatedPhoneRecognizer(default_region.upper())
-        recognizers: list[EntityRecognizer] = [
-            _OfflineEmailRecognizer(extractor),
-            _GatedPatterns(_GATE_PCT_EMAIL, supported_entity="EMAIL_ADDRESS", name="PercentEmail", patterns=_PCT_EMAIL),
-            phone,
-            IbanRecognizer(),
-            _GatedCardRecognizer(),
-            _GatedIpRecognizer(ipv6=False),
-            _GatedIpRecognizer(ipv6=True),
-            _GatedPatterns(
-                _GATE_POSTCODE,
-                supported_entity="UK_POSTCODE",
-                name="UkPostcode",
-                patterns=_UK_POSTCODE,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _HealthTerms(),
-            _GatedPatterns(
-                _GATE_STREET,
-                supported_entity="STREET_ADDRESS",
-                name="Street",
-                patterns=_LOCATION_PATTERNS,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _GatedPatterns(
-                _GATE_COORDINATES,
-                supported_entity="COORDINATES",
-                name="Coordinates",
-                patterns=_COORDINATE_PATTERNS,
-                global_regex_flags=_CASE_SENSITIVE,
-            ),
-            _PersonHeuristics(),
-        ]
+        recognizers = _pattern_recognizers(extractor, phone)
         names = [n.strip() for n in third_party_names if n.strip()]
         if names:
             recognizers.append(PatternRecognizer(supported_entity="PERSON", name="KnownPeople", deny_list=names))
@@ -470,6 +532,12 @@ class Classifier:
         # Known names and NER can fire on any text: no gate then.
         self._release_gated = not (names or spacy_model)
         self._phone_gate = phone.gate
+        self._phone = phone
+        # What the recognizers other than the person heuristics find in each distinct piece of a record. Their
+        # matches never span the blank line between pieces and read no text beyond it, so a piece's results do
+        # not depend on its neighbours; the person heuristics (a name before an address on the next piece) and
+        # the subject's spans read the whole record. Known names and NER read across pieces too: no memory then.
+        self._pieces: _PieceMemory | None = {} if self._release_gated else None
 
     def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
         if self._subject is None or self._subject[0] is not matcher:
@@ -498,11 +566,15 @@ class Classifier:
         in `text` that do not overlap the subject's own spans: what a release check must not let through."""
         if not text or _is_blob(text) or text.isdigit():
             return []
-        if self._release_gated and not self._may_hold_release_entity(text):
+        remembered = self._remembered_release_results(text)
+        if remembered is not None:
+            results = remembered
+        elif self._release_gated and not self._may_hold_release_entity(text):
             return []  # nothing any recognizer of these entities could fire on (most of a package's text)
-        results: list[RecognizerResult] = self._analyzer.analyze(
-            text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
-        )
+        else:
+            results = self._analyzer.analyze(
+                text=text, language="en", entities=list(_RELEASE_ENTITIES), score_threshold=_SCORE_THRESHOLD
+            )
         if not results:
             return []
         own = [(s.start, s.end) for s in matcher.find(text)]
@@ -512,6 +584,51 @@ class Classifier:
             if not any(s < r.end and r.start < e for s, e in own)
             and not embedded_number(text, r.start, r.end, r.entity_type)
         ]
+
+    def _remembered_release_results(self, text: str) -> list[RecognizerResult] | None:
+        """What presidio finds of `_RELEASE_ENTITIES` in `text` when classification analysed the same string (most
+        of a package is unchanged by redaction): its e-mail, IBAN and card results, its numbers when the phone
+        gate opens on `text`, and the person heuristics run now (they read only `text`). None when not known."""
+        memory = self._pieces
+        found = memory.get(_piece_key(text)) if memory is not None else None
+        if found is None:
+            return None
+        phones = bool(self._phone_gate.search(text))
+        results = [
+            RecognizerResult(entity, start, end, score)
+            for entity, start, end, score in found
+            if entity in _RELEASE_ENTITIES and (phones or entity != _PHONE)
+        ]
+        if _PersonHeuristics.may_fire(text):
+            results += self._analyzer.analyze(
+                text=text, language="en", entities=["PERSON"], score_threshold=_SCORE_THRESHOLD
+            )
+        return list(EntityRecognizer.remove_duplicates(results))
+
+    def _record_results(
+        self, joined: str, texts: list[str], starts: list[int], matcher: Matcher
+    ) -> list[RecognizerResult]:
+        """What `analyze_text(joined)` gives: person heuristics and the subject on the whole record, every
+        other recognizer once per distinct piece (remembered across records: the same strings recur)."""
+        memory = self._pieces
+        if memory is None or len(joined) >= _PIECEWISE_MAX:
+            return self.analyze_text(joined, matcher)
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=joined,
+            language="en",
+            entities=["PERSON", *_SubjectRecognizer.ENTITIES],
+            ad_hoc_recognizers=[self._subject_recognizer(matcher)],
+            score_threshold=_SCORE_THRESHOLD,
+        )
+        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): the
+        # numbers of each piece are remembered as if open, and kept when it opens on the record.
+        phones = bool(self._phone_gate.search(joined))
+        for offset, (entity, start, end, score) in _piece_results(self._analyzer, self._phone, memory, texts, starts):
+            if phones or entity != _PHONE:
+                results.append(RecognizerResult(entity, offset + start, offset + end, score))
+        # Duplicates are dropped per entity and within one piece: dropping them again over the union changes
+        # nothing else (presidio does the same once over all results).
+        return list(EntityRecognizer.remove_duplicates(results))
 
     def classify(self, value: object, matcher: Matcher) -> Classification:
         """Categories and third parties of one confirmed record (a decoded JSON value or a text).
@@ -535,7 +652,7 @@ class Classifier:
             starts.append(position)
             position += len(text) + len(_JOIN)
         joined = _JOIN.join(text for _, _, text in pieces)
-        results = self.analyze_text(joined, matcher)
+        results = self._record_results(joined, [text for _, _, text in pieces], starts, matcher)
         subject = [r for r in results if r.entity_type.startswith("SUBJECT_")]
         categories: set[str] = set()
         third: list[ThirdPartyFinding] = []
@@ -567,6 +684,42 @@ class Classifier:
                 continue
             third.append(ThirdPartyFinding(pointer, is_key, start, end, result.entity_type, text[start:end]))
         return Classification(tuple(sorted(str(c) for c in categories)), tuple(_drop_nested(third)))
+
+
+def _piece_results(
+    analyzer: AnalyzerEngine, phone: _GatedPhoneRecognizer, memory: _PieceMemory, texts: list[str], starts: list[int]
+) -> list[tuple[int, tuple[str, int, int, float]]]:
+    """(piece start, result in the piece) for every piece; the pieces not in `memory` are analysed together
+    (joined by blank lines, as a record is: no result spans two of them) and remembered."""
+    keys = [_piece_key(text) for text in texts]
+    new = {key: text for key, text in zip(keys, texts, strict=True) if key not in memory}
+    if new:
+        if len(memory) + len(new) > _PIECES_MAX:
+            memory.clear()
+            new = dict(zip(keys, texts, strict=True))
+        offsets: list[int] = []
+        position = 0
+        for text in new.values():
+            offsets.append(position)
+            position += len(text) + len(_JOIN)
+        found: list[list[tuple[str, int, int, float]]] = [[] for _ in offsets]
+        entities = [e for e in analyzer.get_supported_entities("en") if e not in ("PERSON", _PHONE)]
+        batch = _JOIN.join(new.values())
+        numbers = [r for r in phone.find(batch) if r.score >= _SCORE_THRESHOLD]
+        for r in (
+            analyzer.analyze(text=batch, language="en", entities=entities, score_threshold=_SCORE_THRESHOLD) + numbers
+        ):
+            index = bisect.bisect_right(offsets, r.start) - 1
+            found[index].append((r.entity_type, r.start - offsets[index], r.end - offsets[index], r.score))
+        for key, results in zip(new, found, strict=True):
+            memory[key] = tuple(results)
+    return [(start, result) for key, start in zip(keys, starts, strict=True) for result in memory[key]]
+
+
+def _piece_key(text: str) -> str | bytes:
+    if len(text) <= _PIECE_KEY_TEXT:
+        return text
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 _NUMBER_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER"})

@@ -292,6 +292,9 @@ class OtherPeople:
         self._phones: dict[str, _Known] = {}
         self._ids: dict[str, _Known] = {}
         self._compiled: dict[frozenset[str] | None, _Finder] = {}
+        # Every add so far (kind, value, source, region): adding the same again changes nothing (an add depends
+        # on its arguments, the subject and what is known, which only grows), and the data repeats its people.
+        self._added: set[tuple[str, str, str, str]] = set()
 
     def __len__(self) -> int:
         return len(self._names) + len(self._emails) + len(self._phones) + len(self._ids)
@@ -299,11 +302,20 @@ class OtherPeople:
     def _is_subject(self, value: str) -> bool:
         return any(span.end - span.start >= len(value.strip()) - 1 for span in self._subject.find(value))
 
+    def _first_time(self, kind: str, value: str, source: str, region: str = "") -> bool:
+        call = (kind, value, source, region)
+        if call in self._added:
+            return False
+        self._added.add(call)
+        return True
+
     def _changed(self) -> None:
         self._compiled.clear()
 
     def add_name(self, name: str, source: str) -> None:
         """Another person's name (full, or a lone surname); its parts of three or more letters too."""
+        if not self._first_time("name", name, source):
+            return
         name = " ".join(name.split())
         if source == "data":  # a name the data shows is written capitalised: drop words around it that are not
             words = name.split()
@@ -329,6 +341,8 @@ class OtherPeople:
 
     def add_email(self, email: str, source: str) -> None:
         """Another person's e-mail address; a `first.last@` local part adds the name it spells."""
+        if not self._first_time("email", email, source):
+            return
         email = email.strip().replace("%40", "@")
         if "@" not in email or self._is_subject(email):
             return
@@ -342,6 +356,8 @@ class OtherPeople:
 
     def add_phone(self, phone: str, source: str, region: str = "GB") -> None:
         """Another person's phone number (matched with any spacing, international or national)."""
+        if not self._first_time("phone", phone, source, region):
+            return
         digits = _digits(phone)
         if len(digits) < 7 or self._is_subject(phone):
             return
@@ -360,6 +376,8 @@ class OtherPeople:
 
     def add_id(self, value: str, source: str) -> None:
         """Another person's staff or account id (exact, whole word, any case)."""
+        if not self._first_time("id", value, source):
+            return
         value = value.strip()
         if len(value) < 4 or self._is_subject(value):
             return
@@ -423,6 +441,8 @@ class OtherPeople:
     def finder(self, sources: Iterable[str] | None = None) -> _Finder:
         """A finder over the identifiers from `sources` (every source when None); cached until an add."""
         key = frozenset(sources) if sources is not None else None
+        if key is not None and self._sources() <= key:
+            key = None  # the same view as every source's: one finder, and one memory of the strings it searched
         found = self._compiled.get(key)
         if found is None:
             keep: Callable[[_Known], bool] = (lambda k: k.source in key) if key is not None else (lambda _k: True)
@@ -436,6 +456,10 @@ class OtherPeople:
             )
             self._compiled[key] = found
         return found
+
+    def _sources(self) -> set[str]:
+        tables = (self._names, self._parts, self._emails, self._phones, self._ids)
+        return {known.source for table in tables for known in table.values()}
 
     def find(self, text: str) -> list[OtherHit]:
         """Every known other person's identifier in `text` (every source)."""

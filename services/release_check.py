@@ -11,7 +11,8 @@ Each hit is an item with a stable id (from its file, place and reason, never its
 reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,
 logged or recorded. A reviewer can release an item with a recorded reason (`dsr request release-item`);
 released ids do not block the next attempt. Linear in the package: one pass per file, presidio once per
-distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`). The
+distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`; a string
+classification analysed, which is most of a package, takes the results it remembered). The
 access service checks the data files and report.html while the browser prints the PDF, then the rest
 (`files`, with one shared `cache`); the hits are the same as one pass gives.
 """
@@ -56,6 +57,7 @@ _TAG = re.compile(r"<[^>]*>")
 # Page text is split where tags and markers were (the page inserts them between a record's pieces).
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
+_DIGEST = 16
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,13 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
     return any(found in a for a in allow)
 
 
+def node_key(node: str) -> bytes:
+    """A string's key in the detections cache: its UTF-8 bytes when shorter than a digest (so never equal to
+    one; most of a package's strings are short keys and values), else its 16-byte BLAKE2b digest."""
+    raw = node.encode("utf-8", "surrogatepass")
+    return raw if len(raw) < _DIGEST else hashlib.blake2b(raw, digest_size=_DIGEST).digest()
+
+
 def text_files(root: Path) -> list[str]:
     """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
     return [
@@ -322,7 +331,7 @@ def check_package(
             hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
             if classifier is not None:
                 for node in _nodes(place, text, rel):
-                    key = hashlib.blake2b(node.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                    key = node_key(node)
                     detected = cache.get(key)
                     if detected is None:
                         detected = [

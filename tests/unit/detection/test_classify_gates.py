@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IpRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+)
 
-from detection.classify import HEALTH_TERMS, Classifier
+from detection.classify import _FAST_GATE_COORDINATES, _FAST_GATE_IPV6, HEALTH_TERMS, Classifier
 from detection.matcher import Matcher
 
 # Pieces the patterns react to: numbers in many groupings, IP forms, e-mail parts, names, street words,
@@ -27,6 +32,8 @@ _PIECES = [
     "Sean Murphy", "please write to", "Dear", "dear", "Hi", "From:", "cc:", "221 Baker Street", "3 minutes the way",
     "Hauptstraße 12", "51.5072, -0.1276", "51.50722,-0.12759", "SW1A 1AA", "EC1A1BB", "SICK LEAVE", "ſick leave",
     "Diabetes", "arbeitsUNFÄHIG", "doctor's note", "\u212aRANKHEIT", "x", "-", ".", ":", "@", " ", "\n", ",", "0",
+    "GB33BUKB20201555555555", "GB82 WEST 1234 5698 7654 32", "gb33bukb20201555555555", "DE89-3704-0044-0532-0130-00",
+    "XX00", "ab:cd:ef:01:23:45:", "fe80:0:0:0:0:0:0:1", "G:", "12.34567,", ".1234,", "0.12345",
 ]  # fmt: skip
 _TEXTS = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
 _SPACED = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map(" ".join)
@@ -76,6 +83,9 @@ def test_gated_presidio_recognizers_find_what_presidio_finds(classifier: Classif
     assert _spans(card.analyze(text, ["CREDIT_CARD"], None)) == _spans(
         CreditCardRecognizer().analyze(text, ["CREDIT_CARD"], None)
     )
+    iban = next(r for r in classifier._analyzer.registry.recognizers if isinstance(r, IbanRecognizer))
+    assert type(iban) is not IbanRecognizer  # the gated one
+    assert _spans(iban.analyze(text, ["IBAN_CODE"])) == _spans(IbanRecognizer().analyze(text, ["IBAN_CODE"]))
     email = next(
         r for r in classifier._analyzer.registry.recognizers if getattr(r, "name", None) == "_OfflineEmailRecognizer"
     )
@@ -96,6 +106,14 @@ def test_phone_recognizer_with_its_cache_finds_what_presidio_finds(classifier: C
         assert found == expected, text
     else:
         assert found == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_TEXTS, _SPACED))
+def test_prefiltered_gates_answer_as_their_patterns(text: str) -> None:
+    """A gate searched after a faster necessary pattern passes exactly the texts its own pattern matches."""
+    for gate in (_FAST_GATE_IPV6, _FAST_GATE_COORDINATES):
+        assert gate.search(text) == bool(gate.pattern.search(text)), text
 
 
 def test_health_terms_in_any_case_are_found(classifier: Classifier) -> None:
@@ -161,3 +179,46 @@ def test_names_are_redacted_whole(classifier: Classifier, matcher: Matcher, text
 
 def test_health_terms_with_a_dotted_capital_i_are_found(classifier: Classifier, matcher: Matcher) -> None:
     assert "health" in classifier.classify("E-48213 D\u0130AGNOS\u0130S confirmed", matcher).categories
+
+
+# Records of several strings: pieces that recur across records (a long one sharing its first 70 characters with
+# another), a name on one string and its address on the next, numbers and addresses at the strings' edges.
+_LONG = "x" * 70
+_RECORD_PIECES = [
+    *_PIECES, "Anna Nowak", "  <anna.nowak@corp.example>", "Dear", "Sean Murphy", f"{_LONG} 020 7946 0958",
+    f"{_LONG} 020 7946 0959", f"{_LONG} a@b.example", f"{_LONG}", "+44", "20 7946 0958", "4111 1111", "1111 1111",
+]  # fmt: skip
+_STRINGS = st.lists(st.sampled_from(_RECORD_PIECES), min_size=1, max_size=4).map("".join)
+_RECORDS = st.lists(_STRINGS, min_size=1, max_size=6).map(lambda texts: {f"k{n}": t for n, t in enumerate(texts)})
+
+
+@pytest.fixture(scope="module")
+def remembering() -> Classifier:
+    """One classifier across examples: what it remembers of one record's pieces serves the next."""
+    return Classifier(default_region="GB")
+
+
+@pytest.fixture(scope="module")
+def whole() -> Classifier:
+    """A classifier that analyses each record whole (presidio once on its strings joined)."""
+    found = Classifier(default_region="GB")
+    found._pieces = None
+    return found
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(_RECORDS, min_size=1, max_size=4))
+@example(records=[{"k0": "+44 20 7946 0958", "k1": "ab:cd:ef:01:23:45:020 7946 0958"}])  # the phone gate: record-wide
+@example(records=[{"k0": "Anna Nowak", "k1": "  <anna.nowak@corp.example>"}])  # a name before the next string's address
+def test_pieces_remembered_across_records_classify_as_the_whole_record(
+    remembering: Classifier, whole: Classifier, matcher: Matcher, records: list[dict[str, str]]
+) -> None:
+    """A record's strings analysed one by one (each distinct string once, remembered across records) give the
+    categories and third parties that analysing the whole record gives; the release check's detections in a
+    string remembered so are those of analysing it again."""
+    assert remembering._pieces is not None
+    for record in records:
+        assert remembering.classify(record, matcher) == whole.classify(record, matcher), record
+    assert remembering._pieces
+    for text in (text for record in records for text in record.values()):  # the release check's strings
+        assert remembering.detect_others(text, matcher) == whole.detect_others(text, matcher), text

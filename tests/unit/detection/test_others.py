@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detection import others
@@ -82,6 +82,24 @@ def test_configured_sources_ids_and_phones_any_spacing(subject: Matcher) -> None
     assert found.finder(["owner"]).find(text)[0].source == "owner"
 
 
+def test_a_view_of_every_known_source_is_the_full_finder(subject: Matcher) -> None:
+    """A view of sources that holds every known person (redaction's) is the finder of every source (the release
+    check's): one finder, so one memory of the strings it searched. A view that leaves someone out is its own."""
+    found = people(subject)
+    found.add_person("directory", names=["Greta Lindqvist"])
+    found.add_name("Anna Nowak", "data")
+    assert found.finder(others.SOURCES) is found.finder()
+    assert found.finder(("directory", "data")) is found.finder()
+    text = "Greta Lindqvist met Anna Nowak"
+    narrow = found.finder(("directory",))
+    assert [text[h.start : h.end] for h in narrow.find(text)] == ["Greta Lindqvist"]
+    assert spans(found, text) == ["Greta Lindqvist", "Anna Nowak"]
+    found.add_name("Bruno Keller", "owner")
+    assert found.finder(("directory", "data")) is not found.finder()
+    assert spans(found, "Bruno Keller") == ["Bruno Keller"]
+    assert found.finder(("directory", "data")).find("Bruno Keller") == []
+
+
 def test_product_and_controller_words_are_not_names(subject: Matcher) -> None:
     """`Claude Code <noreply@...>` or the controller's own name beside its address are not people."""
     found = people(subject)
@@ -125,3 +143,60 @@ def test_word_gates_learn_what_the_patterns_learn(phrases: list[str], glue: str)
         ungated.learn_text(text)
     probe = " ".join(_NAMES)
     assert spans(gated, probe) == spans(ungated, probe)
+
+
+_VALUES = st.sampled_from(
+    [
+        "Greta Lindqvist", "greta lindqvist", "Lindqvist", "g.lindqvist@corp.example", "greta.lindqvist@corp.example",
+        "Greta Lindqvist <g.l@corp.example>", "030 1234567", "+49 30 1234567", "020 7946 0958", "E-1234", "E-48213",
+        "Zoë Ångström", "zoe.angstrom@example.invalid", "Anna Nowak", "anna.nowak", "Nowak",
+    ]
+)  # fmt: skip
+_CALLS = st.lists(
+    st.tuples(
+        st.sampled_from(["name", "email", "phone", "id"]),
+        _VALUES,
+        st.sampled_from(["directory", "data"]),
+        st.sampled_from(["GB", "DE"]),
+    ),
+    max_size=25,
+)
+
+
+def _apply(found: OtherPeople, calls: list[tuple[str, str, str, str]]) -> list[object]:
+    for kind, value, source, region in calls:
+        if kind == "phone":
+            found.add_phone(value, source, region)
+        else:
+            getattr(found, f"add_{kind}")(value, source)
+    known = (found._names, found._parts, found._emails, found._phones, found._ids)
+    return [sorted((k, v.canonical, v.source) for k, v in table.items()) for table in known]
+
+
+@settings(max_examples=200, deadline=None)
+@given(calls=_CALLS)
+@example(calls=[("name", "greta lindqvist", "data", "GB"), ("name", "greta lindqvist", "directory", "GB")])
+def test_repeated_adds_are_skipped_without_changing_what_is_known(calls: list[tuple[str, str, str, str]]) -> None:
+    """Adding what was added before is skipped; every sequence of adds, repeats included, leaves what the same
+    adds leave when none is skipped."""
+    ids = SubjectIdentifiers(emails=("zoe.angstrom@example.invalid",), names=("Zoë Ångström",), user_ids=("E-48213",))
+    subject = Matcher.from_identifiers(ids, default_region="GB")
+    remembered = people(subject)
+    every = people(subject)
+    every._first_time = lambda *call: True  # type: ignore[method-assign]
+    assert _apply(remembered, calls) == _apply(every, calls)
+    asked: list[str] = []
+    remembered._subject = _Asking(subject, asked)  # type: ignore[assignment]
+    assert _apply(remembered, calls[::-1]) == _apply(every, calls[::-1])
+    assert asked == []  # the repeats did no work
+
+
+class _Asking:
+    """A matcher that notes the texts it is asked about."""
+
+    def __init__(self, matcher: Matcher, asked: list[str]) -> None:
+        self._matcher, self._asked = matcher, asked
+
+    def find(self, text: str) -> list[object]:
+        self._asked.append(text)
+        return list(self._matcher.find(text))

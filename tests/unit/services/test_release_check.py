@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detection.classify import Classifier
 from detection.identifiers import SubjectIdentifiers
@@ -16,7 +18,7 @@ from models.errors import ConfigError
 from models.settings import DirectorySettings
 from reports.access_package import build_access_package
 from services.directory import load_directory
-from services.release_check import check_package, text_files
+from services.release_check import check_package, node_key, text_files
 from tests.unit.reports.samples import package_input
 
 
@@ -197,3 +199,12 @@ def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Pa
     assert len([p for p, _ in expected if p.startswith("/items/")]) > 10
     report.write_text(json.dumps(json.loads(report.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8")
     assert list(_strings(report, "report.json")) == expected
+
+
+@given(start=st.text(max_size=30), first=st.text(max_size=10), second=st.text(max_size=10))
+def test_cache_keys_of_different_strings_differ(start: str, first: str, second: str) -> None:
+    """Two strings (often sharing their start) share a key in the detections cache only when they are the same
+    string (a short string is its own bytes, shorter than any digest)."""
+    one, other = start + first, start + second
+    assert (node_key(one) == node_key(other)) == (one == other)
+    assert len(node_key(one)) <= 16
