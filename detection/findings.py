@@ -38,7 +38,7 @@ class ThirdPartyEntity(StrEnum):
     ID = "STAFF_ID"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThirdPartyFinding:
     """Another person's data inside a confirmed record.
 

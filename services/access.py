@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, delete, func, select
@@ -458,22 +458,41 @@ def _redact(
     return _Redacted(spool.add(text) if spool is not None else text, is_record, redactions)
 
 
-def _package_item(item: Finding, redacted: _Redacted) -> PackageItem:
+_T = TypeVar("_T")
+
+
+class _Shared(dict[object, object]):
+    """One copy of each value the items of a package repeat (paths, kinds, apps, categories):
+    every staged finding is decoded afresh, so without it tens of thousands of equal strings are kept."""
+
+    def __call__(self, value: _T) -> _T:
+        return self.setdefault(value, value)  # type: ignore[return-value]
+
+    def path(self, raw: str | None) -> str | None:
+        """`proof_path` of a path (names that are not UTF-8 shown as `\\xNN`), computed once per path."""
+        shown = self.get(("path", raw))
+        if shown is None:
+            shown = self.setdefault(("path", raw), self(proof_path(raw)))
+        return shown  # type: ignore[return-value]
+
+
+def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = None) -> PackageItem:
+    one = _Shared() if shared is None else shared
     stamp = item.timestamp
-    location: dict[str, object] = item.location.to_dict()
-    location["path"] = proof_path(item.path)  # names that are not UTF-8 shown as `\xNN`
+    location: dict[str, object] = {key: one(value) for key, value in item.location.to_dict().items()}
+    location["path"] = one.path(item.path)
     return PackageItem(
         location=location,
-        kind=item.kind,
-        app=item.app,
-        session_id=proof_path(item.session_id),
+        kind=one(item.kind),
+        app=one(item.app),
+        session_id=one.path(item.session_id),
         timestamp=datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
-        categories=item.categories,
+        categories=one(item.categories),
         content_source=redacted.text,
         record=None,
         record_in_content=redacted.is_record,  # the text is its JSON: the record is not kept twice
         context=(),
-        reason=item.reason,
+        reason=one(item.reason),
         redactions=dict(redacted.redactions),
     )
 
@@ -692,28 +711,47 @@ def _redacted_items(
     each redacted text is sealed into it once and the items hold only where it is: no text stays in memory.
     """
     region = settings.controller.phone_region
-    third_parties: dict[bytes, tuple[ThirdPartyFinding, ...]] = {}
+    third_parties: dict[bytes, _Parked] = {}
     for item in staged():
         key = _content_key(item.content)
         if key not in third_parties:
             value = _decode(item)
             entry = _Staged(item, value, classifier.classify(value, matcher).third_parties if value is not None else ())
             _learn(entry, people, region)
-            third_parties[key] = entry.third
+            third_parties[key] = _park(entry.third, spool)
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
     redacted: dict[tuple[tuple[str, str], bytes], _Redacted] = {}
     out: list[PackageItem] = []
+    shared = _Shared()
     for item in staged():
         document, key = _document(item), _content_key(item.content)
         done = redacted.get((document, key))
         if done is None:
-            entry = _Staged(item, _decode(item), third_parties.get(key, ()))
+            entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
             done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, spool)
             redacted[(document, key)] = done
-        out.append(_package_item(item, done))
+        out.append(_package_item(item, done, shared))
     return tuple(out)
+
+
+_Parked = tuple[ThirdPartyFinding, ...] | SpooledText
+
+
+def _park(third: tuple[ThirdPartyFinding, ...], spool: TextSpool | None) -> _Parked:
+    """A record's third-party findings between the two passes: sealed into the spool as JSON when there is one
+    (they are most of the first pass's memory: a few hundred bytes each, hundreds of thousands of them)."""
+    if not third or spool is None:
+        return third
+    rows = [[f.pointer, f.in_key, f.start, f.end, f.entity, f.text] for f in third]
+    return spool.add(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+
+
+def _unpark(parked: _Parked) -> tuple[ThirdPartyFinding, ...]:
+    if not isinstance(parked, SpooledText):
+        return parked
+    return tuple(ThirdPartyFinding(*row) for row in json.loads(parked.read_text()))
 
 
 def _package_input(

@@ -14,7 +14,7 @@ from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.others import OtherPeople
 from services.access import _redacted_items
-from services.staging import SpooledText, TextSpool
+from services.staging import TEXT_SPOOL, SpooledText, TextSpool
 
 RECORD = json.dumps({"text": "Mira Okafor asked Greta at g.lindqvist@elsewhere.invalid for the plan"})
 OTHER = json.dumps({"text": "Mira Okafor wrote to b.keller@elsewhere.invalid"})
@@ -67,3 +67,22 @@ def test_with_a_spool_items_hold_no_text_and_read_the_same(tmp_path: Path) -> No
         assert len({i.content_source for i in items}) == 3  # "a" 1, "a" 2 = "a" 3, "b" 1
         assert [i.content for i in items] == [i.content for i in plain]
         assert [i.decoded() for i in items] == [i.decoded() for i in plain]
+
+
+def test_third_parties_parked_in_the_spool_come_back_equal(tmp_path: Path) -> None:
+    """Between the two passes a record's third-party findings wait sealed in the spool (not in memory): they
+    come back equal, names that are not valid UTF-8 included; without findings or a spool nothing is sealed."""
+    from detection.findings import ThirdPartyFinding
+    from services.access import _park, _unpark
+
+    third = (
+        ThirdPartyFinding("/text", False, 0, 5, "PERSON", "Greta"),
+        ThirdPartyFinding("/mail/ä", True, 2, 30, "EMAIL_ADDRESS", "g.x@elsewhere.invalid\udcff"),
+    )
+    with TextSpool(tmp_path, bytes(32)) as spool:
+        parked = _park(third, spool)
+        assert isinstance(parked, SpooledText)
+        assert b"Greta" not in (tmp_path / TEXT_SPOOL).read_bytes()  # sealed, not plain JSON
+        assert _unpark(parked) == third
+        assert _park((), spool) == ()
+    assert _park(third, None) is third and _unpark(third) is third
