@@ -48,8 +48,8 @@ def seed_home(home: Path, env: dict[str, str], seed: Path | None = None) -> bool
     if any(env.get(name) for name in DATABASE_ENV) or target.exists() or not source.is_file():
         return False
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        atomic_write(target, snapshot(source), mode=0o600)
+    try:  # exclusive: a server that created the database meanwhile keeps it (never replaced under it)
+        atomic_write(target, snapshot(source), mode=0o600, exclusive=True)
     except (OSError, sqlite3.Error):
         return False
     return True

@@ -76,3 +76,22 @@ def test_the_seed_is_named_for_the_installed_prefect(tmp_path: Path) -> None:
     from importlib import metadata
 
     assert seed_path(tmp_path) == tmp_path / "share" / "dsr-orchestrator" / f"prefect-{metadata.version('prefect')}.db"
+
+
+def test_a_database_created_meanwhile_is_never_replaced(
+    seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the check and the copy a server may create the home's database: the copy then gives way."""
+    import models.prefect_seed as module
+
+    target = tmp_path / DATABASE_NAME
+    real = module.snapshot
+
+    def racing(source: Path) -> bytes:
+        data = real(source)
+        target.write_bytes(b"a server's live database")
+        return data
+
+    monkeypatch.setattr(module, "snapshot", racing)
+    assert not seed_home(tmp_path, {}, seed)
+    assert target.read_bytes() == b"a server's live database"
