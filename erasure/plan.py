@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -369,6 +369,9 @@ class _Keep:
     note: str | None
 
 
+_WITH_REPOSITORY = "kept with its shadow git repository, which holds a file this keeps"
+
+
 class _Scope:
     def __init__(self, settings: ErasureSettings, holds: Sequence[HoldSettings], subject_keys: set[str]) -> None:
         self.settings = settings
@@ -403,7 +406,7 @@ def _plan_endpoint(discovery: LocationDiscovery, scope: _Scope, share: float) ->
     state = _sort_items(discovery, scope, infos)
     by_session = _session_files(discovery, delete)
     actions = _session_deletions(discovery, scope, delete, by_session, state)
-    actions.extend(_shadow_git_deletions(discovery, state))
+    actions.extend(_shadow_git_deletions(discovery, scope, state))
     _session_references(discovery, delete, by_session, state)
     actions.extend(_file_actions(discovery.name, infos, state))
     actions.extend(_kept_actions(discovery.name, infos, state))
@@ -586,10 +589,11 @@ def _session_deletions(
     return actions
 
 
-def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -> list[PlannedAction]:
+def _shadow_git_deletions(discovery: LocationDiscovery, scope: _Scope, state: _EndpointState) -> list[PlannedAction]:
     """A shadow git repository (project-file snapshots of an agent) with the subject in any file goes whole:
     every file of it, then its folder. Editing objects would break the repository and rewriting its history
-    would break the agent's restore points; the snapshots of that workspace go with it."""
+    would break the agent's restore points; the snapshots of that workspace go with it. A repository one of
+    whose files an exception or a hold keeps (with findings or not) is kept whole instead."""
     repos: dict[str, str | None] = {}
     found: defaultdict[str, list[str]] = defaultdict(list)
     for path in sorted(state.whole):
@@ -601,17 +605,13 @@ def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -
             state.whole.discard(path)
     actions: list[PlannedAction] = []
     for repo, app in sorted(repos.items()):
-        keeps = {keep for path, keep in state.kept if path.startswith(repo + "/")}
-        if keeps:  # a file of it is kept: deleting the repository would destroy it, so it is all kept
-            for path in found[repo]:
-                for keep in keeps:
-                    state.keep_item(path, None, keep)
-            continue
         files = [
             i
             for i in discovery.artifacts
             if i.file.path.startswith(repo + "/") and i.file.path not in state.deleted_paths
         ]
+        if _keep_repository(discovery.name, repo, files, found[repo], scope, state):
+            continue
         actions.append(
             _action(
                 ActionKind.DELETE_SESSION,
@@ -626,6 +626,28 @@ def _shadow_git_deletions(discovery: LocationDiscovery, state: _EndpointState) -
         )
         state.deleted_paths |= {f.file.path for f in files}
     return actions
+
+
+def _keep_repository(
+    name: str, repo: str, files: Sequence[ArtifactInfo], found: Sequence[str], scope: _Scope, state: _EndpointState
+) -> bool:
+    """Whether a shadow git repository is kept because an exception or a hold keeps one of its files (deleting
+    it would destroy that file). Then each held file is listed under what keeps it, and each file with findings
+    under the same ground, noted as kept with its repository."""
+    held = {path: keep for path, keep in state.kept if path.startswith(repo + "/")}
+    for info in files:
+        keep = scope.keep(name, info.file.path, info.file.kind, None)
+        if keep is not None:
+            held.setdefault(info.file.path, keep)
+    if not held:
+        return False
+    for path, keep in held.items():
+        state.keep_item(path, None, keep)
+    for path in found:
+        if path not in held:
+            for keep in dict.fromkeys(held.values()):
+                state.keep_item(path, None, replace(keep, note=_WITH_REPOSITORY))
+    return True
 
 
 def _session_references(

@@ -387,16 +387,19 @@ def test_a_held_line_keeps_a_file_that_could_only_go_whole(erase: Erase) -> None
 
 
 def test_a_held_file_keeps_its_shadow_git_repository() -> None:
-    """A shadow git repository goes whole, but not when an exception or a hold keeps one of its files: the
-    repository is then kept whole (deleting it would destroy the held file)."""
+    """A shadow git repository goes whole, but not when an exception or a hold keeps one of its files, with
+    findings or not: the repository is then kept whole (deleting it would destroy the held file), the file
+    with findings listed under the same hold and noted as kept with its repository."""
     repo = "/Users/ana/.gemini/history/proj"
-    held, other = f"{repo}/objects/aa/{'1' * 38}", f"{repo}/objects/bb/{'2' * 38}"
-    items = tuple(_item(path, None, kind="shadow_git", sid=None, when=None) for path in (held, other))
-    infos = tuple(replace(_info(path, "shadow_git", None, fmt="none"), app="gemini") for path in (held, other))
+    held, other, quiet = (f"{repo}/objects/{d}/{d[0] * 38}" for d in ("aa", "bb", "cc"))
+    items = (_item(other, None, kind="shadow_git", sid=None, when=None),)
+    infos = tuple(replace(_info(path, "shadow_git", None, fmt="none"), app="gemini") for path in (held, other, quiet))
     laptop = LocationDiscovery("lap", "endpoint", items, (), infos)
-    assert [(a.kind, a.path) for a in _plan(laptop).actions if a.path] == [(ActionKind.DELETE_SESSION, repo)]
-    plan = _plan(laptop, holds=[_hold(endpoints=["lap"], paths=[held])])
-    assert [(a.kind, a.path, a.lines) for a in plan.actions if a.path] == [
-        (ActionKind.EXCEPTION, held, ()),
-        (ActionKind.EXCEPTION, other, ()),
+    deletion = [(a.kind, a.path, len(a.files)) for a in _plan(laptop).actions if a.path]
+    assert deletion == [(ActionKind.DELETE_SESSION, repo, 3)]
+    plan = _plan(laptop, holds=[_hold(endpoints=["lap"], paths=[held])])  # the held file has no finding
+    kept = [(a.kind, a.path, a.lines, a.hold_id, a.note) for a in plan.actions if a.path]
+    assert kept == [
+        (ActionKind.EXCEPTION, held, (), "h1", "C-1"),
+        (ActionKind.EXCEPTION, other, (), "h1", "kept with its shadow git repository, which holds a file this keeps"),
     ]
