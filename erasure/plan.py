@@ -72,6 +72,7 @@ class Reason(StrEnum):
     NOT_IDENTIFIED = "not_identified"
     NOT_REACHED = "not_reached"
     NOT_READ = "not_read"  # a file or version holding findings whose content could not be read whole
+    WHOLE_ONLY_SHARED = "whole_only_shared"  # lines in another person's file its agent allows only whole: kept
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,13 @@ class _Keep:
 
 
 _WITH_REPOSITORY = "kept with its shadow git repository, which holds a file this keeps"
+_NOT_IN_PLACE = _Keep(
+    Reason.WHOLE_ONLY_SHARED,
+    "not_erasable_in_place",
+    None,
+    "its agent allows deleting this file only whole and it is not the person's own conversation: delete it "
+    "by hand, with the app closed, where the erasure requires it, or ask the vendor",
+)
 
 
 class _Scope:
@@ -493,10 +501,8 @@ def _sort_items(discovery: LocationDiscovery, scope: _Scope, infos: Mapping[str,
             state.keep_item(path, line, keep)
             continue
         record = item.location.record
-        if path in infos and (_content_addressed(infos[path]) or infos[path].erase is Erase.WHOLE_ONLY):
-            # Never rewritten: its blobs are keyed by their content, or its layout declares it whole-only
-            # (ChatGPT's plaintext conversations): the file goes whole, unless an exception keeps part of it.
-            state.whole.add(path)
+        if path in infos and _content_addressed(infos[path]):
+            state.whole.add(path)  # its blobs are keyed by their content: the conversation's store goes whole
             continue
         if record is not None and path in infos:
             state.db_records[path].add(record)  # a row of a database: its cells are redacted (method C)
@@ -706,6 +712,10 @@ def _file_actions(name: str, infos: Mapping[str, ArtifactInfo], state: _Endpoint
             continue
         if info.file.sha256 is None:
             state.unidentified.add(path)
+            continue
+        if info.erase is Erase.WHOLE_ONLY:  # never rewritten, and not the person's own to delete: reported
+            for line in erase[path] - kept_lines.get(path, set()):
+                state.keep_item(path, line, _NOT_IN_PLACE)
             continue
         reason = Reason.THIRD_PARTY_SESSION if info.session_id else Reason.NO_SESSION
         if path in db_records and not db_records[path] and not erase.get(path):

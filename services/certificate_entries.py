@@ -42,6 +42,7 @@ _ARTICLE = {
     "residual_store": "no Art. 17(3) ground: a residual store",
     "encrypted_store": "no Art. 17(3) ground: an encrypted store",
     "vendor_side_copy": "no Art. 17(3) ground: a copy held by the AI vendor",
+    "not_erasable_in_place": "no Art. 17(3) ground: another person's file that can only be deleted whole",
 }
 _EXPLANATION = {
     "residual_store": "A disk image or browser storage of the AI app: never edited and not searched after erasure; "
@@ -50,6 +51,9 @@ _EXPLANATION = {
     "before its date.",
     "vendor_side_copy": "Copies held by the AI vendor (cloud sessions, compliance captures): not searched by us.",
     "encrypted_store": "Conversations the AI app stores encrypted on the laptop: they cannot be searched.",
+    "not_erasable_in_place": "Lines in another person's conversation that its AI app allows deleting only as a "
+    "whole file: not rewritten, and not deleted with the rest of that person's conversation; the privacy team "
+    "decides (delete by hand, with the app closed, or ask the vendor).",
 }
 # Grounds of kept items nobody searched after the erasure: listed as "not searched", never as verified.
 NOT_SEARCHED_GROUNDS = frozenset({"residual_store", "encrypted_store", "vendor_side_copy"})

@@ -366,22 +366,35 @@ def _whole_only_file(erase: Erase, *lines: int) -> LocationDiscovery:
     return LocationDiscovery("lap", "endpoint", items, (), (replace(info, app="chatgpt-desktop", erase=erase),))
 
 
-@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
-def test_a_file_that_cannot_be_rewritten_is_deleted_whole_never_redacted(erase: Erase) -> None:
-    """Line findings in a file its layout declares whole-only (ChatGPT's plaintext conversations) or
-    content-addressed: the file is deleted whole (the approver sees why), never rewritten line by line."""
-    plan = _plan(_whole_only_file(erase, 1, 2))
+def test_a_content_addressed_file_is_deleted_whole_never_redacted() -> None:
+    """Line findings in a content-addressed file (its blobs are keyed by their content): deleted whole."""
+    plan = _plan(_whole_only_file(Erase.CONTENT_ADDRESSED, 1, 2))
     actions = [(a.kind, a.path, a.reason) for a in plan.actions if a.path == CHATGPT]
-    reason = "content_addressed" if erase is Erase.CONTENT_ADDRESSED else "unredactable"
-    assert actions == [(ActionKind.DELETE_FILE, CHATGPT, reason)]
+    assert actions == [(ActionKind.DELETE_FILE, CHATGPT, "content_addressed")]
 
 
-@pytest.mark.parametrize("erase", [Erase.WHOLE_ONLY, Erase.CONTENT_ADDRESSED])
-def test_a_held_line_keeps_a_file_that_could_only_go_whole(erase: Erase) -> None:
-    """A hold covering one line of a file that can only be deleted whole keeps the whole file (deleting it
-    would destroy the held line): one exception for the file, no deletion, no rewrite."""
+def test_another_persons_whole_only_file_is_reported_never_rewritten_or_deleted() -> None:
+    """Line findings in a colleague's file its layout declares whole-only (ChatGPT's plaintext conversations):
+    it may not be rewritten, and deleting the colleague's whole conversation is not the erasure of the
+    person's data; the lines are kept as an exception that says so, for the team to decide."""
+    plan = _plan(_whole_only_file(Erase.WHOLE_ONLY, 1, 2))
+    actions = [(a.kind, a.lines, a.reason, a.ground) for a in plan.actions if a.path == CHATGPT]
+    assert actions == [(ActionKind.EXCEPTION, (1, 2), "whole_only_shared", "not_erasable_in_place")]
+
+
+def test_an_owned_whole_only_conversation_goes_with_its_session() -> None:
+    """The person's own conversation in a whole-only file is deleted whole, with its session."""
+    discovery = _whole_only_file(Erase.WHOLE_ONLY, 1, 2)
+    owned = replace(discovery, owned_sessions=(("s9", "session_email"),))
+    actions = [(a.kind, a.reason) for a in _plan(owned).actions if a.path == CHATGPT]
+    assert actions == [(ActionKind.DELETE_SESSION, "owned_session")]
+
+
+def test_a_held_line_keeps_a_file_that_could_only_go_whole() -> None:
+    """A hold covering one line of a file that can only be deleted whole (content-addressed) keeps the whole
+    file (deleting it would destroy the held line): one exception for the file, no deletion, no rewrite."""
     hold = _hold(endpoints=["lap"], paths=[CHATGPT], date_to=date(2026, 1, 31))  # line 1 only
-    plan = _plan(_whole_only_file(erase, 1, 2), holds=[hold])
+    plan = _plan(_whole_only_file(Erase.CONTENT_ADDRESSED, 1, 2), holds=[hold])
     actions = [(a.kind, a.lines, a.hold_id) for a in plan.actions if a.path == CHATGPT]
     assert actions == [(ActionKind.EXCEPTION, (), "h1")]
 
