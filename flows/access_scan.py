@@ -33,12 +33,18 @@ from services.fanout import batches, current_scan_context, location_counts, shar
 SCAN_RETRIES = 2
 #: How often the access run looks at its children's states (seconds).
 POLL_S = 2.0
+#: How long the access run waits for cancelled children to end before it goes on (seconds).
+CANCEL_GRACE_S = 30.0
 _now = time.monotonic
 
 
-def scan_one(request_id: str, location: str) -> steps.ScanOutcome:
-    """One location's scan, with the run's shared matcher and key when this process has them."""
-    return steps.scan_location(flow_settings(), request_id, location, context=current_scan_context(request_id))
+def scan_one(request_id: str, location: str, refused: Callable[[], str | None] | None = None) -> steps.ScanOutcome:
+    """One location's scan, with the run's shared matcher and key when this process has them; `refused` is
+    asked again before what was read is published (a child whose parent ended meanwhile records nothing)."""
+    settings = flow_settings()
+    return steps.scan_location(
+        settings, request_id, location, context=current_scan_context(request_id), withdrawn=refused
+    )
 
 
 def logged_row(request_id: str, outcome: steps.ScanOutcome) -> dict[str, Any]:
@@ -73,7 +79,7 @@ def scan_batch(
                 raise remote_scans.ScanRefusedError(reason)
             try:
                 with guarded(request_id, location):
-                    outcome = scan_one(request_id, location)
+                    outcome = scan_one(request_id, location, refused)
             except Exception as exc:  # noqa: BLE001 - guarded() has already withheld any message with data
                 if is_retryable(exc) and attempt < SCAN_RETRIES:
                     again.append(location)
@@ -157,6 +163,7 @@ def _wait_for_children(
     running: dict[UUID, tuple[int, float]] = {}
     timeout_s = settings.access.scan_timeout_minutes * 60
     done = -1
+    cancelled: list[UUID] = []
     try:
         while queue or running:
             while queue and len(running) < settings.access.max_workers:
@@ -179,6 +186,7 @@ def _wait_for_children(
                 elif _now() - started > timeout_s:
                     del running[child.id]
                     _cancel(client, child)
+                    cancelled.append(child.id)
                     logger.warning("%s: scan batch %d not finished in time; cancelled, its unfinished locations "
                                    "stay pending", request_id, number)  # fmt: skip
             now_done = location_counts(settings, request_id).done
@@ -188,6 +196,17 @@ def _wait_for_children(
     finally:
         for child in _read(client, list(running)):
             _cancel(client, child)
+        _await_final(client, cancelled + list(running))
+
+
+def _await_final(client: Any, ids: list[UUID]) -> None:
+    """Give cancelled children up to `CANCEL_GRACE_S` to end before the run goes on (a child that reads on
+    also re-checks before it publishes, and records nothing once this run has stopped waiting)."""
+    deadline = _now() + CANCEL_GRACE_S
+    while ids and _now() < deadline:
+        ids = [c.id for c in _read(client, ids) if c.state is None or not c.state.is_final()]
+        if ids:
+            time.sleep(POLL_S)
 
 
 def _read(client: Any, ids: list[UUID]) -> list[FlowRun]:

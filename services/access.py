@@ -221,14 +221,26 @@ def gaps_reason(gaps: Sequence[CoverageGap], encrypted: Sequence[str] = (), resi
     return "; ".join(parts) or None
 
 
+class ScanWithdrawnError(DsrError):
+    """A scan that may no longer record what it read (its run ended meanwhile): nothing was published."""
+
+
 def scan_location(
-    settings: Settings, request_id: str, location: str, *, context: ScanContext | None = None
+    settings: Settings,
+    request_id: str,
+    location: str,
+    *,
+    context: ScanContext | None = None,
+    withdrawn: Callable[[], str | None] | None = None,
 ) -> ScanOutcome:
     """Scan one location for the request's subject and record the outcome; never raises connector errors.
 
     Findings go to the case database as locations, pointers and hashes; the copies go to the request's
     private staging directory. A failed location keeps its previous findings and gets its status and reason.
     `context` (`services.fanout`) shares the matcher and key of a fan-out; without it they are built here.
+    `withdrawn` is asked once the location is read and before anything is published: a reason means the run
+    this scan belongs to has ended, so the copy is discarded, nothing is recorded and `ScanWithdrawnError`
+    is raised (a scan child on another worker, cancelled while it read).
     """
     now = utcnow()
     key = context.key if context is not None else request_key(settings, request_id)
@@ -239,6 +251,11 @@ def scan_location(
         with staging_writer(copy, key) as staged:  # replaces the location's copies only when read
             result = _scan(settings, location, matcher, staged)
             found = staged.count
+            reason = withdrawn() if withdrawn is not None else None
+            if reason is not None:
+                raise ScanWithdrawnError(reason)
+    except ScanWithdrawnError:
+        raise
     except ConnectorError as exc:
         outcome = ScanOutcome(location, exc.status.value, proof_path(f"{type(exc).__name__}: {exc}"))
     except DsrError as exc:

@@ -72,3 +72,28 @@ def test_a_location_read_without_a_copy_here_goes_back_to_pending(tmp_path: Path
         kept = set(session.exec(select(FindingRow.location).where(FindingRow.request_id == rid)).all())
     assert kept == {"laptop-01"}
     assert remote_scans.reopen_unstaged(settings, rid) == []
+
+
+def test_a_scan_withdrawn_while_it_read_publishes_and_records_nothing(tmp_path: Path) -> None:
+    """A child whose parent stopped waiting while it read a laptop (cancelled, its process not yet ended):
+    asked again before publishing, it discards the copy and records nothing; the laptop's earlier copy,
+    status and finding rows stay as they were."""
+    import pytest
+
+    fleet = make_fleet(tmp_path, 2)
+    settings = load_settings(fleet.config)
+    rid = fleet.submit(RequestKind.ACCESS)
+    access.begin_access(settings, rid)
+    assert access.scan_location(settings, rid, "laptop-01").status == "scanned"
+    copy = staged_file(staging_dir(settings, rid), "laptop-01")
+    before = copy.read_bytes()
+    with session_scope(settings.database.url) as session:
+        rows = len(session.exec(select(FindingRow).where(FindingRow.request_id == rid)).all())
+        attempts = next(s.attempts for s in cases.location_scans(session, rid) if s.location == "laptop-01")
+    with pytest.raises(access.ScanWithdrawnError, match="parent has ended"):
+        access.scan_location(settings, rid, "laptop-01", withdrawn=lambda: f"{rid}: its parent has ended")
+    assert copy.read_bytes() == before
+    assert [p.name for p in copy.parent.iterdir() if p.name.startswith(".")] == []  # no temporary copy left
+    with session_scope(settings.database.url) as session:
+        assert len(session.exec(select(FindingRow).where(FindingRow.request_id == rid)).all()) == rows
+        assert next(s.attempts for s in cases.location_scans(session, rid) if s.location == "laptop-01") == attempts
