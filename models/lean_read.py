@@ -98,6 +98,10 @@ class Reader:
         self._conn = conn
         self._placeholder = placeholder
 
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The raw rows of a fixed statement of the caller (parameters written as `?`, values in `params`)."""
+        return list(self._conn.execute(sql.replace("?", self._placeholder), tuple(params)).fetchall())
+
     def rows(
         self, table: str, where: str = "", params: Sequence[Any] = (), *, order: str = "", limit: int | None = None
     ) -> list[Row]:
@@ -174,33 +178,16 @@ def _convert(kind: str, value: object) -> object:
 
 def read_requests(url: str, *, status: str | None = None) -> list[RequestRow] | None:
     """Requests newest first (only those in `status` if given), or None where the ORM path must answer."""
-    if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        return _read_sqlite(url.split(":///", 1)[1], status)
-    if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return _read_postgresql("postgresql://" + url.split("://", 1)[1], status)
-    return None
+
+    def read(reader: Reader) -> list[RequestRow]:
+        return [_row(r) for r in reader.fetch(_select(status), () if status is None else (status,))]
+
+    return lean_read(url, read)
 
 
-def _select(placeholder: str, status: str | None) -> str:
-    where = f" WHERE status = {placeholder}" if status is not None else ""
+def _select(status: str | None) -> str:
+    where = " WHERE status = ?" if status is not None else ""
     return f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests{where} ORDER BY received_at DESC"  # noqa: S608 - fixed column names; the status is a bound parameter
-
-
-def _read_sqlite(database: str, status: str | None) -> list[RequestRow] | None:
-    """Read an existing SQLite file (never create one): URI names, query options and `:memory:` go to the ORM."""
-    conn = _open_sqlite(database)
-    if conn is None:
-        return None
-    try:
-        conn.execute("BEGIN")  # one snapshot for the schema check and the rows
-        if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
-            return None
-        rows = conn.execute(_select("?", status), () if status is None else (status,)).fetchall()
-        return [_row(r) for r in rows]
-    except (sqlite3.Error, ValueError):
-        return None
-    finally:
-        conn.close()
 
 
 def _open_sqlite(database: str) -> sqlite3.Connection | None:
@@ -210,23 +197,6 @@ def _open_sqlite(database: str) -> sqlite3.Connection | None:
     try:
         return sqlite3.connect(f"file:{quote(database)}?mode=rw", uri=True, timeout=10)
     except sqlite3.Error:
-        return None
-
-
-def _read_postgresql(conninfo: str, status: str | None) -> list[RequestRow] | None:
-    """Read PostgreSQL with psycopg (the driver SQLAlchemy uses here); one transaction, nothing written."""
-    try:
-        import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
-    except ImportError:
-        return None
-    try:
-        with psycopg.connect(conninfo) as conn:
-            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
-                return None
-            rows = conn.execute(_select("%s", status), () if status is None else (status,)).fetchall()
-            conn.rollback()
-        return [_row(r) for r in rows]
-    except (psycopg.Error, ValueError):
         return None
 
 
