@@ -25,7 +25,6 @@ subject's spans, the phone gate) still reads the whole record, so the results ar
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -54,6 +53,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from detection.findings import Classification, DataCategory, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher, Span, iter_strings
+from detection.text_key import text_key
 from models.errors import ConfigError
 from models.types import IdentifierKind
 
@@ -76,9 +76,8 @@ _SCORE_THRESHOLD = 0.3
 # phonenumbers' limit of candidates per text (65535; candidates do not overlap) the limit is never reached.
 _PIECEWISE_MAX = 65_535
 # Distinct pieces whose results are remembered (then the memory starts again): bounds memory on large requests.
-# A piece up to `_PIECE_KEY_TEXT` characters is its own key, a longer one its BLAKE2b digest.
+# Each is remembered under `text_key` (a long piece under its digest, not its text).
 _PIECES_MAX = 100_000
-_PIECE_KEY_TEXT = 64
 _PieceMemory = dict[str | bytes, tuple[tuple[str, int, int, float], ...]]
 _PHONE = "PHONE_NUMBER"
 
@@ -590,7 +589,7 @@ class Classifier:
         of a package is unchanged by redaction): its e-mail, IBAN and card results, its numbers when the phone
         gate opens on `text`, and the person heuristics run now (they read only `text`). None when not known."""
         memory = self._pieces
-        found = memory.get(_piece_key(text)) if memory is not None else None
+        found = memory.get(text_key(text)) if memory is not None else None
         if found is None:
             return None
         phones = bool(self._phone_gate.search(text))
@@ -691,7 +690,7 @@ def _piece_results(
 ) -> list[tuple[int, tuple[str, int, int, float]]]:
     """(piece start, result in the piece) for every piece; the pieces not in `memory` are analysed together
     (joined by blank lines, as a record is: no result spans two of them) and remembered."""
-    keys = [_piece_key(text) for text in texts]
+    keys = [text_key(text) for text in texts]
     new = {key: text for key, text in zip(keys, texts, strict=True) if key not in memory}
     if new:
         if len(memory) + len(new) > _PIECES_MAX:
@@ -714,12 +713,6 @@ def _piece_results(
         for key, results in zip(new, found, strict=True):
             memory[key] = tuple(results)
     return [(start, result) for key, start in zip(keys, starts, strict=True) for result in memory[key]]
-
-
-def _piece_key(text: str) -> str | bytes:
-    if len(text) <= _PIECE_KEY_TEXT:
-        return text
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 _NUMBER_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER"})

@@ -26,6 +26,7 @@ import phonenumbers
 
 from detection.findings import ThirdPartyEntity
 from detection.matcher import Matcher, iter_strings
+from detection.text_key import text_key
 
 SOURCES = ("directory", "owner", "other_request", "data")
 
@@ -513,7 +514,7 @@ class _Finder:
         )
         phone_sources = {r"[\s().\-/]{0,3}".join(re.escape(d) for d in digits) for digits in phones}
         self._phone_re = _compile(rf"(?<!\d)\+?(?:{_alternation(phone_sources)})(?!\d)", 0) if phones else None
-        self._cache: dict[str, tuple[OtherHit, ...]] = {}
+        self._cache: dict[str | bytes, tuple[OtherHit, ...]] = {}
         self._id_re = (
             _compile(rf"(?<![\w\-])(?:{_alternation(re.escape(k.canonical) for k in ids.values())})(?![\w\-])", re.I)
             if ids
@@ -549,16 +550,18 @@ class _Finder:
         """Hits in `text`, longest first where they overlap, none overlapping the subject's own spans.
 
         The same strings recur across a package's records (keys, roles, repeated messages): each distinct
-        string is searched once (a bounded cache; the finder never changes once built).
+        string is searched once (a bounded cache under `text_key`, which keeps no long text; the finder never
+        changes once built).
         """
         if not text:
             return []
-        found = self._cache.get(text)
+        key = text_key(text)
+        found = self._cache.get(key)
         if found is None:
             found = self._find(text)
             if len(self._cache) >= _FIND_CACHE:
                 self._cache.clear()
-            self._cache[text] = found
+            self._cache[key] = found
         return list(found)
 
     def _find(self, text: str) -> tuple[OtherHit, ...]:

@@ -29,6 +29,7 @@ from detection.others import SOURCES, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
+from detection.text_key import text_key
 from erasure.proof_path import proof_path
 from models import cases
 from models.db import session_scope
@@ -455,10 +456,8 @@ class _Redacted:
     redactions: dict[str, int]
 
 
-def _content_key(content: str | None) -> bytes:
-    if content is None:
-        return b"none"
-    return hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def _content_key(content: str | None) -> str | bytes:
+    return b"none" if content is None else text_key(content)  # a digest is 16 bytes: never b"none"
 
 
 def _redact(
@@ -632,7 +631,7 @@ class _ReleaseCheck:
         self._kwargs: dict[str, Any] = {
             "others": people, "matcher": matcher, "classifier": classifier, "allow": allow, "released": released
         }  # fmt: skip
-        self._cache: dict[bytes, list[tuple[str, str]]] = {}
+        self._cache: dict[str | bytes, tuple[tuple[str, str], ...]] = {}
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
 
@@ -728,7 +727,7 @@ def _redacted_items(
     each redacted text is sealed into it once and the items hold only where it is: no text stays in memory.
     """
     region = settings.controller.phone_region
-    third_parties: dict[bytes, _Parked] = {}
+    third_parties: dict[str | bytes, _Parked] = {}
     for item in staged():
         key = _content_key(item.content)
         if key not in third_parties:
@@ -739,7 +738,7 @@ def _redacted_items(
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
-    redacted: dict[tuple[tuple[str, str], bytes], _Redacted] = {}
+    redacted: dict[tuple[tuple[str, str], str | bytes], _Redacted] = {}
     out: list[PackageItem] = []
     shared = _Shared()
     for item in staged():

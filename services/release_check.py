@@ -30,6 +30,7 @@ from pathlib import Path
 from detection.classify import Classifier
 from detection.matcher import Matcher, iter_strings
 from detection.others import OtherPeople
+from detection.text_key import text_key
 from models.errors import InputError
 
 #: Reason codes of a release-check hit (what kind of data, and how it is known to be someone else's).
@@ -57,7 +58,6 @@ _TAG = re.compile(r"<[^>]*>")
 # Page text is split where tags and markers were (the page inserts them between a record's pieces).
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
-_DIGEST = 16
 
 
 @dataclass(frozen=True)
@@ -278,13 +278,6 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
     return any(found in a for a in allow)
 
 
-def node_key(node: str) -> bytes:
-    """A string's key in the detections cache: its UTF-8 bytes when shorter than a digest (so never equal to
-    one; most of a package's strings are short keys and values), else its 16-byte BLAKE2b digest."""
-    raw = node.encode("utf-8", "surrogatepass")
-    return raw if len(raw) < _DIGEST else hashlib.blake2b(raw, digest_size=_DIGEST).digest()
-
-
 def text_files(root: Path) -> list[str]:
     """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
     return [
@@ -302,7 +295,7 @@ def check_package(
     allow: Iterable[str] = (),
     released: Iterable[str] = (),
     files: Iterable[str] | None = None,
-    cache: dict[bytes, list[tuple[str, str]]] | None = None,
+    cache: dict[str | bytes, tuple[tuple[str, str], ...]] | None = None,
 ) -> list[ReleaseItem]:
     """Every place in the package at `root` where another person's data may remain, minus released items.
 
@@ -331,14 +324,15 @@ def check_package(
             hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
             if classifier is not None:
                 for node in _nodes(place, text, rel):
-                    key = node_key(node)
+                    key = text_key(node)
                     detected = cache.get(key)
                     if detected is None:
-                        detected = [
+                        # Most strings have no detection: they share the one empty tuple.
+                        detected = tuple(
                             (_DETECTED[entity], "presidio")
                             for start, end, entity in classifier.detect_others(node, matcher)
                             if entity in _DETECTED and not _allowed(node, start, end, allowed)
-                        ]
+                        )
                         cache[key] = detected
                     hits += detected
             for n, (reason, source) in enumerate(hits):

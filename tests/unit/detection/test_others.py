@@ -200,3 +200,20 @@ class _Asking:
     def find(self, text: str) -> list[object]:
         self._asked.append(text)
         return list(self._matcher.find(text))
+
+
+def test_the_finder_remembers_long_strings_by_digest_not_by_their_text(subject: Matcher) -> None:
+    """A package's strings are searched once each, but the finder's memory must not become a second copy of the
+    package's text: a long string is remembered under its digest, and asked again it gives the same hits."""
+    found = people(subject)
+    found.add_email("priya.raman@corp.example", "directory")
+    finder = found.finder()
+    long_text = "Notes from the review. " * 10 + "Write to priya.raman@corp.example about it."
+    first = spans(found, long_text)
+    assert first == ["priya.raman@corp.example"]
+    assert spans(found, long_text) == first
+    assert spans(found, "short: priya.raman@corp.example") == ["priya.raman@corp.example"]
+    kept = list(finder._cache)
+    assert len(kept) == 2
+    assert all(isinstance(key, bytes) or len(key) <= 64 for key in kept)
+    assert long_text not in kept
