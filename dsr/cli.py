@@ -13,6 +13,7 @@ import typer
 
 from dsr.context import out, print_json, state
 from dsr.failures import report_failure
+from models.malloc_arenas import one_arena
 from models.prefect_env import quiet_prefect
 
 app = typer.Typer(
@@ -173,6 +174,7 @@ def main() -> None:
     creates are private to the user (umask 077 while it runs). An unexpected exception is shown as one line;
     its traceback goes to the debug log only with `--debug` (see `dsr.failures`).
     """
+    one_arena()  # before any thread starts: freed memory is reused across threads (models.malloc_arenas)
     state.reset()
     quiet_prefect()  # before any command imports Prefect: no telemetry, nothing sent to the internet
     logging.raiseExceptions = False  # a failing log handler must not print a traceback either
