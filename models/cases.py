@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
+from models.lean_write import audit_event_values, configured_locations
 from models.lifecycle import (
     OPEN_STATUSES,
     REFUSAL_GROUNDS,
@@ -36,11 +36,6 @@ from models.types import IdentifierKind, RequestKind, RequestStatus
 MAX_REQUEST_ID = 64
 
 
-def current_actor() -> str:
-    """The acting identity recorded on audit events: `$DSR_ACTOR`, else the OS user."""
-    return os.environ.get("DSR_ACTOR") or getpass.getuser()
-
-
 def record_event(
     session: Session,
     action: str,
@@ -51,13 +46,7 @@ def record_event(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event to the session (committed with the change it records). No personal data in details."""
-    event = AuditEvent(
-        actor=actor or current_actor(),
-        action=action,
-        request_id=request_id,
-        outcome=outcome,
-        details=json.dumps(details, sort_keys=True, default=str),
-    )
+    event = AuditEvent(**audit_event_values(action, request_id=request_id, outcome=outcome, actor=actor, **details))
     session.add(event)
     return event
 
@@ -412,11 +401,7 @@ def pseudonymise_closed_requests(session: Session, settings: Settings, *, now: d
 
 def sync_locations(session: Session, settings: Settings) -> None:
     """Make the `locations` table mirror the configuration's endpoints and stores."""
-    wanted: dict[str, Location] = {}
-    for ep in settings.endpoints:
-        wanted[ep.name] = Location(name=ep.name, kind="endpoint", url=ep.url, os=ep.os, group=ep.group)
-    for st in settings.stores:
-        wanted[st.name] = Location(name=st.name, kind="store", url=st.url)
+    wanted = configured_locations(settings)
     for existing in session.exec(select(Location)).all():
         if existing.name not in wanted:
             existing.active = False
@@ -431,12 +416,13 @@ def sync_locations(session: Session, settings: Settings) -> None:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
 
         insert = sqlite_insert
-    for name, loc in wanted.items():
-        row = {"name": name, "kind": loc.kind, "url": loc.url, "os": loc.os, "group": loc.group}
-        session.execute(insert(Location).values(active=True, synced_at=utcnow(), **row).on_conflict_do_nothing())
+    for name, row in wanted.items():
+        session.execute(
+            insert(Location).values(name=name, active=True, synced_at=utcnow(), **row).on_conflict_do_nothing()
+        )
         current = session.get(Location, name)
         if current is not None:
-            current.kind, current.url, current.os, current.group = loc.kind, loc.url, loc.os, loc.group
+            current.kind, current.url, current.os, current.group = row["kind"], row["url"], row["os"], row["group"]
             current.active, current.synced_at = True, utcnow()
             session.add(current)
 

@@ -1,6 +1,7 @@
 """Lean reads of the case database for the commands that only read (`dsr request list|show|plan`, `dsr hold
 list`): the DB-API driver and plain SELECTs, without SQLAlchemy or SQLModel (importing them takes most of a short
-command's time).
+command's time). The commands that write a few rows use the same connection, schema check and conversions
+(`lean_transaction`, with `models.lean_write.Writer`).
 
 `read_requests` and `lean_read` answer only where they read exactly what the ORM would: an existing SQLite file,
 or PostgreSQL through psycopg, already at the newest schema. Anything else (a database still to be created or
@@ -21,6 +22,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import quote
+
+from models.errors import DsrError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -128,42 +131,89 @@ class Reader:
 def lean_read(url: str, read: Callable[[Reader], T | None]) -> T | None:
     """`read(reader)` over a current case database in one transaction, nothing written; None where the ORM path
     must answer (see the module's docstring) or where `read` gives None."""
+    return lean_transaction(url, read, write=False)
+
+
+def lean_transaction(url: str, action: Callable[[Any], T | None], *, write: bool) -> T | None:
+    """`action` over a current case database in one transaction: a `Reader` (rolled back), or with `write` a
+    `models.lean_write.Writer` (committed when `action` returns a value). None, with nothing written, where the
+    ORM path must answer: a URL form not handled here, no such SQLite file, a schema that is not the newest, a
+    driver error before the commit, or `action` giving None. An exception of `action` (a `DsrError`) rolls back
+    and propagates."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        return _lean_sqlite(url.split(":///", 1)[1], read)
+        return _lean_sqlite(url.split(":///", 1)[1], action, write)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], read)
+        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, write)
     return None
 
 
-def _lean_sqlite(database: str, read: Callable[[Reader], T | None]) -> T | None:
+def _handle(conn: Any, placeholder: str, write: bool) -> Reader:
+    if not write:
+        return Reader(conn, placeholder)
+    from models.lean_write import Writer  # noqa: PLC0415 - only the commands that write
+
+    return Writer(conn, placeholder)
+
+
+def _lean_sqlite(database: str, action: Callable[[Any], T | None], write: bool) -> T | None:
     conn = _open_sqlite(database)
     if conn is None:
         return None
     try:
-        conn.execute("BEGIN")  # one snapshot for the schema check and the rows
+        if write:
+            # What the ORM's engine sets on every connection (`models.db`), then the write lock before any read,
+            # so that what is read is still so when the change commits.
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute("BEGIN")  # one snapshot for the schema check and the rows
         if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
             return None
-        return read(Reader(conn, "?"))
+        result = action(_handle(conn, "?", write))
+        if write and result is not None:
+            conn.commit()  # a commit SQLite refuses leaves nothing written (closing rolls back)
+        return result
+    except DsrError:
+        raise
     except (sqlite3.Error, ValueError):
         return None
     finally:
         conn.close()
 
 
-def _lean_postgresql(conninfo: str, read: Callable[[Reader], T | None]) -> T | None:
+def _lean_postgresql(conninfo: str, action: Callable[[Any], T | None], write: bool) -> T | None:
     try:
         import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
     except ImportError:
         return None
     try:
-        with psycopg.connect(conninfo) as conn:
-            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
-                return None
-            result = read(Reader(conn, "%s"))
-            conn.rollback()
-        return result
-    except (psycopg.Error, ValueError):
+        conn = psycopg.connect(conninfo)
+    except psycopg.Error:
         return None
+    with conn:
+        try:
+            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
+                conn.rollback()
+                return None
+            result = action(_handle(conn, "%s", write))
+        except DsrError:
+            conn.rollback()
+            raise
+        except (psycopg.Error, ValueError):
+            conn.rollback()
+            return None
+        if not write or result is None:
+            conn.rollback()
+            return result
+        try:
+            conn.commit()
+        except psycopg.Error as exc:  # not retried through the ORM: whether it took effect is then unknown
+            raise DsrError(
+                f"the case database did not confirm the write ({type(exc).__name__}); check what was recorded "
+                "(`dsr request list`, `dsr hold list`, `dsr ledger verify`) before retrying"
+            ) from None
+        return result
 
 
 def _convert(kind: str, value: object) -> object:

@@ -620,3 +620,27 @@ def checkpoint_of_row(row: Any) -> Checkpoint:
         signature=row.signature,
         prev_checkpoint=row.prev_checkpoint,
     )
+
+
+def entry_columns(entry: LedgerEntry) -> dict[str, Any]:
+    """The columns of the `ledger_entries` row of `entry` (what both the ORM's and the lean store insert)."""
+    document = entry.to_dict()
+    return {
+        **{k: v for k, v in document.items() if k not in ("counts", "details", "at")},
+        "counts": json.dumps(document["counts"], sort_keys=True, ensure_ascii=True),
+        "details": json.dumps(document["details"], sort_keys=True, ensure_ascii=True),
+        "at": entry.at,
+    }
+
+
+def checkpoint_columns(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The columns of the `ledger_checkpoints` row of `checkpoint` (its `id` is the database's)."""
+    return {
+        "seq_from": checkpoint.seq_from,
+        "seq_to": checkpoint.seq_to,
+        "head_hash": checkpoint.head_hash,
+        "at": checkpoint.at,
+        "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature,
+        "prev_checkpoint": checkpoint.prev_checkpoint,
+    }

@@ -16,6 +16,7 @@ from models.db import session_scope
 from models.errors import DsrError, InputError
 from models.identifiers import CLOCK_SKEW
 from models.identity import os_user
+from models.lean_write import current_actor
 from models.settings import Settings
 from models.tables import Request, utcnow
 from proofs.entry import JSONValue, LedgerEntry
@@ -208,7 +209,7 @@ def record_package_sealed(
         ProofRecord(
             action=LedgerAction.PACKAGE_SEALED,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             path=name,
             sha256_after=manifest_sha256,
             details={"delete_on": delete_on.isoformat()},
@@ -224,7 +225,7 @@ def record_package_deleted(settings: Settings, request_id: str, *, name: str, ma
         ProofRecord(
             action=LedgerAction.PACKAGE_DELETED,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             path=name,
             sha256_before=manifest_sha256,
         ),
@@ -241,7 +242,7 @@ def record_release_check(
         ProofRecord(
             action=LedgerAction.RELEASE_CHECK,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             outcome="passed" if passed else "blocked",
             counts={"items": len(items), "released": released},
             details={"items": [{"item": i["item"], "reason": i["reason"]} for i in items[:200]]},
