@@ -226,6 +226,38 @@ def test_reads_load_no_orm_on_either_database(planned: tuple[Path, str], databas
         assert _heavy_modules(config, *(a.format(rid=rid) for a in args), watch=NO_ORM, extra_env=env) == set()
 
 
+#: What writes a few rows: a legal hold added and released, the ledger sealed with its head filed or exported.
+WRITES = (
+    ("hold", "add", "--id", "LH-LEAN", "--reason", "r", "--case-reference", "C", "--approver", "A", "--review-date",
+     "2027-01-01", "--subject-request", "{rid}"),
+    ("hold", "release", "LH-LEAN", "--by", "Legal"),
+    ("ledger", "head", "{tmp}/head.json"),
+    ("ledger", "export", "{tmp}/ledger.jsonl"),
+)  # fmt: skip
+#: The ledger's commands sign (Ed25519, from `cryptography`); the hold's need no crypto.
+SIGNS = tuple(m for m in NO_ORM if m != "cryptography")
+
+
+def test_writes_load_no_orm_on_either_database(planned: tuple[Path, str], database_url: str, tmp_path: Path) -> None:
+    """`hold add|release` and `ledger head|export` on a current case database (the fleet's SQLite file, and the
+    database of DSR_DATABASE_URL: PostgreSQL through psycopg, or another SQLite file) import neither SQLAlchemy nor
+    SQLModel nor the tables: they write through the DB-API driver (`models.lean_write`, `proofs.lean_store`)."""
+    config, rid = planned
+    for args in WRITES:
+        watch = SIGNS if args[0] == "ledger" else NO_ORM
+        assert _heavy_modules(config, *(a.format(rid=rid, tmp=tmp_path) for a in args), watch=watch) == set()
+    person = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DSR_DATABASE_URL", database_url)
+        rid = record_request(load_settings(config), kind=RequestKind.ACCESS, emails=person["emails"], channel="email")
+    dispose_engines()
+    env = {"DSR_DATABASE_URL": database_url}
+    for args in WRITES:
+        formatted = (a.format(rid=rid, tmp=tmp_path) for a in args)
+        watch = SIGNS if args[0] == "ledger" else NO_ORM
+        assert _heavy_modules(config, *formatted, watch=watch, extra_env=env) == set()
+
+
 def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:
     """`request plan --detail` loads neither Prefect nor presidio (nor spaCy behind it); `request approve` none of
     the heavy packages either: not the matcher engine, the laptop connectors or the erasure modules (the decision

@@ -1,0 +1,274 @@
+"""The commands that write through `models.lean_write` (`dsr hold add|release`, `dsr ledger head|export`) leave
+exactly the rows the ORM path leaves, on SQLite and PostgreSQL: every column of every table, as stored, from the
+same seeded database and clock. Their refusals give the ORM path's one-line error and write nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import dsr.cli_ledger  # noqa: F401 - imported before a test patches what it imports
+import models.tables  # noqa: F401 - registers every table
+import proofs.lean_store  # noqa: F401
+from models.db import dispose_engines, get_engine, session_scope
+from models.holds import add_hold
+from models.tables import Location, Request, SubjectIdentifier
+from proofs.entry import LedgerAction, ProofRecord
+from proofs.ledger import open_database_ledger
+from proofs.signing import load_signing_key
+from tests.unit.dsr.conftest import Invoke, Outcome, assert_clean_failure
+
+FIXED = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+
+CONFIG = """
+[controller]
+name = "Example Ltd"
+
+[[endpoints]]
+name = "laptop-01"
+url = "file:///srv/fleet/laptop-01"
+os = "macos"
+group = "engineering"
+
+[[stores]]
+name = "backups"
+url = "s3://backups/laptops/"
+
+[[holds]]
+id = "HOLD-CONFIG"
+reason = "litigation"
+case_reference = "LIT-1"
+approver = "General Counsel"
+review_date = "2027-06-30"
+"""
+
+
+class _FixedClock(datetime):
+    """`datetime` whose `now` is `FIXED` (the ledger's default clock reads `datetime.now(UTC)`)."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> Any:
+        return FIXED if tz is not None else FIXED.replace(tzinfo=None)
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration with one endpoint, one store and one configured hold; a fixed clock and actor."""
+    for var in ("DSR_CONFIG", "DSR_DATABASE_URL", "DSR_LEDGER_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "dsr.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    load_signing_key(tmp_path / ".dsr" / "ledger-signing.pem", create=True)
+    monkeypatch.setenv("DSR_CONFIG", str(path))
+    monkeypatch.setenv("DSR_ACTOR", "tester")
+    for module in ("models.lean_write", "models.holds", "models.cases"):
+        monkeypatch.setattr(f"{module}.utcnow", lambda: FIXED)
+    monkeypatch.setattr("proofs.ledger.datetime", _FixedClock)
+    return path
+
+
+def _fresh(url: str, tmp_path: Path, tag: str) -> str:
+    """An empty, migrated case database: a new SQLite file, or the PostgreSQL database emptied (ids restarted)."""
+    dispose_engines()
+    if url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / tag}.db"
+        get_engine(url)
+        return url
+    tables = ", ".join(t for t in SQLModel.metadata.tables)
+    with get_engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return url
+
+
+def _seed(url: str, config: Path) -> None:
+    """A request with two identifiers, an added hold and its audit event, a location the configuration no longer
+    names and one whose address changed, and a ledger of five entries of which three are sealed: written through
+    the ORM with the fixed clock."""
+    from models.settings import load_settings
+
+    settings = load_settings(config)
+    with session_scope(url) as session:
+        session.add(
+            Request(
+                id="DSR-2026-0001", kind="access", status="identity_pending", received_at=FIXED, calendar="x",
+                algorithm_version="1", due_on=date(2026, 4, 4), target_on=date(2026, 3, 30), created_at=FIXED,
+                updated_at=FIXED,
+            )
+        )  # fmt: skip
+        session.add(Location(name="retired", kind="endpoint", url="file:///old", synced_at=FIXED))
+        session.add(Location(name="laptop-01", kind="endpoint", url="file:///moved", os="linux", synced_at=FIXED))
+        session.flush()
+        for n in (2, 1):
+            session.add(SubjectIdentifier(request_id="DSR-2026-0001", kind="email", keyed_hash=f"{n}" * 64))
+        add_hold(
+            session, settings, hold_id="LH-OLD", reason="litigation", case_reference="C-1", approver="Legal",
+            review_date=date(2027, 1, 1), paths=["/Users/*/x"],
+        )  # fmt: skip
+    ledger = open_database_ledger(url, signing_key=config.parent / ".dsr" / "ledger-signing.pem", env_var=None)
+    for n in range(5):
+        ledger.append(
+            ProofRecord(action=LedgerAction.PURGE, location="laptop-01", path=f"/p/{n}"), idempotency_key=f"k{n}"
+        )
+        if n == 2:
+            ledger.seal()
+    dispose_engines()
+
+
+def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table as stored (the driver's values, no ORM conversion), in primary-key order."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    with get_engine(url).connect() as conn:
+        for name, table in SQLModel.metadata.tables.items():
+            order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+            rows[name] = [tuple(r) for r in conn.execute(text(f"SELECT * FROM {name} ORDER BY {order}"))]  # noqa: S608 - fixed names
+    dispose_engines()
+    return rows
+
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@dataclass
+class Run:
+    """One command on a freshly seeded database: its outcome, the rows before and after, and the outcome of the
+    command run after it (if any)."""
+
+    outcome: Outcome
+    before: Rows
+    after: Rows
+    again: Outcome | None = None
+
+
+@pytest.fixture
+def run(
+    config: Path, database_url: str, tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Run]:
+    """`run(path, *args, again=())`: `dsr ARGS` (then `dsr AGAIN`) on a freshly seeded database through the lean
+    path (`lean`: the ORM must not be touched), the ORM path (`orm`: the lean write steps aside) or whichever
+    answers (`auto`)."""
+
+    def _run(path: str, *args: str, again: tuple[str, ...] = ()) -> Run:
+        url = _fresh(database_url, tmp_path, path)
+        _seed(url, config)
+        before = _snapshot(url)
+        with monkeypatch.context() as patch:
+            patch.setenv("DSR_DATABASE_URL", url)
+            if path == "lean":
+                patch.setattr("models.db.get_engine", _no_orm)
+            elif path == "orm":
+                patch.setattr("models.lean_write.lean_write", lambda url, write: None)
+                patch.setattr("dsr.cli_ledger.lean_ledger_store", lambda url: None)
+            result = invoke(*(a.replace("{tmp}", str(tmp_path / path)) for a in args))
+            second = invoke(*again) if again else None
+        dispose_engines()
+        return Run(result, before, _snapshot(url), second)
+
+    return _run
+
+
+def _no_orm(url: str) -> Iterator[Any]:
+    raise AssertionError("the ORM path was taken")
+
+
+HOLD = (
+    "--reason",
+    "litigation\nsecond line",
+    "--case-reference",
+    " C-9 ",
+    "--approver",
+    "Legal",
+    "--review-date",
+    "2027-05-01",
+)
+
+#: Commands that write, each with the lean path's outcome.
+WRITES = {
+    "hold add": ("hold", "add", "--id", "LH-NEW", *HOLD, "--json"),
+    "hold add with scope": (
+        "hold",
+        "add",
+        "--id",
+        "LH-NEW",
+        *HOLD,
+        "--endpoint",
+        "laptop-01",
+        "--endpoint",
+        "backups",
+        "--path",
+        "/a/*",
+        "--path",
+        "/a/*",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+        "--subject-request",
+        "DSR-2026-0001",
+    ),
+    "hold release": ("hold", "release", "LH-OLD", "--by", " Legal Team ", "--json"),
+    "ledger head": ("ledger", "head", "{tmp}/head.json", "--json"),
+    "ledger export": ("ledger", "export", "{tmp}/ledger.jsonl", "--json"),
+}
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+def test_lean_and_orm_paths_write_the_same_rows(name: str, run: Callable[..., Run], tmp_path: Path) -> None:
+    """Same output, same rows in every table (the hold, its audit event, the locations synced from the
+    configuration, the ledger's new checkpoint), and a change was made."""
+    by_orm, by_lean = run("orm", *WRITES[name]), run("lean", *WRITES[name])
+    orm, lean, before, orm_rows, lean_rows = (
+        by_orm.outcome,
+        by_lean.outcome,
+        by_lean.before,
+        by_orm.after,
+        by_lean.after,
+    )
+    assert (orm.returncode, lean.returncode) == (0, 0), (orm.stderr, lean.stderr)
+    assert lean.stdout.replace(str(tmp_path / "lean"), "T") == orm.stdout.replace(str(tmp_path / "orm"), "T")
+    assert lean.stderr.replace(str(tmp_path / "lean"), "T") == orm.stderr.replace(str(tmp_path / "orm"), "T")
+    assert lean_rows == orm_rows
+    assert lean_rows != before
+    if name.startswith("ledger"):
+        written = next((tmp_path / "lean").glob("*"))
+        assert written.read_bytes() == (tmp_path / "orm" / written.name).read_bytes()
+
+
+REFUSALS = {
+    "duplicate id": ("hold", "add", "--id", "LH-OLD", *HOLD),
+    "configured id": ("hold", "add", "--id", "HOLD-CONFIG", *HOLD),
+    "bad id": ("hold", "add", "--id", "-bad", *HOLD),
+    "unknown location": ("hold", "add", "--id", "LH-NEW", *HOLD, "--endpoint", "nowhere"),
+    "unknown subject request": ("hold", "add", "--id", "LH-NEW", *HOLD, "--subject-request", "DSR-2026-0099"),
+    "reversed dates": ("hold", "add", "--id", "LH-NEW", *HOLD, "--from", "2025-02-01", "--to", "2025-01-01"),
+    "release unknown": ("hold", "release", "LH-NONE", "--by", "Legal"),
+    "release configured": ("hold", "release", "HOLD-CONFIG", "--by", "Legal"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_refusals_give_the_orm_error_and_write_nothing(name: str, run: Callable[..., Run]) -> None:
+    """Bad input, a duplicate or configured id, an unknown location, request or hold: the command as it runs
+    (lean first) says what the ORM path says, in one line with the same exit code, and writes nothing."""
+    orm, auto = run("orm", *REFUSALS[name]), run("auto", *REFUSALS[name])
+    assert_clean_failure(auto.outcome)
+    assert auto.outcome == orm.outcome
+    assert auto.after == auto.before == orm.after
+
+
+def test_a_released_hold_is_not_released_again(run: Callable[..., Run]) -> None:
+    """The release is a compare-and-swap on `released_at`: a second release, lean or not, names the first one's
+    day, as the ORM path does, and changes nothing."""
+    release = ("hold", "release", "LH-OLD", "--by", "Legal")
+    orm = run("orm", *release, again=(*release[:3], "--by", "Someone Else"))
+    auto = run("auto", *release, again=(*release[:3], "--by", "Someone Else"))
+    assert auto.again is not None and orm.again is not None
+    assert_clean_failure(auto.again)
+    assert "was released already on 2026-03-04" in auto.again.stderr
+    assert auto.again == orm.again and auto.after == orm.after
