@@ -131,31 +131,27 @@ class Reader:
 def lean_read(url: str, read: Callable[[Reader], T | None]) -> T | None:
     """`read(reader)` over a current case database in one transaction, nothing written; None where the ORM path
     must answer (see the module's docstring) or where `read` gives None."""
-    return lean_transaction(url, read, write=False)
+    return lean_transaction(url, read, Reader)
 
 
-def lean_transaction(url: str, action: Callable[[Any], T | None], *, write: bool) -> T | None:
-    """`action` over a current case database in one transaction: a `Reader` (rolled back), or with `write` a
-    `models.lean_write.Writer` (committed when `action` returns a value). None, with nothing written, where the
-    ORM path must answer: a URL form not handled here, no such SQLite file, a schema that is not the newest, a
-    driver error before the commit, or `action` giving None. An exception of `action` (a `DsrError`) rolls back
-    and propagates."""
+def lean_transaction(
+    url: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], *, write: bool = False
+) -> T | None:
+    """`action(handle(connection, placeholder))` over a current case database in one transaction: rolled back, or
+    with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
+    with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
+    schema that is not the newest, a driver error before the commit, or `action` giving None. An exception of
+    `action` (a `DsrError`) rolls back and propagates."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        return _lean_sqlite(url.split(":///", 1)[1], action, write)
+        return _lean_sqlite(url.split(":///", 1)[1], action, handle, write)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, write)
+        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, handle, write)
     return None
 
 
-def _handle(conn: Any, placeholder: str, write: bool) -> Reader:
-    if not write:
-        return Reader(conn, placeholder)
-    from models.lean_write import Writer  # noqa: PLC0415 - only the commands that write
-
-    return Writer(conn, placeholder)
-
-
-def _lean_sqlite(database: str, action: Callable[[Any], T | None], write: bool) -> T | None:
+def _lean_sqlite(
+    database: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], write: bool
+) -> T | None:
     conn = _open_sqlite(database)
     if conn is None:
         return None
@@ -170,7 +166,7 @@ def _lean_sqlite(database: str, action: Callable[[Any], T | None], write: bool) 
             conn.execute("BEGIN")  # one snapshot for the schema check and the rows
         if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
             return None
-        result = action(_handle(conn, "?", write))
+        result = action(handle(conn, "?"))
         if write and result is not None:
             conn.commit()  # a commit SQLite refuses leaves nothing written (closing rolls back)
         return result
@@ -182,7 +178,9 @@ def _lean_sqlite(database: str, action: Callable[[Any], T | None], write: bool) 
         conn.close()
 
 
-def _lean_postgresql(conninfo: str, action: Callable[[Any], T | None], write: bool) -> T | None:
+def _lean_postgresql(
+    conninfo: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], write: bool
+) -> T | None:
     try:
         import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
     except ImportError:
@@ -196,7 +194,7 @@ def _lean_postgresql(conninfo: str, action: Callable[[Any], T | None], write: bo
             if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
                 conn.rollback()
                 return None
-            result = action(_handle(conn, "%s", write))
+            result = action(handle(conn, "%s"))
         except DsrError:
             conn.rollback()
             raise

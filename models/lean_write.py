@@ -192,4 +192,4 @@ class Writer(Reader):
 def lean_write(url: str, write: Callable[[Writer], T | None]) -> T | None:
     """`write(writer)` over a current case database in one transaction, committed when it gives a value; None,
     with nothing written, where the ORM path must run instead (`models.lean_read.lean_transaction`)."""
-    return lean_transaction(url, write, write=True)
+    return lean_transaction(url, write, Writer, write=True)
