@@ -19,11 +19,11 @@ from models.crypto import new_key, seal, unseal
 from models.deadline import ALGORITHM_VERSION, compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
+from models.identity_record import SUBMITTED_EVENT
 from models.lean_write import audit_event_values, configured_locations
 from models.lifecycle import (
     OPEN_STATUSES,
     REFUSAL_GROUNDS,
-    TRANSITIONS,
     release_check_document,
     released_of,
     request_detail_document,
@@ -135,7 +135,7 @@ def submit_request(
         )
     record_event(
         session,
-        "request.submitted",
+        SUBMITTED_EVENT,
         request_id=request.id,
         kind=kind.value,
         channel=channel,
@@ -154,16 +154,8 @@ def transition(session: Session, request: Request, to: RequestStatus, *, action:
         InvalidTransitionError: the lifecycle does not allow it (the message names both statuses).
     """
     current = RequestStatus(request.status)
-    if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the request is closed)"
-        raise InvalidTransitionError(
-            f"request {request.id} cannot go from {current} to {to}; allowed next: {allowed}",
-            request_id=request.id,
-        )
-    request.status = to.value
-    request.updated_at = utcnow()
-    if not TRANSITIONS[to]:
-        request.closed_at = request.updated_at
+    for column, value in lifecycle.transition_columns(request.id, request.status, to, utcnow()).items():
+        setattr(request, column, value)
     session.add(request)
     record_event(session, action, request_id=request.id, status_from=current.value, status_to=to.value, **details)
 

@@ -644,3 +644,17 @@ def checkpoint_columns(checkpoint: Checkpoint) -> dict[str, Any]:
         "signature": checkpoint.signature,
         "prev_checkpoint": checkpoint.prev_checkpoint,
     }
+
+
+_CHUNK = 500
+
+
+def text_chunks(text: str | None) -> list[JSONValue]:
+    """A free-text note as ledger-safe strings: one per line, long lines cut in pieces (no control characters)."""
+    if not text:
+        return []
+    out: list[JSONValue] = []
+    for raw in text.splitlines():
+        line = "".join(ch for ch in raw if ch.isprintable())
+        out.extend(line[i : i + _CHUNK] for i in range(0, max(len(line), 1), _CHUNK))
+    return out

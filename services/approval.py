@@ -1,28 +1,40 @@
 """The human decision on an erasure plan and what reads it: the newest plan, its state, the signed approval.
 
 Split from `services.erasure` (which names every function here too) so that `dsr request approve` records a
-decision without importing the discovery, execution and matcher modules.
+decision without importing the discovery, execution and matcher modules. `decide_lean` records it without
+SQLAlchemy (`models.lean_write`, `proofs.lean_store`) where the case database is ready for it; the ORM is imported
+by the functions that use a session.
 """
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from typing import TYPE_CHECKING, Any
 
-from models import cases, identity
-from models.db import session_scope
 from models.errors import ApprovalRequiredError, FourEyesError, InputError
+from models.identity_record import SUBMITTED_EVENT, os_user, submitter_of
+from models.lean_read import Reader, lean_read
+from models.lean_write import Writer, lean_write, utcnow
+from models.lifecycle import transition_columns
 from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
-from models.tables import ErasurePlanRecord, utcnow
 from models.types import RequestStatus
+from proofs.entry import text_chunks
+from proofs.lean_store import lean_ledger_store
 from proofs.ledger import LedgerAction, ProofRecord
 from services.case_views import Approval, PlanState, approval_from, approval_key, plan_state_of
 from services.evidence import ledger_for
-from services.identity import reading_ledger, text_chunks
+
+if TYPE_CHECKING:
+    from models.tables import ErasurePlanRecord
 
 
 def latest_plan(settings: Settings, request_id: str) -> ErasurePlanRecord | None:
     """The newest stored plan of a request."""
+    from sqlmodel import col, select  # noqa: PLC0415 - the ORM only where a session is used
+
+    from models.db import session_scope  # noqa: PLC0415
+    from models.tables import ErasurePlanRecord  # noqa: PLC0415
+
     with session_scope(settings.database.url) as session:
         return session.exec(
             select(ErasurePlanRecord)
@@ -39,6 +51,8 @@ def plan_state(settings: Settings, request_id: str) -> PlanState:
 
 def approval_of(settings: Settings, request_id: str) -> Approval | None:
     """The signed ledger entry of the decision on the newest plan, if one was recorded."""
+    from services.identity import reading_ledger  # noqa: PLC0415 - the ORM's ledger store
+
     record = latest_plan(settings, request_id)
     if record is None:
         return None
@@ -58,6 +72,12 @@ def check_decision(
         FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request (or the submitter
             is unknown).
     """
+    from sqlmodel import col, select  # noqa: PLC0415 - the ORM only where a session is used
+
+    from models import cases, identity  # noqa: PLC0415
+    from models.db import session_scope  # noqa: PLC0415
+    from models.tables import ErasurePlanRecord  # noqa: PLC0415
+
     digest = digest.strip().lower()
     if not digest:
         raise InputError(
@@ -117,53 +137,159 @@ def decide(
         InputError: no reviewer name, or `digest` is not the pending plan's.
         FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request.
     """
+    from models import cases, identity  # noqa: PLC0415 - the ORM only where a session is used
+    from models.db import session_scope  # noqa: PLC0415
+    from models.tables import ErasurePlanRecord  # noqa: PLC0415
+
     if not reviewer.strip():
         raise InputError("--by must name the reviewer who decides on the plan")
     reviewer = reviewer.strip()
-    user = authenticated_user or identity.os_user()
+    user = authenticated_user or os_user()
     record = check_decision(settings, request_id, approved=approved, digest=digest, authenticated_user=user)
     with session_scope(settings.database.url) as session:
         submitter = identity.submitted_by(session, request_id)
-    ledger = ledger_for(settings)
-    ledger.append(
-        ProofRecord(
-            action=LedgerAction.APPROVE if approved else LedgerAction.REJECT,
-            request_id=request_id,
-            actor=reviewer[:200],
-            outcome="approved" if approved else "rejected",
-            details={
-                "plan_digest": record.digest,
-                "reviewer": reviewer,
-                "authenticated_user": user,
-                "authentication": authentication,
-                "channel": channel,
-                "note": text_chunks(note),
-                "submitted_by": submitter,
-                "four_eyes": settings.erasure.four_eyes,
-            },
-        ),
-        idempotency_key=approval_key(request_id, record.digest),
-    )
-    ledger.seal()
+    decision = _Decision(request_id, approved, reviewer, record.digest, note, user, channel, authentication)
+    _sign(settings, decision, submitter, ledger_for(settings))
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         row = session.get(ErasurePlanRecord, record.id)
         if row is None or row.decision != "pending":
-            raise ApprovalRequiredError(
-                f"request {request_id}: the plan was decided meanwhile; see `dsr request plan {request_id}`",
-                request_id=request_id,
-            )
-        row.decision = "approved" if approved else "rejected"
-        row.decided_by, row.decided_at, row.note = reviewer, utcnow(), note
+            raise _decided_meanwhile(request_id)
+        for column, value in decision.plan_columns().items():
+            setattr(row, column, value)
         session.add(row)
-        cases.transition(
-            session,
-            request,
-            RequestStatus.EXECUTING if approved else RequestStatus.IN_PROGRESS,
-            action="erasure.approved" if approved else "erasure.rejected",
-            actor=reviewer,
-            plan_digest=record.digest,
-            authenticated_user=user,
-            authentication=authentication,
-        )
+        cases.transition(session, request, decision.status, action=decision.action, **decision.event_details())
     return plan_state(settings, request_id)
+
+
+class _Decision:
+    """One reviewer's decision on the plan with `digest`: what the ledger entry, the plan row, the request's status
+    and the audit event record of it, on either path."""
+
+    def __init__(
+        self,
+        request_id: str,
+        approved: bool,
+        reviewer: str,
+        digest: str,
+        note: str | None,
+        user: str,
+        channel: str,
+        authentication: str,
+    ) -> None:
+        self.request_id, self.approved, self.reviewer, self.digest = request_id, approved, reviewer, digest
+        self.note, self.user, self.channel, self.authentication = note, user, channel, authentication
+        self.status = RequestStatus.EXECUTING if approved else RequestStatus.IN_PROGRESS
+        self.action = "erasure.approved" if approved else "erasure.rejected"
+
+    def plan_columns(self) -> dict[str, Any]:
+        """The `erasure_plans` columns the decision sets."""
+        decision = "approved" if self.approved else "rejected"
+        return {"decision": decision, "decided_by": self.reviewer, "decided_at": utcnow(), "note": self.note}
+
+    def event_details(self) -> dict[str, Any]:
+        """The actor and details of the audit event of the status change."""
+        return {
+            "actor": self.reviewer,
+            "plan_digest": self.digest,
+            "authenticated_user": self.user,
+            "authentication": self.authentication,
+        }
+
+
+def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger: Any) -> None:
+    """The decision's signed ledger entry (exactly once per plan digest), sealed at once."""
+    ledger.append(
+        ProofRecord(
+            action=LedgerAction.APPROVE if decision.approved else LedgerAction.REJECT,
+            request_id=decision.request_id,
+            actor=decision.reviewer[:200],
+            outcome="approved" if decision.approved else "rejected",
+            details={
+                "plan_digest": decision.digest,
+                "reviewer": decision.reviewer,
+                "authenticated_user": decision.user,
+                "authentication": decision.authentication,
+                "channel": decision.channel,
+                "note": text_chunks(decision.note),
+                "submitted_by": submitter,
+                "four_eyes": settings.erasure.four_eyes,
+            },
+        ),
+        idempotency_key=approval_key(decision.request_id, decision.digest),
+    )
+    ledger.seal()
+
+
+def _decided_meanwhile(request_id: str) -> ApprovalRequiredError:
+    return ApprovalRequiredError(
+        f"request {request_id}: the plan was decided meanwhile; see `dsr request plan {request_id}`",
+        request_id=request_id,
+    )
+
+
+def submitted_by_of(db: Reader, request_id: str) -> str | None:
+    """`models.identity.submitted_by` read through a lean read."""
+    where = "request_id = ? AND action = ?"
+    events = db.rows("audit_events", where, (request_id, SUBMITTED_EVENT), order="id", limit=1)
+    return submitter_of(events[0] if events else None)
+
+
+def decide_lean(
+    settings: Settings,
+    request_id: str,
+    *,
+    approved: bool,
+    reviewer: str,
+    digest: str,
+    note: str | None = None,
+    authenticated_user: str,
+    channel: str = "cli",
+    authentication: str = AUTH_OS_LOGIN,
+) -> str | None:
+    """`decide` without SQLAlchemy: the same checks, ledger entry, checkpoint, plan row, status change and audit
+    event, in the same transactions. Gives the decided plan's digest, or None, with nothing written, where `decide`
+    must run instead (a database to create or migrate, and every refusal: `decide` then names it; a driver error
+    after the ledger entry is written leaves it for `decide`, whose append finds it stored).
+
+    Raises:
+        ApprovalRequiredError: the plan was decided meanwhile (after the ledger entry was written).
+        InvalidTransitionError: the request's status does not allow the change (nothing written but the entry).
+    """
+    url = settings.database.url
+    user, wanted = authenticated_user, digest.strip().lower()
+
+    def check(db: Reader) -> tuple[int, str, str | None] | None:
+        if not reviewer.strip() or not wanted or not db.rows("requests", "id = ?", (request_id,)):
+            return None
+        plans = db.rows("erasure_plans", "request_id = ?", (request_id,), order="id DESC", limit=1)
+        if not plans or plans[0].decision != "pending" or plans[0].digest != wanted:
+            return None
+        submitter = submitted_by_of(db, request_id)
+        if approved and settings.erasure.four_eyes and (submitter is None or submitter == user):
+            return None
+        return plans[0].id, plans[0].digest, submitter
+
+    checked = lean_read(url, check)
+    store = lean_ledger_store(url) if checked is not None else None
+    if checked is None or store is None:
+        return None
+    plan_id, plan_digest, submitter = checked
+    decision = _Decision(request_id, approved, reviewer.strip(), plan_digest, note, user, channel, authentication)
+    _sign(settings, decision, submitter, ledger_for(settings, store=store))
+
+    def write(db: Writer) -> bool | None:
+        requests = db.rows("requests", "id = ?", (request_id,))
+        if not requests:
+            return None
+        if db.update("erasure_plans", decision.plan_columns(), "id = ? AND decision = 'pending'", (plan_id,)) != 1:
+            raise _decided_meanwhile(request_id)
+        status = requests[0].status
+        db.update(
+            "requests", transition_columns(request_id, status, decision.status, utcnow()), "id = ?", (request_id,)
+        )
+        details = decision.event_details()
+        db.event(decision.action, request_id=request_id, status_from=status, status_to=decision.status.value, **details)
+        return True
+
+    return plan_digest if lean_write(url, write) else None

@@ -15,14 +15,13 @@ from models import cases
 from models.db import session_scope
 from models.errors import DsrError, InputError
 from models.identifiers import CLOCK_SKEW
-from models.identity import os_user
+from models.identity_record import os_user
 from models.lean_write import current_actor
 from models.settings import Settings
 from models.tables import Request, utcnow
-from proofs.entry import JSONValue, LedgerEntry
+from proofs.entry import JSONValue, LedgerEntry, text_chunks
 from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
-from services.identity import text_chunks
 from services.subject import build_matcher
 
 

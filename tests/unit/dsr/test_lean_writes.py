@@ -17,9 +17,10 @@ from sqlmodel import SQLModel
 import dsr.cli_ledger  # noqa: F401 - imported before a test patches what it imports
 import models.tables  # noqa: F401 - registers every table
 import proofs.lean_store  # noqa: F401
+from models.cases import record_event
 from models.db import dispose_engines, get_engine, session_scope
 from models.holds import add_hold
-from models.tables import Location, Request, SubjectIdentifier
+from models.tables import ErasurePlanRecord, Location, Request, SubjectIdentifier
 from proofs.entry import LedgerAction, ProofRecord
 from proofs.ledger import open_database_ledger
 from proofs.signing import load_signing_key
@@ -68,7 +69,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     load_signing_key(tmp_path / ".dsr" / "ledger-signing.pem", create=True)
     monkeypatch.setenv("DSR_CONFIG", str(path))
     monkeypatch.setenv("DSR_ACTOR", "tester")
-    for module in ("models.lean_write", "models.holds", "models.cases"):
+    for module in ("models.lean_write", "models.holds", "models.cases", "services.approval"):
         monkeypatch.setattr(f"{module}.utcnow", lambda: FIXED)
     monkeypatch.setattr("proofs.ledger.datetime", _FixedClock)
     return path
@@ -88,7 +89,8 @@ def _fresh(url: str, tmp_path: Path, tag: str) -> str:
 
 
 def _seed(url: str, config: Path) -> None:
-    """A request with two identifiers, an added hold and its audit event, a location the configuration no longer
+    """A request with two identifiers, two erasure requests whose plans await a decision (one awaiting approval,
+    one whose status does not allow it), an added hold and its audit event, a location the configuration no longer
     names and one whose address changed, and a ledger of five entries of which three are sealed: written through
     the ORM with the fixed clock."""
     from models.settings import load_settings
@@ -102,6 +104,21 @@ def _seed(url: str, config: Path) -> None:
                 updated_at=FIXED,
             )
         )  # fmt: skip
+        for rid, status, digest in (
+            ("DSR-2026-0002", "awaiting_approval", "a" * 64),
+            ("DSR-2026-0003", "in_progress", "b" * 64),
+        ):
+            session.add(
+                Request(
+                    id=rid, kind="erasure", status=status, received_at=FIXED, calendar="x", algorithm_version="1",
+                    due_on=date(2026, 4, 4), target_on=date(2026, 3, 30), created_at=FIXED, updated_at=FIXED,
+                )
+            )  # fmt: skip
+            session.flush()
+            session.add(
+                ErasurePlanRecord(request_id=rid, digest=digest, plan_json="{}", summary_json="[]", created_at=FIXED)
+            )
+            record_event(session, "request.submitted", request_id=rid, submitted_by="the-submitter")
         session.add(Location(name="retired", kind="endpoint", url="file:///old", synced_at=FIXED))
         session.add(Location(name="laptop-01", kind="endpoint", url="file:///moved", os="linux", synced_at=FIXED))
         session.flush()
@@ -213,6 +230,19 @@ WRITES = {
         "DSR-2026-0001",
     ),
     "hold release": ("hold", "release", "LH-OLD", "--by", " Legal Team ", "--json"),
+    "request approve": ("request", "approve", "DSR-2026-0002", "--by", "Dana Reviewer", "--digest", "A" * 64),
+    "request approve --reject": (
+        "request",
+        "approve",
+        "DSR-2026-0002",
+        "--by",
+        "Dana",
+        "--digest",
+        "a" * 64,
+        "--reject",
+        "--note",
+        "line 1\nline 2",
+    ),
     "ledger head": ("ledger", "head", "{tmp}/head.json", "--json"),
     "ledger export": ("ledger", "export", "{tmp}/ledger.jsonl", "--json"),
 }
@@ -249,17 +279,46 @@ REFUSALS = {
     "reversed dates": ("hold", "add", "--id", "LH-NEW", *HOLD, "--from", "2025-02-01", "--to", "2025-01-01"),
     "release unknown": ("hold", "release", "LH-NONE", "--by", "Legal"),
     "release configured": ("hold", "release", "HOLD-CONFIG", "--by", "Legal"),
+    "approve unknown request": ("request", "approve", "DSR-2026-0099", "--by", "Dana", "--digest", "a" * 64),
+    "approve without a plan": ("request", "approve", "DSR-2026-0001", "--by", "Dana", "--digest", "a" * 64),
+    "approve another digest": ("request", "approve", "DSR-2026-0002", "--by", "Dana", "--digest", "c" * 64),
 }
 
 
 @pytest.mark.parametrize("name", list(REFUSALS))
 def test_refusals_give_the_orm_error_and_write_nothing(name: str, run: Callable[..., Run]) -> None:
-    """Bad input, a duplicate or configured id, an unknown location, request or hold: the command as it runs
-    (lean first) says what the ORM path says, in one line with the same exit code, and writes nothing."""
+    """Bad input, a duplicate or configured id, an unknown location, request, hold or digest, no plan: the command
+    as it runs (lean first) says what the ORM path says, in one line with the same exit code, and writes what the
+    ORM path writes: nothing, but for `approve` the locations synced once the request is found (its first step,
+    `state.require_request`, commits on its own on both paths)."""
     orm, auto = run("orm", *REFUSALS[name]), run("auto", *REFUSALS[name])
     assert_clean_failure(auto.outcome)
     assert auto.outcome == orm.outcome
-    assert auto.after == auto.before == orm.after
+    assert auto.after == orm.after
+    synced = {"locations"} if name in ("approve without a plan", "approve another digest") else set()
+    assert {k: v for k, v in auto.after.items() if k not in synced} == {
+        k: v for k, v in auto.before.items() if k not in synced
+    }
+
+
+def test_an_approval_the_status_does_not_allow_is_refused_as_by_the_orm(run: Callable[..., Run]) -> None:
+    """A pending plan of a request whose status cannot go to `executing`: both paths sign the decision in the
+    ledger first (as `decide` always did), then refuse the change with the same message; the same rows remain."""
+    approve = ("request", "approve", "DSR-2026-0003", "--by", "Dana", "--digest", "b" * 64)
+    orm, auto = run("orm", *approve), run("auto", *approve)
+    assert_clean_failure(auto.outcome)
+    assert "cannot go from in_progress to executing" in auto.outcome.stderr
+    assert auto.outcome == orm.outcome and auto.after == orm.after
+
+
+def test_a_plan_is_decided_once(run: Callable[..., Run]) -> None:
+    """A second decision on the same plan is refused as by the ORM path, and changes nothing."""
+    approve = ("request", "approve", "DSR-2026-0002", "--by", "Dana", "--digest", "a" * 64)
+    orm = run("orm", *approve, again=(*approve, "--reject"))
+    auto = run("auto", *approve, again=(*approve, "--reject"))
+    assert auto.again is not None and auto.again == orm.again
+    assert_clean_failure(auto.again)
+    assert auto.after == orm.after
 
 
 def test_a_released_hold_is_not_released_again(run: Callable[..., Run]) -> None:
