@@ -377,6 +377,11 @@ def _check_release(settings: Settings, hold_id: str, by: str) -> None:
         )
 
 
+def _release_columns(by: str, now: datetime | None = None) -> dict[str, Any]:
+    """The `legal_holds` columns a release sets."""
+    return {"released_at": (now or utcnow()).astimezone(UTC), "released_by": by.strip()}
+
+
 def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str, now: datetime | None = None) -> Hold:
     """Release a database hold: its items become eligible for purge and erasure on the next run.
 
@@ -393,8 +398,8 @@ def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str,
         raise InputError(f"no legal hold with id {hold_id!r}", hold_id=hold_id)
     if row.released_at is not None:
         raise InputError(f"legal hold {hold_id!r} was released already on {row.released_at.date().isoformat()}")
-    row.released_at = (now or utcnow()).astimezone(UTC)
-    row.released_by = by.strip()
+    for column, value in _release_columns(by, now).items():
+        setattr(row, column, value)
     session.add(row)
     record_event(session, "hold.released", hold_id=hold_id, released_by=row.released_by)
     session.flush()
@@ -416,7 +421,7 @@ def release_hold_lean(db: Writer, settings: Settings, hold_id: str, *, by: str) 
         subjects_to_hashes(configured.subjects, hashes_of_request)
     if unknown or any(h.id == hold_id for h in settings.holds) or not by.strip():
         return None
-    released = {"released_at": utcnow(), "released_by": by.strip()}
+    released = _release_columns(by)
     # Compare-and-swap: only a hold still active is released (SQLite holds the write lock already).
     if db.update("legal_holds", released, "id = ? AND released_at IS NULL", (hold_id,)) != 1:
         return None
