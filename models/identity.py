@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from models import identity_record
-from models.cases import get_request, local_date, record_event, transition
+from models.cases import get_request, record_event, transition
 from models.deadline import compute_deadlines
 from models.errors import DeadlinePassedError, IdentityRequiredError, InputError, InvalidTransitionError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text
 from models.identity_record import os_user
 from models.lifecycle import OPEN_STATUSES
+from models.new_request import local_date
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 from models.types import RequestStatus

@@ -234,8 +234,10 @@ WRITES = (
     ("hold", "release", "LH-LEAN", "--by", "Legal"),
     ("ledger", "head", "{tmp}/head.json"),
     ("ledger", "export", "{tmp}/ledger.jsonl"),
+    ("request", "submit", "--kind", "access", "--email", "someone.else@example.invalid", "--json"),
 )  # fmt: skip
-#: The ledger's commands and `request approve` sign (Ed25519, from `cryptography`); the hold's need no crypto.
+#: The ledger's commands and `request approve` sign (Ed25519), `request submit` seals the identifiers (AES-GCM),
+#: both from `cryptography`; the hold's need no crypto.
 SIGNS = tuple(m for m in NO_ORM if m != "cryptography")
 
 
@@ -246,10 +248,10 @@ def _approve(settings: Any, rid: str) -> tuple[str, ...]:
 
 
 def test_writes_load_no_orm_on_either_database(planned: tuple[Path, str], database_url: str, tmp_path: Path) -> None:
-    """`hold add|release`, `ledger head|export` and `request approve` on a current case database (the fleet's SQLite
+    """`hold add|release`, `ledger head|export` and `request submit|approve` on a current case database (the fleet's SQLite
     file, and the database of DSR_DATABASE_URL: PostgreSQL through psycopg, or another SQLite file) import neither
     SQLAlchemy nor SQLModel nor the tables: they write through the DB-API driver (`models.lean_write`,
-    `proofs.lean_store`, `services.approval.decide_lean`)."""
+    `proofs.lean_store`, `services.approval.decide_lean`, `models.new_request`)."""
     config, rid = planned
     commands = [*WRITES, _approve(load_settings(config), rid)]
     dispose_engines()

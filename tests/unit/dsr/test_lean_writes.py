@@ -1,6 +1,7 @@
-"""The commands that write through `models.lean_write` (`dsr hold add|release`, `dsr ledger head|export`) leave
-exactly the rows the ORM path leaves, on SQLite and PostgreSQL: every column of every table, as stored, from the
-same seeded database and clock. Their refusals give the ORM path's one-line error and write nothing."""
+"""The commands that write through `models.lean_write` (`dsr request submit|approve`, `dsr hold add|release`,
+`dsr ledger head|export`) leave exactly the rows the ORM path leaves, on SQLite and PostgreSQL: every column of
+every table, as stored, from the same seeded database and clock. Their refusals give the ORM path's one-line error
+and write what it writes."""
 
 from __future__ import annotations
 
@@ -69,8 +70,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     load_signing_key(tmp_path / ".dsr" / "ledger-signing.pem", create=True)
     monkeypatch.setenv("DSR_CONFIG", str(path))
     monkeypatch.setenv("DSR_ACTOR", "tester")
-    for module in ("models.lean_write", "models.holds", "models.cases", "services.approval"):
+    for module in ("models.lean_write", "models.holds", "models.cases", "services.approval", "models.new_request"):
         monkeypatch.setattr(f"{module}.utcnow", lambda: FIXED)
+    # A new request's data key and nonces, made repeatable so that both paths' sealed identifiers can be compared.
+    monkeypatch.setattr("models.new_request.new_key", lambda: b"k" * 32)
+    monkeypatch.setattr("models.crypto.os.urandom", lambda n: b"\x01" * n)
     monkeypatch.setattr("proofs.ledger.datetime", _FixedClock)
     return path
 
@@ -230,6 +234,21 @@ WRITES = {
         "DSR-2026-0001",
     ),
     "hold release": ("hold", "release", "LH-OLD", "--by", " Legal Team ", "--json"),
+    "request submit": ("request", "submit", "--kind", "access", "--email", "Someone@Example.org", "--json"),
+    "request submit received earlier": (
+        "request",
+        "submit",
+        "--kind",
+        "erasure",
+        "--email",
+        "a@example.org",
+        "--name",
+        "Ana Pereira",
+        "--received",
+        "2025-12-31T23:30:00-02:00",
+        "--channel",
+        "web-form",
+    ),
     "request approve": ("request", "approve", "DSR-2026-0002", "--by", "Dana Reviewer", "--digest", "A" * 64),
     "request approve --reject": (
         "request",
@@ -250,8 +269,9 @@ WRITES = {
 
 @pytest.mark.parametrize("name", list(WRITES))
 def test_lean_and_orm_paths_write_the_same_rows(name: str, run: Callable[..., Run], tmp_path: Path) -> None:
-    """Same output, same rows in every table (the hold, its audit event, the locations synced from the
-    configuration, the ledger's new checkpoint), and a change was made."""
+    """Same output, same rows in every table (the request with its key and identifiers, the hold, the plan's
+    decision, the request's status, their audit events, the locations synced from the configuration, the ledger's
+    new entries and checkpoints), and a change was made."""
     by_orm, by_lean = run("orm", *WRITES[name]), run("lean", *WRITES[name])
     orm, lean, before, orm_rows, lean_rows = (
         by_orm.outcome,
