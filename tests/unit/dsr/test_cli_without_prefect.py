@@ -248,10 +248,10 @@ def _approve(settings: Any, rid: str) -> tuple[str, ...]:
 
 
 def test_writes_load_no_orm_on_either_database(planned: tuple[Path, str], database_url: str, tmp_path: Path) -> None:
-    """`hold add|release`, `ledger head|export` and `request submit|approve` on a current case database (the fleet's SQLite
-    file, and the database of DSR_DATABASE_URL: PostgreSQL through psycopg, or another SQLite file) import neither
-    SQLAlchemy nor SQLModel nor the tables: they write through the DB-API driver (`models.lean_write`,
-    `proofs.lean_store`, `services.approval.decide_lean`, `models.new_request`)."""
+    """`hold add|release`, `ledger head|export` and `request submit|approve` on a current case database (the
+    fleet's SQLite file, and the database of DSR_DATABASE_URL: PostgreSQL through psycopg, or another SQLite file)
+    import neither SQLAlchemy nor SQLModel nor the tables: they write through the DB-API driver
+    (`models.lean_write`, `proofs.lean_store`, `services.approval.decide_lean`, `models.new_request`)."""
     config, rid = planned
     commands = [*WRITES, _approve(load_settings(config), rid)]
     dispose_engines()
