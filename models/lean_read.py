@@ -140,8 +140,8 @@ def lean_transaction(
     """`action(handle(connection, placeholder))` over a current case database in one transaction: rolled back, or
     with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
     with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
-    schema that is not the newest, a driver error before the commit, or `action` giving None. An exception of
-    `action` (a `DsrError`) rolls back and propagates."""
+    schema that is not the newest, a driver error before the commit, or `action` giving None (or, for a read,
+    raising a `DsrError`). A `DsrError` of a write's `action` rolls back and propagates."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
         return _lean_sqlite(url.split(":///", 1)[1], action, handle, write)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
@@ -171,7 +171,9 @@ def _lean_sqlite(
             conn.commit()  # a commit SQLite refuses leaves nothing written (closing rolls back)
         return result
     except DsrError:
-        raise
+        if write:  # a refusal of the write: the caller's error (a read leaves every error to the ORM path)
+            raise
+        return None
     except (sqlite3.Error, ValueError):
         return None
     finally:
@@ -197,7 +199,9 @@ def _lean_postgresql(
             result = action(handle(conn, "%s"))
         except DsrError:
             conn.rollback()
-            raise
+            if write:
+                raise
+            return None
         except (psycopg.Error, ValueError):
             conn.rollback()
             return None
