@@ -141,7 +141,7 @@ def lean_transaction(
     with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
     with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
     schema that is not the newest, a driver error before the commit, or `action` giving None (or, for a read,
-    raising a `DsrError`). A `DsrError` of a write's `action` rolls back and propagates."""
+    raising a `ValueError`). Any other exception of `action` (a write's `DsrError`) rolls back and propagates."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
         return _lean_sqlite(url.split(":///", 1)[1], action, handle, write)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
@@ -170,8 +170,8 @@ def _lean_sqlite(
         if write and result is not None:
             conn.commit()  # a commit SQLite refuses leaves nothing written (closing rolls back)
         return result
-    except DsrError:
-        if write:  # a refusal of the write: the caller's error (a read leaves every error to the ORM path)
+    except DsrError as exc:
+        if write or not isinstance(exc, ValueError):  # a write's refusal is the caller's error
             raise
         return None
     except (sqlite3.Error, ValueError):
@@ -197,9 +197,9 @@ def _lean_postgresql(
                 conn.rollback()
                 return None
             result = action(handle(conn, "%s"))
-        except DsrError:
+        except DsrError as exc:
             conn.rollback()
-            if write:
+            if write or not isinstance(exc, ValueError):
                 raise
             return None
         except (psycopg.Error, ValueError):
