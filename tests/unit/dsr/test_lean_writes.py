@@ -5,6 +5,7 @@ and write what it writes."""
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -83,6 +84,8 @@ def _fresh(url: str, tmp_path: Path, tag: str) -> str:
     """An empty, migrated case database: a new SQLite file, or the PostgreSQL database emptied (ids restarted)."""
     dispose_engines()
     if url.startswith("sqlite"):
+        for suffix in (".db", ".db-wal", ".db-shm"):
+            (tmp_path / f"{tag}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{tmp_path / tag}.db"
         get_engine(url)
         return url
@@ -93,10 +96,10 @@ def _fresh(url: str, tmp_path: Path, tag: str) -> str:
 
 
 def _seed(url: str, config: Path) -> None:
-    """A request with two identifiers, two erasure requests whose plans await a decision (one awaiting approval,
-    one whose status does not allow it), an added hold and its audit event, a location the configuration no longer
-    names and one whose address changed, and a ledger of five entries of which three are sealed: written through
-    the ORM with the fixed clock."""
+    """A request with two identifiers, three erasure requests whose plans await a decision (awaiting approval, one
+    of them submitted by this OS user, and one whose status does not allow it), an added hold and its audit event,
+    a location the configuration no longer names and one whose address changed, and a ledger of five entries of
+    which three are sealed: written through the ORM with the fixed clock."""
     from models.settings import load_settings
 
     settings = load_settings(config)
@@ -108,9 +111,10 @@ def _seed(url: str, config: Path) -> None:
                 updated_at=FIXED,
             )
         )  # fmt: skip
-        for rid, status, digest in (
-            ("DSR-2026-0002", "awaiting_approval", "a" * 64),
-            ("DSR-2026-0003", "in_progress", "b" * 64),
+        for rid, status, digest, submitter in (
+            ("DSR-2026-0002", "awaiting_approval", "a" * 64, "the-submitter"),
+            ("DSR-2026-0003", "in_progress", "b" * 64, "the-submitter"),
+            ("DSR-2026-0004", "awaiting_approval", "d" * 64, getpass.getuser()),
         ):
             session.add(
                 Request(
@@ -122,7 +126,7 @@ def _seed(url: str, config: Path) -> None:
             session.add(
                 ErasurePlanRecord(request_id=rid, digest=digest, plan_json="{}", summary_json="[]", created_at=FIXED)
             )
-            record_event(session, "request.submitted", request_id=rid, submitted_by="the-submitter")
+            record_event(session, "request.submitted", request_id=rid, submitted_by=submitter)
         session.add(Location(name="retired", kind="endpoint", url="file:///old", synced_at=FIXED))
         session.add(Location(name="laptop-01", kind="endpoint", url="file:///moved", os="linux", synced_at=FIXED))
         session.flush()
@@ -329,6 +333,21 @@ def test_an_approval_the_status_does_not_allow_is_refused_as_by_the_orm(run: Cal
     assert_clean_failure(auto.outcome)
     assert "cannot go from in_progress to executing" in auto.outcome.stderr
     assert auto.outcome == orm.outcome and auto.after == orm.after
+
+
+def test_four_eyes_refuse_the_submitter_as_the_orm_does(run: Callable[..., Run], config: Path) -> None:
+    """With `[erasure].four_eyes`, the user who submitted the request cannot approve its plan (another request's
+    plan they can): the same refusal and rows as the ORM path."""
+    config.write_text(CONFIG + "\n[erasure]\nfour_eyes = true\n", encoding="utf-8")
+    own = ("request", "approve", "DSR-2026-0004", "--by", "Dana", "--digest", "d" * 64)
+    orm, auto = run("orm", *own), run("auto", *own)
+    assert_clean_failure(auto.outcome)
+    assert "four_eyes" in auto.outcome.stderr
+    assert auto.outcome == orm.outcome and auto.after == orm.after
+    other = ("request", "approve", "DSR-2026-0002", "--by", "Dana", "--digest", "a" * 64)
+    orm, lean = run("orm", *other), run("lean", *other)
+    assert lean.outcome == orm.outcome and lean.outcome.returncode == 0
+    assert lean.after == orm.after
 
 
 def test_a_plan_is_decided_once(run: Callable[..., Run]) -> None:

@@ -89,3 +89,27 @@ def test_nothing_is_written_when_the_write_declines_or_fails(database_url: str) 
     assert _events(database_url) == 0
     assert lean_write(database_url, _event) is True
     assert _events(database_url) == 1
+
+
+def test_a_write_holds_the_sqlite_write_lock_from_its_first_read(tmp_path: Path) -> None:
+    """What a write reads is still so when it commits: on SQLite the transaction takes the write lock first
+    (`BEGIN IMMEDIATE`), so no other writer gets in between."""
+    database = tmp_path / "dsr.db"
+    url = f"sqlite:///{database}"
+    get_engine(url)
+    seen: list[bool] = []
+
+    def write(db: Writer) -> bool:
+        db.fetch("SELECT count(*) FROM legal_holds")
+        other = sqlite3.connect(database, timeout=0.05)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            seen.append(False)
+        except sqlite3.OperationalError:
+            seen.append(True)
+        finally:
+            other.close()
+        return True
+
+    assert lean_write(url, write) is True
+    assert seen == [True]
