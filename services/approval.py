@@ -20,7 +20,7 @@ from models.settings import Settings
 from models.types import RequestStatus
 from proofs.entry import text_chunks
 from proofs.lean_store import lean_ledger_store
-from proofs.ledger import LedgerAction, ProofRecord
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
 from services.case_views import Approval, PlanState, approval_from, approval_key, plan_state_of
 from services.evidence import ledger_for
 
@@ -197,7 +197,7 @@ class _Decision:
         }
 
 
-def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger: Any) -> None:
+def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger: Ledger) -> None:
     """The decision's signed ledger entry (exactly once per plan digest), sealed at once."""
     ledger.append(
         ProofRecord(
