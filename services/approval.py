@@ -20,7 +20,7 @@ from models.settings import Settings
 from models.types import RequestStatus
 from proofs.entry import text_chunks
 from proofs.lean_store import lean_ledger_store
-from proofs.ledger import Ledger, LedgerAction, ProofRecord
+from proofs.ledger import Ledger, LedgerAction, LedgerEntry, ProofRecord
 from services.case_views import Approval, PlanState, approval_from, approval_key, plan_state_of
 from services.evidence import ledger_for
 
@@ -149,7 +149,7 @@ def decide(
     with session_scope(settings.database.url) as session:
         submitter = identity.submitted_by(session, request_id)
     decision = _Decision(request_id, approved, reviewer, record.digest, note, user, channel, authentication)
-    _sign(settings, decision, submitter, ledger_for(settings))
+    _require_signed(decision, _sign(settings, decision, submitter, ledger_for(settings)))
     with session_scope(settings.database.url) as session:
         request = cases.get_request(session, request_id)
         row = session.get(ErasurePlanRecord, record.id)
@@ -197,9 +197,10 @@ class _Decision:
         }
 
 
-def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger: Ledger) -> None:
-    """The decision's signed ledger entry (exactly once per plan digest), sealed at once."""
-    ledger.append(
+def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger: Ledger) -> LedgerEntry:
+    """The decision's signed ledger entry (exactly once per plan digest), sealed at once: the entry the ledger
+    stores under the plan's approval key, which is another decision's where one was signed first."""
+    entry = ledger.append(
         ProofRecord(
             action=LedgerAction.APPROVE if decision.approved else LedgerAction.REJECT,
             request_id=decision.request_id,
@@ -219,6 +220,21 @@ def _sign(settings: Settings, decision: _Decision, submitter: str | None, ledger
         idempotency_key=approval_key(decision.request_id, decision.digest),
     )
     ledger.seal()
+    return entry
+
+
+def _require_signed(decision: _Decision, entry: LedgerEntry) -> None:
+    """Refuse to record `decision` on the plan unless the signed entry under its key is this decision's (same
+    outcome, reviewer and authenticated user): the plan must never say other than the ledger.
+
+    Raises:
+        ApprovalRequiredError: another decision on the plan was signed first (concurrently, or by an earlier
+            attempt whose last write failed).
+    """
+    details = entry.record.details
+    signed = (entry.record.outcome, details.get("reviewer"), details.get("authenticated_user"))
+    if signed != ("approved" if decision.approved else "rejected", decision.reviewer, decision.user):
+        raise _decided_meanwhile(decision.request_id)
 
 
 def _decided_meanwhile(request_id: str) -> ApprovalRequiredError:
@@ -276,7 +292,7 @@ def decide_lean(
         return None
     plan_id, plan_digest, submitter = checked
     decision = _Decision(request_id, approved, reviewer.strip(), plan_digest, note, user, channel, authentication)
-    _sign(settings, decision, submitter, ledger_for(settings, store=store))
+    _require_signed(decision, _sign(settings, decision, submitter, ledger_for(settings, store=store)))
 
     def write(db: Writer) -> bool | None:
         requests = db.rows("requests", "id = ?", (request_id,))

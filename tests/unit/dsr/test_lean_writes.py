@@ -370,3 +370,96 @@ def test_a_released_hold_is_not_released_again(run: Callable[..., Run]) -> None:
     assert_clean_failure(auto.again)
     assert "was released already on 2026-03-04" in auto.again.stderr
     assert auto.again == orm.again and auto.after == orm.after
+
+
+def _decider(path: str) -> Callable[..., str | None]:
+    """`decide_lean` or the ORM's `decide` with the same arguments: the decided digest (None where `decide_lean`
+    steps aside)."""
+    from services import approval
+
+    def lean(settings: Any, request_id: str, **kwargs: Any) -> str | None:
+        return approval.decide_lean(settings, request_id, **kwargs)
+
+    def orm(settings: Any, request_id: str, **kwargs: Any) -> str | None:
+        return approval.decide(settings, request_id, **kwargs).digest
+
+    return lean if path == "lean" else orm
+
+
+def _plan_and_signed(settings: Any, request_id: str) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """The plan's (decision, decided_by) and the signed approval's (decision, reviewer), if one is signed."""
+    from services.approval import approval_of, latest_plan
+
+    plan, signed = latest_plan(settings, request_id), approval_of(settings, request_id)
+    assert plan is not None
+    dispose_engines()
+    return (plan.decision, plan.decided_by), None if signed is None else (signed.decision, signed.reviewer)
+
+
+@pytest.mark.parametrize("path", ["lean", "orm"])
+def test_a_concurrent_opposite_decision_never_contradicts_the_ledger(
+    path: str, config: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signs an approval; B's rejection of the same plan then runs to completion before A updates the plan. B
+    gets A's entry back from the ledger (the approval key is the plan's): it is refused as decided meanwhile, and
+    A's approval is the one the plan and the ledger record."""
+    from models.errors import ApprovalRequiredError
+    from models.settings import load_settings
+    from services import approval
+
+    url = _fresh(database_url, tmp_path, path)
+    _seed(url, config)
+    monkeypatch.setenv("DSR_DATABASE_URL", url)
+    settings = load_settings(config)
+    decide, real_sign = _decider(path), approval._sign
+    outcomes: list[object] = []
+
+    def sign_then_b_decides(*args: Any) -> Any:
+        entry = real_sign(*args)
+        if not outcomes:  # A's entry is signed: B decides the other way, start to end
+            outcomes.append("B")
+            try:
+                outcomes.append(
+                    decide(settings, "DSR-2026-0002", approved=False, reviewer="Bea", digest="a" * 64,
+                           authenticated_user="bea")
+                )  # fmt: skip
+            except ApprovalRequiredError as exc:
+                outcomes.append(exc)
+        return entry
+
+    monkeypatch.setattr(approval, "_sign", sign_then_b_decides)
+    decided = decide(
+        settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana"
+    )
+    assert decided == "a" * 64
+    assert isinstance(outcomes[1], ApprovalRequiredError) and "decided meanwhile" in str(outcomes[1])
+    assert _plan_and_signed(settings, "DSR-2026-0002") == (("approved", "Dana"), ("approved", "Dana"))
+
+
+@pytest.mark.parametrize("path", ["lean", "orm"])
+def test_a_decision_after_another_signed_one_is_refused(
+    path: str, config: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approval was signed but its last write failed (the plan still pending): a retry that rejects, or that
+    names another reviewer, is refused as decided meanwhile and leaves the plan pending; the same approval again
+    records it."""
+    from models.errors import ApprovalRequiredError
+    from models.settings import load_settings
+    from services import approval
+    from services.evidence import ledger_for
+
+    url = _fresh(database_url, tmp_path, path)
+    _seed(url, config)
+    monkeypatch.setenv("DSR_DATABASE_URL", url)
+    settings = load_settings(config)
+    first = approval._Decision("DSR-2026-0002", True, "Dana", "a" * 64, None, "dana", "cli", "os_login")
+    approval._sign(settings, first, "the-submitter", ledger_for(settings))
+    dispose_engines()
+    decide = _decider(path)
+    for approved, reviewer in ((False, "Dana"), (True, "Someone Else")):
+        with pytest.raises(ApprovalRequiredError, match="decided meanwhile"):
+            decide(settings, "DSR-2026-0002", approved=approved, reviewer=reviewer, digest="a" * 64,
+                   authenticated_user="dana")  # fmt: skip
+        assert _plan_and_signed(settings, "DSR-2026-0002") == (("pending", None), ("approved", "Dana"))
+    decide(settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana")
+    assert _plan_and_signed(settings, "DSR-2026-0002") == (("approved", "Dana"), ("approved", "Dana"))
