@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from models.errors import ApprovalRequiredError, FourEyesError, InputError
+from models.errors import ApprovalRequiredError, FourEyesError, InputError, InvalidTransitionError
 from models.identity_record import SUBMITTED_EVENT, os_user, submitter_of
 from models.lean_read import Reader, lean_read
 from models.lean_write import Writer, lean_write, utcnow
@@ -244,6 +244,14 @@ def _decided_meanwhile(request_id: str) -> ApprovalRequiredError:
     )
 
 
+def _status_changed_meanwhile(request_id: str, status: str) -> InvalidTransitionError:
+    return InvalidTransitionError(
+        f"request {request_id} is no longer {status}: its status changed meanwhile and the decision was not "
+        f"recorded on the plan; see `dsr request show {request_id}`",
+        request_id=request_id,
+    )
+
+
 def submitted_by_of(db: Reader, request_id: str) -> str | None:
     """`models.identity.submitted_by` read through a lean read."""
     where = "request_id = ? AND action = ?"
@@ -270,7 +278,8 @@ def decide_lean(
 
     Raises:
         ApprovalRequiredError: the plan was decided meanwhile (after the ledger entry was written).
-        InvalidTransitionError: the request's status does not allow the change (nothing written but the entry).
+        InvalidTransitionError: the request's status does not allow the change, or it changed since it was read
+            (nothing written but the entry).
     """
     url = settings.database.url
     user, wanted = authenticated_user, digest.strip().lower()
@@ -301,9 +310,9 @@ def decide_lean(
         if db.update("erasure_plans", decision.plan_columns(), "id = ? AND decision = 'pending'", (plan_id,)) != 1:
             raise _decided_meanwhile(request_id)
         status = requests[0].status
-        db.update(
-            "requests", transition_columns(request_id, status, decision.status, utcnow()), "id = ?", (request_id,)
-        )
+        columns = transition_columns(request_id, status, decision.status, utcnow())
+        if db.update("requests", columns, "id = ? AND status = ?", (request_id, status)) != 1:
+            raise _status_changed_meanwhile(request_id, status)
         details = decision.event_details()
         db.event(decision.action, request_id=request_id, status_from=status, status_to=decision.status.value, **details)
         return True

@@ -463,3 +463,33 @@ def test_a_decision_after_another_signed_one_is_refused(
         assert _plan_and_signed(settings, "DSR-2026-0002") == (("pending", None), ("approved", "Dana"))
     decide(settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana")
     assert _plan_and_signed(settings, "DSR-2026-0002") == (("approved", "Dana"), ("approved", "Dana"))
+
+
+def test_a_lean_decision_refuses_a_status_changed_since_it_was_read(
+    config: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's status moves (here to in_progress) between the lean write's read and its update: the update
+    is a compare-and-swap on the status read, so the decision is refused in one line and the transaction (the
+    plan's decision with it) rolled back, never a move to executing from a status that does not allow it."""
+    from models.errors import InvalidTransitionError
+    from models.lean_write import Writer
+    from models.settings import load_settings
+    from services.approval import decide_lean
+
+    url = _fresh(database_url, tmp_path, "cas")
+    _seed(url, config)
+    monkeypatch.setenv("DSR_DATABASE_URL", url)
+    settings = load_settings(config)
+    real_update = Writer.update
+
+    def moved_first(self: Writer, table: str, values: Any, where: str, params: Any = ()) -> int:
+        if table == "requests":  # what another writer committed after this transaction read the status
+            self.execute("UPDATE requests SET status = 'in_progress' WHERE id = ?", ("DSR-2026-0002",))
+        return real_update(self, table, values, where, params)
+
+    monkeypatch.setattr(Writer, "update", moved_first)
+    with pytest.raises(InvalidTransitionError, match="changed meanwhile"):
+        decide_lean(
+            settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana"
+        )
+    assert _plan_and_signed(settings, "DSR-2026-0002")[0] == ("pending", None)
