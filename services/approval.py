@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from models.errors import ApprovalRequiredError, FourEyesError, InputError, InvalidTransitionError
+from models.errors import ApprovalRequiredError, DsrError, FourEyesError, InputError, InvalidTransitionError
 from models.identity_record import SUBMITTED_EVENT, os_user, submitter_of
 from models.lean_read import Reader, lean_read
 from models.lean_write import Writer, lean_write, utcnow
@@ -61,14 +61,67 @@ def approval_of(settings: Settings, request_id: str) -> Approval | None:
     )
 
 
+def decision_refusal(
+    request_id: str,
+    plan: Any | None,
+    *,
+    approved: bool,
+    digest: str,
+    four_eyes: bool,
+    submitter: str | None,
+    authenticated_user: str,
+    reviewer: str | None = None,
+) -> DsrError | None:
+    """Why a decision on `plan` (the request's newest plan row, None if it has none) must be refused, or None: the
+    rules of both paths (`check_decision`, `decide_lean`), which read the rows and pass them here.
+
+    `digest` is the reviewed digest as typed (compared stripped, in lower case); `reviewer`, where given, the name
+    as typed; `submitter` who submitted the request (None if unrecorded).
+    """
+    if reviewer is not None and not reviewer.strip():
+        return InputError("--by must name the reviewer who decides on the plan")
+    digest = digest.strip().lower()
+    if not digest:
+        return InputError(
+            f"--digest is required: the digest of the plan you reviewed (`dsr request plan {request_id} --detail`)"
+        )
+    if plan is None or plan.decision != "pending":
+        return ApprovalRequiredError(
+            f"request {request_id} has no erasure plan awaiting a decision; run `dsr request run {request_id}`",
+            request_id=request_id,
+        )
+    if digest != plan.digest:
+        return InputError(
+            f"--digest {digest[:16]!r} is not the digest of {request_id}'s current plan (it changed, or the "
+            f"digest is mistyped); review `dsr request plan {request_id} --detail` and approve its digest"
+        )
+    if approved and four_eyes and (submitter is None or submitter == authenticated_user):
+        who = "was submitted by an unrecorded user" if submitter is None else "was submitted by this user"
+        return FourEyesError(
+            f"request {request_id} {who} ({authenticated_user}); [erasure].four_eyes requires another "
+            "person to approve its erasure plan",
+            request_id=request_id,
+        )
+    return None
+
+
 def check_decision(
-    settings: Settings, request_id: str, *, approved: bool, digest: str, authenticated_user: str
+    settings: Settings,
+    request_id: str,
+    *,
+    approved: bool,
+    digest: str,
+    authenticated_user: str,
+    reviewer: str | None = None,
 ) -> ErasurePlanRecord:
-    """Refuse a decision that is not bound to the current pending plan, or a self-approval under four eyes.
+    """Refuse a decision that is not bound to the current pending plan, or a self-approval under four eyes
+    (`decision_refusal`).
 
     Raises:
+        RequestNotFoundError: no such request.
         ApprovalRequiredError: no plan awaits a decision.
-        InputError: `digest` is not the digest of the plan awaiting a decision.
+        InputError: `digest` is not the digest of the plan awaiting a decision (or is empty), or `reviewer` is
+            given and empty.
         FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request (or the submitter
             is unknown).
     """
@@ -78,11 +131,6 @@ def check_decision(
     from models.db import session_scope  # noqa: PLC0415
     from models.tables import ErasurePlanRecord  # noqa: PLC0415
 
-    digest = digest.strip().lower()
-    if not digest:
-        raise InputError(
-            f"--digest is required: the digest of the plan you reviewed (`dsr request plan {request_id} --detail`)"
-        )
     with session_scope(settings.database.url) as session:
         cases.get_request(session, request_id)
         record = session.exec(
@@ -91,25 +139,19 @@ def check_decision(
             .order_by(col(ErasurePlanRecord.id).desc())
             .limit(1)
         ).first()
-        if record is None or record.decision != "pending":
-            raise ApprovalRequiredError(
-                f"request {request_id} has no erasure plan awaiting a decision; run `dsr request run {request_id}`",
-                request_id=request_id,
-            )
-        if digest != record.digest:
-            raise InputError(
-                f"--digest {digest[:16]!r} is not the digest of {request_id}'s current plan (it changed, or the "
-                f"digest is mistyped); review `dsr request plan {request_id} --detail` and approve its digest"
-            )
-        if approved and settings.erasure.four_eyes:
-            submitter = identity.submitted_by(session, request_id)
-            if submitter is None or submitter == authenticated_user:
-                who = "was submitted by an unrecorded user" if submitter is None else "was submitted by this user"
-                raise FourEyesError(
-                    f"request {request_id} {who} ({authenticated_user}); [erasure].four_eyes requires another "
-                    "person to approve its erasure plan",
-                    request_id=request_id,
-                )
+        refusal = decision_refusal(
+            request_id,
+            record,
+            approved=approved,
+            digest=digest,
+            four_eyes=settings.erasure.four_eyes,
+            submitter=identity.submitted_by(session, request_id),
+            authenticated_user=authenticated_user,
+            reviewer=reviewer,
+        )
+        if refusal is not None:
+            raise refusal
+        assert record is not None  # noqa: S101 - decision_refusal refuses a missing plan
         session.expunge(record)
         return record
 
@@ -141,11 +183,11 @@ def decide(
     from models.db import session_scope  # noqa: PLC0415
     from models.tables import ErasurePlanRecord  # noqa: PLC0415
 
-    if not reviewer.strip():
-        raise InputError("--by must name the reviewer who decides on the plan")
-    reviewer = reviewer.strip()
     user = authenticated_user or os_user()
-    record = check_decision(settings, request_id, approved=approved, digest=digest, authenticated_user=user)
+    record = check_decision(
+        settings, request_id, approved=approved, digest=digest, authenticated_user=user, reviewer=reviewer
+    )
+    reviewer = reviewer.strip()
     with session_scope(settings.database.url) as session:
         submitter = identity.submitted_by(session, request_id)
     decision = _Decision(request_id, approved, reviewer, record.digest, note, user, channel, authentication)
@@ -282,18 +324,21 @@ def decide_lean(
             (nothing written but the entry).
     """
     url = settings.database.url
-    user, wanted = authenticated_user, digest.strip().lower()
+    user = authenticated_user
 
     def check(db: Reader) -> tuple[int, str, str | None] | None:
-        if not reviewer.strip() or not wanted or not db.rows("requests", "id = ?", (request_id,)):
+        if not db.rows("requests", "id = ?", (request_id,)):
             return None
         plans = db.rows("erasure_plans", "request_id = ?", (request_id,), order="id DESC", limit=1)
-        if not plans or plans[0].decision != "pending" or plans[0].digest != wanted:
-            return None
+        plan = plans[0] if plans else None
         submitter = submitted_by_of(db, request_id)
-        if approved and settings.erasure.four_eyes and (submitter is None or submitter == user):
+        refusal = decision_refusal(
+            request_id, plan, approved=approved, digest=digest, four_eyes=settings.erasure.four_eyes,
+            submitter=submitter, authenticated_user=user, reviewer=reviewer,
+        )  # fmt: skip
+        if refusal is not None or plan is None:  # `decide` names the refusal
             return None
-        return plans[0].id, plans[0].digest, submitter
+        return plan.id, plan.digest, submitter
 
     checked = lean_read(url, check)
     store = lean_ledger_store(url) if checked is not None else None

@@ -493,3 +493,56 @@ def test_a_lean_decision_refuses_a_status_changed_since_it_was_read(
             settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana"
         )
     assert _plan_and_signed(settings, "DSR-2026-0002")[0] == ("pending", None)
+
+
+def test_one_function_holds_the_approval_refusals() -> None:
+    """`decision_refusal` gives each refusal as the ORM path raises it, or None for a decision to record."""
+    from types import SimpleNamespace
+
+    from models.errors import ApprovalRequiredError, FourEyesError, InputError
+    from services.approval import decision_refusal
+
+    pending = SimpleNamespace(decision="pending", digest="a" * 64)
+    ok = {"approved": True, "digest": " " + "A" * 64, "four_eyes": True, "submitter": "sam", "authenticated_user": "u"}
+
+    def refusal(plan: Any = pending, **changes: Any) -> type[Exception] | None:
+        found = decision_refusal("DSR-1", plan, **{**ok, **changes})
+        return None if found is None else type(found)
+
+    assert refusal() is None
+    assert refusal(reviewer=" ") is InputError
+    assert refusal(digest=" ") is InputError
+    assert refusal(None) is ApprovalRequiredError
+    assert refusal(SimpleNamespace(decision="approved", digest="a" * 64)) is ApprovalRequiredError
+    assert refusal(digest="b" * 64) is InputError
+    assert refusal(submitter="u") is FourEyesError
+    assert refusal(submitter=None) is FourEyesError
+    assert refusal(submitter=None, approved=False) is None
+    assert refusal(submitter=None, four_eyes=False) is None
+
+
+@pytest.mark.parametrize("path", ["lean", "orm"])
+def test_both_decision_paths_refuse_what_decision_refusal_refuses(
+    path: str, config: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision the rules refuse (here every one, by a stand-in for `decision_refusal`) is refused on both paths:
+    the lean path steps aside, the ORM path raises the refusal; nothing is signed."""
+    from models.errors import InputError
+    from models.settings import load_settings
+    from services import approval
+
+    url = _fresh(database_url, tmp_path, path)
+    _seed(url, config)
+    monkeypatch.setenv("DSR_DATABASE_URL", url)
+    settings = load_settings(config)
+    monkeypatch.setattr(approval, "decision_refusal", lambda *args, **kwargs: InputError("refused by the rules"))
+    decide = _decider(path)
+    if path == "lean":
+        assert (
+            decide(settings, "DSR-2026-0002", approved=True, reviewer="D", digest="a" * 64, authenticated_user="d")
+            is None
+        )
+    else:
+        with pytest.raises(InputError, match="refused by the rules"):
+            decide(settings, "DSR-2026-0002", approved=True, reviewer="D", digest="a" * 64, authenticated_user="d")
+    assert _plan_and_signed(settings, "DSR-2026-0002") == (("pending", None), None)
