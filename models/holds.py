@@ -368,13 +368,16 @@ def add_hold_lean(db: Writer, settings: Settings, *, subject_requests: Sequence[
     return hold_from_row(SimpleNamespace(**columns))
 
 
-def _check_release(settings: Settings, hold_id: str, by: str) -> None:
+def release_refusal(settings: Settings, hold_id: str, by: str) -> InputError | None:
+    """Why releasing `hold_id` by `by` must be refused before the hold is read (an empty `by`, a configured hold),
+    or None: the rule of both paths (`release_hold`, `release_hold_lean`)."""
     if not by.strip():
-        raise InputError("--by must name who releases the hold", option="--by")
+        return InputError("--by must name who releases the hold", option="--by")
     if any(h.id == hold_id for h in settings.holds):
-        raise InputError(
+        return InputError(
             f"legal hold {hold_id!r} is defined in the configuration; remove its [[holds]] entry to release it"
         )
+    return None
 
 
 def _release_columns(by: str, now: datetime | None = None) -> dict[str, Any]:
@@ -389,7 +392,9 @@ def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str,
         InputError: unknown id, a configured hold (remove it from the configuration instead), an empty
             `by`, or a hold released already.
     """
-    _check_release(settings, hold_id, by)
+    refusal = release_refusal(settings, hold_id, by)
+    if refusal is not None:
+        raise refusal
     from models.cases import record_event  # noqa: PLC0415 - the ORM only where a session is used
     from models.tables import LegalHold  # noqa: PLC0415
 
@@ -419,7 +424,7 @@ def release_hold_lean(db: Writer, settings: Settings, hold_id: str, *, by: str) 
 
     for configured in settings.holds:
         subjects_to_hashes(configured.subjects, hashes_of_request)
-    if unknown or any(h.id == hold_id for h in settings.holds) or not by.strip():
+    if unknown or release_refusal(settings, hold_id, by) is not None:
         return None
     released = _release_columns(by)
     # Compare-and-swap: only a hold still active is released (SQLite holds the write lock already).

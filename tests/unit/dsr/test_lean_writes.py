@@ -546,3 +546,18 @@ def test_both_decision_paths_refuse_what_decision_refusal_refuses(
         with pytest.raises(InputError, match="refused by the rules"):
             decide(settings, "DSR-2026-0002", approved=True, reviewer="D", digest="a" * 64, authenticated_user="d")
     assert _plan_and_signed(settings, "DSR-2026-0002") == (("pending", None), None)
+
+
+@pytest.mark.parametrize("path", ["lean", "orm"])
+def test_both_release_paths_refuse_what_release_refusal_refuses(
+    path: str, run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release the rule refuses (here every one, by a stand-in for `models.holds.release_refusal`) is refused on
+    both paths: the lean write steps aside and the ORM path names the refusal; the hold stays active."""
+    from models.errors import InputError
+
+    monkeypatch.setattr("models.holds.release_refusal", lambda *args: InputError("refused by the rule"))
+    done = run(path if path == "orm" else "auto", "hold", "release", "LH-OLD", "--by", "Legal")
+    assert_clean_failure(done.outcome)
+    assert "refused by the rule" in done.outcome.stderr
+    assert done.after["legal_holds"] == done.before["legal_holds"]
