@@ -25,10 +25,23 @@ from models.settings import Settings
 
 T = TypeVar("T")
 
-#: The columns each lean insert names: every column of the `models.tables` table except an autoincrement `id`
-#: (a test compares them, so a column added to a table fails it until the lean insert writes it too).
+#: The columns of every table a lean write inserts into or updates: every column of the `models.tables` table
+#: except an autoincrement `id` (a test compares them, so a column added to a table fails it until the lean insert
+#: writes it too, and a column renamed fails it before an update names the old one).
 INSERT_COLUMNS: dict[str, tuple[str, ...]] = {
     "audit_events": ("at", "actor", "action", "request_id", "outcome", "details"),
+    "erasure_plans": (
+        "request_id",
+        "digest",
+        "plan_json",
+        "summary_json",
+        "created_at",
+        "decision",
+        "decided_by",
+        "decided_at",
+        "note",
+        "executed_at",
+    ),
     "legal_holds": (
         "id",
         "reason",
@@ -192,10 +205,15 @@ class Writer(Reader):
         return self.execute(sql, [_bind(c, values[c], self.is_sqlite) for c in columns])
 
     def update(self, table: str, values: Mapping[str, Any], where: str, params: Sequence[Any] = ()) -> int:
-        """`UPDATE table SET values WHERE where` (fixed text of the caller, parameters as `?`); rows changed."""
-        unknown = set(values) - set(INSERT_COLUMNS.get(table, values))
-        if unknown:
-            raise RuntimeError(f"a lean update of {table} names columns it does not have")
+        """`UPDATE table SET values WHERE where` (fixed text of the caller, parameters as `?`); rows changed.
+
+        Raises:
+            RuntimeError: `table` has no `INSERT_COLUMNS`, or `values` names a column it does not list (a
+                programming error, never data).
+        """
+        known = INSERT_COLUMNS.get(table)
+        if known is None or not values or set(values) - set(known):
+            raise RuntimeError(f"a lean update of {table} must name some of its columns (INSERT_COLUMNS)")
         sets = ", ".join(f"{_quoted(c)} = ?" for c in values)
         sql = f"UPDATE {table} SET {sets} WHERE {where}"  # noqa: S608 - fixed names and clause; values are bound
         return self.execute(sql, [*(_bind(c, v, self.is_sqlite) for c, v in values.items()), *params])

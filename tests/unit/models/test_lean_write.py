@@ -113,3 +113,32 @@ def test_a_write_holds_the_sqlite_write_lock_from_its_first_read(tmp_path: Path)
 
     assert lean_write(url, write) is True
     assert seen == [True]
+
+
+@pytest.mark.parametrize(
+    ("table", "values"),
+    [
+        ("erasure_plans", {"decision": "approved", "decided_by_someone": "x"}),
+        ("requests", {"state": "executing"}),
+        ("ledger_entries", {}),
+        ("subject_access_log", {"at": None}),
+    ],
+)
+def test_an_update_naming_other_columns_is_refused(tmp_path: Path, table: str, values: dict[str, object]) -> None:
+    """An update naming a column its table lacks, no column, or a table without a column list is a programming
+    error, raised before any statement runs (never a driver error that would leave the write to the ORM)."""
+    url = f"sqlite:///{tmp_path / 'dsr.db'}"
+    get_engine(url)
+
+    def write(db: Writer) -> bool:
+        db.update(table, values, "1 = 1")
+        return True
+
+    with pytest.raises(RuntimeError, match="must name some of its columns"):
+        lean_write(url, write)
+
+
+def test_every_table_a_lean_write_updates_has_its_columns_listed() -> None:
+    """The tables the lean paths update (a hold's release, the locations, an approval's plan and request) are
+    among those whose columns the first test compares with `models.tables`."""
+    assert {"legal_holds", "locations", "erasure_plans", "requests"} <= set(INSERT_COLUMNS)
