@@ -135,22 +135,33 @@ def lean_read(url: str, read: Callable[[Reader], T | None]) -> T | None:
 
 
 def lean_transaction(
-    url: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], *, write: bool = False
+    url: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    *,
+    write: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> T | None:
     """`action(handle(connection, placeholder))` over a current case database in one transaction: rolled back, or
     with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
     with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
     schema that is not the newest, a driver error before the commit, or `action` giving None (or, for a read,
-    raising a `ValueError`). Any other exception of `action` (a write's `DsrError`) rolls back and propagates."""
+    raising a `ValueError`). Any other exception of `action` (a write's `DsrError`) rolls back and propagates.
+    `on_error`, where given, is called with a driver error (or `ValueError`) once it is rolled back, before None
+    is given: it may raise instead (the ledger store names the error's class)."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        return _lean_sqlite(url.split(":///", 1)[1], action, handle, write)
+        return _lean_sqlite(url.split(":///", 1)[1], action, handle, write, on_error)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, handle, write)
+        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, handle, write, on_error)
     return None
 
 
 def _lean_sqlite(
-    database: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], write: bool
+    database: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    write: bool,
+    on_error: Callable[[Exception], None] | None,
 ) -> T | None:
     conn = _open_sqlite(database)
     if conn is None:
@@ -173,15 +184,23 @@ def _lean_sqlite(
     except DsrError as exc:
         if write or not isinstance(exc, ValueError):  # a write's refusal is the caller's error
             raise
+        if on_error is not None:
+            on_error(exc)
         return None
-    except (sqlite3.Error, ValueError):
+    except (sqlite3.Error, ValueError) as exc:
+        if on_error is not None:
+            on_error(exc)
         return None
     finally:
         conn.close()
 
 
 def _lean_postgresql(
-    conninfo: str, action: Callable[[Any], T | None], handle: Callable[[Any, str], Reader], write: bool
+    conninfo: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    write: bool,
+    on_error: Callable[[Exception], None] | None,
 ) -> T | None:
     try:
         import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
@@ -189,7 +208,9 @@ def _lean_postgresql(
         return None
     try:
         conn = psycopg.connect(conninfo)
-    except psycopg.Error:
+    except psycopg.Error as exc:
+        if on_error is not None:
+            on_error(exc)
         return None
     with conn:
         try:
@@ -201,9 +222,13 @@ def _lean_postgresql(
             conn.rollback()
             if write or not isinstance(exc, ValueError):
                 raise
+            if on_error is not None:
+                on_error(exc)
             return None
-        except (psycopg.Error, ValueError):
+        except (psycopg.Error, ValueError) as exc:
             conn.rollback()
+            if on_error is not None:
+                on_error(exc)
             return None
         if not write or result is None:
             conn.rollback()

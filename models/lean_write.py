@@ -238,7 +238,10 @@ class Writer(Reader):
             self.update("locations", {**row, "active": True, "synced_at": utcnow()}, "name = ?", (name,))
 
 
-def lean_write(url: str, write: Callable[[Writer], T | None]) -> T | None:
+def lean_write(
+    url: str, write: Callable[[Writer], T | None], *, on_error: Callable[[Exception], None] | None = None
+) -> T | None:
     """`write(writer)` over a current case database in one transaction, committed when it gives a value; None,
-    with nothing written, where the ORM path must run instead (`models.lean_read.lean_transaction`)."""
-    return lean_transaction(url, write, Writer, write=True)
+    with nothing written, where the ORM path must run instead (`models.lean_read.lean_transaction`, which calls
+    `on_error` with a driver error first)."""
+    return lean_transaction(url, write, Writer, write=True, on_error=on_error)

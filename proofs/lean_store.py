@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from models.errors import LedgerError
-from models.lean_read import Reader, lean_read
+from models.lean_read import Reader, lean_read, lean_transaction
 from models.lean_write import Writer, lean_write
 from proofs.entry import (
     GENESIS_HASH,
@@ -34,9 +34,22 @@ T = TypeVar("T")
 
 
 _REFUSED = (
-    "the case database refused a ledger operation; check that it is reachable and migrated (tables "
+    "the case database refused a ledger operation ({cause}); check that it is reachable and migrated (tables "
     "ledger_entries, ledger_checkpoints)"
 )
+
+
+class _Collision(Exception):
+    """A ledger write collided on a unique key with a writer that does not take the lock (nothing written)."""
+
+
+def _refused(exc: Exception) -> None:
+    """Raise for a driver error (or `ValueError`) of a lean ledger operation, rolled back: `_Collision` for a
+    unique-key collision, else `LedgerError` naming the error's class only (the driver's message can quote bound
+    values), as the ORM's store does."""
+    if any(cls.__name__ == "IntegrityError" for cls in type(exc).__mro__):  # sqlite3's and psycopg's
+        raise _Collision from None
+    raise LedgerError(_REFUSED.format(cause=type(exc).__name__), table="ledger_entries") from None
 
 
 class LeanLedgerStore:
@@ -48,14 +61,15 @@ class LeanLedgerStore:
         self._thread_lock = threading.Lock()
 
     def _read(self, read: Callable[[Reader], T]) -> T:
-        found = lean_read(self._url, lambda db: (read(db),))
-        if found is None:
-            raise LedgerError(_REFUSED, table="ledger_entries")
+        found = lean_transaction(self._url, lambda db: (read(db),), Reader, on_error=_refused)
+        if found is None:  # no longer a current case database
+            raise LedgerError(_REFUSED.format(cause="not at the newest schema"), table="ledger_entries")
         return found[0]
 
     def _write(self, write: Callable[[Writer], T]) -> T:
-        """`write` in one write transaction under the ledger's lock, attempted again after a refused one (a
-        collision on `seq` with a writer that does not take the lock, which leaves nothing written)."""
+        """`write` in one write transaction under the ledger's lock, attempted again only after a collision on
+        `seq` with a writer that does not take the lock (which leaves nothing written); any other refusal is a
+        `LedgerError` at once, as in the ORM's store."""
 
         def locked(db: Writer) -> tuple[T]:
             if not db.is_sqlite:  # SQLite: the transaction began with BEGIN IMMEDIATE
@@ -63,11 +77,15 @@ class LeanLedgerStore:
             return (write(db),)
 
         for _attempt in range(WRITE_RETRIES):
-            with self._thread_lock:
-                found = lean_write(self._url, locked)
-            if found is not None:
-                return found[0]
-        raise LedgerError(_REFUSED, table="ledger_entries")
+            try:
+                with self._thread_lock:
+                    found = lean_write(self._url, locked, on_error=_refused)
+            except _Collision:
+                continue
+            if found is None:  # no longer a current case database
+                raise LedgerError(_REFUSED.format(cause="not at the newest schema"), table="ledger_entries")
+            return found[0]
+        raise LedgerError("ledger append kept colliding with other writers", table="ledger_entries")
 
     @staticmethod
     def _head(db: Reader) -> Head:

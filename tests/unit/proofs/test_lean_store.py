@@ -132,3 +132,57 @@ def test_a_database_the_lean_read_cannot_answer_is_left_to_the_orm(tmp_path: Pat
     assert lean_ledger_store(f"sqlite:///{tmp_path / 'none.db'}") is None
     (tmp_path / "empty.db").touch()
     assert lean_ledger_store(f"sqlite:///{tmp_path / 'empty.db'}") is None
+
+
+def test_a_refusal_other_than_a_collision_is_not_attempted_again(ledger_db_url: str, signer: LedgerSigner) -> None:
+    """A signing error (or any refusal but a unique-key collision) is not retried: the one-line `LedgerError`
+    names its class, as the ORM's store does, and the callback ran once; nothing is written."""
+    store = lean_ledger_store(ledger_db_url)
+    assert store is not None
+    store.append(ProofRecord(action=LedgerAction.PURGE), at=datetime.now(UTC))
+    calls: list[int] = []
+
+    def sign(*args: object) -> Checkpoint:
+        calls.append(1)
+        raise ValueError("the signing key refused")
+
+    with pytest.raises(LedgerError, match=r"refused a ledger operation \(ValueError\)"):
+        store.add_checkpoint(sign)
+    assert calls == [1]
+    assert store.last_checkpoint() is None
+
+
+def test_a_collision_on_seq_is_chained_again(ledger_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that does not take the lock took the next `seq` (here: the first attempt chains at a taken seq):
+    the unique key refuses it, and the append is chained again after the head; it ends colliding after the
+    retries."""
+    import proofs.lean_store as lean_store_module
+
+    store = lean_ledger_store(ledger_db_url)
+    assert store is not None
+    store.append(ProofRecord(action=LedgerAction.PURGE), at=datetime.now(UTC))
+    real_chain = lean_store_module.chain_entry
+    attempts: list[int] = []
+
+    def stale_once(record: ProofRecord, *, seq: int, **kwargs: object) -> object:
+        attempts.append(seq)
+        return real_chain(record, seq=1 if len(attempts) == 1 else seq, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lean_store_module, "chain_entry", stale_once)
+    entry = store.append(ProofRecord(action=LedgerAction.PURGE, path="/p"), at=datetime.now(UTC)).entry
+    assert (attempts, entry.seq, store.head().seq) == ([2, 2], 2, 2)
+    monkeypatch.setattr(
+        lean_store_module, "chain_entry", lambda record, **kwargs: real_chain(record, **{**kwargs, "seq": 1})
+    )  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match="kept colliding"):
+        store.append(ProofRecord(action=LedgerAction.PURGE, path="/q"), at=datetime.now(UTC))
+    assert store.head().seq == 2
+
+
+def test_the_refusal_of_a_read_names_its_class(sqlite_url: str) -> None:
+    """A read the database refuses (a table gone) names the driver error's class, not only a hint."""
+    store = LeanLedgerStore(sqlite_url)
+    with get_engine(sqlite_url).begin() as conn:
+        conn.execute(text("DROP TABLE ledger_checkpoints"))
+    with pytest.raises(LedgerError, match=r"refused a ledger operation \(OperationalError\)"):
+        store.last_checkpoint()
