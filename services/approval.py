@@ -18,9 +18,9 @@ from models.lifecycle import transition_columns
 from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings
 from models.types import RequestStatus
-from proofs.entry import text_chunks
+from proofs.entry import LedgerEntry, text_chunks
 from proofs.lean_store import lean_ledger_store
-from proofs.ledger import Ledger, LedgerAction, LedgerEntry, ProofRecord
+from proofs.ledger import Ledger, LedgerAction, ProofRecord
 from services.case_views import Approval, PlanState, approval_from, approval_key, plan_state_of
 from services.evidence import ledger_for
 
