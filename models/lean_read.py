@@ -146,7 +146,11 @@ def lean_transaction(
     with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
     with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
     schema that is not the newest, a driver error before the commit, or `action` giving None (or, for a read,
-    raising a `ValueError`). Any other exception of `action` (a write's `DsrError`) rolls back and propagates.
+    raising a `ValueError`); on SQLite also a commit it refuses, which leaves nothing written (SQLite commits in
+    this process: a COMMIT that fails did not take effect, and closing the connection rolls the transaction back),
+    so the ORM path may write it again. On PostgreSQL a failed commit raises a `DsrError` instead: the server may
+    have committed before the connection failed, so the write is reported as unconfirmed, never written twice.
+    Any other exception of `action` (a write's `DsrError`) rolls back and propagates.
     `on_error`, where given, is called with a driver error (or `ValueError`) once it is rolled back, before None
     is given: it may raise instead (the ledger store names the error's class)."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):

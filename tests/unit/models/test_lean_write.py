@@ -142,3 +142,27 @@ def test_every_table_a_lean_write_updates_has_its_columns_listed() -> None:
     """The tables the lean paths update (a hold's release, the locations, an approval's plan and request) are
     among those whose columns the first test compares with `models.tables`."""
     assert {"legal_holds", "locations", "erasure_plans", "requests"} <= set(INSERT_COLUMNS)
+
+
+class _RefusingCommit(sqlite3.Connection):
+    """A SQLite connection whose COMMIT fails (as one refused by a full disk would)."""
+
+    def commit(self) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_commit_sqlite_refuses_writes_nothing_and_is_left_to_the_orm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's refused commit is not a write of unknown outcome (as PostgreSQL's is): nothing was written (the
+    connection closes without committing), so the lean write gives None and the ORM path writes it."""
+    from models import lean_read
+
+    database = tmp_path / "dsr.db"
+    url = f"sqlite:///{database}"
+    get_engine(url)
+    monkeypatch.setattr(
+        lean_read, "_open_sqlite", lambda name: sqlite3.connect(name, timeout=10, factory=_RefusingCommit)
+    )
+    assert lean_write(url, _event) is None
+    assert _events(url) == 0
