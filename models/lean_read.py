@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -219,23 +220,23 @@ def _lean_postgresql(
     with conn:
         try:
             if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
-                conn.rollback()
+                _rollback(conn, psycopg.Error)
                 return None
             result = action(handle(conn, "%s"))
         except DsrError as exc:
-            conn.rollback()
+            _rollback(conn, psycopg.Error)
             if write or not isinstance(exc, ValueError):
                 raise
             if on_error is not None:
                 on_error(exc)
             return None
         except (psycopg.Error, ValueError) as exc:
-            conn.rollback()
+            _rollback(conn, psycopg.Error)
             if on_error is not None:
                 on_error(exc)
             return None
         if not write or result is None:
-            conn.rollback()
+            _rollback(conn, psycopg.Error)
             return result
         try:
             conn.commit()
@@ -245,6 +246,13 @@ def _lean_postgresql(
                 "(`dsr request list`, `dsr hold list`, `dsr ledger verify`) before retrying"
             ) from None
         return result
+
+
+def _rollback(conn: Any, lost: type[Exception]) -> None:
+    """Roll back, where the connection is still there: a server the connection lost rolls back on its own, and the
+    condition that led here (the driver error, a refusal) is the one to report, not the failed rollback's."""
+    with suppress(lost):
+        conn.rollback()
 
 
 def _convert(kind: str, value: object) -> object:
