@@ -5,7 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -186,3 +186,31 @@ def test_the_refusal_of_a_read_names_its_class(sqlite_url: str) -> None:
         conn.execute(text("DROP TABLE ledger_checkpoints"))
     with pytest.raises(LedgerError, match=r"refused a ledger operation \(OperationalError\)"):
         store.last_checkpoint()
+
+
+class _OffsetClock(TickingClock):
+    """`TickingClock`'s instants, read in UTC+02:00."""
+
+    def __call__(self) -> datetime:
+        return super().__call__().astimezone(timezone(timedelta(hours=2)))
+
+
+def test_times_with_an_offset_are_stored_in_utc_by_both_stores(ledger_db_url: str, signer: LedgerSigner) -> None:
+    """Entries and checkpoints timed in UTC+02:00 are stored exactly as the same instants timed in UTC, by the
+    ORM's store and the lean store alike, and the ledger verifies (an entry's time is part of its hash)."""
+
+    def scenario(store: LedgerStore, clock: TickingClock) -> list[list[tuple[object, ...]]]:
+        ledger = Ledger(store, signer=signer, checkpoint_every=2, clock=clock)
+        for index in range(3):
+            ledger.append(sample_record(index), idempotency_key=f"key-{index}")
+        ledger.seal()
+        assert ledger.verify().ok
+        return _stored(ledger_db_url)
+
+    lean = lean_ledger_store(ledger_db_url)
+    assert lean is not None
+    orm = SQLLedgerStore(lambda: session_scope(ledger_db_url))
+    in_utc = scenario(orm, TickingClock())
+    assert scenario(orm, _OffsetClock()) == in_utc
+    assert scenario(lean, _OffsetClock()) == in_utc
+    assert len(in_utc[0]) == 3 and len(in_utc[1]) == 2
