@@ -8,7 +8,7 @@ by the functions that use a session.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from models.errors import ApprovalRequiredError, DsrError, FourEyesError, InputError, InvalidTransitionError
 from models.identity_record import SUBMITTED_EVENT, os_user, submitter_of
@@ -25,6 +25,8 @@ from services.case_views import Approval, PlanState, approval_from, approval_key
 from services.evidence import ledger_for
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from models.tables import ErasurePlanRecord
 
 
@@ -178,10 +180,14 @@ def decide(
         ApprovalRequiredError: there is no plan waiting for a decision.
         InputError: no reviewer name, or `digest` is not the pending plan's.
         FourEyesError: `[erasure].four_eyes` is on and the approver submitted the request.
+        InvalidTransitionError: the request's status does not allow the change, or it changed since it was read.
     """
-    from models import cases, identity  # noqa: PLC0415 - the ORM only where a session is used
+    from sqlalchemy import update  # noqa: PLC0415 - the ORM only where a session is used
+    from sqlmodel import col  # noqa: PLC0415
+
+    from models import cases, identity  # noqa: PLC0415
     from models.db import session_scope  # noqa: PLC0415
-    from models.tables import ErasurePlanRecord  # noqa: PLC0415
+    from models.tables import ErasurePlanRecord, Request  # noqa: PLC0415
 
     user = authenticated_user or os_user()
     record = check_decision(
@@ -200,7 +206,22 @@ def decide(
         for column, value in decision.plan_columns().items():
             setattr(row, column, value)
         session.add(row)
-        cases.transition(session, request, decision.status, action=decision.action, **decision.event_details())
+        # `cases.transition` as a compare-and-swap on the status read, as `decide_lean` writes it.
+        status = request.status
+        columns = transition_columns(request_id, status, decision.status, utcnow())
+        moved = session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id, col(Request.status) == status)
+            .values(**columns)
+            .execution_options(synchronize_session=False)
+        )
+        if cast("CursorResult[Any]", moved).rowcount != 1:  # an UPDATE's result is a CursorResult
+            raise _status_changed_meanwhile(request_id, status)
+        details = decision.event_details()
+        cases.record_event(
+            session, decision.action, request_id=request_id, status_from=status, status_to=decision.status.value,
+            **details,
+        )  # fmt: skip
     return plan_state(settings, request_id)
 
 

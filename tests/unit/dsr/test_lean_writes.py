@@ -561,3 +561,37 @@ def test_both_release_paths_refuse_what_release_refusal_refuses(
     assert_clean_failure(done.outcome)
     assert "refused by the rule" in done.outcome.stderr
     assert done.after["legal_holds"] == done.before["legal_holds"]
+
+
+def test_an_orm_decision_refuses_a_status_changed_since_it_was_read(
+    config: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ORM path's status change is a compare-and-swap too: another connection commits a status change after
+    `decide` read the request and before it writes; the decision is refused in one line and nothing of it but the
+    signed entry is written (the other writer's status stays)."""
+    from models import lifecycle
+    from models.errors import InvalidTransitionError
+    from models.settings import load_settings
+    from services import approval
+
+    url = _fresh(database_url, tmp_path, "orm-cas")
+    _seed(url, config)
+    monkeypatch.setenv("DSR_DATABASE_URL", url)
+    settings = load_settings(config)
+    real = lifecycle.transition_columns
+
+    def moved_first(request_id: str, *args: Any) -> Any:
+        with get_engine(url).begin() as conn:  # another writer, committed after the decision read the status
+            conn.execute(text("UPDATE requests SET status = 'in_progress' WHERE id = :id"), {"id": request_id})
+        return real(request_id, *args)
+
+    monkeypatch.setattr(lifecycle, "transition_columns", moved_first)
+    monkeypatch.setattr(approval, "transition_columns", moved_first)
+    with pytest.raises(InvalidTransitionError, match="changed meanwhile"):
+        approval.decide(
+            settings, "DSR-2026-0002", approved=True, reviewer="Dana", digest="a" * 64, authenticated_user="dana"
+        )
+    assert _plan_and_signed(settings, "DSR-2026-0002") == (("pending", None), ("approved", "Dana"))
+    with session_scope(url) as session:
+        assert session.get(Request, "DSR-2026-0002").status == "in_progress"  # type: ignore[union-attr]
+    dispose_engines()
