@@ -165,8 +165,55 @@ def approve(
     by = check_text("--by", by)
     digest = check_text("--digest", digest)
     note = None if note is None else check_text("--note", note, limit=MAX_LONG_TEXT, multiline=True)
+    from models.identity_record import os_user  # noqa: PLC0415
+
+    user = os_user()
+    decided = _approve_lean(request_id, approved=not reject, by=by, digest=digest, note=note, user=user)
+    if decided is None:
+        decided = _approve_orm(request_id, approved=not reject, by=by, digest=digest, note=note, user=user)
+    outcome = "rejected; nothing was touched" if reject else f"approved by {by} (as {user})"
+    # The run finds the decision recorded above: the note (free text) is not handed to Prefect with it.
+    try:
+        resumed = _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=decided, note="")
+    except Exception as exc:  # noqa: BLE001 - the decision stands; say so instead of failing after recording it
+        err.print(
+            f"{request_id}: plan {decided[:12]} {outcome}; the decision is recorded, but the paused erasure "
+            f"run could not be resumed ({one_line(describe(exc)[0])}): resume it in the Prefect UI once the server "
+            "answers (it finds this decision; do not approve again)"
+        )
+        return
+    if resumed:
+        err.print(
+            f"{request_id}: plan {decided[:12]} {outcome}; the paused erasure run was resumed and continues "
+            "on the Prefect server"
+        )
+    elif reject:
+        err.print(f"{request_id}: plan {decided[:12]} {outcome}")
+    else:
+        err.print(f"{request_id}: plan {decided[:12]} {outcome}; run `dsr request run {request_id}` to execute it")
+
+
+def _approve_lean(request_id: str, *, approved: bool, by: str, digest: str, note: str | None, user: str) -> str | None:
+    """The decision recorded without SQLAlchemy where the case database is ready for it (`services.approval.
+    decide_lean`): the plan's digest, or None, nothing written, where the ORM path must record it or name why not."""
+    from models.lean_write import Writer, lean_write  # noqa: PLC0415 - the DB-API driver on demand
+    from services.approval import decide_lean  # noqa: PLC0415
+
+    settings = state.settings
+
+    def known(db: Writer) -> bool | None:  # what `state.require_request` does: sync the locations, find the request
+        db.sync_locations(settings)
+        return True if db.rows("requests", "id = ?", (request_id,)) else None
+
+    if lean_write(settings.database.url, known) is None:
+        return None
+    return decide_lean(
+        settings, request_id, approved=approved, reviewer=by, digest=digest, note=note, authenticated_user=user
+    )
+
+
+def _approve_orm(request_id: str, *, approved: bool, by: str, digest: str, note: str | None, user: str) -> str:
     state.require_request(request_id)
-    from models.identity import os_user  # noqa: PLC0415
     from services.approval import check_decision, decide, plan_state  # noqa: PLC0415 - the ORM on demand
 
     current = plan_state(state.settings, request_id)
@@ -175,34 +222,12 @@ def approve(
             f"request {request_id} has no erasure plan yet; run `dsr request run {request_id}` to find the "
             f"person's data and plan the erasure, then `dsr request plan {request_id}` to review it"
         )
-    user = os_user()
-    record = check_decision(state.settings, request_id, approved=not reject, digest=digest, authenticated_user=user)
+    record = check_decision(state.settings, request_id, approved=approved, digest=digest, authenticated_user=user)
     # Recorded here, as this command's decision (channel `cli`, the OS login); a paused run then finds it.
     decide(
-        state.settings, request_id, approved=not reject, reviewer=by, digest=digest, note=note, authenticated_user=user
+        state.settings, request_id, approved=approved, reviewer=by, digest=digest, note=note, authenticated_user=user
     )
-    outcome = "rejected; nothing was touched" if reject else f"approved by {by} (as {user})"
-    # The run finds the decision recorded above: the note (free text) is not handed to Prefect with it.
-    try:
-        resumed = _resume_paused_run(request_id, approved=not reject, reviewer=by, digest=record.digest, note="")
-    except Exception as exc:  # noqa: BLE001 - the decision stands; say so instead of failing after recording it
-        err.print(
-            f"{request_id}: plan {record.digest[:12]} {outcome}; the decision is recorded, but the paused erasure "
-            f"run could not be resumed ({one_line(describe(exc)[0])}): resume it in the Prefect UI once the server "
-            "answers (it finds this decision; do not approve again)"
-        )
-        return
-    if resumed:
-        err.print(
-            f"{request_id}: plan {record.digest[:12]} {outcome}; the paused erasure run was resumed and continues "
-            "on the Prefect server"
-        )
-    elif reject:
-        err.print(f"{request_id}: plan {record.digest[:12]} {outcome}")
-    else:
-        err.print(
-            f"{request_id}: plan {record.digest[:12]} {outcome}; run `dsr request run {request_id}` to execute it"
-        )
+    return record.digest
 
 
 _NOTE = "Note for the proof log (no personal data: the person's identifiers are refused; at most 2000 characters)."

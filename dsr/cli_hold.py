@@ -1,20 +1,29 @@
 """`dsr hold add|list|release`: legal holds in the case database, listed with the configured ones.
 
 Subjects are named by request id and stored as that request's keyed identifier hashes, never as identifiers.
-Every change is an audit event (through `models.holds`). Unknown hold ids exit with code 2.
+Every change is an audit event (through `models.holds`). Unknown hold ids exit with code 2. `add` and `release`
+write without SQLAlchemy where the case database is ready for it (`models.lean_write`), else through the ORM.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from dsr.context import err, out, print_json, state
 from dsr.failures import say
-from models.holds import Hold, add_hold, find_hold, release_hold, subject_hashes_of_request
+from models.holds import (
+    Hold,
+    add_hold,
+    add_hold_lean,
+    find_hold,
+    release_hold,
+    release_hold_lean,
+    subject_hashes_of_request,
+)
 from models.identifiers import MAX_LONG_TEXT, check_text, parse_day
 
 app = typer.Typer(help="Legal holds: keep data out of purges and erasure within a scope.", no_args_is_help=True)
@@ -58,30 +67,41 @@ def add(
     case_reference, approver = check_text("--case-reference", case_reference), check_text("--approver", approver)
     endpoint = [check_text("--endpoint", value) for value in endpoint or []]
     path = [check_text("--path", value, limit=MAX_LONG_TEXT) for value in path or []]
-    with state.db() as session:
-        subjects: list[str] = []
-        for request_id in subject_request or []:
-            subjects.extend(subject_hashes_of_request(session, request_id))
-        hold = add_hold(
-            session,
-            state.settings,
-            hold_id=hold_id,
-            reason=reason,
-            case_reference=case_reference,
-            approver=approver,
-            review_date=review,
-            subjects=subjects,
-            endpoints=endpoint or [],
-            paths=path or [],
-            date_from=start,
-            date_to=end,
-        )
-        summary = hold.summary(state.today())
+    scope = {
+        "hold_id": hold_id, "reason": reason, "case_reference": case_reference, "approver": approver,
+        "review_date": review, "endpoints": endpoint, "paths": path, "date_from": start, "date_to": end,
+    }  # fmt: skip
+    hold = _add_lean(subject_request or [], scope)
+    if hold is None:
+        hold = _add_orm(subject_request or [], scope)
+    summary = hold.summary(state.today())
     if as_json:
         print_json(summary)
     else:
         out.print(hold_id)
         err.print(f"legal hold {hold_id} added; review by {review.isoformat()}")
+
+
+def _add_lean(subject_requests: list[str], scope: dict[str, Any]) -> Hold | None:
+    """The hold added without SQLAlchemy where the case database is ready for it (`models.lean_write`); None where
+    the ORM path must add it (a database to create or migrate, an unknown request, an id in use), nothing written."""
+    from models.lean_write import Writer, lean_write  # noqa: PLC0415 - the DB-API driver on demand
+
+    settings = state.settings
+
+    def write(db: Writer) -> Hold | None:
+        db.sync_locations(settings)
+        return add_hold_lean(db, settings, subject_requests=subject_requests, **scope)
+
+    return lean_write(settings.database.url, write)
+
+
+def _add_orm(subject_requests: list[str], scope: dict[str, Any]) -> Hold:
+    with state.db() as session:
+        subjects: list[str] = []
+        for request_id in subject_requests:
+            subjects.extend(subject_hashes_of_request(session, request_id))
+        return add_hold(session, state.settings, subjects=subjects, **scope)
 
 
 @app.command("list")
@@ -140,11 +160,24 @@ def release(
 ) -> None:
     """Release a hold: its items are processed by the next purge or erasure run."""
     by = check_text("--by", by)
-    with state.db() as session:
-        if find_hold(session, state.settings, hold_id) is None:
-            say(f"error: no legal hold with id {hold_id!r}; `dsr hold list` shows the ids")
-            raise typer.Exit(EXIT_UNKNOWN)
-        summary = release_hold(session, state.settings, hold_id, by=by).summary(state.today())
+    from models.lean_write import Writer, lean_write  # noqa: PLC0415 - the DB-API driver on demand
+
+    settings = state.settings
+
+    def write(db: Writer) -> Hold | None:
+        db.sync_locations(settings)
+        return release_hold_lean(db, settings, hold_id, by=by)
+
+    # Without SQLAlchemy where the case database is ready for it; else (a database to create or migrate, an
+    # unknown, configured or released hold) through the ORM, which names the problem.
+    released = lean_write(settings.database.url, write)
+    if released is None:
+        with state.db() as session:
+            if find_hold(session, settings, hold_id) is None:
+                say(f"error: no legal hold with id {hold_id!r}; `dsr hold list` shows the ids")
+                raise typer.Exit(EXIT_UNKNOWN)
+            released = release_hold(session, settings, hold_id, by=by)
+    summary = released.summary(state.today())
     if as_json:
         print_json(summary)
     else:

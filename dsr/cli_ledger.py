@@ -55,11 +55,10 @@ def _signing_key_path(explicit: Path | None) -> Path:
     return state.settings.erasure.signing_key or state.state_dir() / DEFAULT_KEY_FILENAME
 
 
-def _database_ledger(
-    database_url: str | None, signing_key: Path | None, *, create_key: bool, read_only: bool = False
-) -> Ledger:
+def _database_ledger(database_url: str | None, signing_key: Path | None, *, create_key: bool) -> Ledger:
     """The database ledger (anchored in the evidence bucket when `[evidence]` is set); an explicit --signing-key
-    wins over DSR_LEDGER_SIGNING_KEY. `read_only`: read without SQLAlchemy where the database is current."""
+    wins over DSR_LEDGER_SIGNING_KEY. Read and written without SQLAlchemy where the database is current
+    (`proofs.lean_store`), else through the ORM's store (which creates or migrates it first)."""
     url = database_url or state.settings.database.url
     return open_database_ledger(
         url,
@@ -68,7 +67,7 @@ def _database_ledger(
         create_key=create_key,
         checkpoint_every=None,
         anchors=anchors_for(state.settings),
-        store=lean_ledger_store(url) if read_only else None,
+        store=lean_ledger_store(url),
     )
 
 
@@ -164,7 +163,7 @@ def verify(
                 )
                 key = load_public_key(pem)
             else:
-                ledger = _database_ledger(database_url, signing_key, create_key=False, read_only=True)
+                ledger = _database_ledger(database_url, signing_key, create_key=False)
                 key = ledger.signer.public_key if ledger.signer else None
             claim: CertificateClaim | None = None
             if certificate is not None and key is not None:

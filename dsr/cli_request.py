@@ -68,8 +68,6 @@ def submit(
     Give identifiers in a private file (--identifiers-file) or on standard input (--identifiers -): arguments
     such as --email can be read by other local users while the command runs.
     """
-    from models import cases  # noqa: PLC0415 - the database layer on demand
-
     request_kind = _parse_kind(kind)
     received_at = _parse_instant(received, "--received")
     given = gather(
@@ -82,18 +80,31 @@ def submit(
         received_at=received_at, channel=channel,
     )  # fmt: skip
     hkey, mkey = state.hmac_key(), state.master_key()
-    with state.db() as session:
-        request = cases.submit_request(
-            session,
-            state.settings,
-            kind=request_kind,
-            identifiers=validated,
-            hmac_key=hkey,
-            master_key=mkey,
-            received_at=received_at,
-            channel=channel,
-        )
-        request_id, due = request.id, request.due_on
+    from models.lean_write import Writer, lean_write  # noqa: PLC0415 - the DB-API driver on demand
+    from models.new_request import new_request, submit_request_lean  # noqa: PLC0415
+
+    settings = state.settings
+    new = new_request(
+        settings, kind=request_kind, identifiers=validated, received_at=received_at, channel=channel
+    )  # fmt: skip
+
+    def write(db: Writer) -> tuple[str, date]:
+        db.sync_locations(settings)
+        return submit_request_lean(db, new, hmac_key=hkey, master_key=mkey)
+
+    # Without SQLAlchemy where the case database is ready for it; else (a database to create or migrate, an id
+    # taken meanwhile on PostgreSQL) through the ORM.
+    recorded = lean_write(settings.database.url, write)
+    if recorded is None:
+        from models import cases  # noqa: PLC0415 - the database layer on demand
+
+        with state.db() as session:
+            request = cases.submit_request(
+                session, settings, kind=request_kind, identifiers=validated, hmac_key=hkey, master_key=mkey,
+                received_at=received_at, channel=channel,
+            )  # fmt: skip
+            recorded = request.id, request.due_on
+    request_id, due = recorded
     if as_json:
         print_json({"id": request_id})
     else:

@@ -6,9 +6,7 @@ transaction; an illegal change raises a domain error and leaves the row unchange
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,29 +14,26 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import lifecycle
-from models.crypto import new_key, seal, unseal
-from models.deadline import ALGORITHM_VERSION, compute_deadlines
+from models.crypto import unseal
+from models.deadline import compute_deadlines
 from models.errors import DeadlinePassedError, InputError, InvalidTransitionError, RequestNotFoundError
-from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_received, check_text, keyed_hash
+from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, Identifier, check_text
+from models.identity_record import SUBMITTED_EVENT
+from models.lean_write import audit_event_values, configured_locations
 from models.lifecycle import (
     OPEN_STATUSES,
     REFUSAL_GROUNDS,
-    TRANSITIONS,
     release_check_document,
     released_of,
     request_detail_document,
 )
+from models.new_request import id_prefix, local_date, new_request, next_id
 from models.settings import Settings
 from models.tables import AuditEvent, Location, LocationScan, Request, RequestKey, SubjectIdentifier, utcnow
 from models.types import IdentifierKind, RequestKind, RequestStatus
 
 #: Longer request ids are never looked up (ids are `DSR-<year>-NNNN`).
 MAX_REQUEST_ID = 64
-
-
-def current_actor() -> str:
-    """The acting identity recorded on audit events: `$DSR_ACTOR`, else the OS user."""
-    return os.environ.get("DSR_ACTOR") or getpass.getuser()
 
 
 def record_event(
@@ -51,13 +46,7 @@ def record_event(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event to the session (committed with the change it records). No personal data in details."""
-    event = AuditEvent(
-        actor=actor or current_actor(),
-        action=action,
-        request_id=request_id,
-        outcome=outcome,
-        details=json.dumps(details, sort_keys=True, default=str),
-    )
+    event = AuditEvent(**audit_event_values(action, request_id=request_id, outcome=outcome, actor=actor, **details))
     session.add(event)
     return event
 
@@ -80,15 +69,8 @@ def get_request(session: Session, request_id: str) -> Request:
 
 def next_request_id(session: Session, year: int) -> str:
     """`DSR-<year>-NNNN`, one more than the highest of that year."""
-    prefix = f"DSR-{year}-"
-    ids = session.exec(select(Request.id).where(col(Request.id).startswith(prefix))).all()
-    highest = max((int(i.removeprefix(prefix)) for i in ids if i.removeprefix(prefix).isdigit()), default=0)
-    return f"{prefix}{highest + 1:04d}"
-
-
-def local_date(at: datetime, settings: Settings) -> date:
-    """The calendar date of an instant in the controller's establishment."""
-    return at.astimezone(settings.controller.tz).date()
+    ids = session.exec(select(Request.id).where(col(Request.id).startswith(id_prefix(year)))).all()
+    return next_id(ids, year)
 
 
 def submit_request(
@@ -104,57 +86,24 @@ def submit_request(
     representative: str | None = None,
     representative_authority: str | None = None,
 ) -> Request:
-    """Record a new request with its identifiers and legal dates (Art. 12(3)).
+    """Record a new request with its identifiers and legal dates (Art. 12(3)); its rows are `models.new_request`'s.
 
     Raises:
         InputError: no identifiers; `received_at` naive, in the future or before the GDPR applied; `channel`
             empty or too long.
     """
-    if not identifiers:
-        raise InputError("give at least one identifier (--email, --name, --phone or --user-id)")
-    received_at = check_received(received_at or utcnow()).astimezone(UTC)
-    channel = check_text("--channel", channel)
-    deadlines = compute_deadlines(local_date(received_at, settings), settings.controller.calendar)
-    request = Request(
-        id=next_request_id(session, local_date(received_at, settings).year),
-        kind=kind.value,
-        # Nothing is searched or erased until the identity check is recorded (`models.identity`).
-        status=RequestStatus.IDENTITY_PENDING.value,
-        received_at=received_at,
-        channel=channel,
-        calendar=deadlines.calendar,
-        algorithm_version=ALGORITHM_VERSION,
-        due_on=deadlines.due,
-        target_on=deadlines.target,
-        representative=representative,
-        representative_authority=representative_authority,
-    )
+    new = new_request(
+        settings, kind=kind, identifiers=identifiers, received_at=received_at, channel=channel,
+        representative=representative, representative_authority=representative_authority,
+    )  # fmt: skip
+    row, key, *identifier_rows = new.rows(next_request_id(session, new.year), hmac_key=hmac_key, master_key=master_key)
+    request = Request(**row)
     session.add(request)
     session.flush()
-    data_key = new_key()
-    session.add(RequestKey(request_id=request.id, wrapped_key=seal(master_key, data_key, request.id.encode())))
-    for ident in identifiers:
-        aad = f"{request.id}:{ident.kind.value}".encode()
-        session.add(
-            SubjectIdentifier(
-                request_id=request.id,
-                kind=ident.kind.value,
-                value=seal(data_key, ident.value.encode("utf-8"), aad),
-                normalized=seal(data_key, ident.normalized.encode("utf-8"), aad),
-                keyed_hash=keyed_hash(hmac_key, ident.kind, ident.normalized),
-            )
-        )
-    record_event(
-        session,
-        "request.submitted",
-        request_id=request.id,
-        kind=kind.value,
-        channel=channel,
-        identifier_kinds=sorted({i.kind.value for i in identifiers}),
-        due=deadlines.due.isoformat(),
-        # The authenticated OS user, compared with the approver when `[erasure].four_eyes` is on.
-        submitted_by=getpass.getuser(),
-    )
+    session.add(RequestKey(**key))
+    for identifier in identifier_rows:
+        session.add(SubjectIdentifier(**identifier))
+    record_event(session, SUBMITTED_EVENT, request_id=request.id, **new.event())
     return request
 
 
@@ -165,16 +114,8 @@ def transition(session: Session, request: Request, to: RequestStatus, *, action:
         InvalidTransitionError: the lifecycle does not allow it (the message names both statuses).
     """
     current = RequestStatus(request.status)
-    if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the request is closed)"
-        raise InvalidTransitionError(
-            f"request {request.id} cannot go from {current} to {to}; allowed next: {allowed}",
-            request_id=request.id,
-        )
-    request.status = to.value
-    request.updated_at = utcnow()
-    if not TRANSITIONS[to]:
-        request.closed_at = request.updated_at
+    for column, value in lifecycle.transition_columns(request.id, request.status, to, utcnow()).items():
+        setattr(request, column, value)
     session.add(request)
     record_event(session, action, request_id=request.id, status_from=current.value, status_to=to.value, **details)
 
@@ -412,11 +353,7 @@ def pseudonymise_closed_requests(session: Session, settings: Settings, *, now: d
 
 def sync_locations(session: Session, settings: Settings) -> None:
     """Make the `locations` table mirror the configuration's endpoints and stores."""
-    wanted: dict[str, Location] = {}
-    for ep in settings.endpoints:
-        wanted[ep.name] = Location(name=ep.name, kind="endpoint", url=ep.url, os=ep.os, group=ep.group)
-    for st in settings.stores:
-        wanted[st.name] = Location(name=st.name, kind="store", url=st.url)
+    wanted = configured_locations(settings)
     for existing in session.exec(select(Location)).all():
         if existing.name not in wanted:
             existing.active = False
@@ -431,12 +368,13 @@ def sync_locations(session: Session, settings: Settings) -> None:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
 
         insert = sqlite_insert
-    for name, loc in wanted.items():
-        row = {"name": name, "kind": loc.kind, "url": loc.url, "os": loc.os, "group": loc.group}
-        session.execute(insert(Location).values(active=True, synced_at=utcnow(), **row).on_conflict_do_nothing())
+    for name, row in wanted.items():
+        session.execute(
+            insert(Location).values(name=name, active=True, synced_at=utcnow(), **row).on_conflict_do_nothing()
+        )
         current = session.get(Location, name)
         if current is not None:
-            current.kind, current.url, current.os, current.group = loc.kind, loc.url, loc.os, loc.group
+            current.kind, current.url, current.os, current.group = row["kind"], row["url"], row["os"], row["group"]
             current.active, current.synced_at = True, utcnow()
             session.add(current)
 

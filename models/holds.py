@@ -14,14 +14,17 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from models.errors import InputError
+from models.lean_write import utcnow
 from models.settings import HoldSettings, Settings
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from models.lean_write import Writer
     from models.tables import LegalHold
 
 CONFIG_SOURCE = "config"
@@ -223,6 +226,76 @@ def find_hold(session: Session, settings: Settings, hold_id: str) -> Hold | None
     return next((h for h in list_holds(session, settings) if h.id == hold_id), None)
 
 
+def new_hold_columns(
+    settings: Settings,
+    *,
+    hold_id: str,
+    reason: str,
+    case_reference: str,
+    approver: str,
+    review_date: date,
+    subjects: Sequence[str] = (),
+    endpoints: Sequence[str] = (),
+    paths: Sequence[str] = (),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> dict[str, Any]:
+    """The checked `legal_holds` row of a new hold, every column (`add_hold` and `add_hold_lean` write it).
+
+    Raises:
+        InputError: a bad id or one a configured hold uses, an empty text field, an unknown location or a
+            reversed date range.
+    """
+    if not _ID_RE.match(hold_id):
+        raise InputError("--id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    for option, text in (("--reason", reason), ("--case-reference", case_reference), ("--approver", approver)):
+        if not text.strip():
+            raise InputError(f"{option} must not be empty", option=option)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise InputError("--from must not be after --to", option="--from")
+    known = {e.name for e in settings.endpoints} | {s.name for s in settings.stores}
+    unknown = sorted(set(endpoints) - known)
+    if unknown:
+        raise InputError(f"--endpoint: no location named {', '.join(unknown)} in the configuration")
+    if any(h.id == hold_id for h in settings.holds):
+        raise _exists(hold_id)
+    return {
+        "id": hold_id,
+        "reason": reason.strip(),
+        "case_reference": case_reference.strip(),
+        "approver": approver.strip(),
+        "review_date": review_date,
+        "subjects": json.dumps(sorted({s.lower() for s in subjects})),
+        "endpoints": json.dumps(sorted(set(endpoints))),
+        "paths": json.dumps(list(dict.fromkeys(paths))),
+        "date_from": date_from,
+        "date_to": date_to,
+        "source": CLI_SOURCE,
+        "created_at": utcnow(),
+        "released_at": None,
+        "released_by": None,
+    }
+
+
+def _exists(hold_id: str) -> InputError:
+    return InputError(f"a legal hold with id {hold_id!r} exists already", option="--id")
+
+
+def _added_details(columns: dict[str, Any], subjects: Sequence[str], paths: Sequence[str]) -> dict[str, Any]:
+    """The details of the `hold.added` audit event of the new hold `columns`."""
+    return {
+        "hold_id": columns["id"],
+        "case_reference": columns["case_reference"],
+        "approver": columns["approver"],
+        "review_date": columns["review_date"].isoformat(),
+        "subjects": len(set(subjects)),
+        "endpoints": json.loads(columns["endpoints"]),
+        "paths": len(paths),
+        "date_from": columns["date_from"].isoformat() if columns["date_from"] else None,
+        "date_to": columns["date_to"].isoformat() if columns["date_to"] else None,
+    }
+
+
 def add_hold(
     session: Session,
     settings: Settings,
@@ -257,51 +330,59 @@ def add_hold(
     Raises:
         InputError: a bad or duplicate id, an empty text field, an unknown location or a reversed date range.
     """
-    if not _ID_RE.match(hold_id):
-        raise InputError("--id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    for option, text in (("--reason", reason), ("--case-reference", case_reference), ("--approver", approver)):
-        if not text.strip():
-            raise InputError(f"{option} must not be empty", option=option)
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise InputError("--from must not be after --to", option="--from")
-    known = {e.name for e in settings.endpoints} | {s.name for s in settings.stores}
-    unknown = sorted(set(endpoints) - known)
-    if unknown:
-        raise InputError(f"--endpoint: no location named {', '.join(unknown)} in the configuration")
+    columns = new_hold_columns(
+        settings, hold_id=hold_id, reason=reason, case_reference=case_reference, approver=approver,
+        review_date=review_date, subjects=subjects, endpoints=endpoints, paths=paths, date_from=date_from,
+        date_to=date_to,
+    )  # fmt: skip
     from models.cases import record_event  # noqa: PLC0415 - the ORM only where a session is used
     from models.tables import LegalHold  # noqa: PLC0415
 
-    if any(h.id == hold_id for h in settings.holds) or session.get(LegalHold, hold_id) is not None:
-        raise InputError(f"a legal hold with id {hold_id!r} exists already", option="--id")
-    row = LegalHold(
-        id=hold_id,
-        reason=reason.strip(),
-        case_reference=case_reference.strip(),
-        approver=approver.strip(),
-        review_date=review_date,
-        subjects=json.dumps(sorted({s.lower() for s in subjects})),
-        endpoints=json.dumps(sorted(set(endpoints))),
-        paths=json.dumps(list(dict.fromkeys(paths))),
-        date_from=date_from,
-        date_to=date_to,
-        source=CLI_SOURCE,
-    )
+    if session.get(LegalHold, hold_id) is not None:
+        raise _exists(hold_id)
+    row = LegalHold(**columns)
     session.add(row)
-    record_event(
-        session,
-        "hold.added",
-        hold_id=hold_id,
-        case_reference=row.case_reference,
-        approver=row.approver,
-        review_date=review_date.isoformat(),
-        subjects=len(set(subjects)),
-        endpoints=sorted(set(endpoints)),
-        paths=len(paths),
-        date_from=date_from.isoformat() if date_from else None,
-        date_to=date_to.isoformat() if date_to else None,
-    )
+    record_event(session, "hold.added", **_added_details(columns, subjects, paths))
     session.flush()
     return hold_from_row(row)
+
+
+def add_hold_lean(db: Writer, settings: Settings, *, subject_requests: Sequence[str], **hold: Any) -> Hold | None:
+    """`add_hold` through a lean write (`models.lean_write`), the subjects named by request id as `dsr hold add`
+    gives them (`subject_hashes_of_request`); None, with nothing written, where the ORM path must answer (an
+    unknown request, an id in use). Takes `add_hold`'s keyword arguments but `subjects`.
+
+    Raises:
+        InputError: as `add_hold`, for the checks that need no database.
+    """
+    subjects: list[str] = []
+    for request_id in subject_requests:
+        if not db.rows("requests", "id = ?", (request_id,)):
+            return None
+        subjects.extend(sorted({r.keyed_hash for r in db.rows("subject_identifiers", "request_id = ?", (request_id,))}))
+    columns = new_hold_columns(settings, subjects=subjects, **hold)
+    if db.rows("legal_holds", "id = ?", (columns["id"],)):
+        return None
+    db.insert("legal_holds", columns)
+    db.event("hold.added", **_added_details(columns, subjects, hold.get("paths", ())))
+    return hold_from_row(SimpleNamespace(**columns))
+
+
+def release_refusal(settings: Settings, hold_id: str, by: str) -> InputError | None:
+    """Why releasing `hold_id` by `by` must be refused before the hold is read (an empty `by`, a configured hold),
+    or None: the rule of both paths (`release_hold`, `release_hold_lean`)."""
+    if not by.strip():
+        return InputError("--by must name who releases the hold", option="--by")
+    if any(h.id == hold_id for h in settings.holds):
+        return InputError(
+            f"legal hold {hold_id!r} is defined in the configuration; remove its [[holds]] entry to release it"
+        )
+    return None
+
+
+def _release_columns(by: str, now: datetime | None = None) -> dict[str, Any]:
+    """The `legal_holds` columns a release sets."""
+    return {"released_at": (now or utcnow()).astimezone(UTC), "released_by": by.strip()}
 
 
 def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str, now: datetime | None = None) -> Hold:
@@ -311,26 +392,46 @@ def release_hold(session: Session, settings: Settings, hold_id: str, *, by: str,
         InputError: unknown id, a configured hold (remove it from the configuration instead), an empty
             `by`, or a hold released already.
     """
-    if not by.strip():
-        raise InputError("--by must name who releases the hold", option="--by")
-    if any(h.id == hold_id for h in settings.holds):
-        raise InputError(
-            f"legal hold {hold_id!r} is defined in the configuration; remove its [[holds]] entry to release it"
-        )
+    refusal = release_refusal(settings, hold_id, by)
+    if refusal is not None:
+        raise refusal
     from models.cases import record_event  # noqa: PLC0415 - the ORM only where a session is used
-    from models.tables import LegalHold, utcnow  # noqa: PLC0415
+    from models.tables import LegalHold  # noqa: PLC0415
 
     row = session.get(LegalHold, hold_id)
     if row is None:
         raise InputError(f"no legal hold with id {hold_id!r}", hold_id=hold_id)
     if row.released_at is not None:
         raise InputError(f"legal hold {hold_id!r} was released already on {row.released_at.date().isoformat()}")
-    row.released_at = (now or utcnow()).astimezone(UTC)
-    row.released_by = by.strip()
+    for column, value in _release_columns(by, now).items():
+        setattr(row, column, value)
     session.add(row)
     record_event(session, "hold.released", hold_id=hold_id, released_by=row.released_by)
     session.flush()
     return hold_from_row(row)
+
+
+def release_hold_lean(db: Writer, settings: Settings, hold_id: str, *, by: str) -> Hold | None:
+    """`dsr hold release` (`find_hold`, then `release_hold`) through a lean write: None, with nothing written, where
+    the ORM path must answer (a configured hold naming an unknown request, an unknown, configured or released
+    hold, an empty `by`), which then names the problem."""
+    unknown: list[str] = []
+
+    def hashes_of_request(request_id: str) -> list[str]:
+        if not db.rows("requests", "id = ?", (request_id,)):
+            unknown.append(request_id)
+        return []
+
+    for configured in settings.holds:
+        subjects_to_hashes(configured.subjects, hashes_of_request)
+    if unknown or release_refusal(settings, hold_id, by) is not None:
+        return None
+    released = _release_columns(by)
+    # Compare-and-swap: only a hold still active is released (SQLite holds the write lock already).
+    if db.update("legal_holds", released, "id = ? AND released_at IS NULL", (hold_id,)) != 1:
+        return None
+    db.event("hold.released", hold_id=hold_id, released_by=released["released_by"])
+    return hold_from_row(db.rows("legal_holds", "id = ?", (hold_id,))[0])
 
 
 def requests_with_hashes(session: Session, hashes: Collection[str]) -> dict[str, set[str]]:

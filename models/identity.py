@@ -12,18 +12,18 @@ Plain functions over a SQLModel session; the proof-ledger entry of each record i
 
 from __future__ import annotations
 
-import getpass
-import json
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
 from models import identity_record
-from models.cases import get_request, local_date, record_event, transition
+from models.cases import get_request, record_event, transition
 from models.deadline import compute_deadlines
 from models.errors import DeadlinePassedError, IdentityRequiredError, InputError, InvalidTransitionError
 from models.identifiers import CLOCK_SKEW, MAX_LONG_TEXT, check_text
+from models.identity_record import os_user
 from models.lifecycle import OPEN_STATUSES
+from models.new_request import local_date
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 from models.types import RequestStatus
@@ -37,11 +37,6 @@ IdentityRecord = identity_record.IdentityRecord
 
 #: Statuses in which the identity check can still be recorded.
 _AWAITING = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})
-
-
-def os_user() -> str:
-    """The authenticated operating-system user of this process (not `DSR_ACTOR`, which anyone can set)."""
-    return getpass.getuser()
 
 
 def is_settled(request: Request) -> bool:
@@ -215,14 +210,11 @@ def submitted_by(session: Session, request_id: str) -> str | None:
     """The operating-system user that recorded the request (None for requests recorded before this was kept)."""
     event = session.exec(
         select(AuditEvent)
-        .where(AuditEvent.request_id == request_id, AuditEvent.action == "request.submitted")
+        .where(AuditEvent.request_id == request_id, AuditEvent.action == identity_record.SUBMITTED_EVENT)
         .order_by(col(AuditEvent.id))
         .limit(1)
     ).first()
-    if event is None:
-        return None
-    value = json.loads(event.details or "{}").get("submitted_by")
-    return value if isinstance(value, str) else None
+    return identity_record.submitter_of(event)
 
 
 def clock_paused(request: Request) -> bool:

@@ -7,6 +7,8 @@ commands that only read build the record from rows read without the ORM.
 
 from __future__ import annotations
 
+import getpass
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +75,24 @@ class IdentityRecord:
             reason = f" ({self.note})" if self.note else ""
             return f"No identity check was needed{reason}; recorded{who}{when}."
         return "Not recorded."
+
+
+def os_user() -> str:
+    """The authenticated operating-system user of this process (not `DSR_ACTOR`, which anyone can set)."""
+    return getpass.getuser()
+
+
+#: The audit event of a request's intake; its details name the OS user that submitted the request.
+SUBMITTED_EVENT = "request.submitted"
+
+
+def submitter_of(event: Any | None) -> str | None:
+    """The OS user named by a request's `request.submitted` audit event (an `audit_events` row of the ORM or of a
+    lean read; None for none, or for requests recorded before this was kept)."""
+    if event is None:
+        return None
+    value = json.loads(event.details or "{}").get("submitted_by")
+    return value if isinstance(value, str) else None
 
 
 def recorded_key(request_id: str) -> str:

@@ -1,6 +1,7 @@
 """Lean reads of the case database for the commands that only read (`dsr request list|show|plan`, `dsr hold
 list`): the DB-API driver and plain SELECTs, without SQLAlchemy or SQLModel (importing them takes most of a short
-command's time).
+command's time). The commands that write a few rows use the same connection, schema check and conversions
+(`lean_transaction`, with `models.lean_write.Writer`).
 
 `read_requests` and `lean_read` answer only where they read exactly what the ORM would: an existing SQLite file,
 or PostgreSQL through psycopg, already at the newest schema. Anything else (a database still to be created or
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -21,6 +23,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import quote
+
+from models.errors import DsrError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -128,42 +132,127 @@ class Reader:
 def lean_read(url: str, read: Callable[[Reader], T | None]) -> T | None:
     """`read(reader)` over a current case database in one transaction, nothing written; None where the ORM path
     must answer (see the module's docstring) or where `read` gives None."""
+    return lean_transaction(url, read, Reader)
+
+
+def lean_transaction(
+    url: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    *,
+    write: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
+) -> T | None:
+    """`action(handle(connection, placeholder))` over a current case database in one transaction: rolled back, or
+    with `write` (and a `models.lean_write.Writer` as `handle`) committed when `action` returns a value. None,
+    with nothing written, where the ORM path must answer: a URL form not handled here, no such SQLite file, a
+    schema that is not the newest, a driver error before the commit, or `action` giving None (or, for a read,
+    raising a `ValueError`); on SQLite also a commit it refuses, which leaves nothing written (SQLite commits in
+    this process: a COMMIT that fails did not take effect, and closing the connection rolls the transaction back),
+    so the ORM path may write it again. On PostgreSQL a failed commit raises a `DsrError` instead: the server may
+    have committed before the connection failed, so the write is reported as unconfirmed, never written twice.
+    Any other exception of `action` (a write's `DsrError`) rolls back and propagates.
+    `on_error`, where given, is called with a driver error (or `ValueError`) once it is rolled back, before None
+    is given: it may raise instead (the ledger store names the error's class)."""
     if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        return _lean_sqlite(url.split(":///", 1)[1], read)
+        return _lean_sqlite(url.split(":///", 1)[1], action, handle, write, on_error)
     if url.startswith(("postgresql://", "postgresql+psycopg://")):
-        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], read)
+        return _lean_postgresql("postgresql://" + url.split("://", 1)[1], action, handle, write, on_error)
     return None
 
 
-def _lean_sqlite(database: str, read: Callable[[Reader], T | None]) -> T | None:
+def _lean_sqlite(
+    database: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    write: bool,
+    on_error: Callable[[Exception], None] | None,
+) -> T | None:
     conn = _open_sqlite(database)
     if conn is None:
         return None
     try:
-        conn.execute("BEGIN")  # one snapshot for the schema check and the rows
+        if write:
+            # What the ORM's engine sets on every connection (`models.db`), then the write lock before any read,
+            # so that what is read is still so when the change commits.
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute("BEGIN")  # one snapshot for the schema check and the rows
         if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
             return None
-        return read(Reader(conn, "?"))
-    except (sqlite3.Error, ValueError):
+        result = action(handle(conn, "?"))
+        if write and result is not None:
+            conn.commit()  # a commit SQLite refuses leaves nothing written (closing rolls back)
+        return result
+    except DsrError as exc:
+        if write or not isinstance(exc, ValueError):  # a write's refusal is the caller's error
+            raise
+        if on_error is not None:
+            on_error(exc)
+        return None
+    except (sqlite3.Error, ValueError) as exc:
+        if on_error is not None:
+            on_error(exc)
         return None
     finally:
         conn.close()
 
 
-def _lean_postgresql(conninfo: str, read: Callable[[Reader], T | None]) -> T | None:
+def _lean_postgresql(
+    conninfo: str,
+    action: Callable[[Any], T | None],
+    handle: Callable[[Any, str], Reader],
+    write: bool,
+    on_error: Callable[[Exception], None] | None,
+) -> T | None:
     try:
         import psycopg  # noqa: PLC0415 - only for a PostgreSQL case database
     except ImportError:
         return None
     try:
-        with psycopg.connect(conninfo) as conn:
-            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
-                return None
-            result = read(Reader(conn, "%s"))
-            conn.rollback()
-        return result
-    except (psycopg.Error, ValueError):
+        conn = psycopg.connect(conninfo)
+    except psycopg.Error as exc:
+        if on_error is not None:
+            on_error(exc)
         return None
+    with conn:
+        try:
+            if not _is_current(conn.execute("SELECT version_num FROM alembic_version").fetchall()):
+                _rollback(conn, psycopg.Error)
+                return None
+            result = action(handle(conn, "%s"))
+        except DsrError as exc:
+            _rollback(conn, psycopg.Error)
+            if write or not isinstance(exc, ValueError):
+                raise
+            if on_error is not None:
+                on_error(exc)
+            return None
+        except (psycopg.Error, ValueError) as exc:
+            _rollback(conn, psycopg.Error)
+            if on_error is not None:
+                on_error(exc)
+            return None
+        if not write or result is None:
+            _rollback(conn, psycopg.Error)
+            return result
+        try:
+            conn.commit()
+        except psycopg.Error as exc:  # not retried through the ORM: whether it took effect is then unknown
+            raise DsrError(
+                f"the case database did not confirm the write ({type(exc).__name__}); check what was recorded "
+                "(`dsr request list`, `dsr hold list`, `dsr ledger verify`) before retrying"
+            ) from None
+        return result
+
+
+def _rollback(conn: Any, lost: type[Exception]) -> None:
+    """Roll back, where the connection is still there: a server the connection lost rolls back on its own, and the
+    condition that led here (the driver error, a refusal) is the one to report, not the failed rollback's."""
+    with suppress(lost):
+        conn.rollback()
 
 
 def _convert(kind: str, value: object) -> object:

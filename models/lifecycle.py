@@ -31,6 +31,28 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
 }
 OPEN_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if nxt)
 
+
+def transition_columns(request_id: str, status: str, to: RequestStatus, now: datetime) -> dict[str, Any]:
+    """The `requests` columns that move a request from `status` to `to` at `now` (`closed_at` too when `to` ends
+    it), as `models.cases.transition` and the lean approval write them.
+
+    Raises:
+        InvalidTransitionError: the lifecycle does not allow it (the message names both statuses).
+    """
+    from models.errors import InvalidTransitionError  # noqa: PLC0415 - the error tree only where one is raised
+
+    current = RequestStatus(status)
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the request is closed)"
+        raise InvalidTransitionError(
+            f"request {request_id} cannot go from {current} to {to}; allowed next: {allowed}", request_id=request_id
+        )
+    columns: dict[str, Any] = {"status": to.value, "updated_at": now}
+    if not TRANSITIONS[to]:
+        columns["closed_at"] = now
+    return columns
+
+
 #: Art. 12(5) grounds for refusing to act.
 REFUSAL_GROUNDS = ("manifestly_unfounded", "excessive", "identity_not_established", "art17_3_exception")
 

@@ -10,10 +10,25 @@ from sqlalchemy import Column, DateTime, Dialect, Integer, String, Text, UniqueC
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from models.lean_write import utcnow
 
-def utcnow() -> datetime:
-    """The current aware UTC time (the only clock read of the models layer)."""
-    return datetime.now(UTC)
+__all__ = [
+    "AuditEvent",
+    "ErasurePlanRecord",
+    "Finding",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LegalHold",
+    "Location",
+    "LocationScan",
+    "RecipientNotice",
+    "Request",
+    "RequestKey",
+    "RetentionRun",
+    "SubjectIdentifier",
+    "UTCDateTime",
+    "utcnow",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

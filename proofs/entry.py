@@ -620,3 +620,46 @@ def checkpoint_of_row(row: Any) -> Checkpoint:
         signature=row.signature,
         prev_checkpoint=row.prev_checkpoint,
     )
+
+
+def entry_columns(entry: LedgerEntry) -> dict[str, Any]:
+    """The columns of the `ledger_entries` row of `entry` (what both the ORM's and the lean store insert), its time
+    in UTC (`checkpoint_columns` says why)."""
+    document = entry.to_dict()
+    return {
+        **{k: v for k, v in document.items() if k not in ("counts", "details", "at")},
+        "counts": json.dumps(document["counts"], sort_keys=True, ensure_ascii=True),
+        "details": json.dumps(document["details"], sort_keys=True, ensure_ascii=True),
+        "at": entry.at.astimezone(UTC),
+    }
+
+
+def checkpoint_columns(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The columns of the `ledger_checkpoints` row of `checkpoint` (its `id` is the database's).
+
+    Times are stored in UTC, as the entry's (`entry_columns`): SQLAlchemy stores an aware time on SQLite as its
+    wall-clock text, dropping the offset, which both stores then read back as UTC.
+    """
+    return {
+        "seq_from": checkpoint.seq_from,
+        "seq_to": checkpoint.seq_to,
+        "head_hash": checkpoint.head_hash,
+        "at": checkpoint.at.astimezone(UTC),
+        "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature,
+        "prev_checkpoint": checkpoint.prev_checkpoint,
+    }
+
+
+_CHUNK = 500
+
+
+def text_chunks(text: str | None) -> list[JSONValue]:
+    """A free-text note as ledger-safe strings: one per line, long lines cut in pieces (no control characters)."""
+    if not text:
+        return []
+    out: list[JSONValue] = []
+    for raw in text.splitlines():
+        line = "".join(ch for ch in raw if ch.isprintable())
+        out.extend(line[i : i + _CHUNK] for i in range(0, max(len(line), 1), _CHUNK))
+    return out

@@ -6,7 +6,6 @@ PostgreSQL, with a unique `seq` as the backstop. Never updates or deletes a row.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -27,27 +26,15 @@ from proofs.entry import (
     ProofRecord,
     chain_entry,
     checkpoint_chain_start,
+    checkpoint_columns,
     checkpoint_of_row,
+    entry_columns,
     entry_document,
 )
-from proofs.store import AppendResult, Head, SignCallback
+from proofs.store import ADVISORY_LOCK_KEY, WRITE_RETRIES, AppendResult, Head, SignCallback
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 """A fresh session per call, committed when the block ends normally (e.g. `models.db.session_scope(url)`)."""
-
-ADVISORY_LOCK_KEY = 0x4C454447
-"""PostgreSQL advisory lock id ("LEDG") held for the length of every ledger write transaction."""
-_RETRIES = 3
-
-
-def _entry_row(entry: LedgerEntry) -> EntryRow:
-    doc = entry.to_dict()
-    return EntryRow(
-        **{k: v for k, v in doc.items() if k not in ("counts", "details", "at")},
-        counts=json.dumps(doc["counts"], sort_keys=True, ensure_ascii=True),
-        details=json.dumps(doc["details"], sort_keys=True, ensure_ascii=True),
-        at=entry.at,
-    )
 
 
 class SQLLedgerStore:
@@ -67,7 +54,7 @@ class SQLLedgerStore:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
     def _run(self, action: Callable[[Session], Any], *, write: bool) -> Any:
-        for attempt in range(_RETRIES):
+        for attempt in range(WRITE_RETRIES):
             try:
                 with self._thread_lock, self._sessions() as session:
                     if write:
@@ -75,7 +62,7 @@ class SQLLedgerStore:
                     return action(session)
             except IntegrityError as exc:
                 # Another writer without our lock (a different tool) won the same seq: chain again.
-                if attempt + 1 == _RETRIES:
+                if attempt + 1 == WRITE_RETRIES:
                     raise LedgerError(
                         "ledger append kept colliding with other writers", table="ledger_entries"
                     ) from exc
@@ -119,7 +106,7 @@ class SQLLedgerStore:
             entry = chain_entry(
                 record, seq=head.seq + 1, prev_hash=head.entry_hash, at=at, idempotency_key=idempotency_key
             )
-            session.add(_entry_row(entry))
+            session.add(EntryRow(**entry_columns(entry)))
             session.flush()
             return AppendResult(entry, created=True)
 
@@ -141,17 +128,7 @@ class SQLLedgerStore:
                 return None
             prev = checkpoint_chain_start(checkpoint_of_row(last) if last is not None else None)
             checkpoint = sign(sealed + 1, head.seq, head.entry_hash, prev)
-            session.add(
-                CheckpointRow(
-                    seq_from=checkpoint.seq_from,
-                    seq_to=checkpoint.seq_to,
-                    head_hash=checkpoint.head_hash,
-                    at=checkpoint.at,
-                    key_id=checkpoint.key_id,
-                    signature=checkpoint.signature,
-                    prev_checkpoint=checkpoint.prev_checkpoint,
-                )
-            )
+            session.add(CheckpointRow(**checkpoint_columns(checkpoint)))
             session.flush()
             return checkpoint
 

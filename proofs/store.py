@@ -19,6 +19,13 @@ from typing import Any, Protocol
 from models.errors import LedgerError
 from proofs.entry import GENESIS_HASH, Checkpoint, LedgerEntry, ProofRecord, chain_entry, checkpoint_chain_start
 
+ADVISORY_LOCK_KEY = 0x4C454447
+"""PostgreSQL advisory lock id ("LEDG") held for the length of every ledger write transaction (both database
+stores: `proofs.sql_store`, `proofs.lean_store`)."""
+
+WRITE_RETRIES = 3
+"""Attempts of a database store's write that another writer without the lock collided with."""
+
 SignCallback = Callable[[int, int, str, str], Checkpoint]
 """`sign(seq_from, seq_to, head_hash, prev_checkpoint)` -> a signed `Checkpoint`, called by a store under its
 lock; `prev_checkpoint` is the last stored checkpoint's digest (the genesis hash when there is none)."""

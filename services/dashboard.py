@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.cases import local_date
 from models.db import session_scope
 from models.lifecycle import OPEN_STATUSES, effective_due, is_overdue
+from models.new_request import local_date
 from models.settings import Settings
 from models.tables import LocationScan, Request
 from models.types import LocationStatus, RequestStatus

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from models.cases import local_date, record_event
+from models.cases import record_event
 from models.db import session_scope
 from models.holds import active_holds
 from models.identity import clock_paused
 from models.lifecycle import OPEN_STATUSES, effective_due, is_overdue
+from models.new_request import local_date
 from models.settings import Settings
 from models.tables import AuditEvent, Request, utcnow
 

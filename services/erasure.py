@@ -31,6 +31,7 @@ from models.db import session_scope
 from models.errors import ApprovalRequiredError, ConnectorError, DsrError, InputError
 from models.holds import active_holds, as_settings
 from models.identity import require_identity
+from models.lean_write import current_actor
 from models.run_lock import check_open
 from models.settings import Settings
 from models.tables import ErasurePlanRecord, LocationScan, utcnow
@@ -236,7 +237,7 @@ def execute_location(
     """Carry out the approved plan's actions at one location (compare-and-swap, busy check, proofs)."""
     plan = approved_plan(settings, request_id)
     # The acting identity is the process that erases; who approved is the plan's own signed ledger entry.
-    actor = cases.current_actor()
+    actor = current_actor()
     part = ErasurePlan(
         request_id=plan.request_id,
         created_at=plan.created_at,
@@ -280,7 +281,7 @@ def verify(
             statuses[location] = discover_location(settings, request_id, location, phase=VERIFY)
     result = verify_erasure(plan, _discoveries(settings, request_id, VERIFY), retained=retained)
     ledger = ledger_for(settings)
-    actor = cases.current_actor()
+    actor = current_actor()
     record_verification(ledger, plan, result, run_id=run_id, actor=actor)
     for location, status in sorted(statuses.items()):
         if location in result.checked_locations:

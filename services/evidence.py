@@ -13,6 +13,7 @@ from connectors.registry import evidence_url, open_evidence_store
 from models.settings import EvidenceSettings, Settings
 from proofs.anchors import AnchorStore
 from proofs.ledger import DEFAULT_KEY_FILENAME, Ledger, open_database_ledger
+from proofs.store import LedgerStore
 
 ANCHOR_RETENTION_DAYS = 3650
 """Object Lock retention of ledger anchors when `[evidence].retention_days` is shorter (they outlive requests)."""
@@ -72,15 +73,17 @@ def anchors_for(settings: Settings) -> AnchorStore | None:
     return BucketAnchors(settings.evidence) if settings.evidence is not None else None
 
 
-def ledger_for(settings: Settings) -> Ledger:
+def ledger_for(settings: Settings, *, store: LedgerStore | None = None) -> Ledger:
     """The case database's proof ledger, signed with `[erasure].signing_key` or `.dsr/ledger-signing.pem`,
-    anchoring every checkpoint in the evidence bucket when `[evidence]` is configured."""
+    anchoring every checkpoint in the evidence bucket when `[evidence]` is configured; over `store` if given (the
+    lean store of the same database, `proofs.lean_store`), else the ORM's."""
     key_path = settings.erasure.signing_key or settings.state_dir / DEFAULT_KEY_FILENAME
     return open_database_ledger(
         settings.database.url,
         signing_key=key_path,
         checkpoint_every=settings.erasure.checkpoint_every,
         anchors=anchors_for(settings),
+        store=store,
     )
 
 

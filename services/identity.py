@@ -16,26 +16,13 @@ from sqlmodel import Session
 from models import identity
 from models.cases import get_request
 from models.db import session_scope
-from models.identity_record import identity_record_of, recorded_key
+from models.identity_record import identity_record_of, os_user, recorded_key
 from models.settings import Settings
 from models.tables import Request
-from proofs.entry import JSONValue, LedgerEntry
+from proofs.entry import LedgerEntry, text_chunks
 from proofs.ledger import Ledger, LedgerAction, ProofRecord
 from proofs.sql_store import SQLLedgerStore
 from services.evidence import ledger_for
-
-_CHUNK = 500
-
-
-def text_chunks(text: str | None) -> list[JSONValue]:
-    """A free-text note as ledger-safe strings: one per line, long lines cut in pieces (no control characters)."""
-    if not text:
-        return []
-    out: list[JSONValue] = []
-    for raw in text.splitlines():
-        line = "".join(ch for ch in raw if ch.isprintable())
-        out.extend(line[i : i + _CHUNK] for i in range(0, max(len(line), 1), _CHUNK))
-    return out
 
 
 def _asked_key(request_id: str) -> str:
@@ -74,8 +61,8 @@ def ask(settings: Settings, request_id: str, *, at: datetime | None = None) -> L
             action=LedgerAction.IDENTITY,
             request_id=request_id,
             outcome="asked",
-            actor=identity.os_user(),
-            details={"asked_at": asked.isoformat() if asked else None, "os_user": identity.os_user()},
+            actor=os_user(),
+            details={"asked_at": asked.isoformat() if asked else None, "os_user": os_user()},
         ),
         _asked_key(request_id),
     )
@@ -115,7 +102,7 @@ def verify(
             details={
                 "method": stored_method,
                 "by": by.strip(),
-                "os_user": identity.os_user(),
+                "os_user": os_user(),
                 "note": text_chunks(note),
                 "arrived_at": arrived.isoformat() if arrived else None,
                 "received_at": received.isoformat(),
@@ -134,7 +121,7 @@ def waive(settings: Settings, request_id: str, *, reason: str) -> LedgerEntry:
         retry = current.identity_outcome == identity.WAIVED and _recorded(settings, request_id) is None
     if not retry:
         _record(settings, lambda s: identity.waive_identity(s, settings, request_id, reason=reason))
-    user = identity.os_user()
+    user = os_user()
     with session_scope(settings.database.url) as session:
         request = get_request(session, request_id)
         received, due, extended = request.received_at, request.due_on, request.extended_due_on

@@ -15,13 +15,13 @@ from models import cases
 from models.db import session_scope
 from models.errors import DsrError, InputError
 from models.identifiers import CLOCK_SKEW
-from models.identity import os_user
+from models.identity_record import os_user
+from models.lean_write import current_actor
 from models.settings import Settings
 from models.tables import Request, utcnow
-from proofs.entry import JSONValue, LedgerEntry
+from proofs.entry import JSONValue, LedgerEntry, text_chunks
 from proofs.ledger import LedgerAction, ProofRecord
 from services.evidence import ledger_for
-from services.identity import text_chunks
 from services.subject import build_matcher
 
 
@@ -208,7 +208,7 @@ def record_package_sealed(
         ProofRecord(
             action=LedgerAction.PACKAGE_SEALED,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             path=name,
             sha256_after=manifest_sha256,
             details={"delete_on": delete_on.isoformat()},
@@ -224,7 +224,7 @@ def record_package_deleted(settings: Settings, request_id: str, *, name: str, ma
         ProofRecord(
             action=LedgerAction.PACKAGE_DELETED,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             path=name,
             sha256_before=manifest_sha256,
         ),
@@ -241,7 +241,7 @@ def record_release_check(
         ProofRecord(
             action=LedgerAction.RELEASE_CHECK,
             request_id=request_id,
-            actor=cases.current_actor(),
+            actor=current_actor(),
             outcome="passed" if passed else "blocked",
             counts={"items": len(items), "released": released},
             details={"items": [{"item": i["item"], "reason": i["reason"]} for i in items[:200]]},

@@ -31,7 +31,7 @@ from models.db import session_scope
 from models.errors import InputError
 from models.files import atomic_write, atomic_writer
 from models.holds import Hold, active_holds, requests_with_hashes, subject_hashes_of_request
-from models.identity import os_user
+from models.identity_record import os_user
 from models.lifecycle import OPEN_STATUSES
 from models.server_auth import AUTH_OS_LOGIN
 from models.settings import Settings

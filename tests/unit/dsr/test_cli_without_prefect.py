@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,6 +225,60 @@ def test_reads_load_no_orm_on_either_database(planned: tuple[Path, str], databas
     env = {"DSR_DATABASE_URL": database_url}
     for args in READS:
         assert _heavy_modules(config, *(a.format(rid=rid) for a in args), watch=NO_ORM, extra_env=env) == set()
+
+
+#: What writes a few rows: a legal hold added and released, the ledger sealed with its head filed or exported.
+WRITES = (
+    ("hold", "add", "--id", "LH-LEAN", "--reason", "r", "--case-reference", "C", "--approver", "A", "--review-date",
+     "2027-01-01", "--subject-request", "{rid}"),
+    ("hold", "release", "LH-LEAN", "--by", "Legal"),
+    ("ledger", "head", "{tmp}/head.json"),
+    ("ledger", "export", "{tmp}/ledger.jsonl"),
+    ("request", "submit", "--kind", "access", "--email", "someone.else@example.invalid", "--json"),
+)  # fmt: skip
+#: The ledger's commands and `request approve` sign (Ed25519), `request submit` seals the identifiers (AES-GCM),
+#: both from `cryptography`; the hold's need no crypto.
+SIGNS = tuple(m for m in NO_ORM if m != "cryptography")
+
+
+def _approve(settings: Any, rid: str) -> tuple[str, ...]:
+    digest = erasure.plan_state(settings, rid).digest
+    assert digest is not None
+    return ("request", "approve", rid, "--by", "Dana Reviewer", "--digest", digest)
+
+
+def test_writes_load_no_orm_on_either_database(planned: tuple[Path, str], database_url: str, tmp_path: Path) -> None:
+    """`hold add|release`, `ledger head|export` and `request submit|approve` on a current case database (the
+    fleet's SQLite file, and the database of DSR_DATABASE_URL: PostgreSQL through psycopg, or another SQLite file)
+    import neither SQLAlchemy nor SQLModel nor the tables: they write through the DB-API driver
+    (`models.lean_write`, `proofs.lean_store`, `services.approval.decide_lean`, `models.new_request`)."""
+    config, rid = planned
+    commands = [*WRITES, _approve(load_settings(config), rid)]
+    dispose_engines()
+    for args in commands:
+        watch = SIGNS if args[0] in ("ledger", "request") else NO_ORM
+        assert _heavy_modules(config, *(a.format(rid=rid, tmp=tmp_path) for a in args), watch=watch) == set()
+    person = json.loads((config.parent / "truth.json").read_text(encoding="utf-8"))["subjects"][0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DSR_DATABASE_URL", database_url)
+        settings = load_settings(config)
+        rid = record_request(
+            settings, kind=RequestKind.ERASURE, emails=person["emails"], channel="email", identity_waiver="own account"
+        )
+        for location in erasure.begin_erasure(settings, rid):
+            erasure.discover_location(settings, rid, location)
+        erasure.make_plan(settings, rid)
+        commands = [*WRITES, _approve(settings, rid)]
+    dispose_engines()
+    env = {"DSR_DATABASE_URL": database_url}
+    for args in commands:
+        formatted = (a.format(rid=rid, tmp=tmp_path) for a in args)
+        watch = SIGNS if args[0] in ("ledger", "request") else NO_ORM
+        assert _heavy_modules(config, *formatted, watch=watch, extra_env=env) == set()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DSR_DATABASE_URL", database_url)
+        assert erasure.plan_state(load_settings(config), rid).decision == "approved"
+    dispose_engines()
 
 
 def test_plan_and_approve_load_no_classifier(planned: tuple[Path, str]) -> None:

@@ -197,7 +197,7 @@ def test_four_eyes_refuses_self_approval(fleet: Path, invoke: Invoke, monkeypatc
     assert rejected.returncode == 0, rejected.stderr  # a rejection touches nothing: no second person needed
 
     digest = erasure.make_plan(load_settings(fleet), rid).digest or ""
-    monkeypatch.setattr("models.identity.getpass.getuser", lambda: "second-person")
+    monkeypatch.setattr("getpass.getuser", lambda: "second-person")
     ok = invoke("request", "approve", rid, "--by", "Sam Second", "--digest", digest)
     assert ok.returncode == 0, ok.stderr
     approval = erasure.approval_of(load_settings(fleet), rid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -173,3 +174,31 @@ def test_rows_of_every_table_read_as_the_orm_reads_them(database_url: str) -> No
                     want = want.replace(tzinfo=UTC)
                 assert getattr(lean_row, column) == want, f"{name}.{column}"
                 assert type(getattr(lean_row, column)) is type(want), f"{name}.{column}"
+
+
+def _dropped(db: Reader) -> None:
+    """The connection lost under the statement (PostgreSQL: the server ends this session)."""
+    db.fetch("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+def _dropped_then_refused(db: Reader) -> None:
+    from models.errors import InvalidTransitionError
+
+    with suppress(Exception):  # the driver's error, whichever: the refusal below is what counts
+        _dropped(db)
+    raise InvalidTransitionError("refused after the connection was lost")
+
+
+def test_a_dropped_postgresql_connection_is_left_to_the_orm_or_keeps_the_refusal(database_url: str) -> None:
+    """The connection is lost during the statement: the rollback that follows cannot reach the server, which
+    never confirmed anything; a read (and a write) gives None and the ORM path reports the condition in one line,
+    and a refusal raised after it stays the refusal, never the driver's error of the failed rollback."""
+    from models.errors import InvalidTransitionError
+    from models.lean_write import lean_write
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL connection")
+    assert lean_read(database_url, _dropped) is None
+    assert lean_write(database_url, _dropped) is None
+    with pytest.raises(InvalidTransitionError, match="refused after the connection was lost"):
+        lean_write(database_url, _dropped_then_refused)
