@@ -32,6 +32,7 @@ SOURCES = ("directory", "owner", "other_request", "data")
 
 _W = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)?"
 _NAME = rf"{_W}(?:[ \t]+{_W}){{1,2}}"
+_CAPITAL = re.compile(r"[A-ZÀ-ÖØ-Þ]")  # the first character of `_W`: a text without one holds no `_NAME`
 _EMAIL = r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
 _PHONE = r"\+?\d[\d ().\-]{6,}\d"
 _NEXT_TO_CONTACT = re.compile(rf"(?P<name>{_NAME})[ \t]*[<(\[,:;|]?[ \t]*(?P<contact>{_EMAIL}|{_PHONE})")
@@ -414,7 +415,7 @@ class OtherPeople:
         or above a signature, and names spelled by other people's addresses (`emails`, already detected)."""
         for email in emails:
             self.add_email(email, "data")
-        if not any(c.isupper() for c in text):
+        if not _CAPITAL.search(text):  # every pattern below starts its name with one of these capitals
             return
         for match in _NEXT_TO_CONTACT.finditer(text):
             contact = match["contact"]
