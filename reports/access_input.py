@@ -123,7 +123,7 @@ class StoredText(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands per package: no per-item attribute dict
 class PackageItem:
     """One finding handed over by the access flow, already redacted (Art. 15(4)).
 

@@ -460,15 +460,18 @@ def _content_key(content: str | None) -> str | bytes:
     return b"none" if content is None else text_key(content)  # a digest is 16 bytes: never b"none"
 
 
+_NO_REDACTIONS: dict[str, int] = {}  # shared by every item with nothing replaced; items' counts are only read
+
+
 def _redact(
     staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any, spool: TextSpool | None
 ) -> _Redacted:
     value = staged.value
-    redactions: dict[str, int] = {}
+    redactions: dict[str, int] = _NO_REDACTIONS
     if value is not None:
         result = redact_record(value, matcher, staged.third, book=book, others=others)
         value = result.value
-        redactions = dict(result.counts)
+        redactions = dict(result.counts) if result.counts else _NO_REDACTIONS
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
     is_record = value is not None and not isinstance(value, str)
     return _Redacted(spool.add(text) if spool is not None else text, is_record, redactions)
@@ -509,7 +512,7 @@ def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = N
         record_in_content=redacted.is_record,  # the text is its JSON: the record is not kept twice
         context=(),
         reason=one(item.reason),
-        redactions=dict(redacted.redactions),
+        redactions=redacted.redactions,  # read only: the items of one redacted text share its counts
     )
 
 
