@@ -491,14 +491,16 @@ class _Shared(dict[object, object]):
         """`proof_path` of a path (names that are not UTF-8 shown as `\\xNN`), computed once per path."""
         shown = self.get(("path", raw))
         if shown is None:
-            shown = self.setdefault(("path", raw), self(proof_path(raw)))
+            text = proof_path(raw)
+            shown = self.setdefault(("path", raw), self(raw if text == raw else text))  # most paths show as they are
         return shown  # type: ignore[return-value]
 
 
 def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = None) -> PackageItem:
     one = _Shared() if shared is None else shared
     stamp = item.timestamp
-    location: dict[str, object] = {key: one(value) for key, value in item.location.to_dict().items()}
+    # The raw path is not kept: its place in the dict (the order report.json shows) gets the path as shown.
+    location = {key: None if key == "path" else one(value) for key, value in item.location.to_dict().items()}
     location["path"] = one.path(item.path)
     return PackageItem(
         location=location,
