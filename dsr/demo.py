@@ -285,7 +285,8 @@ def _explain(access_id: str, erasure_id: str) -> None:
     (each result a signed ledger entry), and writes the deletion certificate.
   * Deployments: start any flow with only a request id (access-request, erasure-request, access-sweep).
 
-[bold]From the command line[/bold] (export DSR_CONFIG={config}):
+[bold]From the command line[/bold] (export DSR_CONFIG={config}; and, unless your shell has AWS credentials of its own,
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 for the local S3 server):
   .venv/bin/dsr doctor                                                    # checks the whole set-up
   .venv/bin/dsr request submit --kind access --identifiers-file person.json   # chmod 600 person.json first
   .venv/bin/dsr request waive-identity ID --reason "request from the employee's authenticated account"
