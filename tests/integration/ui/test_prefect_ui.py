@@ -85,6 +85,18 @@ def _sign_in(page: Page, ui: str, credential: str) -> None:
     page.wait_for_url("**/runs**", timeout=60_000)
 
 
+def _shown_after_reload(page: Page, text: str) -> None:
+    """Wait for `text` on the page, reloading it once: on a loaded machine the flow-run page can render before
+    the server has answered its list of task runs, and it does not always ask again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+    except PlaywrightTimeout:
+        page.reload()
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+
+
 def test_access_run_artifacts_and_erasure_approval_form(demo: dict[str, str]) -> None:
     """The UI asks for the credential; the access run shows its artifacts; the paused erasure run's Resume form
     approves it and it completes."""
@@ -106,7 +118,7 @@ def test_access_run_artifacts_and_erasure_approval_form(demo: dict[str, str]) ->
         page.screenshot(path=str(SHOTS / "01-runs.png"))
         page.get_by_role("link", name="DSR-2026-0001-access").first.click()
         page.wait_for_url("**/flow-run/**")
-        page.get_by_text("DSR-2026-0001-scan-laptop-01").first.wait_for(timeout=60_000)
+        _shown_after_reload(page, "DSR-2026-0001-scan-laptop-01")
         page.screenshot(path=str(SHOTS / "02-access-run.png"))
         page.get_by_text("Artifacts", exact=True).first.click()
         page.get_by_text("dsr-2026-0001-summary").first.wait_for(timeout=30_000)
