@@ -565,6 +565,10 @@ class _Finder:
             self._cache[key] = found
         return list(found)
 
+    def find_fresh(self, text: str) -> tuple[OtherHit, ...]:
+        """`find` without the finder's memory of strings (for a caller that remembers the results itself)."""
+        return self._find(text) if text else ()
+
     def _find(self, text: str) -> tuple[OtherHit, ...]:
         hits = sorted(self._hits(text), key=lambda h: (h.start, -h.end))
         if not hits:

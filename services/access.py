@@ -636,7 +636,7 @@ class _ReleaseCheck:
         self._kwargs: dict[str, Any] = {
             "others": people, "matcher": matcher, "classifier": classifier, "allow": allow, "released": released
         }  # fmt: skip
-        self._cache: dict[str | bytes, tuple[tuple[str, str], ...]] = {}
+        self._cache: dict[tuple[bool, str | bytes], tuple[tuple[str, str], ...]] = {}
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
 

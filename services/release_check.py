@@ -10,8 +10,9 @@ it holds nothing the page does not; images are the subject's own.
 Each hit is an item with a stable id (from its file, place and reason, never its content), a location a
 reviewer can open (`dsr request export ID --draft`) and a reason code. The text itself is never returned,
 logged or recorded. A reviewer can release an item with a recorded reason (`dsr request release-item`);
-released ids do not block the next attempt. Linear in the package: one pass per file, presidio once per
-distinct string and only on strings one of its recognizers could fire on (`Classifier.detect_others`; a string
+released ids do not block the next attempt. Linear in the package: one pass per file; each distinct string is
+searched once (its hits are remembered under `text_key`: the same strings recur in data/, report.json and across
+records), presidio only on strings one of its recognizers could fire on (`Classifier.detect_others`; a string
 classification analysed, which is most of a package, takes the results it remembered). The
 access service checks the data files and report.html while the browser prints the PDF, then the rest
 (`files`, with one shared `cache`); the hits are the same as one pass gives.
@@ -22,14 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
 from detection.classify import Classifier
 from detection.matcher import Matcher, iter_strings
-from detection.others import OtherPeople
+from detection.others import OtherHit, OtherPeople
 from detection.text_key import text_key
 from models.errors import InputError
 
@@ -260,7 +261,7 @@ def _html_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]
             yield f"line {number}", unescape(attr)
 
 
-def _nodes(place: str, text: str, rel: str) -> list[str]:
+def _nodes(text: str, rel: str) -> list[str]:
     """The pieces presidio analyses: a page line's text between tags and markers (so that the same text as in
     data/ is analysed once), else the whole string."""
     if not rel.endswith(".html"):
@@ -295,7 +296,7 @@ def check_package(
     allow: Iterable[str] = (),
     released: Iterable[str] = (),
     files: Iterable[str] | None = None,
-    cache: dict[str | bytes, tuple[tuple[str, str], ...]] | None = None,
+    cache: dict[tuple[bool, str | bytes], tuple[tuple[str, str], ...]] | None = None,
 ) -> list[ReleaseItem]:
     """Every place in the package at `root` where another person's data may remain, minus released items.
 
@@ -309,34 +310,49 @@ def check_package(
         released: item ids a reviewer released with a recorded reason.
         files: only these files (relative paths, as `text_files` gives them), e.g. the part of a package
             that is written while its PDF prints; every text file when None.
-        cache: presidio's detections per distinct string, shared by several calls on one package.
+        cache: the hits of each distinct string (under whether it is a page's and its `text_key`), shared by
+            several calls on one package.
     """
     finder = others.finder()
+    find = finder.find_fresh if finder else None
     allowed = {a.casefold() for a in allow if a}
     done = set(released)
     cache = {} if cache is None else cache
     items: list[ReleaseItem] = []
     for rel in text_files(root) if files is None else files:
         path = root / rel
+        html = rel.endswith(".html")  # a page's strings are analysed in pieces (`_nodes`): its own keys
         for place, text in _strings(path, rel):
-            if not text.strip():
+            if not text or text.isspace():
                 continue
-            hits: list[tuple[str, str]] = [(_KNOWN[h.entity], h.source) for h in finder.find(text)] if finder else []
-            if classifier is not None:
-                for node in _nodes(place, text, rel):
-                    key = text_key(node)
-                    detected = cache.get(key)
-                    if detected is None:
-                        # Most strings have no detection: they share the one empty tuple.
-                        detected = tuple(
-                            (_DETECTED[entity], "presidio")
-                            for start, end, entity in classifier.detect_others(node, matcher)
-                            if entity in _DETECTED and not _allowed(node, start, end, allowed)
-                        )
-                        cache[key] = detected
-                    hits += detected
+            key = (html, text_key(text))
+            hits = cache.get(key)
+            if hits is None:
+                hits = _hits(text, rel, find, classifier, matcher, allowed)
+                cache[key] = hits
             for n, (reason, source) in enumerate(hits):
                 item = ReleaseItem(_item_id(rel, place, reason, n), rel, place, reason, source)
                 if item.item not in done:
                     items.append(item)
     return items
+
+
+def _hits(
+    text: str,
+    rel: str,
+    find: Callable[[str], Sequence[OtherHit]] | None,
+    classifier: Classifier | None,
+    matcher: Matcher,
+    allowed: set[str],
+) -> tuple[tuple[str, str], ...]:
+    """(reason, source) of every hit in one string of the file `rel`: other people's known identifiers, then
+    presidio's detections. Most strings have none: they share the one empty tuple."""
+    hits = [(_KNOWN[h.entity], h.source) for h in find(text)] if find is not None else []
+    if classifier is not None:
+        for node in _nodes(text, rel):
+            hits += [
+                (_DETECTED[entity], "presidio")
+                for start, end, entity in classifier.detect_others(node, matcher)
+                if entity in _DETECTED and not _allowed(node, start, end, allowed)
+            ]
+    return tuple(hits) if hits else ()
