@@ -16,6 +16,7 @@ where the detector saw only one copy.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,37 +92,84 @@ class PlaceholderBook:
         return found
 
 
-def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str | None, str | None]]:
-    """Regex sources that find further copies of a redacted value, each with a text any match contains
-    (case-folded: the patterns ignore case) and the digits any match holds in a row once every other character
-    is dropped (phone numbers, whose copies differ in punctuation), each None when there is none."""
+def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str, str | None, str | None]]:
+    """Regex sources that find further copies of a redacted value (case-insensitive), each with its form for
+    ASCII texts (`_led`; "" when no ASCII text holds a copy), a text any match contains (case-folded: the
+    patterns ignore case) and the digits any match holds in a row once every other character is dropped (phone
+    numbers, whose copies differ in punctuation), each None when there is none."""
     text = text.strip()
     if entity == ThirdPartyEntity.EMAIL.value:
         address = text.replace("%40", "@")
         local, _, domain = address.partition("@")
-        return [(re.escape(local) + r"(?:@|%40)" + re.escape(domain), domain.casefold(), None)]
+        rest = r"(?:@|%40)" + re.escape(domain)
+        source = re.escape(local) + rest
+        return [(source, _led("", local, rest, "") if local else f"(?i:{source})", domain.casefold(), None)]
     if entity == ThirdPartyEntity.PERSON.value:
         parts = [p for p in re.split(r"[\s\-]+", text) if len(p) >= 4]
-        return [(r"(?<!\w)" + re.escape(text) + r"(?!\w)", text.casefold(), None)] + [
-            (r"(?<!\w)" + re.escape(p) + r"(?!\w)", p.casefold(), None) for p in parts
+        return [
+            (
+                r"(?<!\w)" + re.escape(name) + r"(?!\w)",
+                _led(r"\w", name, "", r"(?!\w)") if name else r"(?i:(?<!\w)(?!\w))",
+                name.casefold(),
+                None,
+            )
+            for name in [text, *parts]
         ]
     if entity == ThirdPartyEntity.PHONE.value:
         digits = _NOT_DIGIT.sub("", text)
-        if len(digits) < 7:
-            return [(re.escape(text), text.casefold(), None)]
-        return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(re.escape(d) for d in digits) + r"(?!\d)", None, digits)]
-    return [(re.escape(text), text.casefold(), None)]
+        if len(digits) >= 7:
+            spaced = [re.escape(d) for d in digits]
+            # Led by its first digit, which no case changes: the form holds for every text.
+            led = spaced[0] + rf"(?<!\d{spaced[0]})" + "".join(r"[\s().\-]{0,3}" + d for d in spaced[1:]) + r"(?!\d)"
+            return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(spaced) + r"(?!\d)", f"(?i:{led})", None, digits)]
+    source = re.escape(text)
+    return [(source, _led("", text, "", "") if text else f"(?i:{source})", text.casefold(), None)]
+
+
+def _led(before: str, literal: str, rest: str, after: str) -> str:
+    """The case-insensitive pattern `(?<!before)` + `literal` (a text, not empty) + `rest` + `after`, written for
+    ASCII texts so that `re` looks for its first character before trying the rest (it cannot when a pattern
+    starts with a look-behind or ignores case): the first character becomes the class of the ASCII characters
+    it matches ignoring case, and the look-behind moves after it. On any ASCII text it finds the same matches as
+    the case-insensitive pattern; "" when no ASCII character matches the first one (no ASCII text holds one)."""
+    twins = _ascii_twins(literal[0])
+    if not twins:
+        return ""
+    lead = re.escape(twins[0]) if len(twins) == 1 else "[" + "".join(re.escape(t) for t in twins) + "]"
+    behind = f"(?<!{before}{lead})" if before else ""
+    return f"{lead}{behind}(?i:{re.escape(literal[1:])}{rest}){after}"
+
+
+@functools.cache
+def _ascii_twins(char: str) -> tuple[str, ...]:
+    """The ASCII characters `char` matches case-insensitively, as `re` compares two characters."""
+    pattern = re.compile(re.escape(char), re.IGNORECASE)
+    return tuple(chr(c) for c in range(128) if pattern.fullmatch(chr(c)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_sweeps(entity: str, text: str) -> tuple[_SweepPatterns, ...]:
+    """`_sweep_patterns` compiled, remembered: the same values recur across a request's records, and `re`'s own
+    cache is too small for a package's."""
+    return tuple(
+        (re.compile(source, re.IGNORECASE), re.compile(led) if led else None, anchor, run)
+        for source, led, anchor, run in _sweep_patterns(entity, text)
+    )
 
 
 _NOT_DIGIT = re.compile(r"\D")
-_Sweep = tuple[re.Pattern[str], str, str, str | None, str | None]
+# (pattern, its form for ASCII texts or None, anchor, digit run): see `_sweep_patterns`.
+_SweepPatterns = tuple[re.Pattern[str], re.Pattern[str] | None, str | None, str | None]
+# (pattern, its form for ASCII texts, entity, the redacted value, anchor, digit run).
+_Sweep = tuple[re.Pattern[str], re.Pattern[str] | None, str, str, str | None, str | None]
 
 
 def _sweep_cuts(text: str, sweeps: list[_Sweep]) -> Iterator[tuple[int, int, str, str]]:
     """(start, end, entity, value) of every further copy the sweeps find in `text`."""
     folded: str | None = None
     digits: str | None = None
-    for pattern, entity, found, anchor, digit_run in sweeps:
+    ascii_text = text.isascii()
+    for pattern, led, entity, found, anchor, digit_run in sweeps:
         # Most strings hold none of the record's values: one substring test each.
         if anchor is not None:
             folded = text.casefold() if folded is None else folded
@@ -131,7 +179,10 @@ def _sweep_cuts(text: str, sweeps: list[_Sweep]) -> Iterator[tuple[int, int, str
             digits = _NOT_DIGIT.sub("", text) if digits is None else digits
             if digit_run not in digits:
                 continue
-        for m in pattern.finditer(text):
+        search = pattern if not ascii_text else led
+        if search is None:
+            continue  # no ASCII text holds a copy
+        for m in search.finditer(text):
             yield m.start(), m.end(), entity, found
 
 
@@ -183,10 +234,10 @@ def redact_record(
     swept: set[tuple[str, str, str]] = set()  # a value found many times (a table's rows) is swept for once
     for finding in third_party_findings:
         findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
-        for source, anchor, digit_run in _sweep_patterns(finding.entity, finding.text):
-            if (source, finding.entity, finding.text) not in swept:
-                swept.add((source, finding.entity, finding.text))
-                sweeps.append((re.compile(source, re.IGNORECASE), finding.entity, finding.text, anchor, digit_run))
+        for pattern, led, anchor, digit_run in _compiled_sweeps(finding.entity, finding.text):
+            if (pattern.pattern, finding.entity, finding.text) not in swept:
+                swept.add((pattern.pattern, finding.entity, finding.text))
+                sweeps.append((pattern, led, finding.entity, finding.text, anchor, digit_run))
     sweeps.sort(key=lambda item: -len(item[0].pattern))
     counts: dict[str, int] = {}
 

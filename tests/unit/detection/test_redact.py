@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -159,6 +160,51 @@ def test_sweeps_skip_strings_without_the_value_and_redact_the_same(
     from detection import redact
 
     every = redact._sweep_patterns
-    monkeypatch.setattr(redact, "_sweep_patterns", lambda e, t: [(s, None, None) for s, *_ in every(e, t)])
-    assert redact_record(record, matcher, third) == anchored
+    monkeypatch.setattr(redact, "_sweep_patterns", lambda e, t: [(s, led, None, None) for s, led, *_ in every(e, t)])
+    redact._compiled_sweeps.cache_clear()  # the sweeps compiled so far had their anchors
+    try:
+        assert redact_record(record, matcher, third) == anchored
+    finally:
+        redact._compiled_sweeps.cache_clear()
     assert "Nowak" not in json.dumps(anchored.value) and "NOWAK" not in json.dumps(anchored.value)
+
+
+@pytest.mark.parametrize(
+    ("entity", "value"),
+    [
+        ("PERSON", "Anna Nowak"),
+        ("PERSON", "Kåre Øvergård-Smith"),
+        ("PERSON", "Ōta Kenji"),
+        ("PERSON", "Iris Skinner"),
+        ("EMAIL_ADDRESS", "anna.nowak@corp.example"),
+        ("EMAIL_ADDRESS", "Kelvin+test%40Corp.Example"),
+        ("EMAIL_ADDRESS", "ǅemal@x.invalid"),
+        ("PHONE_NUMBER", "+44 20 7946 0958"),
+        ("PHONE_NUMBER", "12-34"),
+        ("IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
+        ("IP_ADDRESS", "10.0.0.1"),
+    ],
+)
+def test_sweeps_led_for_ascii_texts_find_what_the_case_insensitive_patterns_find(entity: str, value: str) -> None:
+    """On ASCII texts the sweeps run in the form led by their first character (`re` looks for it first); that form
+    finds exactly the matches of the case-insensitive pattern, at the start of a text, after a word character,
+    in any case, and nothing when no ASCII character matches the first one."""
+    from detection import redact
+
+    copies = {value, value.upper(), value.lower(), value.swapcase(), value.title()}
+    texts = ["", "nothing here", "x" * 50]
+    for copy in copies:
+        ascii_copy = copy.encode("ascii", "ignore").decode()
+        texts += [ascii_copy, f" {ascii_copy} ", f"a{ascii_copy}", f"{ascii_copy}b", f"({ascii_copy}).{ascii_copy}_"]
+        texts += [f"1{ascii_copy}2", ascii_copy.replace(" ", "\n"), f"@{ascii_copy}", ascii_copy[1:]]
+    ascii_texts = [t for t in texts if t.isascii()]
+    assert len(ascii_texts) > 10
+    found_any = False
+    for source, led, _anchor, _run in redact._sweep_patterns(entity, value):
+        pattern = re.compile(source, re.IGNORECASE)
+        fast = re.compile(led) if led else None
+        for text in ascii_texts:
+            expected = [m.span() for m in pattern.finditer(text)]
+            found_any = found_any or bool(expected)
+            assert ([m.span() for m in fast.finditer(text)] if fast else []) == expected, (source, led, text)
+    assert found_any or not value.isascii()
