@@ -142,6 +142,14 @@ class _RepeatingPhoneMatcher(phonenumbers.PhoneNumberMatcher):
         super().__init__(text, region, leniency=leniency)
         self._known = cache
 
+    def _extract_match(self, candidate: str, offset: int) -> Any:
+        # Most candidates are plain digit runs (counts, ids, times). phonenumbers would test one for a date and a
+        # time stamp, then cut inner numbers from it: each of those needs a slash, space, bracket, hyphen or full
+        # stop, so for a run of ASCII digits only the whole candidate is tried, as here.
+        if candidate.isdigit() and candidate.isascii():
+            return self._parse_and_verify(candidate, offset)
+        return super()._extract_match(candidate, offset)
+
     def _parse_and_verify(self, candidate: str, offset: int) -> Any:
         end = offset + len(candidate)
         key = (candidate, self.text[offset - 1] if offset > 0 else "", self.text[end] if end < len(self.text) else "")
