@@ -52,7 +52,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from detection.findings import Classification, DataCategory, ThirdPartyEntity, ThirdPartyFinding
-from detection.matcher import Matcher, Span, iter_strings
+from detection.matcher import Matcher, Span, pointer_of, walk_strings
 from detection.text_key import text_key
 from models.errors import ConfigError
 from models.types import IdentifierKind
@@ -646,9 +646,9 @@ class Classifier:
         card or IP address (the third-party findings, redacted from the copy) adds no category, even on
         the same line as the subject.
         """
-        pieces: list[tuple[str, bool, str]] = [
-            (pointer, is_key, text)
-            for pointer, text, is_key in iter_strings(value)
+        pieces: list[tuple[object, bool, str]] = [  # (path: `pointer_of` gives the pointer, is key, text)
+            (path, is_key, text)
+            for text, path, is_key in walk_strings(value)
             if text and not _is_blob(text) and not text.isdigit()
         ]
         if not pieces:
@@ -684,11 +684,12 @@ class Classifier:
             if any(s.start < result.end and result.start < s.end for s in subject):
                 continue
             index = bisect.bisect_right(starts, result.start) - 1
-            pointer, is_key, text = pieces[index]
+            path, is_key, text = pieces[index]
             start = result.start - starts[index]
             end = min(result.end - starts[index], len(text))
             if start < 0 or start >= end or embedded_number(text, start, end, result.entity_type):
                 continue
+            pointer = pointer_of(path)[1]
             third.append(ThirdPartyFinding(pointer, is_key, start, end, result.entity_type, text[start:end]))
         return Classification(tuple(sorted(str(c) for c in categories)), tuple(_drop_nested(third)))
 

@@ -475,9 +475,12 @@ class Matcher:
         Object keys are checked too (their span is reported under the member's pointer). Integers are
         checked as their decimal text (a phone or account id stored as a number).
         """
-        for pointer, text, _is_key in iter_strings(value):
-            for span in self.find(text):
-                yield pointer, span
+        for text, path, _is_key in walk_strings(value):
+            spans = self.find(text)
+            if spans:
+                pointer = pointer_of(path)[1]
+                for span in spans:
+                    yield pointer, span
 
     # -- raw bytes ----------------------------------------------------------------------------------------
 
@@ -671,22 +674,45 @@ def iter_strings(value: object) -> Iterator[tuple[str, str, bool]]:
     Depth-first in document order, without recursion (deeply nested values cannot exhaust the stack).
     A key's pointer is its member's pointer.
     """
-    stack: list[tuple[str, object]] = [("", value)]
+    for text, path, is_key in walk_strings(value):
+        yield pointer_of(path)[1], text, is_key
+
+
+def walk_strings(value: object, root: object = None) -> Iterator[tuple[str, object, bool]]:
+    """Yield (text, path, is_key) for every string, object key and integer of a decoded JSON value, in the order
+    of `iter_strings`; `pointer_of(path)` gives the pointer, only where a caller needs it (most strings are read
+    and let go: building every pointer costs more than reading them).
+
+    A path is `root` for the value itself, else (the parent's path, the member's key or the item's index);
+    `root` is anything else than a tuple, for the caller to tell where the value itself is.
+    """
+    stack: list[tuple[object, object]] = [(root, value)]
     while stack:
-        pointer, node = stack.pop()
+        path, node = stack.pop()
         if isinstance(node, str):
-            yield pointer, node, False
+            yield node, path, False
         elif isinstance(node, dict):
             children = []
             for key, child in node.items():
-                child_pointer = f"{pointer}/{_pointer_token(str(key))}"
-                yield child_pointer, str(key), True
-                children.append((child_pointer, child))
+                text = str(key)
+                child_path = (path, text)
+                yield text, child_path, True
+                children.append((child_path, child))
             stack.extend(reversed(children))
         elif isinstance(node, list):
-            stack.extend((f"{pointer}/{i}", child) for i, child in reversed(list(enumerate(node))))
+            stack.extend(((path, i), child) for i, child in reversed(list(enumerate(node))))
         elif isinstance(node, int) and not isinstance(node, bool):
-            yield pointer, str(node), False
+            yield str(node), path, False
+
+
+def pointer_of(path: object) -> tuple[object, str]:
+    """The root a `walk_strings` path starts from, and the JSON pointer from there (`""` for the root)."""
+    tokens: list[str] = []
+    while isinstance(path, tuple):
+        path, token = path
+        tokens.append(str(token) if isinstance(token, int) else _pointer_token(token))
+    tokens.reverse()
+    return path, "".join("/" + token for token in tokens)
 
 
 def map_strings(value: object, fn: Callable[[str, str, bool], str]) -> object:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from detection.findings import ThirdPartyEntity
-from detection.matcher import Matcher, iter_strings
+from detection.matcher import Matcher, walk_strings
 from detection.text_key import text_key
 
 SOURCES = ("directory", "owner", "other_request", "data")
@@ -434,7 +434,7 @@ class OtherPeople:
 
     def learn(self, value: object, emails: Iterable[str] = ()) -> None:
         """`learn_text` over every string of a decoded record."""
-        for _pointer, text, _is_key in iter_strings(value):
+        for text, _path, _is_key in walk_strings(value):
             if text:
                 self.learn_text(text)
         for email in emails:

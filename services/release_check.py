@@ -29,7 +29,7 @@ from html import unescape
 from pathlib import Path
 
 from detection.classify import Classifier
-from detection.matcher import Matcher, iter_strings
+from detection.matcher import Matcher, pointer_of, walk_strings
 from detection.others import OtherHit, OtherPeople
 from detection.text_key import text_key
 from models.errors import InputError
@@ -106,9 +106,28 @@ def _item_id(file: str, place: str, reason: str, n: int) -> str:
     return f"R-{digest[:10]}"
 
 
-def _strings(path: Path, rel: str) -> Iterator[tuple[str, str]]:
-    """(place, text) of every string a file shows a reader, read a line (or, for report.json, an item) at a
-    time: a package's files run to tens of MB."""
+class _Line:
+    """Where a JSON Lines line's strings start from (`walk_strings`'s root): the line's number."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+def _place(where: object) -> str:
+    """The place a reviewer reads for a string: `line N` (of a page or text), `line N /pointer` (JSON Lines) or
+    a JSON pointer (report.json, `/` for the document). `where` is a `walk_strings` path from a `_Line`, from a
+    pointer's beginning (a str) or from a document (None), or the place itself (a str): built only for a hit."""
+    root, pointer = pointer_of(where)
+    if isinstance(root, _Line):
+        return f"line {root.number} {pointer or '/'}"
+    return f"{root or ''}{pointer}" or "/"
+
+
+def _strings(path: Path, rel: str) -> Iterator[tuple[object, str]]:
+    """(where, text) of every string a file shows a reader (`_place` of `where` is its place), read a line (or,
+    for report.json, an item) at a time: a package's files run to tens of MB."""
     if rel.endswith(".json"):
         yield from _json_strings(path)
         return
@@ -133,18 +152,18 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-def _jsonl_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]:
+def _jsonl_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[object, str]]:
     for number, line in lines:
         try:
             value = json.loads(line)
         except ValueError:
             yield f"line {number}", line
             continue
-        for pointer, string, _key in iter_strings(value):
-            yield f"line {number} {pointer or '/'}", string
+        for string, where, _key in walk_strings(value, _Line(number)):
+            yield where, string
 
 
-def _json_strings(path: Path) -> Iterator[tuple[str, str]]:
+def _json_strings(path: Path) -> Iterator[tuple[object, str]]:
     """A JSON file's strings with their pointers; a record's JSON text (a `/content` string) by its inner
     strings. report.json, as `write_json` indents it, is read one element of its `items` at a time; any other
     layout is read whole."""
@@ -152,29 +171,29 @@ def _json_strings(path: Path) -> Iterator[tuple[str, str]]:
     if document is None:
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
-            strings = iter_strings(json.loads(text))
+            strings = walk_strings(json.loads(text))
         except ValueError:
             yield "line 1", text
             return
     else:
         strings = _with_items(document, path)
-    for pointer, string, _key in strings:
+    for string, where, _key in strings:
         record: object = None
-        if pointer.endswith("/content") and string[:1] in "{[":
+        if isinstance(where, tuple) and where[1] == "content" and string[:1] in "{[":
             try:  # a record's JSON text: its strings (the same as in data/, so analysed once)
                 record = json.loads(string)
             except ValueError:
                 record = None
         if record is None:
-            yield pointer or "/", string
+            yield where, string
             continue
-        for inner, part, _k in iter_strings(record):
-            yield f"{pointer}{inner}", part
+        for part, inner, _k in walk_strings(record, where):
+            yield inner, part
 
 
 _ITEMS_OPEN = '  "items": ['
 _ITEM_OPEN, _ITEM_CLOSE = "    {", ("    }", "    },")
-_ITEMS_HERE = "\x00items\x00"  # stands for the array in the skeleton: `iter_strings` yields it where it is
+_ITEMS_HERE = "\x00items\x00"  # stands for the array in the skeleton: `walk_strings` yields it where it is
 
 
 def _items_apart(path: Path) -> dict[str, object] | None:
@@ -211,18 +230,18 @@ def _items_apart(path: Path) -> dict[str, object] | None:
     return document if isinstance(document, dict) and document.get("items") == [] else None
 
 
-def _with_items(document: dict[str, object], path: Path) -> Iterator[tuple[str, str, bool]]:
-    """`iter_strings` of the whole report.json: the skeleton's strings, with the elements of `items` read from
-    the file one at a time where `iter_strings` reaches the array (after every key of the top level)."""
+def _with_items(document: dict[str, object], path: Path) -> Iterator[tuple[str, object, bool]]:
+    """`walk_strings` of the whole report.json: the skeleton's strings, with the elements of `items` read from
+    the file one at a time where the walk reaches the array (after every key of the top level)."""
     document = {**document, "items": _ITEMS_HERE}
-    for pointer, string, is_key in iter_strings(document):
-        if pointer == "/items" and not is_key and string is _ITEMS_HERE:
+    for string, where, is_key in walk_strings(document):
+        if string is _ITEMS_HERE and not is_key and where == (None, "items"):
             yield from _item_strings(path)
         else:
-            yield pointer, string, is_key
+            yield string, where, is_key
 
 
-def _item_strings(path: Path) -> Iterator[tuple[str, str, bool]]:
+def _item_strings(path: Path) -> Iterator[tuple[str, object, bool]]:
     """The strings of each element of report.json's `items`, in order (the layout `_items_apart` checked)."""
     block: list[str] = []
     index = 0
@@ -244,14 +263,13 @@ def _item_strings(path: Path) -> Iterator[tuple[str, str, bool]]:
                 block.append(line)
 
 
-def _element_strings(index: int, text: str) -> Iterator[tuple[str, str, bool]]:
+def _element_strings(index: int, text: str) -> Iterator[tuple[str, object, bool]]:
     try:
         element = json.loads(text)
     except ValueError:
-        yield f"/items/{index}", text, False
+        yield text, f"/items/{index}", False
         return
-    for pointer, string, is_key in iter_strings(element):
-        yield f"/items/{index}{pointer}", string, is_key
+    yield from walk_strings(element, f"/items/{index}")
 
 
 def _html_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]:
@@ -322,7 +340,7 @@ def check_package(
     for rel in text_files(root) if files is None else files:
         path = root / rel
         html = rel.endswith(".html")  # a page's strings are analysed in pieces (`_nodes`): its own keys
-        for place, text in _strings(path, rel):
+        for where, text in _strings(path, rel):
             if not text or text.isspace():
                 continue
             key = (html, text_key(text))
@@ -330,6 +348,8 @@ def check_package(
             if hits is None:
                 hits = _hits(text, rel, find, classifier, matcher, allowed)
                 cache[key] = hits
+            if hits:
+                place = _place(where)
             for n, (reason, source) in enumerate(hits):
                 item = ReleaseItem(_item_id(rel, place, reason, n), rel, place, reason, source)
                 if item.item not in done:

@@ -354,3 +354,33 @@ def test_crlf_lines_are_confirmed(matcher: Matcher) -> None:
         (2, "invalid_json"),
     ]
     assert [c.line for c in matcher.scan(io.BytesIO(data), RecordFormat.TEXT)] == [1, 2]
+
+
+def test_strings_are_walked_in_document_order_with_their_json_pointers() -> None:
+    """Keys of an object come before its members' values; `~` and `/` in keys are escaped; integers count as
+    text, booleans and null do not; the lazy walk's paths give the same pointers, from the root it was given."""
+    from detection.matcher import iter_strings, map_strings, pointer_of, walk_strings
+
+    value = {"a/b": ["x", 7, True, None, {"c~d": "y"}], "e": {"f": [[["z"]]]}, "": "empty key", "n": 3.5}
+    expected = [
+        ("/a~1b", "a/b", True),
+        ("/e", "e", True),
+        ("/", "", True),
+        ("/n", "n", True),
+        ("/a~1b/0", "x", False),
+        ("/a~1b/1", "7", False),
+        ("/a~1b/4/c~0d", "c~d", True),
+        ("/a~1b/4/c~0d", "y", False),
+        ("/e/f", "f", True),
+        ("/e/f/0/0/0", "z", False),
+        ("/", "empty key", False),
+    ]
+    assert list(iter_strings(value)) == expected
+    walked = list(walk_strings(value, "root"))
+    assert [(pointer_of(path), text, is_key) for text, path, is_key in walked] == [
+        (("root", pointer), text, is_key) for pointer, text, is_key in expected
+    ]
+    assert list(iter_strings("plain")) == [("", "plain", False)]
+    seen: list[tuple[str, str, bool]] = []
+    map_strings(value, lambda pointer, text, is_key: seen.append((pointer, text, is_key)) or text)
+    assert sorted(seen) == sorted(e for e in expected if e[1] != "7")  # a copy keeps its numbers as they are
