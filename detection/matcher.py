@@ -715,27 +715,30 @@ def pointer_of(path: object) -> tuple[object, str]:
     return path, "".join("/" + token for token in tokens)
 
 
-def map_strings(value: object, fn: Callable[[str, str, bool], str]) -> object:
+def map_strings(value: object, fn: Callable[[str, str, bool], str], *, pointers: bool = True) -> object:
     """A copy of a decoded JSON value with every string and object key replaced by `fn(pointer, text, is_key)`.
 
-    Pointers are those of `iter_strings`. Types of non-string values are kept (numbers stay numbers,
-    booleans booleans), so typed fields such as `createdAt` survive a redaction.
+    Pointers are those of `iter_strings`; with `pointers=False` every pointer is `""` (for an `fn` that does
+    not read them: building one per string is most of a walk's time). Types of non-string values are kept
+    (numbers stay numbers, booleans booleans), so typed fields such as `createdAt` survive a redaction.
     """
-    return _map(value, "", fn)
+    return _map(value, "" if pointers else None, fn)
 
 
-def _map(value: object, pointer: str, fn: Callable[[str, str, bool], str]) -> object:
+def _map(value: object, pointer: str | None, fn: Callable[[str, str, bool], str]) -> object:
     if isinstance(value, str):
-        return fn(pointer, value, False)
+        return fn(pointer or "", value, False)
     if isinstance(value, dict):
         out: dict[str, object] = {}
         for key, child in value.items():
-            child_pointer = f"{pointer}/{_pointer_token(str(key))}"
-            new_key = fn(child_pointer, str(key), True)
+            child_pointer = None if pointer is None else f"{pointer}/{_pointer_token(str(key))}"
+            new_key = fn(child_pointer or "", str(key), True)
             while new_key in out:  # two keys redacted to the same text must not overwrite each other
                 new_key += " "
             out[new_key] = _map(child, child_pointer, fn)
         return out
     if isinstance(value, list):
+        if pointer is None:
+            return [_map(child, None, fn) for child in value]
         return [_map(child, f"{pointer}/{i}", fn) for i, child in enumerate(value)]
     return value

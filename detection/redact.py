@@ -275,7 +275,10 @@ def redact_record(
         out.append(text[position:])
         return "".join(out)
 
-    redacted = map_strings(value, replace) if findings or sweeps or others is not None else value
+    # Only the classifier's findings are placed by pointer: without them no pointer is read.
+    redacted = (
+        map_strings(value, replace, pointers=bool(findings)) if findings or sweeps or others is not None else value
+    )
     return RedactionResult(redacted, dict(counts), tuple(sorted(counts)))
 
 
@@ -296,7 +299,7 @@ def erase_subject(value: object, matcher: Matcher) -> tuple[object, int]:
         count += found
         return text
 
-    return map_strings(value, replace), count
+    return map_strings(value, replace, pointers=False), count
 
 
 def erase_in_text(text: str, matcher: Matcher) -> tuple[str, int]:

@@ -384,3 +384,8 @@ def test_strings_are_walked_in_document_order_with_their_json_pointers() -> None
     seen: list[tuple[str, str, bool]] = []
     map_strings(value, lambda pointer, text, is_key: seen.append((pointer, text, is_key)) or text)
     assert sorted(seen) == sorted(e for e in expected if e[1] != "7")  # a copy keeps its numbers as they are
+    blind: list[str] = []
+    copy = map_strings(value, lambda pointer, text, _k: blind.append(pointer) or text.upper(), pointers=False)
+    assert set(blind) == {""} and len(blind) == len(seen)
+    assert copy == map_strings(value, lambda _p, text, _k: text.upper())
+    assert copy["A/B"][1:4] == [7, True, None] and copy["N"] == 3.5
