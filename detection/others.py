@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import phonenumbers
 
+from detection import led as led_patterns
 from detection.findings import ThirdPartyEntity
 from detection.matcher import Matcher, walk_strings
 from detection.text_key import text_key
@@ -472,8 +473,25 @@ class OtherPeople:
 _FIND_CACHE = 200_000
 
 
+def _ordered(values: Iterable[str]) -> list[str]:
+    """Alternatives longest first, then in code-point order (the order the patterns try them in)."""
+    return sorted(values, key=lambda v: (-len(v), v))
+
+
 def _alternation(values: Iterable[str]) -> str:
-    return "|".join(sorted(values, key=lambda v: (-len(v), v)))
+    return "|".join(_ordered(values))
+
+
+def _led(
+    alternatives: Mapping[str, tuple[str, str] | None], before: str, after: str, *, folded: bool
+) -> re.Pattern[str] | None:
+    """`(?<!before)(?:{_alternation(alternatives)})after` led by first characters (`detection.led`), from each
+    source's (literal it starts with, rest); None when a source has none or none is left."""
+    leads = [alternatives[s] for s in _ordered(alternatives)]
+    if not leads or None in leads:
+        return None
+    source = led_patterns.led([lead for lead in leads if lead is not None], before, after, folded=folded)
+    return _compile(source, 0) if source is not None else None
 
 
 class _Finder:
@@ -503,39 +521,45 @@ class _Finder:
                     source = rf"(?:(?-i:{_W})[ \t]+)?{source}"
                 name_sources.add(source)
         self._name_re = _compile(rf"(?<![\w@.])(?:{_alternation(name_sources)})(?![\w@])", re.I) if names else None
-        part_sources = {re.escape(v) for p in parts for v in (p, _ascii(p), p.upper(), _ascii(p).upper())}
-        self._part_re = _compile(rf"(?<![\w@.])(?:{_alternation(part_sources)})(?![\w@])", 0) if parts else None
         self._part_key = {v: p for p in parts for v in (p, _ascii(p), p.upper(), _ascii(p).upper())}
-        email_sources = set()
+        # Parts are matched as written: their pattern led by first characters holds for every text.
+        part_sources = {re.escape(v): (v, "") for v in self._part_key if v}
+        self._part_re = _led(part_sources, r"[\w@.]", r"(?![\w@])", folded=False) or (
+            _compile(rf"(?<![\w@.])(?:{_alternation(part_sources)})(?![\w@])", 0) if parts else None
+        )
+        email_sources: dict[str, tuple[str, str] | None] = {}
         for known in emails.values():
             local, _, domain = known.canonical.partition("@")
-            email_sources.add(re.escape(local) + r"(?:@|%40)" + re.escape(domain))
+            rest = r"(?:@|%40)" + re.escape(domain)
+            email_sources[re.escape(local) + rest] = (local, rest) if local else None
         self._email_re = (
             _compile(rf"(?<![\w.+\-])(?:{_alternation(email_sources)})(?![\w\-])", re.I) if emails else None
         )
+        self._email_led = _led(email_sources, r"[\w.+\-]", r"(?![\w\-])", folded=True)  # for ASCII texts
         phone_sources = {r"[\s().\-/]{0,3}".join(re.escape(d) for d in digits) for digits in phones}
         self._phone_re = _compile(rf"(?<!\d)\+?(?:{_alternation(phone_sources)})(?!\d)", 0) if phones else None
         self._cache: dict[str | bytes, tuple[OtherHit, ...]] = {}
-        self._id_re = (
-            _compile(rf"(?<![\w\-])(?:{_alternation(re.escape(k.canonical) for k in ids.values())})(?![\w\-])", re.I)
-            if ids
-            else None
-        )
+        id_sources = {re.escape(k.canonical): (k.canonical, "") if k.canonical else None for k in ids.values()}
+        self._id_re = _compile(rf"(?<![\w\-])(?:{_alternation(id_sources)})(?![\w\-])", re.I) if ids else None
+        self._id_led = _led(id_sources, r"[\w\-]", r"(?![\w\-])", folded=True)  # for ASCII texts
 
     def __bool__(self) -> bool:
         return bool(self._names or self._emails or self._phones or self._ids)
 
     def _hits(self, text: str) -> Iterator[OtherHit]:
-        if self._email_re is not None:
-            for m in self._email_re.finditer(text):
+        ascii_text = text.isascii()  # the led forms of the case-insensitive patterns hold for ASCII texts
+        email_re = self._email_led if ascii_text and self._email_led is not None else self._email_re
+        if email_re is not None:
+            for m in email_re.finditer(text):
                 known = self._emails.get(fold(m.group(0).replace("%40", "@")))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.EMAIL.value, _canon(known, m), _src(known))
         if self._phone_re is not None:
             for m in self._phone_re.finditer(text):
                 known = self._phones.get(_digits(m.group(0)))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.PHONE.value, _canon(known, m), _src(known))
-        if self._id_re is not None:
-            for m in self._id_re.finditer(text):
+        id_re = self._id_led if ascii_text and self._id_led is not None else self._id_re
+        if id_re is not None:
+            for m in id_re.finditer(text):
                 known = self._ids.get(fold(m.group(0)))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.ID.value, _canon(known, m), _src(known))
         if self._name_re is not None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from detection import led as led_patterns
 from detection.findings import ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher, map_strings
 
@@ -127,24 +128,9 @@ def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str, str | None, 
 
 
 def _led(before: str, literal: str, rest: str, after: str) -> str:
-    """The case-insensitive pattern `(?<!before)` + `literal` (a text, not empty) + `rest` + `after`, written for
-    ASCII texts so that `re` looks for its first character before trying the rest (it cannot when a pattern
-    starts with a look-behind or ignores case): the first character becomes the class of the ASCII characters
-    it matches ignoring case, and the look-behind moves after it. On any ASCII text it finds the same matches as
-    the case-insensitive pattern; "" when no ASCII character matches the first one (no ASCII text holds one)."""
-    twins = _ascii_twins(literal[0])
-    if not twins:
-        return ""
-    lead = re.escape(twins[0]) if len(twins) == 1 else "[" + "".join(re.escape(t) for t in twins) + "]"
-    behind = f"(?<!{before}{lead})" if before else ""
-    return f"{lead}{behind}(?i:{re.escape(literal[1:])}{rest}){after}"
-
-
-@functools.cache
-def _ascii_twins(char: str) -> tuple[str, ...]:
-    """The ASCII characters `char` matches case-insensitively, as `re` compares two characters."""
-    pattern = re.compile(re.escape(char), re.IGNORECASE)
-    return tuple(chr(c) for c in range(128) if pattern.fullmatch(chr(c)))
+    """The case-insensitive pattern `(?<!before)` + `literal` (a text, not empty) + `rest` + `after` led by its
+    first character for ASCII texts (`detection.led`); "" when no ASCII text holds a match."""
+    return led_patterns.led([(literal, rest)], before, after, folded=True) or ""
 
 
 @functools.lru_cache(maxsize=4096)

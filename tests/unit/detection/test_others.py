@@ -230,3 +230,33 @@ def test_the_finder_remembers_long_strings_by_digest_not_by_their_text(subject: 
     assert len(kept) == 2
     assert all(isinstance(key, bytes) or len(key) <= 64 for key in kept)
     assert long_text not in kept
+
+
+_LED_VALUES = [
+    "E-77001", "e-77001", "ana.perez@corp.example", "ANA.PEREZ%40CORP.EXAMPLE", "b.keller@x.invalid", "Keller",
+    "KELLER", "keller", "Lindqvist", "LINDQVIST", "Øvergård", "OVERGARD", "Overgård", "Kåre", "KARE", "ķare",
+    "Ǆemal", "x.ǆemal@x.invalid", "K\u212aller",
+]  # fmt: skip
+_LED_GLUE = ["", " ", "a", "_", ".", "@", "-", "+", "9", "\n", "é", "/"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(st.sampled_from(_LED_GLUE), st.sampled_from(_LED_VALUES)), min_size=1, max_size=6))
+def test_led_patterns_find_what_the_plain_patterns_find(parts: list[tuple[str, str]]) -> None:
+    """The finder's patterns led by first characters (parts on every text; e-mail addresses and ids on ASCII
+    texts) find the same hits as the plain look-behind, case-insensitive patterns, next to any character."""
+    subject = Matcher.from_identifiers(SubjectIdentifiers(emails=("zoe@example.invalid",)), default_region="GB")
+    found = OtherPeople(subject)
+    found.add_person("directory", names=["Greta Lindqvist", "Kåre Øvergård"], ids=["E-77001"])
+    found.add_person("owner", emails=["ana.perez@corp.example", "x.ǆemal@x.invalid"])
+    found.add_person("other_request", names=["Bruno Keller", "Ǆemal"], emails=["b.keller@x.invalid"])
+    led = found.finder()
+    plain = others._Finder(subject, led._names, led._parts, led._emails, led._phones, led._ids)
+    plain._email_led = plain._id_led = None
+    plain._part_re = re.compile(
+        rf"(?<![\w@.])(?:{others._alternation(re.escape(v) for v in plain._part_key)})(?![\w@])"
+    )
+    assert led._email_led is not None and led._id_led is not None and led._part_re is not None
+    assert led._part_re.pattern != plain._part_re.pattern
+    text = "".join(glue + value for glue, value in parts)
+    assert led._find(text) == plain._find(text), text
