@@ -58,6 +58,9 @@ _TAG = re.compile(r"<[^>]*>")
 # Page text is split where tags and markers were (the page inserts them between a record's pieces).
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
+#: Distinct strings whose detections `check_package` remembers (then it starts again): a cache is only a
+#: speed-up, so its memory is bounded whatever the size of the package.
+CHECK_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,8 @@ def check_package(
         released: item ids a reviewer released with a recorded reason.
         files: only these files (relative paths, as `text_files` gives them), e.g. the part of a package
             that is written while its PDF prints; every text file when None.
-        cache: presidio's detections per distinct string, shared by several calls on one package.
+        cache: presidio's detections per distinct string, shared by several calls on one package (at most
+            `CHECK_CACHE` strings: then it starts again; the hits are the same, only slower to find).
     """
     finder = others.finder()
     allowed = {a.casefold() for a in allow if a}
@@ -333,6 +337,8 @@ def check_package(
                             for start, end, entity in classifier.detect_others(node, matcher)
                             if entity in _DETECTED and not _allowed(node, start, end, allowed)
                         )
+                        if len(cache) >= CHECK_CACHE:
+                            cache.clear()
                         cache[key] = detected
                     hits += detected
             for n, (reason, source) in enumerate(hits):
