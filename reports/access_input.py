@@ -426,7 +426,7 @@ class ItemsInOrder(Sequence[PackageItem]):
 
     def __init__(self, items: Sequence[PackageItem], order: Iterable[int]) -> None:
         self._items = items
-        self._order = array("Q", order)
+        self._order = array("I", order)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -463,7 +463,7 @@ def in_package_order(items: Sequence[PackageItem]) -> Sequence[PackageItem]:
     return ItemsInOrder(items, order)
 
 
-@dataclass
+@dataclass(slots=True)  # one per conversation or file: thousands per package
 class CopySession:
     """One conversation or file of the copy (section 5), from `count_items`: where its items are in the item
     sequence, and what its summary line shows.
@@ -478,7 +478,7 @@ class CopySession:
         in_order: whether `positions` are already in `sort_key` order (else they are sorted when rendered).
     """
 
-    positions: array[int] = field(default_factory=lambda: array("Q"))
+    positions: array[int] = field(default_factory=lambda: array("I"))
     first: tuple[int, float, str, int] | None = None
     session_label: bool = False
     earliest: datetime | None = None
@@ -501,15 +501,15 @@ class CopySession:
                 self.earliest = stamp
             if self.latest is None or stamp > self.latest:
                 self.latest = stamp
-        self.paths.add(item_path(item))
+        self.paths.add(key[2])  # the item's path
 
 
-@dataclass
+@dataclass(slots=True)
 class TimelineRow:
     """The dated items of one location (a row of the timeline): their positions in the item sequence, in the
     order met, and whether that is already `sort_key` order."""
 
-    positions: array[int] = field(default_factory=lambda: array("Q"))
+    positions: array[int] = field(default_factory=lambda: array("I"))
     in_order: bool = True
     _last: tuple[int, float, str, int] | None = None
 
@@ -521,7 +521,7 @@ class TimelineRow:
         self._last = key
 
 
-@dataclass
+@dataclass(slots=True)
 class PlaceCounts:
     """The items found in one system (section 1): the applications, conversations or files, and items."""
 
@@ -601,7 +601,8 @@ def count_items(items: Iterable[PackageItem]) -> ItemCounts:
         place.sessions.add(group)
         place.items += 1
         where = (location_type(item), name)
-        key = sort_key(item)
+        dated, stamp_at, path, line = sort_key(item)
+        key = (dated, stamp_at, shared.setdefault(path, path), line)  # the keys kept hold one copy of each path
         sessions = groups.setdefault(where, {}).setdefault(item.app or "", {})
         sessions.setdefault(group, CopySession()).add(position, item, key)
         stamp = item.timestamp

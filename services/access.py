@@ -497,6 +497,14 @@ class _Shared(dict[object, object]):
         return shown  # type: ignore[return-value]
 
 
+class _PathsShown(_Shared):
+    """`_Shared` for items that are not kept in memory (spooled): only each path as shown is remembered (it is
+    computed once per path); other values are not kept."""
+
+    def __call__(self, value: _T) -> _T:
+        return value
+
+
 def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = None) -> PackageItem:
     one = _Shared() if shared is None else shared
     stamp = item.timestamp
@@ -747,7 +755,7 @@ def _redacted_items(
     books: dict[tuple[str, str], PlaceholderBook] = {}
     redacted: dict[tuple[str, str], dict[str | bytes, _Redacted]] = {}  # document -> text -> its redacted copy
     out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
-    shared = _Shared()
+    shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
     for item in staged():
         document, key = _document(item), _content_key(item.content)
         copies = redacted.get(document)
