@@ -130,7 +130,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     number = 0
     with path.open(encoding="utf-8", errors="replace") as fh:
         for raw in fh:
-            for line in raw.splitlines():
+            lines = raw.splitlines()
+            del raw  # a line of report.html runs to megabytes: not kept twice while it is checked
+            for line in lines:
                 number += 1
                 yield number, line
 
