@@ -22,22 +22,18 @@ from reports.access_input import (
     PLACEHOLDER_MEANING,
     STATUS_TEXT,
     CategoryAnswer,
+    CopySession,
     PackageInput,
     PackageItem,
     SearchedLocation,
-    category_counts,
     explain_reason,
     found_categories,
-    group_key,
     image_data_uri,
     item_path,
-    location_name,
-    location_type,
     not_searched,
     pending_text,
     plain_reason,
     points_being_completed,
-    redaction_totals,
     rights_text,
     sort_key,
     status_text,
@@ -48,7 +44,6 @@ __all__ = [
     "STATUS_TEXT",
     "TYPE_TEXT",
     "CopyDetail",
-    "copy_groups",
     "esc",
     "fmt_time",
     "iter_access_html",
@@ -411,15 +406,14 @@ def render_item(item: PackageItem, tz: ZoneInfo, show_path: bool = True, titles:
     return "".join(parts)
 
 
-def copy_groups(items: Iterable[PackageItem]) -> dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]]:
-    """Section 5's grouping of the copy: (location type, name) -> application -> conversation or file ->
-    its records, in the order given."""
-    by_loc: dict[tuple[str, str], dict[str, dict[str, list[PackageItem]]]] = {}
-    for item in items:
-        apps = by_loc.setdefault((location_type(item), location_name(item)), {})
-        sessions = apps.setdefault(item.app or "", {})
-        sessions.setdefault(group_key(item), []).append(item)
-    return by_loc
+def _in_order(inp: PackageInput, positions: Sequence[int], in_order: bool) -> Iterator[PackageItem]:
+    """The items at `positions`, read one at a time in `sort_key` order (sorted first when they were not met
+    in that order)."""
+    items = inp.items
+    if not in_order:
+        positions = sorted(positions, key=lambda n: sort_key(items[n]))
+    for n in positions:
+        yield items[n]
 
 
 def render_copy(inp: PackageInput, tz: ZoneInfo, *, expanded: bool | None = None, copy: CopyDetail = "records") -> str:
@@ -444,14 +438,14 @@ def iter_copy(
     if not inp.items:
         yield "<p>There is nothing to copy: we found no personal data about you in the systems we searched.</p>"
         return
-    by_loc = copy_groups(inp.items)
+    by_loc = inp.item_counts.groups
     if copy == "systems":
         rows = [
             [
                 esc(f"{TYPE_TEXT.get(ltype, ltype)}: {lname}"),
                 esc(agent_title(app) if app else "Stored files"),
                 str(len(sessions)),
-                str(sum(len(v) for v in sessions.values())),
+                str(sum(len(v.positions) for v in sessions.values())),
             ]
             for (ltype, lname), apps in sorted(by_loc.items())
             for app, sessions in sorted(apps.items())
@@ -459,42 +453,43 @@ def iter_copy(
         yield _table(["System", "Application", "Conversations or files", "Records"], rows, (2, 3), "sessions")
         return
     for (ltype, lname), apps in sorted(by_loc.items()):
-        count = sum(len(v) for sessions in apps.values() for v in sessions.values())
+        count = sum(len(v.positions) for sessions in apps.values() for v in sessions.values())
         yield (
             f'<details class="location"{open_attr}><summary><h3>{esc(TYPE_TEXT.get(ltype, ltype))}: {esc(lname)} '
             f'<span class="count">({count} record{"s" if count != 1 else ""})</span></h3></summary>'
         )
         for app, sessions in sorted(apps.items()):
             yield f"<h4>{esc(agent_title(app) if app else 'Stored files')}</h4>"
-            ordered = sorted(sessions.items(), key=lambda kv: min(sort_key(i) for i in kv[1]))
+            ordered = sorted(sessions.items(), key=lambda kv: kv[1].first or ())
             rows = []
-            for key, unsorted in ordered:
-                items = sorted(unsorted, key=sort_key)
-                name, span, many, files = _session_line(key, items, tz)
+            for key, session in ordered:
+                name, span, many, files = _session_line(key, session, tz)
                 if copy == "conversations":
-                    rows.append([f'<b>{name}</b><br><span class="note">{files}</span>', span, str(len(items))])
+                    records = len(session.positions)
+                    rows.append([f'<b>{name}</b><br><span class="note">{files}</span>', span, str(records)])
                     continue
                 summary = f"<b>{name}</b> · {span} · {many}<br>{files}"
                 yield f'<details class="session"{open_attr}><summary>{summary}</summary>'
-                paths = {item_path(i) for i in items}
-                yield from (render_item(i, tz, show_path=len(paths) > 1, titles=titles) for i in items)
+                show_path = len(session.paths) > 1
+                for item in _in_order(inp, session.positions, session.in_order):
+                    yield render_item(item, tz, show_path=show_path, titles=titles)
                 yield "</details>"
             if rows:
                 yield _table(["Conversation or file, and where", "When", "Records"], rows, (2,), "sessions")
         yield "</details>"
 
 
-def _session_line(key: str, items: Sequence[PackageItem], tz: ZoneInfo) -> tuple[str, str, str, str]:
+def _session_line(key: str, session: CopySession, tz: ZoneInfo) -> tuple[str, str, str, str]:
     """The summary of one conversation or file of the copy, as HTML: its name, when, how many records, where."""
-    dated = [i.timestamp for i in items if i.timestamp]
     span = "undated"
-    if dated:
-        first, last = fmt_time(min(dated), tz), fmt_time(max(dated), tz)
+    if session.earliest is not None and session.latest is not None:
+        first, last = fmt_time(session.earliest, tz), fmt_time(session.latest, tz)
         span = esc(first) if first == last else f"{esc(first)} to {esc(last)}"
-    label = "Session" if items[0].session_id else "File"
-    paths = sorted({item_path(i) for i in items})
+    label = "Session" if session.session_label else "File"
+    paths = sorted(session.paths)
     files = "; ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-    return f"{label} {esc(key)}", span, f"{len(items)} item{'s' if len(items) != 1 else ''}", esc(files)
+    many = len(session.positions)
+    return f"{label} {esc(key)}", span, f"{many} item{'s' if many != 1 else ''}", esc(files)
 
 
 def render_timeline(inp: PackageInput, tz: ZoneInfo, *, merged: bool = False) -> str:
@@ -503,14 +498,11 @@ def render_timeline(inp: PackageInput, tz: ZoneInfo, *, merged: bool = False) ->
     `merged` (report.pdf of a copy too long to print): one dot, without tooltip, stands for every record within
     `MERGE_PX` of it on its row, so that tens of thousands of dots do not take the browser minutes to print.
     """
-    rows: dict[tuple[str, str], list[PackageItem]] = {}
-    for item in inp.items:
-        if item.timestamp is not None:
-            rows.setdefault((location_type(item), location_name(item)), []).append(item)
-    if not rows:
+    counted = inp.item_counts
+    rows = counted.timeline
+    if not rows or counted.earliest is None or counted.latest is None:
         return "<p>No dated records about you were found, so there is no timeline to show.</p>"
-    stamps = [i.timestamp for items in rows.values() for i in items if i.timestamp]
-    start, end = min(stamps), max(stamps)
+    start, end = counted.earliest, counted.latest
     if end - start < timedelta(days=1):
         start, end = start - timedelta(hours=12), end + timedelta(hours=12)
     span = (end - start).total_seconds()
@@ -532,7 +524,7 @@ def render_timeline(inp: PackageInput, tz: ZoneInfo, *, merged: bool = False) ->
             f'<text class="tick" x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}">'
             f"{esc(f'{local.day} {local:%b %Y}')}</text>"
         )
-    for index, ((ltype, lname), items) in enumerate(sorted(rows.items())):
+    for index, ((ltype, lname), row) in enumerate(sorted(rows.items(), key=lambda kv: kv[0])):
         y = top + row_h * index + row_h / 2
         colour = TYPE_COLOURS.get(ltype, "#444")
         label = lname if len(lname) <= 24 else lname[:23] + "…"
@@ -541,7 +533,7 @@ def render_timeline(inp: PackageInput, tz: ZoneInfo, *, merged: bool = False) ->
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" stroke="#c5ccd8" stroke-dasharray="2 3"/>'
         )
         drawn: set[int] = set()
-        for item in sorted(items, key=sort_key):
+        for item in _in_order(inp, row.positions, row.in_order):
             assert item.timestamp is not None  # noqa: S101 - rows hold dated items only (filtered above)
             x = left + width * (item.timestamp - start).total_seconds() / span
             if merged:
@@ -690,7 +682,7 @@ def _found_answers_html(inp: PackageInput, answers: Sequence[CategoryAnswer], pe
             ],
         )
     )
-    counts = category_counts(inp.items)
+    counts = inp.item_counts.categories
     out.append("<h3>(b) The kinds of personal data we hold about you</h3>")
     out.append(
         _table(
@@ -843,22 +835,18 @@ def render_summary(inp: PackageInput, tz: ZoneInfo, *, copy: CopyDetail = "recor
             "could not be searched or cannot be searched record by record; section 2 lists them with the reason.</div>"
         )
     if inp.items:
-        by_loc: dict[str, list[PackageItem]] = {}
-        for item in inp.items:
-            by_loc.setdefault(location_name(item), []).append(item)
         rows = []
-        for name, items in sorted(by_loc.items()):
-            apps = sorted({agent_title(i.app) if i.app else "stored files" for i in items})
-            sessions = len({group_key(i) for i in items})
-            rows.append([esc(name), esc(", ".join(apps)), str(sessions), str(len(items))])
+        for name, place in sorted(inp.item_counts.places.items(), key=lambda kv: kv[0]):
+            apps = sorted({agent_title(app) if app else "stored files" for app in place.apps})
+            rows.append([esc(name), esc(", ".join(apps)), str(len(place.sessions)), str(place.items)])
         out.append("<h3>What we found, and where</h3>")
         out.append(_table(["System", "Applications", "Sessions or files", "Records"], rows, (2, 3)))
         out.append("<h3>Kinds of data</h3><p>")
         answers = {a.code: a for a in found_categories(inp)}
-        for code, count in category_counts(inp.items).most_common():
+        for code, count in inp.item_counts.categories.most_common():
             out.append(f'<span class="chip">{esc(answers[code].entry.title)}: {count}</span> ')
         out.append("</p>")
-    totals = redaction_totals(inp.items)
+    totals = inp.item_counts.redactions
     if totals:
         total = sum(totals.values())
         out.append("<h3>Information about other people that we withheld</h3>")
@@ -972,7 +960,7 @@ def _copy_intro(inp: PackageInput, *, copy: CopyDetail = "records") -> str:
             "report.html, which opens in any web browser, and in "
             f"the data folder of this package (one file per conversation or file). {below}</div>"
         )
-    markers = placeholders_in(text for i in inp.items for text in (i.content, *i.context))
+    markers = inp.item_counts.placeholders
     kinds = Counter(m.split(" ")[0].strip("[]") for m in markers)
     legend = ""
     if markers:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+from array import array
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from functools import cached_property
+from typing import Protocol, overload
 
 from models.identity import IdentityRecord
 from models.settings import ControllerSettings, RegisterCategory, RegisterSettings
@@ -216,7 +218,8 @@ class PackageInput:
         due: the legal deadline.
         controller: the controller's settings (name, contact, authority, DPO).
         register: the processing register (`Settings.processing_register`).
-        items: the findings, redacted.
+        items: the findings, redacted: a tuple, or a sequence that keeps them out of memory and reads them
+            back on each pass (the access service's sealed item spool); `item_counts` counts them once.
         searched: every location with its status.
         gaps_note: set when the package is issued with locations missing.
         register_missing: register keys not set (the package was issued with an incomplete register: the
@@ -231,11 +234,16 @@ class PackageInput:
     due: date
     controller: ControllerSettings
     register: RegisterSettings
-    items: tuple[PackageItem, ...]
+    items: Sequence[PackageItem]
     searched: tuple[SearchedLocation, ...]
     gaps_note: str | None = None
     register_missing: tuple[str, ...] = ()
     identity: IdentityRecord | None = None
+
+    @cached_property
+    def item_counts(self) -> ItemCounts:
+        """What the package's summaries count, from one pass over `items` (made on first use, then kept)."""
+        return count_items(self.items)
 
 
 @dataclass(frozen=True)
@@ -367,7 +375,7 @@ def pending_text(inp: PackageInput) -> str:
 
 def found_categories(inp: PackageInput) -> list[CategoryAnswer]:
     """The register answers for the categories actually found, most frequent first."""
-    counts = category_counts(inp.items)
+    counts = inp.item_counts.categories
     return [resolve_category(inp.register, code, inp.controller) for code, _ in counts.most_common()]
 
 
@@ -405,3 +413,209 @@ def image_data_uri(media_type: str, data: bytes) -> str | None:
     if kind not in IMAGE_EXTENSIONS:
         return None
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def package_order(item: PackageItem) -> tuple[str, str, int, float, str, int]:
+    """The order of a package's items (report.json, the data files): by location, then chronologically."""
+    return (location_type(item), location_name(item), *sort_key(item))
+
+
+class ItemsInOrder(Sequence[PackageItem]):
+    """Items of another sequence in a given order (positions into it), read through it on each use: the
+    package order of items that are kept out of memory, without reading them all into a list."""
+
+    def __init__(self, items: Sequence[PackageItem], order: Iterable[int]) -> None:
+        self._items = items
+        self._order = array("I", order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> PackageItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PackageItem]: ...
+
+    def __getitem__(self, index: int | slice) -> PackageItem | Sequence[PackageItem]:
+        if isinstance(index, slice):
+            return tuple(self._items[n] for n in self._order[index])
+        return self._items[self._order[index]]
+
+    def __iter__(self) -> Iterator[PackageItem]:
+        items = self._items
+        for n in self._order:
+            yield items[n]
+
+
+def in_package_order(items: Sequence[PackageItem]) -> Sequence[PackageItem]:
+    """`items` in `package_order` (a stable sort): a tuple or list is sorted into a tuple; any other sequence
+    (items kept out of memory) is read once for the sort keys and given that order as an `ItemsInOrder` view
+    (or returned as it is when already in order)."""
+    if isinstance(items, tuple | list):
+        return tuple(sorted(items, key=package_order))
+    shared: dict[object, object] = {}  # one copy of each repeated key part (names, paths) while sorting
+    keys = [tuple(shared.setdefault(part, part) for part in package_order(item)) for item in items]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    del keys, shared
+    if all(n == position for position, n in enumerate(order)):
+        return items
+    return ItemsInOrder(items, order)
+
+
+@dataclass(slots=True)  # one per conversation or file: thousands per package
+class CopySession:
+    """One conversation or file of the copy (section 5), from `count_items`: where its items are in the item
+    sequence, and what its summary line shows.
+
+    Attributes:
+        positions: the items' positions in the sequence, in the order met.
+        first: the smallest `sort_key` (the session's place among the others).
+        session_label: whether its first item (by `sort_key`) has a session id (a `Session`, else a `File`).
+        earliest: its first timestamp, None when undated.
+        latest: its last timestamp.
+        paths: the paths of its items.
+        in_order: whether `positions` are already in `sort_key` order (else they are sorted when rendered).
+    """
+
+    positions: array[int] = field(default_factory=lambda: array("I"))
+    first: tuple[int, float, str, int] | None = None
+    session_label: bool = False
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    paths: set[str] = field(default_factory=set)
+    in_order: bool = True
+    _last: tuple[int, float, str, int] | None = None
+
+    def add(self, position: int, item: PackageItem, key: tuple[int, float, str, int]) -> None:
+        """Count one item of the session (`key`: its `sort_key`)."""
+        self.positions.append(position)
+        if self.first is None or key < self.first:
+            self.first, self.session_label = key, bool(item.session_id)
+        if self._last is not None and key < self._last:
+            self.in_order = False
+        self._last = key
+        stamp = item.timestamp
+        if stamp:
+            if self.earliest is None or stamp < self.earliest:
+                self.earliest = stamp
+            if self.latest is None or stamp > self.latest:
+                self.latest = stamp
+        self.paths.add(key[2])  # the item's path
+
+
+@dataclass(slots=True)
+class TimelineRow:
+    """The dated items of one location (a row of the timeline): their positions in the item sequence, in the
+    order met, and whether that is already `sort_key` order."""
+
+    positions: array[int] = field(default_factory=lambda: array("I"))
+    in_order: bool = True
+    _last: tuple[int, float, str, int] | None = None
+
+    def add(self, position: int, key: tuple[int, float, str, int]) -> None:
+        """Count one dated item (`key`: its `sort_key`)."""
+        self.positions.append(position)
+        if self._last is not None and key < self._last:
+            self.in_order = False
+        self._last = key
+
+
+@dataclass(slots=True)
+class PlaceCounts:
+    """The items found in one system (section 1): the applications, conversations or files, and items."""
+
+    apps: set[str | None] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    items: int = 0
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """Everything a package's summaries need of its items, counted in one pass (`count_items`): tens of
+    thousands of items kept out of memory are read once for them, not once per table.
+
+    Attributes:
+        items: how many.
+        categories: items per category code (`category_counts`).
+        redactions: redactions per reason code (`redaction_totals`).
+        by_location: items per location name, in order met.
+        by_kind: items per artifact kind, in order met.
+        images: the subject's images.
+        places: per location name, what section 1 lists.
+        groups: section 5's grouping: (location type, name) -> application -> conversation or file.
+        timeline: (location type, name) -> its dated items.
+        earliest: the first timestamp of any item (None when none is dated).
+        latest: the last one.
+        placeholders: the distinct markers in the items' texts and context, in order of appearance.
+    """
+
+    items: int
+    categories: Counter[str]
+    redactions: Counter[str]
+    by_location: Counter[str]
+    by_kind: Counter[str]
+    images: int
+    places: dict[str, PlaceCounts]
+    groups: dict[tuple[str, str], dict[str, dict[str, CopySession]]]
+    timeline: dict[tuple[str, str], TimelineRow]
+    earliest: datetime | None
+    latest: datetime | None
+    placeholders: list[str]
+
+    @property
+    def sessions(self) -> int:
+        """How many conversations and files (per location) the items are in."""
+        return sum(len(place.sessions) for place in self.places.values())
+
+
+def count_items(items: Iterable[PackageItem]) -> ItemCounts:
+    """`ItemCounts` of `items`, read once (in the order given: positions are into that order)."""
+    categories: Counter[str] = Counter()
+    redactions: Counter[str] = Counter()
+    by_location: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    places: dict[str, PlaceCounts] = {}
+    groups: dict[tuple[str, str], dict[str, dict[str, CopySession]]] = {}
+    timeline: dict[tuple[str, str], TimelineRow] = {}
+    markers: dict[str, None] = {}
+    shared: dict[str, str] = {}  # one copy of each repeated name, app and session key
+    images, count = 0, 0
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    for position, item in enumerate(items):
+        count += 1
+        for code in dict.fromkeys(item.categories):
+            categories[code] += 1
+        for code, n in item.redactions.items():
+            if n > 0:
+                redactions[code] += n
+        name = shared.setdefault(location_name(item), location_name(item))
+        by_location[name] += 1
+        by_kind[item.kind] += 1
+        images += len(item.image_blocks)
+        group = group_key(item)
+        group = shared.setdefault(group, group)
+        place = places.setdefault(name, PlaceCounts())
+        place.apps.add(item.app)
+        place.sessions.add(group)
+        place.items += 1
+        where = (location_type(item), name)
+        dated, stamp_at, path, line = sort_key(item)
+        key = (dated, stamp_at, shared.setdefault(path, path), line)  # the keys kept hold one copy of each path
+        sessions = groups.setdefault(where, {}).setdefault(item.app or "", {})
+        sessions.setdefault(group, CopySession()).add(position, item, key)
+        stamp = item.timestamp
+        if stamp is not None:
+            timeline.setdefault(where, TimelineRow()).add(position, key)
+            if earliest is None or stamp < earliest:
+                earliest = stamp
+            if latest is None or stamp > latest:
+                latest = stamp
+        for text in (item.content, *item.context):
+            for match in PLACEHOLDER.finditer(text):
+                markers.setdefault(match.group(0))
+    return ItemCounts(
+        count, categories, redactions, by_location, by_kind, images, places, groups, timeline, earliest, latest,
+        list(markers),
+    )  # fmt: skip

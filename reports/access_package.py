@@ -42,30 +42,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from models.settings import PDF_MAX_ITEMS
-from reports.access_html import CopyDetail, copy_groups, iter_access_html
+from reports.access_html import CopyDetail, iter_access_html
 from reports.access_input import (
     PackageInput,
     PackageItem,
-    category_counts,
     explain_reason,
     found_categories,
     group_key,
     image_extension,
+    in_package_order,
     location_name,
-    location_type,
     not_searched,
     pending_text,
     points_being_completed,
-    redaction_totals,
     rights_text,
-    sort_key,
     status_text,
 )
 from reports.packaging import NameBook, atomic_package, print_pdf, write_chunks, write_manifest
@@ -95,12 +92,13 @@ class PackageResult:
     pdf_form: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)  # one per item: tens of thousands per package
 class ItemFiles:
-    """Where one item's copy went inside the package (paths relative to the package root)."""
+    """Where one item's copy went inside the package (paths relative to the package root): the items of one
+    conversation or file share its `data_file` string, and those without images share the empty tuple."""
 
     data_file: str
-    images: list[str] = field(default_factory=list)
+    images: tuple[str, ...] = ()
 
 
 def article15(inp: PackageInput) -> dict[str, object]:
@@ -110,7 +108,7 @@ def article15(inp: PackageInput) -> dict[str, object]:
     package is issued so only with an incomplete register allowed), never a default stated as fact.
     """
     answers = found_categories(inp)
-    counts = category_counts(inp.items)
+    counts = inp.item_counts.categories
     authority = inp.controller.authority
     pending = pending_text(inp)
     register = inp.register
@@ -188,8 +186,9 @@ def _json_safe(value: object) -> object:
 DATA_BUFFER_CHARS = 1 << 22
 
 
-def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFiles]:
-    """Write `data/<location>/<session or file>.jsonl` and the subject's images; one `ItemFiles` per item.
+def write_data_files(root: Path, items: Iterable[PackageItem]) -> list[ItemFiles]:
+    """Write `data/<location>/<session or file>.jsonl` and the subject's images; one `ItemFiles` per item (read
+    once, in the order given).
 
     Location and session names come from laptops and may be hostile: every path component is made safe and
     unique (`NameBook`), so nothing is written outside `root/data`. Lines are appended to their files a few
@@ -201,6 +200,7 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
     lines: dict[Path, list[str]] = {}
     buffered = 0
     image_counter: Counter[Path] = Counter()
+    shared: dict[Path, ItemFiles] = {}  # one `ItemFiles` per data file for the items without images
     out: list[ItemFiles] = []
     for item in items:
         loc_dir = locations.name(location_name(item), "location")
@@ -213,15 +213,18 @@ def write_data_files(root: Path, items: tuple[PackageItem, ...]) -> list[ItemFil
         if buffered > DATA_BUFFER_CHARS:
             _append_lines(lines)
             buffered = 0
-        files = ItemFiles(jsonl.relative_to(root).as_posix())
+        files = shared.get(jsonl)
+        if files is None:
+            files = shared[jsonl] = ItemFiles(jsonl.relative_to(root).as_posix())
+        images = []
         for media_type, blob in item.image_blocks:
             folder = data / loc_dir / f"{base}.images"
             image_counter[folder] += 1
             target = folder / f"{image_counter[folder]:04d}.{image_extension(media_type)}"
             folder.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob)
-            files.images.append(target.relative_to(root).as_posix())
-        out.append(files)
+            images.append(target.relative_to(root).as_posix())
+        out.append(ItemFiles(files.data_file, tuple(images)) if images else files)
     _append_lines(lines)
     return out
 
@@ -283,7 +286,7 @@ def pdf_form(inp: PackageInput, pdf_max_items: int) -> str:
 
 def _conversations(inp: PackageInput) -> int:
     """How many conversations and files the copy's records are in (as section 5 groups them)."""
-    return sum(len(sessions) for apps in copy_groups(inp.items).values() for sessions in apps.values())
+    return sum(len(sessions) for apps in inp.item_counts.groups.values() for sessions in apps.values())
 
 
 def report_document(inp: PackageInput, files: list[ItemFiles], pdf: str, form: str | None = None) -> dict[str, object]:
@@ -312,9 +315,8 @@ def report_items(inp: PackageInput, files: list[ItemFiles]) -> Iterator[dict[str
 
 def report_head(inp: PackageInput, pdf: str, form: str | None = None) -> dict[str, object]:
     """The report.json document with `items` empty (and in its place: `write_report_json` streams them)."""
-    totals = redaction_totals(inp.items)
-    by_location: Counter[str] = Counter(location_name(i) for i in inp.items)
-    by_kind: Counter[str] = Counter(i.kind for i in inp.items)
+    counted = inp.item_counts
+    totals = counted.redactions
     return {
         "schema": SCHEMA_ID,
         "request_id": inp.request_id,
@@ -332,9 +334,9 @@ def report_head(inp: PackageInput, pdf: str, form: str | None = None) -> dict[st
         "gaps_note": inp.gaps_note,
         "summary": {
             "items": len(inp.items),
-            "by_location": dict(by_location.most_common()),
-            "by_category": dict(category_counts(inp.items).most_common()),
-            "by_kind": dict(by_kind.most_common()),
+            "by_location": dict(counted.by_location.most_common()),
+            "by_category": dict(counted.categories.most_common()),
+            "by_kind": dict(counted.by_kind.most_common()),
         },
         "items": [],
         "searched": [
@@ -387,9 +389,10 @@ def write_report_json(path: Path, inp: PackageInput, files: list[ItemFiles], pdf
 _EMPTY_ITEMS = '\n  "items": []'
 
 
-def ordered_items(items: tuple[PackageItem, ...]) -> tuple[PackageItem, ...]:
-    """Items by location, then chronologically (the order of report.json and the data files)."""
-    return tuple(sorted(items, key=lambda i: (location_type(i), location_name(i), *sort_key(i))))
+def ordered_items(items: Sequence[PackageItem]) -> Sequence[PackageItem]:
+    """Items by location, then chronologically (the order of report.json and the data files): a tuple or list
+    sorted into a tuple, items kept out of memory as a view in that order (`in_package_order`)."""
+    return in_package_order(items)
 
 
 def _print_while(
@@ -458,16 +461,16 @@ def build_access_package(
             root,
             {"package": "access", "request_id": inp.request_id, "generated_at": _iso(inp.generated_at)},
         )
-    totals = redaction_totals(ordered.items)
+    counted = ordered.item_counts
     searched = [s for s in ordered.searched if s.status in ("scanned", "scanned_with_gaps")]
     counts: dict[str, object] = {
         "items": len(ordered.items),
-        "sessions": len({(location_name(i), group_key(i)) for i in ordered.items}),
+        "sessions": counted.sessions,
         "locations_searched": len(searched),
         "locations_not_searched": len(ordered.searched) - len(searched),
-        "redactions": sum(totals.values()),
-        "by_category": dict(category_counts(ordered.items)),
-        "images": sum(len(i.image_blocks) for i in ordered.items),
+        "redactions": sum(counted.redactions.values()),
+        "by_category": dict(counted.categories),
+        "images": counted.images,
     }
     return PackageResult(
         path=out_dir / inp.request_id,

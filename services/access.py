@@ -52,6 +52,7 @@ from services.identity import identity_record
 from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
+    SpooledItems,
     SpooledText,
     StagingWriter,
     TextSpool,
@@ -496,6 +497,14 @@ class _Shared(dict[object, object]):
         return shown  # type: ignore[return-value]
 
 
+class _PathsShown(_Shared):
+    """`_Shared` for items that are not kept in memory (spooled): only each path as shown is remembered (it is
+    computed once per path); other values are not kept."""
+
+    def __call__(self, value: _T) -> _T:
+        return value
+
+
 def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = None) -> PackageItem:
     one = _Shared() if shared is None else shared
     stamp = item.timestamp
@@ -721,7 +730,7 @@ def _redacted_items(
     classifier: Classifier,
     people: OtherPeople,
     spool: TextSpool | None = None,
-) -> tuple[PackageItem, ...]:
+) -> Sequence[PackageItem]:
     """Every staged finding as a package item, other people replaced by markers numbered per document.
 
     Two passes over staging (`staged` reads it afresh; no decoded record is kept between them): the first
@@ -729,7 +738,8 @@ def _redacted_items(
     learned (a name learned late in one conversation is still replaced early on). The same record text
     recurs (transcript, audit log, superseded copies): it is classified and learned from once, and redacted
     once per document (its markers are already numbered there, so the copy is the same). With a `spool`,
-    each redacted text is sealed into it once and the items hold only where it is: no text stays in memory.
+    each redacted text is sealed into it once and the items hold only where it is, and the items themselves go
+    to its item list (`TextSpool.items`, which is returned): neither texts nor items stay in memory.
     """
     region = settings.controller.phone_region
     third_parties: dict[str | bytes, _Parked] = {}
@@ -743,18 +753,21 @@ def _redacted_items(
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
-    redacted: dict[tuple[tuple[str, str], str | bytes], _Redacted] = {}
-    out: list[PackageItem] = []
-    shared = _Shared()
+    redacted: dict[tuple[str, str], dict[str | bytes, _Redacted]] = {}  # document -> text -> its redacted copy
+    out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
+    shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
     for item in staged():
         document, key = _document(item), _content_key(item.content)
-        done = redacted.get((document, key))
+        copies = redacted.get(document)
+        if copies is None:  # the first item of a document: its name is kept once, not once per text
+            copies = redacted[document] = {}
+        done = copies.get(key)
         if done is None:
             entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
             done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, spool)
-            redacted[(document, key)] = done
+            copies[key] = done
         out.append(_package_item(item, done, shared))
-    return tuple(out)
+    return out if isinstance(out, SpooledItems) else tuple(out)
 
 
 _Parked = tuple[ThirdPartyFinding, ...] | SpooledText
@@ -776,7 +789,7 @@ def _unpark(parked: _Parked) -> tuple[ThirdPartyFinding, ...]:
 
 
 def _package_input(
-    settings: Settings, request_id: str, items: tuple[PackageItem, ...], missing: Sequence[str]
+    settings: Settings, request_id: str, items: Sequence[PackageItem], missing: Sequence[str]
 ) -> tuple[PackageInput, dict[str, str], list[LocationScan]]:
     """The package's input (request, register, items, scope), the items the reviewer released, and the
     locations still open."""

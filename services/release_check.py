@@ -59,6 +59,9 @@ _TAG = re.compile(r"<[^>]*>")
 # Page text is split where tags and markers were (the page inserts them between a record's pieces).
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
+#: Distinct strings whose hits `check_package` remembers (then it starts again): a cache is only a
+#: speed-up, so its memory is bounded whatever the size of the package.
+CHECK_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     number = 0
     with path.open(encoding="utf-8", errors="replace") as fh:
         for raw in fh:
-            for line in raw.splitlines():
+            lines = raw.splitlines()
+            del raw  # a line of report.html runs to megabytes: not kept twice while it is checked
+            for line in lines:
                 number += 1
                 yield number, line
 
@@ -329,7 +334,8 @@ def check_package(
         files: only these files (relative paths, as `text_files` gives them), e.g. the part of a package
             that is written while its PDF prints; every text file when None.
         cache: the hits of each distinct string (under whether it is a page's and its `text_key`), shared by
-            several calls on one package.
+            several calls on one package (at most `CHECK_CACHE` strings: then it starts again; the hits are the
+            same, only slower to find).
     """
     finder = others.finder()
     find = finder.find_fresh if finder else None
@@ -347,6 +353,8 @@ def check_package(
             hits = cache.get(key)
             if hits is None:
                 hits = _hits(text, rel, find, classifier, matcher, allowed)
+                if len(cache) >= CHECK_CACHE:
+                    cache.clear()
                 cache[key] = hits
             if hits:
                 place = _place(where)

@@ -6,14 +6,17 @@ and inside the sealed package; the plaintext exists only in memory.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import overload
 
 from detection.findings import Finding
 from erasure.discovery import LocationDiscovery
@@ -31,6 +34,7 @@ from models.crypto import (
 from models.errors import InputError
 from models.files import atomic_write
 from models.settings import Settings
+from reports.access_input import PackageItem
 
 
 def staging_dir(settings: Settings, request_id: str) -> Path:
@@ -105,6 +109,8 @@ def _staged_lines(path: Path, key: bytes) -> Iterator[bytes]:
 
 #: The spool of a package being assembled in the staging directory: each distinct redacted text, sealed.
 TEXT_SPOOL = "package-text.spool"
+#: The items of that package (`SpooledItems`), each sealed on its own, beside its texts.
+ITEM_SPOOL = "package-items.spool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +128,22 @@ class SpooledText:
 class TextSpool:
     """The redacted texts of a package being assembled, sealed under the request key in the staging directory
     (`TEXT_SPOOL`; a leftover of an interrupted run is replaced): a package item holds a `SpooledText`
-    instead of its text. Use it as a context manager: the file is deleted when the block ends, however it
-    ends."""
+    instead of its text. The package's items go to `items` (`ITEM_SPOOL`), sealed too. Use it as a context
+    manager: both files are deleted when the block ends, however it ends."""
 
     def __init__(self, root: Path, key: bytes) -> None:
         path = root / TEXT_SPOOL
         path.unlink(missing_ok=True)
         self._records = RecordSpool(path, key)
+        self.items = SpooledItems(root / ITEM_SPOOL, key, self._records)
 
     def add(self, text: str) -> SpooledText:
         """Seal one text into the spool; what reads it back."""
         return SpooledText(self._records, self._records.append(text.encode("utf-8", "surrogatepass")))
 
     def remove(self) -> None:
-        """Close and delete the spool file."""
+        """Close and delete the spool files."""
+        self.items.remove()
         self._records.remove()
 
     def __enter__(self) -> TextSpool:
@@ -143,6 +151,103 @@ class TextSpool:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+class SpooledItems(Sequence[PackageItem]):
+    """A package's items kept out of memory: each appended item is sealed on its own into a file (a leftover
+    of an interrupted run is replaced) and read back, authenticated, each time the sequence is read; only
+    where each one is stays in memory, so `len` is known without reading. An item's text stays in the text
+    spool (`texts`) it was added to: the item keeps its number there. Made by `TextSpool`, which deletes it.
+
+    Raises (on read):
+        DecryptionError: an item's record was modified, moved or cut off.
+    """
+
+    def __init__(self, path: Path, key: bytes, texts: RecordSpool) -> None:
+        path.unlink(missing_ok=True)
+        self._records = RecordSpool(path, key)
+        self._texts = texts
+
+    def append(self, item: PackageItem) -> None:
+        """Seal one item (its text must be a plain string or in this package's text spool).
+
+        Raises:
+            ValueError: the item's text is kept in another spool.
+        """
+        self._records.append(_item_json(item, self._texts).encode("ascii"))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> PackageItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PackageItem]: ...
+
+    def __getitem__(self, index: int | slice) -> PackageItem | Sequence[PackageItem]:
+        if isinstance(index, slice):
+            return tuple(self._item(n) for n in range(*index.indices(len(self))))
+        number = index + len(self) if index < 0 else index
+        if not 0 <= number < len(self):
+            raise IndexError("package item index out of range")
+        return self._item(number)
+
+    def __iter__(self) -> Iterator[PackageItem]:
+        for number in range(len(self)):
+            yield self._item(number)
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self._records.remove()
+
+    def _item(self, number: int) -> PackageItem:
+        return _item_from(self._records.read(number), self._texts)
+
+
+def _item_json(item: PackageItem, texts: RecordSpool) -> str:
+    """One item as ASCII JSON (names that are not UTF-8 round-trip as escapes): its text as its number in
+    `texts` (or the text itself), its timestamp in ISO 8601, its images in base64; `record` must be JSON."""
+    source = item.content_source
+    if isinstance(source, SpooledText):
+        if source.spool is not texts:
+            raise ValueError("a package item's text is kept in another spool: add it to this package's text spool")
+        content: int | str = source.number
+    elif isinstance(source, str):
+        content = source
+    else:
+        content = source.read_text()
+    return json.dumps(
+        [
+            item.location, item.kind, item.app, item.session_id,
+            item.timestamp.isoformat() if item.timestamp is not None else None,
+            item.categories, content, item.record, item.context, item.reason, item.redactions,
+            [[media_type, base64.b64encode(blob).decode("ascii")] for media_type, blob in item.image_blocks],
+            item.record_in_content,
+        ],
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _item_from(data: bytes, texts: RecordSpool) -> PackageItem:
+    """The item `_item_json` wrote."""
+    (location, kind, app, session_id, stamp, categories, content, record, context, reason, redactions, images,
+     in_content) = json.loads(data)  # fmt: skip
+    return PackageItem(
+        location=location,
+        kind=kind,
+        app=app,
+        session_id=session_id,
+        timestamp=datetime.fromisoformat(stamp) if stamp is not None else None,
+        categories=tuple(categories),
+        content_source=SpooledText(texts, content) if isinstance(content, int) else content,
+        record=record,
+        context=tuple(context),
+        reason=reason,
+        redactions=redactions,
+        image_blocks=tuple((media_type, base64.b64decode(blob)) for media_type, blob in images),
+        record_in_content=in_content,
+    )
 
 
 def seal_package(directory: Path, zip_path: Path, key: bytes, request_id: str) -> Path:

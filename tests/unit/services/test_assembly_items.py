@@ -3,6 +3,7 @@ same redacted copy as its first occurrence (markers numbered per document)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,8 +14,11 @@ from detection.findings import Classification, Finding, FindingLocation
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
 from detection.others import OtherPeople
+from reports.access_input import PackageItem
+from reports.access_package import build_access_package
 from services.access import _redacted_items
-from services.staging import TEXT_SPOOL, SpooledText, TextSpool
+from services.staging import ITEM_SPOOL, TEXT_SPOOL, SpooledItems, SpooledText, TextSpool
+from tests.unit.reports.samples import package_input
 
 RECORD = json.dumps({"text": "Mira Okafor asked Greta at g.lindqvist@elsewhere.invalid for the plan"})
 OTHER = json.dumps({"text": "Mira Okafor wrote to b.keller@elsewhere.invalid"})
@@ -86,3 +90,53 @@ def test_third_parties_parked_in_the_spool_come_back_equal(tmp_path: Path) -> No
         assert _unpark(parked) == third
         assert _park((), spool) == ()
     assert _park(third, None) is third and _unpark(third) is third
+
+
+def _live_items() -> int:
+    gc.collect()
+    return sum(isinstance(o, PackageItem) for o in gc.get_objects())
+
+
+def test_with_a_spool_the_items_are_sealed_in_staging_not_kept_in_memory(tmp_path: Path) -> None:
+    """The items go to the spool's item file, sealed, and the sequence returned holds none of them: no item
+    object is alive once it is built; its length is known without reading, and each pass reads them back."""
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
+                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
+    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    plain = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
+                            OtherPeople(matcher))  # fmt: skip
+    expected = [(i.location, i.timestamp, i.categories, i.content, i.redactions) for i in plain]
+    del plain
+    with TextSpool(tmp_path, bytes(32)) as spool:
+        before = _live_items()
+        items = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
+                                OtherPeople(matcher), spool)  # fmt: skip
+        assert isinstance(items, SpooledItems) and not isinstance(items, tuple | list)
+        assert _live_items() == before
+        assert len(items) == 4 and (tmp_path / ITEM_SPOOL).exists()
+        assert b"lap" not in (tmp_path / ITEM_SPOOL).read_bytes()  # sealed, not plain JSON
+        for _ in range(2):
+            assert [(i.location, i.timestamp, i.categories, i.content, i.redactions) for i in items] == expected
+        assert items[-1].content == expected[-1][3] and [i.content for i in items[1:3]] == [expected[1][3]] * 2
+    assert not (tmp_path / ITEM_SPOOL).exists()
+
+
+def test_a_package_of_spooled_items_is_the_package_of_the_same_items_in_memory(tmp_path: Path) -> None:
+    """Built from sealed items (given out of order, so read through the package order), the package's files are
+    byte for byte those built from the tuple; while it is written no item is held in memory."""
+    whole = build_access_package(package_input(), tmp_path / "tuple", pdf=False).path
+    held: list[int] = []
+    with TextSpool(tmp_path, bytes(32)) as spool:
+        for item in reversed(package_input().items):
+            spool.items.append(item)
+        del item
+        spooled = package_input(items=spool.items)
+        assert _live_items() == 0
+        root = build_access_package(
+            spooled, tmp_path / "spool", pdf=False, while_printing=lambda _root: held.append(_live_items())
+        ).path
+    assert held == [0]  # the data files and report.html are written: their items were read one at a time
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert all((whole / f).read_bytes() == (root / f).read_bytes() for f in files)

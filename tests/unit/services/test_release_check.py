@@ -213,3 +213,26 @@ def test_cache_keys_of_different_strings_differ(start: str, first: str, second: 
     assert (text_key(one) == text_key(other)) == (one == other)
     key = text_key(one)
     assert key == one if len(one) <= TEXT_KEY_CHARS else isinstance(key, bytes) and len(key) == 16
+
+
+def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
+    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-string cache is only a speed-up: bounded to two strings (it starts again when full) the check
+    finds the same hits, in the same order, and the cache never holds more than the bound."""
+    from services import release_check
+
+    root = _package(tmp_path)
+    leftover = json.dumps({"text": "Greta Lindqvist wrote to g.x@elsewhere.invalid, and g.x@elsewhere.invalid again"})
+    for data in root.glob("data/*/*.jsonl"):
+        data.write_text(data.read_text(encoding="utf-8") + leftover + "\n", encoding="utf-8")
+    others = OtherPeople(subject)
+    others.add_person("directory", names=["Greta Lindqvist"])
+    unbounded: dict[str | bytes, tuple[tuple[str, str], ...]] = {}
+    whole = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, cache=unbounded)
+    assert len(whole) > 2 and len(unbounded) > 2
+    monkeypatch.setattr(release_check, "CHECK_CACHE", 2)
+    bounded: dict[str | bytes, tuple[tuple[str, str], ...]] = {}
+    again = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, cache=bounded)
+    assert again == whole
+    assert 0 < len(bounded) <= 2
