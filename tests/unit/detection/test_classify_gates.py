@@ -32,7 +32,8 @@ _PIECES = [
     "Sean Murphy", "please write to", "Dear", "dear", "Hi", "From:", "cc:", "221 Baker Street", "3 minutes the way",
     "Hauptstraße 12", "51.5072, -0.1276", "51.50722,-0.12759", "SW1A 1AA", "EC1A1BB", "SICK LEAVE", "ſick leave",
     "Diabetes", "arbeitsUNFÄHIG", "doctor's note", "\u212aRANKHEIT", "x", "-", ".", ":", "@", " ", "\n", ",", "0",
-    "07700900123", "02079460958", "GB33BUKB20201555555555", "GB82 WEST 1234 5698 7654 32", "gb33bukb20201555555555", "DE89-3704-0044-0532-0130-00",
+    "07700900123", "02079460958",
+    "GB33BUKB20201555555555", "GB82 WEST 1234 5698 7654 32", "gb33bukb20201555555555", "DE89-3704-0044-0532-0130-00",
     "XX00", "ab:cd:ef:01:23:45:", "fe80:0:0:0:0:0:0:1", "G:", "12.34567,", ".1234,", "0.12345",
 ]  # fmt: skip
 _TEXTS = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
