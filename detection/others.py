@@ -521,12 +521,12 @@ class _Finder:
                     source = rf"(?:(?-i:{_W})[ \t]+)?{source}"
                 name_sources.add(source)
         self._name_re = _compile(rf"(?<![\w@.])(?:{_alternation(name_sources)})(?![\w@])", re.I) if names else None
-        self._part_key = {v: p for p in parts for v in (p, _ascii(p), p.upper(), _ascii(p).upper())}
+        # A part's spellings; one made of combining marks only has no ASCII spelling (an empty one would match
+        # between any two characters).
+        self._part_key = {v: p for p in parts for v in (p, _ascii(p), p.upper(), _ascii(p).upper()) if v}
         # Parts are matched as written: their pattern led by first characters holds for every text.
-        part_sources = {re.escape(v): (v, "") for v in self._part_key if v}
-        self._part_re = _led(part_sources, r"[\w@.]", r"(?![\w@])", folded=False) or (
-            _compile(rf"(?<![\w@.])(?:{_alternation(part_sources)})(?![\w@])", 0) if parts else None
-        )
+        part_sources = {re.escape(v): (v, "") for v in self._part_key}
+        self._part_re = _led(part_sources, r"[\w@.]", r"(?![\w@])", folded=False)
         email_sources: dict[str, tuple[str, str] | None] = {}
         for known in emails.values():
             local, _, domain = known.canonical.partition("@")

@@ -16,7 +16,6 @@ where the detector saw only one copy.
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -95,9 +94,9 @@ class PlaceholderBook:
 
 def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str, str | None, str | None]]:
     """Regex sources that find further copies of a redacted value (case-insensitive), each with its form for
-    ASCII texts (`_led`; "" when no ASCII text holds a copy), a text any match contains (case-folded: the
-    patterns ignore case) and the digits any match holds in a row once every other character is dropped (phone
-    numbers, whose copies differ in punctuation), each None when there is none."""
+    ASCII texts (led by its first character, see `_led`; "" when no ASCII text holds a copy), a text any match
+    contains (case-folded: the patterns ignore case) and the digits any match holds in a row once every other
+    character is dropped (phone numbers, whose copies differ in punctuation), each None when there is none."""
     text = text.strip()
     if entity == ThirdPartyEntity.EMAIL.value:
         address = text.replace("%40", "@")
@@ -120,7 +119,8 @@ def _sweep_patterns(entity: str, text: str) -> list[tuple[str, str, str | None, 
         digits = _NOT_DIGIT.sub("", text)
         if len(digits) >= 7:
             spaced = [re.escape(d) for d in digits]
-            # Led by its first digit, which no case changes: the form holds for every text.
+            # Led by its first digit, which no case changes (the form would hold for any text; it is used, like
+            # the others, on ASCII texts).
             led = spaced[0] + rf"(?<!\d{spaced[0]})" + "".join(r"[\s().\-]{0,3}" + d for d in spaced[1:]) + r"(?!\d)"
             return [(r"(?<!\d)" + r"[\s().\-]{0,3}".join(spaced) + r"(?!\d)", f"(?i:{led})", None, digits)]
     source = re.escape(text)
@@ -133,14 +133,27 @@ def _led(before: str, literal: str, rest: str, after: str) -> str:
     return led_patterns.led([(literal, rest)], before, after, folded=True) or ""
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled_sweeps(entity: str, text: str) -> tuple[_SweepPatterns, ...]:
-    """`_sweep_patterns` compiled, remembered: the same values recur across a request's records, and `re`'s own
-    cache is too small for a package's."""
-    return tuple(
-        (re.compile(source, re.IGNORECASE), re.compile(led) if led else None, anchor, run)
-        for source, led, anchor, run in _sweep_patterns(entity, text)
-    )
+#: Values whose compiled sweeps one `sweep_memory` keeps (then it starts again).
+SWEEP_MEMORY = 4096
+
+
+def _compiled_sweeps(
+    entity: str, text: str, memory: dict[tuple[str, str], tuple[_SweepPatterns, ...]] | None
+) -> tuple[_SweepPatterns, ...]:
+    """`_sweep_patterns` compiled, remembered in `memory` when the caller keeps one: the same values recur across
+    a request's records, and `re`'s own cache is too small for a package's. The memory holds other people's
+    values: it is the caller's, for one request, never the module's."""
+    found = memory.get((entity, text)) if memory is not None else None
+    if found is None:
+        found = tuple(
+            (re.compile(source, re.IGNORECASE), re.compile(led) if led else None, anchor, run)
+            for source, led, anchor, run in _sweep_patterns(entity, text)
+        )
+        if memory is not None:
+            if len(memory) >= SWEEP_MEMORY:
+                memory.clear()
+            memory[(entity, text)] = found
+    return found
 
 
 _NOT_DIGIT = re.compile(r"\D")
@@ -200,6 +213,7 @@ def redact_record(
     *,
     book: PlaceholderBook | None = None,
     others: Callable[[str], list[OtherHit]] | None = None,
+    sweep_memory: dict[tuple[str, str], tuple[_SweepPatterns, ...]] | None = None,
 ) -> RedactionResult:
     """Replace third parties' data in a record by placeholders; keep the subject's own data intact.
 
@@ -209,18 +223,20 @@ def redact_record(
         third_party_findings: from `Classifier.classify` on the same value.
         book: the document's placeholder book (a new one if None: numbers then restart per record).
         others: finds identifiers known to belong to other people in a string (`OtherPeople.finder().find`).
+        sweep_memory: the compiled sweeps of the values seen so far, kept by the caller for one request (an empty
+            dict to start); compiled afresh for each record when None.
 
     Returns:
         The redacted copy, counts per reason code and the reason codes.
     """
     book = book if book is not None else PlaceholderBook()
     findings: dict[tuple[str, bool], list[ThirdPartyFinding]] = {}
-    # (pattern, entity, value): a marker number is given only when a cut is made (numbers have no gaps).
+    # The sweeps (see `_Sweep`): a marker number is given only when a cut is made (numbers have no gaps).
     sweeps: list[_Sweep] = []
     swept: set[tuple[str, str, str]] = set()  # a value found many times (a table's rows) is swept for once
     for finding in third_party_findings:
         findings.setdefault((finding.pointer, finding.in_key), []).append(finding)
-        for pattern, led, anchor, digit_run in _compiled_sweeps(finding.entity, finding.text):
+        for pattern, led, anchor, digit_run in _compiled_sweeps(finding.entity, finding.text, sweep_memory):
             if (pattern.pattern, finding.entity, finding.text) not in swept:
                 swept.add((pattern.pattern, finding.entity, finding.text))
                 sweeps.append((pattern, led, finding.entity, finding.text, anchor, digit_run))

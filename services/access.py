@@ -465,12 +465,17 @@ _NO_REDACTIONS: dict[str, int] = {}  # shared by every item with nothing replace
 
 
 def _redact(
-    staged: _Staged, matcher: Matcher, book: PlaceholderBook, others: Any, spool: TextSpool | None
+    staged: _Staged,
+    matcher: Matcher,
+    book: PlaceholderBook,
+    others: Any,
+    spool: TextSpool | None,
+    sweeps: dict[Any, Any] | None = None,
 ) -> _Redacted:
     value = staged.value
     redactions: dict[str, int] = _NO_REDACTIONS
     if value is not None:
-        result = redact_record(value, matcher, staged.third, book=book, others=others)
+        result = redact_record(value, matcher, staged.third, book=book, others=others, sweep_memory=sweeps)
         value = result.value
         redactions = dict(result.counts) if result.counts else _NO_REDACTIONS
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
@@ -753,6 +758,7 @@ def _redacted_items(
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
+    sweeps: dict[Any, Any] = {}  # the compiled sweeps of other people's values: this request's only
     redacted: dict[tuple[str, str], dict[str | bytes, _Redacted]] = {}  # document -> text -> its redacted copy
     out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
     shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
@@ -764,7 +770,8 @@ def _redacted_items(
         done = copies.get(key)
         if done is None:
             entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
-            done = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, spool)
+            book = books.setdefault(document, PlaceholderBook())
+            done = _redact(entry, matcher, book, others, spool, sweeps)
             copies[key] = done
         out.append(_package_item(item, done, shared))
     return out if isinstance(out, SpooledItems) else tuple(out)

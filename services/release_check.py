@@ -285,8 +285,8 @@ def _html_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]
 
 
 def _nodes(text: str, rel: str) -> list[str]:
-    """The pieces presidio analyses: a page line's text between tags and markers (so that the same text as in
-    data/ is analysed once), else the whole string."""
+    """The pieces presidio analyses: a page line's text between tags and markers (the strings of the records,
+    whose results classification remembers), else the whole string."""
     if not rel.endswith(".html"):
         return [text]
     return [n for n in _SPLIT.split(text) if n.strip()]

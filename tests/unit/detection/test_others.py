@@ -260,3 +260,14 @@ def test_led_patterns_find_what_the_plain_patterns_find(parts: list[tuple[str, s
     assert led._part_re.pattern != plain._part_re.pattern
     text = "".join(glue + value for glue, value in parts)
     assert led._find(text) == plain._find(text), text
+
+
+def test_a_name_part_of_combining_marks_only_matches_nothing_empty(subject: Matcher) -> None:
+    """A name word made of combining marks only has no ASCII spelling: it must not become an empty alternative
+    (which would match between any two characters and put a marker into every string)."""
+    found = people(subject)
+    found.add_person("directory", names=["Greta \u0301\u0301\u0301"])
+    assert spans(found, "hello Greta, see you") == ["Greta"]
+    assert all(h.end > h.start for h in found.find("ok, thanks \u0301\u0301\u0301 x"))
+    copy = redact_record({"m": "ok, thanks"}, subject, [], others=found.finder().find)
+    assert copy.value == {"m": "ok, thanks"} and not copy.counts
