@@ -589,6 +589,10 @@ class _Finder:
             self._cache[key] = found
         return list(found)
 
+    def forget(self) -> None:
+        """Drop the memory of strings searched (for a caller done with `find` while the finder is kept)."""
+        self._cache = {}
+
     def find_fresh(self, text: str) -> tuple[OtherHit, ...]:
         """`find` without the finder's memory of strings (for a caller that remembers the results itself)."""
         return self._find(text) if text else ()

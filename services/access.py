@@ -774,6 +774,8 @@ def _redacted_items(
             done = _redact(entry, matcher, book, others, spool, sweeps)
             copies[key] = done
         out.append(_package_item(item, done, shared))
+    if finder:
+        finder.forget()  # the build searches its own strings: the memory of the records' strings would stay unused
     return out if isinstance(out, SpooledItems) else tuple(out)
 
 

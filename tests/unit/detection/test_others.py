@@ -230,6 +230,9 @@ def test_the_finder_remembers_long_strings_by_digest_not_by_their_text(subject: 
     assert len(kept) == 2
     assert all(isinstance(key, bytes) or len(key) <= 64 for key in kept)
     assert long_text not in kept
+    finder.forget()
+    assert finder._cache == {}
+    assert spans(found, long_text) == first  # searched afresh, the same hits
 
 
 _LED_VALUES = [

@@ -16,7 +16,7 @@ from detection.matcher import Matcher
 from detection.others import OtherPeople
 from reports.access_input import PackageItem
 from reports.access_package import build_access_package
-from services.access import _redacted_items
+from services.access import REDACTION_SOURCES, _redacted_items
 from services.staging import ITEM_SPOOL, TEXT_SPOOL, SpooledItems, SpooledText, TextSpool
 from tests.unit.reports.samples import package_input
 
@@ -53,6 +53,22 @@ def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
     assert "g.lindqvist" not in items[1].content and "[email 2]" in items[1].content
     assert "[email 1]" in items[3].content and items[1].redactions == items[3].redactions
     assert "Mira Okafor" in items[3].content
+
+
+def test_the_redaction_finder_remembers_no_string_once_the_items_are_redacted() -> None:
+    """The finder that redacted the records is kept (by `OtherPeople`) while the package is built, which
+    searches strings of its own: its memory of the records' strings is dropped when the items are done."""
+    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
+                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("b", 1, RECORD)]
+    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    people = OtherPeople(matcher)
+    items = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"), people)
+    assert "[email 1]" in items[0].content  # the finder was used
+    finder = people.finder(REDACTION_SOURCES)
+    assert finder._cache == {}
+    text = "ask b.keller@elsewhere.invalid"
+    assert [text[h.start : h.end] for h in finder.find(text)] == ["b.keller@elsewhere.invalid"]
 
 
 def test_with_a_spool_items_hold_no_text_and_read_the_same(tmp_path: Path) -> None:
