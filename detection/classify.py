@@ -76,8 +76,9 @@ _SCORE_THRESHOLD = 0.3
 # phonenumbers' limit of candidates per text (65535; candidates do not overlap) the limit is never reached.
 _PIECEWISE_MAX = 65_535
 # Distinct pieces whose results are remembered (then the memory starts again): bounds memory on large requests.
-# Each is remembered under `text_key` (a long piece under its digest, not its text).
-_PIECES_MAX = 100_000
+# Each is remembered under `text_key` (a long piece under its digest, not its text). 50 000 costs no measurable time
+# against 100 000 on 10 laptops of 30 MiB (17 549 findings) and keeps about 6 MB less at the assembly's peak.
+_PIECES_MAX = 50_000
 _PieceMemory = dict[str | bytes, tuple[tuple[str, int, int, float], ...]]
 _PHONE = "PHONE_NUMBER"
 
@@ -163,7 +164,7 @@ class _RepeatingPhoneMatcher(phonenumbers.PhoneNumberMatcher):
         return match
 
 
-_PHONE_CACHE_MAX = 50_000
+_PHONE_CACHE_MAX = 20_000  # candidates remembered (then it starts again); 50 000 kept about 4 MB more, no faster
 _UNSEEN = object()
 
 
