@@ -19,6 +19,7 @@ from presidio_analyzer.predefined_recognizers import (
     PhoneRecognizer,
 )
 
+from detection import classify
 from detection.classify import _FAST_GATE_COORDINATES, _FAST_GATE_IPV6, HEALTH_TERMS, Classifier
 from detection.matcher import Matcher
 
@@ -223,3 +224,29 @@ def test_pieces_remembered_across_records_classify_as_the_whole_record(
     assert remembering._pieces
     for text in (text for record in records for text in record.values()):  # the release check's strings
         assert remembering.detect_others(text, matcher) == whole.detect_others(text, matcher), text
+
+
+@pytest.fixture(scope="module")
+def restarting() -> Classifier:
+    """One classifier across examples whose memories are bounded to one entry (set by the test)."""
+    return Classifier(default_region="GB")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(_RECORDS, min_size=1, max_size=4))
+@example(records=[{"k0": "+44 20 7946 0958", "k1": "020 7946 0958 and 020 7946 0959"}])
+def test_memories_that_start_again_when_full_classify_the_same(
+    restarting: Classifier,
+    whole: Classifier,
+    matcher: Matcher,
+    records: list[dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memories of pieces and of phone candidates are bounded and start again when full: at a bound of one
+    they start again on nearly every record and candidate, and the results are those of no memory at all."""
+    monkeypatch.setattr(classify, "_PIECES_MAX", 1)
+    monkeypatch.setattr(classify, "_PHONE_CACHE_MAX", 1)
+    for record in records:
+        assert restarting.classify(record, matcher) == whole.classify(record, matcher), record
+    for text in (text for record in records for text in record.values()):
+        assert restarting.detect_others(text, matcher) == whole.detect_others(text, matcher), text

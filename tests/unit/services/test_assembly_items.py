@@ -9,11 +9,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from detection.classify import Classifier
 from detection.findings import Classification, Finding, FindingLocation
 from detection.identifiers import SubjectIdentifiers
 from detection.matcher import Matcher
-from detection.others import OtherPeople
+from detection.others import OtherPeople, _Finder
 from reports.access_input import PackageItem
 from reports.access_package import build_access_package
 from services.access import REDACTION_SOURCES, _redacted_items
@@ -55,16 +57,21 @@ def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
     assert "Mira Okafor" in items[3].content
 
 
-def test_the_redaction_finder_remembers_no_string_once_the_items_are_redacted() -> None:
+def test_the_redaction_finder_remembers_no_string_once_the_items_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     """The finder that redacted the records is kept (by `OtherPeople`) while the package is built, which
-    searches strings of its own: its memory of the records' strings is dropped when the items are done."""
+    searches strings of its own: its memory of the records' strings is dropped when the items are done, and it
+    finds the same afterwards."""
     matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
                                                           names=("Mira Okafor",)), default_region="GB")  # fmt: skip
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("b", 1, RECORD)]
     settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    searched: list[str] = []
+    find = _Finder.find
+    monkeypatch.setattr(_Finder, "find", lambda self, text: searched.append(text) or find(self, text))
     people = OtherPeople(matcher)
     items = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"), people)
-    assert "[email 1]" in items[0].content  # the finder was used
+    assert "[email 1]" in items[0].content
+    assert searched  # the records' strings went through the finder
     finder = people.finder(REDACTION_SOURCES)
     assert finder._cache == {}
     text = "ask b.keller@elsewhere.invalid"
