@@ -36,6 +36,15 @@ class _Counting(Classifier):
         return super().classify(value, matcher)
 
 
+def _subject() -> Matcher:
+    return Matcher.from_identifiers(
+        SubjectIdentifiers(emails=("mira.okafor@customer.invalid",), names=("Mira Okafor",)), default_region="GB"
+    )
+
+
+_SETTINGS: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))  # what the items read of settings
+
+
 def _finding(session: str, line: int, content: str) -> Finding:
     return Finding(FindingLocation(f"/h/{session}.jsonl", line, endpoint="lap"), "transcript", "owned_session",
                    app="claude-code", session_id=session, content=content)  # fmt: skip
@@ -44,11 +53,10 @@ def _finding(session: str, line: int, content: str) -> Finding:
 def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
     """Three copies of one record in two conversations and one other record: two classifications; the copies
     read the same in each conversation, with markers numbered per conversation."""
-    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
-                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    matcher = _subject()
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
     classifier = _Counting()
-    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    settings = _SETTINGS
     items = _redacted_items(settings, lambda: iter(staged), matcher, classifier, OtherPeople(matcher))
     assert classifier.calls == 2
     assert [i.content for i in items[1:3]] == [items[1].content] * 2
@@ -61,10 +69,9 @@ def test_the_redaction_finder_remembers_no_string_once_the_items_are_redacted(mo
     """The finder that redacted the records is kept (by `OtherPeople`) while the package is built, which
     searches strings of its own: its memory of the records' strings is dropped when the items are done, and it
     finds the same afterwards."""
-    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
-                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    matcher = _subject()
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("b", 1, RECORD)]
-    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    settings = _SETTINGS
     searched: list[str] = []
     find = _Finder.find
     monkeypatch.setattr(_Finder, "find", lambda self, text: searched.append(text) or find(self, text))
@@ -81,10 +88,9 @@ def test_the_redaction_finder_remembers_no_string_once_the_items_are_redacted(mo
 def test_with_a_spool_items_hold_no_text_and_read_the_same(tmp_path: Path) -> None:
     """With the package's spool each distinct redacted text is sealed once into it (once per document, as it
     is redacted once there); the items keep only where it is and read the same texts as without a spool."""
-    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
-                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    matcher = _subject()
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
-    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    settings = _SETTINGS
     plain = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
                             OtherPeople(matcher))  # fmt: skip
     with TextSpool(tmp_path, bytes(32)) as spool:
@@ -123,10 +129,9 @@ def _live_items() -> int:
 def test_with_a_spool_the_items_are_sealed_in_staging_not_kept_in_memory(tmp_path: Path) -> None:
     """The items go to the spool's item file, sealed, and the sequence returned holds none of them: no item
     object is alive once it is built; its length is known without reading, and each pass reads them back."""
-    matcher = Matcher.from_identifiers(SubjectIdentifiers(emails=("mira.okafor@customer.invalid",),
-                                                          names=("Mira Okafor",)), default_region="GB")  # fmt: skip
+    matcher = _subject()
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
-    settings: Any = SimpleNamespace(controller=SimpleNamespace(phone_region="GB"))
+    settings = _SETTINGS
     plain = _redacted_items(settings, lambda: iter(staged), matcher, Classifier(default_region="GB"),
                             OtherPeople(matcher))  # fmt: skip
     expected = [(i.location, i.timestamp, i.categories, i.content, i.redactions) for i in plain]
