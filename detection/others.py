@@ -494,6 +494,23 @@ def _led(
     return _compile(source, 0) if source is not None else None
 
 
+def _led_phones(phones: Iterable[str]) -> re.Pattern[str] | None:
+    """`(?<!\\d)\\+?(?:numbers)(?!\\d)` (each number's digits with up to three separators between them) led by
+    first characters: for each number, a branch led by `+` and one led by its first digit, in the order the
+    plain pattern tries the numbers."""
+    separator = r"[\s().\-/]{0,3}"
+    sources = {separator.join(re.escape(d) for d in digits): digits for digits in phones}
+    branches: list[tuple[str, str]] = []
+    for source in _ordered(sources):
+        digits = sources[source]
+        if not digits:
+            return None
+        rest = "".join(separator + re.escape(d) for d in digits[1:])
+        branches += [("+" + digits[0], rest), (digits[0], rest)]
+    pattern = led_patterns.led(branches, r"\d", r"(?!\d)", folded=False)
+    return _compile(pattern, 0) if pattern is not None else None
+
+
 class _Finder:
     """Compiled patterns over one view of `OtherPeople`."""
 
@@ -513,14 +530,20 @@ class _Finder:
         self._phones = phones
         self._ids = ids
         name_sources = set()
+        last_words: dict[str, tuple[str, str] | None] = {}
         for known in names.values():
             for variant in {known.canonical, _ascii(known.canonical)}:
-                words = [re.escape(w) for w in re.split(r"[\s\-]+", variant) if w]
-                source = r"[\s\-]+".join(words)
+                words = [w for w in re.split(r"[\s\-]+", variant) if w]
+                source = r"[\s\-]+".join(re.escape(w) for w in words)
                 if len(words) == 1:  # a surname known without the first name: take the capitalised word before it
                     source = rf"(?:(?-i:{_W})[ \t]+)?{source}"
                 name_sources.add(source)
+                if words:
+                    last_words[re.escape(words[-1])] = (words[-1], "")
         self._name_re = _compile(rf"(?<![\w@.])(?:{_alternation(name_sources)})(?![\w@])", re.I) if names else None
+        # Every name the pattern finds ends with a name's last word: an ASCII text holding none of them (as the
+        # case-insensitive pattern compares) is not searched with it.
+        self._name_words = _led(last_words, "", "", folded=True) if last_words else None
         # A part's spellings; one made of combining marks only has no ASCII spelling (an empty one would match
         # between any two characters).
         self._part_key = {v: p for p in parts for v in (p, _ascii(p), p.upper(), _ascii(p).upper()) if v}
@@ -538,6 +561,9 @@ class _Finder:
         self._email_led = _led(email_sources, r"[\w.+\-]", r"(?![\w\-])", folded=True)  # for ASCII texts
         phone_sources = {r"[\s().\-/]{0,3}".join(re.escape(d) for d in digits) for digits in phones}
         self._phone_re = _compile(rf"(?<!\d)\+?(?:{_alternation(phone_sources)})(?!\d)", 0) if phones else None
+        # The same pattern led by its first characters (a number's first digit, or `+` and that digit): it
+        # holds for every text, as nothing in it ignores case.
+        self._phone_led = _led_phones(phones) if phones else None
         self._cache: dict[str | bytes, tuple[OtherHit, ...]] = {}
         id_sources = {re.escape(k.canonical): (k.canonical, "") if k.canonical else None for k in ids.values()}
         self._id_re = _compile(rf"(?<![\w\-])(?:{_alternation(id_sources)})(?![\w\-])", re.I) if ids else None
@@ -553,8 +579,9 @@ class _Finder:
             for m in email_re.finditer(text):
                 known = self._emails.get(fold(m.group(0).replace("%40", "@")))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.EMAIL.value, _canon(known, m), _src(known))
-        if self._phone_re is not None:
-            for m in self._phone_re.finditer(text):
+        phone_re = self._phone_led if self._phone_led is not None else self._phone_re
+        if phone_re is not None:
+            for m in phone_re.finditer(text):
                 known = self._phones.get(_digits(m.group(0)))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.PHONE.value, _canon(known, m), _src(known))
         id_re = self._id_led if ascii_text and self._id_led is not None else self._id_re
@@ -562,7 +589,8 @@ class _Finder:
             for m in id_re.finditer(text):
                 known = self._ids.get(fold(m.group(0)))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.ID.value, _canon(known, m), _src(known))
-        if self._name_re is not None:
+        skip_names = ascii_text and self._name_words is not None and self._name_words.search(text) is None
+        if self._name_re is not None and not skip_names:
             for m in self._name_re.finditer(text):
                 known = self._names.get(_name_key(m.group(0))) or self._names.get(_name_key(m.group(0).split()[-1]))
                 yield OtherHit(m.start(), m.end(), ThirdPartyEntity.PERSON.value, _canon(known, m), _src(known))

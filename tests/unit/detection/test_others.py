@@ -238,29 +238,32 @@ def test_the_finder_remembers_long_strings_by_digest_not_by_their_text(subject: 
 _LED_VALUES = [
     "E-77001", "e-77001", "ana.perez@corp.example", "ANA.PEREZ%40CORP.EXAMPLE", "b.keller@x.invalid", "Keller",
     "KELLER", "keller", "Lindqvist", "LINDQVIST", "Øvergård", "OVERGARD", "Overgård", "Kåre", "KARE", "ķare",
-    "Ǆemal", "x.ǆemal@x.invalid", "K\u212aller",
+    "Ǆemal", "x.ǆemal@x.invalid", "K\u212aller", "Greta Lindqvist", "Anna Keller", "Dr Keller", "greta\tlindqvist",
+    "Bruno-Keller", "GRETA  LINDQVIST", "Lindqvist Keller", "+44 7700 900123", "07700900123", "07700 900 123",
+    "(0)7700-900123", "7700900123", "447700900123", "0207 946 0999", "020-7946-0999", "+4420 7946 0999", "٠٧٧",
 ]  # fmt: skip
-_LED_GLUE = ["", " ", "a", "_", ".", "@", "-", "+", "9", "\n", "é", "/"]
+_LED_GLUE = ["", " ", "a", "_", ".", "@", "-", "+", "9", "\n", "é", "/", "(", "0", "  ", "\t"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(parts=st.lists(st.tuples(st.sampled_from(_LED_GLUE), st.sampled_from(_LED_VALUES)), min_size=1, max_size=6))
 def test_led_patterns_find_what_the_plain_patterns_find(parts: list[tuple[str, str]]) -> None:
-    """The finder's patterns led by first characters (parts on every text; e-mail addresses and ids on ASCII
-    texts) find the same hits as the plain look-behind, case-insensitive patterns, next to any character."""
+    """The finder's patterns led by first characters (parts and phone numbers on every text; e-mail addresses and
+    ids on ASCII texts) and the name words an ASCII text must hold before it is searched for names find the
+    same hits as the plain look-behind, case-insensitive patterns, next to any character."""
     subject = Matcher.from_identifiers(SubjectIdentifiers(emails=("zoe@example.invalid",)), default_region="GB")
     found = OtherPeople(subject)
-    found.add_person("directory", names=["Greta Lindqvist", "Kåre Øvergård"], ids=["E-77001"])
-    found.add_person("owner", emails=["ana.perez@corp.example", "x.ǆemal@x.invalid"])
-    found.add_person("other_request", names=["Bruno Keller", "Ǆemal"], emails=["b.keller@x.invalid"])
+    found.add_person("directory", names=["Greta Lindqvist", "Kåre Øvergård"], ids=["E-77001"], phones=["07700 900123"])
+    found.add_person("owner", emails=["ana.perez@corp.example", "x.ǆemal@x.invalid"], phones=["+44 20 7946 0999"])
+    found.add_person("other_request", names=["Bruno Keller", "Ǆemal", "Keller"], emails=["b.keller@x.invalid"])
     led = found.finder()
     plain = others._Finder(subject, led._names, led._parts, led._emails, led._phones, led._ids)
-    plain._email_led = plain._id_led = None
+    plain._email_led = plain._id_led = plain._phone_led = plain._name_words = None
     plain._part_re = re.compile(
         rf"(?<![\w@.])(?:{others._alternation(re.escape(v) for v in plain._part_key)})(?![\w@])"
     )
-    assert led._email_led is not None and led._id_led is not None and led._part_re is not None
-    assert led._part_re.pattern != plain._part_re.pattern
+    assert None not in (led._email_led, led._id_led, led._part_re, led._phone_led, led._name_words)
+    assert led._part_re is not None and led._part_re.pattern != plain._part_re.pattern
     text = "".join(glue + value for glue, value in parts)
     assert led._find(text) == plain._find(text), text
 
