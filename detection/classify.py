@@ -417,7 +417,10 @@ _CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 _GATE_EMAIL = re.compile("@")
 _GATE_PCT_EMAIL = re.compile("%40")
 _GATE_IBAN = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[0-9]{2}")  # presidio's IBAN pattern, case-sensitive
-_GATE_CARD = re.compile(r"\d{4}[- ]?\d{3}")  # presidio's card pattern: 4 digits, a separator or none, 3+
+# presidio's card pattern without its word boundaries and first digits: four digit groups (4, 3-4, 3-4, 3-5)
+# with a separator or none between them. A string with a shorter run of digits (a date, a time, a short id) is
+# not searched with presidio's slower pattern.
+_GATE_CARD = re.compile(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
 _GATE_IPV6 = re.compile(r"::|(?:[0-9A-Fa-f]{1,4}:){6}")

@@ -27,7 +27,8 @@ from detection.matcher import Matcher
 # salutations, health terms in odd cases (Kelvin sign, long s), separators.
 _PIECES = [
     "+44 20 7946 0958", "020 7946 0958", "(020) 7946-0958", "07700 900123", "+4930901820", "23 96 01 23",
-    "4111 1111 1111 1111", "5500-0000-0000-0004", "1234 567", "2026-01-06T13:37:34.506Z", "v2.0.31",
+    "4111 1111 1111 1111", "5500-0000-0000-0004", "1234 567", "4111111111111111", "378282246310005",
+    "4222 222 222 222", "6011 000", "2026-01-06T13:37:34.506Z", "v2.0.31",
     "192.168.10.20", "10.0.0.1/24", "::1", "fe80::1%eth0", "2001:db8::ff00:42:8329", "::ffff:10.1.2.3",
     "1:2:3:4:5:6:7:8", "13:37:34", "a@b.example", "bob%40corp.example", "<sean.murphy@corp.example>",
     "Sean Murphy", "please write to", "Dear", "dear", "Hi", "From:", "cc:", "221 Baker Street", "3 minutes the way",
