@@ -258,7 +258,7 @@ class _HealthTerms(PatternRecognizer):
 
 
 class _GatedCardRecognizer(CreditCardRecognizer):
-    """presidio's card recognizer, run only on texts with its first digit groups."""
+    """presidio's card recognizer, run only on texts with its digit groups (`_GATE_CARD`)."""
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
         if not _GATE_CARD.search(text):
