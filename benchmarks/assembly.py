@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import python_reference_s
 from benchmarks.planted import submit_access
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, profile: Path | Non
         "profiled": profile is not None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "python_reference_s": python_reference_s(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import python_reference_s
 from models.db import dispose_engines, session_scope
 from models.holds import add_hold
 from models.settings import load_settings
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
+        "python_reference_s": python_reference_s(),
         "commands": timings,
     }
     print(f"| command ({result['database']}) | wall median (s) | wall best (s) | CPU median (s) |")

@@ -44,6 +44,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import python_reference_s
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 DSR = [sys.executable, "-m", "dsr"]
@@ -378,6 +380,7 @@ def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "python_reference_s": python_reference_s(),
     }
 
 
