@@ -265,6 +265,15 @@ class _GatedCardRecognizer(CreditCardRecognizer):
             return []
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
+    def validate_result(self, pattern_text: str) -> bool:
+        """presidio's checksum, or False for a match holding a digit Python cannot read as a number (presidio's
+        pattern knows newer Unicode digits than `int` does): no card number holds one, and presidio's checksum
+        would raise on it and stop the whole classification."""
+        try:
+            return bool(super().validate_result(pattern_text))
+        except ValueError:
+            return False
+
 
 class _GatedIbanRecognizer(IbanRecognizer):
     """presidio's IBAN recognizer, run only on texts with a country code and check digits (its pattern is
@@ -418,8 +427,8 @@ _GATE_EMAIL = re.compile("@")
 _GATE_PCT_EMAIL = re.compile("%40")
 _GATE_IBAN = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[0-9]{2}")  # presidio's IBAN pattern, case-sensitive
 # presidio's card pattern without its word boundaries and first digits: four digit groups (4, 3-4, 3-4, 3-5)
-# with a separator or none between them. A string with a shorter run of digits (a date, a time, a short id) is
-# not searched with presidio's slower pattern.
+# with a separator or none between them. A string whose digits run shorter (a phone number, an epoch time, a
+# date written without separators) is not searched with presidio's slower pattern.
 _GATE_CARD = re.compile(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.

@@ -534,13 +534,16 @@ class _Finder:
         for known in names.values():
             for variant in {known.canonical, _ascii(known.canonical)}:
                 words = [w for w in re.split(r"[\s\-]+", variant) if w]
+                if not words:  # a spelling of combining marks only: an empty one would match between any characters
+                    continue
                 source = r"[\s\-]+".join(re.escape(w) for w in words)
                 if len(words) == 1:  # a surname known without the first name: take the capitalised word before it
                     source = rf"(?:(?-i:{_W})[ \t]+)?{source}"
                 name_sources.add(source)
-                if words:
-                    last_words[re.escape(words[-1])] = (words[-1], "")
-        self._name_re = _compile(rf"(?<![\w@.])(?:{_alternation(name_sources)})(?![\w@])", re.I) if names else None
+                last_words[re.escape(words[-1])] = (words[-1], "")
+        self._name_re = (
+            _compile(rf"(?<![\w@.])(?:{_alternation(name_sources)})(?![\w@])", re.I) if name_sources else None
+        )
         # Every name the pattern finds ends with a name's last word: an ASCII text holding none of them (as the
         # case-insensitive pattern compares) is not searched with it.
         self._name_words = _led(last_words, "", "", folded=True) if last_words else None

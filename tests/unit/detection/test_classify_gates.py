@@ -98,6 +98,16 @@ def test_gated_presidio_recognizers_find_what_presidio_finds(classifier: Classif
     assert _spans(email.analyze(text, ["EMAIL_ADDRESS"])) == _spans(plain.analyze(text, ["EMAIL_ADDRESS"]))
 
 
+def test_a_card_like_number_with_a_digit_int_cannot_read_is_no_card(classifier: Classifier, matcher: Matcher) -> None:
+    """presidio's card pattern knows newer Unicode digits than `int` does (U+11F51, a Kawi digit, from Unicode 15):
+    its checksum would raise on such a match and stop the classification of the whole record."""
+    text = "card 4111 1111 1111 111\U00011f51"
+    card = next(r for r in classifier._analyzer.registry.recognizers if isinstance(r, CreditCardRecognizer))
+    assert card.analyze(text, ["CREDIT_CARD"], None) == []
+    assert classifier.detect_others(text, matcher) == []
+    assert "CREDIT_CARD" not in {f.entity for f in classifier.classify({"m": text}, matcher).third_parties}
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(_TEXTS, _SPACED))
 def test_phone_recognizer_with_its_cache_finds_what_presidio_finds(classifier: Classifier, text: str) -> None:
