@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "python_reference_s": python_reference_s(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commands": timings,
     }
     print(f"| command ({result['database']}) | wall median (s) | wall best (s) | CPU median (s) |")

@@ -366,7 +366,7 @@ def _fleets(specs: list[str]) -> list[tuple[str, int, float, int]]:
     return fleets
 
 
-def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+def _machine(load_before: tuple[float, float, float], reference_s: float) -> dict[str, Any]:
     cpu = platform.machine()
     with contextlib.suppress(OSError):
         for row in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
@@ -380,7 +380,7 @@ def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "python_reference_s": python_reference_s(),
+        "python_reference_s": reference_s,
     }
 
 
@@ -407,17 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
+    reference_s = python_reference_s()  # once, before the fleets, at the load the run starts with
     section: dict[str, Any] = {"versions": _versions(), "fleets": []}
     with tempfile.TemporaryDirectory(prefix="dsr-bench-") as tmp:
         work = Path(tmp)
         for name, laptops, size, per_task in _fleets(args.fleet):
             section["fleets"].append(run_fleet(work, name, laptops, size, args.seed, per_task))
             section["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-            section["machine"] = _machine(load_before)
+            section["machine"] = _machine(load_before, reference_s)
             _write(args.results, section)
         if args.cli_runs > 0:
             section["cli_latency"] = _cli_latency(work, args.cli_runs)
-    section["machine"] = _machine(load_before)
+    section["machine"] = _machine(load_before, reference_s)
     _write(args.results, section)
     print(json.dumps(section, indent=2, ensure_ascii=False))
     return 0

@@ -3,8 +3,9 @@ compared (the sessions that measure these benchmarks do not all run on the same 
 
 `python_reference_s` is the best of three runs of a fixed, single-threaded workload that looks like the
 assembly's own work: JSON decoded and encoded, strings searched with regular expressions, a dict filled, with
-nothing read from disk. It took 0.7-1.2 s on the first machine it was measured on (the speed of a shared machine
-varies). Divide two results' times by their `python_reference_s` before comparing them.
+nothing read from disk. It took 0.68-0.78 s in the benchmark runs on the first machine it was measured on (1.17 s
+while a test run shared that machine). Divide two results' times by their `python_reference_s` before comparing
+them.
 """
 
 from __future__ import annotations
