@@ -494,18 +494,25 @@ def _led(
     return _compile(source, 0) if source is not None else None
 
 
+#: What may stand between two digits of a known phone number (spaces, brackets, dots, dashes, slashes).
+_PHONE_SEPARATOR = r"[\s().\-/]{0,3}"
+
+
+def _phone_source(digits: str) -> str:
+    """The pattern of one known number: its digits with up to three separators between them."""
+    return _PHONE_SEPARATOR.join(re.escape(d) for d in digits)
+
+
 def _led_phones(phones: Iterable[str]) -> re.Pattern[str] | None:
-    """`(?<!\\d)\\+?(?:numbers)(?!\\d)` (each number's digits with up to three separators between them) led by
-    first characters: for each number, a branch led by `+` and one led by its first digit, in the order the
-    plain pattern tries the numbers."""
-    separator = r"[\s().\-/]{0,3}"
-    sources = {separator.join(re.escape(d) for d in digits): digits for digits in phones}
+    """`(?<!\\d)\\+?(?:numbers)(?!\\d)` (each number's `_phone_source`) led by first characters: for each number, a
+    branch led by `+` and one led by its first digit, in the order the plain pattern tries the numbers."""
+    sources = {_phone_source(digits): digits for digits in phones}
     branches: list[tuple[str, str]] = []
     for source in _ordered(sources):
         digits = sources[source]
         if not digits:
             return None
-        rest = "".join(separator + re.escape(d) for d in digits[1:])
+        rest = source.removeprefix(re.escape(digits[0]))  # the separators and the digits after the first
         branches += [("+" + digits[0], rest), (digits[0], rest)]
     pattern = led_patterns.led(branches, r"\d", r"(?!\d)", folded=False)
     return _compile(pattern, 0) if pattern is not None else None
@@ -562,7 +569,7 @@ class _Finder:
             _compile(rf"(?<![\w.+\-])(?:{_alternation(email_sources)})(?![\w\-])", re.I) if emails else None
         )
         self._email_led = _led(email_sources, r"[\w.+\-]", r"(?![\w\-])", folded=True)  # for ASCII texts
-        phone_sources = {r"[\s().\-/]{0,3}".join(re.escape(d) for d in digits) for digits in phones}
+        phone_sources = {_phone_source(digits) for digits in phones}
         self._phone_re = _compile(rf"(?<!\d)\+?(?:{_alternation(phone_sources)})(?!\d)", 0) if phones else None
         # The same pattern led by its first characters (a number's first digit, or `+` and that digit): it
         # holds for every text, as nothing in it ignores case.
