@@ -386,7 +386,10 @@ _RELEASE_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "IBAN_CODE", "CR
 # (case-sensitive, as presidio's pattern), a card's digit groups, a salutation or header in any case (tested
 # after case folding), or what the phone recognizer's own gate (per region) finds. This regex holds the IBAN
 # and card parts; `Classifier._may_hold_release_entity` tests the rest.
-_RELEASE_GATE = re.compile(r"[A-Z]{2}[0-9]{2}|\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
+# presidio's card pattern without its word boundaries and first digits: four digit groups (4, 3-4, 3-4, 3-5)
+# with a separator or none between them.
+_CARD_GROUPS = r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
+_RELEASE_GATE = re.compile(rf"[A-Z]{{2}}[0-9]{{2}}|{_CARD_GROUPS}")
 
 # A capitalised word, capitals inside allowed before a lower-case letter (McDonald, O'Neil, DeVries), or a word
 # in capitals (NOWAK); a name never ends inside a word (`_NAME_END`), so it is never cut short.
@@ -426,10 +429,9 @@ _CASE_SENSITIVE = re.MULTILINE | re.DOTALL
 _GATE_EMAIL = re.compile("@")
 _GATE_PCT_EMAIL = re.compile("%40")
 _GATE_IBAN = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[0-9]{2}")  # presidio's IBAN pattern, case-sensitive
-# presidio's card pattern without its word boundaries and first digits: four digit groups (4, 3-4, 3-4, 3-5)
-# with a separator or none between them. A string whose digits run shorter (a phone number, an epoch time, a
-# date written without separators) is not searched with presidio's slower pattern.
-_GATE_CARD = re.compile(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}")
+# A string whose digits run shorter than a card's (a phone number, an epoch time, a date written without
+# separators) is not searched with presidio's slower pattern.
+_GATE_CARD = re.compile(_CARD_GROUPS)
 _GATE_IPV4 = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")  # a dotted quad
 # Every IPv6 form (and IPv4 mapped or embedded in one) holds `::` or six groups each followed by a colon.
 _GATE_IPV6 = re.compile(r"::|(?:[0-9A-Fa-f]{1,4}:){6}")
