@@ -19,7 +19,7 @@ _RECORD = {
     "type": "user",
     "message": {"role": "user", "content": "Please send the Q3 numbers to Bruno Keller, +44 7700 900123, by Friday."},
     "timestamp": "2026-01-06T13:37:34.506Z",
-    "tools": [{"name": "read", "input": {"path": "/home/anna/notes.md", "lines": [1, 2, 3]}}],
+    "tools": [{"name": "read", "input": {"path": "notes/q3.md", "lines": [1, 2, 3]}}],
 }
 
 
