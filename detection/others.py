@@ -503,19 +503,44 @@ def _phone_source(digits: str) -> str:
     return _PHONE_SEPARATOR.join(re.escape(d) for d in digits)
 
 
+#: The known numbers' digits as a tree: a digit's node holds the digits that follow it, and "" where a number ends.
+_DigitTree = dict[str, "_DigitTree"]
+
+
 def _led_phones(phones: Iterable[str]) -> re.Pattern[str] | None:
-    """`(?<!\\d)\\+?(?:numbers)(?!\\d)` (each number's `_phone_source`) led by first characters: for each number, a
-    branch led by `+` and one led by its first digit, in the order the plain pattern tries the numbers."""
-    sources = {_phone_source(digits): digits for digits in phones}
-    branches: list[tuple[str, str]] = []
-    for source in _ordered(sources):
-        digits = sources[source]
+    """`(?<!\\d)\\+?(?:numbers)(?!\\d)` (each number's `_phone_source`) led by first characters, the numbers as a
+    tree of their digits: numbers that begin with the same digits share one branch for them, so at a digit of
+    the text one branch is tried, not one per known number that starts with it.
+
+    The matches are the plain pattern's. A match there is the first number, in its order (longest first), whose
+    digits the text reads from that place with its separators and no digit after; the numbers that do are
+    prefixes of one another's digits, so the first is the longest. Here each digit's branch tries the longer
+    numbers (the next digit) before ending, and the end backtracks to a shorter number: the longest again."""
+    tree: _DigitTree = {}
+    for digits in phones:
         if not digits:
             return None
-        rest = source.removeprefix(re.escape(digits[0]))  # the separators and the digits after the first
-        branches += [("+" + digits[0], rest), (digits[0], rest)]
-    pattern = led_patterns.led(branches, r"\d", r"(?!\d)", folded=False)
-    return _compile(pattern, 0) if pattern is not None else None
+        node = tree
+        for digit in digits:
+            node = node.setdefault(digit, {})
+        node[""] = {}  # a number ends here
+    if not tree:
+        return None
+    firsts = sorted(tree)
+    after_plus = "|".join(re.escape(d) + _phone_rest(tree[d]) for d in firsts)
+    leds = "|".join(f"{re.escape(d)}(?<!\\d{re.escape(d)})" + _phone_rest(tree[d]) for d in firsts)
+    return _compile(rf"(?:\+(?<!\d\+)(?:{after_plus})|{leds})(?!\d)", 0)
+
+
+def _phone_rest(node: _DigitTree) -> str:
+    """The pattern after a digit whose tree node is `node`: a separator and the next digits, longest first
+    (the greedy `?` of a number that may end here tries the longer ones first)."""
+    digits = sorted(d for d in node if d)
+    if not digits:
+        return ""
+    branches = "|".join(re.escape(d) + _phone_rest(node[d]) for d in digits)
+    rest = f"{_PHONE_SEPARATOR}(?:{branches})" if len(digits) > 1 else f"{_PHONE_SEPARATOR}{branches}"
+    return f"(?:{rest})?" if "" in node else rest
 
 
 class _Finder:

@@ -242,7 +242,7 @@ _LED_VALUES = [
     "Bruno-Keller", "GRETA  LINDQVIST", "Lindqvist Keller", "+44 7700 900123", "07700900123", "07700 900 123",
     "(0)7700-900123", "7700900123", "447700900123", "0207 946 0999", "020-7946-0999", "+4420 7946 0999", "٠٧٧",
     "KARE OVERGARD", "Kare Overgard", "kare-overgard", "DZemal", "dzemal", "07700 9001234", "077009001234",
-    "07700900123 4",
+    "07700900123 4", "07700 955000", "0770095500", "07700-955-000-1", "+0770095",
 ]  # fmt: skip
 _LED_GLUE = ["", " ", "a", "_", ".", "@", "-", "+", "9", "\n", "é", "/", "(", "0", "  ", "\t"]
 
@@ -256,7 +256,8 @@ def test_led_patterns_find_what_the_plain_patterns_find(parts: list[tuple[str, s
     subject = Matcher.from_identifiers(SubjectIdentifiers(emails=("zoe@example.invalid",)), default_region="GB")
     found = OtherPeople(subject)
     found.add_person("directory", names=["Greta Lindqvist", "Kåre Øvergård"], ids=["E-77001"], phones=["07700 900123"])
-    found.add_person("data", names=["Olsen"], phones=["07700 9001234"])  # a number whose digits begin another's
+    # a number whose digits begin another's, and one that parts from them after six digits
+    found.add_person("data", names=["Olsen"], phones=["07700 9001234", "07700 955 000"])
     found.add_person("owner", emails=["ana.perez@corp.example", "x.ǆemal@x.invalid"], phones=["+44 20 7946 0999"])
     found.add_person("other_request", names=["Bruno Keller", "Ǆemal", "Keller"], emails=["b.keller@x.invalid"])
     led = found.finder()
