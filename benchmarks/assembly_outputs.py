@@ -64,9 +64,9 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, redact_with: tuple[
     for location in access.begin_access(settings, request_id):
         access.scan_location(settings, request_id, location)
     captured: dict[str, Any] = {"hits": []}
-    check, seal, draft = access.check_package, access.seal_package, access.seal_draft
+    check, seal, draft = access._ReleaseCheck.the_rest, access.seal_package, access.seal_draft
 
-    def checking(*args: Any, **kwargs: Any) -> Any:
+    def checking(*args: Any, **kwargs: Any) -> Any:  # every hit, the pages' (checked by a forked child) too
         hits = check(*args, **kwargs)
         captured["hits"].extend(h.as_dict() for h in hits)
         return hits
@@ -80,7 +80,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, redact_with: tuple[
         return draft(path, *args, **kwargs)
 
     sources = access.REDACTION_SOURCES
-    access.check_package, access.seal_package, access.seal_draft = checking, sealing, drafting
+    access._ReleaseCheck.the_rest, access.seal_package, access.seal_draft = checking, sealing, drafting
     if redact_with is not None:  # redaction leaves some people in: the release check then has hits to compare
         access.REDACTION_SOURCES = redact_with
     try:
@@ -88,7 +88,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, redact_with: tuple[
     except ReleaseBlockedError:
         captured["blocked"] = True
     finally:
-        access.check_package, access.seal_package, access.seal_draft = check, seal, draft
+        access._ReleaseCheck.the_rest, access.seal_package, access.seal_draft = check, seal, draft
         access.REDACTION_SOURCES = sources
     captured["hits"].sort(key=lambda h: (h["file"], h["place"], h["reason"], h["item"]))
     return captured

@@ -7,6 +7,7 @@ data are written only to the request's private staging directory and then into t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -45,6 +46,7 @@ from models.types import LocationStatus, RequestKind, RequestStatus
 from reports.access_input import PackageInput, PackageItem, SearchedLocation, missing_register_keys
 from reports.access_package import PackageResult, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
+from services import forked
 from services.directory import load_directory
 from services.evidence import publish_evidence
 from services.fanout import DISCOVERY, ScanContext
@@ -594,8 +596,11 @@ def assemble_package(
         items = _redacted_items(settings, staged, matcher, classifier, people, spool)
         package_input, released, open_gaps = _package_input(settings, request_id, items, missing)
         check = _ReleaseCheck(people, matcher, classifier, published_texts(settings), released)
-        result = _build(settings, package_input, check)
-    hits = check.the_rest(result.path)
+        try:
+            result = _build(settings, package_input, check)
+            hits = check.the_rest(result.path)
+        finally:
+            check.close()
     _block_on_hits(settings, request_id, result, key, hits, len(released))
     sealed = seal_package(result.path, result.zip_path, key, request_id)
     draft_path(out_dir, request_id).unlink(missing_ok=True)
@@ -642,7 +647,12 @@ def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck
 
 class _ReleaseCheck:
     """The release check of one package, run on the files written so far while its PDF prints (the browser
-    works in its own process) and then on the rest; hits are listed in file order, as one pass gives them."""
+    works in its own process) and then on the rest; hits are listed in file order, as one pass gives them.
+
+    The pages (report.html) are checked by a forked copy of this process (`services.forked`) while this one
+    checks the data files: a page's strings are remembered apart from the data's (`check_package`), so the
+    split changes no result, and where no child can run (or one fails) this process checks the pages itself.
+    """
 
     def __init__(
         self, people: OtherPeople, matcher: Matcher, classifier: Classifier, allow: list[str], released: Any
@@ -653,19 +663,31 @@ class _ReleaseCheck:
         self._cache: dict[tuple[bool, str | bytes], tuple[tuple[str, str], ...]] = {}
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
+        self._pages: forked.Forked[list[ReleaseItem]] | None = None
 
     def files_so_far(self, root: Path) -> None:
-        """Check the package's text files written so far."""
+        """Check the package's text files written so far (the pages in a forked child)."""
         files = [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]  # not the print copy
-        self._hits += check_package(root, files=files, cache=self._cache, **self._kwargs)
+        pages = [name for name in files if name.endswith(".html")]
+        self._pages = forked.start(functools.partial(check_package, root, files=pages, **self._kwargs))
+        rest = [name for name in files if name not in pages]
+        self._hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
         self._checked.update(files)
 
     def the_rest(self, root: Path) -> list[ReleaseItem]:
         """Check the files not checked yet; every hit, in the package's file order."""
         order = {name: n for n, name in enumerate(text_files(root))}
         rest = [name for name in order if name not in self._checked]
-        hits = self._hits + check_package(root, files=rest, cache=self._cache, **self._kwargs)
+        pages, self._pages = self._pages, None
+        hits = self._hits + (pages.result() if pages is not None else [])
+        hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
         return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
+
+    def close(self) -> None:
+        """End the pages' check if it is still running (the package was not finished)."""
+        if self._pages is not None:
+            self._pages.cancel()
+            self._pages = None
 
 
 def _block_on_hits(

@@ -18,6 +18,7 @@ from detection.text_key import TEXT_KEY_CHARS, text_key
 from models.errors import ConfigError
 from models.settings import DirectorySettings
 from reports.access_package import build_access_package
+from services import access, forked
 from services.directory import load_directory
 from services.release_check import check_package, text_files
 from tests.unit.reports.samples import package_input
@@ -236,3 +237,36 @@ def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
     again = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, cache=bounded)
     assert again == whole
     assert 0 < len(bounded) <= 2
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
+    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    """The assembly's check (the pages in a forked child while the data files are checked here, then the rest)
+    lists every hit of one pass, in its order; where the child cannot be forked, the pages are checked here."""
+    if not fork:
+        monkeypatch.setattr(forked.sys, "platform", "win32")
+    root = _package(tmp_path)
+    leftover = "Greta Lindqvist wrote to g.x@elsewhere.invalid"
+    for data in root.glob("data/*/*.jsonl"):
+        data.write_text(data.read_text(encoding="utf-8") + json.dumps({"text": leftover}) + "\n", encoding="utf-8")
+    page = root / "report.html"
+    page.write_text(page.read_text(encoding="utf-8") + f"\n<p>{leftover}</p>\n", encoding="utf-8")
+    report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+    (root / "report.json").write_text(json.dumps({**report, "note": leftover}, indent=2), encoding="utf-8")
+    others = OtherPeople(subject)
+    others.add_person("directory", names=["Greta Lindqvist"])
+    whole = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
+    assert {i.file for i in whole} >= {"report.html", "report.json"}
+    report_json = root / "report.json"
+    held = report_json.read_bytes()
+    report_json.unlink()  # written after the first part, as the package writes it
+    check = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
+    try:
+        check.files_so_far(root)
+        assert check._pages is not None and check._pages.in_child is fork
+        report_json.write_bytes(held)
+        assert check.the_rest(root) == whole
+    finally:
+        check.close()

@@ -1,0 +1,120 @@
+"""Work in a forked child: its result comes back, a failed child is never trusted, and the child never runs the
+parent's own code past the fork (its `finally` blocks, its exit handlers) nor writes to the terminal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from services import forked
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the child is forked on Linux only")
+
+
+def test_the_result_is_the_childs() -> None:
+    parent = os.getpid()
+    job = forked.start(lambda: (os.getpid(), [1, "two", {"three": 3.0}]))
+    assert job.in_child
+    pid, value = job.result()
+    assert pid != parent
+    assert value == [1, "two", {"three": 3.0}]
+
+
+def test_the_child_goes_no_further_than_its_work(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Whatever the work does, the child leaves through `os._exit`: it never returns into the caller's code (here:
+    the line after `start` and the `finally` block), and prints nothing, not even a traceback."""
+    after = tmp_path / "after"
+
+    def fails_in_child() -> int:
+        if os.getpid() != parent:
+            raise RuntimeError("in the child")
+        return 7
+
+    parent = os.getpid()
+    for work in (lambda: 7, fails_in_child):
+        try:
+            job = forked.start(work)
+            with after.open("a", encoding="utf-8") as out:
+                out.write(f"{os.getpid()}\n")
+        finally:
+            with after.open("a", encoding="utf-8") as out:
+                out.write(f"{os.getpid()}\n")
+        assert job.result() == 7
+    assert after.read_text(encoding="utf-8").split() == [str(parent)] * 4
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("how", ["raises", "killed", "exits", "garbled"])
+def test_a_child_that_fails_is_not_trusted_the_work_runs_here(how: str) -> None:
+    """A child that raises, is killed, exits without a result or sends what cannot be read: its work is done
+    again in this process (whose result is this process's own)."""
+    parent = os.getpid()
+
+    def work() -> str:
+        if os.getpid() != parent:
+            if how == "raises":
+                raise ValueError("child")
+            if how == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if how == "exits":
+                os._exit(0)
+            return "from the child"  # sent, then garbled below
+        return "from here"
+
+    job = forked.start(work)
+    assert job.in_child
+    if how == "garbled":
+        time.sleep(0.5)  # the child has written its message by now; a byte of it is lost
+        assert job._read_end is not None
+        os.read(job._read_end, 1)
+    assert job.result() == "from here"
+
+
+def test_an_error_of_the_work_is_raised_here() -> None:
+    """Work that fails in the child fails again here, with this process's own exception."""
+
+    def work() -> None:
+        raise KeyError("no such file")
+
+    job = forked.start(work)
+    with pytest.raises(KeyError, match="no such file"):
+        job.result()
+
+
+def test_without_fork_the_work_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> int:
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    job = forked.start(os.getpid)
+    assert not job.in_child
+    assert job.result() == os.getpid()
+    monkeypatch.setattr(sys, "platform", "win32")
+    job = forked.start(os.getpid)
+    assert not job.in_child
+    assert job.result() == os.getpid()
+
+
+def test_cancel_ends_the_child_at_once_and_reaps_it() -> None:
+    job = forked.start(lambda: time.sleep(60))
+    pid = job._pid
+    assert pid is not None
+    started = time.monotonic()
+    job.cancel()
+    assert time.monotonic() - started < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no zombie is left
+    job.cancel()  # twice is harmless
+
+
+def test_the_child_logs_nothing() -> None:
+    """Nothing the child does reaches a log handler (Prefect's included): logging is off in it."""
+    job = forked.start(lambda: logging.root.manager.disable)
+    assert job.result() == logging.CRITICAL
+    assert logging.root.manager.disable < logging.CRITICAL
