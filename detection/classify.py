@@ -565,6 +565,20 @@ class Classifier:
         # the subject's spans read the whole record. Known names and NER read across pieces too: no memory then.
         self._pieces: _PieceMemory | None = {} if self._release_gated else None
 
+    def remembered(self) -> _PieceMemory:
+        """What classification remembers of each distinct piece (a copy; empty where nothing is remembered)."""
+        return dict(self._pieces) if self._pieces is not None else {}
+
+    def remember(self, pieces: _PieceMemory) -> None:
+        """Take over what another classifier of the same settings remembered (`remembered`), within the bound:
+        the results of a piece are the same whichever classifier analysed it."""
+        memory = self._pieces
+        if memory is None:
+            return
+        if len(memory) + len(pieces) > _PIECES_MAX:
+            memory.clear()
+        memory.update(pieces if len(pieces) <= _PIECES_MAX else dict(list(pieces.items())[:_PIECES_MAX]))
+
     def _subject_recognizer(self, matcher: Matcher) -> _SubjectRecognizer:
         if self._subject is None or self._subject[0] is not matcher:
             self._subject = (matcher, _SubjectRecognizer(matcher))

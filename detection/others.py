@@ -272,6 +272,11 @@ class _Known:
     source: str
 
 
+#: One thing the data shows about another person: ("name" | "email" | "phone", its text, the region a phone
+#: number is read in, None for `add_phone`'s own default and for names and addresses).
+Learned = tuple[str, str, str | None]
+
+
 class OtherPeople:
     """Identifiers of people other than one request's subject, with one-pass finders.
 
@@ -416,30 +421,48 @@ class OtherPeople:
         or above a signature, and names spelled by other people's addresses (`emails`, already detected)."""
         for email in emails:
             self.add_email(email, "data")
+        self.add_learned(self.learned_text(text))
+
+    def learned_text(self, text: str) -> list[Learned]:
+        """What `learn_text` adds for `text` (`emails` aside), in its order. It depends on the text and the
+        subject only, never on what is known already: it can be worked out anywhere and added later."""
         if not _CAPITAL.search(text):  # every pattern below starts its name with one of these capitals
-            return
+            return []
+        out: list[Learned] = []
         for match in _NEXT_TO_CONTACT.finditer(text):
             contact = match["contact"]
             if not self._subject.find(contact) and not self._subject.find(match["name"]):
-                self.add_name(match["name"], "data")
-                if "@" in contact or "%40" in contact:
-                    self.add_email(contact, "data")
-                else:
-                    self.add_phone(contact, "data")
+                out.append(("name", match["name"], None))
+                out.append(("email", contact, None) if "@" in contact or "%40" in contact else ("phone", contact, None))
         for pattern, words in ((_SALUTATION, _SALUTATION_WORDS), (_SIGNATURE, _SIGNATURE_WORDS)):
             if not any(word in text for word in words):
                 continue
             for match in pattern.finditer(text):
                 if not self._subject.find(match["name"]):
-                    self.add_name(match["name"], "data")
+                    out.append(("name", match["name"], None))
+        return out
 
     def learn(self, value: object, emails: Iterable[str] = ()) -> None:
         """`learn_text` over every string of a decoded record."""
-        for text, _path, _is_key in walk_strings(value):
-            if text:
-                self.learn_text(text)
+        self.add_learned(self.learned(value))
         for email in emails:
             self.add_email(email, "data")
+
+    def learned(self, value: object) -> list[Learned]:
+        """What `learn` adds for a decoded record (`emails` aside), in its order (see `learned_text`)."""
+        return [entry for text, _path, _is_key in walk_strings(value) if text for entry in self.learned_text(text)]
+
+    def add_learned(self, learned: Iterable[Learned]) -> None:
+        """Add, in order, what `learned` or `learned_text` gave, as shown by the data."""
+        for kind, text, region in learned:
+            if kind == "name":
+                self.add_name(text, "data")
+            elif kind == "email":
+                self.add_email(text, "data")
+            elif region is None:
+                self.add_phone(text, "data")
+            else:
+                self.add_phone(text, "data", region)
 
     def finder(self, sources: Iterable[str] | None = None) -> _Finder:
         """A finder over the identifiers from `sources` (every source when None); cached until an add."""

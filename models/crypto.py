@@ -190,7 +190,8 @@ class RecordSpool:
     """An append-only file of records, each sealed on its own (AES-GCM; the nonce is the file's random prefix
     and the record's number, the context its file name and number), read back one at a time by number: random
     access to many records without holding them in memory. The file (mode 0600) is created here and must not
-    exist; only the offsets are kept in memory, so the file is read only by the object that wrote it.
+    exist; only the offsets are kept in memory, so the file is read only by the object that wrote it, or by a
+    reader given them (`layout`, `reopen`: a forked child's spool read by its parent).
 
     Raises (on read):
         DecryptionError: the record was modified, moved or cut off (the file is truncated).
@@ -234,6 +235,29 @@ class RecordSpool:
             return self._aead.decrypt(self._nonce(number), sealed, self._aad(number))
         except InvalidTag:
             raise DecryptionError(f"{self.path.name}: record {number} failed to decrypt (modified)") from None
+
+    def layout(self) -> tuple[bytes, bytes, bytes]:
+        """What a reader in another process needs (`reopen`): the file's nonce prefix and where each record is."""
+        return self._prefix, self._starts.tobytes(), self._sizes.tobytes()
+
+    @classmethod
+    def reopen(cls, path: Path, key: bytes, layout: tuple[bytes, bytes, bytes]) -> RecordSpool:
+        """A reader of a spool file written by another process (a forked child), given that spool's `layout`;
+        records read from it are authenticated as any spool's, and appending to it is refused (`OSError`).
+
+        Raises:
+            OSError: the file cannot be opened (it is never followed through a symbolic link).
+        """
+        spool = cls.__new__(cls)
+        spool.path = path
+        spool._aead = AESGCM(key)
+        spool._prefix, starts, sizes = layout
+        spool._starts, spool._sizes = array("Q"), array("I")
+        spool._starts.frombytes(starts)
+        spool._sizes.frombytes(sizes)
+        spool._fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        spool._end = -1
+        return spool
 
     def close(self) -> None:
         """Close the file (it stays on disk, sealed); reading afterwards raises `OSError`."""

@@ -26,13 +26,14 @@ from connectors.registry import open_location
 from detection.classify import Classifier
 from detection.findings import Finding, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
-from detection.others import SOURCES, OtherPeople
+from detection.others import SOURCES, Learned, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
 from detection.text_key import text_key
 from erasure.proof_path import proof_path
 from models import cases
+from models.crypto import RecordSpool
 from models.db import session_scope
 from models.errors import ConnectorError, DsrError, InputError
 from models.identity import require_identity
@@ -432,17 +433,18 @@ def _decode(item: Finding) -> object:
     return content
 
 
-def _learn(staged: _Staged, people: OtherPeople, region: str) -> None:
+def _learned(staged: _Staged, people: OtherPeople, region: str) -> list[Learned]:
     """What one record shows about other people: their names next to their contacts, in salutations and
     signatures, the names their addresses spell, and every e-mail, phone and name presidio found."""
-    people.learn(staged.value)
+    learned = people.learned(staged.value)
     for finding in staged.third:
         if finding.entity == ThirdPartyEntity.EMAIL.value:
-            people.add_email(finding.text, "data")
+            learned.append(("email", finding.text, None))
         elif finding.entity == ThirdPartyEntity.PHONE.value:
-            people.add_phone(finding.text, "data", region)
+            learned.append(("phone", finding.text, region))
         elif finding.entity == ThirdPartyEntity.PERSON.value:
-            people.add_name(finding.text, "data")
+            learned.append(("name", finding.text, None))
+    return learned
 
 
 def _document(item: Finding) -> tuple[str, str]:
@@ -664,22 +666,30 @@ class _ReleaseCheck:
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
         self._pages: forked.Forked[list[ReleaseItem]] | None = None
+        self._page_files: list[str] = []
 
     def files_so_far(self, root: Path) -> None:
         """Check the package's text files written so far (the pages in a forked child)."""
         files = [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]  # not the print copy
-        pages = [name for name in files if name.endswith(".html")]
-        self._pages = forked.start(functools.partial(check_package, root, files=pages, **self._kwargs))
-        rest = [name for name in files if name not in pages]
+        self._page_files = [name for name in files if name.endswith(".html")]
+        self._pages = forked.start(self._check_pages(root))
+        if not self._pages.in_child:  # no child: the pages are checked now, while they are where they were written
+            self._hits += self._pages.result()
+            self._pages = None
+        rest = [name for name in files if name not in self._page_files]
         self._hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
         self._checked.update(files)
 
+    def _check_pages(self, root: Path) -> Callable[[], list[ReleaseItem]]:
+        return functools.partial(check_package, root, files=self._page_files, **self._kwargs)
+
     def the_rest(self, root: Path) -> list[ReleaseItem]:
-        """Check the files not checked yet; every hit, in the package's file order."""
+        """Check the files not checked yet; every hit, in the package's file order. The package is at `root`
+        now: a child that failed is replaced by a check of the pages there."""
         order = {name: n for n, name in enumerate(text_files(root))}
         rest = [name for name in order if name not in self._checked]
         pages, self._pages = self._pages, None
-        hits = self._hits + (pages.result() if pages is not None else [])
+        hits = self._hits + (pages.result(instead=self._check_pages(root)) if pages is not None else [])
         hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
         return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
 
@@ -768,15 +778,7 @@ def _redacted_items(
     each redacted text is sealed into it once and the items hold only where it is, and the items themselves go
     to its item list (`TextSpool.items`, which is returned): neither texts nor items stay in memory.
     """
-    region = settings.controller.phone_region
-    third_parties: dict[str | bytes, _Parked] = {}
-    for item in staged():
-        key = _content_key(item.content)
-        if key not in third_parties:
-            value = _decode(item)
-            entry = _Staged(item, value, classifier.classify(value, matcher).third_parties if value is not None else ())
-            _learn(entry, people, region)
-            third_parties[key] = _park(entry.third, spool)
+    third_parties = _classified(staged, matcher, classifier, people, settings.controller.phone_region, spool)
     finder = people.finder(REDACTION_SOURCES)
     others = finder.find if finder else None
     books: dict[tuple[str, str], PlaceholderBook] = {}
@@ -802,6 +804,117 @@ def _redacted_items(
 
 
 _Parked = tuple[ThirdPartyFinding, ...] | SpooledText
+# One distinct record classified: its content key, its third parties (parked; in a forked child's spool part, the
+# number of their record there) and what it shows about other people.
+_Classified = tuple[str | bytes, "_Parked | int", list[Learned]]
+_Share = Callable[[int, Callable[[tuple[ThirdPartyFinding, ...]], "_Parked | int"]], list[_Classified]]
+#: Distinct records are classified in this many shares where a child can be forked: the k-th in staging's
+#: order by share k % _SHARES, the first share here.
+_SHARES = 2
+
+
+def _classified(
+    staged: Callable[[], Iterable[Finding]],
+    matcher: Matcher,
+    classifier: Classifier,
+    people: OtherPeople,
+    region: str,
+    spool: TextSpool | None,
+) -> dict[str | bytes, _Parked]:
+    """Every distinct record's third parties (parked), and what the records show about other people learned,
+    in staging's order.
+
+    Every other distinct record is classified by a forked copy of this process (`services.forked`) while this
+    one classifies the rest; both read staging afresh. The child seals its records' third parties into a spool
+    part of its own and sends where they are, with what each record shows about other people and its memory
+    of pieces (taken over here: the release check reads it). What the records show is then learned here, in
+    order: learning never changes what classification finds, so the people known and the third parties are
+    those of one pass. Where no child can be forked, one pass here classifies every record.
+    """
+    shares = _SHARES if forked.can_fork() else 1
+
+    def share(n: int, park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int]) -> list[_Classified]:
+        return _classify_share(staged, matcher, classifier, people, region, (n, shares), park)
+
+    job = forked.start(functools.partial(_their_share, share, classifier, spool)) if shares > 1 else None
+    try:
+        mine = share(0, lambda third: _park(third, spool))
+        theirs, pieces, layout = job.result() if job is not None else ([], {}, None)
+    finally:
+        if job is not None:
+            job.cancel()
+    classifier.remember(pieces)
+    part = spool.adopt(1, layout) if spool is not None and layout is not None else None
+    third_parties: dict[str | bytes, _Parked] = {}
+    for k in range(len(mine) + len(theirs)):
+        key, parked, learned = mine[k // shares] if k % shares == 0 else theirs[k // shares]
+        people.add_learned(learned)
+        third_parties[key] = parked if not isinstance(parked, int) else SpooledText(_part(part), parked)
+    return third_parties
+
+
+def _part(part: RecordSpool | None) -> RecordSpool:
+    if part is None:  # a record number comes only from a spool part, which was adopted
+        raise ValueError("a child's spool part was not adopted")
+    return part
+
+
+def _their_share(
+    share: _Share, classifier: Classifier, spool: TextSpool | None
+) -> tuple[list[_Classified], dict[Any, Any], tuple[bytes, bytes, bytes] | None]:
+    """The second share, as the forked child classifies it: its third parties sealed into a spool part of its
+    own (their record numbers there, and the part's layout, go to the parent), and its memory of pieces."""
+    if spool is None:
+        return share(1, lambda third: third), classifier.remembered(), None
+    part = spool.part(1)
+    try:
+        rows = share(
+            1, lambda third: part.append(_rows_json(third).encode("utf-8", "surrogatepass")) if third else third
+        )
+    finally:
+        part.close()
+    return rows, classifier.remembered(), part.layout()
+
+
+def _classify_share(
+    staged: Callable[[], Iterable[Finding]],
+    matcher: Matcher,
+    classifier: Classifier,
+    people: OtherPeople,
+    region: str,
+    share: tuple[int, int],
+    park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int],
+) -> list[_Classified]:
+    """The distinct records of one share (`share` = (n, of): the k-th distinct record when k % of == n),
+    classified, in staging's order. What a record shows that an earlier record of the share showed already is
+    left out: adding it again would change nothing (the same identifier recurs across a request's records)."""
+    n, of = share
+    seen: set[str | bytes] = set()
+    shown: set[Learned] = set()
+    out: list[_Classified] = []
+    for item in staged():
+        key = _content_key(item.content)
+        if key in seen:
+            continue
+        k = len(seen)
+        seen.add(key)
+        if k % of != n:
+            continue
+        value = _decode(item)
+        third = classifier.classify(value, matcher).third_parties if value is not None else ()
+        learned = []
+        for entry in _learned(_Staged(item, value, third), people, region):
+            if entry not in shown:
+                shown.add(entry)
+                learned.append(entry)
+        out.append((key, park(third), learned))
+    return out
+
+
+def _rows_json(third: tuple[ThirdPartyFinding, ...]) -> str:
+    """A record's third-party findings as compact JSON rows (how they are parked)."""
+    rows = [[f.pointer, f.in_key, f.start, f.end, f.entity, f.text] for f in third]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def _park(third: tuple[ThirdPartyFinding, ...], spool: TextSpool | None) -> _Parked:
@@ -809,8 +922,7 @@ def _park(third: tuple[ThirdPartyFinding, ...], spool: TextSpool | None) -> _Par
     (they are most of the first pass's memory: a few hundred bytes each, hundreds of thousands of them)."""
     if not third or spool is None:
         return third
-    rows = [[f.pointer, f.in_key, f.start, f.end, f.entity, f.text] for f in third]
-    return spool.add(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+    return spool.add(_rows_json(third))
 
 
 def _unpark(parked: _Parked) -> tuple[ThirdPartyFinding, ...]:

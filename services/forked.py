@@ -25,6 +25,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -42,18 +43,31 @@ class Forked(Generic[_T]):
         self._work = work
         self._pid = pid
         self._read_end = read_end
+        self._chunks: list[bytes] = []
+        self._reader: threading.Thread | None = None
+        if read_end is not None:  # drained as the child writes: a long result never blocks it
+            self._reader = threading.Thread(target=self._drain, args=(read_end,), name="forked-result", daemon=True)
+            self._reader.start()
+
+    def _drain(self, read_end: int) -> None:
+        try:
+            while chunk := os.read(read_end, 1 << 20):
+                self._chunks.append(chunk)
+        except OSError:
+            self._chunks = []
 
     @property
     def in_child(self) -> bool:
         """Whether a child was started for the work (False: `result` runs it here)."""
         return self._pid is not None
 
-    def result(self) -> _T:
-        """The work's result: the child's when it finished cleanly, else the work run here (errors included)."""
+    def result(self, instead: Callable[[], _T] | None = None) -> _T:
+        """The work's result: the child's when it finished cleanly, else the work run here (errors included), or
+        `instead` when given (the same work on what has changed since, e.g. files since moved)."""
         sent = self._collect()
         if sent is not None:
             return sent[0]
-        return self._work()
+        return (instead or self._work)()
 
     def cancel(self) -> None:
         """End the child, if one is still running, and forget it."""
@@ -64,30 +78,32 @@ class Forked(Generic[_T]):
 
     def _collect(self) -> tuple[_T] | None:
         """Read the child's message to its end and reap it; (the result,) when it finished cleanly."""
-        pid, read_end = self._pid, self._read_end
-        self._pid = self._read_end = None
-        if pid is None or read_end is None:
+        pid, read_end, reader = self._pid, self._read_end, self._reader
+        self._pid = self._read_end = self._reader = None
+        if pid is None or read_end is None or reader is None:
             return None
-        chunks: list[bytes] = []
-        try:
-            while chunk := os.read(read_end, 1 << 20):
-                chunks.append(chunk)
-        except OSError:
-            chunks = []
-        finally:
-            os.close(read_end)
         _, status = os.waitpid(pid, 0)
+        reader.join()  # the child has ended: its end of the pipe is closed, the reader has read all
+        os.close(read_end)
+        chunks, self._chunks = self._chunks, []
         if os.waitstatus_to_exitcode(status) != _SENT or not chunks:
             return None
+        message = b"".join(chunks)
+        del chunks
         try:
-            return (pickle.loads(b"".join(chunks)),)  # noqa: S301 - our own child's result, through our own pipe
+            return (pickle.loads(message),)  # noqa: S301 - our own child's result, through our own pipe
         except Exception:  # noqa: BLE001 - a message cut short or garbled: the work is run here instead
             return None
 
 
+def can_fork() -> bool:
+    """Whether `start` forks here (Linux); elsewhere the work is done by `Forked.result`, in this process."""
+    return sys.platform.startswith("linux")
+
+
 def start(work: Callable[[], _T]) -> Forked[_T]:
     """Start `work` in a forked child (Linux), or leave it for `Forked.result` to run here."""
-    if not sys.platform.startswith("linux"):
+    if not can_fork():
         return Forked(work, None, None)
     read_end, write_end = os.pipe()
     gc.freeze()  # the child's collector then leaves the inherited objects alone (and their pages shared)

@@ -134,17 +134,36 @@ class TextSpool:
     def __init__(self, root: Path, key: bytes) -> None:
         path = root / TEXT_SPOOL
         path.unlink(missing_ok=True)
+        self._root, self._key = root, key
         self._records = RecordSpool(path, key)
         self.items = SpooledItems(root / ITEM_SPOOL, key, self._records)
+        self._parts: list[RecordSpool] = []
 
     def add(self, text: str) -> SpooledText:
         """Seal one text into the spool; what reads it back."""
         return SpooledText(self._records, self._records.append(text.encode("utf-8", "surrogatepass")))
 
+    def part(self, number: int) -> RecordSpool:
+        """A spool file of its own for a forked child (`TEXT_SPOOL.partN`, a leftover replaced): it seals its
+        texts there, and the parent reads them with `adopt` once it sends its `layout`."""
+        path = self._root / f"{TEXT_SPOOL}.part{number}"
+        path.unlink(missing_ok=True)
+        return RecordSpool(path, self._key)
+
+    def adopt(self, number: int, layout: tuple[bytes, bytes, bytes]) -> RecordSpool:
+        """The reader of part `number`, written by a child that sent its `layout`; deleted with this spool."""
+        reader = RecordSpool.reopen(self._root / f"{TEXT_SPOOL}.part{number}", self._key, layout)
+        self._parts.append(reader)
+        return reader
+
     def remove(self) -> None:
-        """Close and delete the spool files."""
+        """Close and delete the spool files (every part too, a failed child's included)."""
         self.items.remove()
         self._records.remove()
+        for reader in self._parts:
+            reader.close()
+        for path in self._root.glob(f"{TEXT_SPOOL}.part*"):
+            path.unlink(missing_ok=True)
 
     def __enter__(self) -> TextSpool:
         return self

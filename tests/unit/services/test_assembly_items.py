@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +19,7 @@ from detection.matcher import Matcher
 from detection.others import OtherPeople, _Finder
 from reports.access_input import PackageItem
 from reports.access_package import build_access_package
+from services import access, forked
 from services.access import REDACTION_SOURCES, _redacted_items
 from services.staging import ITEM_SPOOL, TEXT_SPOOL, SpooledItems, SpooledText, TextSpool
 from tests.unit.reports.samples import package_input
@@ -27,13 +29,21 @@ OTHER = json.dumps({"text": "Mira Okafor wrote to b.keller@elsewhere.invalid"})
 
 
 class _Counting(Classifier):
-    def __init__(self) -> None:
+    """Notes each record it classifies, and which process classified it, in a file (a forked child classifies
+    a share of the records)."""
+
+    def __init__(self, log: Path) -> None:
         super().__init__(default_region="GB")
-        self.calls = 0
+        self.log = log
 
     def classify(self, value: object, matcher: Matcher) -> Classification:
-        self.calls += 1
+        with self.log.open("a", encoding="utf-8") as out:
+            out.write(json.dumps([os.getpid(), value]) + "\n")
         return super().classify(value, matcher)
+
+    @property
+    def calls(self) -> list[tuple[int, object]]:
+        return [tuple(json.loads(line)) for line in self.log.read_text(encoding="utf-8").splitlines()]
 
 
 def _subject() -> Matcher:
@@ -50,15 +60,18 @@ def _finding(session: str, line: int, content: str) -> Finding:
                    app="claude-code", session_id=session, content=content)  # fmt: skip
 
 
-def test_each_distinct_text_is_classified_once_and_copies_match() -> None:
-    """Three copies of one record in two conversations and one other record: two classifications; the copies
-    read the same in each conversation, with markers numbered per conversation."""
+def test_each_distinct_text_is_classified_once_and_copies_match(tmp_path: Path) -> None:
+    """Three copies of one record in two conversations and one other record: two classifications (one by the
+    forked child where there is one); the copies read the same in each conversation, with markers numbered per
+    conversation."""
     matcher = _subject()
     staged = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("a", 3, RECORD), _finding("b", 1, RECORD)]
-    classifier = _Counting()
+    classifier = _Counting(tmp_path / "calls")
     settings = _SETTINGS
     items = _redacted_items(settings, lambda: iter(staged), matcher, classifier, OtherPeople(matcher))
-    assert classifier.calls == 2
+    calls = classifier.calls
+    assert sorted(json.dumps(value) for _, value in calls) == sorted([json.dumps(json.loads(OTHER)), RECORD])
+    assert len({pid for pid, _ in calls}) == (2 if forked.can_fork() else 1)
     assert [i.content for i in items[1:3]] == [items[1].content] * 2
     assert "g.lindqvist" not in items[1].content and "[email 2]" in items[1].content
     assert "[email 1]" in items[3].content and items[1].redactions == items[3].redactions
@@ -168,3 +181,78 @@ def test_a_package_of_spooled_items_is_the_package_of_the_same_items_in_memory(t
     files = sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
     assert all((whole / f).read_bytes() == (root / f).read_bytes() for f in files)
+
+
+_SHOWN = [
+    "Mira Okafor forwarded this from Anna Keller <anna.keller@elsewhere.invalid>, call +44 20 7946 0999",
+    "Dear Bruno,\nthe plan is attached.\nBest regards,\nGreta Lindqvist",
+    "ANNA KELLER <anna.keller@elsewhere.invalid> asked again; Mira Okafor answered",
+    "Hi Priya, ask g.lindqvist@elsewhere.invalid or 07700 900123 about it",
+    "nothing about anyone here",
+    "Kind regards,\nBruno Marsh\n+44 20 7946 0111",
+]
+
+
+def _people_known(people: OtherPeople) -> dict[str, list[tuple[str, str, str]]]:
+    tables = {"names": people._names, "parts": people._parts, "emails": people._emails, "phones": people._phones}
+    return {name: sorted((k, v.canonical, v.source) for k, v in table.items()) for name, table in tables.items()}
+
+
+def _learned_in_one_pass(staged: list[Finding], matcher: Matcher) -> dict[str, Any]:
+    """The people the records show, learned as one pass over the distinct records learns them, record by record."""
+    people, classifier, seen = OtherPeople(matcher), Classifier(default_region="GB"), set()
+    for item in staged:
+        if item.content in seen:
+            continue
+        seen.add(item.content)
+        value = json.loads(item.content or "null")
+        people.learn(value)
+        for found in classifier.classify(value, matcher).third_parties:
+            if found.entity == "EMAIL_ADDRESS":
+                people.add_email(found.text, "data")
+            elif found.entity == "PHONE_NUMBER":
+                people.add_phone(found.text, "data", "GB")
+            elif found.entity == "PERSON":
+                people.add_name(found.text, "data")
+    return _people_known(people)
+
+
+@pytest.mark.parametrize("child", ["forked", "fails"])
+def test_records_classified_in_two_shares_give_the_items_and_people_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
+) -> None:
+    """Every other distinct record classified by a forked child (its third parties sealed in a spool part of its
+    own), what they show learned here in order: the same items as one pass without a child, and the same people,
+    with the spelling first seen, as learning record by record; a child that fails is replaced by its share
+    classified here. No part file is left."""
+    matcher = _subject()
+    texts = [json.dumps({"text": text}) for text in _SHOWN]
+    # "Anna Keller" and "ANNA KELLER" are the first two distinct records: the spelling kept is the first one's
+    order = {"a": [0, 2, 1, 3, 4, 5, 0, 2], "bb": [3, 1, 5, 0, 2], "a2": [2, 4, 1]}
+    staged = [_finding(session, n, texts[t]) for session, ts in order.items() for n, t in enumerate(ts)]
+
+    def run(spool: TextSpool | None) -> tuple[list[tuple[str, object]], dict[str, Any]]:
+        people = OtherPeople(matcher)
+        classifier = Classifier(default_region="GB")
+        items = _redacted_items(_SETTINGS, lambda: iter(staged), matcher, classifier, people, spool)
+        return [(i.content, i.redactions) for i in items], _people_known(people)
+
+    with monkeypatch.context() as one_pass:
+        one_pass.setattr(forked.sys, "platform", "win32")
+        expected = run(None)
+    assert expected[1] == _learned_in_one_pass(staged, matcher)
+    assert ("anna keller", "Anna Keller", "data") in expected[1]["names"]
+    assert expected[1]["emails"] and expected[1]["phones"]
+    if child == "fails":
+        parent, share = os.getpid(), access._classify_share
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if os.getpid() != parent:
+                os._exit(3)
+            return share(*args, **kwargs)
+
+        monkeypatch.setattr(access, "_classify_share", failing)
+    assert run(None) == expected
+    with TextSpool(tmp_path, bytes(32)) as spool:
+        assert run(spool) == expected
+    assert not list(tmp_path.glob(f"{TEXT_SPOOL}*"))

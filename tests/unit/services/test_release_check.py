@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,7 +22,7 @@ from models.settings import DirectorySettings
 from reports.access_package import build_access_package
 from services import access, forked
 from services.directory import load_directory
-from services.release_check import check_package, text_files
+from services.release_check import ReleaseItem, check_package, text_files
 from tests.unit.reports.samples import package_input
 
 
@@ -239,14 +241,25 @@ def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
     assert 0 < len(bounded) <= 2
 
 
-@pytest.mark.parametrize("fork", [True, False])
+@pytest.mark.parametrize("child", ["forked", "no fork", "fails"])
 def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
-    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, fork: bool
+    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
-    """The assembly's check (the pages in a forked child while the data files are checked here, then the rest)
-    lists every hit of one pass, in its order; where the child cannot be forked, the pages are checked here."""
-    if not fork:
+    """The assembly's check (the pages in a forked child while the data files are checked here, then the rest,
+    after the package has moved to its final place) lists every hit of one pass, in its order. Without a child
+    the pages are checked at once; a child that fails is replaced by a check of the pages where they are now."""
+    parent = os.getpid()
+    if child == "no fork":
         monkeypatch.setattr(forked.sys, "platform", "win32")
+    if child == "fails":
+        check = access.check_package
+
+        def failing(*args: Any, **kwargs: Any) -> list[ReleaseItem]:
+            if os.getpid() != parent:
+                raise OSError("the child cannot read")
+            return check(*args, **kwargs)
+
+        monkeypatch.setattr(access, "check_package", failing)
     root = _package(tmp_path)
     leftover = "Greta Lindqvist wrote to g.x@elsewhere.invalid"
     for data in root.glob("data/*/*.jsonl"):
@@ -259,14 +272,15 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
     others.add_person("directory", names=["Greta Lindqvist"])
     whole = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
     assert {i.file for i in whole} >= {"report.html", "report.json"}
-    report_json = root / "report.json"
-    held = report_json.read_bytes()
-    report_json.unlink()  # written after the first part, as the package writes it
-    check = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
+    held = (root / "report.json").read_bytes()
+    (root / "report.json").unlink()  # written after the first part, as the package writes it
+    release = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
     try:
-        check.files_so_far(root)
-        assert check._pages is not None and check._pages.in_child is fork
-        report_json.write_bytes(held)
-        assert check.the_rest(root) == whole
+        release.files_so_far(root)
+        assert (release._pages is not None) is (child != "no fork")
+        final = root.with_name("final")
+        root.rename(final)  # as the package is moved to its place before the rest is checked
+        (final / "report.json").write_bytes(held)
+        assert release.the_rest(final) == whole
     finally:
-        check.close()
+        release.close()
