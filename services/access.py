@@ -26,7 +26,7 @@ from connectors.registry import open_location
 from detection.classify import Classifier
 from detection.findings import Finding, ThirdPartyEntity, ThirdPartyFinding
 from detection.matcher import Matcher
-from detection.others import SOURCES, Learned, OtherPeople
+from detection.others import SOURCES, Learned, OtherHit, OtherPeople
 from detection.redact import PlaceholderBook, redact_record
 from detection.scan import ScanResult, scan_endpoint
 from detection.scan_store import scan_store
@@ -456,7 +456,7 @@ def _document(item: Finding) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class _Redacted:
-    text: str | SpooledText  # kept in the package's spool when there is one
+    text: str | SpooledText | int  # kept in the package's spool when there is one (in a child's part: its number)
     is_record: bool  # `text` is the JSON text of a redacted record (decoded again when the package is written)
     redactions: dict[str, int]
 
@@ -473,7 +473,7 @@ def _redact(
     matcher: Matcher,
     book: PlaceholderBook,
     others: Any,
-    spool: TextSpool | None,
+    park: Callable[[str], str | SpooledText | int],
     sweeps: dict[Any, Any] | None = None,
 ) -> _Redacted:
     value = staged.value
@@ -484,7 +484,7 @@ def _redact(
         redactions = dict(result.counts) if result.counts else _NO_REDACTIONS
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
     is_record = value is not None and not isinstance(value, str)
-    return _Redacted(spool.add(text) if spool is not None else text, is_record, redactions)
+    return _Redacted(park(text), is_record, redactions)
 
 
 _T = TypeVar("_T")
@@ -515,6 +515,8 @@ class _PathsShown(_Shared):
 
 
 def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = None) -> PackageItem:
+    if isinstance(redacted.text, int):  # `_moved` takes a child's copies into the package's spool first
+        raise TypeError("a redacted copy still in a child's spool part")
     one = _Shared() if shared is None else shared
     stamp = item.timestamp
     # The raw path is not kept: its place in the dict (the order report.json shows) gets the path as shown.
@@ -780,27 +782,113 @@ def _redacted_items(
     """
     third_parties = _classified(staged, matcher, classifier, people, settings.controller.phone_region, spool)
     finder = people.finder(REDACTION_SOURCES)
-    others = finder.find if finder else None
-    books: dict[tuple[str, str], PlaceholderBook] = {}
-    sweeps: dict[Any, Any] = {}  # the compiled sweeps of other people's values: this request's only
-    redacted: dict[tuple[str, str], dict[str | bytes, _Redacted]] = {}  # document -> text -> its redacted copy
+    redacted = _redacted_copies(staged, third_parties, matcher, finder.find if finder else None, spool)
     out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
     shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
     for item in staged():
-        document, key = _document(item), _content_key(item.content)
-        copies = redacted.get(document)
-        if copies is None:  # the first item of a document: its name is kept once, not once per text
-            copies = redacted[document] = {}
-        done = copies.get(key)
-        if done is None:
-            entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
-            book = books.setdefault(document, PlaceholderBook())
-            done = _redact(entry, matcher, book, others, spool, sweeps)
-            copies[key] = done
-        out.append(_package_item(item, done, shared))
+        out.append(_package_item(item, redacted[_document(item)][_content_key(item.content)], shared))
     if finder:
         finder.forget()  # the build searches its own strings: the memory of the records' strings would stay unused
     return out if isinstance(out, SpooledItems) else tuple(out)
+
+
+# Each document's distinct texts, redacted: document -> content key -> its redacted copy.
+_Copies = dict[tuple[str, str], dict[str | bytes, "_Redacted"]]
+
+
+def _redacted_copies(
+    staged: Callable[[], Iterable[Finding]],
+    third_parties: dict[str | bytes, _Parked],
+    matcher: Matcher,
+    others: Callable[[str], list[OtherHit]] | None,
+    spool: TextSpool | None,
+) -> _Copies:
+    """Every document's distinct texts redacted once, with markers numbered per document in staging's order.
+
+    Every other document (in the order documents first appear) is redacted by a forked copy of this process
+    (`services.forked`) while this one redacts the rest: a document's markers depend on its own texts only.
+    The child seals its copies into a spool part of its own; they are moved into the package's spool here.
+    Where no child can be forked, one pass here redacts every document.
+    """
+    shares = _SHARES if forked.can_fork() else 1
+
+    def share(n: int, park: Callable[[str], str | SpooledText | int]) -> _Copies:
+        return _redact_share(staged, third_parties, matcher, others, (n, shares), park)
+
+    job = forked.start(functools.partial(_their_copies, share, spool)) if shares > 1 else None
+    try:
+        mine = share(0, spool.add if spool is not None else _as_is)
+        theirs, layout = job.result() if job is not None else ({}, None)
+    finally:
+        if job is not None:
+            job.cancel()
+    part = spool.adopt(_COPIES_PART, layout) if spool is not None and layout is not None else None
+    for document, copies in theirs.items():
+        mine[document] = {key: _moved(done, part, spool) for key, done in copies.items()}
+    return mine
+
+
+def _their_copies(
+    share: Callable[[int, Callable[[str], str | SpooledText | int]], _Copies], spool: TextSpool | None
+) -> tuple[_Copies, tuple[bytes, bytes, bytes] | None]:
+    """The second share of the documents, as the forked child redacts it: its copies sealed into a spool part
+    of its own (their record numbers there, and the part's layout, go to the parent)."""
+    if spool is None:
+        return share(1, _as_is), None
+    part = spool.part(_COPIES_PART)
+    try:
+        copies = share(1, lambda text: part.append(text.encode("utf-8", "surrogatepass")))
+    finally:
+        part.close()
+    return copies, part.layout()
+
+
+def _redact_share(
+    staged: Callable[[], Iterable[Finding]],
+    third_parties: dict[str | bytes, _Parked],
+    matcher: Matcher,
+    others: Callable[[str], list[OtherHit]] | None,
+    share: tuple[int, int],
+    park: Callable[[str], str | SpooledText | int],
+) -> _Copies:
+    """The documents of one share (`share` = (n, of): the k-th document to appear when k % of == n), each
+    distinct text of each redacted once, in staging's order."""
+    n, of = share
+    books: dict[tuple[str, str], PlaceholderBook] = {}
+    sweeps: dict[Any, Any] = {}  # the compiled sweeps of other people's values: this request's only
+    redacted: _Copies = {}
+    ours: dict[tuple[str, str], bool] = {}
+    for item in staged():
+        document = _document(item)
+        mine = ours.get(document)
+        if mine is None:  # the first item of a document: its name is kept once, not once per text
+            mine = ours[document] = len(ours) % of == n
+        if not mine:
+            continue
+        key = _content_key(item.content)
+        copies = redacted.setdefault(document, {})
+        if key not in copies:
+            entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
+            copies[key] = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, park, sweeps)
+    return redacted
+
+
+#: The spool parts of the forked children: the first pass's third parties, the second's redacted copies.
+_THIRD_PART, _COPIES_PART = 1, 2
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _moved(done: _Redacted, part: RecordSpool | None, spool: TextSpool | None) -> _Redacted:
+    """A child's redacted copy with its text moved from its spool part into the package's spool."""
+    if not isinstance(done.text, int):
+        return done
+    if spool is None:
+        raise ValueError("a child's spool part without the package's spool")
+    text = _part(part).read(done.text).decode("utf-8", "surrogatepass")
+    return _Redacted(spool.add(text), done.is_record, done.redactions)
 
 
 _Parked = tuple[ThirdPartyFinding, ...] | SpooledText
@@ -844,7 +932,7 @@ def _classified(
         if job is not None:
             job.cancel()
     classifier.remember(pieces)
-    part = spool.adopt(1, layout) if spool is not None and layout is not None else None
+    part = spool.adopt(_THIRD_PART, layout) if spool is not None and layout is not None else None
     third_parties: dict[str | bytes, _Parked] = {}
     for k in range(len(mine) + len(theirs)):
         key, parked, learned = mine[k // shares] if k % shares == 0 else theirs[k // shares]
@@ -866,7 +954,7 @@ def _their_share(
     own (their record numbers there, and the part's layout, go to the parent), and its memory of pieces."""
     if spool is None:
         return share(1, lambda third: third), classifier.remembered(), None
-    part = spool.part(1)
+    part = spool.part(_THIRD_PART)
     try:
         rows = share(
             1, lambda third: part.append(_rows_json(third).encode("utf-8", "surrogatepass")) if third else third

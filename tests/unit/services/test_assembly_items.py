@@ -217,14 +217,15 @@ def _learned_in_one_pass(staged: list[Finding], matcher: Matcher) -> dict[str, A
     return _people_known(people)
 
 
-@pytest.mark.parametrize("child", ["forked", "fails"])
-def test_records_classified_in_two_shares_give_the_items_and_people_of_one_pass(
+@pytest.mark.parametrize("child", ["forked", "classifying fails", "redacting fails"])
+def test_records_classified_and_redacted_in_two_shares_give_the_items_and_people_of_one_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
     """Every other distinct record classified by a forked child (its third parties sealed in a spool part of its
-    own), what they show learned here in order: the same items as one pass without a child, and the same people,
-    with the spelling first seen, as learning record by record; a child that fails is replaced by its share
-    classified here. No part file is left."""
+    own), what they show learned here in order, then every other document redacted by another child: the same
+    items (texts, markers, counts) as one pass without a child, and the same people, with the spelling first
+    seen, as learning record by record; a child that fails is replaced by its share done here. No part file is
+    left."""
     matcher = _subject()
     texts = [json.dumps({"text": text}) for text in _SHOWN]
     # "Anna Keller" and "ANNA KELLER" are the first two distinct records: the spelling kept is the first one's
@@ -243,15 +244,16 @@ def test_records_classified_in_two_shares_give_the_items_and_people_of_one_pass(
     assert expected[1] == _learned_in_one_pass(staged, matcher)
     assert ("anna keller", "Anna Keller", "data") in expected[1]["names"]
     assert expected[1]["emails"] and expected[1]["phones"]
-    if child == "fails":
-        parent, share = os.getpid(), access._classify_share
+    if child != "forked":
+        parent, name = os.getpid(), "_classify_share" if child == "classifying fails" else "_redact_share"
+        share = getattr(access, name)
 
         def failing(*args: Any, **kwargs: Any) -> Any:
             if os.getpid() != parent:
                 os._exit(3)
             return share(*args, **kwargs)
 
-        monkeypatch.setattr(access, "_classify_share", failing)
+        monkeypatch.setattr(access, name, failing)
     assert run(None) == expected
     with TextSpool(tmp_path, bytes(32)) as spool:
         assert run(spool) == expected
