@@ -52,8 +52,8 @@ def _fleet(work: Path, laptops: int, size_mb: float, seed: int) -> Path:
 
 
 def _cpu() -> tuple[float, float]:
-    """CPU seconds of this process and of its waited-for children (the PDF browser): less sensitive than wall
-    time to other jobs on a shared machine."""
+    """CPU seconds of this process and of its waited-for children (the PDF browser, and the copies of this process
+    the assembly forks: `services.forked`): less sensitive than wall time to other jobs on a shared machine."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
@@ -119,7 +119,7 @@ def run(work: Path, laptops: int, size_mb: float, seed: int, profile: Path | Non
         "assembly_s": round(assembly_s, 2),
         "assembly_ms_per_finding": round(1000 * assembly_s / max(findings, 1), 3),
         "assembly_cpu_s": round(cpu_self, 2),
-        "pdf_browser_cpu_s": round(cpu_children, 2),
+        "children_cpu_s": round(cpu_children, 2),
         "package_bytes": result.zip_path.with_name(f"{request_id}.zip.enc").stat().st_size,
         "peak_rss_mb": max(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), scan_peak or 0),
         "scan_peak_rss_mb": scan_peak,

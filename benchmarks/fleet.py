@@ -10,7 +10,9 @@ the product exactly as a user would, each command in a fresh process:
 4. `dsr request run ID`, timed: wall time from process start to exit, including the start of Prefect's
    temporary server. Memory is sampled every 0.2 s from `/proc` over the run's process tree: the peak
    resident memory (VmHWM) of the run's own process (where the flow and its tasks run), of the temporary
-   Prefect server and of the largest Chromium process (the package's PDF), and the largest sum over the tree
+   Prefect server, of the largest Chromium process (the package's PDF) and of the largest copy of the run the
+   package assembly forks (`services.forked`: a copy counts the pages it shares with the run, so its resident
+   memory overstates what it adds), and the largest sum over the tree
    at one moment (proportional set size, so pages forked processes share count once); `ru_maxrss` of the
    finished run (its largest single process) is recorded too, and the run process's largest sample up to the
    last scan (the fan-out alone, before package assembly);
@@ -166,12 +168,18 @@ def _role(pid: int, root: int) -> str:
     if pid == root:
         return "run"
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = raw.split(b"\0")
     except OSError:
         return "other"
     if b"deployments.temp_server" in argv:
         return "prefect_server"
-    return "chromium" if b"chromium" in argv[0] else "other"
+    if b"chromium" in argv[0]:
+        return "chromium"
+    with contextlib.suppress(OSError):  # a copy of the run forked by the assembly (`services.forked`)
+        if raw == Path(f"/proc/{root}/cmdline").read_bytes():
+            return "run_fork"
+    return "other"
 
 
 def _timed(fleet: Path, *args: str) -> dict[str, Any]:
@@ -201,6 +209,7 @@ def _timed(fleet: Path, *args: str) -> dict[str, Any]:
         "peak_rss_mb": sampler.peak_mb("run"),
         "prefect_server_peak_rss_mb": sampler.peak_mb("prefect_server"),
         "chromium_peak_rss_mb": sampler.peak_mb("chromium"),
+        "forked_peak_rss_mb": sampler.peak_mb("run_fork"),
         "tree_peak_pss_mb": round(sampler.tree_peak_kib / 1024, 1),
         "largest_process_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "stderr_tail": tail,
@@ -294,6 +303,7 @@ def run_fleet(work: Path, name: str, laptops: int, size_mb: float, seed: int, pe
         "peak_rss_mb": timed["peak_rss_mb"],
         "prefect_server_peak_rss_mb": timed["prefect_server_peak_rss_mb"],
         "chromium_peak_rss_mb": timed["chromium_peak_rss_mb"],
+        "forked_peak_rss_mb": timed["forked_peak_rss_mb"],
         "tree_peak_pss_mb": timed["tree_peak_pss_mb"],
         "largest_process_peak_rss_mb": timed["largest_process_peak_rss_mb"],
         **_phases(fleet, request_id, timed["started_at"]),

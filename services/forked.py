@@ -19,6 +19,7 @@ memory after the fork.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -128,6 +129,7 @@ def _child(work: Callable[[], object], read_end: int, write_end: int) -> None:
     code = 1
     try:
         os.close(read_end)
+        _end_with_parent()
         logging.disable(logging.CRITICAL)
         warnings.simplefilter("ignore")
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once, without a traceback
@@ -140,3 +142,12 @@ def _child(work: Callable[[], object], read_end: int, write_end: int) -> None:
         pass
     finally:
         os._exit(code)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent ends (the run was killed): no copy outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,3 +118,33 @@ def test_the_child_logs_nothing() -> None:
     job = forked.start(lambda: logging.root.manager.disable)
     assert job.result() == logging.CRITICAL
     assert logging.root.manager.disable < logging.CRITICAL
+
+
+def test_a_child_ends_with_its_parent(tmp_path: Path) -> None:
+    """A run killed while a copy works leaves no copy behind: the kernel ends it with its parent."""
+    script = (
+        "import os, sys, time\n"
+        "from services import forked\n"
+        "job = forked.start(lambda: time.sleep(120))\n"
+        "print(job._pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3]
+    ) as parent:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())  # not read to its end: the copy holds the same pipe
+        assert parent.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting for a reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
