@@ -396,15 +396,22 @@ def ordered_items(items: Sequence[PackageItem]) -> Sequence[PackageItem]:
 
 
 def _print_while(
-    inp: PackageInput, root: Path, while_printing: Callable[[Path], None] | None, pdf_max_items: int
+    inp: PackageInput,
+    root: Path,
+    hooks: tuple[Callable[[Path], None] | None, Callable[[Path], None] | None],
+    pdf_max_items: int,
 ) -> str:
-    """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile); its outcome."""
+    """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile, after
+    `before_printing`: `hooks`); its outcome."""
     # The PDF is printed from the same page with every conversation open (closed ones would not print); a copy
     # longer than `pdf_max_items` records is printed without them (thousands of pages take Chromium minutes), and
     # without the list of its conversations too when they are more than that.
+    before_printing, while_printing = hooks
     printable = root / ".print.html"
     copy = pdf_copy(inp, pdf_max_items)
     write_chunks(printable, iter_access_html(inp, expanded=True, copy=copy))
+    if before_printing is not None:  # before the browser is started: a process forked now holds none of its pipes
+        before_printing(root)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
             job = pool.submit(print_pdf, printable, root / "report.pdf")
@@ -423,6 +430,7 @@ def build_access_package(
     out_dir: Path,
     *,
     pdf: bool = True,
+    before_printing: Callable[[Path], None] | None = None,
     while_printing: Callable[[Path], None] | None = None,
     pdf_max_items: int = PDF_MAX_ITEMS,
 ) -> PackageResult:
@@ -432,10 +440,13 @@ def build_access_package(
         inp: the request, register and redacted findings.
         out_dir: the packages directory; the package goes to `out_dir/<request_id>/` and `.zip`.
         pdf: print report.pdf when headless Chromium is installed (skipped silently otherwise).
-        while_printing: called with the package directory once the data files and report.html are written,
-            while the browser prints the PDF in its own process (the caller checks those files meanwhile);
-            report.json and manifest.json are written after it returns. An exception from it aborts the
-            package (nothing is left half-written).
+        before_printing: called with the package directory once the data files and report.html are written,
+            before the browser is started (the caller forks a check of the page then: the copy holds none of
+            the browser's pipes). An exception from it aborts the package (nothing is left half-written).
+        while_printing: called with the package directory after `before_printing`, while the browser prints
+            the PDF in its own process (the caller checks the data files meanwhile); report.json and
+            manifest.json are written after it returns. An exception from it aborts the package (nothing is
+            left half-written).
         pdf_max_items: a copy of more records than this is printed without them (`[access].pdf_max_items`):
             report.pdf then holds every section, each conversation with its count (only the counts per laptop
             when there are more conversations than this too), and says where the records are.
@@ -452,9 +463,12 @@ def build_access_package(
     with atomic_package(out_dir, inp.request_id, inp.generated_at) as root:
         files = write_data_files(root, ordered.items)
         write_chunks(root / "report.html", iter_access_html(ordered))
-        pdf_status = _print_while(ordered, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
-        if not pdf and while_printing is not None:
-            while_printing(root)
+        hooks = (before_printing, while_printing)
+        pdf_status = _print_while(ordered, root, hooks, pdf_max_items) if pdf else "skipped: not requested"
+        if not pdf:
+            for hook in hooks:
+                if hook is not None:
+                    hook(root)
         form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
         write_report_json(root / "report.json", ordered, files, pdf_status, form)
         manifest_sha = write_manifest(

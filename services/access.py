@@ -645,7 +645,11 @@ def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck
     if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         return build_portability_export(package_input, out_dir)
     return build_access_package(
-        package_input, out_dir, while_printing=check.files_so_far, pdf_max_items=settings.access.pdf_max_items
+        package_input,
+        out_dir,
+        before_printing=check.pages,
+        while_printing=check.files_so_far,
+        pdf_max_items=settings.access.pdf_max_items,
     )
 
 
@@ -653,9 +657,10 @@ class _ReleaseCheck:
     """The release check of one package, run on the files written so far while its PDF prints (the browser
     works in its own process) and then on the rest; hits are listed in file order, as one pass gives them.
 
-    The pages (report.html) are checked by a forked copy of this process (`services.forked`) while this one
-    checks the data files: a page's strings are remembered apart from the data's (`check_package`), so the
-    split changes no result, and where no child can run (or one fails) this process checks the pages itself.
+    The pages (report.html) are checked by a forked copy of this process (`services.forked`), started before the
+    browser, while this one checks the data files: a page's strings are remembered apart from the data's
+    (`check_package`), so the split changes no result, and where no child can run (or one fails) this process
+    checks the pages itself.
     """
 
     def __init__(
@@ -670,16 +675,20 @@ class _ReleaseCheck:
         self._pages: forked.Forked[list[ReleaseItem]] | None = None
         self._page_files: list[str] = []
 
-    def files_so_far(self, root: Path) -> None:
-        """Check the package's text files written so far (the pages in a forked child)."""
-        files = [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]  # not the print copy
-        self._page_files = [name for name in files if name.endswith(".html")]
+    def pages(self, root: Path) -> None:
+        """Start the check of the pages written so far in a forked child (before the browser starts: the child
+        then holds none of its pipes); without a child they are checked now, where they were written."""
+        self._page_files = [name for name in _written(root) if name.endswith(".html")]
         self._pages = forked.start(self._check_pages(root))
-        if not self._pages.in_child:  # no child: the pages are checked now, while they are where they were written
+        if not self._pages.in_child:
             self._hits += self._pages.result()
             self._pages = None
-        rest = [name for name in files if name not in self._page_files]
-        self._hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
+        self._checked.update(self._page_files)
+
+    def files_so_far(self, root: Path) -> None:
+        """Check the package's text files written so far and not checked yet (the data files)."""
+        files = [name for name in _written(root) if name not in self._checked]
+        self._hits += check_package(root, files=files, cache=self._cache, **self._kwargs)
         self._checked.update(files)
 
     def _check_pages(self, root: Path) -> Callable[[], list[ReleaseItem]]:
@@ -700,6 +709,11 @@ class _ReleaseCheck:
         if self._pages is not None:
             self._pages.cancel()
             self._pages = None
+
+
+def _written(root: Path) -> list[str]:
+    """The package's text files written so far, not the page's print copy."""
+    return [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]
 
 
 def _block_on_hits(
@@ -785,10 +799,17 @@ def _redacted_items(
     redacted = _redacted_copies(staged, third_parties, matcher, finder.find if finder else None, spool)
     out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
     shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
+    late: _Copies = {}  # a text no process redacted before (staging changed since): redacted now
     for item in staged():
-        out.append(_package_item(item, redacted[_document(item)][_content_key(item.content)], shared))
+        document, key = _document(item), _content_key(item.content)
+        done = redacted.get(document, {}).get(key) or late.get(document, {}).get(key)
+        if done is None:
+            late.setdefault(document, {})[key] = done = _late_copy(item, third_parties, matcher, finder, spool)
+        out.append(_package_item(item, done, shared))
     if finder:
         finder.forget()  # the build searches its own strings: the memory of the records' strings would stay unused
+    if spool is not None:
+        spool.discard(_THIRD_PART)  # the third parties are not read again
     return out if isinstance(out, SpooledItems) else tuple(out)
 
 
@@ -807,8 +828,8 @@ def _redacted_copies(
 
     Every other document (in the order documents first appear) is redacted by a forked copy of this process
     (`services.forked`) while this one redacts the rest: a document's markers depend on its own texts only.
-    The child seals its copies into a spool part of its own; they are moved into the package's spool here.
-    Where no child can be forked, one pass here redacts every document.
+    The child seals its copies into a spool part of its own; they are moved into the package's spool here and
+    the part deleted. Where no child can be forked (not Linux), one pass here redacts every document.
     """
     shares = _SHARES if forked.can_fork() else 1
 
@@ -825,6 +846,8 @@ def _redacted_copies(
     part = spool.adopt(_COPIES_PART, layout) if spool is not None and layout is not None else None
     for document, copies in theirs.items():
         mine[document] = {key: _moved(done, part, spool) for key, done in copies.items()}
+    if spool is not None:
+        spool.discard(_COPIES_PART)  # its texts are in the package's spool now
     return mine
 
 
@@ -873,6 +896,15 @@ def _redact_share(
     return redacted
 
 
+def _late_copy(
+    item: Finding, third_parties: dict[str | bytes, _Parked], matcher: Matcher, finder: Any, spool: TextSpool | None
+) -> _Redacted:
+    """A text the redaction pass did not see, redacted on its own (with its own markers)."""
+    entry = _Staged(item, _decode(item), _unpark(third_parties.get(_content_key(item.content), ())))
+    others = finder.find if finder else None
+    return _redact(entry, matcher, PlaceholderBook(), others, spool.add if spool is not None else _as_is)
+
+
 #: The spool parts of the forked children: the first pass's third parties, the second's redacted copies.
 _THIRD_PART, _COPIES_PART = 1, 2
 
@@ -917,25 +949,30 @@ def _classified(
     part of its own and sends where they are, with what each record shows about other people and its memory
     of pieces (taken over here: the release check reads it). What the records show is then learned here, in
     order: learning never changes what classification finds, so the people known and the third parties are
-    those of one pass. Where no child can be forked, one pass here classifies every record.
+    those of one pass. Where no child can be forked (not Linux), one pass here classifies every record.
     """
     shares = _SHARES if forked.can_fork() else 1
 
-    def share(n: int, park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int]) -> list[_Classified]:
-        return _classify_share(staged, matcher, classifier, people, region, (n, shares), park)
+    def share(
+        n: int, park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int], keys: list[str | bytes] | None = None
+    ) -> list[_Classified]:
+        return _classify_share(staged, matcher, classifier, people, region, (n, shares), park, keys)
 
     job = forked.start(functools.partial(_their_share, share, classifier, spool)) if shares > 1 else None
+    order: list[str | bytes] = []  # every distinct record's key, in staging's order
     try:
-        mine = share(0, lambda third: _park(third, spool))
+        mine = share(0, lambda third: _park(third, spool), order)
         theirs, pieces, layout = job.result() if job is not None else ([], {}, None)
     finally:
         if job is not None:
             job.cancel()
     classifier.remember(pieces)
     part = spool.adopt(_THIRD_PART, layout) if spool is not None and layout is not None else None
+    found = {key: (parked, learned) for key, parked, learned in theirs}
+    found.update((key, (parked, learned)) for key, parked, learned in mine)
     third_parties: dict[str | bytes, _Parked] = {}
-    for k in range(len(mine) + len(theirs)):
-        key, parked, learned = mine[k // shares] if k % shares == 0 else theirs[k // shares]
+    for key in order:  # a record the other process did not read (staging changed since) has none
+        parked, learned = found.pop(key, ((), []))
         people.add_learned(learned)
         third_parties[key] = parked if not isinstance(parked, int) else SpooledText(_part(part), parked)
     return third_parties
@@ -972,10 +1009,12 @@ def _classify_share(
     region: str,
     share: tuple[int, int],
     park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int],
+    keys: list[str | bytes] | None = None,
 ) -> list[_Classified]:
     """The distinct records of one share (`share` = (n, of): the k-th distinct record when k % of == n),
-    classified, in staging's order. What a record shows that an earlier record of the share showed already is
-    left out: adding it again would change nothing (the same identifier recurs across a request's records)."""
+    classified, in staging's order (every distinct key goes to `keys`, in order, when given). What a record
+    shows that an earlier record of the share showed already is left out: adding it again would change nothing
+    (the same identifier recurs across a request's records)."""
     n, of = share
     seen: set[str | bytes] = set()
     shown: set[Learned] = set()
@@ -986,6 +1025,8 @@ def _classify_share(
             continue
         k = len(seen)
         seen.add(key)
+        if keys is not None:
+            keys.append(key)
         if k % of != n:
             continue
         value = _decode(item)

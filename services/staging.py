@@ -156,6 +156,14 @@ class TextSpool:
         self._parts.append(reader)
         return reader
 
+    def discard(self, number: int) -> None:
+        """Close and delete part `number` once what it held has been moved into the spool."""
+        path = self._root / f"{TEXT_SPOOL}.part{number}"
+        for reader in [r for r in self._parts if r.path == path]:
+            reader.close()
+            self._parts.remove(reader)
+        path.unlink(missing_ok=True)
+
     def remove(self) -> None:
         """Close and delete the spool files (every part too, a failed child's included)."""
         self.items.remove()

@@ -148,3 +148,43 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_a_child_that_never_ends_is_ended_and_its_work_done_here() -> None:
+    parent = os.getpid()
+
+    def work() -> str:
+        if os.getpid() != parent:
+            time.sleep(120)  # as a copy stuck on a lock another thread held at the fork would
+        return "from here"
+
+    job = forked.start(work)
+    pid = job._pid
+    assert pid is not None
+    started = time.monotonic()
+    assert job.result(patience=0.5) == "from here"
+    assert time.monotonic() - started < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_child_has_default_signal_handlers_and_no_terminal() -> None:
+    """The parent's handlers (Prefect installs its own) are not run by the copy, no signal is left blocked in
+    either process, and the copy's standard streams lead nowhere."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        job = forked.start(
+            lambda: (
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+                signal.getsignal(signal.SIGINT) == signal.SIG_DFL,
+                signal.pthread_sigmask(signal.SIG_BLOCK, []),
+                [os.readlink(f"/proc/self/fd/{fd}") for fd in (0, 1, 2)],
+            )
+        )
+        term, interrupt, blocked, streams = job.result()
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert term and interrupt
+    assert blocked == set()
+    assert streams == [os.devnull] * 3

@@ -245,21 +245,23 @@ def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
 def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
     tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
-    """The assembly's check (the pages in a forked child while the data files are checked here, then the rest,
-    after the package has moved to its final place) lists every hit of one pass, in its order. Without a child
-    the pages are checked at once; a child that fails is replaced by a check of the pages where they are now."""
+    """The assembly's check (the pages in a forked child started before the browser, the data files here, then
+    the rest, after the package has moved to its final place) lists every hit of one pass, in its order. Without
+    a child the pages are checked at once; a child that fails is replaced by a check of the pages where they are
+    now."""
     parent = os.getpid()
     if child == "no fork":
         monkeypatch.setattr(forked.sys, "platform", "win32")
-    if child == "fails":
-        check = access.check_package
+    check, pages_here = access.check_package, []
 
-        def failing(*args: Any, **kwargs: Any) -> list[ReleaseItem]:
-            if os.getpid() != parent:
-                raise OSError("the child cannot read")
-            return check(*args, **kwargs)
+    def checking(*args: Any, **kwargs: Any) -> list[ReleaseItem]:
+        if os.getpid() != parent and child == "fails":
+            raise OSError("the child cannot read")
+        if os.getpid() == parent and "report.html" in kwargs["files"]:
+            pages_here.append(args[0])
+        return check(*args, **kwargs)
 
-        monkeypatch.setattr(access, "check_package", failing)
+    monkeypatch.setattr(access, "check_package", checking)
     root = _package(tmp_path)
     leftover = "Greta Lindqvist wrote to g.x@elsewhere.invalid"
     for data in root.glob("data/*/*.jsonl"):
@@ -276,11 +278,35 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
     (root / "report.json").unlink()  # written after the first part, as the package writes it
     release = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
     try:
+        release.pages(root)
         release.files_so_far(root)
         assert (release._pages is not None) is (child != "no fork")
+        if release._pages is not None and release._pages._reader is not None:
+            release._pages._reader.join(30)  # the child is done: the move below cannot disturb it
         final = root.with_name("final")
         root.rename(final)  # as the package is moved to its place before the rest is checked
         (final / "report.json").write_bytes(held)
         assert release.the_rest(final) == whole
     finally:
         release.close()
+    # the pages were checked here only without a child (where they were written) or after one failed (where they
+    # are now)
+    assert pages_here == {"forked": [], "no fork": [root], "fails": [final]}[child]
+
+
+def test_before_printing_runs_before_the_browser_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page check is forked before the browser is started (a copy forked while the browser starts would hold
+    its pipes open), with the data files and report.html written; the data are checked while it prints."""
+    from reports import access_package
+
+    order: list[str] = []
+    monkeypatch.setattr(access_package, "print_pdf", lambda *_a, **_k: order.append("print") or "written")
+    build_access_package(
+        package_input(),
+        tmp_path / "out",
+        before_printing=lambda root: order.append("before " + ",".join(sorted(text_files(root)))[:40]),
+        while_printing=lambda root: order.append("while"),
+    )
+    assert order[0].startswith("before .print.html,data/")
+    assert order.index("while") > 0 and order.index("print") > 0
+    assert len(order) == 3
