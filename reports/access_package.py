@@ -407,11 +407,11 @@ def _print_while(
     # longer than `pdf_max_items` records is printed without them (thousands of pages take Chromium minutes), and
     # without the list of its conversations too when they are more than that.
     before_printing, while_printing = hooks
+    if before_printing is not None:  # before the browser is started: a process forked now holds none of its pipes
+        before_printing(root)
     printable = root / ".print.html"
     copy = pdf_copy(inp, pdf_max_items)
     write_chunks(printable, iter_access_html(inp, expanded=True, copy=copy))
-    if before_printing is not None:  # before the browser is started: a process forked now holds none of its pipes
-        before_printing(root)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
             job = pool.submit(print_pdf, printable, root / "report.pdf")
@@ -444,9 +444,9 @@ def build_access_package(
             before the browser is started (the caller forks a check of the page then: the copy holds none of
             the browser's pipes). An exception from it aborts the package (nothing is left half-written).
         while_printing: called with the package directory after `before_printing`, while the browser prints
-            the PDF in its own process (the caller checks the data files meanwhile); report.json and
-            manifest.json are written after it returns. An exception from it aborts the package (nothing is
-            left half-written).
+            the PDF in its own process (without a PDF, at once; the caller checks the data files meanwhile);
+            report.json and manifest.json are written after it returns. An exception from it aborts the package
+            (nothing is left half-written).
         pdf_max_items: a copy of more records than this is printed without them (`[access].pdf_max_items`):
             report.pdf then holds every section, each conversation with its count (only the counts per laptop
             when there are more conversations than this too), and says where the records are.

@@ -230,6 +230,21 @@ class ScanWithdrawnError(DsrError):
     """A scan that may no longer record what it read (its run ended meanwhile): nothing was published."""
 
 
+class StagingChangedError(DsrError):
+    """The staged copies changed while the package was assembled (its passes read different records): nothing
+    was built, as a package of mixed reads could number one person's markers twice."""
+
+    retryable = True
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        super().__init__(
+            message
+            or "the staged copies changed while the package was being assembled (another scan of this request "
+            "wrote to them); nothing was issued: run the request again",
+            **fields,
+        )
+
+
 def scan_location(
     settings: Settings,
     request_id: str,
@@ -799,12 +814,10 @@ def _redacted_items(
     redacted = _redacted_copies(staged, third_parties, matcher, finder.find if finder else None, spool)
     out: list[PackageItem] | SpooledItems = [] if spool is None else spool.items
     shared = _Shared() if spool is None else _PathsShown()  # spooled items are not kept: nothing to share
-    late: _Copies = {}  # a text no process redacted before (staging changed since): redacted now
     for item in staged():
-        document, key = _document(item), _content_key(item.content)
-        done = redacted.get(document, {}).get(key) or late.get(document, {}).get(key)
-        if done is None:
-            late.setdefault(document, {})[key] = done = _late_copy(item, third_parties, matcher, finder, spool)
+        done = redacted.get(_document(item), {}).get(_content_key(item.content))
+        if done is None:  # a text no process redacted: staging changed since it was read
+            raise StagingChangedError()
         out.append(_package_item(item, done, shared))
     if finder:
         finder.forget()  # the build searches its own strings: the memory of the records' strings would stay unused
@@ -889,20 +902,13 @@ def _redact_share(
         if not mine:
             continue
         key = _content_key(item.content)
+        if key not in third_parties:  # a record the first pass did not read: staging changed meanwhile
+            raise StagingChangedError()
         copies = redacted.setdefault(document, {})
         if key not in copies:
-            entry = _Staged(item, _decode(item), _unpark(third_parties.get(key, ())))
+            entry = _Staged(item, _decode(item), _unpark(third_parties[key]))
             copies[key] = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, park, sweeps)
     return redacted
-
-
-def _late_copy(
-    item: Finding, third_parties: dict[str | bytes, _Parked], matcher: Matcher, finder: Any, spool: TextSpool | None
-) -> _Redacted:
-    """A text the redaction pass did not see, redacted on its own (with its own markers)."""
-    entry = _Staged(item, _decode(item), _unpark(third_parties.get(_content_key(item.content), ())))
-    others = finder.find if finder else None
-    return _redact(entry, matcher, PlaceholderBook(), others, spool.add if spool is not None else _as_is)
 
 
 #: The spool parts of the forked children: the first pass's third parties, the second's redacted copies.
@@ -971,8 +977,10 @@ def _classified(
     found = {key: (parked, learned) for key, parked, learned in theirs}
     found.update((key, (parked, learned)) for key, parked, learned in mine)
     third_parties: dict[str | bytes, _Parked] = {}
-    for key in order:  # a record the other process did not read (staging changed since) has none
-        parked, learned = found.pop(key, ((), []))
+    for key in order:
+        if key not in found:  # a record the other process did not read: staging changed meanwhile
+            raise StagingChangedError()
+        parked, learned = found.pop(key)
         people.add_learned(learned)
         third_parties[key] = parked if not isinstance(parked, int) else SpooledText(_part(part), parked)
     return third_parties

@@ -7,7 +7,7 @@ result back pickled through a pipe and ends with `os._exit`. It never runs this 
 finalisers or `finally` blocks: those would, for one, delete the request's staging. Its standard streams go to
 /dev/null and it logs and warns nothing, so nothing it does reaches the terminal or Prefect. SIGINT and SIGTERM
 are blocked from before the fork until the child has its own default handlers, so no signal makes it run the
-caller's code; the kernel ends it when its parent ends.
+caller's code; the kernel ends it when the thread that forked it ends (here: with the parent's work).
 
 `Forked.result()` waits for the child and returns what it sent. A child that did not finish cleanly (an
 exception, a signal, a result it could not send) is not trusted for any part of its work: `result()` then runs
@@ -15,7 +15,8 @@ exception, a signal, a result it could not send) is not trusted for any part of 
 would be without the fork. A child still running long after the parent has done its own share (`patience`) is
 ended and its work done here too: a copy of a process that has threads could in principle wait forever on a
 lock another thread held at the fork. Where there is no fork (not Linux), or the fork itself fails, `result()`
-runs `work()` here. `cancel()` ends a child whose result is no longer wanted.
+runs `work()` here (a pipe that cannot be made raises `OSError` from `start`). `cancel()` ends a child whose
+result is no longer wanted.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ class Forked(Generic[_T]):
         return (instead or self._work)()
 
     def cancel(self) -> None:
-        """End the child, if one is still running, and forget it."""
-        self._collect(time.monotonic())
+        """End the child, if one is still running, and forget it (and anything it sent)."""
+        self._collect(time.monotonic(), keep=False)
 
-    def _collect(self, deadline: float) -> tuple[_T] | None:
+    def _collect(self, deadline: float, *, keep: bool = True) -> tuple[_T] | None:
         """Wait for the child until `deadline` (then end it), reap it and read its message; (the result,) when it
-        finished cleanly. Whatever interrupts the wait, the child is ended and reaped before it goes on."""
+        finished cleanly and the result is wanted (`keep`). Whatever interrupts the wait, the child is ended and
+        reaped before it goes on."""
         pid, read_end, reader = self._pid, self._read_end, self._reader
         if pid is None or read_end is None or reader is None:
             return None
@@ -100,7 +102,7 @@ class Forked(Generic[_T]):
             reader.join()  # the child has ended: its end of the pipe is closed, the reader has read all
             os.close(read_end)
         message, self._message = self._message, bytearray()
-        if status is None or os.waitstatus_to_exitcode(status) != _SENT or not message:
+        if not keep or status is None or os.waitstatus_to_exitcode(status) != _SENT or not message:
             return None
         try:
             return (pickle.loads(message),)  # noqa: S301 - our own child's result, through our own pipe
@@ -140,24 +142,36 @@ def can_fork() -> bool:
 
 
 def start(work: Callable[[], _T]) -> Forked[_T]:
-    """Start `work` in a forked child (Linux), or leave it for `Forked.result` to run here."""
+    """Start `work` in a forked child (Linux), or leave it for `Forked.result` to run here (also when the fork
+    fails). Whatever interrupts the start, a child already forked is ended and the signal mask and the
+    collector are as they were."""
     if not can_fork():
         return Forked(work, None, None)
     parent = os.getpid()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # as it is: restored however this ends
     read_end, write_end = os.pipe()
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
-    gc.freeze()  # the child's collector then leaves the inherited objects alone (and their pages shared)
+    pid = -1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Python 3.12+ warns of forking a process that has threads
-            pid = os.fork()
-    except OSError:
-        pid = -1
-    if pid == 0:  # the child
-        _child(work, parent, read_end, write_end, mask)
-    gc.unfreeze()
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    os.close(write_end)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        gc.freeze()  # the child's collector then leaves the inherited objects alone (and their pages shared)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Python 3.12+ warns of forking a process that has threads
+                pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:  # the child
+            _child(work, parent, read_end, write_end, mask)
+    except BaseException:
+        if pid > 0:
+            _end(pid)
+        os.close(read_end)
+        raise
+    finally:
+        if pid != 0:
+            gc.unfreeze()
+            os.close(write_end)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if pid < 0:
         os.close(read_end)
         return Forked(work, None, None)

@@ -157,7 +157,8 @@ class TextSpool:
         return reader
 
     def discard(self, number: int) -> None:
-        """Close and delete part `number` once what it held has been moved into the spool."""
+        """Close and delete part `number` once it is no longer read (its texts moved into the spool, or its
+        third parties used)."""
         path = self._root / f"{TEXT_SPOOL}.part{number}"
         for reader in [r for r in self._parts if r.path == path]:
             reader.close()

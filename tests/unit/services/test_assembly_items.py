@@ -261,3 +261,28 @@ def test_records_classified_and_redacted_in_two_shares_give_the_items_and_people
         assert run(spool) == expected
         assert not list(tmp_path.glob(f"{TEXT_SPOOL}.part*"))  # the children's parts, once moved or read
     assert not list(tmp_path.glob(f"{TEXT_SPOOL}*"))
+
+
+@pytest.mark.parametrize("changed", ["in the child's first pass", "after the first pass"])
+def test_staging_that_changes_between_the_passes_builds_nothing(changed: str) -> None:
+    """A pass that reads records another did not (staging written to meanwhile) stops the assembly with a clear,
+    retryable error: a record left unclassified, or a package of mixed reads numbering one person's markers twice,
+    is never built. The error pickles (it crosses Prefect's task boundary)."""
+    import pickle
+
+    from services.access import StagingChangedError
+
+    matcher = _subject()
+    first = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("b", 1, RECORD)]
+    later = [*first, _finding("c", 1, json.dumps({"text": "new since: ana@elsewhere.invalid"}))]
+    parent, reads = os.getpid(), {"n": 0}
+
+    def staged() -> Any:
+        reads["n"] += 1
+        child_sees_later = changed == "in the child's first pass" and os.getpid() != parent
+        return iter(first if reads["n"] == 1 and not child_sees_later else later)
+
+    with pytest.raises(StagingChangedError, match="run the request again") as raised:
+        _redacted_items(_SETTINGS, staged, matcher, Classifier(default_region="GB"), OtherPeople(matcher))
+    assert raised.value.retryable
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)  # noqa: S301 - our own error

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -297,16 +299,21 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
 def test_before_printing_runs_before_the_browser_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page check is forked before the browser is started (a copy forked while the browser starts would hold
     its pipes open), with the data files and report.html written; the data are checked while it prints."""
+    import threading
+
     from reports import access_package
 
-    order: list[str] = []
-    monkeypatch.setattr(access_package, "print_pdf", lambda *_a, **_k: order.append("print") or "written")
+    seen: list[tuple[str, bool, list[str]]] = []
+
+    def hook(name: str) -> Callable[[Path], None]:
+        printing = lambda: any(t.name.startswith("pdf") for t in threading.enumerate())  # noqa: E731
+        return lambda root: seen.append((name, printing(), text_files(root)))
+
+    monkeypatch.setattr(access_package, "print_pdf", lambda *_a, **_k: time.sleep(0.2) or "written")
     build_access_package(
-        package_input(),
-        tmp_path / "out",
-        before_printing=lambda root: order.append("before " + ",".join(sorted(text_files(root)))[:40]),
-        while_printing=lambda root: order.append("while"),
+        package_input(), tmp_path / "out", before_printing=hook("before"), while_printing=hook("while")
     )
-    assert order[0].startswith("before .print.html,data/")
-    assert order.index("while") > 0 and order.index("print") > 0
-    assert len(order) == 3
+    (before, printing_before, files_before), (while_, printing_while, _) = seen
+    assert (before, while_) == ("before", "while")
+    assert not printing_before and printing_while
+    assert "report.html" in files_before and any(name.startswith("data/") for name in files_before)
