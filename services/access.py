@@ -239,8 +239,8 @@ class StagingChangedError(DsrError):
     def __init__(self, message: str = "", **fields: Any) -> None:
         super().__init__(
             message
-            or "the staged copies changed while the package was being assembled (another scan of this request "
-            "wrote to them); nothing was issued: run the request again",
+            or "the staged copies changed while the package was being assembled (a scan of this request may "
+            "have written to them); nothing was issued: run the request again",
             **fields,
         )
 
@@ -871,12 +871,7 @@ def _their_copies(
     of its own (their record numbers there, and the part's layout, go to the parent)."""
     if spool is None:
         return share(1, _as_is), None
-    part = spool.part(_COPIES_PART)
-    try:
-        copies = share(1, lambda text: part.append(text.encode("utf-8", "surrogatepass")))
-    finally:
-        part.close()
-    return copies, part.layout()
+    return _in_part(spool, _COPIES_PART, lambda seal: share(1, seal))
 
 
 def _redact_share(
@@ -913,6 +908,19 @@ def _redact_share(
 
 #: The spool parts of the forked children: the first pass's third parties, the second's redacted copies.
 _THIRD_PART, _COPIES_PART = 1, 2
+
+
+def _in_part(
+    spool: TextSpool, number: int, work: Callable[[Callable[[str], int]], _T]
+) -> tuple[_T, tuple[bytes, bytes, bytes]]:
+    """`work`'s result, given what seals a text into spool part `number` (its record number there), and the
+    part's layout for the parent (`TextSpool.adopt`): how a forked child hands over what it produced."""
+    part = spool.part(number)
+    try:
+        done = work(lambda text: part.append(text.encode("utf-8", "surrogatepass")))
+    finally:
+        part.close()
+    return done, part.layout()
 
 
 def _as_is(text: str) -> str:
@@ -999,14 +1007,10 @@ def _their_share(
     own (their record numbers there, and the part's layout, go to the parent), and its memory of pieces."""
     if spool is None:
         return share(1, lambda third: third), classifier.remembered(), None
-    part = spool.part(_THIRD_PART)
-    try:
-        rows = share(
-            1, lambda third: part.append(_rows_json(third).encode("utf-8", "surrogatepass")) if third else third
-        )
-    finally:
-        part.close()
-    return rows, classifier.remembered(), part.layout()
+    rows, layout = _in_part(
+        spool, _THIRD_PART, lambda seal: share(1, lambda third: seal(_rows_json(third)) if third else third)
+    )
+    return rows, classifier.remembered(), layout
 
 
 def _classify_share(

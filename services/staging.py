@@ -143,23 +143,26 @@ class TextSpool:
         """Seal one text into the spool; what reads it back."""
         return SpooledText(self._records, self._records.append(text.encode("utf-8", "surrogatepass")))
 
+    def _part_path(self, number: int) -> Path:
+        return self._root / f"{TEXT_SPOOL}.part{number}"
+
     def part(self, number: int) -> RecordSpool:
         """A spool file of its own for a forked child (`TEXT_SPOOL.partN`, a leftover replaced): it seals its
         texts there, and the parent reads them with `adopt` once it sends its `layout`."""
-        path = self._root / f"{TEXT_SPOOL}.part{number}"
+        path = self._part_path(number)
         path.unlink(missing_ok=True)
         return RecordSpool(path, self._key)
 
     def adopt(self, number: int, layout: tuple[bytes, bytes, bytes]) -> RecordSpool:
         """The reader of part `number`, written by a child that sent its `layout`; deleted with this spool."""
-        reader = RecordSpool.reopen(self._root / f"{TEXT_SPOOL}.part{number}", self._key, layout)
+        reader = RecordSpool.reopen(self._part_path(number), self._key, layout)
         self._parts.append(reader)
         return reader
 
     def discard(self, number: int) -> None:
         """Close and delete part `number` once it is no longer read (its texts moved into the spool, or its
         third parties used)."""
-        path = self._root / f"{TEXT_SPOOL}.part{number}"
+        path = self._part_path(number)
         for reader in [r for r in self._parts if r.path == path]:
             reader.close()
             self._parts.remove(reader)
