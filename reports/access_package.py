@@ -432,6 +432,7 @@ def build_access_package(
     pdf: bool = True,
     before_printing: Callable[[Path], None] | None = None,
     while_printing: Callable[[Path], None] | None = None,
+    while_zipping: Callable[[Path], None] | None = None,
     pdf_max_items: int = PDF_MAX_ITEMS,
 ) -> PackageResult:
     """Write the access package for one request.
@@ -447,6 +448,9 @@ def build_access_package(
             the PDF in its own process (without a PDF, at once; the caller checks the data files meanwhile);
             report.json and manifest.json are written after it returns. An exception from it aborts the package
             (nothing is left half-written).
+        while_zipping: called with the package directory once every file is written, while a thread zips it
+            (`atomic_package`; the caller checks the files written last meanwhile). An exception from it aborts
+            the package (nothing is left half-written).
         pdf_max_items: a copy of more records than this is printed without them (`[access].pdf_max_items`):
             report.pdf then holds every section, each conversation with its count (only the counts per laptop
             when there are more conversations than this too), and says where the records are.
@@ -460,7 +464,7 @@ def build_access_package(
     """
 
     ordered = replace(inp, items=ordered_items(inp.items))
-    with atomic_package(out_dir, inp.request_id, inp.generated_at) as root:
+    with atomic_package(out_dir, inp.request_id, inp.generated_at, while_zipping) as root:
         files = write_data_files(root, ordered.items)
         write_chunks(root / "report.html", iter_access_html(ordered))
         hooks = (before_printing, while_printing)

@@ -52,7 +52,7 @@ from services.directory import load_directory
 from services.evidence import publish_evidence
 from services.fanout import DISCOVERY, ScanContext
 from services.identity import identity_record
-from services.release_check import ReleaseBlockedError, ReleaseItem, check_package, text_files
+from services.release_check import CheckCache, ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
 from services.staging import (
     SpooledItems,
@@ -664,13 +664,15 @@ def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck
         out_dir,
         before_printing=check.pages,
         while_printing=check.files_so_far,
+        while_zipping=check.finish,
         pdf_max_items=settings.access.pdf_max_items,
     )
 
 
 class _ReleaseCheck:
     """The release check of one package, run on the files written so far while its PDF prints (the browser
-    works in its own process) and then on the rest; hits are listed in file order, as one pass gives them.
+    works in its own process) and then on the rest while the package is zipped; hits are listed in file order,
+    as one pass gives them.
 
     The pages (report.html) are checked by a forked copy of this process (`services.forked`), started before the
     browser, while this one checks the data files: a page's strings are remembered apart from the data's
@@ -684,11 +686,12 @@ class _ReleaseCheck:
         self._kwargs: dict[str, Any] = {
             "others": people, "matcher": matcher, "classifier": classifier, "allow": allow, "released": released
         }  # fmt: skip
-        self._cache: dict[tuple[bool, str | bytes], tuple[tuple[str, str], ...]] = {}
+        self._cache: CheckCache = {}
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
         self._pages: forked.Forked[list[ReleaseItem]] | None = None
         self._page_files: list[str] = []
+        self._done: list[ReleaseItem] | None = None
 
     def pages(self, root: Path) -> None:
         """Start the check of the pages written so far in a forked child (before the browser starts: the child
@@ -709,7 +712,19 @@ class _ReleaseCheck:
     def _check_pages(self, root: Path) -> Callable[[], list[ReleaseItem]]:
         return functools.partial(check_package, root, files=self._page_files, **self._kwargs)
 
+    def finish(self, root: Path) -> None:
+        """Check the files not checked yet in the finished package at `root` (while it is zipped: `the_rest`
+        then gives the hits)."""
+        self._done = self._the_rest(root)
+
     def the_rest(self, root: Path) -> list[ReleaseItem]:
+        """Every hit, in the package's file order: `finish`'s, or (a package built without that hook) those of
+        a check now of the files not checked yet, with the package at `root`."""
+        if self._done is None:
+            self._done = self._the_rest(root)
+        return self._done
+
+    def _the_rest(self, root: Path) -> list[ReleaseItem]:
         """Check the files not checked yet; every hit, in the package's file order. The package is at `root`
         now: a child that failed is replaced by a check of the pages there."""
         order = {name: n for n, name in enumerate(text_files(root))}

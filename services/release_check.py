@@ -60,8 +60,14 @@ _TAG = re.compile(r"<[^>]*>")
 _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]")
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
 #: Distinct strings whose hits `check_package` remembers (then it starts again): a cache is only a
-#: speed-up, so its memory is bounded whatever the size of the package.
-CHECK_CACHE = 50_000
+#: speed-up, so its memory is bounded whatever the size of the package (about 150 bytes a string: 18 MB at
+#: most). It holds every distinct data string of a package of some 17 000 records (about 75 000), so that
+#: report.json, which repeats them, is checked from memory after the data files.
+CHECK_CACHE = 120_000
+#: The memory of `check_package`: each distinct string's hits under its `text_key`, a page's under
+#: `(True, text_key)` (a page's strings are analysed in pieces: `_nodes`). A data string's key is the
+#: `text_key` alone, not a pair: most strings are data strings, and a pair for each would cost a third more.
+CheckCache = dict[object, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -319,7 +325,7 @@ def check_package(
     allow: Iterable[str] = (),
     released: Iterable[str] = (),
     files: Iterable[str] | None = None,
-    cache: dict[tuple[bool, str | bytes], tuple[tuple[str, str], ...]] | None = None,
+    cache: CheckCache | None = None,
 ) -> list[ReleaseItem]:
     """Every place in the package at `root` where another person's data may remain, minus released items.
 
@@ -333,9 +339,8 @@ def check_package(
         released: item ids a reviewer released with a recorded reason.
         files: only these files (relative paths, as `text_files` gives them), e.g. the part of a package
             that is written while its PDF prints; every text file when None.
-        cache: the hits of each distinct string (under whether it is a page's and its `text_key`), shared by
-            several calls on one package (at most `CHECK_CACHE` strings: then it starts again; the hits are the
-            same, only slower to find).
+        cache: the hits of each distinct string (`CheckCache`), shared by several calls on one package (at most
+            `CHECK_CACHE` strings: then it starts again; the hits are the same, only slower to find).
     """
     finder = others.finder()
     find = finder.find_fresh if finder else None
@@ -349,7 +354,7 @@ def check_package(
         for where, text in _strings(path, rel):
             if not text or text.isspace():
                 continue
-            key = (html, text_key(text))
+            key = (True, text_key(text)) if html else text_key(text)
             hits = cache.get(key)
             if hits is None:
                 hits = _hits(text, rel, find, classifier, matcher, allowed)

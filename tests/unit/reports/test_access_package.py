@@ -290,6 +290,59 @@ def test_failure_mid_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert hashlib.sha256((first.path / "manifest.json").read_bytes()).hexdigest() == first.manifest_sha256
 
 
+def test_while_zipping_sees_every_file_while_the_zip_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`while_zipping` runs once every file (manifest.json last) is in the package directory, before the directory
+    takes its place, while the zip is being made (the zip waits here until the hook has run: one after the other,
+    it would wait in vain); the zip holds every file of the finished package."""
+    import threading
+
+    from reports import packaging
+
+    zip_started, hook_ran, overlapped = threading.Event(), threading.Event(), []
+    zip_directory = packaging.zip_directory
+
+    def zipping(*args: object) -> None:
+        zip_started.set()
+        overlapped.append(hook_ran.wait(10))
+        zip_directory(*args)  # type: ignore[arg-type]
+
+    seen: list[tuple[list[str], bool, bool]] = []
+
+    def hook(root: Path) -> None:
+        names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        seen.append((names, zip_started.wait(10), root.name == "REQ-2026-0042"))
+        hook_ran.set()
+
+    monkeypatch.setattr(packaging, "zip_directory", zipping)
+    result = build_access_package(package_input(), tmp_path / "out", pdf=False, while_zipping=hook)
+    [(names, zip_was_started, in_place)] = seen
+    assert zip_was_started and overlapped == [True] and not in_place
+    assert names == sorted(p.relative_to(result.path).as_posix() for p in result.path.rglob("*") if p.is_file())
+    assert "manifest.json" in names
+    with zipfile.ZipFile(result.zip_path) as zf:
+        assert sorted(n.removeprefix("REQ-2026-0042/") for n in zf.namelist()) == names
+
+
+def test_a_failure_while_zipping_leaves_nothing(tmp_path: Path) -> None:
+    """An exception from `while_zipping` (a check that failed) aborts the package once the zip has stopped: no
+    directory, zip or temp file is left, and an older package stays as it was."""
+
+    def fail(_root: Path) -> None:
+        raise OSError("check failed")
+
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="check failed"):
+        build_access_package(package_input(), out, pdf=False, while_zipping=fail)
+    assert list(out.iterdir()) == []
+    first = build_access_package(package_input(), out, pdf=False)
+    zipped = first.zip_path.read_bytes()
+    with pytest.raises(OSError, match="check failed"):
+        build_access_package(package_input(items=()), out, pdf=False, while_zipping=fail)
+    assert sorted(p.name for p in out.iterdir()) == ["REQ-2026-0042", "REQ-2026-0042.zip"]
+    assert first.zip_path.read_bytes() == zipped
+    assert hashlib.sha256((first.path / "manifest.json").read_bytes()).hexdigest() == first.manifest_sha256
+
+
 @pytest.mark.parametrize(
     ("endpoint", "session"),
     [

@@ -243,14 +243,15 @@ def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
     assert 0 < len(bounded) <= 2
 
 
+@pytest.mark.parametrize("rest", ["while zipping", "after the move"])
 @pytest.mark.parametrize("child", ["forked", "no fork", "fails"])
 def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
-    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, child: str
+    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, child: str, rest: str
 ) -> None:
     """The assembly's check (the pages in a forked child started before the browser, the data files here, then
-    the rest, after the package has moved to its final place) lists every hit of one pass, in its order. Without
-    a child the pages are checked at once; a child that fails is replaced by a check of the pages where they are
-    now."""
+    the rest: while the package is zipped, or after it has moved to its final place) lists every hit of one pass,
+    in its order. Without a child the pages are checked at once; a child that fails is replaced by a check of the
+    pages where they are when the rest is checked."""
     parent = os.getpid()
     if child == "no fork":
         monkeypatch.setattr(forked.sys, "platform", "win32")
@@ -285,15 +286,17 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
         assert (release._pages is not None) is (child != "no fork")
         if release._pages is not None and release._pages._reader is not None:
             release._pages._reader.join(30)  # the child is done: the move below cannot disturb it
+        (root / "report.json").write_bytes(held)
+        if rest == "while zipping":
+            release.finish(root)
         final = root.with_name("final")
-        root.rename(final)  # as the package is moved to its place before the rest is checked
-        (final / "report.json").write_bytes(held)
+        root.rename(final)  # as the package is moved to its place
         assert release.the_rest(final) == whole
     finally:
         release.close()
     # the pages were checked here only without a child (where they were written) or after one failed (where they
-    # are now)
-    assert pages_here == {"forked": [], "no fork": [root], "fails": [final]}[child]
+    # are when the rest is checked)
+    assert pages_here == {"forked": [], "no fork": [root], "fails": [root if rest == "while zipping" else final]}[child]
 
 
 def test_before_printing_runs_before_the_browser_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -317,3 +320,31 @@ def test_before_printing_runs_before_the_browser_starts(tmp_path: Path, monkeypa
     assert (before, while_) == ("before", "while")
     assert not printing_before and printing_while
     assert "report.html" in files_before and any(name.startswith("data/") for name in files_before)
+
+
+@pytest.mark.parametrize("first", ["page", "data"])
+def test_a_page_string_and_the_same_data_string_are_remembered_apart(
+    tmp_path: Path, subject: Matcher, classifier: Classifier, first: str
+) -> None:
+    """A page's string is analysed in pieces (split where tags and markers were), a data string whole, so the
+    same text can hold a hit as data and none on a page: with one memory shared by two calls, in either order,
+    each file gets the hits it gets alone."""
+    text = "+44 20 7946  0958"  # a phone number whole; split at the double space on a page
+    root = _package(tmp_path)
+    data = next(root.glob("data/laptop-01/*.jsonl"))
+    data.write_text(data.read_text(encoding="utf-8") + json.dumps({"text": text}) + "\n", encoding="utf-8")
+    page = root / "report.html"
+    page.write_text(page.read_text(encoding="utf-8") + text + "\n", encoding="utf-8")
+    files = {"page": ["report.html"], "data": [data.relative_to(root).as_posix()]}
+    others = OtherPeople(subject)
+
+    def check(name: str, cache: dict[object, Any] | None = None) -> list[ReleaseItem]:
+        return check_package(
+            root, others=others, matcher=subject, classifier=classifier, allow=ALLOW, files=files[name], cache=cache
+        )
+
+    alone = {name: check(name) for name in files}
+    assert [i.reason for i in alone["data"]] == ["detected_phone"] and alone["page"] == []
+    shared: dict[object, Any] = {}
+    second = "data" if first == "page" else "page"
+    assert [check(first, shared), check(second, shared)] == [alone[first], alone[second]]
