@@ -396,19 +396,12 @@ def ordered_items(items: Sequence[PackageItem]) -> Sequence[PackageItem]:
 
 
 def _print_while(
-    inp: PackageInput,
-    root: Path,
-    hooks: tuple[Callable[[Path], None] | None, Callable[[Path], None] | None],
-    pdf_max_items: int,
+    inp: PackageInput, root: Path, while_printing: Callable[[Path], None] | None, pdf_max_items: int
 ) -> str:
-    """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile, after
-    `before_printing`: `hooks`); its outcome."""
+    """Print report.pdf (the browser waits in a thread, so `while_printing` runs meanwhile); its outcome."""
     # The PDF is printed from the same page with every conversation open (closed ones would not print); a copy
     # longer than `pdf_max_items` records is printed without them (thousands of pages take Chromium minutes), and
     # without the list of its conversations too when they are more than that.
-    before_printing, while_printing = hooks
-    if before_printing is not None:  # before the browser is started: a process forked now holds none of its pipes
-        before_printing(root)
     printable = root / ".print.html"
     copy = pdf_copy(inp, pdf_max_items)
     write_chunks(printable, iter_access_html(inp, expanded=True, copy=copy))
@@ -425,12 +418,30 @@ def _print_while(
     return status
 
 
+#: Writes the package's page (report.html); see `build_access_package`'s `page_writer`.
+WritePage = Callable[[], None]
+
+
+def _start_page(
+    inp: PackageInput, root: Path, page_writer: Callable[[Path, WritePage], Callable[[], None]] | None
+) -> Callable[[], None]:
+    """Have report.html written (by `page_writer`, or here and now); what returns once it is complete."""
+
+    def write_page() -> None:
+        write_chunks(root / "report.html", iter_access_html(inp))
+
+    if page_writer is not None:
+        return page_writer(root, write_page)
+    write_page()
+    return lambda: None
+
+
 def build_access_package(
     inp: PackageInput,
     out_dir: Path,
     *,
     pdf: bool = True,
-    before_printing: Callable[[Path], None] | None = None,
+    page_writer: Callable[[Path, WritePage], Callable[[], None]] | None = None,
     while_printing: Callable[[Path], None] | None = None,
     while_zipping: Callable[[Path], None] | None = None,
     pdf_max_items: int = PDF_MAX_ITEMS,
@@ -441,13 +452,16 @@ def build_access_package(
         inp: the request, register and redacted findings.
         out_dir: the packages directory; the package goes to `out_dir/<request_id>/` and `.zip`.
         pdf: print report.pdf when headless Chromium is installed (skipped silently otherwise).
-        before_printing: called with the package directory once the data files and report.html are written,
-            before the browser is started (the caller forks a check of the page then: the copy holds none of
-            the browser's pipes). An exception from it aborts the package (nothing is left half-written).
-        while_printing: called with the package directory after `before_printing`, while the browser prints
-            the PDF in its own process (without a PDF, at once; the caller checks the data files meanwhile);
-            report.json and manifest.json are written after it returns. An exception from it aborts the package
-            (nothing is left half-written).
+        page_writer: called with the package directory and what writes report.html into it, before anything
+            else is written (and before the browser is started: a process forked then holds none of its pipes);
+            the caller writes the page (it may fork a copy that writes and checks it while the data files are
+            written here) and returns what, called once the PDF is printed, returns when report.html is complete
+            (written again where a copy failed). Without it the page is written here first. An exception from
+            either aborts the package (nothing is left half-written).
+        while_printing: called with the package directory once the data files are written, while the browser
+            prints the PDF in its own process (without a PDF, at once; the caller checks the data files
+            meanwhile); report.json and manifest.json are written after it returns. An exception from it aborts
+            the package (nothing is left half-written).
         while_zipping: called with the package directory once every file is written, while a thread zips it
             (`atomic_package`; the caller checks the files written last meanwhile). An exception from it aborts
             the package (nothing is left half-written).
@@ -465,14 +479,12 @@ def build_access_package(
 
     ordered = replace(inp, items=ordered_items(inp.items))
     with atomic_package(out_dir, inp.request_id, inp.generated_at, while_zipping) as root:
+        page_written = _start_page(ordered, root, page_writer)
         files = write_data_files(root, ordered.items)
-        write_chunks(root / "report.html", iter_access_html(ordered))
-        hooks = (before_printing, while_printing)
-        pdf_status = _print_while(ordered, root, hooks, pdf_max_items) if pdf else "skipped: not requested"
-        if not pdf:
-            for hook in hooks:
-                if hook is not None:
-                    hook(root)
+        pdf_status = _print_while(ordered, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
+        if not pdf and while_printing is not None:
+            while_printing(root)
+        page_written()
         form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
         write_report_json(root / "report.json", ordered, files, pdf_status, form)
         manifest_sha = write_manifest(

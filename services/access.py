@@ -655,14 +655,14 @@ def assemble_package(
 
 
 def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck) -> PackageResult | PortabilityResult:
-    """Write the access package (checking its files while the PDF prints) or the portability export."""
+    """Write the access package (checking its files as they are written) or the portability export."""
     out_dir = settings.access.package_dir
     if RequestKind(package_input.kind) is RequestKind.PORTABILITY:
         return build_portability_export(package_input, out_dir)
     return build_access_package(
         package_input,
         out_dir,
-        before_printing=check.pages,
+        page_writer=check.pages,
         while_printing=check.files_so_far,
         while_zipping=check.finish,
         pdf_max_items=settings.access.pdf_max_items,
@@ -670,14 +670,13 @@ def _build(settings: Settings, package_input: PackageInput, check: _ReleaseCheck
 
 
 class _ReleaseCheck:
-    """The release check of one package, run on the files written so far while its PDF prints (the browser
-    works in its own process) and then on the rest while the package is zipped; hits are listed in file order,
+    """The release check of one package: its page (report.html) written and checked by a forked copy of this
+    process (`services.forked`) while this one writes the data files and checks them as the PDF prints (the
+    browser works in its own process), then the rest while the package is zipped; hits are listed in file order,
     as one pass gives them.
 
-    The pages (report.html) are checked by a forked copy of this process (`services.forked`), started before the
-    browser, while this one checks the data files: a page's strings are remembered apart from the data's
-    (`check_package`), so the split changes no result, and where no child can run (or one fails) this process
-    checks the pages itself.
+    A page's strings are remembered apart from the data's (`check_package`), so the split changes no result;
+    where no child can run (or one fails) this process writes and checks the page itself.
     """
 
     def __init__(
@@ -690,27 +689,36 @@ class _ReleaseCheck:
         self._checked: set[str] = set()
         self._hits: list[ReleaseItem] = []
         self._pages: forked.Forked[list[ReleaseItem]] | None = None
-        self._page_files: list[str] = []
         self._done: list[ReleaseItem] | None = None
 
-    def pages(self, root: Path) -> None:
-        """Start the check of the pages written so far in a forked child (before the browser starts: the child
-        then holds none of its pipes); without a child they are checked now, where they were written."""
-        self._page_files = [name for name in _written(root) if name.endswith(".html")]
-        self._pages = forked.start(self._check_pages(root))
-        if not self._pages.in_child:
-            self._hits += self._pages.result()
-            self._pages = None
-        self._checked.update(self._page_files)
+    def pages(self, root: Path, write: Callable[[], None]) -> Callable[[], None]:
+        """Write the page (`write`) and check it in a forked child, started before anything else is written
+        (the child then holds none of the browser's pipes); without a child, here and now. Returns what waits
+        for the page: it returns once report.html is complete and checked (written again and checked here
+        where the child failed)."""
+        job = forked.start(functools.partial(self._write_and_check, root, write))
+        if job.in_child:
+            self._pages = job
+        else:
+            self._hits += job.result()
+        return functools.partial(self._pages_written, root, write)
+
+    def _write_and_check(self, root: Path, write: Callable[[], None]) -> list[ReleaseItem]:
+        write()
+        return check_package(root, files=_pages_of(root), **self._kwargs)
+
+    def _pages_written(self, root: Path, write: Callable[[], None]) -> None:
+        job, self._pages = self._pages, None
+        if job is not None:
+            self._hits += job.result(instead=functools.partial(self._write_and_check, root, write))
+        self._checked.update(_pages_of(root))
 
     def files_so_far(self, root: Path) -> None:
-        """Check the package's text files written so far and not checked yet (the data files)."""
-        files = [name for name in _written(root) if name not in self._checked]
+        """Check the package's text files written so far and not checked yet, but the page (the data files;
+        the page may still be being written by the child)."""
+        files = [name for name in _written(root) if name not in self._checked and not _is_page(name)]
         self._hits += check_package(root, files=files, cache=self._cache, **self._kwargs)
         self._checked.update(files)
-
-    def _check_pages(self, root: Path) -> Callable[[], list[ReleaseItem]]:
-        return functools.partial(check_package, root, files=self._page_files, **self._kwargs)
 
     def finish(self, root: Path) -> None:
         """Check the files not checked yet in the finished package at `root` (while it is zipped: `the_rest`
@@ -725,13 +733,10 @@ class _ReleaseCheck:
         return self._done
 
     def _the_rest(self, root: Path) -> list[ReleaseItem]:
-        """Check the files not checked yet; every hit, in the package's file order. The package is at `root`
-        now: a child that failed is replaced by a check of the pages there."""
+        """Check the files not checked yet; every hit, in the package's file order."""
         order = {name: n for n, name in enumerate(text_files(root))}
         rest = [name for name in order if name not in self._checked]
-        pages, self._pages = self._pages, None
-        hits = self._hits + (pages.result(instead=self._check_pages(root)) if pages is not None else [])
-        hits += check_package(root, files=rest, cache=self._cache, **self._kwargs)
+        hits = self._hits + check_package(root, files=rest, cache=self._cache, **self._kwargs)
         return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
 
     def close(self) -> None:
@@ -744,6 +749,15 @@ class _ReleaseCheck:
 def _written(root: Path) -> list[str]:
     """The package's text files written so far, not the page's print copy."""
     return [name for name in text_files(root) if not name.rpartition("/")[2].startswith(".")]
+
+
+def _is_page(name: str) -> bool:
+    return name.endswith(".html")
+
+
+def _pages_of(root: Path) -> list[str]:
+    """The package's pages (report.html), once written."""
+    return [name for name in _written(root) if _is_page(name)]
 
 
 def _block_on_hits(

@@ -245,21 +245,19 @@ def test_a_tiny_cache_bound_gives_the_same_hits_and_keeps_the_cache_small(
 
 @pytest.mark.parametrize("rest", ["while zipping", "after the move"])
 @pytest.mark.parametrize("child", ["forked", "no fork", "fails"])
-def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
+def test_the_page_written_and_checked_by_a_forked_child_gives_the_hits_of_one_pass(
     tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch, child: str, rest: str
 ) -> None:
-    """The assembly's check (the pages in a forked child started before the browser, the data files here, then
-    the rest: while the package is zipped, or after it has moved to its final place) lists every hit of one pass,
-    in its order. Without a child the pages are checked at once; a child that fails is replaced by a check of the
-    pages where they are when the rest is checked."""
+    """The assembly's check (the page written and checked in a forked child started before anything else is
+    written, the data files here, then the rest: while the package is zipped, or after it has moved to its final
+    place) lists every hit of one pass, in its order. Without a child the page is written and checked at once; a
+    child that fails half-way through the page is replaced by writing the whole page and checking it here."""
     parent = os.getpid()
     if child == "no fork":
         monkeypatch.setattr(forked.sys, "platform", "win32")
     check, pages_here = access.check_package, []
 
     def checking(*args: Any, **kwargs: Any) -> list[ReleaseItem]:
-        if os.getpid() != parent and child == "fails":
-            raise OSError("the child cannot read")
         if os.getpid() == parent and "report.html" in kwargs["files"]:
             pages_here.append(args[0])
         return check(*args, **kwargs)
@@ -276,17 +274,25 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
     others = OtherPeople(subject)
     others.add_person("directory", names=["Greta Lindqvist"])
     whole = check_package(root, others=others, matcher=subject, classifier=classifier, allow=ALLOW)
-    assert {i.file for i in whole} >= {"report.html", "report.json"}
-    held = (root / "report.json").read_bytes()
-    (root / "report.json").unlink()  # written after the first part, as the package writes it
+    assert {"report.html", "report.json"} <= {i.file for i in whole} and any(i.file.startswith("data/") for i in whole)
+    held_page, held_report = page.read_text(encoding="utf-8"), (root / "report.json").read_bytes()
+    page.unlink()  # written by the page writer, report.json after the data files' check
+    (root / "report.json").unlink()
+
+    def write() -> None:
+        if os.getpid() != parent and child == "fails":
+            page.write_text(held_page[: len(held_page) // 2], encoding="utf-8")
+            raise OSError("the child cannot write")
+        page.write_text(held_page, encoding="utf-8")
+
     release = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
     try:
-        release.pages(root)
-        release.files_so_far(root)
+        written = release.pages(root, write)
         assert (release._pages is not None) is (child != "no fork")
-        if release._pages is not None and release._pages._reader is not None:
-            release._pages._reader.join(30)  # the child is done: the move below cannot disturb it
-        (root / "report.json").write_bytes(held)
+        release.files_so_far(root)
+        written()
+        assert page.read_text(encoding="utf-8") == held_page
+        (root / "report.json").write_bytes(held_report)
         if rest == "while zipping":
             release.finish(root)
         final = root.with_name("final")
@@ -294,32 +300,41 @@ def test_the_pages_checked_by_a_forked_child_give_the_hits_of_one_pass(
         assert release.the_rest(final) == whole
     finally:
         release.close()
-    # the pages were checked here only without a child (where they were written) or after one failed (where they
-    # are when the rest is checked)
-    assert pages_here == {"forked": [], "no fork": [root], "fails": [root if rest == "while zipping" else final]}[child]
+    # the page was checked here only without a child, or after one failed (both before the package moved)
+    assert pages_here == {"forked": [], "no fork": [root], "fails": [root]}[child]
 
 
-def test_before_printing_runs_before_the_browser_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The page check is forked before the browser is started (a copy forked while the browser starts would hold
-    its pipes open), with the data files and report.html written; the data are checked while it prints."""
+def test_the_page_is_written_first_and_complete_before_report_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page writer is called before any file is written and before the browser is started (a copy forked while
+    the browser starts would hold its pipes open); the data files are checked while the PDF prints; what it returns
+    is called after the printing, before report.json is written."""
     import threading
 
     from reports import access_package
 
     seen: list[tuple[str, bool, list[str]]] = []
 
-    def hook(name: str) -> Callable[[Path], None]:
-        printing = lambda: any(t.name.startswith("pdf") for t in threading.enumerate())  # noqa: E731
-        return lambda root: seen.append((name, printing(), text_files(root)))
+    def note(name: str, root: Path) -> None:
+        printing = any(t.name.startswith("pdf") for t in threading.enumerate())
+        seen.append((name, printing, text_files(root)))
+
+    def page_writer(root: Path, write: Callable[[], None]) -> Callable[[], None]:
+        note("page writer", root)
+        return lambda: (write(), note("page written", root))[0]
 
     monkeypatch.setattr(access_package, "print_pdf", lambda *_a, **_k: time.sleep(0.2) or "written")
     build_access_package(
-        package_input(), tmp_path / "out", before_printing=hook("before"), while_printing=hook("while")
+        package_input(), tmp_path / "out", page_writer=page_writer, while_printing=lambda root: note("while", root)
     )
-    (before, printing_before, files_before), (while_, printing_while, _) = seen
-    assert (before, while_) == ("before", "while")
-    assert not printing_before and printing_while
-    assert "report.html" in files_before and any(name.startswith("data/") for name in files_before)
+    assert [(name, printing) for name, printing, _ in seen] == [
+        ("page writer", False), ("while", True), ("page written", False)
+    ]  # fmt: skip
+    (_, _, at_first), (_, _, while_printing), (_, _, after) = seen
+    assert at_first == []
+    assert any(name.startswith("data/") for name in while_printing) and "report.html" not in while_printing
+    assert "report.html" in after and "report.json" not in after
 
 
 @pytest.mark.parametrize("first", ["page", "data"])
