@@ -422,18 +422,53 @@ def _print_while(
 WritePage = Callable[[], None]
 
 
-def _start_page(
-    inp: PackageInput, root: Path, page_writer: Callable[[Path, WritePage], Callable[[], None]] | None
-) -> Callable[[], None]:
-    """Have report.html written (by `page_writer`, or here and now); what returns once it is complete."""
+@dataclass(frozen=True)
+class PageJob:
+    """report.html being written for `build_access_package` by its caller's `page_writer`.
+
+    Attributes:
+        wait: returns once report.html is complete (the caller writes it again where a copy of its process
+            failed).
+        cancel: stops the writing (the package is abandoned): nothing writes into the package afterwards.
+    """
+
+    wait: Callable[[], None]
+    cancel: Callable[[], None]
+
+
+_NOTHING_TO_WAIT_FOR = PageJob(wait=lambda: None, cancel=lambda: None)
+
+
+def _write_files(
+    inp: PackageInput,
+    root: Path,
+    hooks: tuple[Callable[[Path, WritePage], PageJob] | None, Callable[[Path], None] | None],
+    pdf: bool,
+    pdf_max_items: int,
+) -> tuple[list[ItemFiles], str]:
+    """report.html (by the page writer of `hooks`, or here first), the data files and report.pdf (`while_printing`
+    of `hooks` runs as it prints); the data files and the PDF's outcome, once the page is complete. Where this
+    fails, the page's writing is stopped before the package is removed."""
+    page_writer, while_printing = hooks
 
     def write_page() -> None:
         write_chunks(root / "report.html", iter_access_html(inp))
 
-    if page_writer is not None:
-        return page_writer(root, write_page)
-    write_page()
-    return lambda: None
+    page = _NOTHING_TO_WAIT_FOR
+    if page_writer is None:
+        write_page()
+    else:
+        page = page_writer(root, write_page)
+    try:
+        files = write_data_files(root, inp.items)
+        status = _print_while(inp, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
+        if not pdf and while_printing is not None:
+            while_printing(root)
+        page.wait()
+    except BaseException:
+        page.cancel()
+        raise
+    return files, status
 
 
 def build_access_package(
@@ -441,7 +476,7 @@ def build_access_package(
     out_dir: Path,
     *,
     pdf: bool = True,
-    page_writer: Callable[[Path, WritePage], Callable[[], None]] | None = None,
+    page_writer: Callable[[Path, WritePage], PageJob] | None = None,
     while_printing: Callable[[Path], None] | None = None,
     while_zipping: Callable[[Path], None] | None = None,
     pdf_max_items: int = PDF_MAX_ITEMS,
@@ -455,9 +490,9 @@ def build_access_package(
         page_writer: called with the package directory and what writes report.html into it, before anything
             else is written (and before the browser is started: a process forked then holds none of its pipes);
             the caller writes the page (it may fork a copy that writes and checks it while the data files are
-            written here) and returns what, called once the PDF is printed, returns when report.html is complete
-            (written again where a copy failed). Without it the page is written here first. An exception from
-            either aborts the package (nothing is left half-written).
+            written here) and returns a `PageJob`: waited for once the PDF is printed, cancelled where the package
+            fails before that. Without it the page is written here first. An exception from either aborts the
+            package (nothing is left half-written).
         while_printing: called with the package directory once the data files are written, while the browser
             prints the PDF in its own process (without a PDF, at once; the caller checks the data files
             meanwhile); report.json and manifest.json are written after it returns. An exception from it aborts
@@ -478,13 +513,9 @@ def build_access_package(
     """
 
     ordered = replace(inp, items=ordered_items(inp.items))
+    ordered.item_counts  # noqa: B018 - counted once, before a page writer's copy of this process would count again
     with atomic_package(out_dir, inp.request_id, inp.generated_at, while_zipping) as root:
-        page_written = _start_page(ordered, root, page_writer)
-        files = write_data_files(root, ordered.items)
-        pdf_status = _print_while(ordered, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
-        if not pdf and while_printing is not None:
-            while_printing(root)
-        page_written()
+        files, pdf_status = _write_files(ordered, root, (page_writer, while_printing), pdf, pdf_max_items)
         form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
         write_report_json(root / "report.json", ordered, files, pdf_status, form)
         manifest_sha = write_manifest(

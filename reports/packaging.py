@@ -202,7 +202,7 @@ def _zip_while(
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip") as pool:
         zipped = pool.submit(zip_directory, root, target, arc_root, when)
-        work(root)  # an exception leaves the block once the zip has stopped (the pool waits for its thread)
+        work(root)  # an exception leaves the block once the zip has finished (the pool waits for its thread)
     zipped.result()
 
 
@@ -217,7 +217,7 @@ def atomic_package(
     nothing is left: neither the temp directory nor a partial zip; an older package stays as it was.
     `while_zipping` (optional) is called with the finished temp directory while a thread zips it (zlib
     compresses without Python's lock, so a check of the files there runs meanwhile); an exception from it
-    aborts the package like any other, once the zip thread has stopped.
+    aborts the package like any other, once the zip thread has finished.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     check_package_id(name)

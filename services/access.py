@@ -45,7 +45,7 @@ from models.tables import Finding as FindingRow
 from models.tables import LocationScan, Request, utcnow
 from models.types import LocationStatus, RequestKind, RequestStatus
 from reports.access_input import PackageInput, PackageItem, SearchedLocation, missing_register_keys
-from reports.access_package import PackageResult, build_access_package
+from reports.access_package import PackageResult, PageJob, build_access_package
 from reports.portability import PortabilityResult, build_portability_export
 from services import forked
 from services.directory import load_directory
@@ -691,26 +691,26 @@ class _ReleaseCheck:
         self._pages: forked.Forked[list[ReleaseItem]] | None = None
         self._done: list[ReleaseItem] | None = None
 
-    def pages(self, root: Path, write: Callable[[], None]) -> Callable[[], None]:
+    def pages(self, root: Path, write: Callable[[], None]) -> PageJob:
         """Write the page (`write`) and check it in a forked child, started before anything else is written
-        (the child then holds none of the browser's pipes); without a child, here and now. Returns what waits
-        for the page: it returns once report.html is complete and checked (written again and checked here
-        where the child failed)."""
+        (the child then holds none of the browser's pipes); without a child, here and now. Waiting for the
+        returned job returns once report.html is complete and checked (written again and checked here where the
+        child failed); cancelling it ends the child."""
         job = forked.start(functools.partial(self._write_and_check, root, write))
         if job.in_child:
             self._pages = job
         else:
             self._hits += job.result()
-        return functools.partial(self._pages_written, root, write)
+        return PageJob(wait=functools.partial(self._pages_written, root, write), cancel=self.close)
 
     def _write_and_check(self, root: Path, write: Callable[[], None]) -> list[ReleaseItem]:
         write()
         return check_package(root, files=_pages_of(root), **self._kwargs)
 
     def _pages_written(self, root: Path, write: Callable[[], None]) -> None:
-        job, self._pages = self._pages, None
-        if job is not None:
-            self._hits += job.result(instead=functools.partial(self._write_and_check, root, write))
+        if self._pages is not None:
+            self._hits += self._pages.result(instead=functools.partial(self._write_and_check, root, write))
+            self._pages = None  # only now: until the result is in, `close` ends the child
         self._checked.update(_pages_of(root))
 
     def files_so_far(self, root: Path) -> None:
@@ -740,7 +740,8 @@ class _ReleaseCheck:
         return sorted(hits, key=lambda hit: order.get(hit.file, len(order)))
 
     def close(self) -> None:
-        """End the pages' check if it is still running (the package was not finished)."""
+        """End the page's writing and check if they are still running (the package was not finished): nothing
+        writes into the package afterwards."""
         if self._pages is not None:
             self._pages.cancel()
             self._pages = None

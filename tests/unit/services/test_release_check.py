@@ -21,7 +21,7 @@ from detection.others import OtherPeople
 from detection.text_key import TEXT_KEY_CHARS, text_key
 from models.errors import ConfigError
 from models.settings import DirectorySettings
-from reports.access_package import build_access_package
+from reports.access_package import PageJob, build_access_package
 from services import access, forked
 from services.directory import load_directory
 from services.release_check import ReleaseItem, check_package, text_files
@@ -287,10 +287,10 @@ def test_the_page_written_and_checked_by_a_forked_child_gives_the_hits_of_one_pa
 
     release = access._ReleaseCheck(others, subject, classifier, ALLOW, {})
     try:
-        written = release.pages(root, write)
+        job = release.pages(root, write)
         assert (release._pages is not None) is (child != "no fork")
         release.files_so_far(root)
-        written()
+        job.wait()
         assert page.read_text(encoding="utf-8") == held_page
         (root / "report.json").write_bytes(held_report)
         if rest == "while zipping":
@@ -302,6 +302,34 @@ def test_the_page_written_and_checked_by_a_forked_child_gives_the_hits_of_one_pa
         release.close()
     # the page was checked here only without a child, or after one failed (both before the package moved)
     assert pages_here == {"forked": [], "no fork": [root], "fails": [root]}[child]
+
+
+def test_a_package_that_fails_ends_the_page_writer_before_it_is_removed(
+    tmp_path: Path, subject: Matcher, classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the package fails while a forked child is still writing its page, the child is ended before the
+    package's directory is removed: nothing is written into the packages directory afterwards (a late page would
+    leave a hidden directory with the subject's data)."""
+    from reports import access_package
+
+    def fail(*_args: Any) -> None:
+        raise OSError("the disk refused")
+
+    def slow(write: Callable[[], None]) -> Callable[[], None]:
+        return lambda: (time.sleep(1.0), write())[1]
+
+    monkeypatch.setattr(access_package, "write_data_files", fail)
+    release = access._ReleaseCheck(OtherPeople(subject), subject, classifier, ALLOW, {})
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(OSError, match="the disk refused"):
+            build_access_package(
+                package_input(), out, pdf=False, page_writer=lambda root, write: release.pages(root, slow(write))
+            )
+        time.sleep(1.5)  # a child still running would have written the page by now
+        assert list(out.iterdir()) == []
+    finally:
+        release.close()
 
 
 def test_the_page_is_written_first_and_complete_before_report_json(
@@ -320,9 +348,9 @@ def test_the_page_is_written_first_and_complete_before_report_json(
         printing = any(t.name.startswith("pdf") for t in threading.enumerate())
         seen.append((name, printing, text_files(root)))
 
-    def page_writer(root: Path, write: Callable[[], None]) -> Callable[[], None]:
+    def page_writer(root: Path, write: Callable[[], None]) -> PageJob:
         note("page writer", root)
-        return lambda: (write(), note("page written", root))[0]
+        return PageJob(wait=lambda: (write(), note("page written", root))[0], cancel=lambda: None)
 
     monkeypatch.setattr(access_package, "print_pdf", lambda *_a, **_k: time.sleep(0.2) or "written")
     build_access_package(
