@@ -445,10 +445,10 @@ def _write_files(
     hooks: tuple[Callable[[Path, WritePage], PageJob] | None, Callable[[Path], None] | None],
     pdf: bool,
     pdf_max_items: int,
-) -> tuple[list[ItemFiles], str]:
-    """report.html (by the page writer of `hooks`, or here first), the data files and report.pdf (`while_printing`
-    of `hooks` runs as it prints); the data files and the PDF's outcome, once the page is complete. Where this
-    fails, the page's writing is stopped before the package is removed."""
+) -> tuple[str, str | None]:
+    """report.html (by the page writer of `hooks`, or here first), the data files, report.pdf (`while_printing`
+    of `hooks` runs as it prints) and report.json; the PDF's outcome and form, once the page is complete too.
+    Where this fails, the page's writing is stopped before the package is removed."""
     page_writer, while_printing = hooks
 
     def write_page() -> None:
@@ -464,11 +464,13 @@ def _write_files(
         status = _print_while(inp, root, while_printing, pdf_max_items) if pdf else "skipped: not requested"
         if not pdf and while_printing is not None:
             while_printing(root)
-        page.wait()
+        form = pdf_form(inp, pdf_max_items) if status == "written" else None
+        write_report_json(root / "report.json", inp, files, status, form)
+        page.wait()  # after report.json: it needs no page, and the page's copy may still be checking it
     except BaseException:
         page.cancel()
         raise
-    return files, status
+    return status, form
 
 
 def build_access_package(
@@ -490,8 +492,8 @@ def build_access_package(
         page_writer: called with the package directory and what writes report.html into it, before anything
             else is written (and before the browser is started: a process forked then holds none of its pipes);
             the caller writes the page (it may fork a copy that writes and checks it while the data files are
-            written here) and returns a `PageJob`: waited for once the PDF is printed, cancelled where the package
-            fails before that. Without it the page is written here first. An exception from either aborts the
+            written here) and returns a `PageJob`: waited for once report.json is written (before manifest.json),
+            cancelled where the package fails before that. Without it the page is written here first. An exception from either aborts the
             package (nothing is left half-written).
         while_printing: called with the package directory once the data files are written, while the browser
             prints the PDF in its own process (without a PDF, at once; the caller checks the data files
@@ -515,9 +517,7 @@ def build_access_package(
     ordered = replace(inp, items=ordered_items(inp.items))
     ordered.item_counts  # noqa: B018 - counted once, before a page writer's copy of this process would count again
     with atomic_package(out_dir, inp.request_id, inp.generated_at, while_zipping) as root:
-        files, pdf_status = _write_files(ordered, root, (page_writer, while_printing), pdf, pdf_max_items)
-        form = pdf_form(ordered, pdf_max_items) if pdf_status == "written" else None
-        write_report_json(root / "report.json", ordered, files, pdf_status, form)
+        pdf_status, form = _write_files(ordered, root, (page_writer, while_printing), pdf, pdf_max_items)
         manifest_sha = write_manifest(
             root,
             {"package": "access", "request_id": inp.request_id, "generated_at": _iso(inp.generated_at)},

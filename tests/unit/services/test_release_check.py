@@ -332,12 +332,12 @@ def test_a_package_that_fails_ends_the_page_writer_before_it_is_removed(
         release.close()
 
 
-def test_the_page_is_written_first_and_complete_before_report_json(
+def test_the_page_is_written_first_and_complete_before_the_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The page writer is called before any file is written and before the browser is started (a copy forked while
-    the browser starts would hold its pipes open); the data files are checked while the PDF prints; what it returns
-    is called after the printing, before report.json is written."""
+    the browser starts would hold its pipes open); the data files are checked while the PDF prints; the job it
+    returns is waited for after the printing and report.json, before manifest.json is written."""
     import threading
 
     from reports import access_package
@@ -362,7 +362,7 @@ def test_the_page_is_written_first_and_complete_before_report_json(
     (_, _, at_first), (_, _, while_printing), (_, _, after) = seen
     assert at_first == []
     assert any(name.startswith("data/") for name in while_printing) and "report.html" not in while_printing
-    assert "report.html" in after and "report.json" not in after
+    assert "report.html" in after and "report.json" in after and "manifest.json" not in after
 
 
 @pytest.mark.parametrize("first", ["page", "data"])
