@@ -493,8 +493,8 @@ def build_access_package(
             else is written (and before the browser is started: a process forked then holds none of its pipes);
             the caller writes the page (it may fork a copy that writes and checks it while the data files are
             written here) and returns a `PageJob`: waited for once report.json is written (before manifest.json),
-            cancelled where the package fails before that. Without it the page is written here first. An exception from either aborts the
-            package (nothing is left half-written).
+            cancelled where the package fails before that. Without it the page is written here first. An
+            exception from either aborts the package (nothing is left half-written).
         while_printing: called with the package directory once the data files are written, while the browser
             prints the PDF in its own process (without a PDF, at once; the caller checks the data files
             meanwhile); report.json and manifest.json are written after it returns. An exception from it aborts
