@@ -229,10 +229,14 @@ def test_records_classified_and_redacted_in_two_shares_give_the_items_and_people
     left."""
     matcher = _subject()
     texts = [json.dumps({"text": text}) for text in _SHOWN]
-    # The distinct records, in order: 4, 0, 2, 6, 1, 3, 5. "Anna Keller" (0) is the child's first; "ANNA KELLER"
-    # (2) comes next, here: the spelling kept is the first one's. 0 and 6 show the same address in one share.
+    # The distinct records, in order: 4, 0, 2, 6, 1, 3, 5, dealt by their text. "Anna Keller" (0) is the child's
+    # first; "ANNA KELLER" (2) comes next, here: the spelling kept is the first one's. 0 and 6 show the same address
+    # in one share.
     order = {"a": [4, 0, 2, 6, 1, 3, 5, 0], "bb": [3, 1, 5, 0, 2, 6], "a2": [2, 4, 1]}
     staged = [_finding(session, n, texts[t]) for session, ts in order.items() for n, t in enumerate(ts)]
+    dealer = access._Dealer(2)
+    dealt = {t: dealer.deal(len(texts[t])) for t in [4, 0, 2, 6, 1, 3, 5]}
+    assert (dealt[0], dealt[2], dealt[6]) == (1, 0, 1)
 
     def run(spool: TextSpool | None) -> tuple[list[tuple[str, object]], dict[str, Any]]:
         people = OtherPeople(matcher)
@@ -286,3 +290,16 @@ def test_staging_that_changes_between_the_passes_builds_nothing(changed: str) ->
         _redacted_items(_SETTINGS, staged, matcher, Classifier(default_region="GB"), OtherPeople(matcher))
     assert raised.value.retryable
     assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)  # noqa: S301 - our own error
+
+
+def test_records_are_dealt_to_the_shares_by_their_text() -> None:
+    """Long and short records that alternate (as records of different kinds do in staging) are dealt to two shares
+    of about equal text, where taking every other record would give one share all the long ones; dealt again in
+    the same order (another process reading the same staging), each goes to the same share."""
+    sizes = [1000, 10] * 50 + [5, 700, 3]
+    dealer = access._Dealer(2)
+    shares = [dealer.deal(size) for size in sizes]
+    load = [sum(size for size, share in zip(sizes, shares, strict=True) if share == k) for k in (0, 1)]
+    assert abs(load[0] - load[1]) <= max(sizes)
+    again = access._Dealer(2)
+    assert [again.deal(size) for size in sizes] == shares
