@@ -188,3 +188,20 @@ def test_the_child_has_default_signal_handlers_and_no_terminal() -> None:
     assert term and interrupt
     assert blocked == set()
     assert streams == [os.devnull] * 3
+
+
+def test_interrupts_are_blocked_from_before_the_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT and SIGTERM are blocked when the process forks (a signal then would make the new copy run the
+    parent's handler, with the parent's code after it) and are no longer blocked in either process afterwards."""
+    at_fork: list[set[signal.Signals]] = []
+    fork = os.fork
+
+    def forking() -> int:
+        at_fork.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return fork()
+
+    monkeypatch.setattr(forked.os, "fork", forking)
+    job = forked.start(lambda: signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    assert job.result() == set()
+    assert at_fork and {signal.SIGINT, signal.SIGTERM} <= at_fork[0]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()
