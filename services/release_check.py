@@ -61,11 +61,11 @@ _SPLIT = re.compile(r"\s{2,}|\[(?:email|phone|person|iban|card|ip|id|data) \d+\]
 _TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".csv")
 #: Distinct strings whose hits `check_package` remembers (then it starts again): a cache is only a
 #: speed-up, so its memory is bounded whatever the size of the package: about 150 bytes a string of Latin text
-#: (18 MB full), more for short strings of other scripts, which are kept as they are (`text_key`; up to some
-#: 45 MB full of 64-character strings of emoji). It holds every distinct data string of a package of some
+#: (15 MB full), more for short strings of other scripts, which are kept as they are (`text_key`; up to some
+#: 37 MB full of 64-character strings of emoji). It holds every distinct data string of a package of some
 #: 17 000 records (about 75 000), so that report.json, which repeats them, is checked from memory after the
 #: data files.
-CHECK_CACHE = 120_000
+CHECK_CACHE = 100_000
 #: The memory of `check_package`: each distinct string's hits under its `text_key`, a page's under
 #: `(True, text_key)` (a page's strings are analysed in pieces: `_nodes`). A data string's key is the
 #: `text_key` alone, not a pair: most strings are data strings, and a pair for each would cost a third more.
