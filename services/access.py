@@ -971,7 +971,9 @@ _Parked = tuple[ThirdPartyFinding, ...] | SpooledText
 # One distinct record classified: its content key, its third parties (parked; in a forked child's spool part, the
 # number of their record there) and what it shows about other people.
 _Classified = tuple[str | bytes, "_Parked | int", list[Learned]]
-_Share = Callable[[int, Callable[[tuple[ThirdPartyFinding, ...]], "_Parked | int"]], list[_Classified]]
+_Share = Callable[
+    [int, Callable[[tuple[ThirdPartyFinding, ...]], "_Parked | int"], Callable[[str | bytes], None]], list[_Classified]
+]
 #: Distinct records are classified (`_Dealer` deals them), and documents redacted, in this many shares where a
 #: child can be forked, the first share here.
 _SHARES = 2
@@ -1019,18 +1021,21 @@ def _classified(
     shares = _SHARES if forked.can_fork() else 1
 
     def share(
-        n: int, park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int], keys: list[str | bytes] | None = None
+        n: int, park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int], note: Callable[[str | bytes], None]
     ) -> list[_Classified]:
-        return _classify_share(staged, matcher, classifier, people, region, (n, shares), park, keys)
+        return _classify_share(staged, matcher, classifier, people, region, (n, shares), park, note)
 
     job = forked.start(functools.partial(_their_share, share, classifier, spool)) if shares > 1 else None
     order: list[str | bytes] = []  # every distinct record's key, in staging's order
     try:
-        mine = share(0, lambda third: _park(third, spool), order)
-        theirs, pieces, layout = job.result() if job is not None else ([], {}, None)
+        mine = share(0, lambda third: _park(third, spool), order.append)
+        theirs, pieces, layout, read = job.result() if job is not None else ([], {}, None, None)
     finally:
         if job is not None:
             job.cancel()
+    if read is not None and read != _KeysRead.of(order):
+        # The other process read other records (they may still have been dealt alike): staging changed meanwhile.
+        raise StagingChangedError()
     classifier.remember(pieces)
     part = spool.adopt(_THIRD_PART, layout) if spool is not None and layout is not None else None
     found = {key: (parked, learned) for key, parked, learned in theirs}
@@ -1053,15 +1058,41 @@ def _part(part: RecordSpool | None) -> RecordSpool:
 
 def _their_share(
     share: _Share, classifier: Classifier, spool: TextSpool | None
-) -> tuple[list[_Classified], dict[Any, Any], tuple[bytes, bytes, bytes] | None]:
+) -> tuple[list[_Classified], dict[Any, Any], tuple[bytes, bytes, bytes] | None, bytes]:
     """The second share, as the forked child classifies it: its third parties sealed into a spool part of its
-    own (their record numbers there, and the part's layout, go to the parent), and its memory of pieces."""
+    own (their record numbers there, and the part's layout, go to the parent), its memory of pieces, and the
+    digest of the distinct records it read (`_KeysRead`: the parent compares it with its own read)."""
+    read = _KeysRead()
     if spool is None:
-        return share(1, lambda third: third), classifier.remembered(), None
+        return share(1, lambda third: third, read.add), classifier.remembered(), None, read.digest()
     rows, layout = _in_part(
-        spool, _THIRD_PART, lambda seal: share(1, lambda third: seal(_rows_json(third)) if third else third)
+        spool, _THIRD_PART, lambda seal: share(1, lambda third: seal(_rows_json(third)) if third else third, read.add)
     )
-    return rows, classifier.remembered(), layout
+    return rows, classifier.remembered(), layout, read.digest()
+
+
+class _KeysRead:
+    """A digest of the distinct records' keys one pass read, in order: two processes that read staging apart
+    compare it, so any difference between their reads stops the assembly (`StagingChangedError`)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self) -> None:
+        self._hash = hashlib.blake2b(digest_size=16)
+
+    def add(self, key: str | bytes) -> None:
+        data = key if isinstance(key, bytes) else key.encode("utf-8", "surrogatepass")
+        self._hash.update((b"b" if isinstance(key, bytes) else b"s") + len(data).to_bytes(8, "big") + data)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+    @classmethod
+    def of(cls, keys: Iterable[str | bytes]) -> bytes:
+        read = cls()
+        for key in keys:
+            read.add(key)
+        return read.digest()
 
 
 def _classify_share(
@@ -1072,10 +1103,10 @@ def _classify_share(
     region: str,
     share: tuple[int, int],
     park: Callable[[tuple[ThirdPartyFinding, ...]], _Parked | int],
-    keys: list[str | bytes] | None = None,
+    note: Callable[[str | bytes], None] | None = None,
 ) -> list[_Classified]:
     """The distinct records of one share (`share` = (n, of): those `_Dealer` deals to share n, by their text),
-    classified, in staging's order (every distinct key goes to `keys`, in order, when given). What a record
+    classified, in staging's order (every distinct key goes to `note`, in order, when given). What a record
     shows that an earlier record of the share showed already is left out: adding it again would change nothing
     (the same identifier recurs across a request's records)."""
     n, of = share
@@ -1088,8 +1119,8 @@ def _classify_share(
         if key in seen:
             continue
         seen.add(key)
-        if keys is not None:
-            keys.append(key)
+        if note is not None:
+            note(key)
         if dealer.deal(len(item.content or "")) != n:
             continue
         value = _decode(item)

@@ -222,11 +222,11 @@ def _learned_in_one_pass(staged: list[Finding], matcher: Matcher) -> dict[str, A
 def test_records_classified_and_redacted_in_two_shares_give_the_items_and_people_of_one_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
-    """Every other distinct record classified by a forked child (its third parties sealed in a spool part of its
-    own), what they show learned here in order, then every other document redacted by another child: the same
-    items (texts, markers, counts) as one pass without a child, and the same people, with the spelling first
-    seen, as learning record by record; a child that fails is replaced by its share done here. No part file is
-    left."""
+    """About half the distinct records (dealt by their text) classified by a forked child (its third parties sealed
+    in a spool part of its own), what they show learned here in order, then every other document redacted by another
+    child: the same items (texts, markers, counts) as one pass without a child, and the same people, with the
+    spelling first seen, as learning record by record; a child that fails is replaced by its share done here. No
+    part file is left."""
     matcher = _subject()
     texts = [json.dumps({"text": text}) for text in _SHOWN]
     # The distinct records, in order: 4, 0, 2, 6, 1, 3, 5, dealt by their text. "Anna Keller" (0) is the child's
@@ -292,6 +292,27 @@ def test_staging_that_changes_between_the_passes_builds_nothing(changed: str) ->
     assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)  # noqa: S301 - our own error
 
 
+def test_a_read_that_differs_but_deals_alike_builds_nothing() -> None:
+    """The child's first read holds one more record, empty, than every other read: it is dealt without moving
+    any other record to another share, so both processes still classify every record the other expects. The
+    reads differ all the same, and the assembly stops with the retryable error (comparing the records read, not
+    only the records classified)."""
+    from services.access import StagingChangedError
+
+    matcher = _subject()
+    first = [_finding("a", 1, OTHER), _finding("a", 2, RECORD), _finding("b", 1, RECORD)]
+    parent, reads = os.getpid(), {"n": 0}
+
+    def staged() -> Any:
+        reads["n"] += 1
+        if os.getpid() != parent and reads["n"] == 1:  # the classifying child's read
+            return iter([_finding("c", 1, ""), *first])
+        return iter(first)
+
+    with pytest.raises(StagingChangedError, match="run the request again"):
+        _redacted_items(_SETTINGS, staged, matcher, Classifier(default_region="GB"), OtherPeople(matcher))
+
+
 def test_records_are_dealt_to_the_shares_by_their_text() -> None:
     """Long and short records that alternate (as records of different kinds do in staging) are dealt to two shares
     of about equal text, where taking every other record would give one share all the long ones; dealt again in
@@ -303,3 +324,23 @@ def test_records_are_dealt_to_the_shares_by_their_text() -> None:
     assert abs(load[0] - load[1]) <= max(sizes)
     again = access._Dealer(2)
     assert [again.deal(size) for size in sizes] == shares
+
+
+def test_the_classifying_shares_are_dealt_by_text_apart_and_whole() -> None:
+    """The two classifying shares, over long and short records in turn: no record in both, none in neither, and
+    about as much text in each (taking every other record would give one share all the long ones)."""
+    matcher = _subject()
+    texts = [json.dumps({"text": ("long " * 200 if n % 2 == 0 else "short") + f" {n}"}) for n in range(40)]
+    staged = [_finding("a", n, text) for n, text in enumerate(texts)]
+    classifier = Classifier(default_region="GB")
+    people = OtherPeople(matcher)
+
+    def share(n: int) -> set[str | bytes]:
+        found = access._classify_share(lambda: iter(staged), matcher, classifier, people, "GB", (n, 2), lambda t: t)
+        return {key for key, _parked, _learned in found}
+
+    shares = [share(0), share(1)]
+    assert not shares[0] & shares[1]
+    assert shares[0] | shares[1] == {access._content_key(text) for text in texts}
+    size = [sum(len(text) for text in texts if access._content_key(text) in share) for share in shares]
+    assert abs(size[0] - size[1]) <= max(len(text) for text in texts)
