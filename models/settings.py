@@ -245,6 +245,13 @@ class AccessSettings(_Section):
     sweep_cron: str = "0 * * * *"
     issue_with_gaps_days_before_deadline: int = Field(default=3, ge=0)
     max_workers: int = Field(default=8, ge=1, le=256)
+    local_scans: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="`file://` laptops one process scans at once (of its `max_workers`): they are read and searched "
+        "in this process, whose Python runs one thread at a time; several at once only slow each other down.",
+    )
     locations_per_task: int = Field(
         default=1,
         ge=1,

@@ -50,7 +50,7 @@ from reports.portability import PortabilityResult, build_portability_export
 from services import forked
 from services.directory import load_directory
 from services.evidence import publish_evidence
-from services.fanout import DISCOVERY, ScanContext
+from services.fanout import DISCOVERY, ScanContext, local_scan_slot
 from services.identity import identity_record
 from services.release_check import CheckCache, ReleaseBlockedError, ReleaseItem, check_package, text_files
 from services.request_ledger import package_delete_on, record_package_sealed, record_release_check
@@ -194,9 +194,10 @@ def _store_findings(session: Session, request_id: str, location: str, items: Ite
 
 
 def _scan(settings: Settings, location: str, matcher: Matcher, staged: StagingWriter) -> ScanResult:
-    """Scan one location, staging each finding as it is found (the result holds none of them)."""
+    """Scan one location, staging each finding as it is found (the result holds none of them); a `file://` laptop
+    waits for one of the process's slots for them (`local_scan_slot`)."""
     connector = open_location(location, settings)
-    with connector:
+    with local_scan_slot(settings, location), connector:
         if isinstance(connector, VersionedStore):
             return scan_store(connector, matcher, sink=staged.add)
         owners = [e.owner for e in settings.endpoints if e.name == location and e.owner]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from models import cases
 from models.db import session_scope
 from models.errors import RequestNotFoundError
-from models.settings import load_settings
+from models.settings import EndpointSettings, Settings, load_settings
 from models.tables import LocationScan
 from models.types import RequestKind
 from services import access
-from services.fanout import batches, current_scan_context, location_counts, shared_scan_context
+from services.fanout import batches, current_scan_context, local_scan_slot, location_counts, shared_scan_context
 from tests.integration.flows.conftest import make_fleet
 
 
@@ -71,3 +74,74 @@ def test_a_request_without_a_context_shares_nothing(tmp_path: Path) -> None:
     with shared_scan_context(settings, "DSR-1999-0001") as context:
         assert context is None
         assert current_scan_context("DSR-1999-0001") is None
+
+
+def _most_at_once(settings: Settings, locations: list[str], monkeypatch: pytest.MonkeyPatch, rid: str) -> int:
+    """How many of `locations` were inside their scan at once when all are scanned from threads started together
+    (each scan lasts at least 0.2 s)."""
+    inside, most, lock = 0, 0, threading.Lock()
+    real = access.scan_endpoint
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.2)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(access, "scan_endpoint", slow)
+    outcomes: list[str] = []
+    threads = [
+        threading.Thread(target=lambda loc=loc: outcomes.append(access.scan_location(settings, rid, loc).status))
+        for loc in locations
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["scanned"] * len(locations)
+    return most
+
+
+def test_file_laptops_are_scanned_as_many_at_once_as_local_scans_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`file://` laptops scanned from several threads take turns (one at a time by default), and
+    `[access].local_scans` raises how many may overlap."""
+    fleet = make_fleet(tmp_path, 3)
+    settings = load_settings(fleet.config)
+    rid = fleet.submit(RequestKind.ACCESS)
+    locations = access.begin_access(settings, rid)
+    assert settings.access.local_scans == 1
+    assert _most_at_once(settings, locations, monkeypatch, rid) == 1
+    two = settings.model_copy(update={"access": settings.access.model_copy(update={"local_scans": 2})})
+    assert _most_at_once(two, locations, monkeypatch, rid) == 2
+
+
+def test_only_file_laptops_wait_for_a_local_slot(tmp_path: Path) -> None:
+    """While the one slot is held, another `file://` laptop waits for it; an SSH laptop (walked on the laptop
+    itself) and a name that is no `file://` laptop go in at once."""
+    fleet = make_fleet(tmp_path, 2)
+    settings = load_settings(fleet.config)
+    remote = EndpointSettings(name="remote-01", url="ssh://dsr@127.0.0.1:2222")
+    settings = settings.model_copy(update={"endpoints": [*settings.endpoints, remote]})
+    entered: dict[str, threading.Event] = {name: threading.Event() for name in ("laptop-02", "remote-01", "store")}
+
+    def enter(location: str) -> None:
+        with local_scan_slot(settings, location):
+            entered[location].set()
+
+    with local_scan_slot(settings, "laptop-01"):
+        threads = [threading.Thread(target=enter, args=(name,)) for name in entered]
+        for thread in threads:
+            thread.start()
+        assert entered["remote-01"].wait(5) and entered["store"].wait(5)
+        assert not entered["laptop-02"].wait(0.3)
+    assert entered["laptop-02"].wait(5)
+    for thread in threads:
+        thread.join()
