@@ -5,6 +5,7 @@ Takes a request id only; run names carry the id, never identifiers. Domain work 
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, cast
 from uuid import UUID
@@ -40,7 +41,7 @@ from models.run_lock import hold_for_run
 from models.settings import Settings
 from models.types import LocationStatus
 from services import access as steps
-from services.fanout import batches, location_counts, shared_scan_context
+from services.fanout import batches, location_counts, reads_here, shared_scan_context
 from services.release_check import ReleaseBlockedError
 
 #: The progress artifact is sent at most this often (seconds), by this clock.
@@ -201,13 +202,16 @@ def _fan_out(request_id: str, todo: list[str], settings: Settings, tracker: _Pro
                 request_id,
                 len(reopened),
             )
-    elif per_task <= 1:
+    elif per_task <= 1:  # file:// laptops no more at once than their slots (`local_scan_slot`), the rest beside
         submit_bounded(lambda location: scan_location.submit(request_id, location), todo,
-                       settings.access.max_workers, finished)  # fmt: skip
+                       settings.access.max_workers, finished, narrow=functools.partial(reads_here, settings),
+                       narrow_limit=settings.access.local_scans)  # fmt: skip
     else:
         numbered = list(enumerate(batches(todo, per_task), start=1))
         submit_bounded(lambda pair: scan_locations.submit(request_id, pair[1], pair[0]), numbered,
-                       settings.access.max_workers, finished)  # fmt: skip
+                       settings.access.max_workers, finished,
+                       narrow=lambda pair: any(reads_here(settings, location) for location in pair[1]),
+                       narrow_limit=settings.access.local_scans)  # fmt: skip
 
 
 def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:

@@ -3,6 +3,8 @@ sanitised task errors and log redaction."""
 
 from __future__ import annotations
 
+import collections
+import functools
 import os
 import queue
 import re
@@ -157,26 +159,49 @@ def submit_bounded(
     work: Iterable[Any],
     limit: int,
     done: Callable[[PrefectFuture[Any]], None] | None = None,
+    *,
+    narrow: Callable[[Any], bool] | None = None,
+    narrow_limit: int = 1,
 ) -> list[PrefectFuture[Any]]:
-    """Submit one task per item of `work`, never more than `limit` running at once (`[access].max_workers`);
-    `done` is called with each future as it finishes. Returns every future, in submission order, all finished.
+    """Submit one task per item of `work`, never more than `limit` running at once (`[access].max_workers`),
+    and of the items `narrow` is true of, never more than `narrow_limit` (`[access].local_scans`): those wait
+    unsubmitted, in order, while the others go ahead. `done` is called with each future as it finishes. Returns
+    every future, in submission order, all finished.
 
     Each future gets one done-callback, which puts it on a queue the loop reads: the bookkeeping per finished
     task is constant, however many tasks run (waiting on the running set anew would register a callback on
     every running future each time one finishes)."""
-    pending = list(work)
-    pending.reverse()
+    pending = collections.deque(work)
+    held: collections.deque[Any] = collections.deque()  # narrow items waiting for a narrow place
     submitted: list[PrefectFuture[Any]] = []
-    finished: queue.SimpleQueue[PrefectFuture[Any]] = queue.SimpleQueue()
-    running = 0
-    while pending or running:
-        while pending and running < max(limit, 1):
-            future = submit(pending.pop())
+    finished: queue.SimpleQueue[tuple[PrefectFuture[Any], bool]] = queue.SimpleQueue()
+    running = narrowed = 0
+    while pending or held or running:
+        while running < max(limit, 1):
+            if held and narrowed < max(narrow_limit, 1):
+                item, is_narrow = held.popleft(), True
+            elif pending:
+                item = pending.popleft()
+                is_narrow = narrow is not None and narrow(item)
+                if is_narrow and narrowed >= max(narrow_limit, 1):
+                    held.append(item)
+                    continue
+            else:
+                break
+            future = submit(item)
             submitted.append(future)
             running += 1
-            future.add_done_callback(finished.put)
-        future = finished.get()
+            narrowed += is_narrow
+            future.add_done_callback(functools.partial(_finished, finished, is_narrow))
+        future, was_narrow = finished.get()
         running -= 1
+        narrowed -= was_narrow
         if done is not None:
             done(future)
     return submitted
+
+
+def _finished(
+    into: queue.SimpleQueue[tuple[PrefectFuture[Any], bool]], is_narrow: bool, future: PrefectFuture[Any]
+) -> None:
+    into.put((future, is_narrow))

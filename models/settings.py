@@ -249,8 +249,9 @@ class AccessSettings(_Section):
         default=1,
         ge=1,
         le=256,
-        description="`file://` laptops one process scans at once (of its `max_workers`): they are read and searched "
-        "in this process, whose Python runs one thread at a time; several at once only slow each other down.",
+        description="`file://` laptops an access run's process scans at once (of its `max_workers`): they are read "
+        "and searched in this process, whose Python runs one thread at a time; several at once only slow each other "
+        "down. SSH laptops and stores go ahead beside them.",
     )
     locations_per_task: int = Field(
         default=1,

@@ -90,31 +90,51 @@ def current_scan_context(request_id: str) -> ScanContext | None:
     return held[0] if held is not None else None
 
 
-_LOCAL_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+class _LocalSlots:
+    """How many `file://` scans this process runs at the moment, admitted against the limit each one is given
+    (the configuration's current `[access].local_scans`: a changed limit holds for the scans that start after)."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._free = threading.Condition()
+
+    @contextmanager
+    def held(self, limit: int) -> Iterator[None]:
+        with self._free:
+            self._free.wait_for(lambda: self._busy < max(limit, 1))
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._free:
+                self._busy -= 1
+                self._free.notify_all()
+
+
+_LOCAL_SLOTS = _LocalSlots()
 
 
 @contextmanager
 def local_scan_slot(settings: Settings, location: str) -> Iterator[None]:
     """Hold one of the process's `[access].local_scans` slots for the block when `location` is a `file://`
-    laptop; any other location (SSH, S3) passes at once.
+    laptop (`reads_here`); any other location (SSH, S3) passes at once.
 
     A `file://` laptop is read and searched entirely in this process, and its Python runs one thread at a time:
     several such scans at once do the same work taking turns, each turn paid in lock hand-overs and thread
     switches (eight at once took about twice the CPU time of one at a time on 100 simulated laptops). SSH
-    laptops are walked on the laptop itself and stores mostly wait on the network, so they keep overlapping
-    up to `[access].max_workers`.
+    laptops are walked on the laptop itself and stores mostly wait on the network, so they keep overlapping.
+    The access run submits no more `file://` laptops at once than the slots (`local_limit`), so its tasks do
+    not wait here in the places of other locations; the slots hold every other caller (a scan child on a
+    worker, a batch that mixes kinds) to the same bound.
     """
-    if not _reads_here(settings, location):
+    if not reads_here(settings, location):
         yield
         return
-    limit = settings.access.local_scans
-    with _SHARED_LOCK:
-        slots = _LOCAL_SLOTS.setdefault(limit, threading.BoundedSemaphore(limit))
-    with slots:
+    with _LOCAL_SLOTS.held(settings.access.local_scans):
         yield
 
 
-def _reads_here(settings: Settings, location: str) -> bool:
+def reads_here(settings: Settings, location: str) -> bool:
     """Whether `location` is a laptop whose files this process reads from its own file system (`file://`)."""
     return any(e.name == location and e.scheme == "file" for e in settings.endpoints)
 

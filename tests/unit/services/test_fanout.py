@@ -12,11 +12,18 @@ import pytest
 from models import cases
 from models.db import session_scope
 from models.errors import RequestNotFoundError
-from models.settings import EndpointSettings, Settings, load_settings
+from models.settings import EndpointSettings, Settings, StoreSettings, load_settings
 from models.tables import LocationScan
 from models.types import RequestKind
-from services import access
-from services.fanout import batches, current_scan_context, local_scan_slot, location_counts, shared_scan_context
+from services import access, fanout
+from services.fanout import (
+    batches,
+    current_scan_context,
+    local_scan_slot,
+    location_counts,
+    reads_here,
+    shared_scan_context,
+)
 from tests.integration.flows.conftest import make_fleet
 
 
@@ -76,11 +83,18 @@ def test_a_request_without_a_context_shares_nothing(tmp_path: Path) -> None:
         assert current_scan_context("DSR-1999-0001") is None
 
 
-def _most_at_once(settings: Settings, locations: list[str], monkeypatch: pytest.MonkeyPatch, rid: str) -> int:
-    """How many of `locations` were inside their scan at once when all are scanned from threads started together
-    (each scan lasts at least 0.2 s)."""
+@pytest.fixture
+def fresh_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's `file://` slots, empty for this test (a scan left by another test would hold one)."""
+    monkeypatch.setattr(fanout, "_LOCAL_SLOTS", fanout._LocalSlots())
+
+
+def _most_at_once(
+    settings: Settings, locations: list[str], rid: str, scan: Any, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """How many of `locations` were inside their scan (`scan`, the real one) at once when all are scanned from
+    threads started together (each scan lasts at least 0.2 s)."""
     inside, most, lock = 0, 0, threading.Lock()
-    real = access.scan_endpoint
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         nonlocal inside, most
@@ -89,7 +103,7 @@ def _most_at_once(settings: Settings, locations: list[str], monkeypatch: pytest.
             most = max(most, inside)
         time.sleep(0.2)
         try:
-            return real(*args, **kwargs)
+            return scan(*args, **kwargs)
         finally:
             with lock:
                 inside -= 1
@@ -108,6 +122,7 @@ def _most_at_once(settings: Settings, locations: list[str], monkeypatch: pytest.
     return most
 
 
+@pytest.mark.usefixtures("fresh_slots")
 def test_file_laptops_are_scanned_as_many_at_once_as_local_scans_allows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,20 +132,29 @@ def test_file_laptops_are_scanned_as_many_at_once_as_local_scans_allows(
     settings = load_settings(fleet.config)
     rid = fleet.submit(RequestKind.ACCESS)
     locations = access.begin_access(settings, rid)
+    real = access.scan_endpoint
     assert settings.access.local_scans == 1
-    assert _most_at_once(settings, locations, monkeypatch, rid) == 1
+    assert _most_at_once(settings, locations, rid, real, monkeypatch) == 1
     two = settings.model_copy(update={"access": settings.access.model_copy(update={"local_scans": 2})})
-    assert _most_at_once(two, locations, monkeypatch, rid) == 2
+    assert _most_at_once(two, locations, rid, real, monkeypatch) == 2
 
 
+@pytest.mark.usefixtures("fresh_slots")
 def test_only_file_laptops_wait_for_a_local_slot(tmp_path: Path) -> None:
     """While the one slot is held, another `file://` laptop waits for it; an SSH laptop (walked on the laptop
-    itself) and a name that is no `file://` laptop go in at once."""
+    itself), an S3 store and a name that is no `file://` laptop go in at once."""
     fleet = make_fleet(tmp_path, 2)
     settings = load_settings(fleet.config)
     remote = EndpointSettings(name="remote-01", url="ssh://dsr@127.0.0.1:2222")
-    settings = settings.model_copy(update={"endpoints": [*settings.endpoints, remote]})
-    entered: dict[str, threading.Event] = {name: threading.Event() for name in ("laptop-02", "remote-01", "store")}
+    store = StoreSettings(name="backups", url="s3://agent-backups/laptops/")
+    settings = settings.model_copy(
+        update={"endpoints": [*settings.endpoints, remote], "stores": [*settings.stores, store]}
+    )
+    assert [reads_here(settings, name) for name in ("laptop-01", "remote-01", "backups", "other")] == [
+        True, False, False, False
+    ]  # fmt: skip
+    names = ("laptop-02", "remote-01", "backups", "other")
+    entered: dict[str, threading.Event] = {name: threading.Event() for name in names}
 
     def enter(location: str) -> None:
         with local_scan_slot(settings, location):
@@ -140,8 +164,42 @@ def test_only_file_laptops_wait_for_a_local_slot(tmp_path: Path) -> None:
         threads = [threading.Thread(target=enter, args=(name,)) for name in entered]
         for thread in threads:
             thread.start()
-        assert entered["remote-01"].wait(5) and entered["store"].wait(5)
+        assert all(entered[name].wait(5) for name in ("remote-01", "backups", "other"))
         assert not entered["laptop-02"].wait(0.3)
     assert entered["laptop-02"].wait(5)
     for thread in threads:
+        thread.join()
+
+
+@pytest.mark.usefixtures("fresh_slots")
+def test_a_lowered_limit_holds_for_the_scans_that_start_after(tmp_path: Path) -> None:
+    """The slots are counted once for the process, against the limit each scan is given: with two held under
+    a limit of 2, a scan given a limit of 1 waits until both have left (not only one)."""
+    fleet = make_fleet(tmp_path, 3)
+    settings = load_settings(fleet.config)
+    two = settings.model_copy(update={"access": settings.access.model_copy(update={"local_scans": 2})})
+    entered, leave = threading.Event(), [threading.Event(), threading.Event()]
+
+    def hold(location: str, until: threading.Event) -> None:
+        with local_scan_slot(two, location):
+            until.wait(10)
+
+    holders = [threading.Thread(target=hold, args=(f"laptop-0{n + 1}", leave[n])) for n in range(2)]
+    for thread in holders:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while fanout._LOCAL_SLOTS._busy < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    def third() -> None:
+        with local_scan_slot(settings, "laptop-03"):
+            entered.set()
+
+    late = threading.Thread(target=third)
+    late.start()
+    leave[0].set()
+    assert not entered.wait(0.3)
+    leave[1].set()
+    assert entered.wait(5)
+    for thread in [*holders, late]:
         thread.join()
