@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import phonenumbers
@@ -79,7 +79,10 @@ _PIECEWISE_MAX = 65_535
 # Each is remembered under `text_key` (a long piece under its digest, not its text). 50 000 costs no measurable time
 # against 100 000 on 10 laptops of 30 MiB (17 549 findings) and keeps about 6 MB less at the assembly's peak.
 _PIECES_MAX = 50_000
-_PieceMemory = dict[str | bytes, tuple[tuple[str, int, int, float], ...]]
+_Result = tuple[str, int, int, float]  # (entity, start, end, score) in a piece
+# A piece's results: those of every recognizer but the phone one, and the phone numbers (None until a record or
+# string the phone gate opens on needs them: they are most of the analysis, and the gate stays shut on most texts).
+_PieceMemory = dict[str | bytes, tuple[tuple[_Result, ...], tuple[_Result, ...] | None]]
 _PHONE = "PHONE_NUMBER"
 
 
@@ -630,14 +633,21 @@ class Classifier:
         of a package is unchanged by redaction): its e-mail, IBAN and card results, its numbers when the phone
         gate opens on `text`, and the person heuristics run now (they read only `text`). None when not known."""
         memory = self._pieces
-        found = memory.get(text_key(text)) if memory is not None else None
+        key = text_key(text)
+        found = memory.get(key) if memory is not None else None
         if found is None:
             return None
-        phones = bool(self._phone_gate.search(text))
+        others, numbers = found
+        if self._phone_gate.search(text):
+            if numbers is None:  # not needed by any record so far: found now, and remembered
+                numbers = tuple(_in_pieces(self._phone.find, [text])[0])
+                if memory is not None:
+                    memory[key] = (others, numbers)
+            others = others + numbers
         results = [
             RecognizerResult(entity, start, end, score)
-            for entity, start, end, score in found
-            if entity in _RELEASE_ENTITIES and (phones or entity != _PHONE)
+            for entity, start, end, score in others
+            if entity in _RELEASE_ENTITIES
         ]
         if _PersonHeuristics.may_fire(text):
             results += self._analyzer.analyze(
@@ -667,12 +677,13 @@ class Classifier:
                 ad_hoc_recognizers=[self._subject_recognizer(matcher)],
                 score_threshold=_SCORE_THRESHOLD,
             )
-        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): the
-        # numbers of each piece are remembered as if open, and kept when it opens on the record.
+        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): the numbers
+        # of each piece are found, and remembered, only when it opens on the record.
         phones = bool(self._phone_gate.search(joined))
-        for offset, (entity, start, end, score) in _piece_results(self._analyzer, self._phone, memory, texts, starts):
-            if phones or entity != _PHONE:
-                results.append(RecognizerResult(entity, offset + start, offset + end, score))
+        for offset, (entity, start, end, score) in _piece_results(
+            self._analyzer, self._phone, memory, texts, starts, phones=phones
+        ):
+            results.append(RecognizerResult(entity, offset + start, offset + end, score))
         # Duplicates are dropped per entity and within one piece: dropping them again over the union changes
         # nothing else (presidio does the same once over all results).
         return list(EntityRecognizer.remove_duplicates(results))
@@ -735,33 +746,60 @@ class Classifier:
 
 
 def _piece_results(
-    analyzer: AnalyzerEngine, phone: _GatedPhoneRecognizer, memory: _PieceMemory, texts: list[str], starts: list[int]
-) -> list[tuple[int, tuple[str, int, int, float]]]:
-    """(piece start, result in the piece) for every piece; the pieces not in `memory` are analysed together
-    (joined by blank lines, as a record is: no result spans two of them) and remembered."""
+    analyzer: AnalyzerEngine,
+    phone: _GatedPhoneRecognizer,
+    memory: _PieceMemory,
+    texts: list[str],
+    starts: list[int],
+    *,
+    phones: bool,
+) -> list[tuple[int, _Result]]:
+    """(piece start, result in the piece) for every piece, its phone numbers only with `phones`; the pieces not in
+    `memory` are analysed together (joined by blank lines, as a record is: no result spans two of them) and
+    remembered, and so are the numbers of those whose numbers were not found before."""
     keys = [text_key(text) for text in texts]
     new = {key: text for key, text in zip(keys, texts, strict=True) if key not in memory}
     if new:
         if len(memory) + len(new) > _PIECES_MAX:
             memory.clear()
             new = dict(zip(keys, texts, strict=True))
-        offsets: list[int] = []
-        position = 0
-        for text in new.values():
-            offsets.append(position)
-            position += len(text) + len(_JOIN)
-        found: list[list[tuple[str, int, int, float]]] = [[] for _ in offsets]
         entities = [e for e in analyzer.get_supported_entities("en") if e not in ("PERSON", _PHONE)]
-        batch = _JOIN.join(new.values())
-        numbers = [r for r in phone.find(batch) if r.score >= _SCORE_THRESHOLD]
-        for r in (
-            analyzer.analyze(text=batch, language="en", entities=entities, score_threshold=_SCORE_THRESHOLD) + numbers
-        ):
-            index = bisect.bisect_right(offsets, r.start) - 1
-            found[index].append((r.entity_type, r.start - offsets[index], r.end - offsets[index], r.score))
+        found = _in_pieces(
+            lambda batch: analyzer.analyze(
+                text=batch, language="en", entities=entities, score_threshold=_SCORE_THRESHOLD
+            ),
+            list(new.values()),
+        )
         for key, results in zip(new, found, strict=True):
-            memory[key] = tuple(results)
-    return [(start, result) for key, start in zip(keys, starts, strict=True) for result in memory[key]]
+            memory[key] = (tuple(results), None)
+    if phones:
+        unknown = {key: text for key, text in zip(keys, texts, strict=True) if memory[key][1] is None}
+        if unknown:
+            numbers = _in_pieces(phone.find, list(unknown.values()))
+            for key, results in zip(unknown, numbers, strict=True):
+                memory[key] = (memory[key][0], tuple(results))
+    return [
+        (start, result)
+        for key, start in zip(keys, starts, strict=True)
+        for result in (memory[key][0] + (memory[key][1] or ()) if phones else memory[key][0])
+    ]
+
+
+def _in_pieces(analyse: Callable[[str], list[RecognizerResult]], texts: list[str]) -> list[list[_Result]]:
+    """`analyse`'s results above the threshold on `texts` joined by blank lines (one call), each given back to its
+    own text at its own offsets: no result spans two texts."""
+    offsets: list[int] = []
+    position = 0
+    for text in texts:
+        offsets.append(position)
+        position += len(text) + len(_JOIN)
+    found: list[list[_Result]] = [[] for _ in offsets]
+    for r in analyse(_JOIN.join(texts)):
+        if r.score < _SCORE_THRESHOLD:
+            continue
+        index = bisect.bisect_right(offsets, r.start) - 1
+        found[index].append((r.entity_type, r.start - offsets[index], r.end - offsets[index], r.score))
+    return found
 
 
 _NUMBER_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER"})

@@ -22,6 +22,7 @@ from presidio_analyzer.predefined_recognizers import (
 from detection import classify
 from detection.classify import _FAST_GATE_COORDINATES, _FAST_GATE_IPV6, HEALTH_TERMS, Classifier
 from detection.matcher import Matcher
+from detection.text_key import text_key
 
 # Pieces the patterns react to: numbers in many groupings, IP forms, e-mail parts, names, street words,
 # salutations, health terms in odd cases (Kelvin sign, long s), separators.
@@ -261,3 +262,35 @@ def test_memories_that_start_again_when_full_classify_the_same(
         assert restarting.classify(record, matcher) == whole.classify(record, matcher), record
     for text in (text for record in records for text in record.values()):
         assert restarting.detect_others(text, matcher) == whole.detect_others(text, matcher), text
+
+
+def test_a_pieces_numbers_are_found_once_a_record_the_phone_gate_opens_on_needs_them(
+    whole: Classifier, matcher: Matcher
+) -> None:
+    """A string's phone numbers are not looked for while every record it is in keeps the phone gate shut (they
+    would be dropped); the first record that opens the gate finds them, as analysing it whole does, and they are
+    remembered from then on."""
+    remembering = Classifier(default_region="GB")
+    assert remembering._pieces is not None
+    piece = "ring 44 20 7946 0958 today"  # a number phonenumbers finds, without a `+` or a leading 0
+    shut, opened = {"k0": piece}, {"k0": piece, "k1": "or +44 20 7946 0959"}
+    assert remembering.classify(shut, matcher) == whole.classify(shut, matcher)
+    assert remembering._pieces[text_key(piece)][1] is None
+    found = remembering.classify(opened, matcher)
+    assert found == whole.classify(opened, matcher)
+    assert [(f.pointer, f.text) for f in found.third_parties if f.entity == "PHONE_NUMBER"] == [
+        ("/k0", "44 20 7946 0958"), ("/k1", "+44 20 7946 0959")
+    ]  # fmt: skip
+    assert remembering._pieces[text_key(piece)][1]
+
+
+def test_a_remembered_string_whose_numbers_were_not_needed_is_checked_for_them(
+    whole: Classifier, matcher: Matcher
+) -> None:
+    """The release check's detections in a remembered string whose numbers were never looked for, when the
+    phone gate opens on it, are those of analysing it afresh: its numbers are found then."""
+    remembering = Classifier(default_region="GB")
+    assert remembering._pieces is not None
+    text = "call +44 20 7946 0958"
+    remembering._pieces[text_key(text)] = ((), None)
+    assert remembering.detect_others(text, matcher) == whole.detect_others(text, matcher) != []
