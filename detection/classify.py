@@ -80,9 +80,13 @@ _PIECEWISE_MAX = 65_535
 # against 100 000 on 10 laptops of 30 MiB (17 549 findings) and keeps about 6 MB less at the assembly's peak.
 _PIECES_MAX = 50_000
 _Result = tuple[str, int, int, float]  # (entity, start, end, score) in a piece
-# A piece's results: those of every recognizer but the phone one, and the phone numbers (None until a record or
-# string the phone gate opens on needs them: they are most of the analysis, and the gate stays shut on most texts).
-_PieceMemory = dict[str | bytes, tuple[tuple[_Result, ...], tuple[_Result, ...] | None]]
+# A piece's results: those of every recognizer but the phone one, and the phone numbers (None until a record the
+# phone gate opens on holds the piece: they are most of the analysis, and the gate stays shut on most records).
+_Remembered = tuple[tuple[_Result, ...], tuple[_Result, ...] | None]
+_PieceMemory = dict[str | bytes, _Remembered]
+# The results of a piece without any, shared (most pieces): numbers not looked for yet, and none found.
+_UNKNOWN: _Remembered = ((), None)
+_NOTHING: _Remembered = ((), ())
 _PHONE = "PHONE_NUMBER"
 
 
@@ -639,7 +643,9 @@ class Classifier:
             return None
         others, numbers = found
         if self._phone_gate.search(text):
-            if numbers is None:  # not needed by any record so far: found now, and remembered
+            if numbers is None:
+                # A safeguard: a piece's numbers are unknown only while the gate stayed shut on every record holding
+                # it, so it is shut on the piece itself (a match in the piece is one in the record). Found now.
                 numbers = tuple(_in_pieces(self._phone.find, [text])[0])
                 if memory is not None:
                     memory[key] = (others, numbers)
@@ -677,8 +683,8 @@ class Classifier:
                 ad_hoc_recognizers=[self._subject_recognizer(matcher)],
                 score_threshold=_SCORE_THRESHOLD,
             )
-        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): the numbers
-        # of each piece are found, and remembered, only when it opens on the record.
+        # The phone gate is a heuristic on the whole text (a `+` anywhere opens it for every number): a piece's
+        # numbers are found, and remembered, only when it opens on a record that holds the piece.
         phones = bool(self._phone_gate.search(joined))
         for offset, (entity, start, end, score) in _piece_results(
             self._analyzer, self._phone, memory, texts, starts, phones=phones
@@ -771,13 +777,14 @@ def _piece_results(
             list(new.values()),
         )
         for key, results in zip(new, found, strict=True):
-            memory[key] = (tuple(results), None)
+            memory[key] = (tuple(results), None) if results else _UNKNOWN
     if phones:
         unknown = {key: text for key, text in zip(keys, texts, strict=True) if memory[key][1] is None}
         if unknown:
             numbers = _in_pieces(phone.find, list(unknown.values()))
             for key, results in zip(unknown, numbers, strict=True):
-                memory[key] = (memory[key][0], tuple(results))
+                others = memory[key][0]
+                memory[key] = (others, tuple(results)) if others or results else _NOTHING
     return [
         (start, result)
         for key, start in zip(keys, starts, strict=True)
