@@ -123,9 +123,9 @@ def local_scan_slot(settings: Settings, location: str) -> Iterator[None]:
     several such scans at once do the same work taking turns, each turn paid in lock hand-overs and thread
     switches (eight at once took about twice the CPU time of one at a time on 100 simulated laptops). SSH
     laptops are walked on the laptop itself and stores mostly wait on the network, so they keep overlapping.
-    The access run submits no more `file://` laptops at once than the slots (`local_limit`), so its tasks do
-    not wait here in the places of other locations; the slots hold every other caller (a scan child on a
-    worker, a batch that mixes kinds) to the same bound.
+    The access run submits no more `file://` laptops at once than `[access].local_scans`, so its tasks do not
+    wait here in the places of other locations; the slots hold every other caller (a scan child on a worker, a
+    batch that mixes kinds) to the same bound.
     """
     if not reads_here(settings, location):
         yield
