@@ -3,7 +3,8 @@ short commands that start no flow take, each in a new process as a user runs it:
 list|show|submit|plan|approve`, `dsr hold list|add|release` and `dsr ledger verify|head|export`.
 
 Against a simulated one-laptop fleet's configuration whose case database (its SQLite file, or the PostgreSQL
-database of `--database-url`, which should be one of its own: requests are added to it) holds a few requests,
+database of `--database-url`, which should be one of its own: requests and holds are added to it, the holds'
+ids carry the run's start time so that a second run can use the same database) holds a few requests,
 one more erasure request per run whose plan awaits a decision (each `approve` run decides a plan of its own) and
 one legal hold per run to release; each `submit` run records a new request and each `hold add` run a new hold.
 Prints, per command, the median and best wall time over the runs and the median CPU time (user + system) of the
@@ -44,6 +45,7 @@ class Fixture:
     digest) and one hold per `hold release` run."""
 
     out: Path
+    tag: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
     shown: str = ""
     pending: list[tuple[str, str]] = field(default_factory=list)
     holds: list[str] = field(default_factory=list)
@@ -61,7 +63,7 @@ def _approve(n: int, f: Fixture) -> list[str]:
 
 def _hold_add(n: int, f: Fixture) -> list[str]:
     scope = ["--reason", "litigation", "--case-reference", "C-1", "--approver", "Legal", "--review-date", "2027-01-01"]
-    return ["hold", "add", "--id", f"LH-ADD-{n}", *scope]
+    return ["hold", "add", "--id", f"LH-ADD-{f.tag}-{n}", *scope]
 
 
 #: Command name -> its arguments for run N (0 is the unmeasured warm-up run) on the fixture.
@@ -125,7 +127,7 @@ def _prepare(out: Path, requests: int, runs: int, env: dict[str, str]) -> tuple[
         with session_scope(settings.database.url) as session:
             for n in range(runs + 1):
                 hold = add_hold(
-                    session, settings, hold_id=f"LH-REL-{n}", reason="litigation", case_reference="C-2",
+                    session, settings, hold_id=f"LH-REL-{fixture.tag}-{n}", reason="litigation", case_reference="C-2",
                     approver="Legal", review_date=date(2027, 1, 1),
                 )  # fmt: skip
                 fixture.holds.append(hold.id)
