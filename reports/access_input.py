@@ -474,7 +474,8 @@ class CopySession:
         session_label: whether its first item (by `sort_key`) has a session id (a `Session`, else a `File`).
         earliest: its first timestamp, None when undated.
         latest: its last timestamp.
-        paths: the paths of its items.
+        path: its first item's path (`paths` gives them all).
+        more_paths: the paths of its other items where they differ (most conversations lie in one file: no set).
         in_order: whether `positions` are already in `sort_key` order (else they are sorted when rendered).
     """
 
@@ -483,7 +484,8 @@ class CopySession:
     session_label: bool = False
     earliest: datetime | None = None
     latest: datetime | None = None
-    paths: set[str] = field(default_factory=set)
+    path: str | None = None
+    more_paths: set[str] | None = None
     in_order: bool = True
     _last: tuple[int, float, str, int] | None = None
 
@@ -501,7 +503,18 @@ class CopySession:
                 self.earliest = stamp
             if self.latest is None or stamp > self.latest:
                 self.latest = stamp
-        self.paths.add(key[2])  # the item's path
+        path = key[2]
+        if self.path is None:
+            self.path = path
+        elif path != self.path:
+            if self.more_paths is None:
+                self.more_paths = set()
+            self.more_paths.add(path)
+
+    @property
+    def paths(self) -> set[str]:
+        """The paths of its items."""
+        return ({self.path} if self.path is not None else set()) | (self.more_paths or set())
 
 
 @dataclass(slots=True)

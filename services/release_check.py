@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from detection.matcher import Matcher, pointer_of, walk_strings
 from detection.others import OtherHit, OtherPeople
 from detection.text_key import text_key
 from models.errors import InputError
+from reports.packaging import package_files
 
 #: Reason codes of a release-check hit (what kind of data, and how it is known to be someone else's).
 REASONS = {
@@ -178,10 +180,11 @@ def _jsonl_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[object, s
 
 def _json_strings(path: Path) -> Iterator[tuple[object, str]]:
     """A JSON file's strings with their pointers; a record's JSON text (a `/content` string) by its inner
-    strings. report.json, as `write_json` indents it, is read one element of its `items` at a time; any other
-    layout is read whole."""
-    document = _items_apart(path)
-    if document is None:
+    strings. A file whose first top-level array of `_ARRAYS` (report.json's `items`, manifest.json's `files`)
+    is laid out as `write_json` indents it is read one element of that array at a time; any other layout is
+    read whole."""
+    apart = _array_apart(path)
+    if apart is None:
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
             strings = walk_strings(json.loads(text))
@@ -189,7 +192,7 @@ def _json_strings(path: Path) -> Iterator[tuple[object, str]]:
             yield "line 1", text
             return
     else:
-        strings = _with_items(document, path)
+        strings = _with_array(*apart, path)
     for string, where, _key in strings:
         record: object = None
         if isinstance(where, tuple) and where[1] == "content" and string[:1] in "{[":
@@ -204,58 +207,64 @@ def _json_strings(path: Path) -> Iterator[tuple[object, str]]:
             yield inner, part
 
 
-_ITEMS_OPEN = '  "items": ['
+#: The top-level arrays read one element at a time: a package's records (report.json) and files (manifest.json)
+#: run to tens of thousands. Each by the line that opens it as `write_json` writes it.
+_ARRAYS = {f'  "{name}": [': name for name in ("items", "files")}
 _ITEM_OPEN, _ITEM_CLOSE = "    {", ("    }", "    },")
-_ITEMS_HERE = "\x00items\x00"  # stands for the array in the skeleton: `walk_strings` yields it where it is
+_ARRAY_HERE = "\x00array\x00"  # stands for the array in the skeleton: `walk_strings` yields it where it is
 
 
-def _items_apart(path: Path) -> dict[str, object] | None:
-    """report.json without its items (`"items": []`), when its `items` array is laid out as `write_json`
-    writes it (each element from a line `    {` to a line `    }` or `    },`; they are read again, one at a
-    time, by `_with_items`); else None."""
+def _array_apart(path: Path) -> tuple[dict[str, object], str] | None:
+    """The JSON file without its first top-level array of `_ARRAYS` (the array left empty), and the array's
+    name, when that array is laid out as `write_json` writes it (each element from a line `    {` to a line
+    `    }` or `    },`; they are read again, one at a time, by `_array_strings`); else None."""
     skeleton: list[str] = []
+    name: str | None = None
     state = "head"  # head, items (between elements), item (inside one), tail
     with path.open(encoding="utf-8", errors="replace") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
             if state == "head":
-                skeleton.append('  "items": [],' if line == _ITEMS_OPEN else line)
-                state = "items" if line == _ITEMS_OPEN else "head"
+                name = _ARRAYS.get(line)
+                skeleton.append(line if name is None else f'  "{name}": [],')
+                state = "head" if name is None else "items"
             elif state == "items":
                 if line == _ITEM_OPEN:
                     state = "item"
                 elif line in ("  ],", "  ]"):
                     state = "tail"
                     if line == "  ]":
-                        skeleton[-1] = '  "items": []'
+                        skeleton[-1] = f'  "{name}": []'
                 else:
                     return None
             elif state == "item":
                 state = "items" if line in _ITEM_CLOSE else "item"
             else:
                 skeleton.append(line)
-    if state != "tail":
+    if state != "tail" or name is None:
         return None
     try:
         document = json.loads("\n".join(skeleton))
     except ValueError:
         return None
-    return document if isinstance(document, dict) and document.get("items") == [] else None
+    return (document, name) if isinstance(document, dict) and document.get(name) == [] else None
 
 
-def _with_items(document: dict[str, object], path: Path) -> Iterator[tuple[str, object, bool]]:
-    """`walk_strings` of the whole report.json: the skeleton's strings, with the elements of `items` read from
-    the file one at a time where the walk reaches the array (after every key of the top level)."""
-    document = {**document, "items": _ITEMS_HERE}
+def _with_array(document: dict[str, object], name: str, path: Path) -> Iterator[tuple[str, object, bool]]:
+    """`walk_strings` of the whole file: the skeleton's strings, with the elements of the array `name` read from
+    the file one at a time where the walk reaches the array (after every key of the top level before it)."""
+    document = {**document, name: _ARRAY_HERE}
     for string, where, is_key in walk_strings(document):
-        if string is _ITEMS_HERE and not is_key and where == (None, "items"):
-            yield from _item_strings(path)
+        if string is _ARRAY_HERE and not is_key and where == (None, name):
+            yield from _array_strings(path, name)
         else:
             yield string, where, is_key
 
 
-def _item_strings(path: Path) -> Iterator[tuple[str, object, bool]]:
-    """The strings of each element of report.json's `items`, in order (the layout `_items_apart` checked)."""
+def _array_strings(path: Path, name: str) -> Iterator[tuple[str, object, bool]]:
+    """The strings of each element of the top-level array `name`, in order (the layout `_array_apart`
+    checked)."""
+    opening = f'  "{name}": ['
     block: list[str] = []
     index = 0
     state = "head"
@@ -263,26 +272,26 @@ def _item_strings(path: Path) -> Iterator[tuple[str, object, bool]]:
         for raw in fh:
             line = raw.rstrip("\n")
             if state == "head":
-                state = "items" if line == _ITEMS_OPEN else "head"
+                state = "items" if line == opening else "head"
             elif state == "items":
                 if line != _ITEM_OPEN:
                     return  # the end of the array
                 state, block = "item", [line]
             elif line in _ITEM_CLOSE:
                 block.append(line.removesuffix(","))
-                yield from _element_strings(index, "\n".join(block))
+                yield from _element_strings(f"/{name}/{index}", "\n".join(block))
                 state, block, index = "items", [], index + 1
             else:
                 block.append(line)
 
 
-def _element_strings(index: int, text: str) -> Iterator[tuple[str, object, bool]]:
+def _element_strings(pointer: str, text: str) -> Iterator[tuple[str, object, bool]]:
     try:
         element = json.loads(text)
     except ValueError:
-        yield text, f"/items/{index}", False
+        yield text, pointer, False
         return
-    yield from walk_strings(element, f"/items/{index}")
+    yield from walk_strings(element, pointer)
 
 
 def _html_strings(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, str]]:
@@ -312,10 +321,7 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
 
 def text_files(root: Path) -> list[str]:
     """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
-    return [
-        p.relative_to(root).as_posix()
-        for p in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _TEXT_SUFFIXES)
-    ]
+    return [rel for rel in package_files(root) if os.path.splitext(rel)[1] in _TEXT_SUFFIXES]
 
 
 def check_package(

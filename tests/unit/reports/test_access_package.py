@@ -19,7 +19,7 @@ from reports import access_package
 from reports.access_html import iter_access_html, mark_redactions, render_access_html
 from reports.access_input import SearchedLocation
 from reports.access_package import PackageResult, build_access_package
-from reports.packaging import safe_name, verify_manifest, write_json, zip_directory
+from reports.packaging import package_files, safe_name, verify_manifest, write_json, zip_directory
 from tests.unit.reports.samples import SESSION_A, item, items, package_input, tiny_png
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -530,3 +530,38 @@ def test_the_zip_copies_each_file_in_pieces_with_the_bytes_of_a_whole_file_write
     zip_directory(root, tmp_path / "package.zip", "REQ", when)
     monkeypatch.undo()
     assert (tmp_path / "package.zip").read_bytes() == expected.read_bytes()
+
+
+def test_package_files_lists_what_sorted_paths_list_in_their_order(tmp_path: Path) -> None:
+    """The package's files as strings, in the order (and with the choice of files) that sorting the `Path`s of
+    `rglob` gives: names where `-`, `.` or a longer name sorts apart from the part order, hidden files, a link to a
+    file (listed), a link to a directory (not followed), a broken link (not listed)."""
+    root = tmp_path / "pkg"
+    for rel in ("a/x.json", "a-b/x.json", "a.b", "a0/y", "ab/.hidden.csv", "é/ü.jsonl", "data/s 1/z.html", ".json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x", encoding="utf-8")
+    (root / "link-to-file.json").symlink_to(root / "a.b")
+    (root / "link-to-dir").symlink_to(root / "a", target_is_directory=True)
+    (root / "broken.json").symlink_to(root / "missing")
+    expected = [p.relative_to(root).as_posix() for p in sorted(p for p in root.rglob("*") if p.is_file())]
+    assert expected.index("a/x.json") < expected.index("a-b/x.json")  # where plain string order differs
+    assert sorted(expected) != expected
+    assert package_files(root) == expected
+
+
+def test_a_conversation_over_several_files_lists_every_file_and_marks_each_record() -> None:
+    """A conversation whose records lie in two files keeps both paths (its summary names both, each record shows
+    its path); one in a single file keeps its one path (no record shows it)."""
+    from reports.access_input import count_items
+
+    first, second = "/Users/ana/.claude/projects/p/cli-1.jsonl", "/Users/ana/.claude/projects/p/cli-2.jsonl"
+    split = [
+        item(location={"endpoint": "laptop-01", "path": path, "line": n})
+        for n, path in enumerate([first, second, first])
+    ]
+    alone = item(session_id=SESSION_A.replace("1", "3"), location={"endpoint": "laptop-01", "path": first, "line": 9})
+    counted = count_items([*split, alone])
+    sessions = [s for apps in counted.groups.values() for by_key in apps.values() for s in by_key.values()]
+    assert sorted(sorted(s.paths) for s in sessions) == [[first], [first, second]]
+    page = render_access_html(package_input(items=access_package.ordered_items([*split, alone])), copy="records")
+    assert f"{first}; {second}" in page

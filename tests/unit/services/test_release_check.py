@@ -183,12 +183,12 @@ def _whole(path: Path, rel: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("tricky", ["plain", "separators"])
 def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Path, tricky: str) -> None:
-    """report.json one item at a time, the page and the data files a line at a time: the same places and strings
-    as reading each file whole (line separators inside text included), and report.json in any other layout is
-    still read (whole)."""
+    """report.json one item and manifest.json one file at a time, the page and the data files a line at a time:
+    the same places and strings as reading each file whole (line separators inside text included), and
+    report.json in any other layout is still read (whole)."""
     from dataclasses import replace
 
-    from services.release_check import _place, _strings
+    from services.release_check import _array_apart, _place, _strings
 
     def read(path: Path, rel: str) -> list[tuple[str, str]]:
         return [(_place(where), text) for where, text in _strings(path, rel)]
@@ -203,6 +203,11 @@ def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Pa
     assert {"report.json", "report.html"} <= set(files) and any(f.endswith(".jsonl") for f in files)
     for rel in files:
         assert read(root / rel, rel) == _whole(root / rel, rel), rel
+    assert [apart[1] for apart in map(_array_apart, (root / "report.json", root / "manifest.json")) if apart] == [
+        "items",
+        "files",
+    ]
+    assert len([p for p, _ in _whole(root / "manifest.json", "manifest.json") if p.startswith("/files/")]) > 5
     report = root / "report.json"
     expected = _whole(report, "report.json")
     assert len([p for p, _ in expected if p.startswith("/items/")]) > 10
