@@ -470,7 +470,7 @@ def _document(item: Finding) -> tuple[str, str]:
     return str(name if name is not None else "unknown"), str(item.session_id or loc.path or "unsorted")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per distinct record of each document: tens of thousands
 class _Redacted:
     text: str | SpooledText | int  # kept in the package's spool when there is one (in a child's part: its number)
     is_record: bool  # `text` is the JSON text of a redacted record (decoded again when the package is written)
@@ -491,13 +491,19 @@ def _redact(
     others: Any,
     park: Callable[[str], str | SpooledText | int],
     sweeps: dict[Any, Any] | None = None,
+    counts: dict[tuple[tuple[str, int], ...], dict[str, int]] | None = None,
 ) -> _Redacted:
+    """One record redacted; `counts` (when given) keeps one copy of each distinct count of replacements, which
+    the records that have it share (they are only read)."""
     value = staged.value
     redactions: dict[str, int] = _NO_REDACTIONS
     if value is not None:
         result = redact_record(value, matcher, staged.third, book=book, others=others, sweep_memory=sweeps)
         value = result.value
-        redactions = dict(result.counts) if result.counts else _NO_REDACTIONS
+        if result.counts:
+            redactions = dict(result.counts)
+            if counts is not None:
+                redactions = counts.setdefault(tuple(redactions.items()), redactions)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
     is_record = value is not None and not isinstance(value, str)
     return _Redacted(park(text), is_record, redactions)
@@ -918,6 +924,7 @@ def _redact_share(
     n, of = share
     books: dict[tuple[str, str], PlaceholderBook] = {}
     sweeps: dict[Any, Any] = {}  # the compiled sweeps of other people's values: this request's only
+    counts: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}  # each distinct count of replacements, once
     redacted: _Copies = {}
     ours: dict[tuple[str, str], bool] = {}
     for item in staged():
@@ -933,7 +940,8 @@ def _redact_share(
         copies = redacted.setdefault(document, {})
         if key not in copies:
             entry = _Staged(item, _decode(item), _unpark(third_parties[key]))
-            copies[key] = _redact(entry, matcher, books.setdefault(document, PlaceholderBook()), others, park, sweeps)
+            book = books.setdefault(document, PlaceholderBook())
+            copies[key] = _redact(entry, matcher, book, others, park, sweeps, counts)
     return redacted
 
 
