@@ -205,13 +205,13 @@ def _fan_out(request_id: str, todo: list[str], settings: Settings, tracker: _Pro
     elif per_task <= 1:  # file:// laptops no more at once than their slots (`local_scan_slot`), the rest beside
         submit_bounded(lambda location: scan_location.submit(request_id, location), todo,
                        settings.access.max_workers, finished, narrow=functools.partial(reads_here, settings),
-                       narrow_limit=settings.access.local_scans)  # fmt: skip
+                       narrow_limit=settings.access.local_scans, keep=False)  # fmt: skip
     else:
         numbered = list(enumerate(batches(todo, per_task), start=1))
         submit_bounded(lambda pair: scan_locations.submit(request_id, pair[1], pair[0]), numbered,
                        settings.access.max_workers, finished,
                        narrow=lambda pair: any(reads_here(settings, location) for location in pair[1]),
-                       narrow_limit=settings.access.local_scans)  # fmt: skip
+                       narrow_limit=settings.access.local_scans, keep=False)  # fmt: skip
 
 
 def _access_request(request_id: str, allow_incomplete_register: bool = False) -> dict[str, Any]:

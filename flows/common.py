@@ -162,11 +162,13 @@ def submit_bounded(
     *,
     narrow: Callable[[Any], bool] | None = None,
     narrow_limit: int = 1,
+    keep: bool = True,
 ) -> list[PrefectFuture[Any]]:
     """Submit one task per item of `work`, never more than `limit` running at once (`[access].max_workers`),
     and of the items `narrow` is true of, never more than `narrow_limit` (`[access].local_scans`): those wait
     unsubmitted, in order, while the others go ahead. `done` is called with each future as it finishes. Returns
-    every future, in submission order, all finished.
+    every future, in submission order, all finished; with `keep=False` none: each is let go once `done` has seen
+    it, so that a fan-out over thousands of laptops holds no finished task's state.
 
     Each future gets one done-callback, which puts it on a queue the loop reads: the bookkeeping per finished
     task is constant, however many tasks run (waiting on the running set anew would register a callback on
@@ -189,7 +191,8 @@ def submit_bounded(
             else:
                 break
             future = submit(item)
-            submitted.append(future)
+            if keep:
+                submitted.append(future)
             running += 1
             narrowed += is_narrow
             future.add_done_callback(functools.partial(_finished, finished, is_narrow))

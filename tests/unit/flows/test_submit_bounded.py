@@ -39,3 +39,23 @@ def test_each_future_gets_one_done_callback() -> None:
     assert [id(f) for f in result] == [id(f) for f in futures]  # every item, in submission order
     assert sorted(reported) == list(range(20))  # each reported once
     assert [f.callbacks for f in futures] == [1] * 20
+
+
+def test_without_keep_no_finished_future_is_held() -> None:
+    """`keep=False` (the access run's fan-out over every laptop): each future is reported, then let go, so the
+    memory of a fan-out does not grow with the fleet."""
+    import gc
+    import weakref
+
+    alive: list[weakref.ref[_Finished]] = []
+    reported: list[int] = []
+
+    def submit(item: int) -> Any:
+        future = _Finished(item)
+        alive.append(weakref.ref(future))
+        return future
+
+    assert submit_bounded(submit, range(20), 4, lambda future: reported.append(future.item), keep=False) == []
+    gc.collect()
+    assert sorted(reported) == list(range(20))
+    assert [ref() for ref in alive] == [None] * 20
