@@ -474,7 +474,7 @@ class CopySession:
         session_label: whether its first item (by `sort_key`) has a session id (a `Session`, else a `File`).
         earliest: its first timestamp, None when undated.
         latest: its last timestamp.
-        path: its first item's path (`paths` gives them all).
+        path: the path of its item counted first (`paths` gives them all).
         more_paths: the paths of its other items where they differ (most conversations lie in one file: no set).
         in_order: whether `positions` are already in `sort_key` order (else they are sorted when rendered).
     """

@@ -556,7 +556,7 @@ def _package_item(item: Finding, redacted: _Redacted, shared: _Shared | None = N
         record_in_content=redacted.is_record,  # the text is its JSON: the record is not kept twice
         context=(),
         reason=one(item.reason),
-        redactions=redacted.redactions,  # read only: the items of one redacted text share its counts
+        redactions=redacted.redactions,  # read only: shared by the items of every text with the same counts
     )
 
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import unescape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from detection.classify import Classifier
 from detection.matcher import Matcher, pointer_of, walk_strings
@@ -130,8 +129,9 @@ class _Line:
 
 def _place(where: object) -> str:
     """The place a reviewer reads for a string: `line N` (of a page or text), `line N /pointer` (JSON Lines) or
-    a JSON pointer (report.json, `/` for the document). `where` is a `walk_strings` path from a `_Line`, from a
-    pointer's beginning (a str) or from a document (None), or the place itself (a str): built only for a hit."""
+    a JSON pointer (report.json, manifest.json, `/` for the document). `where` is a `walk_strings` path from a
+    `_Line`, from a pointer's beginning (a str) or from a document (None), or the place itself (a str): built
+    only for a hit."""
     root, pointer = pointer_of(where)
     if isinstance(root, _Line):
         return f"line {root.number} {pointer or '/'}"
@@ -140,7 +140,8 @@ def _place(where: object) -> str:
 
 def _strings(path: Path, rel: str) -> Iterator[tuple[object, str]]:
     """(where, text) of every string a file shows a reader (`_place` of `where` is its place), read a line (or,
-    for report.json, an item) at a time: a package's files run to tens of MB."""
+    for report.json and manifest.json, an element of their long array) at a time: a package's files run to tens
+    of MB."""
     if rel.endswith(".json"):
         yield from _json_strings(path)
         return
@@ -321,7 +322,7 @@ def _allowed(text: str, start: int, end: int, allow: set[str]) -> bool:
 
 def text_files(root: Path) -> list[str]:
     """The files of a package the check reads (relative POSIX paths, in the order hits are listed)."""
-    return [rel for rel in package_files(root) if os.path.splitext(rel)[1] in _TEXT_SUFFIXES]
+    return [rel for rel in package_files(root) if PurePosixPath(rel).suffix in _TEXT_SUFFIXES]
 
 
 def check_package(

@@ -537,7 +537,18 @@ def test_package_files_lists_what_sorted_paths_list_in_their_order(tmp_path: Pat
     `rglob` gives: names where `-`, `.` or a longer name sorts apart from the part order, hidden files, a link to a
     file (listed), a link to a directory (not followed), a broken link (not listed)."""
     root = tmp_path / "pkg"
-    for rel in ("a/x.json", "a-b/x.json", "a.b", "a0/y", "ab/.hidden.csv", "é/ü.jsonl", "data/s 1/z.html", ".json"):
+    names = (
+        "a/x.json",
+        "a-b/x.json",
+        "a.b",
+        "a0/y",
+        "ab/.hidden.csv",
+        "é/ü.jsonl",
+        "data/s 1/z.html",
+        ".json",
+        "..json",
+    )
+    for rel in names:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("x", encoding="utf-8")
     (root / "link-to-file.json").symlink_to(root / "a.b")
@@ -547,6 +558,13 @@ def test_package_files_lists_what_sorted_paths_list_in_their_order(tmp_path: Pat
     assert expected.index("a/x.json") < expected.index("a-b/x.json")  # where plain string order differs
     assert sorted(expected) != expected
     assert package_files(root) == expected
+    from services.release_check import _TEXT_SUFFIXES, text_files
+
+    checked = [
+        p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in _TEXT_SUFFIXES
+    ]
+    assert "..json" in checked and ".json" not in checked  # `Path.suffix`'s rule: a name of dots only has none
+    assert text_files(root) == checked
 
 
 def test_a_conversation_over_several_files_lists_every_file_and_marks_each_record() -> None:

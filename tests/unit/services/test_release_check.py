@@ -213,6 +213,10 @@ def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Pa
     assert len([p for p, _ in expected if p.startswith("/items/")]) > 10
     report.write_text(json.dumps(json.loads(report.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8")
     assert read(report, "report.json") == expected
+    manifest = root / "manifest.json"
+    expected = _whole(manifest, "manifest.json")
+    manifest.write_text(json.dumps(json.loads(manifest.read_text(encoding="utf-8")), indent=3), encoding="utf-8")
+    assert _array_apart(manifest) is None and read(manifest, "manifest.json") == expected
 
 
 @given(start=st.text(max_size=70), first=st.text(max_size=10), second=st.text(max_size=10))
