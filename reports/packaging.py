@@ -135,14 +135,22 @@ def sha256_file(path: Path) -> str:
 def package_files(root: Path) -> list[str]:
     """Every file under `root` (following no link to a directory), as relative POSIX paths, in the order sorted
     `Path`s give (part by part). Strings, not `Path`s: a package of a large fleet holds tens of thousands of
-    files, and a `Path` costs several times its string."""
+    files, and a `Path` costs several times its string.
+
+    Raises:
+        OSError: a directory could not be listed (a package's file is never left out unseen).
+    """
     found: list[str] = []
-    for directory, _dirs, names in os.walk(root):
+    for directory, _dirs, names in os.walk(root, onerror=_unlisted):
         rel = Path(directory).relative_to(root).as_posix()
         prefix = "" if rel == "." else f"{rel}/"
         found += [prefix + name for name in names if os.path.isfile(os.path.join(directory, name))]
     found.sort(key=_by_parts)
     return found
+
+
+def _unlisted(error: OSError) -> None:
+    raise error
 
 
 def _by_parts(rel: str) -> str:

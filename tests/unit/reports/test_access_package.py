@@ -583,3 +583,25 @@ def test_a_conversation_over_several_files_lists_every_file_and_marks_each_recor
     assert sorted(sorted(s.paths) for s in sessions) == [[first], [first, second]]
     page = render_access_html(package_input(items=access_package.ordered_items([*split, alone])), copy="records")
     assert f"{first}; {second}" in page
+
+
+def test_package_files_raises_where_a_directory_cannot_be_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory of the package that cannot be listed stops the listing: its files are never left out unseen
+    (by the manifest, the zip or the release check)."""
+    import os
+
+    root = tmp_path / "pkg"
+    (root / "data" / "hidden").mkdir(parents=True)
+    (root / "data" / "hidden" / "a.jsonl").write_text("x", encoding="utf-8")
+    listing = os.scandir
+
+    def refuse(path: object) -> object:
+        if str(path).endswith("hidden"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.raises(PermissionError):
+        package_files(root)
