@@ -185,7 +185,7 @@ def _whole(path: Path, rel: str) -> list[tuple[str, str]]:
 def test_files_read_piece_by_piece_give_the_strings_of_a_whole_read(tmp_path: Path, tricky: str) -> None:
     """report.json one item and manifest.json one file at a time, the page and the data files a line at a time:
     the same places and strings as reading each file whole (line separators inside text included), and
-    report.json in any other layout is still read (whole)."""
+    report.json and manifest.json in any other layout are still read (whole)."""
     from dataclasses import replace
 
     from services.release_check import _array_apart, _place, _strings
